@@ -1,0 +1,195 @@
+"""Full audit of a stored tree: recompute every node from the leaves and compare.
+
+Where it sits: an auditor (or the exchange before publishing) runs it on a tree directory.
+With the master secret it recomputes every leaf from the account ids, the derived salts
+and the stored balances, every padding leaf from its derived salt, the secret shuffle, and
+every node above; without it, every node above the stored leaves. It checks each sum for
+overflow, padding leaves for zero sums, the minimal height, the index, the root against
+root.json and the commitment, and reports the totals per asset.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from attestations.build import INDEX_HEAD, binary_ids, compute_tree, default_workers
+from attestations.encoding import HASH_LEN, commitment, tree_height
+from attestations.levels import parent_level, split_sums
+from attestations.store import TreeStore
+from verifier.errors import InputError, InvalidProof, SumOverflow
+
+Progress = Any
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """What the audit established."""
+
+    attestation_id: str
+    accounts: int
+    leaves: int
+    padding: int
+    height: int
+    totals: tuple[int, ...]
+    commitment: str
+    leaves_recomputed: bool
+    checks: tuple[str, ...]
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    return None
+
+
+class _Compare:
+    """A sink that compares recomputed records with the stored level files."""
+
+    def __init__(self, tree_dir: Path) -> None:
+        self.tree_dir = tree_dir
+
+    def __call__(self, level: int, first: int, records: npt.NDArray[np.uint8]) -> None:
+        width = records.shape[1]
+        with open(self.tree_dir / f"level-{level:02d}.bin", "rb") as handle:
+            stored = os.pread(handle.fileno(), records.nbytes, first * width)
+        if stored != records.tobytes():
+            got = np.frombuffer(stored, dtype=np.uint8)
+            if len(got) != records.nbytes:
+                raise InvalidProof("tree", f"level {level} is truncated near position {first}")
+            diff = np.flatnonzero(
+                (got.reshape(-1, width) != records).any(axis=1)
+            )
+            where = first + int(diff[0])
+            what = "leaf" if level == 0 else "node"
+            raise InvalidProof(
+                "tree", f"{what} at level {level}, position {where} does not recompute"
+            )
+
+
+def audit_tree(
+    directory: Path,
+    *,
+    secret_file: Path | None = None,
+    require_secret: bool = False,
+    workers: int = 0,
+    progress: Any = _no_progress,
+) -> AuditResult:
+    """Audit a tree directory; raises `InvalidProof` at the first discrepancy."""
+    with TreeStore(directory, secret_file=secret_file) as store:
+        meta, root = store.meta, store.root
+        assets = len(meta.assets)
+        width = meta.record_width
+        checks: list[str] = []
+        if (meta.attestation_id, meta.as_of, meta.assets, meta.height) != (
+            root.attestation_id,
+            root.as_of,
+            root.assets,
+            root.height,
+        ):
+            raise InvalidProof("root document", "root.json does not describe the stored tree")
+        expected_commit = commitment(
+            root.attestation_id, root.assets, root.height, root.root.hash, root.root.sums
+        )
+        if expected_commit != root.commitment:
+            raise InvalidProof("commitment", "root.json's commitment does not recompute")
+        checks.append("root.json's commitment recomputes from its fields")
+        if meta.leaves != meta.accounts * meta.split or meta.leaves + meta.padding != 1 << meta.height:
+            raise InvalidProof("padding", "leaf, padding and height counts disagree")
+        if tree_height(meta.leaves) != meta.height:
+            raise InvalidProof("padding", f"height {meta.height} is not minimal for {meta.leaves} leaves")
+        checks.append(
+            f"{meta.leaves} leaves + {meta.padding} padding leaves = 2**{meta.height}, minimal height"
+        )
+        tree_dir = directory / "tree"
+        for k in range(meta.height + 1):
+            size = (tree_dir / f"level-{k:02d}.bin").stat().st_size
+            if size != (1 << (meta.height - k)) * width:
+                raise InvalidProof("tree", f"level {k} has {size} bytes, expected a full level")
+        level0 = np.fromfile(tree_dir / "level-00.bin", dtype=np.uint8).reshape(-1, width)
+        stored_perm = np.fromfile(tree_dir / "positions.bin", dtype="<u8").astype(np.int64)
+        if len(stored_perm) != 1 << meta.height or not np.array_equal(
+            np.sort(stored_perm), np.arange(1 << meta.height)
+        ):
+            raise InvalidProof("tree", "positions.bin is not a permutation of the leaves")
+        pad_at = stored_perm >= meta.leaves
+        if level0[pad_at, HASH_LEN:].any():
+            raise InvalidProof("padding", "a padding leaf carries a non-zero sum")
+        checks.append("every padding leaf has zero sums")
+        index = np.fromfile(tree_dir / "index.bin", dtype=np.dtype(store._index_dtype))
+        if len(index) != meta.accounts or index.dtype.itemsize != INDEX_HEAD + 8 * meta.split:
+            raise InvalidProof("index", "the account index does not match the tree")
+        rows = index["row"].astype(np.int64)
+        expect = rows[:, None] * meta.split + np.arange(meta.split)[None, :]
+        if not np.array_equal(stored_perm[index["pos"].astype(np.int64)], expect):
+            raise InvalidProof("index", "the account index points at the wrong leaves")
+        checks.append("the account index points every account at its own leaves")
+
+        leaves_recomputed = False
+        try:
+            secret = store.secret
+        except InputError:
+            if require_secret or secret_file is not None:
+                raise
+            secret = None
+        try:
+            if secret is not None:
+                ids = store.account_ids()
+                offsets, data = binary_ids(ids)
+                leaf_balances = np.zeros((meta.leaves, assets, 2), dtype=">u8")
+                real_at = np.flatnonzero(~pad_at)
+                leaf_balances[stored_perm[real_at]] = (
+                    level0[real_at, HASH_LEN:].copy().view(">u8").reshape(-1, assets, 2)
+                )
+                root_record, hashes, perm, height = compute_tree(
+                    secret=secret,
+                    assets=assets,
+                    parts=meta.split,
+                    offsets=offsets,
+                    data=data,
+                    leaf_balances=leaf_balances,
+                    sink=_Compare(tree_dir),
+                    workers=workers or default_workers(),
+                    progress=progress,
+                )
+                if not np.array_equal(perm, stored_perm):
+                    raise InvalidProof("tree", "the shuffle does not derive from the secret")
+                stored_hashes = np.frombuffer(index["hash"].tobytes(), np.uint8).reshape(-1, HASH_LEN)
+                if not np.array_equal(hashes[rows], stored_hashes):
+                    raise InvalidProof("index", "an index entry's account hash is wrong")
+                leaves_recomputed = True
+                checks.append(
+                    f"every leaf recomputed from account id, derived salt and balances "
+                    f"({meta.leaves} leaves), every padding leaf from its derived salt"
+                )
+            else:
+                level = level0
+                compare = _Compare(tree_dir)
+                for k in range(1, meta.height + 1):
+                    level = parent_level(level, assets)
+                    compare(k, 0, level)
+                    progress("recompute nodes", k, meta.height)
+                root_record = level.tobytes()
+        except SumOverflow as exc:
+            raise InvalidProof("sums", exc.message) from exc
+        checks.append(f"every node at levels 1..{meta.height} recomputed; no sum reaches 2**128")
+        record = np.frombuffer(root_record, dtype=np.uint8).reshape(1, -1)
+        hi, lo = split_sums(record, assets)
+        sums = tuple((int(h) << 64) | int(v) for h, v in zip(hi[0].tolist(), lo[0].tolist(), strict=True))
+        if record[0, :HASH_LEN].tobytes() != root.root.hash or sums != root.root.sums:
+            raise InvalidProof("root", "the recomputed root differs from root.json")
+        checks.append("the recomputed root (hash and sums) equals root.json's")
+        return AuditResult(
+            attestation_id=root.attestation_id,
+            accounts=meta.accounts,
+            leaves=meta.leaves,
+            padding=meta.padding,
+            height=meta.height,
+            totals=sums,
+            commitment=root.commitment.hex(),
+            leaves_recomputed=leaves_recomputed,
+            checks=tuple(checks),
+        )

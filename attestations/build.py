@@ -1,0 +1,592 @@
+"""Build a `por-mst-v1` tree at exchange scale and store it for O(log n) proofs.
+
+Where it sits: validated liabilities (`Liabilities`, columnar) come in from
+`verifier.inputs`; out goes a tree directory (`attestations.store` reads it):
+
+    root.json          the public root document (mode 0644)
+    secret.key         the master secret, hex (mode 0600), unless --secret-file points elsewhere
+    tree/meta.json     shape of the tree, asset list, where the secret lives
+    tree/level-KK.bin  level K (0 = leaves) as fixed-width records: hash || enc(sums)
+    tree/index.bin     accounts sorted by account hash: hash, row, leaf positions
+    tree/accounts.arrow  account ids by row (Arrow IPC)
+    tree/positions.bin   leaf id at every position (the secret shuffle; for the audit)
+
+Everything but root.json is private to the exchange. The directory is written under a
+temporary name beside the target and renamed into place only when complete.
+
+How the work is split (two cores here): phase A hashes account ids and derives salts by
+account range; phase B builds whole subtrees (leaves, then every level up to the subtree
+root) by position range, each writing its slices of the level files; the parent hashes the
+few levels above the subtrees. Workers are forked, so they read the inputs without copies
+and write results into shared anonymous memory.
+
+Invariants:
+  1. Leaf id = account row * split + part; position p holds leaf id perm[p]; ids at or
+     above the number of real leaves are padding leaves.
+  2. Everything secret (salts, shuffle, split, padding salts) derives from the master
+     secret, so a build is reproducible from the secret and the input.
+  3. Nothing secret is written to root.json, logs or error messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import mmap
+import multiprocessing
+import os
+import shutil
+import struct
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from attestations.encoding import (
+    FORMAT,
+    HASH_LEN,
+    MAX_SUM,
+    SALT_LEN,
+    AssetSpec,
+    commitment,
+    derive_pad_salts,
+    derive_seed,
+    tree_height,
+)
+from attestations.levels import leaf_records, pad_records, parent_level, record_width, split_sums
+from attestations.proofs import RootDocument, SumNode
+from verifier.errors import InputError, SumOverflow
+
+STORE_VERSION = 1
+SECRET_BYTES = 32
+POOL_THRESHOLD = 1 << 14  # below this many leaves, forking costs more than it saves
+
+Progress = Callable[[str, int, int], None]
+"""progress(phase, done, total): called as work advances; `done` is cumulative."""
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Liabilities:
+    """Validated customer balances, columnar, one row per account."""
+
+    assets: tuple[AssetSpec, ...]
+    account_ids: pa.Array
+    """UTF-8 account ids, unique, 1..256 bytes each (large_binary or string)."""
+    balances: npt.NDArray[Any]
+    """Shape (accounts, assets, 2), dtype '>u8': (hi, lo) halves = enc(v) bytes per row."""
+    excluded: dict[str, Any] | None = None
+    input_sha256: str | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return int(self.balances.shape[0])
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What `build_tree` produced."""
+
+    root: RootDocument
+    out_dir: Path
+    accounts: int
+    leaves: int
+    padding: int
+    secret_file: Path
+
+
+# ----------------------------------------------------------------------------- the secret
+
+
+def read_secret(path: Path) -> bytes:
+    """Read a master secret file (hex); refuse one that others can read."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError as exc:
+        raise InputError("secret file not found", file=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read secret file ({type(exc).__name__})", file=str(path)) from exc
+    if mode & 0o077:
+        raise InputError(
+            f"secret file is accessible by group or others (mode {mode & 0o777:o}); chmod 600 it",
+            file=str(path),
+        )
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError as exc:
+        # never echo the content: it is the secret
+        raise InputError("secret file is not hex", file=str(path)) from exc
+    if len(secret) < 16:
+        raise InputError("secret file holds fewer than 16 bytes", file=str(path))
+    return secret
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create `path` with mode 0600 (never wider, whatever the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(path, 0o600)
+
+
+# ----------------------------------------------------------------------------- split
+
+
+def split_balances(balances: npt.NDArray[Any], parts: int, seed: int) -> npt.NDArray[Any]:
+    """Split each account's balances into `parts` random non-negative parts that add up.
+
+    Returns shape (accounts * parts, assets, 2) '>u8', leaf id = row * parts + part. Cut
+    points are ``v * r >> 64`` for sorted 64-bit random ``r`` (Philox keyed by the secret),
+    so parts are exact integers summing to ``v``.
+    """
+    count, assets, _ = balances.shape
+    if parts == 1:
+        return balances
+    gen = np.random.Generator(np.random.Philox(key=seed & ((1 << 128) - 1)))
+    hi = balances[:, :, 0].astype(np.uint64).tolist()
+    lo = balances[:, :, 1].astype(np.uint64).tolist()
+    cuts = np.sort(gen.integers(0, 2**64, size=(count, assets, parts - 1), dtype=np.uint64), axis=2)
+    cut_list = cuts.tolist()
+    out = np.zeros((count * parts, assets, 2), dtype=">u8")
+    out_hi = out[:, :, 0]
+    out_lo = out[:, :, 1]
+    mask = (1 << 64) - 1
+    for row in range(count):
+        for a in range(assets):
+            value = (hi[row][a] << 64) | lo[row][a]
+            if value == 0:
+                continue
+            previous = 0
+            for part, r in enumerate([*cut_list[row][a], None]):
+                point = value if r is None else (value * r) >> 64
+                piece = point - previous
+                previous = point
+                out_hi[row * parts + part, a] = piece >> 64
+                out_lo[row * parts + part, a] = piece & mask
+    return out
+
+
+# ----------------------------------------------------------------------------- worker context
+
+# Set in the parent before forking; read (never written) by workers, except the shared
+# anonymous maps they fill at disjoint offsets.
+_CTX: dict[str, Any] = {}
+
+
+def _hmac_pads(secret: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256 inner/outer states after the key block (RFC 2104), copied per message."""
+    key = secret if len(secret) <= 64 else hashlib.sha256(secret).digest()
+    key = key.ljust(64, b"\x00")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
+def _phase_accounts(bounds: tuple[int, int]) -> int:
+    """Account hashes and salts for account rows [a, b)."""
+    a, b = bounds
+    ctx = _CTX
+    offsets: npt.NDArray[np.int64] = ctx["offsets"]
+    data: npt.NDArray[np.uint8] = ctx["data"]
+    parts: int = ctx["parts"]
+    base = int(offsets[a])
+    blob = data[base : int(offsets[b])].tobytes()
+    rel = (offsets[a : b + 1] - base).tolist()
+    ids = [blob[rel[i] : rel[i + 1]] for i in range(b - a)]
+    sha = hashlib.sha256
+    hashes = b"".join([sha(b"\x04" + x).digest() for x in ids])
+    inner, outer = _hmac_pads(ctx["secret"])
+    icopy, ocopy = inner.copy, outer.copy
+
+    def hm(msg: bytes) -> bytes:
+        h = icopy()
+        h.update(msg)
+        o = ocopy()
+        o.update(h.digest())
+        return o.digest()
+
+    if parts == 1:
+        salts = b"".join([hm(x + b"\x00\x00\x00\x00") for x in ids])
+    else:
+        suffixes = [struct.pack(">I", p) for p in range(parts)]
+        salts = b"".join([hm(x + s) for x in ids for s in suffixes])
+    ctx["acct_hash"][a * HASH_LEN : b * HASH_LEN] = hashes
+    ctx["salts"][a * parts * SALT_LEN : b * parts * SALT_LEN] = salts
+    return b - a
+
+
+def _subtree_leaves(a: int, b: int) -> npt.NDArray[np.uint8]:
+    """Level-0 records for positions [a, b)."""
+    ctx = _CTX
+    assets: int = ctx["assets"]
+    parts: int = ctx["parts"]
+    real_count: int = ctx["real"]
+    ids = ctx["perm"][a:b]
+    is_real = ids < real_count
+    real_at = np.flatnonzero(is_real)
+    pad_at = np.flatnonzero(~is_real)
+    real_ids = ids[real_at]
+    salts = np.frombuffer(ctx["salts"], dtype=np.uint8).reshape(-1, SALT_LEN)[real_ids]
+    hashes = np.frombuffer(ctx["acct_hash"], dtype=np.uint8).reshape(-1, HASH_LEN)[
+        real_ids // parts
+    ]
+    encoded = ctx["leaf_balances"][real_ids].view(np.uint8).reshape(len(real_ids), 16 * assets)
+    out = np.empty((b - a, record_width(assets)), dtype=np.uint8)
+    out[real_at] = leaf_records(salts, hashes, encoded)
+    if len(pad_at):
+        pad_numbers = (ids[pad_at] - real_count).astype(np.int64)
+        pad_salts = ctx["pad_salts"][pad_numbers]
+        out[pad_at] = pad_records(pad_salts, assets)
+    return out
+
+
+def _phase_subtree(bounds: tuple[int, int]) -> bytes:
+    """Build (or, in audit mode, check) the subtree over positions [a, b); return its root."""
+    a, b = bounds
+    ctx = _CTX
+    assets: int = ctx["assets"]
+    level = _subtree_leaves(a, b)
+    sink: Callable[[int, int, npt.NDArray[np.uint8]], None] = ctx["sink"]
+    sink(0, a, level)
+    k = 0
+    while level.shape[0] > 1:
+        k += 1
+        level = parent_level(level, assets, first_parent=a >> k)
+        sink(k, a >> k, level)
+    return level.tobytes()
+
+
+def _write_sink(level: int, first: int, records: npt.NDArray[np.uint8]) -> None:
+    path = _CTX["tree_dir"] / f"level-{level:02d}.bin"
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, records.tobytes(), first * records.shape[1])
+    finally:
+        os.close(fd)
+
+
+def _ranges(total: int, chunk: int) -> list[tuple[int, int]]:
+    return [(i, min(i + chunk, total)) for i in range(0, total, chunk)]
+
+
+@contextlib.contextmanager
+def _pool(workers: int, size: int) -> Iterator[Any]:
+    """A fork pool when the work is big enough and there is more than one core, else None."""
+    if workers <= 1 or size < POOL_THRESHOLD:
+        yield None
+        return
+    ctx = multiprocessing.get_context("fork")
+    pool = ctx.Pool(workers)
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _run(pool: Any, func: Callable[[Any], Any], tasks: list[Any]) -> Iterator[Any]:
+    if pool is None:
+        for task in tasks:
+            yield func(task)
+    else:
+        yield from pool.imap(func, tasks)
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def compute_tree(
+    *,
+    secret: bytes,
+    assets: int,
+    parts: int,
+    offsets: npt.NDArray[np.int64],
+    data: npt.NDArray[np.uint8],
+    leaf_balances: npt.NDArray[Any],
+    sink: Callable[[int, int, npt.NDArray[np.uint8]], None],
+    tree_dir: Path | None = None,
+    workers: int = 0,
+    progress: Progress = _no_progress,
+) -> tuple[bytes, npt.NDArray[np.uint8], npt.NDArray[np.int64], int]:
+    """Hash everything: returns (root record, account hashes (n, 32), perm, height).
+
+    Shared by the build (sink writes level files) and the audit (sink compares them).
+    """
+    count = len(offsets) - 1
+    real = count * parts
+    height = tree_height(real)
+    size = 1 << height
+    workers = workers or default_workers()
+    gen = np.random.Generator(np.random.Philox(key=derive_seed(secret, b"shuffle") >> 128))
+    perm = gen.permutation(size).astype(np.int64)
+    pad_salts = np.frombuffer(derive_pad_salts(secret, size - real), dtype=np.uint8).reshape(
+        -1, SALT_LEN
+    )
+    acct_hash = mmap.mmap(-1, count * HASH_LEN)
+    salts = mmap.mmap(-1, real * SALT_LEN)
+    _CTX.clear()
+    _CTX.update(
+        secret=secret,
+        assets=assets,
+        parts=parts,
+        offsets=offsets,
+        data=data,
+        leaf_balances=leaf_balances,
+        real=real,
+        perm=perm,
+        pad_salts=pad_salts,
+        acct_hash=acct_hash,
+        salts=salts,
+        sink=sink,
+        tree_dir=tree_dir,
+    )
+    try:
+        # subtrees: at most 64 tasks, so two workers stay balanced and memory stays bounded
+        sub_height = max(0, height - 6)
+        tasks = _ranges(size, 1 << sub_height)
+        with _pool(workers, size) as pool:
+            done = 0
+            for n in _run(pool, _phase_accounts, _ranges(count, max(1, -(-count // 64)))):
+                done += n
+                progress("hash accounts, derive salts", done, count)
+            roots = []
+            for i, root in enumerate(_run(pool, _phase_subtree, tasks)):
+                roots.append(root)
+                progress("hash leaves and subtrees", (i + 1) << sub_height, size)
+        level = np.frombuffer(b"".join(roots), dtype=np.uint8).reshape(len(roots), -1)
+        k = sub_height
+        while level.shape[0] > 1:
+            k += 1
+            level = parent_level(level, assets)
+            sink(k, 0, level)
+        hashes = np.frombuffer(acct_hash, dtype=np.uint8).reshape(count, HASH_LEN).copy()
+        return level.tobytes(), hashes, perm, height
+    finally:
+        _CTX.clear()
+        acct_hash.close()
+        salts.close()
+
+
+# ----------------------------------------------------------------------------- build
+
+
+def binary_ids(ids: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    """(offsets, data) numpy views of an Arrow string/binary array, no per-row objects."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    ids = ids.cast(pa.large_binary())
+    _, off_buf, data_buf = ids.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int64)[ids.offset : ids.offset + len(ids) + 1]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    return offsets, data
+
+
+def totals(balances: npt.NDArray[Any]) -> list[int]:
+    """Exact per-asset totals of (n, A, 2) '>u8' balances, summed in 32-bit limbs."""
+    out = []
+    for a in range(balances.shape[1]):
+        hi = balances[:, a, 0].astype(np.uint64)
+        lo = balances[:, a, 1].astype(np.uint64)
+        limbs = [lo & 0xFFFFFFFF, lo >> np.uint64(32), hi & 0xFFFFFFFF, hi >> np.uint64(32)]
+        out.append(sum(int(limb.sum(dtype=np.uint64)) << (32 * i) for i, limb in enumerate(limbs)))
+    return out
+
+
+def _prepare_out_dir(out_dir: Path, force: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("output path exists and is not a directory", file=str(out_dir))
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise InputError(
+            "output directory exists and is not empty (use --force to replace it)",
+            file=str(out_dir),
+        )
+
+
+def _install_dir(tmp: Path, out_dir: Path) -> None:
+    """Rename the finished temp dir into place, replacing an old one only at the last moment."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_tree(
+    liabilities: Liabilities,
+    out_dir: Path,
+    *,
+    attestation_id: str,
+    as_of: str,
+    split: int = 1,
+    secret_file: Path | None = None,
+    force: bool = False,
+    workers: int = 0,
+    progress: Progress = _no_progress,
+) -> BuildResult:
+    """Build the tree and store it in `out_dir` (atomically: temp dir, then rename)."""
+    if liabilities.count == 0:
+        raise InputError("no accounts to commit (every row was excluded?)")
+    if not 1 <= split <= 64:
+        raise InputError("--split must be between 1 and 64", value=str(split))
+    ident = attestation_id.encode("utf-8")
+    if not 1 <= len(ident) <= 256:
+        raise InputError("attestation id must be 1..256 bytes", value=attestation_id)
+    _prepare_out_dir(out_dir, force)
+    for total, asset in zip(totals(liabilities.balances), liabilities.assets, strict=True):
+        if total >= MAX_SUM:
+            raise InputError(f"the total of {asset.code} reaches 2**128", value=str(total))
+
+    new_secret = secret_file is None or not secret_file.exists()
+    secret = os.urandom(SECRET_BYTES) if new_secret else read_secret(secret_file)  # type: ignore[arg-type]
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        os.chmod(tmp, 0o700)
+        tree_dir = tmp / "tree"
+        tree_dir.mkdir(mode=0o700)
+        assets = len(liabilities.assets)
+        parts = split
+        progress("split balances", 0, 1)
+        leaf_balances = split_balances(liabilities.balances, parts, derive_seed(secret, b"split"))
+        progress("split balances", 1, 1)
+        real = liabilities.count * parts
+        height = tree_height(real)
+        width = record_width(assets)
+        for k in range(height + 1):
+            with open(tree_dir / f"level-{k:02d}.bin", "wb") as handle:
+                handle.truncate((1 << (height - k)) * width)
+        offsets, data = binary_ids(liabilities.account_ids)
+        root_record, hashes, perm, height = compute_tree(
+            secret=secret,
+            assets=assets,
+            parts=parts,
+            offsets=offsets,
+            data=data,
+            leaf_balances=leaf_balances,
+            sink=_write_sink,
+            tree_dir=tree_dir,
+            workers=workers,
+            progress=progress,
+        )
+        progress("write index", 0, 1)
+        _write_index(tree_dir, hashes, perm, parts, liabilities.count)
+        accounts_table = pa.table({"account_id": liabilities.account_ids})
+        with pa.OSFile(str(tree_dir / "accounts.arrow"), "wb") as sink_file:
+            with pa.ipc.new_file(sink_file, accounts_table.schema) as writer:
+                writer.write_table(accounts_table)
+        perm.astype("<u8").tofile(tree_dir / "positions.bin")
+        root_hash = root_record[:HASH_LEN]
+        root_sums = tuple(
+            (int(h) << 64) | int(lo)
+            for h, lo in zip(
+                *(x[0].tolist() for x in split_sums(
+                    np.frombuffer(root_record, np.uint8).reshape(1, -1), assets)),
+                strict=True,
+            )
+        )
+        commit = commitment(attestation_id, liabilities.assets, height, root_hash, root_sums)
+        root = RootDocument(
+            attestation_id=attestation_id,
+            as_of=as_of,
+            assets=liabilities.assets,
+            height=height,
+            root=SumNode(hash=root_hash, sums=root_sums),
+            commitment=commit,
+            excluded=liabilities.excluded,
+        )
+        if secret_file is None:
+            secret_ref = "secret.key"
+            write_private(tmp / secret_ref, secret.hex().encode() + b"\n")
+        else:
+            secret_ref = str(secret_file.resolve())
+        meta = {
+            "store_version": STORE_VERSION,
+            "format": FORMAT,
+            "attestation_id": attestation_id,
+            "as_of": as_of,
+            "assets": [{"code": a.code, "decimals": a.decimals} for a in liabilities.assets],
+            "height": height,
+            "accounts": liabilities.count,
+            "split": parts,
+            "leaves": real,
+            "padding": (1 << height) - real,
+            "record_width": width,
+            "secret_file": secret_ref,
+            "input_sha256": liabilities.input_sha256,
+            "commitment": commit.hex(),
+        }
+        (tree_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        for path in tree_dir.iterdir():
+            os.chmod(path, 0o600)
+        root_path = tmp / "root.json"
+        root_path.write_text(json.dumps(root.to_json(), indent=2) + "\n")
+        os.chmod(root_path, 0o644)
+        if secret_file is not None and new_secret:
+            secret_file.parent.mkdir(parents=True, exist_ok=True)
+            staged = secret_file.with_name(f".{secret_file.name}.tmp-{os.getpid()}")
+            write_private(staged, secret.hex().encode() + b"\n")
+            staged.rename(secret_file)
+        _install_dir(tmp, out_dir)
+        progress("write index", 1, 1)
+    except SumOverflow as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"a tree sum reaches 2**128 ({exc.message})") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return BuildResult(
+        root=root,
+        out_dir=out_dir,
+        accounts=liabilities.count,
+        leaves=real,
+        padding=(1 << height) - real,
+        secret_file=(out_dir / "secret.key") if secret_file is None else secret_file,
+    )
+
+
+INDEX_HEAD = 32 + 8  # account hash, row; then `split` leaf positions of 8 bytes
+
+
+def index_dtype(parts: int) -> np.dtype[Any]:
+    return np.dtype([("hash", "V32"), ("row", "<u8"), ("pos", "<u8", (parts,))])
+
+
+def _write_index(
+    tree_dir: Path,
+    hashes: npt.NDArray[np.uint8],
+    perm: npt.NDArray[np.int64],
+    parts: int,
+    count: int,
+) -> None:
+    """Accounts sorted by account hash (first 8 bytes, ties kept stable), with leaf positions."""
+    real = count * parts
+    where = np.empty(len(perm), dtype=np.int64)
+    where[perm] = np.arange(len(perm), dtype=np.int64)
+    positions = where[:real].reshape(count, parts)
+    prefix = hashes[:, :8].copy().view(">u8").reshape(-1)
+    order = np.argsort(prefix, kind="stable")
+    records = np.empty(count, dtype=index_dtype(parts))
+    records["hash"] = hashes[order].view("V32").reshape(-1)
+    records["row"] = order
+    records["pos"] = positions[order]
+    records.tofile(tree_dir / "index.bin")

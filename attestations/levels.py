@@ -1,0 +1,113 @@
+"""Vectorised `por-mst-v1` levels: many nodes at once as fixed-width records.
+
+Pure: numpy arrays in, numpy arrays out. A *record* is one node as it is stored on disk and
+fed to the parent's hash: ``hash (32 bytes) || enc(sums)`` — ``32 + 16*A`` bytes, sums as
+big-endian unsigned 128-bit integers, so a pair of sibling records laid side by side is
+exactly the node message after its 0x01 tag.
+
+Invariants:
+  1. A level has an even number of records except the root level (one record).
+  2. Parent sums are computed with an explicit carry; a component reaching 2**128 raises
+     `SumOverflow` naming the parent's position — never a silent wrap.
+  3. Hashing happens in one tight loop over a contiguous message buffer (the floor of this
+     design in Python is one `hashlib.sha256` call per node).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import numpy.typing as npt
+
+from attestations.encoding import HASH_LEN, SUM_LEN, TAG_LEAF, TAG_NODE, TAG_PAD
+from verifier.errors import SumOverflow
+
+U8 = npt.NDArray[np.uint8]
+U64 = npt.NDArray[np.uint64]
+
+
+def record_width(asset_count: int) -> int:
+    """Bytes per stored node: its hash and one 16-byte sum per asset."""
+    return HASH_LEN + SUM_LEN * asset_count
+
+
+def split_sums(records: U8, asset_count: int) -> tuple[U64, U64]:
+    """The (hi, lo) 64-bit halves of every sum component, native byte order, shape (m, A)."""
+    sums = np.ascontiguousarray(records[:, HASH_LEN:]).view(">u8").reshape(-1, asset_count, 2)
+    return sums[:, :, 0].astype(np.uint64), sums[:, :, 1].astype(np.uint64)
+
+
+def join_sums(hi: U64, lo: U64) -> U8:
+    """Big-endian enc() of (hi, lo) halves, shape (m, 16*A)."""
+    out = np.empty((hi.shape[0], hi.shape[1], 2), dtype=">u8")
+    out[:, :, 0] = hi
+    out[:, :, 1] = lo
+    return out.view(np.uint8).reshape(hi.shape[0], -1)
+
+
+def add128(a_hi: U64, a_lo: U64, b_hi: U64, b_lo: U64) -> tuple[U64, U64, npt.NDArray[np.bool_]]:
+    """128-bit unsigned addition on halves; returns (hi, lo, overflowed)."""
+    lo = a_lo + b_lo
+    carry = (lo < a_lo).astype(np.uint64)
+    hi1 = a_hi + b_hi
+    over1 = hi1 < a_hi
+    hi = hi1 + carry
+    over2 = hi < hi1
+    return hi, lo, over1 | over2
+
+
+def hash_messages(buffer: bytes, width: int) -> U8:
+    """SHA-256 of each `width`-byte message in `buffer`, as an (m, 32) array."""
+    sha = hashlib.sha256
+    digests = [sha(buffer[i : i + width]).digest() for i in range(0, len(buffer), width)]
+    return np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, HASH_LEN)
+
+
+def parent_level(records: U8, asset_count: int, first_parent: int = 0) -> U8:
+    """The level above `records` (an even count of sibling pairs).
+
+    `first_parent` is the global position of the first parent, only for error messages.
+    """
+    count, width = records.shape
+    if count % 2:
+        raise ValueError("a level must hold sibling pairs")
+    hi, lo = split_sums(records, asset_count)
+    p_hi, p_lo, over = add128(hi[0::2], lo[0::2], hi[1::2], lo[1::2])
+    if over.any():
+        bad = int(np.flatnonzero(over.any(axis=1))[0])
+        raise SumOverflow(f"node {first_parent + bad}: a sum component reaches 2**128")
+    messages = np.empty((count // 2, 1 + 2 * width), dtype=np.uint8)
+    messages[:, 0] = TAG_NODE[0]
+    messages[:, 1:] = records.reshape(count // 2, 2 * width)
+    out = np.empty((count // 2, width), dtype=np.uint8)
+    out[:, :HASH_LEN] = hash_messages(messages.tobytes(), 1 + 2 * width)
+    out[:, HASH_LEN:] = join_sums(p_hi, p_lo)
+    return out
+
+
+def leaf_records(salts: U8, account_hashes: U8, encoded: U8) -> U8:
+    """Records of account leaves: `H(0x00 || salt || account_hash || enc(v))` and `v`."""
+    count = salts.shape[0]
+    width = 1 + HASH_LEN + HASH_LEN + encoded.shape[1]
+    messages = np.empty((count, width), dtype=np.uint8)
+    messages[:, 0] = TAG_LEAF[0]
+    messages[:, 1 : 1 + HASH_LEN] = salts
+    messages[:, 1 + HASH_LEN : 1 + 2 * HASH_LEN] = account_hashes
+    messages[:, 1 + 2 * HASH_LEN :] = encoded
+    out = np.empty((count, HASH_LEN + encoded.shape[1]), dtype=np.uint8)
+    out[:, :HASH_LEN] = hash_messages(messages.tobytes(), width) if count else 0
+    out[:, HASH_LEN:] = encoded
+    return out
+
+
+def pad_records(pad_salts: U8, asset_count: int) -> U8:
+    """Records of padding leaves: `H(0x02 || pad_salt)` and zero sums."""
+    count = pad_salts.shape[0]
+    messages = np.empty((count, 1 + HASH_LEN), dtype=np.uint8)
+    messages[:, 0] = TAG_PAD[0]
+    messages[:, 1:] = pad_salts
+    out = np.zeros((count, record_width(asset_count)), dtype=np.uint8)
+    if count:
+        out[:, :HASH_LEN] = hash_messages(messages.tobytes(), 1 + HASH_LEN)
+    return out

@@ -1,0 +1,225 @@
+"""Read a tree directory written by `attestations.build` and cut inclusion proofs from it.
+
+One proof costs O(log n) reads: a binary search of the sorted account index (one read
+per step), then for each of the account's leaves one read per level of the tree. Nothing
+is rebuilt and the tree is never loaded whole; `all_proofs` maps the files once and walks
+every account in a single pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from attestations.build import STORE_VERSION, index_dtype, read_secret
+from attestations.encoding import HASH_LEN, SUM_LEN, AssetSpec, account_hash, derive_salt
+from attestations.proofs import (
+    InclusionProof,
+    ProofLeaf,
+    RootDocument,
+    SumNode,
+    parse_root_document,
+)
+from verifier.errors import InputError, InvalidProof, NotFound, StoreError
+
+
+@dataclass(frozen=True)
+class TreeMeta:
+    """The shape of a stored tree (`tree/meta.json`)."""
+
+    attestation_id: str
+    as_of: str
+    assets: tuple[AssetSpec, ...]
+    height: int
+    accounts: int
+    split: int
+    leaves: int
+    padding: int
+    record_width: int
+    secret_file: str
+    input_sha256: str | None
+
+
+def _sums(record: bytes, assets: int) -> tuple[int, ...]:
+    return tuple(
+        int.from_bytes(record[HASH_LEN + i * SUM_LEN : HASH_LEN + (i + 1) * SUM_LEN], "big")
+        for i in range(assets)
+    )
+
+
+class TreeStore:
+    """An opened tree directory. Use as a context manager (it holds file descriptors)."""
+
+    def __init__(self, directory: Path, *, secret_file: Path | None = None) -> None:
+        self.dir = directory
+        tree = directory / "tree"
+        meta_path = tree / "meta.json"
+        if not meta_path.is_file():
+            raise InputError("not a tree directory (no tree/meta.json)", file=str(directory))
+        try:
+            raw = json.loads(meta_path.read_text())
+            root_raw = json.loads((directory / "root.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the tree directory: {exc}", file=str(directory)) from exc
+        if raw.get("store_version") != STORE_VERSION:
+            raise InputError(
+                "unsupported tree store version",
+                file=str(meta_path),
+                value=str(raw.get("store_version")),
+            )
+        try:
+            self.root: RootDocument = parse_root_document(root_raw)
+        except InvalidProof as exc:
+            raise InputError(f"root.json: {exc.message}", file=str(directory / "root.json")) from exc
+        self.meta = TreeMeta(
+            attestation_id=raw["attestation_id"],
+            as_of=raw["as_of"],
+            assets=tuple(AssetSpec(a["code"], a["decimals"]) for a in raw["assets"]),
+            height=int(raw["height"]),
+            accounts=int(raw["accounts"]),
+            split=int(raw["split"]),
+            leaves=int(raw["leaves"]),
+            padding=int(raw["padding"]),
+            record_width=int(raw["record_width"]),
+            secret_file=str(raw["secret_file"]),
+            input_sha256=raw.get("input_sha256"),
+        )
+        secret_path = secret_file or (directory / self.meta.secret_file)
+        self.secret_path = secret_path
+        self._secret: bytes | None = None
+        self._index_dtype = index_dtype(self.meta.split)
+        self._fds: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ resources
+
+    def __enter__(self) -> TreeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+    def _fd(self, name: str) -> int:
+        if name not in self._fds:
+            try:
+                self._fds[name] = os.open(self.dir / "tree" / name, os.O_RDONLY)
+            except OSError as exc:
+                raise StoreError(f"cannot open tree file {name}: {exc.strerror}") from exc
+        return self._fds[name]
+
+    def _pread(self, name: str, size: int, offset: int) -> bytes:
+        data = os.pread(self._fd(name), size, offset)
+        if len(data) != size:
+            raise StoreError(f"tree file {name} is truncated at offset {offset}")
+        return data
+
+    @property
+    def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = read_secret(self.secret_path)
+        return self._secret
+
+    # ------------------------------------------------------------------ reads
+
+    def node(self, level: int, position: int) -> bytes:
+        """One stored record (hash || enc(sums)) at a level, by position."""
+        width = self.meta.record_width
+        return self._pread(f"level-{level:02d}.bin", width, position * width)
+
+    def _index_record(self, i: int) -> Any:
+        size = self._index_dtype.itemsize
+        return np.frombuffer(self._pread("index.bin", size, i * size), dtype=self._index_dtype)[0]
+
+    def locate(self, account_id: str) -> tuple[int, list[int]]:
+        """(row, leaf positions) of an account, by binary search of the index: O(log n) reads."""
+        target = account_hash(account_id)
+        key = int.from_bytes(target[:8], "big")
+        low, high = 0, self.meta.accounts
+        while low < high:  # first record whose 8-byte prefix is >= key
+            mid = (low + high) // 2
+            prefix = int.from_bytes(bytes(self._index_record(mid)["hash"])[:8], "big")
+            if prefix < key:
+                low = mid + 1
+            else:
+                high = mid
+        while low < self.meta.accounts:
+            record = self._index_record(low)
+            found = bytes(record["hash"])
+            if int.from_bytes(found[:8], "big") != key:
+                break
+            if found == target:
+                return int(record["row"]), [int(p) for p in record["pos"]]
+            low += 1
+        raise NotFound("account not found in this tree", value=account_id)
+
+    def proof(self, account_id: str) -> InclusionProof:
+        """The inclusion proof of one account."""
+        _, positions = self.locate(account_id)
+        return self._proof_from(account_id, positions, self.node)
+
+    def _proof_from(self, account_id: str, positions: list[int], read: Any) -> InclusionProof:
+        assets = len(self.meta.assets)
+        leaves = []
+        for part, position in sorted(enumerate(positions), key=lambda item: item[1]):
+            record = read(0, position)
+            path = []
+            for level in range(self.meta.height):
+                sibling = read(level, (position >> level) ^ 1)
+                path.append(SumNode(hash=bytes(sibling[:HASH_LEN]), sums=_sums(sibling, assets)))
+            leaves.append(
+                ProofLeaf(
+                    index=position,
+                    salt=derive_salt(self.secret, account_id, part),
+                    balances=_sums(record, assets),
+                    path=tuple(path),
+                )
+            )
+        return InclusionProof(
+            attestation_id=self.root.attestation_id,
+            as_of=self.root.as_of,
+            assets=self.root.assets,
+            height=self.root.height,
+            account_id=account_id,
+            leaves=tuple(leaves),
+            root=self.root.root,
+            commitment=self.root.commitment,
+        )
+
+    def account_ids(self) -> pa.Array:
+        """All account ids by row (memory-mapped Arrow IPC)."""
+        with pa.memory_map(str(self.dir / "tree" / "accounts.arrow")) as source:
+            table = pa.ipc.open_file(source).read_all()
+        return table.column("account_id").combine_chunks()
+
+    def all_proofs(self) -> Iterator[InclusionProof]:
+        """Every account's proof in one pass over memory-mapped level files, by row."""
+        tree = self.dir / "tree"
+        width = self.meta.record_width
+        levels = [
+            np.memmap(tree / f"level-{k:02d}.bin", dtype=np.uint8, mode="r").reshape(-1, width)
+            for k in range(self.meta.height + 1)
+        ]
+        index = np.fromfile(tree / "index.bin", dtype=self._index_dtype)
+        by_row = np.empty((self.meta.accounts, self.meta.split), dtype=np.int64)
+        by_row[index["row"].astype(np.int64)] = index["pos"]
+
+        def read(level: int, position: int) -> bytes:
+            return levels[level][position].tobytes()
+
+        ids = self.account_ids()
+        for row in range(self.meta.accounts):
+            account = ids[row].as_py()
+            if isinstance(account, bytes):
+                account = account.decode("utf-8")
+            yield self._proof_from(account, [int(p) for p in by_row[row]], read)

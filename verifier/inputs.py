@@ -1,0 +1,458 @@
+"""Read and validate liability files and asset lists into columnar values.
+
+Where it sits: the first step of the liabilities flow. `read_assets` parses the asset TOML;
+`read_liabilities` turns a long-form CSV or JSON Lines file (``account_id,asset,amount``)
+into `attestations.build.Liabilities` — one row per account, balances as 128-bit integers
+in base units — without a Python object per input row (Arrow reads and checks the
+columns; numpy places the values).
+
+Every rejected input names the file, the line (CSV: the header is line 1) and the value,
+and raises `InputError` (exit 3). Decimal strings are converted exactly: a non-zero digit
+beyond the asset's decimals is an error, never rounded; trailing zeros are exact and fine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+
+from attestations.build import Liabilities
+from attestations.encoding import ASSET_CODE_RE, MAX_ASSETS, MAX_DECIMALS, MAX_SUM, AssetSpec
+from attestations.proofs import format_units
+from verifier.errors import InputError
+
+COLUMNS = ("account_id", "asset", "amount")
+MAX_ACCOUNT_ID_BYTES = 256
+AMOUNT_RE = r"^-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    return None
+
+
+# ----------------------------------------------------------------------------- assets
+
+
+def read_assets(path: Path) -> tuple[AssetSpec, ...]:
+    """Parse an assets TOML file (``[assets.BTC] decimals = 8``), sorted by code."""
+    name = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError("assets file not found", file=name) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read assets file: {exc}", file=name) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", file=name) from exc
+    table = raw.get("assets")
+    if not isinstance(table, dict) or not table:
+        raise InputError("no [assets.CODE] tables", file=name, key="assets")
+    if len(table) > MAX_ASSETS:
+        raise InputError(f"{len(table)} assets; at most {MAX_ASSETS}", file=name, key="assets")
+    specs = []
+    for code, body in table.items():
+        key = f"assets.{code}"
+        if not ASSET_CODE_RE.fullmatch(code):
+            raise InputError("asset code must match [A-Z0-9._-]{1,16}", file=name, key=key, value=code)
+        if not isinstance(body, dict) or "decimals" not in body:
+            raise InputError("missing decimals", file=name, key=key)
+        decimals = body["decimals"]
+        if isinstance(decimals, bool) or not isinstance(decimals, int):
+            raise InputError("decimals must be an integer", file=name, key=f"{key}.decimals",
+                             value=repr(decimals))
+        if not 0 <= decimals <= MAX_DECIMALS:
+            raise InputError(f"decimals must be 0..{MAX_DECIMALS}", file=name,
+                             key=f"{key}.decimals", value=str(decimals))
+        unknown = sorted(set(body) - {"decimals", "name"})
+        if unknown:
+            raise InputError(f"unknown key {unknown[0]!r}", file=name, key=key)
+        specs.append(AssetSpec(code=code, decimals=decimals))
+    return tuple(sorted(specs, key=lambda s: s.code.encode()))
+
+
+# ----------------------------------------------------------------------------- rows → lines
+
+
+@dataclass
+class _Source:
+    """A liabilities file and how its data rows map back to line numbers."""
+
+    path: Path
+    kind: str  # "csv" or "jsonl"
+    _lines: npt.NDArray[np.int64] | None = None
+
+    def line_of(self, row: int) -> int:
+        """1-based line of a 0-based data row (blank lines are skipped by the readers)."""
+        if self._lines is None:
+            numbers = []
+            with self.path.open("rb") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if line.strip(b"\r\n"):
+                        numbers.append(number)
+            if self.kind == "csv":
+                numbers = numbers[1:]  # the header
+            self._lines = np.asarray(numbers, dtype=np.int64)
+        if row < len(self._lines):
+            return int(self._lines[row])
+        return row + (2 if self.kind == "csv" else 1)
+
+    def error(self, message: str, row: int, value: Any = None) -> InputError:
+        return InputError(
+            message,
+            file=str(self.path),
+            line=self.line_of(row),
+            value=None if value is None else str(value),
+        )
+
+
+def _detect(path: Path, head: bytes) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in {".jsonl", ".ndjson", ".json"}:
+        return "jsonl"
+    return "jsonl" if head.lstrip().startswith(b"{") else "csv"
+
+
+def _read_table(source: _Source) -> pa.Table:
+    name = str(source.path)
+    if source.kind == "csv":
+        with source.path.open("rb") as handle:
+            header = handle.readline().decode("utf-8-sig", errors="replace").strip("\r\n")
+        names = [h.strip() for h in header.split(",")]
+        if sorted(names) != sorted(COLUMNS):
+            raise InputError(
+                "header must name the columns account_id,asset,amount",
+                file=name, line=1, value=header,
+            )
+        try:
+            return pa_csv.read_csv(
+                source.path,
+                parse_options=pa_csv.ParseOptions(newlines_in_values=False),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={c: pa.string() for c in COLUMNS},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowException) as exc:
+            raise _diagnose_csv(source, exc) from exc
+    schema = pa.schema([(c, pa.string()) for c in COLUMNS])
+    try:
+        return pa_json.read_json(
+            source.path,
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="error"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        raise _diagnose_jsonl(source, exc) from exc
+
+
+def _diagnose_csv(source: _Source, exc: Exception) -> InputError:
+    """Find the line Arrow choked on (slow path, errors only)."""
+    import csv
+
+    with source.path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            if row and len(row) != 3:
+                return InputError(
+                    f"expected 3 fields, found {len(row)}",
+                    file=str(source.path), line=reader.line_num, value=",".join(row),
+                )
+    try:
+        source.path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        return InputError(f"not valid UTF-8 at byte {err.start}", file=str(source.path))
+    return InputError(f"cannot parse CSV: {exc}", file=str(source.path))
+
+
+def _diagnose_jsonl(source: _Source, exc: Exception) -> InputError:
+    import json
+    from decimal import Decimal
+
+    name = str(source.path)
+    with source.path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw, parse_float=Decimal)
+            except ValueError:
+                return InputError("not a JSON object", file=name, line=number,
+                                  value=raw.decode("utf-8", "replace").strip())
+            if not isinstance(obj, dict):
+                return InputError("not a JSON object", file=name, line=number,
+                                  value=raw.decode("utf-8", "replace").strip())
+            for key in obj:
+                if key not in COLUMNS:
+                    return InputError("unexpected key", file=name, line=number, key=key)
+            for key in COLUMNS:
+                value = obj.get(key)
+                if value is not None and not isinstance(value, str):
+                    what = "amount" if key == "amount" else key
+                    return InputError(
+                        f"{what} must be a JSON string (a decimal string, not a number)",
+                        file=name, line=number, key=key, value=str(value),
+                    )
+    return InputError(f"cannot parse JSON Lines: {exc}", file=name)
+
+
+# ----------------------------------------------------------------------------- liabilities
+
+
+def _first(mask: npt.NDArray[np.bool_]) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if len(hits) else None
+
+
+def _decimal_limbs(values: pa.Array, decimals: int) -> npt.NDArray[np.uint64]:
+    """Cast decimal strings to 256-bit two's-complement limbs (little-endian u64 x 4)."""
+    cast = pc.cast(values, pa.decimal256(76, decimals))
+    if isinstance(cast, pa.ChunkedArray):
+        cast = cast.combine_chunks()
+    buffer = cast.buffers()[1]
+    limbs = np.frombuffer(buffer, dtype="<u8").reshape(-1, 4)
+    return limbs[cast.offset : cast.offset + len(cast)]
+
+
+def _explain_amount(text: str, decimals: int, code: str) -> str:
+    """Why a syntactically valid amount failed the exact cast."""
+    body = text.lstrip("-")
+    whole, _, frac = body.partition(".")
+    if frac.rstrip("0") and len(frac.rstrip("0")) > decimals:
+        return f"more decimal places than {code} allows ({decimals}); amounts are never rounded"
+    return "amount reaches 2**128 base units"
+
+
+def read_liabilities(
+    path: Path,
+    assets: tuple[AssetSpec, ...],
+    *,
+    negative: str = "error",
+    sum_duplicates: bool = False,
+    progress: Progress = _no_progress,
+) -> Liabilities:
+    """Read, validate and aggregate a liabilities file into one row per account."""
+    name = str(path)
+    if not path.is_file():
+        raise InputError("liabilities file not found", file=name)
+    if negative not in {"error", "exclude"}:
+        raise InputError("--negative must be 'error' or 'exclude'", value=negative)
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if not head.strip():
+        raise InputError("empty file: no header and no rows", file=name)
+    source = _Source(path=path, kind=_detect(path, head))
+    progress("read input", 0, 1)
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    table = _read_table(source)
+    progress("read input", 1, 1)
+    rows = table.num_rows
+    if rows == 0:
+        raise InputError("empty file: a header but no rows", file=name)
+
+    progress("validate", 0, 5)
+    ids = table.column("account_id")
+    asset_col = table.column("asset")
+    amounts = table.column("amount")
+    for column, label in ((ids, "account id"), (asset_col, "asset"), (amounts, "amount")):
+        if column.null_count:
+            row = _first(column.is_null().to_numpy(zero_copy_only=False))
+            assert row is not None
+            raise source.error(f"missing {label}", row)
+
+    lengths = pc.binary_length(ids).to_numpy(zero_copy_only=False)
+    row = _first(lengths == 0)
+    if row is not None:
+        raise source.error("empty account id", row)
+    row = _first(lengths > MAX_ACCOUNT_ID_BYTES)
+    if row is not None:
+        raise source.error(
+            f"account id over {MAX_ACCOUNT_ID_BYTES} bytes ({int(lengths[row])})",
+            row, ids[row].as_py(),
+        )
+    progress("validate", 1, 5)
+
+    codes = pa.array([a.code for a in assets], type=pa.string())
+    asset_index = pc.index_in(asset_col, value_set=codes).to_numpy(zero_copy_only=False)
+    unknown = np.isnan(asset_index) if asset_index.dtype.kind == "f" else asset_index < 0
+    row = _first(unknown)
+    if row is not None:
+        raise source.error("unknown asset (not in the assets file)", row, asset_col[row].as_py())
+    asset_index = asset_index.astype(np.int64)
+
+    empty = pc.equal(pc.utf8_length(amounts), 0).to_numpy(zero_copy_only=False)
+    row = _first(empty)
+    if row is not None:
+        raise source.error("empty amount", row)
+    well_formed = pc.match_substring_regex(amounts, AMOUNT_RE).to_numpy(zero_copy_only=False)
+    row = _first(~well_formed)
+    if row is not None:
+        raise source.error("amount is not a decimal number", row, amounts[row].as_py())
+    progress("validate", 2, 5)
+
+    hi = np.zeros(rows, dtype=np.uint64)
+    lo = np.zeros(rows, dtype=np.uint64)
+    is_negative = np.zeros(rows, dtype=bool)
+    flat_amounts = amounts.combine_chunks() if isinstance(amounts, pa.ChunkedArray) else amounts
+    for a, spec in enumerate(assets):
+        where = np.flatnonzero(asset_index == a)
+        if not len(where):
+            continue
+        subset = flat_amounts.take(pa.array(where))
+        try:
+            limbs = _decimal_limbs(subset, spec.decimals)
+        except (pa.ArrowInvalid, pa.ArrowException):
+            for i, text in enumerate(subset.to_pylist()):
+                try:
+                    pc.cast(pa.array([text]), pa.decimal256(76, spec.decimals))
+                except (pa.ArrowInvalid, pa.ArrowException):
+                    raise source.error(
+                        _explain_amount(text, spec.decimals, spec.code), int(where[i]), text
+                    ) from None
+            raise
+        neg = (limbs[:, 3] >> np.uint64(63)).astype(bool)
+        big = ((limbs[:, 2] != 0) | (limbs[:, 3] != 0)) & ~neg
+        bad = _first(big)
+        if bad is not None:
+            raise source.error(
+                "amount reaches 2**128 base units", int(where[bad]), subset[bad].as_py()
+            )
+        hi[where] = limbs[:, 1]
+        lo[where] = limbs[:, 0]
+        is_negative[where] = neg
+    progress("validate", 3, 5)
+
+    excluded = None
+    keep = np.ones(rows, dtype=bool)
+    if is_negative.any():
+        if negative == "error":
+            row = _first(is_negative)
+            assert row is not None
+            raise source.error(
+                "negative amount (use --negative exclude to drop such rows)",
+                row, amounts[row].as_py(),
+            )
+        keep = ~is_negative
+        per_asset: dict[str, Any] = {}
+        for a, spec in enumerate(assets):
+            hit = np.flatnonzero(is_negative & (asset_index == a))
+            if not len(hit):
+                continue
+            total = 0
+            for r in hit.tolist():
+                # two's complement over 256 bits, from the four limbs, only for these rows
+                total += _signed_value(flat_amounts[r].as_py(), spec.decimals)
+            per_asset[spec.code] = {
+                "rows": len(hit),
+                "total_base_units": str(total),
+                "total": format_units(total, spec.decimals),
+            }
+        excluded = {
+            "reason": "negative balances dropped by --negative exclude",
+            "rows": int(is_negative.sum()),
+            "assets": per_asset,
+        }
+
+    kept_rows = np.flatnonzero(keep)
+    if not len(kept_rows):
+        raise InputError("no rows left after excluding negative amounts", file=name)
+    kept_ids = ids.take(pa.array(kept_rows)) if len(kept_rows) != rows else ids
+    unique_ids = pc.unique(kept_ids)
+    if isinstance(unique_ids, pa.ChunkedArray):
+        unique_ids = unique_ids.combine_chunks()
+    account_index = pc.index_in(kept_ids, value_set=unique_ids).to_numpy(zero_copy_only=False)
+    account_index = account_index.astype(np.int64)
+    count = len(unique_ids)
+    asset_kept = asset_index[kept_rows]
+    hi_kept = hi[kept_rows]
+    lo_kept = lo[kept_rows]
+    progress("validate", 4, 5)
+
+    width = len(assets)
+    key = account_index * width + asset_kept
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    duplicate = sorted_key[1:] == sorted_key[:-1]
+    balances = np.zeros((count, width, 2), dtype=">u8")
+    if duplicate.any():
+        if not sum_duplicates:
+            first_dup = int(np.flatnonzero(duplicate)[0])
+            later = int(kept_rows[order[first_dup + 1]])
+            earlier = int(kept_rows[order[first_dup]])
+            raise source.error(
+                f"duplicate (account, asset) row; first seen on line {source.line_of(earlier)} "
+                "(use --sum-duplicates to add them up)",
+                later,
+                f"{ids[later].as_py()},{asset_col[later].as_py()}",
+            )
+        # add up only the repeated keys, exactly, with Python integers
+        starts = np.flatnonzero(np.concatenate(([True], ~duplicate)))
+        ends = np.append(starts[1:], len(sorted_key))
+        groups = np.flatnonzero(ends - starts > 1)
+        for g in groups.tolist():
+            members = order[starts[g] : ends[g]]
+            total = sum((int(hi_kept[m]) << 64) | int(lo_kept[m]) for m in members.tolist())
+            first = int(members[0])
+            if total >= MAX_SUM:
+                raise source.error(
+                    "summed duplicate rows reach 2**128 base units",
+                    int(kept_rows[first]), ids[int(kept_rows[first])].as_py(),
+                )
+            hi_kept[first] = total >> 64
+            lo_kept[first] = total & ((1 << 64) - 1)
+            hi_kept[members[1:]] = 0
+            lo_kept[members[1:]] = 0
+        # later members were zeroed; write the first of each group last so it wins
+        balances[account_index, asset_kept, 0] = hi_kept
+        balances[account_index, asset_kept, 1] = lo_kept
+        firsts = order[starts]
+        balances[account_index[firsts], asset_kept[firsts], 0] = hi_kept[firsts]
+        balances[account_index[firsts], asset_kept[firsts], 1] = lo_kept[firsts]
+    else:
+        balances[account_index, asset_kept, 0] = hi_kept
+        balances[account_index, asset_kept, 1] = lo_kept
+
+    from attestations.build import totals
+
+    for spec, total in zip(assets, totals(balances), strict=True):
+        if total >= MAX_SUM:
+            raise InputError(
+                f"the total of {spec.code} reaches 2**128 base units", file=name,
+                value=str(total),
+            )
+    progress("validate", 5, 5)
+    return Liabilities(
+        assets=assets,
+        account_ids=unique_ids,
+        balances=balances,
+        excluded=excluded,
+        input_sha256=digest.hexdigest(),
+        stats={"rows": rows, "accounts": count, "excluded_rows": int((~keep).sum())},
+    )
+
+
+def _signed_value(text: str, decimals: int) -> int:
+    """Exact base units of a decimal string already known to be valid for `decimals`."""
+    sign = -1 if text.startswith("-") else 1
+    whole, _, frac = text.lstrip("-").partition(".")
+    frac = frac.rstrip("0")
+    return sign * (int(whole or "0") * 10**decimals + int((frac or "0").ljust(decimals, "0")[:decimals] or "0"))
