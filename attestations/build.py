@@ -399,14 +399,17 @@ def binary_ids(ids: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uin
 
 
 def totals(balances: npt.NDArray[Any]) -> list[int]:
-    """Exact per-asset totals of (n, A, 2) '>u8' balances, summed in 32-bit limbs."""
-    out = []
-    for a in range(balances.shape[1]):
-        hi = balances[:, a, 0].astype(np.uint64)
-        lo = balances[:, a, 1].astype(np.uint64)
-        limbs = [lo & 0xFFFFFFFF, lo >> np.uint64(32), hi & 0xFFFFFFFF, hi >> np.uint64(32)]
-        out.append(sum(int(limb.sum(dtype=np.uint64)) << (32 * i) for i, limb in enumerate(limbs)))
-    return out
+    """Exact per-asset totals of (n, A, 2) '>u8' balances, summed in 32-bit limbs.
+
+    Each limb sum stays below 2**64 for fewer than 2**32 rows, so numpy's uint64 sums are
+    exact; the limbs are recombined with Python integers.
+    """
+    native = balances.astype(np.uint64)
+    hi, lo = native[:, :, 0], native[:, :, 1]
+    mask, shift = np.uint64(0xFFFFFFFF), np.uint64(32)
+    limbs = [lo & mask, lo >> shift, hi & mask, hi >> shift]
+    sums = [limb.sum(axis=0, dtype=np.uint64).tolist() for limb in limbs]
+    return [sum(int(sums[i][a]) << (32 * i) for i in range(4)) for a in range(balances.shape[1])]
 
 
 def _prepare_out_dir(out_dir: Path, force: bool) -> None:

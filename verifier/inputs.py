@@ -13,8 +13,10 @@ beyond the asset's decimals is an error, never rounded; trailing zeros are exact
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,11 @@ from attestations.proofs import format_units
 from verifier.errors import InputError
 
 COLUMNS = ("account_id", "asset", "amount")
+
+# Return freed Arrow memory to the system at once: a build at exchange scale frees large
+# columns as it goes, and a retained pool would count against its peak memory.
+with contextlib.suppress(AttributeError, NotImplementedError, pa.ArrowException):
+    pa.jemalloc_set_decay_ms(0)
 MAX_ACCOUNT_ID_BYTES = 256
 AMOUNT_RE = r"^-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
 Progress = Callable[[str, int, int], None]
@@ -131,7 +138,9 @@ def _read_table(source: _Source) -> pa.Table:
     if source.kind == "csv":
         with source.path.open("rb") as handle:
             header = handle.readline().decode("utf-8-sig", errors="replace").strip("\r\n")
-        names = [h.strip() for h in header.split(",")]
+        import csv
+
+        names = [h.strip() for h in next(csv.reader([header]), [])]
         if sorted(names) != sorted(COLUMNS):
             raise InputError(
                 "header must name the columns account_id,asset,amount",
@@ -230,6 +239,40 @@ def _decimal_limbs(values: pa.Array, decimals: int) -> npt.NDArray[np.uint64]:
     return limbs[cast.offset : cast.offset + len(cast)]
 
 
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cast_subset(
+    amounts: pa.Array, where: npt.NDArray[np.int64], decimals: int
+) -> npt.NDArray[np.uint64]:
+    if not len(where):
+        return np.zeros((0, 4), dtype=np.uint64)
+    return _decimal_limbs(amounts.take(pa.array(where)), decimals)
+
+
+def _explain_cast(
+    source: _Source, amounts: pa.Array, where: npt.NDArray[np.int64], spec: AssetSpec
+) -> InputError:
+    """Find the first row of an asset whose amount failed the exact cast (errors only)."""
+    import re
+
+    pattern = re.compile(AMOUNT_RE)
+    for row in where.tolist():
+        text = amounts[row].as_py()
+        if not pattern.match(text):
+            return source.error("amount is not a decimal number", row, text)
+        try:
+            pc.cast(pa.array([text]), pa.decimal256(76, spec.decimals))
+        except (pa.ArrowInvalid, pa.ArrowException):
+            return source.error(_explain_amount(text, spec.decimals, spec.code), row, text)
+    return InputError(f"cannot convert the {spec.code} amounts", file=str(source.path))
+
+
 def _explain_amount(text: str, decimals: int, code: str) -> str:
     """Why a syntactically valid amount failed the exact cast."""
     body = text.lstrip("-")
@@ -259,20 +302,20 @@ def read_liabilities(
         raise InputError("empty file: no header and no rows", file=name)
     source = _Source(path=path, kind=_detect(path, head))
     progress("read input", 0, 1)
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    table = _read_table(source)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # hashing the file and parsing it both release the GIL
+        digest = pool.submit(_sha256_file, path)
+        table = _read_table(source)
+        input_sha256 = digest.result()
     progress("read input", 1, 1)
     rows = table.num_rows
     if rows == 0:
         raise InputError("empty file: a header but no rows", file=name)
 
     progress("validate", 0, 5)
-    ids = table.column("account_id")
+    ids = table.column("account_id").combine_chunks()
     asset_col = table.column("asset")
-    amounts = table.column("amount")
+    amounts = table.column("amount").combine_chunks()
     for column, label in ((ids, "account id"), (asset_col, "asset"), (amounts, "amount")):
         if column.null_count:
             row = _first(column.is_null().to_numpy(zero_copy_only=False))
@@ -289,8 +332,6 @@ def read_liabilities(
             f"account id over {MAX_ACCOUNT_ID_BYTES} bytes ({int(lengths[row])})",
             row, ids[row].as_py(),
         )
-    progress("validate", 1, 5)
-
     codes = pa.array([a.code for a in assets], type=pa.string())
     asset_index = pc.index_in(asset_col, value_set=codes).to_numpy(zero_copy_only=False)
     unknown = np.isnan(asset_index) if asset_index.dtype.kind == "f" else asset_index < 0
@@ -298,47 +339,49 @@ def read_liabilities(
     if row is not None:
         raise source.error("unknown asset (not in the assets file)", row, asset_col[row].as_py())
     asset_index = asset_index.astype(np.int64)
-
-    empty = pc.equal(pc.utf8_length(amounts), 0).to_numpy(zero_copy_only=False)
-    row = _first(empty)
+    row = _first(pc.equal(pc.binary_length(amounts), 0).to_numpy(zero_copy_only=False))
     if row is not None:
         raise source.error("empty amount", row)
-    well_formed = pc.match_substring_regex(amounts, AMOUNT_RE).to_numpy(zero_copy_only=False)
-    row = _first(~well_formed)
-    if row is not None:
-        raise source.error("amount is not a decimal number", row, amounts[row].as_py())
-    progress("validate", 2, 5)
+    progress("validate", 1, 5)
 
-    hi = np.zeros(rows, dtype=np.uint64)
-    lo = np.zeros(rows, dtype=np.uint64)
-    is_negative = np.zeros(rows, dtype=bool)
-    flat_amounts = amounts.combine_chunks() if isinstance(amounts, pa.ChunkedArray) else amounts
-    for a, spec in enumerate(assets):
-        where = np.flatnonzero(asset_index == a)
-        if not len(where):
-            continue
-        subset = flat_amounts.take(pa.array(where))
-        try:
-            limbs = _decimal_limbs(subset, spec.decimals)
-        except (pa.ArrowInvalid, pa.ArrowException):
-            for i, text in enumerate(subset.to_pylist()):
-                try:
-                    pc.cast(pa.array([text]), pa.decimal256(76, spec.decimals))
-                except (pa.ArrowInvalid, pa.ArrowException):
-                    raise source.error(
-                        _explain_amount(text, spec.decimals, spec.code), int(where[i]), text
-                    ) from None
-            raise
-        neg = (limbs[:, 3] >> np.uint64(63)).astype(bool)
-        big = ((limbs[:, 2] != 0) | (limbs[:, 3] != 0)) & ~neg
-        bad = _first(big)
-        if bad is not None:
-            raise source.error(
-                "amount reaches 2**128 base units", int(where[bad]), subset[bad].as_py()
-            )
-        hi[where] = limbs[:, 1]
-        lo[where] = limbs[:, 0]
-        is_negative[where] = neg
+    # The heavy column work runs on both cores: Arrow kernels release the GIL.
+    where_by_asset = [np.flatnonzero(asset_index == a) for a in range(len(assets))]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        encoded = pool.submit(lambda: ids.dictionary_encode())
+        syntax = pool.submit(
+            lambda: pc.match_substring_regex(amounts, AMOUNT_RE).to_numpy(zero_copy_only=False)
+        )
+        casts = [
+            pool.submit(_cast_subset, amounts, where, spec.decimals)
+            for where, spec in zip(where_by_asset, assets, strict=True)
+        ]
+        well_formed = syntax.result()
+        row = _first(~well_formed)
+        if row is not None:
+            raise source.error("amount is not a decimal number", row, amounts[row].as_py())
+        progress("validate", 2, 5)
+        hi = np.zeros(rows, dtype=np.uint64)
+        lo = np.zeros(rows, dtype=np.uint64)
+        is_negative = np.zeros(rows, dtype=bool)
+        for where, spec, task in zip(where_by_asset, assets, casts, strict=True):
+            if not len(where):
+                continue
+            try:
+                limbs = task.result()
+            except (pa.ArrowInvalid, pa.ArrowException):
+                raise _explain_cast(source, amounts, where, spec) from None
+            neg = (limbs[:, 3] >> np.uint64(63)).astype(bool)
+            big = ((limbs[:, 2] != 0) | (limbs[:, 3] != 0)) & ~neg
+            bad = _first(big)
+            if bad is not None:
+                raise source.error(
+                    "amount reaches 2**128 base units", int(where[bad]),
+                    amounts[int(where[bad])].as_py(),
+                )
+            hi[where] = limbs[:, 1]
+            lo[where] = limbs[:, 0]
+            is_negative[where] = neg
+        dictionary = encoded.result()
     progress("validate", 3, 5)
 
     excluded = None
@@ -357,10 +400,7 @@ def read_liabilities(
             hit = np.flatnonzero(is_negative & (asset_index == a))
             if not len(hit):
                 continue
-            total = 0
-            for r in hit.tolist():
-                # two's complement over 256 bits, from the four limbs, only for these rows
-                total += _signed_value(flat_amounts[r].as_py(), spec.decimals)
+            total = sum(_signed_value(amounts[r].as_py(), spec.decimals) for r in hit.tolist())
             per_asset[spec.code] = {
                 "rows": len(hit),
                 "total_base_units": str(total),
@@ -372,28 +412,29 @@ def read_liabilities(
             "assets": per_asset,
         }
 
+    account_index = dictionary.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    unique_ids = dictionary.dictionary
     kept_rows = np.flatnonzero(keep)
     if not len(kept_rows):
         raise InputError("no rows left after excluding negative amounts", file=name)
-    kept_ids = ids.take(pa.array(kept_rows)) if len(kept_rows) != rows else ids
-    unique_ids = pc.unique(kept_ids)
-    if isinstance(unique_ids, pa.ChunkedArray):
-        unique_ids = unique_ids.combine_chunks()
-    account_index = pc.index_in(kept_ids, value_set=unique_ids).to_numpy(zero_copy_only=False)
-    account_index = account_index.astype(np.int64)
+    if len(kept_rows) != rows:
+        # accounts whose every row was excluded are not customers of this tree
+        account_index = account_index[kept_rows]
+        present = np.bincount(account_index, minlength=len(unique_ids)) > 0
+        renumber = np.cumsum(present) - 1
+        account_index = renumber[account_index]
+        unique_ids = unique_ids.filter(pa.array(present))
     count = len(unique_ids)
-    asset_kept = asset_index[kept_rows]
-    hi_kept = hi[kept_rows]
-    lo_kept = lo[kept_rows]
+    if len(kept_rows) != rows:
+        asset_index, hi, lo = asset_index[kept_rows], hi[kept_rows], lo[kept_rows]
     progress("validate", 4, 5)
 
     width = len(assets)
-    key = account_index * width + asset_kept
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    duplicate = sorted_key[1:] == sorted_key[:-1]
-    balances = np.zeros((count, width, 2), dtype=">u8")
-    if duplicate.any():
+    key = account_index * width + asset_index
+    if np.bincount(key, minlength=count * width).max() > 1:
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        duplicate = sorted_key[1:] == sorted_key[:-1]
         if not sum_duplicates:
             first_dup = int(np.flatnonzero(duplicate)[0])
             later = int(kept_rows[order[first_dup + 1]])
@@ -404,32 +445,27 @@ def read_liabilities(
                 later,
                 f"{ids[later].as_py()},{asset_col[later].as_py()}",
             )
-        # add up only the repeated keys, exactly, with Python integers
+        # add up only the repeated keys, exactly, with Python integers; the group's total
+        # goes to every member so that whichever write lands last is right
         starts = np.flatnonzero(np.concatenate(([True], ~duplicate)))
         ends = np.append(starts[1:], len(sorted_key))
-        groups = np.flatnonzero(ends - starts > 1)
-        for g in groups.tolist():
+        for g in np.flatnonzero(ends - starts > 1).tolist():
             members = order[starts[g] : ends[g]]
-            total = sum((int(hi_kept[m]) << 64) | int(lo_kept[m]) for m in members.tolist())
-            first = int(members[0])
+            total = sum((int(hi[m]) << 64) | int(lo[m]) for m in members.tolist())
             if total >= MAX_SUM:
+                first = int(kept_rows[int(members[0])])
                 raise source.error(
-                    "summed duplicate rows reach 2**128 base units",
-                    int(kept_rows[first]), ids[int(kept_rows[first])].as_py(),
+                    "summed duplicate rows reach 2**128 base units", first, ids[first].as_py()
                 )
-            hi_kept[first] = total >> 64
-            lo_kept[first] = total & ((1 << 64) - 1)
-            hi_kept[members[1:]] = 0
-            lo_kept[members[1:]] = 0
-        # later members were zeroed; write the first of each group last so it wins
-        balances[account_index, asset_kept, 0] = hi_kept
-        balances[account_index, asset_kept, 1] = lo_kept
-        firsts = order[starts]
-        balances[account_index[firsts], asset_kept[firsts], 0] = hi_kept[firsts]
-        balances[account_index[firsts], asset_kept[firsts], 1] = lo_kept[firsts]
-    else:
-        balances[account_index, asset_kept, 0] = hi_kept
-        balances[account_index, asset_kept, 1] = lo_kept
+            hi[members] = total >> 64
+            lo[members] = total & ((1 << 64) - 1)
+    hi_matrix = np.zeros(count * width, dtype=np.uint64)
+    lo_matrix = np.zeros(count * width, dtype=np.uint64)
+    hi_matrix[key] = hi
+    lo_matrix[key] = lo
+    balances = np.empty((count, width, 2), dtype=">u8")
+    balances[:, :, 0] = hi_matrix.reshape(count, width)
+    balances[:, :, 1] = lo_matrix.reshape(count, width)
 
     from attestations.build import totals
 
@@ -445,7 +481,7 @@ def read_liabilities(
         account_ids=unique_ids,
         balances=balances,
         excluded=excluded,
-        input_sha256=digest.hexdigest(),
+        input_sha256=input_sha256,
         stats={"rows": rows, "accounts": count, "excluded_rows": int((~keep).sum())},
     )
 

@@ -1,0 +1,495 @@
+"""The `por` command line: parse arguments, call the library, render the result.
+
+`main(argv) -> int` is the testable entry; `entrypoint()` is what `[project.scripts]`
+installs. Every `PorError` becomes its exit code here, in one place (DESIGN.md):
+0 ok, 1 under-covered, 2 usage, 3 invalid input/proof/signature, 4 infrastructure.
+Every command takes `--json` and then prints exactly one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from verifier.console import err, out, print_json, progress_bar
+from verifier.errors import (
+    EXIT_INFRA,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    InputError,
+    InvalidProof,
+    PorError,
+    UsageError,
+)
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+SAFE_NAME = re.compile(r"[A-Za-z0-9._@+-]{1,200}")
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _check_as_of(value: str) -> str:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError("--as-of must be an ISO 8601 time", key="--as-of", value=value) from exc
+    return value
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write a file under a temp name in the same directory, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_json(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InputError(f"{what} not found", file=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {what}: {exc}", file=str(path)) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{what} is not JSON ({exc.msg})", file=str(path), line=exc.lineno) from exc
+
+
+# ----------------------------------------------------------------------------- root group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="por")
+def cli() -> None:
+    """por: proof of reserves and on-chain verification.
+
+    Commit customer balances to a Merkle sum tree (por-mst-v1), hand every customer an
+    inclusion proof, audit the whole tree, and verify proofs.
+
+    Exit codes: 0 ok; 1 shortfall; 2 usage; 3 invalid input, proof or signature;
+    4 node or infrastructure failure.
+    """
+
+
+# ----------------------------------------------------------------------------- liabilities
+
+
+@cli.group()
+def liabilities() -> None:
+    """Build the liabilities tree, cut customer proofs, audit a tree, make sample data."""
+
+
+@liabilities.command("build")
+@click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--assets", "assets_file", required=True, type=click.Path(path_type=Path),
+              help="Assets TOML: [assets.BTC] decimals = 8.")
+@click.option("--attestation-id", required=True, help="Identifier bound into the commitment.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Tree directory to create (root.json is its public part).")
+@click.option("--as-of", default=None, help="Time of the balances, ISO 8601 (default: now, UTC).")
+@click.option("--split", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Split every account into K leaves with random parts (privacy).")
+@click.option("--secret-file", type=click.Path(path_type=Path), default=None,
+              help="Master secret file (hex, mode 0600): read if it exists, else created. "
+                   "Default: OUT/secret.key.")
+@click.option("--negative", type=click.Choice(["error", "exclude"]), default="error",
+              show_default=True, help="Reject negative amounts, or drop them and record them.")
+@click.option("--sum-duplicates", is_flag=True, help="Add up repeated (account, asset) rows.")
+@click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
+@click.option("--workers", default=0, type=click.IntRange(0, 64),
+              help="Worker processes (default: one per core).")
+@JSON_OPTION
+def liabilities_build(
+    input_file: Path, assets_file: Path, attestation_id: str, out_dir: Path, as_of: str | None,
+    split: int, secret_file: Path | None, negative: str, sum_duplicates: bool, force: bool,
+    workers: int, as_json: bool,
+) -> int:
+    """Build the Merkle sum tree of INPUT (CSV or JSON Lines: account_id,asset,amount).
+
+    Writes OUT/root.json (public), the tree files for O(log n) proofs, and the master
+    secret (mode 0600, never in public output). Nothing is left in OUT on error.
+    """
+    from attestations.build import build_tree
+    from verifier.inputs import read_assets, read_liabilities
+
+    as_of = _check_as_of(as_of) if as_of else _now()
+    assets = read_assets(assets_file)
+    with progress_bar(True) as progress:
+        data = read_liabilities(
+            input_file, assets, negative=negative, sum_duplicates=sum_duplicates,
+            progress=progress,
+        )
+        result = build_tree(
+            data, out_dir, attestation_id=attestation_id, as_of=as_of, split=split,
+            secret_file=secret_file, force=force, workers=workers, progress=progress,
+        )
+    doc = {
+        "root_document": str(out_dir / "root.json"),
+        "attestation_id": attestation_id,
+        "accounts": result.accounts,
+        "leaves": result.leaves,
+        "padding": result.padding,
+        "height": result.root.height,
+        "root": result.root.root.to_json(),
+        "commitment": result.root.commitment.hex(),
+        "totals": _totals(result.root.assets, result.root.root.sums),
+        "excluded": data.excluded,
+        "input_sha256": data.input_sha256,
+    }
+    if as_json:
+        print_json(doc)
+    else:
+        table = Table(title=f"Liabilities tree {attestation_id}", show_header=True)
+        table.add_column("asset")
+        table.add_column("total", justify="right")
+        for code, total in doc["totals"].items():
+            table.add_row(code, total)
+        out.print(table)
+        out.print(f"accounts {result.accounts:,}  leaves {result.leaves:,}  padding "
+                  f"{result.padding:,}  height {result.root.height}")
+        out.print(f"root        {result.root.root.hash.hex()}")
+        out.print(f"commitment  {result.root.commitment.hex()}")
+        out.print(f"public root document: {out_dir / 'root.json'}")
+        if data.excluded:
+            out.print(f"excluded (negative): {data.excluded['rows']} rows, see root.json")
+    return EXIT_OK
+
+
+def _totals(assets: Sequence[Any], sums: Sequence[int]) -> dict[str, str]:
+    from attestations.proofs import format_units
+
+    return {a.code: format_units(s, a.decimals) for a, s in zip(assets, sums, strict=True)}
+
+
+def _proof_filename(account_id: str) -> str:
+    from attestations.encoding import account_hash
+
+    if SAFE_NAME.fullmatch(account_id) and account_id not in {".", ".."}:
+        return f"{account_id}.json"
+    return f"account-{account_hash(account_id).hex()[:32]}.json"
+
+
+@liabilities.command("proof")
+@click.argument("tree_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.argument("account_id", required=False)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write the proof here (mode 0600) instead of stdout.")
+@click.option("--all", "all_accounts", is_flag=True, help="Write every account's proof.")
+@click.option("--out-dir", type=click.Path(path_type=Path), default=None,
+              help="Directory for --all (created; one file per account plus manifest.csv).")
+@click.option("--secret-file", type=click.Path(path_type=Path), default=None,
+              help="Master secret, if not where the build put it.")
+@JSON_OPTION
+def liabilities_proof(
+    tree_dir: Path, account_id: str | None, output: Path | None, all_accounts: bool,
+    out_dir: Path | None, secret_file: Path | None, as_json: bool,
+) -> int:
+    """Produce ACCOUNT_ID's inclusion proof from tree DIR (O(log n) reads), or --all of them.
+
+    A proof holds the account's salt: hand it to that customer only.
+    """
+    from attestations.store import TreeStore
+
+    if all_accounts:
+        if account_id is not None or output is not None:
+            raise UsageError("--all takes no ACCOUNT_ID and no -o; use --out-dir")
+        if out_dir is None:
+            raise UsageError("--all needs --out-dir")
+        return _all_proofs(tree_dir, out_dir, secret_file, as_json)
+    if account_id is None:
+        raise UsageError("give an ACCOUNT_ID, or --all --out-dir D")
+    with TreeStore(tree_dir, secret_file=secret_file) as store:
+        proof = store.proof(account_id)
+    text = json.dumps(proof.to_json(), indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text.encode(), mode=0o600)
+        if as_json:
+            print_json({"account_id": account_id, "file": str(output),
+                        "leaves": len(proof.leaves), "commitment": proof.commitment.hex()})
+        else:
+            err.print(f"proof for {account_id!r} written to {output}")
+    return EXIT_OK
+
+
+def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json: bool) -> int:
+    from attestations.store import TreeStore
+
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise InputError("output directory exists and is not empty", file=str(out_dir))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    count = 0
+    try:
+        os.chmod(tmp, 0o700)
+        with TreeStore(tree_dir, secret_file=secret_file) as store, progress_bar() as progress:
+            total = store.meta.accounts
+            manifest = ["account_id_sha256_hex,file"]
+            names: set[str] = set()
+            for proof in store.all_proofs():
+                name = _proof_filename(proof.account_id)
+                if name in names:  # two ids differing only in case on a case-folding FS, etc.
+                    name = f"account-{name}"
+                names.add(name)
+                fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(proof.to_json(), handle, separators=(",", ":"))
+                manifest.append(f"{proof.account_id.encode().hex()},{name}")
+                count += 1
+                if count % 1000 == 0 or count == total:
+                    progress("write proofs", count, total)
+            (tmp / "manifest.csv").write_text("\n".join(manifest) + "\n")
+            os.chmod(tmp / "manifest.csv", 0o600)
+        if out_dir.exists():
+            out_dir.rmdir()
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if as_json:
+        print_json({"out_dir": str(out_dir), "proofs": count})
+    else:
+        err.print(f"{count:,} proofs written to {out_dir} (one file per account; manifest.csv)")
+    return EXIT_OK
+
+
+@liabilities.command("audit")
+@click.argument("tree_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--secret-file", type=click.Path(path_type=Path), default=None,
+              help="Master secret, to recompute the leaves too (default: where the build put it).")
+@click.option("--workers", default=0, type=click.IntRange(0, 64))
+@JSON_OPTION
+def liabilities_audit(tree_dir: Path, secret_file: Path | None, workers: int, as_json: bool) -> int:
+    """Recompute every node of tree DIR from its leaves; check sums, overflow, padding,
+    the root and the commitment; print the totals per asset."""
+    from attestations.audit import audit_tree
+
+    with progress_bar() as progress:
+        result = audit_tree(tree_dir, secret_file=secret_file, workers=workers, progress=progress)
+    from attestations.store import TreeStore
+
+    with TreeStore(tree_dir) as store:
+        assets = store.root.assets
+    totals = _totals(assets, result.totals)
+    if as_json:
+        print_json({
+            "valid": True, "attestation_id": result.attestation_id, "accounts": result.accounts,
+            "leaves": result.leaves, "padding": result.padding, "height": result.height,
+            "commitment": result.commitment, "leaves_recomputed": result.leaves_recomputed,
+            "totals": totals,
+            "totals_base_units": {a.code: str(s) for a, s in zip(assets, result.totals, strict=True)},
+            "checks": list(result.checks),
+        })
+    else:
+        table = Table(title=f"Audit of {result.attestation_id}: OK")
+        table.add_column("asset")
+        table.add_column("total liabilities", justify="right")
+        for code, total in totals.items():
+            table.add_row(code, total)
+        out.print(table)
+        for check in result.checks:
+            out.print(f"  [green]✓[/green] {check}")
+        if not result.leaves_recomputed:
+            out.print("  [yellow]![/yellow] leaves not recomputed: the master secret was not readable")
+    return EXIT_OK
+
+
+@liabilities.command("sample")
+@click.option("--accounts", default=100_000, show_default=True, type=click.IntRange(1))
+@click.option("--assets", "asset_count", default=3, show_default=True, type=click.IntRange(1, 255))
+@click.option("--out", "out_file", required=True, type=click.Path(path_type=Path),
+              help="CSV (or .jsonl) file to write; ASSETS.toml is written beside it.")
+@click.option("--seed", default=7, show_default=True)
+@JSON_OPTION
+def liabilities_sample(accounts: int, asset_count: int, out_file: Path, seed: int, as_json: bool) -> int:
+    """Generate a sample liabilities file (every account holds every asset) and its assets TOML."""
+    from verifier.sample import assets_toml, sample_assets, write_sample
+
+    assets = sample_assets(asset_count)
+    rows = write_sample(out_file, accounts, assets, seed)
+    assets_path = out_file.with_name(out_file.stem + ".assets.toml")
+    write_atomic(assets_path, assets_toml(assets).encode())
+    doc = {"file": str(out_file), "assets_file": str(assets_path), "rows": rows, "accounts": accounts}
+    if as_json:
+        print_json(doc)
+    else:
+        err.print(f"{rows:,} rows written to {out_file}; assets in {assets_path}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- verify-proof
+
+
+@cli.command("verify-proof")
+@click.argument("proof_file", metavar="PROOF", type=click.Path(path_type=Path))
+@click.option("--root", "root_file", type=click.Path(path_type=Path), default=None,
+              help="The published root document (root.json) to check against.")
+@click.option("--commitment", "commitment_hex", default=None,
+              help="The published commitment (64 hex digits) to check against.")
+@JSON_OPTION
+def verify_proof_cmd(proof_file: Path, root_file: Path | None, commitment_hex: str | None,
+                     as_json: bool) -> int:
+    """Verify an inclusion proof offline (no network): exit 0 with the balances, 3 if invalid."""
+    from attestations.proofs import (
+        PROOF_KEYS,
+        parse_proof,
+        parse_root_document,
+        unknown_keys,
+        verify_proof,
+    )
+
+    if root_file is not None and commitment_hex is not None:
+        raise UsageError("give --root or --commitment, not both")
+    raw = _load_json(proof_file, "proof file")
+    published_root = None
+    published_commitment = None
+    if root_file is not None:
+        try:
+            published_root = parse_root_document(_load_json(root_file, "root document"))
+        except InvalidProof as exc:
+            raise InputError(f"root document: {exc.message}", file=str(root_file)) from exc
+    if commitment_hex is not None:
+        text = commitment_hex.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", text):
+            raise InputError("--commitment must be 64 hex digits", value=commitment_hex)
+        published_commitment = bytes.fromhex(text)
+    proof = parse_proof(raw)
+    warnings = [f"ignored unknown key {k!r}" for k in unknown_keys(raw, PROOF_KEYS)]
+    result = verify_proof(proof, published_root=published_root,
+                          published_commitment=published_commitment, warnings=warnings)
+    if as_json:
+        print_json(result.to_json())
+        return EXIT_OK
+    out.print(f"[bold green]VALID[/bold green] proof for account {escape(repr(result.account_id))} "
+              f"in attestation {escape(repr(result.attestation_id))} as of {escape(result.as_of)}")
+    table = Table(show_header=True)
+    table.add_column("asset")
+    table.add_column("balance", justify="right")
+    for code, amount in result.balances_whole().items():
+        table.add_row(code, amount)
+    out.print(table)
+    out.print("checked:")
+    for check in result.checks:
+        out.print(f"  [green]✓[/green] {escape(check)}")
+    for warning in result.warnings:
+        out.print(f"  [yellow]![/yellow] {escape(warning)}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- bench and demo
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks; figures go into docs/performance.md."""
+
+
+@bench.command("liabilities")
+@click.option("--accounts", default=1_000_000, show_default=True, type=click.IntRange(1))
+@click.option("--assets", "asset_count", default=3, show_default=True, type=click.IntRange(1, 255))
+@click.option("--split", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--workers", default=0, type=click.IntRange(0, 64))
+@click.option("--proofs", "proof_count", default=1000, show_default=True, type=click.IntRange(1))
+@click.option("--keep", type=click.Path(path_type=Path), default=None,
+              help="Keep the work directory here instead of a temp dir.")
+@JSON_OPTION
+def bench_liabilities(accounts: int, asset_count: int, split: int, workers: int,
+                      proof_count: int, keep: Path | None, as_json: bool) -> int:
+    """Time build, proofs, verification and audit against a bare hashlib floor."""
+    from verifier.bench import render, run_liabilities_bench
+
+    with progress_bar() as progress:
+        result = run_liabilities_bench(accounts=accounts, asset_count=asset_count, split=split,
+                                       workers=workers, proof_count=proof_count, keep=keep,
+                                       progress=progress)
+    if as_json:
+        print_json(result)
+    else:
+        render(result)
+    return EXIT_OK
+
+
+@cli.command("demo")
+@click.option("--accounts", default=100_000, show_default=True, type=click.IntRange(1))
+@click.option("--out", "out_dir", default=Path("demo-out"), show_default=True,
+              type=click.Path(path_type=Path), help="Work directory (replaced on every run).")
+@JSON_OPTION
+def demo(accounts: int, out_dir: Path, as_json: bool) -> int:
+    """The main job on the embedded default: sample liabilities → tree → one proof → verify."""
+    from verifier.demo import run_demo
+
+    return run_demo(accounts=accounts, out_dir=out_dir, as_json=as_json)
+
+
+# ----------------------------------------------------------------------------- entry
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `por` with `argv`; return the exit code (never raises for expected failures)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
+    try:
+        result = cli.main(args=args, prog_name="por", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        exc.show(file=sys.stderr)
+        if as_json:
+            print_json({"error": "UsageError", "message": exc.format_message(),
+                        "exit_code": EXIT_USAGE})
+        return EXIT_USAGE
+    except PorError as exc:
+        _report(exc, as_json)
+        return exc.exit_code
+    except OSError as exc:
+        message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+        _report(PorError(f"system error: {message}"), as_json)
+        return EXIT_INFRA
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return int(result) if isinstance(result, int) else EXIT_OK
+
+
+def _report(exc: PorError, as_json: bool) -> None:
+    label = {EXIT_INVALID: "invalid", EXIT_USAGE: "usage"}.get(exc.exit_code, "error")
+    if isinstance(exc, InvalidProof):
+        err.print(f"[bold red]INVALID[/bold red] {escape(exc.message)}")
+    else:
+        err.print(f"por: {label}: {exc.message}", markup=False)
+    if as_json:
+        doc = exc.to_json()
+        if isinstance(exc, InvalidProof):
+            doc = {"valid": False, **doc}
+        print_json(doc)
+
+
+def entrypoint() -> None:
+    sys.exit(main())
