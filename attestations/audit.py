@@ -60,9 +60,7 @@ class _Compare:
             got = np.frombuffer(stored, dtype=np.uint8)
             if len(got) != records.nbytes:
                 raise InvalidProof("tree", f"level {level} is truncated near position {first}")
-            diff = np.flatnonzero(
-                (got.reshape(-1, width) != records).any(axis=1)
-            )
+            diff = np.flatnonzero((got.reshape(-1, width) != records).any(axis=1))
             where = first + int(diff[0])
             what = "leaf" if level == 0 else "node"
             raise InvalidProof(
@@ -97,12 +95,18 @@ def audit_tree(
         if expected_commit != root.commitment:
             raise InvalidProof("commitment", "root.json's commitment does not recompute")
         checks.append("root.json's commitment recomputes from its fields")
-        if meta.leaves != meta.accounts * meta.split or meta.leaves + meta.padding != 1 << meta.height:
+        if (
+            meta.leaves != meta.accounts * meta.split
+            or meta.leaves + meta.padding != 1 << meta.height
+        ):
             raise InvalidProof("padding", "leaf, padding and height counts disagree")
         if tree_height(meta.leaves) != meta.height:
-            raise InvalidProof("padding", f"height {meta.height} is not minimal for {meta.leaves} leaves")
+            raise InvalidProof(
+                "padding", f"height {meta.height} is not minimal for {meta.leaves} leaves"
+            )
         checks.append(
-            f"{meta.leaves} leaves + {meta.padding} padding leaves = 2**{meta.height}, minimal height"
+            f"{meta.leaves} leaves + {meta.padding} padding leaves = 2**{meta.height}, "
+            "minimal height"
         )
         tree_dir = directory / "tree"
         for k in range(meta.height + 1):
@@ -144,7 +148,7 @@ def audit_tree(
                 leaf_balances[stored_perm[real_at]] = (
                     level0[real_at, HASH_LEN:].copy().view(">u8").reshape(-1, assets, 2)
                 )
-                root_record, hashes, perm, height = compute_tree(
+                root_record, hashes, perm, _ = compute_tree(
                     secret=secret,
                     assets=assets,
                     parts=meta.split,
@@ -157,7 +161,9 @@ def audit_tree(
                 )
                 if not np.array_equal(perm, stored_perm):
                     raise InvalidProof("tree", "the shuffle does not derive from the secret")
-                stored_hashes = np.frombuffer(index["hash"].tobytes(), np.uint8).reshape(-1, HASH_LEN)
+                stored_hashes = np.frombuffer(index["hash"].tobytes(), np.uint8).reshape(
+                    -1, HASH_LEN
+                )
                 if not np.array_equal(hashes[rows], stored_hashes):
                     raise InvalidProof("index", "an index entry's account hash is wrong")
                 leaves_recomputed = True
@@ -178,7 +184,9 @@ def audit_tree(
         checks.append(f"every node at levels 1..{meta.height} recomputed; no sum reaches 2**128")
         record = np.frombuffer(root_record, dtype=np.uint8).reshape(1, -1)
         hi, lo = split_sums(record, assets)
-        sums = tuple((int(h) << 64) | int(v) for h, v in zip(hi[0].tolist(), lo[0].tolist(), strict=True))
+        sums = tuple(
+            (int(h) << 64) | int(v) for h, v in zip(hi[0].tolist(), lo[0].tolist(), strict=True)
+        )
         if record[0, :HASH_LEN].tobytes() != root.root.hash or sums != root.root.sums:
             raise InvalidProof("root", "the recomputed root differs from root.json")
         checks.append("the recomputed root (hash and sums) equals root.json's")

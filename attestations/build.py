@@ -214,7 +214,8 @@ def _phase_accounts(bounds: tuple[int, int]) -> int:
         h.update(msg)
         o = ocopy()
         o.update(h.digest())
-        return o.digest()
+        digest: bytes = o.digest()
+        return digest
 
     if parts == 1:
         salts = b"".join([hm(x + b"\x00\x00\x00\x00") for x in ids])
@@ -494,16 +495,20 @@ def build_tree(
         progress("write index", 0, 1)
         _write_index(tree_dir, hashes, perm, parts, liabilities.count)
         accounts_table = pa.table({"account_id": liabilities.account_ids})
-        with pa.OSFile(str(tree_dir / "accounts.arrow"), "wb") as sink_file:
-            with pa.ipc.new_file(sink_file, accounts_table.schema) as writer:
-                writer.write_table(accounts_table)
+        with (
+            pa.OSFile(str(tree_dir / "accounts.arrow"), "wb") as sink_file,
+            pa.ipc.new_file(sink_file, accounts_table.schema) as writer,
+        ):
+            writer.write_table(accounts_table)
         perm.astype("<u8").tofile(tree_dir / "positions.bin")
         root_hash = root_record[:HASH_LEN]
         root_sums = tuple(
             (int(h) << 64) | int(lo)
             for h, lo in zip(
-                *(x[0].tolist() for x in split_sums(
-                    np.frombuffer(root_record, np.uint8).reshape(1, -1), assets)),
+                *(
+                    x[0].tolist()
+                    for x in split_sums(np.frombuffer(root_record, np.uint8).reshape(1, -1), assets)
+                ),
                 strict=True,
             )
         )
@@ -518,7 +523,7 @@ def build_tree(
             excluded=liabilities.excluded,
         )
         if secret_file is None:
-            secret_ref = "secret.key"
+            secret_ref = "secret.key"  # noqa: S105 - a file name, not a secret
             write_private(tmp / secret_ref, secret.hex().encode() + b"\n")
         else:
             secret_ref = str(secret_file.resolve())

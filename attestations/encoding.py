@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import re
 import struct
 from collections.abc import Sequence
@@ -58,7 +59,9 @@ class AssetSpec:
             or isinstance(self.decimals, bool)
             or not 0 <= self.decimals <= MAX_DECIMALS
         ):
-            raise InvalidProof("assets", f"asset {self.code}: decimals {self.decimals!r} not in 0..36")
+            raise InvalidProof(
+                "assets", f"asset {self.code}: decimals {self.decimals!r} not in 0..36"
+            )
 
 
 def check_assets(assets: Sequence[AssetSpec]) -> tuple[AssetSpec, ...]:
@@ -66,7 +69,7 @@ def check_assets(assets: Sequence[AssetSpec]) -> tuple[AssetSpec, ...]:
     if not 1 <= len(assets) <= MAX_ASSETS:
         raise InvalidProof("assets", f"{len(assets)} assets; the format allows 1..255")
     codes = [a.code for a in assets]
-    for before, after in zip(codes, codes[1:], strict=False):
+    for before, after in itertools.pairwise(codes):
         if before == after:
             raise InvalidProof("assets", f"asset {after} listed twice")
         if before.encode() > after.encode():
@@ -90,9 +93,7 @@ def dec(data: bytes, count: int) -> tuple[int, ...]:
     """Inverse of `enc` for `count` components."""
     if len(data) != SUM_LEN * count:
         raise InvalidProof("encoding", f"{len(data)} bytes for {count} sums")
-    return tuple(
-        int.from_bytes(data[i * SUM_LEN : (i + 1) * SUM_LEN], "big") for i in range(count)
-    )
+    return tuple(int.from_bytes(data[i * SUM_LEN : (i + 1) * SUM_LEN], "big") for i in range(count))
 
 
 def account_hash(account_id: str) -> bytes:
@@ -164,7 +165,9 @@ def commitment(
 
 def derive_salt(master_secret: bytes, account_id: str, part: int) -> bytes:
     """Recommended salt: `HMAC-SHA256(master_secret, utf8(account_id) || u32(part))`."""
-    return hmac.digest(master_secret, account_id.encode("utf-8") + struct.pack(">I", part), "sha256")
+    return hmac.digest(
+        master_secret, account_id.encode("utf-8") + struct.pack(">I", part), "sha256"
+    )
 
 
 def derive_pad_salts(master_secret: bytes, count: int) -> bytes:

@@ -277,7 +277,9 @@ def _assets(value: Any) -> tuple[AssetSpec, ...]:
     for i, item in enumerate(items):
         obj = _mapping(item, f"assets[{i}]")
         code = _need(obj, "code", f"assets[{i}]")
-        decimals = _small_int(_need(obj, "decimals", f"assets[{i}]"), f"assets[{i}].decimals", 0, 36)
+        decimals = _small_int(
+            _need(obj, "decimals", f"assets[{i}]"), f"assets[{i}].decimals", 0, 36
+        )
         specs.append(AssetSpec(code=code, decimals=decimals))
     return check_assets(specs)
 
@@ -335,9 +337,7 @@ def parse_proof(data: Any) -> InclusionProof:
             raise InvalidProof(
                 "fields", f"{where}.path: {len(path_items)} entries, height is {height}"
             )
-        path = tuple(
-            _node(p, f"{where}.path[{j}]", len(assets)) for j, p in enumerate(path_items)
-        )
+        path = tuple(_node(p, f"{where}.path[{j}]", len(assets)) for j, p in enumerate(path_items))
         leaves.append(ProofLeaf(index=index, salt=salt, balances=balances, path=path))
     return InclusionProof(
         attestation_id=attestation_id,
@@ -385,7 +385,8 @@ def verify_proof(
     """Verify a parsed proof; returns what was established or raises `InvalidProof`."""
     checks = [
         f"format {FORMAT}; all fields well-formed; {len(proof.assets)} assets sorted and unique",
-        f"height {proof.height}; every path has {proof.height} entries; indices < 2**{proof.height}",
+        f"height {proof.height}; every path has {proof.height} entries; "
+        f"indices < 2**{proof.height}",
     ]
     acct = account_hash(proof.account_id)
     total = [0] * len(proof.assets)

@@ -77,7 +77,9 @@ class TreeStore:
         try:
             self.root: RootDocument = parse_root_document(root_raw)
         except InvalidProof as exc:
-            raise InputError(f"root.json: {exc.message}", file=str(directory / "root.json")) from exc
+            raise InputError(
+                f"root.json: {exc.message}", file=str(directory / "root.json")
+            ) from exc
         self.meta = TreeMeta(
             attestation_id=raw["attestation_id"],
             as_of=raw["as_of"],
@@ -215,7 +217,8 @@ class TreeStore:
         by_row[index["row"].astype(np.int64)] = index["pos"]
 
         def read(level: int, position: int) -> bytes:
-            return levels[level][position].tobytes()
+            data: bytes = levels[level][position].tobytes()
+            return data
 
         ids = self.account_ids()
         for row in range(self.meta.accounts):

@@ -15,8 +15,8 @@ the process and its children, sampled every 0.1 s.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -97,7 +97,9 @@ def _time_group(count: int, size: int) -> float:
     return elapsed
 
 
-def hash_floor(id_lengths: dict[int, int], accounts: int, split: int, assets: int) -> dict[str, Any]:
+def hash_floor(
+    id_lengths: dict[int, int], accounts: int, split: int, assets: int
+) -> dict[str, Any]:
     """Time the floor loop; returns calls and seconds per kind of hash."""
     leaves = accounts * split
     height = tree_height(leaves)
@@ -123,8 +125,10 @@ def hash_floor(id_lengths: dict[int, int], accounts: int, split: int, assets: in
     return {
         "calls": int(sum(k["calls"] for k in kinds.values())),
         "seconds": round(total, 3),
-        "by_kind": {n: {"calls": int(k["calls"]), "seconds": round(k["seconds"], 3)}
-                    for n, k in kinds.items()},
+        "by_kind": {
+            n: {"calls": int(k["calls"]), "seconds": round(k["seconds"], 3)}
+            for n, k in kinds.items()
+        },
     }
 
 
@@ -147,8 +151,14 @@ def machine() -> dict[str, Any]:
 
 
 def run_liabilities_bench(
-    *, accounts: int, asset_count: int, split: int = 1, workers: int = 0,
-    proof_count: int = 1000, keep: Path | None = None, progress: Any = None,
+    *,
+    accounts: int,
+    asset_count: int,
+    split: int = 1,
+    workers: int = 0,
+    proof_count: int = 1000,
+    keep: Path | None = None,
+    progress: Any = None,
 ) -> dict[str, Any]:
     """Run the whole benchmark and return its figures (seconds, rates, bytes)."""
     progress = progress or (lambda *a: None)
@@ -168,17 +178,28 @@ def run_liabilities_bench(
             shutil.rmtree(tree_dir)
         with PeakMemory() as build_memory:
             started = time.perf_counter()
-            data = read_liabilities(input_file, read_assets(work / "assets.toml"), progress=progress)
+            data = read_liabilities(
+                input_file, read_assets(work / "assets.toml"), progress=progress
+            )
             read_s = time.perf_counter() - started
             started = time.perf_counter()
-            result = build_tree(data, tree_dir, attestation_id="bench", as_of="2026-11-21T00:00:00Z",
-                                split=split, workers=workers, progress=progress)
+            result = build_tree(
+                data,
+                tree_dir,
+                attestation_id="bench",
+                as_of="2026-11-21T00:00:00Z",
+                split=split,
+                workers=workers,
+                progress=progress,
+            )
             build_s = time.perf_counter() - started
         ids = data.account_ids
         id_lengths: dict[int, int] = {}
-        lengths = np.asarray(
-            [len(x) for x in ids.slice(0, min(len(ids), 100_000)).to_pylist()]
-        ) if len(ids) else np.zeros(0)
+        lengths = (
+            np.asarray([len(x) for x in ids.slice(0, min(len(ids), 100_000)).to_pylist()])
+            if len(ids)
+            else np.zeros(0)
+        )
         # account ids of the sample all share one length; scale the observed mix to all
         values, counts = np.unique(lengths, return_counts=True)
         scale = len(ids) / max(1, len(lengths))
@@ -252,9 +273,11 @@ def render(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     m = result["machine"]
-    out.print(f"[bold]por bench liabilities[/bold]: {result['accounts']:,} accounts × "
-              f"{result['assets']} assets, split {result['split']}, {result['workers']} workers; "
-              f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}")
+    out.print(
+        f"[bold]por bench liabilities[/bold]: {result['accounts']:,} accounts × "
+        f"{result['assets']} assets, split {result['split']}, {result['workers']} workers; "
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}"
+    )
     table = Table(show_header=True)
     table.add_column("phase")
     table.add_column("seconds", justify="right")
@@ -266,7 +289,12 @@ def render(result: dict[str, Any]) -> None:
     table.add_row("hashlib floor, 1 core", f"{floor:.3f}", "1.00")
     out.print(table)
     out.print(f"floor: {result['floor']['calls']:,} sha256 calls")
-    out.print(f"proof: {result['proof_ms_each']} ms each; verify: {result['verify_per_second']:,} proofs/s")
+    out.print(
+        f"proof: {result['proof_ms_each']} ms each; "
+        f"verify: {result['verify_per_second']:,} proofs/s"
+    )
     peak = result["peak_memory_bytes"]
-    out.print(f"peak memory (PSS, all processes): build {peak['build'] / 2**20:,.0f} MiB, "
-              f"audit {peak['audit'] / 2**20:,.0f} MiB")
+    out.print(
+        f"peak memory (PSS, all processes): build {peak['build'] / 2**20:,.0f} MiB, "
+        f"audit {peak['audit'] / 2**20:,.0f} MiB"
+    )

@@ -35,7 +35,9 @@ from verifier.errors import (
     UsageError,
 )
 
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
+)
 SAFE_NAME = re.compile(r"[A-Za-z0-9._@+-]{1,200}")
 
 
@@ -75,7 +77,9 @@ def _load_json(path: Path, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{what} is not JSON ({exc.msg})", file=str(path), line=exc.lineno) from exc
+        raise InputError(
+            f"{what} is not JSON ({exc.msg})", file=str(path), line=exc.lineno
+        ) from exc
 
 
 # ----------------------------------------------------------------------------- root group
@@ -104,28 +108,65 @@ def liabilities() -> None:
 
 @liabilities.command("build")
 @click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("--assets", "assets_file", required=True, type=click.Path(path_type=Path),
-              help="Assets TOML: [assets.BTC] decimals = 8.")
+@click.option(
+    "--assets",
+    "assets_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Assets TOML: [assets.BTC] decimals = 8.",
+)
 @click.option("--attestation-id", required=True, help="Identifier bound into the commitment.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Tree directory to create (root.json is its public part).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Tree directory to create (root.json is its public part).",
+)
 @click.option("--as-of", default=None, help="Time of the balances, ISO 8601 (default: now, UTC).")
-@click.option("--split", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Split every account into K leaves with random parts (privacy).")
-@click.option("--secret-file", type=click.Path(path_type=Path), default=None,
-              help="Master secret file (hex, mode 0600): read if it exists, else created. "
-                   "Default: OUT/secret.key.")
-@click.option("--negative", type=click.Choice(["error", "exclude"]), default="error",
-              show_default=True, help="Reject negative amounts, or drop them and record them.")
+@click.option(
+    "--split",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Split every account into K leaves with random parts (privacy).",
+)
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Master secret file (hex, mode 0600): read if it exists, else created. "
+    "Default: OUT/secret.key.",
+)
+@click.option(
+    "--negative",
+    type=click.Choice(["error", "exclude"]),
+    default="error",
+    show_default=True,
+    help="Reject negative amounts, or drop them and record them.",
+)
 @click.option("--sum-duplicates", is_flag=True, help="Add up repeated (account, asset) rows.")
 @click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
-@click.option("--workers", default=0, type=click.IntRange(0, 64),
-              help="Worker processes (default: one per core).")
+@click.option(
+    "--workers",
+    default=0,
+    type=click.IntRange(0, 64),
+    help="Worker processes (default: one per core).",
+)
 @JSON_OPTION
 def liabilities_build(
-    input_file: Path, assets_file: Path, attestation_id: str, out_dir: Path, as_of: str | None,
-    split: int, secret_file: Path | None, negative: str, sum_duplicates: bool, force: bool,
-    workers: int, as_json: bool,
+    input_file: Path,
+    assets_file: Path,
+    attestation_id: str,
+    out_dir: Path,
+    as_of: str | None,
+    split: int,
+    secret_file: Path | None,
+    negative: str,
+    sum_duplicates: bool,
+    force: bool,
+    workers: int,
+    as_json: bool,
 ) -> int:
     """Build the Merkle sum tree of INPUT (CSV or JSON Lines: account_id,asset,amount).
 
@@ -139,12 +180,22 @@ def liabilities_build(
     assets = read_assets(assets_file)
     with progress_bar(True) as progress:
         data = read_liabilities(
-            input_file, assets, negative=negative, sum_duplicates=sum_duplicates,
+            input_file,
+            assets,
+            negative=negative,
+            sum_duplicates=sum_duplicates,
             progress=progress,
         )
         result = build_tree(
-            data, out_dir, attestation_id=attestation_id, as_of=as_of, split=split,
-            secret_file=secret_file, force=force, workers=workers, progress=progress,
+            data,
+            out_dir,
+            attestation_id=attestation_id,
+            as_of=as_of,
+            split=split,
+            secret_file=secret_file,
+            force=force,
+            workers=workers,
+            progress=progress,
         )
     doc = {
         "root_document": str(out_dir / "root.json"),
@@ -165,11 +216,13 @@ def liabilities_build(
         table = Table(title=f"Liabilities tree {attestation_id}", show_header=True)
         table.add_column("asset")
         table.add_column("total", justify="right")
-        for code, total in doc["totals"].items():
+        for code, total in _totals(result.root.assets, result.root.root.sums).items():
             table.add_row(code, total)
         out.print(table)
-        out.print(f"accounts {result.accounts:,}  leaves {result.leaves:,}  padding "
-                  f"{result.padding:,}  height {result.root.height}")
+        out.print(
+            f"accounts {result.accounts:,}  leaves {result.leaves:,}  padding "
+            f"{result.padding:,}  height {result.root.height}"
+        )
         out.print(f"root        {result.root.root.hash.hex()}")
         out.print(f"commitment  {result.root.commitment.hex()}")
         out.print(f"public root document: {out_dir / 'root.json'}")
@@ -195,17 +248,35 @@ def _proof_filename(account_id: str) -> str:
 @liabilities.command("proof")
 @click.argument("tree_dir", metavar="DIR", type=click.Path(path_type=Path))
 @click.argument("account_id", required=False)
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Write the proof here (mode 0600) instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the proof here (mode 0600) instead of stdout.",
+)
 @click.option("--all", "all_accounts", is_flag=True, help="Write every account's proof.")
-@click.option("--out-dir", type=click.Path(path_type=Path), default=None,
-              help="Directory for --all (created; one file per account plus manifest.csv).")
-@click.option("--secret-file", type=click.Path(path_type=Path), default=None,
-              help="Master secret, if not where the build put it.")
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Directory for --all (created; one file per account plus manifest.csv).",
+)
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Master secret, if not where the build put it.",
+)
 @JSON_OPTION
 def liabilities_proof(
-    tree_dir: Path, account_id: str | None, output: Path | None, all_accounts: bool,
-    out_dir: Path | None, secret_file: Path | None, as_json: bool,
+    tree_dir: Path,
+    account_id: str | None,
+    output: Path | None,
+    all_accounts: bool,
+    out_dir: Path | None,
+    secret_file: Path | None,
+    as_json: bool,
 ) -> int:
     """Produce ACCOUNT_ID's inclusion proof from tree DIR (O(log n) reads), or --all of them.
 
@@ -229,8 +300,14 @@ def liabilities_proof(
     else:
         write_atomic(output, text.encode(), mode=0o600)
         if as_json:
-            print_json({"account_id": account_id, "file": str(output),
-                        "leaves": len(proof.leaves), "commitment": proof.commitment.hex()})
+            print_json(
+                {
+                    "account_id": account_id,
+                    "file": str(output),
+                    "leaves": len(proof.leaves),
+                    "commitment": proof.commitment.hex(),
+                }
+            )
         else:
             err.print(f"proof for {account_id!r} written to {output}")
     return EXIT_OK
@@ -279,8 +356,12 @@ def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json
 
 @liabilities.command("audit")
 @click.argument("tree_dir", metavar="DIR", type=click.Path(path_type=Path))
-@click.option("--secret-file", type=click.Path(path_type=Path), default=None,
-              help="Master secret, to recompute the leaves too (default: where the build put it).")
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Master secret, to recompute the leaves too (default: where the build put it).",
+)
 @click.option("--workers", default=0, type=click.IntRange(0, 64))
 @JSON_OPTION
 def liabilities_audit(tree_dir: Path, secret_file: Path | None, workers: int, as_json: bool) -> int:
@@ -296,14 +377,23 @@ def liabilities_audit(tree_dir: Path, secret_file: Path | None, workers: int, as
         assets = store.root.assets
     totals = _totals(assets, result.totals)
     if as_json:
-        print_json({
-            "valid": True, "attestation_id": result.attestation_id, "accounts": result.accounts,
-            "leaves": result.leaves, "padding": result.padding, "height": result.height,
-            "commitment": result.commitment, "leaves_recomputed": result.leaves_recomputed,
-            "totals": totals,
-            "totals_base_units": {a.code: str(s) for a, s in zip(assets, result.totals, strict=True)},
-            "checks": list(result.checks),
-        })
+        print_json(
+            {
+                "valid": True,
+                "attestation_id": result.attestation_id,
+                "accounts": result.accounts,
+                "leaves": result.leaves,
+                "padding": result.padding,
+                "height": result.height,
+                "commitment": result.commitment,
+                "leaves_recomputed": result.leaves_recomputed,
+                "totals": totals,
+                "totals_base_units": {
+                    a.code: str(s) for a, s in zip(assets, result.totals, strict=True)
+                },
+                "checks": list(result.checks),
+            }
+        )
     else:
         table = Table(title=f"Audit of {result.attestation_id}: OK")
         table.add_column("asset")
@@ -314,18 +404,27 @@ def liabilities_audit(tree_dir: Path, secret_file: Path | None, workers: int, as
         for check in result.checks:
             out.print(f"  [green]✓[/green] {check}")
         if not result.leaves_recomputed:
-            out.print("  [yellow]![/yellow] leaves not recomputed: the master secret was not readable")
+            out.print(
+                "  [yellow]![/yellow] leaves not recomputed: the master secret was not readable"
+            )
     return EXIT_OK
 
 
 @liabilities.command("sample")
 @click.option("--accounts", default=100_000, show_default=True, type=click.IntRange(1))
 @click.option("--assets", "asset_count", default=3, show_default=True, type=click.IntRange(1, 255))
-@click.option("--out", "out_file", required=True, type=click.Path(path_type=Path),
-              help="CSV (or .jsonl) file to write; ASSETS.toml is written beside it.")
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="CSV (or .jsonl) file to write; ASSETS.toml is written beside it.",
+)
 @click.option("--seed", default=7, show_default=True)
 @JSON_OPTION
-def liabilities_sample(accounts: int, asset_count: int, out_file: Path, seed: int, as_json: bool) -> int:
+def liabilities_sample(
+    accounts: int, asset_count: int, out_file: Path, seed: int, as_json: bool
+) -> int:
     """Generate a sample liabilities file (every account holds every asset) and its assets TOML."""
     from verifier.sample import assets_toml, sample_assets, write_sample
 
@@ -333,7 +432,12 @@ def liabilities_sample(accounts: int, asset_count: int, out_file: Path, seed: in
     rows = write_sample(out_file, accounts, assets, seed)
     assets_path = out_file.with_name(out_file.stem + ".assets.toml")
     write_atomic(assets_path, assets_toml(assets).encode())
-    doc = {"file": str(out_file), "assets_file": str(assets_path), "rows": rows, "accounts": accounts}
+    doc = {
+        "file": str(out_file),
+        "assets_file": str(assets_path),
+        "rows": rows,
+        "accounts": accounts,
+    }
     if as_json:
         print_json(doc)
     else:
@@ -346,13 +450,23 @@ def liabilities_sample(accounts: int, asset_count: int, out_file: Path, seed: in
 
 @cli.command("verify-proof")
 @click.argument("proof_file", metavar="PROOF", type=click.Path(path_type=Path))
-@click.option("--root", "root_file", type=click.Path(path_type=Path), default=None,
-              help="The published root document (root.json) to check against.")
-@click.option("--commitment", "commitment_hex", default=None,
-              help="The published commitment (64 hex digits) to check against.")
+@click.option(
+    "--root",
+    "root_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The published root document (root.json) to check against.",
+)
+@click.option(
+    "--commitment",
+    "commitment_hex",
+    default=None,
+    help="The published commitment (64 hex digits) to check against.",
+)
 @JSON_OPTION
-def verify_proof_cmd(proof_file: Path, root_file: Path | None, commitment_hex: str | None,
-                     as_json: bool) -> int:
+def verify_proof_cmd(
+    proof_file: Path, root_file: Path | None, commitment_hex: str | None, as_json: bool
+) -> int:
     """Verify an inclusion proof offline (no network): exit 0 with the balances, 3 if invalid."""
     from attestations.proofs import (
         PROOF_KEYS,
@@ -379,13 +493,19 @@ def verify_proof_cmd(proof_file: Path, root_file: Path | None, commitment_hex: s
         published_commitment = bytes.fromhex(text)
     proof = parse_proof(raw)
     warnings = [f"ignored unknown key {k!r}" for k in unknown_keys(raw, PROOF_KEYS)]
-    result = verify_proof(proof, published_root=published_root,
-                          published_commitment=published_commitment, warnings=warnings)
+    result = verify_proof(
+        proof,
+        published_root=published_root,
+        published_commitment=published_commitment,
+        warnings=warnings,
+    )
     if as_json:
         print_json(result.to_json())
         return EXIT_OK
-    out.print(f"[bold green]VALID[/bold green] proof for account {escape(repr(result.account_id))} "
-              f"in attestation {escape(repr(result.attestation_id))} as of {escape(result.as_of)}")
+    out.print(
+        f"[bold green]VALID[/bold green] proof for account {escape(repr(result.account_id))} "
+        f"in attestation {escape(repr(result.attestation_id))} as of {escape(result.as_of)}"
+    )
     table = Table(show_header=True)
     table.add_column("asset")
     table.add_column("balance", justify="right")
@@ -414,18 +534,35 @@ def bench() -> None:
 @click.option("--split", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--workers", default=0, type=click.IntRange(0, 64))
 @click.option("--proofs", "proof_count", default=1000, show_default=True, type=click.IntRange(1))
-@click.option("--keep", type=click.Path(path_type=Path), default=None,
-              help="Keep the work directory here instead of a temp dir.")
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the work directory here instead of a temp dir.",
+)
 @JSON_OPTION
-def bench_liabilities(accounts: int, asset_count: int, split: int, workers: int,
-                      proof_count: int, keep: Path | None, as_json: bool) -> int:
+def bench_liabilities(
+    accounts: int,
+    asset_count: int,
+    split: int,
+    workers: int,
+    proof_count: int,
+    keep: Path | None,
+    as_json: bool,
+) -> int:
     """Time build, proofs, verification and audit against a bare hashlib floor."""
     from verifier.bench import render, run_liabilities_bench
 
     with progress_bar() as progress:
-        result = run_liabilities_bench(accounts=accounts, asset_count=asset_count, split=split,
-                                       workers=workers, proof_count=proof_count, keep=keep,
-                                       progress=progress)
+        result = run_liabilities_bench(
+            accounts=accounts,
+            asset_count=asset_count,
+            split=split,
+            workers=workers,
+            proof_count=proof_count,
+            keep=keep,
+            progress=progress,
+        )
     if as_json:
         print_json(result)
     else:
@@ -435,8 +572,14 @@ def bench_liabilities(accounts: int, asset_count: int, split: int, workers: int,
 
 @cli.command("demo")
 @click.option("--accounts", default=100_000, show_default=True, type=click.IntRange(1))
-@click.option("--out", "out_dir", default=Path("demo-out"), show_default=True,
-              type=click.Path(path_type=Path), help="Work directory (replaced on every run).")
+@click.option(
+    "--out",
+    "out_dir",
+    default=Path("demo-out"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Work directory (replaced on every run).",
+)
 @JSON_OPTION
 def demo(accounts: int, out_dir: Path, as_json: bool) -> int:
     """The main job on the embedded default: sample liabilities → tree → one proof → verify."""
@@ -462,8 +605,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show(file=sys.stderr)
         if as_json:
-            print_json({"error": "UsageError", "message": exc.format_message(),
-                        "exit_code": EXIT_USAGE})
+            print_json(
+                {"error": "UsageError", "message": exc.format_message(), "exit_code": EXIT_USAGE}
+            )
         return EXIT_USAGE
     except PorError as exc:
         _report(exc, as_json)

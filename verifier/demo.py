@@ -43,7 +43,11 @@ def _fresh_dir(path: Path) -> None:
 
 def run_demo(*, accounts: int, out_dir: Path, as_json: bool) -> int:
     """Run the demo; returns the exit code."""
-    say = (lambda *a: None) if as_json else out.print
+
+    def say(text: str) -> None:
+        if not as_json:
+            out.print(text)
+
     steps: dict[str, Any] = {}
     _fresh_dir(out_dir)
     assets = sample_assets(3)
@@ -61,14 +65,24 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool) -> int:
     started = time.perf_counter()
     with progress_bar(not as_json) as progress:
         data = read_liabilities(input_file, read_assets(assets_file), progress=progress)
-        result = build_tree(data, tree_dir, attestation_id="demo-2026-11",
-                            as_of="2026-11-21T00:00:00Z", progress=progress)
+        result = build_tree(
+            data,
+            tree_dir,
+            attestation_id="demo-2026-11",
+            as_of="2026-11-21T00:00:00Z",
+            progress=progress,
+        )
     root = result.root
     steps["build"] = {
-        "tree": str(tree_dir), "accounts": result.accounts, "height": root.height,
-        "root": root.root.hash.hex(), "commitment": root.commitment.hex(),
-        "totals": {a.code: format_units(s, a.decimals) for a, s in zip(root.assets, root.root.sums,
-                                                                     strict=True)},
+        "tree": str(tree_dir),
+        "accounts": result.accounts,
+        "height": root.height,
+        "root": root.root.hash.hex(),
+        "commitment": root.commitment.hex(),
+        "totals": {
+            a.code: format_units(s, a.decimals)
+            for a, s in zip(root.assets, root.root.sums, strict=True)
+        },
         "seconds": _since(started),
     }
     say(f"   root hash   {root.root.hash.hex()}")
@@ -90,10 +104,14 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool) -> int:
 
     say("[bold]4. Verify it[/bold] as the customer would (offline, against root.json)")
     published = parse_root_document(json.loads((tree_dir / "root.json").read_text()))
-    verified = verify_proof(parse_proof(json.loads(proof_file.read_text())),
-                            published_root=published)
-    steps["verify"] = {"valid": True, "balances": verified.balances_whole(),
-                       "checks": list(verified.checks)}
+    verified = verify_proof(
+        parse_proof(json.loads(proof_file.read_text())), published_root=published
+    )
+    steps["verify"] = {
+        "valid": True,
+        "balances": verified.balances_whole(),
+        "checks": list(verified.checks),
+    }
     for code, amount in verified.balances_whole().items():
         say(f"   {code:5} {amount}")
     for check in verified.checks:
@@ -103,10 +121,15 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool) -> int:
     started = time.perf_counter()
     with progress_bar(not as_json) as progress:
         audit = audit_tree(tree_dir, progress=progress)
-    steps["audit"] = {"valid": True, "leaves_recomputed": audit.leaves_recomputed,
-                      "seconds": _since(started)}
-    say(f"   [green]OK[/green]: {audit.leaves:,} leaves, {audit.padding:,} padding, "
-        f"commitment {audit.commitment}")
+    steps["audit"] = {
+        "valid": True,
+        "leaves_recomputed": audit.leaves_recomputed,
+        "seconds": _since(started),
+    }
+    say(
+        f"   [green]OK[/green]: {audit.leaves:,} leaves, {audit.padding:,} padding, "
+        f"commitment {audit.commitment}"
+    )
     if as_json:
         print_json({"demo": "liabilities", "out_dir": str(out_dir), "steps": steps})
     return EXIT_OK

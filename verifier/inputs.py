@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import tomllib
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,16 +73,26 @@ def read_assets(path: Path) -> tuple[AssetSpec, ...]:
     for code, body in table.items():
         key = f"assets.{code}"
         if not ASSET_CODE_RE.fullmatch(code):
-            raise InputError("asset code must match [A-Z0-9._-]{1,16}", file=name, key=key, value=code)
+            raise InputError(
+                "asset code must match [A-Z0-9._-]{1,16}", file=name, key=key, value=code
+            )
         if not isinstance(body, dict) or "decimals" not in body:
             raise InputError("missing decimals", file=name, key=key)
         decimals = body["decimals"]
         if isinstance(decimals, bool) or not isinstance(decimals, int):
-            raise InputError("decimals must be an integer", file=name, key=f"{key}.decimals",
-                             value=repr(decimals))
+            raise InputError(
+                "decimals must be an integer",
+                file=name,
+                key=f"{key}.decimals",
+                value=repr(decimals),
+            )
         if not 0 <= decimals <= MAX_DECIMALS:
-            raise InputError(f"decimals must be 0..{MAX_DECIMALS}", file=name,
-                             key=f"{key}.decimals", value=str(decimals))
+            raise InputError(
+                f"decimals must be 0..{MAX_DECIMALS}",
+                file=name,
+                key=f"{key}.decimals",
+                value=str(decimals),
+            )
         unknown = sorted(set(body) - {"decimals", "name"})
         if unknown:
             raise InputError(f"unknown key {unknown[0]!r}", file=name, key=key)
@@ -144,14 +155,22 @@ def _read_table(source: _Source) -> pa.Table:
         if sorted(names) != sorted(COLUMNS):
             raise InputError(
                 "header must name the columns account_id,asset,amount",
-                file=name, line=1, value=header,
+                file=name,
+                line=1,
+                value=header,
             )
         try:
             return pa_csv.read_csv(
                 source.path,
                 parse_options=pa_csv.ParseOptions(newlines_in_values=False),
                 convert_options=pa_csv.ConvertOptions(
-                    column_types={c: pa.string() for c in COLUMNS},
+                    # ids and assets arrive dictionary-encoded: one copy of each distinct
+                    # string, int32 per row, no per-row string column for 10M accounts
+                    column_types={
+                        "account_id": pa.dictionary(pa.int32(), pa.string()),
+                        "asset": pa.dictionary(pa.int32(), pa.string()),
+                        "amount": pa.string(),
+                    },
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
                 ),
@@ -181,7 +200,9 @@ def _diagnose_csv(source: _Source, exc: Exception) -> InputError:
             if row and len(row) != 3:
                 return InputError(
                     f"expected 3 fields, found {len(row)}",
-                    file=str(source.path), line=reader.line_num, value=",".join(row),
+                    file=str(source.path),
+                    line=reader.line_num,
+                    value=",".join(row),
                 )
     try:
         source.path.read_bytes().decode("utf-8")
@@ -202,11 +223,19 @@ def _diagnose_jsonl(source: _Source, exc: Exception) -> InputError:
             try:
                 obj = json.loads(raw, parse_float=Decimal)
             except ValueError:
-                return InputError("not a JSON object", file=name, line=number,
-                                  value=raw.decode("utf-8", "replace").strip())
+                return InputError(
+                    "not a JSON object",
+                    file=name,
+                    line=number,
+                    value=raw.decode("utf-8", "replace").strip(),
+                )
             if not isinstance(obj, dict):
-                return InputError("not a JSON object", file=name, line=number,
-                                  value=raw.decode("utf-8", "replace").strip())
+                return InputError(
+                    "not a JSON object",
+                    file=name,
+                    line=number,
+                    value=raw.decode("utf-8", "replace").strip(),
+                )
             for key in obj:
                 if key not in COLUMNS:
                     return InputError("unexpected key", file=name, line=number, key=key)
@@ -216,12 +245,42 @@ def _diagnose_jsonl(source: _Source, exc: Exception) -> InputError:
                     what = "amount" if key == "amount" else key
                     return InputError(
                         f"{what} must be a JSON string (a decimal string, not a number)",
-                        file=name, line=number, key=key, value=str(value),
+                        file=name,
+                        line=number,
+                        key=key,
+                        value=str(value),
                     )
     return InputError(f"cannot parse JSON Lines: {exc}", file=name)
 
 
 # ----------------------------------------------------------------------------- liabilities
+
+
+def _dictionary(
+    source: _Source, column: pa.ChunkedArray, label: str
+) -> tuple[pa.Array, npt.NDArray[np.int32]]:
+    """(distinct values, value index per row) of a string column, dictionary-encoded once."""
+    if pa.types.is_dictionary(column.type):
+        column = pa.table({"c": column}).unify_dictionaries().column("c")
+        chunks = [c for c in column.chunks if len(c)] or list(column.chunks)
+        values = chunks[0].dictionary if chunks else pa.array([], pa.string())
+        indices = [c.indices for c in chunks]
+    else:
+        encoded = column.combine_chunks().dictionary_encode()
+        values, indices = encoded.dictionary, [encoded.indices]
+    for offset, part in zip(
+        np.cumsum([0] + [len(i) for i in indices]).tolist(), indices, strict=False
+    ):
+        if part.null_count:
+            row = _first(part.is_null().to_numpy(zero_copy_only=False))
+            assert row is not None
+            raise source.error(f"missing {label}", offset + row)
+    rows = (
+        np.concatenate([i.to_numpy(zero_copy_only=False) for i in indices])
+        if indices
+        else np.zeros(0, np.int32)
+    )
+    return values, rows
 
 
 def _first(mask: npt.NDArray[np.bool_]) -> int | None:
@@ -276,7 +335,7 @@ def _explain_cast(
 def _explain_amount(text: str, decimals: int, code: str) -> str:
     """Why a syntactically valid amount failed the exact cast."""
     body = text.lstrip("-")
-    whole, _, frac = body.partition(".")
+    _, _, frac = body.partition(".")
     if frac.rstrip("0") and len(frac.rstrip("0")) > decimals:
         return f"more decimal places than {code} allows ({decimals}); amounts are never rounded"
     return "amount reaches 2**128 base units"
@@ -313,75 +372,91 @@ def read_liabilities(
         raise InputError("empty file: a header but no rows", file=name)
 
     progress("validate", 0, 5)
-    ids = table.column("account_id").combine_chunks()
-    asset_col = table.column("asset")
-    amounts = table.column("amount").combine_chunks()
-    for column, label in ((ids, "account id"), (asset_col, "asset"), (amounts, "amount")):
-        if column.null_count:
-            row = _first(column.is_null().to_numpy(zero_copy_only=False))
-            assert row is not None
-            raise source.error(f"missing {label}", row)
+    id_values, account_rows = _dictionary(source, table.column("account_id"), "account id")
+    asset_values, asset_rows = _dictionary(source, table.column("asset"), "asset")
+    amounts = table.column("amount")
+    del table
+    if amounts.null_count:
+        row = _first(amounts.is_null().to_numpy(zero_copy_only=False))
+        assert row is not None
+        raise source.error("missing amount", row)
 
-    lengths = pc.binary_length(ids).to_numpy(zero_copy_only=False)
-    row = _first(lengths == 0)
+    lengths = pc.binary_length(id_values).to_numpy(zero_copy_only=False)
+    row = _first((lengths == 0)[account_rows])
     if row is not None:
         raise source.error("empty account id", row)
-    row = _first(lengths > MAX_ACCOUNT_ID_BYTES)
+    row = _first((lengths > MAX_ACCOUNT_ID_BYTES)[account_rows])
     if row is not None:
         raise source.error(
-            f"account id over {MAX_ACCOUNT_ID_BYTES} bytes ({int(lengths[row])})",
-            row, ids[row].as_py(),
+            f"account id over {MAX_ACCOUNT_ID_BYTES} bytes ({int(lengths[account_rows[row]])})",
+            row,
+            id_values[int(account_rows[row])].as_py(),
         )
     codes = pa.array([a.code for a in assets], type=pa.string())
-    asset_index = pc.index_in(asset_col, value_set=codes).to_numpy(zero_copy_only=False)
-    unknown = np.isnan(asset_index) if asset_index.dtype.kind == "f" else asset_index < 0
-    row = _first(unknown)
+    code_of_value = (
+        pc.index_in(asset_values, value_set=codes)
+        .fill_null(-1)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int64)
+    )
+    asset_index = code_of_value.astype(np.int16)[asset_rows]
+    row = _first(asset_index < 0)
     if row is not None:
-        raise source.error("unknown asset (not in the assets file)", row, asset_col[row].as_py())
-    asset_index = asset_index.astype(np.int64)
+        raise source.error(
+            "unknown asset (not in the assets file)",
+            row,
+            asset_values[int(asset_rows[row])].as_py(),
+        )
+    del asset_rows
     row = _first(pc.equal(pc.binary_length(amounts), 0).to_numpy(zero_copy_only=False))
     if row is not None:
         raise source.error("empty amount", row)
     progress("validate", 1, 5)
 
-    # The heavy column work runs on both cores: Arrow kernels release the GIL.
-    where_by_asset = [np.flatnonzero(asset_index == a) for a in range(len(assets))]
+    # The heavy column work runs on both cores: Arrow kernels release the GIL. At most two
+    # assets are converted at a time, so a 256-bit column per asset never piles up.
+    def convert(a: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+        where = np.flatnonzero(asset_index == a)
+        return where, _cast_subset(amounts, where, assets[a].decimals)
+
+    hi = np.zeros(rows, dtype=np.uint64)
+    lo = np.zeros(rows, dtype=np.uint64)
+    is_negative = np.zeros(rows, dtype=bool)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        encoded = pool.submit(lambda: ids.dictionary_encode())
         syntax = pool.submit(
             lambda: pc.match_substring_regex(amounts, AMOUNT_RE).to_numpy(zero_copy_only=False)
         )
-        casts = [
-            pool.submit(_cast_subset, amounts, where, spec.decimals)
-            for where, spec in zip(where_by_asset, assets, strict=True)
-        ]
+        pending = deque([pool.submit(convert, 0)])
         well_formed = syntax.result()
         row = _first(~well_formed)
         if row is not None:
             raise source.error("amount is not a decimal number", row, amounts[row].as_py())
+        del well_formed
         progress("validate", 2, 5)
-        hi = np.zeros(rows, dtype=np.uint64)
-        lo = np.zeros(rows, dtype=np.uint64)
-        is_negative = np.zeros(rows, dtype=bool)
-        for where, spec, task in zip(where_by_asset, assets, casts, strict=True):
+        for a, spec in enumerate(assets):
+            if a + 1 < len(assets):
+                pending.append(pool.submit(convert, a + 1))
+            try:
+                where, limbs = pending.popleft().result()
+            except (pa.ArrowInvalid, pa.ArrowException):
+                raise _explain_cast(
+                    source, amounts, np.flatnonzero(asset_index == a), spec
+                ) from None
             if not len(where):
                 continue
-            try:
-                limbs = task.result()
-            except (pa.ArrowInvalid, pa.ArrowException):
-                raise _explain_cast(source, amounts, where, spec) from None
             neg = (limbs[:, 3] >> np.uint64(63)).astype(bool)
             big = ((limbs[:, 2] != 0) | (limbs[:, 3] != 0)) & ~neg
             bad = _first(big)
             if bad is not None:
                 raise source.error(
-                    "amount reaches 2**128 base units", int(where[bad]),
+                    "amount reaches 2**128 base units",
+                    int(where[bad]),
                     amounts[int(where[bad])].as_py(),
                 )
             hi[where] = limbs[:, 1]
             lo[where] = limbs[:, 0]
             is_negative[where] = neg
-        dictionary = encoded.result()
+            del where, limbs, neg, big
     progress("validate", 3, 5)
 
     excluded = None
@@ -392,7 +467,8 @@ def read_liabilities(
             assert row is not None
             raise source.error(
                 "negative amount (use --negative exclude to drop such rows)",
-                row, amounts[row].as_py(),
+                row,
+                amounts[row].as_py(),
             )
         keep = ~is_negative
         per_asset: dict[str, Any] = {}
@@ -412,8 +488,8 @@ def read_liabilities(
             "assets": per_asset,
         }
 
-    account_index = dictionary.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    unique_ids = dictionary.dictionary
+    account_index = account_rows.astype(np.int64)
+    unique_ids = id_values
     kept_rows = np.flatnonzero(keep)
     if not len(kept_rows):
         raise InputError("no rows left after excluding negative amounts", file=name)
@@ -431,6 +507,7 @@ def read_liabilities(
 
     width = len(assets)
     key = account_index * width + asset_index
+    del account_index, account_rows
     if np.bincount(key, minlength=count * width).max() > 1:
         order = np.argsort(key, kind="stable")
         sorted_key = key[order]
@@ -443,7 +520,8 @@ def read_liabilities(
                 f"duplicate (account, asset) row; first seen on line {source.line_of(earlier)} "
                 "(use --sum-duplicates to add them up)",
                 later,
-                f"{ids[later].as_py()},{asset_col[later].as_py()}",
+                f"{unique_ids[int(key[order[first_dup + 1]]) // width].as_py()},"
+                f"{assets[int(key[order[first_dup + 1]]) % width].code}",
             )
         # add up only the repeated keys, exactly, with Python integers; the group's total
         # goes to every member so that whichever write lands last is right
@@ -455,7 +533,9 @@ def read_liabilities(
             if total >= MAX_SUM:
                 first = int(kept_rows[int(members[0])])
                 raise source.error(
-                    "summed duplicate rows reach 2**128 base units", first, ids[first].as_py()
+                    "summed duplicate rows reach 2**128 base units",
+                    first,
+                    unique_ids[int(key[int(members[0])]) // width].as_py(),
                 )
             hi[members] = total >> 64
             lo[members] = total & ((1 << 64) - 1)
@@ -463,6 +543,7 @@ def read_liabilities(
     lo_matrix = np.zeros(count * width, dtype=np.uint64)
     hi_matrix[key] = hi
     lo_matrix[key] = lo
+    del key, hi, lo
     balances = np.empty((count, width, 2), dtype=">u8")
     balances[:, :, 0] = hi_matrix.reshape(count, width)
     balances[:, :, 1] = lo_matrix.reshape(count, width)
@@ -472,7 +553,8 @@ def read_liabilities(
     for spec, total in zip(assets, totals(balances), strict=True):
         if total >= MAX_SUM:
             raise InputError(
-                f"the total of {spec.code} reaches 2**128 base units", file=name,
+                f"the total of {spec.code} reaches 2**128 base units",
+                file=name,
                 value=str(total),
             )
     progress("validate", 5, 5)
@@ -491,4 +573,6 @@ def _signed_value(text: str, decimals: int) -> int:
     sign = -1 if text.startswith("-") else 1
     whole, _, frac = text.lstrip("-").partition(".")
     frac = frac.rstrip("0")
-    return sign * (int(whole or "0") * 10**decimals + int((frac or "0").ljust(decimals, "0")[:decimals] or "0"))
+    return sign * int(
+        int(whole or "0") * 10**decimals + int((frac or "0").ljust(decimals, "0")[:decimals] or "0")
+    )

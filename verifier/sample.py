@@ -114,4 +114,4 @@ def write_sample(path: Path, accounts: int, assets: tuple[AssetSpec, ...], seed:
     else:
         pa_csv.write_csv(table, tmp, write_options=pa_csv.WriteOptions(quoting_style="needed"))
     tmp.replace(path)
-    return table.num_rows
+    return int(table.num_rows)
