@@ -400,17 +400,21 @@ def binary_ids(ids: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uin
 
 
 def totals(balances: npt.NDArray[Any]) -> list[int]:
-    """Exact per-asset totals of (n, A, 2) '>u8' balances, summed in 32-bit limbs.
+    """Exact per-asset totals of (n, A, 2) (hi, lo) balances (either byte order).
 
-    Each limb sum stays below 2**64 for fewer than 2**32 rows, so numpy's uint64 sums are
-    exact; the limbs are recombined with Python integers.
+    Summed in 32-bit limbs, one asset column at a time: each limb sum stays below 2**64 for
+    fewer than 2**32 rows, so numpy's uint64 sums are exact; Python integers recombine them.
     """
-    native = balances.astype(np.uint64)
-    hi, lo = native[:, :, 0], native[:, :, 1]
     mask, shift = np.uint64(0xFFFFFFFF), np.uint64(32)
-    limbs = [lo & mask, lo >> shift, hi & mask, hi >> shift]
-    sums = [limb.sum(axis=0, dtype=np.uint64).tolist() for limb in limbs]
-    return [sum(int(sums[i][a]) << (32 * i) for i in range(4)) for a in range(balances.shape[1])]
+    out = []
+    for a in range(balances.shape[1]):
+        total = 0
+        for half, weight in ((1, 0), (0, 64)):
+            column = np.asarray(balances[:, a, half], dtype=np.uint64)
+            total += int((column & mask).sum(dtype=np.uint64)) << weight
+            total += int((column >> shift).sum(dtype=np.uint64)) << (weight + 32)
+        out.append(total)
+    return out
 
 
 def _prepare_out_dir(out_dir: Path, force: bool) -> None:

@@ -240,7 +240,11 @@ def _totals(assets: Sequence[Any], sums: Sequence[int]) -> dict[str, str]:
 def _proof_filename(account_id: str) -> str:
     from attestations.encoding import account_hash
 
-    if SAFE_NAME.fullmatch(account_id) and account_id not in {".", ".."}:
+    if (
+        SAFE_NAME.fullmatch(account_id)
+        and account_id not in {".", ".."}
+        and not account_id.startswith("account-")
+    ):
         return f"{account_id}.json"
     return f"account-{account_hash(account_id).hex()[:32]}.json"
 
@@ -313,7 +317,26 @@ def liabilities_proof(
     return EXIT_OK
 
 
+_BULK: dict[str, Any] = {}
+
+
+def _write_proof_batch(bounds: tuple[int, int]) -> list[str]:
+    """Write the proofs of account rows [a, b) (in a forked worker); return manifest lines."""
+    store, tmp = _BULK["store"], _BULK["tmp"]
+    lines = []
+    for account, text in store.proof_texts(*bounds):
+        name = _proof_filename(account)
+        fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        lines.append(f"{account.encode().hex()},{name}")
+    return lines
+
+
 def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json: bool) -> int:
+    import multiprocessing
+
+    from attestations.build import default_workers
     from attestations.store import TreeStore
 
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
@@ -325,19 +348,22 @@ def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json
         os.chmod(tmp, 0o700)
         with TreeStore(tree_dir, secret_file=secret_file) as store, progress_bar() as progress:
             total = store.meta.accounts
-            manifest = ["account_id_sha256_hex,file"]
-            names: set[str] = set()
-            for proof in store.all_proofs():
-                name = _proof_filename(proof.account_id)
-                if name in names:  # two ids differing only in case on a case-folding FS, etc.
-                    name = f"account-{name}"
-                names.add(name)
-                fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(proof.to_json(), handle, separators=(",", ":"))
-                manifest.append(f"{proof.account_id.encode().hex()},{name}")
-                count += 1
-                if count % 1000 == 0 or count == total:
+            store.proof_texts(0, 0)  # map the files and read the secret before forking
+            _BULK.update(store=store, tmp=tmp)
+            batches = [(a, min(a + 2048, total)) for a in range(0, total, 2048)]
+            manifest = ["account_id_utf8_hex,file"]
+            workers = default_workers()
+            if workers > 1 and total > 4096:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    for lines in pool.imap(_write_proof_batch, batches):
+                        manifest += lines
+                        count += len(lines)
+                        progress("write proofs", count, total)
+            else:
+                for batch in batches:
+                    lines = _write_proof_batch(batch)
+                    manifest += lines
+                    count += len(lines)
                     progress("write proofs", count, total)
             (tmp / "manifest.csv").write_text("\n".join(manifest) + "\n")
             os.chmod(tmp / "manifest.csv", 0o600)
@@ -347,6 +373,8 @@ def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        _BULK.clear()
     if as_json:
         print_json({"out_dir": str(out_dir), "proofs": count})
     else:

@@ -81,9 +81,7 @@ def height_for(leaf_count: int) -> int:
     return h
 
 
-def commitment_preimage(
-    attestation_id: str, assets: list[dict], height: int, root: Node
-) -> bytes:
+def commitment_preimage(attestation_id: str, assets: list[dict], height: int, root: Node) -> bytes:
     ident = attestation_id.encode("utf-8")
     out = b"\x03" + u(len(ident), 2) + ident + u(len(assets), 1)
     for asset in assets:
@@ -146,7 +144,7 @@ def random_split(value: int, parts: int, rng: random.Random) -> list[int]:
     """`parts` random non-negative integers adding up to `value`."""
     cuts = sorted(rng.randint(0, value) for _ in range(parts - 1))
     bounds = [0, *cuts, value]
-    return [b - a for a, b in zip(bounds, bounds[1:])]
+    return [bounds[i + 1] - bounds[i] for i in range(parts)]
 
 
 def make_leaves(
@@ -215,7 +213,9 @@ class Tree:
         for index, leaf in enumerate(self.leaves):
             if leaf.account_id != account_id:
                 continue
-            path = [node_json(self.levels[level][(index >> level) ^ 1]) for level in range(self.height)]
+            path = [
+                node_json(self.levels[level][(index >> level) ^ 1]) for level in range(self.height)
+            ]
             leaves.append(
                 {
                     "index": index,
@@ -267,6 +267,16 @@ def _hex32(x: object) -> bytes:
     return bytes.fromhex(x)
 
 
+def _text(x: object) -> str:
+    if not isinstance(x, str):
+        raise Invalid(f"expected a string, got {x!r}")
+    try:
+        x.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise Invalid("not valid UTF-8 text") from exc
+    return x
+
+
 def _node(x: object, asset_count: int) -> Node:
     if not isinstance(x, dict):
         raise Invalid("a node must be an object")
@@ -279,9 +289,7 @@ def _node(x: object, asset_count: int) -> Node:
 def _header(doc: object) -> tuple[str, str, list[dict], int, Node, bytes]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise Invalid("not a por-mst-v1 document")
-    attestation_id, as_of = doc.get("attestation_id"), doc.get("as_of")
-    if not isinstance(attestation_id, str) or not isinstance(as_of, str):
-        raise Invalid("attestation_id and as_of must be strings")
+    attestation_id, as_of = _text(doc.get("attestation_id")), _text(doc.get("as_of"))
     raw_assets = doc.get("assets")
     if not isinstance(raw_assets, list) or not all(
         isinstance(a, dict) and "code" in a and "decimals" in a for a in raw_assets
@@ -299,7 +307,7 @@ def check_root_document(doc: object) -> dict[str, int]:
     attestation_id, _, assets, height, root, commit = _header(doc)
     if commitment(attestation_id, assets, height, root) != commit:
         raise Invalid("the root document's commitment does not recompute")
-    return {a["code"]: s for a, s in zip(assets, root[1])}
+    return {a["code"]: s for a, s in zip(assets, root[1], strict=True)}
 
 
 def verify(
@@ -308,9 +316,9 @@ def verify(
     """Verify an inclusion proof dict; returns the account's balances {code: base units}."""
     attestation_id, as_of, assets, height, root, commit = _header(proof)
     assert isinstance(proof, dict)
-    account_id, leaves = proof.get("account_id"), proof.get("leaves")
-    if not isinstance(account_id, str) or not isinstance(leaves, list) or not leaves:
-        raise Invalid("account_id must be a string and leaves a non-empty list")
+    account_id, leaves = _text(proof.get("account_id")), proof.get("leaves")
+    if not isinstance(leaves, list) or not leaves:
+        raise Invalid("leaves must be a non-empty list")
     total = [0] * len(assets)
     seen = set()
     for leaf in leaves:
@@ -338,16 +346,21 @@ def verify(
                 raise Invalid(str(exc)) from exc
         if node != root:
             raise Invalid("leaf does not hash up to the stated root (hash and sums)")
-        total = [t + b for t, b in zip(total, v)]
+        total = [t + b for t, b in zip(total, v, strict=True)]
     if commitment(attestation_id, assets, height, root) != commit:
         raise Invalid("commitment does not recompute")
     if root_document is not None:
         check_root_document(root_document)
         p_id, p_as_of, p_assets, p_height, p_root, p_commit = _header(root_document)
         if (p_id, p_as_of, p_assets, p_height, p_root, p_commit) != (
-            attestation_id, as_of, assets, height, root, commit
+            attestation_id,
+            as_of,
+            assets,
+            height,
+            root,
+            commit,
         ):
             raise Invalid("proof differs from the published root document")
     if published_commitment is not None and published_commitment != commit:
         raise Invalid("commitment differs from the published one")
-    return {a["code"]: t for a, t in zip(assets, total)}
+    return {a["code"]: t for a, t in zip(assets, total, strict=True)}
