@@ -11,15 +11,17 @@ root.json and the commitment, and reports the totals per asset.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from attestations.build import INDEX_HEAD, binary_ids, compute_tree, default_workers
-from attestations.encoding import HASH_LEN, commitment, tree_height
+from attestations.encoding import HASH_LEN, account_hash, commitment, tree_height
 from attestations.levels import parent_level, split_sums
 from attestations.store import TreeStore
 from verifier.errors import InputError, InvalidProof, SumOverflow
@@ -68,6 +70,44 @@ class _Compare:
             )
 
 
+CHUNK = 1 << 20
+
+
+def _read_records(path: Path, start: int, count: int, width: int) -> npt.NDArray[np.uint8]:
+    with path.open("rb") as handle:
+        handle.seek(start * width)
+        data = handle.read(count * width)
+    return np.frombuffer(data, dtype=np.uint8).reshape(-1, width)
+
+
+def _index_blocks(path: Path, dtype: np.dtype[Any]) -> Iterator[npt.NDArray[Any]]:
+    with path.open("rb") as handle:
+        while True:
+            block = np.fromfile(handle, dtype=dtype, count=CHUNK)
+            if not len(block):
+                return
+            yield block
+
+
+def _recompute_nodes(tree_dir: Path, height: int, assets: int, width: int, progress: Any) -> bytes:
+    """Every node above the stored leaves, subtree by subtree, compared as it goes."""
+    compare = _Compare(tree_dir)
+    sub = min(height, 16)
+    roots = []
+    for start in range(0, 1 << height, 1 << sub):
+        level = _read_records(tree_dir / "level-00.bin", start, 1 << sub, width)
+        for k in range(1, sub + 1):
+            level = parent_level(level, assets, first_parent=start >> k)
+            compare(k, start >> k, level)
+        roots.append(level)
+        progress("recompute nodes", start + (1 << sub), 1 << height)
+    level = np.concatenate(roots)
+    for k in range(sub + 1, height + 1):
+        level = parent_level(level, assets)
+        compare(k, 0, level)
+    return level.tobytes()
+
+
 def audit_tree(
     directory: Path,
     *,
@@ -113,23 +153,43 @@ def audit_tree(
             size = (tree_dir / f"level-{k:02d}.bin").stat().st_size
             if size != (1 << (meta.height - k)) * width:
                 raise InvalidProof("tree", f"level {k} has {size} bytes, expected a full level")
-        level0 = np.fromfile(tree_dir / "level-00.bin", dtype=np.uint8).reshape(-1, width)
         stored_perm = np.fromfile(tree_dir / "positions.bin", dtype="<u8").astype(np.int64)
         if len(stored_perm) != 1 << meta.height or not np.array_equal(
             np.sort(stored_perm), np.arange(1 << meta.height)
         ):
             raise InvalidProof("tree", "positions.bin is not a permutation of the leaves")
-        pad_at = stored_perm >= meta.leaves
-        if level0[pad_at, HASH_LEN:].any():
-            raise InvalidProof("padding", "a padding leaf carries a non-zero sum")
+        leaf_file = tree_dir / "level-00.bin"
+        # leaves are read in blocks: a 10M-account tree has a 2 GB leaf level
+        leaf_balances = np.zeros((meta.leaves, assets, 2), dtype=">u8")
+        for start in range(0, 1 << meta.height, CHUNK):
+            block = _read_records(leaf_file, start, CHUNK, width)
+            ids = stored_perm[start : start + len(block)]
+            real = ids < meta.leaves
+            if block[~real, HASH_LEN:].any():
+                bad = start + int(np.flatnonzero(~real & block[:, HASH_LEN:].any(axis=1))[0])
+                raise InvalidProof("padding", f"padding leaf at position {bad} has a non-zero sum")
+            leaf_balances[ids[real]] = block[real, HASH_LEN:].view(">u8").reshape(-1, assets, 2)
         checks.append("every padding leaf has zero sums")
-        index = np.fromfile(tree_dir / "index.bin", dtype=np.dtype(store._index_dtype))
-        if len(index) != meta.accounts or index.dtype.itemsize != INDEX_HEAD + 8 * meta.split:
+        index_type = np.dtype(store._index_dtype)
+        if (tree_dir / "index.bin").stat().st_size != meta.accounts * index_type.itemsize or (
+            index_type.itemsize != INDEX_HEAD + 8 * meta.split
+        ):
             raise InvalidProof("index", "the account index does not match the tree")
-        rows = index["row"].astype(np.int64)
-        expect = rows[:, None] * meta.split + np.arange(meta.split)[None, :]
-        if not np.array_equal(stored_perm[index["pos"].astype(np.int64)], expect):
-            raise InvalidProof("index", "the account index points at the wrong leaves")
+        seen_rows = np.zeros(meta.accounts, dtype=bool)
+        for index in _index_blocks(tree_dir / "index.bin", index_type):
+            rows = index["row"].astype(np.int64)
+            if rows.max(initial=0) >= meta.accounts:
+                raise InvalidProof("index", "an index entry names a row beyond the accounts")
+            positions = index["pos"].astype(np.int64)
+            if positions.min(initial=0) < 0 or positions.max(initial=0) >= 1 << meta.height:
+                raise InvalidProof("index", "an index entry points outside the leaves")
+            seen_rows[rows] = True
+            expect = rows[:, None] * meta.split + np.arange(meta.split)[None, :]
+            if not np.array_equal(stored_perm[positions], expect):
+                raise InvalidProof("index", "the account index points at the wrong leaves")
+        if not seen_rows.all():
+            raise InvalidProof("index", "an account is missing from the index")
+        del seen_rows
         checks.append("the account index points every account at its own leaves")
 
         leaves_recomputed = False
@@ -143,11 +203,6 @@ def audit_tree(
             if secret is not None:
                 ids = store.account_ids()
                 offsets, data = binary_ids(ids)
-                leaf_balances = np.zeros((meta.leaves, assets, 2), dtype=">u8")
-                real_at = np.flatnonzero(~pad_at)
-                leaf_balances[stored_perm[real_at]] = (
-                    level0[real_at, HASH_LEN:].copy().view(">u8").reshape(-1, assets, 2)
-                )
                 root_record, hashes, perm, _ = compute_tree(
                     secret=secret,
                     assets=assets,
@@ -159,26 +214,33 @@ def audit_tree(
                     workers=workers or default_workers(),
                     progress=progress,
                 )
+                del leaf_balances
                 if not np.array_equal(perm, stored_perm):
                     raise InvalidProof("tree", "the shuffle does not derive from the secret")
-                stored_hashes = np.frombuffer(index["hash"].tobytes(), np.uint8).reshape(
-                    -1, HASH_LEN
-                )
-                if not np.array_equal(hashes[rows], stored_hashes):
-                    raise InvalidProof("index", "an index entry's account hash is wrong")
+                for index in _index_blocks(tree_dir / "index.bin", index_type):
+                    stored_hashes = np.frombuffer(index["hash"].tobytes(), np.uint8).reshape(
+                        -1, HASH_LEN
+                    )
+                    if not np.array_equal(hashes[index["row"].astype(np.int64)], stored_hashes):
+                        raise InvalidProof("index", "an index entry's account hash is wrong")
                 leaves_recomputed = True
                 checks.append(
                     f"every leaf recomputed from account id, derived salt and balances "
                     f"({meta.leaves} leaves), every padding leaf from its derived salt"
                 )
             else:
-                level = level0
-                compare = _Compare(tree_dir)
-                for k in range(1, meta.height + 1):
-                    level = parent_level(level, assets)
-                    compare(k, 0, level)
-                    progress("recompute nodes", k, meta.height)
-                root_record = level.tobytes()
+                del leaf_balances
+                root_record = _recompute_nodes(tree_dir, meta.height, assets, width, progress)
+                # account hashes need no secret: H(0x04 || id) for every id
+                ids = store.account_ids()
+                if len(ids) != meta.accounts:
+                    raise InvalidProof("index", "accounts.arrow does not hold every account")
+                for index in _index_blocks(tree_dir / "index.bin", index_type):
+                    names = ids.take(pa.array(index["row"].astype(np.int64))).to_pylist()
+                    expected = b"".join(account_hash(n) for n in names)
+                    if expected != index["hash"].tobytes():
+                        raise InvalidProof("index", "an index entry's account hash is wrong")
+                checks.append("every account hash in the index recomputed from its id")
         except SumOverflow as exc:
             raise InvalidProof("sums", exc.message) from exc
         checks.append(f"every node at levels 1..{meta.height} recomputed; no sum reaches 2**128")

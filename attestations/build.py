@@ -427,6 +427,14 @@ def _prepare_out_dir(out_dir: Path, force: bool) -> None:
         )
 
 
+def _inside(path: Path, directory: Path) -> Path | None:
+    """`path` relative to `directory` when it lies inside it, else None."""
+    try:
+        return path.resolve().relative_to(directory.resolve())
+    except ValueError:
+        return None
+
+
 def _install_dir(tmp: Path, out_dir: Path) -> None:
     """Rename the finished temp dir into place, replacing an old one only at the last moment."""
     old = None
@@ -464,6 +472,12 @@ def build_tree(
             raise InputError(f"the total of {asset.code} reaches 2**128", value=str(total))
 
     new_secret = secret_file is None or not secret_file.exists()
+    if secret_file is not None and not new_secret and _inside(secret_file, out_dir) is not None:
+        raise InputError(
+            "the secret file lies inside the output directory, which the build replaces; "
+            "keep it elsewhere",
+            file=str(secret_file),
+        )
     secret = os.urandom(SECRET_BYTES) if new_secret else read_secret(secret_file)  # type: ignore[arg-type]
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -554,10 +568,15 @@ def build_tree(
         root_path.write_text(json.dumps(root.to_json(), indent=2) + "\n")
         os.chmod(root_path, 0o644)
         if secret_file is not None and new_secret:
-            secret_file.parent.mkdir(parents=True, exist_ok=True)
-            staged = secret_file.with_name(f".{secret_file.name}.tmp-{os.getpid()}")
-            write_private(staged, secret.hex().encode() + b"\n")
-            staged.rename(secret_file)
+            inside = _inside(secret_file, out_dir)
+            if inside is not None:  # it moves into place with the directory
+                (tmp / inside).parent.mkdir(parents=True, exist_ok=True)
+                write_private(tmp / inside, secret.hex().encode() + b"\n")
+            else:
+                secret_file.parent.mkdir(parents=True, exist_ok=True)
+                staged = secret_file.with_name(f".{secret_file.name}.tmp-{os.getpid()}")
+                write_private(staged, secret.hex().encode() + b"\n")
+                staged.rename(secret_file)
         _install_dir(tmp, out_dir)
         progress("write index", 1, 1)
     except SumOverflow as exc:

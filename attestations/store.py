@@ -66,6 +66,8 @@ class TreeStore:
             raise InputError("not a tree directory (no tree/meta.json)", file=str(directory))
         try:
             raw = json.loads(meta_path.read_text())
+            if not isinstance(raw, dict):
+                raise ValueError("meta.json is not an object")
             root_raw = json.loads((directory / "root.json").read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read the tree directory: {exc}", file=str(directory)) from exc
@@ -81,19 +83,26 @@ class TreeStore:
             raise InputError(
                 f"root.json: {exc.message}", file=str(directory / "root.json")
             ) from exc
-        self.meta = TreeMeta(
-            attestation_id=raw["attestation_id"],
-            as_of=raw["as_of"],
-            assets=tuple(AssetSpec(a["code"], a["decimals"]) for a in raw["assets"]),
-            height=int(raw["height"]),
-            accounts=int(raw["accounts"]),
-            split=int(raw["split"]),
-            leaves=int(raw["leaves"]),
-            padding=int(raw["padding"]),
-            record_width=int(raw["record_width"]),
-            secret_file=str(raw["secret_file"]),
-            input_sha256=raw.get("input_sha256"),
-        )
+        try:
+            self.meta = TreeMeta(
+                attestation_id=str(raw["attestation_id"]),
+                as_of=str(raw["as_of"]),
+                assets=tuple(AssetSpec(a["code"], a["decimals"]) for a in raw["assets"]),
+                height=int(raw["height"]),
+                accounts=int(raw["accounts"]),
+                split=int(raw["split"]),
+                leaves=int(raw["leaves"]),
+                padding=int(raw["padding"]),
+                record_width=int(raw["record_width"]),
+                secret_file=str(raw["secret_file"]),
+                input_sha256=raw.get("input_sha256"),
+            )
+        except (KeyError, TypeError, ValueError, InvalidProof) as exc:
+            raise InputError(
+                f"tree/meta.json is damaged ({type(exc).__name__}: {exc})", file=str(meta_path)
+            ) from exc
+        if not (1 <= self.meta.height <= 64 and 1 <= self.meta.split <= 64):
+            raise InputError("tree/meta.json is damaged (height or split)", file=str(meta_path))
         secret_path = secret_file or (directory / self.meta.secret_file)
         self.secret_path = secret_path
         self._secret: bytes | None = None
@@ -173,6 +182,8 @@ class TreeStore:
 
     def _proof_from(self, account_id: str, positions: list[int], read: Any) -> InclusionProof:
         assets = len(self.meta.assets)
+        if any(not 0 <= p < 1 << self.meta.height for p in positions):
+            raise StoreError("the account index is damaged (a leaf position out of range)")
         leaves = []
         for part, position in sorted(enumerate(positions), key=lambda item: item[1]):
             record = read(0, position)

@@ -353,7 +353,7 @@ def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json
             batches = [(a, min(a + 2048, total)) for a in range(0, total, 2048)]
             manifest = ["account_id_utf8_hex,file"]
             workers = default_workers()
-            if workers > 1 and total > 4096:
+            if workers > 1 and total > 50_000:  # below that, forking costs more than it saves
                 with multiprocessing.get_context("fork").Pool(workers) as pool:
                     for lines in pool.imap(_write_proof_batch, batches):
                         manifest += lines

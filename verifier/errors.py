@@ -43,6 +43,18 @@ class PorError(Exception):
         """The machine-readable form printed under `--json`."""
         return {"error": type(self).__name__, "message": self.message, "exit_code": self.exit_code}
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # errors cross process boundaries (the build's and audit's worker pools); rebuild
+        # them field for field rather than through each subclass's own __init__ signature
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[PorError], args: tuple[object, ...], fields: dict[str, object]) -> PorError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(fields)
+    return error
+
 
 class UsageError(PorError):
     """Flags or arguments that do not fit together."""

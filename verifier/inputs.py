@@ -118,26 +118,33 @@ def read_assets(path: Path) -> tuple[AssetSpec, ...]:
 
 @dataclass
 class _Source:
-    """A liabilities file and how its data rows map back to line numbers."""
+    """A liabilities file and how its data rows map back to line numbers.
+
+    When the file has exactly one physical line per row (plus the CSV header), row r is on
+    line r + 2 (CSV) or r + 1 (JSONL). Otherwise — blank lines, quoted newlines — the map
+    is built once, on the error path only, by re-reading the file.
+    """
 
     path: Path
     kind: str  # "csv" or "jsonl"
-    _lines: npt.NDArray[np.int64] | None = None
+    physical_lines: int = -1
+    rows: int = -1
+    _lines: list[int] | None = None
+
+    @property
+    def simple(self) -> bool:
+        return self.physical_lines == self.rows + (1 if self.kind == "csv" else 0)
 
     def line_of(self, row: int) -> int:
-        """1-based line of a 0-based data row (blank lines are skipped by the readers)."""
+        """1-based line where a 0-based data row starts."""
+        offset = 2 if self.kind == "csv" else 1
+        if self.simple:
+            return row + offset
         if self._lines is None:
-            numbers = []
-            with self.path.open("rb") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if line.strip(b"\r\n"):
-                        numbers.append(number)
-            if self.kind == "csv":
-                numbers = numbers[1:]  # the header
-            self._lines = np.asarray(numbers, dtype=np.int64)
+            self._lines = _record_lines(self.path, self.kind)
         if row < len(self._lines):
-            return int(self._lines[row])
-        return row + (2 if self.kind == "csv" else 1)
+            return self._lines[row]
+        return row + offset
 
     def error(self, message: str, row: int, value: Any = None) -> InputError:
         return InputError(
@@ -146,6 +153,42 @@ class _Source:
             line=self.line_of(row),
             value=None if value is None else str(value),
         )
+
+
+def _record_lines(path: Path, kind: str) -> list[int]:
+    """Start line of every data record, as the readers count records (errors only)."""
+    import csv
+
+    starts: list[int] = []
+    if kind == "csv":
+        with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+            reader = csv.reader(handle)
+            previous_end = 0
+            for record in reader:
+                start = previous_end + 1
+                previous_end = reader.line_num
+                if record:  # the CSV reader skips empty lines, as csv.reader gives []
+                    starts.append(start)
+        return starts[1:]  # the header
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                starts.append(number)
+    return starts
+
+
+def _scan_file(path: Path) -> tuple[str, int]:
+    """SHA-256 of the file and its number of physical lines, in one pass."""
+    digest = hashlib.sha256()
+    newlines = 0
+    last = b""
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            newlines += block.count(b"\n")
+            last = block
+    lines = newlines + (1 if last and not last.endswith(b"\n") else 0)
+    return digest.hexdigest(), lines
 
 
 def _detect(path: Path, head: bytes) -> str:
@@ -175,6 +218,8 @@ def _read_table(source: _Source) -> pa.Table:
         try:
             return pa_csv.read_csv(
                 source.path,
+                # the header's own names, trimmed (a header "account_id, asset, amount" is fine)
+                read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
                 parse_options=pa_csv.ParseOptions(newlines_in_values=False),
                 convert_options=pa_csv.ConvertOptions(
                     # ids and assets arrive dictionary-encoded: one copy of each distinct
@@ -202,6 +247,35 @@ def _read_table(source: _Source) -> pa.Table:
         raise _diagnose_jsonl(source, exc) from exc
 
 
+def _check_one_object_per_line(source: _Source) -> None:
+    """JSON Lines means one value per line; Arrow also accepts two on a line, or one
+    spread over several lines, which would make every later line number wrong."""
+    import json
+
+    decoder = json.JSONDecoder()
+    with source.path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            text = raw.decode("utf-8", errors="replace").strip()
+            if not text:
+                continue
+            try:
+                _, end = decoder.raw_decode(text)
+            except ValueError:
+                raise InputError(
+                    "not one complete JSON object on this line",
+                    file=str(source.path),
+                    line=number,
+                    value=text,
+                ) from None
+            if text[end:].strip():
+                raise InputError(
+                    "more than one JSON value on this line",
+                    file=str(source.path),
+                    line=number,
+                    value=text,
+                )
+
+
 def _diagnose_csv(source: _Source, exc: Exception) -> InputError:
     """Find the line Arrow choked on (slow path, errors only)."""
     import csv
@@ -217,10 +291,17 @@ def _diagnose_csv(source: _Source, exc: Exception) -> InputError:
                     line=reader.line_num,
                     value=",".join(row),
                 )
-    try:
-        source.path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        return InputError(f"not valid UTF-8 at byte {err.start}", file=str(source.path))
+    with source.path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return InputError(
+                    f"not valid UTF-8 (byte {err.start + 1} of the line)",
+                    file=str(source.path),
+                    line=number,
+                    value=raw.decode("utf-8", "replace").strip(),
+                )
     return InputError(f"cannot parse CSV: {exc}", file=str(source.path))
 
 
@@ -233,8 +314,14 @@ def _diagnose_jsonl(source: _Source, exc: Exception) -> InputError:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
+            keys: list[str] = []
+
+            def pairs(items: list[tuple[str, Any]], keys: list[str] = keys) -> dict[str, Any]:
+                keys.extend(k for k, _ in items)
+                return dict(items)
+
             try:
-                obj = json.loads(raw, parse_float=Decimal)
+                obj = json.loads(raw, parse_float=Decimal, object_pairs_hook=pairs)
             except ValueError:
                 return InputError(
                     "not a JSON object",
@@ -249,6 +336,9 @@ def _diagnose_jsonl(source: _Source, exc: Exception) -> InputError:
                     line=number,
                     value=raw.decode("utf-8", "replace").strip(),
                 )
+            repeated = sorted({k for k in keys if keys.count(k) > 1})
+            if repeated:
+                return InputError("key appears twice", file=name, line=number, key=repeated[0])
             for key in obj:
                 if key not in COLUMNS:
                     return InputError("unexpected key", file=name, line=number, key=key)
@@ -311,20 +401,47 @@ def _decimal_limbs(values: pa.Array, decimals: int) -> npt.NDArray[np.uint64]:
     return limbs[cast.offset : cast.offset + len(cast)]
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _cast_subset(
     amounts: pa.Array, where: npt.NDArray[np.int64], decimals: int
 ) -> npt.NDArray[np.uint64]:
     if not len(where):
         return np.zeros((0, 4), dtype=np.uint64)
-    return _decimal_limbs(amounts.take(pa.array(where)), decimals)
+    subset = amounts.take(pa.array(where))
+    try:
+        return _decimal_limbs(subset, decimals)
+    except (pa.ArrowInvalid, pa.ArrowException):
+        # trailing zeros are exact; past 76 digits the cast needs them gone to fit
+        trimmed = pc.replace_substring_regex(subset, pattern=r"(\.[0-9]*?)0+$", replacement=r"\1")
+        return _decimal_limbs(trimmed, decimals)
+
+
+def _check_total(
+    source: _Source,
+    where: npt.NDArray[np.int64],
+    limbs: npt.NDArray[np.uint64],
+    negative: npt.NDArray[np.bool_],
+    spec: AssetSpec,
+) -> None:
+    """The asset's total (of its non-negative rows) must stay below 2**128."""
+    lo, hi = limbs[~negative, 0], limbs[~negative, 1]
+    mask, shift = np.uint64(0xFFFFFFFF), np.uint64(32)
+    total = 0
+    for weight, column in ((0, lo), (64, hi)):
+        total += int((column & mask).sum(dtype=np.uint64)) << weight
+        total += int((column >> shift).sum(dtype=np.uint64)) << (weight + 32)
+    if total < MAX_SUM:
+        return
+    running = 0  # error path only: find the row where the running total crosses 2**128
+    rows = where[~negative].tolist()
+    for row, h, v in zip(rows, hi.tolist(), lo.tolist(), strict=True):
+        running += (h << 64) | v
+        if running >= MAX_SUM:
+            raise source.error(
+                f"the total of {spec.code} reaches 2**128 base units at this row",
+                row,
+                str(running),
+            )
+    raise AssertionError("unreachable: the total crossed 2**128 somewhere")
 
 
 def _explain_cast(
@@ -339,7 +456,7 @@ def _explain_cast(
         if not pattern.match(text):
             return source.error("amount is not a decimal number", row, text)
         try:
-            pc.cast(pa.array([text]), pa.decimal256(76, spec.decimals))
+            _cast_subset(pa.array([text]), np.zeros(1, np.int64), spec.decimals)
         except (pa.ArrowInvalid, pa.ArrowException):
             return source.error(_explain_amount(text, spec.decimals, spec.code), row, text)
     return InputError(f"cannot convert the {spec.code} amounts", file=str(source.path))
@@ -376,9 +493,12 @@ def read_liabilities(
     progress("read input", 0, 1)
     with ThreadPoolExecutor(max_workers=2) as pool:
         # hashing the file and parsing it both release the GIL
-        digest = pool.submit(_sha256_file, path)
+        scan = pool.submit(_scan_file, path)
         table = _read_table(source)
-        input_sha256 = digest.result()
+        input_sha256, source.physical_lines = scan.result()
+    source.rows = table.num_rows
+    if source.kind == "jsonl" and not source.simple:
+        _check_one_object_per_line(source)
     progress("read input", 1, 1)
     rows = table.num_rows
     if rows == 0:
@@ -471,6 +591,7 @@ def read_liabilities(
                     int(where[bad]),
                     amounts[int(where[bad])].as_py(),
                 )
+            _check_total(source, where, limbs, neg, spec)
             hi[where] = limbs[:, 1]
             lo[where] = limbs[:, 0]
             is_negative[where] = neg
@@ -583,15 +704,6 @@ def read_liabilities(
     key += 1
     native[key] = lo
     del key, hi, lo
-    from attestations.build import totals
-
-    for spec, total in zip(assets, totals(native.reshape(count, width, 2)), strict=True):
-        if total >= MAX_SUM:
-            raise InputError(
-                f"the total of {spec.code} reaches 2**128 base units",
-                file=name,
-                value=str(total),
-            )
     native.byteswap(inplace=True)
     balances = native.view(">u8").reshape(count, width, 2)
     progress("validate", 5, 5)

@@ -15,6 +15,7 @@ from verifier.cli import main
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "liabilities"
 AS_OF = "2025-06-30T00:00:00Z"
 
+
 @dataclass
 class Result:
     rc: int
@@ -65,7 +66,18 @@ def inputs(tmp_path) -> dict[str, Path]:
 def built(por, inputs, tmp_path) -> Path:
     """A tree built from the sample CSV (split 1, default secret location)."""
     out = tmp_path / "tree"
-    res = por("liabilities", "build", inputs["sample.csv"], "--assets", inputs["assets.toml"],
-              "--attestation-id", "att-2025-06", "--out", out, "--as-of", AS_OF)
+    res = por(
+        "liabilities",
+        "build",
+        inputs["sample.csv"],
+        "--assets",
+        inputs["assets.toml"],
+        "--attestation-id",
+        "att-2025-06",
+        "--out",
+        out,
+        "--as-of",
+        AS_OF,
+    )
     assert res.rc == 0, res.err
     return out

@@ -8,10 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SAMPLE_TOTALS = {"BTC": "22.50000001", "ETH": "340282366922.938463463374607432",
-                 "USDT": "12345778.623456"}
-SAMPLE_TOTALS_BASE = {"BTC": "2250000001", "ETH": "340282366922938463463374607432",
-                      "USDT": "12345778623456"}
+SAMPLE_TOTALS = {
+    "BTC": "22.50000001",
+    "ETH": "340282366922.938463463374607432",
+    "USDT": "12345778.623456",
+}
+SAMPLE_TOTALS_BASE = {
+    "BTC": "2250000001",
+    "ETH": "340282366922938463463374607432",
+    "USDT": "12345778623456",
+}
 RECORD = 32 + 16 * 3  # hash + 3 sums
 
 
@@ -55,8 +61,24 @@ def test_audit_with_split_and_negative_exclude(por, inputs, tmp_path):
     src = tmp_path / "in" / "x.csv"
     src.write_text("account_id,asset,amount\na,BTC,1\nb,BTC,-1\nc,ETH,0.5\nc,USDT,3\n")
     tree = tmp_path / "tree"
-    assert por("liabilities", "build", src, "--assets", inputs["assets.toml"], "--attestation-id", "x",
-               "--out", tree, "--split", "5", "--negative", "exclude").rc == 0
+    assert (
+        por(
+            "liabilities",
+            "build",
+            src,
+            "--assets",
+            inputs["assets.toml"],
+            "--attestation-id",
+            "x",
+            "--out",
+            tree,
+            "--split",
+            "5",
+            "--negative",
+            "exclude",
+        ).rc
+        == 0
+    )
     res = por("liabilities", "audit", tree, "--json")
     assert res.rc == 0, res.err
     assert res.json()["leaves"] == 10
@@ -123,8 +145,10 @@ def test_audit_detects_tampered_tree_file(por, built, name, offset, what, mask):
     assert "INVALID" in res.err or "invalid" in res.err
 
 
-@pytest.mark.parametrize("name", ["level-00.bin", "level-01.bin", "level-02.bin", "level-03.bin",
-                                  "positions.bin", "index.bin"])
+@pytest.mark.parametrize(
+    "name",
+    ["level-00.bin", "level-01.bin", "level-02.bin", "level-03.bin", "positions.bin", "index.bin"],
+)
 def test_audit_detects_every_flipped_byte(por, built, name):
     path = built / "tree" / name
     original = path.read_bytes()
@@ -135,7 +159,7 @@ def test_audit_detects_every_flipped_byte(por, built, name):
         path.write_bytes(bytes(changed))
         try:
             rc = por("liabilities", "audit", built).rc
-        except Exception as exc:  # noqa: BLE001 - report every crash, not just the first
+        except Exception as exc:  # report every crash, not just the first
             crashed.append((offset, type(exc).__name__))
             continue
         if rc != 3:

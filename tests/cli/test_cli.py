@@ -22,17 +22,40 @@ SAMPLE_BASE_UNITS = {
     "dave": {"BTC": "0", "ETH": "0", "USDT": "12345678123456"},
     "erin": {"BTC": "2100000000", "ETH": "0", "USDT": "0"},
 }
-SAMPLE_TOTALS = {"BTC": "22.50000001", "ETH": "340282366922.938463463374607432",
-                 "USDT": "12345778.623456"}
+SAMPLE_TOTALS = {
+    "BTC": "22.50000001",
+    "ETH": "340282366922.938463463374607432",
+    "USDT": "12345778.623456",
+}
 
 HEADER = "account_id,asset,amount\n"
-PUBLIC_ROOT_KEYS = {"format", "attestation_id", "as_of", "assets", "height", "root", "commitment",
-                    "excluded"}
+PUBLIC_ROOT_KEYS = {
+    "format",
+    "attestation_id",
+    "as_of",
+    "assets",
+    "height",
+    "root",
+    "commitment",
+    "excluded",
+}
 
 
 def build_args(input_file, assets, out, *extra, attestation="att-1"):
-    return ("liabilities", "build", input_file, "--assets", assets, "--attestation-id", attestation,
-            "--out", out, "--as-of", AS_OF, *extra)
+    return (
+        "liabilities",
+        "build",
+        input_file,
+        "--assets",
+        assets,
+        "--attestation-id",
+        attestation,
+        "--out",
+        out,
+        "--as-of",
+        AS_OF,
+        *extra,
+    )
 
 
 def leftovers(directory: Path, keep: set[str]) -> list[str]:
@@ -65,10 +88,26 @@ def test_build_json_document(por, inputs, tmp_path, source):
 
 def test_csv_and_jsonl_build_the_same_tree(por, inputs, tmp_path):
     secret = tmp_path / "s.key"
-    a = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], tmp_path / "a",
-                        "--secret-file", secret, "--json"))
-    b = por(*build_args(inputs["sample.jsonl"], inputs["assets.toml"], tmp_path / "b",
-                        "--secret-file", secret, "--json"))
+    a = por(
+        *build_args(
+            inputs["sample.csv"],
+            inputs["assets.toml"],
+            tmp_path / "a",
+            "--secret-file",
+            secret,
+            "--json",
+        )
+    )
+    b = por(
+        *build_args(
+            inputs["sample.jsonl"],
+            inputs["assets.toml"],
+            tmp_path / "b",
+            "--secret-file",
+            secret,
+            "--json",
+        )
+    )
     assert a.rc == b.rc == 0
     assert a.json()["commitment"] == b.json()["commitment"]
 
@@ -81,8 +120,11 @@ def test_root_document_is_public_only(por, inputs, tmp_path):
     assert set(root) <= PUBLIC_ROOT_KEYS
     assert root["format"] == "por-mst-v1"
     assert root["as_of"] == AS_OF
-    assert root["assets"] == [{"code": "BTC", "decimals": 8}, {"code": "ETH", "decimals": 18},
-                              {"code": "USDT", "decimals": 6}]
+    assert root["assets"] == [
+        {"code": "BTC", "decimals": 8},
+        {"code": "ETH", "decimals": 18},
+        {"code": "USDT", "decimals": 6},
+    ]
     assert stat.S_IMODE((out / "root.json").stat().st_mode) == 0o644
     # the master secret: a private file, never in public output
     secret_file = out / "secret.key"
@@ -95,7 +137,9 @@ def test_root_document_is_public_only(por, inputs, tmp_path):
     # no salt in root.json either: cut every proof and look for its salts
     proofs = tmp_path / "proofs"
     assert por("liabilities", "proof", out, "--all", "--out-dir", proofs).rc == 0
-    salts = [leaf["salt"] for f in proofs.glob("*.json") for leaf in json.loads(f.read_text())["leaves"]]
+    salts = [
+        leaf["salt"] for f in proofs.glob("*.json") for leaf in json.loads(f.read_text())["leaves"]
+    ]
     assert len(salts) == 5
     for salt in salts:
         assert salt not in public
@@ -125,17 +169,32 @@ CSV_CASES = [
     # id, body (after the header), line, value shown, message fragment
     ("negative", "alice,BTC,1\nbob,BTC,-1\n", 3, "'-1'", "negative"),
     ("too-many-decimals", "alice,BTC,1.123456789\n", 2, "'1.123456789'", "decimal places"),
-    ("eth-19-decimals", "alice,BTC,1\nbob,ETH,1.0000000000000000001\n", 3,
-     "'1.0000000000000000001'", "decimal places"),
+    (
+        "eth-19-decimals",
+        "alice,BTC,1\nbob,ETH,1.0000000000000000001\n",
+        3,
+        "'1.0000000000000000001'",
+        "decimal places",
+    ),
     ("non-numeric", "alice,BTC,1\nbob,USDT,12abc\n", 3, "'12abc'", "not a decimal number"),
     ("empty-amount", "alice,BTC,1\nbob,USDT,\n", 3, None, "empty amount"),
     ("unknown-asset", "alice,BTC,1\nbob,DOGE,1\n", 3, "'DOGE'", "unknown asset"),
     ("duplicate", "alice,BTC,1\nbob,BTC,1\nalice,BTC,2\n", 4, "'alice,BTC'", "duplicate"),
     ("empty-account", "alice,BTC,1\n,BTC,1\n", 3, None, "empty account id"),
-    ("account-257-bytes", "alice,BTC,1\n" + "q" * 257 + ",BTC,1\n", 3, "'" + "q" * 77 + "...'",
-     "256 bytes"),
-    ("amount-2-pow-128", "alice,ETH,340282366920938463463.374607431768211456\n", 2,
-     "'340282366920938463463.374607431768211456'", "2**128"),
+    (
+        "account-257-bytes",
+        "alice,BTC,1\n" + "q" * 257 + ",BTC,1\n",
+        3,
+        "'" + "q" * 77 + "...'",
+        "256 bytes",
+    ),
+    (
+        "amount-2-pow-128",
+        "alice,ETH,340282366920938463463.374607431768211456\n",
+        2,
+        "'340282366920938463463.374607431768211456'",
+        "2**128",
+    ),
     ("bad-header", None, 1, "'acct,asset,amount'", "header"),
 ]
 
@@ -147,8 +206,9 @@ def _write_bad(tmp_path: Path, case_id: str, body: str | None) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("case_id", "body", "line", "value", "fragment"), CSV_CASES,
-                         ids=[c[0] for c in CSV_CASES])
+@pytest.mark.parametrize(
+    ("case_id", "body", "line", "value", "fragment"), CSV_CASES, ids=[c[0] for c in CSV_CASES]
+)
 def test_build_rejects_bad_csv(por, inputs, tmp_path, case_id, body, line, value, fragment):
     bad = _write_bad(tmp_path, case_id, body)
     work = tmp_path / "work"
@@ -167,8 +227,9 @@ def test_build_rejects_bad_csv(por, inputs, tmp_path, case_id, body, line, value
     assert res.out == ""
 
 
-@pytest.mark.parametrize(("case_id", "body", "line", "value", "fragment"), CSV_CASES,
-                         ids=[c[0] for c in CSV_CASES])
+@pytest.mark.parametrize(
+    ("case_id", "body", "line", "value", "fragment"), CSV_CASES, ids=[c[0] for c in CSV_CASES]
+)
 def test_build_bad_csv_leaves_existing_empty_out_dir_untouched(
     por, inputs, tmp_path, case_id, body, line, value, fragment
 ):
@@ -199,12 +260,15 @@ JSONL_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case_id", "change", "value", "fragment"), JSONL_CASES,
-                         ids=[c[0] for c in JSONL_CASES])
+@pytest.mark.parametrize(
+    ("case_id", "change", "value", "fragment"), JSONL_CASES, ids=[c[0] for c in JSONL_CASES]
+)
 def test_build_rejects_bad_jsonl(por, inputs, tmp_path, case_id, change, value, fragment):
-    rows = [{"account_id": "alice", "asset": "BTC", "amount": "1"},
-            {"account_id": "bob", "asset": "USDT", "amount": "1"},
-            {"account_id": "carol", "asset": "BTC", "amount": "1", **change}]
+    rows = [
+        {"account_id": "alice", "asset": "BTC", "amount": "1"},
+        {"account_id": "bob", "asset": "USDT", "amount": "1"},
+        {"account_id": "carol", "asset": "BTC", "amount": "1", **change},
+    ]
     bad = tmp_path / "in" / "bad.jsonl"
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "tree"
@@ -289,6 +353,14 @@ def test_build_into_existing_empty_dir(por, inputs, tmp_path):
     assert leftovers(tmp_path, {"in", "tree"}) == []
 
 
+def test_build_creates_missing_parent_directories(por, inputs, tmp_path):
+    out = tmp_path / "a" / "b" / "tree"
+    res = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], out))
+    assert res.rc == 0, res.err
+    assert (out / "root.json").is_file()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["tree"]
+
+
 def test_build_force_replaces(por, inputs, tmp_path):
     out = tmp_path / "tree"
     out.mkdir()
@@ -312,8 +384,15 @@ def test_build_bad_option_values_are_usage_errors(por, inputs, tmp_path, flag, v
 
 
 def test_build_missing_required_option(por, inputs, tmp_path):
-    res = por("liabilities", "build", inputs["sample.csv"], "--assets", inputs["assets.toml"],
-              "--out", tmp_path / "tree")
+    res = por(
+        "liabilities",
+        "build",
+        inputs["sample.csv"],
+        "--assets",
+        inputs["assets.toml"],
+        "--out",
+        tmp_path / "tree",
+    )
     assert res.rc == 2
     assert "--attestation-id" in res.err
     assert not (tmp_path / "tree").exists()
@@ -321,20 +400,33 @@ def test_build_missing_required_option(por, inputs, tmp_path):
 
 def test_build_bad_as_of(por, inputs, tmp_path):
     out = tmp_path / "tree"
-    res = por("liabilities", "build", inputs["sample.csv"], "--assets", inputs["assets.toml"],
-              "--attestation-id", "a", "--out", out, "--as-of", "yesterday")
+    res = por(
+        "liabilities",
+        "build",
+        inputs["sample.csv"],
+        "--assets",
+        inputs["assets.toml"],
+        "--attestation-id",
+        "a",
+        "--out",
+        out,
+        "--as-of",
+        "yesterday",
+    )
     assert res.rc in (2, 3)
     assert "yesterday" in res.err_flat
     assert not out.exists()
 
 
-# ----------------------------------------------------------------------------- negative / duplicates
+# ----------------------------------------------------------------------------- negative, duplicates
 
 
 def test_negative_exclude_recorded_in_root_json(por, inputs, tmp_path):
     src = tmp_path / "in" / "neg.csv"
-    src.write_text(HEADER + "alice,BTC,2\nbob,BTC,-0.5\ncarol,BTC,-1.25\nbob,ETH,-3\n"
-                   "alice,USDT,-0.000001\ndave,ETH,1\n")
+    src.write_text(
+        HEADER + "alice,BTC,2\nbob,BTC,-0.5\ncarol,BTC,-1.25\nbob,ETH,-3\n"
+        "alice,USDT,-0.000001\ndave,ETH,1\n"
+    )
     out = tmp_path / "tree"
     res = por(*build_args(src, inputs["assets.toml"], out, "--negative", "exclude", "--json"))
     assert res.rc == 0, res.err
@@ -388,7 +480,9 @@ def test_no_excluded_key_without_negative_rows(por, built):
 
 def test_sum_duplicates(por, inputs, tmp_path):
     src = tmp_path / "in" / "dup.csv"
-    src.write_text(HEADER + "alice,BTC,1\nbob,BTC,2\nalice,BTC,0.00000001\nalice,ETH,1\nalice,BTC,.5\n")
+    src.write_text(
+        HEADER + "alice,BTC,1\nbob,BTC,2\nalice,BTC,0.00000001\nalice,ETH,1\nalice,BTC,.5\n"
+    )
     out = tmp_path / "tree"
     res = por(*build_args(src, inputs["assets.toml"], out))
     assert res.rc == 3
@@ -410,8 +504,16 @@ def test_sum_duplicates(por, inputs, tmp_path):
 
 def test_secret_file_created_0600_and_reused_reproducibly(por, inputs, tmp_path):
     secret = tmp_path / "keys" / "master.key"
-    first = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], tmp_path / "a",
-                            "--secret-file", secret, "--json"))
+    first = por(
+        *build_args(
+            inputs["sample.csv"],
+            inputs["assets.toml"],
+            tmp_path / "a",
+            "--secret-file",
+            secret,
+            "--json",
+        )
+    )
     assert first.rc == 0, first.err
     assert secret.is_file()
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
@@ -420,12 +522,22 @@ def test_secret_file_created_0600_and_reused_reproducibly(por, inputs, tmp_path)
     assert secret_hex not in (tmp_path / "a" / "root.json").read_text()
     assert secret_hex not in first.out
     before = secret.read_bytes()
-    second = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], tmp_path / "b",
-                             "--secret-file", secret, "--json"))
+    second = por(
+        *build_args(
+            inputs["sample.csv"],
+            inputs["assets.toml"],
+            tmp_path / "b",
+            "--secret-file",
+            secret,
+            "--json",
+        )
+    )
     assert second.rc == 0, second.err
     assert secret.read_bytes() == before  # read, not replaced
     assert first.json()["commitment"] == second.json()["commitment"]
-    assert (tmp_path / "a" / "root.json").read_bytes() == (tmp_path / "b" / "root.json").read_bytes()
+    assert (tmp_path / "a" / "root.json").read_bytes() == (
+        tmp_path / "b" / "root.json"
+    ).read_bytes()
     # the private tree files are reproducible too
     for f in (tmp_path / "a" / "tree").iterdir():
         if f.name != "meta.json":
@@ -438,8 +550,16 @@ def test_secret_file_created_0600_and_reused_reproducibly(por, inputs, tmp_path)
 
 
 def test_default_secret_reused_via_secret_file(por, inputs, built, tmp_path):
-    res = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], tmp_path / "again",
-                          "--secret-file", built / "secret.key", attestation="att-2025-06"))
+    res = por(
+        *build_args(
+            inputs["sample.csv"],
+            inputs["assets.toml"],
+            tmp_path / "again",
+            "--secret-file",
+            built / "secret.key",
+            attestation="att-2025-06",
+        )
+    )
     assert res.rc == 0, res.err
     assert (tmp_path / "again" / "root.json").read_bytes() == (built / "root.json").read_bytes()
 
@@ -450,7 +570,9 @@ def test_a_new_secret_gives_a_new_root(por, inputs, tmp_path):
     assert a.rc == b.rc == 0
     assert a.json()["root"]["hash"] != b.json()["root"]["hash"]
     assert a.json()["root"]["sums"] == b.json()["root"]["sums"]
-    assert (tmp_path / "a" / "secret.key").read_bytes() != (tmp_path / "b" / "secret.key").read_bytes()
+    assert (tmp_path / "a" / "secret.key").read_bytes() != (
+        tmp_path / "b" / "secret.key"
+    ).read_bytes()
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
@@ -459,7 +581,9 @@ def test_secret_file_readable_by_others_is_refused(por, inputs, tmp_path, mode):
     secret.write_text(os.urandom(32).hex() + "\n")
     os.chmod(secret, mode)
     out = tmp_path / "tree"
-    res = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], out, "--secret-file", secret))
+    res = por(
+        *build_args(inputs["sample.csv"], inputs["assets.toml"], out, "--secret-file", secret)
+    )
     assert res.rc == 3
     assert str(secret) in res.err_flat
     assert "600" in res.err_flat
@@ -468,13 +592,17 @@ def test_secret_file_readable_by_others_is_refused(por, inputs, tmp_path, mode):
     assert stat.S_IMODE(secret.stat().st_mode) == mode  # not silently changed
 
 
-@pytest.mark.parametrize("content", ["not hex at all, a secret", "abcd\n"], ids=["not-hex", "short"])
+@pytest.mark.parametrize(
+    "content", ["not hex at all, a secret", "abcd\n"], ids=["not-hex", "short"]
+)
 def test_bad_secret_file_is_refused_without_echo(por, inputs, tmp_path, content):
     secret = tmp_path / "master.key"
     secret.write_text(content)
     os.chmod(secret, 0o600)
     out = tmp_path / "tree"
-    res = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], out, "--secret-file", secret))
+    res = por(
+        *build_args(inputs["sample.csv"], inputs["assets.toml"], out, "--secret-file", secret)
+    )
     assert res.rc == 3
     assert content.strip() not in res.err + res.out
     assert not out.exists()
@@ -485,7 +613,9 @@ def test_secret_file_inside_out_dir_survives_the_build(por, inputs, tmp_path):
     exiting 0 while deleting the only copy of the master secret makes every proof impossible."""
     out = tmp_path / "tree"
     secret = out / "master.key"
-    res = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], out, "--secret-file", secret))
+    res = por(
+        *build_args(inputs["sample.csv"], inputs["assets.toml"], out, "--secret-file", secret)
+    )
     if res.rc != 0:
         assert res.rc in (2, 3)
         return
@@ -500,7 +630,9 @@ def test_secret_file_inside_out_dir_survives_the_build(por, inputs, tmp_path):
 @pytest.mark.parametrize("split", [2, 3, 7])
 def test_split(por, inputs, tmp_path, split):
     out = tmp_path / "tree"
-    res = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], out, "--split", split, "--json"))
+    res = por(
+        *build_args(inputs["sample.csv"], inputs["assets.toml"], out, "--split", split, "--json")
+    )
     assert res.rc == 0, res.err
     doc = res.json()
     assert doc["accounts"] == 5
@@ -523,12 +655,42 @@ def test_split(por, inputs, tmp_path, split):
 
 def test_split_reproducible_with_same_secret(por, inputs, tmp_path):
     secret = tmp_path / "s.key"
-    a = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], tmp_path / "a",
-                        "--split", "3", "--secret-file", secret, "--json"))
-    b = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], tmp_path / "b",
-                        "--split", "3", "--secret-file", secret, "--json"))
-    c = por(*build_args(inputs["sample.csv"], inputs["assets.toml"], tmp_path / "c",
-                        "--split", "1", "--secret-file", secret, "--json"))
+    a = por(
+        *build_args(
+            inputs["sample.csv"],
+            inputs["assets.toml"],
+            tmp_path / "a",
+            "--split",
+            "3",
+            "--secret-file",
+            secret,
+            "--json",
+        )
+    )
+    b = por(
+        *build_args(
+            inputs["sample.csv"],
+            inputs["assets.toml"],
+            tmp_path / "b",
+            "--split",
+            "3",
+            "--secret-file",
+            secret,
+            "--json",
+        )
+    )
+    c = por(
+        *build_args(
+            inputs["sample.csv"],
+            inputs["assets.toml"],
+            tmp_path / "c",
+            "--split",
+            "1",
+            "--secret-file",
+            secret,
+            "--json",
+        )
+    )
     assert a.rc == b.rc == c.rc == 0
     assert a.json()["commitment"] == b.json()["commitment"]
     assert a.json()["commitment"] != c.json()["commitment"]
@@ -539,16 +701,43 @@ def test_parallel_build_matches_serial_build(por, tmp_path):
     """Above the fork threshold (2**14 leaves) the work goes to worker processes; the tree
     must be the same as the one-process build with the same secret."""
     sample = tmp_path / "big.csv"
-    res = por("liabilities", "sample", "--accounts", "4200", "--assets", "2", "--out", sample,
-              "--seed", "3")
+    res = por(
+        "liabilities",
+        "sample",
+        "--accounts",
+        "4200",
+        "--assets",
+        "2",
+        "--out",
+        sample,
+        "--seed",
+        "3",
+    )
     assert res.rc == 0, res.err
     assets = tmp_path / "big.assets.toml"
     secret = tmp_path / "s.key"
     docs = []
     for name, workers in (("w2", "2"), ("w1", "1")):
-        res = por("liabilities", "build", sample, "--assets", assets, "--attestation-id", "big",
-                  "--out", tmp_path / name, "--as-of", AS_OF, "--split", "4",
-                  "--secret-file", secret, "--workers", workers, "--json")
+        res = por(
+            "liabilities",
+            "build",
+            sample,
+            "--assets",
+            assets,
+            "--attestation-id",
+            "big",
+            "--out",
+            tmp_path / name,
+            "--as-of",
+            AS_OF,
+            "--split",
+            "4",
+            "--secret-file",
+            secret,
+            "--workers",
+            workers,
+            "--json",
+        )
         assert res.rc == 0, res.err
         docs.append(res.json())
     assert docs[0]["leaves"] == 16800
@@ -573,7 +762,9 @@ def test_every_json_output_parses(por, inputs, built, tmp_path):
     outputs.append(por("liabilities", "proof", built, "alice"))  # the proof itself on stdout
     proof = tmp_path / "alice.json"
     outputs.append(por("liabilities", "proof", built, "alice", "-o", proof, "--json"))
-    outputs.append(por("liabilities", "proof", built, "--all", "--out-dir", tmp_path / "all", "--json"))
+    outputs.append(
+        por("liabilities", "proof", built, "--all", "--out-dir", tmp_path / "all", "--json")
+    )
     outputs.append(por("verify-proof", proof, "--json"))
     outputs.append(por("verify-proof", proof, "--root", built / "root.json", "--json"))
     outputs.append(por("liabilities", "audit", built, "--json"))
@@ -591,8 +782,19 @@ def test_json_error_documents(por, inputs, built, tmp_path):
     assert res.rc == 3
     assert res.json()["exit_code"] == 3
     assert "not found" in res.json()["message"]
-    res = por("liabilities", "build", inputs["sample.csv"], "--assets", inputs["assets.toml"],
-              "--attestation-id", "x", "--out", tmp_path / "t", "--bogus", "--json")
+    res = por(
+        "liabilities",
+        "build",
+        inputs["sample.csv"],
+        "--assets",
+        inputs["assets.toml"],
+        "--attestation-id",
+        "x",
+        "--out",
+        tmp_path / "t",
+        "--bogus",
+        "--json",
+    )
     assert res.rc == 2
     assert res.json()["exit_code"] == 2
 
@@ -620,7 +822,9 @@ def test_root_help(por):
     assert "3" in res.out and "exit" in res.out.lower()
 
 
-@pytest.mark.parametrize("path", [p for p, _ in ALL_COMMANDS], ids=[" ".join(p) for p, _ in ALL_COMMANDS])
+@pytest.mark.parametrize(
+    "path", [p for p, _ in ALL_COMMANDS], ids=[" ".join(p) for p, _ in ALL_COMMANDS]
+)
 def test_subcommand_help(por, path):
     command = dict(ALL_COMMANDS)[path]
     res = por(*path, "--help")
@@ -634,15 +838,29 @@ def test_subcommand_help(por, path):
 
 @pytest.mark.parametrize(
     "path",
-    [("liabilities", "build"), ("liabilities", "proof"), ("liabilities", "audit"), ("verify-proof",)],
+    [
+        ("liabilities", "build"),
+        ("liabilities", "proof"),
+        ("liabilities", "audit"),
+        ("verify-proof",),
+    ],
 )
 def test_main_subcommands_document_their_options(por, path):
     res = por(*path, "-h")
     assert res.rc == 0
     text = " ".join(res.out.split())
     if path == ("liabilities", "build"):
-        for opt in ("--assets", "--attestation-id", "--out", "--as-of", "--split", "--secret-file",
-                    "--negative", "--sum-duplicates", "--json"):
+        for opt in (
+            "--assets",
+            "--attestation-id",
+            "--out",
+            "--as-of",
+            "--split",
+            "--secret-file",
+            "--negative",
+            "--sum-duplicates",
+            "--json",
+        ):
             assert opt in text
         assert "0600" in text
     if path == ("liabilities", "proof"):
@@ -653,7 +871,9 @@ def test_main_subcommands_document_their_options(por, path):
             assert opt in text
 
 
-@pytest.mark.parametrize("path", [p for p, _ in ALL_COMMANDS], ids=[" ".join(p) for p, _ in ALL_COMMANDS])
+@pytest.mark.parametrize(
+    "path", [p for p, _ in ALL_COMMANDS], ids=[" ".join(p) for p, _ in ALL_COMMANDS]
+)
 def test_bad_flag_is_usage_error(por, path):
     res = por(*path, "--no-such-flag")
     assert res.rc == 2

@@ -87,6 +87,8 @@ def test_verify_text_output(por, built, proof_of):
     assert "carol" in text
     assert "340282366920.938463463374607431" in text
     assert "att-2025-06" in text
+    assert "checked" in text
+    assert "commitment" in text
 
 
 def test_verify_without_published_root_warns(por, proof_of):
@@ -142,16 +144,36 @@ def test_malformed_commitment_argument(por, proof_of, value):
 
 
 def test_root_and_commitment_together_is_usage(por, built, proof_of):
-    res = por("verify-proof", proof_of("alice"), "--root", built / "root.json",
-              "--commitment", commitment_of(built))
+    res = por(
+        "verify-proof",
+        proof_of("alice"),
+        "--root",
+        built / "root.json",
+        "--commitment",
+        commitment_of(built),
+    )
     assert res.rc == 2
 
 
-def test_proof_for_another_attestation_fails_against_that_root(por, inputs, built, proof_of, tmp_path):
+def test_proof_for_another_attestation_fails_against_that_root(
+    por, inputs, built, proof_of, tmp_path
+):
     other = tmp_path / "other"
-    res = por("liabilities", "build", inputs["sample.csv"], "--assets", inputs["assets.toml"],
-              "--attestation-id", "att-2025-07", "--out", other, "--as-of", AS_OF,
-              "--secret-file", built / "secret.key")
+    res = por(
+        "liabilities",
+        "build",
+        inputs["sample.csv"],
+        "--assets",
+        inputs["assets.toml"],
+        "--attestation-id",
+        "att-2025-07",
+        "--out",
+        other,
+        "--as-of",
+        AS_OF,
+        "--secret-file",
+        built / "secret.key",
+    )
     assert res.rc == 0, res.err
     proof = proof_of("alice")
     res = por("verify-proof", proof, "--root", other / "root.json", "--json")
@@ -254,7 +276,10 @@ def _tamper_decimals(doc):
 
 
 def _tamper_relabel(doc):
-    doc["assets"][0]["code"], doc["assets"][1]["code"] = doc["assets"][1]["code"], doc["assets"][0]["code"]
+    doc["assets"][0]["code"], doc["assets"][1]["code"] = (
+        doc["assets"][1]["code"],
+        doc["assets"][0]["code"],
+    )
 
 
 def _tamper_height(doc):
@@ -286,12 +311,31 @@ def _tamper_duplicate_leaf(doc):
     doc["leaves"].append(copy.deepcopy(doc["leaves"][0]))
 
 
-TAMPERS = {f.__name__[len("_tamper_"):]: f for f in (
-    _tamper_balance, _tamper_maxwell, _tamper_salt, _tamper_path_hash, _tamper_path_sum,
-    _tamper_index, _tamper_account, _tamper_commitment, _tamper_root_hash, _tamper_root_sums,
-    _tamper_attestation, _tamper_decimals, _tamper_relabel, _tamper_height, _tamper_drop_path,
-    _tamper_format, _tamper_negative, _tamper_overflow, _tamper_no_leaves, _tamper_duplicate_leaf,
-)}
+TAMPERS = {
+    f.__name__[len("_tamper_") :]: f
+    for f in (
+        _tamper_balance,
+        _tamper_maxwell,
+        _tamper_salt,
+        _tamper_path_hash,
+        _tamper_path_sum,
+        _tamper_index,
+        _tamper_account,
+        _tamper_commitment,
+        _tamper_root_hash,
+        _tamper_root_sums,
+        _tamper_attestation,
+        _tamper_decimals,
+        _tamper_relabel,
+        _tamper_height,
+        _tamper_drop_path,
+        _tamper_format,
+        _tamper_negative,
+        _tamper_overflow,
+        _tamper_no_leaves,
+        _tamper_duplicate_leaf,
+    )
+}
 
 
 @pytest.mark.parametrize("name", sorted(TAMPERS))
@@ -301,8 +345,11 @@ def test_tampered_proof_is_invalid(por, built, proof_of, tmp_path, name, against
     TAMPERS[name](doc)
     bad = tmp_path / "tampered.json"
     bad.write_text(json.dumps(doc))
-    extra = {"none": (), "root": ("--root", built / "root.json"),
-             "commitment": ("--commitment", commitment_of(built))}[against]
+    extra = {
+        "none": (),
+        "root": ("--root", built / "root.json"),
+        "commitment": ("--commitment", commitment_of(built)),
+    }[against]
     res = por("verify-proof", bad, *extra)
     assert res.rc == 3, res.out
     assert "INVALID" in res.err
@@ -319,7 +366,7 @@ def test_tampered_byte_in_proof_file(por, built, proof_of, tmp_path):
     needle = doc["leaves"][0]["path"][0]["hash"]
     pos = text.index(needle) + 5
     bad = tmp_path / "bad.json"
-    bad.write_text(text[:pos] + ("0" if text[pos] != "0" else "1") + text[pos + 1:])
+    bad.write_text(text[:pos] + ("0" if text[pos] != "0" else "1") + text[pos + 1 :])
     res = por("verify-proof", bad, "--root", built / "root.json")
     assert res.rc == 3
     assert "INVALID" in res.err
@@ -386,7 +433,9 @@ def test_proof_with_missing_secret(por, built, tmp_path):
     res = por("liabilities", "proof", built, "alice", "-o", tmp_path / "p.json")
     assert res.rc == 3
     assert not (tmp_path / "p.json").exists()
-    res = por("liabilities", "proof", built, "alice", "-o", tmp_path / "p.json", "--secret-file", moved)
+    res = por(
+        "liabilities", "proof", built, "alice", "-o", tmp_path / "p.json", "--secret-file", moved
+    )
     assert res.rc == 0, res.err
     assert por("verify-proof", tmp_path / "p.json", "--root", built / "root.json").rc == 0
 
@@ -434,15 +483,29 @@ def test_all_manifest_column_matches_its_name(por, built, tmp_path):
     for r in rows:
         account = json.loads((out / r["file"]).read_text())["account_id"]
         if "sha256" in key:
-            assert r[key] in {hashlib.sha256(account.encode()).hexdigest(),
-                              hashlib.sha256(b"\x04" + account.encode()).hexdigest()}, (key, r)
+            assert r[key] in {
+                hashlib.sha256(account.encode()).hexdigest(),
+                hashlib.sha256(b"\x04" + account.encode()).hexdigest(),
+            }, (key, r)
         else:
             assert r[key] in {account, account.encode().hex()}, (key, r)
 
 
 def test_all_with_awkward_account_ids(por, inputs, tmp_path):
-    ids = ["a b", "../escape", "x/y", ".", "..", "Ünïcode", "dup", "DUP", "-rf", "manifest.csv",
-           "q" * 256, 'quo"te']
+    ids = [
+        "a b",
+        "../escape",
+        "x/y",
+        ".",
+        "..",
+        "Ünïcode",
+        "dup",
+        "DUP",
+        "-rf",
+        "manifest.csv",
+        "q" * 256,
+        'quo"te',
+    ]
     src = tmp_path / "in" / "odd.csv"
     with src.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -450,8 +513,19 @@ def test_all_with_awkward_account_ids(por, inputs, tmp_path):
         for i, account in enumerate(ids):
             writer.writerow([account, "BTC", f"0.{i + 1:08d}"])
     tree = tmp_path / "tree"
-    res = por("liabilities", "build", src, "--assets", inputs["assets.toml"], "--attestation-id", "odd",
-              "--out", tree, "--as-of", AS_OF)
+    res = por(
+        "liabilities",
+        "build",
+        src,
+        "--assets",
+        inputs["assets.toml"],
+        "--attestation-id",
+        "odd",
+        "--out",
+        tree,
+        "--as-of",
+        AS_OF,
+    )
     assert res.rc == 0, res.err
     out = tmp_path / "all"
     res = por("liabilities", "proof", tree, "--all", "--out-dir", out)
@@ -480,12 +554,28 @@ def test_all_file_name_collision(por, inputs, tmp_path):
     src = tmp_path / "in" / "collide.csv"
     src.write_text("account_id,asset,amount\n" + "".join(f"{i},BTC,1\n" for i in ids))
     tree = tmp_path / "tree"
-    assert por("liabilities", "build", src, "--assets", inputs["assets.toml"], "--attestation-id", "c",
-               "--out", tree, "--as-of", AS_OF).rc == 0
+    assert (
+        por(
+            "liabilities",
+            "build",
+            src,
+            "--assets",
+            inputs["assets.toml"],
+            "--attestation-id",
+            "c",
+            "--out",
+            tree,
+            "--as-of",
+            AS_OF,
+        ).rc
+        == 0
+    )
     out = tmp_path / "all"
     res = por("liabilities", "proof", tree, "--all", "--out-dir", out)
     assert res.rc == 0, res.err
-    got = {json.loads(p.read_text())["account_id"] for p in out.iterdir() if p.name != "manifest.csv"}
+    got = {
+        json.loads(p.read_text())["account_id"] for p in out.iterdir() if p.name != "manifest.csv"
+    }
     assert got == set(ids)
 
 
@@ -510,8 +600,24 @@ def test_all_into_existing_empty_dir(por, built, tmp_path):
 
 def test_all_with_split(por, inputs, tmp_path):
     tree = tmp_path / "tree"
-    assert por("liabilities", "build", inputs["sample.jsonl"], "--assets", inputs["assets.toml"],
-               "--attestation-id", "s", "--out", tree, "--as-of", AS_OF, "--split", "4").rc == 0
+    assert (
+        por(
+            "liabilities",
+            "build",
+            inputs["sample.jsonl"],
+            "--assets",
+            inputs["assets.toml"],
+            "--attestation-id",
+            "s",
+            "--out",
+            tree,
+            "--as-of",
+            AS_OF,
+            "--split",
+            "4",
+        ).rc
+        == 0
+    )
     out = tmp_path / "all"
     assert por("liabilities", "proof", tree, "--all", "--out-dir", out).rc == 0
     seen = {}
@@ -522,3 +628,70 @@ def test_all_with_split(por, inputs, tmp_path):
         assert res.rc == 0, res.err
         seen[doc["account_id"]] = res.json()["balances"]
     assert seen == SAMPLE_WHOLE
+
+
+def test_all_in_worker_processes_matches_single_proofs(por, tmp_path):
+    """More than 4096 accounts: --all writes the proofs from forked workers; every account gets
+    one file, the manifest lists them all, and the files equal the one-account command's proofs."""
+    sample = tmp_path / "many.csv"
+    assert (
+        por(
+            "liabilities",
+            "sample",
+            "--accounts",
+            "4500",
+            "--assets",
+            "2",
+            "--out",
+            sample,
+            "--seed",
+            "11",
+        ).rc
+        == 0
+    )
+    tree = tmp_path / "tree"
+    res = por(
+        "liabilities",
+        "build",
+        sample,
+        "--assets",
+        tmp_path / "many.assets.toml",
+        "--attestation-id",
+        "many",
+        "--out",
+        tree,
+        "--as-of",
+        AS_OF,
+        "--split",
+        "2",
+    )
+    assert res.rc == 0, res.err
+    out = tmp_path / "all"
+    res = por("liabilities", "proof", tree, "--all", "--out-dir", out, "--json")
+    assert res.rc == 0, res.err
+    assert res.json()["proofs"] == 4500
+    rows = _manifest(out)
+    assert len(rows) == 4500
+    files = {p.name for p in out.iterdir()} - {"manifest.csv"}
+    assert files == {r["file"] for r in rows}
+    for account in ("acct-00000000", "acct-00002047", "acct-00002048", "acct-00004499"):
+        name = next(r["file"] for r in rows if r["file"] == f"{account}.json")
+        doc = json.loads((out / name).read_text())
+        assert doc["account_id"] == account
+        assert json.loads(por("liabilities", "proof", tree, account).out) == doc
+        assert por("verify-proof", out / name, "--root", tree / "root.json").rc == 0
+
+
+@pytest.mark.parametrize("content", ["", "{bad", "[]", '{"format": "por-mst-v1"}'])
+def test_bad_root_document_argument(por, proof_of, tmp_path, content):
+    root = tmp_path / "root.json"
+    root.write_text(content)
+    res = por("verify-proof", proof_of("alice"), "--root", root)
+    assert res.rc == 3
+    assert "VALID" not in res.out
+
+
+def test_missing_root_document_argument(por, proof_of, tmp_path):
+    res = por("verify-proof", proof_of("alice"), "--root", tmp_path / "nope.json")
+    assert res.rc == 3
+    assert "nope.json" in res.err_flat

@@ -5,7 +5,7 @@ favours obviousness over speed (plain Python integers, lists, one function per r
 reads like the spec. Nothing here is meant for production use.
 
     builder:  make_leaves(...) -> arrange(...) -> Tree(...) -> .root_document(), .proof(id)
-    verifier: verify(proof_dict, root_document=None, commitment=None) -> {code: balance}
+    verifier: verify(proof_dict, root_document=None, published_commitment=None) -> {code: n}
 """
 
 from __future__ import annotations

@@ -484,7 +484,9 @@ def test_commitment_cross_check_detects_a_wrong_commitment(tmp_path):
     assert mm.commitment(ATT, relabelled, 2, root).hex() != root_doc["commitment"]
 
 
-def rebuild_tool_tree(out: Path, split: int) -> tuple[mm.Tree, dict[str, dict]]:
+def rebuild_tool_tree(
+    out: Path, split: int, proofs: dict[str, dict] | None = None
+) -> tuple[mm.Tree, dict[str, dict]]:
     """The tool's tree with the same leaves in the same order, built by `minimal_mst`.
 
     Reads the tool's private files: the master secret, and positions.bin (the leaf id at
@@ -496,7 +498,7 @@ def rebuild_tool_tree(out: Path, split: int) -> tuple[mm.Tree, dict[str, dict]]:
     perm = np.fromfile(out / "tree" / "positions.bin", dtype="<u8").astype(np.int64).tolist()
     meta = json.loads((out / "tree" / "meta.json").read_text())
     assert meta["split"] == split
-    proofs = tool_proofs(out)
+    proofs = tool_proofs(out) if proofs is None else proofs
     real = len(proofs) * split
     pad_salts = derive_pad_salts(secret, len(perm) - real)
     root_doc = json.loads((out / "root.json").read_text())
@@ -675,3 +677,74 @@ def test_255_assets_accepted_and_256_rejected_by_both():
         mm.verify(too_many)
     with pytest.raises(InvalidProof):
         tool_verify(too_many)
+
+
+def test_large_tree_through_the_worker_pools_matches_minimal(tmp_path):
+    """5462 accounts x split 3 = 16386 leaves: above the tool's pool threshold (16384
+    leaves), so the build hashes in forked workers, and above 4096 accounts, so
+    `liabilities proof --all` writes in forked workers too. Same checks as the small trees."""
+    rng = random.Random(16386)
+    assets = [{"code": "BTC", "decimals": 8}, {"code": "ETH", "decimals": 18}]
+    accounts = {
+        f"u{i:05d}": [rng.randint(0, 10**12), rng.choice([0, rng.randint(1, 2**90)])]
+        for i in range(5462)
+    }
+    csv_path, toml_path = write_inputs(tmp_path, assets, accounts)
+    data = read_liabilities(csv_path, read_assets(toml_path))
+    out = tmp_path / "tree"
+    build_tree(data, out, attestation_id=ATT, as_of=AS_OF, split=3, workers=2)
+    root_doc = json.loads((out / "root.json").read_text())
+    assert root_doc["height"] == 15
+    # the pool and the single-process build agree, given the same secret
+    again = tmp_path / "tree-1"
+    build_tree(
+        data,
+        again,
+        attestation_id=ATT,
+        as_of=AS_OF,
+        split=3,
+        workers=1,
+        secret_file=out / "secret.key",
+    )
+    assert json.loads((again / "root.json").read_text()) == root_doc
+
+    proofs_dir = tmp_path / "proofs"
+    assert main(["liabilities", "proof", str(out), "--all", "--out-dir", str(proofs_dir)]) == 0
+    proofs = {}
+    for line in (proofs_dir / "manifest.csv").read_text(encoding="utf-8").splitlines()[1:]:
+        id_hex, name = line.rsplit(",", 1)
+        proofs[bytes.fromhex(id_hex).decode("utf-8")] = json.loads((proofs_dir / name).read_text())
+    assert sorted(proofs) == sorted(accounts)
+
+    tree, _ = rebuild_tool_tree(out, 3, proofs)
+    assert tree.root_document() == root_doc
+    for account_id in rng.sample(sorted(accounts), 300):
+        proof = proofs[account_id]
+        assert mm.verify(proof, root_document=root_doc) == expected_balances(
+            assets, accounts[account_id]
+        )
+        assert tree.proof(account_id) == proof
+
+
+def test_maxwell_sum_attack_fails_under_both(tmp_path):
+    """The known attack on Maxwell's original tree: only the parent's total is hashed, so
+    the exchange can show each of two siblings a different value for the other one and
+    publish max(L, R) instead of L + R. Here both children's sums are in the parent's
+    hash: the forged proofs (root sums = max, sibling sums fitted to it, commitment
+    recomputed to match) are rejected by both verifiers."""
+    accounts = {"alice": [10], "bob": [7]}
+    out = tool_build(tmp_path, ONE_ASSET, accounts, split=1)
+    proofs = tool_proofs(out)
+    assert json.loads((out / "root.json").read_text())["height"] == 1
+    claimed_total = max(v[0] for v in accounts.values())
+    for account_id, proof in proofs.items():
+        forged = json_roundtrip(proof)
+        forged["root"]["sums"] = [str(claimed_total)]
+        forged["leaves"][0]["path"][0]["sums"] = [str(claimed_total - accounts[account_id][0])]
+        root = (bytes.fromhex(forged["root"]["hash"]), (claimed_total,))
+        forged["commitment"] = mm.commitment(ATT, ONE_ASSET, 1, root).hex()
+        with pytest.raises(mm.Invalid):
+            mm.verify(forged)
+        with pytest.raises(InvalidProof) as info:
+            tool_verify(forged)
+        assert info.value.check == "root hash"

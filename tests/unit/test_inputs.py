@@ -40,9 +40,8 @@ def balances_of(liabilities) -> dict[str, dict[str, int]]:
     """{account_id: {code: base units}} from the columnar (n, A, 2) '>u8' balances."""
     codes = [a.code for a in liabilities.assets]
     out = {}
-    for account, row in zip(liabilities.account_ids.to_pylist(), liabilities.balances, strict=True):
-        if isinstance(account, bytes):
-            account = account.decode()
+    for raw, row in zip(liabilities.account_ids.to_pylist(), liabilities.balances, strict=True):
+        account = raw.decode() if isinstance(raw, bytes) else raw
         out[account] = {
             code: (int(hi) << 64) | int(lo) for code, (hi, lo) in zip(codes, row, strict=True)
         }
@@ -133,22 +132,35 @@ def test_read_assets_allows_255_assets(tmp_path):
         pytest.param("[assets]\n", "assets", "no [assets", id="assets-empty"),
         pytest.param("[assets.btc]\ndecimals = 8\n", "assets.btc", "[A-Z0-9._-]", id="lowercase"),
         pytest.param('[assets."B TC"]\ndecimals = 8\n', "assets.B TC", "[A-Z0-9._-]", id="space"),
-        pytest.param("[assets.ABCDEFGHIJKLMNOPQ]\ndecimals = 8\n", "assets.ABCDEFGHIJKLMNOPQ",
-                     "[A-Z0-9._-]", id="code-17-chars"),
+        pytest.param(
+            "[assets.ABCDEFGHIJKLMNOPQ]\ndecimals = 8\n",
+            "assets.ABCDEFGHIJKLMNOPQ",
+            "[A-Z0-9._-]",
+            id="code-17-chars",
+        ),
         pytest.param("[assets.BTC]\n", "assets.BTC", "missing decimals", id="no-decimals"),
         pytest.param("[assets]\nBTC = 8\n", "assets.BTC", "missing decimals", id="not-a-table"),
-        pytest.param('[assets.BTC]\ndecimals = "8"\n', "assets.BTC.decimals", "integer",
-                     id="decimals-string"),
-        pytest.param("[assets.BTC]\ndecimals = 8.0\n", "assets.BTC.decimals", "integer",
-                     id="decimals-float"),
-        pytest.param("[assets.BTC]\ndecimals = true\n", "assets.BTC.decimals", "integer",
-                     id="decimals-bool"),
-        pytest.param("[assets.BTC]\ndecimals = -1\n", "assets.BTC.decimals", "0..36",
-                     id="decimals-negative"),
-        pytest.param("[assets.BTC]\ndecimals = 37\n", "assets.BTC.decimals", "0..36",
-                     id="decimals-37"),
-        pytest.param("[assets.BTC]\ndecimals = 8\nprecision = 2\n", "assets.BTC", "unknown key",
-                     id="unknown-key"),
+        pytest.param(
+            '[assets.BTC]\ndecimals = "8"\n', "assets.BTC.decimals", "integer", id="decimals-string"
+        ),
+        pytest.param(
+            "[assets.BTC]\ndecimals = 8.0\n", "assets.BTC.decimals", "integer", id="decimals-float"
+        ),
+        pytest.param(
+            "[assets.BTC]\ndecimals = true\n", "assets.BTC.decimals", "integer", id="decimals-bool"
+        ),
+        pytest.param(
+            "[assets.BTC]\ndecimals = -1\n", "assets.BTC.decimals", "0..36", id="decimals-negative"
+        ),
+        pytest.param(
+            "[assets.BTC]\ndecimals = 37\n", "assets.BTC.decimals", "0..36", id="decimals-37"
+        ),
+        pytest.param(
+            "[assets.BTC]\ndecimals = 8\nprecision = 2\n",
+            "assets.BTC",
+            "unknown key",
+            id="unknown-key",
+        ),
     ],
 )
 def test_read_assets_rejects(tmp_path, text, key, fragment):
@@ -252,7 +264,7 @@ def test_input_sha256_is_the_file_digest():
 )
 def test_amount_conversion_exact(tmp_path, asset, amount, units):
     data = read_csv(tmp_path, f"acct,{asset},{amount}\n")
-    expected = {code: 0 for code in CODES}
+    expected = dict.fromkeys(CODES, 0)
     expected[asset] = units
     assert balances_of(data) == {"acct": expected}
 
@@ -303,7 +315,10 @@ def test_account_ids_kept_verbatim(tmp_path):
     data = read_csv(tmp_path, '"a,b",BTC,1\nA,BTC,2\na,BTC,3\nünï,BTC,4\n" pad ",BTC,5\n')
     got = balances_of(data)
     assert {k: v["BTC"] for k, v in got.items()} == {
-        "a,b": 100_000_000, "A": 200_000_000, "a": 300_000_000, "ünï": 400_000_000,
+        "a,b": 100_000_000,
+        "A": 200_000_000,
+        "a": 300_000_000,
+        "ünï": 400_000_000,
         " pad ": 500_000_000,
     }
 
@@ -386,6 +401,20 @@ def test_negative_exclude_keeps_positive_rows_of_the_same_account(tmp_path):
     assert abs(int(data.excluded["assets"]["BTC"]["total_base_units"])) == 100_000_000
 
 
+def test_negative_exclude_totals_are_exact_near_2_pow_128(tmp_path):
+    big = "340282366920938463463.374607431768211455"  # (2**128 - 1) wei
+    data = read_csv(
+        tmp_path,
+        f"a,ETH,1\nb,ETH,-{big}\nc,ETH,-{big}\nd,ETH,-0.000000000000000001\n",
+        negative="exclude",
+    )
+    eth = data.excluded["assets"]["ETH"]
+    assert eth["rows"] == 3
+    assert abs(int(eth["total_base_units"])) == 2 * (MAX - 1) + 1
+    assert eth["total"].lstrip("-") == "680564733841876926926.749214863536422911"
+    assert balances_of(data) == {"a": {"BTC": 0, "ETH": 10**18, "USDT": 0}}
+
+
 def test_negative_exclude_still_rejects_too_many_decimals(tmp_path):
     exc, path = csv_error(tmp_path, "a,BTC,1\nb,BTC,-0.000000001\n", negative="exclude")
     assert_names(exc, path, 3, "-0.000000001")
@@ -411,12 +440,19 @@ def test_no_negative_rows_means_no_excluded_record(tmp_path):
         pytest.param("a,BTC,1\nb,BTC,-1\n", 3, "-1", "negative", id="negative"),
         pytest.param("a,ETH,-0.5\n", 2, "-0.5", "negative", id="negative-first-row"),
         pytest.param("a,BTC,1.123456789\n", 2, "1.123456789", "decimal places", id="9-decimals"),
-        pytest.param("a,USDT,1\nb,USDT,0.0000001\n", 3, "0.0000001", "decimal places",
-                     id="usdt-7-decimals"),
-        pytest.param("a,ETH,0.0000000000000000001\n", 2, "0.0000000000000000001",
-                     "decimal places", id="eth-19-decimals"),
-        pytest.param("a,BTC,1.1234567890\n", 2, "1.1234567890", "decimal places",
-                     id="9-decimals-then-zero"),
+        pytest.param(
+            "a,USDT,1\nb,USDT,0.0000001\n", 3, "0.0000001", "decimal places", id="usdt-7-decimals"
+        ),
+        pytest.param(
+            "a,ETH,0.0000000000000000001\n",
+            2,
+            "0.0000000000000000001",
+            "decimal places",
+            id="eth-19-decimals",
+        ),
+        pytest.param(
+            "a,BTC,1.1234567890\n", 2, "1.1234567890", "decimal places", id="9-decimals-then-zero"
+        ),
         pytest.param("a,BTC,abc\n", 2, "abc", "not a decimal number", id="letters"),
         pytest.param("a,BTC,1e5\n", 2, "1e5", "not a decimal number", id="exponent"),
         pytest.param("a,BTC,1,5\n", 2, "a,BTC,1,5", "3 fields", id="comma-decimal"),
@@ -432,13 +468,23 @@ def test_no_negative_rows_means_no_excluded_record(tmp_path):
         pytest.param("a,BTC,1\na,btc,1\n", 3, "btc", "unknown asset", id="asset-lowercase"),
         pytest.param("a,BTC,1\nb,,1\n", 3, "", "unknown asset", id="asset-empty"),
         pytest.param("a,BTC,1\na,BTC,2\n", 3, "a,BTC", "duplicate", id="duplicate"),
-        pytest.param("a,BTC,1\nb,ETH,1\nc,BTC,1\nb,ETH,2\n", 5, "b,ETH", "first seen on line 3",
-                     id="duplicate-names-first-line"),
+        pytest.param(
+            "a,BTC,1\nb,ETH,1\nc,BTC,1\nb,ETH,2\n",
+            5,
+            "b,ETH",
+            "first seen on line 3",
+            id="duplicate-names-first-line",
+        ),
         pytest.param("a,BTC,1\n,BTC,1\n", 3, None, "empty account id", id="empty-account"),
         pytest.param("x" * 257 + ",BTC,1\n", 2, "x" * 257, "256 bytes", id="account-257"),
         pytest.param("é" * 129 + ",BTC,1\n", 2, "é" * 129, "256 bytes", id="account-258-utf8"),
-        pytest.param("a,ETH,340282366920938463463.374607431768211456\n", 2,
-                     "340282366920938463463.374607431768211456", "2**128", id="eth-2-pow-128"),
+        pytest.param(
+            "a,ETH,340282366920938463463.374607431768211456\n",
+            2,
+            "340282366920938463463.374607431768211456",
+            "2**128",
+            id="eth-2-pow-128",
+        ),
         pytest.param(f"a,USDT,{'9' * 60}\n", 2, "9" * 60, "2**128", id="huge"),
         pytest.param("a,BTC,1\nb,BTC,1,2\n", 3, "b,BTC,1,2", "3 fields", id="four-fields"),
         pytest.param("a,BTC,1\nb,BTC\n", 3, "b,BTC", "3 fields", id="two-fields"),
@@ -507,8 +553,13 @@ def test_empty_jsonl_file(tmp_path):
 
 @pytest.mark.parametrize(
     "header",
-    ["alice,BTC,1", "account,asset,amount", "account_id,asset", "account_id,asset,amount,note",
-     "account_id,asset,asset"],
+    [
+        "alice,BTC,1",
+        "account,asset,amount",
+        "account_id,asset",
+        "account_id,asset,amount,note",
+        "account_id,asset,asset",
+    ],
 )
 def test_header_required(tmp_path, header):
     path = write(tmp_path, "liabilities.csv", header + "\nbob,BTC,1\n")
@@ -604,16 +655,18 @@ def test_jsonl_first_line_is_line_1(tmp_path):
         pytest.param(row("b", "BTC", 1), "1", "string", id="int-amount"),
         pytest.param(row("b", "BTC", 1.5), "1.5", "string", id="float-amount"),
         pytest.param(row("b", "BTC", "-1"), "-1", "negative", id="negative"),
-        pytest.param(row("b", "BTC", "0.123456789"), "0.123456789", "decimal places",
-                     id="decimals"),
+        pytest.param(
+            row("b", "BTC", "0.123456789"), "0.123456789", "decimal places", id="decimals"
+        ),
         pytest.param(row("b", "XRP", "1"), "XRP", "unknown asset", id="unknown-asset"),
         pytest.param(row("a", "BTC", "2"), "a,BTC", "duplicate", id="duplicate"),
         pytest.param(row("b", "BTC", "ten"), "ten", "not a decimal number", id="letters"),
         pytest.param(row("b", "BTC", ""), None, "empty amount", id="empty-amount"),
         pytest.param(row("", "BTC", "1"), None, "empty account id", id="empty-account"),
         pytest.param(row("z" * 257, "BTC", "1"), "z" * 257, "256 bytes", id="account-257"),
-        pytest.param({"account_id": "b", "asset": "BTC"}, None, "missing amount",
-                     id="missing-amount"),
+        pytest.param(
+            {"account_id": "b", "asset": "BTC"}, None, "missing amount", id="missing-amount"
+        ),
         pytest.param(row("b", "BTC", None), None, "missing amount", id="null-amount"),
         pytest.param(row(7, "BTC", "1"), "7", "string", id="int-account"),
     ],
@@ -663,7 +716,10 @@ def test_jsonl_two_objects_on_one_line_error_names_that_line(tmp_path):
 
 
 def test_jsonl_duplicate_key_names_the_line(tmp_path):
-    text = jsonl(row("a", "BTC", "1")) + '{"account_id": "b", "asset": "BTC", "amount": "1", "amount": "2"}\n'
+    text = (
+        jsonl(row("a", "BTC", "1"))
+        + '{"account_id": "b", "asset": "BTC", "amount": "1", "amount": "2"}\n'
+    )
     exc, path = jsonl_error(tmp_path, text)
     assert exc.file == str(path)
     assert exc.line == 2, str(exc)
@@ -673,7 +729,12 @@ def test_jsonl_sum_duplicates_and_negative_exclude(tmp_path):
     path = write(
         tmp_path,
         "l.jsonl",
-        jsonl(row("a", "ETH", "1"), row("a", "ETH", "0.5"), row("b", "ETH", "-2"), row("c", "USDT", "3")),
+        jsonl(
+            row("a", "ETH", "1"),
+            row("a", "ETH", "0.5"),
+            row("b", "ETH", "-2"),
+            row("c", "USDT", "3"),
+        ),
     )
     data = read_liabilities(path, ASSETS, negative="exclude", sum_duplicates=True)
     assert balances_of(data) == {

@@ -35,7 +35,7 @@ ATT = "prop-attestation"
 AS_OF = "2025-06-30T00:00:00Z"
 
 SETTINGS = settings(
-    max_examples=80,
+    max_examples=60,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -37,8 +37,7 @@ def test_bulk_proofs_equal_single_proofs(tmp_path: Path, split: int) -> None:
     with TreeStore(tmp_path / "t") as store:
         bulk = store.proof_texts(0, len(rows))
         single = [
-            (a, json.dumps(store.proof(a).to_json(), separators=(",", ":")))
-            for a, _, _ in rows
+            (a, json.dumps(store.proof(a).to_json(), separators=(",", ":"))) for a, _, _ in rows
         ]
     assert bulk == single
 
@@ -78,7 +77,9 @@ def test_build_is_reproducible_from_the_secret(tmp_path: Path) -> None:
     assert first.root == second.root
     assert third.root.commitment != first.root.commitment  # a new secret, new salts
     for name in ("level-00.bin", "positions.bin", "index.bin"):
-        assert (tmp_path / "a/tree" / name).read_bytes() == (tmp_path / "b/tree" / name).read_bytes()
+        assert (tmp_path / "a/tree" / name).read_bytes() == (
+            tmp_path / "b/tree" / name
+        ).read_bytes()
 
 
 def test_root_json_holds_no_secret(tmp_path: Path) -> None:
@@ -98,11 +99,25 @@ def test_parallel_build_equals_serial_build(tmp_path: Path) -> None:
     # above the pool threshold (16384 leaves) the build forks workers over subtrees
     rows = [(f"acct-{i}", i * 3, i * 5) for i in range(20_000)]
     secret = tmp_path / "s.key"
-    serial = build_tree(_liabilities(rows), tmp_path / "s", attestation_id="p", as_of="t",
-                        secret_file=secret, workers=1)
-    parallel = build_tree(_liabilities(rows), tmp_path / "p", attestation_id="p", as_of="t",
-                          secret_file=secret, workers=2)
+    serial = build_tree(
+        _liabilities(rows),
+        tmp_path / "s",
+        attestation_id="p",
+        as_of="t",
+        secret_file=secret,
+        workers=1,
+    )
+    parallel = build_tree(
+        _liabilities(rows),
+        tmp_path / "p",
+        attestation_id="p",
+        as_of="t",
+        secret_file=secret,
+        workers=2,
+    )
     assert serial.root == parallel.root
     for k in range(serial.root.height + 1):
         name = f"level-{k:02d}.bin"
-        assert (tmp_path / "s/tree" / name).read_bytes() == (tmp_path / "p/tree" / name).read_bytes()
+        assert (tmp_path / "s/tree" / name).read_bytes() == (
+            tmp_path / "p/tree" / name
+        ).read_bytes()
