@@ -218,26 +218,16 @@ class TreeStore:
 
     def all_proofs(self) -> Iterator[InclusionProof]:
         """Every account's proof in one pass over memory-mapped level files, by row."""
-        tree = self.dir / "tree"
-        width = self.meta.record_width
-        levels = [
-            np.memmap(tree / f"level-{k:02d}.bin", dtype=np.uint8, mode="r").reshape(-1, width)
-            for k in range(self.meta.height + 1)
-        ]
-        index = np.fromfile(tree / "index.bin", dtype=self._index_dtype)
-        by_row = np.empty((self.meta.accounts, self.meta.split), dtype=np.int64)
-        by_row[index["row"].astype(np.int64)] = index["pos"]
+        levels, by_row = self._bulk_views()
 
         def read(level: int, position: int) -> bytes:
             data: bytes = levels[level][position].tobytes()
             return data
 
-        ids = self.account_ids()
-        for row in range(self.meta.accounts):
-            account = ids[row].as_py()
-            if isinstance(account, bytes):
-                account = account.decode("utf-8")
-            yield self._proof_from(account, [int(p) for p in by_row[row]], read)
+        for start in range(0, self.meta.accounts, 4096):
+            stop = min(start + 4096, self.meta.accounts)
+            for row, account in enumerate(self.account_ids_slice(start, stop), start):
+                yield self._proof_from(account, [int(p) for p in by_row[row]], read)
 
     # ------------------------------------------------------------------ bulk, fast path
 
