@@ -222,13 +222,7 @@ def _read_table(source: _Source) -> pa.Table:
                 read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
                 parse_options=pa_csv.ParseOptions(newlines_in_values=False),
                 convert_options=pa_csv.ConvertOptions(
-                    # ids and assets arrive dictionary-encoded: one copy of each distinct
-                    # string, int32 per row, no per-row string column for 10M accounts
-                    column_types={
-                        "account_id": pa.dictionary(pa.int32(), pa.string()),
-                        "asset": pa.dictionary(pa.int32(), pa.string()),
-                        "amount": pa.string(),
-                    },
+                    column_types={c: pa.string() for c in COLUMNS},
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
                 ),
@@ -423,7 +417,10 @@ def _check_total(
     spec: AssetSpec,
 ) -> None:
     """The asset's total (of its non-negative rows) must stay below 2**128."""
-    lo, hi = limbs[~negative, 0], limbs[~negative, 1]
+    if negative.any():
+        lo, hi = limbs[~negative, 0], limbs[~negative, 1]
+    else:
+        lo, hi = limbs[:, 0], limbs[:, 1]
     mask, shift = np.uint64(0xFFFFFFFF), np.uint64(32)
     total = 0
     for weight, column in ((0, lo), (64, hi)):
@@ -505,7 +502,7 @@ def read_liabilities(
         raise InputError("empty file: a header but no rows", file=name)
 
     progress("validate", 0, 5)
-    id_values, account_rows = _dictionary(source, table.column("account_id"), "account id")
+    ids_column = table.column("account_id")
     asset_values, asset_rows = _dictionary(source, table.column("asset"), "asset")
     amounts = table.column("amount")
     del table
@@ -513,38 +510,6 @@ def read_liabilities(
         row = _first(amounts.is_null().to_numpy(zero_copy_only=False))
         assert row is not None
         raise source.error("missing amount", row)
-
-    lengths = pc.binary_length(id_values).to_numpy(zero_copy_only=False)
-    row = _first((lengths == 0)[account_rows])
-    if row is not None:
-        raise source.error("empty account id", row)
-    row = _first((lengths > MAX_ACCOUNT_ID_BYTES)[account_rows])
-    if row is not None:
-        raise source.error(
-            f"account id over {MAX_ACCOUNT_ID_BYTES} bytes ({int(lengths[account_rows[row]])})",
-            row,
-            id_values[int(account_rows[row])].as_py(),
-        )
-    codes = pa.array([a.code for a in assets], type=pa.string())
-    code_of_value = (
-        pc.index_in(asset_values, value_set=codes)
-        .fill_null(-1)
-        .to_numpy(zero_copy_only=False)
-        .astype(np.int64)
-    )
-    asset_index = code_of_value.astype(np.int16)[asset_rows]
-    row = _first(asset_index < 0)
-    if row is not None:
-        raise source.error(
-            "unknown asset (not in the assets file)",
-            row,
-            asset_values[int(asset_rows[row])].as_py(),
-        )
-    del asset_rows
-    row = _first(pc.equal(pc.binary_length(amounts), 0).to_numpy(zero_copy_only=False))
-    if row is not None:
-        raise source.error("empty amount", row)
-    progress("validate", 1, 5)
 
     # The heavy column work runs on both cores: Arrow kernels release the GIL. At most two
     # assets are converted at a time, so a 256-bit column per asset never piles up.
@@ -557,7 +522,31 @@ def read_liabilities(
     hi = np.zeros(rows, dtype=np.uint64)
     lo = np.zeros(rows, dtype=np.uint64)
     is_negative = np.zeros(rows, dtype=bool)
+    # Both cores: Arrow kernels release the GIL, so the account dictionary (the costliest
+    # step) is built while the amounts are checked and converted.
     with ThreadPoolExecutor(max_workers=2) as pool:
+        accounts_task = pool.submit(_dictionary, source, ids_column, "account id")
+        del ids_column
+        codes = pa.array([a.code for a in assets], type=pa.string())
+        code_of_value = (
+            pc.index_in(asset_values, value_set=codes)
+            .fill_null(-1)
+            .to_numpy(zero_copy_only=False)
+            .astype(np.int64)
+        )
+        asset_index = code_of_value.astype(np.int16)[asset_rows]
+        row = _first(asset_index < 0)
+        if row is not None:
+            raise source.error(
+                "unknown asset (not in the assets file)",
+                row,
+                asset_values[int(asset_rows[row])].as_py(),
+            )
+        del asset_rows
+        row = _first(pc.equal(pc.binary_length(amounts), 0).to_numpy(zero_copy_only=False))
+        if row is not None:
+            raise source.error("empty amount", row)
+        progress("validate", 1, 5)
         syntax = pool.submit(pc.match_substring_regex, amounts, AMOUNT_RE)
         pending = deque([pool.submit(convert, amounts, asset_index, 0)])
         well_formed = syntax.result().to_numpy(zero_copy_only=False)
@@ -596,6 +585,18 @@ def read_liabilities(
             lo[where] = limbs[:, 0]
             is_negative[where] = neg
             del where, limbs, neg, big
+        id_values, account_rows = accounts_task.result()
+    lengths = pc.binary_length(id_values).to_numpy(zero_copy_only=False)
+    row = _first((lengths == 0)[account_rows])
+    if row is not None:
+        raise source.error("empty account id", row)
+    row = _first((lengths > MAX_ACCOUNT_ID_BYTES)[account_rows])
+    if row is not None:
+        raise source.error(
+            f"account id over {MAX_ACCOUNT_ID_BYTES} bytes ({int(lengths[account_rows[row]])})",
+            row,
+            id_values[int(account_rows[row])].as_py(),
+        )
     progress("validate", 3, 5)
 
     if is_negative.any() and negative == "error":
