@@ -135,5 +135,5 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _since(started: float) -> str:
+def _since(started: float) -> str:  # float-ok: seconds
     return f"{time.perf_counter() - started:.3f}"
