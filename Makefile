@@ -27,7 +27,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[test]'
 	@touch $@ $(VENV)/.installed-runtime
 
-demo: $(VENV)/.installed-runtime
+# Real local nodes (anvil, bcoin) and solc-js, exactly as locked; no install scripts run.
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+demo: $(VENV)/.installed-runtime node_modules/.installed
 	$(BIN)/por demo
 
 lint: $(VENV)/.installed-test
@@ -37,7 +42,7 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-test
+unit: $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -46,4 +51,4 @@ bench: $(VENV)/.installed-runtime
 	$(BIN)/por bench liabilities --accounts 1000000 --assets 3
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -12,10 +12,12 @@ CLI returns (DESIGN.md, "Exit codes")::
     │   ├── NegativeBalance          3
     │   └── SumOverflow (OverflowError) 3  a sum component reaching 2**128
     ├── ChainError                   4  node, network or chain state
-    │   ├── NodeUnavailable
-    │   ├── NetworkMismatch
-    │   ├── StaleNode
-    │   └── TipMoved
+    │   ├── NodeUnavailable          unreachable, timed out, or refused after retries
+    │   ├── NetworkMismatch          another network or chain id than configured
+    │   ├── StaleNode                behind the pinned height, or not at it (Core)
+    │   ├── TipMoved                 the tip or the pinned block's hash changed (reorg)
+    │   ├── MalformedReply           a reply that does not follow the documented format
+    │   └── RpcError                 the node answered with a JSON-RPC error
     └── StoreError                   4  database or file-system failure
 
 Under-coverage is a *result* (exit 1), never an exception.
@@ -150,6 +152,18 @@ class StaleNode(ChainError):
 
 class TipMoved(ChainError):
     """The tip or the pinned block's hash changed during the scan (reorg)."""
+
+
+class MalformedReply(ChainError):
+    """A node reply that does not follow the documented format."""
+
+
+class RpcError(ChainError):
+    """A JSON-RPC error object from the node; `code` is the RPC error code."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message if code is None else f"RPC error {code}: {message}")
+        self.code = code
 
 
 class StoreError(PorError):

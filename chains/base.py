@@ -1,0 +1,150 @@
+"""The chain adapter contract and the value objects that cross the `chains/` boundary.
+
+Where it sits: `chains/` is the only place that talks to nodes. Adapters decode replies into
+these frozen values at once — raw JSON never leaves `chains/`, amounts are integer base
+units — and every read is pinned to one block (`BlockRef`) per chain.
+
+Invariants:
+  1. A `BlockRef` names the chain, the network, the height and the block hash; a snapshot
+     is valid only for that exact block.
+  2. Amounts are `int` base units (satoshi, wei, token units), never float.
+  3. An adapter raises the typed `ChainError`s of `verifier.errors`: `NodeUnavailable`,
+     `NetworkMismatch`, `StaleNode`, `TipMoved`, `MalformedReply`, `RpcError`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, Self
+
+from verifier.errors import MalformedReply
+
+_HEX32 = re.compile(r"[0-9a-f]{64}")
+
+
+class Chain(enum.StrEnum):
+    """The chains `por` reads."""
+
+    BITCOIN = "bitcoin"
+    ETHEREUM = "ethereum"
+
+
+class WalletClass(enum.StrEnum):
+    """How an address is held (DESIGN.md attestation document)."""
+
+    COLD = "cold"
+    HOT = "hot"
+    CUSTODIAL = "custodial"
+    OTHER = "other"
+
+
+class Attribution(enum.StrEnum):
+    """Whose coins: customers' (they back liabilities) or the exchange's own buffer."""
+
+    CUSTOMER = "customer"
+    OWN = "own"
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRef:
+    """One block of one chain: what a snapshot is pinned to."""
+
+    chain: Chain
+    network: str
+    """Bitcoin: "main", "test", "signet", "regtest". Ethereum: the chain id as a decimal string."""
+    height: int
+    """Block height (Bitcoin) or number (Ethereum)."""
+    hash: str
+    """Block hash, lowercase hex without 0x (Bitcoin: display byte order, as RPC shows it)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.height, int) or self.height < 0:
+            raise MalformedReply(f"block height {self.height!r} is not a non-negative integer")
+        if not isinstance(self.hash, str) or not _HEX32.fullmatch(self.hash):
+            raise MalformedReply(f"block hash {self.hash!r} is not 64 lowercase hex digits")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "chain": self.chain.value,
+            "network": self.network,
+            "height": self.height,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """An asset on a chain: the native coin (contract None) or an ERC-20 token."""
+
+    code: str
+    """Asset code as in the assets list (BTC, ETH, USDT, ...)."""
+    decimals: int
+    contract: str | None = None
+    """ERC-20 contract address (0x + 40 hex, checksummed or lowercase); None = native."""
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """One address's balance of one asset at the pinned block."""
+
+    address: str
+    asset: str
+    units: int
+    """Integer base units."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.units, int) or isinstance(self.units, bool) or self.units < 0:
+            raise MalformedReply(f"balance {self.units!r} of {self.address} is not a count")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainSnapshot:
+    """Balances of a set of addresses, all read at one pinned block."""
+
+    block: BlockRef
+    balances: tuple[Balance, ...]
+    requests: int = 0
+    """HTTP requests made for this snapshot (batches count once)."""
+    method: str = ""
+    """How balances were obtained, e.g. "scantxoutset", "address history", "eth_getProof"."""
+    notes: tuple[str, ...] = field(default=())
+
+    def total(self, asset: str) -> int:
+        return sum(b.units for b in self.balances if b.asset == asset)
+
+
+class ChainAdapter(Protocol):
+    """What every chain adapter provides. Each is an async context manager.
+
+    Every call has a timeout; transient failures are retried with backoff; everything
+    else raises a typed `ChainError` at once.
+    """
+
+    chain: Chain
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def tip(self) -> BlockRef:
+        """The node's current best block."""
+        ...
+
+    async def block_at(self, height: int) -> BlockRef:
+        """The block at `height` on the node's best chain; `StaleNode` if it has not got there."""
+        ...
+
+    async def holdings(self, addresses: Sequence[str], at: BlockRef) -> ChainSnapshot:
+        """Every address's balance of every configured asset at exactly block `at`.
+
+        Raises `TipMoved` if `at` is no longer on the node's best chain (or, for adapters
+        that can only read the tip, if the tip is not `at`) before or after the reads.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
