@@ -148,3 +148,34 @@ class ChainAdapter(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+class Ownership(enum.StrEnum):
+    """Where an address ends up after its ownership proof is checked."""
+
+    PROVEN = "proven"
+    """A valid signature over this attestation's challenge (or enough of them, multisig)."""
+    UNPROVEN = "unproven"
+    """No signature, or one that fails; `reason` says which check failed."""
+    CUSTODIAL = "custodial"
+    """Declared as held by a custodian; excluded from proven holdings unless configured."""
+
+
+@dataclass(frozen=True, slots=True)
+class OwnershipCheck:
+    """The verdict on one address's ownership proof."""
+
+    address: str
+    status: Ownership
+    scheme: str | None
+    """e.g. "bip137", "bip322-simple", "p2wsh-multisig", "eip191", "eip1271"; None if unsigned."""
+    reason: str
+    """Why, in words: what was checked, or which check failed."""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "address": self.address,
+            "status": self.status.value,
+            "scheme": self.scheme,
+            "reason": self.reason,
+        }
