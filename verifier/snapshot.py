@@ -1,0 +1,226 @@
+"""`por snapshot`: every configured wallet's balance at one pinned block per chain, and
+whether the exchange proved it controls each address.
+
+Where it sits: after the config (verifier/config.py), before reconciliation. The chains are
+read concurrently (one `asyncio.TaskGroup`); each adapter pins a block (the tip, or the
+height asked for), reads every address at exactly that block and re-checks the block's hash
+afterwards (the adapters raise `TipMoved` on a reorg). Ownership proofs are verified against
+the challenge for that block (chains/challenge.py): signatures over anything else fail.
+
+Nothing here holds raw JSON; amounts are integer base units.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chains.base import (
+    BlockRef,
+    Chain,
+    ChainAdapter,
+    ChainSnapshot,
+    Ownership,
+    OwnershipCheck,
+    WalletClass,
+)
+from chains.challenge import challenge
+from verifier.config import PorConfig, WalletConfig
+from verifier.errors import PorError, TipMoved
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class AddressReading:
+    """One address of one wallet at the pinned block."""
+
+    wallet: WalletConfig
+    address: str
+    balances: Mapping[str, int]
+    ownership: OwnershipCheck
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.wallet.label,
+            "wallet": self.wallet.key,
+            "class": self.wallet.wallet_class.value,
+            "attribution": self.wallet.attribution.value,
+            "address": self.address,
+            "balances": {code: str(units) for code, units in self.balances.items()},
+            "ownership": self.ownership.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class ChainReading:
+    """All wallets of one chain at its pinned block."""
+
+    block: BlockRef
+    assets: tuple[tuple[str, int], ...]
+    """(code, decimals) of every asset read on this chain."""
+    addresses: tuple[AddressReading, ...]
+    method: str
+    requests: int
+    challenge: str
+
+    def totals(self, count_custodial: bool = False) -> dict[str, dict[str, int]]:
+        """Per asset: proven, unproven and custodial base units."""
+        out = {code: {"proven": 0, "unproven": 0, "custodial": 0} for code, _ in self.assets}
+        for reading in self.addresses:
+            status = reading.ownership.status
+            bucket = status.value
+            if status is Ownership.CUSTODIAL and count_custodial:
+                bucket = "proven"
+            for code, units in reading.balances.items():
+                out[code][bucket] += units
+        return out
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The result of `por snapshot`."""
+
+    exchange: str
+    attestation_id: str
+    taken_at: str
+    chains: tuple[ChainReading, ...]
+    count_custodial: bool = False
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        from attestations.proofs import format_units
+
+        chains = []
+        for reading in self.chains:
+            decimals = dict(reading.assets)
+            totals = reading.totals(self.count_custodial)
+            chains.append(
+                {
+                    "chain": reading.block.chain.value,
+                    "network": reading.block.network,
+                    "height": reading.block.height,
+                    "block_hash": reading.block.hash,
+                    "method": reading.method,
+                    "requests": reading.requests,
+                    "challenge": reading.challenge,
+                    "addresses": [a.to_json() for a in reading.addresses],
+                    "totals": {
+                        code: {
+                            kind: {
+                                "base_units": str(units),
+                                "amount": format_units(units, decimals[code]),
+                            }
+                            for kind, units in kinds.items()
+                        }
+                        for code, kinds in totals.items()
+                    },
+                }
+            )
+        return {
+            "snapshot": "por-snapshot-v1",
+            "exchange": self.exchange,
+            "attestation_id": self.attestation_id,
+            "taken_at": self.taken_at,
+            "count_custodial": self.count_custodial,
+            "chains": chains,
+            "warnings": list(self.warnings),
+        }
+
+
+OwnershipVerifier = Callable[[WalletConfig, str, str, BlockRef], Awaitable[OwnershipCheck]]
+"""(wallet, address, challenge text, block) -> verdict."""
+
+
+@dataclass
+class ChainPlan:
+    """How to read one chain: its adapter, its assets, its addresses and how to verify them."""
+
+    chain: Chain
+    adapter: ChainAdapter
+    assets: tuple[tuple[str, int], ...]
+    expand: Callable[[WalletConfig], Sequence[str]]
+    """Wallet -> its addresses (an xpub or multisig wallet may have several or one)."""
+    verify: OwnershipVerifier
+    wallets: tuple[WalletConfig, ...]
+    height: int | None = None
+
+
+async def read_chain(plan: ChainPlan, config: PorConfig, progress: Progress) -> ChainReading:
+    """Pin a block, read every address at it, verify every ownership proof."""
+    name = plan.chain.value
+    async with plan.adapter as adapter:
+        progress(f"{name}: pin block", 0, 1)
+        block = await (adapter.tip() if plan.height is None else adapter.block_at(plan.height))
+        progress(f"{name}: pin block", 1, 1)
+        pairs = [(w, a) for w in plan.wallets for a in plan.expand(w)]
+        addresses = list(dict.fromkeys(a for _, a in pairs))
+        progress(f"{name}: read {len(addresses)} addresses", 0, 1)
+        snapshot: ChainSnapshot = await adapter.holdings(addresses, block)
+        progress(f"{name}: read {len(addresses)} addresses", 1, 1)
+        if snapshot.block != block:
+            raise TipMoved(
+                f"{name}: the adapter read block {snapshot.block.hash}, not {block.hash}"
+            )
+        text = challenge(config.exchange, config.attestation_id, block)
+        balances: dict[str, dict[str, int]] = {a: {c: 0 for c, _ in plan.assets} for a in addresses}
+        for balance in snapshot.balances:
+            balances.setdefault(balance.address, {})[balance.asset] = balance.units
+        readings = []
+        for n, (wallet, address) in enumerate(pairs):
+            if wallet.wallet_class is WalletClass.CUSTODIAL:
+                verdict = OwnershipCheck(
+                    address,
+                    Ownership.CUSTODIAL,
+                    None,
+                    "declared custodial: held by a custodian, not proven by signature",
+                )
+            else:
+                verdict = await plan.verify(wallet, address, text, block)
+            readings.append(AddressReading(wallet, address, balances[address], verdict))
+            progress(f"{name}: check ownership", n + 1, len(pairs))
+        return ChainReading(
+            block=block,
+            assets=plan.assets,
+            addresses=tuple(readings),
+            method=snapshot.method,
+            requests=snapshot.requests,
+            challenge=text,
+        )
+
+
+def _first_por_error(group: BaseExceptionGroup[Any]) -> PorError | None:
+    for error in group.exceptions:
+        if isinstance(error, PorError):
+            return error
+        if isinstance(error, BaseExceptionGroup):
+            found = _first_por_error(error)
+            if found is not None:
+                return found
+    return None
+
+
+async def take_snapshot(
+    config: PorConfig, plans: Sequence[ChainPlan], progress: Progress | None = None
+) -> Snapshot:
+    """Read every planned chain concurrently and gather the result."""
+    report = progress or (lambda phase, done, total: None)
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(read_chain(plan, config, report)) for plan in plans]
+    except BaseExceptionGroup as group_error:
+        # one chain failing cancels the others; surface the typed error, not the group
+        first = _first_por_error(group_error)
+        if first is not None:
+            raise first from group_error
+        raise
+    return Snapshot(
+        exchange=config.exchange,
+        attestation_id=config.attestation_id,
+        taken_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        chains=tuple(t.result() for t in tasks),
+        count_custodial=config.count_custodial,
+    )
