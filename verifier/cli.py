@@ -548,6 +548,85 @@ def verify_proof_cmd(
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------- snapshot
+
+
+@cli.command("snapshot")
+@click.option(
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="por.toml: exchange, nodes, wallets (see docs/snapshot.md).",
+)
+@click.option(
+    "--btc-height",
+    type=click.IntRange(0),
+    default=None,
+    help="Pin Bitcoin at this height (default: the node's tip).",
+)
+@click.option(
+    "--eth-block",
+    type=click.IntRange(0),
+    default=None,
+    help="Pin Ethereum at this block number (default: the node's tip).",
+)
+@JSON_OPTION
+def snapshot_cmd(
+    config_file: Path, btc_height: int | None, eth_block: int | None, as_json: bool
+) -> int:
+    """Read every wallet at one pinned block per chain and check its ownership proof."""
+    import asyncio
+
+    from verifier.config import load_config
+    from verifier.plans import build_plans
+    from verifier.snapshot import take_snapshot
+
+    config = load_config(config_file)
+    plans = build_plans(config, btc_height=btc_height, eth_block=eth_block)
+    with progress_bar(not as_json) as progress:
+        result = asyncio.run(take_snapshot(config, plans, progress))
+    if as_json:
+        print_json(result.to_json())
+    else:
+        _render_snapshot(result.to_json())
+    return EXIT_OK
+
+
+def _render_snapshot(doc: dict[str, Any]) -> None:
+    out.print(
+        f"[bold]Snapshot[/bold] of {escape(doc['exchange'])} for attestation "
+        f"{escape(doc['attestation_id'])} at {doc['taken_at']}"
+    )
+    for chain in doc["chains"]:
+        out.print(
+            f"\n[bold]{chain['chain']}[/bold] {chain['network']} at height "
+            f"{chain['height']}, block {chain['block_hash']} ({chain['method']}, "
+            f"{chain['requests']} requests)"
+        )
+        table = Table(show_header=True)
+        for column in ("wallet", "class", "address", "balances", "ownership"):
+            table.add_column(column)
+        for row in chain["addresses"]:
+            balances = ", ".join(f"{code} {units}" for code, units in row["balances"].items())
+            status = row["ownership"]["status"]
+            colour = {"proven": "green", "unproven": "red", "custodial": "yellow"}[status]
+            table.add_row(
+                escape(row["label"] or row["wallet"]),
+                row["class"],
+                escape(row["address"]),
+                balances + " (base units)",
+                f"[{colour}]{status}[/{colour}] {escape(row['ownership']['reason'])}",
+            )
+        out.print(table)
+        totals = Table(title="totals", show_header=True)
+        for column in ("asset", "proven", "unproven", "custodial"):
+            totals.add_column(column, justify="right" if column != "asset" else "left")
+        for code, kinds in chain["totals"].items():
+            totals.add_row(code, *(kinds[k]["amount"] for k in ("proven", "unproven", "custodial")))
+        out.print(totals)
+
+
 # ----------------------------------------------------------------------------- bench and demo
 
 

@@ -86,21 +86,19 @@ class LocalNode:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Self:
-        log = self._log.open("wb")
         try:
-            self.process = subprocess.Popen(  # noqa: S603 - our own node binaries
-                self.command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.environment(),
-                cwd=self.datadir,
-                start_new_session=True,  # its own process group: stop() kills all of it
-            )
-        finally:
-            log.close()
-        _LIVE.add(self)
-        try:
+            command = self.command()  # may raise NodeMissing: clean up the datadir too
+            with self._log.open("wb") as log:
+                self.process = subprocess.Popen(  # noqa: S603 - our own node binaries
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=self.environment(),
+                    cwd=self.datadir,
+                    start_new_session=True,  # its own process group: stop() kills all of it
+                )
+            _LIVE.add(self)
             self._wait(self.ready, self.start_timeout)
             self.check_version()
         except BaseException:
