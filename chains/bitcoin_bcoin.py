@@ -36,6 +36,7 @@ Before and after the reads, the block at `at.height` must still have `at.hash` (
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
@@ -111,6 +112,7 @@ class WatchedAddress:
     """bcoin's index key: the hash160 or the witness program, hex (a 40/64-char string)."""
 
 
+@functools.lru_cache(maxsize=1 << 16)  # scheduled runs read the same addresses every time
 def _script_for(address: str, network: str | None) -> tuple[str, bytes]:
     networks = [network] if network is not None else list(_ADDRESS_FORMATS)
     lowered = address.lower()

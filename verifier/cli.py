@@ -677,6 +677,55 @@ def bench_liabilities(
     return EXIT_OK
 
 
+@bench.command("snapshot")
+@click.option("--btc-addresses", default=2000, show_default=True, type=click.IntRange(1, 20000))
+@click.option("--eth-addresses", default=2000, show_default=True, type=click.IntRange(1, 20000))
+@click.option("--tokens", default=2, show_default=True, type=click.IntRange(0, 10))
+@JSON_OPTION
+def bench_snapshot(btc_addresses: int, eth_addresses: int, tokens: int, as_json: bool) -> int:
+    """Time the adapters against naive one-request-per-balance reads on local nodes."""
+    from verifier.bench_snapshot import run_snapshot_bench
+
+    with progress_bar() as progress:
+        result = run_snapshot_bench(
+            btc_addresses=btc_addresses,
+            eth_addresses=eth_addresses,
+            tokens=tokens,
+            progress=progress,
+        )
+    if as_json:
+        print_json(result)
+        return EXIT_OK
+    table = Table(title="por bench snapshot (local bcoin and anvil)")
+    for column in (
+        "chain",
+        "balances",
+        "ours s",
+        "ours requests",
+        "naive s",
+        "naive requests",
+        "speedup",
+    ):
+        table.add_column(column, justify="left" if column == "chain" else "right")
+    for chain in ("bitcoin", "ethereum"):
+        row = result[chain]
+        table.add_row(
+            chain,
+            str(row.get("balances", row["addresses"])),
+            f"{row['ours']['seconds']:.3f}",
+            str(row["ours"]["requests"]),
+            f"{row['naive']['seconds']:.3f}",
+            str(row["naive"]["requests"]),
+            f"{row['speedup']}x",
+        )
+    out.print(table)
+    out.print(
+        f"overall speedup {result['speedup']}x; both chains concurrently "
+        f"{result['both_chains_concurrently_seconds']} s"
+    )
+    return EXIT_OK
+
+
 @cli.command("demo")
 @click.option("--accounts", default=100_000, show_default=True, type=click.IntRange(1))
 @click.option(

@@ -91,18 +91,17 @@ def hook_batches(adapter: EthereumAdapter, hook: Callable[[int, Any], Any]) -> N
 
     hook(n, None) runs before the batch is sent; hook(n, replies) after, and may alter them.
     """
-    provider = adapter._provider
-    original = provider.make_batch_request
+    original = adapter._post_batch
     sent = 0
 
-    async def wrapped(requests: Any) -> Any:
+    async def wrapped(body: Any, what: str) -> Any:
         nonlocal sent
         sent += 1
         hook(sent, None)
-        replies = await original(requests)
+        replies = await original(body, what)
         return hook(sent, replies) or replies
 
-    provider.make_batch_request = wrapped  # type: ignore[method-assign]
+    adapter._post_batch = wrapped  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------------- the node
