@@ -506,6 +506,19 @@ class BcoinAdapter:
             notes=notes,
         )
 
+    async def used_addresses(self, addresses: Sequence[str]) -> set[str]:
+        """The addresses with any transaction in their history (for gap-limit discovery).
+
+        Mempool transactions count too: an address a customer was just given is used.
+        """
+        watched = self._watch(addresses)
+        keys = list(dict.fromkeys(w.key for w in watched))
+        chunks = [keys[i : i + self._chunk] for i in range(0, len(keys), self._chunk)]
+        txs = merge_histories(await _all(self._history(chunk) for chunk in chunks))
+        seen = {o.script for tx in txs for o in tx.outputs}
+        seen |= {i.script for tx in txs for i in tx.inputs if i.script is not None}
+        return {w.address for w in watched if w.script in seen}
+
     async def _history(self, keys: list[str]) -> list[HistoryTx]:
         reply = await self._http.post("/tx/address", {"addresses": keys})
         return parse_history(reply, f"/tx/address ({len(keys)} addresses)")

@@ -435,6 +435,10 @@ class EsploraAdapter:
             method="address history",
         )
 
+    async def used_addresses(self, addresses: Sequence[str]) -> set[str]:
+        """The addresses with any transaction (confirmed or not), for gap-limit discovery."""
+        return await self._used(watch_addresses(addresses, self.network))
+
     async def _used(self, batch: Collection[WatchedAddress]) -> set[str]:
         """The addresses of `batch` with any transaction (confirmed or not)."""
 

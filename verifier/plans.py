@@ -60,19 +60,47 @@ def bitcoin_adapter(config: BitcoinConfig) -> ChainAdapter:
     )
 
 
-def bitcoin_addresses(wallet: WalletConfig, network: str) -> Sequence[str]:
-    """The addresses a Bitcoin wallet entry stands for."""
+async def bitcoin_addresses(
+    wallet: WalletConfig, network: str, adapter: ChainAdapter
+) -> Sequence[str]:
+    """The addresses a Bitcoin wallet entry stands for.
+
+    An xpub wallet is walked to its gap limit on the receive and change chains, asking the
+    node which addresses have history, when the adapter can say (bcoin, Esplora). Bitcoin
+    Core sees only the UTXO set at the tip, so with Core the first `gap_limit` receive and
+    change addresses are read.
+    """
     from chains import btc_wallets
 
     if wallet.address is not None:
         return [wallet.address]
     if wallet.xpub is not None:
-        return btc_wallets.xpub_addresses(
-            wallet.xpub,
-            script=wallet.script or "p2wpkh",
+        used = getattr(adapter, "used_addresses", None)
+        if used is None:
+            return btc_wallets.xpub_addresses(
+                wallet.xpub,
+                script=wallet.script or "p2wpkh",
+                network=network,
+                count=wallet.gap_limit,
+                name=wallet.key,
+            )
+        hd = btc_wallets.XpubWallet(
+            name=wallet.key,
             network=network,
-            count=wallet.gap_limit,
+            xpub=wallet.xpub,
+            script_type=btc_wallets.ScriptType(wallet.script or "p2wpkh"),
+            account_path=wallet.path or "",
+            gap_limit=wallet.gap_limit,
         )
+        found: list[str] = []
+        for change in (0, 1):
+
+            async def has_history(batch: tuple[btc_wallets.WatchedAddress, ...]) -> set[str]:
+                return set(await used([w.address for w in batch]))
+
+            walk = await btc_wallets.discover(hd, change, has_history)
+            found += [w.address for w in walk.used]
+        return found
     assert wallet.multisig_m is not None  # config guarantees it for multisig wallets
     return [
         btc_wallets.multisig_address(
@@ -95,11 +123,16 @@ def _bitcoin_plan(config: PorConfig, btc: BitcoinConfig, height: int | None) -> 
             )
         return verify_bitcoin_ownership(proof, address, btc.network, text)
 
+    adapter = bitcoin_adapter(btc)
+
+    async def expand(wallet: WalletConfig) -> Sequence[str]:
+        return await bitcoin_addresses(wallet, btc.network, adapter)
+
     return ChainPlan(
         chain=Chain.BITCOIN,
-        adapter=bitcoin_adapter(btc),
+        adapter=adapter,
         assets=((btc.asset, 8),),
-        expand=lambda wallet: bitcoin_addresses(wallet, btc.network),
+        expand=expand,
         verify=verify,
         wallets=btc.wallets,
         height=height,
@@ -142,11 +175,15 @@ def _ethereum_plan(eth: EthereumConfig, height: int | None) -> ChainPlan:
         chain=Chain.ETHEREUM,
         adapter=adapter,
         assets=((eth.asset, 18), *((t.code, t.decimals) for t in eth.tokens)),
-        expand=lambda wallet: [wallet.address] if wallet.address else [],
+        expand=_ethereum_addresses,
         verify=verify,
         wallets=eth.wallets,
         height=height,
     )
+
+
+async def _ethereum_addresses(wallet: WalletConfig) -> Sequence[str]:
+    return [wallet.address] if wallet.address else []
 
 
 def build_plans(

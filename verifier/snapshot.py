@@ -142,8 +142,8 @@ class ChainPlan:
     chain: Chain
     adapter: ChainAdapter
     assets: tuple[tuple[str, int], ...]
-    expand: Callable[[WalletConfig], Sequence[str]]
-    """Wallet -> its addresses (an xpub or multisig wallet may have several or one)."""
+    expand: Callable[[WalletConfig], Awaitable[Sequence[str]]]
+    """Wallet -> its addresses (an xpub wallet: those its gap-limit walk finds used)."""
     verify: OwnershipVerifier
     wallets: tuple[WalletConfig, ...]
     height: int | None = None
@@ -156,7 +156,7 @@ async def read_chain(plan: ChainPlan, config: PorConfig, progress: Progress) -> 
         progress(f"{name}: pin block", 0, 1)
         block = await (adapter.tip() if plan.height is None else adapter.block_at(plan.height))
         progress(f"{name}: pin block", 1, 1)
-        pairs = [(w, a) for w in plan.wallets for a in plan.expand(w)]
+        pairs = [(w, a) for w in plan.wallets for a in await plan.expand(w)]
         addresses = list(dict.fromkeys(a for _, a in pairs))
         progress(f"{name}: read {len(addresses)} addresses", 0, 1)
         snapshot: ChainSnapshot = await adapter.holdings(addresses, block)

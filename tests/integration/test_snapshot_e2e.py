@@ -65,6 +65,23 @@ def _wallet_table(section: str, entry: dict[str, Any]) -> str:
     )
 
 
+def _hd_account() -> tuple[str, dict[tuple[int, int], str]]:
+    """An account tpub (m/84'/1'/0') and its first P2WPKH receive and change addresses."""
+    from embit import bip32
+    from embit import script as escript
+    from embit.networks import NETWORKS
+
+    net = NETWORKS["regtest"]
+    account = bip32.HDKey.from_seed(b"\x07" * 32, version=net["xprv"]).derive("m/84h/1h/0h")
+    tpub = account.to_public().to_string(version=net["xpub"])
+    addresses = {
+        (change, i): escript.p2wpkh(account.derive([change, i]).key).address(net)
+        for change in (0, 1)
+        for i in range(10)
+    }
+    return tpub, addresses
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     bcoin = start_bcoin()
@@ -76,7 +93,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         kinds = ["p2pkh", "p2sh-p2wpkh", "p2wpkh", "p2wsh-2of3", "p2wpkh", "p2wpkh", "p2wpkh"]
         addresses = [wallet.new_address(kind) for kind in kinds]  # type: ignore[arg-type]
         amounts = [100_000 * (i + 1) + i for i in range(len(addresses))]
-        wallet.pay(dict(zip(addresses, amounts, strict=True)))
+        log.info("an HD account: coins at receive 0/0 and 0/3 (a gap), change 1/1")
+        tpub, hd_addresses = _hd_account()
+        hd_paid = {
+            hd_addresses[(0, 0)]: 1_111,
+            hd_addresses[(0, 3)]: 2_222,
+            hd_addresses[(1, 1)]: 3_333,
+        }
+        wallet.pay(dict(zip(addresses, amounts, strict=True)) | hd_paid)
         wallet.mine(1)
         btc_height = bcoin.height()
         btc_hash = bcoin.block_hash(btc_height)
@@ -158,6 +182,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             if proof is not None:
                 entry["ownership"] = proof
             text_out += _wallet_table("bitcoin", entry) + "\n"
+        hd = {"label": "hd", "class": "hot", "xpub": tpub, "script": "p2wpkh", "gap_limit": 5}
+        text_out += _wallet_table("bitcoin", hd) + "\n"
         text_out += (
             "\n".join(
                 [
@@ -188,6 +214,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             for w in eth_wallets
         }
         statuses = {
+            **dict.fromkeys(hd_paid, "unproven"),
             **dict.fromkeys(addresses[:4], "proven"),
             addresses[4]: "unproven",
             addresses[5]: "unproven",
@@ -203,7 +230,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             config,
             btc_height,
             eth_block,
-            dict(zip(addresses, amounts, strict=True)),
+            dict(zip(addresses, amounts, strict=True)) | hd_paid,
             eth_expected,
             statuses,
         )
