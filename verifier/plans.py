@@ -27,21 +27,12 @@ def bitcoin_adapter(config: BitcoinConfig) -> ChainAdapter:
         password_file=config.password_file,
         password_env=config.password_env,
     )
-    if config.backend == "bcoin":
+    if config.backend in {"bcoin", "core"}:
         from chains.bitcoin_bcoin import BcoinAdapter
-
-        return BcoinAdapter(
-            config.url,
-            network=config.network,
-            authorization=authorization,
-            asset=config.asset,
-            timeout=config.timeout,
-            concurrency=config.concurrency,
-        )
-    if config.backend == "core":
         from chains.bitcoin_core import CoreAdapter
 
-        return CoreAdapter(
+        node_adapter = BcoinAdapter if config.backend == "bcoin" else CoreAdapter
+        return node_adapter(
             config.url,
             network=config.network,
             authorization=authorization,
