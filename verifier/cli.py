@@ -98,6 +98,15 @@ def cli() -> None:
     """
 
 
+def _register_reserve() -> None:
+    from verifier.reserve_cli import reserve
+
+    cli.add_command(reserve)
+
+
+_register_reserve()
+
+
 # ----------------------------------------------------------------------------- liabilities
 
 
@@ -625,6 +634,174 @@ def _render_snapshot(doc: dict[str, Any]) -> None:
         for code, kinds in chain["totals"].items():
             totals.add_row(code, *(kinds[k]["amount"] for k in ("proven", "unproven", "custodial")))
         out.print(totals)
+
+
+# ----------------------------------------------------------------------------- reconcile
+
+
+HEIGHT_OPTIONS = [
+    click.option(
+        "--btc-height",
+        type=click.IntRange(0),
+        default=None,
+        help="Pin Bitcoin at this height (default: the node's tip).",
+    ),
+    click.option(
+        "--eth-block",
+        type=click.IntRange(0),
+        default=None,
+        help="Pin Ethereum at this block number (default: the node's tip).",
+    ),
+]
+
+
+def _heights(func: Any) -> Any:
+    for option in reversed(HEIGHT_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _reconcile(
+    config_file: Path, btc_height: int | None, eth_block: int | None, quiet: bool
+) -> tuple[Any, Any, Any]:
+    from verifier.config import load_config
+    from verifier.pipeline import load_inputs, reconcile_now
+    from verifier.plans import build_plans
+
+    config = load_config(config_file)
+    inputs = load_inputs(config)
+    plans = build_plans(config, btc_height=btc_height, eth_block=eth_block)
+    with progress_bar(not quiet) as progress:
+        outcome = reconcile_now(config, plans, progress)
+    return config, inputs, outcome
+
+
+@cli.command("reconcile")
+@click.option(
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="por.toml: exchange, nodes, wallets, liabilities, prices, reserve, pack.",
+)
+@_heights
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the self-contained HTML report here.",
+)
+@JSON_OPTION
+def reconcile_cmd(
+    config_file: Path,
+    btc_height: int | None,
+    eth_block: int | None,
+    html_file: Path | None,
+    as_json: bool,
+) -> int:
+    """Snapshot, reserve and coverage: the combined report. Exit 0 covered and reserve met,
+    1 shortfall or under a threshold, 3 invalid input, 4 node or network failure."""
+    from verifier.html_report import render_html, write_html
+    from verifier.report import render_terminal
+
+    _, _, outcome = _reconcile(config_file, btc_height, eth_block, as_json)
+    if html_file is not None:
+        write_html(html_file, render_html(outcome.report))
+    if as_json:
+        print_json(outcome.report)
+    else:
+        render_terminal(outcome.report, out)
+        if html_file is not None:
+            err.print(f"HTML report: {html_file}")
+    return int(outcome.exit_code)
+
+
+@cli.command("attest")
+@click.option("--config", "config_file", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory for attestation.json, root.json, report.json and report.html.",
+)
+@_heights
+@JSON_OPTION
+def attest_cmd(
+    config_file: Path, out_dir: Path, btc_height: int | None, eth_block: int | None, as_json: bool
+) -> int:
+    """Exchange: reconcile, then write the signed por-attestation-v1 document (Ed25519; the
+    key file comes from [attest] key_file and is created with mode 0600 if absent)."""
+    from verifier.attest import attest
+    from verifier.html_report import render_html, write_html
+
+    config, inputs, outcome = _reconcile(config_file, btc_height, eth_block, as_json)
+    key_file = config.reconcile.key_file
+    if key_file is None:
+        raise InputError(
+            "missing: the Ed25519 key file", file=str(config.path), key="attest.key_file"
+        )
+    doc = attest(config, inputs, outcome, out_dir, key_file)
+    write_atomic(out_dir / "report.json", (json.dumps(outcome.report, indent=2) + "\n").encode())
+    write_html(out_dir / "report.html", render_html(outcome.report))
+    summary = {
+        "attestation": str(out_dir / "attestation.json"),
+        "public_key": doc["signature"]["public_key"],
+        "exit_code": outcome.exit_code,
+        "verdict": outcome.report["verdict"],
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        out.print(
+            f"attestation written to {out_dir / 'attestation.json'} "
+            f"(public key {doc['signature']['public_key']})"
+        )
+    return EXIT_OK
+
+
+@cli.command("verify")
+@click.argument("attestation", type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Auditor config: the auditor's own nodes ([bitcoin], [ethereum]).",
+)
+@click.option("--public-key", default=None, help="Require this signer (64 hex digits).")
+@JSON_OPTION
+def verify_cmd(
+    attestation: Path, config_file: Path | None, public_key: str | None, as_json: bool
+) -> int:
+    """Auditor: check an attestation end to end and list every discrepancy. Exit 0 valid and
+    covered, 1 valid but a shortfall, 3 a discrepancy or invalid document, 4 node failure."""
+    from verifier.attest import verify
+    from verifier.config import load_config
+
+    auditor = load_config(config_file) if config_file is not None else None
+    result = verify(attestation, auditor=auditor, expected_public_key=public_key)
+    if as_json:
+        print_json(result.to_json())
+        return result.exit_code
+    state = "VALID" if not result.discrepancies else "DISCREPANCIES"
+    colour = "green" if not result.discrepancies else "red"
+    out.print(
+        f"[bold {colour}]{state}[/bold {colour}] attestation "
+        f"{escape(result.attestation_id)} signed by {result.public_key}"
+    )
+    for check in result.checks:
+        out.print(f"  [green]✓[/green] {escape(check)}")
+    for problem in result.discrepancies:
+        out.print(f"  [red]✗[/red] {escape(problem)}")
+    if result.report is not None:
+        verdict = result.report["verdict"]
+        out.print(
+            f"recomputed: covered {verdict['covered']}, reserve met "
+            f"{verdict['reserve_met']}, combined met {verdict['combined_met']}"
+        )
+    return result.exit_code
 
 
 # ----------------------------------------------------------------------------- bench and demo

@@ -91,8 +91,27 @@ class EthereumConfig:
 
 
 @dataclass(frozen=True)
+class ReconcileConfig:
+    """What `por reconcile` and `por attest` add to the snapshot: the other inputs."""
+
+    root: Path | None = None
+    """The liabilities root document (root.json of `por liabilities build`)."""
+    liabilities_file: Path | None = None
+    assets_file: Path | None = None
+    tree_dir: Path | None = None
+    """Or a liabilities file to build from: built into tree_dir (default next to the config)."""
+    prices: Path | None = None
+    statement: Path | None = None
+    pack: str | None = None
+    min_coverage: str = "1"
+    min_combined: str = "1"
+    key_file: Path | None = None
+    """The exchange's Ed25519 attestation key (mode 0600; created by `por attest` if absent)."""
+
+
+@dataclass(frozen=True)
 class PorConfig:
-    """Everything `por snapshot` needs."""
+    """Everything `por snapshot`, `por reconcile` and `por attest` need."""
 
     path: Path
     exchange: str
@@ -100,6 +119,7 @@ class PorConfig:
     bitcoin: BitcoinConfig | None = None
     ethereum: EthereumConfig | None = None
     count_custodial: bool = False
+    reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -228,6 +248,42 @@ def _wallet(file: Path, chain: Chain, raw: Any, where: str) -> WalletConfig:
     )
 
 
+_RATIO = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def _reconcile_section(path: Path, top: _Reader) -> ReconcileConfig:
+    liabilities = _Reader(path, top.get("liabilities", dict, {}), "liabilities")
+    liabilities.unknown({"root", "file", "assets", "tree"})
+    if liabilities.table and ("root" in liabilities.table) == ("file" in liabilities.table):
+        raise liabilities.fail("root", "give either root (a root.json) or file (to build from)")
+    if "file" in liabilities.table and "assets" not in liabilities.table:
+        raise liabilities.fail("assets", "missing (the assets TOML for the liabilities file)")
+    prices = _Reader(path, top.get("prices", dict, {}), "prices")
+    prices.unknown({"file"})
+    reserve = _Reader(path, top.get("reserve", dict, {}), "reserve")
+    reserve.unknown({"statement", "pack"})
+    thresholds = _Reader(path, top.get("thresholds", dict, {}), "thresholds")
+    thresholds.unknown({"min_coverage", "min_combined"})
+    for name in ("min_coverage", "min_combined"):
+        value = thresholds.get(name, str, "1")
+        if not _RATIO.fullmatch(value):
+            raise thresholds.fail(name, 'must be a decimal string such as "1" or "0.98"', value)
+    attest = _Reader(path, top.get("attest", dict, {}), "attest")
+    attest.unknown({"key_file"})
+    return ReconcileConfig(
+        root=liabilities.path("root"),
+        liabilities_file=liabilities.path("file"),
+        assets_file=liabilities.path("assets"),
+        tree_dir=liabilities.path("tree"),
+        prices=prices.path("file"),
+        statement=reserve.path("statement"),
+        pack=reserve.get("pack", str, None),
+        min_coverage=thresholds.get("min_coverage", str, "1"),
+        min_combined=thresholds.get("min_combined", str, "1"),
+        key_file=attest.path("key_file"),
+    )
+
+
 def load_config(path: Path) -> PorConfig:
     """Read and check `por.toml`."""
     try:
@@ -245,12 +301,11 @@ def load_config(path: Path) -> PorConfig:
             "bitcoin",
             "ethereum",
             "snapshot",
-            "assets",
             "liabilities",
             "prices",
             "reserve",
-            "rules",
             "thresholds",
+            "attest",
             "alerts",
             "database",
         }
@@ -331,6 +386,7 @@ def load_config(path: Path) -> PorConfig:
         )
     if bitcoin is None and ethereum is None:
         raise InputError("configure at least one of [bitcoin] and [ethereum]", file=str(path))
+    reconcile = _reconcile_section(path, top)
     snapshot = _Reader(path, top.get("snapshot", dict, {}), "snapshot")
     snapshot.unknown({"count_custodial"})
     return PorConfig(
@@ -340,5 +396,6 @@ def load_config(path: Path) -> PorConfig:
         bitcoin=bitcoin,
         ethereum=ethereum,
         count_custodial=snapshot.get("count_custodial", bool, False),
+        reconcile=reconcile,
         raw=raw,
     )

@@ -10,17 +10,24 @@ import pytest
 from verifier.cli import main
 
 
+@pytest.mark.node
 def test_demo_runs_twice_and_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
     for _ in range(2):  # a second run replaces the work directory
         assert main(["demo", "--accounts", "300", "--out", str(out), "--json"]) == 0
-        doc = json.loads(capsys.readouterr().out)
-        assert doc["steps"]["verify"]["valid"] is True
-        assert doc["steps"]["audit"]["leaves_recomputed"] is True
+        report = json.loads(capsys.readouterr().out)  # --json: the report document
+        assert report["report"] == "por-report-v1"
+        assert report["verdict"]["exit_code"] == 0
     root = json.loads((out / "tree/root.json").read_text())
-    assert doc["steps"]["build"]["commitment"] == root["commitment"]
-    proof = Path(doc["steps"]["proof"]["file"])
+    assert report["attestation"]["commitment"] == root["commitment"]
+    proof = out / "proof-acct-00000042.json"
     assert main(["verify-proof", str(proof), "--root", str(out / "tree/root.json")]) == 0
+    capsys.readouterr()
+    assert (out / "attestation/report.html").read_text().count("<svg") >= 2
+    assert (out / "keys/attest.key").stat().st_mode & 0o777 == 0o600
+    code = main(["verify", str(out / "attestation/attestation.json"), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["valid"], result["discrepancies"]
 
 
 def test_demo_refuses_a_foreign_directory(tmp_path: Path) -> None:

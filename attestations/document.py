@@ -1,0 +1,1227 @@
+"""The attestation document `por-attestation-v1`: canonical encoding, build, sign, verify.
+
+Where it sits: the last step of the attestation stage. The exchange assembles, from the
+liabilities root document (`root.json`, attestations/build.py), the chain snapshots
+(verifier/snapshot.py), its off-chain reserve statement, prices and the rule pack, one JSON
+document; signs it with an Ed25519 key; and publishes it. An auditor reads it back with
+`verify_attestation` (or `verify_attestation_signature`) before reconciling. docs/attestation.md
+is the normative description of the schema and of the canonical encoding.
+
+Pure apart from two edges: the signing key file (`load_or_create_signing_key`) and writing
+the published files (`write_attestation`, `load_attestation`). No network, no asyncio.
+
+Invariants:
+  1. What is signed is ``b"por-attestation-v1\\n" || canonical_json(document without its
+     "signature" member)``. The canonical encoding is a subset of RFC 8785 (JCS): UTF-8,
+     object keys sorted by UTF-16 code units, no whitespace, minimal string escapes, integers
+     only (``|n| <= 2**53 - 1``). Floats, NaN and non-JSON values are rejected, naming
+     their path, never rounded. So any file layout (pretty, reordered) verifies alike.
+  2. Amounts are decimal strings of integer base units; prices are decimal strings.
+  3. Every field a verifier reads is checked, one check per line, raising `InvalidProof`
+     whose ``check`` is ``"format"``, ``"signature"``, ``"public_key"`` (a pinned key that
+     differs) or ``"field <path>"`` (e.g. ``"field chains[0].wallets[2].balances.BTC"``).
+     Fields are checked before the signature, so the error names what is wrong.
+  4. The document is closed: an unknown member at the top level, in a chain or in a wallet
+     is an error. ``reserve``, ``report`` and each wallet's ``ownership`` are carried as given
+     (signed, shape-checked; their content is checked by the reserve rules and the ownership
+     verifiers), and ``liabilities`` is the root document verbatim.
+  5. The private key is never part of an error message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from attestations.encoding import ASSET_CODE_RE, commitment
+from attestations.proofs import RootDocument, parse_root_document
+from chains.base import Attribution, BlockRef, Chain, WalletClass
+from chains.btc_ownership import decode_address
+from chains.challenge import challenge
+from verifier.errors import InputError, InvalidProof, NotFound, PorError, StoreError
+
+FORMAT = "por-attestation-v1"
+SIGNING_TAG = b"por-attestation-v1\n"
+"""Domain separation: prefixed to the canonical bytes before signing."""
+ALGORITHM = "ed25519"
+MAX_SAFE_INT = 2**53 - 1
+"""Largest integer magnitude allowed (I-JSON, RFC 7493): every JCS implementation agrees."""
+MAX_DEPTH = 64
+"""Deepest nesting of arrays and objects accepted (a hostile document cannot exhaust the stack)."""
+MAX_BALANCE = 2**256
+"""Balances are below 2**256 (an EVM word)."""
+MAX_KEY_FILE_BYTES = 4096
+BITCOIN_NETWORKS = ("main", "test", "testnet4", "signet", "regtest")
+"""The networks chains/btc_ownership.py decodes addresses for."""
+
+TOP_REQUIRED = (
+    "format",
+    "attestation_id",
+    "as_of",
+    "exchange",
+    "liabilities",
+    "chains",
+    "reserve",
+    "prices",
+    "rule_pack",
+)
+TOP_OPTIONAL = ("report", "signature")
+CHAIN_KEYS = ("chain", "network", "height", "block_hash", "challenge", "wallets")
+WALLET_KEYS = ("address", "label", "class", "attribution", "balances", "ownership")
+PRICE_KEYS = ("value", "currency", "source", "time")
+RULE_PACK_KEYS = ("id", "version")
+SIGNATURE_KEYS = ("algorithm", "public_key", "value")
+RESERVE_LISTS = ("cash", "insurance", "guarantees")
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[A-Z0-9._-]{1,16}")
+_DECIMAL_INT = re.compile(r"0|[1-9][0-9]*")
+_DECIMAL = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
+_CURRENCY = re.compile(r"[A-Z]{3}|[A-Z0-9]{2,10}")
+_HEX = re.compile(r"(?:[0-9a-f]{2})+")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX128 = re.compile(r"[0-9a-f]{128}")
+_ETH_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_ETH_CHAIN_ID = re.compile(r"[1-9][0-9]{0,19}")
+
+# JCS string escapes (RFC 8785 §3.2.2.2): the two-character forms where they exist, \u00xx
+# (lowercase hex) for the other control characters, everything else as UTF-8.
+_ESCAPES: dict[int, str] = {c: f"\\u{c:04x}" for c in range(0x20)}
+_ESCAPES.update(
+    {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r", 0x22: '\\"', 0x5C: "\\\\"}
+)
+
+
+# ----------------------------------------------------------------------------- canonical JSON
+
+
+def _child(path: str, key: str | int) -> str:
+    """The path of a member or element, as error checks name it (``chains[0].height``)."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+def _bad(path: str, message: str) -> InvalidProof:
+    return InvalidProof(f"field {path or 'document'}", message)
+
+
+def _encode_string(value: str, path: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad(path, "a string with a lone surrogate is not valid Unicode") from None
+    return '"' + value.translate(_ESCAPES) + '"'
+
+
+def _encode(value: Any, path: str, depth: int, out: list[str]) -> None:
+    if depth > MAX_DEPTH:
+        raise _bad(path, f"nested deeper than {MAX_DEPTH} levels")
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(_encode_string(value, path))
+    elif isinstance(value, int):
+        if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            raise _bad(path, f"integer {value} is beyond ±(2**53 - 1); write it as a string")
+        out.append(str(int(value)))
+    elif isinstance(value, float | Decimal):
+        raise _bad(
+            path,
+            f"{value!r} is not an integer: floats (and NaN, Infinity) are not allowed; "
+            "amounts and prices are decimal strings",
+        )
+    elif isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise _bad(path, f"object key {key!r} is not a string")
+        # RFC 8785 §3.2.3: sort by UTF-16 code units (code-point order below U+10000)
+        try:
+            keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
+        except UnicodeEncodeError:
+            raise _bad(path, "an object key with a lone surrogate is not valid Unicode") from None
+        out.append("{")
+        for n, key in enumerate(keys):
+            if n:
+                out.append(",")
+            out.append(_encode_string(key, path))
+            out.append(":")
+            _encode(value[key], _child(path, key), depth + 1, out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for n, item in enumerate(value):
+            if n:
+                out.append(",")
+            _encode(item, _child(path, n), depth + 1, out)
+        out.append("]")
+    else:
+        raise _bad(path, f"a {type(value).__name__} is not a JSON value")
+
+
+def canonical_json(value: Any) -> bytes:
+    """The canonical encoding of a JSON value (a subset of RFC 8785, JCS).
+
+    Parameters
+    ----------
+    value
+        None, bool, str, int (``|n| <= 2**53 - 1``), or lists/tuples and mappings (string
+        keys) of these.
+
+    Returns
+    -------
+    bytes
+        UTF-8; keys sorted by UTF-16 code units; no insignificant whitespace; strings with
+        only ``"``, ``\\`` and control characters escaped.
+
+    Raises
+    ------
+    InvalidProof
+        ``check = "field <path>"`` for a float, NaN, Decimal, an integer out of range, a
+        non-string key, a lone surrogate, nesting deeper than 64, or any other type.
+    """
+    out: list[str] = []
+    _encode(value, "", 0, out)
+    return "".join(out).encode("utf-8")
+
+
+def signing_payload(doc: Mapping[str, Any]) -> bytes:
+    """The exact bytes an attestation signature covers.
+
+    Parameters
+    ----------
+    doc
+        The attestation document, signed or not.
+
+    Returns
+    -------
+    bytes
+        ``b"por-attestation-v1\\n" + canonical_json(doc without "signature")``.
+    """
+    return SIGNING_TAG + canonical_json({k: v for k, v in doc.items() if k != "signature"})
+
+
+# ----------------------------------------------------------------------------- value objects
+
+
+@dataclass(frozen=True, slots=True)
+class WalletEntry:
+    """One address of one chain as the attestation states it."""
+
+    address: str
+    """Bitcoin: an address of the chain's network. Ethereum: 0x + 40 hex digits."""
+    label: str
+    """The wallet's label in por.toml (may be empty)."""
+    wallet_class: WalletClass
+    """cold / hot / custodial / other."""
+    attribution: Attribution
+    """customer (backs liabilities) or own (the exchange's buffer)."""
+    balances: Mapping[str, int]
+    """Asset code -> integer base units at the chain's pinned block."""
+    ownership: Mapping[str, Any] | None = None
+    """The ownership proof as given: ``{"scheme", "message", "signature" | "signatures",
+    "witness_script", "addresses"}`` (chains/btc_ownership.py, chains/eth_ownership.py);
+    None when there is none (e.g. custodial)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The wallet as a document member (balances as decimal strings)."""
+        return {
+            "address": self.address,
+            "label": self.label,
+            "class": str(self.wallet_class),
+            "attribution": str(self.attribution),
+            "balances": {code: _units_text(units) for code, units in self.balances.items()},
+            "ownership": None if self.ownership is None else _plain(self.ownership),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChainEntry:
+    """One chain's wallets, all read at one pinned block."""
+
+    block: BlockRef
+    """Chain, network, height and hash of the pinned block."""
+    wallets: tuple[WalletEntry, ...]
+    """Every attested address of this chain (at least one)."""
+    challenge: str | None = None
+    """The ownership challenge for `block` (chains/challenge.py). None when building: the
+    builder computes it. Always set in a parsed document."""
+
+    def to_json(self, exchange: str, attestation_id: str) -> dict[str, Any]:
+        """The chain as a document member; computes the challenge when it is None."""
+        text = self.challenge
+        if text is None:
+            text = challenge(exchange, attestation_id, self.block)
+        return {
+            "chain": str(self.block.chain),
+            "network": self.block.network,
+            "height": self.block.height,
+            "block_hash": self.block.hash,
+            "challenge": text,
+            "wallets": [wallet.to_json() for wallet in self.wallets],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PriceQuote:
+    """One asset's price in the reporting currency (verifier/prices.py `Price`)."""
+
+    value: Decimal
+    """Price of one whole unit; written as a plain decimal string, never a float."""
+    currency: str
+    """Reporting currency, e.g. "JPY"; the same for every asset of a document."""
+    source: str
+    """Where the price comes from (a named reference rate or feed)."""
+    time: str
+    """When it applies, ISO 8601."""
+
+    def to_json(self) -> dict[str, str]:
+        """The quote as a document member."""
+        return {
+            "value": format(self.value, "f"),
+            "currency": self.currency,
+            "source": self.source,
+            "time": self.time,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RulePackRef:
+    """Which reserve rule pack the report applies (RULES.md)."""
+
+    id: str
+    """Pack identifier, e.g. "jp-fsa-proposal"."""
+    version: str
+    """Pack version, e.g. "2026.1"."""
+
+    def to_json(self) -> dict[str, str]:
+        """The reference as a document member."""
+        return {"id": self.id, "version": self.version}
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureBlock:
+    """The exchange's signature over the canonical document."""
+
+    algorithm: str
+    """Always "ed25519" (RFC 8032)."""
+    public_key: bytes
+    """32-byte raw Ed25519 public key."""
+    value: bytes
+    """64-byte signature over `signing_payload(document)`."""
+
+    def to_json(self) -> dict[str, str]:
+        """The signature as a document member (lowercase hex)."""
+        return {
+            "algorithm": self.algorithm,
+            "public_key": self.public_key.hex(),
+            "value": self.value.hex(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Attestation:
+    """A parsed, fully checked attestation document."""
+
+    attestation_id: str
+    as_of: str
+    """ISO 8601 time the attestation speaks for."""
+    exchange: str
+    liabilities: RootDocument
+    """The liabilities root document (`root.json`, por-mst-v1)."""
+    chains: tuple[ChainEntry, ...]
+    reserve: Mapping[str, Any]
+    """Off-chain reserve statement (cash, insurance policies, guarantees), as given."""
+    prices: Mapping[str, PriceQuote]
+    """Asset code -> price."""
+    rule_pack: RulePackRef
+    report: Mapping[str, Any] | None
+    """Optional report summary, as given."""
+    signature: SignatureBlock | None
+    """None only for a document parsed with ``require_signature=False``."""
+
+    @property
+    def currency(self) -> str:
+        """The reporting currency of the prices."""
+        return next(iter(self.prices.values())).currency
+
+
+# ----------------------------------------------------------------------------- field checks
+
+
+def _units_text(units: Any) -> Any:
+    # leave anything but an integer as it is, so the checks name its path and type
+    if isinstance(units, int) and not isinstance(units, bool):
+        return str(units)
+    return units
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy as plain dicts and lists, key order kept (floats kept, to be reported)."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _object(
+    value: Any, where: str, keys: Sequence[str] | None = None, optional: Sequence[str] = ()
+) -> Mapping[str, Any]:
+    """An object; with `keys`, exactly those members (plus any of `optional`)."""
+    if not isinstance(value, Mapping):
+        raise _bad(where, f"expected an object, got {_kind(value)}")
+    if keys is not None:
+        for key in keys:
+            if key not in value:
+                raise _bad(_child(where, key), "missing")
+        allowed = set(keys) | set(optional)
+        for key in value:
+            if key not in allowed:
+                raise _bad(_child(where, str(key)), "unknown member (the format is closed)")
+    return value
+
+
+def _list(value: Any, where: str) -> Sequence[Any]:
+    if not isinstance(value, list | tuple):
+        raise _bad(where, f"expected a list, got {_kind(value)}")
+    if not value:
+        raise _bad(where, "the list is empty")
+    return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _text(value: Any, where: str, max_bytes: int, *, empty: bool = False, line: bool = True) -> str:
+    """A string of at most `max_bytes` UTF-8 bytes; one line unless `line` is False."""
+    if not isinstance(value, str):
+        raise _bad(where, f"expected a string, got {_kind(value)}")
+    size = len(value.encode("utf-8", errors="surrogatepass"))
+    if size == 0 and not empty:
+        raise _bad(where, "empty")
+    if size > max_bytes:
+        raise _bad(where, f"{size} bytes, more than {max_bytes}")
+    if line and ("\n" in value or "\r" in value):
+        raise _bad(where, "must be one line")
+    return value
+
+
+def _time(value: Any, where: str) -> str:
+    text = _text(value, where, 64)
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(where, f"{text!r} is not an ISO 8601 time") from None
+    return text
+
+
+def _integer(value: Any, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(where, f"expected an integer, got {_kind(value)}")
+    if not low <= value <= high:
+        raise _bad(where, f"{value} not in {low}..{high}")
+    return value
+
+
+def _hex(value: Any, where: str, pattern: re.Pattern[str], what: str) -> bytes:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise _bad(where, f"expected {what}, got {value!r}")
+    return bytes.fromhex(value)
+
+
+def _choice(value: Any, where: str, options: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise _bad(where, f"{value!r} is not one of {', '.join(options)}")
+    return value
+
+
+def _amount(value: Any, where: str) -> int:
+    """A balance: a canonical decimal string of base units, 0 <= x < 2**256."""
+    if not isinstance(value, str):
+        raise _bad(where, f"expected a decimal string of base units, got {_kind(value)}")
+    if not _DECIMAL_INT.fullmatch(value) or len(value) > 78:
+        raise _bad(where, f"{value!r} is not a canonical decimal string of base units")
+    units = int(value)
+    if units >= MAX_BALANCE:
+        raise _bad(where, f"{value} reaches 2**256")
+    return units
+
+
+def _asset_code(code: str, where: str) -> str:
+    if not ASSET_CODE_RE.fullmatch(code):
+        raise _bad(where, f"asset code {code!r} is not [A-Z0-9._-]{{1,16}}")
+    return code
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def _liabilities(value: Any, attestation_id: str) -> RootDocument:
+    _object(value, "liabilities")
+    try:
+        root = parse_root_document(value)
+        recomputed = commitment(
+            root.attestation_id, root.assets, root.height, root.root.hash, root.root.sums
+        )
+    except PorError as exc:
+        # the root parser names the field inside root.json in its message
+        check = getattr(exc, "check", "")
+        raise _bad("liabilities", exc.message.removeprefix(f"{check}: ")) from None
+    if root.attestation_id != attestation_id:
+        raise _bad(
+            "liabilities.attestation_id",
+            f"{root.attestation_id!r} is not this attestation's id {attestation_id!r}",
+        )
+    if recomputed != root.commitment:
+        raise _bad(
+            "liabilities.commitment",
+            f"{root.commitment.hex()} is not the commitment of the root document's fields "
+            f"({recomputed.hex()})",
+        )
+    return root
+
+
+def _address(value: Any, where: str, block: BlockRef) -> str:
+    address = _text(value, where, 128)
+    if block.chain is Chain.ETHEREUM:
+        if not _ETH_ADDRESS.fullmatch(address):
+            raise _bad(where, f"{address!r} is not an Ethereum address (0x + 40 hex digits)")
+        return address
+    try:
+        decode_address(address, block.network)
+    except PorError as exc:
+        check = getattr(exc, "check", "")
+        raise _bad(where, exc.message.removeprefix(f"{check}: ")) from None
+    return address
+
+
+def _ownership(value: Any, where: str, expected: str) -> Mapping[str, Any] | None:
+    if value is None:
+        return None
+    proof = _object(value, where)
+    _text(proof.get("scheme"), _child(where, "scheme"), 64)
+    if "message" in proof:
+        message = _text(proof["message"], _child(where, "message"), 4096, line=False)
+        if message != expected:
+            raise _bad(_child(where, "message"), "is not this chain's challenge")
+    if "signature" in proof:
+        _text(proof["signature"], _child(where, "signature"), 16384)
+    if "signatures" in proof:
+        items = _list(proof["signatures"], _child(where, "signatures"))
+        for n, item in enumerate(items):
+            _text(item, _child(_child(where, "signatures"), n), 16384)
+    if "witness_script" in proof:
+        script_where = _child(where, "witness_script")
+        _hex(proof["witness_script"], script_where, _HEX, "lowercase hex (whole bytes)")
+    if "addresses" in proof:
+        by_address = _object(proof["addresses"], _child(where, "addresses"))
+        for address, signature in by_address.items():
+            _text(signature, _child(_child(where, "addresses"), address), 16384)
+    return proof
+
+
+def _wallet(value: Any, where: str, block: BlockRef, expected: str) -> WalletEntry:
+    obj = _object(value, where, WALLET_KEYS)
+    address = _address(obj["address"], _child(where, "address"), block)
+    label = _text(obj["label"], _child(where, "label"), 1024, empty=True, line=False)
+    wallet_class = _choice(obj["class"], _child(where, "class"), [c.value for c in WalletClass])
+    attribution = _choice(
+        obj["attribution"], _child(where, "attribution"), [a.value for a in Attribution]
+    )
+    raw_balances = _object(obj["balances"], _child(where, "balances"))
+    if not raw_balances:
+        raise _bad(_child(where, "balances"), "no balances")
+    balances = {
+        _asset_code(code, _child(_child(where, "balances"), code)): _amount(
+            units, _child(_child(where, "balances"), code)
+        )
+        for code, units in raw_balances.items()
+    }
+    ownership = _ownership(obj["ownership"], _child(where, "ownership"), expected)
+    return WalletEntry(
+        address=address,
+        label=label,
+        wallet_class=WalletClass(wallet_class),
+        attribution=Attribution(attribution),
+        balances=balances,
+        ownership=ownership,
+    )
+
+
+def _chain(value: Any, where: str, exchange: str, attestation_id: str) -> ChainEntry:
+    obj = _object(value, where, CHAIN_KEYS)
+    name = Chain(_choice(obj["chain"], _child(where, "chain"), [c.value for c in Chain]))
+    network = _text(obj["network"], _child(where, "network"), 32)
+    if name is Chain.BITCOIN:
+        _choice(network, _child(where, "network"), BITCOIN_NETWORKS)
+    elif not _ETH_CHAIN_ID.fullmatch(network):
+        raise _bad(_child(where, "network"), f"{network!r} is not a decimal Ethereum chain id")
+    height = _integer(obj["height"], _child(where, "height"), 0, MAX_SAFE_INT)
+    block_hash = _hex(obj["block_hash"], _child(where, "block_hash"), _HEX64, "64 lowercase hex")
+    block = BlockRef(chain=name, network=network, height=height, hash=block_hash.hex())
+    text = _text(obj["challenge"], _child(where, "challenge"), 4096, line=False)
+    expected = challenge(exchange, attestation_id, block)
+    if text != expected:
+        raise _bad(
+            _child(where, "challenge"),
+            "is not the challenge for this exchange, attestation and block "
+            f"(chains/challenge.py gives {expected!r})",
+        )
+    wallets_where = _child(where, "wallets")
+    wallets = tuple(
+        _wallet(raw, _child(wallets_where, n), block, expected)
+        for n, raw in enumerate(_list(obj["wallets"], wallets_where))
+    )
+    seen: set[str] = set()
+    for n, wallet in enumerate(wallets):
+        # Ethereum addresses differ only in checksum case; count each account once
+        key = wallet.address.lower() if name is Chain.ETHEREUM else wallet.address
+        if key in seen:
+            raise _bad(_child(_child(wallets_where, n), "address"), "listed twice on this chain")
+        seen.add(key)
+    return ChainEntry(block=block, wallets=wallets, challenge=text)
+
+
+def _prices(value: Any) -> dict[str, PriceQuote]:
+    obj = _object(value, "prices")
+    if not obj:
+        raise _bad("prices", "no prices")
+    quotes: dict[str, PriceQuote] = {}
+    for code, raw in obj.items():
+        where = _child("prices", code)
+        _asset_code(code, where)
+        quote = _object(raw, where, PRICE_KEYS)
+        text = quote["value"]
+        if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
+            raise _bad(_child(where, "value"), f"{text!r} is not a plain decimal string")
+        currency = quote["currency"]
+        if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
+            raise _bad(_child(where, "currency"), f"{currency!r} is not a currency code")
+        if quotes and currency != (first := next(iter(quotes.items())))[1].currency:
+            raise _bad(
+                _child(where, "currency"),
+                f"{currency!r} differs from {first[1].currency!r} ({_child('prices', first[0])})",
+            )
+        quotes[code] = PriceQuote(
+            value=Decimal(text),
+            currency=currency,
+            source=_text(quote["source"], _child(where, "source"), 256),
+            time=_time(quote["time"], _child(where, "time")),
+        )
+    return quotes
+
+
+def _reserve(value: Any) -> Mapping[str, Any]:
+    obj = _object(value, "reserve")
+    for key in RESERVE_LISTS:
+        if key in obj:
+            where = _child("reserve", key)
+            items = obj[key]
+            if not isinstance(items, list | tuple):
+                raise _bad(where, f"expected a list, got {_kind(items)}")
+            for n, item in enumerate(items):
+                _object(item, _child(where, n))
+    return obj
+
+
+def _signature(value: Any) -> SignatureBlock:
+    obj = _object(value, "signature", SIGNATURE_KEYS)
+    algorithm = _choice(obj["algorithm"], "signature.algorithm", [ALGORITHM])
+    public_key = _hex(obj["public_key"], "signature.public_key", _HEX64, "64 lowercase hex")
+    signature = _hex(obj["value"], "signature.value", _HEX128, "128 lowercase hex")
+    return SignatureBlock(algorithm=algorithm, public_key=public_key, value=signature)
+
+
+def parse_attestation(doc: Any, *, require_signature: bool = True) -> Attestation:
+    """Check every field of an attestation document and return it as values.
+
+    Does not check the signature itself (`verify_attestation` does), only its shape.
+
+    Parameters
+    ----------
+    doc
+        The document as parsed from JSON (`load_attestation`) or built (`build_attestation`).
+    require_signature
+        When True (the default), a document without a ``"signature"`` member fails.
+
+    Returns
+    -------
+    Attestation
+
+    Raises
+    ------
+    InvalidProof
+        ``"format"`` (not an object, or not por-attestation-v1), ``"signature"`` (unsigned)
+        or ``"field <path>"`` naming the first field that is missing, unknown or wrong.
+    """
+    if not isinstance(doc, Mapping):
+        raise InvalidProof("format", f"the document is {_kind(doc)}, not a JSON object")
+    if doc.get("format") != FORMAT:
+        raise InvalidProof("format", f"format is {doc.get('format')!r}, expected {FORMAT!r}")
+    canonical_json(doc)  # every value representable: no floats, safe integers, string keys
+    _object(doc, "", TOP_REQUIRED, TOP_OPTIONAL)
+    signature = None
+    if "signature" in doc:
+        signature = _signature(doc["signature"])
+    elif require_signature:
+        raise InvalidProof("signature", "the document is not signed (no 'signature' member)")
+    attestation_id = _text(doc["attestation_id"], "attestation_id", 256)
+    as_of = _time(doc["as_of"], "as_of")
+    exchange = _text(doc["exchange"], "exchange", 256)
+    liabilities = _liabilities(doc["liabilities"], attestation_id)
+    chains = tuple(
+        _chain(raw, _child("chains", n), exchange, attestation_id)
+        for n, raw in enumerate(_list(doc["chains"], "chains"))
+    )
+    pinned: set[tuple[Chain, str]] = set()
+    for n, entry in enumerate(chains):
+        pair = (entry.block.chain, entry.block.network)
+        if pair in pinned:
+            raise _bad(_child("chains", n), f"a second entry for {pair[0]} {pair[1]}")
+        pinned.add(pair)
+    reserve = _reserve(doc["reserve"])
+    prices = _prices(doc["prices"])
+    pack = _object(doc["rule_pack"], "rule_pack", RULE_PACK_KEYS)
+    rule_pack = RulePackRef(
+        id=_text(pack["id"], "rule_pack.id", 128),
+        version=_text(pack["version"], "rule_pack.version", 64),
+    )
+    report = _object(doc["report"], "report") if "report" in doc else None
+    return Attestation(
+        attestation_id=attestation_id,
+        as_of=as_of,
+        exchange=exchange,
+        liabilities=liabilities,
+        chains=chains,
+        reserve=reserve,
+        prices=prices,
+        rule_pack=rule_pack,
+        report=report,
+        signature=signature,
+    )
+
+
+# ----------------------------------------------------------------------------- build, sign, verify
+
+
+def _price_json(quote: PriceQuote | Mapping[str, Any]) -> Any:
+    if isinstance(quote, PriceQuote):
+        return quote.to_json()
+    if not isinstance(quote, Mapping):
+        return quote  # reported by the checks, with its path
+    out = _plain(quote)
+    value = out.get("value")
+    # an input edge: str(Decimal) may say "1E-7"; write the same number as a plain decimal
+    if isinstance(value, str | Decimal) and not isinstance(value, bool):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return out
+        if number.is_finite() and number >= 0:
+            out["value"] = format(number, "f")
+    return out
+
+
+def build_attestation(
+    *,
+    attestation_id: str,
+    as_of: str,
+    exchange: str,
+    liabilities: Mapping[str, Any],
+    chains: Sequence[ChainEntry],
+    reserve: Mapping[str, Any],
+    prices: Mapping[str, PriceQuote | Mapping[str, Any]],
+    rule_pack: RulePackRef,
+    report: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble an unsigned `por-attestation-v1` document and check it as a verifier would.
+
+    Parameters
+    ----------
+    attestation_id
+        The id bound into the liabilities commitment and every ownership challenge.
+    as_of
+        ISO 8601 time the attestation speaks for.
+    exchange
+        The exchange's name, one line (it is part of the challenges).
+    liabilities
+        The root document (`root.json`) as a dict, copied verbatim.
+    chains
+        One entry per chain, each pinned to a block; a ``None`` challenge is computed.
+    reserve
+        The off-chain reserve statement as a JSON-able dict (``cash``, ``insurance``,
+        ``guarantees`` lists of objects); amounts as decimal strings.
+    prices
+        Asset code -> `PriceQuote`, or a mapping ``{"value", "currency", "source", "time"}``
+        (what ``verifier.prices.Price.to_json()`` gives).
+    rule_pack
+        Id and version of the reserve rule pack.
+    report
+        Optional report summary (a JSON-able dict).
+
+    Returns
+    -------
+    dict
+        The document (no ``"signature"`` yet; see `sign_attestation`), plain dicts and lists.
+
+    Raises
+    ------
+    InvalidProof
+        ``"field <path>"`` for any field the verifier would reject (a float anywhere, a
+        root document for another attestation id, a malformed address, ...).
+    InputError
+        If `exchange` or `attestation_id` is not one non-empty line (chains/challenge.py).
+    """
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "attestation_id": attestation_id,
+        "as_of": as_of,
+        "exchange": exchange,
+        "liabilities": _plain(liabilities),
+        "chains": [entry.to_json(exchange, attestation_id) for entry in chains],
+        "reserve": _plain(reserve),
+        "prices": {code: _price_json(quote) for code, quote in prices.items()},
+        "rule_pack": rule_pack.to_json(),
+    }
+    if report is not None:
+        doc["report"] = _plain(report)
+    parse_attestation(doc, require_signature=False)
+    return doc
+
+
+def sign_attestation(doc: Mapping[str, Any], private_key: Ed25519PrivateKey) -> dict[str, Any]:
+    """Check `doc` and return a copy carrying the exchange's Ed25519 signature.
+
+    Parameters
+    ----------
+    doc
+        An attestation document (an existing ``"signature"`` member is replaced).
+    private_key
+        The exchange's signing key (`load_or_create_signing_key`).
+
+    Returns
+    -------
+    dict
+        A deep copy of `doc` plus ``{"signature": {"algorithm": "ed25519", "public_key":
+        hex, "value": hex}}``; the signature covers `signing_payload(doc)`.
+
+    Raises
+    ------
+    InvalidProof
+        If the document does not pass `parse_attestation`.
+    """
+    body = _plain({k: v for k, v in doc.items() if k != "signature"})
+    parse_attestation(body, require_signature=False)
+    value = private_key.sign(signing_payload(body))
+    block = SignatureBlock(
+        algorithm=ALGORITHM, public_key=_raw_public(private_key.public_key()), value=value
+    )
+    body["signature"] = block.to_json()
+    return dict(body)
+
+
+def _pinned_key(expected: bytes | str) -> bytes:
+    if isinstance(expected, str):
+        if not _HEX64.fullmatch(expected.lower()):
+            raise InputError("the pinned public key is not 64 hex digits", value=expected)
+        return bytes.fromhex(expected)
+    if len(expected) != 32:
+        raise InputError(f"the pinned public key has {len(expected)} bytes, not 32")
+    return bytes(expected)
+
+
+def verify_attestation(doc: Any, *, expected_public_key: bytes | str | None = None) -> Attestation:
+    """Check every field of a signed document, then its signature.
+
+    Parameters
+    ----------
+    doc
+        The document as loaded from JSON (layout and key order do not matter).
+    expected_public_key
+        The exchange's public key as pinned by the auditor (32 bytes or 64 hex digits);
+        None accepts whichever key signed (the caller should then show it).
+
+    Returns
+    -------
+    Attestation
+        The checked document; ``signature.public_key`` is the key that signed it.
+
+    Raises
+    ------
+    InvalidProof
+        ``"format"``, ``"field <path>"`` (see `parse_attestation`), ``"public_key"`` (signed
+        by another key than the pinned one) or ``"signature"`` (unsigned, or the signature
+        does not verify: the document was changed after signing).
+    InputError
+        If `expected_public_key` is malformed.
+    """
+    attestation = parse_attestation(doc, require_signature=True)
+    block = attestation.signature
+    assert block is not None  # parse_attestation(require_signature=True) guarantees it
+    if expected_public_key is not None:
+        pinned = _pinned_key(expected_public_key)
+        if not hmac.compare_digest(pinned, block.public_key):
+            raise InvalidProof(
+                "public_key",
+                f"signed by {block.public_key.hex()}, not by the pinned key {pinned.hex()}",
+            )
+    try:
+        public_key = Ed25519PublicKey.from_public_bytes(block.public_key)
+        public_key.verify(block.value, signing_payload(doc))
+    except (InvalidSignature, ValueError):
+        raise InvalidProof(
+            "signature",
+            f"the Ed25519 signature of key {block.public_key.hex()} does not verify over the "
+            "canonical document: it was changed after signing, or signed by another key",
+        ) from None
+    return attestation
+
+
+def verify_attestation_signature(doc: Any, expected_public_key: bytes | str | None = None) -> bytes:
+    """Verify a signed attestation document; return the public key that signed it.
+
+    Parameters
+    ----------
+    doc
+        The document as loaded from JSON.
+    expected_public_key
+        Optional pinned key (32 bytes or 64 hex digits).
+
+    Returns
+    -------
+    bytes
+        The 32-byte Ed25519 public key of the signature.
+
+    Raises
+    ------
+    InvalidProof
+        As `verify_attestation`.
+    """
+    attestation = verify_attestation(doc, expected_public_key=expected_public_key)
+    assert attestation.signature is not None
+    return attestation.signature.public_key
+
+
+# ----------------------------------------------------------------------------- keys
+
+
+def _raw_public(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_key_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """The raw 32-byte Ed25519 public key as 64 lowercase hex digits (what auditors pin).
+
+    Parameters
+    ----------
+    key
+        A private key (its public half is taken) or a public key.
+
+    Returns
+    -------
+    str
+    """
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return _raw_public(public).hex()
+
+
+def _read_key(path: Path) -> Ed25519PrivateKey | None:
+    """The key in `path`, or None if there is no such file. Never echoes its content."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InputError(
+            f"cannot open the signing key file ({exc.strerror})", file=str(path)
+        ) from None
+    # check the file we opened, not the name (it could be swapped in between)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InputError("the signing key path is not a regular file", file=str(path))
+    with os.fdopen(fd, "rb") as handle:
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            raise InputError(
+                f"signing key file is accessible by group or others (mode {mode:04o}); "
+                "chmod 600 it",
+                file=str(path),
+            )
+        data = handle.read(MAX_KEY_FILE_BYTES + 1)
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise InputError("the signing key file is too large for a key", file=str(path))
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # from None: the library's message or context must not carry the key material
+        raise InputError(
+            "the signing key file is not an unencrypted PEM PKCS#8 private key", file=str(path)
+        ) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise InputError(
+            f"the signing key file holds a {type(key).__name__}, not an Ed25519 key",
+            file=str(path),
+        )
+    return key
+
+
+def _create_key(path: Path) -> Ed25519PrivateKey:
+    """Write a new key to `path` with mode 0600; FileExistsError if it appeared meanwhile."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the signing key file ({exc.strerror})", file=str(path)
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)  # exactly 0600, whatever the umask
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise InputError(
+            f"cannot write the signing key file ({exc.strerror})", file=str(path)
+        ) from None
+    return key
+
+
+def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
+    """The exchange's Ed25519 signing key: read from `path`, or created there if absent.
+
+    The file is PEM, PKCS#8, unencrypted (``-----BEGIN PRIVATE KEY-----``, what
+    ``openssl genpkey -algorithm ed25519`` writes); protect it with file permissions.
+
+    Parameters
+    ----------
+    path
+        The key file. A new one is created with ``O_EXCL`` and mode 0600 (parents made).
+
+    Returns
+    -------
+    Ed25519PrivateKey
+
+    Raises
+    ------
+    InputError
+        If the file is readable or writable by group or others (the message names the file
+        and its mode), is not a regular file, is not an unencrypted PEM PKCS#8 Ed25519 key,
+        or cannot be read or created. No message contains key material.
+    """
+    key = _read_key(path)
+    if key is not None:
+        return key
+    try:
+        return _create_key(path)
+    except FileExistsError:
+        # another process created it between our read and our create: use theirs
+        key = _read_key(path)
+        if key is None:
+            raise InputError(
+                "the signing key file vanished while reading it", file=str(path)
+            ) from None
+        return key
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _strict_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            # parsers disagree on which duplicate wins; a signed document must mean one thing
+            raise InvalidProof("format", f"duplicate key {key!r} in a JSON object")
+        obj[key] = value
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidProof("format", f"{name} is not a JSON number")
+
+
+def loads_attestation(data: bytes | str, *, source: str | None = None) -> Any:
+    """Parse attestation JSON strictly (not yet checked: see `verify_attestation`).
+
+    Non-integer numbers are kept as `Decimal` so the checks report them with their path;
+    duplicate keys and NaN/Infinity are refused outright.
+
+    Parameters
+    ----------
+    data
+        UTF-8 JSON text.
+    source
+        File name for error messages.
+
+    Returns
+    -------
+    Any
+        The parsed value.
+
+    Raises
+    ------
+    InputError
+        Not UTF-8, or not JSON.
+    InvalidProof
+        ``"format"`` for duplicate keys or NaN/Infinity.
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 (byte {exc.start})", file=source) from None
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_strict_pairs,
+            parse_float=Decimal,
+            parse_constant=_no_constant,
+        )
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", file=source
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"not acceptable JSON ({type(exc).__name__})", file=source) from None
+
+
+def load_attestation(path: Path) -> Any:
+    """Read an attestation file with `loads_attestation` (does not verify it).
+
+    Parameters
+    ----------
+    path
+        ``attestation.json``.
+
+    Returns
+    -------
+    Any
+        The parsed document.
+
+    Raises
+    ------
+    NotFound, InputError, InvalidProof
+        As `loads_attestation`, or the file is missing or unreadable.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound("attestation file not found", file=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror})", file=str(path)) from None
+    return loads_attestation(data, source=str(path))
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    """Write `path` atomically (temp file in the same directory, fsync, rename), mode 0644."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def pretty_json(doc: Mapping[str, Any]) -> bytes:
+    """The published layout: 2-space indent, key order kept, UTF-8, final newline.
+
+    Parameters
+    ----------
+    doc
+        A JSON-able document.
+
+    Returns
+    -------
+    bytes
+    """
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_attestation(directory: Path, doc: Mapping[str, Any]) -> tuple[Path, Path]:
+    """Publish a signed document: ``DIR/attestation.json`` and ``DIR/root.json`` (0644).
+
+    ``attestation.json`` is pretty-printed (`pretty_json`), not canonical: verification
+    recomputes the canonical form. ``root.json`` is the document's ``liabilities`` member,
+    laid out as attestations/build.py writes it. Each file is written atomically; root.json
+    first, so a reader never sees an attestation without its root document.
+
+    Parameters
+    ----------
+    directory
+        Output directory (created if needed).
+    doc
+        A signed attestation document; it is verified before anything is written.
+
+    Returns
+    -------
+    tuple of Path
+        (attestation.json, root.json).
+
+    Raises
+    ------
+    InvalidProof
+        If `doc` does not verify (nothing is written).
+    StoreError
+        If the files cannot be written.
+    """
+    verify_attestation(doc)
+    attestation_path = directory / "attestation.json"
+    root_path = directory / "root.json"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_public(root_path, (json.dumps(doc["liabilities"], indent=2) + "\n").encode())
+        _write_public(attestation_path, pretty_json(doc))
+    except OSError as exc:
+        raise StoreError(f"{directory}: cannot write the attestation ({exc.strerror})") from exc
+    return attestation_path, root_path

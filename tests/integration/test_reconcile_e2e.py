@@ -1,0 +1,145 @@
+"""`por reconcile`, `por attest` and `por verify` end to end on real bcoin and anvil nodes.
+
+The world is the demo's (verifier/demo.py): exchange wallets of every kind, funded and
+signed over the challenges of the pinned blocks, a jp-fsa-2026 reserve statement, prices.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bcoin_fixtures import start_bcoin
+from eth_fixtures import start_anvil
+
+from attestations.build import build_tree
+from attestations.document import load_or_create_signing_key, sign_attestation
+from verifier.cli import main
+from verifier.demo import ATTESTATION, Nodes, _fund_and_configure
+from verifier.inputs import read_assets, read_liabilities
+from verifier.sample import assets_toml, sample_assets, write_sample
+
+pytestmark = pytest.mark.node
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    work = tmp_path_factory.mktemp("reconcile")
+    assets = sample_assets(3)
+    write_sample(work / "liabilities.csv", 400, assets)
+    (work / "assets.toml").write_text(assets_toml(assets))
+    data = read_liabilities(work / "liabilities.csv", read_assets(work / "assets.toml"))
+    result = build_tree(
+        data, work / "tree", attestation_id=ATTESTATION, as_of="2026-11-21T00:00:00Z"
+    )
+    totals = dict(zip((a.code for a in result.root.assets), result.root.root.sums, strict=True))
+    bcoin = start_bcoin()
+    anvil = start_anvil()
+    try:
+        _fund_and_configure(work, Nodes(bcoin, anvil), totals)
+        yield work
+    finally:
+        bcoin.stop()
+        anvil.stop()
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_reconcile_json_and_html(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    html = world / "out" / "report.html"
+    code, out, err = run(
+        capsys, "reconcile", "--config", str(world / "por.toml"), "--json", "--html", str(html)
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["verdict"]["covered"] and report["verdict"]["reserve_met"]
+    assert {a["code"] for a in report["assets"]} == {"BTC", "ETH", "USDT"}
+    assert report["rule_pack"]["id"] == "jp-fsa-2026"
+    assert {c["chain"] for c in report["chains"]} == {"bitcoin", "ethereum"}
+    assert len(report["input_hashes"]) >= 4
+    statuses = {w["label"]: w["ownership"]["status"] for w in report["wallets"]}
+    assert statuses["stale-proof"] == "unproven" and statuses["custodian"] == "custodial"
+    page = html.read_text()
+    assert "<svg" in page and "http://" not in page and "https://" not in page
+
+
+def test_attest_then_verify(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = world / "attestation"
+    code, out, err = run(
+        capsys, "attest", "--config", str(world / "por.toml"), "--out", str(out_dir), "--json"
+    )
+    assert code == 0, err
+    key = world / "keys" / "attest.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    summary = json.loads(out)
+    code, out, err = run(
+        capsys,
+        "verify",
+        str(out_dir / "attestation.json"),
+        "--config",
+        str(world / "auditor.toml"),
+        "--public-key",
+        summary["public_key"],
+        "--json",
+    )
+    result = json.loads(out)
+    assert code == 0, result["discrepancies"]
+    assert result["valid"] and any("re-read" in c for c in result["checks"])
+
+    # a changed balance breaks the signature
+    doc = json.loads((out_dir / "attestation.json").read_text())
+    doc["chains"][0]["wallets"][0]["balances"]["BTC"] = "1"
+    tampered = world / "tampered.json"
+    tampered.write_text(json.dumps(doc))
+    code, _, err = run(capsys, "verify", str(tampered))
+    assert code == 3 and "signature" in err
+
+    # re-signed by the exchange's own key: the signature holds, the auditor's node does not
+    signing_key = load_or_create_signing_key(key)
+    doc.pop("signature")
+    resigned = world / "resigned.json"
+    resigned.write_text(json.dumps(sign_attestation(doc, signing_key)))
+    code, out, _ = run(
+        capsys, "verify", str(resigned), "--config", str(world / "auditor.toml"), "--json"
+    )
+    result = json.loads(out)
+    assert code == 3
+    assert any("attested 1" in d for d in result["discrepancies"])
+
+    # another signer than the pinned key
+    code, _, _ = run(capsys, "verify", str(resigned), "--public-key", "00" * 32)
+    assert code == 3
+
+
+def test_reserve_shortfall_exits_1(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    statement = (world / "reserve.toml").read_text()
+    poor = world / "reserve-poor.toml"
+    poor.write_text(statement.replace('amount = "3500000000"', 'amount = "100"', 1))
+    config = (world / "por.toml").read_text().replace('"reserve.toml"', '"reserve-poor.toml"')
+    (world / "por-poor.toml").write_text(config)
+    code, out, _ = run(capsys, "reconcile", "--config", str(world / "por-poor.toml"), "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert not report["verdict"]["reserve_met"]
+    assert report["verdict"]["breaches"]
+
+
+def test_missing_price_is_invalid_input(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prices = (world / "prices.toml").read_text()
+    (world / "prices-partial.toml").write_text(
+        "\n".join(line for line in prices.splitlines() if not line.startswith("USDT")) + "\n"
+    )
+    config = (world / "por.toml").read_text().replace('"prices.toml"', '"prices-partial.toml"')
+    (world / "por-partial.toml").write_text(config)
+    code, _, err = run(capsys, "reconcile", "--config", str(world / "por-partial.toml"))
+    assert code == 3 and "USDT" in err
