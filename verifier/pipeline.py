@@ -72,6 +72,32 @@ def _need(value: Path | str | None, config: PorConfig, key: str) -> Any:
     return value
 
 
+def _build_liabilities(config: PorConfig) -> Path:
+    """Build the tree from [liabilities] file/assets when no root.json is named.
+
+    The tree goes to [liabilities] tree (default: "tree" beside the config) and its master
+    secret to "<tree>.secret.key" beside it, kept across runs so that customers' salts and
+    proofs stay stable from one reconciliation to the next.
+    """
+    from attestations.build import build_tree
+    from verifier.inputs import read_assets, read_liabilities
+
+    r = config.reconcile
+    source = _need(r.liabilities_file, config, "liabilities.root")
+    assets = read_assets(_need(r.assets_file, config, "liabilities.assets"))
+    tree = r.tree_dir or (config.path.parent / "tree")
+    data = read_liabilities(source, assets)
+    build_tree(
+        data,
+        tree,
+        attestation_id=config.attestation_id,
+        as_of=_now(),
+        secret_file=tree.with_name(f"{tree.name}.secret.key"),
+        force=True,
+    )
+    return tree / "root.json"
+
+
 def load_root(path: Path) -> tuple[RootDocument, dict[str, Any]]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -90,7 +116,7 @@ def load_root(path: Path) -> tuple[RootDocument, dict[str, Any]]:
 def load_inputs(config: PorConfig) -> Inputs:
     """Read the root document, the prices, the reserve statement and the rule pack."""
     r = config.reconcile
-    root_path = _need(r.root, config, "liabilities.root")
+    root_path = r.root if r.root is not None else _build_liabilities(config)
     root, root_raw = load_root(root_path)
     if root.attestation_id != config.attestation_id:
         raise InputError(

@@ -143,3 +143,26 @@ def test_missing_price_is_invalid_input(world: Path, capsys: pytest.CaptureFixtu
     (world / "por-partial.toml").write_text(config)
     code, _, err = run(capsys, "reconcile", "--config", str(world / "por-partial.toml"))
     assert code == 3 and "USDT" in err
+
+
+def test_liabilities_built_from_a_file_keep_their_commitment(
+    world: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = (
+        (world / "por.toml")
+        .read_text()
+        .replace(
+            'root = "tree/root.json"',
+            'file = "liabilities.csv"\nassets = "assets.toml"\ntree = "built/tree"',
+        )
+    )
+    (world / "por-build.toml").write_text(config)
+    commitments = []
+    for _ in range(2):
+        code, out, err = run(
+            capsys, "reconcile", "--config", str(world / "por-build.toml"), "--json"
+        )
+        assert code == 0, err
+        commitments.append(json.loads(out)["attestation"]["commitment"])
+    assert commitments[0] == commitments[1]  # the secret beside the tree is kept
+    assert (world / "built" / "tree.secret.key").stat().st_mode & 0o777 == 0o600
