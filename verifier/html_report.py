@@ -47,7 +47,7 @@ h1{font-size:1.5em;margin:.2em 0}
 h2{font-size:1.2em;margin:1.6em 0 .4em;border-bottom:1px solid var(--line);padding-bottom:.2em}
 .meta{color:var(--muted);font-size:.9em;word-break:break-all}
 .verdict{padding:12px 16px;border-radius:8px;color:#fff;font-weight:600;margin:12px 0}
-.verdict.ok{background:var(--ok)}.verdict.bad{background:var(--bad)}
+.verdict.ok{background:var(--ok);color:#fff}.verdict.bad{background:var(--bad);color:#fff}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
 table{border-collapse:collapse;width:100%;font-size:.9em}
 th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}
@@ -240,7 +240,7 @@ def split_chart(value_by_class: Mapping[str, Any], count_custodial: bool) -> str
             )
         x += w
         with localcontext(_GEOMETRY):
-            share = str(value / whole)
+            share = format(value / whole, "f")
         legend.append((_CLASS_COLOURS[name], name, f"{percent(share)} ({money(str(value))})"))
     parts.append("</svg>")
     return "".join(parts) + _legend(legend)

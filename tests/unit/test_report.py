@@ -387,3 +387,12 @@ def test_huge_over_coverage_renders() -> None:
     assert int(ratio) <= 2**130  # 28 significant digits, rounded down
     assert "COVERED (exit 0)" in terminal(doc)
     assert "\u25b6" in render_html(doc)  # the bar runs off the chart's scale
+
+
+def test_verdict_banner_text_is_readable_on_its_colour() -> None:
+    from verifier.html_report import render_html
+
+    page = render_html({"verdict": {"exit_code": 0, "breaches": []}})
+    # the banner's own rule must set a text colour, or the generic .ok colour (the same green
+    # as the banner) wins and the verdict is invisible
+    assert ".verdict.ok{background:var(--ok);color:#fff}" in page
