@@ -18,7 +18,6 @@ that no other directory is ever removed).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -368,5 +367,4 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool) -> int:
     else:
         render_terminal(outcome.report, out)
     say(f"HTML report: {html}   (whole demo: {_since(started_all)} s)")
-    os.environ.pop("POR_DEMO", None)
     return EXIT_OK if not verification.discrepancies else verification.exit_code
