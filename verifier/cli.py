@@ -500,11 +500,54 @@ def liabilities_sample(
     default=None,
     help="The published commitment (64 hex digits) to check against.",
 )
+@click.option(
+    "--format",
+    "proof_format",
+    default="por",
+    show_default=True,
+    help="por, okx-v1, okx-v2, bybit, bitget, bitmex, binance-2022, coinex or auto "
+    "(docs/formats.md says what each proves and its weaknesses).",
+)
+@click.option(
+    "--tree",
+    "tree_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The full liabilities tree file (okx-v2).",
+)
+@click.option(
+    "--nonce",
+    default=None,
+    help="bitmex: ACCOUNT,NONCE_HEX to find an account's leaves; binance-2022: a "
+    "leaf hash to look for.",
+)
 @JSON_OPTION
 def verify_proof_cmd(
-    proof_file: Path, root_file: Path | None, commitment_hex: str | None, as_json: bool
+    proof_file: Path,
+    root_file: Path | None,
+    commitment_hex: str | None,
+    proof_format: str,
+    tree_file: Path | None,
+    nonce: str | None,
+    as_json: bool,
 ) -> int:
-    """Verify an inclusion proof offline (no network): exit 0 with the balances, 3 if invalid."""
+    """Verify an inclusion proof offline (no network): exit 0 with the balances, 3 if invalid.
+
+    Our own por-mst-v1 proofs by default; other exchanges' published formats with --format.
+    """
+    if proof_format != "por":
+        from verifier.external import render_proof, verify_external_proof
+
+        if root_file is not None or commitment_hex is not None:
+            raise UsageError("--root and --commitment apply to --format por only")
+        doc, exit_code = verify_external_proof(proof_file, proof_format, tree_file, nonce)
+        if as_json:
+            print_json(doc)
+        else:
+            out.print(render_proof(doc), markup=False)
+        return exit_code
+    if tree_file is not None or nonce is not None:
+        raise UsageError("--tree and --nonce apply to other exchanges' formats, not por")
     from attestations.proofs import (
         PROOF_KEYS,
         parse_proof,
@@ -692,29 +735,206 @@ def _reconcile(
     default=None,
     help="Also write the self-contained HTML report here.",
 )
+@click.option(
+    "--db",
+    default=None,
+    help="History database: a SQLite file or a postgresql:// URL (default: "
+    "$POR_DATABASE_URL, then [database] url, then por.db beside the config).",
+)
+@click.option(
+    "--every",
+    default=None,
+    help="Keep running: one run every INTERVAL (30s, 15m, 1h, 1d) until SIGTERM.",
+)
+@click.option(
+    "--webhook",
+    default=None,
+    help="POST alerts here (default: $POR_WEBHOOK_URL, then [alerts] webhook).",
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write Prometheus gauges here (node_exporter textfile collector).",
+)
+@click.option(
+    "--drift",
+    default=None,
+    help="Alert when an asset's coverage ratio falls by more than this between runs "
+    "(e.g. 0.05; default [alerts] drift).",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.IntRange(0, 86400),
+    default=None,
+    help="Seconds to wait for another run's database lock (default [database] lock_timeout, 30).",
+)
 @JSON_OPTION
 def reconcile_cmd(
     config_file: Path,
     btc_height: int | None,
     eth_block: int | None,
     html_file: Path | None,
+    db: str | None,
+    every: str | None,
+    webhook: str | None,
+    metrics_file: Path | None,
+    drift: str | None,
+    lock_timeout: int | None,
     as_json: bool,
 ) -> int:
-    """Snapshot, reserve and coverage: the combined report. Exit 0 covered and reserve met,
-    1 shortfall or under a threshold, 3 invalid input, 4 node or network failure."""
+    """Snapshot, reserve and coverage: the combined report, stored in the history database.
+    Exit 0 covered and reserve met, 1 shortfall or under a threshold, 3 invalid input,
+    4 node, network or database failure (a failed run is stored with its error)."""
+    from verifier.alerts import parse_drift
+    from verifier.schedule import RunOptions, Stop, parse_interval, run_loop, run_once
+
+    parse_drift(drift)
+    options = RunOptions(
+        config_file=config_file,
+        db=db,
+        btc_height=btc_height,
+        eth_block=eth_block,
+        webhook=webhook,
+        metrics_file=metrics_file,
+        drift=drift,
+        lock_timeout=lock_timeout,
+        quiet=as_json or every is not None,
+    )
+
+    def once() -> int:
+        result = run_once(options)
+        if result.error is not None:
+            _report(result.error, as_json)
+            return result.exit_code
+        _render_reconcile(result.report, html_file, as_json)
+        return result.exit_code
+
+    if every is None:
+        return once()
+    interval = parse_interval(every)
+    stop = Stop()
+    stop.install()
+    return run_loop(once, interval, stop)
+
+
+def _render_reconcile(report: Any, html_file: Path | None, as_json: bool) -> None:
     from verifier.html_report import render_html, write_html
     from verifier.report import render_terminal
 
-    _, _, outcome = _reconcile(config_file, btc_height, eth_block, as_json)
     if html_file is not None:
-        write_html(html_file, render_html(outcome.report))
+        write_html(html_file, render_html(report))
     if as_json:
-        print_json(outcome.report)
+        print_json(report)
     else:
-        render_terminal(outcome.report, out)
+        render_terminal(report, out)
         if html_file is not None:
             err.print(f"HTML report: {html_file}")
-    return int(outcome.exit_code)
+
+
+# ----------------------------------------------------------------------------- history
+
+
+DB_OPTIONS = [
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="por.toml, to find [database] url or por.db beside it.",
+    ),
+    click.option(
+        "--db",
+        default=None,
+        help="A SQLite file or a postgresql:// URL (default: $POR_DATABASE_URL, then the "
+        "config's).",
+    ),
+]
+
+
+def _db_options(func: Any) -> Any:
+    for option in reversed(DB_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _open_store(config_file: Path | None, db: str | None) -> Any:
+    from verifier.config import load_config
+    from verifier.store import Store, database_url
+
+    configured = None
+    if config_file is not None and db is None and not os.environ.get("POR_DATABASE_URL"):
+        configured = load_config(config_file).database.url
+    return Store(database_url(db, os.environ, configured, config_file))
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The history database of `por reconcile`."""
+
+
+@db_group.command("upgrade")
+@_db_options
+@click.option("--revision", default="head", show_default=True, help="Target schema revision.")
+@JSON_OPTION
+def db_upgrade(config_file: Path | None, db: str | None, revision: str, as_json: bool) -> int:
+    """Create the schema, or upgrade a database from an older por to this one's schema."""
+    store = _open_store(config_file, db)
+    before, after = store.upgrade(revision)
+    doc = {"database": store.describe(), "from": before, "to": after}
+    if as_json:
+        print_json(doc)
+    elif before == after:
+        err.print(f"{store.describe()}: schema already at revision {after}")
+    else:
+        err.print(f"{store.describe()}: schema upgraded from {before or 'empty'} to {after}")
+    return EXIT_OK
+
+
+@cli.command("history")
+@_db_options
+@click.option("--since", default=None, help="From this ISO 8601 time, or a look-back: 24h, 7d.")
+@click.option("--asset", default=None, help="Only this asset's coverage.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write an HTML page with coverage and reserve over time as charts.",
+)
+@JSON_OPTION
+def history_cmd(
+    config_file: Path | None,
+    db: str | None,
+    since: str | None,
+    asset: str | None,
+    html_file: Path | None,
+    as_json: bool,
+) -> int:
+    """Past runs of `por reconcile`: coverage per asset, reserve, and failed runs."""
+    from verifier.history import (
+        history_json,
+        parse_since,
+        render_history_html,
+        render_table,
+        select_asset,
+    )
+
+    store = _open_store(config_file, db)
+    if store.current_revision() is None:
+        raise InputError("no history yet: the database is empty", file=store.describe())
+    runs = select_asset(
+        store.runs(since=parse_since(since) if since else None), asset.upper() if asset else None
+    )
+    if html_file is not None:
+        write_atomic(html_file, render_history_html(runs, store.describe()).encode())
+    if as_json:
+        print_json(history_json(runs, store.describe()))
+    else:
+        render_table(runs, out)
+        if html_file is not None:
+            err.print(f"HTML history: {html_file}")
+    return EXIT_OK
 
 
 @cli.command("attest")
@@ -802,6 +1022,30 @@ def verify_cmd(
             f"{verdict['reserve_met']}, combined met {verdict['combined_met']}"
         )
     return result.exit_code
+
+
+@cli.command("verify-ownership")
+@click.argument("ownership_file", metavar="FILE", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "file_format",
+    required=True,
+    type=click.Choice(["okx", "summa", "htx", "por"]),
+    help="okx (test.csv), summa (chain;address;signature;message), htx, or por "
+    "(our attestation's wallet list).",
+)
+@JSON_OPTION
+def verify_ownership_cmd(ownership_file: Path, file_format: str, as_json: bool) -> int:
+    """Check an exchange's published address-ownership signatures, row by row: valid,
+    invalid (with the reason), unsigned, or unsupported chain; a summary per coin."""
+    from verifier.external import render_ownership, verify_ownership
+
+    doc, code = verify_ownership(ownership_file, file_format)
+    if as_json:
+        print_json(doc)
+    else:
+        out.print(render_ownership(doc), markup=False)
+    return code
 
 
 # ----------------------------------------------------------------------------- bench and demo

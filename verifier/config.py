@@ -110,6 +110,27 @@ class ReconcileConfig:
 
 
 @dataclass(frozen=True)
+class DatabaseConfig:
+    """[database]: where `por reconcile` keeps its history (docs/history.md)."""
+
+    url: str | None = None
+    """A SQLAlchemy URL or a SQLite file path; default ``por.db`` beside the config."""
+    lock_timeout: int = 30
+    """Seconds a run waits for another run's writer lock before exiting 4."""
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """[alerts]: the webhook and the drift threshold of scheduled runs."""
+
+    webhook: str | None = None
+    drift: str | None = None
+    """A coverage-ratio fall between runs that raises an alert, e.g. "0.05"."""
+    timeout: int = 10
+    retries: int = 3
+
+
+@dataclass(frozen=True)
 class PorConfig:
     """Everything `por snapshot`, `por reconcile` and `por attest` need."""
 
@@ -121,6 +142,8 @@ class PorConfig:
     count_custodial: bool = False
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
 
 class _Reader:
@@ -389,6 +412,7 @@ def load_config(path: Path) -> PorConfig:
     reconcile = _reconcile_section(path, top)
     snapshot = _Reader(path, top.get("snapshot", dict, {}), "snapshot")
     snapshot.unknown({"count_custodial"})
+    database, alerts = _history_sections(path, top)
     return PorConfig(
         path=path,
         exchange=name,
@@ -398,4 +422,35 @@ def load_config(path: Path) -> PorConfig:
         count_custodial=snapshot.get("count_custodial", bool, False),
         reconcile=reconcile,
         raw=raw,
+        database=database,
+        alerts=alerts,
+    )
+
+
+def _history_sections(path: Path, top: _Reader) -> tuple[DatabaseConfig, AlertsConfig]:
+    """[database] and [alerts] (scheduled runs; docs/history.md)."""
+    db = _Reader(path, top.get("database", dict, {}), "database")
+    db.unknown({"url", "lock_timeout"})
+    lock_timeout = db.get("lock_timeout", int, 30)
+    if not 0 <= lock_timeout <= 86400:
+        raise db.fail("lock_timeout", "must be 0..86400 seconds", lock_timeout)
+    url = db.get("url", str, None)
+    if url is not None and "://" not in url and not Path(url).is_absolute():
+        url = str(path.parent / url)
+    al = _Reader(path, top.get("alerts", dict, {}), "alerts")
+    al.unknown({"webhook", "drift", "timeout", "retries"})
+    webhook = al.get("webhook", str, None)
+    if webhook is not None and not webhook.startswith(("http://", "https://")):
+        raise al.fail("webhook", "must be an http:// or https:// URL", webhook)
+    drift = al.get("drift", str, None)
+    if drift is not None and not _RATIO.fullmatch(drift):
+        raise al.fail("drift", 'must be a decimal string such as "0.05"', drift)
+    timeout = al.get("timeout", int, 10)
+    retries = al.get("retries", int, 3)
+    if not 1 <= timeout <= 600:
+        raise al.fail("timeout", "must be 1..600 seconds", timeout)
+    if not 0 <= retries <= 20:
+        raise al.fail("retries", "must be 0..20", retries)
+    return DatabaseConfig(url=url, lock_timeout=lock_timeout), AlertsConfig(
+        webhook=webhook, drift=drift, timeout=timeout, retries=retries
     )

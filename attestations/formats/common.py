@@ -1,0 +1,231 @@
+"""Shared value objects and helpers for verifying other exchanges' published proofs.
+
+Where it sits: `attestations/formats/` holds one pure module per foreign proof format
+(OKX, Bybit, Bitget, BitMEX, Binance's 2022 auditor, CoinEx) beside our own `por-mst-v1`
+(`attestations/proofs.py`). Each module takes a `ProofInput` (bytes already read by the CLI
+edge, `verifier/external.py`) and returns a `FormatResult` or raises `InvalidProof`.
+
+Invariants:
+  1. No float anywhere: amounts are `Decimal`, parsed from the file's strings with a strict
+     pattern, and every sum is computed inside `exact()` (a local context wide enough that
+     no addition rounds). Rounding happens only where a format defines it (`round_down`).
+  2. A failed check raises `InvalidProof(check, message)`; a *result* that is not a pass
+     but is not a broken file either (an account with no leaf in a consistent tree, a
+     sample that passes only under another rule) is a `FormatResult` with ``valid=False``.
+  3. Every result lists the format's weaknesses: what passing does *not* prove.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal, localcontext
+from typing import Any
+
+from verifier.errors import InvalidProof
+
+PRECISION = 200
+"""Digits of the local Decimal context: far above any balance these formats carry."""
+MAX_DIGITS = 80
+"""Longest decimal string accepted from a file (sign and point excluded)."""
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_HEX = re.compile(r"[0-9a-fA-F]*")
+
+
+@dataclass(frozen=True, slots=True)
+class ProofInput:
+    """What the CLI read for one `verify-proof` call; the format modules never open files."""
+
+    name: str
+    """The file's name (or the directory's, for level files), for messages and detection."""
+    data: bytes
+    """The proof file's bytes (empty when only level files were given)."""
+    tree: bytes | None = None
+    """`--tree`: the full liabilities tree file (okx-v2)."""
+    nonce: str | None = None
+    """`--nonce`: the account's nonce (BitMEX: ``ACCOUNT,NONCE_HEX``; Binance 2022: a leaf hash)."""
+    level_files: Mapping[str, bytes] = field(default_factory=dict)
+    """Binance 2022: ``tree-levelK.csv`` name -> bytes, every level of the tree."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormatResult:
+    """What verifying one foreign proof established (or, with ``valid=False``, why not)."""
+
+    format: str
+    valid: bool
+    checks: tuple[str, ...]
+    """Every check that passed, in order, in words."""
+    balances: Mapping[str, str]
+    """The account's balances in whole units, decimal strings (empty if the format has none)."""
+    root: str
+    """The root hash found (as the format writes it)."""
+    totals: Mapping[str, str]
+    """The root's totals in whole units, decimal strings (empty for a tree without sums)."""
+    weaknesses: tuple[str, ...]
+    """What a pass does not prove, for this format."""
+    reason: str | None = None
+    """Why the result is not valid (None when valid)."""
+    failed_check: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """Format-specific facts (e.g. ``tree_consistent``, ``passes_under``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "valid": self.valid,
+            "format": self.format,
+            "checks": list(self.checks),
+            "balances": dict(self.balances),
+            "root": self.root,
+            "totals": dict(self.totals),
+            "weaknesses": list(self.weaknesses),
+        }
+        if not self.valid:
+            doc["reason"] = self.reason
+            doc["check"] = self.failed_check
+        doc.update(self.details)
+        return doc
+
+
+# ----------------------------------------------------------------------------- decimals
+
+
+@contextmanager
+def exact() -> Iterator[None]:
+    """A local Decimal context in which additions of file balances never round."""
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        yield
+
+
+def parse_amount(value: Any, where: str, *, negative: bool = True) -> Decimal:
+    """A balance string of the file as an exact Decimal.
+
+    Parameters
+    ----------
+    value
+        The JSON or CSV value; must be a string of digits with an optional sign and point.
+    where
+        Where it was read, for the error.
+    negative
+        Whether the format allows a minus sign at all (it is then reported, not trusted).
+
+    Returns
+    -------
+    Decimal
+        The exact value.
+    """
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
+        raise InvalidProof("fields", f"{where}: {value!r} is not a decimal string")
+    if len(value.lstrip("-").replace(".", "")) > MAX_DIGITS:
+        raise InvalidProof("fields", f"{where}: {value!r} has more than {MAX_DIGITS} digits")
+    if value.startswith("-") and not negative:
+        raise InvalidProof("fields", f"{where}: negative balance {value!r}")
+    with exact():
+        return Decimal(value)
+
+
+def round_down(value: Decimal, places: int = 8) -> Decimal:
+    """Truncate toward zero to `places` decimals (Go shopspring's ``RoundDown``)."""
+    with exact():
+        return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+
+
+def plain(value: Decimal) -> str:
+    """Plain notation, trailing zeros (and a bare point) removed: ``1.50`` -> ``"1.5"``."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        text = "0"
+    return text
+
+
+def fixed(value: Decimal, places: int = 8) -> str:
+    """Plain notation with exactly `places` decimals, rounded down: ``1.5`` -> ``"1.50000000"``."""
+    return format(round_down(value, places), "f")
+
+
+def sha256hex(text: str) -> str:
+    """Lowercase hex SHA-256 of the UTF-8 string."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def load_json(data: bytes, what: str) -> Any:
+    """The file as JSON (object key order kept; numbers never become floats)."""
+    try:
+        return json.loads(data.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidProof("fields", f"{what} is not JSON: {exc}") from None
+
+
+def try_json(data: bytes) -> Any:
+    """The file as JSON, or None if it is not JSON (for detection)."""
+    try:
+        return json.loads(data.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidProof("fields", f"{where}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def sequence(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidProof("fields", f"{where}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def need(obj: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in obj:
+        raise InvalidProof("fields", f"{where}: missing key {key!r}")
+    return obj[key]
+
+
+def hex_text(value: Any, where: str, length: int | None = None) -> str:
+    """A hex string (lowercased); `length` in hex digits when the format fixes it."""
+    if not isinstance(value, str) or not _HEX.fullmatch(value) or not value:
+        raise InvalidProof("fields", f"{where}: {value!r} is not hex")
+    if length is not None and len(value) != length:
+        raise InvalidProof("fields", f"{where}: {value!r} is not {length} hex digits")
+    return value.lower()
+
+
+def integer(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidProof("fields", f"{where}: {value!r} is not an integer")
+    return value
+
+
+def balance_map(value: Any, where: str) -> dict[str, Decimal]:
+    """``{"ASSET": "decimal string", ...}`` in the file's key order."""
+    obj = mapping(value, where)
+    return {str(k): parse_amount(v, f"{where}.{k}") for k, v in obj.items()}
+
+
+def add_maps(a: Mapping[str, Decimal], b: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """Key-wise sum, keys in `a`'s order then `b`'s new keys."""
+    with exact():
+        out = dict(a)
+        for key, value in b.items():
+            out[key] = out.get(key, Decimal(0)) + value
+        return out
+
+
+def whole(values: Mapping[str, Decimal]) -> dict[str, str]:
+    """Decimal values as plain strings (the output's whole-unit balances)."""
+    return {k: plain(v) for k, v in values.items()}
+
+
+def negatives(values: Mapping[str, Decimal]) -> list[str]:
+    return [k for k, v in values.items() if v < 0]

@@ -1,0 +1,162 @@
+"""Alerts of a scheduled run: what to raise, and the webhook that carries them.
+
+Where it sits: after a run is stored (verifier/schedule.py). `alerts_for` compares the
+run with the previous successful one and lists what a human should hear about:
+
+- ``failure``: the run failed (node down, bad input, database...), with its error;
+- ``shortfall``: an asset is not covered, or the reserve is below its requirement;
+- ``threshold``: any other breach of the verdict (combined ratio, a rule-pack check);
+- ``drift``: an asset's coverage ratio fell by more than the drift threshold since the
+  previous successful run.
+
+`Webhook.send` POSTs one JSON document per run (``por-alert-v1``) with a timeout per
+attempt and retries with exponential backoff on a connection error or a 5xx/429 answer.
+A webhook that cannot be reached never changes the run's exit code; it is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from verifier.errors import InputError
+from verifier.store import RunRecord
+
+ALERT_FORMAT = "por-alert-v1"
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str
+    """failure | shortfall | threshold | drift"""
+    subject: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "subject": self.subject, "message": self.message}
+
+
+def parse_drift(value: str | None) -> Decimal | None:
+    """A drift threshold: a coverage-ratio fall such as ``"0.05"`` (5 percentage points)."""
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    scale = Decimal(1)
+    if text.endswith("%"):
+        text, scale = text[:-1], Decimal("0.01")
+    try:
+        drift = Decimal(text) * scale
+    except ArithmeticError as exc:
+        raise InputError("drift must be a decimal such as 0.05 or 5%", value=value) from exc
+    if not drift.is_finite() or drift < 0:
+        raise InputError("drift must be a non-negative decimal", value=value)
+    return drift
+
+
+def alerts_for(
+    run: RunRecord,
+    report: Mapping[str, Any] | None,
+    previous: RunRecord | None,
+    drift: Decimal | None,
+) -> list[Alert]:
+    """The alerts `run` raises (see the module docstring)."""
+    if run.status == "failed":
+        return [Alert("failure", "run", run.error or "the run failed")]
+    out: list[Alert] = []
+    breaches = (report or {}).get("verdict", {}).get("breaches", [])
+    for breach in breaches:
+        kind = "shortfall" if breach.get("kind") in {"asset", "reserve"} else "threshold"
+        out.append(Alert(kind, str(breach.get("subject")), str(breach.get("message"))))
+    if drift is not None and previous is not None:
+        for code, now in sorted(run.coverage.items()):
+            before = previous.coverage.get(code)
+            if before is None or before.ratio is None or now.ratio is None:
+                continue
+            fall = before.ratio - now.ratio
+            if fall > drift:
+                out.append(
+                    Alert(
+                        "drift",
+                        code,
+                        f"coverage of {code} fell from {before.ratio:.6} to {now.ratio:.6} "
+                        f"(by {fall:.6}, more than {drift}) since run {previous.id}",
+                    )
+                )
+    return out
+
+
+def payload(
+    run: RunRecord, alerts: Sequence[Alert], *, exchange: str | None, database: str
+) -> dict[str, Any]:
+    """The ``por-alert-v1`` document POSTed to the webhook."""
+    return {
+        "format": ALERT_FORMAT,
+        "exchange": exchange,
+        "database": database,
+        "run": {
+            "id": run.id,
+            "status": run.status,
+            "exit_code": run.exit_code,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "report_id": run.report_id,
+            "error": run.error,
+        },
+        "alerts": [a.to_json() for a in alerts],
+    }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivered: bool
+    attempts: int
+    status: int | None
+    error: str | None
+
+
+@dataclass
+class Webhook:
+    """A JSON POST endpoint with a timeout per attempt and retries with backoff."""
+
+    url: str
+    timeout: float = 10.0  # float-ok: seconds
+    retries: int = 3
+    backoff: float = 1.0  # float-ok: seconds, doubled after every failed attempt
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)  # float-ok: seconds
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise InputError("the webhook must be an http:// or https:// URL", value=self.url)
+
+    def send(self, document: Mapping[str, Any]) -> Delivery:
+        body = json.dumps(document, sort_keys=True).encode()
+        status: int | None = None
+        error: str | None = None
+        attempts = 0
+        for attempt in range(self.retries + 1):
+            attempts = attempt + 1
+            request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+                self.url,
+                data=body,
+                method="POST",
+                headers={"Content-Type": "application/json", "User-Agent": "por-alerts"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as reply:  # noqa: S310
+                    status = int(reply.status)
+                    return Delivery(True, attempts, status, None)
+            except urllib.error.HTTPError as exc:
+                status, error = exc.code, f"HTTP {exc.code}"
+                if exc.code < 500 and exc.code != 429:
+                    break  # the receiver rejects the document: retrying will not help
+            except (urllib.error.URLError, OSError) as exc:
+                status, error = None, str(getattr(exc, "reason", exc))
+            if attempt < self.retries:
+                self.sleep(self.backoff * (2**attempt))
+        return Delivery(False, attempts, status, error)

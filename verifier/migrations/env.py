@@ -1,0 +1,24 @@
+"""Alembic environment of the run-history database (verifier/store.py owns the tables).
+
+Where it sits: `verifier.store.Store.upgrade` runs alembic with an open connection in
+`config.attributes["connection"]`, inside the transaction that holds the migration lock;
+this file only hands that connection to alembic. Offline (SQL script) mode is not used.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import verifier.store  # noqa: F401 - registers the tables on SQLModel.metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run the migrations through `por db upgrade` (verifier.store.Store)")
+context.configure(
+    connection=connection,
+    target_metadata=SQLModel.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,256 @@
+"""Scheduled reconciliation: one stored run (`run_once`) and the loop of `--every` (`run_loop`).
+
+Where it sits: under `por reconcile`. `run_once` opens the history database, takes the
+run writer lock, reconciles (verifier/pipeline.py), stores the run (verifier/store.py) —
+a failure is stored as a failed run with its error — then, with the lock released, sends
+the alerts (verifier/alerts.py) and writes the metrics file (verifier/metrics.py).
+
+Cron, systemd timers and Kubernetes CronJobs call `por reconcile` once: the exit code
+is the run's. Containers use ``--every 1h``: `run_loop` runs, waits out the interval from
+the start of each run, survives failed runs (they are stored and alerted), and stops
+cleanly between runs on SIGTERM or SIGINT (a run in progress is finished and stored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from verifier.alerts import Alert, Webhook, alerts_for, parse_drift, payload
+from verifier.config import PorConfig, load_config
+from verifier.console import err
+from verifier.errors import EXIT_INFRA, InputError, PorError, UsageError
+from verifier.metrics import render, write_metrics
+from verifier.store import RunRecord, Store, database_url
+
+_INTERVAL = re.compile(r"([0-9]+)([smhd]?)")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(text: str) -> int:
+    """``"90s"``, ``"15m"``, ``"1h"``, ``"1d"`` (or bare seconds) -> seconds (at least 1)."""
+    match = _INTERVAL.fullmatch(text.strip().lower())
+    if match is None or int(match.group(1)) == 0:
+        raise UsageError(f"--every: expected a duration such as 30s, 15m, 1h or 1d, not {text!r}")
+    return int(match.group(1)) * _UNIT[match.group(2)]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What one scheduled run needs, gathered from flags, environment and config."""
+
+    config_file: Path
+    db: str | None = None
+    btc_height: int | None = None
+    eth_block: int | None = None
+    webhook: str | None = None
+    metrics_file: Path | None = None
+    drift: str | None = None
+    lock_timeout: int | None = None
+    quiet: bool = False
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    run: RunRecord | None
+    report: dict[str, Any] | None
+    error: PorError | None
+    alerts: list[Alert]
+    delivered: bool | None = None
+
+
+def _config_hash(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def open_store(options: RunOptions, config: PorConfig | None) -> Store:
+    url = database_url(
+        options.db,
+        options.env,
+        config.database.url if config is not None else None,
+        options.config_file,
+    )
+    timeout = options.lock_timeout
+    if timeout is None:
+        timeout = config.database.lock_timeout if config is not None else 30
+    return Store(url, lock_timeout=timeout)
+
+
+def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None = None) -> RunResult:
+    """One reconciliation, stored; then alerts and metrics. Never raises a `PorError` for
+    the run itself (it is stored and returned); raises `StoreError` when the database
+    cannot be used at all (the run could not be recorded)."""
+    config: PorConfig | None = None
+    config_error: PorError | None = None
+    try:
+        config = load_config(options.config_file)
+    except PorError as exc:
+        config_error = exc
+    store = open_store(options, config)
+    store.ensure_ready()
+    drift = parse_drift(
+        options.drift or (config.alerts.drift if config is not None else None) or None
+    )
+    report: dict[str, Any] | None = None
+    error: PorError | None = config_error
+    started = now_iso()
+    clock = time.monotonic()
+    config_hash = _config_hash(options.config_file)
+    with store.writer() as writer:
+        previous = writer.last_success()
+        exit_code = EXIT_INFRA
+        if config is not None:
+            try:
+                outcome = (reconcile or _reconcile(options))(config)
+                report, exit_code = outcome.report, int(outcome.exit_code)
+            except PorError as exc:
+                error = exc
+            except Exception as exc:  # a bug must still leave a failed run behind
+                error = PorError(f"unexpected error: {type(exc).__name__}: {exc}")
+        duration = int((time.monotonic() - clock) * 1000)
+        if error is None and report is not None:
+            run_id = writer.record_success(
+                started_at=started,
+                finished_at=now_iso(),
+                duration_ms=duration,
+                report=report,
+                exit_code=exit_code,
+                config_hash=config_hash,
+            )
+        else:
+            assert error is not None
+            exit_code = error.exit_code
+            run_id = writer.record_failure(
+                started_at=started,
+                finished_at=now_iso(),
+                duration_ms=duration,
+                error=f"{type(error).__name__}: {error.message}",
+                exit_code=exit_code,
+                config_hash=config_hash,
+            )
+        records = store.runs(since=started, conn=writer.conn)
+    run = next(r for r in records if r.id == run_id)
+    err.print(
+        f"por: run {run.id} {run.status} (exit {exit_code}) stored in {store.describe()}",
+        markup=False,
+    )
+    result = RunResult(exit_code, run, report, error, alerts_for(run, report, previous, drift))
+    _alert(options, config, store, result)
+    if options.metrics_file is not None:
+        write_metrics(options.metrics_file, render(run, store.last_success()))
+    return result
+
+
+def _reconcile(options: RunOptions) -> Callable[[PorConfig], Any]:
+    def go(config: PorConfig) -> Any:
+        from verifier.console import progress_bar
+        from verifier.pipeline import reconcile_now
+        from verifier.plans import build_plans
+
+        plans = build_plans(config, btc_height=options.btc_height, eth_block=options.eth_block)
+        with progress_bar(not options.quiet) as progress:
+            return reconcile_now(config, plans, progress)
+
+    return go
+
+
+def _alert(options: RunOptions, config: PorConfig | None, store: Store, result: RunResult) -> None:
+    url = (
+        options.webhook
+        or options.env.get("POR_WEBHOOK_URL")
+        or (config.alerts.webhook if config is not None else None)
+    )
+    for alert in result.alerts:
+        err.print(f"por: alert {alert.kind} {alert.subject}: {alert.message}", markup=False)
+    if not url or not result.alerts or result.run is None:
+        return
+    try:
+        hook = Webhook(
+            url,
+            timeout=config.alerts.timeout if config is not None else 10,
+            retries=config.alerts.retries if config is not None else 3,
+        )
+    except InputError as exc:
+        err.print(f"por: alert webhook not used: {exc.message}", markup=False)
+        return
+    document = payload(
+        result.run,
+        result.alerts,
+        exchange=config.exchange if config is not None else None,
+        database=store.describe(),
+    )
+    delivery = hook.send(document)
+    result.delivered = delivery.delivered
+    if not delivery.delivered:
+        err.print(
+            f"por: alert webhook failed after {delivery.attempts} attempts: {delivery.error}",
+            markup=False,
+        )
+
+
+class Stop:
+    """Set by SIGTERM/SIGINT; the loop checks it between runs and while waiting."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def install(self) -> None:
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            err.print(
+                f"por: {signal.Signals(signum).name} received, stopping after this run",
+                markup=False,
+            )
+            self.event.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+
+def run_loop(
+    once: Callable[[], int],
+    interval: int,
+    stop: Stop,
+    *,
+    max_runs: int | None = None,
+) -> int:
+    """Run `once` every `interval` seconds until stopped; returns 0 when stopped cleanly.
+
+    A run that raises (the database is unreachable, the lock is busy) is logged and the
+    loop goes on: the next run may succeed.
+    """
+    runs = 0
+    while not stop.event.is_set():
+        started = time.monotonic()
+        try:
+            code = once()
+            err.print(f"por: run finished with exit code {code}", markup=False)
+        except PorError as exc:
+            err.print(f"por: run could not be recorded: {exc.message}", markup=False)
+        runs += 1
+        if max_runs is not None and runs >= max_runs:
+            break
+        wait = max(Decimal(0), Decimal(interval) - Decimal(str(time.monotonic() - started)))
+        if stop.event.wait(int(wait) + (1 if wait % 1 else 0)):
+            break
+    err.print("por: stopped", markup=False)
+    return 0
