@@ -100,8 +100,11 @@ def cli() -> None:
 
 def _register_reserve() -> None:
     from verifier.reserve_cli import reserve
+    from verifier.site_cli import publish, serve
 
     cli.add_command(reserve)
+    cli.add_command(publish)
+    cli.add_command(serve)
 
 
 _register_reserve()

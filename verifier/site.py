@@ -1,0 +1,693 @@
+"""`por publish`: a static attestation site where customers verify their proof in the browser.
+
+Where it sits: at the end of the flow, after `por attest` wrote ``attestation.json``,
+``root.json`` and (optionally) ``report.json`` into an attestation directory. `build_site`
+turns that directory into a static site (HTML, CSS, JS; no server needed; nothing fetched
+from elsewhere):
+
+- ``index.html``: the attestation summary: coverage per asset with charts, the reserve and its
+  components, the pinned blocks, the wallet list with ownership status, what the attestation
+  proves and what it does not, and the files to download;
+- ``verify.html``: a customer drops or pastes their inclusion proof and the page verifies it
+  locally (``assets/verify.js``: `por-mst-v1` with WebCrypto SHA-256 and BigInt) against the
+  published root document, which is embedded in the page;
+- ``root.json``, ``attestation.json`` (byte for byte as published), ``report.json`` when there
+  is one, and ``site.json``: a manifest with the SHA-256 of every file (`por serve` serves
+  only the files it lists).
+
+Invariants: the attestation is verified (signature and structure) and ``root.json`` must be
+its ``liabilities`` member before anything is written; no inclusion proof is ever copied into
+the site; every string from the documents is HTML-escaped; the pages carry a strict
+Content-Security-Policy (``script-src 'self'``, no inline script or style, no connections);
+the site is written atomically (a temporary directory beside the target, then a rename).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from attestations.document import load_attestation, verify_attestation
+from attestations.proofs import check_root_document, format_units, parse_root_document
+from verifier.errors import InputError, NotFound, StoreError
+from verifier.html_report import (
+    _assets_section,
+    _reserve_section,
+    _table,
+    _wallets_section,
+    coverage_chart,
+    esc,
+    split_chart,
+)
+from verifier.report import money, percent
+
+SITE_FORMAT = "por-site-v1"
+REPORT_FORMAT = "por-report-v1"
+MANIFEST = "site.json"
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'none'; font-src 'none'; object-src 'none'; media-src 'none'; "
+    "frame-src 'none'; worker-src 'none'; manifest-src 'none'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+"""The policy `por serve` sends; the pages carry the same one in a meta tag (minus
+``frame-ancestors``, which browsers ignore there)."""
+META_CSP = CSP.replace("; frame-ancestors 'none'", "")
+
+ASSET_FILES = ("verify.js", "verify-page.js")
+"""Scripts copied verbatim from verifier/site_assets into SITE/assets/."""
+
+_SWATCH = re.compile(r'style="background:(#[0-9a-fA-F]{6})"')
+_MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+DEFAULT_PROVES = (
+    "The exchange committed to one total per asset for its customer liabilities (the Merkle sum "
+    "tree root and its commitment, published here as root.json); each customer can check, with "
+    "their own inclusion proof, that their balances are counted in those totals.",
+    "The attestation document is signed by the exchange's Ed25519 key, so nobody changed the "
+    "figures after the exchange published them.",
+)
+DEFAULT_DOES_NOT_PROVE = (
+    "It is a point-in-time check at the pinned blocks, not an audit: it says nothing about "
+    "other times, and assets may have been borrowed for the moment of the snapshot.",
+    "It does not show that the liabilities are complete: accounts left out of the tree are "
+    "found only by the customers who check their own proofs.",
+    "It does not show that the exchange has no other debts, or that the off-chain reserve "
+    "(cash, insurance, guarantees) exists beyond the statements it relies on.",
+)
+CUSTOMER_PROVES = (
+    "A valid proof shows that your account, with the balances shown, is one of the leaves "
+    "whose sums make up the published liability totals (commitment {commitment}).",
+)
+CUSTOMER_DOES_NOT_PROVE = (
+    "A valid proof does not show that the exchange holds enough assets; that is what the "
+    "coverage figures on the attestation page, checked by an auditor on their own nodes, "
+    "are about.",
+    "It does not show that other customers' balances are included; each customer has to check "
+    "their own.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationBundle:
+    """What `build_site` reads from an attestation directory, checked."""
+
+    attestation: Mapping[str, Any]
+    """The signed ``por-attestation-v1`` document (verified)."""
+    attestation_bytes: bytes
+    """``attestation.json`` exactly as published."""
+    root: Mapping[str, Any]
+    """The root document (``por-mst-v1``): the attestation's ``liabilities`` member."""
+    root_bytes: bytes
+    """``root.json`` as published (or the ``liabilities`` member, serialised)."""
+    report: Mapping[str, Any] | None
+    """The ``por-report-v1`` report: ``report.json``, else the attestation's ``report``."""
+    report_bytes: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteResult:
+    """What `build_site` wrote."""
+
+    out_dir: Path
+    files: Mapping[str, str]
+    """Relative path -> SHA-256 (hex) of every file of the site."""
+    attestation_id: str
+    commitment: str
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _read(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > _MAX_INPUT_BYTES:
+            raise InputError("file too large for a site", file=str(path))
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound("file not found", file=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror})", file=str(path)) from None
+
+
+def _json(data: bytes, path: Path) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"not a JSON document ({exc})", file=str(path)) from None
+
+
+def _plain(value: Any) -> Any:
+    """Numbers as the JSON parser of `load_attestation` keeps them (Decimal) -> plain JSON."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def load_bundle(attestation_dir: Path) -> AttestationBundle:
+    """Read and check an attestation directory (``attestation.json``, ``root.json``, ...).
+
+    Parameters
+    ----------
+    attestation_dir
+        What `por attest` wrote: ``attestation.json``, ``root.json``, optionally
+        ``report.json``.
+
+    Returns
+    -------
+    AttestationBundle
+
+    Raises
+    ------
+    NotFound
+        No ``attestation.json``.
+    InvalidProof
+        The attestation does not verify (signature, structure), or its root document's
+        commitment does not recompute.
+    InputError
+        ``root.json`` is not the attestation's ``liabilities`` member, or the report is for
+        another attestation.
+    """
+    att_path = attestation_dir / "attestation.json"
+    if not attestation_dir.is_dir():
+        raise NotFound("attestation directory not found", file=str(attestation_dir))
+    attestation_bytes = _read(att_path)
+    doc = load_attestation(att_path)
+    verify_attestation(doc)
+    plain = _plain(doc)
+    liabilities = plain["liabilities"]
+    check_root_document(parse_root_document(liabilities))
+    root_path = attestation_dir / "root.json"
+    if root_path.exists():
+        root_bytes = _read(root_path)
+        if _json(root_bytes, root_path) != liabilities:
+            raise InputError(
+                "root.json is not the attestation's liabilities root document", file=str(root_path)
+            )
+    else:
+        root_bytes = (json.dumps(liabilities, indent=2) + "\n").encode()
+    report: Mapping[str, Any] | None = None
+    report_bytes: bytes | None = None
+    report_path = attestation_dir / "report.json"
+    if report_path.exists():
+        report_bytes = _read(report_path)
+        report = _json(report_bytes, report_path)
+    elif isinstance(plain.get("report"), Mapping) and plain["report"].get("report"):
+        report = plain["report"]
+        report_bytes = (json.dumps(report, indent=2) + "\n").encode()
+    if report is not None:
+        if not isinstance(report, Mapping) or report.get("report") != REPORT_FORMAT:
+            raise InputError(f"the report is not a {REPORT_FORMAT} document", file=str(report_path))
+        committed = (report.get("attestation") or {}).get("commitment")
+        if committed is not None and committed != liabilities["commitment"]:
+            raise InputError(
+                "the report is for another attestation (its liabilities commitment differs)",
+                file=str(report_path),
+            )
+    return AttestationBundle(
+        attestation=plain,
+        attestation_bytes=attestation_bytes,
+        root=liabilities,
+        root_bytes=root_bytes,
+        report=report,
+        report_bytes=report_bytes,
+    )
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _asset_text(name: str) -> str:
+    return resources.files("verifier").joinpath("site_assets", name).read_text(encoding="utf-8")
+
+
+def _page(title: str, active: str, body: str, scripts: Sequence[str] = ()) -> str:
+    current = ' aria-current="page"'
+    nav = "".join(
+        f'<a href="{href}"{current if href == active else ""}>{esc(label)}</a>'
+        for href, label in (("index.html", "Attestation"), ("verify.html", "Check my proof"))
+    )
+    return Template(_asset_text("layout.html")).substitute(
+        csp=esc(META_CSP),
+        title=esc(title),
+        nav=nav,
+        body=body,
+        scripts="".join(f'<script src="assets/{esc(s)}" defer></script>' for s in scripts),
+    )
+
+
+def _strict(fragment: str) -> str:
+    """Inline ``style`` attributes (chart legends) -> classes, so CSP can forbid inline style."""
+    out = _SWATCH.sub(lambda m: f'class="sw-c c-{m.group(1)[1:].lower()}"', fragment)
+    out = out.replace('<span class="sw" class="sw-c ', '<span class="sw ')
+    if "style=" in out:
+        raise StoreError("an inline style attribute would break the site's CSP")
+    return out
+
+
+def _colour_rules(pages: Sequence[str]) -> str:
+    colours = sorted(set(re.findall(r"\bc-([0-9a-f]{6})\b", "".join(pages))))
+    return "".join(f".c-{c}{{background:#{c}}}\n" for c in colours)
+
+
+def _short(value: Any, keep: int = 16) -> str:
+    text = str(value)
+    return text if len(text) <= keep * 2 + 1 else f"{text[:keep]}…{text[-keep:]}"
+
+
+def _liabilities_table(root: Mapping[str, Any]) -> str:
+    rows = [
+        [esc(a["code"]), esc(format_units(int(s), int(a["decimals"]))), esc(s)]
+        for a, s in zip(root["assets"], root["root"]["sums"], strict=True)
+    ]
+    return _table(["asset", "customer liabilities", "base units"], rows, {1, 2})
+
+
+def _attestation_wallets(att: Mapping[str, Any]) -> str:
+    rows = []
+    for chain in att.get("chains") or []:
+        for w in chain.get("wallets") or []:
+            ownership = w.get("ownership")
+            status = (
+                f'<span class="note">signed ({esc(ownership.get("scheme"))}); not checked here'
+                "</span>"
+                if isinstance(ownership, Mapping)
+                else '<span class="note">no ownership proof</span>'
+            )
+            balances = "<br>".join(
+                f"{esc(code)} {esc(units)} base units"
+                for code, units in sorted((w.get("balances") or {}).items())
+            )
+            rows.append(
+                [
+                    esc(w.get("label")),
+                    esc(chain.get("chain")),
+                    esc(w.get("class")),
+                    esc(w.get("attribution")),
+                    f'<span class="mono">{esc(w.get("address"))}</span>',
+                    balances,
+                    status,
+                ]
+            )
+    return _table(
+        ["label", "chain", "class", "attribution", "address", "balance", "ownership"], rows, set()
+    )
+
+
+def _reserve_statement(reserve: Mapping[str, Any]) -> str:
+    """The off-chain reserve statement as published (cash, insurance, guarantees)."""
+    out = []
+    currency = reserve.get("currency")
+    for kind in ("cash", "insurance", "guarantees"):
+        items = [i for i in reserve.get(kind) or [] if isinstance(i, Mapping)]
+        if not items:
+            continue
+        rows = []
+        for item in items:
+            name = item.get("name") or item.get("holder") or item.get("insurer")
+            name = name or item.get("guarantor") or ""
+            amount = item.get("amount") or item.get("limit") or ""
+            details = ", ".join(
+                f"{esc(k)} {esc(v)}"
+                for k, v in item.items()
+                if k not in {"name", "amount", "limit"} and not isinstance(v, Mapping | list)
+            )
+            rows.append([esc(kind), esc(name), esc(money(str(amount))) if amount else "", details])
+        out.append(
+            _table(
+                ["component", "name", f"amount / limit ({esc(currency or '')})", "terms"], rows, {2}
+            )
+        )
+    return "".join(out) or '<p class="note">No off-chain reserve statement.</p>'
+
+
+def _statement_lists(proves: Sequence[str], not_proves: Sequence[str]) -> str:
+    return (
+        "<h3>A pass proves</h3><ul>"
+        + "".join(f"<li>{esc(s)}</li>" for s in proves)
+        + "</ul><h3>It does not prove</h3><ul>"
+        + "".join(f"<li>{esc(s)}</li>" for s in not_proves)
+        + "</ul>"
+    )
+
+
+def render_index(bundle: AttestationBundle, downloads: Mapping[str, str]) -> str:
+    """The summary page (``index.html``)."""
+    att, root, report = bundle.attestation, bundle.root, bundle.report
+    exchange = att.get("exchange")
+    signature = att.get("signature") or {}
+    body = [
+        f"<h1>Proof of reserves: {esc(exchange)}</h1>",
+        f'<p class="meta">attestation <b>{esc(att.get("attestation_id"))}</b> · as of '
+        f"{esc(att.get('as_of'))} · signed (Ed25519) by "
+        f'<span class="mono">{esc(signature.get("public_key"))}</span></p>',
+        f'<p class="meta">liabilities commitment <span class="mono" id="commitment">'
+        f"{esc(root['commitment'])}</span></p>",
+    ]
+    if report is not None:
+        verdict = report.get("verdict") or {}
+        if verdict.get("exit_code") == 0:
+            body.append('<p class="verdict ok">Covered: every check passed</p>')
+        else:
+            body.append(
+                f'<p class="verdict bad">Not covered (exit {esc(verdict.get("exit_code"))})</p>'
+            )
+            body.append(
+                "<ul>"
+                + "".join(
+                    f"<li>{esc(b.get('message'))}</li>" for b in verdict.get("breaches") or []
+                )
+                + "</ul>"
+            )
+    body.append(
+        '<p class="cta"><a class="button" href="verify.html">Check that your balance is '
+        "included</a> Your proof is checked in your browser and never leaves your device.</p>"
+    )
+    body.append("<h2>Customer liabilities</h2>")
+    body.append(_liabilities_table(root))
+    if report is not None:
+        totals = report.get("totals") or {}
+        settings = report.get("settings") or {}
+        combined = report.get("combined") or {}
+        currency = esc(report.get("currency"))
+        body += [
+            "<h2>Coverage per asset</h2>",
+            '<p class="note">Proven customer holdings / liabilities, per asset; a surplus in one '
+            "asset never offsets a shortfall in another. Dashed line: 100%.</p>",
+            coverage_chart(report.get("assets") or []),
+            _assets_section(report),
+            "<h2>Customer holdings by wallet class (value)</h2>",
+            split_chart(totals.get("value_by_class") or {}, bool(settings.get("count_custodial"))),
+            f'<p class="note">Cold share: {esc(percent(totals.get("cold_share")))}.</p>',
+            f"<h2>Liability reserve ({currency})</h2>",
+            _reserve_section(report),
+            f"<h2>Combined coverage ({currency})</h2>",
+            f"<p><b>{esc(percent(combined.get('ratio')))}</b> (minimum "
+            f"{esc(percent(combined.get('threshold')))}) = "
+            f"({esc(money(combined.get('capped_holdings_value')))} holdings capped at "
+            f"liabilities per asset + {esc(money(combined.get('eligible_reserve')))} eligible "
+            f"reserve) / {esc(money(combined.get('liabilities_value')))} liabilities</p>",
+        ]
+    body.append("<h2>Reserve statement (off-chain)</h2>")
+    body.append(_reserve_statement(att.get("reserve") or {}))
+    body.append("<h2>Pinned blocks</h2>")
+    body.append(
+        _table(
+            ["chain", "network", "height", "block hash"],
+            [
+                [
+                    esc(c.get("chain")),
+                    esc(c.get("network")),
+                    esc(c.get("height")),
+                    f'<span class="mono">{esc(c.get("block_hash"))}</span>',
+                ]
+                for c in att.get("chains") or []
+            ],
+            {2},
+        )
+    )
+    body.append("<h2>Wallets and ownership</h2>")
+    if report is not None and report.get("wallets"):
+        body.append(
+            '<p class="note">Ownership status as the attesting verifier found it: proven means '
+            "the key holder signed a message naming this exchange, this attestation and the "
+            "pinned block.</p>"
+        )
+        body.append(_wallets_section(report))
+    else:
+        body.append(_attestation_wallets(att))
+    prices = att.get("prices") or {}
+    if prices:
+        body.append("<h2>Prices</h2>")
+        body.append(
+            _table(
+                ["asset", "price", "currency", "source", "time"],
+                [
+                    [
+                        esc(code),
+                        esc(p.get("value")),
+                        esc(p.get("currency")),
+                        esc(p.get("source")),
+                        esc(p.get("time")),
+                    ]
+                    for code, p in sorted(prices.items())
+                ],
+                {1},
+            )
+        )
+    statement = (report or {}).get("statement") or {}
+    body.append('<h2 id="statement">What this proves and what it does not</h2>')
+    body.append(
+        _statement_lists(
+            list(statement.get("proves") or DEFAULT_PROVES),
+            list(statement.get("does_not_prove") or DEFAULT_DOES_NOT_PROVE),
+        )
+    )
+    body.append("<h2>Files</h2>")
+    rows = [
+        [
+            f'<a href="{esc(name)}" download>{esc(name)}</a>',
+            esc(what),
+            f'<span class="mono">{esc(downloads.get(name, ""))}</span>',
+        ]
+        for name, what in (
+            ("root.json", "liabilities root document (por-mst-v1): check your proof against it"),
+            ("attestation.json", "the signed attestation (por-attestation-v1)"),
+            ("report.json", "the coverage report (por-report-v1)"),
+        )
+        if name in downloads
+    ]
+    body.append(_table(["file", "what", "SHA-256"], rows, set()))
+    body.append(
+        '<p class="note">Auditors re-check everything with <code>por verify attestation.json'
+        "</code> on their own nodes; customers with <code>por verify-proof</code> or the "
+        '<a href="verify.html">page in this site</a>.</p>'
+    )
+    title = f"Proof of reserves: {exchange} {att.get('attestation_id')}"
+    return _page(title, "index.html", _strict("\n".join(body)))
+
+
+def _embed_json(value: Any) -> str:
+    """JSON safe inside a ``<script type="application/json">`` element."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_verify(bundle: AttestationBundle) -> str:
+    """The proof-check page (``verify.html``); the root document is embedded, not fetched."""
+    att, root = bundle.attestation, bundle.root
+    commitment = root["commitment"]
+    body = [
+        "<h1>Check that your balance is included</h1>",
+        '<p class="privacy" id="privacy"><b>Nothing is uploaded.</b> Your proof is checked '
+        "here, in this page, by your own browser (SHA-256 from WebCrypto, exact integer sums). "
+        "The page sends nothing anywhere and makes no network request after it has loaded; "
+        "you may disconnect from the network before you check.</p>",
+        f'<p class="meta">Published attestation <b id="published-id">'
+        f"{esc(att.get('attestation_id'))}</b> of {esc(att.get('exchange'))}, as of "
+        f"{esc(root.get('as_of'))}; commitment "
+        f'<span class="mono" id="published-commitment">{esc(commitment)}</span></p>',
+        '<form id="proof-form" class="proof-form" novalidate>',
+        '<label class="drop" id="drop" for="proof-file">'
+        "<span><b>Drop your proof file here</b>, or choose it "
+        "(<code>proof-….json</code>, from your exchange account)</span>"
+        '<input type="file" id="proof-file" accept=".json,application/json"></label>',
+        '<label for="proof-text">or paste the proof (JSON)</label>',
+        '<textarea id="proof-text" rows="8" spellcheck="false" autocomplete="off" '
+        'autocapitalize="off" aria-describedby="privacy"></textarea>',
+        '<div class="actions"><button type="submit" id="verify-button">Verify</button>'
+        '<button type="button" id="clear-button" class="secondary">Clear</button></div>',
+        "</form>",
+        '<section id="result" class="result" aria-live="polite" tabindex="-1"></section>',
+        '<noscript><p class="verdict bad">This check needs JavaScript. Without it, verify '
+        "with the command-line tool: <code>por verify-proof proof.json --root root.json"
+        "</code>.</p></noscript>",
+        "<h2>What the page checks</h2>",
+        "<ol>",
+        "<li>The file is a <code>por-mst-v1</code> inclusion proof and every field is "
+        "well-formed.</li>",
+        "<li>Each of your leaves is recomputed from its salt, your account id and your balances, "
+        "then hashed up the tree with its siblings; both children's sums are bound into each "
+        "parent.</li>",
+        "<li>The result equals the root in the proof, and the commitment recomputes from the "
+        "attestation id, the assets, the height and the root.</li>",
+        "<li>That commitment and root equal the ones published on this site (root.json).</li>",
+        "</ol>",
+        _statement_lists(
+            [s.format(commitment=_short(commitment)) for s in CUSTOMER_PROVES],
+            CUSTOMER_DOES_NOT_PROVE,
+        ),
+        f'<script type="application/json" id="por-published-root">{_embed_json(root)}</script>',
+    ]
+    title = f"Check your proof: {att.get('exchange')} {att.get('attestation_id')}"
+    return _page(title, "verify.html", "\n".join(body), scripts=ASSET_FILES)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _is_site(path: Path) -> bool:
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == SITE_FORMAT
+
+
+def _install(tmp: Path, out_dir: Path, force: bool) -> None:
+    """Move the finished site into place; an older site (or, with `force`, any dir) goes."""
+    if not out_dir.exists():
+        os.replace(tmp, out_dir)
+        return
+    if not out_dir.is_dir():
+        raise InputError("the output path exists and is not a directory", file=str(out_dir))
+    if not (force or _is_site(out_dir) or not any(out_dir.iterdir())):
+        raise InputError(
+            "the output directory exists and is not a site from `por publish` "
+            "(use --force to replace it)",
+            file=str(out_dir),
+        )
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    os.replace(out_dir, old / "site")
+    try:
+        os.replace(tmp, out_dir)
+    except OSError:
+        os.replace(old / "site", out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build_site(
+    attestation_dir: Path,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    generated_at: str | None = None,
+) -> SiteResult:
+    """Build the static site for an attestation directory into `out_dir`, atomically.
+
+    Parameters
+    ----------
+    attestation_dir
+        ``attestation.json``, ``root.json`` and optionally ``report.json``.
+    out_dir
+        The site directory. Created, or replaced when it holds an earlier site (or is empty,
+        or `force` is set).
+    force
+        Replace `out_dir` even if it is not a site written by this function.
+    generated_at
+        ISO 8601 time for the manifest (default: now, UTC).
+
+    Returns
+    -------
+    SiteResult
+
+    Raises
+    ------
+    NotFound, InputError, InvalidProof
+        As `load_bundle`, or `out_dir` is in the way.
+    StoreError
+        The site cannot be written.
+    """
+    bundle = load_bundle(attestation_dir)
+    files: dict[str, bytes] = {
+        "root.json": bundle.root_bytes,
+        "attestation.json": bundle.attestation_bytes,
+    }
+    if bundle.report_bytes is not None:
+        files["report.json"] = bundle.report_bytes
+    downloads = {name: _sha(data) for name, data in files.items()}
+    index = render_index(bundle, downloads)
+    verify = render_verify(bundle)
+    files["index.html"] = index.encode()
+    files["verify.html"] = verify.encode()
+    css = _asset_text("style.css") + _colour_rules([index, verify])
+    files["assets/style.css"] = css.encode()
+    for name in ASSET_FILES:
+        files[f"assets/{name}"] = _asset_text(name).encode()
+    manifest = {
+        "format": SITE_FORMAT,
+        "attestation_id": bundle.attestation["attestation_id"],
+        "exchange": bundle.attestation.get("exchange"),
+        "commitment": bundle.root["commitment"],
+        "generated_at": generated_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "content_security_policy": CSP,
+        "files": {name: _sha(data) for name, data in sorted(files.items())},
+    }
+    files[MANIFEST] = (json.dumps(manifest, indent=2) + "\n").encode()
+
+    out_dir = out_dir.absolute()
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    except OSError as exc:
+        raise StoreError(f"{out_dir}: cannot create the site ({exc.strerror})") from exc
+    try:
+        for name, data in files.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            path.chmod(0o644)
+            path.parent.chmod(0o755)
+        _install(tmp, out_dir, force)
+    except OSError as exc:
+        raise StoreError(f"{out_dir}: cannot write the site ({exc.strerror})") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(tmp)
+    return SiteResult(
+        out_dir=out_dir,
+        files=dict(manifest["files"]),
+        attestation_id=str(bundle.attestation["attestation_id"]),
+        commitment=str(bundle.root["commitment"]),
+    )
+
+
+def read_manifest(site_dir: Path) -> dict[str, Any]:
+    """The manifest of a site built by `build_site` (``site.json``).
+
+    Raises
+    ------
+    NotFound
+        No site there.
+    InputError
+        The manifest is not a ``por-site-v1`` manifest.
+    """
+    path = site_dir / MANIFEST
+    data = _json(_read(path), path)
+    if not isinstance(data, dict) or data.get("format") != SITE_FORMAT:
+        raise InputError(f"not a {SITE_FORMAT} manifest", file=str(path))
+    files = data.get("files")
+    if not isinstance(files, dict) or not all(isinstance(k, str) for k in files):
+        raise InputError("the manifest lists no files", file=str(path))
+    return data
+
+
+__all__ = [
+    "CSP",
+    "MANIFEST",
+    "META_CSP",
+    "SITE_FORMAT",
+    "AttestationBundle",
+    "SiteResult",
+    "build_site",
+    "load_bundle",
+    "read_manifest",
+    "render_index",
+    "render_verify",
+]

@@ -1,0 +1,189 @@
+/*
+ * The proof-check page (verify.html): reads a dropped, chosen or pasted proof file and
+ * verifies it with PorVerify (verify.js) against the root document embedded in the page.
+ * Everything happens in this page: no fetch, no upload, no storage. Every string that
+ * comes from the proof is inserted with textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  var MAX_BYTES = 5 * 1024 * 1024;
+  var EXPLAIN = {
+    json: "The text is not a JSON document. Use the proof file exactly as your exchange gave it.",
+    format: "This is not a por-mst-v1 inclusion proof.",
+    fields: "A field of the proof is missing or malformed, so nothing was recomputed.",
+    assets: "The list of assets in the proof is malformed.",
+    sums: "Adding the sums up the tree overflows: the proof has been altered.",
+    "root hash": "Your leaf, hashed up the tree with the siblings in the proof, does not give the " +
+      "root hash. A balance, the salt, your account id, the index or a sibling has been altered.",
+    "root sums": "Your leaf, added up the tree with the siblings in the proof, does not give the " +
+      "root sums: a balance or a sibling sum has been altered.",
+    commitment: "The commitment does not recompute from the attestation id, the assets, the " +
+      "height and the root stated in the proof: the proof has been altered.",
+    "published root": "The proof does not match the root document published on this site.",
+    "published commitment": "The proof is for another attestation than the one published here.",
+    environment: "This browser cannot compute SHA-256 here. Open the page over https (or from " +
+      "localhost), or use the command-line tool.",
+  };
+
+  var published = null;
+  var form, fileInput, textArea, result, drop, clearButton;
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    (children || []).forEach(function (c) {
+      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+
+  function dl(pairs) {
+    var list = el("dl");
+    pairs.forEach(function (p) {
+      list.appendChild(el("dt", {}, [p[0]]));
+      list.appendChild(el("dd", p[2] ? { class: p[2] } : {}, [p[1]]));
+    });
+    return list;
+  }
+
+  function show(nodes, state) {
+    result.textContent = "";
+    result.setAttribute("data-state", state);
+    nodes.forEach(function (n) { result.appendChild(n); });
+    result.focus();
+  }
+
+  function showValid(v) {
+    var rows = v.assets.map(function (a) {
+      return el("tr", {}, [
+        el("td", {}, [a.code]),
+        el("td", { class: "n" }, [v.balances[a.code] + " " + a.code]),
+        el("td", { class: "n note" }, [v.balances_base_units[a.code]]),
+      ]);
+    });
+    var table = el("table", { class: "balances" }, [
+      el("thead", {}, [el("tr", {}, [
+        el("th", {}, ["asset"]), el("th", { class: "n" }, ["your balance"]),
+        el("th", { class: "n" }, ["base units"]),
+      ])]),
+      el("tbody", {}, rows),
+    ]);
+    var checks = el("ul", {}, v.checks.map(function (c) { return el("li", {}, [c]); }));
+    var nodes = [
+      el("h2", { class: "verdict ok", id: "verdict" }, ["Valid: your balances are included"]),
+      dl([
+        ["account", v.account_id, "mono"],
+        ["attestation", v.attestation_id + " (as of " + v.as_of + ")"],
+        ["commitment", v.commitment + " — equals the published one", "mono"],
+        ["leaves", String(v.leaves)],
+      ]),
+      el("div", { class: "scroll" }, [table]),
+      el("p", { class: "note" }, [
+        "Check that these balances are the ones your exchange account showed at the " +
+        "attestation time. If they are not, contact the exchange or the auditor.",
+      ]),
+      el("details", {}, [el("summary", {}, ["Every check that passed"]), checks]),
+    ];
+    if (v.warnings.length) {
+      nodes.push(el("ul", { class: "note" }, v.warnings.map(function (w) { return el("li", {}, [w]); })));
+    }
+    show(nodes, "valid");
+  }
+
+  function showInvalid(v) {
+    var other = v.check === "published commitment" ||
+      (v.check === "published root" && v.attestation_id && v.attestation_id !== published.attestation_id);
+    if (other) {
+      show([
+        el("h2", { class: "verdict warn", id: "verdict" }, ["This proof is for another attestation"]),
+        dl([
+          ["your proof is for", v.attestation_id || "(unknown)"],
+          ["this site publishes", published.attestation_id + " (commitment " + published.commitment + ")"],
+        ]),
+        el("p", {}, [
+          "The proof may well be valid, but not for this attestation. Use the proof the " +
+          "exchange issued for " + published.attestation_id + ", or open the site of the " +
+          "attestation your proof names.",
+        ]),
+        el("p", { class: "note", id: "failed-check" }, ["check: " + v.check + " — " + v.message]),
+      ], "other");
+      return;
+    }
+    show([
+      el("h2", { class: "verdict bad", id: "verdict" }, ["Invalid proof: the " + v.check + " check failed"]),
+      el("p", {}, [EXPLAIN[v.check] || "The proof did not verify."]),
+      el("p", { class: "note mono", id: "failed-check" }, [v.check + ": " + v.message]),
+    ], "invalid");
+  }
+
+  function verifyText(text) {
+    if (!text.trim()) {
+      show([el("p", { class: "bad", id: "verdict" }, ["Drop, choose or paste a proof file first."])], "empty");
+      return Promise.resolve();
+    }
+    show([el("p", { id: "verdict" }, ["Checking…"])], "busy");
+    return window.PorVerify.checkProofText(text, { publishedRoot: published })
+      .then(function (v) { if (v.valid) showValid(v); else showInvalid(v); })
+      .catch(function (err) {
+        show([el("h2", { class: "verdict bad", id: "verdict" }, ["Could not check the proof"]),
+          el("p", {}, [String(err && err.message || err)])], "error");
+      });
+  }
+
+  function readFile(file) {
+    if (!file) return;
+    if (file.size > MAX_BYTES) {
+      show([el("h2", { class: "verdict bad", id: "verdict" }, ["This file is too large to be a proof"])], "invalid");
+      return;
+    }
+    file.text().then(function (text) {
+      textArea.value = text;
+      return verifyText(text);
+    });
+  }
+
+  function init() {
+    form = document.getElementById("proof-form");
+    fileInput = document.getElementById("proof-file");
+    textArea = document.getElementById("proof-text");
+    result = document.getElementById("result");
+    drop = document.getElementById("drop");
+    clearButton = document.getElementById("clear-button");
+    try {
+      published = JSON.parse(document.getElementById("por-published-root").textContent);
+    } catch (err) {
+      show([el("p", { class: "bad" }, ["The published root document is missing from this page."])], "error");
+      return;
+    }
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      verifyText(textArea.value);
+    });
+    fileInput.addEventListener("change", function () { readFile(fileInput.files[0]); });
+    clearButton.addEventListener("click", function () {
+      textArea.value = "";
+      fileInput.value = "";
+      result.textContent = "";
+      result.removeAttribute("data-state");
+      textArea.focus();
+    });
+    ["dragenter", "dragover"].forEach(function (name) {
+      drop.addEventListener(name, function (ev) { ev.preventDefault(); drop.classList.add("over"); });
+    });
+    ["dragleave", "drop"].forEach(function (name) {
+      drop.addEventListener(name, function () { drop.classList.remove("over"); });
+    });
+    drop.addEventListener("drop", function (ev) {
+      ev.preventDefault();
+      if (ev.dataTransfer && ev.dataTransfer.files.length) readFile(ev.dataTransfer.files[0]);
+    });
+    // a file dropped outside the drop zone must not make the browser navigate to it
+    window.addEventListener("dragover", function (ev) { ev.preventDefault(); });
+    window.addEventListener("drop", function (ev) { ev.preventDefault(); });
+    document.body.setAttribute("data-ready", "true");
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,107 @@
+"""Click commands `por publish` and `por serve` (registered by verifier/cli.py).
+
+`publish` builds the static attestation site (verifier/site.py) from an attestation
+directory; `serve` serves a built site with its read-only JSON API (verifier/serve.py), for
+local preview or for exchanges that prefer to serve it themselves. Errors are raised as
+`PorError`s and turned into messages and exit codes by ``verifier.cli.main``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from verifier.console import out, print_json
+from verifier.errors import EXIT_OK, UsageError
+
+
+@click.command("publish")
+@click.argument("attestation_dir", type=click.Path(path_type=Path, file_okay=False, dir_okay=True))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Site directory to create (an earlier site there is replaced atomically).",
+)
+@click.option("--force", is_flag=True, help="Replace OUT even if it is not a por site.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
+def publish(attestation_dir: Path, out_dir: Path, force: bool, as_json: bool) -> int:
+    """Exchange: build the static attestation site from ATTESTATION_DIR (attestation.json,
+    root.json, report.json): summary, charts, downloads, and a page where customers verify
+    their inclusion proof in their browser. No server is needed; nothing is loaded from
+    elsewhere."""
+    from verifier.site import build_site
+
+    result = build_site(attestation_dir, out_dir, force=force)
+    if as_json:
+        print_json(
+            {
+                "site": str(result.out_dir),
+                "attestation_id": result.attestation_id,
+                "commitment": result.commitment,
+                "files": dict(result.files),
+            }
+        )
+    else:
+        out.print(
+            f"site for attestation {result.attestation_id} written to {result.out_dir} "
+            f"({len(result.files)} files); open index.html, or preview with "
+            f"`por serve {result.out_dir}`",
+            markup=False,
+        )
+    return EXIT_OK
+
+
+@click.command("serve")
+@click.argument("site_dir", type=click.Path(path_type=Path, file_okay=False, dir_okay=True))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (loopback by default; put TLS in front for public use).",
+)
+@click.option(
+    "--history-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A JSON file served as /api/history instead of a database.",
+)
+@click.option(
+    "--db",
+    default=None,
+    help="History database URL (or POR_DATABASE_URL) served read-only as /api/history.",
+)
+def serve(site_dir: Path, port: int, host: str, history_file: Path | None, db: str | None) -> int:
+    """Serve a site built by `por publish`, with a read-only JSON API: /api/root,
+    /api/attestation, /api/report, /api/history. No endpoint returns anyone's proof."""
+    from verifier.serve import HistoryProvider, run
+
+    history: HistoryProvider | None = None
+    if history_file is not None:
+        if not history_file.is_file():
+            raise UsageError(f"--history-file {history_file}: no such file")
+        path = history_file
+
+        def history() -> object:
+            return json.loads(path.read_text(encoding="utf-8"))
+
+    url = db or os.environ.get("POR_DATABASE_URL")
+    if url is not None and history is None:
+        from verifier.history import history_json
+        from verifier.store import Store
+
+        store = Store(url)
+
+        def history() -> object:
+            return history_json(store.runs(), store.describe())
+
+    out.print(f"serving {site_dir} on http://{host}:{port}/ (Ctrl-C to stop)", markup=False)
+    run(site_dir, host=host, port=port, history=history, print_fn=lambda _: None)
+    return EXIT_OK
+
+
+__all__ = ["publish", "serve"]
