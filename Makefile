@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench clean help
+.PHONY: demo test lint typecheck unit bench clean help system-deps
 
 help:
 	@echo "make demo   - set up .venv and run the main job on the embedded default"
@@ -42,7 +42,10 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-test node_modules/.installed
+system-deps:
+	@bash .ci/system-deps
+
+unit: $(VENV)/.installed-test node_modules/.installed system-deps
 	$(BIN)/pytest
 
 test: lint typecheck unit
