@@ -32,6 +32,7 @@ from attestations.formats.common import (
     mapping,
     need,
     negatives,
+    path_result,
     plain,
     sequence,
     sha256hex,
@@ -147,17 +148,6 @@ def verify(inp: ProofInput) -> FormatResult:
             "root sums", f"the path sums to {whole(sums)}, the file's root states {whole(stated)}"
         )
     checks.append(f"root {root_hash} (level 1) and its totals match the file")
-    weaknesses = list(WEAKNESSES)
-    if seen_negative:
-        weaknesses.append(
-            f"negative balances appear in this path ({', '.join(sorted(set(seen_negative)))})"
-        )
-    return FormatResult(
-        format=NAME,
-        valid=True,
-        checks=tuple(checks),
-        balances=whole(amounts),
-        root=root_hash,
-        totals=whole(stated),
-        weaknesses=tuple(weaknesses),
+    return path_result(
+        NAME, checks, amounts, root_hash, stated, WEAKNESSES, sorted(set(seen_negative))
     )

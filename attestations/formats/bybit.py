@@ -31,11 +31,11 @@ from attestations.formats.common import (
     mapping,
     need,
     negatives,
+    path_result,
     round_down,
     sequence,
     sha256hex,
     try_json,
-    whole,
 )
 from verifier.errors import InvalidProof
 
@@ -130,16 +130,6 @@ def verify(inp: ProofInput) -> FormatResult:
         if stated != sums:
             raise InvalidProof("root sums", "the root's balances are not the computed totals")
     checks.append(f"root hash {root_hash} and height {root_height} match the file")
-    weaknesses = list(WEAKNESSES)
-    if seen_negative:
-        weaknesses.append(f"negative balances appear in this path ({', '.join(seen_negative)})")
-    return FormatResult(
-        format=NAME,
-        valid=True,
-        checks=tuple(checks),
-        balances=whole(amounts),
-        root=root_hash,
-        totals=whole(sums),
-        weaknesses=tuple(weaknesses),
-        details={"height": root_height},
+    return path_result(
+        NAME, checks, amounts, root_hash, sums, WEAKNESSES, seen_negative, {"height": root_height}
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, localcontext
@@ -229,3 +229,31 @@ def whole(values: Mapping[str, Decimal]) -> dict[str, str]:
 
 def negatives(values: Mapping[str, Decimal]) -> list[str]:
     return [k for k, v in values.items() if v < 0]
+
+
+def path_result(
+    name: str,
+    checks: list[str],
+    amounts: Mapping[str, Decimal],
+    root: str,
+    totals: Mapping[str, Decimal],
+    weaknesses: Sequence[str],
+    negative: Sequence[str],
+    details: Mapping[str, Any] | None = None,
+) -> FormatResult:
+    """The valid result of a Merkle-path format, naming any negative balance on the path."""
+    found = list(weaknesses)
+    if negative:
+        found.append(
+            f"negative balances appear in this path ({', '.join(dict.fromkeys(negative))})"
+        )
+    return FormatResult(
+        format=name,
+        valid=True,
+        checks=tuple(checks),
+        balances=whole(amounts),
+        root=root,
+        totals=whole(totals),
+        weaknesses=tuple(found),
+        details=dict(details or {}),
+    )

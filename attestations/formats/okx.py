@@ -42,6 +42,7 @@ from attestations.formats.common import (
     need,
     negatives,
     parse_amount,
+    path_result,
     plain,
     round_down,
     sequence,
@@ -207,18 +208,15 @@ def verify_v1(inp: ProofInput) -> FormatResult:
             f"the path sums to {computed}, the file's root states {dict(root_texts)}",
         )
     checks.append(f"root hash, height {root_height} and BTC/ETH/USDT totals match the file")
-    weaknesses = list(WEAKNESSES_V1)
-    if seen_negative:
-        weaknesses.append(f"negative balances appear in this path ({', '.join(seen_negative)})")
-    return FormatResult(
-        format=V1,
-        valid=True,
-        checks=tuple(checks),
-        balances=whole(amounts),
-        root=root_hash,
-        totals=whole(root_sums),
-        weaknesses=tuple(weaknesses),
-        details={"height": root_height},
+    return path_result(
+        V1,
+        checks,
+        amounts,
+        root_hash,
+        root_sums,
+        WEAKNESSES_V1,
+        seen_negative,
+        {"height": root_height},
     )
 
 
