@@ -10,6 +10,7 @@
 5. A reserve statement under `jp-fsa-2026`, prices in JPY, `por.toml` written as a user would.
 6. Reconcile, attest (Ed25519), verify the attestation as an auditor on the nodes, print the
    summary and write the HTML report. Every process is stopped at the end.
+7. Publish the static site where customers verify their proof in the browser.
 
 Everything lives in one work directory that is replaced on every run (it carries a marker so
 that no other directory is ever removed).
@@ -362,6 +363,13 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool) -> int:
         for problem in verification.discrepancies:
             say(f"   [red]✗[/red] {escape(problem)}")
     say("   nodes stopped")
+    from verifier.site import build_site
+
+    site = build_site(attestation_dir, work / "site")
+    say(
+        f"[bold]7. Publish[/bold]: static site in {work / 'site'} ({len(site.files)} files) — "
+        f"customers check their proof in the browser; preview with `por serve {work / 'site'}`"
+    )
     if as_json:
         print_json(outcome.report)
     else:
