@@ -781,19 +781,7 @@ def _tally(
 
 
 def _with_counted(holding: Holding, counted: str) -> Holding:
-    return Holding(
-        chain=holding.chain,
-        label=holding.label,
-        wallet=holding.wallet,
-        wallet_class=holding.wallet_class,
-        attribution=holding.attribution,
-        address=holding.address,
-        balances=holding.balances,
-        status=holding.status,
-        scheme=holding.scheme,
-        reason=holding.reason,
-        counted_as=counted,
-    )
+    return replace(holding, counted_as=counted)
 
 
 @dataclass(frozen=True, slots=True)
