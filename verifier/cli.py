@@ -34,6 +34,7 @@ from verifier.errors import (
     PorError,
     UsageError,
 )
+from verifier.redact import mask_text
 
 JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
@@ -94,7 +95,8 @@ def cli() -> None:
     inclusion proof, audit the whole tree, and verify proofs.
 
     Exit codes: 0 ok; 1 shortfall; 2 usage; 3 invalid input, proof or signature;
-    4 node or infrastructure failure.
+    4 node or infrastructure failure. No command prints a Python traceback unless given
+    --debug (anywhere on the command line) or POR_DEBUG=1.
     """
 
 
@@ -1172,9 +1174,43 @@ def demo(accounts: int, out_dir: Path, as_json: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `por` with `argv`; return the exit code (never raises for expected failures)."""
+    """Run `por` with `argv`; return the exit code (never raises, never prints a traceback).
+
+    A Python traceback reaches the user only with ``--debug`` (anywhere in argv) or
+    ``POR_DEBUG=1``; otherwise an unexpected exception is one "internal error" line and
+    exit 4, and a recursion or memory exhaustion is named as such.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("POR_DEBUG", "") not in {"", "0"}
+    args = [a for a in args if a != "--debug"]
     as_json = "--json" in args
+    try:
+        return _main(args, as_json)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        return 130
+    except (RecursionError, MemoryError) as exc:
+        if debug:
+            raise
+        what = "nested too deeply" if isinstance(exc, RecursionError) else "out of memory"
+        _report(PorError(f"input {what}; refused"), as_json)
+        return EXIT_INFRA
+    except Exception as exc:
+        if debug:
+            raise
+        # a bug of ours, not the user's input: say so without a traceback (and without
+        # the exception text, which might quote a secret)
+        _report(
+            PorError(
+                f"internal error ({type(exc).__name__}); please report it with the command "
+                "and input, and rerun with --debug or POR_DEBUG=1 for the traceback"
+            ),
+            as_json,
+        )
+        return EXIT_INFRA
+
+
+def _main(args: list[str], as_json: bool) -> int:
     try:
         result = cli.main(args=args, prog_name="por", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -1203,6 +1239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report(exc: PorError, as_json: bool) -> None:
+    # last line of defence: no credential in a URL reaches the terminal or a JSON consumer
+    exc.message = mask_text(exc.message)
     label = {EXIT_INVALID: "invalid", EXIT_USAGE: "usage"}.get(exc.exit_code, "error")
     if isinstance(exc, InvalidProof):
         err.print(f"[bold red]INVALID[/bold red] {escape(exc.message)}")
