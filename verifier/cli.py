@@ -1192,8 +1192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RecursionError, MemoryError) as exc:
         if debug:
             raise
-        what = "nested too deeply" if isinstance(exc, RecursionError) else "out of memory"
-        _report(PorError(f"input {what}; refused"), as_json)
+        if isinstance(exc, RecursionError):
+            _report(InputError("input nested too deeply; refused"), as_json)
+            return EXIT_INVALID
+        _report(PorError("out of memory; refused"), as_json)
         return EXIT_INFRA
     except Exception as exc:
         if debug:

@@ -74,7 +74,14 @@ def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, MASK)
-    return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
+    return _URL_IN_TEXT.sub(_mask_match, text)
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    # a URL quoted in prose often ends with the sentence's punctuation ("…/v3/KEY: refused")
+    url = match.group(0)
+    core = url.rstrip(".,;:!?")
+    return mask_url(core) + url[len(core) :]
 
 
 def mask_dsn(dsn: str) -> str:

@@ -6,9 +6,10 @@ classes of crash seen on hostile input:
 - **Deep nesting.** CPython's decoder recurses once per nesting level. A dependency
   (py_ecc, pulled in by eth-account) raises the interpreter's recursion limit to 100,000
   when imported, so 100,000 nested ``[`` overflow the C stack and the process segfaults.
-  `loads` parses with the limit lowered to the current stack depth plus `MAX_DEPTH`, so the
-  decoder raises `RecursionError` instead, and every value it returns is at most
-  `MAX_DEPTH` levels deep (later recursive walkers stay far from any limit).
+  `loads` parses with the limit lowered to the current stack depth plus a little over
+  `MAX_DEPTH`, so the decoder raises `RecursionError` instead, and every value it returns
+  is at most about `MAX_DEPTH` levels deep (later recursive walkers stay far from any
+  limit). A pre-scan that counts the depth exactly cost 4x the parse on large files.
 - **Huge integers.** A JSON integer of thousands of digits trips Python's int
   ``max_str_digits`` (a bare ``ValueError``); more modest ones cost quadratic time. Integer
   literals of more than `MAX_INT_DIGITS` digits are refused (2**256 has 78).
@@ -128,7 +129,10 @@ def loads(
     else:
         float_hook = parse_float
     old_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(_stack_depth() + MAX_DEPTH + 25)
+    # The decoder counts one recursion per nesting level against this limit. Python and C
+    # frames are not counted quite alike, so the slack keeps every document of MAX_DEPTH
+    # levels accepted; a few dozen levels more may pass, thousands never do.
+    sys.setrecursionlimit(_stack_depth() + MAX_DEPTH + 50)
     try:
         return json.loads(
             text,
