@@ -1,4 +1,4 @@
-"""Compile the test contracts in `fixtures/contracts/` with solc-js, offline, and load them.
+"""Compile the test contracts in `chains/nodes/contracts/` with solc-js, offline, and load them.
 
 Where it sits: beside the local nodes (`chains/nodes/`), for tests, the demo and benchmarks
 that deploy contracts on anvil. The Solidity sources (`TestToken.sol`, an ERC-20 whose
@@ -7,7 +7,8 @@ are compiled by the npm package `solc` (a compiler inside the package, no downlo
 a tiny node script using `require('solc').compile` with standard JSON. The artifacts (ABI and
 bytecode) are committed next to the sources as `<Name>.json`, so nothing needs compiling at
 test time; `python -m chains.nodes.solc` rewrites them, and a test checks that recompiling
-gives the same bytecode.
+gives the same bytecode. Sources and artifacts live inside the package (not in fixtures/)
+because `por demo` deploys them: an installed wheel must carry them.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chains.nodes.base import REPO_ROOT, NodeMissing, node_program
+from chains.nodes.base import NodeMissing, node_program
 from verifier.errors import InputError
 
-CONTRACTS_DIR = REPO_ROOT / "fixtures" / "contracts"
+CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 SOLC_VERSION = "0.8.37"
 CONTRACTS = ("TestToken", "Wallet1271")
-"""The contracts kept in `fixtures/contracts/`; each `<Name>.sol` defines contract `<Name>`."""
+"""The contracts kept in `chains/nodes/contracts/`; each `<Name>.sol` defines contract `<Name>`."""
 SETTINGS: Mapping[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
     "evmVersion": "cancun",
@@ -207,4 +208,4 @@ def load_artifact(name: str, directory: Path = CONTRACTS_DIR) -> Artifact:
 
 if __name__ == "__main__":
     for written in write_artifacts():
-        print(f"wrote {written.relative_to(REPO_ROOT)}", file=sys.stderr)
+        print(f"wrote {written}", file=sys.stderr)
