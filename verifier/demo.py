@@ -56,6 +56,23 @@ def _fresh_dir(path: Path) -> None:
     (path / MARKER).write_text("work directory of `por demo`; replaced on every run\n")
 
 
+def _require_nodes() -> None:
+    """Exit 4 before any work when anvil, bcoin or Node.js is missing, saying how to get them.
+
+    An installed wheel carries no node_modules: `chains.nodes.base` looks in POR_NODE_MODULES,
+    the source checkout, then ./node_modules, and its message says how to install them.
+    """
+    from chains.nodes.base import NodeMissing, node_program
+
+    try:
+        if shutil.which("node") is None:
+            raise NodeMissing("node (Node.js >= 14) is not on PATH; bcoin needs it")
+        node_program(".bin/anvil")  # npm @foundry-rs/anvil-linux-amd64
+        node_program("bcoin/package.json")
+    except NodeMissing as exc:
+        raise NodeMissing(f"por demo needs local nodes (anvil, bcoin): {exc.message}") from None
+
+
 def _since(started: float) -> str:  # float-ok: seconds
     return f"{time.perf_counter() - started:.2f}"
 
@@ -291,7 +308,8 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool) -> int:
 
     say = err.print if as_json else out.print
     started_all = time.perf_counter()
-    _fresh_dir(out_dir)
+    _fresh_dir(out_dir)  # a foreign --out is refused (exit 3) whether or not nodes exist
+    _require_nodes()  # before the long first step
     work = out_dir
 
     say(f"[bold]1. Liabilities[/bold]: {accounts:,} sample customers × BTC, ETH, USDT")

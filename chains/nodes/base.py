@@ -4,8 +4,12 @@ Each node runs on a free loopback port with a throwaway data directory, in its o
 group, and is stopped — process group and directory — on exit, on error and at interpreter
 exit, so that no process or file is left behind even when a test fails.
 
-The binaries come from the repository's `node_modules` (`npm ci --ignore-scripts`, which
-`make test` and `make demo` run); `POR_NODE_MODULES` points elsewhere if needed.
+The binaries come from npm's `node_modules` (`npm ci --ignore-scripts` beside por's
+package.json, which `make test` and `make demo` run), looked up in this order:
+`POR_NODE_MODULES` when set; else, in a source checkout, the repository's `node_modules`;
+else (an installed wheel, which carries no package.json) `./node_modules` in the current
+directory. A missing program is `NodeMissing` (exit 4) saying where it looked and how to
+install it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from typing import Self
 from verifier.errors import NodeUnavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+"""The source checkout's root, or site-packages when installed (see `in_source_checkout`)."""
+NODE_MODULES_ENV = "POR_NODE_MODULES"
 _LIVE: set[LocalNode] = set()
 
 
@@ -33,17 +39,55 @@ class NodeMissing(NodeUnavailable):
     """The node's program is not installed (run `npm ci --ignore-scripts`)."""
 
 
+def in_source_checkout() -> bool:
+    """True when running from the repository (also an editable install), not from a wheel."""
+    return (REPO_ROOT / "package.json").is_file() and (REPO_ROOT / "pyproject.toml").is_file()
+
+
+def _lookup() -> tuple[Path, str]:
+    """The node_modules directory to use and how it was chosen (for messages)."""
+    configured = os.environ.get(NODE_MODULES_ENV, "")
+    if configured:
+        chosen, how = Path(configured).expanduser(), f"node_modules from {NODE_MODULES_ENV}"
+    elif in_source_checkout():
+        return REPO_ROOT / "node_modules", "the source checkout's node_modules"
+    else:
+        chosen, how = Path("node_modules"), "node_modules in the current directory"
+    # absolute: the nodes run with their data directory as working directory, and bcoin
+    # finds its modules through NODE_PATH
+    try:
+        return chosen.absolute(), how
+    except OSError as exc:  # the current directory was removed
+        raise NodeMissing(
+            f"cannot locate {chosen} ({how}): the current directory is gone "
+            f"({exc.strerror}); set {NODE_MODULES_ENV} to an absolute path"
+        ) from None
+
+
 def node_modules() -> Path:
-    return Path(os.environ.get("POR_NODE_MODULES", REPO_ROOT / "node_modules"))
+    """Where the npm packages are: POR_NODE_MODULES, the checkout's, or ./node_modules."""
+    return _lookup()[0]
+
+
+def install_hint() -> str:
+    """How to get the npm packages, for the current situation."""
+    if in_source_checkout():
+        where = f"run `npm ci --ignore-scripts` in {REPO_ROOT} (make test and make demo do)"
+    else:
+        where = (
+            "run `npm ci --ignore-scripts` in a directory holding por's package.json and "
+            "package-lock.json (from por's source repository) and run por from that directory"
+        )
+    return f"{where}, or set {NODE_MODULES_ENV} to an existing node_modules directory"
 
 
 def node_program(relative: str) -> Path:
-    """A file under node_modules, or `NodeMissing` naming the install command."""
-    path = node_modules() / relative
+    """A file under node_modules, or `NodeMissing` naming where it looked and what to run."""
+    directory, how = _lookup()
+    path = directory / relative
     if not path.exists():
         raise NodeMissing(
-            f"{path} is missing: run `npm ci --ignore-scripts` in {REPO_ROOT} "
-            "(make test and make demo do)"
+            f"{relative} is not installed: {path} is missing ({how}); " + install_hint()
         )
     return path
 
