@@ -30,18 +30,21 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
 
-from attestations.document import load_attestation, verify_attestation
+from attestations.document import verify_attestation
 from attestations.proofs import check_root_document, format_units, parse_root_document
-from verifier.errors import InputError, NotFound, StoreError
+from verifier import safejson
+from verifier.errors import InputError, NotFound, PorError, StoreError, UsageError
 from verifier.html_report import (
     _assets_section,
     _reserve_section,
@@ -51,6 +54,7 @@ from verifier.html_report import (
     esc,
     split_chart,
 )
+from verifier.outdir import guard_output
 from verifier.report import money, percent
 
 SITE_FORMAT = "por-site-v1"
@@ -72,6 +76,13 @@ ASSET_FILES = ("verify.js", "verify-page.js")
 
 _SWATCH = re.compile(r'style="background:(#[0-9a-fA-F]{6})"')
 _MAX_INPUT_BYTES = 64 * 1024 * 1024
+_MAX_REPLACED_ENTRIES = 20_000
+"""Most entries `--out` may hold when it is checked for keys and secrets before replacing."""
+_INPUT_FILES = (
+    ("attestation.json", "attestation"),
+    ("root.json", "root document"),
+    ("report.json", "report"),
+)
 
 DEFAULT_PROVES = (
     "The exchange committed to one total per asset for its customer liabilities (the Merkle sum "
@@ -132,31 +143,126 @@ class SiteResult:
 # ----------------------------------------------------------------------------- reading
 
 
-def _read(path: Path) -> bytes:
+def read_input(path: Path, *, what: str = "file") -> bytes:
+    """The bytes of a regular file, at most `_MAX_INPUT_BYTES` (a FIFO or device never blocks)."""
+    name = str(path)
     try:
-        if path.stat().st_size > _MAX_INPUT_BYTES:
-            raise InputError("file too large for a site", file=str(path))
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise NotFound("file not found", file=str(path)) from None
+        raise NotFound(f"{what} not found", file=name) from None
     except OSError as exc:
-        raise InputError(f"cannot read the file ({exc.strerror})", file=str(path)) from None
-
-
-def _json(data: bytes, path: Path) -> Any:
+        raise InputError(f"cannot read the {what} ({exc.strerror})", file=name) from None
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"not a JSON document ({exc})", file=str(path)) from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"the {what} is not a regular file", file=name)
+        if info.st_size > _MAX_INPUT_BYTES:
+            raise InputError(f"the {what} is too large (over {_MAX_INPUT_BYTES} bytes)", file=name)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(_MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} ({exc.strerror})", file=name) from None
+    finally:
+        os.close(fd)
+    if len(data) > _MAX_INPUT_BYTES:
+        raise InputError(f"the {what} is too large (over {_MAX_INPUT_BYTES} bytes)", file=name)
+    return data
+
+
+def _json(data: bytes, path: Path, what: str) -> Any:
+    """Untrusted JSON (bounded depth and integers, no floats, no duplicate keys)."""
+    return safejson.loads(data, source=str(path), strict_keys=True, what=what)
+
+
+def _field(path: str, key: str | int) -> str:
+    """``assets[0].coverage_ratio``: where a value sits, for messages."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) is not None
+    shown = key if plain else json.dumps(key)
+    if not plain:
+        return f"{path}[{shown}]"
+    return f"{path}.{shown}" if path else shown
+
+
+def _first_difference(ours: Any, signed: Any, path: str = "") -> tuple[str, Any, Any] | None:
+    """The first field where `ours` differs from `signed` (types compared too: ``1`` is not
+    ``true``), as (field, our value, signed value); None when they are the same JSON."""
+    if type(ours) is not type(signed):
+        return path, ours, signed
+    if isinstance(ours, dict):
+        for key in [*ours, *(k for k in signed if k not in ours)]:
+            if key not in signed or key not in ours:
+                return _field(path, key), ours.get(key, _MISSING), signed.get(key, _MISSING)
+            found = _first_difference(ours[key], signed[key], _field(path, key))
+            if found is not None:
+                return found
+        return None
+    if isinstance(ours, list):
+        for n, (a, b) in enumerate(zip(ours, signed, strict=False)):
+            found = _first_difference(a, b, _field(path, n))
+            if found is not None:
+                return found
+        if len(ours) != len(signed):
+            n = min(len(ours), len(signed))
+            return (
+                _field(path, n),
+                ours[n] if n < len(ours) else _MISSING,
+                signed[n] if n < len(signed) else _MISSING,
+            )
+        return None
+    return None if ours == signed else (path, ours, signed)
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(missing)"
+
+
+_MISSING: Any = _Missing()
+
+
+def _shown(value: Any) -> str:
+    if value is _MISSING:
+        return "missing"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _require_signed(path: Path, ours: Any, signed: Any, what: str) -> None:
+    """Refuse a published file whose content is not exactly the signed `what`."""
+    found = _first_difference(ours, signed)
+    if found is None:
+        return
+    field, here, there = found
+    raise InputError(
+        f"differs from the {what} signed in attestation.json (a site shows only signed "
+        f"content): {_shown(here)} here, {_shown(there)} signed",
+        file=str(path),
+        key=field or "(the whole document)",
+    )
 
 
 def _plain(value: Any) -> Any:
-    """Numbers as the JSON parser of `load_attestation` keeps them (Decimal) -> plain JSON."""
-    return json.loads(json.dumps(value, default=str))
+    """A verified attestation as plain dicts and lists (a deep copy: nothing shared)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _bound_commitment(report: Mapping[str, Any]) -> Any:
+    binding = report.get("attestation")
+    return binding.get("commitment") if isinstance(binding, Mapping) else None
 
 
 def load_bundle(attestation_dir: Path) -> AttestationBundle:
     """Read and check an attestation directory (``attestation.json``, ``root.json``, ...).
+
+    Everything the site will show comes from the signed document: ``root.json`` and
+    ``report.json`` are published only when they are exactly (as JSON values) the
+    attestation's ``liabilities`` and ``report`` members.
 
     Parameters
     ----------
@@ -176,45 +282,71 @@ def load_bundle(attestation_dir: Path) -> AttestationBundle:
         The attestation does not verify (signature, structure), or its root document's
         commitment does not recompute.
     InputError
-        ``root.json`` is not the attestation's ``liabilities`` member, or the report is for
-        another attestation.
+        A file is not acceptable JSON; ``root.json`` is not the attestation's
+        ``liabilities`` member; ``report.json`` is for another attestation, is not the
+        attestation's signed ``report`` member (the message names the first differing
+        field), or there is no signed report to compare it with.
     """
-    att_path = attestation_dir / "attestation.json"
     if not attestation_dir.is_dir():
         raise NotFound("attestation directory not found", file=str(attestation_dir))
-    attestation_bytes = _read(att_path)
-    doc = load_attestation(att_path)
+    att_path = attestation_dir / "attestation.json"
+    attestation_bytes = read_input(att_path, what="attestation file")
+    doc = safejson.loads(
+        attestation_bytes,
+        source=str(att_path),
+        parse_float=Decimal,
+        strict_keys=True,
+        what="attestation",
+    )
     verify_attestation(doc)
     plain = _plain(doc)
     liabilities = plain["liabilities"]
     check_root_document(parse_root_document(liabilities))
     root_path = attestation_dir / "root.json"
-    if root_path.exists():
-        root_bytes = _read(root_path)
-        if _json(root_bytes, root_path) != liabilities:
-            raise InputError(
-                "root.json is not the attestation's liabilities root document", file=str(root_path)
-            )
+    if root_path.exists() or root_path.is_symlink():
+        root_bytes = read_input(root_path, what="root document")
+        _require_signed(
+            root_path, _json(root_bytes, root_path, "root document"), liabilities, "root document"
+        )
     else:
         root_bytes = (json.dumps(liabilities, indent=2) + "\n").encode()
+    signed = plain.get("report")
+    signed_report = signed if isinstance(signed, Mapping) and "report" in signed else None
     report: Mapping[str, Any] | None = None
     report_bytes: bytes | None = None
     report_path = attestation_dir / "report.json"
-    if report_path.exists():
-        report_bytes = _read(report_path)
-        report = _json(report_bytes, report_path)
-    elif isinstance(plain.get("report"), Mapping) and plain["report"].get("report"):
-        report = plain["report"]
-        report_bytes = (json.dumps(report, indent=2) + "\n").encode()
-    if report is not None:
-        if not isinstance(report, Mapping) or report.get("report") != REPORT_FORMAT:
+    if report_path.exists() or report_path.is_symlink():
+        report_bytes = read_input(report_path, what="report")
+        ours = _json(report_bytes, report_path, "report")
+        if not isinstance(ours, Mapping) or ours.get("report") != REPORT_FORMAT:
             raise InputError(f"the report is not a {REPORT_FORMAT} document", file=str(report_path))
-        committed = (report.get("attestation") or {}).get("commitment")
+        committed = _bound_commitment(ours)
         if committed is not None and committed != liabilities["commitment"]:
             raise InputError(
                 "the report is for another attestation (its liabilities commitment differs)",
                 file=str(report_path),
             )
+        if signed is None:
+            raise InputError(
+                "the report is not signed: attestation.json carries no report, so its figures "
+                "cannot be shown as the exchange's (remove report.json, or attest again)",
+                file=str(report_path),
+            )
+        _require_signed(report_path, ours, signed, "report")
+        report = ours
+    elif signed_report is not None:
+        if signed_report.get("report") != REPORT_FORMAT:
+            raise InputError(
+                f"the signed report is not a {REPORT_FORMAT} document", file=str(att_path)
+            )
+        committed = _bound_commitment(signed_report)
+        if committed is not None and committed != liabilities["commitment"]:
+            raise InputError(
+                "the signed report is for another attestation (its liabilities commitment differs)",
+                file=str(att_path),
+            )
+        report = signed_report
+        report_bytes = (json.dumps(report, indent=2) + "\n").encode()
     return AttestationBundle(
         attestation=plain,
         attestation_bytes=attestation_bytes,
@@ -534,6 +666,81 @@ def render_verify(bundle: AttestationBundle) -> str:
     return _page(title, "verify.html", "\n".join(body), scripts=ASSET_FILES)
 
 
+# ----------------------------------------------------------------------------- report shape
+
+_TEXT = (str, type(None))
+_OBJECT = (Mapping, type(None))
+_LIST = (list, type(None))
+
+
+def _check_report_shape(report: Mapping[str, Any], source: Path) -> None:
+    """Refuse a signed report whose fields the pages read have another type than
+    `build_report` writes (a signature proves who wrote it, not that it is well-formed)."""
+
+    def need(value: Any, field: str, kinds: tuple[type, ...], expected: str) -> None:
+        if not isinstance(value, kinds):
+            raise InputError(
+                f"the signed report cannot be shown: field {field} is {_shown(value)}, "
+                f"expected {expected}",
+                file=str(source),
+                key=field,
+            )
+
+    def each(value: Any, field: str) -> list[tuple[str, Mapping[str, Any]]]:
+        need(value, field, _LIST, "a list")
+        out = []
+        for n, item in enumerate(value or []):
+            need(item, f"{field}[{n}]", (Mapping,), "an object")
+            out.append((f"{field}[{n}]", item))
+        return out
+
+    def obj(value: Any, field: str) -> Mapping[str, Any]:
+        need(value, field, _OBJECT, "an object")
+        return value or {}
+
+    def texts(parent: Mapping[str, Any], field: str, keys: Sequence[str]) -> None:
+        for key in keys:
+            need(parent.get(key), f"{field}.{key}", _TEXT, "a decimal string")
+
+    verdict = obj(report.get("verdict"), "verdict")
+    each(verdict.get("breaches"), "verdict.breaches")
+    totals = obj(report.get("totals"), "totals")
+    obj(totals.get("value_by_class"), "totals.value_by_class")
+    texts(totals, "totals", ["cold_share"])
+    obj(report.get("settings"), "settings")
+    combined = obj(report.get("combined"), "combined")
+    texts(
+        combined,
+        "combined",
+        ["ratio", "threshold", "capped_holdings_value", "eligible_reserve", "liabilities_value"],
+    )
+    for field, asset in each(report.get("assets"), "assets"):
+        obj(asset.get("by_class"), f"{field}.by_class")
+        texts(asset, field, ["coverage_ratio", "threshold", "cold_share"])
+    reserve = report.get("reserve")
+    if isinstance(reserve, Mapping):
+        obj(reserve.get("pack"), "reserve.pack")
+        required = obj(reserve.get("required"), "reserve.required")
+        texts(required, "reserve.required", ["amount"])
+        eligible = obj(reserve.get("eligible"), "reserve.eligible")
+        texts(eligible, "reserve.eligible", ["total"])
+        need(eligible.get("components"), "reserve.eligible.components", _LIST, "a list")
+        for n, component in enumerate(eligible.get("components") or []):
+            if isinstance(component, Mapping):
+                field = f"reserve.eligible.components[{n}]"
+                need(component.get("gates"), f"{field}.gates", _LIST, "a list")
+        need(reserve.get("checks"), "reserve.checks", _LIST, "a list")
+    for field, wallet in each(report.get("wallets"), "wallets"):
+        obj(wallet.get("ownership"), f"{field}.ownership")
+        obj(wallet.get("balances"), f"{field}.balances")
+    statement = obj(report.get("statement"), "statement")
+    for key in ("proves", "does_not_prove"):
+        field = f"statement.{key}"
+        need(statement.get(key), field, _LIST, "a list of strings")
+        for n, line in enumerate(statement.get(key) or []):
+            need(line, f"{field}[{n}]", (str,), "a string")
+
+
 # ----------------------------------------------------------------------------- writing
 
 
@@ -543,16 +750,67 @@ def _sha(data: bytes) -> str:
 
 def _is_site(path: Path) -> bool:
     try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        manifest = _json(
+            read_input(path / MANIFEST, what="site manifest"), path / MANIFEST, "manifest"
+        )
+    except PorError:
         return False
     return isinstance(manifest, dict) and manifest.get("format") == SITE_FORMAT
 
 
-def _install(tmp: Path, out_dir: Path, force: bool) -> None:
-    """Move the finished site into place; an older site (or, with `force`, any dir) goes."""
+def _private_kind(path: Path, mode: int) -> str:
+    """What an owner-only file most likely is, for the message (its content is never shown)."""
+    if path.name == "secret.key":
+        return "tree secret"
+    head = b""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            head = os.read(fd, 64)
+        finally:
+            os.close(fd)
+    if b"PRIVATE KEY" in head:
+        return "signing key"
+    return f"private file (mode {mode:04o})"
+
+
+def _keys_and_secrets(out_dir: Path) -> list[tuple[str, Path | None]]:
+    """Owner-only files under `out_dir` (signing keys and tree secrets are mode 0600): the
+    things replacing `out_dir` must never delete, whatever --force says."""
+
+    def cannot(exc: OSError) -> None:
+        raise UsageError(
+            f"--out {out_dir}: cannot check {exc.filename} for keys and secrets before "
+            f"replacing the directory ({exc.strerror}); choose another --out"
+        )
+
+    seen = 0
+    for root, dirs, names in os.walk(out_dir, onerror=cannot):
+        for name in sorted(names) + sorted(dirs):
+            seen += 1
+            if seen > _MAX_REPLACED_ENTRIES:
+                raise UsageError(
+                    f"--out {out_dir} holds more than {_MAX_REPLACED_ENTRIES} files; it is not "
+                    "a site, and replacing it would delete them (choose another --out)"
+                )
+            path = Path(root) / name
+            try:
+                info = os.lstat(path)
+            except OSError as exc:
+                cannot(exc)
+                continue
+            if stat.S_ISREG(info.st_mode) and not info.st_mode & 0o077:
+                return [(_private_kind(path, stat.S_IMODE(info.st_mode)), path)]
+    return []
+
+
+def _check_replaceable(out_dir: Path, force: bool) -> None:
+    """Before anything is written: may `out_dir` be replaced, and does it hold nothing to keep?
+
+    An earlier site or an empty directory is replaced; any other directory only with
+    `force`; and never one that holds a key or secret (checked with or without `force`).
+    """
     if not out_dir.exists():
-        os.replace(tmp, out_dir)
         return
     if not out_dir.is_dir():
         raise InputError("the output path exists and is not a directory", file=str(out_dir))
@@ -562,6 +820,15 @@ def _install(tmp: Path, out_dir: Path, force: bool) -> None:
             "(use --force to replace it)",
             file=str(out_dir),
         )
+    if not out_dir.is_symlink():  # a link is replaced, never what it points to
+        guard_output(out_dir, _keys_and_secrets(out_dir), flag="--out")
+
+
+def _install(tmp: Path, out_dir: Path) -> None:
+    """Move the finished site into place; the directory it replaces goes (`_check_replaceable`)."""
+    if not out_dir.exists() and not out_dir.is_symlink():
+        os.replace(tmp, out_dir)
+        return
     old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
     os.replace(out_dir, old / "site")
     try:
@@ -570,6 +837,23 @@ def _install(tmp: Path, out_dir: Path, force: bool) -> None:
         os.replace(old / "site", out_dir)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _render(bundle: AttestationBundle, downloads: Mapping[str, str], source: Path) -> list[str]:
+    """Both pages. The signed documents are shape-checked only as far as `verify_attestation`
+    goes; a signed report whose fields have unexpected types is refused, naming the file."""
+    if bundle.report is not None:
+        _check_report_shape(bundle.report, source)
+    try:
+        return [render_index(bundle, downloads), render_verify(bundle)]
+    except PorError:
+        raise
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError, ArithmeticError) as exc:
+        raise InputError(
+            "the signed attestation or report cannot be shown: a field has an unexpected type "
+            f"or value ({type(exc).__name__})",
+            file=str(source),
+        ) from None
 
 
 def build_site(
@@ -587,7 +871,8 @@ def build_site(
         ``attestation.json``, ``root.json`` and optionally ``report.json``.
     out_dir
         The site directory. Created, or replaced when it holds an earlier site (or is empty,
-        or `force` is set).
+        or `force` is set). Never one that holds or lies inside the attestation directory or
+        one of its files, or that holds a key or secret (an owner-only file).
     force
         Replace `out_dir` even if it is not a site written by this function.
     generated_at
@@ -599,11 +884,21 @@ def build_site(
 
     Raises
     ------
+    UsageError
+        `out_dir` holds or lies inside an input, or holds a key or secret (nothing touched).
     NotFound, InputError, InvalidProof
         As `load_bundle`, or `out_dir` is in the way.
     StoreError
         The site cannot be written.
     """
+    guard_output(
+        out_dir,
+        [
+            ("attestation directory", attestation_dir),
+            *((what, attestation_dir / name) for name, what in _INPUT_FILES),
+        ],
+        flag="--out",
+    )
     bundle = load_bundle(attestation_dir)
     files: dict[str, bytes] = {
         "root.json": bundle.root_bytes,
@@ -612,8 +907,9 @@ def build_site(
     if bundle.report_bytes is not None:
         files["report.json"] = bundle.report_bytes
     downloads = {name: _sha(data) for name, data in files.items()}
-    index = render_index(bundle, downloads)
-    verify = render_verify(bundle)
+    report_file = attestation_dir / "report.json"
+    source = report_file if report_file.exists() else attestation_dir / "attestation.json"
+    index, verify = _render(bundle, downloads, source)
     files["index.html"] = index.encode()
     files["verify.html"] = verify.encode()
     css = _asset_text("style.css") + _colour_rules([index, verify])
@@ -632,6 +928,7 @@ def build_site(
     files[MANIFEST] = (json.dumps(manifest, indent=2) + "\n").encode()
 
     out_dir = out_dir.absolute()
+    _check_replaceable(out_dir, force)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
@@ -644,7 +941,7 @@ def build_site(
             path.write_bytes(data)
             path.chmod(0o644)
             path.parent.chmod(0o755)
-        _install(tmp, out_dir, force)
+        _install(tmp, out_dir)
     except OSError as exc:
         raise StoreError(f"{out_dir}: cannot write the site ({exc.strerror})") from exc
     finally:
@@ -658,23 +955,111 @@ def build_site(
     )
 
 
+# ----------------------------------------------------------------------------- reading a site
+
+_SITE_NAME = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}(?:/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}){0,7}"
+)
+"""A file name a manifest may list: relative, ``/``-separated, no ``.``/``..``, no hidden part."""
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+MAX_SITE_FILES = 1000
+
+
+def read_site_file(site_dir: Path, name: str) -> bytes:
+    """A file of a site, never through a symbolic link nor from outside the site directory.
+
+    Raises
+    ------
+    NotFound
+        No such file.
+    InputError
+        `name` is not a plain relative name, a part of its path is a symbolic link or not
+        a directory, the file is not a regular file, it resolves outside `site_dir`, or it
+        is too large.
+    """
+    if not _SITE_NAME.fullmatch(name):
+        raise InputError("not a plain relative file name", file=str(site_dir), value=name)
+    base = Path(os.path.realpath(site_dir))
+    path = base
+    for part in name.split("/"):
+        path = path / part
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            raise NotFound("site file not found", file=str(path)) from None
+        except OSError as exc:
+            raise InputError(
+                f"cannot read the site file ({exc.strerror})", file=str(path)
+            ) from None
+        if stat.S_ISLNK(info.st_mode):
+            raise InputError(
+                "is a symbolic link; a site serves only its own regular files", file=str(path)
+            )
+    real = os.path.realpath(path)
+    if real == str(base) or os.path.commonpath([real, str(base)]) != str(base):
+        raise InputError("resolves outside the site directory", file=str(path))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read the site file ({exc.strerror})", file=str(path)) from None
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (
+            info.st_dev,
+            info.st_ino,
+        ):
+            raise InputError("is not a regular file of the site", file=str(path))
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(_MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read the site file ({exc.strerror})", file=str(path)) from None
+    finally:
+        os.close(fd)
+    if len(data) > _MAX_INPUT_BYTES:
+        raise InputError("the site file is too large", file=str(path))
+    return data
+
+
 def read_manifest(site_dir: Path) -> dict[str, Any]:
-    """The manifest of a site built by `build_site` (``site.json``).
+    """The manifest of a site built by `build_site` (``site.json``), checked.
 
     Raises
     ------
     NotFound
         No site there.
     InputError
-        The manifest is not a ``por-site-v1`` manifest.
+        The manifest is not acceptable JSON, not a ``por-site-v1`` manifest, or lists a
+        file by a name that is not a plain relative name, or without a SHA-256.
     """
     path = site_dir / MANIFEST
-    data = _json(_read(path), path)
+    if not site_dir.is_dir():
+        raise NotFound("site directory not found", file=str(site_dir))
+    data = _json(read_site_file(site_dir, MANIFEST), path, "site manifest")
     if not isinstance(data, dict) or data.get("format") != SITE_FORMAT:
         raise InputError(f"not a {SITE_FORMAT} manifest", file=str(path))
     files = data.get("files")
-    if not isinstance(files, dict) or not all(isinstance(k, str) for k in files):
-        raise InputError("the manifest lists no files", file=str(path))
+    if not isinstance(files, dict) or not files:
+        raise InputError("the manifest lists no files", file=str(path), key="files")
+    if len(files) > MAX_SITE_FILES:
+        raise InputError(
+            f"the manifest lists {len(files)} files (at most {MAX_SITE_FILES})",
+            file=str(path),
+            key="files",
+        )
+    for name, digest in files.items():
+        if not _SITE_NAME.fullmatch(name) or name == MANIFEST:
+            raise InputError(
+                "the manifest lists a file that is not a plain relative name inside the site",
+                file=str(path),
+                key="files",
+                value=name,
+            )
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+            raise InputError(
+                "the manifest gives no SHA-256 (64 lowercase hex digits) for a file",
+                file=str(path),
+                key=f"files.{name}",
+            )
     return data
 
 
@@ -687,7 +1072,9 @@ __all__ = [
     "SiteResult",
     "build_site",
     "load_bundle",
+    "read_input",
     "read_manifest",
+    "read_site_file",
     "render_index",
     "render_verify",
 ]

@@ -8,7 +8,6 @@ local preview or for exchanges that prefer to serve it themselves. Errors are ra
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -27,13 +26,19 @@ from verifier.errors import EXIT_OK, UsageError
     type=click.Path(path_type=Path),
     help="Site directory to create (an earlier site there is replaced atomically).",
 )
-@click.option("--force", is_flag=True, help="Replace OUT even if it is not a por site.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace OUT even if it is not a por site (never one holding the attestation, "
+    "a key or a secret).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
 def publish(attestation_dir: Path, out_dir: Path, force: bool, as_json: bool) -> int:
     """Exchange: build the static attestation site from ATTESTATION_DIR (attestation.json,
     root.json, report.json): summary, charts, downloads, and a page where customers verify
     their inclusion proof in their browser. No server is needed; nothing is loaded from
-    elsewhere."""
+    elsewhere. The site shows only what the attestation signs: a root.json or report.json
+    that differs from it is refused."""
     from verifier.site import build_site
 
     result = build_site(attestation_dir, out_dir, force=force)
@@ -67,6 +72,7 @@ def publish(attestation_dir: Path, out_dir: Path, force: bool, as_json: bool) ->
 )
 @click.option(
     "--history-file",
+    "history_file_path",
     type=click.Path(path_type=Path, dir_okay=False),
     help="A JSON file served as /api/history instead of a database.",
 )
@@ -75,19 +81,18 @@ def publish(attestation_dir: Path, out_dir: Path, force: bool, as_json: bool) ->
     default=None,
     help="History database URL (or POR_DATABASE_URL) served read-only as /api/history.",
 )
-def serve(site_dir: Path, port: int, host: str, history_file: Path | None, db: str | None) -> int:
+def serve(
+    site_dir: Path, port: int, host: str, history_file_path: Path | None, db: str | None
+) -> int:
     """Serve a site built by `por publish`, with a read-only JSON API: /api/root,
     /api/attestation, /api/report, /api/history. No endpoint returns anyone's proof."""
-    from verifier.serve import HistoryProvider, run
+    from verifier.serve import HistoryProvider, history_file, run
 
     history: HistoryProvider | None = None
-    if history_file is not None:
-        if not history_file.is_file():
-            raise UsageError(f"--history-file {history_file}: no such file")
-        path = history_file
-
-        def history() -> object:
-            return json.loads(path.read_text(encoding="utf-8"))
+    if history_file_path is not None:
+        if not history_file_path.is_file():
+            raise UsageError(f"--history-file {history_file_path}: no such file")
+        history = history_file(history_file_path)
 
     url = db or os.environ.get("POR_DATABASE_URL")
     if url is not None and history is None:
@@ -99,8 +104,15 @@ def serve(site_dir: Path, port: int, host: str, history_file: Path | None, db: s
         def history() -> object:
             return history_json(store.runs(), store.describe())
 
-    out.print(f"serving {site_dir} on http://{host}:{port}/ (Ctrl-C to stop)", markup=False)
-    run(site_dir, host=host, port=port, history=history, print_fn=lambda _: None)
+    run(
+        site_dir,
+        host=host,
+        port=port,
+        history=history,
+        print_fn=lambda address: out.print(
+            f"serving {site_dir} on {address} (Ctrl-C to stop)", markup=False
+        ),
+    )
     return EXIT_OK
 
 

@@ -105,9 +105,18 @@ def _chains(attestation_id: str) -> list[ChainEntry]:
 def make_attestation_dir(
     work: Path, attestation_id: str = "site-test-2026-11", *, with_report: bool = True
 ) -> tuple[Path, dict[str, dict[str, Any]]]:
-    """Build tree, proofs, signed attestation (+ report.json); returns (dir, proofs)."""
+    """Build tree, proofs, signed attestation (+ report.json, signed in it, as `por attest`
+    does); returns (dir, proofs)."""
     tree = build_liabilities(work / "liabilities", attestation_id)
     root_doc = json.loads((tree / "root.json").read_text())
+    report = None
+    if with_report:
+        report = _sample_report()
+        report["attestation"] = {
+            "id": attestation_id,
+            "as_of": root_doc["as_of"],
+            "commitment": root_doc["commitment"],
+        }
     doc = build_attestation(
         attestation_id=attestation_id,
         as_of=AS_OF,
@@ -126,15 +135,10 @@ def make_attestation_dir(
             "USDT": {"value": "150", "currency": "JPY", "source": "ref", "time": AS_OF},
         },
         rule_pack=RulePackRef("jp-fsa-2026", "2026.0-ph1"),
+        report=report,
     )
     out = work / "attestation"
     write_attestation(out, sign_attestation(doc, KEY))
-    if with_report:
-        report = _sample_report()
-        report["attestation"] = {
-            "id": attestation_id,
-            "as_of": root_doc["as_of"],
-            "commitment": root_doc["commitment"],
-        }
+    if report is not None:
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return out, proofs_of(tree)
