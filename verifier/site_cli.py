@@ -96,13 +96,16 @@ def serve(
 
     url = db or os.environ.get("POR_DATABASE_URL")
     if url is not None and history is None:
-        from verifier.history import history_json
-        from verifier.store import Store
+        from verifier.history import history_json, read_runs
+        from verifier.store import Store, database_url
 
-        store = Store(url)
+        # read-only, never created; a file that is not a por database (or an older
+        # schema) is refused here, at startup, with exit 4
+        store = Store(database_url(db, os.environ, None, None), create=False)
+        read_runs(store)
 
         def history() -> object:
-            return history_json(store.runs(), store.describe())
+            return history_json(read_runs(store), store.describe())
 
     run(
         site_dir,
