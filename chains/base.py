@@ -10,6 +10,9 @@ Invariants:
   2. Amounts are `int` base units (satoshi, wei, token units), never float.
   3. An adapter raises the typed `ChainError`s of `verifier.errors`: `NodeUnavailable`,
      `NetworkMismatch`, `StaleNode`, `TipMoved`, `MalformedReply`, `RpcError`.
+  4. A node reply is read up to a cap (`DEFAULT_MAX_REPLY_BYTES`, or the endpoint's
+     `max_reply_bytes`) and decoded with bounded nesting and number sizes; node URLs appear
+     in messages only masked (`verifier.redact.mask_url`): they may carry an API key.
 """
 
 from __future__ import annotations
@@ -23,6 +26,14 @@ from typing import Protocol, Self
 from verifier.errors import MalformedReply
 
 _HEX32 = re.compile(r"[0-9a-f]{64}")
+
+DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024
+"""The largest node reply an adapter reads (64 MiB), unless `max_reply_bytes` says otherwise.
+
+A reply is refused while it is read (never buffered whole): a hostile or broken node could
+otherwise make `por` hold gigabytes. 64 MiB is a JSON-RPC batch of 500 balances many times
+over; a `scantxoutset` of more than ~200,000 unspent outputs needs a larger cap.
+"""
 
 
 class Chain(enum.StrEnum):

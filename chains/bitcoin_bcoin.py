@@ -44,8 +44,8 @@ from typing import Any, Self, TypeVar
 
 from embit import base58, bech32
 
-from chains.base import Balance, BlockRef, Chain, ChainSnapshot
-from chains.rpc import HttpJson, JsonRpc
+from chains.base import DEFAULT_MAX_REPLY_BYTES, Balance, BlockRef, Chain, ChainSnapshot
+from chains.rpc import HttpJson, JsonRpc, peek
 from verifier.errors import (
     InputError,
     MalformedReply,
@@ -177,7 +177,7 @@ def to_sats(value: object, unit: str, what: str) -> int:
     a `MalformedReply`.
     """
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise MalformedReply(f"{what}: amount {value!r} is not a JSON number")
+        raise MalformedReply(f"{what}: amount {peek(value)} is not a JSON number")
     with localcontext() as ctx:
         ctx.prec = 60
         scaled = Decimal(value) * (COIN if unit == "btc" else 1)
@@ -218,17 +218,17 @@ class HistoryTx:
 def _field(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise MalformedReply(f"{where}: field {key!r} is {value!r:.80}")
+        raise MalformedReply(f"{where}: field {key!r} is {peek(value)}")
     return value
 
 
 def _hex(value: Any, where: str) -> bytes:
     if not isinstance(value, str):
-        raise MalformedReply(f"{where}: {value!r:.80} is not hex")
+        raise MalformedReply(f"{where}: {peek(value)} is not hex")
     try:
         return bytes.fromhex(value)
     except ValueError:
-        raise MalformedReply(f"{where}: {value!r:.80} is not hex") from None
+        raise MalformedReply(f"{where}: {peek(value)} is not hex") from None
 
 
 def parse_history(reply: Any, where: str) -> list[HistoryTx]:
@@ -238,17 +238,17 @@ def parse_history(reply: Any, where: str) -> list[HistoryTx]:
         message = error.get("message") if isinstance(error, Mapping) else error
         raise RpcError(f"bcoin {where}: {message}")
     if not isinstance(reply, list):
-        raise MalformedReply(f"bcoin {where}: expected a list of transactions, got {reply!r:.200}")
+        raise MalformedReply(f"bcoin {where}: expected a list of transactions, got {peek(reply)}")
     txs = []
     for item in reply:
         if not isinstance(item, Mapping):
-            raise MalformedReply(f"bcoin {where}: transaction {item!r:.100} is not an object")
+            raise MalformedReply(f"bcoin {where}: transaction {peek(item)} is not an object")
         txid = _field(item, "hash", str, where)
         at = f"{where} tx {txid}"
         height = _field(item, "height", int, at)
         block = item.get("block")
         if height < -1 or (height >= 0 and not isinstance(block, str)):
-            raise MalformedReply(f"{at}: height {height} with block {block!r:.80}")
+            raise MalformedReply(f"{at}: height {height} with block {peek(block)}")
         outputs = []
         for n, out in enumerate(_field(item, "outputs", list, at)):
             if not isinstance(out, Mapping):
@@ -344,6 +344,9 @@ class BcoinAdapter:
         The asset code balances are reported under.
     timeout, retries, concurrency:
         Per request (seconds), transient-failure retries, requests in flight.
+    max_reply_bytes:
+        The largest reply read (`chains.rpc.read_body`); a `/tx/address` page of busy
+        addresses is the largest.
     addresses_per_request:
         Addresses per `POST /tx/address` (bcoin 1.0.2 does not page its replies).
     """
@@ -361,6 +364,7 @@ class BcoinAdapter:
         retries: int = 3,
         concurrency: int = 4,
         addresses_per_request: int = 200,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
         if addresses_per_request < 1:
             raise InputError("addresses_per_request must be at least 1")
@@ -373,6 +377,7 @@ class BcoinAdapter:
             timeout=timeout,
             retries=retries,
             concurrency=concurrency,
+            max_reply_bytes=max_reply_bytes,
             name="bcoin",
         )
 
@@ -423,21 +428,21 @@ class BcoinAdapter:
 
     def _tip_from(self, info: object) -> BlockRef:
         if not isinstance(info, Mapping):
-            raise MalformedReply(f"bcoin getblockchaininfo: {info!r:.200}")
+            raise MalformedReply(f"bcoin getblockchaininfo: {peek(info)}")
         chain = info.get("chain")
         if not isinstance(chain, str):
-            raise MalformedReply(f"bcoin getblockchaininfo.chain: {chain!r:.80}")
+            raise MalformedReply(f"bcoin getblockchaininfo.chain: {peek(chain)}")
         served = _BCOIN_CHAIN_NAMES.get(chain, chain)
         if served != self.network:
-            raise NetworkMismatch(f"bcoin serves {served!r}, configured for {self.network!r}")
+            raise NetworkMismatch(f"bcoin serves {peek(served)}, configured for {self.network!r}")
         height = info.get("blocks")
         if isinstance(height, bool) or not isinstance(height, int):
-            raise MalformedReply(f"bcoin getblockchaininfo.blocks: {height!r:.80}")
+            raise MalformedReply(f"bcoin getblockchaininfo.blocks: {peek(height)}")
         return self._ref(height, info.get("bestblockhash"))
 
     def _ref(self, height: int, block_hash: object) -> BlockRef:
         if not isinstance(block_hash, str):
-            raise MalformedReply(f"bcoin block hash {block_hash!r:.80}")
+            raise MalformedReply(f"bcoin block hash {peek(block_hash)}")
         return BlockRef(Chain.BITCOIN, self.network, height, block_hash)
 
     async def _confirm(self, at: BlockRef, when: str) -> None:
@@ -452,7 +457,7 @@ class BcoinAdapter:
             ) from None
         if found != at.hash:
             raise TipMoved(
-                f"block {at.height} is {found!r:.70} on bcoin, not the pinned {at.hash} "
+                f"block {at.height} is {peek(found)} on bcoin, not the pinned {at.hash} "
                 f"({when} the reads)"
             )
 

@@ -31,7 +31,7 @@ from decimal import Decimal, DecimalException, localcontext
 from pathlib import Path
 from typing import Self
 
-from chains.base import Balance, BlockRef, Chain, ChainSnapshot
+from chains.base import DEFAULT_MAX_REPLY_BYTES, Balance, BlockRef, Chain, ChainSnapshot
 from chains.btc_wallets import (
     BITCOIN_NETWORKS,
     GapLimitScan,
@@ -41,7 +41,7 @@ from chains.btc_wallets import (
     fixed_addresses,
     watch_addresses,
 )
-from chains.rpc import JsonRpc, auth_from_sources
+from chains.rpc import JsonRpc, auth_from_sources, peek
 from verifier.errors import (
     InputError,
     MalformedReply,
@@ -50,6 +50,7 @@ from verifier.errors import (
     StaleNode,
     TipMoved,
 )
+from verifier.redact import mask_url
 
 SATS_PER_BTC = 100_000_000
 MAX_SATS = 21_000_000 * SATS_PER_BTC
@@ -90,7 +91,7 @@ def btc_to_sats(value: object, what: str) -> int:
         Not a number, negative, above 21 million BTC, or not a whole number of satoshi.
     """
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise MalformedReply(f"{what}: {value!r} is not a JSON number")
+        raise MalformedReply(f"{what}: {peek(value)} is not a JSON number")
     with localcontext() as ctx:
         ctx.prec = 60  # far above 21e6 BTC at 8 decimals: the product below is exact
         try:
@@ -107,13 +108,13 @@ def btc_to_sats(value: object, what: str) -> int:
 
 def _int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedReply(f"{what}: {value!r} is not an integer")
+        raise MalformedReply(f"{what}: {peek(value)} is not an integer")
     return value
 
 
 def _hash(value: object, what: str) -> str:
     if not isinstance(value, str) or not _HEX32.fullmatch(value):
-        raise MalformedReply(f"{what}: {value!r} is not a 64-hex-digit block hash")
+        raise MalformedReply(f"{what}: {peek(value)} is not a 64-hex-digit block hash")
     return value
 
 
@@ -142,13 +143,14 @@ async def scantxoutset(
     wanted
         Output scripts (hex) the objects stand for; any other script in the reply is an error.
     url
-        The node's address, for messages.
+        The node's address, for messages (masked there: it may carry credentials).
 
     Returns
     -------
     ScanResult
         The scan's block and the satoshi per output script.
     """
+    url = mask_url(url)
     try:
         reply = await rpc.call("scantxoutset", "start", list(objects))
     except RpcError as exc:
@@ -161,11 +163,11 @@ async def scantxoutset(
             ) from exc
         raise
     if not isinstance(reply, Mapping):
-        raise MalformedReply(f"scantxoutset: the reply is not an object: {reply!r:.200}")
+        raise MalformedReply(f"scantxoutset: the reply is not an object: {peek(reply)}")
     if reply.get("success") is not True:
         raise ScanAborted(
             f"scantxoutset on {url} did not complete (success: "
-            f"{reply.get('success')!r}); it was aborted — run again"
+            f"{peek(reply.get('success'))}); it was aborted — run again"
         )
     unspents = reply.get("unspents")
     if not isinstance(unspents, list):
@@ -178,7 +180,7 @@ async def scantxoutset(
             raise MalformedReply(f"{where} is not an object")
         spk = utxo.get("scriptPubKey")
         if not isinstance(spk, str) or not _HEX.fullmatch(spk):
-            raise MalformedReply(f"{where}.scriptPubKey is not hex: {spk!r:.100}")
+            raise MalformedReply(f"{where}.scriptPubKey is not hex: {peek(spk)}")
         if spk not in wanted:
             raise MalformedReply(f"{where} pays {spk}, a script that was not asked for")
         _hash(utxo.get("txid"), f"{where}.txid")
@@ -221,6 +223,9 @@ class CoreAdapter:
         Seconds for one `scantxoutset` (a full pass over the UTXO set: minutes on mainnet).
     retries, backoff, concurrency
         Passed to `chains.rpc.JsonRpc` for ordinary requests.
+    max_reply_bytes
+        The largest reply read (`chains.rpc.read_body`), for the scan too: a scan's reply
+        lists every unspent output found (about 300 bytes each).
     """
 
     chain = Chain.BITCOIN
@@ -241,6 +246,7 @@ class CoreAdapter:
         retries: int = 3,
         backoff: float = 0.2,  # float-ok: seconds
         concurrency: int = 8,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
         if network not in BITCOIN_NETWORKS:
             raise InputError(
@@ -249,6 +255,8 @@ class CoreAdapter:
         self.network = network
         self.asset = asset
         self.url = url
+        self.shown_url = mask_url(url)
+        """The URL as messages show it: credentials in it are masked."""
         auth = auth_from_sources(
             cookie_file=cookie_file,
             user=user,
@@ -266,13 +274,19 @@ class CoreAdapter:
             retries=retries,
             backoff=backoff,
             concurrency=concurrency,
+            max_reply_bytes=max_reply_bytes,
             name="bitcoind",
         )
         # A scan must never be retried: on a timeout the first scan is still running on the
         # node, and a second `start` only earns "Scan already in progress". Its own client
         # has the long timeout and no retries.
         self._scan_rpc = JsonRpc(
-            url, authorization=auth, timeout=scan_timeout, retries=0, name="bitcoind"
+            url,
+            authorization=auth,
+            timeout=scan_timeout,
+            retries=0,
+            max_reply_bytes=max_reply_bytes,
+            name="bitcoind",
         )
         self._network_checked = False
 
@@ -301,10 +315,10 @@ class CoreAdapter:
             return
         info = await self._rpc.call("getblockchaininfo")
         if not isinstance(info, Mapping) or not isinstance(info.get("chain"), str):
-            raise MalformedReply(f"getblockchaininfo has no 'chain' string: {info!r:.200}")
+            raise MalformedReply(f"getblockchaininfo has no 'chain' string: {peek(info)}")
         if info["chain"] != self.network:
             raise NetworkMismatch(
-                f"the node at {self.url} is on {info['chain']!r}, not {self.network!r}"
+                f"the node at {self.shown_url} is on {peek(info['chain'])}, not {self.network!r}"
             )
         self._network_checked = True
 
@@ -329,7 +343,7 @@ class CoreAdapter:
             )
             if _hash(before, "getbestblockhash") == _hash(after, "getbestblockhash"):
                 return self._ref(_int(count, "getblockcount"), before)
-        raise TipMoved(f"the tip of {self.url} kept moving while it was read")
+        raise TipMoved(f"the tip of {self.shown_url} kept moving while it was read")
 
     async def block_at(self, height: int) -> BlockRef:
         """The block at `height` on the node's best chain.
@@ -360,7 +374,8 @@ class CoreAdapter:
             if count >= height:
                 raise
             raise StaleNode(
-                f"the node at {self.url} is at height {count}, below the asked height {height}"
+                f"the node at {self.shown_url} is at height {count}, "
+                f"below the asked height {height}"
             ) from None
         return self._ref(height, _hash(block_hash, "getblockhash"))
 
@@ -379,7 +394,7 @@ class CoreAdapter:
             return
         if count < at.height:
             raise StaleNode(
-                f"the node at {self.url} is at height {count}, below the pinned block "
+                f"the node at {self.shown_url} is at height {count}, below the pinned block "
                 f"{at.height}; wait for it to sync"
             )
         if count == at.height:
@@ -393,7 +408,8 @@ class CoreAdapter:
                 f"{at.hash} (a reorg)"
             )
         raise StaleNode(
-            f"the node at {self.url} is at height {count}, past the pinned block {at.height}: "
+            f"the node at {self.shown_url} is at height {count}, "
+            f"past the pinned block {at.height}: "
             "Bitcoin Core reads balances from its UTXO set, which exists only at its tip. "
             "Rewind a dedicated node to the pinned block (with networking off: "
             f"`bitcoin-cli setnetworkactive false`, then `bitcoin-cli invalidateblock "
@@ -403,7 +419,7 @@ class CoreAdapter:
     # ------------------------------------------------------------------ scanning
 
     async def _scan(self, objects: Sequence[object], wanted: set[str]) -> ScanResult:
-        return await scantxoutset(self._scan_rpc, objects, wanted, self.url)
+        return await scantxoutset(self._scan_rpc, objects, wanted, self.shown_url)
 
     def _check_scan_block(self, scan: ScanResult, at: BlockRef) -> None:
         if scan.height != at.height or scan.bestblock != at.hash:

@@ -24,14 +24,12 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Collection, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Self, TypeVar
 
-from chains.base import Balance, BlockRef, Chain, ChainSnapshot
+from chains.base import DEFAULT_MAX_REPLY_BYTES, Balance, BlockRef, Chain, ChainSnapshot
 from chains.btc_wallets import (
     BITCOIN_NETWORKS,
     Wallet,
@@ -41,7 +39,7 @@ from chains.btc_wallets import (
     fixed_addresses,
     watch_addresses,
 )
-from chains.rpc import HttpJson
+from chains.rpc import HttpJson, decode_reply, peek, short
 from verifier.errors import (
     InputError,
     MalformedReply,
@@ -52,6 +50,7 @@ from verifier.errors import (
     StaleNode,
     TipMoved,
 )
+from verifier.redact import mask_url
 
 GENESIS = {
     "main": "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",
@@ -67,53 +66,56 @@ PAGE_SIZE = 25
 MAX_SATS = 21_000_000 * 100_000_000
 
 _HEX32 = re.compile(r"[0-9a-f]{64}")
+_HEIGHT = re.compile(r"[0-9]{1,10}")
 _T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
 class _Reply:
-    """An HTTP reply as received: Esplora answers some paths in plain text, others in JSON."""
+    """An HTTP reply as received (at most `max_reply_bytes`): Esplora answers some paths in
+    plain text, others in JSON."""
 
     status: int
-    text: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        """The body as text, for the plain-text paths (bad bytes shown, never raised)."""
+        return self.body.decode("utf-8", "replace")
 
 
 class _Rest(HttpJson):
-    """`HttpJson` with its retry policy, but the body handed back undecoded."""
+    """`HttpJson` with its retry policy and reply cap, but the body handed back undecoded."""
 
-    def _decode(self, text: str, status: int, path: str) -> _Reply:
-        return _Reply(status, text)
+    def _decode(self, raw: bytes, status: int, path: str) -> _Reply:
+        return _Reply(status, raw)
 
 
 def _failure(reply: _Reply, path: str) -> PorError:
     """The error for a reply other than 200 OK."""
-    snippet = reply.text.strip()[:200]
+    snippet = short(repr(reply.body[:200].decode("utf-8", "replace").strip()))
     if reply.status >= 500:
-        return NodeUnavailable(f"esplora answered HTTP {reply.status} to {path}: {snippet!r}")
-    return RpcError(f"esplora answered HTTP {reply.status} to {path}: {snippet!r}")
+        return NodeUnavailable(f"esplora answered HTTP {reply.status} to {path}: {snippet}")
+    return RpcError(f"esplora answered HTTP {reply.status} to {path}: {snippet}")
 
 
 def _decode_json(reply: _Reply, path: str) -> Any:
-    """The JSON body of a 200 reply, numbers with a fraction as `Decimal` (never float)."""
+    """The JSON body of a 200 reply (`chains.rpc.decode_reply`: bounded, numbers with a
+    fraction as `Decimal`, never float)."""
     if reply.status != 200:
         raise _failure(reply, path)
-    try:
-        return json.loads(reply.text, parse_float=Decimal)
-    except ValueError:
-        raise MalformedReply(
-            f"esplora sent a reply to {path} that is not JSON: {reply.text[:200]!r}"
-        ) from None
+    return decode_reply(reply.body, source=f"esplora {path}")
 
 
 def _txid(value: object, what: str) -> str:
     if not isinstance(value, str) or not _HEX32.fullmatch(value):
-        raise MalformedReply(f"{what}: {value!r:.100} is not a 64-hex-digit id")
+        raise MalformedReply(f"{what}: {peek(value)} is not a 64-hex-digit id")
     return value
 
 
 def _sats(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SATS:
-        raise MalformedReply(f"{what}: {value!r:.50} is not an amount in satoshi")
+        raise MalformedReply(f"{what}: {peek(value)} is not an amount in satoshi")
     return value
 
 
@@ -148,7 +150,7 @@ class EsploraAdapter:
         main, test, testnet4, signet or regtest: checked against `/block-height/0`.
     asset
         Asset code for the balances (default "BTC").
-    timeout, retries, backoff, concurrency
+    timeout, retries, backoff, concurrency, max_reply_bytes
         Passed to `chains.rpc.HttpJson`.
     page_size
         Transactions per `/txs/chain` page; a shorter page is the last one.
@@ -166,6 +168,7 @@ class EsploraAdapter:
         retries: int = 3,
         backoff: float = 0.2,  # float-ok: seconds
         concurrency: int = 8,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         page_size: int = PAGE_SIZE,
     ) -> None:
         if network not in BITCOIN_NETWORKS:
@@ -177,6 +180,8 @@ class EsploraAdapter:
         self.network = network
         self.asset = asset
         self.url = url
+        self.shown_url = mask_url(url)
+        """The URL as messages show it: an API key in it is masked."""
         self.page_size = page_size
         self._http = _Rest(
             url,
@@ -184,6 +189,7 @@ class EsploraAdapter:
             retries=retries,
             backoff=backoff,
             concurrency=concurrency,
+            max_reply_bytes=max_reply_bytes,
             name="esplora",
         )
         self._network_checked = False
@@ -232,7 +238,8 @@ class EsploraAdapter:
 
     async def _tip_height(self) -> int:
         text = await self._text("/blocks/tip/height")
-        if not text.isdigit():
+        # ASCII digits only: str.isdigit() takes "²", which int() then refuses
+        if not _HEIGHT.fullmatch(text):
             raise MalformedReply(f"/blocks/tip/height: {text[:50]!r} is not a height")
         return int(text)
 
@@ -243,11 +250,11 @@ class EsploraAdapter:
             return
         genesis = await self._hash_at(0)
         if genesis is None:
-            raise MalformedReply(f"{self.url} has no block at height 0")
+            raise MalformedReply(f"{self.shown_url} has no block at height 0")
         if genesis != GENESIS[self.network]:
             known = {v: k for k, v in GENESIS.items()}.get(genesis, "an unknown network")
             raise NetworkMismatch(
-                f"the Esplora server at {self.url} serves {known} "
+                f"the Esplora server at {self.shown_url} serves {known} "
                 f"(genesis {genesis}), not {self.network}"
             )
         self._network_checked = True
@@ -269,7 +276,7 @@ class EsploraAdapter:
             raise MalformedReply(f"/block/{block_hash} does not describe that block")
         height = block.get("height")
         if isinstance(height, bool) or not isinstance(height, int) or height < 0:
-            raise MalformedReply(f"/block/{block_hash}: height {height!r} is not a height")
+            raise MalformedReply(f"/block/{block_hash}: height {peek(height)} is not a height")
         return self._ref(height, block_hash)
 
     async def block_at(self, height: int) -> BlockRef:
@@ -296,7 +303,7 @@ class EsploraAdapter:
         if block_hash is None:
             tip = await self._tip_height()
             raise StaleNode(
-                f"the Esplora server at {self.url} is at height {tip}, below the asked "
+                f"the Esplora server at {self.shown_url} is at height {tip}, below the asked "
                 f"height {height}"
             )
         return self._ref(height, block_hash)
@@ -306,12 +313,12 @@ class EsploraAdapter:
         if block_hash is None:
             tip = await self._tip_height()
             raise StaleNode(
-                f"the Esplora server at {self.url} is at height {tip}, below the pinned "
+                f"the Esplora server at {self.shown_url} is at height {tip}, below the pinned "
                 f"block {at.height}"
             )
         if block_hash != at.hash:
             raise TipMoved(
-                f"{when}, block {at.height} on {self.url} is {block_hash}, not the pinned "
+                f"{when}, block {at.height} on {self.shown_url} is {block_hash}, not the pinned "
                 f"{at.hash} (a reorg)"
             )
 
@@ -342,7 +349,7 @@ class EsploraAdapter:
             return None  # unconfirmed: not part of any block
         height = status.get("block_height")
         if isinstance(height, bool) or not isinstance(height, int) or height < 0:
-            raise MalformedReply(f"{what}.status.block_height {height!r} is not a height")
+            raise MalformedReply(f"{what}.status.block_height {peek(height)} is not a height")
         if height > at.height:
             return None
         block_hash = status.get("block_hash")
@@ -451,7 +458,7 @@ class EsploraAdapter:
                     raise MalformedReply(f"/address/{w.address}: no {key}")
                 n = stats.get("tx_count")
                 if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-                    raise MalformedReply(f"/address/{w.address}: {key}.tx_count is {n!r}")
+                    raise MalformedReply(f"/address/{w.address}: {key}.tx_count is {peek(n)}")
                 count += n
             return count > 0
 

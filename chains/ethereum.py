@@ -2,13 +2,15 @@
 
 Where it sits: the Ethereum edge of `chains/` (contract in `chains/base.py`), under
 `verifier/snapshot.py`. It talks to any Ethereum JSON-RPC node (geth, reth, anvil, ...)
-through web3's `AsyncWeb3(AsyncHTTPProvider(url))` and returns frozen values; raw JSON never
-leaves this module.
+with raw JSON-RPC batches over aiohttp and returns frozen values; raw JSON never leaves this
+module. (web3's request and result formatting cost ten times the node's own time for a
+batched read, measured with `por bench snapshot`, and its provider shows the URL, API key
+included, in its string form.)
 
 Two modes:
 
 * plain (default): `eth_getBalance` and `eth_call balanceOf(holder)` at the pinned block
-  number, sent as JSON-RPC batches with `w3.batch_requests()` (one HTTP request per batch,
+  number, sent as JSON-RPC batches (one HTTP request per batch,
   `max_batch` calls each, `concurrency` batches in flight). The node is trusted.
 * trustless: `eth_getProof` (EIP-1186) for every holder (its ETH balance) and for every
   token contract with the holders' balance slots (`keccak256(pad32(holder) ++ pad32(slot))`,
@@ -17,10 +19,8 @@ Two modes:
   `stateRoot` trusted; each account proof is checked against the `stateRoot` and each
   storage proof against the token's `storageRoot`, itself proven by the token's account
   proof (`trie.HexaryTrie.get_from_proof`, `rlp`). Any failing check raises `ProofMismatch`;
-  a value the node states but the proof does not give is never used.
-  web3 8.0's async `eth` has no `get_proof`, and proofs are decoded and verified from the
-  raw replies, so these batches go through the same provider's `make_batch_request`
-  (raw JSON-RPC, still one HTTP request per batch).
+  a value the node states but the proof does not give is never used. Proofs are decoded
+  and verified from the raw replies (still one HTTP request per batch).
 
 Pinning (both modes): before the reads one batch checks `eth_chainId` (else
 `NetworkMismatch`), that the node has reached the height (else `StaleNode`) and that the
@@ -29,8 +29,11 @@ again (`TipMoved` on a reorg during the scan). Every read names the block number
 
 Errors are translated at the boundary (`raise ... from exc`): connection failures and
 timeouts (retried `retries` times with backoff first) -> `NodeUnavailable`; JSON-RPC error
-objects -> `RpcError`; replies of the wrong shape -> `MalformedReply`. Hex quantities
-become ints at once; amounts are never floats.
+objects -> `RpcError`; replies of the wrong shape -> `MalformedReply`. A reply is read up to
+`max_reply_bytes` (`chains.rpc.read_body`, else `ReplyTooLarge`) and decoded with bounded
+nesting and integers (`chains.rpc.decode_reply`). Hex quantities become ints at once;
+amounts are never floats. The URL may carry an API key (`/v3/<key>`, `?apikey=`): messages
+show it masked (`shown_url`).
 
 `naive_balances` is the benchmark's baseline: one plain HTTP POST per balance, sequentially.
 """
@@ -39,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,10 +53,9 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from trie.constants import BLANK_HASH, BLANK_NODE_HASH
 from trie.hexary import HexaryTrie
-from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.exceptions import Web3Exception, Web3RPCError
 
-from chains.base import Balance, BlockRef, Chain, ChainSnapshot, Token
+from chains.base import DEFAULT_MAX_REPLY_BYTES, Balance, BlockRef, Chain, ChainSnapshot, Token
+from chains.rpc import check_endpoint, decode_reply, peek, read_body, short
 from verifier.errors import (
     ChainError,
     InputError,
@@ -66,6 +67,7 @@ from verifier.errors import (
     StaleNode,
     TipMoved,
 )
+from verifier.redact import mask_url
 
 ETH = Token("ETH", 18)
 """The native asset of Ethereum mainnet and of anvil."""
@@ -154,21 +156,21 @@ class AccountState:
 def _quantity(value: Any, what: str) -> int:
     """A JSON-RPC hex quantity ("0x1a") as an int, at once."""
     if not isinstance(value, str) or not _QUANTITY.fullmatch(value):
-        raise MalformedReply(f"{what}: {value!r:.80} is not a hex quantity")
+        raise MalformedReply(f"{what}: {peek(value)} is not a hex quantity")
     return int(value, 16)
 
 
 def _word(value: Any, what: str) -> int:
     """A storage key or value: clients send it as a quantity or zero-padded to 32 bytes."""
     if not isinstance(value, str) or not _WORD.fullmatch(value):
-        raise MalformedReply(f"{what}: {value!r:.80} is not a hex word")
+        raise MalformedReply(f"{what}: {peek(value)} is not a hex word")
     return int(value, 16)
 
 
 def _data(value: Any, what: str, size: int | None = None) -> bytes:
     """JSON-RPC hex data ("0x..." with whole bytes), optionally of a fixed size."""
     if not isinstance(value, str) or not _DATA.fullmatch(value):
-        raise MalformedReply(f"{what}: {value!r:.80} is not hex data")
+        raise MalformedReply(f"{what}: {peek(value)} is not hex data")
     raw = bytes.fromhex(value[2:])
     if size is not None and len(raw) != size:
         raise MalformedReply(f"{what}: {len(raw)} bytes, expected {size}")
@@ -177,13 +179,13 @@ def _data(value: Any, what: str, size: int | None = None) -> bytes:
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise MalformedReply(f"{what}: {value!r:.80} is not an object")
+        raise MalformedReply(f"{what}: {peek(value)} is not an object")
     return value
 
 
 def _list(value: Any, what: str) -> list[Any]:
     if not isinstance(value, list):
-        raise MalformedReply(f"{what}: {value!r:.80} is not a list")
+        raise MalformedReply(f"{what}: {peek(value)} is not a list")
     return value
 
 
@@ -505,6 +507,8 @@ class EthereumAdapter:
     retries, backoff
         Transient failures (connection refused or reset, timeouts, HTTP 502/503/504) are
         retried this many times, after `backoff`, 2 x `backoff`, ... seconds.
+    max_reply_bytes
+        The largest reply read (`chains.rpc.read_body`); larger is `ReplyTooLarge`.
     """
 
     chain = Chain.ETHEREUM
@@ -525,10 +529,22 @@ class EthereumAdapter:
         proof_keys: int = 100,
         retries: int = 2,
         backoff: float = 0.1,  # float-ok: seconds
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
+        check_endpoint(url)
+        # zero would mean "no timeout" to aiohttp and a gate nobody passes
+        if not timeout > 0:
+            raise InputError("the timeout must be positive", key="timeout", value=str(timeout))
+        if concurrency < 1 or max_reply_bytes < 1:
+            raise InputError(
+                "concurrency and max_reply_bytes must be positive",
+                value=f"{concurrency}, {max_reply_bytes}",
+            )
         if native.contract is not None:
             raise InputError("the native asset has no contract", value=native.contract)
         self.url = url
+        self.shown_url = mask_url(url)
+        """The URL as messages show it: an API key or password in it is masked."""
         self.chain_id = chain_id
         self.native = native
         self.tokens = tuple(
@@ -550,15 +566,8 @@ class EthereumAdapter:
         self._max_batch = max(1, max_batch)
         self._proof_batch = max(1, proof_batch)
         self._proof_keys = max(1, proof_keys)
-        self._gate = asyncio.Semaphore(max(1, concurrency))
-        self._provider = AsyncHTTPProvider(
-            url,
-            request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout)},
-            # retries are the adapter's own policy (`_send`), for batches too
-            exception_retry_configuration=None,
-        )
-        # no middleware: no ENS lookups, no extra eth_chainId calls, nothing hidden
-        self._w3 = AsyncWeb3(self._provider, middleware=[])
+        self._max_reply = max_reply_bytes
+        self._gate = asyncio.Semaphore(concurrency)
         self._session: aiohttp.ClientSession | None = None
         self.requests = 0
         """HTTP requests sent by this adapter so far (all operations)."""
@@ -570,8 +579,7 @@ class EthereumAdapter:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP sessions."""
-        await self._provider.disconnect()
+        """Close the HTTP session."""
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -618,35 +626,28 @@ class EthereumAdapter:
                     continue
                 reason = f"HTTP {status}" if status is not None else type(exc).__name__
                 raise NodeUnavailable(
-                    f"ethereum node at {self.url}: {what} failed ({reason}) "
+                    f"ethereum node at {self.shown_url}: {what} failed ({reason}) "
                     f"after {attempt} attempt(s)"
                 ) from exc
             except (aiohttp.ClientError, OSError) as exc:
+                # library texts may quote the URL: masked like ours
                 raise NodeUnavailable(
-                    f"ethereum node at {self.url}: {what} failed ({type(exc).__name__}: {exc})"
+                    f"ethereum node at {self.shown_url}: {what} failed "
+                    f"({type(exc).__name__}: {short(exc)})"
                 ) from exc
-            except Web3RPCError as exc:
-                error = (exc.rpc_response or {}).get("error")
-                code = error.get("code") if isinstance(error, Mapping) else None
-                raise RpcError(
-                    f"ethereum {what}: {exc.message}", code=code if isinstance(code, int) else None
-                ) from exc
-            except (Web3Exception, ValueError) as exc:
-                raise MalformedReply(f"ethereum {what}: bad reply ({exc})") from exc
+            except ValueError as exc:
+                raise MalformedReply(f"ethereum {what}: bad reply ({short(exc)})") from exc
 
     async def _post_batch(self, body: list[dict[str, Any]], what: str) -> Any:
         """POST one JSON-RPC batch and decode the reply (no retries here: see `_send`).
 
-        A plain POST: web3's request and result formatting cost ten times the node's own
-        time for a batched read (measured with `por bench snapshot`).
+        A plain POST; the reply is read up to `max_reply_bytes` and decoded bounded.
         """
+        source = f"ethereum node at {self.shown_url} ({what})"
         async with self._client().post(self.url, json=body) as reply:
             reply.raise_for_status()
-            text = await reply.text()
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise MalformedReply(f"{what}: a reply that is not JSON: {text[:200]!r}") from exc
+            raw = await read_body(reply, self._max_reply, source)
+        return decode_reply(raw, source=source)
 
     async def _raw_batch(self, calls: Sequence[tuple[str, list[Any]]], tally: _Tally) -> list[Any]:
         """Raw JSON-RPC calls in one HTTP batch; their results in order (errors raise)."""
@@ -662,11 +663,16 @@ class EthereumAdapter:
         replies = await self._send(tally, op, what)
         if not isinstance(replies, list):
             error = replies.get("error") if isinstance(replies, Mapping) else None
-            raise _rpc_error(what, error) if error else MalformedReply(f"{what}: {replies!r:.200}")
+            raise _rpc_error(what, error) if error else MalformedReply(f"{what}: {peek(replies)}")
         if len(replies) != len(calls):
             raise MalformedReply(f"a batch of {len(calls)} calls got {len(replies)} replies")
-        # JSON-RPC lets a server answer a batch in any order: match replies by id
-        by_id = {r.get("id"): r for r in replies if isinstance(r, Mapping)}
+        # JSON-RPC lets a server answer a batch in any order: match replies by id (an id
+        # that is not a number answers none of ours; a list would not even be hashable)
+        by_id = {
+            r["id"]: r
+            for r in replies
+            if isinstance(r, Mapping) and isinstance(r.get("id"), int | str)
+        }
         if sorted(by_id, key=str) != sorted(range(len(calls)), key=str):
             raise MalformedReply(f"a batch of {len(calls)} calls got replies with other ids")
         replies = [by_id[n] for n in range(len(calls))]
@@ -705,8 +711,8 @@ class EthereumAdapter:
         )
         if _quantity(chain_id, "eth_chainId") != self.chain_id:
             raise NetworkMismatch(
-                f"ethereum node at {self.url} serves chain id {_quantity(chain_id, 'chain id')}, "
-                f"not {self.chain_id}"
+                f"ethereum node at {self.shown_url} serves chain id "
+                f"{_quantity(chain_id, 'chain id')}, not {self.chain_id}"
             )
         return block, _quantity(tip, "eth_blockNumber")
 
@@ -745,7 +751,7 @@ class EthereumAdapter:
             raise InputError("block height must be a non-negative integer", value=str(height))
         block, tip = await self._block(hex(height), _Tally())
         if block is None:
-            raise StaleNode(f"ethereum node at {self.url} is at block {tip}, below {height}")
+            raise StaleNode(f"ethereum node at {self.shown_url} is at block {tip}, below {height}")
         return _block_ref(block, self.chain_id)
 
     async def _pin(self, at: BlockRef, tally: _Tally) -> Mapping[str, Any]:
@@ -757,7 +763,9 @@ class EthereumAdapter:
             )
         block, tip = await self._block(hex(at.height), tally)
         if block is None:
-            raise StaleNode(f"ethereum node at {self.url} is at block {tip}, below {at.height}")
+            raise StaleNode(
+                f"ethereum node at {self.shown_url} is at block {tip}, below {at.height}"
+            )
         current = _block_ref(block, self.chain_id)
         if current.hash != at.hash:
             raise TipMoved(
@@ -829,9 +837,9 @@ class EthereumAdapter:
     async def _read_chunk(self, chunk: Sequence[_Read], height: int, tally: _Tally) -> list[int]:
         """One raw JSON-RPC batch of eth_getBalance / eth_call balanceOf at `height`.
 
-        Raw batches through the provider rather than `w3.batch_requests()`: web3's per-call
-        request and result formatting cost about 0.2 ms a balance, ten times the node's own
-        time for a batched read (measured with `por bench snapshot`).
+        Raw batches rather than web3's `w3.batch_requests()`: web3's per-call request and
+        result formatting cost about 0.2 ms a balance, ten times the node's own time for a
+        batched read (measured with `por bench snapshot`).
         """
         tag = hex(height)
         calls: list[tuple[str, list[Any]]] = [
@@ -985,7 +993,7 @@ def _balance_of(holder: str) -> str:
 
 def _decode_word(reply: Any, read: _Read) -> int:
     if not isinstance(reply, bytes | bytearray):
-        raise MalformedReply(f"balanceOf({read.address}) on {read.contract}: {reply!r:.80}")
+        raise MalformedReply(f"balanceOf({read.address}) on {read.contract}: {peek(reply)}")
     if len(reply) != 32:
         raise MalformedReply(
             f"balanceOf({read.address}) on {read.contract} returned {len(reply)} bytes, not 32 "
@@ -998,10 +1006,10 @@ def _rpc_error(method: str, error: Any) -> RpcError:
     if isinstance(error, Mapping):
         code = error.get("code")
         return RpcError(
-            f"ethereum {method}: {error.get('message')}",
-            code=code if isinstance(code, int) else None,
+            f"ethereum {method}: {short(error.get('message'))}",
+            code=code if isinstance(code, int) and not isinstance(code, bool) else None,
         )
-    return RpcError(f"ethereum {method}: {error!r:.200}")
+    return RpcError(f"ethereum {method}: {peek(error)}")
 
 
 def _first_error(group: BaseExceptionGroup[Any]) -> BaseException:
@@ -1058,6 +1066,8 @@ async def naive_balances(
     tuple
         ({(address as given, asset code): base units}, number of HTTP requests sent).
     """
+    check_endpoint(url)
+    shown = mask_url(url)
     height = block.height if isinstance(block, BlockRef) else block
     tag = hex(height)
     balances: dict[tuple[str, str], int] = {}
@@ -1074,15 +1084,16 @@ async def naive_balances(
                     method = "eth_call"
                 body = {"jsonrpc": "2.0", "id": sent, "method": method, "params": call}
                 sent += 1
+                source = f"{shown}: {method}"
                 try:
                     async with session.post(url, json=body) as reply:
                         reply.raise_for_status()
-                        doc = await reply.json(content_type=None)
+                        raw = await read_body(reply, DEFAULT_MAX_REPLY_BYTES, source)
                 except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                    raise NodeUnavailable(f"{url}: {method} failed ({exc!r:.100})") from exc
-                except ValueError as exc:
-                    raise MalformedReply(f"{url}: {method} reply is not JSON") from exc
-                doc = _mapping(doc, f"reply to {method}")
+                    raise NodeUnavailable(
+                        f"{source} failed ({type(exc).__name__}: {short(exc, 100)})"
+                    ) from exc
+                doc = _mapping(decode_reply(raw, source=source), f"reply to {method}")
                 if doc.get("error"):
                     raise _rpc_error(method, doc["error"])
                 result = doc.get("result")
