@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from verifier.errors import InputError
+from verifier.redact import mask_text, mask_url
 from verifier.store import RunRecord
 
 ALERT_FORMAT = "por-alert-v1"
@@ -67,7 +68,7 @@ def alerts_for(
 ) -> list[Alert]:
     """The alerts `run` raises (see the module docstring)."""
     if run.status == "failed":
-        return [Alert("failure", "run", run.error or "the run failed")]
+        return [Alert("failure", "run", mask_text(run.error or "the run failed"))]
     out: list[Alert] = []
     breaches = (report or {}).get("verdict", {}).get("breaches", [])
     for breach in breaches:
@@ -132,7 +133,10 @@ class Webhook:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise InputError("the webhook must be an http:// or https:// URL", value=self.url)
+            # the URL is shown masked: webhook URLs often carry their secret in the path
+            raise InputError(
+                "the webhook must be an http:// or https:// URL", value=mask_url(self.url)
+            )
 
     def send(self, document: Mapping[str, Any]) -> Delivery:
         body = json.dumps(document, sort_keys=True).encode()

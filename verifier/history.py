@@ -1,16 +1,19 @@
 """`por history`: past runs as a table, a JSON document and an HTML page with charts.
 
 Where it sits: reads the run history that `por reconcile` stores (verifier/store.py) and
-renders it; it writes nothing to the database. The HTML page is one self-contained file
-(inline SVG, no script, no external URL): coverage per asset over time and eligible vs
-required reserve over time, with failed runs marked on the time axis and listed in the
-table. Chart coordinates are computed with exact decimals (no float).
+renders it; it writes nothing to the database and never creates one: no database file, or
+one without tables, is an empty history ("no runs yet"), while a file that is not a por
+database or has an older schema is refused by the store (exit 4). The HTML page is one
+self-contained file (inline SVG, no script, no external URL): coverage per asset over
+time and eligible vs required reserve over time, with failed runs marked on the time axis
+and listed in the table. Chart coordinates are computed with exact decimals (no float).
 """
 
 from __future__ import annotations
 
 import calendar
 import html
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -21,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from verifier.errors import InputError
-from verifier.store import RunRecord
+from verifier.store import RunRecord, Store
 
 HISTORY_FORMAT = "por-history-v1"
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -43,6 +46,25 @@ def parse_since(text: str, now: datetime | None = None) -> str:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def read_runs(store: Store, since: str | None = None) -> list[RunRecord]:
+    """The stored runs (since `since`), or none when there is no database or no schema yet.
+
+    Raises `StoreError` for an older schema (run `por db upgrade`) and for anything that is
+    not a por database; nothing is created or changed."""
+    if not store.ensure_readable():
+        return []
+    return store.runs(since=since)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` without terminal control characters (an error stored in a database is
+    shown on a terminal; an escape sequence in it must not act)."""
+    return _CONTROL.sub("?", text)
 
 
 def select_asset(runs: Sequence[RunRecord], asset: str | None) -> list[RunRecord]:
@@ -84,7 +106,9 @@ def render_table(runs: Sequence[RunRecord], console: Console) -> None:
     assets = sorted({code for r in runs for code in r.coverage})
     table = Table(title=f"por history: {len(runs)} runs", show_header=True)
     for column in ("run", "started (UTC)", "status", "exit", *assets, "combined", "reserve"):
-        table.add_column(column, justify="left" if column in {"status"} else "right")
+        table.add_column(
+            escape(printable(column)), justify="left" if column in {"status"} else "right"
+        )
     for r in runs:
         colour = {"ok": "green", "shortfall": "yellow", "failed": "red"}[r.status]
         cells = [_pct(r.coverage[a].ratio) if a in r.coverage else "" for a in assets]
@@ -105,7 +129,7 @@ def render_table(runs: Sequence[RunRecord], console: Console) -> None:
     console.print(table)
     for r in runs:
         if r.status == "failed":
-            console.print(f"[red]run {r.id} failed:[/red] {escape(r.error or '')}")
+            console.print(f"[red]run {r.id} failed:[/red] {escape(printable(r.error or ''))}")
 
 
 def _money(value: Decimal | None) -> str:

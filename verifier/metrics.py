@@ -4,7 +4,9 @@ Where it sits: the last step of a scheduled run (verifier/schedule.py), after th
 stored. `render` reads only stored runs (the latest and the latest successful one), so a
 failed run keeps the last known coverage on the dashboard and flips
 ``por_last_run_success`` to 0. `write_metrics` replaces the file atomically (the collector
-must never read half a file). Values are printed from exact decimals: no float.
+must never read half a file); a file that cannot be written is a `StoreError` naming it
+(the scheduled run then stores itself as failed). Values are printed from exact decimals:
+no float.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from verifier.errors import StoreError
 from verifier.store import RunRecord
 
 
@@ -104,14 +107,25 @@ def render(last: RunRecord | None, last_success: RunRecord | None) -> str:
 
 
 def write_metrics(path: Path, text: str) -> None:
-    """Write the file under a temp name in the same directory, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write the file under a temp name in the same directory, then rename it into place
+    (its directory is created if needed). Raises `StoreError` when it cannot be written:
+    a read-only or missing directory that cannot be made, a directory in the way; the
+    previous file, if any, is left as it was."""
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(21, "a directory is in the way", str(path))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise StoreError(f"cannot write the metrics file {path}: {exc.strerror or exc}") from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise

@@ -3,7 +3,13 @@
 Where it sits: under `por reconcile`. `run_once` opens the history database, takes the
 run writer lock, reconciles (verifier/pipeline.py), stores the run (verifier/store.py) —
 a failure is stored as a failed run with its error — then, with the lock released, sends
-the alerts (verifier/alerts.py) and writes the metrics file (verifier/metrics.py).
+the alerts (verifier/alerts.py).
+
+A run's outputs are part of the run: the HTML report (`--html`) and the metrics file
+(`--metrics-file`) are written while the run's rows are still uncommitted, and a run whose
+output cannot be written is stored as failed with the reason (exit 4, the file system is
+infrastructure), alerted as a failure and shown as one in the metrics (when the metrics file
+itself can be written). A run is therefore never stored as ok without its outputs.
 
 Cron, systemd timers and Kubernetes CronJobs call `por reconcile` once: the exit code
 is the run's. Containers use ``--every 1h``: `run_loop` runs, waits out the interval from
@@ -30,9 +36,10 @@ from typing import Any
 from verifier.alerts import Alert, Webhook, alerts_for, parse_drift, payload
 from verifier.config import PorConfig, load_config
 from verifier.console import err
-from verifier.errors import EXIT_INFRA, InputError, PorError, UsageError
+from verifier.errors import EXIT_INFRA, InputError, PorError, StoreError, UsageError
 from verifier.metrics import render, write_metrics
-from verifier.store import RunRecord, Store, database_url
+from verifier.redact import mask_text
+from verifier.store import RunRecord, RunWriter, Store, database_url
 
 _INTERVAL = re.compile(r"([0-9]+)([smhd]?)")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -60,6 +67,7 @@ class RunOptions:
     eth_block: int | None = None
     webhook: str | None = None
     metrics_file: Path | None = None
+    html_file: Path | None = None
     drift: str | None = None
     lock_timeout: int | None = None
     quiet: bool = False
@@ -128,27 +136,36 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
             except Exception as exc:  # a bug must still leave a failed run behind
                 error = PorError(f"unexpected error: {type(exc).__name__}: {exc}")
         duration = int((time.monotonic() - clock) * 1000)
+        run_id: int | None = None
         if error is None and report is not None:
-            run_id = writer.record_success(
-                started_at=started,
-                finished_at=now_iso(),
-                duration_ms=duration,
-                report=report,
-                exit_code=exit_code,
-                config_hash=config_hash,
-            )
-        else:
+            try:
+                run_id = writer.record_success(
+                    started_at=started,
+                    finished_at=now_iso(),
+                    duration_ms=duration,
+                    report=report,
+                    exit_code=exit_code,
+                    config_hash=config_hash,
+                    then=lambda _run_id: _write_outputs(options, store, writer, report),
+                )
+            except PorError as exc:  # stored as a failed run in the run's place
+                error, run_id = exc, writer.failed_run_id
+        if run_id is None:
             assert error is not None
-            exit_code = error.exit_code
             run_id = writer.record_failure(
                 started_at=started,
                 finished_at=now_iso(),
                 duration_ms=duration,
                 error=f"{type(error).__name__}: {error.message}",
-                exit_code=exit_code,
+                exit_code=error.exit_code,
                 config_hash=config_hash,
             )
+        if error is not None:
+            exit_code = error.exit_code
+            error.message = store.mask(error.message)
         records = store.runs(since=started, conn=writer.conn)
+        if error is not None and options.metrics_file is not None:
+            _failed_run_metrics(options.metrics_file, store, writer)
     run = next(r for r in records if r.id == run_id)
     err.print(
         f"por: run {run.id} {run.status} (exit {exit_code}) stored in {store.describe()}",
@@ -156,9 +173,39 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
     )
     result = RunResult(exit_code, run, report, error, alerts_for(run, report, previous, drift))
     _alert(options, config, store, result)
-    if options.metrics_file is not None:
-        write_metrics(options.metrics_file, render(run, store.last_success()))
     return result
+
+
+def _write_outputs(
+    options: RunOptions, store: Store, writer: RunWriter, report: dict[str, Any]
+) -> None:
+    """The run's files, before its rows are kept: the HTML report, then the metrics
+    (rendered from the rows just written, so they show this run). Raises `StoreError`
+    naming the flag and the file when one cannot be written."""
+    if options.html_file is not None:
+        from verifier.html_report import render_html, write_html
+
+        try:
+            write_html(options.html_file, render_html(report))
+        except StoreError as exc:
+            raise StoreError(
+                f"--html {options.html_file}: the report was not written: {exc}"
+            ) from exc
+    if options.metrics_file is not None:
+        text = render(store.last_run(writer.conn), store.last_success(writer.conn))
+        try:
+            write_metrics(options.metrics_file, text)
+        except StoreError as exc:
+            raise StoreError(f"--metrics-file {options.metrics_file}: {exc.message}") from exc
+
+
+def _failed_run_metrics(path: Path, store: Store, writer: RunWriter) -> None:
+    """Metrics after a failed run (last known coverage, ``por_last_run_success 0``); a
+    metrics file that cannot be written is logged: the run has failed already."""
+    try:
+        write_metrics(path, render(store.last_run(writer.conn), store.last_success(writer.conn)))
+    except StoreError as exc:
+        err.print(f"por: --metrics-file {path}: {exc.message}", markup=False)
 
 
 def _reconcile(options: RunOptions) -> Callable[[PorConfig], Any]:
@@ -203,7 +250,9 @@ def _alert(options: RunOptions, config: PorConfig | None, store: Store, result: 
     result.delivered = delivery.delivered
     if not delivery.delivered:
         err.print(
-            f"por: alert webhook failed after {delivery.attempts} attempts: {delivery.error}",
+            mask_text(
+                f"por: alert webhook failed after {delivery.attempts} attempts: {delivery.error}"
+            ),
             markup=False,
         )
 
@@ -245,7 +294,7 @@ def run_loop(
             code = once()
             err.print(f"por: run finished with exit code {code}", markup=False)
         except PorError as exc:
-            err.print(f"por: run could not be recorded: {exc.message}", markup=False)
+            err.print(f"por: run could not be recorded: {mask_text(exc.message)}", markup=False)
         runs += 1
         if max_runs is not None and runs >= max_runs:
             break

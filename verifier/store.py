@@ -23,33 +23,52 @@ Invariants:
   fails with `StoreError` (exit 4). A run's rows are written under a savepoint: a failure
   midway rolls them back and a failed run with its error is stored instead; a process
   killed midway leaves nothing.
+- Nothing from the database reaches a message as SQL: a file that is not SQLite, a damaged
+  or truncated file, or a database of something else is "not a por database: <path>"; an
+  older schema is "run `por db upgrade`" (`StoreError`, exit 4). Every message and every
+  stored error has its credentials masked (`verifier.redact`).
+- Reading never creates: `Store(url, create=False)` (`por history`, `por serve`) opens an
+  existing SQLite file only, and writes nothing to it.
+- Values read back are checked (status, times, digits): a row por did not write is a
+  `StoreError`, never a crash further on.
 """
 
 import json
+import re
+import sqlite3
+import struct
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Field, SQLModel
 
-from verifier.errors import StoreError
+from verifier import safejson
+from verifier.errors import InputError, PorError, StoreError, UsageError
+from verifier.redact import mask_text, mask_url
 
 HEAD = "0002"
 """The schema revision this version of por writes."""
+REVISIONS = ("0001", "0002")
+"""Every schema revision por has had, oldest first (verifier/migrations/versions)."""
 LOCK_KEY = 0x706F725F72756E  # "por_run": the PostgreSQL advisory lock of the run writer
 MIGRATION_LOCK_KEY = 0x706F725F6D6967  # "por_mig"
 DEFAULT_DB_NAME = "por.db"
 
 
 # ----------------------------------------------------------------------------- column types
+
+_DIGITS = re.compile(r"-?[0-9]{1,100}")
 
 
 class BaseUnits(sa.types.TypeDecorator[int]):
@@ -67,7 +86,13 @@ class BaseUnits(sa.types.TypeDecorator[int]):
         return str(value)
 
     def process_result_value(self, value: str | None, dialect: sa.Dialect) -> int | None:
-        return None if value is None else int(value)
+        if value is None:
+            return None
+        # a value por did not write (ValueError, reported by the reader as a damaged
+        # database); the length cap keeps int() linear and far from max_str_digits
+        if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+            raise ValueError(f"base units must be decimal digits, not {str(value)[:40]!r}")
+        return int(value)
 
 
 class DecimalText(sa.types.TypeDecorator[Decimal]):
@@ -84,7 +109,16 @@ class DecimalText(sa.types.TypeDecorator[Decimal]):
         return str(value)
 
     def process_result_value(self, value: str | None, dialect: sa.Dialect) -> Decimal | None:
-        return None if value is None else Decimal(value)
+        if value is None:
+            return None
+        try:
+            number = Decimal(value) if isinstance(value, str) and len(value) <= 200 else None
+        except InvalidOperation:
+            number = None
+        # NaN, Infinity or an exponent no ratio or amount has: not written by por
+        if number is None or not number.is_finite() or abs(number.adjusted()) > 400:
+            raise ValueError(f"expected an exact decimal, not {str(value)[:40]!r}")
+        return number
 
 
 # ----------------------------------------------------------------------------- tables
@@ -268,6 +302,27 @@ def tool_version() -> str:
 
 # ----------------------------------------------------------------------------- URLs
 
+_LIBPQ_KEYWORD = re.compile(
+    r"(^|\s)(host|hostaddr|port|dbname|user|password|passfile|service|sslmode|sslcert|sslkey|"
+    r"sslrootcert|sslpassword|options|application_name|connect_timeout|target_session_attrs|"
+    r"channel_binding|gssencmode|requiressl|krbsrvname)\s*=",
+    re.IGNORECASE,
+)
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+_SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
+_SQLITE_SYSTEM_TABLES = re.compile(r"sqlite_(sequence|stat\d)")
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a database setting came from, for the message that refuses it."""
+
+    key: str
+    file: str | None = None
+
+    def refuse(self, message: str, value: str) -> InputError:
+        return InputError(message, file=self.file, key=self.key, value=value)
+
 
 def database_url(
     flag: str | None,
@@ -276,114 +331,357 @@ def database_url(
     config_path: Path | None,
 ) -> str:
     """The database URL: `--db`, then ``POR_DATABASE_URL``, then [database] url, then
-    ``por.db`` beside the config (SQLite). A plain path means a SQLite file."""
-    for value in (flag, env.get("POR_DATABASE_URL") or None, configured):
+    ``por.db`` beside the config (SQLite). A plain path means a SQLite file.
+
+    Raises `InputError` (exit 3) naming the setting for a value that is not a usable
+    database (a libpq keyword DSN, a malformed URL, another scheme), and `UsageError`
+    (exit 2) when there is no setting and no config to put ``por.db`` beside.
+    """
+    sources = (
+        (flag, _Source("--db")),
+        (env.get("POR_DATABASE_URL") or None, _Source("POR_DATABASE_URL")),
+        (
+            configured,
+            _Source("database.url", str(config_path) if config_path is not None else None),
+        ),
+    )
+    for value, source in sources:
         if value:
-            return normalise_url(value, config_path)
+            return normalise_url(value, config_path, source=source)
     if config_path is None:
-        raise StoreError("no database: give --db, POR_DATABASE_URL or --config")
+        raise UsageError("no database: give --db, POR_DATABASE_URL or --config")
     return normalise_url(str(config_path.parent / DEFAULT_DB_NAME), None)
 
 
-def normalise_url(value: str, config_path: Path | None) -> str:
-    """SQLAlchemy URL for `value` (postgresql:// uses psycopg 3; paths become sqlite)."""
-    if value.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + value.split("://", 1)[1]
-    if "://" in value:
-        return value
-    path = Path(value)
-    if not path.is_absolute() and config_path is not None:
-        path = config_path.parent / path
-    return f"sqlite:///{path.absolute()}"
+def normalise_url(value: str, config_path: Path | None, *, source: _Source | None = None) -> str:
+    """SQLAlchemy URL for `value`: postgresql:// (and postgres://) use psycopg 3; a path is
+    a SQLite file (relative to the config's directory when there is one).
 
+    Anything else is refused (`InputError` naming `source`): a libpq keyword DSN (it would
+    otherwise become a SQLite file named after the password), a scheme por does not
+    store into, a URL that does not parse. The value is shown masked.
+    """
+    where = source or _Source("--db")
+    if "\x00" in value:
+        raise where.refuse("the database setting contains a NUL character", mask_url(value))
+    if "://" not in value:
+        if _LIBPQ_KEYWORD.search(value):
+            from verifier.redact import mask_dsn
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
+            raise where.refuse(
+                "a libpq keyword DSN (host=... dbname=...) is not accepted: give a "
+                "postgresql://USER@HOST/DBNAME URL (the password from PGPASSWORD or "
+                "~/.pgpass) or the path of a SQLite file",
+                mask_dsn(value),
+            )
+        path = Path(value)
+        if not path.is_absolute() and config_path is not None:
+            path = config_path.parent / path
+        return f"sqlite:///{path.absolute()}"
+    scheme, _, rest = value.partition("://")
+    scheme = scheme.lower()
+    if scheme in _POSTGRES_SCHEMES:
+        url = "postgresql+psycopg://" + rest
+    elif scheme in _SQLITE_SCHEMES:
+        url = "sqlite://" + rest
+    else:
+        raise where.refuse(
+            f"unsupported database URL scheme {scheme!r}: por keeps its history in PostgreSQL "
+            "(postgresql://USER@HOST/DBNAME) or in a SQLite file (its path)",
+            mask_url(value),
+        )
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # a malformed URL is shown as given, minus nothing secret to hide
-        return url.rsplit("@", maxsplit=1)[-1]
+        urlsplit(url).port  # noqa: B018 - raises on a malformed host or port
+        parsed = sa.engine.make_url(url)
+    except (ValueError, SQLAlchemyError) as exc:
+        raise where.refuse(f"malformed database URL ({_first_line(exc)})", mask_url(value)) from exc
+    if parsed.drivername.startswith("sqlite"):
+        if not parsed.database or parsed.database == ":memory:" or parsed.query:
+            raise where.refuse(
+                "a sqlite URL must name a file, with no options (or give the file's path)",
+                mask_url(value),
+            )
+        path = Path(parsed.database)
+        if not path.is_absolute() and config_path is not None:
+            path = config_path.parent / path
+        return f"sqlite:///{path.absolute()}"
+    return url
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # ----------------------------------------------------------------------------- the store
 
 
 class Store:
-    """One database: migrations, the run writer, and queries."""
+    """One database: migrations, the run writer, and queries.
 
-    def __init__(self, url: str, *, lock_timeout: int = 30) -> None:
+    `create=False` (readers: `por history`, `por serve`) never creates a SQLite file or
+    its directory and never changes its journal mode; `exists` says whether there is a
+    file to read at all.
+    """
+
+    def __init__(self, url: str, *, lock_timeout: int = 30, create: bool = True) -> None:
         self.url = url
         self.lock_timeout = lock_timeout
+        self.create = create
         self.is_sqlite = url.startswith("sqlite")
+        self.path: Path | None = None
+        self._secrets: tuple[str, ...] = ()
+        try:
+            parsed = sa.engine.make_url(url)
+        except (ValueError, SQLAlchemyError) as exc:
+            raise StoreError(f"malformed database URL {mask_url(url)}: {_first_line(exc)}") from exc
         try:
             if self.is_sqlite:
-                self._sqlite_dir()
+                if not parsed.database or parsed.database == ":memory:":
+                    raise StoreError("a SQLite database must be a file, not :memory:")
+                self.path = Path(parsed.database).absolute()
                 self.engine = sa.create_engine(
-                    url, connect_args={"timeout": lock_timeout}, poolclass=sa.pool.NullPool
+                    "sqlite://", creator=self._sqlite_connect, poolclass=sa.pool.NullPool
                 )
-                _sqlite_transactions(self.engine)
+                _sqlite_transactions(self.engine, write=create)
             else:
+                self._secrets = tuple(
+                    str(s)
+                    for s in (parsed.password, parsed.query.get("password"))
+                    if isinstance(s, str) and s
+                )
                 self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         except (SQLAlchemyError, ImportError) as exc:
-            raise StoreError(f"cannot open the database {redact(url)}: {exc}") from exc
+            raise StoreError(
+                f"cannot open the database {self.describe()}: {self.mask(_first_line(exc))}"
+            ) from exc
 
-    def _sqlite_dir(self) -> None:
-        database = sa.engine.make_url(self.url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    def _sqlite_connect(self) -> sqlite3.Connection:
+        """The DB-API connection (a URI, so a reader opens only an existing file)."""
+        assert self.path is not None
+        if self.create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise sqlite3.OperationalError(
+                    f"cannot create the directory {self.path.parent}: {exc.strerror or exc}"
+                ) from exc
+        mode = "rwc" if self.create else "rw"
+        return sqlite3.connect(
+            f"file:{quote(str(self.path))}?mode={mode}",
+            uri=True,
+            timeout=self.lock_timeout,
+            check_same_thread=False,
+        )
 
     def describe(self) -> str:
-        return redact(self.url)
+        """The database for messages: the SQLite file's path, or the URL with its
+        credentials masked."""
+        if self.path is not None:
+            return str(self.path)
+        url = self.url
+        if url.startswith("postgresql+psycopg://"):
+            url = "postgresql://" + url.split("://", 1)[1]
+        return mask_url(url)
+
+    def mask(self, text: str) -> str:
+        """`text` with this database's password (and any URL credentials) masked."""
+        return mask_text(text, self._secrets)
+
+    def exists(self) -> bool:
+        """False only for a SQLite file that is not there (a server database is asked)."""
+        return self.path is None or self.path.exists()
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except OperationalError as exc:
-            raise StoreError(f"database {self.describe()}: {_reason(exc)}") from exc
+        except DBAPIError as exc:
+            raise self._error(exc) from exc
 
-    # -------------------------------------------------------------- migrations
+    def _error(self, exc: BaseException, doing: str = "") -> StoreError:
+        """A database error as one line without SQL: damaged SQLite files are named as
+        not por databases; everything else keeps the driver's first line, masked."""
+        reason = _reason(exc)
+        if self.is_sqlite and _SQLITE_DAMAGED.search(reason):
+            return StoreError(f"not a por database: {self.describe()} ({reason})")
+        if self.is_sqlite and self.path is not None and self.path.is_dir():
+            return StoreError(f"cannot open the database {self.describe()}: it is a directory")
+        prefix = f"{doing} " if doing else ""
+        return StoreError(self.mask(f"{prefix}database {self.describe()}: {reason}"))
+
+    # -------------------------------------------------------------- what is there
+
+    def _sqlite_problem(self) -> str | None:
+        """Why the SQLite file cannot be a por database, from its header alone (None: it
+        may be one, or it is empty). Catches text files, random bytes and truncation
+        before SQLite reads a page; raises `StoreError` for a file that cannot be read."""
+        assert self.path is not None
+        try:
+            size = self.path.stat().st_size
+            with self.path.open("rb") as handle:
+                header = handle.read(100)
+        except IsADirectoryError as exc:
+            raise StoreError(
+                f"cannot open the database {self.describe()}: it is a directory"
+            ) from exc
+        except OSError as exc:
+            raise StoreError(
+                f"cannot read the database {self.describe()}: {exc.strerror or exc}"
+            ) from exc
+        if size == 0:
+            return None  # SQLite's empty database: nothing written yet
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            return "not an SQLite database file"
+        (page_size,) = struct.unpack(">H", header[16:18])
+        page_size = 65536 if page_size == 1 else page_size
+        if page_size < 512 or page_size & (page_size - 1):
+            return "damaged: an impossible page size in its header"
+        if size % page_size:
+            return f"damaged or truncated: {size} bytes is not a whole number of pages"
+        change_counter, pages, valid_for = (
+            struct.unpack(">I", header[24:28])[0],
+            struct.unpack(">I", header[28:32])[0],
+            struct.unpack(">I", header[92:96])[0],
+        )
+        wal = self.path.with_name(self.path.name + "-wal")
+        wal_pending = wal.exists() and wal.stat().st_size > 0
+        # the header's page count is authoritative only when it is marked valid, and the
+        # file may lag it while a write-ahead log still holds the newest pages
+        if pages and change_counter == valid_for and not wal_pending and size < pages * page_size:
+            return f"truncated: {size} of {pages * page_size} bytes"
+        return None
+
+    def schema_state(self) -> str:
+        """What the database holds: ``missing`` (no SQLite file), ``empty`` (no tables),
+        ``current`` (por's schema at `HEAD`) or ``old`` (an older por's schema).
+
+        Raises `StoreError` (exit 4) for anything else: not a database, a damaged or
+        truncated file, a database of something else, a schema newer than this por's.
+        """
+        if self.path is not None:
+            if not self.path.exists() and not self.path.is_symlink():
+                return "missing"
+            problem = self._sqlite_problem()
+            if problem is not None:
+                raise StoreError(f"not a por database: {self.describe()} ({problem})")
+        with self._connect() as conn:
+            try:
+                inspector = sa.inspect(conn)
+                tables = {
+                    t for t in inspector.get_table_names() if not _SQLITE_SYSTEM_TABLES.fullmatch(t)
+                }
+                if not tables:
+                    return "empty"
+                if "alembic_version" not in tables:
+                    shown = ", ".join(sorted(tables)[:5])
+                    raise StoreError(
+                        f"not a por database: {self.describe()} (it holds other tables: {shown})"
+                    )
+                versions = [
+                    str(row[0])
+                    for row in conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+                ]
+                revision = versions[0] if len(versions) == 1 else None
+                if revision is not None and revision not in REVISIONS:
+                    if re.fullmatch(r"[0-9]{4}", revision) and revision > HEAD:
+                        raise StoreError(
+                            f"the database {self.describe()} has schema revision {revision}, "
+                            f"newer than this por's {HEAD}: upgrade por to read it"
+                        )
+                    revision = None
+                if revision is None:
+                    raise StoreError(
+                        f"not a por database: {self.describe()} (its alembic_version "
+                        f"{', '.join(v[:40] for v in versions) or 'is empty'} is not a por "
+                        "schema revision)"
+                    )
+                missing = _missing_columns(inspector, tables, revision)
+                if missing:
+                    raise StoreError(
+                        f"not a por database: {self.describe()} (revision {revision} but {missing})"
+                    )
+            except DBAPIError as exc:
+                raise self._error(exc) from exc
+        return "current" if revision == HEAD else "old"
 
     def current_revision(self) -> str | None:
-        """The schema revision stored in the database (None: an empty database)."""
+        """The schema revision stored in the database (None: missing or empty)."""
+        state = self.schema_state()
+        if state in {"missing", "empty"}:
+            return None
         with self._connect() as conn:
-            if not sa.inspect(conn).has_table("alembic_version"):
-                return None
             row = conn.execute(sa.text("SELECT version_num FROM alembic_version")).first()
-            return None if row is None else str(row[0])
+        return None if row is None else str(row[0])
+
+    # -------------------------------------------------------------- migrations
 
     def upgrade(self, revision: str = "head") -> tuple[str | None, str | None]:
         """Apply the migrations up to `revision`; returns (before, after).
 
+        Refuses (`StoreError`) a database that is not por's or is newer, and
+        (`UsageError`) a revision that is not one of por's or lies below the current one.
         Concurrent upgrades are serialised by the database lock, so the second one finds
         the schema current and does nothing.
         """
         from alembic import command
+        from alembic.util import CommandError
 
+        if revision != "head" and revision not in REVISIONS:
+            raise UsageError(
+                f"--revision: unknown schema revision {revision!r} "
+                f"(por has {', '.join(REVISIONS)} and head)"
+            )
+        if not self.create and not self.exists():
+            raise StoreError(f"no database at {self.describe()}")
         before = self.current_revision()
-        with self._connect() as conn, conn.execution_options(sqlite_immediate=True).begin():
-            if not self.is_sqlite:
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            try:
+        if before is not None and revision != "head" and revision < before:
+            raise UsageError(
+                f"--revision {revision} is older than the database's {before}: por does not "
+                "downgrade a history database"
+            )
+        try:
+            with self._connect() as conn, conn.execution_options(sqlite_immediate=True).begin():
+                if not self.is_sqlite:
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY}
+                    )
+                config = alembic_config()
+                config.attributes["connection"] = conn
                 command.upgrade(config, revision)
-            except SQLAlchemyError as exc:
-                raise StoreError(f"migration failed on {self.describe()}: {exc}") from exc
+        except CommandError as exc:
+            raise StoreError(
+                self.mask(f"migration failed on {self.describe()}: {_first_line(exc)}")
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise self._error(exc, "migration failed on") from exc
         return before, self.current_revision()
 
     def ensure_ready(self) -> None:
-        """Create the schema in an empty database; refuse an older one (run `por db upgrade`)."""
-        current = self.current_revision()
-        if current is None:
+        """Create the schema in an empty database; refuse an older one (run `por db upgrade`)
+        and anything that is not a por database."""
+        state = self.schema_state()
+        if state in {"missing", "empty"}:
             self.upgrade()
-            return
-        if current != HEAD:
-            raise StoreError(
-                f"the database {self.describe()} has schema revision {current}, this por "
-                f"needs {HEAD}: run `por db upgrade` first"
-            )
+        elif state == "old":
+            raise self._old()
+
+    def ensure_readable(self) -> bool:
+        """For readers: True when there are por tables to read, False when there is no
+        database yet (no file, or no tables); raises `StoreError` for an older schema
+        (run `por db upgrade`) or anything that is not a por database."""
+        state = self.schema_state()
+        if state == "old":
+            raise self._old()
+        return state == "current"
+
+    def _old(self) -> StoreError:
+        revision = self.current_revision()
+        return StoreError(
+            f"the database {self.describe()} has schema revision {revision}, this por "
+            f"needs {HEAD}: run `por db upgrade` first"
+        )
 
     # -------------------------------------------------------------- writing
 
@@ -397,7 +695,9 @@ class Store:
             try:
                 transaction = conn.execution_options(sqlite_immediate=True).begin()
             except OperationalError as exc:
-                raise self._busy(exc) from exc
+                if "locked" in _reason(exc) or "busy" in _reason(exc):
+                    raise self._busy(exc) from exc
+                raise self._error(exc) from exc
             writer = RunWriter(self, conn)
             try:
                 if not self.is_sqlite:
@@ -417,7 +717,7 @@ class Store:
             try:
                 transaction.commit()
             except SQLAlchemyError as exc:
-                raise StoreError(f"cannot commit the run to {self.describe()}: {exc}") from exc
+                raise self._error(exc, "cannot commit the run to") from exc
 
     def _advisory_lock(self, conn: Connection) -> None:
         deadline = time.monotonic() + self.lock_timeout
@@ -450,12 +750,33 @@ class Store:
         status: str | None = None,
         conn: Connection | None = None,
     ) -> list[RunRecord]:
-        """Stored runs, oldest first (or newest first), with their coverage and chains."""
+        """Stored runs, oldest first (or newest first), with their coverage and chains.
+
+        Raises `StoreError` when the database cannot be read or holds a value por did not
+        write (a damaged or foreign database)."""
         if conn is None:
             with self._connect() as own:
                 return self.runs(
                     since=since, limit=limit, newest_first=newest_first, status=status, conn=own
                 )
+        try:
+            return self._read_runs(conn, since, limit, newest_first, status)
+        except DBAPIError as exc:
+            raise self._error(exc, "cannot read runs from") from exc
+        except (SQLAlchemyError, ValueError, TypeError, ArithmeticError, KeyError) as exc:
+            raise StoreError(
+                f"not a por database: {self.describe()} (a stored run holds a value por did "
+                f"not write: {self.mask(_first_line(exc))[:200]})"
+            ) from exc
+
+    def _read_runs(
+        self,
+        conn: Connection,
+        since: str | None,
+        limit: int | None,
+        newest_first: bool,
+        status: str | None,
+    ) -> list[RunRecord]:
         runs_t = RunRow.__table__  # type: ignore[attr-defined]
         query = sa.select(runs_t)
         if since is not None:
@@ -466,50 +787,47 @@ class Store:
         query = query.order_by(order)
         if limit is not None:
             query = query.limit(limit)
-        try:
-            rows = conn.execute(query).mappings().all()
-            ids = [r["id"] for r in rows]
-            coverage: dict[int, dict[str, Coverage]] = {i: {} for i in ids}
-            chains: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-            if ids:
-                cov_t = AssetCoverageRow.__table__  # type: ignore[attr-defined]
-                for c in conn.execute(sa.select(cov_t).where(cov_t.c.run_id.in_(ids))).mappings():
-                    coverage[c["run_id"]][c["asset"]] = Coverage(
-                        c["asset"],
-                        c["decimals"],
-                        c["liabilities"],
-                        c["holdings"],
-                        c["shortfall"],
-                        c["coverage_ratio"],
-                        c["threshold"],
-                        bool(c["covered"]),
-                    )
-                ch_t = ChainSnapshotRow.__table__  # type: ignore[attr-defined]
-                query_chains = sa.select(ch_t).where(ch_t.c.run_id.in_(ids)).order_by(ch_t.c.id)
-                for c in conn.execute(query_chains).mappings():
-                    chains[c["run_id"]].append(
-                        {
-                            "chain": c["chain"],
-                            "network": c["network"],
-                            "height": c["height"],
-                            "block_hash": c["block_hash"],
-                        }
-                    )
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot read runs from {self.describe()}: {exc}") from exc
+        rows = conn.execute(query).mappings().all()
+        ids = [_int(r["id"], "runs.id") for r in rows]
+        coverage: dict[int, dict[str, Coverage]] = {i: {} for i in ids}
+        chains: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        if ids:
+            cov_t = AssetCoverageRow.__table__  # type: ignore[attr-defined]
+            for c in conn.execute(sa.select(cov_t).where(cov_t.c.run_id.in_(ids))).mappings():
+                coverage[c["run_id"]][_text(c["asset"], "asset_coverage.asset")] = Coverage(
+                    c["asset"],
+                    _int(c["decimals"], "asset_coverage.decimals"),
+                    c["liabilities"],
+                    c["holdings"],
+                    c["shortfall"],
+                    c["coverage_ratio"],
+                    c["threshold"],
+                    bool(c["covered"]),
+                )
+            ch_t = ChainSnapshotRow.__table__  # type: ignore[attr-defined]
+            query_chains = sa.select(ch_t).where(ch_t.c.run_id.in_(ids)).order_by(ch_t.c.id)
+            for c in conn.execute(query_chains).mappings():
+                chains[c["run_id"]].append(
+                    {
+                        "chain": _text(c["chain"], "chain_snapshots.chain"),
+                        "network": _text(c["network"], "chain_snapshots.network"),
+                        "height": _int(c["height"], "chain_snapshots.height"),
+                        "block_hash": _text(c["block_hash"], "chain_snapshots.block_hash"),
+                    }
+                )
         return [
             RunRecord(
-                id=r["id"],
-                started_at=r["started_at"],
-                finished_at=r["finished_at"],
-                status=r["status"],
-                exit_code=r["exit_code"],
-                error=r["error"],
-                duration_ms=r["duration_ms"],
-                tool_version=r["tool_version"],
-                config_hash=r["config_hash"],
-                report_id=r["report_id"],
-                currency=r["currency"],
+                id=_int(r["id"], "runs.id"),
+                started_at=_time(r["started_at"], "runs.started_at"),
+                finished_at=_time(r["finished_at"], "runs.finished_at"),
+                status=_status(r["status"]),
+                exit_code=_int(r["exit_code"], "runs.exit_code", 0, 255),
+                error=None if r["error"] is None else self.mask(_text(r["error"], "runs.error")),
+                duration_ms=_int(r["duration_ms"], "runs.duration_ms"),
+                tool_version=_text(r["tool_version"], "runs.tool_version"),
+                config_hash=_opt_text(r["config_hash"], "runs.config_hash"),
+                report_id=_opt_text(r["report_id"], "runs.report_id"),
+                currency=_opt_text(r["currency"], "runs.currency"),
                 combined_ratio=r["combined_ratio"],
                 reserve_required=r["reserve_required"],
                 reserve_eligible=r["reserve_eligible"],
@@ -533,7 +851,17 @@ class Store:
         table = ReportRow.__table__  # type: ignore[attr-defined]
         with self._connect() as conn:
             row = conn.execute(sa.select(table.c.document).where(table.c.run_id == run_id)).first()
-        return None if row is None else dict(json.loads(row[0]))
+        if row is None:
+            return None
+        try:
+            document = safejson.loads(row[0], source=f"{self.describe()} run {run_id} report")
+        except PorError as exc:
+            raise StoreError(f"not a por database: {self.describe()} ({exc.message})") from exc
+        if not isinstance(document, dict):
+            raise StoreError(
+                f"not a por database: {self.describe()} (run {run_id}'s report is not an object)"
+            )
+        return document
 
     def count_rows(self) -> dict[str, int]:
         """Rows per table (for tests and `por db upgrade --json`)."""
@@ -547,6 +875,71 @@ class Store:
         return out
 
 
+_SQLITE_DAMAGED = re.compile(
+    r"file is not a database|database disk image is malformed|file is encrypted|"
+    r"malformed database schema|database corrupt",
+    re.IGNORECASE,
+)
+_STATUSES = frozenset({"ok", "shortfall", "failed"})
+
+
+def _missing_columns(inspector: Any, tables: set[str], revision: str) -> str | None:
+    """What por's schema at `revision` has and the database lacks (None: nothing)."""
+    models = [_table(model) for model in (RunRow, *TABLES)]
+    wanted = {table.name for table in models}
+    if revision == "0001":
+        wanted.discard("reserve_components")
+    absent = sorted(wanted - tables)
+    if absent:
+        return f"no table {', '.join(absent)}"
+    if revision != HEAD:
+        return None  # the migration checks the rest
+    for table in models:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        lacking = sorted(set(table.c.keys()) - have)
+        if lacking:
+            return f"table {table.name} has no column {', '.join(lacking)}"
+    return None
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table: sa.Table = getattr(model, "__table__")  # noqa: B009 - set by sqlmodel
+    return table
+
+
+def _int(value: Any, column: str, low: int = 0, high: int = 2**63 - 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{column} is {str(value)[:40]!r}, not an integer in {low}..{high}")
+    return value
+
+
+def _text(value: Any, column: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{column} is {str(value)[:40]!r}, not text")
+    return value
+
+
+def _opt_text(value: Any, column: str) -> str | None:
+    return None if value is None else _text(value, column)
+
+
+def _time(value: Any, column: str) -> str:
+    text = _text(value, column)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"{column} is {text[:40]!r}, not an ISO 8601 time") from exc
+    if moment.tzinfo is None:
+        raise ValueError(f"{column} is {text[:40]!r}, a time without its zone")
+    return text
+
+
+def _status(value: Any) -> str:
+    if value not in _STATUSES:
+        raise ValueError(f"runs.status is {str(value)[:40]!r}, not ok, shortfall or failed")
+    return str(value)
+
+
 class RunWriter:
     """Records one run inside the writer's transaction (see `Store.writer`)."""
 
@@ -554,6 +947,8 @@ class RunWriter:
         self.store = store
         self.conn = conn
         self.failure_recorded = False
+        self.failed_run_id: int | None = None
+        """The failed run stored in place of a run (`record_failure`)."""
 
     def last_success(self) -> RunRecord | None:
         return self.store.last_success(conn=self.conn)
@@ -578,15 +973,19 @@ class RunWriter:
         report: Mapping[str, Any],
         exit_code: int,
         config_hash: str | None,
+        then: Callable[[int], None] | None = None,
     ) -> int:
         """Store a completed run (covered or not) with all its rows; returns its id.
 
-        On any failure while writing, the partial rows are rolled back, a failed run with
-        the error is stored in their place, and `StoreError` is raised.
+        `then(run_id)` runs after the rows are written and before they are kept: the run's
+        outputs (HTML report, metrics file). When it raises a `PorError`, or anything fails
+        while writing, the partial rows are rolled back, a failed run with the error is
+        stored in their place (`failed_run_id`), and the error is raised (`StoreError` for
+        the database, the `then` error as it was).
         """
         try:
             with self.conn.begin_nested():
-                return self._write_report(
+                run_id = self._write_report(
                     started_at=started_at,
                     finished_at=finished_at,
                     duration_ms=duration_ms,
@@ -594,17 +993,25 @@ class RunWriter:
                     exit_code=exit_code,
                     config_hash=config_hash,
                 )
+                if then is not None:
+                    then(run_id)
+                return run_id
+        except PorError as exc:
+            error: PorError = exc
+            stored = f"{type(exc).__name__}: {exc.message}"
         except Exception as exc:
-            message = f"storing the run failed: {type(exc).__name__}: {exc}"
-            self.record_failure(
-                started_at=started_at,
-                finished_at=finished_at,
-                duration_ms=duration_ms,
-                error=message,
-                exit_code=4,
-                config_hash=config_hash,
-            )
-            raise StoreError(message) from exc
+            error = StoreError(self.store.mask(f"storing the run failed: {_reason(exc)}"))
+            stored = f"StoreError: {error.message}"
+            error.__cause__ = exc
+        self.record_failure(
+            started_at=started_at,
+            finished_at=finished_at,
+            duration_ms=duration_ms,
+            error=stored,
+            exit_code=error.exit_code,
+            config_hash=config_hash,
+        )
+        raise error
 
     def _write_report(
         self,
@@ -722,7 +1129,8 @@ class RunWriter:
         exit_code: int,
         config_hash: str | None,
     ) -> int:
-        """Store a failed run: the run row with its error, nothing else."""
+        """Store a failed run: the run row with its error (credentials masked), nothing
+        else."""
         try:
             (run_id,) = self._insert(
                 RunRow,
@@ -732,7 +1140,7 @@ class RunWriter:
                         "finished_at": finished_at,
                         "status": "failed",
                         "exit_code": exit_code,
-                        "error": error,
+                        "error": self.store.mask(error),
                         "config_hash": config_hash,
                         "tool_version": tool_version(),
                         "duration_ms": duration_ms,
@@ -740,8 +1148,9 @@ class RunWriter:
                 ],
             )
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot store the failed run: {exc}") from exc
+            raise self.store._error(exc, "cannot store the failed run in") from exc
         self.failure_recorded = True
+        self.failed_run_id = run_id
         return run_id
 
 
@@ -754,17 +1163,19 @@ def _dec(value: Any) -> Decimal | None:
         return None
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: BaseException) -> str:
+    """The driver's own first line (SQLAlchemy's text would add the SQL statement)."""
     orig = getattr(exc, "orig", None)
-    return str(orig if orig is not None else exc).strip().splitlines()[0]
+    return _first_line(orig if isinstance(orig, BaseException) else exc)
 
 
-def _sqlite_transactions(engine: Engine) -> None:
+def _sqlite_transactions(engine: Engine, *, write: bool) -> None:
     """Let SQLite transactions start as we say: ``BEGIN IMMEDIATE`` for the run writer
     (the database's write lock, taken at once), plain ``BEGIN`` for everything else.
 
     pysqlite's own transaction handling would defer BEGIN and break savepoints; this is
-    SQLAlchemy's documented recipe for SQLite.
+    SQLAlchemy's documented recipe for SQLite. A reader (`write=False`) leaves the
+    journal mode as the writer set it: changing it would write to the file.
     """
 
     @sa.event.listens_for(engine, "connect")
@@ -772,7 +1183,8 @@ def _sqlite_transactions(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers (por history) never wait
+        if write:
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers (por history) never wait
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

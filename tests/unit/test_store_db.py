@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifier.errors import StoreError
-from verifier.store import BaseUnits, DecimalText, database_url, normalise_url, redact
+from verifier.errors import UsageError
+from verifier.store import BaseUnits, DecimalText, Store, database_url, normalise_url
 
 
 @given(st.integers(min_value=0, max_value=2**256))
@@ -37,6 +37,6 @@ def test_database_url_precedence(tmp_path: Path) -> None:
     assert database_url(None, env, "y.db", config) == "postgresql+psycopg://u:secret@h/db"
     assert database_url(None, {}, "y.db", config) == f"sqlite:///{tmp_path / 'y.db'}"
     assert database_url(None, {}, None, config) == f"sqlite:///{tmp_path / 'por.db'}"
-    with pytest.raises(StoreError):
+    with pytest.raises(UsageError):
         database_url(None, {}, None, None)
-    assert "secret" not in redact(normalise_url("postgresql://u:secret@h/db", None))
+    assert "secret" not in Store(normalise_url("postgresql://u:secret@h/db", None)).describe()
