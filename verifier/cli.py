@@ -802,12 +802,15 @@ def reconcile_cmd(
         eth_block=eth_block,
         webhook=webhook,
         metrics_file=metrics_file,
+        html_file=html_file,
         drift=drift,
         lock_timeout=lock_timeout,
         quiet=as_json or every is not None,
     )
 
     def once() -> int:
+        # run_once writes --html and --metrics-file before the run is kept: a run whose
+        # files cannot be written is stored as failed (exit 4), never as ok
         result = run_once(options)
         if result.error is not None:
             _report(result.error, as_json)
@@ -824,11 +827,8 @@ def reconcile_cmd(
 
 
 def _render_reconcile(report: Any, html_file: Path | None, as_json: bool) -> None:
-    from verifier.html_report import render_html, write_html
     from verifier.report import render_terminal
 
-    if html_file is not None:
-        write_html(html_file, render_html(report))
     if as_json:
         print_json(report)
     else:
@@ -851,8 +851,8 @@ DB_OPTIONS = [
     click.option(
         "--db",
         default=None,
-        help="A SQLite file or a postgresql:// URL (default: $POR_DATABASE_URL, then the "
-        "config's).",
+        help="A SQLite file or a postgresql://user@host/db URL, not a libpq keyword DSN "
+        "(default: $POR_DATABASE_URL, then the config's).",
     ),
 ]
 
@@ -863,14 +863,15 @@ def _db_options(func: Any) -> Any:
     return func
 
 
-def _open_store(config_file: Path | None, db: str | None) -> Any:
+def _open_store(config_file: Path | None, db: str | None, *, create: bool) -> Any:
+    """The history database of `por db upgrade` (`create`) or `por history` (never creates)."""
     from verifier.config import load_config
     from verifier.store import Store, database_url
 
     configured = None
     if config_file is not None and db is None and not os.environ.get("POR_DATABASE_URL"):
         configured = load_config(config_file).database.url
-    return Store(database_url(db, os.environ, configured, config_file))
+    return Store(database_url(db, os.environ, configured, config_file), create=create)
 
 
 @cli.group("db")
@@ -883,8 +884,9 @@ def db_group() -> None:
 @click.option("--revision", default="head", show_default=True, help="Target schema revision.")
 @JSON_OPTION
 def db_upgrade(config_file: Path | None, db: str | None, revision: str, as_json: bool) -> int:
-    """Create the schema, or upgrade a database from an older por to this one's schema."""
-    store = _open_store(config_file, db)
+    """Create the schema, or upgrade a database from an older por to this one's schema.
+    Exit 4 for a file that is not a por database (nothing is written to it)."""
+    store = _open_store(config_file, db, create=True)
     before, after = store.upgrade(revision)
     doc = {"database": store.describe(), "from": before, "to": after}
     if as_json:
@@ -916,29 +918,36 @@ def history_cmd(
     html_file: Path | None,
     as_json: bool,
 ) -> int:
-    """Past runs of `por reconcile`: coverage per asset, reserve, and failed runs."""
+    """Past runs of `por reconcile`: coverage per asset, reserve, and failed runs.
+    Exit 0 (also with no runs yet, or no database yet: nothing is created), 4 for a file
+    that is not a por database or an older schema (run `por db upgrade`)."""
     from verifier.history import (
         history_json,
         parse_since,
+        read_runs,
         render_history_html,
         render_table,
         select_asset,
     )
+    from verifier.html_report import write_html
 
-    store = _open_store(config_file, db)
-    if store.current_revision() is None:
-        raise InputError("no history yet: the database is empty", file=store.describe())
-    runs = select_asset(
-        store.runs(since=parse_since(since) if since else None), asset.upper() if asset else None
-    )
+    start = parse_since(since) if since else None
+    store = _open_store(config_file, db, create=False)
+    runs = select_asset(read_runs(store, start), asset.upper() if asset else None)
     if html_file is not None:
-        write_atomic(html_file, render_history_html(runs, store.describe()).encode())
+        write_html(html_file, render_history_html(runs, store.describe()))
     if as_json:
         print_json(history_json(runs, store.describe()))
-    else:
+    elif runs:
         render_table(runs, out)
-        if html_file is not None:
-            err.print(f"HTML history: {html_file}")
+    if not runs:  # a note, not an error: a new installation has no runs yet
+        which = " matching --since/--asset" if since or asset else " yet"
+        missing = "" if store.exists() else " (the database does not exist)"
+        (err if as_json else out).print(
+            f"no runs{which} in {store.describe()}{missing}", markup=False
+        )
+    if html_file is not None:
+        err.print(f"HTML history: {html_file}")
     return EXIT_OK
 
 
