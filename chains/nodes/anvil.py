@@ -5,7 +5,7 @@ Where it sits: one of the local nodes of `chains/nodes/` (lifecycle in `chains/n
 its own temporary directory (anvil otherwise writes old states to `~/.foundry` and never
 cleans them up), and offers small synchronous JSON-RPC helpers (plain urllib) to shape the
 chain: mine blocks, snapshot and revert, reorganise the last blocks, set balances, send
-transactions and deploy the test contracts of `fixtures/contracts/`.
+transactions and deploy the test contracts of `chains/nodes/contracts/`.
 
 These helpers are test tooling. The adapter under test (`chains/ethereum.py`) never uses
 them: it reads the node through its own JSON-RPC client.

@@ -1,4 +1,4 @@
-"""The committed contract artifacts (fixtures/contracts/*.json) are what the sources compile to.
+"""The committed contract artifacts (chains/nodes/contracts/*.json) are what the sources compile to.
 
 Recompiles TestToken.sol and Wallet1271.sol with the pinned solc-js (about 2 s) and compares
 the bytecode with the committed artifacts, so a source edit without `python -m
