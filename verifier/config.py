@@ -3,11 +3,18 @@
 Where it sits: the first step of `por snapshot` (and later `por reconcile`). Every error
 names the file and the key (`bitcoin.wallets[2].address`) and raises `InputError` (exit 3).
 Credentials are never in the file's argv-like values: a cookie file, a password file or
-the name of an environment variable (see docs/snapshot.md for every section).
+the name of an environment variable (see docs/snapshot.md for every section); a node URL
+that carries an API key can come from a file (`url_file`) or a variable (`url_env`) too,
+read only when a node is used (`NodeConfig.node_url`). URLs in messages are masked.
+
+Every number is an integer in a stated range (a zero timeout or concurrency would hang);
+every address is listed once per chain, compared in its canonical form (`address_key`), so
+no wallet is counted twice.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -15,14 +22,41 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chains.base import Attribution, Chain, WalletClass
+from chains.base import DEFAULT_MAX_REPLY_BYTES, Attribution, Chain, WalletClass
+from chains.rpc import has_credentials, read_secret_file, url_problem
 from verifier.errors import InputError
+from verifier.redact import mask_url
 
 BTC_BACKENDS = ("bcoin", "core", "esplora")
 BTC_NETWORKS = ("main", "test", "testnet4", "signet", "regtest")
 SCRIPT_TYPES = ("p2pkh", "p2sh-p2wpkh", "p2wpkh")
 MULTISIG_SCRIPTS = ("p2wsh", "p2sh-p2wsh")
 _ETH_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+MAX_TIMEOUT = 3600
+"""Seconds; a request that needs more than an hour is a node that is not answering."""
+MAX_CONCURRENCY = 256
+MIN_REPLY_BYTES = 1024
+MAX_REPLY_BYTES = 1 << 32
+"""4 GiB: the largest reply cap that can be configured (the default is 64 MiB)."""
+_TOML_INT_MAX = (1 << 63) - 1
+
+
+def address_key(chain: Chain | str, address: str) -> str:
+    """An address in the form two spellings of one address share.
+
+    Ethereum addresses are case-insensitive (EIP-55 is a checksum in the case), and so are
+    bech32 ones (BIP-173 allows all upper case); base58 addresses are case-sensitive.
+    """
+    name = Chain(chain).value
+    lowered = address.lower()
+    if name == Chain.ETHEREUM.value or lowered.startswith(("bc1", "tb1", "bcrt1")):
+        return f"{name}:{lowered}"
+    return f"{name}:{address}"
+
+
+def wallet_name(wallet: WalletConfig) -> str:
+    """How messages name a wallet: its key in the file and its label."""
+    return f"{wallet.key} ({wallet.label!r})" if wallet.label else wallet.key
 
 
 @dataclass(frozen=True)
@@ -55,19 +89,79 @@ class WalletConfig:
         return "multisig"
 
 
-@dataclass(frozen=True)
-class BitcoinConfig:
+@dataclass(frozen=True, kw_only=True)
+class NodeConfig:
+    """What every node section has: where the node is, and how hard to press it."""
+
+    section: str
+    """The section's name in the file ("bitcoin", "ethereum"), for messages."""
+    file: Path
+    """The config file, for messages."""
+    url: str | None = field(default=None, repr=False)
+    """The URL as written in the file (checked), or None with `url_file` / `url_env`."""
+    url_file: Path | None = None
+    url_env: str | None = None
+    timeout: int = 30
+    concurrency: int = 8
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
+
+    def _fail(self, name: str, message: str, value: str | None = None) -> InputError:
+        return InputError(message, file=str(self.file), key=f"{self.section}.{name}", value=value)
+
+    def _has_auth(self) -> bool:
+        """True if an Authorization header is configured besides the URL."""
+        return False
+
+    def node_url(self) -> str:
+        """The node's URL: as written, or read now from `url_file` or `url_env`.
+
+        Raises `InputError` (exit 3) naming the key; a URL read from a file or the
+        environment is never echoed (it is there because it holds a secret).
+        """
+        if self.url is not None:
+            return self.url
+        if self.url_file is not None:
+            try:
+                url = read_secret_file(self.url_file, "URL file")
+            except InputError as exc:
+                raise self._fail("url_file", exc.message) from None
+            return self._checked(url, "url_file", shown=None)
+        assert self.url_env is not None  # load_config gives exactly one of the three
+        url = os.environ.get(self.url_env, "").strip()
+        if not url:
+            raise self._fail("url_env", "the environment variable is not set", self.url_env)
+        return self._checked(url, "url_env", shown=None)
+
+    def _checked(self, url: str, name: str, shown: str | None) -> str:
+        problem = url_problem(url)
+        if problem is not None:
+            raise self._fail(name, f"not a usable node URL: it {problem}", shown)
+        if has_credentials(url) and self._has_auth():
+            raise self._fail(
+                name,
+                "the URL carries credentials and a cookie or password is configured too; "
+                "give them one way",
+                shown,
+            )
+        return url
+
+
+@dataclass(frozen=True, kw_only=True)
+class BitcoinConfig(NodeConfig):
     backend: str
-    url: str
     network: str
     asset: str = "BTC"
     cookie_file: Path | None = None
     user: str | None = None
     password_file: Path | None = None
     password_env: str | None = None
-    timeout: int = 30
-    concurrency: int = 8
     wallets: tuple[WalletConfig, ...] = ()
+
+    def _has_auth(self) -> bool:
+        return any(
+            source is not None
+            for source in (self.cookie_file, self.password_file, self.password_env)
+        )
 
 
 @dataclass(frozen=True)
@@ -78,14 +172,11 @@ class TokenConfig:
     balance_slot: int = 0
 
 
-@dataclass(frozen=True)
-class EthereumConfig:
-    url: str
+@dataclass(frozen=True, kw_only=True)
+class EthereumConfig(NodeConfig):
     chain_id: int
     asset: str = "ETH"
     trustless: bool = False
-    timeout: int = 30
-    concurrency: int = 8
     tokens: tuple[TokenConfig, ...] = ()
     wallets: tuple[WalletConfig, ...] = ()
 
@@ -180,6 +271,18 @@ class _Reader:
             raise self.fail(name, "has the wrong type", value)
         return value
 
+    def integer(self, name: str, low: int, high: int, default: Any = ...) -> int:
+        """An integer setting in [low, high]: a bool, a float, a string or anything out of
+        range is refused with the key (a zero timeout or concurrency would hang)."""
+        if name not in self.table:
+            if default is ...:
+                raise self.fail(name, "missing")
+            return int(default)
+        value = self.table[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(name, f"must be an integer from {low} to {high}", value)
+        return value
+
     def choice(self, name: str, options: tuple[str, ...], default: Any = ...) -> str:
         value = self.get(name, str, default)
         if value not in options:
@@ -243,9 +346,7 @@ def _wallet(file: Path, chain: Chain, raw: Any, where: str) -> WalletConfig:
             raise r.fail("address", "not an Ethereum address (0x + 40 hex digits)", address)
         return WalletConfig(address=address, **common)
     if "xpub" in raw:
-        gap = r.get("gap_limit", int, 20)
-        if not 1 <= gap <= 1000:
-            raise r.fail("gap_limit", "must be 1..1000", gap)
+        gap = r.integer("gap_limit", 1, 1000, 20)
         return WalletConfig(
             xpub=r.get("xpub", str),
             path=r.get("path", str, None),
@@ -259,9 +360,9 @@ def _wallet(file: Path, chain: Chain, raw: Any, where: str) -> WalletConfig:
     keys = m.get("keys", list)
     if not keys or not all(isinstance(k, str) for k in keys):
         raise m.fail("keys", "must be a list of hex public keys")
-    threshold = m.get("m", int)
-    if not 1 <= threshold <= len(keys) <= 15:
-        raise m.fail("m", f"must be 1..{len(keys)} (at most 15 keys)", threshold)
+    if len(keys) > 15:
+        raise m.fail("keys", "at most 15 keys", len(keys))
+    threshold = m.integer("m", 1, len(keys))
     return WalletConfig(
         multisig_m=threshold,
         multisig_keys=tuple(keys),
@@ -271,7 +372,37 @@ def _wallet(file: Path, chain: Chain, raw: Any, where: str) -> WalletConfig:
     )
 
 
+def _wallets(file: Path, chain: Chain, raw: Any, section: str) -> tuple[WalletConfig, ...]:
+    """The section's wallet list; the same address, xpub or key set twice is refused."""
+    if not isinstance(raw, list):
+        raise InputError("must be a list of tables", file=str(file), key=f"{section}.wallets")
+    wallets = tuple(_wallet(file, chain, w, f"{section}.wallets[{i}]") for i, w in enumerate(raw))
+    seen: dict[tuple[str, ...], WalletConfig] = {}
+    for wallet in wallets:
+        identity: tuple[str, ...]
+        if wallet.address is not None:
+            identity, name = ("address", address_key(chain, wallet.address)), "address"
+        elif wallet.xpub is not None:
+            identity, name = ("xpub", wallet.xpub, wallet.script or ""), "xpub"
+        else:
+            keys = sorted(wallet.multisig_keys) if wallet.sorted_keys else wallet.multisig_keys
+            identity = ("multisig", str(wallet.multisig_m), wallet.script or "", *keys)
+            name = "multisig"
+        first = seen.setdefault(identity, wallet)
+        if first is not wallet:
+            # counted twice, its balance would back the liabilities twice
+            raise InputError(
+                f"the same {name} is listed twice, as {wallet_name(first)} and as "
+                f"{wallet_name(wallet)}; list each wallet once",
+                file=str(file),
+                key=f"{wallet.key}.{name}",
+                value=wallet.address if wallet.address is not None else wallet.xpub,
+            )
+    return wallets
+
+
 _RATIO = re.compile(r"[0-9]+(\.[0-9]+)?")
+_MAX_RATIO_CHARS = 40
 
 
 def _reconcile_section(path: Path, top: _Reader) -> ReconcileConfig:
@@ -289,7 +420,7 @@ def _reconcile_section(path: Path, top: _Reader) -> ReconcileConfig:
     thresholds.unknown({"min_coverage", "min_combined"})
     for name in ("min_coverage", "min_combined"):
         value = thresholds.get(name, str, "1")
-        if not _RATIO.fullmatch(value):
+        if len(value) > _MAX_RATIO_CHARS or not _RATIO.fullmatch(value):
             raise thresholds.fail(name, 'must be a decimal string such as "1" or "0.98"', value)
     attest = _Reader(path, top.get("attest", dict, {}), "attest")
     attest.unknown({"key_file"})
@@ -305,6 +436,114 @@ def _reconcile_section(path: Path, top: _Reader) -> ReconcileConfig:
         min_combined=thresholds.get("min_combined", str, "1"),
         key_file=attest.path("key_file"),
     )
+
+
+_NODE_KEYS = {"url", "url_file", "url_env", "timeout", "concurrency", "max_reply_bytes"}
+
+
+def _node_fields(path: Path, r: _Reader) -> dict[str, Any]:
+    """The settings every node section shares: its URL (one of three ways) and its limits."""
+    given = [name for name in ("url", "url_file", "url_env") if name in r.table]
+    if len(given) != 1:
+        raise r.fail(
+            given[1] if len(given) > 1 else "url",
+            "give exactly one of url, url_file (a file holding the URL) or url_env "
+            "(an environment variable holding it)",
+        )
+    url_env = r.get("url_env", str, None)
+    if url_env is not None and not url_env:
+        raise r.fail("url_env", "must name an environment variable")
+    return {
+        "section": r.where,
+        "file": path,
+        "url": r.get("url", str, None),
+        "url_file": r.path("url_file"),
+        "url_env": url_env,
+        "timeout": r.integer("timeout", 1, MAX_TIMEOUT, 30),
+        "concurrency": r.integer("concurrency", 1, MAX_CONCURRENCY, 8),
+        "max_reply_bytes": r.integer(
+            "max_reply_bytes", MIN_REPLY_BYTES, MAX_REPLY_BYTES, DEFAULT_MAX_REPLY_BYTES
+        ),
+    }
+
+
+def _checked_literal_url(node: NodeConfig) -> None:
+    """A URL written in the file is checked now (masked in the message: it may hold a key)."""
+    if node.url is not None:
+        node._checked(node.url, "url", shown=mask_url(node.url))
+
+
+def _bitcoin_section(path: Path, b: _Reader) -> BitcoinConfig:
+    b.unknown(
+        _NODE_KEYS
+        | {
+            "backend",
+            "network",
+            "asset",
+            "cookie_file",
+            "user",
+            "password_file",
+            "password_env",
+            "wallets",
+        }
+    )
+    backend = b.choice("backend", BTC_BACKENDS)
+    secrets = [k for k in ("cookie_file", "password_file", "password_env") if k in b.table]
+    if len(secrets) > 1:
+        # one would silently win over the other
+        raise b.fail(
+            secrets[1],
+            f"give one of cookie_file, password_file or password_env, not {secrets[0]} too",
+        )
+    if secrets and backend == "esplora":
+        raise b.fail(
+            secrets[0],
+            "Esplora takes no password; put credentials or an API key in url_file or url_env",
+        )
+    bitcoin = BitcoinConfig(
+        **_node_fields(path, b),
+        backend=backend,
+        network=b.choice("network", BTC_NETWORKS),
+        asset=b.get("asset", str, "BTC"),
+        cookie_file=b.path("cookie_file"),
+        user=b.get("user", str, None),
+        password_file=b.path("password_file"),
+        password_env=b.get("password_env", str, None),
+        wallets=_wallets(path, Chain.BITCOIN, b.get("wallets", list, []), "bitcoin"),
+    )
+    _checked_literal_url(bitcoin)
+    return bitcoin
+
+
+def _ethereum_section(path: Path, e: _Reader) -> EthereumConfig:
+    e.unknown(_NODE_KEYS | {"chain_id", "asset", "trustless", "tokens", "wallets"})
+    tokens = []
+    for i, t in enumerate(e.get("tokens", list, [])):
+        if not isinstance(t, dict):
+            raise InputError("must be a table", file=str(path), key=f"ethereum.tokens[{i}]")
+        tr = _Reader(path, t, f"ethereum.tokens[{i}]")
+        tr.unknown({"code", "contract", "decimals", "balance_slot"})
+        contract = tr.get("contract", str)
+        if not _ETH_ADDRESS.fullmatch(contract):
+            raise tr.fail("contract", "not a contract address", contract)
+        tokens.append(
+            TokenConfig(
+                code=tr.get("code", str),
+                contract=contract,
+                decimals=tr.integer("decimals", 0, 36),
+                balance_slot=tr.integer("balance_slot", 0, _TOML_INT_MAX, 0),
+            )
+        )
+    ethereum = EthereumConfig(
+        **_node_fields(path, e),
+        chain_id=e.integer("chain_id", 1, _TOML_INT_MAX),
+        asset=e.get("asset", str, "ETH"),
+        trustless=e.get("trustless", bool, False),
+        tokens=tuple(tokens),
+        wallets=_wallets(path, Chain.ETHEREUM, e.get("wallets", list, []), "ethereum"),
+    )
+    _checked_literal_url(ethereum)
+    return ethereum
 
 
 def load_config(path: Path) -> PorConfig:
@@ -338,75 +577,9 @@ def load_config(path: Path) -> PorConfig:
     attestation_id = exchange.get("attestation_id", str)
     bitcoin = ethereum = None
     if "bitcoin" in raw:
-        b = _Reader(path, top.get("bitcoin", dict), "bitcoin")
-        b.unknown(
-            {
-                "backend",
-                "url",
-                "network",
-                "asset",
-                "cookie_file",
-                "user",
-                "password_file",
-                "password_env",
-                "timeout",
-                "concurrency",
-                "wallets",
-            }
-        )
-        wallets = b.get("wallets", list, [])
-        bitcoin = BitcoinConfig(
-            backend=b.choice("backend", BTC_BACKENDS),
-            url=b.get("url", str),
-            network=b.choice("network", BTC_NETWORKS),
-            asset=b.get("asset", str, "BTC"),
-            cookie_file=b.path("cookie_file"),
-            user=b.get("user", str, None),
-            password_file=b.path("password_file"),
-            password_env=b.get("password_env", str, None),
-            timeout=b.get("timeout", int, 30),
-            concurrency=b.get("concurrency", int, 8),
-            wallets=tuple(
-                _wallet(path, Chain.BITCOIN, w, f"bitcoin.wallets[{i}]")
-                for i, w in enumerate(wallets)
-            ),
-        )
+        bitcoin = _bitcoin_section(path, _Reader(path, top.get("bitcoin", dict), "bitcoin"))
     if "ethereum" in raw:
-        e = _Reader(path, top.get("ethereum", dict), "ethereum")
-        e.unknown(
-            {"url", "chain_id", "asset", "trustless", "timeout", "concurrency", "tokens", "wallets"}
-        )
-        tokens = []
-        for i, t in enumerate(e.get("tokens", list, [])):
-            tr = _Reader(path, t if isinstance(t, dict) else {}, f"ethereum.tokens[{i}]")
-            tr.unknown({"code", "contract", "decimals", "balance_slot"})
-            contract = tr.get("contract", str)
-            if not _ETH_ADDRESS.fullmatch(contract):
-                raise tr.fail("contract", "not a contract address", contract)
-            decimals = tr.get("decimals", int)
-            if not 0 <= decimals <= 36:
-                raise tr.fail("decimals", "must be 0..36", decimals)
-            tokens.append(
-                TokenConfig(
-                    code=tr.get("code", str),
-                    contract=contract,
-                    decimals=decimals,
-                    balance_slot=tr.get("balance_slot", int, 0),
-                )
-            )
-        ethereum = EthereumConfig(
-            url=e.get("url", str),
-            chain_id=e.get("chain_id", int),
-            asset=e.get("asset", str, "ETH"),
-            trustless=e.get("trustless", bool, False),
-            timeout=e.get("timeout", int, 30),
-            concurrency=e.get("concurrency", int, 8),
-            tokens=tuple(tokens),
-            wallets=tuple(
-                _wallet(path, Chain.ETHEREUM, w, f"ethereum.wallets[{i}]")
-                for i, w in enumerate(e.get("wallets", list, []))
-            ),
-        )
+        ethereum = _ethereum_section(path, _Reader(path, top.get("ethereum", dict), "ethereum"))
     if bitcoin is None and ethereum is None:
         raise InputError("configure at least one of [bitcoin] and [ethereum]", file=str(path))
     reconcile = _reconcile_section(path, top)
@@ -431,26 +604,20 @@ def _history_sections(path: Path, top: _Reader) -> tuple[DatabaseConfig, AlertsC
     """[database] and [alerts] (scheduled runs; docs/history.md)."""
     db = _Reader(path, top.get("database", dict, {}), "database")
     db.unknown({"url", "lock_timeout"})
-    lock_timeout = db.get("lock_timeout", int, 30)
-    if not 0 <= lock_timeout <= 86400:
-        raise db.fail("lock_timeout", "must be 0..86400 seconds", lock_timeout)
+    lock_timeout = db.integer("lock_timeout", 0, 86400, 30)
     url = db.get("url", str, None)
     if url is not None and "://" not in url and not Path(url).is_absolute():
         url = str(path.parent / url)
     al = _Reader(path, top.get("alerts", dict, {}), "alerts")
     al.unknown({"webhook", "drift", "timeout", "retries"})
     webhook = al.get("webhook", str, None)
-    if webhook is not None and not webhook.startswith(("http://", "https://")):
-        raise al.fail("webhook", "must be an http:// or https:// URL", webhook)
+    if webhook is not None and url_problem(webhook) is not None:
+        raise al.fail("webhook", f"not a usable URL: it {url_problem(webhook)}", mask_url(webhook))
     drift = al.get("drift", str, None)
-    if drift is not None and not _RATIO.fullmatch(drift):
+    if drift is not None and (len(drift) > _MAX_RATIO_CHARS or not _RATIO.fullmatch(drift)):
         raise al.fail("drift", 'must be a decimal string such as "0.05"', drift)
-    timeout = al.get("timeout", int, 10)
-    retries = al.get("retries", int, 3)
-    if not 1 <= timeout <= 600:
-        raise al.fail("timeout", "must be 1..600 seconds", timeout)
-    if not 0 <= retries <= 20:
-        raise al.fail("retries", "must be 0..20", retries)
+    timeout = al.integer("timeout", 1, 600, 10)
+    retries = al.integer("retries", 0, 20, 3)
     return DatabaseConfig(url=url, lock_timeout=lock_timeout), AlertsConfig(
         webhook=webhook, drift=drift, timeout=timeout, retries=retries
     )

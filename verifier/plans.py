@@ -2,7 +2,8 @@
 
 Where it sits: between the config (verifier/config.py) and the snapshot orchestrator
 (verifier/snapshot.py). Credentials are read here from the cookie file, password file or
-environment variable the config names; they never come from the command line.
+environment variable the config names, and so is a node URL given as `url_file` or
+`url_env`; they never come from the command line.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from verifier.snapshot import ChainPlan
 
 def bitcoin_adapter(config: BitcoinConfig) -> ChainAdapter:
     """The adapter for the configured Bitcoin backend."""
+    url = config.node_url()
     authorization = auth_from_sources(
         cookie_file=config.cookie_file,
         user=config.user,
@@ -33,21 +35,23 @@ def bitcoin_adapter(config: BitcoinConfig) -> ChainAdapter:
 
         node_adapter = BcoinAdapter if config.backend == "bcoin" else CoreAdapter
         return node_adapter(
-            config.url,
+            url,
             network=config.network,
             authorization=authorization,
             asset=config.asset,
             timeout=config.timeout,
             concurrency=config.concurrency,
+            max_reply_bytes=config.max_reply_bytes,
         )
     from chains.esplora import EsploraAdapter
 
     return EsploraAdapter(
-        config.url,
+        url,
         network=config.network,
         asset=config.asset,
         timeout=config.timeout,
         concurrency=config.concurrency,
+        max_reply_bytes=config.max_reply_bytes,
     )
 
 
@@ -132,7 +136,7 @@ def _bitcoin_plan(config: PorConfig, btc: BitcoinConfig, height: int | None) -> 
 
 def ethereum_adapter(eth: EthereumConfig) -> EthereumAdapter:
     return EthereumAdapter(
-        eth.url,
+        eth.node_url(),
         eth.chain_id,
         native=Token(eth.asset, 18),
         tokens=[Token(t.code, t.decimals, t.contract) for t in eth.tokens],
@@ -140,6 +144,7 @@ def ethereum_adapter(eth: EthereumConfig) -> EthereumAdapter:
         concurrency=eth.concurrency,
         trustless=eth.trustless,
         balance_slots={t.code: t.balance_slot for t in eth.tokens},
+        max_reply_bytes=eth.max_reply_bytes,
     )
 
 

@@ -7,6 +7,11 @@ height asked for), reads every address at exactly that block and re-checks the b
 afterwards (the adapters raise `TipMoved` on a reorg). Ownership proofs are verified against
 the challenge for that block (chains/challenge.py): signatures over anything else fail.
 
+An address is read and counted once: two wallet entries that stand for the same address
+(two spellings of one bech32 or Ethereum address, an xpub that derives a listed address)
+are refused with both named (exit 3) before any balance is read, as `por attest` refuses
+them in a document; the config already refuses what it can see without a node.
+
 Nothing here holds raw JSON; amounts are integer base units.
 """
 
@@ -28,8 +33,8 @@ from chains.base import (
     WalletClass,
 )
 from chains.challenge import challenge
-from verifier.config import PorConfig, WalletConfig
-from verifier.errors import PorError, TipMoved
+from verifier.config import PorConfig, WalletConfig, address_key, wallet_name
+from verifier.errors import InputError, PorError, TipMoved
 
 Progress = Callable[[str, int, int], None]
 
@@ -157,7 +162,8 @@ async def read_chain(plan: ChainPlan, config: PorConfig, progress: Progress) -> 
         block = await (adapter.tip() if plan.height is None else adapter.block_at(plan.height))
         progress(f"{name}: pin block", 1, 1)
         pairs = [(w, a) for w in plan.wallets for a in await plan.expand(w)]
-        addresses = list(dict.fromkeys(a for _, a in pairs))
+        refuse_duplicates(plan.chain, pairs, config)
+        addresses = [a for _, a in pairs]
         progress(f"{name}: read {len(addresses)} addresses", 0, 1)
         snapshot: ChainSnapshot = await adapter.holdings(addresses, block)
         progress(f"{name}: read {len(addresses)} addresses", 1, 1)
@@ -190,6 +196,29 @@ async def read_chain(plan: ChainPlan, config: PorConfig, progress: Progress) -> 
             requests=snapshot.requests,
             challenge=text,
         )
+
+
+def refuse_duplicates(
+    chain: Chain, pairs: Sequence[tuple[WalletConfig, str]], config: PorConfig
+) -> None:
+    """Refuse an address that two wallet entries (or one, twice) stand for.
+
+    Its balance would otherwise be counted once per entry: a reserve inflated by a copy.
+    Addresses are compared in their canonical form (`verifier.config.address_key`).
+    """
+    seen: dict[str, WalletConfig] = {}
+    for wallet, address in pairs:
+        key = address_key(chain, address)
+        first = seen.get(key)
+        if first is not None:
+            raise InputError(
+                f"address {address} is listed twice, by {wallet_name(first)} and by "
+                f"{wallet_name(wallet)}; its balance would be counted twice: list it once",
+                file=str(config.path),
+                key=wallet.key,
+                value=address,
+            )
+        seen[key] = wallet
 
 
 def _first_por_error(group: BaseExceptionGroup[Any]) -> PorError | None:

@@ -82,6 +82,11 @@ def test_good_config_loads(tmp_path: Path) -> None:
     assert vault.multisig_m == 2 and vault.script == "p2sh-p2wsh"
     assert config.ethereum.tokens[0].decimals == 6 and config.ethereum.trustless
     assert config.count_custodial
+    # node limits: the documented defaults, and the URL as written
+    for node in (config.bitcoin, config.ethereum):
+        assert (node.timeout, node.concurrency, node.max_reply_bytes) == (30, 8, 64 << 20)
+    assert config.bitcoin.node_url() == "http://127.0.0.1:1"
+    assert config.ethereum.node_url() == "http://127.0.0.1:2"
 
 
 @pytest.mark.parametrize(
