@@ -443,7 +443,7 @@ class Store:
                 self.engine = sa.create_engine(
                     "sqlite://", creator=self._sqlite_connect, poolclass=sa.pool.NullPool
                 )
-                _sqlite_transactions(self.engine, write=create)
+                _sqlite_transactions(self.engine)
             else:
                 self._secrets = tuple(
                     str(s)
@@ -642,6 +642,8 @@ class Store:
                 "downgrade a history database"
             )
         try:
+            if self.is_sqlite:
+                self._sqlite_wal()
             with self._connect() as conn, conn.execution_options(sqlite_immediate=True).begin():
                 if not self.is_sqlite:
                     conn.execute(
@@ -657,6 +659,20 @@ class Store:
         except SQLAlchemyError as exc:
             raise self._error(exc, "migration failed on") from exc
         return before, self.current_revision()
+
+    def _sqlite_wal(self) -> None:
+        """Put a por SQLite database in WAL mode (persistent in the file), so readers
+        (`por history`) never wait for a run. Outside any transaction, as SQLite asks."""
+        try:
+            raw = self.engine.raw_connection()
+        except DBAPIError as exc:
+            raise self._error(exc) from exc
+        try:
+            raw.driver_connection.execute("PRAGMA journal_mode=WAL")  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        finally:
+            raw.close()
 
     def ensure_ready(self) -> None:
         """Create the schema in an empty database; refuse an older one (run `por db upgrade`)
@@ -1169,13 +1185,14 @@ def _reason(exc: BaseException) -> str:
     return _first_line(orig if isinstance(orig, BaseException) else exc)
 
 
-def _sqlite_transactions(engine: Engine, *, write: bool) -> None:
+def _sqlite_transactions(engine: Engine) -> None:
     """Let SQLite transactions start as we say: ``BEGIN IMMEDIATE`` for the run writer
     (the database's write lock, taken at once), plain ``BEGIN`` for everything else.
 
     pysqlite's own transaction handling would defer BEGIN and break savepoints; this is
-    SQLAlchemy's documented recipe for SQLite. A reader (`write=False`) leaves the
-    journal mode as the writer set it: changing it would write to the file.
+    SQLAlchemy's documented recipe for SQLite. The journal mode (WAL) is set by
+    `Store.upgrade` when it creates or upgrades a por database, not here: opening a file
+    must not write to it before it is known to be por's.
     """
 
     @sa.event.listens_for(engine, "connect")
@@ -1183,8 +1200,6 @@ def _sqlite_transactions(engine: Engine, *, write: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        if write:
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers (por history) never wait
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
