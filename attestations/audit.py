@@ -6,6 +6,12 @@ and the stored balances, every padding leaf from its derived salt, the secret sh
 every node above; without it, every node above the stored leaves. It checks each sum for
 overflow, padding leaves for zero sums, the minimal height, the index, the root against
 root.json and the commitment, and reports the totals per asset.
+
+Whatever is wrong is named with its file and check (`InvalidProof`, exit 3): opening the
+store (`attestations.store.TreeStore`) already checks meta.json, root.json, the commitment
+and every file's size; the audit then checks the contents. A secret file that is present
+but unreadable, malformed or not this tree's is an error; only a missing one may be
+skipped, and only when the caller allows it (`require_secret=False`).
 """
 
 from __future__ import annotations
@@ -20,11 +26,11 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from attestations.build import INDEX_HEAD, binary_ids, compute_tree, default_workers
+from attestations.build import INDEX_HEAD, binary_ids, compute_tree, default_workers, leaf_shuffle
 from attestations.encoding import HASH_LEN, account_hash, commitment, tree_height
 from attestations.levels import parent_level, split_sums
 from attestations.store import TreeStore
-from verifier.errors import InputError, InvalidProof, SumOverflow
+from verifier.errors import InvalidProof, SumOverflow
 
 Progress = Any
 
@@ -61,12 +67,18 @@ class _Compare:
         if stored != records.tobytes():
             got = np.frombuffer(stored, dtype=np.uint8)
             if len(got) != records.nbytes:
-                raise InvalidProof("tree", f"level {level} is truncated near position {first}")
+                raise InvalidProof(
+                    "tree",
+                    f"{self.tree_dir / f'level-{level:02d}.bin'} is truncated near position "
+                    f"{first}",
+                )
             diff = np.flatnonzero((got.reshape(-1, width) != records).any(axis=1))
             where = first + int(diff[0])
-            what = "leaf" if level == 0 else "node"
+            what = "leaf (from its account id, derived salt and balances)" if level == 0 else "node"
             raise InvalidProof(
-                "tree", f"{what} at level {level}, position {where} does not recompute"
+                "tree",
+                f"{self.tree_dir / f'level-{level:02d}.bin'}: {what} at level {level}, "
+                f"position {where} does not recompute",
             )
 
 
@@ -113,22 +125,22 @@ def audit_tree(
     *,
     secret_file: Path | None = None,
     require_secret: bool = False,
+    skip_secret: bool = False,
     workers: int = 0,
     progress: Any = _no_progress,
 ) -> AuditResult:
-    """Audit a tree directory; raises `InvalidProof` at the first discrepancy."""
+    """Audit a tree directory; raises `InvalidProof` at the first discrepancy.
+
+    `require_secret` makes a missing secret file an error (the CLI's default); without it a
+    missing secret means the leaves are not recomputed (`leaves_recomputed` is False), as
+    does `skip_secret` (an auditor who was not given the secret).
+    """
     with TreeStore(directory, secret_file=secret_file) as store:
         meta, root = store.meta, store.root
         assets = len(meta.assets)
         width = meta.record_width
         checks: list[str] = []
-        if (meta.attestation_id, meta.as_of, meta.assets, meta.height) != (
-            root.attestation_id,
-            root.as_of,
-            root.assets,
-            root.height,
-        ):
-            raise InvalidProof("root document", "root.json does not describe the stored tree")
+        # TreeStore refused a root.json that does not describe tree/meta.json; checked again
         expected_commit = commitment(
             root.attestation_id, root.assets, root.height, root.root.hash, root.root.sums
         )
@@ -152,12 +164,16 @@ def audit_tree(
         for k in range(meta.height + 1):
             size = (tree_dir / f"level-{k:02d}.bin").stat().st_size
             if size != (1 << (meta.height - k)) * width:
-                raise InvalidProof("tree", f"level {k} has {size} bytes, expected a full level")
+                raise InvalidProof(
+                    "tree", f"{tree_dir / f'level-{k:02d}.bin'} has {size} bytes, not a full level"
+                )
         stored_perm = np.fromfile(tree_dir / "positions.bin", dtype="<u8").astype(np.int64)
         if len(stored_perm) != 1 << meta.height or not np.array_equal(
             np.sort(stored_perm), np.arange(1 << meta.height)
         ):
-            raise InvalidProof("tree", "positions.bin is not a permutation of the leaves")
+            raise InvalidProof(
+                "tree", f"{tree_dir / 'positions.bin'} is not a permutation of the leaves"
+            )
         leaf_file = tree_dir / "level-00.bin"
         # leaves are read in blocks: a 10M-account tree has a 2 GB leaf level
         leaf_balances = np.zeros((meta.leaves, assets, 2), dtype=">u8")
@@ -167,38 +183,54 @@ def audit_tree(
             real = ids < meta.leaves
             if block[~real, HASH_LEN:].any():
                 bad = start + int(np.flatnonzero(~real & block[:, HASH_LEN:].any(axis=1))[0])
-                raise InvalidProof("padding", f"padding leaf at position {bad} has a non-zero sum")
+                raise InvalidProof(
+                    "padding", f"{leaf_file}: padding leaf at position {bad} has a non-zero sum"
+                )
             leaf_balances[ids[real]] = block[real, HASH_LEN:].view(">u8").reshape(-1, assets, 2)
         checks.append("every padding leaf has zero sums")
         index_type = np.dtype(store._index_dtype)
-        if (tree_dir / "index.bin").stat().st_size != meta.accounts * index_type.itemsize or (
+        index_file = tree_dir / "index.bin"
+        if index_file.stat().st_size != meta.accounts * index_type.itemsize or (
             index_type.itemsize != INDEX_HEAD + 8 * meta.split
         ):
-            raise InvalidProof("index", "the account index does not match the tree")
+            raise InvalidProof("index", f"{index_file}: the account index does not match the tree")
         seen_rows = np.zeros(meta.accounts, dtype=bool)
-        for index in _index_blocks(tree_dir / "index.bin", index_type):
+        for index in _index_blocks(index_file, index_type):
+            # range checks on the stored unsigned values: a cast first could wrap them
+            if int(index["row"].max(initial=0)) >= meta.accounts:
+                raise InvalidProof(
+                    "index", f"{index_file}: an entry names a row beyond the accounts"
+                )
+            if int(index["pos"].max(initial=0)) >= 1 << meta.height:
+                raise InvalidProof("index", f"{index_file}: an entry points outside the leaves")
             rows = index["row"].astype(np.int64)
-            if rows.max(initial=0) >= meta.accounts:
-                raise InvalidProof("index", "an index entry names a row beyond the accounts")
             positions = index["pos"].astype(np.int64)
-            if positions.min(initial=0) < 0 or positions.max(initial=0) >= 1 << meta.height:
-                raise InvalidProof("index", "an index entry points outside the leaves")
             seen_rows[rows] = True
             expect = rows[:, None] * meta.split + np.arange(meta.split)[None, :]
             if not np.array_equal(stored_perm[positions], expect):
-                raise InvalidProof("index", "the account index points at the wrong leaves")
+                raise InvalidProof(
+                    "index", f"{index_file}: the account index points at the wrong leaves"
+                )
         if not seen_rows.all():
-            raise InvalidProof("index", "an account is missing from the index")
+            raise InvalidProof("index", f"{index_file}: an account is missing from the index")
         del seen_rows
         checks.append("the account index points every account at its own leaves")
 
         leaves_recomputed = False
-        try:
-            secret = store.secret
-        except InputError:
-            if require_secret or secret_file is not None:
-                raise
-            secret = None
+        secret: bytes | None = None
+        if not skip_secret and (
+            require_secret or secret_file is not None or os.path.lexists(store.secret_path)
+        ):
+            secret = store.secret  # present but unreadable, malformed or too open: an error
+            # the shuffle is the cheapest thing derived from the secret: a secret that is not
+            # this tree's is named as such, not reported as a leaf that does not recompute
+            if not np.array_equal(leaf_shuffle(secret, 1 << meta.height), stored_perm):
+                raise InvalidProof(
+                    "secret",
+                    f"the leaf shuffle derived from the secret file {store.secret_path} is not "
+                    f"the tree's ({tree_dir / 'positions.bin'}): a wrong secret file, or "
+                    "positions.bin was changed",
+                )
         try:
             if secret is not None:
                 ids = store.account_ids()
@@ -216,13 +248,18 @@ def audit_tree(
                 )
                 del leaf_balances
                 if not np.array_equal(perm, stored_perm):
-                    raise InvalidProof("tree", "the shuffle does not derive from the secret")
-                for index in _index_blocks(tree_dir / "index.bin", index_type):
+                    raise InvalidProof(
+                        "secret",
+                        f"the shuffle does not derive from the secret file {store.secret_path}",
+                    )
+                for index in _index_blocks(index_file, index_type):
                     stored_hashes = np.frombuffer(index["hash"].tobytes(), np.uint8).reshape(
                         -1, HASH_LEN
                     )
                     if not np.array_equal(hashes[index["row"].astype(np.int64)], stored_hashes):
-                        raise InvalidProof("index", "an index entry's account hash is wrong")
+                        raise InvalidProof(
+                            "index", f"{index_file}: an entry's account hash is wrong"
+                        )
                 leaves_recomputed = True
                 checks.append(
                     f"every leaf recomputed from account id, derived salt and balances "
@@ -232,14 +269,14 @@ def audit_tree(
                 del leaf_balances
                 root_record = _recompute_nodes(tree_dir, meta.height, assets, width, progress)
                 # account hashes need no secret: H(0x04 || id) for every id
-                ids = store.account_ids()
-                if len(ids) != meta.accounts:
-                    raise InvalidProof("index", "accounts.arrow does not hold every account")
-                for index in _index_blocks(tree_dir / "index.bin", index_type):
+                ids = store.account_ids()  # validated: one UTF-8 id per account
+                for index in _index_blocks(index_file, index_type):
                     names = ids.take(pa.array(index["row"].astype(np.int64))).to_pylist()
                     expected = b"".join(account_hash(n) for n in names)
                     if expected != index["hash"].tobytes():
-                        raise InvalidProof("index", "an index entry's account hash is wrong")
+                        raise InvalidProof(
+                            "index", f"{index_file}: an entry's account hash is wrong"
+                        )
                 checks.append("every account hash in the index recomputed from its id")
         except SumOverflow as exc:
             raise InvalidProof("sums", exc.message) from exc
@@ -250,7 +287,7 @@ def audit_tree(
             (int(h) << 64) | int(v) for h, v in zip(hi[0].tolist(), lo[0].tolist(), strict=True)
         )
         if record[0, :HASH_LEN].tobytes() != root.root.hash or sums != root.root.sums:
-            raise InvalidProof("root", "the recomputed root differs from root.json")
+            raise InvalidProof("root", f"the recomputed root differs from {store.root_path}'s")
         checks.append("the recomputed root (hash and sums) equals root.json's")
         return AuditResult(
             attestation_id=root.attestation_id,

@@ -311,6 +311,12 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def leaf_shuffle(secret: bytes, size: int) -> npt.NDArray[np.int64]:
+    """The secret shuffle: the leaf id at every one of the `size` positions."""
+    gen = np.random.Generator(np.random.Philox(key=derive_seed(secret, b"shuffle") >> 128))
+    return gen.permutation(size).astype(np.int64)
+
+
 def compute_tree(
     *,
     secret: bytes,
@@ -333,8 +339,7 @@ def compute_tree(
     height = tree_height(real)
     size = 1 << height
     workers = workers or default_workers()
-    gen = np.random.Generator(np.random.Philox(key=derive_seed(secret, b"shuffle") >> 128))
-    perm = gen.permutation(size).astype(np.int64)
+    perm = leaf_shuffle(secret, size)
     pad_salts = np.frombuffer(derive_pad_salts(secret, size - real), dtype=np.uint8).reshape(
         -1, SALT_LEN
     )

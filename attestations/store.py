@@ -4,6 +4,17 @@ One proof costs O(log n) reads: a binary search of the sorted account index (one
 per step), then for each of the account's leaves one read per level of the tree. Nothing
 is rebuilt and the tree is never loaded whole; `all_proofs` maps the files once and walks
 every account in a single pass.
+
+A tree directory is private data the exchange keeps, but it can still be damaged (a bad
+disk, a half-copied backup, a hand edit). Opening one therefore checks everything that is
+O(1) to check: meta.json and root.json are bounded JSON with the expected keys and types,
+they describe the same tree, root.json's commitment recomputes, and every tree file is
+there with exactly the size the shape implies. Whatever is wrong is an `InputError` or an
+`InvalidProof` (exit 3) naming the file and the check — never a traceback. The contents
+are checked where they are read: `accounts.arrow` fully validated before use, the index
+before the bulk path trusts it, and every proof verified against root.json before it is
+handed out (`checked_proof`, `checked_proof_texts`), so a damaged tree or a wrong secret
+yields an error, never a proof that does not verify.
 """
 
 from __future__ import annotations
@@ -20,15 +31,32 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from attestations.build import STORE_VERSION, index_dtype, read_secret
-from attestations.encoding import FORMAT, HASH_LEN, SUM_LEN, AssetSpec, account_hash, derive_salt
+from attestations.encoding import (
+    FORMAT,
+    HASH_LEN,
+    SUM_LEN,
+    AssetSpec,
+    account_hash,
+    check_assets,
+    derive_salt,
+)
 from attestations.proofs import (
     InclusionProof,
     ProofLeaf,
     RootDocument,
     SumNode,
+    check_root_document,
+    parse_proof,
     parse_root_document,
+    verify_proof,
 )
+from verifier import safejson
 from verifier.errors import InputError, InvalidProof, NotFound, StoreError
+
+MAX_HEIGHT = 64
+"""Leaf positions are stored as u64: no tree is higher."""
+
+ID_TYPES = (pa.string(), pa.large_string(), pa.binary(), pa.large_binary())
 
 
 @dataclass(frozen=True)
@@ -55,6 +83,87 @@ def _sums(record: bytes, assets: int) -> tuple[int, ...]:
     )
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _parse_meta(raw: Any, meta_path: Path) -> TreeMeta:
+    """meta.json as a `TreeMeta`, every key type- and range-checked."""
+    where = str(meta_path)
+
+    def damaged(key: str, why: str, value: Any = None) -> InvalidProof:
+        shown = "" if value is None else f" (found {_shown(value)})"
+        return InvalidProof("tree metadata", f"{where}: key {key!r} {why}{shown}")
+
+    if not isinstance(raw, dict):
+        raise InvalidProof("tree metadata", f"{where}: not a JSON object")
+    if raw.get("store_version") != STORE_VERSION:
+        raise InputError(
+            "unsupported tree store version", file=where, value=_shown(raw.get("store_version"))
+        )
+
+    def need(key: str) -> Any:
+        if key not in raw:
+            raise damaged(key, "is missing")
+        return raw[key]
+
+    def integer(key: str, low: int, high: int) -> int:
+        value = need(key)
+        if type(value) is not int or not low <= value <= high:
+            raise damaged(key, f"must be an integer in {low}..{high}", value)
+        return value
+
+    def text(key: str) -> str:
+        value = need(key)
+        if not isinstance(value, str) or not value:
+            raise damaged(key, "must be a non-empty string", value)
+        return value
+
+    raw_assets = need("assets")
+    if not isinstance(raw_assets, list):
+        raise damaged("assets", "must be a list", raw_assets)
+    try:
+        assets = []
+        for item in raw_assets:
+            if not isinstance(item, dict) or set(item) != {"code", "decimals"}:
+                raise damaged("assets", "must list {code, decimals} objects", item)
+            assets.append(AssetSpec(item["code"], item["decimals"]))
+        checked = check_assets(assets)
+    except InvalidProof as exc:
+        if exc.check == "tree metadata":
+            raise
+        raise damaged("assets", exc.message) from None
+    height = integer("height", 1, MAX_HEIGHT)
+    accounts = integer("accounts", 1, 1 << MAX_HEIGHT)
+    split = integer("split", 1, 64)
+    leaves = integer("leaves", 1, 1 << MAX_HEIGHT)
+    padding = integer("padding", 0, 1 << MAX_HEIGHT)
+    width = integer("record_width", 1, 1 << 16)
+    if width != HASH_LEN + SUM_LEN * len(checked):
+        raise damaged("record_width", f"must be {HASH_LEN + SUM_LEN * len(checked)}", width)
+    if leaves != accounts * split:
+        raise damaged("leaves", f"must be accounts x split = {accounts * split}", leaves)
+    if leaves + padding != 1 << height:
+        raise damaged("padding", f"leaves + padding must be 2**height = {1 << height}", padding)
+    input_sha256 = raw.get("input_sha256")
+    if input_sha256 is not None and not isinstance(input_sha256, str):
+        raise damaged("input_sha256", "must be a string", input_sha256)
+    return TreeMeta(
+        attestation_id=text("attestation_id"),
+        as_of=text("as_of"),
+        assets=checked,
+        height=height,
+        accounts=accounts,
+        split=split,
+        leaves=leaves,
+        padding=padding,
+        record_width=width,
+        secret_file=text("secret_file"),
+        input_sha256=input_sha256,
+    )
+
+
 class TreeStore:
     """An opened tree directory. Use as a context manager (it holds file descriptors)."""
 
@@ -62,52 +171,76 @@ class TreeStore:
         self.dir = directory
         tree = directory / "tree"
         meta_path = tree / "meta.json"
+        root_path = directory / "root.json"
+        self.root_path = root_path
         if not meta_path.is_file():
             raise InputError("not a tree directory (no tree/meta.json)", file=str(directory))
-        try:
-            raw = json.loads(meta_path.read_text())
-            if not isinstance(raw, dict):
-                raise ValueError("meta.json is not an object")
-            root_raw = json.loads((directory / "root.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read the tree directory: {exc}", file=str(directory)) from exc
-        if raw.get("store_version") != STORE_VERSION:
-            raise InputError(
-                "unsupported tree store version",
-                file=str(meta_path),
-                value=str(raw.get("store_version")),
-            )
+        raw = safejson.load_path(meta_path, what="tree metadata (meta.json)")
+        self.meta = _parse_meta(raw, meta_path)
+        root_raw = safejson.load_path(root_path, what="root document")
         try:
             self.root: RootDocument = parse_root_document(root_raw)
         except InvalidProof as exc:
-            raise InputError(
-                f"root.json: {exc.message}", file=str(directory / "root.json")
-            ) from exc
+            raise InputError(f"root.json: {exc.message}", file=str(root_path)) from exc
         try:
-            self.meta = TreeMeta(
-                attestation_id=str(raw["attestation_id"]),
-                as_of=str(raw["as_of"]),
-                assets=tuple(AssetSpec(a["code"], a["decimals"]) for a in raw["assets"]),
-                height=int(raw["height"]),
-                accounts=int(raw["accounts"]),
-                split=int(raw["split"]),
-                leaves=int(raw["leaves"]),
-                padding=int(raw["padding"]),
-                record_width=int(raw["record_width"]),
-                secret_file=str(raw["secret_file"]),
-                input_sha256=raw.get("input_sha256"),
+            check_root_document(self.root)
+        except InvalidProof:
+            raise InvalidProof(
+                "commitment", f"{root_path}: the commitment does not recompute from its fields"
+            ) from None
+        meta = self.meta
+        differ = [
+            name
+            for name, mine, theirs in (
+                ("attestation_id", meta.attestation_id, self.root.attestation_id),
+                ("as_of", meta.as_of, self.root.as_of),
+                ("assets", meta.assets, self.root.assets),
+                ("height", meta.height, self.root.height),
             )
-        except (KeyError, TypeError, ValueError, InvalidProof) as exc:
-            raise InputError(
-                f"tree/meta.json is damaged ({type(exc).__name__}: {exc})", file=str(meta_path)
-            ) from exc
-        if not (1 <= self.meta.height <= 64 and 1 <= self.meta.split <= 64):
-            raise InputError("tree/meta.json is damaged (height or split)", file=str(meta_path))
-        secret_path = secret_file or (directory / self.meta.secret_file)
+            if mine != theirs
+        ]
+        stated = raw.get("commitment")
+        if stated is not None and stated != self.root.commitment.hex():
+            differ.append("commitment")
+        if differ:
+            raise InvalidProof(
+                "root document",
+                f"{root_path} does not describe the stored tree: it differs from {meta_path} "
+                f"in {', '.join(differ)}",
+            )
+        self._index_dtype = index_dtype(meta.split)
+        self._check_files()
+        secret_path = secret_file or (directory / meta.secret_file)
         self.secret_path = secret_path
         self._secret: bytes | None = None
-        self._index_dtype = index_dtype(self.meta.split)
         self._fds: dict[str, int] = {}
+
+    def _check_files(self) -> None:
+        """Every tree file present, a regular file, of exactly the size the shape implies."""
+        meta = self.meta
+        expected = {
+            f"level-{k:02d}.bin": (1 << (meta.height - k)) * meta.record_width
+            for k in range(meta.height + 1)
+        }
+        expected["index.bin"] = meta.accounts * self._index_dtype.itemsize
+        expected["positions.bin"] = (1 << meta.height) * 8
+        expected["accounts.arrow"] = -1  # any size; its content is validated when read
+        for name, size in expected.items():
+            path = self.dir / "tree" / name
+            try:
+                found = path.stat()
+            except FileNotFoundError:
+                raise InputError("tree file missing", file=str(path)) from None
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot read the tree file ({exc.strerror})") from None
+            if not path.is_file():
+                raise InputError("tree file is not a regular file", file=str(path))
+            if size >= 0 and found.st_size != size:
+                what = "truncated" if found.st_size < size else "too long"
+                raise InvalidProof(
+                    "tree",
+                    f"{path} has {found.st_size} bytes, the tree's shape needs {size} ({what})",
+                )
 
     # ------------------------------------------------------------------ resources
 
@@ -124,16 +257,24 @@ class TreeStore:
 
     def _fd(self, name: str) -> int:
         if name not in self._fds:
+            path = self.dir / "tree" / name
             try:
-                self._fds[name] = os.open(self.dir / "tree" / name, os.O_RDONLY)
+                self._fds[name] = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                raise InputError("tree file missing", file=str(path)) from None
             except OSError as exc:
-                raise StoreError(f"cannot open tree file {name}: {exc.strerror}") from exc
+                raise StoreError(f"{path}: cannot open the tree file ({exc.strerror})") from None
         return self._fds[name]
 
     def _pread(self, name: str, size: int, offset: int) -> bytes:
-        data = os.pread(self._fd(name), size, offset)
+        try:
+            data = os.pread(self._fd(name), size, offset)
+        except OSError as exc:
+            raise StoreError(f"{self.dir / 'tree' / name}: cannot read ({exc.strerror})") from None
         if len(data) != size:
-            raise StoreError(f"tree file {name} is truncated at offset {offset}")
+            raise InvalidProof(
+                "tree", f"{self.dir / 'tree' / name} is truncated at offset {offset}"
+            )
         return data
 
     @property
@@ -176,14 +317,44 @@ class TreeStore:
         raise NotFound("account not found in this tree", value=account_id)
 
     def proof(self, account_id: str) -> InclusionProof:
-        """The inclusion proof of one account."""
+        """The inclusion proof of one account (not yet checked: see `checked_proof`)."""
         _, positions = self.locate(account_id)
         return self._proof_from(account_id, positions, self.node)
+
+    def checked_proof(self, account_id: str) -> tuple[InclusionProof, str]:
+        """One account's proof and its JSON text, verified against root.json first."""
+        proof = self.proof(account_id)
+        text = json.dumps(proof.to_json(), indent=2) + "\n"
+        self.check_proof_text(account_id, text)
+        return proof, text
+
+    def check_proof_text(self, account_id: str, text: str) -> None:
+        """Verify a proof exactly as it will be handed out, against this tree's root.json.
+
+        What a customer's verifier does (`verify_proof` with the published root document):
+        each leaf recomputed from its salt, the account id and its balances, walked up its
+        path to root.json's root, and the commitment recomputed. O(height) hashes. A failure
+        means the tree files, accounts.arrow or the secret are damaged or not this tree's.
+        """
+        try:
+            verify_proof(parse_proof(json.loads(text)), published_root=self.root)
+        except InvalidProof as exc:
+            raise InvalidProof(
+                "proof",
+                f"the proof of account {_shown(account_id)} cut from {self.dir} does not verify "
+                f"against {self.root_path} ({exc.message}); refused. The tree files or the "
+                f"secret file {self.secret_path} are damaged or not this tree's: run "
+                f"`por liabilities audit {self.dir}`",
+            ) from None
 
     def _proof_from(self, account_id: str, positions: list[int], read: Any) -> InclusionProof:
         assets = len(self.meta.assets)
         if any(not 0 <= p < 1 << self.meta.height for p in positions):
-            raise StoreError("the account index is damaged (a leaf position out of range)")
+            raise InvalidProof(
+                "index",
+                f"{self.dir / 'tree' / 'index.bin'}: account {_shown(account_id)} has a leaf "
+                "position outside the tree",
+            )
         leaves = []
         for part, position in sorted(enumerate(positions), key=lambda item: item[1]):
             record = read(0, position)
@@ -211,10 +382,45 @@ class TreeStore:
         )
 
     def account_ids(self) -> pa.Array:
-        """All account ids by row (memory-mapped Arrow IPC)."""
-        with pa.memory_map(str(self.dir / "tree" / "accounts.arrow")) as source:
-            table = pa.ipc.open_file(source).read_all()
-        return table.column("account_id").combine_chunks()
+        """All account ids by row (memory-mapped Arrow IPC), validated in full.
+
+        Refuses (exit 3, naming the file) anything but one non-null UTF-8 column
+        ``account_id`` with one entry per account: a damaged Arrow file is never read past
+        its validation (a corrupt offset would otherwise read out of bounds).
+        """
+        path = self.dir / "tree" / "accounts.arrow"
+
+        def damaged(why: str) -> InvalidProof:
+            return InvalidProof("accounts", f"{path}: {why}")
+
+        try:
+            with pa.memory_map(str(path)) as source:
+                table = pa.ipc.open_file(source).read_all()
+            table.validate(full=True)
+        except FileNotFoundError:
+            raise InputError("tree file missing", file=str(path)) from None
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise damaged(f"not a readable Arrow IPC file ({type(exc).__name__})") from None
+        if "account_id" not in table.column_names:
+            raise damaged("has no account_id column")
+        column = table.column("account_id").combine_chunks()
+        if column.type not in ID_TYPES:
+            raise damaged(f"account_id is of type {column.type}, not a string")
+        if len(column) != self.meta.accounts:
+            raise damaged(f"holds {len(column)} account ids, the tree has {self.meta.accounts}")
+        if column.null_count:
+            raise damaged("an account id is null")
+        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            # the same bytes viewed as UTF-8 text (no copy); validation checks the encoding
+            text_type = pa.string() if pa.types.is_binary(column.type) else pa.large_string()
+            column = pa.Array.from_buffers(
+                text_type, len(column), column.buffers(), null_count=0, offset=column.offset
+            )
+            try:
+                column.validate(full=True)
+            except pa.ArrowException:
+                raise damaged("an account id is not valid UTF-8") from None
+        return column
 
     def all_proofs(self) -> Iterator[InclusionProof]:
         """Every account's proof in one pass over memory-mapped level files, by row."""
@@ -232,7 +438,11 @@ class TreeStore:
     # ------------------------------------------------------------------ bulk, fast path
 
     def _bulk_views(self) -> tuple[list[npt.NDArray[np.uint8]], npt.NDArray[np.int64]]:
-        """Memory-mapped levels and the leaf positions of every account, by row."""
+        """Memory-mapped levels and the leaf positions of every account, by row.
+
+        The index is checked before it is trusted: every row named exactly once, every
+        position inside the tree (so no account is left with uninitialised positions).
+        """
         tree = self.dir / "tree"
         width = self.meta.record_width
         levels = [
@@ -240,9 +450,28 @@ class TreeStore:
             for k in range(self.meta.height + 1)
         ]
         index = np.fromfile(tree / "index.bin", dtype=self._index_dtype)
+        rows, positions = index["row"], index["pos"]
+        where = tree / "index.bin"
+        if len(index) != self.meta.accounts:
+            raise InvalidProof("index", f"{where} holds {len(index)} entries, not one per account")
+        if int(rows.max(initial=0)) >= self.meta.accounts:
+            raise InvalidProof("index", f"{where}: an entry names a row beyond the accounts")
+        if int(positions.max(initial=0)) >= 1 << self.meta.height:
+            raise InvalidProof("index", f"{where}: an entry points outside the leaves")
+        seen = np.zeros(self.meta.accounts, dtype=bool)
+        seen[rows.astype(np.int64)] = True
+        if not seen.all():
+            raise InvalidProof("index", f"{where}: an account is missing (another listed twice)")
         by_row = np.empty((self.meta.accounts, self.meta.split), dtype=np.int64)
-        by_row[index["row"].astype(np.int64)] = index["pos"]
+        by_row[rows.astype(np.int64)] = positions
         return levels, by_row
+
+    def checked_proof_texts(self, start: int, stop: int) -> list[tuple[str, str]]:
+        """`proof_texts`, each proof verified against root.json (`check_proof_text`) first."""
+        texts = self.proof_texts(start, stop)
+        for account, text in texts:
+            self.check_proof_text(account, text)
+        return texts
 
     def proof_texts(self, start: int, stop: int) -> list[tuple[str, str]]:
         """(account id, compact proof JSON) for account rows [start, stop), vectorised.

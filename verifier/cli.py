@@ -189,7 +189,14 @@ def liabilities_build(
     """
     from attestations.build import build_tree
     from verifier.inputs import read_assets, read_liabilities
+    from verifier.outdir import guard_output
 
+    # before anything is read or replaced: --force must never delete an input
+    guard_output(
+        out_dir,
+        [("input file", input_file), ("assets file", assets_file), ("secret file", secret_file)],
+        flag="--out",
+    )
     as_of = _check_as_of(as_of) if as_of else _now()
     assets = read_assets(assets_file)
     with progress_bar(True) as progress:
@@ -298,9 +305,12 @@ def liabilities_proof(
 ) -> int:
     """Produce ACCOUNT_ID's inclusion proof from tree DIR (O(log n) reads), or --all of them.
 
-    A proof holds the account's salt: hand it to that customer only.
+    A proof holds the account's salt: hand it to that customer only. Every proof is
+    verified against DIR/root.json before it is written; one that does not verify (a
+    damaged tree, a wrong secret) is refused with exit 3 and nothing is written.
     """
     from attestations.store import TreeStore
+    from verifier.outdir import guard_output
 
     if all_accounts:
         if account_id is not None or output is not None:
@@ -311,8 +321,17 @@ def liabilities_proof(
     if account_id is None:
         raise UsageError("give an ACCOUNT_ID, or --all --out-dir D")
     with TreeStore(tree_dir, secret_file=secret_file) as store:
-        proof = store.proof(account_id)
-    text = json.dumps(proof.to_json(), indent=2) + "\n"
+        if output is not None:
+            guard_output(
+                output,
+                [
+                    ("root document", store.root_path),
+                    ("tree files", tree_dir / "tree"),
+                    ("secret file", store.secret_path),
+                ],
+                flag="-o",
+            )
+        proof, text = store.checked_proof(account_id)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -338,7 +357,7 @@ def _write_proof_batch(bounds: tuple[int, int]) -> list[str]:
     """Write the proofs of account rows [a, b) (in a forked worker); return manifest lines."""
     store, tmp = _BULK["store"], _BULK["tmp"]
     lines = []
-    for account, text in store.proof_texts(*bounds):
+    for account, text in store.checked_proof_texts(*bounds):
         name = _proof_filename(account)
         fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -352,7 +371,13 @@ def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json
 
     from attestations.build import default_workers
     from attestations.store import TreeStore
+    from verifier.outdir import guard_output
 
+    guard_output(
+        out_dir,
+        [("tree directory", tree_dir), ("secret file", secret_file)],
+        flag="--out-dir",
+    )
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise InputError("output directory exists and is not empty", file=str(out_dir))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -404,15 +429,33 @@ def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json
     default=None,
     help="Master secret, to recompute the leaves too (default: where the build put it).",
 )
+@click.option(
+    "--no-secret",
+    is_flag=True,
+    help="Audit without the master secret (an auditor who was not given it): every node is "
+    "recomputed from the stored leaves, the leaves themselves are not.",
+)
 @click.option("--workers", default=0, type=click.IntRange(0, 64))
 @JSON_OPTION
-def liabilities_audit(tree_dir: Path, secret_file: Path | None, workers: int, as_json: bool) -> int:
+def liabilities_audit(
+    tree_dir: Path, secret_file: Path | None, no_secret: bool, workers: int, as_json: bool
+) -> int:
     """Recompute every node of tree DIR from its leaves; check sums, overflow, padding,
-    the root and the commitment; print the totals per asset."""
+    the root and the commitment; print the totals per asset. A damaged tree, a missing or
+    wrong secret (unless --no-secret) exits 3 naming the file and the check."""
     from attestations.audit import audit_tree
 
+    if no_secret and secret_file is not None:
+        raise UsageError("--no-secret and --secret-file exclude each other")
     with progress_bar() as progress:
-        result = audit_tree(tree_dir, secret_file=secret_file, workers=workers, progress=progress)
+        result = audit_tree(
+            tree_dir,
+            secret_file=secret_file,
+            require_secret=not no_secret,
+            skip_secret=no_secret,
+            workers=workers,
+            progress=progress,
+        )
     from attestations.store import TreeStore
 
     with TreeStore(tree_dir) as store:
@@ -447,7 +490,7 @@ def liabilities_audit(tree_dir: Path, secret_file: Path | None, workers: int, as
             out.print(f"  [green]✓[/green] {check}")
         if not result.leaves_recomputed:
             out.print(
-                "  [yellow]![/yellow] leaves not recomputed: the master secret was not readable"
+                "  [yellow]![/yellow] leaves not recomputed: audited without the master secret"
             )
     return EXIT_OK
 

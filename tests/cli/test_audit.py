@@ -85,15 +85,32 @@ def test_audit_with_split_and_negative_exclude(por, inputs, tmp_path):
     assert res.json()["totals"] == {"BTC": "1", "ETH": "0.5", "USDT": "3"}
 
 
-def test_audit_without_the_secret_still_checks_the_nodes(por, built, tmp_path):
+def test_audit_with_a_missing_secret_fails_naming_it(por, built, tmp_path):
     (built / "secret.key").rename(tmp_path / "away.key")
     res = por("liabilities", "audit", built, "--json")
+    assert res.rc == 3
+    assert "secret.key" in res.err_flat and "not found" in res.err_flat
+    assert "--no-secret" in por("liabilities", "audit", "--help").out
+
+
+def test_audit_without_the_secret_still_checks_the_nodes(por, built, tmp_path):
+    (built / "secret.key").rename(tmp_path / "away.key")
+    res = por("liabilities", "audit", built, "--no-secret", "--json")
     assert res.rc == 0, res.err
     assert res.json()["leaves_recomputed"] is False
     # a changed leaf sum is still caught by recomputing the level above
     flip(built / "tree" / "level-00.bin", RECORD - 1)
-    res = por("liabilities", "audit", built)
+    res = por("liabilities", "audit", built, "--no-secret")
     assert res.rc == 3
+
+
+def test_audit_no_secret_does_not_read_a_present_secret(por, built):
+    (built / "secret.key").write_text("not hex\n")
+    assert por("liabilities", "audit", built).rc == 3
+    res = por("liabilities", "audit", built, "--no-secret", "--json")
+    assert res.rc == 0, res.err
+    assert res.json()["leaves_recomputed"] is False
+    assert por("liabilities", "audit", built, "--no-secret", "--secret-file", "x").rc == 2
 
 
 def test_audit_with_an_explicit_missing_secret_fails(por, built, tmp_path):
