@@ -1,4 +1,4 @@
-"""Read and validate liability files and asset lists into columnar values.
+r"""Read and validate liability files and asset lists into columnar values.
 
 Where it sits: the first step of the liabilities flow. `read_assets` parses the asset TOML;
 `read_liabilities` turns a long-form CSV or JSON Lines file (``account_id,asset,amount``)
@@ -8,18 +8,34 @@ columns; numpy places the values).
 
 Every rejected input names the file, the line (CSV: the header is line 1) and the value,
 and raises `InputError` (exit 3). Decimal strings are converted exactly: a non-zero digit
-beyond the asset's decimals is an error, never rounded; trailing zeros are exact and fine.
+beyond the asset's decimals is an error however far out it is, never rounded; leading and
+trailing zeros are exact and fine however many there are; an amount whose base units reach
+2**128 in magnitude (negative ones too) is an error. That is decided on the text, before
+any cast that could wrap: Arrow's decimal256 cast silently wraps values of 77+ digits, so
+only amounts of at most `SHORT_AMOUNT` characters (which cannot wrap) go to it directly;
+longer ones are first reduced, exactly and with bounded work, to a short canonical string.
+
+Line numbers are those of ``grep -n`` and editors: lines end with ``\n`` (a ``\r\n`` pair
+counts once, so CRLF, LF and a mix of the two read alike). A ``\r`` not followed by ``\n``
+— CR-only (classic Mac) line ends, or a stray ``\r`` in a field — is refused naming its
+line: readers disagree about whether it ends a line, so no line number after it could be
+trusted. A UTF-8 byte order mark at the start is skipped. Text must be valid UTF-8 (JSON
+escapes too: a lone surrogate such as ``\ud800`` is refused), and an account id may not
+hold a NUL character (it could not be named on a command line, e.g. to cut its proof).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import sys
 import tomllib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,6 +49,7 @@ import pyarrow.json as pa_json
 from attestations.build import Liabilities
 from attestations.encoding import ASSET_CODE_RE, MAX_ASSETS, MAX_DECIMALS, MAX_SUM, AssetSpec
 from attestations.proofs import format_units
+from verifier import safejson
 from verifier.errors import InputError
 
 COLUMNS = ("account_id", "asset", "amount")
@@ -60,11 +77,28 @@ def _tune_allocator(input_bytes: int) -> None:
 
 MAX_ACCOUNT_ID_BYTES = 256
 AMOUNT_RE = r"^-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+SHORT_AMOUNT = 39
+"""Amount strings of at most this many characters go straight to the decimal256(76, d)
+cast: at most 39 digits at scale d <= 36 is at most 75 digits, so the cast cannot wrap
+(past 76 digits it silently does). Longer ones go through `_canonical_amount` first."""
+_UNITS_DIGITS = len(str(MAX_SUM - 1))  # 39: base units of more digits reach 2**128
 Progress = Callable[[str, int, int], None]
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:
     return None
+
+
+_TOML_FRAMES = 400  # room for ~100 levels of TOML nesting; an assets file needs 2
+
+
+def _stack_depth() -> int:
+    frame = sys._getframe(1)
+    depth = 0
+    while frame.f_back is not None:
+        depth += 1
+        frame = frame.f_back
+    return depth + 1
 
 
 # ----------------------------------------------------------------------------- assets
@@ -74,13 +108,25 @@ def read_assets(path: Path) -> tuple[AssetSpec, ...]:
     """Parse an assets TOML file (``[assets.BTC] decimals = 8``), sorted by code."""
     name = str(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise InputError("assets file not found", file=name) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read assets file: {exc}", file=name) from exc
+    # tomllib recurses per nesting level and int()s integers of any length: bound both
+    # (a dependency may raise the recursion limit far past what the C stack holds)
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_stack_depth() + _TOML_FRAMES)
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML: {exc}", file=name) from exc
+    except RecursionError:
+        raise InputError("not valid TOML: nested too deeply", file=name) from None
+    except ValueError as exc:  # e.g. an integer past int's max_str_digits
+        raise InputError(f"not valid TOML: {exc}", file=name) from None
+    finally:
+        sys.setrecursionlimit(old_limit)
     table = raw.get("assets")
     if not isinstance(table, dict) or not table:
         raise InputError("no [assets.CODE] tables", file=name, key="assets")
@@ -165,14 +211,20 @@ def _record_lines(path: Path, kind: str) -> list[int]:
 
     starts: list[int] = []
     if kind == "csv":
-        with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+        with (
+            _csv_fields_unlimited(),
+            path.open("r", encoding="utf-8", errors="replace", newline="") as handle,
+        ):
             reader = csv.reader(handle)
             previous_end = 0
-            for record in reader:
-                start = previous_end + 1
-                previous_end = reader.line_num
-                if record:  # the CSV reader skips empty lines, as csv.reader gives []
-                    starts.append(start)
+            # a csv.Error (not expected once bare \r is refused) ends the map early: rows
+            # past it fall back to "row + 2" rather than the error escaping
+            with contextlib.suppress(csv.Error):
+                for record in reader:
+                    start = previous_end + 1
+                    previous_end = reader.line_num
+                    if record:  # the CSV reader skips empty lines, as csv.reader gives []
+                        starts.append(start)
         return starts[1:]  # the header
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
@@ -181,18 +233,89 @@ def _record_lines(path: Path, kind: str) -> list[int]:
     return starts
 
 
-def _scan_file(path: Path) -> tuple[str, int]:
-    """SHA-256 of the file and its number of physical lines, in one pass."""
+@contextlib.contextmanager
+def _csv_fields_unlimited() -> Iterator[None]:
+    """Let Python's csv module read fields of any length (its default limit is 128 KiB,
+    and a longer field, which Arrow reads fine, would raise csv.Error mid-diagnosis)."""
+    import csv
+
+    old = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    sha256: str
+    lines: int  # physical lines: \n-terminated, plus a last one without \n
+    bare_cr: int | None  # byte offset of the first \r not followed by \n, if any
+
+
+def _scan_file(path: Path) -> _Scan:
+    r"""SHA-256 of the file, its number of lines and its first bare \r, in one pass."""
     digest = hashlib.sha256()
     newlines = 0
     last = b""
+    offset = 0
+    bare_cr: int | None = None
+    carried_cr = False  # the previous block ended with \r: this one must start with \n
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
             newlines += block.count(b"\n")
+            if bare_cr is None:
+                if carried_cr and not block.startswith(b"\n"):
+                    bare_cr = offset - 1
+                elif b"\r" in block:  # memchr: free on files without any \r
+                    ends_cr = block.endswith(b"\r")
+                    if block.count(b"\r") - block.count(b"\r\n") - ends_cr:
+                        bare_cr = offset + _first_bare_cr(block)
+                    carried_cr = ends_cr
+                else:
+                    carried_cr = False
+            offset += len(block)
             last = block
+    if carried_cr and bare_cr is None:
+        bare_cr = offset - 1  # the file ends with \r
     lines = newlines + (1 if last and not last.endswith(b"\n") else 0)
-    return digest.hexdigest(), lines
+    return _Scan(digest.hexdigest(), lines, bare_cr)
+
+
+def _first_bare_cr(block: bytes) -> int:
+    r"""Index of the first \r in `block` followed by something else than \n (not the end)."""
+    at = block.find(b"\r")
+    while at + 1 < len(block) and block[at + 1] == 0x0A:
+        at = block.find(b"\r", at + 2)
+    return at
+
+
+def _bare_cr_error(path: Path, offset: int) -> InputError:
+    r"""The error for a \r at byte `offset` that no \n follows (error path only)."""
+    line = 1
+    start = 0  # byte offset where that line starts
+    with path.open("rb") as handle:
+        done = 0
+        while done < offset:
+            block = handle.read(min(1 << 20, offset - done))
+            if not block:
+                break
+            found = block.count(b"\n")
+            if found:
+                line += found
+                start = done + block.rindex(b"\n") + 1
+            done += len(block)
+        handle.seek(start)
+        text = handle.read(min(offset - start + 1 + 80, 400)).split(b"\n")[0]
+    return InputError(
+        "a carriage return (\\r) without a line feed: CR-only (classic Mac) line ends or a "
+        "stray \\r in a field; save the file with \\n or \\r\\n line ends",
+        file=str(path),
+        line=line,
+        value=text.decode("utf-8", "replace"),
+    )
 
 
 def _detect(path: Path, head: bytes) -> str:
@@ -208,10 +331,15 @@ def _read_table(source: _Source) -> pa.Table:
     name = str(source.path)
     if source.kind == "csv":
         with source.path.open("rb") as handle:
-            header = handle.readline().decode("utf-8-sig", errors="replace").strip("\r\n")
+            # bounded: a file without \n (CR-only line ends) must not be read whole here
+            first = handle.readline(1 << 16)
+        header = first.decode("utf-8-sig", errors="replace").strip("\r\n")
         import csv
 
-        names = [h.strip() for h in next(csv.reader([header]), [])]
+        try:
+            names = [h.strip() for h in next(csv.reader([header]), [])]
+        except csv.Error:  # e.g. a \r in it: the header is not the three names either
+            names = []
         if sorted(names) != sorted(COLUMNS):
             raise InputError(
                 "header must name the columns account_id,asset,amount",
@@ -235,60 +363,127 @@ def _read_table(source: _Source) -> pa.Table:
             raise _diagnose_csv(source, exc) from exc
     schema = pa.schema([(c, pa.string()) for c in COLUMNS])
     try:
-        return pa_json.read_json(
+        table = pa_json.read_json(
             source.path,
             parse_options=pa_json.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="error"
             ),
         )
+        # Arrow's JSON reader, unlike its CSV reader, passes invalid UTF-8 through; later
+        # steps (and `proof --all`) would then fail on it. A full validation is ~40 ms at
+        # 3M rows.
+        table.validate(full=True)
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
         raise _diagnose_jsonl(source, exc) from exc
+    return table
+
+
+class _Number(str):
+    """A JSON number kept as its text: never converted, so no int() of 5,000 digits."""
+
+    __slots__ = ()
+
+
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(items)
+    if len(result) != len(items):
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return result
+
+
+_LINE_DECODER = json.JSONDecoder(
+    parse_int=_Number,
+    parse_float=_Number,
+    parse_constant=_Number,
+    object_pairs_hook=_unique_pairs,
+)
+
+
+def _json_line(name: str, number: int, raw: bytes) -> Any:
+    """The one JSON value on a line of a JSON Lines file, or `InputError` naming the line.
+
+    Safe on hostile lines: numbers stay text, and a line with more brackets than
+    `safejson.MAX_DEPTH` is first checked by `safejson` (the plain decoder recurses once
+    per level, and a dependency raises the recursion limit far past the C stack).
+    """
+    try:
+        text = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"not valid UTF-8 (byte {err.start + 1} of the line)",
+            file=name,
+            line=number,
+            value=raw.decode("utf-8", "replace").strip(),
+        ) from None
+    if text.count("[") + text.count("{") > safejson.MAX_DEPTH:
+        try:
+            safejson.loads(text, source=name, parse_float=Decimal, what="the line")
+        except InputError as exc:
+            # safejson names the file and "line 1" of this one-line text; keep its reason
+            reason = str(exc).removeprefix(f"{name}: ").removeprefix("line 1: ")
+            raise InputError(reason, file=name, line=number, value=text) from None
+    try:
+        value, end = _LINE_DECODER.raw_decode(text)
+    except json.JSONDecodeError as err:
+        raise InputError(
+            f"not one complete JSON object on this line ({err.msg})",
+            file=name,
+            line=number,
+            value=text,
+        ) from None
+    except _RepeatedKey as dup:
+        raise InputError(
+            "key appears twice", file=name, line=number, key=dup.key, value=text
+        ) from None
+    if text[end:].strip():
+        raise InputError(
+            "more than one JSON value on this line", file=name, line=number, value=text
+        )
+    return value
 
 
 def _check_one_object_per_line(source: _Source) -> None:
     """JSON Lines means one value per line; Arrow also accepts two on a line, or one
     spread over several lines, which would make every later line number wrong."""
-    import json
-
-    decoder = json.JSONDecoder()
+    name = str(source.path)
     with source.path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            text = raw.decode("utf-8", errors="replace").strip()
-            if not text:
-                continue
-            try:
-                _, end = decoder.raw_decode(text)
-            except ValueError:
-                raise InputError(
-                    "not one complete JSON object on this line",
-                    file=str(source.path),
-                    line=number,
-                    value=text,
-                ) from None
-            if text[end:].strip():
-                raise InputError(
-                    "more than one JSON value on this line",
-                    file=str(source.path),
-                    line=number,
-                    value=text,
-                )
+            if raw.strip():
+                _json_line(name, number, raw)
 
 
 def _diagnose_csv(source: _Source, exc: Exception) -> InputError:
     """Find the line Arrow choked on (slow path, errors only)."""
     import csv
 
-    with source.path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+    name = str(source.path)
+    with (
+        _csv_fields_unlimited(),
+        source.path.open("r", encoding="utf-8", errors="replace", newline="") as handle,
+    ):
         reader = csv.reader(handle)
-        next(reader, None)
-        for row in reader:
-            if row and len(row) != 3:
-                return InputError(
-                    f"expected 3 fields, found {len(row)}",
-                    file=str(source.path),
-                    line=reader.line_num,
-                    value=",".join(row),
-                )
+        try:
+            next(reader, None)
+            for row in reader:
+                if row and len(row) != 3:
+                    return InputError(
+                        f"expected 3 fields, found {len(row)}",
+                        file=name,
+                        line=reader.line_num,
+                        value=",".join(row),
+                    )
+        except csv.Error as err:
+            return InputError(f"cannot parse CSV: {err}", file=name, line=reader.line_num)
     with source.path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
@@ -296,37 +491,24 @@ def _diagnose_csv(source: _Source, exc: Exception) -> InputError:
             except UnicodeDecodeError as err:
                 return InputError(
                     f"not valid UTF-8 (byte {err.start + 1} of the line)",
-                    file=str(source.path),
+                    file=name,
                     line=number,
                     value=raw.decode("utf-8", "replace").strip(),
                 )
-    return InputError(f"cannot parse CSV: {exc}", file=str(source.path))
+    return InputError(f"cannot parse CSV: {exc}", file=name)
 
 
 def _diagnose_jsonl(source: _Source, exc: Exception) -> InputError:
-    import json
-    from decimal import Decimal
-
+    """Find the line Arrow choked on (slow path, errors only)."""
     name = str(source.path)
     with source.path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            keys: list[str] = []
-
-            def pairs(items: list[tuple[str, Any]], keys: list[str] = keys) -> dict[str, Any]:
-                keys.extend(k for k, _ in items)
-                return dict(items)
-
             try:
-                obj = json.loads(raw, parse_float=Decimal, object_pairs_hook=pairs)
-            except ValueError:
-                return InputError(
-                    "not a JSON object",
-                    file=name,
-                    line=number,
-                    value=raw.decode("utf-8", "replace").strip(),
-                )
+                obj = _json_line(name, number, raw)
+            except InputError as error:
+                return error
             if not isinstance(obj, dict):
                 return InputError(
                     "not a JSON object",
@@ -334,15 +516,14 @@ def _diagnose_jsonl(source: _Source, exc: Exception) -> InputError:
                     line=number,
                     value=raw.decode("utf-8", "replace").strip(),
                 )
-            repeated = sorted({k for k in keys if keys.count(k) > 1})
-            if repeated:
-                return InputError("key appears twice", file=name, line=number, key=repeated[0])
             for key in obj:
                 if key not in COLUMNS:
                     return InputError("unexpected key", file=name, line=number, key=key)
             for key in COLUMNS:
                 value = obj.get(key)
-                if value is not None and not isinstance(value, str):
+                if value is None:
+                    continue
+                if not isinstance(value, str) or isinstance(value, _Number):
                     what = "amount" if key == "amount" else key
                     return InputError(
                         f"{what} must be a JSON string (a decimal string, not a number)",
@@ -350,6 +531,16 @@ def _diagnose_jsonl(source: _Source, exc: Exception) -> InputError:
                         line=number,
                         key=key,
                         value=str(value),
+                    )
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return InputError(
+                        "not valid Unicode: a lone surrogate escape (\\ud800-\\udfff)",
+                        file=name,
+                        line=number,
+                        key=key,
+                        value=value.encode("utf-8", "backslashreplace").decode("ascii"),
                     )
     return InputError(f"cannot parse JSON Lines: {exc}", file=name)
 
@@ -400,17 +591,90 @@ def _decimal_limbs(values: pa.Array, decimals: int) -> npt.NDArray[np.uint64]:
 
 
 def _cast_subset(
-    amounts: pa.Array, where: npt.NDArray[np.int64], decimals: int
+    amounts: pa.Array | pa.ChunkedArray, where: npt.NDArray[np.int64], decimals: int
 ) -> npt.NDArray[np.uint64]:
     if not len(where):
         return np.zeros((0, 4), dtype=np.uint64)
-    subset = amounts.take(pa.array(where))
-    try:
-        return _decimal_limbs(subset, decimals)
-    except (pa.ArrowInvalid, pa.ArrowException):
-        # trailing zeros are exact; past 76 digits the cast needs them gone to fit
-        trimmed = pc.replace_substring_regex(subset, pattern=r"(\.[0-9]*?)0+$", replacement=r"\1")
-        return _decimal_limbs(trimmed, decimals)
+    return _decimal_limbs(amounts.take(pa.array(where)), decimals)
+
+
+class _AmountRefused(ValueError):
+    """Why a well-formed amount has no exact 128-bit value (the message of the error)."""
+
+
+def _too_many_places(decimals: int, code: str) -> str:
+    return f"more decimal places than {code} allows ({decimals}); amounts are never rounded"
+
+
+def _too_big(negative: bool) -> str:
+    return "amount reaches 2**128 base units" + (" in magnitude" if negative else "")
+
+
+def _canonical_amount(text: str, decimals: int, code: str) -> str:
+    """The shortest exact spelling of a well-formed amount, short enough for the cast.
+
+    Linear in ``len(text)``; ``int()`` never sees more than 39 digits. Raises
+    `_AmountRefused` for a non-zero digit past `decimals` or base units of 2**128 or more
+    (in magnitude). The result has at most 41 characters: at most 39 digits in all, a sign
+    and a point; the decimal256(76, d) cast of it cannot wrap.
+    """
+    negative = text.startswith("-")
+    whole, _, frac = text.removeprefix("-").partition(".")
+    whole = whole.lstrip("0")
+    frac = frac.rstrip("0")
+    if len(frac) > decimals:
+        raise _AmountRefused(_too_many_places(decimals, code))
+    # a non-empty `whole` (no leading zero now) makes base units of exactly
+    # len(whole) + decimals digits; 2**128 has 39
+    if len(whole) + decimals > _UNITS_DIGITS:
+        raise _AmountRefused(_too_big(negative))
+    units = int(whole + frac.ljust(decimals, "0") or "0")
+    if units >= MAX_SUM:
+        raise _AmountRefused(_too_big(negative))
+    if not units:
+        return "0"
+    return ("-" if negative else "") + (whole or "0") + ("." + frac if frac else "")
+
+
+def _shorten_amounts(
+    source: _Source,
+    amounts: pa.ChunkedArray,
+    lengths: pa.ChunkedArray,
+    asset_index: npt.NDArray[np.int16],
+    assets: tuple[AssetSpec, ...],
+) -> pa.ChunkedArray:
+    """`amounts` with every string over `SHORT_AMOUNT` characters replaced by its exact
+    canonical spelling, or `InputError` for the first that has none (the rare path: only
+    files with such long amounts pay for it)."""
+    long_rows = np.flatnonzero(
+        pc.greater(lengths, SHORT_AMOUNT).to_numpy(zero_copy_only=False)
+    ).astype(np.int64)
+    short: list[str] = []
+    for begin in range(0, len(long_rows), 1 << 16):  # batches bound the Python strings held
+        batch = long_rows[begin : begin + (1 << 16)]
+        for row, text in zip(
+            batch.tolist(), amounts.take(pa.array(batch)).to_pylist(), strict=True
+        ):
+            spec = assets[int(asset_index[row])]
+            try:
+                short.append(_canonical_amount(text, spec.decimals, spec.code))
+            except _AmountRefused as why:
+                raise source.error(str(why), row, text) from None
+    # replaced chunk by chunk: one combined string array could pass Arrow's 2 GiB limit
+    chunks = []
+    start = 0
+    for chunk in amounts.chunks:
+        end = start + len(chunk)
+        first, last = np.searchsorted(long_rows, [start, end])
+        if last > first:
+            mask = np.zeros(len(chunk), dtype=bool)
+            mask[long_rows[first:last] - start] = True
+            replacements = pa.array(short[first:last], pa.string())
+            chunks.append(pc.replace_with_mask(chunk, pa.array(mask), replacements))
+        else:
+            chunks.append(chunk)
+        start = end
+    return pa.chunked_array(chunks, pa.string())
 
 
 def _check_total(
@@ -468,8 +732,8 @@ def _explain_amount(text: str, decimals: int, code: str) -> str:
     body = text.lstrip("-")
     _, _, frac = body.partition(".")
     if frac.rstrip("0") and len(frac.rstrip("0")) > decimals:
-        return f"more decimal places than {code} allows ({decimals}); amounts are never rounded"
-    return "amount reaches 2**128 base units"
+        return _too_many_places(decimals, code)
+    return _too_big(text.startswith("-"))
 
 
 def read_liabilities(
@@ -486,18 +750,34 @@ def read_liabilities(
         raise InputError("liabilities file not found", file=name)
     if negative not in {"error", "exclude"}:
         raise InputError("--negative must be 'error' or 'exclude'", value=negative)
-    with path.open("rb") as handle:
-        head = handle.read(4096)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(
+            f"cannot read liabilities file: {exc.strerror or exc}", file=name
+        ) from None
     if not head.strip():
         raise InputError("empty file: no header and no rows", file=name)
     source = _Source(path=path, kind=_detect(path, head))
-    _tune_allocator(path.stat().st_size)
+    _tune_allocator(size)
     progress("read input", 0, 1)
     with ThreadPoolExecutor(max_workers=2) as pool:
         # hashing the file and parsing it both release the GIL
-        scan = pool.submit(_scan_file, path)
-        table = _read_table(source)
-        input_sha256, source.physical_lines = scan.result()
+        scanning = pool.submit(_scan_file, path)
+        try:
+            table = _read_table(source)
+        except InputError:
+            # a bare \r explains (and would have misplaced) whatever the reader tripped on
+            bare_cr = scanning.result().bare_cr
+            if bare_cr is not None:
+                raise _bare_cr_error(path, bare_cr) from None
+            raise
+        scan = scanning.result()
+    if scan.bare_cr is not None:
+        raise _bare_cr_error(path, scan.bare_cr)
+    input_sha256, source.physical_lines = scan.sha256, scan.lines
     source.rows = table.num_rows
     if source.kind == "jsonl" and not source.simple:
         _check_one_object_per_line(source)
@@ -548,27 +828,34 @@ def read_liabilities(
                 asset_values[int(asset_rows[row])].as_py(),
             )
         del asset_rows
-        row = _first(pc.equal(pc.binary_length(amounts), 0).to_numpy(zero_copy_only=False))
+        lengths = pc.binary_length(amounts)
+        row = _first(pc.equal(lengths, 0).to_numpy(zero_copy_only=False))
         if row is not None:
             raise source.error("empty amount", row)
+        # Only amounts of at most SHORT_AMOUNT characters may reach the cast (longer ones
+        # can wrap); a file with longer ones has them shortened exactly first.
+        has_long = pc.max(lengths).as_py() > SHORT_AMOUNT
         progress("validate", 1, 5)
         syntax = pool.submit(pc.match_substring_regex, amounts, AMOUNT_RE)
-        pending = deque([pool.submit(convert, amounts, asset_index, 0)])
+        exact = amounts  # what the cast reads
+        pending = deque([] if has_long else [pool.submit(convert, exact, asset_index, 0)])
         well_formed = syntax.result().to_numpy(zero_copy_only=False)
         row = _first(~well_formed)
         if row is not None:
             raise source.error("amount is not a decimal number", row, amounts[row].as_py())
         del well_formed
+        if has_long:
+            exact = _shorten_amounts(source, amounts, lengths, asset_index, assets)
+            pending.append(pool.submit(convert, exact, asset_index, 0))
+        del lengths
         progress("validate", 2, 5)
         for a, spec in enumerate(assets):
             if a + 1 < len(assets):
-                pending.append(pool.submit(convert, amounts, asset_index, a + 1))
+                pending.append(pool.submit(convert, exact, asset_index, a + 1))
             try:
                 where, limbs = pending.popleft().result()
             except (pa.ArrowInvalid, pa.ArrowException):
-                raise _explain_cast(
-                    source, amounts, np.flatnonzero(asset_index == a), spec
-                ) from None
+                raise _explain_cast(source, exact, np.flatnonzero(asset_index == a), spec) from None
             if not len(where):
                 continue
             neg = (limbs[:, 3] >> np.uint64(63)).astype(bool)
@@ -581,7 +868,7 @@ def read_liabilities(
             bad = _first(big)
             if bad is not None:
                 raise source.error(
-                    "amount reaches 2**128 base units",
+                    _too_big(bool(neg[bad])),
                     int(where[bad]),
                     amounts[int(where[bad])].as_py(),
                 )
@@ -602,6 +889,14 @@ def read_liabilities(
             row,
             id_values[int(account_rows[row])].as_py(),
         )
+    # checked on the distinct ids, so only a file that has one pays for the row lookup
+    nul = pc.match_substring(id_values, "\x00").to_numpy(zero_copy_only=False)
+    if nul.any():
+        row = _first(nul[account_rows])
+        assert row is not None
+        raise source.error(
+            "account id contains a NUL character", row, id_values[int(account_rows[row])].as_py()
+        )
     progress("validate", 3, 5)
 
     if is_negative.any() and negative == "error":
@@ -612,7 +907,7 @@ def read_liabilities(
             row,
             amounts[row].as_py(),
         )
-    del amounts  # the strings are no longer needed; at 50M rows they are ~1 GB
+    del amounts, exact  # the strings are no longer needed; at 50M rows they are ~1 GB
 
     excluded = None
     keep = np.ones(rows, dtype=bool)
@@ -720,14 +1015,4 @@ def read_liabilities(
         excluded=excluded,
         input_sha256=input_sha256,
         stats={"rows": rows, "accounts": count, "excluded_rows": excluded_rows},
-    )
-
-
-def _signed_value(text: str, decimals: int) -> int:
-    """Exact base units of a decimal string already known to be valid for `decimals`."""
-    sign = -1 if text.startswith("-") else 1
-    whole, _, frac = text.lstrip("-").partition(".")
-    frac = frac.rstrip("0")
-    return sign * int(
-        int(whole or "0") * 10**decimals + int((frac or "0").ljust(decimals, "0")[:decimals] or "0")
     )
