@@ -152,6 +152,31 @@ def basic_auth(user: str, password: str) -> str:
     return f"Basic {token}"
 
 
+def _read_small_file(path: Path, what: str) -> tuple[bytes, int]:
+    """(the first `MAX_SECRET_FILE_BYTES` + 1 bytes of a regular file, its mode).
+
+    Opened without blocking and checked to be a regular file before reading: a FIFO, a
+    device such as /dev/zero or a directory named by mistake would otherwise hang or
+    exhaust memory. The file opened is the file checked (no race on the name).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} ({exc.strerror})", file=str(path)) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InputError(f"the {what} is not a regular file", file=str(path))
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(MAX_SECRET_FILE_BYTES + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read the {what} ({exc.strerror})", file=str(path)) from None
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise InputError(f"the {what} is larger than {MAX_SECRET_FILE_BYTES} bytes", file=str(path))
+    return data, stat.S_IMODE(info.st_mode)
+
+
 def read_secret_file(path: Path, what: str) -> str:
     """The one-line secret in `path` (a password or a node URL), stripped.
 
@@ -159,23 +184,12 @@ def read_secret_file(path: Path, what: str) -> str:
     it, when it is not a regular file, is empty, longer than a line or not UTF-8. Messages
     name the file, never its content.
     """
-    try:
-        with open(path, "rb") as handle:
-            # check the file we opened, not the name (it could be swapped in between)
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise InputError(f"the {what} is not a regular file", file=str(path))
-            data = handle.read(MAX_SECRET_FILE_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read the {what} ({exc.strerror})", file=str(path)) from None
-    mode = stat.S_IMODE(info.st_mode)
+    data, mode = _read_small_file(path, what)
     if mode & 0o007:
         raise InputError(
             f"the {what} is accessible by others (mode {mode:04o}); chmod 600 (or 640) it",
             file=str(path),
         )
-    if len(data) > MAX_SECRET_FILE_BYTES:
-        raise InputError(f"the {what} is larger than {MAX_SECRET_FILE_BYTES} bytes", file=str(path))
     try:
         text = data.decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -200,13 +214,12 @@ def auth_from_sources(
     must not be accessible by others (`read_secret_file`).
     """
     if cookie_file is not None:
+        # Core writes its cookie with the process umask: its mode is not checked
+        data, _ = _read_small_file(cookie_file, "cookie file")
         try:
-            text = cookie_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise InputError(
-                f"cannot read the cookie file ({reason})", file=str(cookie_file)
-            ) from None
+            text = data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise InputError("the cookie file is not UTF-8 text", file=str(cookie_file)) from None
         name, sep, secret = text.partition(":")
         if not sep:
             raise InputError("cookie file is not user:password", file=str(cookie_file))

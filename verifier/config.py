@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from attestations.encoding import ASSET_CODE_RE
 from chains.base import DEFAULT_MAX_REPLY_BYTES, Attribution, Chain, WalletClass
 from chains.rpc import has_credentials, read_secret_file, url_problem
 from verifier.errors import InputError
@@ -283,6 +284,21 @@ class _Reader:
             raise self.fail(name, f"must be an integer from {low} to {high}", value)
         return value
 
+    def line(self, name: str, default: Any = ..., limit: int = 200) -> str:
+        """A one-line text (a name, an id): signed challenges are built from lines, so a
+        newline or other control character in one could forge another line."""
+        value = self.get(name, str, default)
+        if not value or len(value) > limit or any(c < " " or c == "\x7f" for c in value):
+            raise self.fail(name, f"must be one line of 1 to {limit} printable characters", value)
+        return str(value)
+
+    def asset(self, name: str, default: Any = ...) -> str:
+        """An asset code as the liabilities files name it ([A-Z0-9._-]{1,16})."""
+        value = self.get(name, str, default)
+        if not ASSET_CODE_RE.fullmatch(value):
+            raise self.fail(name, "not an asset code ([A-Z0-9._-]{1,16})", value)
+        return str(value)
+
     def choice(self, name: str, options: tuple[str, ...], default: Any = ...) -> str:
         value = self.get(name, str, default)
         if value not in options:
@@ -504,7 +520,7 @@ def _bitcoin_section(path: Path, b: _Reader) -> BitcoinConfig:
         **_node_fields(path, b),
         backend=backend,
         network=b.choice("network", BTC_NETWORKS),
-        asset=b.get("asset", str, "BTC"),
+        asset=b.asset("asset", "BTC"),
         cookie_file=b.path("cookie_file"),
         user=b.get("user", str, None),
         password_file=b.path("password_file"),
@@ -528,16 +544,34 @@ def _ethereum_section(path: Path, e: _Reader) -> EthereumConfig:
             raise tr.fail("contract", "not a contract address", contract)
         tokens.append(
             TokenConfig(
-                code=tr.get("code", str),
+                code=tr.asset("code"),
                 contract=contract,
                 decimals=tr.integer("decimals", 0, 36),
                 balance_slot=tr.integer("balance_slot", 0, _TOML_INT_MAX, 0),
             )
         )
+    native = e.asset("asset", "ETH")
+    codes: dict[str, str] = {native: "ethereum.asset"}
+    contracts: dict[str, str] = {}
+    for i, token in enumerate(tokens):
+        where = f"ethereum.tokens[{i}]"
+        for seen, value, name in (
+            (codes, token.code, "code"),
+            (contracts, token.contract.lower(), "contract"),
+        ):
+            if value in seen:
+                # one balance read under two names would be counted twice
+                raise InputError(
+                    f"the same {name} as {seen[value]}",
+                    file=str(path),
+                    key=f"{where}.{name}",
+                    value=value,
+                )
+            seen[value] = f"{where}.{name}"
     ethereum = EthereumConfig(
         **_node_fields(path, e),
         chain_id=e.integer("chain_id", 1, _TOML_INT_MAX),
-        asset=e.get("asset", str, "ETH"),
+        asset=native,
         trustless=e.get("trustless", bool, False),
         tokens=tuple(tokens),
         wallets=_wallets(path, Chain.ETHEREUM, e.get("wallets", list, []), "ethereum"),
@@ -573,8 +607,8 @@ def load_config(path: Path) -> PorConfig:
         }
     )
     exchange = _Reader(path, top.get("exchange", dict), "exchange")
-    name = exchange.get("name", str)
-    attestation_id = exchange.get("attestation_id", str)
+    name = exchange.line("name")
+    attestation_id = exchange.line("attestation_id")
     bitcoin = ethereum = None
     if "bitcoin" in raw:
         bitcoin = _bitcoin_section(path, _Reader(path, top.get("bitcoin", dict), "bitcoin"))

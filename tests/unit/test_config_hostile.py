@@ -503,3 +503,76 @@ def test_snapshot_with_url_env_hides_the_key_everywhere(
     assert "127.0.0.1" in err
     for where in (out, err, caplog.text, *(str(r.args) for r in caplog.records)):
         assert SECRET not in where
+
+
+def test_secret_files_that_are_not_regular_files_are_refused_without_hanging(
+    tmp_path: Path,
+) -> None:
+    """A FIFO (no writer: open() would block for ever), /dev/zero (read() would never end)
+    and a directory are refused before anything is read."""
+    import os
+
+    fifo = tmp_path / "eth.url"
+    os.mkfifo(fifo, 0o600)
+    text = HEAD + ETHEREUM.replace('url = "http://127.0.0.1:2"', 'url_file = "eth.url"')
+    config = load_config(write(tmp_path, text))
+    assert config.ethereum is not None
+    with pytest.raises(InputError, match="not a regular file"):
+        config.ethereum.node_url()
+    for cookie in ("/dev/zero", str(tmp_path)):
+        text = HEAD + BITCOIN.replace('"bcoin"', '"core"')
+        text = text.replace('network = "regtest"', f'network = "regtest"\ncookie_file = "{cookie}"')
+        config = load_config(write(tmp_path, text))
+        assert config.bitcoin is not None
+        with pytest.raises(InputError, match="regular file"):
+            bitcoin_adapter(config.bitcoin)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('name = "Example Exchange"', 'name = "Example\\nattestation: forged"', "exchange.name"),
+        ('name = "Example Exchange"', 'name = ""', "exchange.name"),
+        ('attestation_id = "exch-2026-11"', 'attestation_id = "a\\rb"', "exchange.attestation_id"),
+        ('attestation_id = "exch-2026-11"', f'attestation_id = "{"x" * 201}"', None),
+        ('network = "regtest"', 'network = "regtest"\nasset = "btc coin"', "bitcoin.asset"),
+        ('network = "regtest"', 'network = "regtest"\nasset = ""', "bitcoin.asset"),
+    ],
+)
+def test_names_and_asset_codes_are_one_clean_line(
+    tmp_path: Path, old: str, new: str, key: str | None
+) -> None:
+    text = HEAD + BITCOIN
+    assert old in text
+    error = refused(tmp_path, text.replace(old, new))
+    assert error.key == (key or "exchange.attestation_id")
+
+
+TOKEN = """
+[[ethereum.tokens]]
+code = "{code}"
+contract = "{contract}"
+decimals = 6
+"""
+USDT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+@pytest.mark.parametrize(
+    ("tokens", "key"),
+    [
+        (TOKEN.format(code="ETH", contract=USDT), "ethereum.tokens[0].code"),
+        (
+            TOKEN.format(code="USDT", contract=USDT)
+            + TOKEN.format(code="USDT2", contract=USDT.lower()),
+            "ethereum.tokens[1].contract",
+        ),
+        (
+            TOKEN.format(code="USDT", contract=USDT)
+            + TOKEN.format(code="USDT", contract="0x" + "1" * 40),
+            "ethereum.tokens[1].code",
+        ),
+        (TOKEN.format(code="usdt", contract=USDT), "ethereum.tokens[0].code"),
+    ],
+)
+def test_a_token_listed_twice_is_refused(tmp_path: Path, tokens: str, key: str) -> None:
+    assert refused(tmp_path, HEAD + ETHEREUM + tokens).key == key
