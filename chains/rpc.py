@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -69,6 +69,14 @@ def url_problem(url: str) -> str | None:
     if port is not None and not 1 <= port <= 65535:
         return "has a port that is not a number from 1 to 65535"
     return None
+
+
+def join_path(base_url: str, path: str) -> str:
+    """`path` appended to the base URL's path, its query (an API key: ``?key=…``) kept last."""
+    if not path:
+        return base_url
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
 
 
 def has_credentials(url: str) -> bool:
@@ -318,7 +326,7 @@ class HttpJson:
 
     async def request(self, method: str, path: str, body: Any = None) -> Any:
         """Send one request (retrying transient failures) and decode the JSON reply."""
-        url = f"{self.base_url}{path}"
+        url = join_path(self.base_url, path)
         where = f"{self.name} at {self.shown_url}"
         data = None if body is None else json.dumps(body)
         attempt = 0

@@ -56,6 +56,8 @@ class Reply:
     endless: bool = False
     """Stream 64 KiB pieces until the client hangs up (counts what was sent)."""
     sent: int = 0
+    asked: list[str] = field(default_factory=list)
+    """Path and query of every request."""
 
 
 @pytest.fixture
@@ -64,6 +66,7 @@ async def server() -> AsyncIterator[tuple[Reply, str]]:
 
     async def answer(request: web.Request) -> web.StreamResponse:
         await request.read()
+        reply.asked.append(request.path_qs)
         if not (reply.chunked or reply.endless):
             return web.Response(body=reply.body, status=reply.status, headers=reply.headers)
         response = web.StreamResponse(status=reply.status, headers=reply.headers)
@@ -315,6 +318,16 @@ def test_settings_that_would_hang_are_refused(setting: dict[str, int]) -> None:
         HttpJson("http://127.0.0.1:1", **setting)  # type: ignore[arg-type]
     with pytest.raises(InputError):
         EthereumAdapter("http://127.0.0.1:1", 1, **setting)  # type: ignore[arg-type]
+
+
+async def test_a_key_in_the_query_stays_in_the_query(server: Any) -> None:
+    """An Esplora or bcoin URL with ``?key=…``: paths go before the query, not after it."""
+    reply, url = server
+    reply.body = b'"ok"'
+    async with HttpJson(f"{url}/api/?key={SECRET}", retries=0) as http:
+        assert await http.get("/blocks/tip/hash") == "ok"
+        assert await http.get("") == "ok"
+    assert reply.asked == [f"/api/blocks/tip/hash?key={SECRET}", f"/api/?key={SECRET}"]
 
 
 # ---------------------------------------------------------------------- end to end
