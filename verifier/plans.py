@@ -8,6 +8,7 @@ environment variable the config names, and so is a node URL given as `url_file` 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from chains.base import BlockRef, Chain, ChainAdapter, OwnershipCheck, Token
@@ -23,6 +24,13 @@ from verifier.snapshot import ChainPlan
 def bitcoin_adapter(config: BitcoinConfig) -> ChainAdapter:
     """The adapter for the configured Bitcoin backend."""
     url = config.node_url()
+    if config.password_env is not None and config.password_env not in os.environ:
+        raise InputError(
+            "the environment variable is not set",
+            file=str(config.file),
+            key="bitcoin.password_env",
+            value=config.password_env,
+        )
     authorization = auth_from_sources(
         cookie_file=config.cookie_file,
         user=config.user,

@@ -576,3 +576,17 @@ USDT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 )
 def test_a_token_listed_twice_is_refused(tmp_path: Path, tokens: str, key: str) -> None:
     assert refused(tmp_path, HEAD + ETHEREUM + tokens).key == key
+
+
+def test_an_unset_password_variable_names_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POR_TEST_UNSET_PW", raising=False)
+    text = HEAD + BITCOIN.replace(
+        'network = "regtest"', 'network = "regtest"\npassword_env = "POR_TEST_UNSET_PW"'
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.bitcoin is not None
+    with pytest.raises(InputError, match="not set") as info:
+        bitcoin_adapter(config.bitcoin)
+    assert info.value.key == "bitcoin.password_env"
