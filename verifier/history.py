@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from rich.console import Console
@@ -28,24 +28,31 @@ from verifier.store import RunRecord, Store
 
 HISTORY_FORMAT = "por-history-v1"
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+_LOOK_BACK = re.compile(r"([0-9]{1,12})([mhdw])")
 
 
 def parse_since(text: str, now: datetime | None = None) -> str:
     """``--since``: an ISO 8601 date or time, or a look-back such as ``24h``, ``7d``, ``2w``;
     returned as the ISO UTC string runs are stored with (they compare as text)."""
     value = text.strip()
-    if value[:-1].isdigit() and value[-1:] in _UNITS:
-        moment = (now or datetime.now(UTC)) - timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]])
-    else:
-        try:
+    try:
+        look_back = _LOOK_BACK.fullmatch(value)
+        if look_back is not None:
+            seconds = int(look_back.group(1)) * _UNITS[look_back.group(2)]
+            moment = (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+        else:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise InputError(
-                "--since must be an ISO 8601 date/time or a look-back such as 7d", value=text
-            ) from exc
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # not a time, or before year 1 / after 9999
+        raise InputError(
+            "--since must be an ISO 8601 date/time or a look-back such as 7d (within years "
+            "1 to 9999)",
+            key="--since",
+            value=text,
+        ) from exc
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def read_runs(store: Store, since: str | None = None) -> list[RunRecord]:
@@ -96,10 +103,15 @@ def history_json(runs: Sequence[RunRecord], database: str) -> dict[str, Any]:
     }
 
 
+_WIDE = Context(prec=1000)
+"""Enough digits to quantize any stored value (exponents are bounded to ±400 on read):
+a coverage ratio of 10**30 (tiny liabilities) must print, not raise."""
+
+
 def _pct(value: Decimal | None) -> str:
     if value is None:
         return "n/a"
-    return f"{(value * 100).quantize(Decimal('0.01'), rounding='ROUND_DOWN')}%"
+    return f"{(value * 100).quantize(Decimal('0.01'), rounding=ROUND_DOWN, context=_WIDE)}%"
 
 
 def render_table(runs: Sequence[RunRecord], console: Console) -> None:
@@ -135,7 +147,7 @@ def render_table(runs: Sequence[RunRecord], console: Console) -> None:
 def _money(value: Decimal | None) -> str:
     if value is None:
         return "n/a"
-    return f"{value.quantize(Decimal(1), rounding='ROUND_DOWN'):,}"
+    return f"{value.quantize(Decimal(1), rounding=ROUND_DOWN, context=_WIDE):,}"
 
 
 # ----------------------------------------------------------------------------- HTML

@@ -19,6 +19,7 @@ cleanly between runs on SIGTERM or SIGINT (a run in progress is finished and sto
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -115,6 +116,7 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
     except PorError as exc:
         config_error = exc
     store = open_store(options, config)
+    _refuse_overwriting_inputs(options, config, store)
     store.ensure_ready()
     drift = parse_drift(
         options.drift or (config.alerts.drift if config is not None else None) or None
@@ -174,6 +176,47 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
     result = RunResult(exit_code, run, report, error, alerts_for(run, report, previous, drift))
     _alert(options, config, store, result)
     return result
+
+
+def _refuse_overwriting_inputs(options: RunOptions, config: PorConfig | None, store: Store) -> None:
+    """`--html` and `--metrics-file` must not replace the config, the database or any file
+    the config names (a typo must not turn por.db into an HTML page): `UsageError`, exit 2,
+    before anything runs."""
+    inputs: dict[Path, str] = {}
+    for path in _paths(config):
+        inputs.setdefault(path, f"input {path} (named in the config)")
+    inputs[options.config_file] = f"the config file {options.config_file}"
+    if store.path is not None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            inputs[store.path.with_name(store.path.name + suffix)] = f"the database {store.path}"
+    seen: dict[Path, str] = {}
+    for flag, target in (("--html", options.html_file), ("--metrics-file", options.metrics_file)):
+        if target is None:
+            continue
+        resolved = target.resolve()
+        for path, what in inputs.items():
+            if path.resolve() == resolved:
+                raise UsageError(f"{flag} {target} is {what}: refusing to overwrite it")
+        if resolved in seen:
+            raise UsageError(f"{flag} {target} is also {seen[resolved]}'s file")
+        seen[resolved] = flag
+
+
+def _paths(value: object, depth: int = 0) -> list[Path]:
+    """Every path inside a config value (dataclasses, tuples, mappings)."""
+    if depth > 8:
+        return []
+    if isinstance(value, Path):
+        return [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [
+            p for f in dataclasses.fields(value) for p in _paths(getattr(value, f.name), depth + 1)
+        ]
+    if isinstance(value, Mapping):
+        return [p for item in value.values() for p in _paths(item, depth + 1)]
+    if isinstance(value, (tuple, list)):
+        return [p for item in value for p in _paths(item, depth + 1)]
+    return []
 
 
 def _write_outputs(

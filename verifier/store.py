@@ -36,6 +36,7 @@ Invariants:
 import json
 import re
 import sqlite3
+import stat
 import struct
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -362,8 +363,11 @@ def normalise_url(value: str, config_path: Path | None, *, source: _Source | Non
     store into, a URL that does not parse. The value is shown masked.
     """
     where = source or _Source("--db")
-    if "\x00" in value:
-        raise where.refuse("the database setting contains a NUL character", mask_url(value))
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        shown = mask_url(value) if "://" in value else value
+        raise where.refuse("the database setting contains a control character", shown)
+    if not value.strip():
+        raise where.refuse("the database setting is blank", value)
     if "://" not in value:
         if _LIBPQ_KEYWORD.search(value):
             from verifier.redact import mask_dsn
@@ -519,13 +523,15 @@ class Store:
         before SQLite reads a page; raises `StoreError` for a file that cannot be read."""
         assert self.path is not None
         try:
-            size = self.path.stat().st_size
+            info = self.path.stat()
+            if stat.S_ISDIR(info.st_mode):
+                raise StoreError(f"cannot open the database {self.describe()}: it is a directory")
+            if not stat.S_ISREG(info.st_mode):
+                # a FIFO would block the read below forever; a device is no history
+                return "not a regular file"
+            size = info.st_size
             with self.path.open("rb") as handle:
                 header = handle.read(100)
-        except IsADirectoryError as exc:
-            raise StoreError(
-                f"cannot open the database {self.describe()}: it is a directory"
-            ) from exc
         except OSError as exc:
             raise StoreError(
                 f"cannot read the database {self.describe()}: {exc.strerror or exc}"

@@ -475,3 +475,73 @@ def test_readers_open_a_database_without_creating_or_changing_it(tmp_path: Path)
     assert not missing.exists() and not missing.ensure_readable()
     assert not (tmp_path / "gone").exists()
     assert os.listdir(tmp_path) == ["por.db"]
+
+
+def test_outputs_never_replace_the_config_the_database_or_an_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_reconcile(monkeypatch, SimpleNamespace(report=sample_report(), exit_code=0))
+    secret = tmp_path / "rpc-password.txt"
+    secret.write_text("hunter2\n")
+    config = tmp_path / "por.toml"
+    config.write_text(CONFIG + 'password_file = "rpc-password.txt"\n')
+    db = _real_db(tmp_path / "por.db", runs=1)
+    kept = {p: p.read_bytes() for p in (config, db, secret)}
+    base = ["reconcile", "--config", str(config), "--db", str(db)]
+    for flags, expected in [
+        (["--html", str(config)], "is the config file"),
+        (["--metrics-file", str(db)], "is the database"),
+        (["--html", str(tmp_path / "por.db-wal")], "is the database"),
+        (["--metrics-file", str(secret)], "named in the config"),
+        (["--html", str(tmp_path / "x"), "--metrics-file", str(tmp_path / "x")], "also --html"),
+    ]:
+        code, output = _run(capsys, *base, *flags)
+        assert code == 2 and expected in output, (flags, output)
+    assert {p: p.read_bytes() for p in kept} == kept
+    assert len(Store(f"sqlite:///{db}").runs()) == 1  # a usage error is not a run
+
+
+def test_a_fifo_or_a_device_is_not_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "por.db"
+    os.mkfifo(fifo)
+    for db in (str(fifo), "/dev/zero"):
+        for command in COMMANDS:
+            code, output = _run(capsys, *_command(command, db, _config(tmp_path), tmp_path))
+            assert code == 4 and "not a regular file" in output, (command, output)
+
+
+@pytest.mark.parametrize("value", ["   ", "por\n.db", "por\x1b[2J.db"])
+def test_a_blank_or_control_character_db_setting_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, output = _run(capsys, "history", "--db", value)
+    assert code == 3 and "'--db'" in output and "\x1b" not in output, output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "since", ["99999999999d", "9999999999999d", "²d", "0001-01-01T00:00:00+01:00", "yesterday"]
+)
+def test_since_out_of_range_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], since: str
+) -> None:
+    db = _real_db(tmp_path / "por.db", runs=1)
+    code, output = _run(capsys, "history", "--db", str(db), "--since", since)
+    assert code == 3 and "--since" in output, output
+
+
+def test_huge_ratios_and_hostile_text_print(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = _real_db(tmp_path / "por.db", runs=1)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE asset_coverage SET coverage_ratio = '1E+300'")
+        conn.execute("UPDATE runs SET reserve_required = '1E+350', reserve_eligible = '1E+390'")
+        conn.execute("UPDATE asset_coverage SET asset = '[bold]X\x1b[2J' WHERE asset = 'BTC'")
+    code, output = _run(capsys, "history", "--db", str(db))
+    assert code == 0 and "\x1b" not in output, output
+    page = tmp_path / "h.html"
+    assert _run(capsys, "history", "--db", str(db), "--html", str(page))[0] == 0
