@@ -392,7 +392,7 @@ def balance_slot(holder: str, slot: int) -> bytes:
     holder
         The address (0x + 40 hex).
     slot
-        The mapping's storage slot (0 for `fixtures/contracts/TestToken.sol`).
+        The mapping's storage slot (0 for `chains/nodes/contracts/TestToken.sol`).
 
     Returns
     -------
