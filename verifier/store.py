@@ -381,7 +381,7 @@ def normalise_url(value: str, config_path: Path | None, *, source: _Source | Non
         path = Path(value)
         if not path.is_absolute() and config_path is not None:
             path = config_path.parent / path
-        return f"sqlite:///{path.absolute()}"
+        return _sqlite_url(path)
     scheme, _, rest = value.partition("://")
     scheme = scheme.lower()
     if scheme in _POSTGRES_SCHEMES:
@@ -408,8 +408,13 @@ def normalise_url(value: str, config_path: Path | None, *, source: _Source | Non
         path = Path(parsed.database)
         if not path.is_absolute() and config_path is not None:
             path = config_path.parent / path
-        return f"sqlite:///{path.absolute()}"
+        return _sqlite_url(path)
     return url
+
+
+def _sqlite_url(path: Path) -> str:
+    # quoted: a file name may hold "?", "#" or "%", which a URL would take as its query
+    return "sqlite:///" + quote(str(path.absolute()))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -454,7 +459,12 @@ class Store:
                     for s in (parsed.password, parsed.query.get("password"))
                     if isinstance(s, str) and s
                 )
-                self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+                # libpq waits for an unanswered TCP connect as long as the OS does (minutes):
+                # a bad host must fail in seconds unless the URL says otherwise
+                connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+                self.engine = sa.create_engine(
+                    url, poolclass=sa.pool.NullPool, connect_args=connect_args
+                )
         except (SQLAlchemyError, ImportError) as exc:
             raise StoreError(
                 f"cannot open the database {self.describe()}: {self.mask(_first_line(exc))}"
@@ -501,7 +511,7 @@ class Store:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except DBAPIError as exc:
+        except (DBAPIError, sqlite3.Error) as exc:  # sqlite3: raised by our own connector
             raise self._error(exc) from exc
 
     def _error(self, exc: BaseException, doing: str = "") -> StoreError:
@@ -671,7 +681,7 @@ class Store:
         (`por history`) never wait for a run. Outside any transaction, as SQLite asks."""
         try:
             raw = self.engine.raw_connection()
-        except DBAPIError as exc:
+        except (DBAPIError, sqlite3.Error) as exc:
             raise self._error(exc) from exc
         try:
             raw.driver_connection.execute("PRAGMA journal_mode=WAL")  # type: ignore[union-attr]

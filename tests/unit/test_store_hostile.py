@@ -545,3 +545,26 @@ def test_huge_ratios_and_hostile_text_print(
     assert code == 0 and "\x1b" not in output, output
     page = tmp_path / "h.html"
     assert _run(capsys, "history", "--db", str(db), "--html", str(page))[0] == 0
+
+
+def test_a_file_name_with_url_characters_is_that_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "runs?mode=memory#x%20y.db"
+    assert _run(capsys, "db", "upgrade", "--db", str(db))[0] == 0
+    assert db.is_file() and sorted(p.name for p in tmp_path.iterdir())[0] == db.name
+    code, output = _run(capsys, "history", "--db", str(db))
+    assert code == 0 and f"no runs yet in {db}" in output
+
+
+def test_a_database_under_a_regular_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("x")
+    db = tmp_path / "a-file" / "por.db"
+    code, output = _run(capsys, "db", "upgrade", "--db", str(db))
+    assert code == 4 and "cannot create the directory" in output, output
+    code, output = _run(capsys, "reconcile", "--config", str(_config(tmp_path)), "--db", str(db))
+    assert code == 4 and "cannot create the directory" in output, output
+    code, output = _run(capsys, "history", "--db", str(db))
+    assert code == 0 and "does not exist" in output
