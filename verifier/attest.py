@@ -410,10 +410,30 @@ def _compare(
     if not isinstance(attested, Mapping) or not attested:
         return
     for key in ("assets", "combined", "reserve"):
-        if key in attested and attested[key] != ours.get(key):
+        if key in attested and _figures(attested[key]) != _figures(ours.get(key)):
             verification.discrepancies.append(
                 f"report.{key}: the attested figures differ from the recomputed ones"
             )
+
+
+def _figures(value: Any) -> Any:
+    """`value` without the rule pack's provenance text: the pack's ``sources`` and each
+    parameter's ``source`` and ``verified_on`` say where a rule comes from, not what it
+    computes, so a source added or reworded later does not fail an attestation signed
+    before (the pack's id and version are compared on their own)."""
+    if not isinstance(value, Mapping):
+        return value
+    out = dict(value)
+    if isinstance(out.get("pack"), Mapping):
+        out["pack"] = {k: v for k, v in out["pack"].items() if k != "sources"}
+    if isinstance(out.get("parameters"), list):
+        out["parameters"] = [
+            {k: v for k, v in p.items() if k not in ("source", "verified_on")}
+            if isinstance(p, Mapping)
+            else p
+            for p in out["parameters"]
+        ]
+    return out
 
 
 __all__: Sequence[str] = ("Verification", "attest", "attestation_document", "verify")

@@ -33,6 +33,7 @@ Invariants:
 from __future__ import annotations
 
 import enum
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -178,6 +179,37 @@ class Parameter:
         return str(self.value)
 
 
+CITATION_RE = re.compile(r"\[([0-9]+)\]")
+"""A citation in a parameter's ``source`` (or the pack's ``description``): ``[43]``."""
+SOURCE_KEYS = ("title", "publisher", "date", "identifier")
+_SOURCE_ID = re.compile(r"[1-9][0-9]{0,5}")
+_SOURCE_DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?|n\.d\.")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One entry of a pack's ``[sources]`` table: what a citation ``[n]`` refers to."""
+
+    id: int
+    """The number citations use (``[43]``)."""
+    title: str
+    publisher: str
+    date: str
+    """``YYYY-MM-DD``, ``YYYY-MM``, ``YYYY``, or ``n.d.`` when no date is recorded."""
+    identifier: str
+    """A URL, a document number or an article reference: how to find the text."""
+
+    def to_json(self) -> dict[str, object]:
+        """The source as a report member."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "publisher": self.publisher,
+            "date": self.date,
+            "identifier": self.identifier,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class RulePack:
     """A versioned set of parameters and the formula family (``model``) they feed."""
@@ -194,6 +226,8 @@ class RulePack:
     description: str = ""
     origin: str = ""
     """The file the pack was read from."""
+    sources: tuple[Source, ...] = ()
+    """The pack's ``[sources]`` table, by id; every citation ``[n]`` in it is listed here."""
 
     def get(self, name: str) -> Parameter | None:
         """The parameter called `name`, or None."""
@@ -383,6 +417,70 @@ def _check_pack(pack: RulePack, file: str | None) -> None:
         )
 
 
+def _sources(raw: Any, origin: str) -> tuple[Source, ...]:
+    """The ``[sources]`` table: ``[sources.N]`` with title, publisher, date, identifier."""
+    if not isinstance(raw, Mapping):
+        raise InputError("must be a table of [sources.N] tables", file=origin, key="sources")
+    out = []
+    for key, entry in raw.items():
+        where = f"sources.{key}"
+        if not _SOURCE_ID.fullmatch(key):
+            raise InputError(
+                "a source id must be a positive whole number (as cited: [43])",
+                file=origin,
+                key=where,
+                value=key,
+            )
+        if not isinstance(entry, Mapping):
+            raise InputError(
+                f"must be a table with {', '.join(SOURCE_KEYS)}", file=origin, key=where
+            )
+        extra = sorted(set(entry) - set(SOURCE_KEYS))
+        if extra:
+            raise InputError("unknown key", file=origin, key=f"{where}.{extra[0]}")
+        text: dict[str, str] = {}
+        for name in SOURCE_KEYS:
+            value = entry.get(name)
+            if name == "date" and isinstance(value, date) and not isinstance(value, datetime):
+                value = value.isoformat()
+            if not isinstance(value, str) or not value.strip():
+                raise InputError(
+                    "missing or not a non-empty string",
+                    file=origin,
+                    key=f"{where}.{name}",
+                    value=None if value is None else str(value),
+                )
+            text[name] = value.strip()
+        if not _SOURCE_DATE.fullmatch(text["date"]):
+            raise InputError(
+                "must be a date (2023-05-31, unquoted or quoted), YYYY-MM, YYYY, or n.d.",
+                file=origin,
+                key=f"{where}.date",
+                value=text["date"],
+            )
+        out.append(Source(id=int(key), **text))
+    return tuple(sorted(out, key=lambda source: source.id))
+
+
+def _check_citations(pack: RulePack, origin: str) -> None:
+    """Every ``[n]`` a parameter's source (or the description) cites is in ``[sources]``."""
+    listed = {source.id for source in pack.sources}
+    cited = [("description", pack.description)] + [
+        (f"parameters.{p.name}.source", p.source) for p in pack.parameters
+    ]
+    for key, text in cited:
+        for match in CITATION_RE.finditer(text):
+            if int(match.group(1)) not in listed:
+                known = ", ".join(f"[{n}]" for n in sorted(listed)) or "none"
+                raise InputError(
+                    f"cites source {match.group(0)}, which the pack's [sources] table does "
+                    f"not list (listed: {known})",
+                    file=origin,
+                    key=key,
+                    value=match.group(0),
+                )
+
+
 def parse_pack(raw: Mapping[str, Any], origin: str) -> RulePack:
     """Check a decoded rule-pack document and build the `RulePack`.
 
@@ -400,7 +498,9 @@ def parse_pack(raw: Mapping[str, Any], origin: str) -> RulePack:
     Raises
     ------
     InputError
-        For a missing or malformed key, an unknown parameter, or a parameter a model needs.
+        For a missing or malformed key, an unknown parameter, a parameter a model needs,
+        or a citation ``[n]`` (in a parameter's source or the description) that the pack's
+        ``[sources]`` table does not list.
     """
     allowed = {
         "id",
@@ -411,6 +511,7 @@ def parse_pack(raw: Mapping[str, Any], origin: str) -> RulePack:
         "jurisdiction",
         "description",
         "parameters",
+        "sources",
     }
     extra = sorted(set(raw) - allowed)
     if extra:
@@ -448,7 +549,9 @@ def parse_pack(raw: Mapping[str, Any], origin: str) -> RulePack:
         jurisdiction=str(raw.get("jurisdiction", "")),
         description=str(raw.get("description", "")),
         origin=origin,
+        sources=_sources(raw.get("sources", {}), origin),
     )
+    _check_citations(pack, origin)
     _check_pack(pack, origin)
     return pack
 
@@ -812,6 +915,7 @@ class ReserveEvaluation:
                 "version": self.pack.version,
                 "name": self.pack.name,
                 "currency": self.pack.currency,
+                "sources": [source.to_json() for source in self.pack.sources],
             },
             "required": {
                 "amount": fmt_decimal(self.required),

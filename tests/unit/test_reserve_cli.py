@@ -68,7 +68,11 @@ def test_json_is_the_evaluation_document() -> None:
         "version": "2026.0-ph1",
         "name": doc["pack"]["name"],
         "currency": "JPY",
+        "sources": doc["pack"]["sources"],  # the pack's [sources]: tests/unit/test_pack_sources.py
     }
+    assert doc["pack"]["sources"] and all(
+        set(s) == {"id", "title", "publisher", "date", "identifier"} for s in doc["pack"]["sources"]
+    )
     assert doc["required"]["amount"] == "5061000000"
     assert set(doc["required"]) == {"amount", "formula", "terms"}
     assert set(doc["eligible"]) == {"total", "insurance_cap", "components"}
