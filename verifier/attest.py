@@ -7,17 +7,37 @@ the challenge of its stated block, every balance re-read on the auditor's own no
 stated heights and block hashes (when an auditor config names nodes), the liabilities root
 document, and the reserve and coverage recomputed from the document's own data. Every
 discrepancy is listed; none is fatal until the end, so the auditor sees them all.
+
+Nothing lost, nothing half-written: `attest` builds the whole new attestation directory
+(attestation.json, root.json, report.json, report.html) under a temporary sibling and
+swaps it into place at the end (`install_directory`), so a failure midway — a full disk,
+a signal — leaves the previous attestation directory exactly as it was. Its output may
+neither hold nor lie inside any input the config names (`attest_inputs`).
+
+`verify` reads the document as hostile input: bounded JSON (`verifier.safejson`), and
+whatever the signed document holds that this tool cannot recompute from (a malformed
+statement, threshold or status, an unknown rule pack) is a listed discrepancy (exit 3),
+never a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+import ctypes
+import dataclasses
+import errno
+import json
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from attestations.document import (
     Attestation,
@@ -26,7 +46,6 @@ from attestations.document import (
     RulePackRef,
     WalletEntry,
     build_attestation,
-    load_attestation,
     load_or_create_signing_key,
     sign_attestation,
     verify_attestation,
@@ -35,14 +54,26 @@ from attestations.document import (
 from chains.base import Chain, Ownership, OwnershipCheck
 from chains.btc_ownership import verify_bitcoin_ownership
 from chains.eth_ownership import verify_eip191
+from verifier import safejson
 from verifier.config import PorConfig
-from verifier.errors import EXIT_INVALID, EXIT_OK, EXIT_SHORTFALL, ChainError, PorError
+from verifier.errors import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_SHORTFALL,
+    ChainError,
+    InputError,
+    PorError,
+    StoreError,
+    UsageError,
+)
 from verifier.pipeline import Inputs, Outcome, figures
 from verifier.prices import Price
 from verifier.reconcile import Reconciliation
 from verifier.report import build_report
 from verifier.reserve import parse_statement
-from verifier.rules import load_pack
+from verifier.rules import known_packs, load_pack
+
+T = TypeVar("T")
 
 # ----------------------------------------------------------------------------- attest
 
@@ -108,14 +139,212 @@ def attestation_document(config: PorConfig, inputs: Inputs, outcome: Outcome) ->
     )
 
 
+ATTESTATION_FILES = ("attestation.json", "root.json", "report.json", "report.html")
+"""What `attest` writes; an existing --out may hold these and nothing else."""
+
+
 def attest(
     config: PorConfig, inputs: Inputs, outcome: Outcome, out_dir: Path, key_file: Path
 ) -> dict[str, Any]:
-    """Sign and write the attestation (DIR/attestation.json and DIR/root.json)."""
+    """Sign the attestation and write DIR whole: attestation.json, root.json, report.json
+    and report.html, or — on any failure — nothing (the previous DIR is left as it was)."""
+    check_attestation_dir(out_dir)
     key = load_or_create_signing_key(key_file)
     doc = sign_attestation(attestation_document(config, inputs, outcome), key)
-    write_attestation(out_dir, doc)
+    write_attestation_dir(out_dir, doc, outcome.report)
     return doc
+
+
+def attest_inputs(config: PorConfig) -> list[tuple[str, Path]]:
+    """Every file and directory `attest` reads or must keep, for `verifier.outdir.guard_output`.
+
+    The config itself; every path the config names (walked generically, so a path key
+    added later is covered too); the rule pack when it is a file; the liabilities tree
+    (given by its root.json, or built beside the config) and its master secret.
+    """
+    named = {
+        "reconcile.root": "root document (liabilities.root)",
+        "reconcile.liabilities_file": "liabilities file",
+        "reconcile.assets_file": "assets file",
+        "reconcile.tree_dir": "liabilities tree",
+        "reconcile.prices": "prices file",
+        "reconcile.statement": "reserve statement",
+        "reconcile.key_file": "signing key (attest.key_file)",
+    }
+    found: list[tuple[str, Path]] = [("config file", config.path)]
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, Path):
+            if all(value != path for _, path in found):
+                found.append((named.get(where, f"file of {where}"), value))
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for item in dataclasses.fields(value):
+                if where or item.name != "path":
+                    walk(getattr(value, item.name), f"{where}.{item.name}".lstrip("."))
+        elif isinstance(value, tuple | list):
+            for n, item in enumerate(value):
+                walk(item, f"{where}[{n}]")
+
+    walk(config, "")
+    r = config.reconcile
+    if r.pack is not None and r.pack not in known_packs():
+        found.append(("rule pack", Path(r.pack)))
+    if r.root is not None:
+        tree = r.root.parent
+        if (tree / "tree" / "meta.json").is_file():
+            found.append(("liabilities tree", tree))
+            with contextlib.suppress(PorError):
+                meta = safejson.load_path(tree / "tree" / "meta.json", what="tree metadata")
+                secret = meta.get("secret_file") if isinstance(meta, dict) else None
+                if isinstance(secret, str) and secret:
+                    found.append(("tree secret", tree / secret))
+    elif r.liabilities_file is not None:
+        tree = r.tree_dir or (config.path.parent / "tree")
+        found.append(("liabilities tree", tree))
+        found.append(("tree secret", tree.with_name(f"{tree.name}.secret.key")))
+    return found
+
+
+def check_attestation_dir(out_dir: Path) -> None:
+    """Refuse an --out that `attest` cannot replace whole without losing something.
+
+    The directory is swapped for the new one, so it may hold only what `attest` writes
+    (and temporary files a crashed earlier run left); anything else is named (exit 2).
+    """
+    if not os.path.lexists(out_dir):
+        return
+    real = Path(os.path.realpath(out_dir))
+    if not real.is_dir():
+        raise UsageError(f"--out {out_dir} exists and is not a directory")
+    for entry in sorted(real.iterdir()):
+        name = entry.name
+        if name in ATTESTATION_FILES and entry.is_file() and not entry.is_symlink():
+            continue
+        if name.startswith(".") and any(name.startswith(f".{f}.") for f in ATTESTATION_FILES):
+            continue  # a temporary file of an interrupted write
+        raise UsageError(
+            f"--out {out_dir} holds {name!r}, which `por attest` does not write; the "
+            "directory is replaced whole, so choose an empty directory or a previous "
+            "attestation directory"
+        )
+
+
+def write_attestation_dir(out_dir: Path, doc: Mapping[str, Any], report: Mapping[str, Any]) -> None:
+    """Write the signed `doc` and its report as directory `out_dir`, all or nothing.
+
+    Everything is written and fsynced under a temporary sibling (``.NAME.tmp-XXXX``), then
+    swapped in by `install_directory`. Raises `StoreError` (exit 4) naming the directory
+    when anything cannot be written; the previous directory is then untouched and the
+    temporary one removed.
+    """
+    from verifier.html_report import render_html
+
+    check_attestation_dir(out_dir)
+    target = Path(os.path.realpath(out_dir))  # a symlinked --out: replace what it points at
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(6)}")
+        tmp.mkdir()  # mode 0777 & ~umask, as a plain mkdir of the directory would have
+    except OSError as exc:
+        raise StoreError(
+            f"{out_dir}: cannot write the attestation ({exc.strerror}); nothing changed"
+        ) from None
+    try:
+        write_attestation(tmp, doc)  # verifies the document first; atomic, fsynced files
+        _write_file(tmp / "report.json", (json.dumps(report, indent=2) + "\n").encode())
+        _write_file(tmp / "report.html", render_html(dict(report)).encode("utf-8"))
+        _fsync_dir(tmp)
+        install_directory(tmp, target)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StoreError(
+            f"{out_dir}: cannot write the attestation ({exc.strerror or exc}); the previous "
+            "attestation directory is unchanged"
+        ) from None
+    except StoreError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        # name the directory the user gave, not the temporary one
+        message = exc.message.replace(str(tmp), str(out_dir))
+        raise StoreError(f"{message}; the previous attestation directory is unchanged") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # no such libc symbol (older glibc, musl)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes += [ctypes.c_uint]
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+        return False  # the file system cannot exchange: fall back to two renames
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def install_directory(new: Path, target: Path) -> None:
+    """Put the complete directory `new` in place of `target` (a sibling), all or nothing.
+
+    Where the kernel and file system can (Linux, renameat2 RENAME_EXCHANGE), the two are
+    swapped in one atomic step: a reader sees the old directory or the new one, never
+    neither. Elsewhere two renames: `target` aside to ``.NAME.old-XXXX``, then `new` in.
+    In the one window between them `target` does not exist: an error or interrupt there
+    renames the previous directory back; a crash of the process exactly there leaves both
+    complete directories beside it (the previous one as ``.NAME.old-*``, the new one as
+    ``.NAME.tmp-*``), so nothing is lost. The previous directory is removed only once the
+    new one is in place.
+
+    Raises OSError only while nothing has changed; once the new directory is in place,
+    what remains (syncing the parent, removing the previous copy) cannot fail the call.
+    """
+    if not os.path.lexists(target):
+        os.rename(new, target)
+        previous = None
+    elif _exchange(new, target):
+        previous = new  # after the exchange, `new` names the previous directory
+    else:
+        previous = target.with_name(f".{target.name}.old-{secrets.token_hex(6)}")
+        try:
+            os.rename(target, previous)
+            os.rename(new, target)
+        except BaseException:  # an error or an interrupt in the window: put the old one back
+            if not os.path.lexists(target) and os.path.lexists(previous):
+                os.rename(previous, target)
+            raise
+    # the point of no return: the new directory is in place
+    with contextlib.suppress(OSError):
+        _fsync_dir(target.parent)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- verify
@@ -300,7 +529,9 @@ def verify(
     path: Path, *, auditor: PorConfig | None = None, expected_public_key: str | None = None
 ) -> Verification:
     """Verify an attestation; every discrepancy is collected, then returned."""
-    raw = load_attestation(path)
+    # bounded JSON: a deeply nested file segfaults the plain decoder once a dependency has
+    # raised the recursion limit; numbers with a fraction stay Decimal for the field checks
+    raw = safejson.load_path(path, what="attestation", parse_float=Decimal, strict_keys=True)
     doc = verify_attestation(raw, expected_public_key=expected_public_key)
     verification = Verification(doc.attestation_id, raw["signature"]["public_key"])
     verification.checks.append("the exchange's Ed25519 signature over the canonical document")
@@ -315,7 +546,13 @@ def verify(
     for key, verdict in verdicts.items():
         claimed = _attested_status(raw, key)
         if verdict.reason == NOT_RECHECKED:
-            if claimed is not None:  # recompute with the attested status, and say so
+            known = {o.value for o in Ownership}
+            if claimed is not None and claimed not in known:
+                verification.discrepancies.append(
+                    f"{key}: the report states ownership status {_short(claimed)}, which is "
+                    f"none of {', '.join(sorted(known))}"
+                )
+            elif claimed is not None:  # recompute with the attested status, and say so
                 verdicts[key] = OwnershipCheck(
                     verdict.address,
                     Ownership(claimed),
@@ -328,14 +565,65 @@ def verify(
             continue
         if claimed is not None and claimed != verdict.status.value:
             verification.discrepancies.append(
-                f"{key}: the report says {claimed}, the auditor finds {verdict.status.value} "
-                f"({verdict.reason})"
+                f"{key}: the report says {_short(claimed)}, the auditor finds "
+                f"{verdict.status.value} ({verdict.reason})"
             )
     try:
         _recompute(raw, doc, verdicts, verification)
     except PorError as exc:
         verification.discrepancies.append(f"recomputing reserve and coverage failed: {exc.message}")
+    except (ArithmeticError, ValueError, TypeError, LookupError) as exc:
+        # the signed document is the exchange's word, not ours: data that the recomputation
+        # cannot use is a discrepancy in the document, named by its type, not a crash
+        verification.discrepancies.append(
+            "recomputing reserve and coverage failed on the document's data "
+            f"({type(exc).__name__}: {_short(str(exc))})"
+        )
     return verification
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bounded(parse: Callable[[], T], what: str) -> T:
+    """Run a recursive parser (tomllib) with a recursion limit near the current depth.
+
+    A dependency raises the interpreter's limit to 100,000 when imported, so deeply nested
+    input would overflow the C stack instead of raising RecursionError; see safejson.
+    """
+    depth = 0
+    frame = sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + 1000)
+    try:
+        return parse()
+    except RecursionError:
+        raise InputError(f"{what} is nested too deeply") from None
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _threshold(settings: Any, key: str) -> Decimal:
+    """A coverage threshold from the signed report's settings (default 1), checked."""
+    value = settings.get(key, "1") if isinstance(settings, Mapping) else "1"
+    try:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise InvalidOperation
+        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+        if not number.is_finite() or not 0 <= number <= 1000:
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        raise InputError(
+            "not a coverage threshold (a decimal from 0 to 1000)",
+            key=f"report.settings.thresholds.{key}",
+            value=_short(value),
+        ) from None
+    return number
 
 
 def _attested_status(raw: Mapping[str, Any], key: str) -> str | None:
@@ -359,6 +647,13 @@ def _recompute(
 ) -> None:
     import tomllib
 
+    if doc.rule_pack.id not in known_packs():
+        # never load a file a document names: only this tool's own packs are recomputed
+        verification.discrepancies.append(
+            f"rule pack {_short(doc.rule_pack.id)} is not one of this tool's packs "
+            f"({', '.join(known_packs())}); reserve and coverage not recomputed"
+        )
+        return
     pack = load_pack(doc.rule_pack.id)
     if pack.version != doc.rule_pack.version:
         verification.discrepancies.append(
@@ -370,7 +665,14 @@ def _recompute(
     if not isinstance(text, str):
         verification.discrepancies.append("the reserve statement is not in the document")
         return
-    statement = parse_statement(tomllib.loads(text), "attestation reserve.statement_toml")
+    try:
+        parsed = _bounded(lambda: tomllib.loads(text), "reserve.statement_toml")
+    except tomllib.TOMLDecodeError as exc:
+        verification.discrepancies.append(
+            f"the document's reserve.statement_toml is not TOML ({_short(str(exc))})"
+        )
+        return
+    statement = parse_statement(parsed, "attestation reserve.statement_toml")
     prices = {c: Price(q.value, q.currency, q.source, q.time) for c, q in doc.prices.items()}
     currency = next(iter(prices.values())).currency if prices else "USD"
     report = raw.get("report") if isinstance(raw.get("report"), Mapping) else {}
@@ -391,8 +693,8 @@ def _recompute(
         inputs,
         _snapshot_doc(doc, verdicts),
         as_of=as_of,
-        min_coverage=Decimal(str(thresholds.get("min_coverage", "1"))),
-        min_combined=Decimal(str(thresholds.get("min_combined", "1"))),
+        min_coverage=_threshold(thresholds, "min_coverage"),
+        min_combined=_threshold(thresholds, "min_combined"),
     )
     verification.reconciliation = rec
     verification.report = build_report(rec, generated_at=doc.as_of, input_hashes={})

@@ -1009,19 +1009,27 @@ def attest_cmd(
     config_file: Path, out_dir: Path, btc_height: int | None, eth_block: int | None, as_json: bool
 ) -> int:
     """Exchange: reconcile, then write the signed por-attestation-v1 document (Ed25519; the
-    key file comes from [attest] key_file and is created with mode 0600 if absent)."""
-    from verifier.attest import attest
-    from verifier.html_report import render_html, write_html
+    key file comes from [attest] key_file and is created with mode 0600 if absent).
 
-    config, inputs, outcome = _reconcile(config_file, btc_height, eth_block, as_json)
-    key_file = config.reconcile.key_file
-    if key_file is None:
+    OUT is written whole (attestation.json, root.json, report.json, report.html) or not at
+    all: a failure midway leaves the previous attestation directory as it was. OUT may not
+    hold or lie inside any input the config names (exit 2), nor hold other files."""
+    from verifier.attest import attest, attest_inputs, check_attestation_dir
+    from verifier.config import load_config
+    from verifier.outdir import guard_output
+
+    # before the snapshot, and before anything is touched
+    config = load_config(config_file)
+    guard_output(out_dir, attest_inputs(config), flag="--out")
+    check_attestation_dir(out_dir)
+    if config.reconcile.key_file is None:
         raise InputError(
             "missing: the Ed25519 key file", file=str(config.path), key="attest.key_file"
         )
+    config, inputs, outcome = _reconcile(config_file, btc_height, eth_block, as_json)
+    key_file = config.reconcile.key_file
+    assert key_file is not None  # the same config file, checked above
     doc = attest(config, inputs, outcome, out_dir, key_file)
-    write_atomic(out_dir / "report.json", (json.dumps(outcome.report, indent=2) + "\n").encode())
-    write_html(out_dir / "report.html", render_html(outcome.report))
     summary = {
         "attestation": str(out_dir / "attestation.json"),
         "public_key": doc["signature"]["public_key"],

@@ -5,13 +5,16 @@ inputs named in `por.toml` (root document, prices, reserve statement, rule pack)
 snapshot, evaluates the rule pack on the holdings the snapshot proves, reconciles, and builds
 the report. Verification of an attestation recomputes the same figures from the attestation's
 own data and from the auditor's nodes and lists every discrepancy.
+
+Files are read as untrusted input: JSON through `verifier.safejson` (bounded nesting and
+integers), and a tree built from the config never replaces a directory holding one of
+the run's own inputs (`verifier.outdir.guard_output`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from attestations.proofs import RootDocument, check_root_document, parse_root_document
+from verifier import safejson
 from verifier.config import PorConfig
 from verifier.errors import InputError, InvalidProof
 from verifier.prices import Price, load_prices
@@ -81,11 +85,26 @@ def _build_liabilities(config: PorConfig) -> Path:
     """
     from attestations.build import build_tree
     from verifier.inputs import read_assets, read_liabilities
+    from verifier.outdir import guard_output
 
     r = config.reconcile
     source = _need(r.liabilities_file, config, "liabilities.root")
-    assets = read_assets(_need(r.assets_file, config, "liabilities.assets"))
+    assets_file = _need(r.assets_file, config, "liabilities.assets")
     tree = r.tree_dir or (config.path.parent / "tree")
+    # the tree is replaced on every run: it must not hold any of the run's inputs
+    guard_output(
+        tree,
+        [
+            ("config file", config.path),
+            ("liabilities file", source),
+            ("assets file", assets_file),
+            ("prices file", r.prices),
+            ("reserve statement", r.statement),
+            ("signing key", r.key_file),
+        ],
+        flag=f"[liabilities] tree of {config.path}",
+    )
+    assets = read_assets(assets_file)
     data = read_liabilities(source, assets)
     build_tree(
         data,
@@ -99,12 +118,7 @@ def _build_liabilities(config: PorConfig) -> Path:
 
 
 def load_root(path: Path) -> tuple[RootDocument, dict[str, Any]]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("root document not found", file=str(path)) from exc
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the root document: {exc}", file=str(path)) from exc
+    raw = safejson.load_path(path, what="root document")
     try:
         root = parse_root_document(raw)
         check_root_document(root)
