@@ -668,7 +668,32 @@ def render_verify(bundle: AttestationBundle) -> str:
 
 # ----------------------------------------------------------------------------- report shape
 
+_NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+MAX_NUMBER_DIGITS = 200
+"""Longest decimal string a page shows as a number (a ratio has 28 digits; display
+arithmetic works to 999 digits, so a longer figure could not be shown exactly)."""
 _TEXT = (str, type(None))
+
+
+def _check_numbers(value: Any, field: str, source: Path) -> None:
+    """Refuse a decimal string too long to display exactly, naming its field."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_numbers(item, _field(field, str(key)), source)
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            _check_numbers(item, _field(field, n), source)
+    elif (
+        isinstance(value, str) and len(value) > MAX_NUMBER_DIGITS and _NUMBER_TEXT.fullmatch(value)
+    ):
+        raise InputError(
+            f"the signed document cannot be shown: a number of {len(value)} characters "
+            f"(at most {MAX_NUMBER_DIGITS})",
+            file=str(source),
+            key=field,
+        )
+
+
 _OBJECT = (Mapping, type(None))
 _LIST = (list, type(None))
 
@@ -680,8 +705,7 @@ def _check_report_shape(report: Mapping[str, Any], source: Path) -> None:
     def need(value: Any, field: str, kinds: tuple[type, ...], expected: str) -> None:
         if not isinstance(value, kinds):
             raise InputError(
-                f"the signed report cannot be shown: field {field} is {_shown(value)}, "
-                f"expected {expected}",
+                f"the signed report cannot be shown: {_shown(value)} where {expected} is expected",
                 file=str(source),
                 key=field,
             )
@@ -839,11 +863,15 @@ def _install(tmp: Path, out_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _render(bundle: AttestationBundle, downloads: Mapping[str, str], source: Path) -> list[str]:
+def _render(
+    bundle: AttestationBundle, downloads: Mapping[str, str], source: Path, attestation: Path
+) -> list[str]:
     """Both pages. The signed documents are shape-checked only as far as `verify_attestation`
     goes; a signed report whose fields have unexpected types is refused, naming the file."""
     if bundle.report is not None:
         _check_report_shape(bundle.report, source)
+        _check_numbers(bundle.report, "", source)
+    _check_numbers(bundle.attestation.get("reserve"), "reserve", attestation)
     try:
         return [render_index(bundle, downloads), render_verify(bundle)]
     except PorError:
@@ -909,7 +937,7 @@ def build_site(
     downloads = {name: _sha(data) for name, data in files.items()}
     report_file = attestation_dir / "report.json"
     source = report_file if report_file.exists() else attestation_dir / "attestation.json"
-    index, verify = _render(bundle, downloads, source)
+    index, verify = _render(bundle, downloads, source, attestation_dir / "attestation.json")
     files["index.html"] = index.encode()
     files["verify.html"] = verify.encode()
     css = _asset_text("style.css") + _colour_rules([index, verify])
