@@ -35,7 +35,7 @@ from verifier import serve as serve_module
 from verifier.cli import main
 from verifier.errors import InputError, NotFound, PorError, UsageError
 from verifier.report import percent
-from verifier.serve import SECURITY_HEADERS, Listening, create_app, start_server
+from verifier.serve import SECURITY_HEADERS, Listening, create_app, history_file, start_server
 from verifier.site import build_site, read_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -506,8 +506,8 @@ def test_a_hostile_history_file_is_exit_3(
 class _Live:
     """`start_server` in a thread with its own event loop, on 127.0.0.1:<free port>."""
 
-    def __init__(self, site: Path, head_timeout: float) -> None:
-        self.app = create_app(site)
+    def __init__(self, site: Path, head_timeout: float, **options: Any) -> None:
+        self.app = create_app(site, **options)
         self.head_timeout = head_timeout
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -664,3 +664,36 @@ def test_a_port_in_use_is_exit_4(clean_site: Path, capsys: pytest.CaptureFixture
         port = taken.getsockname()[1]
         rc, err = _por(capsys, "serve", clean_site, "--port", port)
     assert rc == 4 and "cannot listen" in err
+
+
+def _secure(headers: dict[str, str]) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert headers.get(name.lower()) == value, name
+
+
+def test_a_history_file_is_served_as_written_and_rechecked(
+    clean_site: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "history.json"
+    path.write_bytes(b'[{"ratio": 1.25, "n": 3}]\n')
+    get = b"GET /api/history HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with _Live(clean_site, head_timeout=5.0, history=history_file(path)) as server:
+        status, headers, body = _exchange(server.port, get)
+        assert status.split()[1] == "200" and body == path.read_bytes()
+        path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+        status, headers, body = _exchange(server.port, get)
+    assert status.split()[1] == "503"
+    _secure(headers)
+    assert json.loads(body) == {"error": "the history is not available"}
+
+
+def test_a_crashing_history_provider_is_a_secure_500(clean_site: Path) -> None:
+    def broken() -> Any:
+        raise RuntimeError("boom /secret/path")
+
+    get = b"GET /api/history HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with _Live(clean_site, head_timeout=5.0, history=broken) as server:
+        status, headers, body = _exchange(server.port, get)
+    assert status.split()[1] == "500"
+    _secure(headers)
+    assert json.loads(body) == {"error": "internal server error"}
