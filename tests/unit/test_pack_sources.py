@@ -235,3 +235,42 @@ def test_an_attestation_signed_before_packs_had_sources_still_verifies(
     result = json.loads(capsys.readouterr().out)
     assert result["discrepancies"] == []
     assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "flagged"),
+    [
+        ("required", True),  # a figure
+        ("value", True),  # a parameter's value
+        ("source", False),  # provenance text only
+        ("sources", False),
+    ],
+)
+def test_verify_still_compares_every_figure_of_the_reserve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: str, flagged: bool
+) -> None:
+    """Provenance is left out of the comparison, and nothing else: an attested figure or a
+    parameter value that differs from the recomputation is still a discrepancy."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from attestations.document import pretty_json, sign_attestation
+
+    doc = json.loads((FIXTURES / "samples" / "por" / "attestation.json").read_text())
+    reserve = doc["report"]["reserve"]
+    if edit == "required":
+        reserve["required"]["amount"] = "1"
+    elif edit == "value":
+        theta = next(p for p in reserve["parameters"] if p["name"] == "theta")
+        theta["value"] = "0.4"
+    elif edit == "source":
+        reserve["parameters"][0]["source"] = "reworded [1]"
+    else:
+        reserve["pack"]["sources"] = [{"id": 1, "title": "t"}]
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    path = tmp_path / "attestation.json"
+    path.write_bytes(pretty_json(sign_attestation(doc, key)))
+    code = main(["verify", str(path), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    differs = "report.reserve: the attested figures differ from the recomputed ones"
+    assert (differs in result["discrepancies"]) is flagged
+    assert (code != 0) is flagged
