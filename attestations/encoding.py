@@ -1,4 +1,4 @@
-"""The byte-level rules of `por-mst-v1` (DESIGN.md, normative), one function per rule.
+"""The byte-level rules of `por-mst-v1` (docs/spec/por-mst-v1.md, normative), one function per rule.
 
 Pure: no I/O. Everything that hashes a leaf, a node or the commitment goes through here,
 so the builder, the verifier and the auditor cannot disagree about the encoding.

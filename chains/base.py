@@ -44,7 +44,7 @@ class Chain(enum.StrEnum):
 
 
 class WalletClass(enum.StrEnum):
-    """How an address is held (DESIGN.md attestation document)."""
+    """How an address is held (docs/spec/por-attestation-v1.md)."""
 
     COLD = "cold"
     HOT = "hot"

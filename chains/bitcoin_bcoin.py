@@ -16,7 +16,7 @@ Mempool transactions (height -1) and those above H are ignored. Every spend must
 output already seen in the same history (same outpoint, script and value), else the
 history is incomplete and the reply is rejected.
 
-bcoin 1.0.2 quirks this module works around (see also /work/shared/NODES.md):
+bcoin 1.0.2 quirks this module works around:
   - The address index is keyed by the hash alone (hash160 or the 32-byte program), not by
     address type: a P2PKH and a P2WPKH address of the same key share one history. Outputs
     and spent coins are therefore matched by scriptPubKey, never by index membership.

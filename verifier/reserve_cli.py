@@ -6,7 +6,7 @@ the what-if holdings from the statement's ``[holdings]``, calls `verifier.rules.
 and renders the result as rich tables or one JSON document (``--json``). The group is
 registered on the root `por` command in verifier/cli.py.
 
-Exit codes (DESIGN.md): 0 the reserve is met and every check passes; 1 a shortfall or a
+Exit codes (docs/spec/README.md): 0 the reserve is met and every check passes; 1 a shortfall or a
 failed check; 2 usage; 3 invalid input (statement, pack, flag value). Errors are turned
 into exit codes here, in one context manager, so the group behaves the same under `por`
 and when invoked on its own (tests use click's CliRunner).

@@ -1,4 +1,4 @@
-"""A minimal, independent implementation of `por-mst-v1`, written only from DESIGN.md.
+"""A minimal, independent implementation of `por-mst-v1`, written only from the format's normative text (docs/spec/por-mst-v1.md).
 
 It exists to cross-check the tool: it imports nothing from `attestations/` or `verifier/`,
 favours obviousness over speed (plain Python integers, lists, one function per rule), and

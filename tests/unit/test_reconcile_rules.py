@@ -2,7 +2,7 @@
 
 `reserve_inputs` builds the plain dict the rule pack needs; verifier.rules turns it into its
 `ReserveInputs`, evaluates a pack, and reconciliation reads the evaluation document back.
-Checked on RULES.md's Hong Kong worked figure (required HK$5.075bn, shortfall HK$125m).
+Checked on docs/spec/rule-packs.md's Hong Kong worked figure (required HK$5.075bn, shortfall HK$125m).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The worked figures of RULES.md, reproduced exactly (Decimal equality) by every rule pack.
+"""The worked figures of docs/spec/rule-packs.md, reproduced exactly (Decimal equality) by every rule pack.
 
-Each case's statement is in fixtures/reserve/; the figures below are RULES.md's, written in
-the units RULES.md uses (¥bn, HK$bn, €m, USDT m) so they can be compared by eye.
+Each case's statement is in fixtures/reserve/; the figures below are docs/spec/rule-packs.md's, written in
+the units docs/spec/rule-packs.md uses (¥bn, HK$bn, €m, USDT m) so they can be compared by eye.
 """
 
 from __future__ import annotations
