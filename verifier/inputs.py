@@ -361,6 +361,7 @@ def _read_table(source: _Source) -> pa.Table:
             )
         except (pa.ArrowInvalid, pa.ArrowException) as exc:
             raise _diagnose_csv(source, exc) from exc
+    _refuse_null_rows(source)
     schema = pa.schema([(c, pa.string()) for c in COLUMNS])
     try:
         table = pa_json.read_json(
@@ -376,6 +377,43 @@ def _read_table(source: _Source) -> pa.Table:
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
         raise _diagnose_jsonl(source, exc) from exc
     return table
+
+
+def _refuse_null_rows(source: _Source) -> None:
+    """No JSON Lines row may be ``null``; refuse one before Arrow reads the file.
+
+    Arrow's JSON reader (pyarrow 26) crashes the process (SIGSEGV) when a top-level
+    ``null`` starts one of its 1 MiB blocks, e.g. as the file's first value or on a line
+    that straddles a block boundary. A row is ``null`` where ``null`` follows a line start
+    (Arrow's chunker splits at \\n and \\r) and nothing but blanks. The scan is a memchr
+    per block on ordinary files (no ``null`` in them at all).
+    """
+    newlines = 0  # \n before `data`
+    carry = b""  # the tail of the previous block's last line, reduced (see below)
+    with source.path.open("rb") as handle:
+        block = handle.read(1 << 20).removeprefix(b"\xef\xbb\xbf")
+        while block:
+            data = carry + block
+            at = data.find(b"null")
+            while at >= 0:
+                start = max(data.rfind(b"\n", 0, at), data.rfind(b"\r", 0, at)) + 1
+                if not data[start:at].strip(b" \t"):
+                    end = data.find(b"\n", at)
+                    text = data[start : end if end >= 0 else len(data)][:400]
+                    raise InputError(
+                        "not a JSON object",
+                        file=str(source.path),
+                        line=newlines + data.count(b"\n", 0, at) + 1,
+                        value=text.decode("utf-8", "replace").strip(),
+                    )
+                at = data.find(b"null", at + 4)
+            newlines += data.count(b"\n")
+            # what the next block needs of this one's last line: whether it is still
+            # blank (then only a partial "nul" matters) or not (any non-blank byte stands
+            # for it); never a whole long line
+            tail = data[max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 :].lstrip(b" \t")
+            carry = tail if tail in (b"", b"n", b"nu", b"nul") else b"x"
+            block = handle.read(1 << 20)
 
 
 class _Number(str):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from decimal import Decimal, localcontext
 from pathlib import Path
 
@@ -347,6 +349,77 @@ def test_jsonl_bom_with_blank_lines_reads(tmp_path):
         tmp_path / "l.jsonl", b"\xef\xbb\xbf" + GOOD + b"\n" + GOOD.replace(b'"a"', b'"b"')
     )
     assert set(balances_of(read_liabilities(path, ASSETS))) == {"a", "b"}
+
+
+def _read_in_subprocess(paths: list[Path]) -> list[dict]:
+    """read_liabilities of each file in one child process: a SIGSEGV fails the test, not
+    the whole session."""
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from attestations.encoding import AssetSpec\n"
+        "from verifier.errors import InputError\n"
+        "from verifier.inputs import read_liabilities\n"
+        "for name in sys.argv[1:]:\n"
+        "    try:\n"
+        "        read_liabilities(Path(name), (AssetSpec('BTC', 8),))\n"
+        "        print(json.dumps({'ok': True}), flush=True)\n"
+        "    except InputError as exc:\n"
+        "        print(json.dumps({'line': exc.line, 'message': str(exc)}), flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *map(str, paths)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 0, (
+        f"exit {done.returncode} (-11 is SIGSEGV) on {paths[len(results)]}: {done.stderr[-500:]}"
+    )
+    return results
+
+
+def test_jsonl_null_row_across_an_arrow_block_boundary_is_refused_not_a_crash(tmp_path):
+    """pyarrow's JSON reader segfaults when a top-level null starts one of its 1 MiB
+    blocks; here the null line starts 0, 1, 2 or 4 bytes before the 1 MiB mark."""
+    row = '{"account_id":"a%07d","asset":"BTC","amount":"1"}\n'
+    empty = '{"account_id":"","asset":"BTC","amount":"1"}\n'
+    paths, lines = [], []
+    for before in (0, 1, 2, 4):
+        start = (1 << 20) - before
+        body = "".join(row % i for i in range((start - 200) // len(row % 0)))
+        body += empty.replace('""', '"' + "p" * (start - len(body) - len(empty)) + '"')
+        assert len(body) == start
+        paths.append(write(tmp_path / f"l{before}.jsonl", body + "null\n" + row % 9_999_999))
+        lines.append(body.count("\n") + 1)
+    assert _read_in_subprocess(paths) == [
+        {"line": line, "message": f"{path}: line {line}: not a JSON object: 'null'"}
+        for path, line in zip(paths, lines, strict=True)
+    ]
+
+
+def test_jsonl_null_rows_are_refused_not_a_crash(tmp_path):
+    cases = {  # text: line of the null row
+        "null\n": 1,
+        "  null\n" + GOOD.decode(): 1,
+        "\n\nnull": 3,
+        "\ufeffnull\n": 1,
+        GOOD.decode() + "\t null \n": 2,
+        GOOD.decode() + "null" + GOOD.decode(): 2,
+    }
+    paths = [write(tmp_path / f"l{i}.jsonl", text) for i, text in enumerate(cases)]
+    for got, line in zip(_read_in_subprocess(paths), cases.values(), strict=True):
+        assert got.get("line") == line, got
+        assert "not a JSON object" in got["message"]
+
+
+def test_jsonl_null_inside_values_is_fine(tmp_path):
+    path = write(
+        tmp_path / "l.jsonl", jsonl_row("null", "BTC", "1") + jsonl_row("nullx null", "BTC", "2")
+    )
+    assert set(balances_of(read_liabilities(path, ASSETS))) == {"null", "nullx null"}
 
 
 # ----------------------------------------------------------------------------- 4. line ends
