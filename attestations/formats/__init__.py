@@ -5,17 +5,20 @@ Where it sits: `verifier/external.py` reads the files and calls `verify(name, in
 `bybit.py`, `bitget.py`, `bitmex.py`, `binance2022.py`, `coinex.py`, `por.py`).
 
 Invariants: `detect` names exactly one format or raises `InputError` saying that none or
-several fit; a format that needs a second file (okx-v2's tree) raises `UsageError` without it.
+several fit; a format that needs a second file (okx-v2's tree) raises `UsageError` without it;
+every `InvalidProof` that `verify` raises names the file it is about.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from attestations.formats import binance2022, bitget, bitmex, bybit, coinex, okx, por
 from attestations.formats.common import FormatResult, ProofInput
-from verifier.errors import InputError, UsageError
+from verifier import safejson
+from verifier.errors import InputError, InvalidProof, UsageError
 
 __all__ = ["FORMATS", "NAMES", "FormatResult", "FormatSpec", "ProofInput", "detect", "verify"]
 
@@ -91,9 +94,13 @@ def detect(inp: ProofInput) -> str:
     Raises
     ------
     InputError
-        No format fits, or more than one does (named).
+        No format fits, or more than one does (named); a file meant as JSON that cannot be
+        read as JSON says why (nesting, a huge number, not UTF-8, a syntax error).
     """
     fits = [name for name, spec in FORMATS.items() if spec.looks_like(inp)]
+    if not fits and inp.data.lstrip()[:1] in (b"{", b"["):
+        # it means to be JSON: if it cannot be read, that is the better message
+        safejson.loads(inp.data, source=inp.name, parse_float=Decimal, what="proof file")
     if not fits:
         raise InputError(
             f"no known proof format fits this file (known: {', '.join(FORMATS)}); give --format",
@@ -124,4 +131,11 @@ def verify(name: str, inp: ProofInput) -> FormatResult:
     spec = FORMATS[name]
     if spec.needs_tree and inp.tree is None:
         raise UsageError(f"--format {name} needs --tree FILE (the full liabilities tree)")
-    return spec.verify(inp)
+    try:
+        return spec.verify(inp)
+    except InvalidProof as exc:
+        detail = exc.message.removeprefix(f"{exc.check}: ")
+        if detail.startswith(f"{inp.name}:"):
+            raise
+        # the format modules name the field; say which file it is in
+        raise InvalidProof(exc.check, f"{inp.name}: {detail}") from None

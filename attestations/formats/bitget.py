@@ -36,6 +36,7 @@ from attestations.formats.common import (
     plain,
     sequence,
     sha256hex,
+    text,
     try_json,
     whole,
 )
@@ -72,7 +73,8 @@ def hashmap_order(keys: list[str]) -> list[str]:
         h = java_hash(key)
         return (h ^ (h >> 16)) & (capacity - 1)
 
-    return sorted(keys, key=lambda k: (bucket(k), keys.index(k)))
+    position = {key: n for n, key in reversed(list(enumerate(keys)))}  # first insertion
+    return sorted(keys, key=lambda k: (bucket(k), position[k]))
 
 
 def balances_json(balances: Mapping[str, Decimal]) -> str:
@@ -94,15 +96,14 @@ def _short_hash(text: str) -> str:
 
 def verify(inp: ProofInput) -> FormatResult:
     """Verify a Bitget ``merkel_tree_bg.json``-style file."""
-    doc = mapping(load_json(inp.data, "the proof file"), "proof")
+    doc = mapping(load_json(inp.data, "the proof file", inp.name), "proof")
     me = mapping(need(doc, "self", "proof"), "self")
     path = sequence(need(doc, "path", "proof"), "path")
     if not path:
         raise InvalidProof("fields", "path: empty")
     amounts = balance_map(need(me, "balances", "self"), "self.balances")
-    uid, nonce = need(me, "encryptUid", "self"), need(me, "nonce", "self")
-    if not isinstance(uid, str) or not isinstance(nonce, str):
-        raise InvalidProof("fields", "self: encryptUid and nonce must be strings")
+    uid = text(need(me, "encryptUid", "self"), "self.encryptUid")
+    nonce = text(need(me, "nonce", "self"), "self.nonce")
     own = hex_text(need(me, "merkelLeaf", "self"), "self.merkelLeaf", HASH_DIGITS)
     role = integer(need(me, "role", "self"), "self.role")
     level = integer(need(me, "level", "self"), "self.level")

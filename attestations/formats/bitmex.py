@@ -24,15 +24,17 @@ import hmac
 import re
 from decimal import Decimal
 
-from attestations.formats.common import FormatResult, ProofInput, exact, plain
+from attestations.formats.common import FormatResult, ProofInput, exact, plain, shown
 from verifier.errors import InvalidProof, UsageError
 
 NAME = "bitmex"
 U64 = 2**64
 SATS = 10**8
-_HEADER = re.compile(r"block_height:([0-9]+)")
-_ROW = re.compile(r"([0-9a-f]{64}),([0-9]+)")
-_NONCE = re.compile(r"([0-9]+)[,:]((?:[0-9a-fA-F]{2})+)")
+# at most 20 digits (2**64 has 20): int() is never asked for more, and every value is
+# checked against 2**64 before it is packed into 8 bytes
+_HEADER = re.compile(r"block_height:([0-9]{1,20})")
+_ROW = re.compile(r"([0-9a-f]{64}),([0-9]{1,20})")
+_NONCE = re.compile(r"([0-9]{1,20})[,:]((?:[0-9a-fA-F]{2}){1,1024})")
 WEAKNESSES = (
     "leaf values are unsigned 64-bit integers, so negative balances cannot occur, but the "
     "leaf set itself is the exchange's: without every customer's nonce nobody can tell a "
@@ -64,27 +66,37 @@ def looks_like(inp: ProofInput) -> bool:
 def parse(data: bytes) -> tuple[int, list[tuple[bytes, int]]]:
     """Block height and the nodes in file order (root first)."""
     try:
-        lines = [ln.strip() for ln in data.decode("ascii").splitlines() if ln.strip()]
-    except UnicodeDecodeError:
-        raise InvalidProof("fields", "the tree file is not ASCII text") from None
-    if not lines or not (m := _HEADER.fullmatch(lines[0])):
-        raise InvalidProof("fields", "line 1 is not 'block_height:<n>'")
+        text = data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        at = data[: exc.start].count(b"\n") + 1
+        raise InvalidProof("fields", f"line {at}: the tree file is not ASCII text") from None
+    # numbered as a reader counts them (blank lines included)
+    lines = [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
+    if not lines or not (m := _HEADER.fullmatch(lines[0][1])):
+        found = shown(lines[0][1]) if lines else "an empty file"
+        raise InvalidProof("fields", f"line 1 is not 'block_height:<n>': {found}")
+    height = int(m.group(1))
+    if height >= U64:
+        raise InvalidProof("fields", f"line 1: block height {height} does not fit in 64 bits")
     nodes = []
-    for number, line in enumerate(lines[1:], start=2):
+    for number, line in lines[1:]:
         row = _ROW.fullmatch(line.lower())
         if not row:
-            raise InvalidProof("fields", f"line {number}: not 'hexdigest,value'")
+            raise InvalidProof("fields", f"line {number}: not 'hexdigest,value': {shown(line)}")
         value = int(row.group(2))
         if value >= U64:
             raise InvalidProof("fields", f"line {number}: value {value} does not fit in 64 bits")
         nodes.append((bytes.fromhex(row.group(1)), value))
-    return int(m.group(1)), nodes
+    return height, nodes
 
 
 def parse_nonce(text: str) -> tuple[int, bytes]:
     m = _NONCE.fullmatch(text.strip())
-    if not m:
-        raise UsageError("--nonce for bitmex is ACCOUNT,NONCE_HEX (as in nonces.txt)")
+    if not m or int(m.group(1)) >= U64:
+        raise UsageError(
+            "--nonce for bitmex is ACCOUNT,NONCE_HEX (as in nonces.txt; the account a "
+            "64-bit number)"
+        )
     return int(m.group(1)), bytes.fromhex(m.group(2))
 
 
@@ -100,6 +112,9 @@ def verify(inp: ProofInput) -> FormatResult:
     depth = (count + 1).bit_length() - 1
     if count == 0 or 2**depth - 1 != count:
         raise InvalidProof("tree shape", f"{count} nodes is not a complete binary tree (2**k - 1)")
+    if count == 1:
+        # a lone root is bound to nothing: its value could be any number at all
+        raise InvalidProof("tree shape", "one node and no children: nothing to check the root by")
     checks = [f"block height {height}; {count} nodes, {2 ** (depth - 1)} leaves, depth {depth}"]
     for i in range(count // 2):
         (lh, lv), (rh, rv) = nodes[2 * i + 1], nodes[2 * i + 2]

@@ -35,6 +35,7 @@ from attestations.formats.common import (
     round_down,
     sequence,
     sha256hex,
+    text,
     try_json,
 )
 from verifier.errors import InvalidProof
@@ -61,7 +62,8 @@ def looks_like(inp: ProofInput) -> bool:
 
 def _balances(entry: Mapping[str, object], where: str) -> tuple[list[str], dict[str, Decimal]]:
     raw = mapping(need(entry, "balance", where), f"{where}.balance")
-    return [str(v) for v in raw.values()], balance_map(raw, f"{where}.balance")
+    amounts = balance_map(raw, f"{where}.balance")  # every value checked to be a string
+    return [str(v) for v in raw.values()], amounts
 
 
 def _parent(left: str, right: str, sums: Mapping[str, Decimal], height: int) -> str:
@@ -70,16 +72,14 @@ def _parent(left: str, right: str, sums: Mapping[str, Decimal], height: int) -> 
 
 def verify(inp: ProofInput) -> FormatResult:
     """Verify a Bybit ``mock_user_merkle_tree_path_*.json``-style file."""
-    doc = mapping(load_json(inp.data, "the proof file"), "proof")
+    doc = mapping(load_json(inp.data, "the proof file", inp.name), "proof")
     me = mapping(need(doc, "self", "proof"), "self")
     path = sequence(need(doc, "path", "proof"), "path")
     if len(path) < 2:
         raise InvalidProof("fields", "path: needs at least one sibling and the root")
     texts, amounts = _balances(me, "self")
     assets = list(amounts)
-    user_hash = need(me, "userHash", "self")
-    if not isinstance(user_hash, str):
-        raise InvalidProof("fields", "self.userHash: not a string")
+    user_hash = text(need(me, "userHash", "self"), "self.userHash")
     own_hash = hex_text(need(me, "hash", "self"), "self.hash", 64)
     own_type = integer(need(me, "type", "self"), "self.type")
     checks = [

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from typing import Any
 
 from attestations.formats.common import (
     FormatResult,
@@ -34,6 +35,8 @@ from attestations.formats.common import (
     plain,
     sequence,
     sha256hex,
+    shown,
+    text,
     try_json,
     whole,
 )
@@ -72,49 +75,60 @@ def looks_like(inp: ProofInput) -> bool:
     return isinstance(path, list) and all(isinstance(p, dict) for p in path)
 
 
-def _walk(
-    leaf: str, sums: Mapping[str, Decimal], path: list[Mapping[str, object]], lonely: _Step
-) -> tuple[str, dict[str, Decimal]]:
-    node, running = leaf, dict(sums)
-    for i, entry in enumerate(path):
+_Sibling = tuple[str, dict[str, Decimal], bool]
+"""A parsed path step with a sibling: its hash, its balances, whether it is the left child."""
+
+
+def _steps(doc: Mapping[str, Any]) -> list[_Sibling | None]:
+    """Every path entry checked before any is used: None for a step without a sibling."""
+    steps: list[_Sibling | None] = []
+    for i, raw in enumerate(sequence(need(doc, "path", "proof"), "path")):
         where = f"path[{i}]"
+        entry = mapping(raw, where)
         if not entry:
-            node = lonely(node, balances_json(running))
+            steps.append(None)
             continue
         sib_hash = hex_text(need(entry, "hash", where), f"{where}.hash", 64)
         sib = balance_map(need(entry, "balances", where), f"{where}.balances")
         pos = need(entry, "pos", where)
         if pos not in ("left", "right"):
-            raise InvalidProof("fields", f"{where}.pos: {pos!r} is neither 'left' nor 'right'")
+            raise InvalidProof("fields", f"{where}.pos: {shown(pos)} is neither 'left' nor 'right'")
+        steps.append((sib_hash, sib, pos == "left"))
+    return steps
+
+
+def _walk(
+    leaf: str, sums: Mapping[str, Decimal], path: list[_Sibling | None], lonely: _Step
+) -> tuple[str, dict[str, Decimal]]:
+    node, running = leaf, dict(sums)
+    for step in path:
+        if step is None:
+            node = lonely(node, balances_json(running))
+            continue
+        sib_hash, sib, sibling_left = step
         running = add_maps(running, sib)
-        left, right = (sib_hash, node) if pos == "left" else (node, sib_hash)
+        left, right = (sib_hash, node) if sibling_left else (node, sib_hash)
         node = sha256hex(left + right + balances_json(running))
     return node, running
 
 
 def verify(inp: ProofInput) -> FormatResult:
     """Verify a CoinEx ``merkle_proof_file.json`` under the published rule."""
-    doc = mapping(load_json(inp.data, "the proof file"), "proof")
+    doc = mapping(load_json(inp.data, "the proof file", inp.name), "proof")
     me = mapping(need(doc, "self", "proof"), "self")
     root = mapping(need(doc, "root", "proof"), "root")
-    path = [
-        mapping(p, f"path[{i}]") for i, p in enumerate(sequence(need(doc, "path", "proof"), "path"))
-    ]
+    path = _steps(doc)
     amounts = balance_map(need(me, "balances", "self"), "self.balances")
-    nonce = need(me, "nonce", "self")
-    if not isinstance(nonce, str):
-        raise InvalidProof("fields", "self.nonce: not a string")
+    nonce = text(need(me, "nonce", "self"), "self.nonce")
     root_hash = hex_text(need(root, "hash", "root"), "root.hash", 64)
     stated = balance_map(need(root, "balances", "root"), "root.balances")
     leaf = sha256hex(nonce + balances_json(amounts))
-    lonely = sum(1 for p in path if not p)
+    lonely = sum(1 for p in path if p is None)
     checks = [
         f"file well-formed: self, root, {len(path)} path steps ({lonely} without a sibling)",
         "leaf computed from nonce and sorted balances JSON",
     ]
-    seen_negative = negatives(amounts) + [
-        k for p in path if p for k in negatives(balance_map(p["balances"], "path"))
-    ]
+    seen_negative = negatives(amounts) + [k for p in path if p for k in negatives(p[1])]
     weaknesses = list(WEAKNESSES)
     if seen_negative:
         weaknesses.append(f"negative balances appear in this path ({', '.join(seen_negative)})")

@@ -18,7 +18,6 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,7 +25,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any
 
-from verifier.errors import InvalidProof
+from verifier import safejson
+from verifier.errors import InputError, InvalidProof
 
 PRECISION = 200
 """Digits of the local Decimal context: far above any balance these formats carry."""
@@ -102,6 +102,14 @@ def exact() -> Iterator[None]:
         yield
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """`value` for a message: its repr, cut to `limit` characters (a file may hold megabytes)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 400:
+        return f"<an integer of {value.bit_length()} bits>"  # str() of it may be refused
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_amount(value: Any, where: str, *, negative: bool = True) -> Decimal:
     """A balance string of the file as an exact Decimal.
 
@@ -120,11 +128,11 @@ def parse_amount(value: Any, where: str, *, negative: bool = True) -> Decimal:
         The exact value.
     """
     if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
-        raise InvalidProof("fields", f"{where}: {value!r} is not a decimal string")
+        raise InvalidProof("fields", f"{where}: {shown(value)} is not a decimal string")
     if len(value.lstrip("-").replace(".", "")) > MAX_DIGITS:
-        raise InvalidProof("fields", f"{where}: {value!r} has more than {MAX_DIGITS} digits")
+        raise InvalidProof("fields", f"{where}: {shown(value)} has more than {MAX_DIGITS} digits")
     if value.startswith("-") and not negative:
-        raise InvalidProof("fields", f"{where}: negative balance {value!r}")
+        raise InvalidProof("fields", f"{where}: negative balance {shown(value)}")
     with exact():
         return Decimal(value)
 
@@ -158,20 +166,37 @@ def sha256hex(text: str) -> str:
 # ----------------------------------------------------------------------------- parsing
 
 
-def load_json(data: bytes, what: str) -> Any:
-    """The file as JSON (object key order kept; numbers never become floats)."""
+def load_json(data: bytes, what: str, source: str | None = None) -> Any:
+    """The file as JSON (object key order kept; numbers never become floats).
+
+    Decoded by `verifier.safejson`: nesting, integer length and exponents are bounded, so
+    no hostile file can exhaust the stack or ask for an unbounded ``int()``.
+
+    Raises
+    ------
+    InvalidProof
+        ``"fields"``: not UTF-8, not JSON, or beyond those bounds; the message names
+        `source` (the file) and the line where the decoder knows it.
+    """
     try:
-        return json.loads(data.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidProof("fields", f"{what} is not JSON: {exc}") from None
+        return safejson.loads(data, source=source or what, parse_float=Decimal, what=what)
+    except InputError as exc:
+        raise InvalidProof("fields", exc.message) from None
 
 
 def try_json(data: bytes) -> Any:
-    """The file as JSON, or None if it is not JSON (for detection)."""
+    """The file as JSON, or None if it is not acceptable JSON (for detection)."""
     try:
-        return json.loads(data.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        return safejson.loads(data, source="", parse_float=Decimal)
+    except InputError:
         return None
+
+
+def text(value: Any, where: str) -> str:
+    """A string field (a nonce, a user hash), or the named error."""
+    if not isinstance(value, str):
+        raise InvalidProof("fields", f"{where}: {shown(value)} is not a string")
+    return value
 
 
 def mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -195,15 +220,22 @@ def need(obj: Mapping[str, Any], key: str, where: str) -> Any:
 def hex_text(value: Any, where: str, length: int | None = None) -> str:
     """A hex string (lowercased); `length` in hex digits when the format fixes it."""
     if not isinstance(value, str) or not _HEX.fullmatch(value) or not value:
-        raise InvalidProof("fields", f"{where}: {value!r} is not hex")
+        raise InvalidProof("fields", f"{where}: {shown(value)} is not hex")
     if length is not None and len(value) != length:
-        raise InvalidProof("fields", f"{where}: {value!r} is not {length} hex digits")
+        raise InvalidProof("fields", f"{where}: {shown(value)} is not {length} hex digits")
     return value.lower()
 
 
+MAX_INTEGER = 2**63
+"""Largest |integer| a format field (a type, height, level, role) may hold."""
+
+
 def integer(value: Any, where: str) -> int:
+    """A small JSON integer (types, heights, levels): never a bool, |value| < 2**63."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidProof("fields", f"{where}: {value!r} is not an integer")
+        raise InvalidProof("fields", f"{where}: {shown(value)} is not an integer")
+    if not -MAX_INTEGER < value < MAX_INTEGER:
+        raise InvalidProof("fields", f"{where}: {shown(value)} is out of range")
     return value
 
 

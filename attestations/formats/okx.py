@@ -25,7 +25,7 @@ found at the leaf level with the same balances.
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -47,12 +47,18 @@ from attestations.formats.common import (
     round_down,
     sequence,
     sha256hex,
+    shown,
+    text,
     try_json,
     whole,
 )
-from verifier.errors import InvalidProof
+from verifier import safejson
+from verifier.errors import InputError, InvalidProof
 
 ASSETS = ("BTC", "ETH", "USDT")
+MAX_TREE_HEIGHT = 256
+"""Deepest tree accepted (2**256 leaves is far beyond any exchange)."""
+_HEIGHT = re.compile(r"[0-9]{1,4}")
 V1 = "okx-v1"
 V2 = "okx-v2"
 
@@ -96,7 +102,7 @@ def balances_string(balances: Mapping[str, str]) -> str:
 def _balances(value: object, where: str) -> tuple[dict[str, str], dict[str, Decimal]]:
     obj = mapping(value, where)
     if set(obj) != set(ASSETS):
-        raise InvalidProof("fields", f"{where}: assets {sorted(obj)} are not {list(ASSETS)}")
+        raise InvalidProof("fields", f"{where}: assets {shown(sorted(obj))} are not {list(ASSETS)}")
     texts = {a: obj[a] for a in ASSETS}
     amounts = {a: parse_amount(texts[a], f"{where}.{a}") for a in ASSETS}
     return texts, amounts
@@ -137,15 +143,13 @@ def looks_like_v1(inp: ProofInput) -> bool:
 
 def verify_v1(inp: ProofInput) -> FormatResult:
     """Verify an OKX Merkle path file (``merkle_proof_file.json``)."""
-    doc = mapping(load_json(inp.data, "the proof file"), "proof")
+    doc = mapping(load_json(inp.data, "the proof file", inp.name), "proof")
     me = mapping(need(doc, "self", "proof"), "self")
     path = sequence(need(doc, "path", "proof"), "path")
     if len(path) < 2:
         raise InvalidProof("fields", "path: needs at least one sibling and the root")
     texts, amounts = _balances(need(me, "balances", "self"), "self.balances")
-    nonce = need(me, "nonce", "self")
-    if not isinstance(nonce, str):
-        raise InvalidProof("fields", "self.nonce: not a string")
+    nonce = text(need(me, "nonce", "self"), "self.nonce")
     own_hash = hex_text(need(me, "hash", "self"), "self.hash", 64)
     own_type = integer(need(me, "type", "self"), "self.type")
     if own_type not in (1, 2):
@@ -228,26 +232,32 @@ def looks_like_v2(inp: ProofInput) -> bool:
     return isinstance(doc, dict) and {"hash", "nodes", "nonce", "totalBalances"} <= set(doc)
 
 
-def _tree_lines(data: bytes) -> list[tuple[str, int, dict[str, str], dict[str, Decimal]]]:
+def _tree_lines(
+    data: bytes, name: str
+) -> list[tuple[str, int, dict[str, str], dict[str, Decimal]]]:
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidProof("tree", "the tree file is not UTF-8 text") from None
+        content = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = data[: exc.start].count(b"\n") + 1
+        raise InvalidProof("tree", f"{name} line {at}: the tree file is not UTF-8 text") from None
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
             continue
-        where = f"tree line {number}"
+        where = f"{name} line {number}"
         parts = line.split(",", 2)
         if len(parts) != 3:
-            raise InvalidProof("tree", f"{where}: not 'hash,height,balances'")
+            raise InvalidProof("tree", f"{where}: not 'hash,height,balances': {shown(line)}")
         digest = hex_text(parts[0], f"{where} hash", 64)
-        if not parts[1].isdigit():
-            raise InvalidProof("tree", f"{where}: height {parts[1]!r} is not a number")
+        # ASCII digits only: str.isdigit() also takes '²', which int() refuses
+        if not _HEIGHT.fullmatch(parts[1]) or not 1 <= int(parts[1]) <= MAX_TREE_HEIGHT:
+            raise InvalidProof(
+                "tree", f"{where}: height {shown(parts[1])} is not a number in 1..256"
+            )
         try:
-            raw = json.loads(parts[2])
-        except json.JSONDecodeError:
-            raise InvalidProof("tree", f"{where}: balances are not JSON") from None
+            raw = safejson.loads(parts[2], source=where, what="the balances")
+        except InputError as exc:
+            raise InvalidProof("tree", exc.message) from None
         texts, amounts = _balances(raw, where)
         rows.append((digest, int(parts[1]), texts, amounts))
     return rows
@@ -267,8 +277,8 @@ def _levels(
             raise InvalidProof("tree", f"height {height} listed after height {previous}")
         previous = height
         by_height.setdefault(height, []).append((digest, texts, amounts))
-    if sorted(by_height) != list(range(1, top + 1)):
-        raise InvalidProof("tree", f"levels {sorted(by_height)} are not 1..{top}")
+    if len(by_height) != top or min(by_height) != 1:
+        raise InvalidProof("tree", f"levels {shown(sorted(by_height))} are not 1..{top}")
     if len(by_height[top]) != 1:
         raise InvalidProof("tree", f"the top level has {len(by_height[top])} nodes, not 1")
     # the file lists each level right to left
@@ -279,11 +289,9 @@ def verify_v2(inp: ProofInput) -> FormatResult:
     """Verify an OKX user info file against the full liabilities tree (`--tree`)."""
     if inp.tree is None:
         raise InvalidProof("tree", "okx-v2 needs the full liabilities tree file (--tree)")
-    doc = mapping(load_json(inp.data, "the user info file"), "user info")
+    doc = mapping(load_json(inp.data, "the user info file", inp.name), "user info")
     user_hash = hex_text(need(doc, "hash", "user info"), "hash", 64)
-    nonce = need(doc, "nonce", "user info")
-    if not isinstance(nonce, str):
-        raise InvalidProof("fields", "nonce: not a string")
+    nonce = text(need(doc, "nonce", "user info"), "nonce")
     total_texts, total = _balances(need(doc, "totalBalances", "user info"), "totalBalances")
     nodes_raw = sequence(need(doc, "nodes", "user info"), "nodes")
     if not nodes_raw:
@@ -317,13 +325,16 @@ def verify_v2(inp: ProofInput) -> FormatResult:
             f"the sub-leaves sum to {_sum_text(running)}, totalBalances is {dict(total_texts)}",
         )
     checks.append("sub-leaves sum to totalBalances")
-    levels = _levels(_tree_lines(inp.tree))
+    levels = _levels(_tree_lines(inp.tree, "the --tree file"))
     leaves = levels[0]
+    at_leaf_level: dict[str, list[dict[str, Decimal]]] = {}
+    for leaf_hash, _, leaf_amounts in leaves:  # one pass: sub-leaves x leaves could be 10**10
+        at_leaf_level.setdefault(leaf_hash, []).append(leaf_amounts)
     for digest, amounts in subs:
-        found = [n for n in leaves if n[0] == digest]
+        found = at_leaf_level.get(digest, [])
         if not found:
             raise InvalidProof("leaf not found", f"sub-leaf {digest} is not at the leaf level")
-        if not any(n[2] == amounts for n in found):
+        if not any(n == amounts for n in found):
             raise InvalidProof(
                 "leaf balances", f"sub-leaf {digest} is in the tree with other balances"
             )

@@ -18,6 +18,8 @@ WEAKNESSES = (
     "(`por liabilities audit`) by someone holding the tree",
     "without the published root document or commitment (--root/--commitment) the proof is "
     "only self-consistent",
+    "an account split over several leaves: nothing binds the number of parts, so a proof "
+    "that leaves one out still verifies and shows the sum of the leaves it holds",
 )
 
 
@@ -28,7 +30,7 @@ def looks_like(inp: ProofInput) -> bool:
 
 def verify(inp: ProofInput) -> FormatResult:
     """Verify a `por-mst-v1` proof (parents bind both children's hashes and sums)."""
-    proof = parse_proof(load_json(inp.data, "the proof file"))
+    proof = parse_proof(load_json(inp.data, "the proof file", inp.name))
     result = verify_proof(proof)
     return FormatResult(
         format=NAME,

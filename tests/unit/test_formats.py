@@ -1,7 +1,7 @@
 """attestations.formats and verifier.external: other exchanges' published liabilities proofs.
 
-Evidence: the real published samples in fixtures/samples/ (copied from ../shared/samples)
-verify with the roots and totals FORMATS.md states; tampered copies (a balance, a sibling
+Evidence: the real published samples in fixtures/samples/ (the publishers' own files)
+verify with the roots and totals docs/formats.md states; tampered copies (a balance, a sibling
 hash, a nonce) fail for every format; `auto` names the right format for every sample; the
 two negative cases (BitMEX's nonces, CoinEx's spec drift) give precise results. okx-v2 and
 a BitMEX account that *does* open leaves have no published sample here: the test builds
@@ -456,3 +456,152 @@ def _walk(value: Any) -> list[Any]:
         for v in value:
             out += _walk(v)
     return out
+
+
+# ----------------------------------------------------------------------------- hostile input
+# (issue 10; the CLI-level sweep is tests/unit/test_formats_hostile.py)
+
+
+def test_a_failed_check_names_the_file() -> None:
+    doc = json.loads(OKX.read_text())
+    doc["self"]["balances"]["BTC"] = "1.000070"
+    with pytest.raises(InvalidProof) as info:
+        verify("okx-v1", ProofInput("mine.json", json.dumps(doc).encode()))
+    assert info.value.check == "leaf hash"
+    assert "mine.json: sha256(nonce + balances)" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested more than 200 levels"),
+        (b'{"self": {"balances": ' + b"9" * 5000 + b"}}", "5000 digits"),
+        (b'{"self": 1e999999999}', "exponent"),
+        (b'{"self": "\xff"}', "not valid UTF-8"),
+    ],
+    ids=["deep", "digits", "exponent", "utf-8"],
+)
+def test_unreadable_json_is_named_not_a_crash(data: bytes, message: str) -> None:
+    for name in ("okx-v1", "bybit", "bitget", "coinex", "por"):
+        with pytest.raises(InvalidProof, match=message) as info:
+            verify(name, ProofInput("p.json", data))
+        assert "p.json" in info.value.message
+    # auto says why the file cannot be read rather than "no format fits"
+    with pytest.raises(InputError, match=message):
+        detect(ProofInput("p.json", data))
+
+
+def test_coinex_path_entry_without_balances() -> None:
+    doc = json.loads(COINEX.read_text())
+    del doc["path"][3]["balances"]
+    with pytest.raises(InvalidProof, match=r"path\[3\]: missing key 'balances'"):
+        verify("coinex", ProofInput("c.json", json.dumps(doc).encode()))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.update(self=[]),
+        lambda d: d.update(path={}),
+        lambda d: d["self"].update(nonce=5),
+        lambda d: d["self"].update(type=None),
+        lambda d: d["self"].update(type=2**200),
+        lambda d: d["path"][0].update(balances=["0", "0", "0"]),
+        lambda d: d["path"][0]["balances"].update(BTC=0),
+        lambda d: d["path"][0]["balances"].update(BTC="9" * 5000),
+        lambda d: d["path"].append({"extra": True}),
+    ],
+)
+def test_wrong_types_in_an_okx_file_are_failed_checks(change: Any) -> None:
+    doc = json.loads(OKX.read_text())
+    change(doc)
+    with pytest.raises(InvalidProof) as info:
+        verify("okx-v1", ProofInput("o.json", json.dumps(doc).encode()))
+    assert info.value.check in ("fields", "path", "root") and len(info.value.message) < 400
+
+
+@pytest.mark.parametrize("height", ["\u00b2", "9" * 5000, "0", "257"])
+def test_okx_v2_tree_heights_must_be_small_ascii_numbers(tmp_path: Path, height: str) -> None:
+    user, tree = _okx_v2_files(tmp_path)
+    lines = tree.read_text().splitlines()
+    digest, _, balances = lines[0].split(",", 2)
+    lines[0] = f"{digest},{height},{balances}"
+    tree.write_text("\n".join(lines) + "\n")
+    doc, code = verify_external_proof(user, "okx-v2", tree_file=tree)
+    assert (code, doc["check"]) == (EXIT_INVALID, "tree")
+    assert "line 1" in doc["reason"]
+
+
+def test_okx_v2_tree_balances_nested_deeply(tmp_path: Path) -> None:
+    user, tree = _okx_v2_files(tmp_path)
+    lines = tree.read_text().splitlines()
+    digest, height, _ = lines[2].split(",", 2)
+    lines[2] = f"{digest},{height}," + "[" * 100_000 + "]" * 100_000
+    tree.write_text("\n".join(lines) + "\n")
+    doc, code = verify_external_proof(user, "okx-v2", tree_file=tree)
+    assert code == EXIT_INVALID and "line 3" in doc["reason"] and "nested" in doc["reason"]
+
+
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        (0, "block_height:" + "9" * 5000),
+        (0, f"block_height:{2**64}"),
+        (2, "ab" * 32 + "," + "9" * 5000),
+        (2, "ab" * 32 + f",{2**64}"),
+    ],
+)
+def test_bitmex_numbers_are_bounded_before_int(tmp_path: Path, line: int, text: str) -> None:
+    lines = BITMEX.read_text().splitlines()
+    lines[line] = text
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    doc, code = verify_external_proof(tmp_path / "t.csv", "bitmex", nonce="1,00")
+    assert (code, doc["check"]) == (EXIT_INVALID, "fields")
+    assert f"line {line + 1}" in doc["reason"]
+
+
+def test_bitmex_account_beyond_64_bits_is_usage() -> None:
+    with pytest.raises(UsageError):
+        verify_external_proof(BITMEX, "bitmex", nonce=f"{2**64},00")
+    with pytest.raises(UsageError):
+        verify_external_proof(BITMEX, "bitmex", nonce="9" * 5000 + ",00")
+
+
+def test_bitmex_lone_root_is_not_a_tree(tmp_path: Path) -> None:
+    lines = BITMEX.read_text().splitlines()
+    (tmp_path / "t.csv").write_text("\n".join(lines[:2]) + "\n")
+    doc, code = verify_external_proof(tmp_path / "t.csv", "bitmex")
+    assert (code, doc["check"]) == (EXIT_INVALID, "tree shape")
+
+
+@pytest.mark.parametrize("level", ["9" * 200, "0"])
+def test_binance_level_numbers_are_bounded(tmp_path: Path, level: str) -> None:
+    folder = tmp_path / "levels"
+    shutil.copytree(BINANCE, folder)
+    (folder / f"tree-level{level}.csv").write_text("")
+    doc, code = verify_external_proof(folder, "binance-2022")
+    assert code == EXIT_INVALID and doc["check"] == "fields"
+    (folder / f"tree-level{level}.csv").unlink()
+    rows = (folder / "tree-level2.csv").read_text().splitlines()
+    parent, _, left, right = rows[0].split(",")
+    rows[0] = ",".join([parent, "9" * 5000, left, right])
+    (folder / "tree-level2.csv").write_text("\n".join(rows) + "\n")
+    doc, code = verify_external_proof(folder, "binance-2022")
+    assert (code, doc["check"]) == (EXIT_INVALID, "fields")
+    assert "tree-level2.csv line 1" in doc["reason"]
+
+
+def test_binance_missing_levels_are_listed_without_building_a_huge_range(tmp_path: Path) -> None:
+    folder = tmp_path / "levels"
+    folder.mkdir()
+    shutil.copy(BINANCE / "tree-level14.csv", folder / "tree-level9999.csv")
+    doc, code = verify_external_proof(folder, "binance-2022")
+    assert (code, doc["check"]) == (EXIT_INVALID, "missing level")
+    assert "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]" in doc["reason"] and "1..9999" in doc["reason"]
+
+
+def test_bitget_key_order_is_linear_in_the_number_of_assets() -> None:
+    from attestations.formats.bitget import hashmap_order
+
+    keys = [f"A{n}" for n in range(50_000)]
+    assert sorted(hashmap_order(keys)) == sorted(keys)  # finishes: no keys.index() per key
