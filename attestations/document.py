@@ -53,6 +53,7 @@ from attestations.proofs import RootDocument, parse_root_document
 from chains.base import Attribution, BlockRef, Chain, WalletClass
 from chains.btc_ownership import decode_address
 from chains.challenge import challenge
+from verifier import safejson
 from verifier.errors import InputError, InvalidProof, NotFound, PorError, StoreError
 
 FORMAT = "por-attestation-v1"
@@ -116,6 +117,12 @@ def _child(path: str, key: str | int) -> str:
     if _PLAIN_KEY.fullmatch(key):
         return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+def _shown(value: Any) -> str:
+    """`value` for a message, at most 80 characters (a hostile file may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _bad(path: str, message: str) -> InvalidProof:
@@ -459,13 +466,13 @@ def _integer(value: Any, where: str, low: int, high: int) -> int:
 
 def _hex(value: Any, where: str, pattern: re.Pattern[str], what: str) -> bytes:
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise _bad(where, f"expected {what}, got {value!r}")
+        raise _bad(where, f"expected {what}, got {_shown(value)}")
     return bytes.fromhex(value)
 
 
 def _choice(value: Any, where: str, options: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in options:
-        raise _bad(where, f"{value!r} is not one of {', '.join(options)}")
+        raise _bad(where, f"{_shown(value)} is not one of {', '.join(options)}")
     return value
 
 
@@ -474,7 +481,7 @@ def _amount(value: Any, where: str) -> int:
     if not isinstance(value, str):
         raise _bad(where, f"expected a decimal string of base units, got {_kind(value)}")
     if not _DECIMAL_INT.fullmatch(value) or len(value) > 78:
-        raise _bad(where, f"{value!r} is not a canonical decimal string of base units")
+        raise _bad(where, f"{_shown(value)} is not a canonical decimal string of base units")
     units = int(value)
     if units >= MAX_BALANCE:
         raise _bad(where, f"{value} reaches 2**256")
@@ -483,7 +490,7 @@ def _amount(value: Any, where: str) -> int:
 
 def _asset_code(code: str, where: str) -> str:
     if not ASSET_CODE_RE.fullmatch(code):
-        raise _bad(where, f"asset code {code!r} is not [A-Z0-9._-]{{1,16}}")
+        raise _bad(where, f"asset code {_shown(code)} is not [A-Z0-9._-]{{1,16}}")
     return code
 
 
@@ -626,11 +633,14 @@ def _prices(value: Any) -> dict[str, PriceQuote]:
         _asset_code(code, where)
         quote = _object(raw, where, PRICE_KEYS)
         text = quote["value"]
-        if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
-            raise _bad(_child(where, "value"), f"{text!r} is not a plain decimal string")
+        if not isinstance(text, str) or not _DECIMAL.fullmatch(text) or len(text) > 80:
+            raise _bad(
+                _child(where, "value"),
+                f"{_shown(text)} is not a plain decimal string (at most 80 characters)",
+            )
         currency = quote["currency"]
         if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
-            raise _bad(_child(where, "currency"), f"{currency!r} is not a currency code")
+            raise _bad(_child(where, "currency"), f"{_shown(currency)} is not a currency code")
         if quotes and currency != (first := next(iter(quotes.items())))[1].currency:
             raise _bad(
                 _child(where, "currency"),
@@ -691,7 +701,7 @@ def parse_attestation(doc: Any, *, require_signature: bool = True) -> Attestatio
     if not isinstance(doc, Mapping):
         raise InvalidProof("format", f"the document is {_kind(doc)}, not a JSON object")
     if doc.get("format") != FORMAT:
-        raise InvalidProof("format", f"format is {doc.get('format')!r}, expected {FORMAT!r}")
+        raise InvalidProof("format", f"format is {_shown(doc.get('format'))}, expected {FORMAT!r}")
     canonical_json(doc)  # every value representable: no floats, safe integers, string keys
     _object(doc, "", TOP_REQUIRED, TOP_OPTIONAL)
     signature = None
@@ -1072,25 +1082,18 @@ def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
 # ----------------------------------------------------------------------------- files
 
 
-def _strict_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            # parsers disagree on which duplicate wins; a signed document must mean one thing
-            raise InvalidProof("format", f"duplicate key {key!r} in a JSON object")
-        obj[key] = value
-    return obj
-
-
-def _no_constant(name: str) -> Any:
-    raise InvalidProof("format", f"{name} is not a JSON number")
+# safejson's refusals that make a document ambiguous rather than unreadable: a signed
+# document must mean one thing, so they are a "format" failure of the attestation
+_AMBIGUOUS = ("twice in one object", "which is not a JSON number")
 
 
 def loads_attestation(data: bytes | str, *, source: str | None = None) -> Any:
     """Parse attestation JSON strictly (not yet checked: see `verify_attestation`).
 
-    Non-integer numbers are kept as `Decimal` so the checks report them with their path;
-    duplicate keys and NaN/Infinity are refused outright.
+    Decoded by `verifier.safejson`: nesting, integer literals and exponents are bounded (a
+    100,000-level document is refused, not a crash). Non-integer numbers are kept as
+    `Decimal` so the checks report them with their path; duplicate keys and NaN/Infinity
+    are refused outright.
 
     Parameters
     ----------
@@ -1107,27 +1110,25 @@ def loads_attestation(data: bytes | str, *, source: str | None = None) -> Any:
     Raises
     ------
     InputError
-        Not UTF-8, or not JSON.
+        Not UTF-8, not JSON, nested too deeply, or a number beyond the bounds.
     InvalidProof
         ``"format"`` for duplicate keys or NaN/Infinity.
     """
+    name = source if source is not None else "attestation"
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 (byte {exc.start})", file=source) from None
-    try:
-        return json.loads(
-            text,
-            object_pairs_hook=_strict_pairs,
-            parse_float=Decimal,
-            parse_constant=_no_constant,
+        return safejson.loads(
+            data, source=name, parse_float=Decimal, strict_keys=True, what="attestation"
         )
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", file=source
-        ) from None
-    except (ValueError, RecursionError) as exc:
-        raise InputError(f"not acceptable JSON ({type(exc).__name__})", file=source) from None
+    except InputError as exc:
+        if source is None:  # no file name to give: say what it is instead
+            where = f"{name}: line {exc.line}: " if exc.line is not None else f"{name}: "
+            message = exc.message.removeprefix(where)
+            error = InputError(message, line=exc.line)
+        else:
+            error = exc
+        if any(reason in error.message for reason in _AMBIGUOUS):
+            raise InvalidProof("format", error.message) from None
+        raise error from None
 
 
 def load_attestation(path: Path) -> Any:

@@ -37,6 +37,9 @@ from verifier.errors import InvalidProof, SumOverflow
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
+MAX_DECIMAL_DIGITS = 80
+"""Longest decimal string read as an integer (2**256 has 78 digits): a longer one is refused
+before ``int()``, which would be refused or quadratic on thousands of digits."""
 MAX_PROOF_HEIGHT = 255
 MAX_ACCOUNT_ID_BYTES = 65535
 
@@ -189,6 +192,14 @@ def format_units(units: int, decimals: int) -> str:
 # ----------------------------------------------------------------------------- field parsing
 
 
+def _shown(value: Any) -> str:
+    """`value` for a message, at most 80 characters (a hostile file may hold megabytes)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 400:
+        return f"<an integer of {value.bit_length()} bits>"  # str() of it may be refused
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _need(obj: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in obj:
         raise InvalidProof("fields", f"{where}: missing key {key!r}")
@@ -209,7 +220,9 @@ def _list(value: Any, where: str) -> list[Any]:
 
 def _hash(value: Any, where: str) -> bytes:
     if not isinstance(value, str) or not _HEX64.fullmatch(value):
-        raise InvalidProof("fields", f"{where}: expected 64 lowercase hex digits, got {value!r}")
+        raise InvalidProof(
+            "fields", f"{where}: expected 64 lowercase hex digits, got {_shown(value)}"
+        )
     return bytes.fromhex(value)
 
 
@@ -218,11 +231,13 @@ def _small_int(value: Any, where: str, low: int, high: int) -> int:
     if isinstance(value, bool):
         raise InvalidProof("fields", f"{where}: expected an integer, got {value!r}")
     if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        if len(value) > MAX_DECIMAL_DIGITS:
+            raise InvalidProof("fields", f"{where}: {_shown(value)} not in {low}..{high}")
         value = int(value)
     if not isinstance(value, int):
-        raise InvalidProof("fields", f"{where}: expected an integer, got {value!r}")
+        raise InvalidProof("fields", f"{where}: expected an integer, got {_shown(value)}")
     if not low <= value <= high:
-        raise InvalidProof("fields", f"{where}: {value} not in {low}..{high}")
+        raise InvalidProof("fields", f"{where}: {_shown(value)} not in {low}..{high}")
     return value
 
 
@@ -232,14 +247,16 @@ def _amount(value: Any, where: str) -> int:
         raise InvalidProof("fields", f"{where}: expected a decimal string, got {value!r}")
     if isinstance(value, str):
         if not _DECIMAL.fullmatch(value) or len(value) > 40:
-            raise InvalidProof("fields", f"{where}: not a canonical decimal string: {value!r}")
+            raise InvalidProof(
+                "fields", f"{where}: not a canonical decimal string below 2**128: {_shown(value)}"
+            )
         value = int(value)
     if not isinstance(value, int):
-        raise InvalidProof("fields", f"{where}: expected a decimal string, got {value!r}")
+        raise InvalidProof("fields", f"{where}: expected a decimal string, got {_shown(value)}")
     if value < 0:
-        raise InvalidProof("fields", f"{where}: negative amount {value}")
+        raise InvalidProof("fields", f"{where}: negative amount {_shown(value)}")
     if value >= MAX_SUM:
-        raise InvalidProof("fields", f"{where}: {value} reaches 2**128")
+        raise InvalidProof("fields", f"{where}: {_shown(value)} reaches 2**128")
     return value
 
 
@@ -277,6 +294,10 @@ def _assets(value: Any) -> tuple[AssetSpec, ...]:
     for i, item in enumerate(items):
         obj = _mapping(item, f"assets[{i}]")
         code = _need(obj, "code", f"assets[{i}]")
+        if not isinstance(code, str) or not 1 <= len(code) <= 16:
+            raise InvalidProof(
+                "assets", f"assets[{i}].code: {_shown(code)} is not [A-Z0-9._-]{{1,16}}"
+            )
         decimals = _small_int(
             _need(obj, "decimals", f"assets[{i}]"), f"assets[{i}].decimals", 0, 36
         )
@@ -287,7 +308,7 @@ def _assets(value: Any) -> tuple[AssetSpec, ...]:
 def _header(obj: Mapping[str, Any]) -> tuple[str, str, tuple[AssetSpec, ...], int, SumNode, bytes]:
     fmt = _need(obj, "format", "document")
     if fmt != FORMAT:
-        raise InvalidProof("format", f"format is {fmt!r}, expected {FORMAT!r}")
+        raise InvalidProof("format", f"format is {_shown(fmt)}, expected {FORMAT!r}")
     attestation_id = _text(_need(obj, "attestation_id", "document"), "attestation_id", 65535)
     as_of = _text(_need(obj, "as_of", "document"), "as_of", 256, allow_empty=True)
     assets = _assets(_need(obj, "assets", "document"))
