@@ -78,6 +78,11 @@ BITCOIN_NETWORKS = frozenset({"BTC", "BITCOIN"})
 _EVM_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _EMPTY = frozenset({"", "-", "null", "none", "n/a"})
 _PRECISION = 200
+MAX_AMOUNT_DIGITS = 80
+"""Longest balance accepted (digits, point excluded): the exact context of `_PRECISION`
+digits then never rounds a sum of them."""
+_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_STRAY_CR = re.compile(r"\r(?!\n)(?!\Z)")
 
 
 class RowStatus(enum.StrEnum):
@@ -194,18 +199,24 @@ def _plain(value: Decimal) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def _amount(text: str, where: str) -> Decimal | None:
+def _amount(text: str, line: int, column: str) -> Decimal | None:
+    """A balance cell in whole units (``1,234.5`` allowed), None when empty or ``-``."""
     text = text.strip().replace(",", "")
     if text.lower() in _EMPTY:
         return None
-    if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text):
-        raise InputError("not a decimal amount", key=where, value=text)
+    if not _AMOUNT.fullmatch(text):
+        raise InputError("not a decimal amount", line=line, key=column, value=text)
+    if len(text.lstrip("-").replace(".", "")) > MAX_AMOUNT_DIGITS:
+        raise InputError(
+            f"an amount of more than {MAX_AMOUNT_DIGITS} digits", line=line, key=column,
+            value=text,
+        )  # fmt: skip
     with localcontext() as ctx:
         ctx.prec = _PRECISION
         try:
             return Decimal(text)
-        except InvalidOperation:
-            raise InputError("not a decimal amount", key=where, value=text) from None
+        except InvalidOperation:  # pragma: no cover - the pattern admits only plain decimals
+            raise InputError("not a decimal amount", line=line, key=column, value=text) from None
 
 
 def _empty(text: str | None) -> bool:
@@ -363,17 +374,53 @@ def _chain_of(network: str, address: str) -> str:
 # ----------------------------------------------------------------------------- layouts
 
 
-def _csv_rows(text: str, delimiter: str = ",") -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+def _csv_rows(text: str, delimiter: str = ",") -> list[tuple[int, list[str]]]:
+    """The records of a CSV file with the line each starts on (1-based).
+
+    Line ends may be LF, CRLF or CR alone (a file saved by an old Mac tool); a carriage
+    return inside a line of an LF or CRLF file is refused rather than guessed at, since it
+    would silently cut a row in two.
+    """
+    if "\n" in text:
+        stray = _STRAY_CR.search(text)
+        if stray is not None:
+            line = text.count("\n", 0, stray.start()) + 1
+            start = text.rfind("\n", 0, stray.start()) + 1
+            end = text.find("\n", stray.start())
+            raise InputError(
+                "a carriage return (\\r) inside a line",
+                line=line,
+                value=text[start : end if end >= 0 else len(text)].rstrip("\r"),
+            )
+    # newline="": the csv module sees the line ends as they are and splits on all three
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for cells in reader:
+            rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"not CSV ({exc})", line=reader.line_num or 1) from None
+    return rows
+
+
+def _shown(cells: Sequence[str], delimiter: str = ",") -> str:
+    """A row as the file has it, for a message."""
+    return delimiter.join(cells)
 
 
 def parse_okx(text: str) -> OwnershipReport:
     """OKX's ``test.csv`` layout (EVM: personal_sign over keccak256(message))."""
     rows = _csv_rows(text)
-    if not rows or tuple(c.strip() for c in rows[0][: len(OKX_HEADER)]) != OKX_HEADER:
-        raise InputError(f"the first line is not the OKX header {','.join(OKX_HEADER)}")
+    if not rows or tuple(c.strip() for c in rows[0][1][: len(OKX_HEADER)]) != OKX_HEADER:
+        raise InputError(
+            f"the first line is not the OKX header {','.join(OKX_HEADER)}",
+            line=1,
+            value=_shown(rows[0][1]) if rows else "",
+        )
     out = []
-    for line, cells in enumerate(rows[1:], start=2):
+    for line, cells in rows[1:]:
         if not any(c.strip() for c in cells):
             continue
         padded = [c.strip() for c in cells] + [""] * (len(OKX_HEADER) - len(cells))
@@ -409,19 +456,25 @@ def parse_okx(text: str) -> OwnershipReport:
 def parse_summa(text: str) -> OwnershipReport:
     """Summa's ``signatures.csv`` (personal_sign over keccak256(abi.encode(message)))."""
     rows = _csv_rows(text, ";")
-    if not rows or [c.strip().lower() for c in rows[0]] != [
+    if not rows or [c.strip().lower() for c in rows[0][1]] != [
         "chain",
         "address",
         "signature",
         "message",
     ]:
-        raise InputError("the first line is not 'chain;address;signature;message'")
+        raise InputError(
+            "the first line is not 'chain;address;signature;message'",
+            line=1,
+            value=_shown(rows[0][1], ";") if rows else "",
+        )
     out = []
-    for line, cells in enumerate(rows[1:], start=2):
+    for line, cells in rows[1:]:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != 4:
-            raise InputError("expected 4 fields", line=line)
+            raise InputError(
+                f"expected 4 fields, found {len(cells)}", line=line, value=_shown(cells, ";")
+            )
         chain, address, signature, message = (c.strip() for c in cells)
 
         def check(
@@ -445,7 +498,7 @@ def parse_htx(text: str) -> OwnershipReport:
     start = next(
         (
             i
-            for i, cells in enumerate(rows)
+            for i, (_, cells) in enumerate(rows)
             if tuple(c.strip().lower() for c in cells[: len(HTX_HEADER)]) == HTX_HEADER
         ),
         None,
@@ -454,7 +507,7 @@ def parse_htx(text: str) -> OwnershipReport:
         raise InputError(f"no ownership section: no line {','.join(HTX_HEADER)}")
     reported: dict[str, Decimal] = {}
     header: list[str] | None = None
-    for line, cells in enumerate(rows[:start], start=1):
+    for line, cells in rows[:start]:
         if not any(c.strip() for c in cells):
             continue
         if header is None:
@@ -466,18 +519,25 @@ def parse_htx(text: str) -> OwnershipReport:
             (record[k] for k in ("balance", "amount", "total", "total balance") if k in record),
             None,
         )
-        if coin and value is not None and (amount := _amount(value, f"line {line}")) is not None:
+        column = next(
+            (k for k in ("balance", "amount", "total", "total balance") if k in record), ""
+        )
+        if coin and value is not None and (amount := _amount(value, line, column)) is not None:
             with localcontext() as ctx:
                 ctx.prec = _PRECISION
                 reported[coin] = reported.get(coin, Decimal(0)) + amount
     out = []
-    for line, cells in enumerate(rows[start + 1 :], start=start + 2):
+    for line, cells in rows[start + 1 :]:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) < len(HTX_HEADER):
-            raise InputError(f"expected {len(HTX_HEADER)} fields", line=line)
+            raise InputError(
+                f"expected {len(HTX_HEADER)} fields, found {len(cells)}",
+                line=line,
+                value=_shown(cells),
+            )
         coin, address, _height, balance_text, message, signature = (c.strip() for c in cells[:6])
-        balance = _amount(balance_text, f"line {line} balance")
+        balance = _amount(balance_text, line, "balance")
 
         def check(
             coin: str = coin, address: str = address, message: str = message,
@@ -500,14 +560,14 @@ def parse_htx(text: str) -> OwnershipReport:
     return OwnershipReport("htx", tuple(out), reported)
 
 
-def parse_por(data: bytes) -> OwnershipReport:
+def parse_por(data: bytes, source: str | None = None) -> OwnershipReport:
     """Our attestation document: each wallet's proof against its chain's challenge."""
     from attestations.document import loads_attestation, parse_attestation
     from attestations.proofs import format_units
     from chains.btc_ownership import verify_bitcoin_ownership
     from chains.eth_ownership import EIP191, verify_eip191
 
-    doc = parse_attestation(loads_attestation(data), require_signature=False)
+    doc = parse_attestation(loads_attestation(data, source=source), require_signature=False)
     decimals = {a.code: a.decimals for a in doc.liabilities.assets}
     out = []
     number = 0
@@ -550,7 +610,7 @@ def parse_por(data: bytes) -> OwnershipReport:
     return OwnershipReport("por", tuple(out))
 
 
-def verify_ownership_file(data: bytes, fmt: str) -> OwnershipReport:
+def verify_ownership_file(data: bytes, fmt: str, source: str | None = None) -> OwnershipReport:
     """Check every row of an ownership file.
 
     Parameters
@@ -559,6 +619,8 @@ def verify_ownership_file(data: bytes, fmt: str) -> OwnershipReport:
         The file's bytes.
     fmt
         One of `FORMATS`.
+    source
+        The file's name, for messages (the CLI names it when this is None).
 
     Returns
     -------
@@ -575,10 +637,26 @@ def verify_ownership_file(data: bytes, fmt: str) -> OwnershipReport:
     if fmt not in FORMATS:
         raise UsageError(f"unknown ownership format {fmt!r} (one of: {', '.join(FORMATS)})")
     if fmt == "por":
-        return parse_por(data)
+        return parse_por(data, source)
     try:
         text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError("the ownership file is not UTF-8 text") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the ownership file is not UTF-8 text (byte {exc.start + 1})",
+            file=source,
+            line=data[: exc.start].count(b"\n") + 1,
+        ) from None
     parser = {"okx": parse_okx, "summa": parse_summa, "htx": parse_htx}[fmt]
-    return parser(text)
+    try:
+        return parser(text)
+    except InputError as exc:
+        if source is None or exc.file is not None:
+            raise
+        raise _named(exc, source) from None
+
+
+def _named(exc: InputError, source: str) -> InputError:
+    """The same error, naming the file it is in."""
+    error = type(exc)(exc.message, file=source)
+    error.line, error.key, error.value = exc.line, exc.key, exc.value
+    return error

@@ -1,7 +1,7 @@
 """chains.ownership_files: the ownership files exchanges publish, checked offline.
 
 Evidence: OKX's published ``test.csv`` and Summa's ``signatures.csv`` (fixtures/samples,
-copied from ../shared/samples), our own demo attestation, and an HTX-layout file the test
+the publishers' own files), our own demo attestation, and an HTX-layout file the test
 signs with its own code (coincurve, eth_keys: raw ECDSA over keccak256(message), and BIP-137
 for Bitcoin). Tampered copies (a signature byte, an address) are invalid, with the reason.
 """
@@ -207,3 +207,73 @@ def test_unknown_format_is_usage() -> None:
         verify_ownership(OKX, "binance")
     with pytest.raises(InputError):
         verify_ownership_file(SUMMA.read_bytes(), "okx")
+
+
+# ----------------------------------------------------------------------------- hostile input
+# (issue 10; the CLI-level sweep is tests/unit/test_formats_hostile.py)
+
+
+@pytest.mark.parametrize("ending", [b"\r", b"\r\n"])
+@pytest.mark.parametrize(("sample", "fmt"), [(OKX, "okx"), (SUMMA, "summa")])
+def test_cr_only_and_crlf_files_read_as_lf(sample: Path, fmt: str, ending: bytes) -> None:
+    expected = verify_ownership_file(sample.read_bytes(), fmt).to_json()
+    got = verify_ownership_file(sample.read_bytes().replace(b"\n", ending), fmt).to_json()
+    assert got == expected
+
+
+def test_htx_cr_only_file_keeps_its_line_numbers(tmp_path: Path) -> None:
+    data = _htx_file(tmp_path).read_bytes()
+    expected = verify_ownership_file(data, "htx").to_json()
+    assert verify_ownership_file(data.replace(b"\n", b"\r"), "htx").to_json() == expected
+    assert [r["line"] for r in expected["rows"]] == [7, 8, 9, 10]
+
+
+def test_a_stray_carriage_return_is_refused_with_its_line() -> None:
+    lines = SUMMA.read_text().splitlines()
+    lines[2] = lines[2].replace(";Summa", ";\rSumma")
+    with pytest.raises(InputError) as info:
+        verify_ownership_file(("\n".join(lines) + "\n").encode(), "summa", "s.csv")
+    assert (info.value.file, info.value.line) == ("s.csv", 3)
+    assert "carriage return" in info.value.message and "0x3C44" in info.value.message
+
+
+def test_a_trailing_carriage_return_at_the_end_is_a_line_end() -> None:
+    data = SUMMA.read_bytes().rstrip(b"\n") + b"\r"
+    assert verify_ownership_file(data, "summa").valid
+
+
+@pytest.mark.parametrize(
+    "amount", ["9" * 5000, "1." + "5" * 300, "1e999999999", "NaN", "\u0661", "0x10"]
+)
+def test_htx_amounts_are_exact_or_refused(tmp_path: Path, amount: str) -> None:
+    data = _htx_file(tmp_path).read_text().replace("ETH,100.25\n", f"ETH,{amount}\n", 1)
+    with pytest.raises(InputError) as info:
+        verify_ownership_file(data.encode(), "htx", "h.csv")
+    assert (info.value.file, info.value.line, info.value.key) == ("h.csv", 3, "balance")
+
+
+def test_row_errors_name_file_line_and_row() -> None:
+    with pytest.raises(InputError) as info:
+        verify_ownership_file(b"chain;address;signature;message\nETH;0x00\n", "summa", "s.csv")
+    assert (info.value.file, info.value.line) == ("s.csv", 2)
+    assert "found 2" in info.value.message and "ETH;0x00" in info.value.message
+    with pytest.raises(InputError) as info:
+        verify_ownership_file(b"\xff\xfe", "okx", "o.csv")
+    assert info.value.file == "o.csv" and "UTF-8" in info.value.message
+
+
+def test_a_field_beyond_the_csv_limit_is_an_input_error() -> None:
+    data = b'chain;address;signature;message\nETH;"' + b"a" * 200_000 + b'";0x;m\n'
+    with pytest.raises(InputError, match="not CSV"):
+        verify_ownership_file(data, "summa")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"format": ' + b"9" * 5000 + b"}", b"\xff"],
+    ids=["deep", "digits", "utf-8"],
+)
+def test_por_attestation_that_cannot_be_read_is_an_input_error(data: bytes) -> None:
+    with pytest.raises(InputError) as info:
+        verify_ownership_file(data, "por", "a.json")
+    assert info.value.file == "a.json"
