@@ -8,7 +8,6 @@ Every command takes `--json` and then prints exactly one JSON document on stdout
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -69,18 +68,11 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def _load_json(path: Path, what: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InputError(f"{what} not found", file=str(path)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {what}: {exc}", file=str(path)) from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{what} is not JSON ({exc.msg})", file=str(path), line=exc.lineno
-        ) from exc
+    # bounded decoding: deep nesting, huge integers, NaN and bad UTF-8 are InputErrors
+    # naming the file, never a crash (verifier/safejson.py)
+    from verifier import safejson
+
+    return safejson.load_path(path, what=what)
 
 
 # ----------------------------------------------------------------------------- root group
@@ -619,14 +611,19 @@ def verify_proof_cmd(
         if not re.fullmatch(r"[0-9a-f]{64}", text):
             raise InputError("--commitment must be 64 hex digits", value=commitment_hex)
         published_commitment = bytes.fromhex(text)
-    proof = parse_proof(raw)
-    warnings = [f"ignored unknown key {k!r}" for k in unknown_keys(raw, PROOF_KEYS)]
-    result = verify_proof(
-        proof,
-        published_root=published_root,
-        published_commitment=published_commitment,
-        warnings=warnings,
-    )
+    try:
+        proof = parse_proof(raw)
+        warnings = [f"ignored unknown key {k!r}" for k in unknown_keys(raw, PROOF_KEYS)]
+        result = verify_proof(
+            proof,
+            published_root=published_root,
+            published_commitment=published_commitment,
+            warnings=warnings,
+        )
+    except InvalidProof as exc:
+        # the check names the field; say which file it is in
+        detail = exc.message.removeprefix(f"{exc.check}: ")
+        raise InvalidProof(exc.check, f"{proof_file}: {detail}") from None
     if as_json:
         print_json(result.to_json())
         return EXIT_OK
@@ -1105,7 +1102,18 @@ def verify_ownership_cmd(ownership_file: Path, file_format: str, as_json: bool) 
     invalid (with the reason), unsigned, or unsupported chain; a summary per coin."""
     from verifier.external import render_ownership, verify_ownership
 
-    doc, code = verify_ownership(ownership_file, file_format)
+    try:
+        doc, code = verify_ownership(ownership_file, file_format)
+    except InputError as exc:
+        if exc.file is not None:
+            raise
+        # the parsers know the line and column, not the file's name
+        error = type(exc)(exc.message, file=str(ownership_file))
+        error.line, error.key, error.value = exc.line, exc.key, exc.value
+        raise error from None
+    except InvalidProof as exc:
+        detail = exc.message.removeprefix(f"{exc.check}: ")
+        raise InvalidProof(exc.check, f"{ownership_file}: {detail}") from None
     if as_json:
         print_json(doc)
     else:
