@@ -294,19 +294,8 @@ def _first_bare_cr(block: bytes) -> int:
 
 def _bare_cr_error(path: Path, offset: int) -> InputError:
     r"""The error for a \r at byte `offset` that no \n follows (error path only)."""
-    line = 1
-    start = 0  # byte offset where that line starts
+    line, start = _line_at(path, offset)
     with path.open("rb") as handle:
-        done = 0
-        while done < offset:
-            block = handle.read(min(1 << 20, offset - done))
-            if not block:
-                break
-            found = block.count(b"\n")
-            if found:
-                line += found
-                start = done + block.rindex(b"\n") + 1
-            done += len(block)
         handle.seek(start)
         text = handle.read(min(offset - start + 1 + 80, 400)).split(b"\n")[0]
     return InputError(
@@ -385,35 +374,88 @@ def _refuse_null_rows(source: _Source) -> None:
     Arrow's JSON reader (pyarrow 26) crashes the process (SIGSEGV) when a top-level
     ``null`` starts one of its 1 MiB blocks, e.g. as the file's first value or on a line
     that straddles a block boundary. A row is ``null`` where ``null`` follows a line start
-    (Arrow's chunker splits at \\n and \\r) and nothing but blanks. The scan is a memchr
-    per block on ordinary files (no ``null`` in them at all).
+    (Arrow's chunker splits at \\n and \\r) and nothing but blanks. Most blocks are
+    cleared by one vectorised test (no \\r, every line starts with ``{``: ~30 ms for
+    1M x 3 rows); only the others are searched.
     """
-    newlines = 0  # \n before `data`
+    offset = 0  # of `block` in the file
     carry = b""  # the tail of the previous block's last line, reduced (see below)
+    scratch = (np.empty(1 << 20, dtype=bool), np.empty(1 << 20, dtype=bool))
     with source.path.open("rb") as handle:
-        block = handle.read(1 << 20).removeprefix(b"\xef\xbb\xbf")
-        while block:
-            data = carry + block
-            at = data.find(b"null")
-            while at >= 0:
-                start = max(data.rfind(b"\n", 0, at), data.rfind(b"\r", 0, at)) + 1
-                if not data[start:at].strip(b" \t"):
-                    end = data.find(b"\n", at)
-                    text = data[start : end if end >= 0 else len(data)][:400]
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            if _may_hold_null_row(block, carry, scratch):
+                data = carry + block
+                at = _null_row_in(data)
+                if at >= 0:
+                    # carry holds no \n, so this position is on the line of the null
+                    line, start = _line_at(source.path, offset - len(carry) + at)
+                    with source.path.open("rb") as again:
+                        again.seek(start)
+                        text = again.read(400).split(b"\n")[0]
                     raise InputError(
                         "not a JSON object",
                         file=str(source.path),
-                        line=newlines + data.count(b"\n", 0, at) + 1,
+                        line=line,
                         value=text.decode("utf-8", "replace").strip(),
                     )
-                at = data.find(b"null", at + 4)
-            newlines += data.count(b"\n")
             # what the next block needs of this one's last line: whether it is still
-            # blank (then only a partial "nul" matters) or not (any non-blank byte stands
+            # blank (then only a partial "nul" matters) or not (any other byte stands
             # for it); never a whole long line
-            tail = data[max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 :].lstrip(b" \t")
-            carry = tail if tail in (b"", b"n", b"nu", b"nul") else b"x"
-            block = handle.read(1 << 20)
+            cut = max(block.rfind(b"\n"), block.rfind(b"\r"))
+            if cut >= 0 or carry != b"x":
+                tail = block[cut + 1 :] if cut >= 0 else carry + block
+                tail = tail.removeprefix(_BOM).lstrip(b" \t")
+                carry = tail if tail in (b"", b"n", b"nu", b"nul") else b"x"
+            offset += len(block)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _may_hold_null_row(
+    block: bytes, carry: bytes, scratch: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
+) -> bool:
+    """False when no line of `block` can start with ``null`` (the usual case)."""
+    if carry != b"x" and not block.startswith(b"{"):
+        return True
+    if b"\r" in block:
+        return True
+    raw = np.frombuffer(block, dtype=np.uint8)
+    n = len(raw) - 1
+    # into preallocated masks: fresh 1 MiB temporaries per block cost more in page
+    # faults than the comparisons themselves
+    line_start = np.equal(raw[:-1], 0x0A, out=scratch[0][:n])
+    not_brace = np.not_equal(raw[1:], 0x7B, out=scratch[1][:n])
+    return bool(np.logical_and(line_start, not_brace, out=line_start).any())
+
+
+def _null_row_in(data: bytes) -> int:
+    """Position of the first ``null`` preceded on its line only by blanks, or -1."""
+    at = data.find(b"null")
+    while at >= 0:
+        start = max(data.rfind(b"\n", 0, at), data.rfind(b"\r", 0, at)) + 1
+        if not data[start:at].removeprefix(_BOM).strip(b" \t"):
+            return at
+        at = data.find(b"null", at + 4)
+    return -1
+
+
+def _line_at(path: Path, offset: int) -> tuple[int, int]:
+    """(1-based line, byte offset where it starts) of byte `offset` (error path only)."""
+    line = 1
+    start = 0
+    done = 0
+    with path.open("rb") as handle:
+        while done < offset:
+            block = handle.read(min(1 << 20, offset - done))
+            if not block:
+                break
+            found = block.count(b"\n")
+            if found:
+                line += found
+                start = done + block.rindex(b"\n") + 1
+            done += len(block)
+    return line, start
 
 
 class _Number(str):
