@@ -22,6 +22,9 @@ line: readers disagree about whether it ends a line, so no line number after it 
 trusted. A UTF-8 byte order mark at the start is skipped. Text must be valid UTF-8 (JSON
 escapes too: a lone surrogate such as ``\ud800`` is refused), and an account id may not
 hold a NUL character (it could not be named on a command line, e.g. to cut its proof).
+Each JSON Lines row must be one object on one line; its lines are parsed (on the error
+path) without unbounded recursion or ``int()``, and a ``null`` row is refused before Arrow
+sees the file (pyarrow's JSON reader crashes the process on one).
 """
 
 from __future__ import annotations
@@ -481,7 +484,10 @@ def _unique_pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-_LINE_DECODER = json.JSONDecoder(
+# numbers stay text; the strict decoder also finds a repeated key (diagnosis only: its
+# Python hook per object would slow the line check of a large file)
+_LINE_DECODER = json.JSONDecoder(parse_int=_Number, parse_float=_Number, parse_constant=_Number)
+_STRICT_LINE_DECODER = json.JSONDecoder(
     parse_int=_Number,
     parse_float=_Number,
     parse_constant=_Number,
@@ -489,7 +495,7 @@ _LINE_DECODER = json.JSONDecoder(
 )
 
 
-def _json_line(name: str, number: int, raw: bytes) -> Any:
+def _json_line(name: str, number: int, raw: bytes, *, strict: bool = False) -> Any:
     """The one JSON value on a line of a JSON Lines file, or `InputError` naming the line.
 
     Safe on hostile lines: numbers stay text, and a line with more brackets than
@@ -513,7 +519,7 @@ def _json_line(name: str, number: int, raw: bytes) -> Any:
             reason = str(exc).removeprefix(f"{name}: ").removeprefix("line 1: ")
             raise InputError(reason, file=name, line=number, value=text) from None
     try:
-        value, end = _LINE_DECODER.raw_decode(text)
+        value, end = (_STRICT_LINE_DECODER if strict else _LINE_DECODER).raw_decode(text)
     except json.JSONDecodeError as err:
         raise InputError(
             f"not one complete JSON object on this line ({err.msg})",
@@ -536,8 +542,18 @@ def _check_one_object_per_line(source: _Source) -> None:
     """JSON Lines means one value per line; Arrow also accepts two on a line, or one
     spread over several lines, which would make every later line number wrong."""
     name = str(source.path)
+    decode = _LINE_DECODER.raw_decode
     with source.path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            # fast path for the usual short line (fewer bytes than MAX_DEPTH cannot nest
+            # deeper); anything doubtful goes to _json_line, which names the problem
+            if len(raw) <= safejson.MAX_DEPTH and number > 1:
+                try:
+                    text = raw.decode("utf-8").strip()
+                    if not text or decode(text)[1] == len(text):
+                        continue
+                except ValueError:  # UnicodeDecodeError, JSONDecodeError
+                    pass
             if raw.strip():
                 _json_line(name, number, raw)
 
@@ -586,7 +602,7 @@ def _diagnose_jsonl(source: _Source, exc: Exception) -> InputError:
             if not raw.strip():
                 continue
             try:
-                obj = _json_line(name, number, raw)
+                obj = _json_line(name, number, raw, strict=True)
             except InputError as error:
                 return error
             if not isinstance(obj, dict):
