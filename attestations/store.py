@@ -296,7 +296,10 @@ class TreeStore:
 
     def locate(self, account_id: str) -> tuple[int, list[int]]:
         """(row, leaf positions) of an account, by binary search of the index: O(log n) reads."""
-        target = account_hash(account_id)
+        try:
+            target = account_hash(account_id)
+        except UnicodeEncodeError:  # e.g. a lone surrogate from an undecodable argument
+            raise NotFound("account id is not valid UTF-8 text", value=account_id) from None
         key = int.from_bytes(target[:8], "big")
         low, high = 0, self.meta.accounts
         while low < high:  # first record whose 8-byte prefix is >= key

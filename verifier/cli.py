@@ -183,6 +183,12 @@ def liabilities_build(
     from verifier.inputs import read_assets, read_liabilities
     from verifier.outdir import guard_output
 
+    try:
+        attestation_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            "--attestation-id is not valid UTF-8 text", key="--attestation-id"
+        ) from None
     # before anything is read or replaced: --force must never delete an input
     guard_output(
         out_dir,

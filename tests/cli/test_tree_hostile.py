@@ -438,3 +438,24 @@ def test_single_proof_never_overwrites_the_tree(por, built, target):
     assert res.rc == 2
     assert (built / target).read_bytes() == before
     assert por("liabilities", "audit", built).rc == 0
+
+
+def test_undecodable_arguments_are_named(por, built, inputs, tmp_path):
+    """An argument that is not UTF-8 (a lone surrogate from the OS) crashed build and proof."""
+    res = por(
+        "liabilities",
+        "build",
+        inputs["sample.csv"],
+        "--assets",
+        inputs["assets.toml"],
+        "--attestation-id",
+        "\udcff",
+        "--out",
+        tmp_path / "new",
+    )
+    clean(res)
+    assert res.rc == 3 and "--attestation-id" in res.err_flat
+    assert not (tmp_path / "new").exists()
+    res = por("liabilities", "proof", built, "\udcff")
+    clean(res)
+    assert res.rc == 3 and "UTF-8" in res.err_flat
