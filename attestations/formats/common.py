@@ -178,10 +178,41 @@ def load_json(data: bytes, what: str, source: str | None = None) -> Any:
         ``"fields"``: not UTF-8, not JSON, or beyond those bounds; the message names
         `source` (the file) and the line where the decoder knows it.
     """
+    name = source or what
     try:
-        return safejson.loads(data, source=source or what, parse_float=Decimal, what=what)
+        doc = safejson.loads(data, source=name, parse_float=Decimal, what=what)
     except InputError as exc:
         raise InvalidProof("fields", exc.message) from None
+    _refuse_lone_surrogates(doc, name)
+    return doc
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_lone_surrogates(doc: Any, name: str) -> None:
+    """JSON may escape half of a UTF-16 pair (``"\\ud800"``); such a string is not text and
+    cannot be hashed as UTF-8, so it is refused where it is, before any check reads it."""
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:  # iterative: safejson bounds the depth, this bounds nothing else
+        value, where = stack.pop()
+        if isinstance(value, str):
+            strings = [value]
+        elif isinstance(value, dict):
+            strings = list(value)
+            stack.extend((item, f"{where}.{key}") for key, item in value.items())
+        elif isinstance(value, list):
+            strings = []
+            stack.extend((item, f"{where}[{n}]") for n, item in enumerate(value))
+        else:
+            continue
+        for text in strings:
+            if _SURROGATE.search(text):
+                raise InvalidProof(
+                    "fields",
+                    f"{name}: {where.lstrip('.') or 'document'}: {shown(text)} holds a lone "
+                    "UTF-16 surrogate, which is not text",
+                )
 
 
 def try_json(data: bytes) -> Any:

@@ -605,3 +605,28 @@ def test_bitget_key_order_is_linear_in_the_number_of_assets() -> None:
 
     keys = [f"A{n}" for n in range(50_000)]
     assert sorted(hashmap_order(keys)) == sorted(keys)  # finishes: no keys.index() per key
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "change"),
+    [
+        ("coinex", COINEX, lambda d: d["self"].update(nonce="\ud800")),
+        ("bitget", BITGET, lambda d: d["self"]["balances"].update({"\udc00": "1"})),
+        (
+            "bybit",
+            BYBIT / "mock_user_merkle_tree_path_40.json",
+            lambda d: d["self"].update(userHash="ab\udfff"),
+        ),
+        ("okx-v1", OKX, lambda d: d["self"].update(nonce="\ud83d")),
+    ],
+)
+def test_lone_surrogates_are_refused_before_hashing(name: str, path: Path, change: Any) -> None:
+    doc = json.loads(path.read_text())
+    change(doc)
+    data = json.dumps(doc).encode()  # ensure_ascii: the file holds the escape "\ud800"
+    with pytest.raises(InvalidProof, match="lone UTF-16 surrogate") as info:
+        verify(name, ProofInput("s.json", data))
+    assert "s.json" in info.value.message
+    doc = json.loads(path.read_text())
+    doc["extra"] = "\U0001f600"  # a proper pair is text
+    verify(name, ProofInput("s.json", json.dumps(doc).encode()))
