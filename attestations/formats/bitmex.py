@@ -42,6 +42,8 @@ WEAKNESSES = (
     "a single asset (XBt) per tree: other liabilities are not committed",
     "an account's balance is split over leaves at known indices; a customer sees only the "
     "leaves their nonce opens",
+    "the block height on line 1 is bound only through the leaves' HMACs: without --nonce "
+    "nothing checks it",
 )
 
 
