@@ -136,7 +136,9 @@ def verify_ownership(ownership_file: Path, fmt: str) -> tuple[dict[str, Any], in
     """
     if fmt not in OWNERSHIP_FORMATS:
         raise UsageError(f"unknown --format {fmt!r} (one of: {', '.join(OWNERSHIP_FORMATS)})")
-    report = verify_ownership_file(_read(ownership_file, "ownership file"), fmt)
+    report = verify_ownership_file(
+        _read(ownership_file, "ownership file"), fmt, str(ownership_file)
+    )
     return report.to_json(), EXIT_OK if report.valid else EXIT_INVALID
 
 
