@@ -454,10 +454,10 @@ class Store:
                 )
                 _sqlite_transactions(self.engine)
             else:
+                given = parsed.query.get("password") or ()
+                query_passwords = (given,) if isinstance(given, str) else tuple(given)
                 self._secrets = tuple(
-                    str(s)
-                    for s in (parsed.password, parsed.query.get("password"))
-                    if isinstance(s, str) and s
+                    str(s) for s in (parsed.password, *query_passwords) if isinstance(s, str) and s
                 )
                 # libpq waits for an unanswered TCP connect as long as the OS does (minutes):
                 # a bad host must fail in seconds unless the URL says otherwise
