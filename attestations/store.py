@@ -34,12 +34,15 @@ from attestations.build import STORE_VERSION, index_dtype, read_secret
 from attestations.encoding import (
     FORMAT,
     HASH_LEN,
+    SALT_LEN,
     SUM_LEN,
     AssetSpec,
     account_hash,
     check_assets,
     derive_salt,
+    enc,
 )
+from attestations.levels import add128, leaf_records, parent_level, split_sums
 from attestations.proofs import (
     InclusionProof,
     ProofLeaf,
@@ -470,18 +473,43 @@ class TreeStore:
         return levels, by_row
 
     def checked_proof_texts(self, start: int, stop: int) -> list[tuple[str, str]]:
-        """`proof_texts`, each proof verified against root.json (`check_proof_text`) first."""
-        texts = self.proof_texts(start, stop)
-        for account, text in texts:
-            self.check_proof_text(account, text)
+        """`proof_texts`, each proof verified against root.json before it is returned.
+
+        Every proof is verified as a customer's verifier would, vectorised over the batch
+        on exactly the values its text is rendered from: each leaf recomputed from its
+        derived salt, the account id and its stored balances, hashed up its path of stored
+        siblings (sums added with the 2**128 check), and the result compared with
+        root.json's root hash and sums; root.json's commitment was checked on opening.
+        The first proof of the batch also goes through the public verifier as text
+        (`check_proof_text`), which guards the rendering itself. A failure is reported with
+        the public verifier's reason for the first failing account.
+        """
+        texts, bad = self._proof_texts(start, stop, verify=True)
+        for n in [0, *bad[:1]] if texts else []:
+            self.check_proof_text(*texts[n])
+        if bad:  # the public verifier accepted it, the vectorised walk did not: still refuse
+            raise InvalidProof(
+                "proof",
+                f"the proof of account {_shown(texts[bad[0]][0])} cut from {self.dir} does not "
+                f"verify against {self.root_path}; refused. Run `por liabilities audit "
+                f"{self.dir}`",
+            )
         return texts
 
     def proof_texts(self, start: int, stop: int) -> list[tuple[str, str]]:
         """(account id, compact proof JSON) for account rows [start, stop), vectorised.
 
         Produces exactly `json.dumps(proof.to_json(), separators=(",", ":"))` of `proof()`,
-        gathering each level's siblings for the whole batch with one numpy index.
+        gathering each level's siblings for the whole batch with one numpy index. Not
+        checked: see `checked_proof_texts`.
         """
+        return self._proof_texts(start, stop, verify=False)[0]
+
+    def _proof_texts(
+        self, start: int, stop: int, *, verify: bool
+    ) -> tuple[list[tuple[str, str]], list[int]]:
+        """The texts of `proof_texts` and, when `verify`, the batch positions (0-based) of
+        the accounts whose proofs do not walk up to root.json's root."""
         if not hasattr(self, "_bulk"):
             self._bulk = self._bulk_views()
         levels, by_row = self._bulk
@@ -493,10 +521,24 @@ class TreeStore:
         order = np.argsort(positions, axis=1, kind="stable")
         sorted_pos = np.take_along_axis(positions, order, axis=1).reshape(-1)
         part_of = order.reshape(-1).tolist()
-        own = _sum_strings(levels[0][sorted_pos], assets)
+        own_records = levels[0][sorted_pos]
+        own = _sum_strings(own_records, assets)
+        secret = self.secret
+        salts = [derive_salt(secret, ids[j // parts], part_of[j]) for j in range(len(sorted_pos))]
+        walk = None
+        failed = np.zeros(len(sorted_pos), dtype=bool)
+        if verify:
+            hashes = b"".join(account_hash(a) * parts for a in ids)
+            walk = leaf_records(
+                np.frombuffer(b"".join(salts), np.uint8).reshape(-1, SALT_LEN),
+                np.frombuffer(hashes, np.uint8).reshape(-1, HASH_LEN),
+                np.ascontiguousarray(own_records[:, HASH_LEN:]),
+            )
         paths: list[list[str]] = [[] for _ in range(len(sorted_pos))]
         for level in range(self.meta.height):
             sibling = levels[level][(sorted_pos >> level) ^ 1]
+            if walk is not None:
+                walk = _walk_up(walk, sibling, (sorted_pos >> level) & 1, assets, failed)
             hexes = sibling[:, :HASH_LEN].tobytes().hex()
             sums = _sum_strings(sibling, assets)
             for i, path in enumerate(paths):
@@ -515,12 +557,16 @@ class TreeStore:
             {"root": self.root.root.to_json(), "commitment": self.root.commitment.hex()},
             separators=(",", ":"),
         )[1:]
-        secret = self.secret
+        bad: list[int] = []
+        if walk is not None:
+            expected = np.frombuffer(self.root.root.hash + enc(self.root.root.sums), dtype=np.uint8)
+            wrong = ((walk != expected).any(axis=1) | failed).reshape(-1, parts).any(axis=1)
+            bad = np.flatnonzero(wrong).tolist()
         out = []
         for n, account in enumerate(ids):
             leaves = []
             for j in range(n * parts, (n + 1) * parts):
-                salt = derive_salt(secret, account, part_of[j]).hex()
+                salt = salts[j].hex()
                 leaves.append(
                     f'{{"index":{int(sorted_pos[j])},"salt":"{salt}","balances":[{own[j]}],'
                     f'"path":[{",".join(paths[j])}]}}'
@@ -532,13 +578,39 @@ class TreeStore:
                     f'{head},"account_id":{account_json},"leaves":[{",".join(leaves)}],{tail}',
                 )
             )
-        return out
+        return out, bad
 
     def account_ids_slice(self, start: int, stop: int) -> list[str]:
         if not hasattr(self, "_ids"):
             self._ids = self.account_ids()
         values = self._ids.slice(start, stop - start).to_pylist()
         return [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
+
+
+def _walk_up(
+    current: npt.NDArray[np.uint8],
+    sibling: npt.NDArray[np.uint8],
+    is_right: npt.NDArray[Any],
+    assets: int,
+    failed: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.uint8]:
+    """One level up for a batch of paths: each node paired with its sibling, in order.
+
+    A path whose sum reaches 2**128 is marked in `failed` (its proof does not verify) and
+    carried on with zero sums, so the other paths of the batch are still checked.
+    """
+    width = current.shape[1]
+    right = (is_right == 1)[:, None]
+    pairs = np.empty((len(current), 2, width), dtype=np.uint8)
+    pairs[:, 0] = np.where(right, sibling, current)
+    pairs[:, 1] = np.where(right, current, sibling)
+    hi, lo = split_sums(pairs.reshape(-1, width), assets)
+    _, _, over = add128(hi[0::2], lo[0::2], hi[1::2], lo[1::2])
+    overflowed = over.any(axis=1)
+    if overflowed.any():
+        failed |= overflowed
+        pairs[overflowed, :, HASH_LEN:] = 0
+    return parent_level(pairs.reshape(-1, width), assets)
 
 
 def _sum_strings(records: npt.NDArray[np.uint8], assets: int) -> list[str]:

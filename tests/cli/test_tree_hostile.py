@@ -459,3 +459,144 @@ def test_undecodable_arguments_are_named(por, built, inputs, tmp_path):
     res = por("liabilities", "proof", built, "\udcff")
     clean(res)
     assert res.rc == 3 and "UTF-8" in res.err_flat
+
+
+# ----------------------------------------------------------------------------- proof --all checks
+
+
+def leaf_position(tree: Path, account: str) -> int:
+    from attestations.store import TreeStore
+
+    with TreeStore(tree) as store:
+        return store.locate(account)[1][0]
+
+
+@pytest.mark.parametrize("account", ACCOUNTS)
+def test_all_names_an_account_whose_proof_does_not_verify(por, built, tmp_path, account):
+    """One leaf's balance changed on disk (it is in its own proof and, as a sibling, in
+    its neighbour's): --all refuses, naming an account whose own proof is refused too."""
+    import re
+
+    record = 32 + 16 * 3
+    path = built / "tree" / "level-00.bin"
+    data = bytearray(path.read_bytes())
+    data[leaf_position(built, account) * record + record - 1] ^= 0x01
+    path.write_bytes(bytes(data))
+    res = por("liabilities", "proof", built, "--all", "--out-dir", tmp_path / "all")
+    assert res.rc == 3
+    assert not (tmp_path / "all").exists()
+    named = re.search(r"the proof of account '([a-z]+)' cut from", res.err_flat)
+    assert named is not None and named.group(1) in ACCOUNTS, res.err_flat
+    res = por("liabilities", "proof", built, named.group(1))
+    assert res.rc == 3 and res.out == "" and "does not verify" in res.err_flat
+    res = por("liabilities", "proof", built, account)
+    assert res.rc == 3 and res.out == ""
+
+
+def test_a_sibling_sum_near_2_128_is_refused_not_wrapped(por, built, tmp_path):
+    """A stored sum of 2**128 - 1: walking up would overflow; the proofs are refused."""
+    record = 32 + 16 * 3
+    path = built / "tree" / "level-00.bin"
+    data = bytearray(path.read_bytes())
+    first = leaf_position(built, "alice")
+    data[first * record + 32 : first * record + 48] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+    res = por("liabilities", "proof", built, "--all", "--out-dir", tmp_path / "all")
+    clean(res)
+    assert res.rc == 3 and "does not verify" in res.err_flat
+    res = por("liabilities", "proof", built, "alice")
+    clean(res)
+    assert res.rc == 3
+
+
+@pytest.mark.parametrize(
+    "name", ["level-00.bin", "level-01.bin", "level-02.bin", "level-03.bin", "index.bin"]
+)
+def test_all_never_hands_out_a_proof_when_a_byte_flips(por, built, tmp_path, original_root, name):
+    """Each byte of a tree file flipped in turn: --all exits 3, or every proof verifies."""
+    from attestations.proofs import parse_proof, parse_root_document, verify_proof
+    from verifier.errors import InvalidProof
+
+    published = parse_root_document(json.loads(original_root.read_text()))
+    path = built / "tree" / name
+    original = path.read_bytes()
+    out = tmp_path / "all"
+    failures = []
+    for offset in range(len(original)):
+        changed = bytearray(original)
+        changed[offset] ^= 0x01
+        path.write_bytes(bytes(changed))
+        shutil.rmtree(out, ignore_errors=True)
+        res = por("liabilities", "proof", built, "--all", "--out-dir", out)
+        if res.rc not in (0, 3) or "internal error" in res.err:
+            failures.append((offset, res.rc, res.err_flat[:120]))
+        elif res.rc == 0:
+            for proof in out.glob("*.json"):
+                try:
+                    verify_proof(
+                        parse_proof(json.loads(proof.read_text())), published_root=published
+                    )
+                except InvalidProof as exc:
+                    failures.append((offset, proof.name, exc.message[:80]))
+    path.write_bytes(original)
+    assert not failures, f"{name}: {failures[:5]}"
+
+
+def test_the_batch_check_agrees_with_the_public_verifier(por, inputs, tmp_path):
+    """checked_proof_texts refuses a batch exactly when a proof in it fails `verify_proof`
+    (split leaves, sums beyond 2**64, random flips in every tree file)."""
+    import random
+
+    from attestations.proofs import parse_proof, verify_proof
+    from attestations.store import TreeStore
+    from verifier.errors import InvalidProof
+
+    source = tmp_path / "big.csv"
+    rows = ["account_id,asset,amount"]
+    for n in range(40):
+        rows.append(f"acct-{n},ETH,{(n + 1) * 123456789}.{n:018d}")  # beyond 2**64 wei
+        rows.append(f"acct-{n},BTC,0.{n + 1:08d}")
+    source.write_text("\n".join(rows) + "\n")
+    tree = tmp_path / "tree"
+    assert (
+        por(
+            "liabilities",
+            "build",
+            source,
+            "--assets",
+            inputs["assets.toml"],
+            "--attestation-id",
+            "agree",
+            "--out",
+            tree,
+            "--split",
+            "3",
+        ).rc
+        == 0
+    )
+    files = sorted((tree / "tree").glob("level-*.bin"))
+    rng = random.Random(10)
+    outcomes = {"refused": 0, "accepted": 0}
+    for _ in range(60):
+        path = rng.choice(files)
+        original = path.read_bytes()
+        changed = bytearray(original)
+        changed[rng.randrange(len(original))] ^= 1 << rng.randrange(8)
+        path.write_bytes(bytes(changed))
+        with TreeStore(tree) as store:
+            failing = []
+            for account, text in store.proof_texts(0, store.meta.accounts):
+                try:
+                    verify_proof(parse_proof(json.loads(text)), published_root=store.root)
+                except InvalidProof:
+                    failing.append(account)
+            try:
+                store.checked_proof_texts(0, store.meta.accounts)
+                refused = False
+            except InvalidProof as exc:
+                refused = True
+                assert any(f"account {a!r}" in exc.message for a in failing), exc.message
+        assert refused == bool(failing)
+        outcomes["refused" if refused else "accepted"] += 1
+        path.write_bytes(original)
+    assert outcomes["refused"] and outcomes["accepted"]  # both kinds were exercised
