@@ -441,12 +441,23 @@ def _inside(path: Path, directory: Path) -> Path | None:
 
 
 def _install_dir(tmp: Path, out_dir: Path) -> None:
-    """Rename the finished temp dir into place, replacing an old one only at the last moment."""
+    """Rename the finished temp dir into place, replacing an old one only at the last moment.
+
+    The old tree is renamed aside, the new one in, then the old one removed. Should the
+    second rename fail (or be interrupted), the old tree is renamed back; only a crash of
+    the process exactly between the two renames leaves it aside, whole, as ``.NAME.old-*``.
+    """
     old = None
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-        out_dir.rename(old)
-    tmp.rename(out_dir)
+    try:
+        if old is not None:
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+    except BaseException:
+        if old is not None and not os.path.lexists(out_dir) and os.path.lexists(old):
+            old.rename(out_dir)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

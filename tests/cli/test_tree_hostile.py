@@ -600,3 +600,38 @@ def test_the_batch_check_agrees_with_the_public_verifier(por, inputs, tmp_path):
         outcomes["refused" if refused else "accepted"] += 1
         path.write_bytes(original)
     assert outcomes["refused"] and outcomes["accepted"]  # both kinds were exercised
+
+
+def test_a_failed_rebuild_keeps_the_previous_tree(por, built, inputs, monkeypatch):
+    """--force rebuild whose final rename fails: the previous tree is renamed back."""
+    import errno
+
+    before = {p: p.read_bytes() for p in sorted(built.rglob("*")) if p.is_file()}
+    real = Path.rename
+    calls = []
+
+    def rename(self: Path, target: Any) -> Any:
+        calls.append(self)
+        if len(calls) == 2:  # the old tree was moved aside; the new one cannot move in
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    res = por(
+        "liabilities",
+        "build",
+        inputs["sample.csv"],
+        "--assets",
+        inputs["assets.toml"],
+        "--attestation-id",
+        "another",
+        "--out",
+        built,
+        "--force",
+    )
+    monkeypatch.setattr(Path, "rename", real)
+    clean(res)
+    assert res.rc == 4 and len(calls) == 3  # aside, in (failed), back
+    assert {p: p.read_bytes() for p in sorted(built.rglob("*")) if p.is_file()} == before
+    assert [p.name for p in built.parent.iterdir() if p.name.startswith(".tree.")] == []
+    assert por("liabilities", "audit", built).rc == 0
