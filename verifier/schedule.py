@@ -34,24 +34,31 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from chains.rpc import url_problem
 from verifier.alerts import Alert, Webhook, alerts_for, parse_drift, payload
 from verifier.config import PorConfig, load_config
 from verifier.console import err
 from verifier.errors import EXIT_INFRA, InputError, PorError, StoreError, UsageError
 from verifier.metrics import render, write_metrics
-from verifier.redact import mask_text
+from verifier.redact import mask_text, mask_url
 from verifier.store import RunRecord, RunWriter, Store, database_url
 
-_INTERVAL = re.compile(r"([0-9]+)([smhd]?)")
+_INTERVAL = re.compile(r"([0-9]{1,12})([smhd]?)")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_INTERVAL = 366 * 86400
+"""The longest `--every` (a year and a day): longer is a typo, and waits that long overflow."""
 
 
 def parse_interval(text: str) -> int:
-    """``"90s"``, ``"15m"``, ``"1h"``, ``"1d"`` (or bare seconds) -> seconds (at least 1)."""
+    """``"90s"``, ``"15m"``, ``"1h"``, ``"1d"`` (or bare seconds) -> seconds (1 s to 366 d)."""
+    shown = text if len(text) <= 40 else text[:37] + "..."
     match = _INTERVAL.fullmatch(text.strip().lower())
     if match is None or int(match.group(1)) == 0:
-        raise UsageError(f"--every: expected a duration such as 30s, 15m, 1h or 1d, not {text!r}")
-    return int(match.group(1)) * _UNIT[match.group(2)]
+        raise UsageError(f"--every: expected a duration such as 30s, 15m, 1h or 1d, not {shown!r}")
+    seconds = int(match.group(1)) * _UNIT[match.group(2)]
+    if seconds > MAX_INTERVAL:
+        raise UsageError(f"--every: at most 366d, not {shown!r}")
+    return seconds
 
 
 def now_iso() -> str:
@@ -115,6 +122,7 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
         config = load_config(options.config_file)
     except PorError as exc:
         config_error = exc
+    webhook = webhook_url(options, config)
     store = open_store(options, config)
     _refuse_overwriting_inputs(options, config, store)
     store.ensure_ready()
@@ -174,7 +182,7 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
         markup=False,
     )
     result = RunResult(exit_code, run, report, error, alerts_for(run, report, previous, drift))
-    _alert(options, config, store, result)
+    _alert(webhook, config, store, result)
     return result
 
 
@@ -186,7 +194,7 @@ def _refuse_overwriting_inputs(options: RunOptions, config: PorConfig | None, st
     for path in _paths(config):
         inputs.setdefault(path, f"input {path} (named in the config)")
     inputs[options.config_file] = f"the config file {options.config_file}"
-    if store.path is not None:
+    if store.path is not None and store.path.name:
         for suffix in ("", "-wal", "-shm", "-journal"):
             inputs[store.path.with_name(store.path.name + suffix)] = f"the database {store.path}"
     seen: dict[Path, str] = {}
@@ -264,12 +272,35 @@ def _reconcile(options: RunOptions) -> Callable[[PorConfig], Any]:
     return go
 
 
-def _alert(options: RunOptions, config: PorConfig | None, store: Store, result: RunResult) -> None:
-    url = (
-        options.webhook
-        or options.env.get("POR_WEBHOOK_URL")
-        or (config.alerts.webhook if config is not None else None)
-    )
+def webhook_url(options: RunOptions, config: PorConfig | None) -> str | None:
+    """The alert webhook: `--webhook`, then ``POR_WEBHOOK_URL``, then [alerts] webhook.
+
+    Checked before the run (`InputError`, exit 3, naming the setting, the URL masked): a
+    webhook that cannot be a URL would otherwise only be noticed when the first alert
+    has nowhere to go. An empty `--webhook` is refused; an empty variable is unset."""
+    sources = [
+        (options.webhook, "--webhook", None),
+        (options.env.get("POR_WEBHOOK_URL") or None, "POR_WEBHOOK_URL", None),
+        (
+            config.alerts.webhook if config is not None else None,
+            "alerts.webhook",
+            str(options.config_file),
+        ),
+    ]
+    for value, key, file in sources:
+        if value is None or (not value and key != "--webhook"):
+            continue
+        problem = url_problem(value) if value.strip() else "is blank"
+        if problem is not None:
+            shown = mask_url(value) if "://" in value else value
+            raise InputError(
+                f"not a usable webhook URL: it {problem}", file=file, key=key, value=shown
+            )
+        return value
+    return None
+
+
+def _alert(url: str | None, config: PorConfig | None, store: Store, result: RunResult) -> None:
     for alert in result.alerts:
         err.print(f"por: alert {alert.kind} {alert.subject}: {alert.message}", markup=False)
     if not url or not result.alerts or result.run is None:

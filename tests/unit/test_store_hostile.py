@@ -568,3 +568,47 @@ def test_a_database_under_a_regular_file(
     assert code == 4 and "cannot create the directory" in output, output
     code, output = _run(capsys, "history", "--db", str(db))
     assert code == 0 and "does not exist" in output
+
+
+@pytest.mark.parametrize(
+    ("flags", "code", "expected"),
+    [
+        (["--db", "/"], 4, "it is a directory"),
+        (["--every", "99999999999999999999d"], 2, "--every"),
+        (["--every", "9" * 5001], 2, "--every"),
+        (["--every", "400d"], 2, "at most 366d"),
+        (["--webhook", "http://[::1"], 3, "unclosed"),
+        (["--webhook", "ftp://127.0.0.1/"], 3, "http:// or https://"),
+        (["--webhook", ""], 3, "blank"),
+        (["--webhook", "http://127.0.0.1:1/\r\nX-Injected: 1"], 3, "control characters"),
+        (["--webhook", f"http://u:{SECRET}@127.0.0.1:99999/"], 3, "port"),
+    ],
+)
+def test_reconcile_settings_are_refused_before_the_run(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+    code: int,
+    expected: str,
+) -> None:
+    _fake_reconcile(monkeypatch, AssertionError("the run must not start"))
+    db = tmp_path / "por.db"
+    args = ["reconcile", "--config", str(_config(tmp_path)), "--db", str(db), *flags]
+    got, output = _run(capsys, *args)
+    assert got == code and expected in output, output
+    assert SECRET not in output and "internal error" not in output
+    assert not db.exists()  # refused before the database is touched
+
+
+def test_a_bad_webhook_from_the_environment_or_the_config_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POR_WEBHOOK_URL", "javascript:alert(1)")
+    config = _config(tmp_path)
+    code, output = _run(capsys, "reconcile", "--config", str(config))
+    assert code == 3 and "POR_WEBHOOK_URL" in output, output
+    monkeypatch.delenv("POR_WEBHOOK_URL")
+    config = _config(tmp_path, '\n[alerts]\nwebhook = "unix:///tmp/x.sock"\n')
+    code, output = _run(capsys, "reconcile", "--config", str(config))
+    assert code == 3 and "alerts.webhook" in output and str(config) in output, output
