@@ -32,7 +32,7 @@ import os
 import secrets
 import shutil
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -54,7 +54,7 @@ from attestations.document import (
 from chains.base import Chain, Ownership, OwnershipCheck
 from chains.btc_ownership import verify_bitcoin_ownership
 from chains.eth_ownership import verify_eip191
-from verifier import safejson
+from verifier import safejson, safetoml
 from verifier.config import PorConfig
 from verifier.errors import (
     EXIT_INVALID,
@@ -587,27 +587,6 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _bounded(parse: Callable[[], T], what: str) -> T:
-    """Run a recursive parser (tomllib) with a recursion limit near the current depth.
-
-    A dependency raises the interpreter's limit to 100,000 when imported, so deeply nested
-    input would overflow the C stack instead of raising RecursionError; see safejson.
-    """
-    depth = 0
-    frame = sys._getframe()
-    while frame is not None:
-        depth += 1
-        frame = frame.f_back  # type: ignore[assignment]
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(depth + 1000)
-    try:
-        return parse()
-    except RecursionError:
-        raise InputError(f"{what} is nested too deeply") from None
-    finally:
-        sys.setrecursionlimit(old)
-
-
 def _threshold(settings: Any, key: str) -> Decimal:
     """A coverage threshold from the signed report's settings (default 1), checked."""
     value = settings.get(key, "1") if isinstance(settings, Mapping) else "1"
@@ -645,7 +624,6 @@ def _recompute(
     verdicts: Mapping[str, OwnershipCheck],
     verification: Verification,
 ) -> None:
-    import tomllib
 
     if doc.rule_pack.id not in known_packs():
         # never load a file a document names: only this tool's own packs are recomputed
@@ -666,10 +644,10 @@ def _recompute(
         verification.discrepancies.append("the reserve statement is not in the document")
         return
     try:
-        parsed = _bounded(lambda: tomllib.loads(text), "reserve.statement_toml")
-    except tomllib.TOMLDecodeError as exc:
+        parsed = safetoml.loads(text, source="attestation reserve.statement_toml")
+    except InputError as exc:
         verification.discrepancies.append(
-            f"the document's reserve.statement_toml is not TOML ({_short(str(exc))})"
+            f"the document's reserve.statement_toml is not TOML ({_short(exc.message)})"
         )
         return
     statement = parse_statement(parsed, "attestation reserve.statement_toml")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 from attestations.encoding import ASSET_CODE_RE
 from chains.base import DEFAULT_MAX_REPLY_BYTES, Attribution, Chain, WalletClass
 from chains.rpc import has_credentials, read_secret_file, url_problem
+from verifier import safetoml
 from verifier.errors import InputError
 from verifier.redact import mask_url
 
@@ -582,14 +582,7 @@ def _ethereum_section(path: Path, e: _Reader) -> EthereumConfig:
 
 def load_config(path: Path) -> PorConfig:
     """Read and check `por.toml`."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("config file not found", file=str(path)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the config file: {exc}", file=str(path)) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=str(path)) from exc
+    raw = safetoml.load_path(path, what="config file")
     top = _Reader(path, raw, "")
     top.unknown(
         {

@@ -33,7 +33,6 @@ import contextlib
 import hashlib
 import json
 import sys
-import tomllib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -52,7 +51,7 @@ import pyarrow.json as pa_json
 from attestations.build import Liabilities
 from attestations.encoding import ASSET_CODE_RE, MAX_ASSETS, MAX_DECIMALS, MAX_SUM, AssetSpec
 from attestations.proofs import format_units
-from verifier import safejson
+from verifier import safejson, safetoml
 from verifier.errors import InputError
 
 COLUMNS = ("account_id", "asset", "amount")
@@ -92,44 +91,13 @@ def _no_progress(phase: str, done: int, total: int) -> None:
     return None
 
 
-_TOML_FRAMES = 400  # room for ~100 levels of TOML nesting; an assets file needs 2
-
-
-def _stack_depth() -> int:
-    frame = sys._getframe(1)
-    depth = 0
-    while frame.f_back is not None:
-        depth += 1
-        frame = frame.f_back
-    return depth + 1
-
-
 # ----------------------------------------------------------------------------- assets
 
 
 def read_assets(path: Path) -> tuple[AssetSpec, ...]:
     """Parse an assets TOML file (``[assets.BTC] decimals = 8``), sorted by code."""
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InputError("assets file not found", file=name) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read assets file: {exc}", file=name) from exc
-    # tomllib recurses per nesting level and int()s integers of any length: bound both
-    # (a dependency may raise the recursion limit far past what the C stack holds)
-    old_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(_stack_depth() + _TOML_FRAMES)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=name) from exc
-    except RecursionError:
-        raise InputError("not valid TOML: nested too deeply", file=name) from None
-    except ValueError as exc:  # e.g. an integer past int's max_str_digits
-        raise InputError(f"not valid TOML: {exc}", file=name) from None
-    finally:
-        sys.setrecursionlimit(old_limit)
+    raw = safetoml.load_path(path, what="assets file")
     table = raw.get("assets")
     if not isinstance(table, dict) or not table:
         raise InputError("no [assets.CODE] tables", file=name, key="assets")

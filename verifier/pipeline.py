@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from attestations.proofs import RootDocument, check_root_document, parse_root_document
-from verifier import safejson
+from verifier import safejson, safetoml
 from verifier.config import PorConfig
 from verifier.errors import InputError, InvalidProof
 from verifier.prices import Price, load_prices
@@ -144,9 +144,7 @@ def load_inputs(config: PorConfig) -> Inputs:
     statement_path = _need(r.statement, config, "reserve.statement")
     statement = load_statement(statement_path)
     pack = load_pack(_need(r.pack, config, "reserve.pack"))
-    import tomllib
-
-    statement_raw = tomllib.loads(statement_path.read_text(encoding="utf-8"))
+    statement_raw = safetoml.load_path(statement_path, what="reserve statement")
     hashes = {
         "config": sha256_file(config.path),
         "root_document": sha256_file(root_path),

@@ -15,13 +15,13 @@ Every error names the file and the key and exits 3.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from verifier import safetoml
 from verifier.errors import InputError
 
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
@@ -78,12 +78,7 @@ def _value(raw: Any, file: str, key: str) -> Decimal:
 def load_prices(path: Path) -> tuple[str, dict[str, Price]]:
     """(reporting currency, {asset code: Price}) from a prices file."""
     name = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("prices file not found", file=name) from exc
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"cannot read the prices file: {exc}", file=name) from exc
+    raw = safetoml.load_path(path, what="prices file")
     unknown = sorted(set(raw) - {"currency", "source", "time", "prices"})
     if unknown:
         raise InputError("unknown key", file=name, key=unknown[0])

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from attestations.encoding import ASSET_CODE_RE, MAX_DECIMALS
+from verifier import safetoml
 from verifier.errors import InputError
 
 PRECISION = 60
@@ -830,8 +830,5 @@ def load_statement(path: Path | str) -> ReserveStatement:
         raise InputError("reserve statement not found", file=name) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the reserve statement: {exc}", file=name) from exc
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=name) from exc
+    raw = safetoml.loads(text, source=name)
     return parse_statement(raw, name)

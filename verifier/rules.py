@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import enum
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -45,6 +44,7 @@ from typing import Any
 
 from attestations.encoding import ASSET_CODE_RE, MAX_DECIMALS
 from attestations.proofs import format_units
+from verifier import safetoml
 from verifier.errors import InputError
 from verifier.reserve import (
     CURRENCY_RE,
@@ -616,10 +616,7 @@ def load_pack(name_or_path: str) -> RulePack:
             ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read the rule pack: {exc}", file=origin) from exc
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=origin) from exc
+    raw = safetoml.loads(text, source=origin)
     pack = parse_pack(raw, origin)
     if name_or_path in known and pack.id != name_or_path:
         raise InputError("id differs from the file name", file=origin, key="id", value=pack.id)

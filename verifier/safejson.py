@@ -41,7 +41,8 @@ MAX_EXPONENT = 400
 """Largest |exponent| of a decimal number accepted (``1e400``)."""
 
 
-def _stack_depth() -> int:
+def stack_depth() -> int:
+    """Frames on the caller's stack (for a recursion limit set relative to it)."""
     frame = sys._getframe(1)
     depth = 0
     while frame is not None:
@@ -132,7 +133,7 @@ def loads(
     # The decoder counts one recursion per nesting level against this limit. Python and C
     # frames are not counted quite alike, so the slack keeps every document of MAX_DEPTH
     # levels accepted; a few dozen levels more may pass, thousands never do.
-    sys.setrecursionlimit(_stack_depth() + MAX_DEPTH + 50)
+    sys.setrecursionlimit(stack_depth() + MAX_DEPTH + 50)
     try:
         return json.loads(
             text,
