@@ -1287,6 +1287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args: list[str], as_json: bool) -> int:
+    for arg in args:
+        # a real argv cannot hold NUL; an in-process caller can, and every file API
+        # would then fail with a bare ValueError
+        if "\x00" in arg:
+            _report(UsageError(f"an argument holds a NUL byte: {arg!r}"), as_json)
+            return EXIT_USAGE
     try:
         result = cli.main(args=args, prog_name="por", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -610,7 +610,7 @@ def test_csv_quoted_newline_line_number(tmp_path):
 
 
 def test_trailing_zeros_are_exact_however_many(tmp_path):
-    """DESIGN.md/inputs.py: trailing zeros beyond the decimals are exact and fine, so
+    """docs/spec/por-mst-v1.md and inputs.py: trailing zeros beyond the decimals are exact and fine, so
     1.5 followed by 80 zeros is 150000000 sats (and certainly does not 'reach 2**128')."""
     amount = "1.5" + "0" * 80
     try:
