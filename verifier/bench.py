@@ -251,10 +251,10 @@ def run_liabilities_bench(
             "proof_ms_each": round(proof_s / proof_count * 1000, 3),
             "verify_per_second": round(proof_count / verify_s, 1) if verify_s else None,
             "floor": floor,
-            "ratio_to_floor": {
-                "build_tree": round(build_s / floor["seconds"], 3),
-                "build_total": round((read_s + build_s) / floor["seconds"], 3),
-                "audit": round(audit_s / floor["seconds"], 3),
+            "ratio_to_floor": {  # none when the floor is too small to time (tiny inputs)
+                "build_tree": _ratio(build_s, floor["seconds"]),
+                "build_total": _ratio(read_s + build_s, floor["seconds"]),
+                "audit": _ratio(audit_s, floor["seconds"]),
             },
             "peak_memory_bytes": {
                 "build": build_memory.peak,
@@ -284,7 +284,11 @@ def render(result: dict[str, Any]) -> None:
     table.add_column("× floor", justify="right")
     floor = result["floor"]["seconds"]
     for name, seconds in result["seconds"].items():
-        ratio = f"{seconds / floor:.2f}" if name in {"build_tree", "build_total", "audit"} else ""
+        ratio = (
+            f"{seconds / floor:.2f}"
+            if floor > 0 and name in {"build_tree", "build_total", "audit"}
+            else ""
+        )
         table.add_row(name, f"{seconds:.3f}", ratio)
     table.add_row("hashlib floor, 1 core", f"{floor:.3f}", "1.00")
     out.print(table)
@@ -298,3 +302,7 @@ def render(result: dict[str, Any]) -> None:
         f"peak memory (PSS, all processes): build {peak['build'] / 2**20:,.0f} MiB, "
         f"audit {peak['audit'] / 2**20:,.0f} MiB"
     )
+
+
+def _ratio(seconds: float, floor: float) -> float | None:  # float-ok: timings, not money
+    return round(seconds / floor, 3) if floor > 0 else None

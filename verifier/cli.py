@@ -39,6 +39,8 @@ JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
 )
 SAFE_NAME = re.compile(r"[A-Za-z0-9._@+-]{1,200}")
+MAX_SAMPLE_ACCOUNTS = 1_000_000_000
+"""Generated customers at most (sample, bench, demo): far past what this machine holds."""
 
 
 def _now() -> str:
@@ -494,16 +496,18 @@ def liabilities_audit(
 
 
 @liabilities.command("sample")
-@click.option("--accounts", default=100_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--accounts", default=100_000, show_default=True, type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS)
+)
 @click.option("--assets", "asset_count", default=3, show_default=True, type=click.IntRange(1, 255))
 @click.option(
     "--out",
     "out_file",
     required=True,
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, dir_okay=False),
     help="CSV (or .jsonl) file to write; ASSETS.toml is written beside it.",
 )
-@click.option("--seed", default=7, show_default=True)
+@click.option("--seed", default=7, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @JSON_OPTION
 def liabilities_sample(
     accounts: int, asset_count: int, out_file: Path, seed: int, as_json: bool
@@ -511,6 +515,8 @@ def liabilities_sample(
     """Generate a sample liabilities file (every account holds every asset) and its assets TOML."""
     from verifier.sample import assets_toml, sample_assets, write_sample
 
+    if not out_file.name or out_file.is_dir():
+        raise UsageError(f"--out must name a file, not a directory: {str(out_file)!r}")
     assets = sample_assets(asset_count)
     rows = write_sample(out_file, accounts, assets, seed)
     assets_path = out_file.with_name(out_file.stem + ".assets.toml")
@@ -1136,11 +1142,15 @@ def bench() -> None:
 
 
 @bench.command("liabilities")
-@click.option("--accounts", default=1_000_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--accounts", default=1_000_000, show_default=True, type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS)
+)
 @click.option("--assets", "asset_count", default=3, show_default=True, type=click.IntRange(1, 255))
 @click.option("--split", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--workers", default=0, type=click.IntRange(0, 64))
-@click.option("--proofs", "proof_count", default=1000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--proofs", "proof_count", default=1000, show_default=True, type=click.IntRange(1, 1_000_000)
+)
 @click.option(
     "--keep",
     type=click.Path(path_type=Path),
@@ -1227,7 +1237,9 @@ def bench_snapshot(btc_addresses: int, eth_addresses: int, tokens: int, as_json:
 
 
 @cli.command("demo")
-@click.option("--accounts", default=100_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--accounts", default=100_000, show_default=True, type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS)
+)
 @click.option(
     "--out",
     "out_dir",
@@ -1322,7 +1334,8 @@ def _main(args: list[str], as_json: bool) -> int:
 
 def _report(exc: PorError, as_json: bool) -> None:
     # last line of defence: no credential in a URL reaches the terminal or a JSON consumer
-    exc.message = mask_text(exc.message)
+    # and nothing the terminal cannot encode (a lone surrogate from a hostile file)
+    exc.message = mask_text(exc.message).encode("utf-8", "backslashreplace").decode("utf-8")
     label = {EXIT_INVALID: "invalid", EXIT_USAGE: "usage"}.get(exc.exit_code, "error")
     if isinstance(exc, InvalidProof):
         err.print(f"[bold red]INVALID[/bold red] {escape(exc.message)}")

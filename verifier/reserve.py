@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import MAXYEAR, MINYEAR, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 from typing import Any
@@ -571,10 +571,13 @@ def add_years(day: date, years: int) -> date:
     date
         The same day and month `years` later; 29 February becomes 28 February.
     """
+    year = day.year + years
+    if not MINYEAR <= year <= MAXYEAR:
+        raise InputError(f"{years} years from {day} is past the calendar's range", value=str(years))
     try:
-        return day.replace(year=day.year + years)
+        return day.replace(year=year)
     except ValueError:
-        return day.replace(year=day.year + years, day=28)
+        return day.replace(year=year, day=28)
 
 
 def _volume(t: _Table) -> VolumeRecord:

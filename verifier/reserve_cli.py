@@ -26,6 +26,7 @@ from rich.table import Table
 
 from verifier.console import err, out, print_json
 from verifier.errors import EXIT_INVALID, EXIT_OK, EXIT_SHORTFALL, InputError, PorError
+from verifier.redact import mask_text
 from verifier.reserve import fmt_decimal, load_statement
 from verifier.rules import ReserveEvaluation, evaluate, inputs_from_statement, load_pack
 
@@ -42,7 +43,8 @@ def _exit_codes(as_json: bool) -> Iterator[None]:
         yield
     except PorError as exc:
         label = "invalid" if exc.exit_code == EXIT_INVALID else "error"
-        err.print(f"por reserve: {label}: {exc.message}", markup=False)
+        message = mask_text(exc.message).encode("utf-8", "backslashreplace").decode("utf-8")
+        err.print(f"por reserve: {label}: {message}", markup=False)
         if as_json:
             print_json(exc.to_json())
         click.get_current_context().exit(exc.exit_code)

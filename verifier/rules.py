@@ -280,6 +280,10 @@ class RulePack:
         return pack
 
 
+MAX_COUNT = 36_600
+"""Largest count parameter (days or years): a century of days; dates stay representable."""
+
+
 def _raw_from_text(kind: str, text: str, name: str) -> object:
     text = text.strip()
     if kind == "bool":
@@ -287,8 +291,10 @@ def _raw_from_text(kind: str, text: str, name: str) -> object:
             raise InputError("must be true or false", key=f"--set {name}", value=text)
         return text.lower() == "true"
     if kind == "count":
-        if not text.isdigit():
-            raise InputError("must be a whole number", key=f"--set {name}", value=text)
+        if not (text.isascii() and text.isdigit()) or len(text) > 6:
+            raise InputError(
+                f"must be a whole number up to {MAX_COUNT}", key=f"--set {name}", value=text
+            )
         return int(text)
     if kind in ("names", "kinds"):
         return [part.strip() for part in text.split(",") if part.strip()]
@@ -309,8 +315,8 @@ def _parameter_value(kind: str, raw: object, file: str | None, key: str) -> Para
             raise fail("share must be between 0 and 1")
         return value
     if kind == "count":
-        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-            raise fail("must be a whole number of days or years (an integer >= 0)")
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_COUNT:
+            raise fail(f"must be a whole number of days or years (0 to {MAX_COUNT})")
         return raw
     if kind == "bool":
         if not isinstance(raw, bool):

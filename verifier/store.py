@@ -513,6 +513,10 @@ class Store:
                 yield conn
         except (DBAPIError, sqlite3.Error) as exc:  # sqlite3: raised by our own connector
             raise self._error(exc) from exc
+        except UnicodeDecodeError as exc:  # a damaged file whose text no longer decodes
+            raise StoreError(
+                f"not a por database: {self.describe()} (damaged: text that is not UTF-8)"
+            ) from exc
 
     def _error(self, exc: BaseException, doing: str = "") -> StoreError:
         """A database error as one line without SQL: damaged SQLite files are named as
