@@ -324,6 +324,8 @@ class Target:
     examples: int = 40
     subprocess_baseline: bool = True
     fuzz_options: bool = True
+    post: str | None = None
+    """A check of the work directory after every case (see `post_problems`)."""
 
 
 # ----------------------------------------------------------------------------- JSON helpers
@@ -890,6 +892,18 @@ def json_cases(name: str, data: bytes, *, deep: bool = True, objects: bool = Fal
                 content=json.dumps({**doc, "zz_extra": [1]}).encode(),
             )
         )
+    # nested keys, in the first element of every list (a path entry without its balances)
+    nested = [
+        p
+        for p in paths_of(doc)
+        if 2 <= len(p) <= 4
+        and isinstance(p[-1], str)
+        and 0 in p
+        and all(q == 0 for q in p if isinstance(q, int))
+    ]
+    for path in nested[:24]:
+        smaller = json.dumps(_delete(copy.deepcopy(doc), path)).encode()
+        out.append(Case(f"{name}:missing-key-{path_label(path)}", slot=name, content=smaller))
     for label, pred, raw in (
         ("int-strings=5000-digits", _is_int_text, f'"{HUGE}"'),
         ("int-strings=2**256+5", _is_int_text, f'"{BIG}"'),
@@ -1209,9 +1223,11 @@ def prepare(target: Target, case: Case, world: Path, work: Path) -> None:
             path.write_text("a file where a directory was expected\n")
     for rel, op, data in case.files:
         inner = path / rel
+        mode = inner.stat().st_mode & 0o777 if inner.is_file() else 0o644
         _remove(inner)
         if op == "write":
             inner.write_bytes(data)
+            inner.chmod(mode)  # a secret stays 0600: refused for its content, not its mode
         elif op == "dir":
             inner.mkdir()
 
@@ -1295,11 +1311,34 @@ def problems(target: Target, case: Case, outcome: Outcome, as_json: bool) -> lis
     return found
 
 
-def post_problems(case: Case, work: Path, target: Target) -> list[str]:
-    if case.post == "no-db-created":
+def post_problems(
+    case: Case, outcome: Outcome, work: Path, target: Target, world: Path
+) -> list[str]:
+    """Checks of what a case left behind: `case.post`, else `target.post`."""
+    post = case.post or target.post
+    if post == "no-db-created":
         path = work / target.slots["db"].rel
         if path.exists():
             return ["created a database that did not exist"]
+    if post == "proofs-verify" and outcome.rc == 0:
+        return _unverified_proofs(work, world / "tree" / "root.json")
+    return []
+
+
+def _unverified_proofs(work: Path, root_file: Path) -> list[str]:
+    """Every proof `liabilities proof` wrote (exit 0) must verify against the published
+    root document of the intact tree: a corrupt tree must never yield a proof that fails."""
+    from attestations.proofs import parse_proof, parse_root_document, verify_proof
+
+    root = parse_root_document(json.loads(root_file.read_text()))
+    files = [work / "p.json", *sorted((work / "proofs").glob("*.json"))]
+    for path in files:
+        if not path.is_file():
+            continue
+        try:
+            verify_proof(parse_proof(json.loads(path.read_text())), published_root=root)
+        except Exception as exc:  # any failure to verify is the finding
+            return [f"handed out a proof that does not verify ({type(exc).__name__})"]
     return []
 
 

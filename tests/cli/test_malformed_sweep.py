@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +269,10 @@ BAD_TEXT_ARGS = (
     ("dot-dot", "../../x"),
     ("newline", "a\nb"),
 )
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
 
 
 def _text_arg_cases(position: int) -> list[Case]:
@@ -523,12 +528,30 @@ def all_targets(world: Path) -> dict[str, Target]:
     tree_cases = M.dir_cases(
         "tree", world / "tree", deep=("root.json", "tree/meta.json"), json_files=("tree/meta.json",)
     )
-    tree_cases += [
+    # issue 10: a corrupt tree is exit 3 for audit, and never a proof that does not verify
+    three = frozenset({3})
+    tree_specials = [
         Case(
             "tree/secret.key:another-secret",
             slot="tree",
             files=(("secret.key", "write", b"11" * 32 + b"\n"),),
+            expect=three,
         ),
+        Case(
+            "tree/tree/accounts.arrow:junk",
+            slot="tree",
+            files=(("tree/accounts.arrow", "write", b"not an arrow file\n" * 30),),
+            expect=three,
+        ),
+        *[
+            Case(
+                f"tree/tree/{name}:byte-{at}-flipped",
+                slot="tree",
+                files=(("tree/" + name, "write", _flip(data(f"tree/tree/{name}"), at)),),
+                expect=three,
+            )
+            for name, at in (("level-00.bin", 40), ("level-01.bin", 3), ("level-03.bin", 70))
+        ],
         Case("tree/secret.key:short-hex", slot="tree", files=(("secret.key", "write", b"abcd\n"),)),
         Case(
             "tree/secret.key:non-hex",
@@ -546,7 +569,7 @@ def all_targets(world: Path) -> dict[str, Target]:
         ("leaves", "-1"),
     ):
         if key in meta:
-            tree_cases.append(
+            tree_specials.append(
                 Case(
                     f"tree/tree/meta.json:{key}={raw}",
                     slot="tree",
@@ -566,6 +589,7 @@ def all_targets(world: Path) -> dict[str, Target]:
             {"tree": Slot("dir", "tree")},
             tuple(
                 tree_cases[::2]
+                + [replace(c, expect=None) for c in tree_specials]  # 0 only with a good proof
                 + _text_arg_cases(3)
                 + secret_flags
                 + [
@@ -576,6 +600,7 @@ def all_targets(world: Path) -> dict[str, Target]:
                 ]
             ),
             examples=30,
+            post="proofs-verify",
         )
     )
     targets.append(
@@ -586,6 +611,7 @@ def all_targets(world: Path) -> dict[str, Target]:
             {"tree": Slot("dir", "tree")},
             tuple(
                 [c for c in tree_cases if c.where != "subprocess"][::3]
+                + [replace(c, expect=None) for c in tree_specials]
                 + secret_flags
                 + [
                     _set("--out-dir", "{work}/tree/root.json"),
@@ -597,6 +623,7 @@ def all_targets(world: Path) -> dict[str, Target]:
             ),
             examples=20,
             fuzz_options=False,
+            post="proofs-verify",
         )
     )
     targets.append(
@@ -605,7 +632,7 @@ def all_targets(world: Path) -> dict[str, Target]:
             ("liabilities", "audit", "{tree}", "--workers", "1"),
             ("tree",),
             {"tree": Slot("dir", "tree")},
-            tuple(tree_cases + secret_flags + [_set("--workers", "65")]),
+            tuple(tree_cases + tree_specials + secret_flags + [_set("--workers", "65")]),
             examples=30,
             subprocess_baseline=False,
         )
@@ -1429,7 +1456,7 @@ class _Sweep:
 
         def done(outcome: Any) -> None:
             found = M.problems(self.target, case, outcome, as_json)
-            found += M.post_problems(case, work, self.target)
+            found += M.post_problems(case, outcome, work, self.target, self.world)
             if found:
                 stderr = M.last_line(outcome.err) or M.last_line(outcome.out)
                 self.failures.append(
@@ -1575,3 +1602,35 @@ def test_harness_catches_what_it_must(tmp_path: Path) -> None:
     assert results["hang"] and results["hang"][0].startswith("hang")
     assert "secret printed" in results["secret"]
     assert results["clean"] == []
+
+
+def test_every_command_is_swept(targets: dict[str, Target]) -> None:
+    """A command added to `por` without a target here fails this test."""
+    import click
+
+    from verifier.cli import cli
+
+    def leaves(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                yield from leaves(command, (*prefix, name))
+            else:
+                yield (*prefix, name)
+
+    swept = {tuple(t.args[:n]) for t in targets.values() for n in (1, 2) if len(t.args) >= n}
+    missing = sorted(" ".join(c) for c in leaves(cli) if c not in swept)
+    assert not missing, f"commands without a sweep target: {missing}"
+
+    from verifier.external import OWNERSHIP_FORMATS, PROOF_FORMATS
+
+    formats = {
+        (t.args[0], t.args[t.args.index("--format") + 1])
+        for t in targets.values()
+        if "--format" in t.args
+    }
+    formats.add(("verify-proof", "por"))  # the default format, swept without --format
+    for command, names in (
+        ("verify-proof", PROOF_FORMATS),
+        ("verify-ownership", OWNERSHIP_FORMATS),
+    ):
+        assert {(command, n) for n in names} <= formats, (command, names)
