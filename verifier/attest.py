@@ -373,6 +373,7 @@ class Verification:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "format": "por-verification-v1",
             "attestation_id": self.attestation_id,
             "public_key": self.public_key,
             "valid": not self.discrepancies,

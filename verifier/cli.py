@@ -1315,9 +1315,7 @@ def _main(args: list[str], as_json: bool) -> int:
     except click.ClickException as exc:
         exc.show(file=sys.stderr)
         if as_json:
-            print_json(
-                {"error": "UsageError", "message": exc.format_message(), "exit_code": EXIT_USAGE}
-            )
+            print_json(UsageError(exc.format_message()).to_json())
         return EXIT_USAGE
     except PorError as exc:
         _report(exc, as_json)

@@ -43,7 +43,12 @@ class PorError(Exception):
 
     def to_json(self) -> dict[str, object]:
         """The machine-readable form printed under `--json`."""
-        return {"error": type(self).__name__, "message": self.message, "exit_code": self.exit_code}
+        return {
+            "format": "por-error-v1",
+            "error": type(self).__name__,
+            "message": self.message,
+            "exit_code": self.exit_code,
+        }
 
     def __reduce__(self) -> tuple[object, ...]:
         # errors cross process boundaries (the build's and audit's worker pools); rebuild

@@ -130,7 +130,7 @@ def evaluate_cmd(
             pack = pack.with_overrides(overrides, on=day)
         result = evaluate(pack, statement, inputs_from_statement(statement), as_of=day)
     if as_json:
-        print_json(result.to_json())
+        print_json({"format": "por-reserve-evaluation-v1", **result.to_json()})
     else:
         _render(result)
     code = EXIT_OK if result.ok else EXIT_SHORTFALL

@@ -51,6 +51,7 @@ def test_json_is_the_evaluation_document() -> None:
         inputs_from_statement(statement),
         as_of=date(2026, 1, 1),
     )
+    assert doc.pop("format") == "por-reserve-evaluation-v1"
     assert doc == expected.to_json()
     assert set(doc) == {
         "pack",
