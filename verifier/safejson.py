@@ -160,16 +160,20 @@ def _refuse_float(text: str) -> Any:
     raise _Refused(f"a non-integer number {text[:40]} (amounts are decimal strings)")
 
 
-def load_path(path: Any, *, what: str, **options: Any) -> Any:
-    """`loads` of a file's bytes; a missing or unreadable file is an `InputError` too."""
+def read_input(path: Any, *, what: str) -> bytes:
+    """The bytes of an input file; missing, a directory or unreadable is an `InputError`."""
     name = str(path)
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except FileNotFoundError:
         raise InputError(f"{what} not found", file=name) from None
     except IsADirectoryError:
         raise InputError(f"{what} is a directory, not a file", file=name) from None
     except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror or exc}", file=name) from None
-    return loads(data, source=name, what=what, **options)
+        raise InputError(f"cannot read the {what}: {exc.strerror or exc}", file=name) from None
+
+
+def load_path(path: Any, *, what: str, **options: Any) -> Any:
+    """`loads` of a file's bytes; a missing or unreadable file is an `InputError` too."""
+    return loads(read_input(path, what=what), source=str(path), what=what, **options)

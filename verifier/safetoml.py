@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.errors import InputError
-from verifier.safejson import stack_depth
+from verifier.safejson import read_input, stack_depth
 
 MAX_NESTING = 100
 """Nesting levels (tables and arrays) a document may use; por's files use at most 4."""
@@ -41,15 +41,11 @@ def loads(text: str, *, source: str) -> dict[str, Any]:
 
 def load_path(path: Path, *, what: str) -> dict[str, Any]:
     """`loads` of a UTF-8 file; a missing or unreadable file is an `InputError` naming `what`."""
-    name = str(path)
+    data = read_input(path, what=what)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{what} not found", file=name) from None
-    except IsADirectoryError:
-        raise InputError(f"{what} is a directory, not a file", file=name) from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{what} is not UTF-8 text (byte {exc.start + 1})", file=name) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the {what}: {exc.strerror or exc}", file=name) from None
-    return loads(text, source=name)
+        raise InputError(
+            f"{what} is not UTF-8 text (byte {exc.start + 1})", file=str(path)
+        ) from None
+    return loads(text, source=str(path))
