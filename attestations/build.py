@@ -61,6 +61,7 @@ from attestations.encoding import (
 )
 from attestations.levels import leaf_records, pad_records, parent_level, record_width, split_sums
 from attestations.proofs import RootDocument, SumNode
+from verifier import safejson
 from verifier.errors import InputError, SumOverflow
 
 STORE_VERSION = 1
@@ -112,7 +113,7 @@ def read_secret(path: Path) -> bytes:
     """Read a master secret file (hex); refuse one that others can read."""
     try:
         mode = path.stat().st_mode
-        text = path.read_text(encoding="ascii").strip()
+        text = safejson.read_input(path, what="secret file", limit=4096).decode("ascii").strip()
     except FileNotFoundError as exc:
         raise InputError("secret file not found", file=str(path)) from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -1149,12 +1149,9 @@ def load_attestation(path: Path) -> Any:
     NotFound, InputError, InvalidProof
         As `loads_attestation`, or the file is missing or unreadable.
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise NotFound("attestation file not found", file=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the file ({exc.strerror})", file=str(path)) from None
+    if not path.exists():
+        raise NotFound("attestation file not found", file=str(path))
+    data = safejson.read_input(path, what="attestation file")
     return loads_attestation(data, source=str(path))
 
 

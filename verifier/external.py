@@ -19,6 +19,7 @@ from typing import Any
 from attestations.formats import FORMATS, ProofInput, detect
 from attestations.formats import verify as verify_format
 from chains.ownership_files import verify_ownership_file
+from verifier import safejson
 from verifier.errors import EXIT_INVALID, EXIT_OK, InputError, InvalidProof, UsageError
 
 PROOF_FORMATS = (*FORMATS, "auto")
@@ -26,14 +27,7 @@ OWNERSHIP_FORMATS = ("okx", "summa", "htx", "por")
 
 
 def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{what} not found", file=str(path)) from None
-    except IsADirectoryError:
-        raise InputError(f"{what} is a directory", file=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror}", file=str(path)) from None
+    return safejson.read_input(path, what=what)
 
 
 def _level_files(path: Path) -> dict[str, bytes]:

@@ -827,11 +827,5 @@ def load_statement(path: Path | str) -> ReserveStatement:
     """
     path = Path(path)
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InputError("reserve statement not found", file=name) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the reserve statement: {exc}", file=name) from exc
-    raw = safetoml.loads(text, source=name)
+    raw = safetoml.load_path(path, what="reserve statement")
     return parse_statement(raw, name)

@@ -603,7 +603,7 @@ def load_pack(name_or_path: str) -> RulePack:
     if name_or_path in known:
         origin = f"verifier/packs/{name_or_path}.toml"
         resource = resources.files("verifier").joinpath("packs", f"{name_or_path}.toml")
-        text = resource.read_text(encoding="utf-8")
+        raw = safetoml.loads(resource.read_text(encoding="utf-8"), source=origin)
     else:
         path = Path(name_or_path)
         if path.suffix != ".toml" and not path.exists():
@@ -614,15 +614,11 @@ def load_pack(name_or_path: str) -> RulePack:
                 value=name_or_path,
             )
         origin = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
+        if not path.exists():
             raise InputError(
                 f"rule pack file not found (known packs: {', '.join(known)})", file=origin
-            ) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read the rule pack: {exc}", file=origin) from exc
-    raw = safetoml.loads(text, source=origin)
+            )
+        raw = safetoml.load_path(path, what="rule pack")
     pack = parse_pack(raw, origin)
     if name_or_path in known and pack.id != name_or_path:
         raise InputError("id differs from the file name", file=origin, key="id", value=pack.id)

@@ -24,6 +24,8 @@ line. Numbers with a fraction or exponent are `Decimal` when `parse_float=Decima
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -160,18 +162,32 @@ def _refuse_float(text: str) -> Any:
     raise _Refused(f"a non-integer number {text[:40]} (amounts are decimal strings)")
 
 
-def read_input(path: Any, *, what: str) -> bytes:
-    """The bytes of an input file; missing, a directory or unreadable is an `InputError`."""
+MAX_INPUT_BYTES = 1 << 30
+"""Largest JSON or TOML input file read whole (1 GiB); larger ones are refused, not read."""
+
+
+def read_input(path: Any, *, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of an input file, at most `limit` of them.
+
+    Missing, a directory, not a regular file (a FIFO or ``/dev/zero`` would block or never
+    end), larger than `limit`, or unreadable: an `InputError` naming the file.
+    """
     name = str(path)
     try:
         with open(path, "rb") as handle:
-            return handle.read()
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise InputError(f"{what} is not a regular file", file=name)
+            data = handle.read(limit + 1)
     except FileNotFoundError:
         raise InputError(f"{what} not found", file=name) from None
     except IsADirectoryError:
         raise InputError(f"{what} is a directory, not a file", file=name) from None
     except OSError as exc:
         raise InputError(f"cannot read the {what}: {exc.strerror or exc}", file=name) from None
+    if len(data) > limit:
+        raise InputError(f"{what} is larger than {limit:,} bytes; refused", file=name)
+    return data
 
 
 def load_path(path: Any, *, what: str, **options: Any) -> Any:

@@ -18,6 +18,9 @@ from typing import Any
 from verifier.errors import InputError
 from verifier.safejson import read_input, stack_depth
 
+MAX_TOML_BYTES = 64 << 20
+"""Largest TOML file read (64 MiB); por's configs, statements and packs are a few KiB."""
+
 MAX_NESTING = 100
 """Nesting levels (tables and arrays) a document may use; por's files use at most 4."""
 
@@ -41,7 +44,7 @@ def loads(text: str, *, source: str) -> dict[str, Any]:
 
 def load_path(path: Path, *, what: str) -> dict[str, Any]:
     """`loads` of a UTF-8 file; a missing or unreadable file is an `InputError` naming `what`."""
-    data = read_input(path, what=what)
+    data = read_input(path, what=what, limit=MAX_TOML_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
