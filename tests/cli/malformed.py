@@ -46,6 +46,9 @@ SECRET = "s3cr3t-pw-swp"
 """A planted credential: no case may print it (URL passwords, query keys, DSN passwords)."""
 API_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 """A planted API key in a URL path (`/v3/KEY`): masked in every message."""
+MEMORY_CAP = 1 << 30
+"""Private memory a case may use: beyond it (an endless or huge input read whole) the case
+is killed and reported, before it takes the shared machine's memory."""
 HANG_SECONDS = 15
 """A case still running after this long is reported as a hang (none needs 1 s here)."""
 OK_EXITS = frozenset({0, 1, 2, 3, 4})
@@ -292,7 +295,8 @@ class Case:
     slot: str | None = None
     content: bytes | None = None
     action: str | None = None
-    """missing, dir, loop (a symlink to itself), devnull (a symlink to /dev/null)."""
+    """missing, dir, loop (a symlink to itself), devnull and devzero (symlinks to /dev/null
+    and /dev/zero), file (a file where a directory belongs)."""
     files: tuple[tuple[str, str, bytes], ...] = ()
     """Inside a directory slot: (relative path, write | delete | dir, data)."""
     edits: tuple[tuple[str, ...], ...] = ()
@@ -787,12 +791,18 @@ def case_strategy(target: Target, world: Path) -> st.SearchStrategy[tuple[Case, 
 # ----------------------------------------------------------------------------- hand-written
 
 
+INVALID = frozenset({3})
+
+
 def path_cases(name: str) -> list[Case]:
+    """The input is not a readable regular file: exit 3 for every command, even one that
+    would go on to a node (the input is wrong, not the infrastructure)."""
     return [
-        Case(f"{name}:missing", slot=name, action="missing"),
-        Case(f"{name}:directory", slot=name, action="dir"),
-        Case(f"{name}:symlink-loop", slot=name, action="loop"),
+        Case(f"{name}:missing", slot=name, action="missing", expect=INVALID),
+        Case(f"{name}:directory", slot=name, action="dir", expect=INVALID),
+        Case(f"{name}:symlink-loop", slot=name, action="loop", expect=INVALID),
         Case(f"{name}:dev-null", slot=name, action="devnull"),
+        Case(f"{name}:dev-zero (endless)", slot=name, action="devzero", expect=INVALID),
     ]
 
 
@@ -1219,6 +1229,8 @@ def prepare(target: Target, case: Case, world: Path, work: Path) -> None:
             path.symlink_to(path.name)
         elif case.action == "devnull":
             path.symlink_to("/dev/null")
+        elif case.action == "devzero":
+            path.symlink_to("/dev/zero")
         elif case.action == "file":
             path.write_text("a file where a directory was expected\n")
     for rel, op, data in case.files:
@@ -1281,6 +1293,8 @@ def problems(target: Target, case: Case, outcome: Outcome, as_json: bool) -> lis
     rc = outcome.rc
     if outcome.note == "hang":
         return [f"hang: still running after {HANG_SECONDS} s"]
+    if outcome.note == "memory":
+        return [f"memory: over {MEMORY_CAP >> 20} MiB, killed (an input read whole?)"]
     if outcome.note == "main() raised":
         return [f"main() raised: {last_line(outcome.err)}"]
     if outcome.note == "reached-nodes":
@@ -1349,6 +1363,19 @@ class ReachedNodes(BaseException):
 
 _REACHED_NODES = 197
 _HARNESS_ERROR = 198
+
+
+def _private_memory(pid: int) -> int:
+    """Bytes only `pid` holds (not the pages a fork still shares with its parent)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    total = 0
+    for line in text.splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total += int(line.split()[1]) * 1024
+    return total
 
 
 def _child(
@@ -1460,17 +1487,25 @@ class Pool:
             self._wait_one()
 
     def _wait_one(self) -> None:
-        now = time_module.monotonic()
-        timeout = max(0.0, min(r.deadline for r in self.running) - now)
-        ready, _, _ = select.select([r.pidfd for r in self.running], [], [], timeout)
-        finished = [r for r in self.running if r.pidfd in ready]
-        if not finished:  # the earliest deadline passed: a hang
-            hung = min(self.running, key=lambda r: r.deadline)
-            os.kill(hung.pid, signal.SIGKILL)
-            self._finish(hung, "hang")
-            return
-        for job in finished:
-            self._finish(job, "")
+        """Until one case ends: poll every 50 ms, killing a case past its deadline (a hang)
+        or over `MEMORY_CAP`."""
+        while True:
+            now = time_module.monotonic()
+            ready, _, _ = select.select([r.pidfd for r in self.running], [], [], 0.05)
+            finished = [r for r in self.running if r.pidfd in ready]
+            for job in finished:
+                self._finish(job, "")
+            if finished:
+                return
+            for job in list(self.running):
+                if now > job.deadline:
+                    os.kill(job.pid, signal.SIGKILL)
+                    self._finish(job, "hang")
+                    return
+                if _private_memory(job.pid) > MEMORY_CAP:
+                    os.kill(job.pid, signal.SIGKILL)
+                    self._finish(job, "memory")
+                    return
 
     def _finish(self, job: _Running, note: str) -> None:
         self.running.remove(job)
@@ -1480,7 +1515,7 @@ class Pool:
             _, status = os.waitpid(job.pid, 0)
             rc = os.waitstatus_to_exitcode(status)
         os.close(job.pidfd)
-        if note == "hang":
+        if note in ("hang", "memory"):
             rc = None
         elif job.popen is None and rc == _REACHED_NODES:
             rc, note = None, "reached-nodes"

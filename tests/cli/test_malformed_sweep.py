@@ -1546,7 +1546,8 @@ def test_toml_writer_round_trips_every_fixture(world: Path) -> None:
 
 def test_harness_catches_what_it_must(tmp_path: Path) -> None:
     """A crash, a traceback, the safety-net line, a bad --json output, an undocumented exit
-    code, a hang and a printed secret each fail a case; a clean refusal passes."""
+    code, a hang, runaway memory and a printed secret each fail a case; a clean refusal
+    passes."""
     import signal
 
     def crash(argv: list[str]) -> int:
@@ -1572,6 +1573,11 @@ def test_harness_catches_what_it_must(tmp_path: Path) -> None:
         signal.pause()
         return 0
 
+    def hog(argv: list[str]) -> int:
+        data = b"x" * (M.MEMORY_CAP + (64 << 20))  # written, so resident
+        signal.pause()
+        return len(data)
+
     def secret(argv: list[str]) -> int:
         print(f"por: error: cannot reach http://u:{M.SECRET}@host", file=sys.stderr)
         return 4
@@ -1585,7 +1591,8 @@ def test_harness_catches_what_it_must(tmp_path: Path) -> None:
     case = Case("case")
     results: dict[str, list[str]] = {}
     pool = M.Pool(2, hang_seconds=1)
-    for fake in (crash, traceback_, safety_net, two_documents, exit_five, hang, secret, clean):
+    fakes = (crash, traceback_, safety_net, two_documents, exit_five, hang, hog, secret, clean)
+    for fake in fakes:
         work = tmp_path / fake.__name__
         work.mkdir()
 
@@ -1600,6 +1607,7 @@ def test_harness_catches_what_it_must(tmp_path: Path) -> None:
     assert "--json: more than one document on stdout" in results["two_documents"]
     assert "exit 5 (not a documented code)" in results["exit_five"]
     assert results["hang"] and results["hang"][0].startswith("hang")
+    assert results["hog"] and results["hog"][0].startswith("memory")
     assert "secret printed" in results["secret"]
     assert results["clean"] == []
 
