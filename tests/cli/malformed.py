@@ -38,6 +38,13 @@ from hypothesis import strategies as st
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 POR = ROOT / ".venv" / "bin" / "por"
+if not POR.exists():  # installed elsewhere: the `por` on PATH, next to this interpreter
+    POR = Path(
+        shutil.which(
+            "por", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        )
+        or POR
+    )
 
 ATTESTATION = "att-sweep"
 AS_OF = "2025-06-30T00:00:00Z"
