@@ -178,7 +178,11 @@ def read_input(path: Any, *, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise InputError(f"{what} is not a regular file", file=name)
-            data = handle.read(limit + 1)
+            if info.st_size > limit:
+                raise InputError(f"{what} is larger than {limit:,} bytes; refused", file=name)
+            # read(n) would allocate n bytes up front: read what the file holds, plus one
+            # byte to notice a file that grew past the limit meanwhile
+            data = handle.read(info.st_size + 1)
     except FileNotFoundError:
         raise InputError(f"{what} not found", file=name) from None
     except IsADirectoryError:
