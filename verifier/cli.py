@@ -1313,7 +1313,11 @@ def _main(args: list[str], as_json: bool) -> int:
         err.print("aborted")
         return EXIT_USAGE
     except click.ClickException as exc:
-        exc.show(file=sys.stderr)
+        # click quotes bad values verbatim; a URL given to the wrong option may hold a password
+        context = getattr(exc, "ctx", None)
+        if context is not None:
+            err.print(context.get_usage(), markup=False)
+        err.print(f"Error: {mask_text(exc.format_message())}", markup=False)
         if as_json:
             print_json(UsageError(exc.format_message()).to_json())
         return EXIT_USAGE

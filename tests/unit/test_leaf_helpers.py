@@ -167,3 +167,10 @@ def test_no_traceback_from_a_real_process_on_deep_json(tmp_path):
         assert done.returncode == 3, (args, done.returncode, done.stderr[-300:])
         assert "Traceback" not in done.stderr
         assert "nested more than" in done.stderr and str(deep) in done.stderr
+
+
+def test_a_bad_option_value_holding_a_password_is_masked(capsys):
+    assert cli.main(["liabilities", "sample", "--accounts", "http://u:sekrit99@h/"]) == 2
+    captured = capsys.readouterr()
+    assert "sekrit99" not in captured.err + captured.out
+    assert "Invalid value for '--accounts'" in " ".join(captured.err.split())
