@@ -124,13 +124,13 @@ def loads(
             ) from None
     else:
         text = data
-    float_hook: Callable[[str], Any]
+    fraction_hook: Callable[[str], Any]
     if parse_float is None:
-        float_hook = _refuse_float
+        fraction_hook = _refuse_float
     elif parse_float is Decimal:
-        float_hook = _decimal
+        fraction_hook = _decimal
     else:
-        float_hook = parse_float
+        fraction_hook = parse_float
     old_limit = sys.getrecursionlimit()
     # The decoder counts one recursion per nesting level against this limit. Python and C
     # frames are not counted quite alike, so the slack keeps every document of MAX_DEPTH
@@ -140,7 +140,7 @@ def loads(
         return json.loads(
             text,
             parse_int=_parse_int,
-            parse_float=float_hook,
+            parse_float=fraction_hook,
             parse_constant=_refuse_constant,
             object_pairs_hook=_unique_pairs if strict_keys else None,
         )

@@ -259,7 +259,13 @@ class _GuardedHandler(web.RequestHandler):
     fixed JSON body that echoes nothing of the request.
     """
 
-    def __init__(self, manager: web.Server, *, head_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        manager: web.Server,
+        *,
+        head_timeout: float,  # float-ok: seconds
+        **kwargs: Any,
+    ) -> None:
         super().__init__(manager, **kwargs)
         self._head_timeout = head_timeout
         self._head_deadline: asyncio.TimerHandle | None = None
@@ -369,8 +375,8 @@ async def start_server(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
-    head_timeout: float = HEAD_TIMEOUT,
-    keepalive_timeout: float = KEEPALIVE_TIMEOUT,
+    head_timeout: float = HEAD_TIMEOUT,  # float-ok: seconds
+    keepalive_timeout: float = KEEPALIVE_TIMEOUT,  # float-ok: seconds
 ) -> Listening:
     """Listen on `host`:`port` (0: a free port) with the guarded protocol.
 
