@@ -473,12 +473,7 @@ def _json_line(name: str, number: int, raw: bytes, *, strict: bool = False) -> A
     try:
         text = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
     except UnicodeDecodeError as err:
-        raise InputError(
-            f"not valid UTF-8 (byte {err.start + 1} of the line)",
-            file=name,
-            line=number,
-            value=raw.decode("utf-8", "replace").strip(),
-        ) from None
+        raise _not_utf8(name, number, raw, err) from None
     if text.count("[") + text.count("{") > safejson.MAX_DEPTH:
         try:
             safejson.loads(text, source=name, parse_float=Decimal, what="the line")
@@ -526,6 +521,16 @@ def _check_one_object_per_line(source: _Source) -> None:
                 _json_line(name, number, raw)
 
 
+def _not_utf8(name: str, number: int, raw: bytes, err: UnicodeDecodeError) -> InputError:
+    """The error for a line whose bytes are not UTF-8, with the line shown repaired."""
+    return InputError(
+        f"not valid UTF-8 (byte {err.start + 1} of the line)",
+        file=name,
+        line=number,
+        value=raw.decode("utf-8", "replace").strip(),
+    )
+
+
 def _diagnose_csv(source: _Source, exc: Exception) -> InputError:
     """Find the line Arrow choked on (slow path, errors only)."""
     import csv
@@ -553,12 +558,7 @@ def _diagnose_csv(source: _Source, exc: Exception) -> InputError:
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                return InputError(
-                    f"not valid UTF-8 (byte {err.start + 1} of the line)",
-                    file=name,
-                    line=number,
-                    value=raw.decode("utf-8", "replace").strip(),
-                )
+                return _not_utf8(name, number, raw, err)
     return InputError(f"cannot parse CSV: {exc}", file=name)
 
 
