@@ -220,6 +220,52 @@ class AlertsConfig:
     """A coverage-ratio fall between runs that raises an alert, e.g. "0.05"."""
     timeout: int = 10
     retries: int = 3
+    format: str = "generic"
+    """The webhook payload's shape: "generic" (por-alert-v1), "alertmanager" or "slack"."""
+
+
+@dataclass(frozen=True)
+class EpochBlock:
+    """The block an ownership epoch's signatures name on one chain: they were made at or
+    after it."""
+
+    height: int
+    hash: str
+    """Lowercase hex without 0x, as chains.base.BlockRef holds it."""
+
+
+@dataclass(frozen=True)
+class EpochConfig:
+    """[[ownership.epochs]]: one signing round, whose signatures later runs reuse."""
+
+    id: str
+    blocks: Mapping[str, EpochBlock]
+    """Chain name ("bitcoin", "ethereum") -> its epoch block."""
+    expires: str | None = None
+    """ISO 8601 UTC ("2027-03-31T00:00:00Z"), signed with the epoch; None: no expiry."""
+    key: str = ""
+    """Where it is in the file, e.g. "ownership.epochs[0]" (for messages)."""
+
+
+@dataclass(frozen=True)
+class OwnershipConfig:
+    """[ownership]: the epochs wallets' proofs may name, and how old a proof may be.
+
+    A wallet whose `ownership` names no `epoch` signs today's point-in-time challenge of
+    the pinned block (chains/challenge.py). The maximum age falls back to the rule pack's,
+    then to DEFAULT_MAX_AGE_DAYS (verifier/ownership.py resolves it).
+    """
+
+    epochs: tuple[EpochConfig, ...] = ()
+    max_age_days: int | None = None
+    max_age_blocks: Mapping[str, int] = field(default_factory=dict)
+    """Chain name -> the most blocks between the epoch block and the pinned block."""
+
+    def epoch(self, epoch_id: str) -> EpochConfig | None:
+        return next((e for e in self.epochs if e.id == epoch_id), None)
+
+
+ALERT_FORMATS = ("generic", "alertmanager", "slack")
 
 
 @dataclass(frozen=True)
@@ -236,6 +282,7 @@ class PorConfig:
     raw: Mapping[str, Any] = field(default_factory=dict)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    ownership: OwnershipConfig = field(default_factory=OwnershipConfig)
 
 
 class _Reader:
@@ -597,6 +644,7 @@ def load_config(path: Path) -> PorConfig:
             "attest",
             "alerts",
             "database",
+            "ownership",
         }
     )
     exchange = _Reader(path, top.get("exchange", dict), "exchange")
@@ -613,6 +661,8 @@ def load_config(path: Path) -> PorConfig:
     snapshot = _Reader(path, top.get("snapshot", dict, {}), "snapshot")
     snapshot.unknown({"count_custodial"})
     database, alerts = _history_sections(path, top)
+    ownership = _ownership_section(path, top)
+    _check_epoch_references(path, ownership, bitcoin, ethereum)
     return PorConfig(
         path=path,
         exchange=name,
@@ -624,6 +674,7 @@ def load_config(path: Path) -> PorConfig:
         raw=raw,
         database=database,
         alerts=alerts,
+        ownership=ownership,
     )
 
 
@@ -636,7 +687,7 @@ def _history_sections(path: Path, top: _Reader) -> tuple[DatabaseConfig, AlertsC
     if url is not None and "://" not in url and not Path(url).is_absolute():
         url = str(path.parent / url)
     al = _Reader(path, top.get("alerts", dict, {}), "alerts")
-    al.unknown({"webhook", "drift", "timeout", "retries"})
+    al.unknown({"webhook", "drift", "timeout", "retries", "format"})
     webhook = al.get("webhook", str, None)
     if webhook is not None and url_problem(webhook) is not None:
         raise al.fail("webhook", f"not a usable URL: it {url_problem(webhook)}", mask_url(webhook))
@@ -646,5 +697,101 @@ def _history_sections(path: Path, top: _Reader) -> tuple[DatabaseConfig, AlertsC
     timeout = al.integer("timeout", 1, 600, 10)
     retries = al.integer("retries", 0, 20, 3)
     return DatabaseConfig(url=url, lock_timeout=lock_timeout), AlertsConfig(
-        webhook=webhook, drift=drift, timeout=timeout, retries=retries
+        webhook=webhook,
+        drift=drift,
+        timeout=timeout,
+        retries=retries,
+        format=al.choice("format", ALERT_FORMATS, "generic"),
     )
+
+
+_BLOCK_HASH = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+MAX_AGE_DAYS = 3660
+"""Ten years: a longer maximum age is a typo."""
+
+
+def _ownership_section(path: Path, top: _Reader) -> OwnershipConfig:
+    """[ownership]: epochs (signed once, reused by later runs) and the maximum proof age."""
+    from datetime import datetime
+
+    own = _Reader(path, top.get("ownership", dict, {}), "ownership")
+    own.unknown({"epochs", "max_age_days", "max_age_blocks"})
+    max_age_days = (
+        own.integer("max_age_days", 1, MAX_AGE_DAYS) if "max_age_days" in own.table else None
+    )
+    blocks_table = _Reader(path, own.get("max_age_blocks", dict, {}), "ownership.max_age_blocks")
+    blocks_table.unknown({c.value for c in Chain})
+    max_age_blocks = {
+        name: blocks_table.integer(name, 1, _TOML_INT_MAX) for name in sorted(blocks_table.table)
+    }
+    epochs: list[EpochConfig] = []
+    raw_epochs = own.get("epochs", list, [])
+    for i, raw in enumerate(raw_epochs):
+        where = f"ownership.epochs[{i}]"
+        if not isinstance(raw, Mapping):
+            raise InputError("must be a table", file=str(path), key=where)
+        e = _Reader(path, raw, where)
+        e.unknown({"id", "expires", *(c.value for c in Chain)})
+        epoch_id = e.line("id", limit=64)
+        if any(other.id == epoch_id for other in epochs):
+            raise e.fail("id", "the same epoch id is defined twice", epoch_id)
+        expires = e.get("expires", str, None)
+        if expires is not None:
+            valid = _UTC_TIME.fullmatch(expires) is not None
+            if valid:
+                try:
+                    datetime.fromisoformat(expires.replace("Z", "+00:00"))
+                except ValueError:
+                    valid = False
+            if not valid:
+                raise e.fail("expires", "must be a UTC time such as 2027-03-31T00:00:00Z", expires)
+        blocks: dict[str, EpochBlock] = {}
+        for chain in Chain:
+            if chain.value not in e.table:
+                continue
+            b = _Reader(path, e.get(chain.value, dict), f"{where}.{chain.value}")
+            b.unknown({"height", "hash"})
+            height = b.integer("height", 0, _TOML_INT_MAX)
+            block_hash = b.get("hash", str)
+            if not _BLOCK_HASH.fullmatch(block_hash):
+                raise b.fail("hash", "must be a block hash: 64 hex digits", block_hash)
+            blocks[chain.value] = EpochBlock(height, block_hash.lower().removeprefix("0x"))
+        if not blocks:
+            raise e.fail("bitcoin", "name the epoch's block on at least one chain")
+        epochs.append(EpochConfig(epoch_id, blocks, expires, where))
+    return OwnershipConfig(tuple(epochs), max_age_days, max_age_blocks)
+
+
+def _check_epoch_references(
+    path: Path,
+    ownership: OwnershipConfig,
+    bitcoin: BitcoinConfig | None,
+    ethereum: EthereumConfig | None,
+) -> None:
+    """Every wallet proof that names an epoch names one defined for its chain."""
+    for section in (bitcoin, ethereum):
+        for wallet in section.wallets if section is not None else ():
+            proof = wallet.ownership
+            if proof is None or "epoch" not in proof:
+                continue
+            name = proof["epoch"]
+            key = f"{wallet.key}.ownership.epoch"
+            if not isinstance(name, str):
+                raise InputError("has the wrong type", file=str(path), key=key, value=str(name))
+            epoch = ownership.epoch(name)
+            if epoch is None:
+                known = ", ".join(e.id for e in ownership.epochs) or "none defined"
+                raise InputError(
+                    f"no [[ownership.epochs]] has this id (defined: {known})",
+                    file=str(path),
+                    key=key,
+                    value=name,
+                )
+            if wallet.chain.value not in epoch.blocks:
+                raise InputError(
+                    f"epoch {name!r} names no {wallet.chain.value} block",
+                    file=str(path),
+                    key=key,
+                    value=name,
+                )
