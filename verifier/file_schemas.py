@@ -1,4 +1,4 @@
-"""The schema of every data file por reads besides por.toml, and `problems` to list each file's faults.
+"""Schemas of the data files por reads besides por.toml; `problems` lists all of a file's faults.
 
 Kinds: ``prices`` (verifier.prices), ``statement`` (the reserve statement, verifier.reserve),
 ``assets`` (the asset list of the liabilities, verifier.inputs) and ``pack`` (a rule pack,
