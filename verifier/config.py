@@ -486,7 +486,8 @@ def _reconcile_section(path: Path, top: _Reader) -> ReconcileConfig:
         if len(value) > _MAX_RATIO_CHARS or not _RATIO.fullmatch(value):
             raise thresholds.fail(name, 'must be a decimal string such as "1" or "0.98"', value)
     attest = _Reader(path, top.get("attest", dict, {}), "attest")
-    attest.unknown({"key_file"})
+    # public_key: the exchange's key an auditor pins (`por verify` checks its form)
+    attest.unknown({"key_file", "public_key"})
     return ReconcileConfig(
         root=liabilities.path("root"),
         liabilities_file=liabilities.path("file"),
