@@ -46,7 +46,6 @@ from attestations.document import (
     RulePackRef,
     WalletEntry,
     build_attestation,
-    load_or_create_signing_key,
     sign_attestation,
     verify_attestation,
     write_attestation,
@@ -66,6 +65,7 @@ from verifier.errors import (
     StoreError,
     UsageError,
 )
+from verifier.keys import load_signing_key
 from verifier.pipeline import Inputs, Outcome, figures
 from verifier.prices import Price
 from verifier.reconcile import Reconciliation
@@ -149,7 +149,7 @@ def attest(
     """Sign the attestation and write DIR whole: attestation.json, root.json, report.json
     and report.html, or — on any failure — nothing (the previous DIR is left as it was)."""
     check_attestation_dir(out_dir)
-    key = load_or_create_signing_key(key_file)
+    key = load_signing_key(key_file)  # never created here: `por keys create` does that
     doc = sign_attestation(attestation_document(config, inputs, outcome), key)
     write_attestation_dir(out_dir, doc, outcome.report)
     return doc
@@ -358,8 +358,12 @@ class Verification:
 
     attestation_id: str
     public_key: str
+    signer_pinned: bool = False
+    """True when the signature was checked against a key the auditor gave (--public-key,
+    --public-key-file or the auditor config), not only the key the document carries."""
     checks: list[str] = field(default_factory=list)
     discrepancies: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     reconciliation: Reconciliation | None = None
     report: dict[str, Any] | None = None
 
@@ -376,9 +380,11 @@ class Verification:
             "format": "por-verification-v1",
             "attestation_id": self.attestation_id,
             "public_key": self.public_key,
+            "signer_pinned": self.signer_pinned,
             "valid": not self.discrepancies,
             "checks": self.checks,
             "discrepancies": self.discrepancies,
+            "warnings": self.warnings,
             "exit_code": self.exit_code,
             "report": self.report,
         }
@@ -526,16 +532,107 @@ def _snapshot_doc(doc: Attestation, verdicts: Mapping[str, OwnershipCheck]) -> d
     }
 
 
+NOT_PINNED = (
+    "not verified: no pinned public key; the document's own key proves nothing about who "
+    "signed — give --public-key (the exchange's published key) or --trust-embedded-key"
+)
+
+
+def auditor_public_key(auditor: PorConfig) -> str | None:
+    """``[attest] public_key`` of an auditor config (64 hex digits), or None.
+
+    Read from the raw table: the config schema only admits the key; its form is checked here.
+    """
+    from verifier.keys import read_public_key
+
+    attest = auditor.raw.get("attest")
+    if not isinstance(attest, Mapping) or "public_key" not in attest:
+        return None
+    value = attest["public_key"]
+    if not isinstance(value, str):
+        raise InputError(
+            "must be 64 hex digits (a string)",
+            file=str(auditor.path),
+            key="attest.public_key",
+            value=str(value),
+        )
+    try:
+        return read_public_key(value, source="attest.public_key")
+    except InputError:
+        raise InputError(
+            "must be 64 hex digits (the exchange's published public key)",
+            file=str(auditor.path),
+            key="attest.public_key",
+            value=value,
+        ) from None
+
+
+def _check_auditor_names(doc: Attestation, auditor: PorConfig, verification: Verification) -> None:
+    """The auditor config's ``[exchange] name`` and (when given) ``attestation_id`` must be
+    the document's: an auditor checking another exchange's or period's document by mistake
+    would otherwise see VALID."""
+    where = str(auditor.path)
+    if auditor.exchange != doc.exchange:
+        verification.discrepancies.append(
+            f"exchange: the attestation names {_short(doc.exchange)!r}, the auditor config "
+            f"{where} [exchange] name is {_short(auditor.exchange)!r}"
+        )
+    section = auditor.raw.get("exchange")
+    expected_id = section.get("attestation_id") if isinstance(section, Mapping) else None
+    if expected_id is None:
+        return
+    if expected_id != doc.attestation_id:
+        verification.discrepancies.append(
+            f"attestation_id: the attestation is {_short(doc.attestation_id)!r}, the auditor "
+            f"config {where} [exchange] attestation_id is {_short(str(expected_id))!r}"
+        )
+    else:
+        verification.checks.append(
+            f"exchange {doc.exchange!r} and attestation id {doc.attestation_id!r} are the "
+            "auditor config's"
+        )
+
+
 def verify(
-    path: Path, *, auditor: PorConfig | None = None, expected_public_key: str | None = None
+    path: Path,
+    *,
+    auditor: PorConfig | None = None,
+    expected_public_key: str | None = None,
+    trust_embedded_key: bool = False,
 ) -> Verification:
-    """Verify an attestation; every discrepancy is collected, then returned."""
+    """Verify an attestation; every discrepancy is collected, then returned.
+
+    Without `expected_public_key` (the exchange's published key, pinned by the auditor) the
+    result is never valid — a signature checked against the key the document carries proves
+    nothing about who signed — unless `trust_embedded_key` is set; then it may be valid,
+    with ``signer_pinned`` false and a warning naming the key to compare.
+    """
     # bounded JSON: a deeply nested file segfaults the plain decoder once a dependency has
     # raised the recursion limit; numbers with a fraction stay Decimal for the field checks
     raw = safejson.load_path(path, what="attestation", parse_float=Decimal, strict_keys=True)
     doc = verify_attestation(raw, expected_public_key=expected_public_key)
-    verification = Verification(doc.attestation_id, raw["signature"]["public_key"])
-    verification.checks.append("the exchange's Ed25519 signature over the canonical document")
+    verification = Verification(
+        doc.attestation_id,
+        raw["signature"]["public_key"],
+        signer_pinned=expected_public_key is not None,
+    )
+    if expected_public_key is not None:
+        verification.checks.append(
+            "the exchange's Ed25519 signature over the canonical document, by the pinned key"
+        )
+    elif trust_embedded_key:
+        verification.checks.append(
+            "the Ed25519 signature over the canonical document, by the key the document "
+            "carries (not pinned)"
+        )
+        verification.warnings.append(
+            f"signer not pinned: the document's own key {verification.public_key} was "
+            "trusted (--trust-embedded-key); compare it with the exchange's published key"
+        )
+    else:
+        verification.discrepancies.append(NOT_PINNED)
+    if auditor is not None:
+        _check_auditor_names(doc, auditor, verification)
     verification.checks.append(
         "every field well-formed; each challenge names the exchange, the "
         "attestation and its chain's pinned block"

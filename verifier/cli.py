@@ -101,6 +101,11 @@ def _register_reserve() -> None:
     cli.add_command(reserve)
     cli.add_command(publish)
     cli.add_command(serve)
+    from verifier.init_cli import init
+    from verifier.keys_cli import keys
+
+    cli.add_command(keys)
+    cli.add_command(init)
 
 
 _register_reserve()
@@ -1018,7 +1023,7 @@ def attest_cmd(
     config_file: Path, out_dir: Path, btc_height: int | None, eth_block: int | None, as_json: bool
 ) -> int:
     """Exchange: reconcile, then write the signed por-attestation-v1 document (Ed25519; the
-    key file comes from [attest] key_file and is created with mode 0600 if absent).
+    key file is [attest] key_file, mode 0600, made by `por keys create`: never by attest).
 
     OUT is written whole (attestation.json, root.json, report.json, report.html) or not at
     all: a failure midway leaves the previous attestation directory as it was. OUT may not
@@ -1033,8 +1038,13 @@ def attest_cmd(
     check_attestation_dir(out_dir)
     if config.reconcile.key_file is None:
         raise InputError(
-            "missing: the Ed25519 key file", file=str(config.path), key="attest.key_file"
+            "missing: the Ed25519 signing key file (then create it: `por keys create`)",
+            file=str(config.path),
+            key="attest.key_file",
         )
+    from verifier.keys import load_signing_key
+
+    load_signing_key(config.reconcile.key_file)  # missing or unsafe: say so before any node
     config, inputs, outcome = _reconcile(config_file, btc_height, eth_block, as_json)
     key_file = config.reconcile.key_file
     assert key_file is not None  # the same config file, checked above
@@ -1049,8 +1059,9 @@ def attest_cmd(
         print_json(summary)
     else:
         out.print(
-            f"attestation written to {out_dir / 'attestation.json'} "
-            f"(public key {doc['signature']['public_key']})"
+            f"attestation written to {out_dir / 'attestation.json'}, signed by public key "
+            f"{doc['signature']['public_key']}: publish it, so auditors can pin it "
+            "(por verify --public-key)"
         )
     return EXIT_OK
 
@@ -1062,28 +1073,79 @@ def attest_cmd(
     "config_file",
     type=click.Path(path_type=Path),
     default=None,
-    help="Auditor config: the auditor's own nodes ([bitcoin], [ethereum]).",
+    help="Auditor config: the auditor's own nodes ([bitcoin], [ethereum]), the expected "
+    "[exchange] name and attestation_id, and the pinned [attest] public_key.",
 )
-@click.option("--public-key", default=None, help="Require this signer (64 hex digits).")
+@click.option(
+    "--public-key",
+    default=None,
+    help="The exchange's published public key (64 hex digits): the signer must be it.",
+)
+@click.option(
+    "--public-key-file",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="The same, read from a .pub file (as `por keys create` writes it).",
+)
+@click.option(
+    "--trust-embedded-key",
+    is_flag=True,
+    help="Accept whichever key the document carries (the result says signer_pinned false).",
+)
 @JSON_OPTION
 def verify_cmd(
-    attestation: Path, config_file: Path | None, public_key: str | None, as_json: bool
+    attestation: Path,
+    config_file: Path | None,
+    public_key: str | None,
+    public_key_file: Path | None,
+    trust_embedded_key: bool,
+    as_json: bool,
 ) -> int:
     """Auditor: check an attestation end to end and list every discrepancy. Exit 0 valid and
-    covered, 1 valid but a shortfall, 3 a discrepancy or invalid document, 4 node failure."""
-    from verifier.attest import verify
-    from verifier.config import load_config
+    covered, 1 valid but a shortfall, 3 a discrepancy or invalid document, 4 node failure.
 
+    The signer must be pinned: --public-key, --public-key-file or [attest] public_key in the
+    auditor config (a flag wins over the config). A signature checked only against the key
+    the document carries proves nothing about who signed, so without a pinned key the
+    result is "not verified" (exit 3) unless --trust-embedded-key is given."""
+    from verifier.attest import auditor_public_key, verify
+    from verifier.config import load_config
+    from verifier.keys import read_public_key, read_public_key_file
+
+    if public_key is not None and public_key_file is not None:
+        raise UsageError("give either --public-key or --public-key-file, not both")
     auditor = load_config(config_file) if config_file is not None else None
-    result = verify(attestation, auditor=auditor, expected_public_key=public_key)
+    pinned: str | None = None
+    if public_key is not None:
+        pinned = read_public_key(public_key, source="--public-key")
+    elif public_key_file is not None:
+        pinned = read_public_key_file(public_key_file)
+    elif auditor is not None:
+        pinned = auditor_public_key(auditor)
+    if pinned is not None and trust_embedded_key:
+        raise UsageError(
+            "--trust-embedded-key contradicts a pinned public key (--public-key, "
+            "--public-key-file or [attest] public_key): drop one"
+        )
+    result = verify(
+        attestation,
+        auditor=auditor,
+        expected_public_key=pinned,
+        trust_embedded_key=trust_embedded_key,
+    )
     if as_json:
         print_json(result.to_json())
         return result.exit_code
-    state = "VALID" if not result.discrepancies else "DISCREPANCIES"
-    colour = "green" if not result.discrepancies else "red"
+    if not result.discrepancies:
+        state, colour = "VALID", "green"
+    elif not result.signer_pinned and not trust_embedded_key:
+        state, colour = "NOT VERIFIED", "red"
+    else:
+        state, colour = "DISCREPANCIES", "red"
+    signer = "by the pinned key" if result.signer_pinned else "by the document's own key"
     out.print(
         f"[bold {colour}]{state}[/bold {colour}] attestation "
-        f"{escape(result.attestation_id)} signed by {result.public_key}"
+        f"{escape(result.attestation_id)} signed {signer} {result.public_key}"
     )
     for check in result.checks:
         out.print(f"  [green]✓[/green] {escape(check)}")
@@ -1095,6 +1157,8 @@ def verify_cmd(
             f"recomputed: covered {verdict['covered']}, reserve met "
             f"{verdict['reserve_met']}, combined met {verdict['combined_met']}"
         )
+    for warning in result.warnings:  # the result's own caveat: beside it, on stdout
+        out.print(f"[yellow]warning:[/yellow] signer_pinned false: {escape(warning)}")
     return result.exit_code
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from attestations.document import sign_attestation
+from attestations.document import public_key_hex, sign_attestation
 from verifier import demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +32,7 @@ _spec = importlib.util.spec_from_file_location(
 assert _spec is not None and _spec.loader is not None
 builder = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(builder)
+PINNED = public_key_hex(builder.KEY)  # the exchange's published key, as an auditor pins it
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def signed_file(
 
 def test_the_base_document_is_recomputed(por, unsigned, tmp_path):
     path = signed_file(tmp_path, unsigned, lambda d: None)
-    res = por("verify", path, "--json")
+    res = por("verify", path, "--public-key", PINNED, "--json")
     assert res.rc in (0, 1, 3)
     assert any("reserve recomputed" in c for c in res.json()["checks"])
 
@@ -117,13 +118,13 @@ SIGNED_CASES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
 def test_signed_but_unusable_data_is_a_discrepancy(por, unsigned, tmp_path, case):
     edit, expected = SIGNED_CASES[case]
     path = signed_file(tmp_path, unsigned, edit)
-    res = por("verify", path, "--json")
+    res = por("verify", path, "--public-key", PINNED, "--json")
     assert "internal error" not in res.err
     assert res.rc == 3, res.err
     doc = res.json()
     assert doc["valid"] is False
     assert any(expected in d for d in doc["discrepancies"]), doc["discrepancies"]
-    res = por("verify", path)
+    res = por("verify", path, "--public-key", PINNED)
     assert res.rc == 3 and "internal error" not in res.err
 
 
@@ -171,7 +172,7 @@ def test_wrong_types_and_huge_numbers_exit_3(por, unsigned, tmp_path, path, valu
     target[path[-1]] = value
     file = tmp_path / "attestation.json"
     file.write_text(json.dumps(doc))
-    res = por("verify", file)
+    res = por("verify", file, "--public-key", PINNED)
     assert res.rc == 3, res.err
     assert "internal error" not in res.err
 
@@ -182,7 +183,7 @@ def test_missing_keys_exit_3(por, unsigned, tmp_path, key):
     doc.pop(key)
     file = tmp_path / "attestation.json"
     file.write_text(json.dumps(doc))
-    res = por("verify", file)
+    res = por("verify", file, "--public-key", PINNED)
     assert res.rc == 3, res.err
     assert "internal error" not in res.err
 

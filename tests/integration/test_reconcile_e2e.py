@@ -16,13 +16,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bcoin_fixtures import start_bcoin
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_fixtures import start_anvil
 
 from attestations.build import build_tree
-from attestations.document import load_or_create_signing_key, sign_attestation
+from attestations.document import sign_attestation
 from verifier.cli import main
 from verifier.demo import ATTESTATION, Nodes, _fund_and_configure
 from verifier.inputs import read_assets, read_liabilities
+from verifier.keys import load_signing_key
 from verifier.sample import assets_toml, sample_assets, write_sample
 
 pytestmark = pytest.mark.node
@@ -75,13 +77,20 @@ def test_reconcile_json_and_html(world: Path, capsys: pytest.CaptureFixture[str]
 
 def test_attest_then_verify(world: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_dir = world / "attestation"
+    key = world / "keys" / "attest.key"
+    if not key.exists():  # the demo's world may already hold one
+        code, out, err = run(capsys, "keys", "create", "--config", str(world / "por.toml"))
+        assert code == 0, err
+    code, out, err = run(capsys, "keys", "show", "--config", str(world / "por.toml"), "--json")
+    assert code == 0, err
+    published = json.loads(out)["public_key"]
     code, out, err = run(
         capsys, "attest", "--config", str(world / "por.toml"), "--out", str(out_dir), "--json"
     )
     assert code == 0, err
-    key = world / "keys" / "attest.key"
     assert key.stat().st_mode & 0o777 == 0o600
     summary = json.loads(out)
+    assert summary["public_key"] == published
     code, out, err = run(
         capsys,
         "verify",
@@ -95,22 +104,53 @@ def test_attest_then_verify(world: Path, capsys: pytest.CaptureFixture[str]) -> 
     result = json.loads(out)
     assert code == 0, result["discrepancies"]
     assert result["valid"] and any("re-read" in c for c in result["checks"])
+    assert result["signer_pinned"] is True
+
+    # the pinned key from the auditor config: the same verdict
+    pinned = world / "auditor-pinned.toml"
+    pinned.write_text(
+        (world / "auditor.toml").read_text() + f'\n[attest]\npublic_key = "{published}"\n'
+    )
+    code, out, _ = run(capsys, "verify", str(out_dir / "attestation.json"), "--config", str(pinned))
+    assert code == 0, out
+    assert "VALID" in out and "NOT VERIFIED" not in out
+
+    # the auditor config of another exchange or attestation id: a discrepancy naming both
+    for field, value in (("name", "Other Exchange"), ("attestation_id", "other-2026")):
+        text = pinned.read_text()
+        line = next(x for x in text.splitlines() if x.startswith(f"{field} ="))
+        other = world / f"auditor-other-{field}.toml"
+        other.write_text(text.replace(line, f'{field} = "{value}"', 1))
+        code, out, _ = run(
+            capsys, "verify", str(out_dir / "attestation.json"), "--config", str(other), "--json"
+        )
+        result = json.loads(out)
+        assert code == 3
+        assert any(value in d and field in d for d in result["discrepancies"]), result
 
     # a changed balance breaks the signature
     doc = json.loads((out_dir / "attestation.json").read_text())
+    original = json.loads((out_dir / "attestation.json").read_text())
     doc["chains"][0]["wallets"][0]["balances"]["BTC"] = "1"
     tampered = world / "tampered.json"
     tampered.write_text(json.dumps(doc))
-    code, _, err = run(capsys, "verify", str(tampered))
+    code, _, err = run(capsys, "verify", str(tampered), "--public-key", published)
     assert code == 3 and "signature" in err
 
     # re-signed by the exchange's own key: the signature holds, the auditor's node does not
-    signing_key = load_or_create_signing_key(key)
+    signing_key = load_signing_key(key)
     doc.pop("signature")
     resigned = world / "resigned.json"
     resigned.write_text(json.dumps(sign_attestation(doc, signing_key)))
     code, out, _ = run(
-        capsys, "verify", str(resigned), "--config", str(world / "auditor.toml"), "--json"
+        capsys,
+        "verify",
+        str(resigned),
+        "--config",
+        str(world / "auditor.toml"),
+        "--public-key",
+        published,
+        "--json",
     )
     result = json.loads(out)
     assert code == 3
@@ -119,6 +159,28 @@ def test_attest_then_verify(world: Path, capsys: pytest.CaptureFixture[str]) -> 
     # another signer than the pinned key
     code, _, _ = run(capsys, "verify", str(resigned), "--public-key", "00" * 32)
     assert code == 3
+
+    # the untouched document re-signed by a key that is not the exchange's: the pinned key
+    # catches it; trusting the embedded key passes it, but says the signer is not pinned
+    original.pop("signature")
+    forged = world / "forged.json"
+    forged.write_text(json.dumps(sign_attestation(original, Ed25519PrivateKey.generate())))
+    auditor = str(world / "auditor.toml")
+    code, _, err = run(
+        capsys, "verify", str(forged), "--config", auditor, "--public-key", published
+    )
+    assert code == 3 and published in " ".join(err.split())
+    code, out, _ = run(capsys, "verify", str(forged), "--config", auditor, "--json")
+    result = json.loads(out)
+    assert code == 3 and result["signer_pinned"] is False and not result["valid"]
+    assert any("no pinned public key" in d for d in result["discrepancies"])
+    code, out, _ = run(
+        capsys, "verify", str(forged), "--config", auditor, "--trust-embedded-key", "--json"
+    )
+    result = json.loads(out)
+    assert code == 0, result["discrepancies"]
+    assert result["valid"] is True and result["signer_pinned"] is False
+    assert result["warnings"] and result["public_key"] != published
 
 
 def test_reserve_shortfall_exits_1(world: Path, capsys: pytest.CaptureFixture[str]) -> None:

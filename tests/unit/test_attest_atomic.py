@@ -31,6 +31,7 @@ from verifier.attest import (
 )
 from verifier.cli import main
 from verifier.errors import StoreError, UsageError
+from verifier.keys import create_signing_key
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -56,7 +57,10 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[dict[str, 
 def run_attest(
     monkeypatch: pytest.MonkeyPatch, doc: dict[str, Any], report: Any, out: Path, key: Path
 ) -> dict[str, Any]:
-    """`attest` as `por attest` calls it, with the reconciled document given directly."""
+    """`attest` as `por attest` calls it, with the reconciled document given directly (the
+    key made first, as `por keys create` would: attest never creates one)."""
+    if not key.exists():
+        create_signing_key(key)
     monkeypatch.setattr(attest_module, "attestation_document", lambda *a: copy.deepcopy(doc))
     outcome = SimpleNamespace(report=report, exit_code=0)
     return attest(None, None, outcome, out, key)  # type: ignore[arg-type]
@@ -208,7 +212,6 @@ def test_out_holding_other_files_is_refused(monkeypatch, documents, tmp_path):
     with pytest.raises(UsageError, match=r"notes\.txt"):
         run_attest(monkeypatch, doc, report, out, tmp_path / "attest.key")
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
-    assert not (tmp_path / "attest.key").exists()  # refused before the key was created
     with pytest.raises(UsageError, match="not a directory"):
         check_attestation_dir(out / "notes.txt")
 
@@ -255,7 +258,7 @@ def world(tmp_path: Path) -> Path:
     assert (tree / "tree" / "meta.json").is_file()
     (work / "prices.toml").write_text("# prices\n")
     (work / "reserve.toml").write_text("# statement\n")
-    (work / "keys").mkdir()
+    create_signing_key(work / "keys" / "attest.key")
     (work / "por.toml").write_text(CONFIG)
     return work
 

@@ -1,0 +1,149 @@
+"""`por keys`: create the exchange's attestation signing key and show its public key.
+
+Where it sits: the CLI edge of verifier/keys.py, registered on the root `por` group in
+verifier/cli.py. `por attest` never creates a key by itself; `por keys create` does, on
+purpose, and prints the public key the exchange publishes (and writes it to a ``.pub``
+file beside the key) so auditors can pin it with ``por verify --public-key-file``. Nothing
+here prints, logs or returns private key material.
+
+The key file is ``[attest] key_file`` of the config (only that key is read, so a config
+still being written can already name its key), or the file given with --out/--key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from verifier import safetoml
+from verifier.console import out, print_json
+from verifier.errors import EXIT_OK, InputError, UsageError
+from verifier.keys import create_key, load_signing_key, public_file, public_hex
+
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
+)
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="por.toml whose [attest] key_file is the key (default: $POR_CONFIG, ./por.toml).",
+)
+
+
+def key_file_of(config_file: Path) -> Path:
+    """``[attest] key_file`` of `config_file`, relative to the config's directory.
+
+    Only that key is read: `por keys create` runs before the rest of the config is filled in.
+    """
+    raw = safetoml.load_path(config_file, what="config file")
+    attest = raw.get("attest")
+    if attest is None or (isinstance(attest, dict) and "key_file" not in attest):
+        raise InputError(
+            'missing: where the signing key is kept (e.g. key_file = "keys/attest.key")',
+            file=str(config_file),
+            key="attest.key_file",
+        )
+    if not isinstance(attest, dict):
+        raise InputError("must be a table", file=str(config_file), key="attest")
+    value = attest["key_file"]
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise InputError(
+            "must be a file path",
+            file=str(config_file),
+            key="attest.key_file",
+            value=str(value),
+        )
+    path = Path(value)
+    return path if path.is_absolute() else config_file.parent / path
+
+
+def _target(config_file: Path | None, key_file: Path | None, flag: str) -> Path:
+    """The key file: FLAG's file, or the config's ``[attest] key_file``."""
+    if key_file is not None and config_file is not None:
+        raise UsageError(f"give either --config or {flag}, not both")
+    if key_file is not None:
+        return key_file
+    if config_file is None:
+        env = os.environ.get("POR_CONFIG", "")
+        config_file = Path(env) if env else Path("por.toml")
+        if not config_file.is_file():
+            raise UsageError(
+                f"no key file given: use --config por.toml (none at {config_file}) or {flag} FILE"
+            )
+    return key_file_of(config_file)
+
+
+@click.group("keys")
+def keys() -> None:
+    """The exchange's Ed25519 attestation signing key (create it; show its public key)."""
+
+
+@keys.command("create")
+@CONFIG_OPTION
+@click.option(
+    "--out",
+    "key_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the key to this file instead of the config's [attest] key_file.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing key (its public key is named).")
+@JSON_OPTION
+def keys_create(config_file: Path | None, key_file: Path | None, force: bool, as_json: bool) -> int:
+    """Create a new signing key (PEM PKCS#8, mode 0600) and print its PUBLIC key.
+
+    The public key (64 hex digits) is also written to FILE.pub beside the key (mode 0644):
+    publish it, so that auditors can pin it with `por verify --public-key-file`. An existing
+    key is never replaced without --force (exit 2, naming its public key)."""
+    target = _target(config_file, key_file, "--out")
+    created = create_key(target, force=force)
+    doc: dict[str, Any] = {
+        "format": "por-key-v1",
+        "key_file": str(created.key_file),
+        "public_key": created.public_key,
+        "public_key_file": str(created.public_file),
+        "replaced_public_key": created.replaced,
+    }
+    if as_json:
+        print_json(doc)
+        return EXIT_OK
+    out.print(f"signing key written to {created.key_file} (mode 0600; keep it secret)")
+    if created.replaced is not None:
+        out.print(f"replaced the key whose public key was {created.replaced}")
+    out.print(f"public key written to {created.public_file}: publish it")
+    out.print(f"public key: {created.public_key}")
+    return EXIT_OK
+
+
+@keys.command("show")
+@CONFIG_OPTION
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The key file (instead of the config's [attest] key_file).",
+)
+@JSON_OPTION
+def keys_show(config_file: Path | None, key_file: Path | None, as_json: bool) -> int:
+    """Print the public key of an existing signing key (refused unless the file is 0600)."""
+    target = _target(config_file, key_file, "--key")
+    public = public_hex(load_signing_key(target))
+    pub = public_file(target)
+    doc = {
+        "format": "por-key-v1",
+        "key_file": str(target),
+        "public_key": public,
+        "public_key_file": str(pub) if pub.is_file() else None,
+    }
+    if as_json:
+        print_json(doc)
+        return EXIT_OK
+    out.print(f"public key: {public}")
+    out.print(f"key file: {target}")
+    return EXIT_OK
