@@ -35,6 +35,10 @@ otherwise make `por` hold gigabytes. 64 MiB is a JSON-RPC batch of 500 balances 
 over; a `scantxoutset` of more than ~200,000 unspent outputs needs a larger cap.
 """
 
+MAX_BLOCK_TIME = 1 << 40
+"""The latest block time accepted (unix seconds, ~36,800 years): a header time past it is a
+malformed reply, not a date any later arithmetic should have to hold."""
+
 
 class Chain(enum.StrEnum):
     """The chains `por` reads."""
@@ -70,12 +74,23 @@ class BlockRef:
     """Block height (Bitcoin) or number (Ethereum)."""
     hash: str
     """Block hash, lowercase hex without 0x (Bitcoin: display byte order, as RPC shows it)."""
+    time: int | None = field(default=None, compare=False)
+    """The block's timestamp (header time), unix seconds; None where it was not read.
+
+    Not part of equality or hash: a block is named by chain, network, height and hash; the
+    time is what the header says, used to tell a proof's age in seconds."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.height, int) or self.height < 0:
             raise MalformedReply(f"block height {self.height!r} is not a non-negative integer")
         if not isinstance(self.hash, str) or not _HEX32.fullmatch(self.hash):
             raise MalformedReply(f"block hash {self.hash!r} is not 64 lowercase hex digits")
+        if self.time is not None and (
+            isinstance(self.time, bool)
+            or not isinstance(self.time, int)
+            or not 0 <= self.time <= MAX_BLOCK_TIME
+        ):
+            raise MalformedReply(f"block time {self.time!r} is not a unix time in seconds")
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -170,6 +185,36 @@ class Ownership(enum.StrEnum):
     """No signature, or one that fails; `reason` says which check failed."""
     CUSTODIAL = "custodial"
     """Declared as held by a custodian; excluded from proven holdings unless configured."""
+    STALE = "stale"
+    """A valid epoch signature older than the maximum age (or past its expiry): counted as
+    unproven everywhere; `reason` says which limit and by how much."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProofEpoch:
+    """The ownership epoch a proof signed (chains/challenge.py `epoch_challenge`)."""
+
+    id: str
+    height: int
+    """The epoch's block on this chain: the signature was made at or after it."""
+    hash: str
+    expires: str | None = None
+    """ISO 8601 UTC, signed with the epoch; None: no expiry."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "height": self.height, "hash": self.hash, "expires": self.expires}
+
+
+@dataclass(frozen=True, slots=True)
+class ProofAge:
+    """How old an epoch proof is at the pinned block: from the epoch block to it."""
+
+    blocks: int
+    seconds: int | None
+    """Pinned block time minus epoch block time; None when a block time is unknown."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"blocks": self.blocks, "seconds": self.seconds}
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +227,11 @@ class OwnershipCheck:
     """e.g. "bip137", "bip322-simple", "p2wsh-multisig", "eip191", "eip1271"; None if unsigned."""
     reason: str
     """Why, in words: what was checked, or which check failed."""
+    epoch: ProofEpoch | None = None
+    """The epoch the proof names; None for today's point-in-time challenge."""
+    age: ProofAge | None = None
+    """The epoch proof's age at the pinned block; None when not an epoch proof (or its
+    epoch block is not on the chain)."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -189,4 +239,6 @@ class OwnershipCheck:
             "status": self.status.value,
             "scheme": self.scheme,
             "reason": self.reason,
+            "epoch": self.epoch.to_json() if self.epoch is not None else None,
+            "age": self.age.to_json() if self.age is not None else None,
         }

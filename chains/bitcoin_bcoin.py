@@ -44,7 +44,14 @@ from typing import Any, Self, TypeVar
 
 from embit import base58, bech32
 
-from chains.base import DEFAULT_MAX_REPLY_BYTES, Balance, BlockRef, Chain, ChainSnapshot
+from chains.base import (
+    DEFAULT_MAX_REPLY_BYTES,
+    MAX_BLOCK_TIME,
+    Balance,
+    BlockRef,
+    Chain,
+    ChainSnapshot,
+)
 from chains.rpc import HttpJson, JsonRpc, peek
 from verifier.errors import (
     InputError,
@@ -398,8 +405,10 @@ class BcoinAdapter:
     # ---------------------------------------------------------------- blocks
 
     async def tip(self) -> BlockRef:
-        """The best block, from one `getblockchaininfo` (height and hash read together)."""
-        return self._tip_from(await self._http.call("getblockchaininfo"))
+        """The best block, from one `getblockchaininfo` (height and hash read together), and
+        its header's time from `getblockheader`."""
+        best = self._tip_from(await self._http.call("getblockchaininfo"))
+        return await self._timed(best)
 
     async def block_at(self, height: int) -> BlockRef:
         """The block at `height` on the node's best chain; `StaleNode` if it is below.
@@ -409,7 +418,22 @@ class BcoinAdapter:
         if isinstance(height, bool) or not isinstance(height, int) or height < 0:
             raise InputError("block height must be a non-negative integer", value=str(height))
         _, found = await self._tip_and_hash(height)
-        return self._ref(height, found)
+        return await self._timed(self._ref(height, found))
+
+    async def _timed(self, block: BlockRef) -> BlockRef:
+        """`block` with its header's time (`getblockheader`, which must name the same block)."""
+        header = await self._http.call("getblockheader", block.hash, True)
+        if not isinstance(header, Mapping):
+            raise MalformedReply(f"bcoin getblockheader: {peek(header)}")
+        if header.get("hash") != block.hash or header.get("height") != block.height:
+            raise MalformedReply(
+                f"bcoin getblockheader {block.hash} describes block "
+                f"{peek(header.get('height'))} {peek(header.get('hash'))}"
+            )
+        time = header.get("time")
+        if isinstance(time, bool) or not isinstance(time, int) or not 0 <= time <= MAX_BLOCK_TIME:
+            raise MalformedReply(f"bcoin getblockheader {block.hash}: time {peek(time)}")
+        return BlockRef(block.chain, block.network, block.height, block.hash, time)
 
     async def _tip_and_hash(self, height: int) -> tuple[BlockRef, object]:
         """The tip (network checked) and the hash at `height`, in one JSON-RPC batch."""

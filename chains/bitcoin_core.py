@@ -31,7 +31,14 @@ from decimal import Decimal, DecimalException, localcontext
 from pathlib import Path
 from typing import Self
 
-from chains.base import DEFAULT_MAX_REPLY_BYTES, Balance, BlockRef, Chain, ChainSnapshot
+from chains.base import (
+    DEFAULT_MAX_REPLY_BYTES,
+    MAX_BLOCK_TIME,
+    Balance,
+    BlockRef,
+    Chain,
+    ChainSnapshot,
+)
 from chains.btc_wallets import (
     BITCOIN_NETWORKS,
     GapLimitScan,
@@ -342,7 +349,7 @@ class CoreAdapter:
                 [("getbestblockhash", []), ("getblockcount", []), ("getbestblockhash", [])]
             )
             if _hash(before, "getbestblockhash") == _hash(after, "getbestblockhash"):
-                return self._ref(_int(count, "getblockcount"), before)
+                return await self._timed(self._ref(_int(count, "getblockcount"), before))
         raise TipMoved(f"the tip of {self.shown_url} kept moving while it was read")
 
     async def block_at(self, height: int) -> BlockRef:
@@ -377,7 +384,22 @@ class CoreAdapter:
                 f"the node at {self.shown_url} is at height {count}, "
                 f"below the asked height {height}"
             ) from None
-        return self._ref(height, _hash(block_hash, "getblockhash"))
+        return await self._timed(self._ref(height, _hash(block_hash, "getblockhash")))
+
+    async def _timed(self, block: BlockRef) -> BlockRef:
+        """`block` with its header's time (`getblockheader`, which must name the same block)."""
+        header = await self._rpc.call("getblockheader", block.hash, True)
+        if not isinstance(header, Mapping):
+            raise MalformedReply(f"getblockheader: {peek(header)}")
+        if header.get("hash") != block.hash or header.get("height") != block.height:
+            raise MalformedReply(
+                f"getblockheader {block.hash} describes block "
+                f"{peek(header.get('height'))} {peek(header.get('hash'))}"
+            )
+        time = header.get("time")
+        if isinstance(time, bool) or not isinstance(time, int) or not 0 <= time <= MAX_BLOCK_TIME:
+            raise MalformedReply(f"getblockheader {block.hash}: time {peek(time)}")
+        return BlockRef(block.chain, block.network, block.height, block.hash, time)
 
     async def _require_tip_at(self, at: BlockRef) -> None:
         """Refuse unless the node's best block is exactly `at` (the UTXO set is tip-only)."""

@@ -29,7 +29,14 @@ from collections.abc import Collection, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
-from chains.base import DEFAULT_MAX_REPLY_BYTES, Balance, BlockRef, Chain, ChainSnapshot
+from chains.base import (
+    DEFAULT_MAX_REPLY_BYTES,
+    MAX_BLOCK_TIME,
+    Balance,
+    BlockRef,
+    Chain,
+    ChainSnapshot,
+)
 from chains.btc_wallets import (
     BITCOIN_NETWORKS,
     Wallet,
@@ -271,13 +278,22 @@ class EsploraAdapter:
         """
         await self._check_network()
         block_hash = _txid(await self._text("/blocks/tip/hash"), "/blocks/tip/hash")
+        return await self._described(block_hash, None)
+
+    async def _described(self, block_hash: str, height: int | None) -> BlockRef:
+        """`/block/:hash`: the block's height (must be `height` when given) and timestamp."""
         block = await self._json(f"/block/{block_hash}")
         if not isinstance(block, Mapping) or block.get("id") != block_hash:
             raise MalformedReply(f"/block/{block_hash} does not describe that block")
-        height = block.get("height")
-        if isinstance(height, bool) or not isinstance(height, int) or height < 0:
-            raise MalformedReply(f"/block/{block_hash}: height {peek(height)} is not a height")
-        return self._ref(height, block_hash)
+        found = block.get("height")
+        if isinstance(found, bool) or not isinstance(found, int) or found < 0:
+            raise MalformedReply(f"/block/{block_hash}: height {peek(found)} is not a height")
+        if height is not None and found != height:
+            raise MalformedReply(f"/block/{block_hash}: height {found}, not {height}")
+        time = block.get("timestamp")
+        if isinstance(time, bool) or not isinstance(time, int) or not 0 <= time <= MAX_BLOCK_TIME:
+            raise MalformedReply(f"/block/{block_hash}: timestamp {peek(time)} is not a unix time")
+        return BlockRef(Chain.BITCOIN, self.network, found, block_hash, time)
 
     async def block_at(self, height: int) -> BlockRef:
         """The block at `height` on the server's best chain.
@@ -306,7 +322,7 @@ class EsploraAdapter:
                 f"the Esplora server at {self.shown_url} is at height {tip}, below the asked "
                 f"height {height}"
             )
-        return self._ref(height, block_hash)
+        return await self._described(block_hash, height)
 
     async def _require_pinned(self, at: BlockRef, when: str) -> None:
         block_hash = await self._hash_at(at.height)

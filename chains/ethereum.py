@@ -235,6 +235,7 @@ def _block_ref(block: Any, chain_id: int) -> BlockRef:
         network=str(chain_id),
         height=_quantity(doc.get("number"), "block number"),
         hash=_data(doc.get("hash"), "block hash", 32).hex(),
+        time=_quantity(doc.get("timestamp"), "block timestamp"),
     )
 
 

@@ -76,7 +76,9 @@ CLASSES = ("cold", "hot", "other", "custodial")
 PROVEN_CLASSES = ("cold", "hot", "other")
 """Classes whose proven customer holdings back liabilities."""
 ATTRIBUTIONS = ("customer", "own")
-STATUSES = ("proven", "unproven", "custodial")
+STATUSES = ("proven", "unproven", "custodial", "stale")
+"""Ownership statuses a snapshot may carry; "stale" (an epoch proof past its maximum age or
+expiry, verifier/ownership.py) counts as unproven everywhere."""
 
 _INT = re.compile(r"0|[1-9][0-9]*")
 _DEC = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
@@ -185,11 +187,16 @@ class Holding:
     balances: Mapping[str, int]
     """Asset code -> base units at the pinned block."""
     status: str
-    """Ownership: proven | unproven | custodial."""
+    """Ownership: proven | unproven | custodial | stale (counted as unproven)."""
     scheme: str | None
     reason: str
     counted_as: str = ""
     """How reconciliation counted it, in words (set by `reconcile`)."""
+    epoch: Mapping[str, Any] | None = None
+    """The ownership epoch the proof signed ({"id", "height", "hash", "expires"}); None for a
+    point-in-time proof."""
+    age: Mapping[str, Any] | None = None
+    """The epoch proof's age at the pinned block ({"blocks", "seconds"}); None otherwise."""
 
     def to_json(self, decimals: Mapping[str, int]) -> dict[str, Any]:
         return {
@@ -203,7 +210,13 @@ class Holding:
                 code: units_json(units, decimals.get(code, 0))
                 for code, units in sorted(self.balances.items())
             },
-            "ownership": {"status": self.status, "scheme": self.scheme, "reason": self.reason},
+            "ownership": {
+                "status": self.status,
+                "scheme": self.scheme,
+                "reason": self.reason,
+                "epoch": None if self.epoch is None else dict(self.epoch),
+                "age": None if self.age is None else dict(self.age),
+            },
             "counted_as": self.counted_as,
         }
 
@@ -373,6 +386,9 @@ class Reconciliation:
     own_buffer_rule: OwnBufferRule | None
     breaches: tuple[Breach, ...]
     warnings: tuple[str, ...]
+    max_age: Mapping[str, Any] | None = None
+    """The maximum ownership-proof age the snapshot applied ({"days", "source", "blocks"}),
+    when any proof named an epoch; None otherwise."""
 
     @property
     def covered(self) -> bool:
@@ -621,7 +637,44 @@ def _holding(chain: str, entry: Any, where: str) -> Holding:
         status=status,
         scheme=scheme,
         reason=_str(ownership.get("reason", ""), f"{where}.ownership.reason"),
+        epoch=_epoch(ownership.get("epoch"), f"{where}.ownership.epoch"),
+        age=_age(ownership.get("age"), f"{where}.ownership.age"),
     )
+
+
+def _epoch(raw: Any, where: str) -> dict[str, Any] | None:
+    """A holding's ownership epoch, checked: {"id", "height", "hash", "expires"} or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise InputError("expected an object or null", key=where)
+    height = _need(raw, "height", where)
+    if isinstance(height, bool) or not isinstance(height, int) or height < 0:
+        raise InputError("expected a block height", key=f"{where}.height", value=repr(height))
+    expires = raw.get("expires")
+    return {
+        "id": _str(_need(raw, "id", where), f"{where}.id"),
+        "height": height,
+        "hash": _str(_need(raw, "hash", where), f"{where}.hash"),
+        "expires": None if expires is None else _str(expires, f"{where}.expires"),
+    }
+
+
+def _age(raw: Any, where: str) -> dict[str, Any] | None:
+    """A holding's proof age, checked: {"blocks": count, "seconds": int or null} or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise InputError("expected an object or null", key=where)
+    blocks = _need(raw, "blocks", where)
+    if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 0:
+        raise InputError("expected a count of blocks", key=f"{where}.blocks", value=repr(blocks))
+    seconds = raw.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)):
+        raise InputError(
+            "expected whole seconds or null", key=f"{where}.seconds", value=repr(seconds)
+        )
+    return {"blocks": blocks, "seconds": seconds}
 
 
 def _dedupe(holdings: Iterable[Holding]) -> list[tuple[Holding, Holding | None]]:
@@ -750,6 +803,8 @@ def _bucket(
         return "custodial", words
     if holding.status == "proven":
         return "backing", "customer backing"
+    if holding.status == "stale":
+        return "unproven", "excluded: stale (counted as unproven)"
     return "unproven", "excluded: unproven"
 
 
@@ -1094,7 +1149,31 @@ def reconcile(
         own_buffer_rule=own_buffer,
         breaches=tuple(_breaches(assets, combined, reserve)),
         warnings=tuple(warnings),
+        max_age=_max_age(snapshot),
     )
+
+
+def _max_age(snapshot: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The snapshot's `ownership_max_age`, checked (None when absent or null)."""
+    raw = snapshot.get("ownership_max_age") if isinstance(snapshot, Mapping) else None
+    if raw is None:
+        return None
+    where = "snapshot.ownership_max_age"
+    if not isinstance(raw, Mapping):
+        raise InputError("expected an object or null", key=where)
+    days = _need(raw, "days", where)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise InputError("expected a count of days", key=f"{where}.days", value=repr(days))
+    blocks = raw.get("blocks", {})
+    if not isinstance(blocks, Mapping) or any(
+        isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in blocks.values()
+    ):
+        raise InputError("expected chain -> count of blocks", key=f"{where}.blocks")
+    return {
+        "days": days,
+        "source": _str(raw.get("source", ""), f"{where}.source"),
+        "blocks": {_str(k, f"{where}.blocks"): v for k, v in sorted(blocks.items())},
+    }
 
 
 def _combined(

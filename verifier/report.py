@@ -70,9 +70,7 @@ def statement(rec: Reconciliation) -> dict[str, list[str]]:
     proves = [
         f"At the pinned blocks only ({blocks or 'none'}), the listed addresses held the "
         "listed balances, as read from the verifier's own nodes.",
-        "For each address marked proven, the holder of its keys signed a message naming this "
-        "exchange, this attestation and the pinned block, so the signature cannot be an old "
-        "one or another exchange's.",
+        *_ownership_proves(rec),
         f"The liabilities are the per-asset totals the exchange committed to in its Merkle "
         f"sum tree (commitment {commitment}); each customer can check that their own "
         "balances are included with their inclusion proof.",
@@ -89,6 +87,7 @@ def statement(rec: Reconciliation) -> dict[str, list[str]]:
         "Ownership means control of the keys when the message was signed, not exclusive "
         "control: the same coins may be pledged, lent, encumbered or claimed by someone else, "
         "and keys may be shared.",
+        *_epoch_does_not_prove(rec),
         "Liabilities are what the exchange committed to. Inclusion proofs show that an "
         "account was included, not that every account, or every other obligation of the "
         "exchange (loans, fees, off-tree balances), was; completeness is not proven.",
@@ -103,6 +102,55 @@ def statement(rec: Reconciliation) -> dict[str, list[str]]:
         + "; the exchange's own holdings never count as customer backing.",
     ]
     return {"proves": proves, "does_not_prove": does_not}
+
+
+def _epoch_holdings(rec: Reconciliation) -> list[Any]:
+    return [h for h in rec.holdings if h.epoch is not None]
+
+
+def _ownership_proves(rec: Reconciliation) -> list[str]:
+    """What a proven address shows: today's challenge names the pinned block; an epoch
+    proof names a block the signer saw, earlier than the pinned one."""
+    point = (
+        "For each address marked proven, the holder of its keys signed a message naming this "
+        "exchange, this attestation and the pinned block, so the signature cannot be an old "
+        "one or another exchange's."
+    )
+    epochs = _epoch_holdings(rec)
+    if not epochs:
+        return [point]
+    ids = ", ".join(sorted({str(h.epoch["id"]) for h in epochs}))
+    sentences = [
+        f"For each address proven by an ownership epoch ({ids}), the holder of its keys signed "
+        "a message naming this exchange, the epoch and an epoch block on this chain, so the "
+        "signature was made at or after that block and is not another exchange's; it was "
+        "accepted because it is younger than the maximum age"
+        + (f" ({_max_age_words(rec.max_age)})" if rec.max_age else "")
+        + ". Older ones are reported stale and counted as unproven."
+    ]
+    if len(epochs) < len(rec.holdings):
+        sentences.insert(0, point.replace("each address marked", "each other address marked"))
+    return sentences
+
+
+def _max_age_words(max_age: Mapping[str, Any]) -> str:
+    text = f"{max_age.get('days')} days, {max_age.get('source')}"
+    blocks = max_age.get("blocks") or {}
+    if blocks:
+        text += "; " + ", ".join(f"{chain} {n} blocks" for chain, n in sorted(blocks.items()))
+    return text
+
+
+def _epoch_does_not_prove(rec: Reconciliation) -> list[str]:
+    if not _epoch_holdings(rec):
+        return []
+    return [
+        "An epoch signature shows control of the key when it was signed (at or after the "
+        "epoch block), not at the pinned block: the keys may have changed hands since. The "
+        "maximum age applied"
+        + (f" ({_max_age_words(rec.max_age)})" if rec.max_age else "")
+        + " limits how old that control may be, it does not close the gap."
+    ]
 
 
 # ----------------------------------------------------------------------------- the document
@@ -268,6 +316,7 @@ def build_report(
         "settings": {
             "thresholds": rec.thresholds.to_json(),
             "count_custodial": rec.count_custodial,
+            "ownership_max_age": None if rec.max_age is None else dict(rec.max_age),
             "own_buffer_rule": None
             if rec.own_buffer_rule is None
             else rec.own_buffer_rule.to_json(),

@@ -5,7 +5,10 @@ Where it sits: after the config (verifier/config.py), before reconciliation. The
 read concurrently (one `asyncio.TaskGroup`); each adapter pins a block (the tip, or the
 height asked for), reads every address at exactly that block and re-checks the block's hash
 afterwards (the adapters raise `TipMoved` on a reorg). Ownership proofs are verified against
-the challenge for that block (chains/challenge.py): signatures over anything else fail.
+the challenge for that block (chains/challenge.py): signatures over anything else fail. A
+proof that names an ownership epoch is checked against that epoch's message instead, and
+verifier/ownership.py decides whether its epoch block is on this chain and how old it is
+(too old: "stale", counted as unproven).
 
 An address is read and counted once: two wallet entries that stand for the same address
 (two spellings of one bech32 or Ethereum address, an xpub that derives a listed address)
@@ -35,6 +38,7 @@ from chains.base import (
 from chains.challenge import challenge
 from verifier.config import PorConfig, WalletConfig, address_key, wallet_name
 from verifier.errors import InputError, PorError, TipMoved
+from verifier.ownership import EpochJudge, MaxAge, max_age_for
 
 Progress = Callable[[str, int, int], None]
 
@@ -71,13 +75,15 @@ class ChainReading:
     method: str
     requests: int
     challenge: str
+    epochs: Mapping[str, str] = field(default_factory=dict)
+    """Epoch id -> the exact message its proofs sign on this chain (the epochs used here)."""
 
     def totals(self, count_custodial: bool = False) -> dict[str, dict[str, int]]:
-        """Per asset: proven, unproven and custodial base units."""
+        """Per asset: proven, unproven and custodial base units (stale counts as unproven)."""
         out = {code: {"proven": 0, "unproven": 0, "custodial": 0} for code, _ in self.assets}
         for reading in self.addresses:
             status = reading.ownership.status
-            bucket = status.value
+            bucket = "unproven" if status is Ownership.STALE else status.value
             if status is Ownership.CUSTODIAL and count_custodial:
                 bucket = "proven"
             for code, units in reading.balances.items():
@@ -95,6 +101,8 @@ class Snapshot:
     chains: tuple[ChainReading, ...]
     count_custodial: bool = False
     warnings: tuple[str, ...] = field(default=())
+    max_age: MaxAge | None = None
+    """The maximum proof age applied, when any proof named an epoch (None otherwise)."""
 
     def to_json(self) -> dict[str, Any]:
         from attestations.proofs import format_units
@@ -112,6 +120,7 @@ class Snapshot:
                     "method": reading.method,
                     "requests": reading.requests,
                     "challenge": reading.challenge,
+                    "epochs": dict(sorted(reading.epochs.items())),
                     "addresses": [a.to_json() for a in reading.addresses],
                     "totals": {
                         code: {
@@ -132,6 +141,7 @@ class Snapshot:
             "taken_at": self.taken_at,
             "count_custodial": self.count_custodial,
             "chains": chains,
+            "ownership_max_age": None if self.max_age is None else self.max_age.to_json(),
             "warnings": list(self.warnings),
         }
 
@@ -154,7 +164,22 @@ class ChainPlan:
     height: int | None = None
 
 
-async def read_chain(plan: ChainPlan, config: PorConfig, progress: Progress) -> ChainReading:
+def _epoch_of(wallet: WalletConfig) -> str | None:
+    """The epoch id the wallet's proof names (None: today's point-in-time challenge)."""
+    proof = wallet.ownership
+    epoch = proof.get("epoch") if proof is not None else None
+    return epoch if isinstance(epoch, str) else None
+
+
+def uses_epochs(config: PorConfig) -> bool:
+    """Whether any wallet's proof names an ownership epoch."""
+    sections = (config.bitcoin, config.ethereum)
+    return any(_epoch_of(w) is not None for section in sections if section for w in section.wallets)
+
+
+async def read_chain(
+    plan: ChainPlan, config: PorConfig, progress: Progress, max_age: MaxAge | None = None
+) -> ChainReading:
     """Pin a block, read every address at it, verify every ownership proof."""
     name = plan.chain.value
     async with plan.adapter as adapter:
@@ -175,14 +200,37 @@ async def read_chain(plan: ChainPlan, config: PorConfig, progress: Progress) -> 
         balances: dict[str, dict[str, int]] = {a: {c: 0 for c, _ in plan.assets} for a in addresses}
         for balance in snapshot.balances:
             balances.setdefault(balance.address, {})[balance.asset] = balance.units
+        judge = (
+            EpochJudge(
+                config.exchange,
+                config.ownership,
+                max_age if max_age is not None else max_age_for(config),
+                adapter,
+                block,
+            )
+            if any(_epoch_of(w) is not None for w, _ in pairs)
+            else None
+        )
         readings = []
         for n, (wallet, address) in enumerate(pairs):
+            epoch_id = _epoch_of(wallet)
             if wallet.wallet_class is WalletClass.CUSTODIAL:
                 verdict = OwnershipCheck(
                     address,
                     Ownership.CUSTODIAL,
                     None,
                     "declared custodial: held by a custodian, not proven by signature",
+                )
+            elif epoch_id is not None and judge is not None:
+                scheme = wallet.ownership.get("scheme") if wallet.ownership else None
+
+                async def verify(
+                    message: str, w: WalletConfig = wallet, a: str = address
+                ) -> OwnershipCheck:
+                    return await plan.verify(w, a, message, block)
+
+                verdict = await judge.check(
+                    address, epoch_id, scheme if isinstance(scheme, str) else None, verify
                 )
             else:
                 verdict = await plan.verify(wallet, address, text, block)
@@ -195,6 +243,7 @@ async def read_chain(plan: ChainPlan, config: PorConfig, progress: Progress) -> 
             method=snapshot.method,
             requests=snapshot.requests,
             challenge=text,
+            epochs=dict(judge.messages) if judge is not None else {},
         )
 
 
@@ -237,9 +286,10 @@ async def take_snapshot(
 ) -> Snapshot:
     """Read every planned chain concurrently and gather the result."""
     report = progress or (lambda phase, done, total: None)
+    max_age = max_age_for(config) if uses_epochs(config) else None
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(read_chain(plan, config, report)) for plan in plans]
+            tasks = [group.create_task(read_chain(plan, config, report, max_age)) for plan in plans]
     except BaseExceptionGroup as group_error:
         # one chain failing cancels the others; surface the typed error, not the group
         first = _first_por_error(group_error)
@@ -252,4 +302,5 @@ async def take_snapshot(
         taken_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         chains=tuple(t.result() for t in tasks),
         count_custodial=config.count_custodial,
+        max_age=max_age,
     )

@@ -103,9 +103,19 @@ class FakeBcoin:
                 error = {"code": -8, "message": "Block height out of range."}
             else:
                 result = self.hashes[params[0]]
+        elif method == "getblockheader":
+            if params[0] not in self.hashes:
+                error = {"code": -5, "message": "Block not found."}
+            else:
+                height = self.hashes.index(params[0])
+                result = {"hash": params[0], "height": height, "time": self.header_time(height)}
         else:
             error = {"code": -32601, "message": "Method not found."}
         return {"id": item.get("id"), "result": result, "error": error}
+
+    def header_time(self, height: int) -> Any:
+        """One block every 600 seconds (a test replaces it to send a malformed time)."""
+        return 1_700_000_000 + 600 * height
 
     async def _rpc(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -166,12 +176,24 @@ async def test_tip_and_block_at(fake):
     async with adapter(fake) as bcoin:
         tip = await bcoin.tip()
         assert tip == BlockRef(Chain.BITCOIN, "regtest", 20, block_hash(20))
+        assert tip.time == 1_700_000_000 + 600 * 20
         assert (await bcoin.block_at(7)).hash == block_hash(7)
+        assert (await bcoin.block_at(7)).time == 1_700_000_000 + 600 * 7
         assert await bcoin.block_at(20) == tip
         with pytest.raises(StaleNode):
             await bcoin.block_at(21)
         with pytest.raises(InputError):
             await bcoin.block_at(-1)
+
+
+@pytest.mark.parametrize("bad", ["1700000000", -1, 1.5, True, None, 1 << 41])
+async def test_malformed_block_time_is_a_malformed_reply(fake, bad):
+    fake.header_time = lambda height: bad
+    async with adapter(fake) as bcoin:
+        with pytest.raises(MalformedReply, match="time"):
+            await bcoin.tip()
+        with pytest.raises(MalformedReply, match="time"):
+            await bcoin.block_at(3)
 
 
 async def test_balances_at_heights(fake):
