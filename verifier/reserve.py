@@ -26,24 +26,39 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import MAXYEAR, MINYEAR, date, datetime
+from datetime import MAXYEAR, MINYEAR, date
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from attestations.encoding import ASSET_CODE_RE, MAX_DECIMALS
 from verifier import safetoml
 from verifier.errors import InputError
+from verifier.file_schemas import (
+    DECIMAL_PATTERN,
+    MAX_DIGITS,  # noqa: F401 - re-exported: the digit limit of every amount
+    Amount,
+    Check,
+    Day,
+    FileModel,
+    Flag,
+    Share,
+    Text,
+    decimal_value,
+    fault,
+    integer,
+    pattern,
+    validate,
+)
 
 PRECISION = 60
 """Significant digits of every reserve computation (the default context has only 28)."""
-MAX_DIGITS = 50
-"""Longest amount accepted, in digits: far above any real amount, far below `PRECISION`."""
 WALLET_CLASSES = ("cold", "hot", "other", "custodial")
 LIMIT_TYPES = ("aggregate", "per_occurrence")
 CURRENCY_RE = re.compile(r"[A-Z][A-Z0-9]{1,9}")
-_DECIMAL_RE = re.compile(r"[+-]?[0-9](?:_?[0-9])*(?:\.[0-9](?:_?[0-9])*)?")
-_MISSING: Any = object()
 
 
 @contextmanager
@@ -102,37 +117,17 @@ def parse_decimal(value: object, *, file: str | None, key: str, what: str = "amo
         For a TOML float ("write amounts as strings"), a boolean, a malformed string, or
         more than `MAX_DIGITS` digits.
     """
-    if isinstance(value, bool):
-        raise InputError(f"{what} must be a decimal string", file=file, key=key, value=str(value))
-    if isinstance(value, float):  # float-ok: only to reject it
+    try:
+        return decimal_value(value, what)
+    except PydanticCustomError as exc:
+        # the same check as a file's fields (verifier.file_schemas), raised as ours
+        ctx = exc.context or {}
         raise InputError(
-            f"{what} is a TOML float, which cannot hold decimal amounts exactly: "
-            f'write amounts as strings (e.g. "0.05" or "5000000000")',
+            str(ctx.get("message", exc.message())),
             file=file,
             key=key,
-            value=repr(value),
-        )
-    if isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not _DECIMAL_RE.fullmatch(text):
-            raise InputError(
-                f"{what} is not a decimal number (digits, optional sign and point, no exponent)",
-                file=file,
-                key=key,
-                value=value,
-            )
-    else:
-        raise InputError(
-            f"{what} must be a decimal string or an integer", file=file, key=key, value=str(value)
-        )
-    digits = sum(ch.isdigit() for ch in text)
-    if digits > MAX_DIGITS:
-        raise InputError(
-            f"{what} has more than {MAX_DIGITS} digits", file=file, key=key, value=text
-        )
-    return Decimal(text.replace("_", ""))
+            value=None if ctx.get("value") is None else str(ctx["value"]),
+        ) from None
 
 
 def to_units(amount: Decimal, decimals: int) -> int | None:
@@ -363,196 +358,333 @@ class ReserveStatement:
         return self.fx.get(currency)
 
 
+# ----------------------------------------------------------------------------- schema
+# The file's one definition (pydantic models, verifier.file_schemas): field types, ranges
+# and descriptions; published as docs/spec/schemas/por-reserve-statement.schema.json.
+
+
+def _rate(value: object) -> Decimal:
+    return decimal_value(value, "rate")
+
+
+def _multiplier(value: object) -> Decimal:
+    return decimal_value(value, "multiplier")
+
+
+def _quantity(value: object) -> Decimal:
+    quantity = decimal_value(value, "quantity")
+    if quantity < 0:
+        raise fault("quantity must not be negative", quantity)
+    return quantity
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise fault("must be a list of non-empty strings", value)
+    return tuple(value)
+
+
+def _cover(value: object) -> Decimal | tuple[str, ...]:
+    if isinstance(value, list):
+        return _names(value)
+    share = decimal_value(value, "share")
+    if not 0 <= share <= 1:
+        raise fault("share must be between 0 and 1", share)
+    return share
+
+
+def _limit_type(value: object) -> str:
+    text = value.strip() if isinstance(value, str) else value
+    if text not in LIMIT_TYPES:
+        raise fault(f"must be one of {', '.join(LIMIT_TYPES)}", value)
+    return str(text)
+
+
+_NAMES_SCHEMA = {"type": "array", "items": {"type": "string", "minLength": 1}}
+Names = Annotated[tuple[str, ...], Check(_names, _NAMES_SCHEMA)]
+Currency = Annotated[str, pattern(CURRENCY_RE, "not a currency code (upper case, e.g. JPY, USD)")]
+AssetCode = Annotated[str, pattern(ASSET_CODE_RE, "not an asset code ([A-Z0-9._-]{1,16})")]
+Rate = Annotated[
+    Decimal,
+    Check(
+        _rate,
+        {
+            "description": "A positive decimal string or integer",
+            "anyOf": [{"type": "string", "pattern": DECIMAL_PATTERN}, {"type": "integer"}],
+        },
+    ),
+]
+Multiplier = Annotated[
+    Decimal,
+    Check(
+        _multiplier,
+        {
+            "description": "A positive decimal string or integer",
+            "anyOf": [{"type": "string", "pattern": DECIMAL_PATTERN}, {"type": "integer"}],
+        },
+    ),
+]
+Quantity = Annotated[
+    Decimal,
+    Check(
+        _quantity,
+        {
+            "description": "Whole units as a decimal string (at most the asset's decimals)",
+            "anyOf": [
+                {"type": "string", "pattern": DECIMAL_PATTERN.replace("[+-]?", r"\+?")},
+                {"type": "integer", "minimum": 0},
+            ],
+        },
+    ),
+]
+Cover = Annotated[
+    Decimal | tuple[str, ...],
+    Check(
+        _cover,
+        {
+            "description": 'A covered share ("0".."1") or the list of perils covered',
+            "anyOf": [
+                {"type": "string", "pattern": DECIMAL_PATTERN.replace("[+-]?", r"\+?")},
+                {"type": "integer", "minimum": 0, "maximum": 1},
+                _NAMES_SCHEMA,
+            ],
+        },
+    ),
+]
+LimitType = Annotated[str, Check(_limit_type, {"type": "string", "enum": list(LIMIT_TYPES)})]
+_CCY = "Currency code; default: the statement's reporting currency"
+
+
+class CashRow(FileModel):
+    """``[[cash]]``: cash set aside for the reserve."""
+
+    name: Text = Field(description="Your label for this deposit")
+    amount: Amount = Field(description="Amount in `currency`")
+    currency: Currency | None = Field(None, description=_CCY)
+    holder: Text = Field(description="The bank or trust company holding it")
+    on_trust: Flag = Field(description="Held on trust for the customers (bankruptcy-remote)")
+    maturity: Day | None = Field(
+        None, description="The day a term deposit matures; omit for demand deposits"
+    )
+
+
+class PerilsTable(FileModel):
+    """``[insurance.perils]``: per wallet class, a covered share or the perils covered."""
+
+    cold: Cover | None = Field(None, description="Cold wallets")
+    hot: Cover | None = Field(None, description="Hot wallets")
+    other: Cover | None = Field(None, description="Other wallets")
+    custodial: Cover | None = Field(None, description="Assets with a custodian")
+
+
+class InsuranceRow(FileModel):
+    """``[[insurance]]``: a policy offered as part of the reserve."""
+
+    name: Text | None = Field(None, description="Your label; default: the insurer")
+    insurer: Text = Field(description="The insurer")
+    authorised: Flag = Field(description="Insurer authorised to write this business where licensed")
+    limit: Amount = Field(description="The policy limit")
+    limit_type: LimitType = Field(
+        description="aggregate (all claims in the term) or per_occurrence"
+    )
+    deductible: Amount | None = Field(None, description="Deductible; default 0")
+    currency: Currency | None = Field(None, description=_CCY)
+    perils: PerilsTable | None = Field(None, description="Cover per wallet class")
+    exclusions: Names = Field((), description="Perils excluded everywhere")
+    start: Day = Field(description="First day of cover")
+    end: Day = Field(description="Expiry: cover ends at the start of this day (after start)")
+    notice_days: Annotated[int, integer(0, 36_500)] = Field(
+        description="Days of notice the insurer must give to cancel"
+    )
+    scope: Share | None = Field(
+        None, description="Declared share of the reserve's risk covered; default 1"
+    )
+
+
+class GuaranteeRow(FileModel):
+    """``[[guarantee]]``: a bank guarantee or standby letter of credit."""
+
+    name: Text | None = Field(None, description="Your label; default: the issuer")
+    issuer: Text = Field(description="The issuing bank")
+    amount: Amount = Field(description="Amount in `currency`")
+    currency: Currency | None = Field(None, description=_CCY)
+    on_demand: Flag = Field(description="Payable on first demand, without proof of default")
+    maturity: Day | None = Field(None, description="Expiry; omit if open-ended")
+
+
+class VolumeRow(FileModel):
+    """``[[volume]]``: trading volume of one category over one 12-month period."""
+
+    category: Text = Field(description="Volume category (spot, derivatives, ...; packs rate each)")
+    year: Annotated[int, integer(1970, 9998)] | None = Field(
+        None, description="A calendar year (exactly one of year, period_start)"
+    )
+    period_start: Day | None = Field(None, description="First day of a 12-month period (or year)")
+    amount: Amount = Field(description="Volume over the period, reporting currency")
+
+
+class IncidentRow(FileModel):
+    """``[[incident]]``: a loss event and what was recovered."""
+
+    day: Day = Field(description="The day of the loss", alias="date")
+    loss: Amount = Field(description="The loss")
+    recovered: Amount | None = Field(
+        None, description="Recovered so far (at most the loss); default 0"
+    )
+    description: Text | None = Field(None, description="What happened")
+
+
+class OverheadsTable(FileModel):
+    """``[entity.overheads]``: fixed overheads, or the year's expenses less deductions."""
+
+    fixed: Amount | None = Field(
+        None, description="Fixed overheads (alone; or give total_expenses)"
+    )
+    total_expenses: Amount | None = Field(None, description="Previous year's total expenses")
+    bonuses: Amount | None = Field(None, description="Bonuses depending on net profit")
+    profit_shares: Amount | None = Field(
+        None, description="Employees', directors' and partners' profit shares"
+    )
+    discretionary: Amount | None = Field(
+        None, description="Other appropriations and variable remuneration"
+    )
+    non_recurring: Amount | None = Field(None, description="Non-recurring expenses")
+
+
+class OperationalRiskTable(FileModel):
+    """``[entity.operational_risk]``: inputs of the multiplier m_ops."""
+
+    m_ops: Multiplier | None = Field(None, description="An assessed multiplier (positive)")
+    flags: Names = Field((), description="Risk flags the pack may price (m_ops_step.<flag>)")
+
+
+class EntityTable(FileModel):
+    """``[entity]``: the licensed entity."""
+
+    jurisdiction: Text | None = Field(None, description="Jurisdiction code")
+    licence_class: Text | None = Field(
+        None, description="MiCA class_1, class_2 or class_3 (Annex IV)"
+    )
+    overheads: OverheadsTable | None = Field(
+        None, description="Fixed overheads (capital-model packs)"
+    )
+    cet1: Amount | None = Field(None, description="Own funds: Common Equity Tier 1 items")
+    paid_up_capital: Amount | None = Field(None, description="Paid-up capital")
+    operational_risk: OperationalRiskTable | None = Field(
+        None, description="Operational-risk multiplier"
+    )
+
+
+class HeldAssetRow(FileModel):
+    """``[[holdings.assets]]``: one asset's customer position for the same-type checks."""
+
+    code: AssetCode = Field(description="Asset code")
+    decimals: Annotated[int, integer(0, MAX_DECIMALS)] = Field(description="The asset's decimals")
+    price: Amount = Field(description="Reporting currency per whole unit")
+    owed: Quantity = Field(description="Customer liabilities, whole units")
+    held: Quantity = Field(description="Customer holdings in every wallet class, whole units")
+    hot: Quantity | None = Field(
+        None, description="The part of held outside cold storage; default 0"
+    )
+    own_buffer: Quantity | None = Field(
+        None, description="The exchange's own buffer of this asset; default 0"
+    )
+
+
+class HoldingsTable(FileModel):
+    """``[holdings]``: customer holdings by wallet class (when no snapshot gives them)."""
+
+    cold: Amount | None = Field(None, description="Customer value in cold wallets; default 0")
+    hot: Amount | None = Field(None, description="Customer value in hot wallets; default 0")
+    other: Amount | None = Field(None, description="Customer value in other wallets; default 0")
+    custodial: Amount | None = Field(None, description="Customer value with custodians; default 0")
+    own_buffer: Amount | None = Field(
+        None, description="Value of the exchange's own buffer; default 0"
+    )
+    assets: tuple[HeldAssetRow, ...] = Field((), description="Per-asset positions")
+
+
+class StatementFile(FileModel):
+    """A reserve statement (docs/reserve.md): the off-chain liability reserve."""
+
+    model_config = ConfigDict(
+        title="por reserve statement",
+        json_schema_extra={
+            "description": "Read by por reserve evaluate --statement and by "
+            "por reconcile / por attest through [reserve] statement."
+        },
+    )
+
+    currency: Currency = Field(description="Reporting currency: every result is in it")
+    exchange: Text | None = Field(
+        None, description="The exchange's name (free text, shown in reports)"
+    )
+    as_of: Day | None = Field(None, description="The day evaluated (`--as-of` overrides it)")
+    fx: dict[str, Rate] | None = Field(
+        None, description="Rates: reporting-currency units per one unit of the keyed currency"
+    )
+    cash: tuple[CashRow, ...] = Field((), description="Cash in the reserve")
+    insurance: tuple[InsuranceRow, ...] = Field((), description="Insurance policies")
+    guarantee: tuple[GuaranteeRow, ...] = Field((), description="Guarantees")
+    volume: tuple[VolumeRow, ...] = Field((), description="Trading volume per category and period")
+    incident: tuple[IncidentRow, ...] = Field((), description="Loss events")
+    entity: EntityTable | None = Field(None, description="The licensed entity")
+    holdings: HoldingsTable | None = Field(None, description="Customer holdings")
+
+
 # ----------------------------------------------------------------------------- reading
 
 
-class _Table:
-    """Typed access to one TOML table, with errors naming the file and the key."""
-
-    def __init__(self, file: str, table: Mapping[str, Any], where: str) -> None:
-        self.file, self.table, self.where = file, table, where
-
-    def key(self, name: str) -> str:
-        return f"{self.where}.{name}" if self.where else name
-
-    def fail(self, name: str, message: str, value: object = None) -> InputError:
-        return InputError(
-            message, file=self.file, key=self.key(name), value=None if value is None else str(value)
-        )
-
-    def unknown(self, allowed: set[str]) -> None:
-        extra = sorted(set(self.table) - allowed)
-        if extra:
-            raise self.fail(extra[0], f"unknown key (known: {', '.join(sorted(allowed))})")
-
-    def raw(self, name: str, default: Any = _MISSING) -> Any:
-        if name not in self.table:
-            if default is _MISSING:
-                raise self.fail(name, "missing")
-            return default
-        return self.table[name]
-
-    def text(self, name: str, default: Any = _MISSING) -> Any:
-        value = self.raw(name, default)
-        if value is default and default is not _MISSING:
-            return value
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(name, "must be a non-empty string", value)
-        return value.strip()
-
-    def currency(self, name: str, default: Any = _MISSING) -> Any:
-        value = self.text(name, default)
-        if value is default and default is not _MISSING:
-            return value
-        if not CURRENCY_RE.fullmatch(value):
-            raise self.fail(name, "not a currency code (upper case, e.g. JPY, USD)", value)
-        return value
-
-    def boolean(self, name: str, default: Any = _MISSING) -> bool:
-        value = self.raw(name, default)
-        if not isinstance(value, bool):
-            raise self.fail(name, "must be true or false", value)
-        return value
-
-    def integer(self, name: str, low: int, high: int, default: Any = _MISSING) -> int:
-        value = self.raw(name, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(name, "must be an integer", value)
-        if not low <= value <= high:
-            raise self.fail(name, f"must be {low}..{high}", value)
-        return value
-
-    def decimal(self, name: str, default: Any = _MISSING, what: str = "amount") -> Any:
-        value = self.raw(name, default)
-        if value is default and default is not _MISSING:
-            return value
-        return parse_decimal(value, file=self.file, key=self.key(name), what=what)
-
-    def amount(self, name: str, default: Any = _MISSING) -> Any:
-        value = self.decimal(name, default)
-        if isinstance(value, Decimal) and value < 0:
-            raise self.fail(name, "amount must not be negative", value)
-        return value
-
-    def share(self, name: str, default: Any = _MISSING) -> Any:
-        value = self.decimal(name, default, what="share")
-        if isinstance(value, Decimal) and not 0 <= value <= 1:
-            raise self.fail(name, "share must be between 0 and 1", value)
-        return value
-
-    def day(self, name: str, default: Any = _MISSING) -> Any:
-        value = self.raw(name, default)
-        if value is default and default is not _MISSING:
-            return value
-        if isinstance(value, datetime) or not isinstance(value, date):
-            raise self.fail(name, "must be a TOML date (e.g. 2026-03-31, unquoted)", value)
-        return value
-
-    def texts(self, name: str) -> tuple[str, ...]:
-        value = self.raw(name, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(name, "must be a list of non-empty strings", value)
-        return tuple(value)
-
-    def sub(self, name: str, *, required: bool = False) -> _Table | None:
-        if name not in self.table:
-            if required:
-                raise self.fail(name, "missing")
-            return None
-        value = self.table[name]
-        if not isinstance(value, Mapping):
-            raise self.fail(name, "must be a table", value)
-        return _Table(self.file, value, self.key(name))
-
-    def rows(self, name: str) -> list[_Table]:
-        value = self.raw(name, [])
-        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-            raise self.fail(name, f"must be an array of tables ([[{name}]])")
-        return [_Table(self.file, v, f"{self.key(name)}[{i}]") for i, v in enumerate(value)]
+def _error(file: str, key: str, message: str, value: object = None) -> InputError:
+    return InputError(message, file=file, key=key, value=None if value is None else str(value))
 
 
-def _cash(t: _Table, currency: str) -> CashReserve:
-    t.unknown({"name", "amount", "currency", "holder", "on_trust", "maturity"})
+def _cash(row: CashRow, key: str, currency: str) -> CashReserve:
     return CashReserve(
-        key=t.where,
-        name=t.text("name"),
-        amount=t.amount("amount"),
-        currency=t.currency("currency", currency),
-        holder=t.text("holder"),
-        on_trust=t.boolean("on_trust"),
-        maturity=t.day("maturity", None),
+        key=key,
+        name=row.name,
+        amount=row.amount,
+        currency=row.currency or currency,
+        holder=row.holder,
+        on_trust=row.on_trust,
+        maturity=row.maturity,
     )
 
 
-def _perils(t: _Table | None) -> dict[str, Decimal | tuple[str, ...]]:
-    if t is None:
-        return {}
-    t.unknown(set(WALLET_CLASSES))
+def _insurance(row: InsuranceRow, key: str, currency: str) -> InsurancePolicy:
     perils: dict[str, Decimal | tuple[str, ...]] = {}
-    for wallet_class in WALLET_CLASSES:
-        if wallet_class not in t.table:
-            continue
-        if isinstance(t.table[wallet_class], list):
-            perils[wallet_class] = t.texts(wallet_class)
-        else:
-            perils[wallet_class] = t.share(wallet_class)
-    return perils
-
-
-def _insurance(t: _Table, currency: str) -> InsurancePolicy:
-    t.unknown(
-        {
-            "name",
-            "insurer",
-            "authorised",
-            "limit",
-            "limit_type",
-            "deductible",
-            "currency",
-            "perils",
-            "exclusions",
-            "start",
-            "end",
-            "notice_days",
-            "scope",
-        }
-    )
-    insurer = t.text("insurer")
-    start, end = t.day("start"), t.day("end")
-    if end <= start:
-        raise t.fail("end", f"must be after start ({start})", end)
-    limit_type = t.text("limit_type")
-    if limit_type not in LIMIT_TYPES:
-        raise t.fail("limit_type", f"must be one of {', '.join(LIMIT_TYPES)}", limit_type)
+    if row.perils is not None:
+        for wallet_class in WALLET_CLASSES:
+            cover = getattr(row.perils, wallet_class)
+            if cover is not None:
+                perils[wallet_class] = cover
     return InsurancePolicy(
-        key=t.where,
-        name=t.text("name", insurer),
-        insurer=insurer,
-        authorised=t.boolean("authorised"),
-        limit=t.amount("limit"),
-        limit_type=limit_type,
-        deductible=t.amount("deductible", Decimal(0)),
-        currency=t.currency("currency", currency),
-        start=start,
-        end=end,
-        notice_days=t.integer("notice_days", 0, 36_500),
-        scope=t.share("scope", Decimal(1)),
-        perils=_perils(t.sub("perils")),
-        exclusions=t.texts("exclusions"),
+        key=key,
+        name=row.name or row.insurer,
+        insurer=row.insurer,
+        authorised=row.authorised,
+        limit=row.limit,
+        limit_type=row.limit_type,
+        deductible=Decimal(0) if row.deductible is None else row.deductible,
+        currency=row.currency or currency,
+        start=row.start,
+        end=row.end,
+        notice_days=row.notice_days,
+        scope=Decimal(1) if row.scope is None else row.scope,
+        perils=perils,
+        exclusions=row.exclusions,
     )
 
 
-def _guarantee(t: _Table, currency: str) -> Guarantee:
-    t.unknown({"name", "issuer", "amount", "currency", "on_demand", "maturity"})
-    issuer = t.text("issuer")
+def _guarantee(row: GuaranteeRow, key: str, currency: str) -> Guarantee:
     return Guarantee(
-        key=t.where,
-        name=t.text("name", issuer),
-        issuer=issuer,
-        amount=t.amount("amount"),
-        currency=t.currency("currency", currency),
-        on_demand=t.boolean("on_demand"),
-        maturity=t.day("maturity", None),
+        key=key,
+        name=row.name or row.issuer,
+        issuer=row.issuer,
+        amount=row.amount,
+        currency=row.currency or currency,
+        on_demand=row.on_demand,
+        maturity=row.maturity,
     )
 
 
@@ -580,154 +712,107 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=year, day=28)
 
 
-def _volume(t: _Table) -> VolumeRecord:
-    t.unknown({"category", "year", "period_start", "amount"})
-    if ("year" in t.table) == ("period_start" in t.table):
-        raise t.fail("year", "give exactly one of year (calendar year) or period_start")
-    if "year" in t.table:
-        start = date(t.integer("year", 1970, 9998), 1, 1)
-    else:
-        start = t.day("period_start")
+def _volume(row: VolumeRow, key: str) -> VolumeRecord:
+    start = date(row.year, 1, 1) if row.year is not None else row.period_start
+    assert start is not None  # file_problems: exactly one of year, period_start
     return VolumeRecord(
-        key=t.where,
-        category=t.text("category"),
-        start=start,
-        end=add_years(start, 1),
-        amount=t.amount("amount"),
+        key=key, category=row.category, start=start, end=add_years(start, 1), amount=row.amount
     )
 
 
-def _incident(t: _Table) -> Incident:
-    t.unknown({"date", "loss", "recovered", "description"})
-    loss = t.amount("loss")
-    recovered = t.amount("recovered", Decimal(0))
-    if recovered > loss:
-        raise t.fail("recovered", f"exceeds the loss ({fmt_decimal(loss)})", recovered)
+def _incident(row: IncidentRow, key: str) -> Incident:
     return Incident(
-        key=t.where,
-        date=t.day("date"),
-        loss=loss,
-        recovered=recovered,
-        description=t.text("description", ""),
+        key=key,
+        date=row.day,
+        loss=row.loss,
+        recovered=row.recovered or Decimal(0),
+        description=row.description or "",
     )
 
 
-def _overheads(t: _Table | None) -> Overheads | None:
-    if t is None:
+def _zero(value: Decimal | None) -> Decimal:
+    return Decimal(0) if value is None else value
+
+
+def _overheads(table: OverheadsTable | None) -> Overheads | None:
+    if table is None:
         return None
-    t.unknown(
-        {"fixed", "total_expenses", "bonuses", "profit_shares", "discretionary", "non_recurring"}
+    if table.fixed is not None:
+        return Overheads(total_expenses=table.fixed)
+    assert table.total_expenses is not None  # file_problems: exactly one of the two
+    return Overheads(
+        total_expenses=table.total_expenses,
+        bonuses=_zero(table.bonuses),
+        profit_shares=_zero(table.profit_shares),
+        discretionary=_zero(table.discretionary),
+        non_recurring=_zero(table.non_recurring),
     )
-    if ("fixed" in t.table) == ("total_expenses" in t.table):
-        raise t.fail("total_expenses", "give exactly one of fixed or total_expenses")
-    if "fixed" in t.table:
-        if len(t.table) > 1:
-            raise t.fail("fixed", "deductions apply to total_expenses, not to fixed")
-        return Overheads(total_expenses=t.amount("fixed"))
-    overheads = Overheads(
-        total_expenses=t.amount("total_expenses"),
-        bonuses=t.amount("bonuses", Decimal(0)),
-        profit_shares=t.amount("profit_shares", Decimal(0)),
-        discretionary=t.amount("discretionary", Decimal(0)),
-        non_recurring=t.amount("non_recurring", Decimal(0)),
-    )
-    if overheads.fixed < 0:
-        raise t.fail(
-            "total_expenses",
-            "is smaller than the deductions",
-            fmt_decimal(overheads.total_expenses),
-        )
-    return overheads
 
 
-def _entity(t: _Table | None) -> Entity:
-    if t is None:
+def _entity(table: EntityTable | None) -> Entity:
+    if table is None:
         return Entity()
-    t.unknown(
-        {
-            "jurisdiction",
-            "licence_class",
-            "overheads",
-            "cet1",
-            "paid_up_capital",
-            "operational_risk",
-        }
-    )
-    risk = OperationalRisk()
-    ops = t.sub("operational_risk")
-    if ops is not None:
-        ops.unknown({"m_ops", "flags"})
-        m_ops = ops.decimal("m_ops", None, what="multiplier")
-        if m_ops is not None and m_ops <= 0:
-            raise ops.fail("m_ops", "must be positive", m_ops)
-        risk = OperationalRisk(m_ops=m_ops, flags=ops.texts("flags"))
+    ops = table.operational_risk
     return Entity(
-        jurisdiction=t.text("jurisdiction", ""),
-        licence_class=t.text("licence_class", None),
-        overheads=_overheads(t.sub("overheads")),
-        cet1=t.amount("cet1", None),
-        paid_up_capital=t.amount("paid_up_capital", None),
-        operational_risk=risk,
+        jurisdiction=table.jurisdiction or "",
+        licence_class=table.licence_class,
+        overheads=_overheads(table.overheads),
+        cet1=table.cet1,
+        paid_up_capital=table.paid_up_capital,
+        operational_risk=OperationalRisk()
+        if ops is None
+        else OperationalRisk(m_ops=ops.m_ops, flags=ops.flags),
     )
 
 
-def _units(t: _Table, name: str, decimals: int, default: Any = _MISSING) -> int:
-    value = t.decimal(name, default, what="quantity")
-    if value < 0:
-        raise t.fail(name, "quantity must not be negative", value)
-    units = to_units(value, decimals)
-    if units is None:
-        raise t.fail(name, f"has more than the asset's {decimals} decimals", value)
+def _units(quantity: Decimal | None, decimals: int) -> int:
+    units = to_units(_zero(quantity), decimals)
+    assert units is not None  # file_problems: no digit beyond the decimals
     return units
 
 
-def _held_asset(t: _Table) -> HeldAsset:
-    t.unknown({"code", "decimals", "price", "owed", "held", "hot", "own_buffer"})
-    code = t.text("code")
-    if not ASSET_CODE_RE.fullmatch(code):
-        raise t.fail("code", "not an asset code ([A-Z0-9._-]{1,16})", code)
-    decimals = t.integer("decimals", 0, MAX_DECIMALS)
-    asset = HeldAsset(
-        key=t.where,
-        code=code,
-        decimals=decimals,
-        price=t.amount("price"),
-        owed_units=_units(t, "owed", decimals),
-        held_units=_units(t, "held", decimals),
-        hot_units=_units(t, "hot", decimals, Decimal(0)),
-        own_buffer_units=_units(t, "own_buffer", decimals, Decimal(0)),
-    )
-    if asset.hot_units > asset.held_units:
-        raise t.fail(
-            "hot", "exceeds held (hot units are part of the customer holdings)", asset.hot_units
-        )
-    return asset
-
-
-def _holdings(t: _Table | None) -> Holdings | None:
-    if t is None:
+def _holdings(table: HoldingsTable | None) -> Holdings | None:
+    if table is None:
         return None
-    t.unknown({*WALLET_CLASSES, "own_buffer", "assets"})
-    assets = tuple(_held_asset(row) for row in t.rows("assets"))
-    seen: set[str] = set()
-    for asset in assets:
-        if asset.code in seen:
-            raise InputError(
-                "duplicate asset", file=t.file, key=f"{asset.key}.code", value=asset.code
-            )
-        seen.add(asset.code)
     return Holdings(
-        cold=t.amount("cold", Decimal(0)),
-        hot=t.amount("hot", Decimal(0)),
-        other=t.amount("other", Decimal(0)),
-        custodial=t.amount("custodial", Decimal(0)),
-        own_buffer=t.amount("own_buffer", Decimal(0)),
-        assets=assets,
+        cold=_zero(table.cold),
+        hot=_zero(table.hot),
+        other=_zero(table.other),
+        custodial=_zero(table.custodial),
+        own_buffer=_zero(table.own_buffer),
+        assets=tuple(
+            HeldAsset(
+                key=f"holdings.assets[{i}]",
+                code=row.code,
+                decimals=row.decimals,
+                price=row.price,
+                owed_units=_units(row.owed, row.decimals),
+                held_units=_units(row.held, row.decimals),
+                hot_units=_units(row.hot, row.decimals),
+                own_buffer_units=_units(row.own_buffer, row.decimals),
+            )
+            for i, row in enumerate(table.assets)
+        ),
     )
 
 
-def _check_volume(file: str, records: tuple[VolumeRecord, ...]) -> None:
+def _volume_problems(file: str, doc: StatementFile) -> list[InputError]:
     """Periods of one category must not overlap (each year's volume is counted once)."""
+    out = []
+    records = []
+    for i, row in enumerate(doc.volume):
+        key = f"volume[{i}]"
+        if (row.year is None) == (row.period_start is None):
+            out.append(
+                _error(
+                    file, f"{key}.year", "give exactly one of year (calendar year) or period_start"
+                )
+            )
+            continue
+        try:
+            records.append(_volume(row, key))
+        except InputError as exc:
+            out.append(_error(file, f"{key}.period_start", exc.message))
     by_category: dict[str, list[VolumeRecord]] = {}
     for record in records:
         by_category.setdefault(record.category, []).append(record)
@@ -735,13 +820,121 @@ def _check_volume(file: str, records: tuple[VolumeRecord, ...]) -> None:
         rows.sort(key=lambda r: r.start)
         for before, after in itertools.pairwise(rows):
             if after.start < before.end:
-                raise InputError(
-                    f"period overlaps {before.key} ({before.start} to {before.end}) "
-                    f"in category {after.category!r}",
-                    file=file,
-                    key=after.key,
-                    value=str(after.start),
+                out.append(
+                    _error(
+                        file,
+                        after.key,
+                        f"period overlaps {before.key} ({before.start} to {before.end}) "
+                        f"in category {after.category!r}",
+                        after.start,
+                    )
                 )
+    return out
+
+
+def _overheads_problems(file: str, table: OverheadsTable) -> list[InputError]:
+    key = "entity.overheads"
+    if (table.fixed is None) == (table.total_expenses is None):
+        return [
+            _error(file, f"{key}.total_expenses", "give exactly one of fixed or total_expenses")
+        ]
+    deductions = (table.bonuses, table.profit_shares, table.discretionary, table.non_recurring)
+    if table.fixed is not None:
+        if any(d is not None for d in deductions):
+            return [
+                _error(file, f"{key}.fixed", "deductions apply to total_expenses, not to fixed")
+            ]
+        return []
+    overheads = _overheads(table)
+    assert overheads is not None
+    if overheads.fixed < 0:
+        return [
+            _error(
+                file,
+                f"{key}.total_expenses",
+                "is smaller than the deductions",
+                fmt_decimal(overheads.total_expenses),
+            )
+        ]
+    return []
+
+
+def _holdings_problems(file: str, table: HoldingsTable) -> list[InputError]:
+    out = []
+    seen: set[str] = set()
+    for i, row in enumerate(table.assets):
+        key = f"holdings.assets[{i}]"
+        units = {}
+        for name in ("owed", "held", "hot", "own_buffer"):
+            units[name] = to_units(_zero(getattr(row, name)), row.decimals)
+            if units[name] is None:
+                out.append(
+                    _error(
+                        file,
+                        f"{key}.{name}",
+                        f"has more than the asset's {row.decimals} decimals",
+                        getattr(row, name),
+                    )
+                )
+        hot, held = units["hot"], units["held"]
+        if hot is not None and held is not None and hot > held:
+            out.append(
+                _error(
+                    file,
+                    f"{key}.hot",
+                    "exceeds held (hot units are part of the customer holdings)",
+                    hot,
+                )
+            )
+        if row.code in seen:
+            out.append(_error(file, f"{key}.code", "duplicate asset", row.code))
+        seen.add(row.code)
+    return out
+
+
+def file_problems(doc: StatementFile, file: str) -> list[InputError]:
+    """Every problem of a schema-valid statement between its fields, in file order.
+
+    Insurance ends after it starts, recoveries within the loss, exactly one of year and
+    period_start and no overlapping periods per category, overheads consistent, a positive
+    m_ops, other-currency rates positive, asset quantities within their decimals, hot within
+    held, no asset twice.
+    """
+    out = []
+    for code, rate in (doc.fx or {}).items():
+        if not CURRENCY_RE.fullmatch(code) or code == doc.currency:
+            out.append(
+                _error(file, f"fx.{code}", "not a currency code other than the reporting one", code)
+            )
+        elif rate <= 0:
+            out.append(_error(file, f"fx.{code}", "rate must be positive", rate))
+    for i, policy in enumerate(doc.insurance):
+        if policy.end <= policy.start:
+            out.append(
+                _error(
+                    file, f"insurance[{i}].end", f"must be after start ({policy.start})", policy.end
+                )
+            )
+    out += _volume_problems(file, doc)
+    for i, incident in enumerate(doc.incident):
+        if incident.recovered is not None and incident.recovered > incident.loss:
+            out.append(
+                _error(
+                    file,
+                    f"incident[{i}].recovered",
+                    f"exceeds the loss ({fmt_decimal(incident.loss)})",
+                    incident.recovered,
+                )
+            )
+    if doc.entity is not None:
+        if doc.entity.overheads is not None:
+            out += _overheads_problems(file, doc.entity.overheads)
+        ops = doc.entity.operational_risk
+        if ops is not None and ops.m_ops is not None and ops.m_ops <= 0:
+            out.append(_error(file, "entity.operational_risk.m_ops", "must be positive", ops.m_ops))
+    if doc.holdings is not None:
+        out += _holdings_problems(file, doc.holdings)
+    return out
 
 
 def parse_statement(raw: Mapping[str, Any], path: str = "<statement>") -> ReserveStatement:
@@ -761,50 +954,31 @@ def parse_statement(raw: Mapping[str, Any], path: str = "<statement>") -> Reserv
     Raises
     ------
     InputError
-        For any malformed, missing or unknown key, naming the file, key and value.
+        For the first malformed, missing or unknown key (`StatementFile`) or the first
+        inconsistency between fields (`file_problems`), naming the file, key and value.
     """
-    top = _Table(path, raw, "")
-    top.unknown(
-        {
-            "currency",
-            "exchange",
-            "as_of",
-            "fx",
-            "cash",
-            "insurance",
-            "guarantee",
-            "volume",
-            "incident",
-            "entity",
-            "holdings",
-        }
-    )
-    currency = top.currency("currency")
-    fx: dict[str, Decimal] = {}
-    fx_table = top.sub("fx")
-    if fx_table is not None:
-        for code in fx_table.table:
-            if not CURRENCY_RE.fullmatch(code) or code == currency:
-                raise fx_table.fail(code, "not a currency code other than the reporting one", code)
-            rate = fx_table.decimal(code, what="rate")
-            if rate <= 0:
-                raise fx_table.fail(code, "rate must be positive", rate)
-            fx[code] = rate
-    volume = tuple(_volume(row) for row in top.rows("volume"))
-    _check_volume(path, volume)
+    doc = validate(StatementFile, raw, path)
+    problems = file_problems(doc, path)
+    if problems:
+        raise problems[0]
+    currency = doc.currency
     return ReserveStatement(
         currency=currency,
         path=path,
-        exchange=top.text("exchange", ""),
-        as_of=top.day("as_of", None),
-        fx=fx,
-        cash=tuple(_cash(row, currency) for row in top.rows("cash")),
-        insurance=tuple(_insurance(row, currency) for row in top.rows("insurance")),
-        guarantees=tuple(_guarantee(row, currency) for row in top.rows("guarantee")),
-        volume=volume,
-        incidents=tuple(_incident(row) for row in top.rows("incident")),
-        entity=_entity(top.sub("entity")),
-        holdings=_holdings(top.sub("holdings")),
+        exchange=doc.exchange or "",
+        as_of=doc.as_of,
+        fx=dict(doc.fx or {}),
+        cash=tuple(_cash(row, f"cash[{i}]", currency) for i, row in enumerate(doc.cash)),
+        insurance=tuple(
+            _insurance(row, f"insurance[{i}]", currency) for i, row in enumerate(doc.insurance)
+        ),
+        guarantees=tuple(
+            _guarantee(row, f"guarantee[{i}]", currency) for i, row in enumerate(doc.guarantee)
+        ),
+        volume=tuple(_volume(row, f"volume[{i}]") for i, row in enumerate(doc.volume)),
+        incidents=tuple(_incident(row, f"incident[{i}]") for i, row in enumerate(doc.incident)),
+        entity=_entity(doc.entity),
+        holdings=_holdings(doc.holdings),
     )
 
 
