@@ -21,7 +21,12 @@ Schemes (`proof["scheme"]`):
     P2SH-P2WSH) address; PROVEN iff at least m distinct script keys signed.
 ``bip322-simple``
     A BIP-322 "simple" signature: the witness stack that spends the virtual ``to_spend``
-    output, for P2WPKH (and, the same way, P2WSH multisig) addresses.
+    output, for P2WPKH, P2WSH multisig and P2TR (key path, BIP-341/BIP-340 Schnorr; what
+    Sparrow signs for a taproot wallet) addresses.
+
+A signature that fails but would verify over the challenge with a trailing newline or with
+CRLF line ends (what a text editor or a Windows clipboard adds) is still UNPROVEN; its reason
+says so, because the signer can fix it only by signing exactly the printed text.
 
 Invariants:
   1. The message checked is always the `challenge` argument. A proof that carries its own
@@ -43,7 +48,7 @@ import base64
 import binascii
 import enum
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import coincurve
@@ -62,12 +67,14 @@ __all__ = [
     "bip137_message_hash",
     "bip322_message_hash",
     "bip322_sighash",
+    "bip322_taproot_sighash",
     "bip322_txids",
     "check_bip137",
     "check_bip322_simple",
     "check_p2wsh_multisig",
     "decode_address",
     "encode_address",
+    "message_variants",
     "multisig_witness_script",
     "parse_multisig",
     "verify_bitcoin_ownership",
@@ -132,6 +139,8 @@ class Check(enum.StrEnum):
     LOW_S = "low S"
     ECDSA = "ECDSA"
     """The ECDSA signature does not verify over the BIP-322 sighash."""
+    SCHNORR = "Schnorr"
+    """The BIP-340 signature of a P2TR key-path witness does not verify."""
 
 
 class AddressType(enum.StrEnum):
@@ -964,8 +973,92 @@ def _bip322_p2wsh_multisig(
     )
 
 
+def _tagged_hash(tag: str, data: bytes) -> bytes:
+    tag_hash = _sha256(tag.encode("ascii"))
+    return _sha256(tag_hash + tag_hash + data)
+
+
+_SIGHASH_DEFAULT = 0x00
+
+
+def bip322_taproot_sighash(message: str, script_pubkey: bytes, hash_type: int) -> bytes:
+    """The BIP-341 key-path signature hash of BIP-322 ``to_sign`` input 0 (amount 0).
+
+    Parameters
+    ----------
+    message
+        The signed message.
+    script_pubkey
+        The P2TR output script (``OP_1 <32-byte output key>``) of ``to_spend``.
+    hash_type
+        SIGHASH_DEFAULT (0x00) or SIGHASH_ALL (0x01): both commit to every input and output.
+
+    Returns
+    -------
+    bytes
+        ``TaggedHash("TapSighash", 0x00 || SigMsg(hash_type, 0))``, 32 bytes.
+    """
+    outpoint = _to_sign_outpoint(message, script_pubkey)
+    sequence = (0).to_bytes(4, "little")
+    sig_msg = b"".join(
+        [
+            bytes([hash_type]),
+            (0).to_bytes(4, "little"),  # nVersion
+            (0).to_bytes(4, "little"),  # nLockTime
+            _sha256(outpoint),  # sha_prevouts
+            _sha256((0).to_bytes(8, "little")),  # sha_amounts
+            _sha256(_compact_size(len(script_pubkey)) + script_pubkey),  # sha_scriptpubkeys
+            _sha256(sequence),  # sha_sequences
+            _sha256(_TO_SIGN_OUTPUT),  # sha_outputs
+            b"\x00",  # spend_type: key path, no annex
+            (0).to_bytes(4, "little"),  # input_index
+        ]
+    )
+    return _tagged_hash("TapSighash", b"\x00" + sig_msg)
+
+
+def _bip322_p2tr(address: str, claimed: DecodedAddress, stack: list[bytes], message: str) -> str:
+    if len(stack) != 1:
+        raise InvalidProof(
+            Check.WITNESS,
+            f"a P2TR key-path witness is [signature]; this one has {len(stack)} items "
+            "(script-path spends are not verified here)",
+        )
+    sig = stack[0]
+    if len(sig) == 64:
+        hash_type = _SIGHASH_DEFAULT
+    elif len(sig) == 65 and sig[64] == _SIGHASH_ALL:
+        hash_type = _SIGHASH_ALL
+    elif len(sig) == 65:
+        raise InvalidProof(
+            Check.SIGHASH_TYPE,
+            f"the witness signature has sighash type 0x{sig[64]:02x}; BIP-322 needs one that "
+            "commits to the whole to_sign (SIGHASH_DEFAULT or SIGHASH_ALL)",
+        )
+    else:
+        raise InvalidProof(
+            Check.WITNESS,
+            f"the witness signature has {len(sig)} bytes; a BIP-340 signature has 64 "
+            "(65 with a sighash byte)",
+        )
+    digest = bip322_taproot_sighash(message, claimed.script_pubkey(), hash_type)
+    try:
+        valid = coincurve.PublicKeyXOnly(claimed.payload).verify(sig[:64], digest)
+    except ValueError:
+        valid = False  # the program is not an x coordinate on the curve: nobody can sign
+    if not valid:
+        raise InvalidProof(
+            Check.SCHNORR,
+            f"the BIP-340 signature does not verify under the output key "
+            f"{claimed.payload.hex()} of {address} over the BIP-322 to_sign sighash for the "
+            "challenge (another message was signed, or the signature was altered)",
+        )
+    return f"the key-path witness [Schnorr signature] spends to_spend of {address} (P2TR)"
+
+
 def check_bip322_simple(address: str, signature: str, network: str, message: str) -> str:
-    """Verify a BIP-322 "simple" signature of `message` for a P2WPKH or P2WSH-multisig address.
+    """Verify a BIP-322 "simple" signature of `message` for a P2WPKH, P2WSH-multisig or P2TR
+    address.
 
     The signature is the base64 witness stack (optionally prefixed ``smp``) that spends
     output 0 of ``to_spend`` in ``to_sign``; both virtual transactions are built from
@@ -974,7 +1067,8 @@ def check_bip322_simple(address: str, signature: str, network: str, message: str
     Parameters
     ----------
     address
-        The claimed P2WPKH or P2WSH (``OP_m <keys> OP_n OP_CHECKMULTISIG``) address.
+        The claimed P2WPKH, P2WSH (``OP_m <keys> OP_n OP_CHECKMULTISIG``) or P2TR (key
+        path) address.
     signature
         Base64 of the consensus-encoded witness stack.
     network
@@ -993,11 +1087,12 @@ def check_bip322_simple(address: str, signature: str, network: str, message: str
         The first check that failed; ``.check`` is a `Check`.
     """
     claimed = decode_address(address, network)
-    if claimed.type not in {AddressType.P2WPKH, AddressType.P2WSH}:
+    if claimed.type not in {AddressType.P2WPKH, AddressType.P2WSH, AddressType.P2TR}:
         raise InvalidProof(
             Check.ADDRESS_TYPE,
             f"{address} is a {claimed.type} address; bip322-simple is verified here for "
-            "P2WPKH and P2WSH multisig addresses only",
+            "P2WPKH, P2WSH multisig and P2TR addresses only (a P2SH-P2WPKH or P2PKH address "
+            "signs with bip137)",
         )
     text = signature.strip()
     # BIP-322 prefixes: "smp" simple, "ful" full, "pof" proof of funds. A bare witness stack
@@ -1011,6 +1106,8 @@ def check_bip322_simple(address: str, signature: str, network: str, message: str
     stack = _parse_witness(_b64decode(text, "the signature"))
     if claimed.type is AddressType.P2WPKH:
         return _bip322_p2wpkh(address, claimed, stack, message)
+    if claimed.type is AddressType.P2TR:
+        return _bip322_p2tr(address, claimed, stack, message)
     return _bip322_p2wsh_multisig(address, claimed, stack, message, network)
 
 
@@ -1114,8 +1211,49 @@ def verify_bitcoin_ownership(
     try:
         reason = _verify(proof, scheme, address, network, challenge)
     except InvalidProof as exc:
-        return OwnershipCheck(address, Ownership.UNPROVEN, scheme, exc.message)
+        reason = exc.message
+        if exc.check in _WRONG_SIGNER_CHECKS and proof.get("message") is None:
+            hint = _near_miss(
+                lambda text: _verify(proof, scheme, address, network, text), challenge
+            )
+            if hint is not None:
+                reason += f"; {hint}"
+        return OwnershipCheck(address, Ownership.UNPROVEN, scheme, reason)
     return OwnershipCheck(address, Ownership.PROVEN, scheme, reason)
+
+
+_WRONG_SIGNER_CHECKS = frozenset(
+    {Check.RECOVERED_KEY, Check.COSIGNER, Check.ECDSA, Check.SCHNORR, Check.THRESHOLD}
+)
+"""Failures that a signature over a slightly different text (a newline, CRLF) produces."""
+
+
+def message_variants(message: str) -> list[tuple[str, str]]:
+    """What tools often sign instead of `message`: (description, text) pairs.
+
+    A text editor saves a final newline, `echo` and here-documents add one, a Windows
+    clipboard or editor turns LF into CRLF. Used only to explain a failure, never to accept.
+    """
+    crlf = message.replace("\n", "\r\n")
+    return [
+        ("a trailing newline", message + "\n"),
+        ("CRLF line ends", crlf),
+        ("CRLF line ends and a trailing CRLF", crlf + "\r\n"),
+        ("a trailing CRLF", message + "\r\n"),
+    ]
+
+
+def _near_miss(check: Callable[[str], object], message: str) -> str | None:
+    for description, text in message_variants(message):
+        try:
+            check(text)
+        except InvalidProof:
+            continue
+        return (
+            f"it verifies over the challenge with {description} added: sign exactly the "
+            "printed text, lines ending in LF and no newline after the last line"
+        )
+    return None
 
 
 # ----------------------------------------------------------------------------- signing

@@ -6,8 +6,11 @@ Where it sits: beside the Ethereum adapter (`chains/ethereum.py`), called by
 
 * `eip191` (externally owned accounts): a `personal_sign` signature over the challenge text,
   i.e. an ECDSA signature over keccak256("\\x19Ethereum Signed Message:\\n" + len + text)
-  (EIP-191 version 0x45). Pure: the public key is recovered with `eth_account` and its
-  address must equal the claimed one (case-insensitively). No network.
+  (EIP-191 version 0x45), as Foundry's `cast wallet sign`, ethers' `signMessage`, web3.py's
+  `sign_message(encode_defunct(text=...))` and wallets' `personal_sign` all produce it:
+  65 bytes r || s || v with v = 27/28 (or 0/1, as some hardware wallets return it), or the
+  64-byte EIP-2098 compact form r || (yParity << 255 | s). Pure: the public key is recovered
+  with `eth_account` and its address must equal the claimed one (case-insensitively).
 * `eip1271` (contract wallets): the contract's `isValidSignature(hash, signature)` is called
   at the pinned block, with hash = the same EIP-191 hash of the challenge; only the magic
   value 0x1626ba7e proves ownership (`EthereumAdapter.call_is_valid_signature`).
@@ -69,14 +72,54 @@ def _hex_bytes(signature: str | bytes) -> bytes | None:
     return None
 
 
+_HIGH_BIT = 1 << 255
+
+
+def expand_compact(raw: bytes) -> bytes:
+    """An EIP-2098 compact signature (r || yParityAndS, 64 bytes) as r || s || v (65 bytes).
+
+    EIP-2098 packs v into the top bit of s (s is at most n/2 in a canonical signature, so
+    the bit is free): v = 27 + that bit, s = the other 255 bits.
+    """
+    y_parity_and_s = int.from_bytes(raw[32:64], "big")
+    s = y_parity_and_s & (_HIGH_BIT - 1)
+    return raw[:32] + s.to_bytes(32, "big") + bytes([27 + (y_parity_and_s >> 255)])
+
+
 def _signature_bytes(signature: str | bytes) -> bytes | str:
-    """The 65 signature bytes, or the reason they are malformed."""
+    """The 65 signature bytes (a 64-byte EIP-2098 one expanded), or why they are malformed."""
     raw = _hex_bytes(signature)
     if raw is None:
         return "malformed signature: not hex"
+    if len(raw) == 64:
+        return expand_compact(raw)
     if len(raw) != SIGNATURE_BYTES:
-        return f"malformed signature: {len(raw)} bytes, expected {SIGNATURE_BYTES} (r, s, v)"
+        return (
+            f"malformed signature: {len(raw)} bytes, expected {SIGNATURE_BYTES} (r, s, v) "
+            "or 64 (EIP-2098 compact)"
+        )
     return raw
+
+
+def _signer(challenge: str, raw: bytes) -> str:
+    return str(Account.recover_message(encode_defunct(text=challenge), signature=raw))
+
+
+def _near_miss(address: str, challenge: str, raw: bytes) -> str:
+    """A hint when the signature is by `address` over the challenge with a newline or CRLF."""
+    from chains.btc_ownership import message_variants
+
+    for description, text in message_variants(challenge):
+        try:
+            if _signer(text, raw).lower() == address.lower():
+                return (
+                    f"; it is this address's signature over the challenge with {description} "
+                    "added: sign exactly the printed text, lines ending in LF and no newline "
+                    "after the last line"
+                )
+        except (BadSignature, ValueError):
+            return ""
+    return ""
 
 
 def _unproven(address: str, scheme: str, reason: str) -> OwnershipCheck:
@@ -93,7 +136,8 @@ def verify_eip191(address: str, challenge: str, signature: str | bytes) -> Owner
     challenge
         The exact challenge text for this attestation and block.
     signature
-        65 bytes r || s || v (v = 27/28 or 0/1), as bytes or hex (with or without 0x).
+        65 bytes r || s || v (v = 27/28 or 0/1), or 64 bytes EIP-2098 compact, as bytes or
+        hex (with or without 0x).
 
     Returns
     -------
@@ -109,9 +153,11 @@ def verify_eip191(address: str, challenge: str, signature: str | bytes) -> Owner
     if isinstance(raw, str):
         return _unproven(address, EIP191, raw)
     if raw[64] not in (0, 1, 27, 28):
-        return _unproven(address, EIP191, f"malformed signature: v = {raw[64]}, not 27 or 28")
+        return _unproven(
+            address, EIP191, f"malformed signature: v = {raw[64]}, not 27 or 28 (or 0 or 1)"
+        )
     try:
-        signer = Account.recover_message(encode_defunct(text=challenge), signature=raw)
+        signer = _signer(challenge, raw)
     except (BadSignature, ValueError) as exc:
         return _unproven(address, EIP191, f"malformed signature: no public key recovers ({exc})")
     if signer.lower() != address.lower():
@@ -119,7 +165,8 @@ def verify_eip191(address: str, challenge: str, signature: str | bytes) -> Owner
             address,
             EIP191,
             f"the signature recovers to {signer}, not to this address: it signs another "
-            "message (another block's or exchange's challenge?) or was made by another key",
+            "message (another block's or exchange's challenge?) or was made by another key"
+            + _near_miss(address, challenge, raw),
         )
     return OwnershipCheck(
         address,
