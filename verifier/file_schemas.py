@@ -131,7 +131,7 @@ def _unwrap(annotation: Any) -> Any:
         if origin is Annotated:
             annotation = typing.get_args(annotation)[0]
         elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            args = [_unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
             models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
             annotation = models[0] if models else args[0]
         else:

@@ -67,7 +67,7 @@ def _value(raw: object) -> Decimal:
         raise fault("write prices as decimal strings, not TOML numbers with a fraction", repr(raw))
     text = str(raw) if isinstance(raw, int) else raw
     if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
-        raise fault("not a non-negative decimal number", repr(raw))
+        raise fault("not a non-negative decimal number", raw)
     return Decimal(text)
 
 
