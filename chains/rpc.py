@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import os
 import reprlib
 import stat
@@ -31,7 +32,10 @@ import aiohttp
 from chains.base import DEFAULT_MAX_REPLY_BYTES
 from verifier import safejson
 from verifier.errors import InputError, MalformedReply, NodeUnavailable, RpcError
+from verifier.logs import register_secret
 from verifier.redact import mask_text, mask_url
+
+log = logging.getLogger(__name__)
 
 TRANSIENT_STATUS = frozenset({502, 503, 504})
 RPC_WARMING_UP = -28
@@ -206,6 +210,7 @@ def read_secret_file(path: Path, what: str) -> str:
         raise InputError(f"the {what} is empty", file=str(path))
     if "\n" in text or "\r" in text:
         raise InputError(f"the {what} has more than one line", file=str(path))
+    register_secret(text)  # never in a log record from now on, whatever the level
     return text
 
 
@@ -231,7 +236,10 @@ def auth_from_sources(
         name, sep, secret = text.partition(":")
         if not sep:
             raise InputError("cookie file is not user:password", file=str(cookie_file))
-        return basic_auth(name, secret)
+        register_secret(secret)
+        cookie = basic_auth(name, secret)
+        register_secret(cookie.removeprefix("Basic "))
+        return cookie
     password = None
     if password_file is not None:
         password = read_secret_file(password_file, "password file")
@@ -241,7 +249,10 @@ def auth_from_sources(
             raise InputError("environment variable is not set", key=password_env)
     if password is None:
         return None
-    return basic_auth(user or "", password)
+    register_secret(password)
+    header = basic_auth(user or "", password)
+    register_secret(header.removeprefix("Basic "))  # the header's base64 gives it away too
+    return header
 
 
 class HttpJson:
@@ -341,7 +352,7 @@ class HttpJson:
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
                 # a refused or dropped connection, a timeout, a body cut short: transient
                 if attempt <= self._retries:
-                    await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+                    await self._retry(attempt, f"{where}{path}: {type(exc).__name__}")
                     continue
                 raise NodeUnavailable(
                     f"{where} did not answer ({type(exc).__name__}) after {attempt} attempts"
@@ -352,11 +363,24 @@ class HttpJson:
                     f"{where}: the request failed ({type(exc).__name__}: {short(exc)})"
                 ) from exc
             if status in TRANSIENT_STATUS and attempt <= self._retries:
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+                await self._retry(attempt, f"{where}{path}: HTTP {status}")
                 continue
             if status in {401, 403}:
                 raise NodeUnavailable(f"{where} refused the credentials (HTTP {status})")
             return self._decode(raw, status, path)
+
+    async def _retry(self, attempt: int, why: str) -> None:
+        """Wait out the backoff before retry number `attempt`, saying so in the log."""
+        delay = self._backoff * 2 ** (attempt - 1)
+        log.warning(
+            "%s; retry %d of %d in %.3g s",
+            why,
+            attempt,
+            self._retries,
+            delay,
+            extra={"node": self.name, "attempt": attempt, "backoff_seconds": delay},
+        )
+        await asyncio.sleep(delay)
 
     def _decode(self, raw: bytes, status: int, path: str) -> Any:
         try:
@@ -401,7 +425,7 @@ class JsonRpc(HttpJson):
                 return self._result(reply, method)
             except RpcError as exc:
                 if exc.code == RPC_WARMING_UP and attempt <= self._retries:
-                    await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+                    await self._retry(attempt, f"{self.name} {method}: warming up (RPC -28)")
                     continue
                 raise
 

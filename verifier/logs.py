@@ -1,0 +1,225 @@
+"""Configure logging for the `por` command line: level, text or JSON lines on stderr, and a
+filter that masks every secret in every record.
+
+A leaf helper (imports nothing of the project but `verifier.redact`), so that the lower
+layers may call `register_secret` where they read a secret (chains/rpc.py, the node URL
+readers of verifier/config.py) without importing the CLI.
+
+Levels: WARNING by default (INFO for the `--every` loop, a service whose run lines are its
+log); ``-v`` INFO, ``-vv`` DEBUG, ``-q`` ERROR; ``--log-level`` names one; then the
+environment (``POR_LOG_LEVEL``, ``POR_LOG_FORMAT``). Formats:
+
+- ``text``: ``2026-12-05T00:36:12.345Z INFO verifier.schedule: run 5 ok …``, one line;
+- ``json``: one object per line, ``{"time", "level", "logger", "message", …}`` plus the
+  record's extra fields (``log.info("…", extra={"run_id": 5})``) — what journald and a
+  container log collector index.
+
+Secrets: every record's message, arguments, extra fields and exception text pass through
+`verifier.redact.mask_text` (URLs with credentials) and lose every value registered with
+`register_secret` (a password read from a file, a URL read from the environment), whatever
+the level, before any handler sees them. Logs go to stderr, looked up at each record: stdout
+is the command's result (`--json`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from verifier.redact import mask_text
+
+FORMATS = ("text", "json")
+LEVELS = ("debug", "info", "warning", "error", "critical")
+ROOT = "por"
+"""Not a logger name: the project's loggers are named after their modules (``verifier.…``,
+``chains.…``, ``attestations.…``); all of them are configured through the root logger."""
+
+_SECRETS: set[str] = set()
+_LOCK = threading.Lock()
+_MIN_SECRET = 4
+"""Shorter values are not masked: replacing every "abc" in every line would mangle the log
+and hide nothing worth hiding."""
+
+# the attributes every LogRecord has; anything else on a record came through `extra=`
+_STANDARD = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
+    | {"message", "asctime", "taskName"}
+)
+
+
+def register_secret(value: str | None) -> None:
+    """Mask `value` in every log record from now on (and in `secrets()` for messages).
+
+    Called where a secret is read: a password file or variable, a node URL from a file or
+    the environment (its API key may sit anywhere in it), a webhook URL.
+    """
+    if value is None:
+        return
+    value = value.strip()
+    if len(value) < _MIN_SECRET:
+        return
+    with _LOCK:
+        _SECRETS.add(value)
+
+
+def secrets() -> tuple[str, ...]:
+    """The registered secrets, longest first (a secret holding another is masked whole)."""
+    with _LOCK:
+        return tuple(sorted(_SECRETS, key=len, reverse=True))
+
+
+def mask(text: str) -> str:
+    """`text` with URL credentials and every registered secret masked."""
+    return mask_text(text, secrets())
+
+
+class SecretFilter(logging.Filter):
+    """Masks the message (arguments merged in), extra string fields and exception text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the record
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg = mask(message)
+        record.args = None
+        if record.exc_info is not None:
+            record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, mask(value))
+        return True
+
+
+def _time(record: logging.LogRecord) -> str:
+    stamp = datetime.fromtimestamp(record.created, UTC)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class TextFormatter(logging.Formatter):
+    """``<ISO 8601 UTC> <LEVEL> <logger>: <message>`` and ``key=value`` extras, one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        extras = " ".join(f"{k}={_scalar(v)}" for k, v in _extras(record).items())
+        line = f"{_time(record)} {record.levelname} {record.name}: {record.getMessage()}"
+        if extras:
+            line += f" [{extras}]"
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "time": _time(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in _extras(record).items():
+            doc.setdefault(key, value)
+        if record.exc_text:
+            doc["exception"] = record.exc_text
+        return json.dumps(doc, default=str, ensure_ascii=False)
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
+    }
+
+
+def _scalar(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if text and " " not in text else json.dumps(text)
+
+
+class StderrHandler(logging.Handler):
+    """Writes to the `sys.stderr` of the moment (tests swap it; so may an embedding caller)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+            stream = sys.stderr
+            stream.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def resolve_level(
+    *,
+    verbose: int = 0,
+    quiet: bool = False,
+    level: str | None = None,
+    env: Mapping[str, str] | None = None,
+    default: int = logging.WARNING,
+) -> int:
+    """The level from the flags, then ``POR_LOG_LEVEL``, then `default`.
+
+    An unknown level name raises `ValueError` naming it (the CLI turns it into a usage error).
+    """
+    env = os.environ if env is None else env
+    if level:
+        return _named(level, "--log-level")
+    if quiet:
+        return logging.ERROR
+    if verbose:
+        return logging.INFO if verbose == 1 else logging.DEBUG
+    if env.get("POR_LOG_LEVEL"):
+        return _named(env["POR_LOG_LEVEL"], "POR_LOG_LEVEL")
+    return default
+
+
+def resolve_format(fmt: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    value = (fmt or env.get("POR_LOG_FORMAT") or "text").strip().lower()
+    if value not in FORMATS:
+        source = "--log-format" if fmt else "POR_LOG_FORMAT"
+        raise ValueError(f"{source}: expected text or json, not {value[:40]!r}")
+    return value
+
+
+def _named(name: str, source: str) -> int:
+    value = name.strip().lower()
+    if value == "warn":
+        value = "warning"
+    if value not in LEVELS:
+        raise ValueError(f"{source}: expected one of {', '.join(LEVELS)}, not {name[:40]!r}")
+    return int(logging.getLevelName(value.upper()))
+
+
+def configure(level: int = logging.WARNING, fmt: str = "text") -> None:
+    """Install (or replace) por's one stderr handler on the root logger. Idempotent: the CLI
+    is called many times in one test process."""
+    root = logging.getLogger()
+    for existing in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(existing)
+    handler = StderrHandler()
+    handler.addFilter(SecretFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    # the libraries' own chatter stays at WARNING unless asked for at DEBUG: aiohttp and
+    # sqlalchemy log every request and statement (with URLs and parameters) at INFO
+    for name in ("aiohttp", "asyncio", "sqlalchemy", "alembic", "urllib3", "httpx"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def current_level() -> int:
+    return logging.getLogger().level
+
+
+def explicit(verbose: int, quiet: bool, level: str | None, env: Mapping[str, str]) -> bool:
+    """Whether the user chose a level (flags or ``POR_LOG_LEVEL``): the loop then keeps it."""
+    return bool(level or quiet or verbose or env.get("POR_LOG_LEVEL"))
