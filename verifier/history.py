@@ -115,6 +115,10 @@ def _pct(value: Decimal | None) -> str:
 
 
 def render_table(runs: Sequence[RunRecord], console: Console) -> None:
+    """The runs as a table, or as ``label: value`` lists when it does not fit (never a
+    ratio or an amount cut: verifier/console.py)."""
+    from verifier.console import print_table, print_wrapped
+
     assets = sorted({code for r in runs for code in r.coverage})
     table = Table(title=f"por history: {len(runs)} runs", show_header=True)
     for column in ("run", "started (UTC)", "status", "exit", *assets, "combined", "reserve"):
@@ -138,10 +142,15 @@ def render_table(runs: Sequence[RunRecord], console: Console) -> None:
             _pct(r.combined_ratio) if r.combined_ratio is not None else "",
             reserve,
         )
-    console.print(table)
+    print_table(console, table)
     for r in runs:
         if r.status == "failed":
-            console.print(f"[red]run {r.id} failed:[/red] {escape(printable(r.error or ''))}")
+            print_wrapped(
+                console,
+                f"run {r.id} failed: {printable(r.error or '')}",
+                subsequent="  ",
+                style="red",
+            )
 
 
 def _money(value: Decimal | None) -> str:

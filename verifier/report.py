@@ -409,7 +409,10 @@ def component_credit(component: Mapping[str, Any]) -> str:
 
 
 def render_terminal(report_doc: Mapping[str, Any], console: Console) -> None:
-    """Draw a ``por-report-v1`` document as rich tables.
+    """Draw a ``por-report-v1`` document for a person: tables where they fit the console,
+    ``label: value`` lists where they do not (verifier/console.py), never a figure cut or
+    split; the verdict is the last line (its breaches and the limits of the check come
+    before it), so ``| tail -1`` is the answer.
 
     Parameters
     ----------
@@ -418,15 +421,18 @@ def render_terminal(report_doc: Mapping[str, Any], console: Console) -> None:
     console
         Where to draw (verifier.console.err or .out, or a recording console in tests).
     """
+    from verifier.console import print_table, print_wrapped
+
     doc = report_doc
     currency = str(doc.get("currency", ""))
     attestation = doc.get("attestation") or {}
-    head = Text()
-    head.append("Proof of reserves: ", style="bold")
-    head.append(str(doc.get("exchange", "")))
-    head.append(f"\nattestation {attestation.get('id')}  report {doc.get('report_id')}")
-    head.append(f"\ngenerated {doc.get('generated_at')}  currency {currency}")
-    console.print(head)
+    console.print(
+        Text.assemble(("Proof of reserves: ", "bold"), str(doc.get("exchange", ""))),
+        soft_wrap=True,
+    )
+    print_wrapped(console, f"attestation {attestation.get('id')}")
+    print_wrapped(console, f"report {doc.get('report_id')}")
+    print_wrapped(console, f"generated {doc.get('generated_at')}  currency {currency}")
 
     blocks = Table(title="Pinned blocks", title_justify="left")
     for column in ("chain", "network", "height", "block hash"):
@@ -438,7 +444,7 @@ def render_terminal(report_doc: Mapping[str, Any], console: Console) -> None:
             str(pin.get("height")),
             _text(pin.get("block_hash")),
         )
-    console.print(blocks)
+    print_table(console, blocks)
 
     assets = Table(title="Coverage per asset (never netted across assets)", title_justify="left")
     for column in ("asset", "liabilities", "proven cold", "proven hot", "proven other"):
@@ -469,16 +475,16 @@ def render_terminal(report_doc: Mapping[str, Any], console: Console) -> None:
             _amount_cell(a.get("shortfall")),
             status,
         )
-    console.print(assets)
+    print_table(console, assets)
     totals = doc.get("totals", {})
-    console.print(
-        Text(
-            f"cold share (value): {percent(totals.get('cold_share'))}   customer value by class: "
-            + ", ".join(
-                f"{name} {money(v)}" for name, v in (totals.get("value_by_class") or {}).items()
-            )
-            + f" {currency}"
+    print_wrapped(
+        console,
+        f"cold share (value): {percent(totals.get('cold_share'))}   customer value by class: "
+        + ", ".join(
+            f"{name} {money(v)}" for name, v in (totals.get("value_by_class") or {}).items()
         )
+        + f" {currency}",
+        subsequent="  ",
     )
 
     reserve = doc.get("reserve")
@@ -486,35 +492,45 @@ def render_terminal(report_doc: Mapping[str, Any], console: Console) -> None:
         _render_reserve(reserve, console)
 
     combined = doc.get("combined", {})
-    console.print(
-        Text(
-            f"Combined coverage: {percent(combined.get('ratio'))} "
-            f"(minimum {percent(combined.get('threshold'))}) = "
-            f"({money(combined.get('capped_holdings_value'))} capped holdings"
-            f" + {money(combined.get('eligible_reserve'))} eligible reserve)"
-            f" / {money(combined.get('liabilities_value'))} {currency} liabilities"
-        )
+    print_wrapped(
+        console,
+        f"Combined coverage: {percent(combined.get('ratio'))} "
+        f"(minimum {percent(combined.get('threshold'))}) = "
+        f"({money(combined.get('capped_holdings_value'))} capped holdings"
+        f" + {money(combined.get('eligible_reserve'))} eligible reserve)"
+        f" / {money(combined.get('liabilities_value'))} {currency} liabilities",
+        subsequent="  ",
     )
 
-    verdict = doc.get("verdict", {})
-    if verdict.get("exit_code") == 0:
-        console.print(Text("VERDICT: COVERED (exit 0)", style="bold green"))
-    else:
-        console.print(
-            Text(f"VERDICT: NOT COVERED (exit {verdict.get('exit_code')})", style="bold red")
-        )
-        for breach in verdict.get("breaches", []):
-            console.print(Text(f"  - {breach.get('message')}", style="red"))
     for warning in doc.get("warnings", []):
-        console.print(Text(f"warning: {warning}", style="yellow"))
+        print_wrapped(console, f"warning: {warning}", subsequent="  ", style="yellow")
     not_proven = (doc.get("statement") or {}).get("does_not_prove") or []
     if not_proven:
         console.print(Text("What this does not prove:", style="bold"))
         for sentence in not_proven:
-            console.print(Text(f"  - {sentence}"))
+            print_wrapped(console, f"  - {sentence}", subsequent="    ")
+    verdict = doc.get("verdict", {})
+    breaches = verdict.get("breaches", []) if verdict.get("exit_code") != 0 else []
+    if breaches:
+        console.print(Text("Breaches:", style="bold red"))
+        for breach in breaches:
+            print_wrapped(console, f"  - {breach.get('message')}", subsequent="    ", style="red")
+    # the answer last: a pipe's `tail -1` and a person's eye both land on it
+    if verdict.get("exit_code") == 0:
+        console.print(Text("VERDICT: COVERED (exit 0)", style="bold green"), soft_wrap=True)
+    else:
+        listed = f"; {len(breaches)} breach(es) listed above" if breaches else ""
+        console.print(
+            Text(
+                f"VERDICT: NOT COVERED (exit {verdict.get('exit_code')}){listed}", style="bold red"
+            ),
+            soft_wrap=True,
+        )
 
 
 def _render_reserve(reserve: Mapping[str, Any], console: Console) -> None:
+    from verifier.console import print_table, print_wrapped
+
     pack = reserve.get("pack") or {}
     currency = str(pack.get("currency", ""))
     required = reserve.get("required") or {}
@@ -553,9 +569,9 @@ def _render_reserve(reserve: Mapping[str, Any], console: Console) -> None:
             money(_str_or_none(reserve.get("shortfall"))),
             "",
         )
-    console.print(table)
+    print_table(console, table)
     if required.get("formula"):
-        console.print(_text(f"required = {required.get('formula')}"))
+        print_wrapped(console, f"required = {required.get('formula')}", subsequent="  ")
     checks = reserve.get("checks") or []
     if checks:
         check_table = Table(title="Rule-pack checks", title_justify="left")
@@ -571,7 +587,7 @@ def _render_reserve(reserve: Mapping[str, Any], console: Console) -> None:
                 Text("pass", style="green") if passed else Text("FAIL", style="bold red"),
                 _text(check.get("reason")),
             )
-        console.print(check_table)
+        print_table(console, check_table)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -24,7 +24,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from verifier.console import err, out, print_json
+from verifier.console import err, out, print_json, print_table, print_wrapped
 from verifier.errors import EXIT_INVALID, EXIT_OK, EXIT_SHORTFALL, InputError, PorError
 from verifier.redact import mask_text
 from verifier.reserve import fmt_decimal, load_statement
@@ -150,8 +150,8 @@ def _render(result: ReserveEvaluation) -> None:
     for name, value in result.terms:
         required.add_row(name, _amount(value))
     required.add_row("[bold]required R[/bold]", f"[bold]{_amount(result.required)}[/bold]")
-    out.print(required)
-    out.print(escape(result.formula), markup=True)
+    print_table(out, required)
+    print_wrapped(out, result.formula, subsequent="  ")
 
     eligible = Table(title="Eligible reserve", title_justify="left")
     eligible.add_column("kind")
@@ -176,7 +176,7 @@ def _render(result: ReserveEvaluation) -> None:
         f"before the cap {_amount(result.insurance_before_cap)}",
     )
     eligible.add_row("[bold]total[/bold]", "", "", f"[bold]{_amount(result.eligible)}[/bold]", "")
-    out.print(eligible)
+    print_table(out, eligible)
 
     if result.checks:
         checks = Table(title="Checks", title_justify="left")
@@ -191,7 +191,7 @@ def _render(result: ReserveEvaluation) -> None:
                 str(check.status),
                 escape(check.reason),
             )
-        out.print(checks)
+        print_table(out, checks)
 
     params = Table(title=f"Parameters of {escape(pack.id)}", title_justify="left")
     for column in ("parameter", "value", "status", "source", "verified on"):
@@ -200,14 +200,15 @@ def _render(result: ReserveEvaluation) -> None:
         params.add_row(
             p.name, escape(p.value_text()), str(p.status), escape(p.source), str(p.verified_on)
         )
-    out.print(params)
+    print_table(out, params)
+    print_wrapped(out, DISCLAIMER, style="dim")
 
+    # the verdict last, whole on one line (a pipe's `tail -1`)
     if result.met:
-        verdict = f"[green]MET[/green]: surplus {cur} {_amount(result.surplus)}"
+        verdict = f"VERDICT: [green]MET[/green]: surplus {cur} {_amount(result.surplus)}"
     else:
-        verdict = f"[red]SHORTFALL[/red] {cur} {_amount(result.shortfall)}"
+        verdict = f"VERDICT: [red]SHORTFALL[/red] {cur} {_amount(result.shortfall)}"
     failed_checks = [c.check for c in result.checks if not c.passed]
     if failed_checks:
         verdict += f"; [red]failed checks[/red]: {escape(', '.join(failed_checks))}"
-    out.print(verdict)
-    out.print(f"[dim]{DISCLAIMER}[/dim]")
+    out.print(verdict, soft_wrap=True)
