@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -47,12 +47,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
+from pydantic import ConfigDict, Field
 
 from attestations.build import Liabilities
 from attestations.encoding import ASSET_CODE_RE, MAX_ASSETS, MAX_DECIMALS, MAX_SUM, AssetSpec
 from attestations.proofs import format_units
 from verifier import safejson, safetoml
 from verifier.errors import InputError
+from verifier.file_schemas import Check, FileModel, OpenModel, PlainText, fault, validate
 
 COLUMNS = ("account_id", "asset", "amount")
 
@@ -94,43 +96,75 @@ def _no_progress(phase: str, done: int, total: int) -> None:
 # ----------------------------------------------------------------------------- assets
 
 
+def _asset_code(value: object) -> str:
+    if not isinstance(value, str) or not ASSET_CODE_RE.fullmatch(value):
+        raise fault("asset code must match [A-Z0-9._-]{1,16}", value)
+    return value
+
+
+def _decimals(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fault("decimals must be an integer", repr(value))
+    if not 0 <= value <= MAX_DECIMALS:
+        raise fault(f"decimals must be 0..{MAX_DECIMALS}", value)
+    return value
+
+
+class AssetEntry(FileModel):
+    """``[assets.BTC]``: one asset of the liabilities tree."""
+
+    decimals: Annotated[
+        int,
+        Check(_decimals, {"type": "integer", "minimum": 0, "maximum": MAX_DECIMALS}),
+    ] = Field(description="Base units per whole unit are 10**decimals (BTC 8, ETH 18)")
+    name: PlainText | None = Field(None, description="A display name (not in the tree)")
+
+
+class AssetsFile(OpenModel):
+    """The asset list of the liabilities (``--assets assets.toml``)."""
+
+    model_config = ConfigDict(
+        title="por assets",
+        json_schema_extra={
+            "description": "Read by por liabilities build --assets (docs/files.md). Other "
+            "top-level tables are ignored."
+        },
+    )
+
+    assets: dict[
+        Annotated[str, Check(_asset_code, {"type": "string", "pattern": "^[A-Z0-9._-]{1,16}$"})],
+        AssetEntry,
+    ] = Field(
+        description=f"One [assets.CODE] table per asset, 1..{MAX_ASSETS}; the tree orders "
+        "them by code (ASCII)"
+    )
+
+
+def file_problems(doc: AssetsFile, file: str) -> list[InputError]:
+    """An empty asset list, or more assets than the tree format allows."""
+    if not doc.assets:
+        return [InputError("no [assets.CODE] tables", file=file, key="assets")]
+    if len(doc.assets) > MAX_ASSETS:
+        return [
+            InputError(f"{len(doc.assets)} assets; at most {MAX_ASSETS}", file=file, key="assets")
+        ]
+    return []
+
+
 def read_assets(path: Path) -> tuple[AssetSpec, ...]:
-    """Parse an assets TOML file (``[assets.BTC] decimals = 8``), sorted by code."""
+    """Parse an assets TOML file (``[assets.BTC] decimals = 8``), sorted by code.
+
+    The schema is `AssetsFile` (published as docs/spec/schemas/por-assets.schema.json).
+    """
     name = str(path)
     raw = safetoml.load_path(path, what="assets file")
-    table = raw.get("assets")
-    if not isinstance(table, dict) or not table:
+    if not isinstance(raw.get("assets"), dict):
         raise InputError("no [assets.CODE] tables", file=name, key="assets")
-    if len(table) > MAX_ASSETS:
-        raise InputError(f"{len(table)} assets; at most {MAX_ASSETS}", file=name, key="assets")
-    specs = []
-    for code, body in table.items():
-        key = f"assets.{code}"
-        if not ASSET_CODE_RE.fullmatch(code):
-            raise InputError(
-                "asset code must match [A-Z0-9._-]{1,16}", file=name, key=key, value=code
-            )
-        if not isinstance(body, dict) or "decimals" not in body:
-            raise InputError("missing decimals", file=name, key=key)
-        decimals = body["decimals"]
-        if isinstance(decimals, bool) or not isinstance(decimals, int):
-            raise InputError(
-                "decimals must be an integer",
-                file=name,
-                key=f"{key}.decimals",
-                value=repr(decimals),
-            )
-        if not 0 <= decimals <= MAX_DECIMALS:
-            raise InputError(
-                f"decimals must be 0..{MAX_DECIMALS}",
-                file=name,
-                key=f"{key}.decimals",
-                value=str(decimals),
-            )
-        unknown = sorted(set(body) - {"decimals", "name"})
-        if unknown:
-            raise InputError(f"unknown key {unknown[0]!r}", file=name, key=key)
-        specs.append(AssetSpec(code=code, decimals=decimals))
+    doc = validate(AssetsFile, raw, name)
+    problems = file_problems(doc, name)
+    if problems:
+        raise problems[0]
+    specs = [AssetSpec(code=code, decimals=entry.decimals) for code, entry in doc.assets.items()]
     return tuple(sorted(specs, key=lambda s: s.code.encode()))
 
 

@@ -138,8 +138,8 @@ def test_read_assets_allows_255_assets(tmp_path):
             "[A-Z0-9._-]",
             id="code-17-chars",
         ),
-        pytest.param("[assets.BTC]\n", "assets.BTC", "missing decimals", id="no-decimals"),
-        pytest.param("[assets]\nBTC = 8\n", "assets.BTC", "missing decimals", id="not-a-table"),
+        pytest.param("[assets.BTC]\n", "assets.BTC.decimals", "missing", id="no-decimals"),
+        pytest.param("[assets]\nBTC = 8\n", "assets.BTC", "must be a table", id="not-a-table"),
         pytest.param(
             '[assets.BTC]\ndecimals = "8"\n', "assets.BTC.decimals", "integer", id="decimals-string"
         ),
@@ -157,7 +157,7 @@ def test_read_assets_allows_255_assets(tmp_path):
         ),
         pytest.param(
             "[assets.BTC]\ndecimals = 8\nprecision = 2\n",
-            "assets.BTC",
+            "assets.BTC.precision",
             "unknown key",
             id="unknown-key",
         ),
