@@ -7,39 +7,80 @@ the name of an environment variable (see docs/snapshot.md for every section); a 
 that carries an API key can come from a file (`url_file`) or a variable (`url_env`) too,
 read only when a node is used (`NodeConfig.node_url`). URLs in messages are masked.
 
-Every number is an integer in a stated range (a zero timeout or concurrency would hang);
-every address is listed once per chain, compared in its canonical form (`address_key`), so
-no wallet is counted twice.
+Every structural rule (types, ranges, one-line texts, unknown keys, which keys go together)
+is in the one schema of verifier/config_schema.py; this module maps its errors to our
+messages and adds what a schema cannot see: every address is listed once per chain,
+compared in its canonical form (`address_key`), so no wallet is counted twice; epoch names
+resolve; literal URLs are usable. `load_config` raises the first problem; `config_problems`
+returns all of them (`por config check`).
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from attestations.encoding import ASSET_CODE_RE
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
 from chains.base import DEFAULT_MAX_REPLY_BYTES, Attribution, Chain, WalletClass
 from chains.rpc import has_credentials, read_secret_file, url_problem
 from verifier import safetoml
+from verifier.config_schema import (
+    ALERT_FORMATS,
+    BTC_BACKENDS,
+    BTC_NETWORKS,
+    MAX_AGE_DAYS,
+    MAX_CONCURRENCY,
+    MAX_REPLY_BYTES,
+    MAX_TIMEOUT,
+    MIN_REPLY_BYTES,
+    MULTISIG_SCRIPTS,
+    SCRIPT_TYPES,
+    Alerts,
+    Bitcoin,
+    BitcoinWallet,
+    Ethereum,
+    EthereumWallet,
+    Ownership,
+    PorToml,
+    printable,
+)
 from verifier.errors import InputError
-from verifier.redact import mask_url
+from verifier.logs import register_secret
+from verifier.redact import mask_text, mask_url
 
-BTC_BACKENDS = ("bcoin", "core", "esplora")
-BTC_NETWORKS = ("main", "test", "testnet4", "signet", "regtest")
-SCRIPT_TYPES = ("p2pkh", "p2sh-p2wpkh", "p2wpkh")
-MULTISIG_SCRIPTS = ("p2wsh", "p2sh-p2wsh")
-_ETH_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-MAX_TIMEOUT = 3600
-"""Seconds; a request that needs more than an hour is a node that is not answering."""
-MAX_CONCURRENCY = 256
-MIN_REPLY_BYTES = 1024
-MAX_REPLY_BYTES = 1 << 32
-"""4 GiB: the largest reply cap that can be configured (the default is 64 MiB)."""
-_TOML_INT_MAX = (1 << 63) - 1
+__all__ = [
+    "ALERT_FORMATS",
+    "BTC_BACKENDS",
+    "BTC_NETWORKS",
+    "MAX_AGE_DAYS",
+    "MAX_CONCURRENCY",
+    "MAX_REPLY_BYTES",
+    "MAX_TIMEOUT",
+    "MIN_REPLY_BYTES",
+    "MULTISIG_SCRIPTS",
+    "SCRIPT_TYPES",
+    "AlertsConfig",
+    "BitcoinConfig",
+    "DatabaseConfig",
+    "EpochBlock",
+    "EpochConfig",
+    "EthereumConfig",
+    "NodeConfig",
+    "OwnershipConfig",
+    "PorConfig",
+    "ReconcileConfig",
+    "TokenConfig",
+    "WalletConfig",
+    "address_key",
+    "config_problems",
+    "load_config",
+    "wallet_name",
+]
 
 
 def address_key(chain: Chain | str, address: str) -> str:
@@ -131,6 +172,7 @@ class NodeConfig:
         url = os.environ.get(self.url_env, "").strip()
         if not url:
             raise self._fail("url_env", "the environment variable is not set", self.url_env)
+        register_secret(url)  # its API key may sit anywhere in it: never in a log record
         return self._checked(url, "url_env", shown=None)
 
     def _checked(self, url: str, name: str, shown: str | None) -> str:
@@ -265,9 +307,6 @@ class OwnershipConfig:
         return next((e for e in self.epochs if e.id == epoch_id), None)
 
 
-ALERT_FORMATS = ("generic", "alertmanager", "slack")
-
-
 @dataclass(frozen=True)
 class PorConfig:
     """Everything `por snapshot`, `por reconcile` and `por attest` need."""
@@ -285,166 +324,227 @@ class PorConfig:
     ownership: OwnershipConfig = field(default_factory=OwnershipConfig)
 
 
-class _Reader:
-    """Typed access to a TOML table with errors that name the file and key."""
+# ----------------------------------------------------------------------------- schema errors
 
-    def __init__(self, file: Path, table: Mapping[str, Any], where: str) -> None:
-        self.file, self.table, self.where = file, table, where
+Problem = tuple[InputError, ErrorDetails | None]
+"""A problem of a config: the error, and pydantic's details when the schema found it."""
 
-    def _key(self, name: str) -> str:
-        return f"{self.where}.{name}" if self.where else name
-
-    def fail(self, name: str, message: str, value: Any = None) -> InputError:
-        return InputError(
-            message,
-            file=str(self.file),
-            key=self._key(name),
-            value=None if value is None else str(value),
-        )
-
-    def get(
-        self,
-        name: str,
-        kind: type | tuple[type, ...],
-        default: Any = ...,
-    ) -> Any:
-        if name not in self.table:
-            if default is ...:
-                raise self.fail(name, "missing")
-            return default
-        value = self.table[name]
-        if isinstance(value, bool) and kind is not bool:
-            raise self.fail(name, "has the wrong type", value)
-        if not isinstance(value, kind):
-            raise self.fail(name, "has the wrong type", value)
-        return value
-
-    def integer(self, name: str, low: int, high: int, default: Any = ...) -> int:
-        """An integer setting in [low, high]: a bool, a float, a string or anything out of
-        range is refused with the key (a zero timeout or concurrency would hang)."""
-        if name not in self.table:
-            if default is ...:
-                raise self.fail(name, "missing")
-            return int(default)
-        value = self.table[name]
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.fail(name, f"must be an integer from {low} to {high}", value)
-        return value
-
-    def line(self, name: str, default: Any = ..., limit: int = 200) -> str:
-        """A one-line text (a name, an id): signed challenges are built from lines, so a
-        newline or other control character in one could forge another line."""
-        value = self.get(name, str, default)
-        if not value or len(value) > limit or any(c < " " or c == "\x7f" for c in value):
-            raise self.fail(name, f"must be one line of 1 to {limit} printable characters", value)
-        return str(value)
-
-    def asset(self, name: str, default: Any = ...) -> str:
-        """An asset code as the liabilities files name it ([A-Z0-9._-]{1,16})."""
-        value = self.get(name, str, default)
-        if not ASSET_CODE_RE.fullmatch(value):
-            raise self.fail(name, "not an asset code ([A-Z0-9._-]{1,16})", value)
-        return str(value)
-
-    def choice(self, name: str, options: tuple[str, ...], default: Any = ...) -> str:
-        value = self.get(name, str, default)
-        if value not in options:
-            raise self.fail(name, f"must be one of {', '.join(options)}", value)
-        return str(value)
-
-    def path(self, name: str) -> Path | None:
-        value = self.get(name, str, None)
-        if value is None:
-            return None
-        path = Path(value)
-        return path if path.is_absolute() else (self.file.parent / path)
-
-    def unknown(self, allowed: set[str]) -> None:
-        extra = sorted(set(self.table) - allowed)
-        if extra:
-            raise self.fail(extra[0], "unknown key")
+_URL_KEYS = frozenset({"url", "webhook"})
 
 
-def _wallet(file: Path, chain: Chain, raw: Any, where: str) -> WalletConfig:
-    if not isinstance(raw, Mapping):
-        raise InputError("must be a table", file=str(file), key=where)
-    r = _Reader(file, raw, where)
-    r.unknown(
-        {
-            "label",
-            "class",
-            "attribution",
-            "address",
-            "xpub",
-            "path",
-            "script",
-            "gap_limit",
-            "multisig",
-            "ownership",
-        }
+def error_key(loc: Sequence[str | int]) -> str:
+    """pydantic's location as messages name a key: ("bitcoin", "wallets", 2, "address")
+    -> "bitcoin.wallets[2].address"."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def schema_error(path: Path, error: ErrorDetails) -> InputError:
+    """One pydantic error in the project's phrasing, naming the file and the key.
+
+    Values are quoted masked (a URL may hold an API key); a missing or unknown key quotes
+    nothing.
+    """
+    ctx: dict[str, Any] = dict(error.get("ctx") or {})
+    loc = [*error["loc"], *([ctx["field"]] if "field" in ctx else [])]
+    kind = error["type"]
+    shown: str | None = None
+    if kind == "por":
+        message, shown = error["msg"], ctx.get("shown")
+    elif kind == "missing":
+        message = "missing"
+    elif kind == "extra_forbidden":
+        message = "unknown key"
+    else:
+        message = _TYPE_MESSAGES.get(kind, "has the wrong type")
+        shown = printable(error.get("input"))
+    if shown is not None:
+        shown = mask_url(shown) if loc and loc[-1] in _URL_KEYS else mask_text(shown)
+    return InputError(message, file=str(path), key=error_key(loc) or None, value=shown)
+
+
+_TYPE_MESSAGES = {
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "dict_type": "must be a table",
+    "list_type": "must be a list",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+}
+
+
+def validate(path: Path, raw: Mapping[str, Any]) -> tuple[PorToml | None, list[Problem]]:
+    """The file's data checked against the schema: the model, or every problem found."""
+    try:
+        return PorToml.model_validate(raw), []
+    except ValidationError as exc:
+        return None, [(schema_error(path, e), e) for e in exc.errors(include_url=False)]
+
+
+# ----------------------------------------------------------------------------- model -> values
+
+
+def _path(file: Path, value: str | None) -> Path | None:
+    """A path the file names, relative to the file."""
+    if value is None:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else (file.parent / path)
+
+
+def _wallet(
+    file: Path, chain: Chain, wallet: BitcoinWallet | EthereumWallet, where: str
+) -> WalletConfig:
+    ownership = (
+        None if wallet.ownership is None else wallet.ownership.model_dump(exclude_unset=True)
     )
-    kinds = [k for k in ("address", "xpub", "multisig") if k in raw]
-    if len(kinds) != 1:
-        raise r.fail("address", "give exactly one of address, xpub or multisig")
-    if chain is Chain.ETHEREUM and kinds != ["address"]:
-        raise r.fail(kinds[0], "Ethereum wallets are given by address")
-    wallet_class = WalletClass(r.choice("class", tuple(c.value for c in WalletClass), "other"))
-    attribution = Attribution(
-        r.choice("attribution", tuple(a.value for a in Attribution), "customer")
-    )
-    ownership = r.get("ownership", dict, None)
-    if ownership is not None and "scheme" not in ownership:
-        raise r.fail("ownership.scheme", "missing")
     common: dict[str, Any] = {
         "chain": chain,
         "key": where,
-        "label": r.get("label", str, ""),
-        "wallet_class": wallet_class,
-        "attribution": attribution,
+        "label": wallet.label,
+        "wallet_class": WalletClass(wallet.class_),
+        "attribution": Attribution(wallet.attribution),
         "ownership": ownership,
     }
-    if "address" in raw:
-        address = r.get("address", str)
-        if chain is Chain.ETHEREUM and not _ETH_ADDRESS.fullmatch(address):
-            raise r.fail("address", "not an Ethereum address (0x + 40 hex digits)", address)
-        return WalletConfig(address=address, **common)
-    if "xpub" in raw:
-        gap = r.integer("gap_limit", 1, 1000, 20)
+    if isinstance(wallet, EthereumWallet) or wallet.address is not None:
+        return WalletConfig(address=wallet.address, **common)
+    if wallet.xpub is not None:
         return WalletConfig(
-            xpub=r.get("xpub", str),
-            path=r.get("path", str, None),
-            script=r.choice("script", SCRIPT_TYPES, "p2wpkh"),
-            gap_limit=gap,
+            xpub=wallet.xpub,
+            path=wallet.path,
+            script=wallet.script or "p2wpkh",
+            gap_limit=wallet.gap_limit,
             **common,
         )
-    multisig = r.get("multisig", dict)
-    m = _Reader(file, multisig, f"{where}.multisig")
-    m.unknown({"m", "keys", "script", "sorted"})
-    keys = m.get("keys", list)
-    if not keys or not all(isinstance(k, str) for k in keys):
-        raise m.fail("keys", "must be a list of hex public keys")
-    if len(keys) > 15:
-        raise m.fail("keys", "at most 15 keys", len(keys))
-    threshold = m.integer("m", 1, len(keys))
+    multisig = wallet.multisig
+    assert multisig is not None  # the schema gives exactly one kind
     return WalletConfig(
-        multisig_m=threshold,
-        multisig_keys=tuple(keys),
-        script=m.choice("script", MULTISIG_SCRIPTS, "p2wsh"),
-        sorted_keys=m.get("sorted", bool, True),
+        multisig_m=multisig.m,
+        multisig_keys=tuple(multisig.keys),
+        script=multisig.script,
+        sorted_keys=multisig.sorted,
         **common,
     )
 
 
-def _wallets(file: Path, chain: Chain, raw: Any, section: str) -> tuple[WalletConfig, ...]:
-    """The section's wallet list; the same address, xpub or key set twice is refused."""
-    if not isinstance(raw, list):
-        raise InputError("must be a list of tables", file=str(file), key=f"{section}.wallets")
-    wallets = tuple(_wallet(file, chain, w, f"{section}.wallets[{i}]") for i, w in enumerate(raw))
+def _node_fields(path: Path, section: str, node: Bitcoin | Ethereum) -> dict[str, Any]:
+    """The settings every node section shares: its URL (one of three ways) and its limits."""
+    return {
+        "section": section,
+        "file": path,
+        "url": node.url,
+        "url_file": _path(path, node.url_file),
+        "url_env": node.url_env,
+        "timeout": node.timeout,
+        "concurrency": node.concurrency,
+        "max_reply_bytes": node.max_reply_bytes,
+    }
+
+
+def bitcoin_config(path: Path, b: Bitcoin) -> BitcoinConfig:
+    return BitcoinConfig(
+        **_node_fields(path, "bitcoin", b),
+        backend=b.backend,
+        network=b.network,
+        asset=b.asset,
+        cookie_file=_path(path, b.cookie_file),
+        user=b.user,
+        password_file=_path(path, b.password_file),
+        password_env=b.password_env,
+        wallets=tuple(
+            _wallet(path, Chain.BITCOIN, w, f"bitcoin.wallets[{i}]")
+            for i, w in enumerate(b.wallets)
+        ),
+    )
+
+
+def ethereum_config(path: Path, e: Ethereum) -> EthereumConfig:
+    return EthereumConfig(
+        **_node_fields(path, "ethereum", e),
+        chain_id=e.chain_id,
+        asset=e.asset,
+        trustless=e.trustless,
+        tokens=tuple(TokenConfig(t.code, t.contract, t.decimals, t.balance_slot) for t in e.tokens),
+        wallets=tuple(
+            _wallet(path, Chain.ETHEREUM, w, f"ethereum.wallets[{i}]")
+            for i, w in enumerate(e.wallets)
+        ),
+    )
+
+
+def ownership_config(o: Ownership) -> OwnershipConfig:
+    epochs = []
+    for i, epoch in enumerate(o.epochs):
+        blocks = {
+            chain.value: EpochBlock(block.height, block.hash.lower().removeprefix("0x"))
+            for chain in Chain
+            if (block := getattr(epoch, chain.value)) is not None
+        }
+        epochs.append(EpochConfig(epoch.id, blocks, epoch.expires, f"ownership.epochs[{i}]"))
+    max_age_blocks = dict(sorted(o.max_age_blocks.model_dump(exclude_none=True).items()))
+    return OwnershipConfig(tuple(epochs), o.max_age_days, max_age_blocks)
+
+
+def alerts_config(a: Alerts) -> AlertsConfig:
+    return AlertsConfig(
+        webhook=a.webhook, drift=a.drift, timeout=a.timeout, retries=a.retries, format=a.format
+    )
+
+
+def to_config(path: Path, model: PorToml, raw: Mapping[str, Any]) -> PorConfig:
+    """The frozen values the commands use, from a file the schema accepted."""
+    liabilities, db = model.liabilities, model.database
+    url = db.url
+    if url is not None and "://" not in url and not Path(url).is_absolute():
+        url = str(path.parent / url)
+    return PorConfig(
+        path=path,
+        exchange=model.exchange.name,
+        attestation_id=model.exchange.attestation_id,
+        bitcoin=None if model.bitcoin is None else bitcoin_config(path, model.bitcoin),
+        ethereum=None if model.ethereum is None else ethereum_config(path, model.ethereum),
+        count_custodial=model.snapshot.count_custodial,
+        reconcile=ReconcileConfig(
+            root=_path(path, liabilities.root),
+            liabilities_file=_path(path, liabilities.file),
+            assets_file=_path(path, liabilities.assets),
+            tree_dir=_path(path, liabilities.tree),
+            prices=_path(path, model.prices.file),
+            statement=_path(path, model.reserve.statement),
+            pack=model.reserve.pack,
+            min_coverage=model.thresholds.min_coverage,
+            min_combined=model.thresholds.min_combined,
+            key_file=_path(path, model.attest.key_file),
+        ),
+        raw=raw,
+        database=DatabaseConfig(url=url, lock_timeout=db.lock_timeout),
+        alerts=alerts_config(model.alerts),
+        ownership=ownership_config(model.ownership),
+    )
+
+
+# ----------------------------------------------------------------------------- beyond the schema
+
+
+def _literal_url_problems(node: NodeConfig) -> Iterator[InputError]:
+    """A URL written in the file is checked now (masked in the message: it may hold a key)."""
+    if node.url is not None:
+        try:
+            node._checked(node.url, "url", shown=mask_url(node.url))
+        except InputError as exc:
+            yield exc
+
+
+def _wallet_problems(path: Path, wallets: Sequence[WalletConfig]) -> Iterator[InputError]:
+    """The same address, xpub or key set twice (counted twice, its balance would back the
+    liabilities twice)."""
     seen: dict[tuple[str, ...], WalletConfig] = {}
     for wallet in wallets:
         identity: tuple[str, ...]
         if wallet.address is not None:
-            identity, name = ("address", address_key(chain, wallet.address)), "address"
+            identity, name = ("address", address_key(wallet.chain, wallet.address)), "address"
         elif wallet.xpub is not None:
             identity, name = ("xpub", wallet.xpub, wallet.script or ""), "xpub"
         else:
@@ -453,346 +553,167 @@ def _wallets(file: Path, chain: Chain, raw: Any, section: str) -> tuple[WalletCo
             name = "multisig"
         first = seen.setdefault(identity, wallet)
         if first is not wallet:
-            # counted twice, its balance would back the liabilities twice
-            raise InputError(
+            yield InputError(
                 f"the same {name} is listed twice, as {wallet_name(first)} and as "
                 f"{wallet_name(wallet)}; list each wallet once",
-                file=str(file),
+                file=str(path),
                 key=f"{wallet.key}.{name}",
                 value=wallet.address if wallet.address is not None else wallet.xpub,
             )
-    return wallets
 
 
-_RATIO = re.compile(r"[0-9]+(\.[0-9]+)?")
-_MAX_RATIO_CHARS = 40
-
-
-def _reconcile_section(path: Path, top: _Reader) -> ReconcileConfig:
-    liabilities = _Reader(path, top.get("liabilities", dict, {}), "liabilities")
-    liabilities.unknown({"root", "file", "assets", "tree"})
-    if liabilities.table and ("root" in liabilities.table) == ("file" in liabilities.table):
-        raise liabilities.fail("root", "give either root (a root.json) or file (to build from)")
-    if "file" in liabilities.table and "assets" not in liabilities.table:
-        raise liabilities.fail("assets", "missing (the assets TOML for the liabilities file)")
-    prices = _Reader(path, top.get("prices", dict, {}), "prices")
-    prices.unknown({"file"})
-    reserve = _Reader(path, top.get("reserve", dict, {}), "reserve")
-    reserve.unknown({"statement", "pack"})
-    thresholds = _Reader(path, top.get("thresholds", dict, {}), "thresholds")
-    thresholds.unknown({"min_coverage", "min_combined"})
-    for name in ("min_coverage", "min_combined"):
-        value = thresholds.get(name, str, "1")
-        if len(value) > _MAX_RATIO_CHARS or not _RATIO.fullmatch(value):
-            raise thresholds.fail(name, 'must be a decimal string such as "1" or "0.98"', value)
-    attest = _Reader(path, top.get("attest", dict, {}), "attest")
-    # public_key: the exchange's key an auditor pins (`por verify` checks its form)
-    attest.unknown({"key_file", "public_key"})
-    return ReconcileConfig(
-        root=liabilities.path("root"),
-        liabilities_file=liabilities.path("file"),
-        assets_file=liabilities.path("assets"),
-        tree_dir=liabilities.path("tree"),
-        prices=prices.path("file"),
-        statement=reserve.path("statement"),
-        pack=reserve.get("pack", str, None),
-        min_coverage=thresholds.get("min_coverage", str, "1"),
-        min_combined=thresholds.get("min_combined", str, "1"),
-        key_file=attest.path("key_file"),
-    )
-
-
-_NODE_KEYS = {"url", "url_file", "url_env", "timeout", "concurrency", "max_reply_bytes"}
-
-
-def _node_fields(path: Path, r: _Reader) -> dict[str, Any]:
-    """The settings every node section shares: its URL (one of three ways) and its limits."""
-    given = [name for name in ("url", "url_file", "url_env") if name in r.table]
-    if len(given) != 1:
-        raise r.fail(
-            given[1] if len(given) > 1 else "url",
-            "give exactly one of url, url_file (a file holding the URL) or url_env "
-            "(an environment variable holding it)",
-        )
-    url_env = r.get("url_env", str, None)
-    if url_env is not None and not url_env:
-        raise r.fail("url_env", "must name an environment variable")
-    return {
-        "section": r.where,
-        "file": path,
-        "url": r.get("url", str, None),
-        "url_file": r.path("url_file"),
-        "url_env": url_env,
-        "timeout": r.integer("timeout", 1, MAX_TIMEOUT, 30),
-        "concurrency": r.integer("concurrency", 1, MAX_CONCURRENCY, 8),
-        "max_reply_bytes": r.integer(
-            "max_reply_bytes", MIN_REPLY_BYTES, MAX_REPLY_BYTES, DEFAULT_MAX_REPLY_BYTES
-        ),
-    }
-
-
-def _checked_literal_url(node: NodeConfig) -> None:
-    """A URL written in the file is checked now (masked in the message: it may hold a key)."""
-    if node.url is not None:
-        node._checked(node.url, "url", shown=mask_url(node.url))
-
-
-def _bitcoin_section(path: Path, b: _Reader) -> BitcoinConfig:
-    b.unknown(
-        _NODE_KEYS
-        | {
-            "backend",
-            "network",
-            "asset",
-            "cookie_file",
-            "user",
-            "password_file",
-            "password_env",
-            "wallets",
-        }
-    )
-    backend = b.choice("backend", BTC_BACKENDS)
-    secrets = [k for k in ("cookie_file", "password_file", "password_env") if k in b.table]
-    if len(secrets) > 1:
-        # one would silently win over the other
-        raise b.fail(
-            secrets[1],
-            f"give one of cookie_file, password_file or password_env, not {secrets[0]} too",
-        )
-    if secrets and backend == "esplora":
-        raise b.fail(
-            secrets[0],
-            "Esplora takes no password; put credentials or an API key in url_file or url_env",
-        )
-    bitcoin = BitcoinConfig(
-        **_node_fields(path, b),
-        backend=backend,
-        network=b.choice("network", BTC_NETWORKS),
-        asset=b.asset("asset", "BTC"),
-        cookie_file=b.path("cookie_file"),
-        user=b.get("user", str, None),
-        password_file=b.path("password_file"),
-        password_env=b.get("password_env", str, None),
-        wallets=_wallets(path, Chain.BITCOIN, b.get("wallets", list, []), "bitcoin"),
-    )
-    _checked_literal_url(bitcoin)
-    return bitcoin
-
-
-def _ethereum_section(path: Path, e: _Reader) -> EthereumConfig:
-    e.unknown(_NODE_KEYS | {"chain_id", "asset", "trustless", "tokens", "wallets"})
-    tokens = []
-    for i, t in enumerate(e.get("tokens", list, [])):
-        if not isinstance(t, dict):
-            raise InputError("must be a table", file=str(path), key=f"ethereum.tokens[{i}]")
-        tr = _Reader(path, t, f"ethereum.tokens[{i}]")
-        tr.unknown({"code", "contract", "decimals", "balance_slot"})
-        contract = tr.get("contract", str)
-        if not _ETH_ADDRESS.fullmatch(contract):
-            raise tr.fail("contract", "not a contract address", contract)
-        tokens.append(
-            TokenConfig(
-                code=tr.asset("code"),
-                contract=contract,
-                decimals=tr.integer("decimals", 0, 36),
-                balance_slot=tr.integer("balance_slot", 0, _TOML_INT_MAX, 0),
-            )
-        )
-    native = e.asset("asset", "ETH")
-    codes: dict[str, str] = {native: "ethereum.asset"}
+def _token_problems(path: Path, eth: EthereumConfig) -> Iterator[InputError]:
+    """A token code or contract twice: one balance read under two names counts twice."""
+    codes: dict[str, str] = {eth.asset: "ethereum.asset"}
     contracts: dict[str, str] = {}
-    for i, token in enumerate(tokens):
+    for i, token in enumerate(eth.tokens):
         where = f"ethereum.tokens[{i}]"
         for seen, value, name in (
             (codes, token.code, "code"),
             (contracts, token.contract.lower(), "contract"),
         ):
             if value in seen:
-                # one balance read under two names would be counted twice
-                raise InputError(
+                yield InputError(
                     f"the same {name} as {seen[value]}",
                     file=str(path),
                     key=f"{where}.{name}",
                     value=value,
                 )
-            seen[value] = f"{where}.{name}"
-    ethereum = EthereumConfig(
-        **_node_fields(path, e),
-        chain_id=e.integer("chain_id", 1, _TOML_INT_MAX),
-        asset=native,
-        trustless=e.get("trustless", bool, False),
-        tokens=tuple(tokens),
-        wallets=_wallets(path, Chain.ETHEREUM, e.get("wallets", list, []), "ethereum"),
-    )
-    _checked_literal_url(ethereum)
-    return ethereum
+            else:
+                seen[value] = f"{where}.{name}"
 
 
-def load_config(path: Path) -> PorConfig:
-    """Read and check `por.toml`."""
-    raw = safetoml.load_path(path, what="config file")
-    top = _Reader(path, raw, "")
-    top.unknown(
-        {
-            "exchange",
-            "bitcoin",
-            "ethereum",
-            "snapshot",
-            "liabilities",
-            "prices",
-            "reserve",
-            "thresholds",
-            "attest",
-            "alerts",
-            "database",
-            "ownership",
-        }
-    )
-    exchange = _Reader(path, top.get("exchange", dict), "exchange")
-    name = exchange.line("name")
-    attestation_id = exchange.line("attestation_id")
-    bitcoin = ethereum = None
-    if "bitcoin" in raw:
-        bitcoin = _bitcoin_section(path, _Reader(path, top.get("bitcoin", dict), "bitcoin"))
-    if "ethereum" in raw:
-        ethereum = _ethereum_section(path, _Reader(path, top.get("ethereum", dict), "ethereum"))
-    if bitcoin is None and ethereum is None:
-        raise InputError("configure at least one of [bitcoin] and [ethereum]", file=str(path))
-    reconcile = _reconcile_section(path, top)
-    snapshot = _Reader(path, top.get("snapshot", dict, {}), "snapshot")
-    snapshot.unknown({"count_custodial"})
-    database, alerts = _history_sections(path, top)
-    ownership = _ownership_section(path, top)
-    _check_epoch_references(path, ownership, bitcoin, ethereum)
-    return PorConfig(
-        path=path,
-        exchange=name,
-        attestation_id=attestation_id,
-        bitcoin=bitcoin,
-        ethereum=ethereum,
-        count_custodial=snapshot.get("count_custodial", bool, False),
-        reconcile=reconcile,
-        raw=raw,
-        database=database,
-        alerts=alerts,
-        ownership=ownership,
-    )
+def _webhook_problems(path: Path, alerts: AlertsConfig) -> Iterator[InputError]:
+    webhook = alerts.webhook
+    if webhook is not None and (reason := url_problem(webhook)) is not None:
+        yield InputError(
+            f"not a usable URL: it {reason}",
+            file=str(path),
+            key="alerts.webhook",
+            value=mask_url(webhook),
+        )
 
 
-def _history_sections(path: Path, top: _Reader) -> tuple[DatabaseConfig, AlertsConfig]:
-    """[database] and [alerts] (scheduled runs; docs/history.md)."""
-    db = _Reader(path, top.get("database", dict, {}), "database")
-    db.unknown({"url", "lock_timeout"})
-    lock_timeout = db.integer("lock_timeout", 0, 86400, 30)
-    url = db.get("url", str, None)
-    if url is not None and "://" not in url and not Path(url).is_absolute():
-        url = str(path.parent / url)
-    al = _Reader(path, top.get("alerts", dict, {}), "alerts")
-    al.unknown({"webhook", "drift", "timeout", "retries", "format"})
-    webhook = al.get("webhook", str, None)
-    if webhook is not None and url_problem(webhook) is not None:
-        raise al.fail("webhook", f"not a usable URL: it {url_problem(webhook)}", mask_url(webhook))
-    drift = al.get("drift", str, None)
-    if drift is not None and (len(drift) > _MAX_RATIO_CHARS or not _RATIO.fullmatch(drift)):
-        raise al.fail("drift", 'must be a decimal string such as "0.05"', drift)
-    timeout = al.integer("timeout", 1, 600, 10)
-    retries = al.integer("retries", 0, 20, 3)
-    return DatabaseConfig(url=url, lock_timeout=lock_timeout), AlertsConfig(
-        webhook=webhook,
-        drift=drift,
-        timeout=timeout,
-        retries=retries,
-        format=al.choice("format", ALERT_FORMATS, "generic"),
-    )
+def _epoch_problems(path: Path, ownership: OwnershipConfig) -> Iterator[InputError]:
+    ids: set[str] = set()
+    for epoch in ownership.epochs:
+        if epoch.id in ids:
+            yield InputError(
+                "the same epoch id is defined twice",
+                file=str(path),
+                key=f"{epoch.key}.id",
+                value=epoch.id,
+            )
+        ids.add(epoch.id)
 
 
-_BLOCK_HASH = re.compile(r"(0x)?[0-9a-fA-F]{64}")
-_UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
-MAX_AGE_DAYS = 3660
-"""Ten years: a longer maximum age is a typo."""
-
-
-def _ownership_section(path: Path, top: _Reader) -> OwnershipConfig:
-    """[ownership]: epochs (signed once, reused by later runs) and the maximum proof age."""
-    from datetime import datetime
-
-    own = _Reader(path, top.get("ownership", dict, {}), "ownership")
-    own.unknown({"epochs", "max_age_days", "max_age_blocks"})
-    max_age_days = (
-        own.integer("max_age_days", 1, MAX_AGE_DAYS) if "max_age_days" in own.table else None
-    )
-    blocks_table = _Reader(path, own.get("max_age_blocks", dict, {}), "ownership.max_age_blocks")
-    blocks_table.unknown({c.value for c in Chain})
-    max_age_blocks = {
-        name: blocks_table.integer(name, 1, _TOML_INT_MAX) for name in sorted(blocks_table.table)
-    }
-    epochs: list[EpochConfig] = []
-    raw_epochs = own.get("epochs", list, [])
-    for i, raw in enumerate(raw_epochs):
-        where = f"ownership.epochs[{i}]"
-        if not isinstance(raw, Mapping):
-            raise InputError("must be a table", file=str(path), key=where)
-        e = _Reader(path, raw, where)
-        e.unknown({"id", "expires", *(c.value for c in Chain)})
-        epoch_id = e.line("id", limit=64)
-        if any(other.id == epoch_id for other in epochs):
-            raise e.fail("id", "the same epoch id is defined twice", epoch_id)
-        expires = e.get("expires", str, None)
-        if expires is not None:
-            valid = _UTC_TIME.fullmatch(expires) is not None
-            if valid:
-                try:
-                    datetime.fromisoformat(expires.replace("Z", "+00:00"))
-                except ValueError:
-                    valid = False
-            if not valid:
-                raise e.fail("expires", "must be a UTC time such as 2027-03-31T00:00:00Z", expires)
-        blocks: dict[str, EpochBlock] = {}
-        for chain in Chain:
-            if chain.value not in e.table:
-                continue
-            b = _Reader(path, e.get(chain.value, dict), f"{where}.{chain.value}")
-            b.unknown({"height", "hash"})
-            height = b.integer("height", 0, _TOML_INT_MAX)
-            block_hash = b.get("hash", str)
-            if not _BLOCK_HASH.fullmatch(block_hash):
-                raise b.fail("hash", "must be a block hash: 64 hex digits", block_hash)
-            blocks[chain.value] = EpochBlock(height, block_hash.lower().removeprefix("0x"))
-        if not blocks:
-            raise e.fail("bitcoin", "name the epoch's block on at least one chain")
-        epochs.append(EpochConfig(epoch_id, blocks, expires, where))
-    return OwnershipConfig(tuple(epochs), max_age_days, max_age_blocks)
-
-
-def _check_epoch_references(
+def _epoch_reference_problems(
     path: Path,
     ownership: OwnershipConfig,
-    bitcoin: BitcoinConfig | None,
-    ethereum: EthereumConfig | None,
-) -> None:
+    sections: Sequence[BitcoinConfig | EthereumConfig | None],
+) -> Iterator[InputError]:
     """Every wallet proof that names an epoch names one defined for its chain."""
-    for section in (bitcoin, ethereum):
+    for section in sections:
         for wallet in section.wallets if section is not None else ():
             proof = wallet.ownership
-            if proof is None or "epoch" not in proof:
+            if proof is None or proof.get("epoch") is None:
                 continue
-            name = proof["epoch"]
+            name = str(proof["epoch"])
             key = f"{wallet.key}.ownership.epoch"
-            if not isinstance(name, str):
-                raise InputError("has the wrong type", file=str(path), key=key, value=str(name))
             epoch = ownership.epoch(name)
             if epoch is None:
                 known = ", ".join(e.id for e in ownership.epochs) or "none defined"
-                raise InputError(
+                yield InputError(
                     f"no [[ownership.epochs]] has this id (defined: {known})",
                     file=str(path),
                     key=key,
                     value=name,
                 )
-            if wallet.chain.value not in epoch.blocks:
-                raise InputError(
+            elif wallet.chain.value not in epoch.blocks:
+                yield InputError(
                     f"epoch {name!r} names no {wallet.chain.value} block",
                     file=str(path),
                     key=key,
                     value=name,
                 )
+
+
+def semantic_problems(
+    path: Path,
+    *,
+    bitcoin: BitcoinConfig | None = None,
+    ethereum: EthereumConfig | None = None,
+    alerts: AlertsConfig | None = None,
+    ownership: OwnershipConfig | None = None,
+    references: bool = True,
+) -> Iterator[InputError]:
+    """What a schema cannot see, for the sections given (each one already valid): literal
+    URLs, a wallet, token or epoch listed twice, and (with `references`) epoch names."""
+    if bitcoin is not None:
+        yield from _literal_url_problems(bitcoin)
+        yield from _wallet_problems(path, bitcoin.wallets)
+    if ethereum is not None:
+        yield from _literal_url_problems(ethereum)
+        yield from _token_problems(path, ethereum)
+        yield from _wallet_problems(path, ethereum.wallets)
+    if alerts is not None:
+        yield from _webhook_problems(path, alerts)
+    if ownership is not None:
+        yield from _epoch_problems(path, ownership)
+        if references:
+            yield from _epoch_reference_problems(path, ownership, (bitcoin, ethereum))
+
+
+def config_problems(path: Path, raw: Mapping[str, Any]) -> tuple[PorConfig | None, list[Problem]]:
+    """Every problem of a parsed por.toml, not only the first (`por config check`).
+
+    The schema's problems first; then the checks beyond it for every section the schema
+    accepted, so a typo in one section does not hide a wallet listed twice in another.
+    """
+    model, problems = validate(path, raw)
+    if model is not None:
+        config = to_config(path, model, raw)
+        problems += [
+            (p, None)
+            for p in semantic_problems(
+                path,
+                bitcoin=config.bitcoin,
+                ethereum=config.ethereum,
+                alerts=config.alerts,
+                ownership=config.ownership,
+            )
+        ]
+        return config, problems
+    bad = {str(e["loc"][0]) for _, e in problems if e is not None and e["loc"]}
+    sections: dict[str, Any] = {}
+    ok = {name for name in ("bitcoin", "ethereum", "alerts", "ownership") if name in raw} - bad
+    if "bitcoin" in ok:
+        sections["bitcoin"] = bitcoin_config(path, Bitcoin.model_validate(raw["bitcoin"]))
+    if "ethereum" in ok:
+        sections["ethereum"] = ethereum_config(path, Ethereum.model_validate(raw["ethereum"]))
+    if "alerts" in ok:
+        sections["alerts"] = alerts_config(Alerts.model_validate(raw["alerts"]))
+    if "ownership" in ok:
+        sections["ownership"] = ownership_config(Ownership.model_validate(raw["ownership"]))
+    references = not ({"bitcoin", "ethereum", "ownership"} & bad)
+    problems += [(p, None) for p in semantic_problems(path, references=references, **sections)]
+    return None, problems
+
+
+def load_config(path: Path) -> PorConfig:
+    """Read and check `por.toml`: the first problem is raised (`InputError`, exit 3)."""
+    raw = safetoml.load_path(path, what="config file")
+    model, problems = validate(path, raw)
+    if problems:
+        raise problems[0][0]
+    assert model is not None
+    config = to_config(path, model, raw)
+    for problem in semantic_problems(
+        path,
+        bitcoin=config.bitcoin,
+        ethereum=config.ethereum,
+        alerts=config.alerts,
+        ownership=config.ownership,
+    ):
+        raise problem
+    return config
