@@ -101,6 +101,9 @@ def _register_reserve() -> None:
     cli.add_command(reserve)
     cli.add_command(publish)
     cli.add_command(serve)
+    from verifier.challenge_cli import challenge_cmd
+
+    cli.add_command(challenge_cmd)
     from verifier.init_cli import init
     from verifier.keys_cli import keys
 
