@@ -40,12 +40,27 @@ from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field
 
 from attestations.encoding import ASSET_CODE_RE, MAX_DECIMALS
 from attestations.proofs import format_units
 from verifier import safetoml
 from verifier.errors import InputError
+from verifier.file_schemas import (
+    DECIMAL_PATTERN,
+    Day,
+    FileModel,
+    PlainText,
+    Text,
+    fault,
+    pattern,
+    validate,
+)
+from verifier.file_schemas import (
+    Check as Valid,
+)
 from verifier.reserve import (
     CURRENCY_RE,
     WALLET_CLASSES,
@@ -119,6 +134,8 @@ PARAMETER_KINDS: dict[str, str] = {
     "minimum": "amount",
     "minimum.": "amount",
     "overheads_share": "share",
+    # the oldest an ownership-epoch signature may be, in days (verifier/ownership.py)
+    "ownership_max_age_days": "count",
 }
 
 
@@ -184,6 +201,7 @@ CITATION_RE = re.compile(r"\[([0-9]+)\]")
 SOURCE_KEYS = ("title", "publisher", "date", "identifier")
 _SOURCE_ID = re.compile(r"[1-9][0-9]{0,5}")
 _SOURCE_DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?|n\.d\.")
+_SOURCE_DATE_JSON = r"^(?:[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?|n\.d\.)$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,23 +352,7 @@ def _parameter_value(kind: str, raw: object, file: str | None, key: str) -> Para
     return str(raw)
 
 
-def _date(table: Mapping[str, Any], name: str, file: str, where: str, required: bool) -> Any:
-    if name not in table:
-        if required:
-            raise InputError("missing", file=file, key=f"{where}.{name}")
-        return None
-    value = table[name]
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise InputError(
-            "must be a TOML date (e.g. 2026-01-15, unquoted)",
-            file=file,
-            key=f"{where}.{name}",
-            value=str(value),
-        )
-    return value
-
-
-def _parameter(name: str, raw: Any, file: str) -> Parameter:
+def _parameter(name: str, entry: ParameterEntry, file: str) -> Parameter:
     where = f"parameters.{name}"
     kind = parameter_kind(name)
     if kind is None:
@@ -359,36 +361,13 @@ def _parameter(name: str, raw: Any, file: str) -> Parameter:
             file=file,
             key=where,
         )
-    if not isinstance(raw, Mapping):
-        raise InputError(
-            "must be a table with value, status, source, verified_on",
-            file=file,
-            key=where,
-            value=str(raw),
-        )
-    extra = sorted(set(raw) - {"value", "status", "source", "verified_on", "effective_from"})
-    if extra:
-        raise InputError("unknown key", file=file, key=f"{where}.{extra[0]}")
-    if "value" not in raw:
-        raise InputError("missing", file=file, key=f"{where}.value")
-    status = raw.get("status")
-    if status not in tuple(Status):
-        raise InputError(
-            f"must be one of {', '.join(Status)}",
-            file=file,
-            key=f"{where}.status",
-            value=str(status),
-        )
-    source = raw.get("source")
-    if not isinstance(source, str) or not source.strip():
-        raise InputError("must be a non-empty string", file=file, key=f"{where}.source")
     return Parameter(
         name=name,
-        value=_parameter_value(kind, raw["value"], file, f"{where}.value"),
-        status=Status(status),
-        source=source.strip(),
-        verified_on=_date(raw, "verified_on", file, where, True),
-        effective_from=_date(raw, "effective_from", file, where, False),
+        value=_parameter_value(kind, entry.value, file, f"{where}.value"),
+        status=entry.status,
+        source=entry.source,
+        verified_on=entry.verified_on,
+        effective_from=entry.effective_from,
     )
 
 
@@ -421,51 +400,6 @@ def _check_pack(pack: RulePack, file: str | None) -> None:
         raise InputError(
             "m_ops_max is below m_ops_min", file=file, key="parameters.m_ops_max", value=str(high)
         )
-
-
-def _sources(raw: Any, origin: str) -> tuple[Source, ...]:
-    """The ``[sources]`` table: ``[sources.N]`` with title, publisher, date, identifier."""
-    if not isinstance(raw, Mapping):
-        raise InputError("must be a table of [sources.N] tables", file=origin, key="sources")
-    out = []
-    for key, entry in raw.items():
-        where = f"sources.{key}"
-        if not _SOURCE_ID.fullmatch(key):
-            raise InputError(
-                "a source id must be a positive whole number (as cited: [43])",
-                file=origin,
-                key=where,
-                value=key,
-            )
-        if not isinstance(entry, Mapping):
-            raise InputError(
-                f"must be a table with {', '.join(SOURCE_KEYS)}", file=origin, key=where
-            )
-        extra = sorted(set(entry) - set(SOURCE_KEYS))
-        if extra:
-            raise InputError("unknown key", file=origin, key=f"{where}.{extra[0]}")
-        text: dict[str, str] = {}
-        for name in SOURCE_KEYS:
-            value = entry.get(name)
-            if name == "date" and isinstance(value, date) and not isinstance(value, datetime):
-                value = value.isoformat()
-            if not isinstance(value, str) or not value.strip():
-                raise InputError(
-                    "missing or not a non-empty string",
-                    file=origin,
-                    key=f"{where}.{name}",
-                    value=None if value is None else str(value),
-                )
-            text[name] = value.strip()
-        if not _SOURCE_DATE.fullmatch(text["date"]):
-            raise InputError(
-                "must be a date (2023-05-31, unquoted or quoted), YYYY-MM, YYYY, or n.d.",
-                file=origin,
-                key=f"{where}.date",
-                value=text["date"],
-            )
-        out.append(Source(id=int(key), **text))
-    return tuple(sorted(out, key=lambda source: source.id))
 
 
 def _check_citations(pack: RulePack, origin: str) -> None:
@@ -508,58 +442,218 @@ def parse_pack(raw: Mapping[str, Any], origin: str) -> RulePack:
         or a citation ``[n]`` (in a parameter's source or the description) that the pack's
         ``[sources]`` table does not list.
     """
-    allowed = {
-        "id",
-        "version",
-        "name",
-        "currency",
-        "model",
-        "jurisdiction",
-        "description",
-        "parameters",
-        "sources",
-    }
-    extra = sorted(set(raw) - allowed)
-    if extra:
-        raise InputError("unknown key", file=origin, key=extra[0])
-    text: dict[str, str] = {}
-    for key in ("id", "version", "name", "currency", "model"):
-        value = raw.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise InputError(
-                "missing or not a non-empty string",
-                file=origin,
-                key=key,
-                value=None if value is None else str(value),
-            )
-        text[key] = value.strip()
-    if not CURRENCY_RE.fullmatch(text["currency"]):
-        raise InputError("not a currency code", file=origin, key="currency", value=text["currency"])
-    if text["model"] not in MODELS:
-        raise InputError(
-            f"must be one of {', '.join(MODELS)}", file=origin, key="model", value=text["model"]
+    doc = validate(PackFile, raw, origin)
+    problems = file_problems(doc, origin)
+    if problems:
+        raise problems[0]
+    return _build(doc, origin)
+
+
+# ----------------------------------------------------------------------------- pack schema
+# The file's one definition (pydantic models, verifier.file_schemas), published as
+# docs/spec/schemas/por-rule-pack.schema.json. A parameter's value depends on its name
+# (`parameter_kind`), so values are checked by `file_problems`; the published schema lists
+# each name's value type.
+
+
+def _status(value: object) -> Status:
+    if value not in tuple(Status):
+        raise fault(f"must be one of {', '.join(Status)}", value)
+    return Status(str(value))
+
+
+def _model_name(value: object) -> str:
+    if not isinstance(value, str) or value.strip() not in MODELS:
+        raise fault(f"must be one of {', '.join(MODELS)}", value)
+    return value.strip()
+
+
+def _source_date(value: object) -> str:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = value.isoformat()
+    if not isinstance(value, str) or not value.strip():
+        raise fault("missing or not a non-empty string", value)
+    if not _SOURCE_DATE.fullmatch(value.strip()):
+        raise fault(
+            "must be a date (2023-05-31, unquoted or quoted), YYYY-MM, YYYY, or n.d.", value
         )
-    params = raw.get("parameters", {})
-    if not isinstance(params, Mapping):
-        raise InputError("must be a table of parameter tables", file=origin, key="parameters")
-    for key in ("jurisdiction", "description"):
-        if key in raw and not isinstance(raw[key], str):
-            raise InputError("must be a string", file=origin, key=key, value=str(raw[key]))
-    pack = RulePack(
-        id=text["id"],
-        version=text["version"],
-        name=text["name"],
-        currency=text["currency"],
-        model=text["model"],
-        parameters=tuple(_parameter(name, value, origin) for name, value in params.items()),
-        jurisdiction=str(raw.get("jurisdiction", "")),
-        description=str(raw.get("description", "")),
-        origin=origin,
-        sources=_sources(raw.get("sources", {}), origin),
+    return value.strip()
+
+
+def _source_id(value: object) -> str:
+    if not isinstance(value, str) or not _SOURCE_ID.fullmatch(value):
+        raise fault("a source id must be a positive whole number (as cited: [43])", value)
+    return value
+
+
+def _raw_value(value: object) -> object:
+    return value
+
+
+_KIND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "rate": {
+        "description": "A non-negative decimal string or integer",
+        "anyOf": [
+            {"type": "string", "pattern": DECIMAL_PATTERN.replace("[+-]?", r"\+?")},
+            {"type": "integer", "minimum": 0},
+        ],
+    },
+    "amount": {
+        "description": "A non-negative amount in the pack's currency (decimal string or integer)",
+        "anyOf": [
+            {"type": "string", "pattern": DECIMAL_PATTERN.replace("[+-]?", r"\+?")},
+            {"type": "integer", "minimum": 0},
+        ],
+    },
+    "share": {
+        "description": 'A share 0..1 ("0.3")',
+        "anyOf": [
+            {"type": "string", "pattern": DECIMAL_PATTERN.replace("[+-]?", r"\+?")},
+            {"type": "integer", "minimum": 0, "maximum": 1},
+        ],
+    },
+    "count": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
+    "bool": {"type": "boolean"},
+    "names": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    "kinds": {"type": "array", "items": {"enum": list(COMPONENT_KINDS)}},
+    "capital_item": {"enum": list(CAPITAL_ITEMS)},
+}
+
+
+class ParameterEntry(FileModel):
+    """``[parameters.NAME]``: one parameter with its provenance."""
+
+    value: Annotated[
+        object, Valid(_raw_value, {"description": "Typed by the parameter's name"})
+    ] = Field(description="The value; its type depends on the parameter (see properties)")
+    status: Annotated[Status, Valid(_status, {"enum": [s.value for s in Status]})] = Field(
+        description="LAW (in force), GUIDE (guideline), PROP (proposal), PH (placeholder)"
     )
-    _check_citations(pack, origin)
-    _check_pack(pack, origin)
-    return pack
+    source: Text = Field(description="Article, guideline or report, citing [n] from [sources]")
+    verified_on: Day = Field(description="When someone last checked the value against the source")
+    effective_from: Day | None = Field(None, description="When the value takes effect")
+
+
+class SourceEntry(FileModel):
+    """``[sources.N]``: what a citation ``[N]`` refers to."""
+
+    title: Text = Field(description="The document's title")
+    publisher: Text = Field(description="Who published it")
+    date: Annotated[
+        str,
+        Valid(
+            _source_date,
+            {
+                "description": "2023-05-31 (a TOML date or string), YYYY-MM, YYYY or n.d.",
+                "anyOf": [
+                    {"type": "string", "format": "date"},
+                    {"type": "string", "pattern": _SOURCE_DATE_JSON},
+                ],
+            },
+        ),
+    ] = Field(description="Publication date")
+    identifier: Text = Field(description="A URL, a document number or an article reference")
+
+
+def _parameters_schema(schema: dict[str, Any]) -> None:
+    """List every parameter name with its value's type in the published schema."""
+    params = schema["properties"]["parameters"]
+    entry = params.pop("additionalProperties")
+
+    def with_value(kind: str) -> dict[str, Any]:
+        return {
+            "allOf": [entry, {"properties": {"value": _KIND_SCHEMAS[kind]}}],
+            "description": f"A {kind} parameter",
+        }
+
+    params["properties"] = {
+        name: with_value(kind)
+        for name, kind in sorted(PARAMETER_KINDS.items())
+        if not name.endswith(".")
+    }
+    params["patternProperties"] = {
+        f"^{re.escape(name)}.+$": with_value(kind)
+        for name, kind in sorted(PARAMETER_KINDS.items())
+        if name.endswith(".")
+    }
+    params["additionalProperties"] = False
+
+
+class PackFile(FileModel):
+    """A rule pack: versioned parameters with status, source and verification date."""
+
+    model_config = ConfigDict(
+        title="por rule pack",
+        json_schema_extra=_parameters_schema,
+    )
+
+    id: Text = Field(description="The pack's id (a built-in pack's file name)")
+    version: Text = Field(description="The pack's version")
+    name: Text = Field(description="A readable name")
+    currency: Annotated[str, pattern(CURRENCY_RE, "not a currency code")] = Field(
+        description="Currency of the pack's fixed amounts (floor, cap, minimums)"
+    )
+    model: Annotated[str, Valid(_model_name, {"enum": list(MODELS)})] = Field(
+        description="reserve (Japan-style, also Hong Kong) or capital (MiCA, VARA)"
+    )
+    jurisdiction: PlainText | None = Field(None, description="Jurisdiction code")
+    description: PlainText | None = Field(None, description="What the pack requires, citing [n]")
+    parameters: dict[str, ParameterEntry] = Field(
+        default_factory=dict, description="[parameters.NAME] tables"
+    )
+    sources: dict[
+        Annotated[str, Valid(_source_id, {"type": "string", "pattern": "^[1-9][0-9]{0,5}$"})],
+        SourceEntry,
+    ] = Field(default_factory=dict, description="[sources.N]: what each citation [N] refers to")
+
+
+def _build(doc: PackFile, origin: str) -> RulePack:
+    """The pack's values; raises the first bad parameter value or unknown name."""
+    return RulePack(
+        id=doc.id,
+        version=doc.version,
+        name=doc.name,
+        currency=doc.currency,
+        model=doc.model,
+        parameters=tuple(_parameter(name, entry, origin) for name, entry in doc.parameters.items()),
+        jurisdiction=doc.jurisdiction or "",
+        description=doc.description or "",
+        origin=origin,
+        sources=tuple(
+            sorted(
+                (
+                    Source(
+                        id=int(key),
+                        title=s.title,
+                        publisher=s.publisher,
+                        date=s.date,
+                        identifier=s.identifier,
+                    )
+                    for key, s in doc.sources.items()
+                ),
+                key=lambda source: source.id,
+            )
+        ),
+    )
+
+
+def file_problems(doc: PackFile, origin: str) -> list[InputError]:
+    """Every unknown parameter and bad value, then the first citation or cross-parameter fault."""
+    out = []
+    for name, entry in doc.parameters.items():
+        try:
+            _parameter(name, entry, origin)
+        except InputError as exc:
+            out.append(exc)
+    if out:
+        return out
+    pack = _build(doc, origin)
+    for check in (_check_citations, _check_pack):
+        try:
+            check(pack, origin)
+        except InputError as exc:
+            out.append(exc)
+    return out
 
 
 def known_packs() -> tuple[str, ...]:
