@@ -857,6 +857,42 @@ def all_targets(world: Path) -> dict[str, Target]:
             subprocess_baseline=False,
         )
     )
+    epoch_table = '[{ id = "e1", bitcoin = { height = 1, hash = "' + "ab" * 32 + '" } }]'
+    targets.append(
+        Target(
+            "challenge",
+            ("challenge", "--config", "{config}"),
+            ("config",),
+            {
+                "config": Slot("toml", "config/por.toml"),
+                "password": Slot("text", "config/keys/bcoin.pass"),
+            },
+            tuple(
+                M.toml_cases("config", config)[::3]
+                + node_cases[::3]
+                + heights
+                + [
+                    *[_set("--epoch", v) for v in ("", "a b", "x" * 65, "\u202e", M.HUGE)],
+                    *[
+                        _labelled(f"--epoch e1 --expires={v[:20]}", ("set", "--epoch", "e1"),
+                                  ("set", "--expires", v))
+                        for v in ("", "2099-02-30T00:00:00Z", "tomorrow", M.HUGE)
+                    ],
+                    _set("--expires", "2099-03-31T00:00:00Z"),
+                    _config_edit("config", config, "ownership.epochs", epoch_table, "epoch",
+                                 edits=(("set", "--epoch", "e1"), ("set", "--btc-height", "1"))),
+                    _config_edit("config", config, "ownership.epochs", epoch_table, "epoch-only",
+                                 edits=(("set", "--epoch", "e1"),)),
+                    _config_edit("config", config, "ownership.epochs", "[{ id = 1 }]", "bad-id",
+                                 edits=(("set", "--epoch", "1"),)),
+                ]
+            ),
+            infra=True,
+            valid=frozenset({4}),
+            examples=20,
+            subprocess_baseline=False,
+        )
+    )  # fmt: skip
     reconcile_cases = (
         M.toml_cases("config", config)[::5]
         + node_cases[::6]
@@ -1283,6 +1319,7 @@ TARGET_NAMES = (
     "verify-ownership --format htx",
     "verify-ownership --format por",
     "snapshot",
+    "challenge",
     "reconcile",
     "attest",
     "verify",
