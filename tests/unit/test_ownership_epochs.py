@@ -180,3 +180,23 @@ def test_judge_refuses_an_epoch_block_the_node_does_not_have() -> None:
 )
 def test_duration(seconds: int, words: str) -> None:
     assert duration(seconds) == words
+
+
+def test_a_pack_may_set_the_maximum_age(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from verifier.ownership import pack_max_age_days
+    from verifier.rules import known_packs
+
+    source = tmp_path / "pack.toml"
+    builtin = known_packs()[0]
+    from importlib import resources
+
+    text = resources.files("verifier").joinpath("packs", f"{builtin}.toml").read_text()
+    text += (
+        '\n[parameters.ownership_max_age_days]\nvalue = 30\nstatus = "PH"\n'
+        'source = "test placeholder"\nverified_on = 2026-11-01\n'
+    )
+    source.write_text(text)
+    days, _ = pack_max_age_days(str(source))
+    assert days == 30
+    assert pack_max_age_days(builtin)[0] is None  # the built-in packs do not set it
+    assert pack_max_age_days(None) == (None, "")
