@@ -56,8 +56,8 @@ KINDS: dict[str, tuple[str, str, str]] = {
 }
 """Every file kind `problems` knows, with where its model is defined."""
 
-SCHEMA_BASE = "https://github.com/por/por/docs/spec/schemas/"
-"""The ``$id`` prefix of the published schemas (a name, not fetched by anything)."""
+SCHEMA_BASE = "urn:por:schema:"
+"""The ``$id`` prefix of the published schemas: a name, not a location anything fetches."""
 
 _WHAT = {
     "prices": "prices file",
@@ -456,11 +456,30 @@ def problems(kind: str, path: Path | str) -> list[InputError]:
     return _semantic(kind)(doc, name)
 
 
+def _toml_only(node: Any) -> Any:
+    """A schema without JSON null: TOML has none, so an optional key is just left out."""
+    if isinstance(node, list):
+        return [_toml_only(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "default" and value is None:
+            continue
+        if key == "anyOf":
+            value = [branch for branch in value if branch != {"type": "null"}]
+            if len(value) == 1:
+                out.update(_toml_only(value[0]))
+                continue
+        out[key] = _toml_only(value)
+    return out
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
     """{published file name: JSON Schema} for every file kind, generated from the models."""
     out = {}
     for kind, (_, _, filename) in KINDS.items():
-        schema = model_of(kind).model_json_schema(mode="validation")
+        schema = _toml_only(model_of(kind).model_json_schema(mode="validation"))
         out[filename] = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": SCHEMA_BASE + filename,
