@@ -8,6 +8,7 @@ Every command takes `--json` and then prints exactly one JSON document on stdout
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -22,7 +23,14 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from verifier.console import err, out, print_json, progress_bar
+from verifier.console import (
+    err,
+    out,
+    print_json,
+    print_table,
+    print_wrapped,
+    progress_bar,
+)
 from verifier.errors import (
     EXIT_INFRA,
     EXIT_INVALID,
@@ -38,6 +46,7 @@ from verifier.redact import mask_text
 JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
 )
+log = logging.getLogger(__name__)
 SAFE_NAME = re.compile(r"[A-Za-z0-9._@+-]{1,200}")
 MAX_SAMPLE_ACCOUNTS = 1_000_000_000
 """Generated customers at most (sample, bench, demo): far past what this machine holds."""
@@ -82,7 +91,30 @@ def _load_json(path: Path, what: str) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="por")
-def cli() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log records on stderr: -v INFO, -vv DEBUG (default WARNING; INFO for --every).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Log errors only.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error", "critical"], case_sensitive=False),
+    default=None,
+    help="Log level (default $POR_LOG_LEVEL, then warning).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    default=None,
+    help="Log records on stderr as text lines (ISO 8601 UTC time, level, logger, message) "
+    "or one JSON object per line (default $POR_LOG_FORMAT, then text).",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, verbose: int, quiet: bool, log_level: str | None, log_format: str | None
+) -> None:
     """por: proof of reserves and on-chain verification.
 
     Commit customer balances to a Merkle sum tree (por-mst-v1), hand every customer an
@@ -91,7 +123,31 @@ def cli() -> None:
     Exit codes: 0 ok; 1 shortfall; 2 usage; 3 invalid input, proof or signature;
     4 node or infrastructure failure. No command prints a Python traceback unless given
     --debug (anywhere on the command line) or POR_DEBUG=1.
+
+    Logs go to stderr (never a secret), results to stdout; the log options come before
+    the command: por -v --log-format json reconcile ...
     """
+    _configure_logging(ctx, verbose, quiet, log_level, log_format)
+
+
+def _configure_logging(
+    ctx: click.Context, verbose: int, quiet: bool, level: str | None, fmt: str | None
+) -> None:
+    from verifier import logs
+
+    if verbose and quiet:
+        raise UsageError("-v and -q exclude each other")
+    try:
+        chosen = logs.resolve_level(verbose=verbose, quiet=quiet, level=level)
+        form = logs.resolve_format(fmt)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    logs.configure(chosen, form)
+    # the --every loop is a service: its run lines are its log, so it defaults to INFO
+    ctx.meta["por.log"] = {
+        "format": form,
+        "explicit": logs.explicit(verbose, quiet, level, os.environ),
+    }
 
 
 def _register_reserve() -> None:
@@ -247,7 +303,7 @@ def liabilities_build(
         table.add_column("total", justify="right")
         for code, total in _totals(result.root.assets, result.root.root.sums).items():
             table.add_row(code, total)
-        out.print(table)
+        print_table(out, table)
         out.print(
             f"accounts {result.accounts:,}  leaves {result.leaves:,}  padding "
             f"{result.padding:,}  height {result.root.height}"
@@ -493,7 +549,7 @@ def liabilities_audit(
         table.add_column("total liabilities", justify="right")
         for code, total in totals.items():
             table.add_row(code, total)
-        out.print(table)
+        print_table(out, table)
         for check in result.checks:
             out.print(f"  [green]✓[/green] {check}")
         if not result.leaves_recomputed:
@@ -656,7 +712,7 @@ def verify_proof_cmd(
     table.add_column("balance", justify="right")
     for code, amount in result.balances_whole().items():
         table.add_row(code, amount)
-    out.print(table)
+    print_table(out, table)
     out.print("checked:")
     for check in result.checks:
         out.print(f"  [green]✓[/green] {escape(check)}")
@@ -716,10 +772,12 @@ def _render_snapshot(doc: dict[str, Any]) -> None:
         f"{escape(doc['attestation_id'])} at {doc['taken_at']}"
     )
     for chain in doc["chains"]:
-        out.print(
-            f"\n[bold]{chain['chain']}[/bold] {chain['network']} at height "
-            f"{chain['height']}, block {chain['block_hash']} ({chain['method']}, "
-            f"{chain['requests']} requests)"
+        out.print()
+        print_wrapped(  # wrapped at spaces: the block hash stays whole
+            out,
+            f"{chain['chain']} {chain['network']} at height {chain['height']}, block "
+            f"{chain['block_hash']} ({chain['method']}, {chain['requests']} requests)",
+            subsequent="  ",
         )
         table = Table(show_header=True)
         for column in ("wallet", "class", "address", "balances", "ownership"):
@@ -735,13 +793,13 @@ def _render_snapshot(doc: dict[str, Any]) -> None:
                 balances + " (base units)",
                 f"[{colour}]{status}[/{colour}] {escape(row['ownership']['reason'])}",
             )
-        out.print(table)
+        print_table(out, table)
         totals = Table(title="totals", show_header=True)
         for column in ("asset", "proven", "unproven", "custodial"):
             totals.add_column(column, justify="right" if column != "asset" else "left")
         for code, kinds in chain["totals"].items():
             totals.add_row(code, *(kinds[k]["amount"] for k in ("proven", "unproven", "custodial")))
-        out.print(totals)
+        print_table(out, totals)
 
 
 # ----------------------------------------------------------------------------- reconcile
@@ -1150,10 +1208,10 @@ def verify_cmd(
         f"[bold {colour}]{state}[/bold {colour}] attestation "
         f"{escape(result.attestation_id)} signed {signer} {result.public_key}"
     )
-    for check in result.checks:
-        out.print(f"  [green]✓[/green] {escape(check)}")
+    for check in result.checks:  # wrapped at spaces: no figure or hash is split
+        print_wrapped(out, f"  ✓ {check}", subsequent="    ", style="green")
     for problem in result.discrepancies:
-        out.print(f"  [red]✗[/red] {escape(problem)}")
+        print_wrapped(out, f"  ✗ {problem}", subsequent="    ", style="red")
     if result.report is not None:
         verdict = result.report["verdict"]
         out.print(
@@ -1295,7 +1353,7 @@ def bench_snapshot(btc_addresses: int, eth_addresses: int, tokens: int, as_json:
             str(row["naive"]["requests"]),
             f"{row['speedup']}x",
         )
-    out.print(table)
+    print_table(out, table)
     out.print(
         f"overall speedup {result['speedup']}x; both chains concurrently "
         f"{result['both_chains_concurrently_seconds']} s"
@@ -1337,6 +1395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("POR_DEBUG", "") not in {"", "0"}
     args = [a for a in args if a != "--debug"]
     as_json = "--json" in args
+    _default_logging()
     try:
         return _main(args, as_json)
     except KeyboardInterrupt:
@@ -1363,6 +1422,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             as_json,
         )
         return EXIT_INFRA
+
+
+def _default_logging() -> None:
+    """Logging before the root options are parsed (and again on every in-process call):
+    the environment's level and format, a bad value being left to the root group to name."""
+    from verifier import logs
+
+    try:
+        level, form = logs.resolve_level(), logs.resolve_format()
+    except ValueError:
+        level, form = logging.WARNING, "text"
+    logs.configure(level, form)
 
 
 def _main(args: list[str], as_json: bool) -> int:
@@ -1404,7 +1475,10 @@ def _main(args: list[str], as_json: bool) -> int:
 def _report(exc: PorError, as_json: bool) -> None:
     # last line of defence: no credential in a URL reaches the terminal or a JSON consumer
     # and nothing the terminal cannot encode (a lone surrogate from a hostile file)
-    exc.message = mask_text(exc.message).encode("utf-8", "backslashreplace").decode("utf-8")
+    from verifier.logs import secrets
+
+    exc.message = mask_text(exc.message, secrets())
+    exc.message = exc.message.encode("utf-8", "backslashreplace").decode("utf-8")
     label = {EXIT_INVALID: "invalid", EXIT_USAGE: "usage"}.get(exc.exit_code, "error")
     if isinstance(exc, InvalidProof):
         err.print(f"[bold red]INVALID[/bold red] {escape(exc.message)}")
