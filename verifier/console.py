@@ -59,7 +59,7 @@ class PorConsole(Console):
 def columns_width(environ: dict[str, str] | None = None) -> int:
     """``$COLUMNS`` when it is a sensible number, else 80."""
     value = (environ if environ is not None else os.environ).get("COLUMNS", "").strip()
-    if value.isdigit() and MIN_WIDTH <= int(value) <= 10_000:
+    if value.isdigit() and MIN_WIDTH <= int(value) <= 1_000_000:
         return int(value)
     return DEFAULT_WIDTH
 
