@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -23,7 +24,7 @@ API_KEY = "apikey0123456789abcdefABC"
 class Busy(BaseHTTPRequestHandler):
     """Every request: HTTP 503 (a transient failure, retried)."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
     def _reply(self) -> None:
         Busy.seen.append(self.headers.get("Authorization", ""))
@@ -31,8 +32,8 @@ class Busy(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    do_GET = _reply
-    do_POST = _reply
+    do_GET = _reply  # noqa: N815 - http.server's names
+    do_POST = _reply  # noqa: N815
 
     def log_message(self, format: str, *args: object) -> None:
         pass
