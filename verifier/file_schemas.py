@@ -139,20 +139,28 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str] | None:
-    """The keys the table at `loc` accepts, or None when that is not a model."""
+    """The keys the table at `loc` accepts, or None when that is not a model.
+
+    Array indexes in `loc` may be left out (``bitcoin.wallets.ownership``).
+    """
     current: Any = model
     for part in loc:
         current = _unwrap(current)
+        while isinstance(part, str) and typing.get_origin(current) in (list, tuple):
+            current = _unwrap(typing.get_args(current)[0])
         if isinstance(current, type) and issubclass(current, BaseModel):
-            if not isinstance(part, str) or part not in current.model_fields:
+            names = {f.alias or name: name for name, f in current.model_fields.items()}
+            if not isinstance(part, str) or part not in names:
                 return None
-            current = current.model_fields[part].annotation
+            current = current.model_fields[names[part]].annotation
         elif typing.get_origin(current) in (list, tuple, dict):
             args = typing.get_args(current)
             current = args[-1] if typing.get_origin(current) is dict else args[0]
         else:
             return None
     current = _unwrap(current)
+    while typing.get_origin(current) in (list, tuple):
+        current = _unwrap(typing.get_args(current)[0])
     if isinstance(current, type) and issubclass(current, BaseModel):
         return [f.alias or name for name, f in current.model_fields.items()]
     return None
