@@ -17,13 +17,16 @@ returns all of them (`por config check`).
 
 from __future__ import annotations
 
+import difflib
 import os
+import types
+import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from chains.base import DEFAULT_MAX_REPLY_BYTES, Attribution, Chain, WalletClass
@@ -356,13 +359,55 @@ def schema_error(path: Path, error: ErrorDetails) -> InputError:
     elif kind == "missing":
         message = "missing"
     elif kind == "extra_forbidden":
-        message = "unknown key"
+        known, close = unknown_key_help(error["loc"])
+        message = f"unknown key (known: {', '.join(known)})" if known else "unknown key"
+        if close is not None:
+            message += f"; did you mean {close!r}?"
     else:
         message = _TYPE_MESSAGES.get(kind, "has the wrong type")
         shown = printable(error.get("input"))
     if shown is not None:
         shown = mask_url(shown) if loc and loc[-1] in _URL_KEYS else mask_text(shown)
     return InputError(message, file=str(path), key=error_key(loc) or None, value=shown)
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class or container type behind Annotated[...] and X | None."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        else:
+            return annotation
+
+
+def known_keys(loc: Sequence[str | int]) -> list[str]:
+    """The keys the table at `loc` accepts (empty when `loc` is not a table of the schema)."""
+    current: Any = PorToml
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or name: f for name, f in current.model_fields.items()}
+            if not isinstance(part, str) or part not in fields:
+                return []
+            current = fields[part].annotation
+        elif typing.get_origin(current) in (list, dict):
+            current = typing.get_args(current)[-1]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def unknown_key_help(loc: Sequence[str | int]) -> tuple[list[str], str | None]:
+    """For an unknown key at `loc`: the keys its table accepts, and the closest of them."""
+    known = known_keys(loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6) if loc else []
+    return known, close[0] if close else None
 
 
 _TYPE_MESSAGES = {
@@ -664,7 +709,22 @@ def semantic_problems(
             yield from _epoch_reference_problems(path, ownership, (bitcoin, ethereum))
 
 
-def config_problems(path: Path, raw: Mapping[str, Any]) -> tuple[PorConfig | None, list[Problem]]:
+@dataclass(frozen=True)
+class Checked:
+    """Every problem of a config, with the values of the sections the schema accepted."""
+
+    problems: list[Problem]
+    config: PorConfig | None
+    """The whole config, when the schema accepted all of it."""
+    bitcoin: BitcoinConfig | None = None
+    ethereum: EthereumConfig | None = None
+    wallets: tuple[WalletConfig, ...] = ()
+    """Every wallet the schema accepted, also in a section it did not (for offline checks)."""
+    network: str | None = None
+    """The Bitcoin network, when it is one."""
+
+
+def config_problems(path: Path, raw: Mapping[str, Any]) -> Checked:
     """Every problem of a parsed por.toml, not only the first (`por config check`).
 
     The schema's problems first; then the checks beyond it for every section the schema
@@ -683,21 +743,65 @@ def config_problems(path: Path, raw: Mapping[str, Any]) -> tuple[PorConfig | Non
                 ownership=config.ownership,
             )
         ]
-        return config, problems
+        every = tuple(w for n in (config.bitcoin, config.ethereum) if n for w in n.wallets)
+        chain = config.bitcoin.network if config.bitcoin else None
+        return Checked(problems, config, config.bitcoin, config.ethereum, every, chain)
     bad = {str(e["loc"][0]) for _, e in problems if e is not None and e["loc"]}
-    sections: dict[str, Any] = {}
     ok = {name for name in ("bitcoin", "ethereum", "alerts", "ownership") if name in raw} - bad
+    bitcoin = ethereum = alerts = ownership = None
     if "bitcoin" in ok:
-        sections["bitcoin"] = bitcoin_config(path, Bitcoin.model_validate(raw["bitcoin"]))
+        bitcoin = bitcoin_config(path, Bitcoin.model_validate(raw["bitcoin"]))
     if "ethereum" in ok:
-        sections["ethereum"] = ethereum_config(path, Ethereum.model_validate(raw["ethereum"]))
+        ethereum = ethereum_config(path, Ethereum.model_validate(raw["ethereum"]))
     if "alerts" in ok:
-        sections["alerts"] = alerts_config(Alerts.model_validate(raw["alerts"]))
+        alerts = alerts_config(Alerts.model_validate(raw["alerts"]))
     if "ownership" in ok:
-        sections["ownership"] = ownership_config(Ownership.model_validate(raw["ownership"]))
+        ownership = ownership_config(Ownership.model_validate(raw["ownership"]))
     references = not ({"bitcoin", "ethereum", "ownership"} & bad)
-    problems += [(p, None) for p in semantic_problems(path, references=references, **sections)]
-    return None, problems
+    problems += [
+        (p, None)
+        for p in semantic_problems(
+            path,
+            bitcoin=bitcoin,
+            ethereum=ethereum,
+            alerts=alerts,
+            ownership=ownership,
+            references=references,
+        )
+    ]
+    wallets: list[WalletConfig] = []
+    kinds: tuple[tuple[str, Chain, type[BitcoinWallet | EthereumWallet]], ...] = (
+        ("bitcoin", Chain.BITCOIN, BitcoinWallet),
+        ("ethereum", Chain.ETHEREUM, EthereumWallet),
+    )
+    for name, chain, table in kinds:
+        node: BitcoinConfig | EthereumConfig | None = bitcoin if name == "bitcoin" else ethereum
+        if node is not None:
+            wallets += list(node.wallets)
+            continue
+        # a section the schema refused: its wallets that are fine on their own
+        section = raw.get(name)
+        listed = section.get("wallets") if isinstance(section, Mapping) else None
+        valid: list[WalletConfig] = []
+        for i, item in enumerate(listed if isinstance(listed, list) else []):
+            try:
+                valid.append(
+                    _wallet(path, chain, table.model_validate(item), f"{name}.wallets[{i}]")
+                )
+            except ValidationError:
+                continue
+        problems += [(p, None) for p in _wallet_problems(path, valid)]
+        wallets += valid
+    section = raw.get("bitcoin")
+    network = section.get("network") if isinstance(section, Mapping) else None
+    return Checked(
+        problems,
+        None,
+        bitcoin,
+        ethereum,
+        tuple(wallets),
+        network if network in BTC_NETWORKS else None,
+    )
 
 
 def load_config(path: Path) -> PorConfig:

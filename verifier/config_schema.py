@@ -29,8 +29,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-SCHEMA_ID = "https://por.invalid/schemas/por-config.schema.json"
-"""The published schema's `$id` (an identifier, not a URL anything is fetched from)."""
+SCHEMA_ID = "https://github.com/por/por/docs/spec/schemas/por-config.schema.json"
+"""The published schema's `$id` (a name, as verifier/file_schemas.py gives its schemas;
+nothing fetches it)."""
 
 TOML_INT_MAX = (1 << 63) - 1
 """The largest integer TOML holds."""
@@ -655,9 +656,28 @@ class PorToml(_Table):
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of por.toml (draft 2020-12), as published in docs/spec/schemas."""
-    generated = PorToml.model_json_schema(by_alias=True)
+    generated = _no_null(PorToml.model_json_schema(by_alias=True))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         **generated,
     }
+
+
+def _no_null(node: Any) -> Any:
+    """TOML has no null: an optional key is one left out, so `anyOf [X, null]` is X and a
+    default of null is no default."""
+    if isinstance(node, list):
+        return [_no_null(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _no_null(v) for k, v in node.items() if not (k == "default" and v is None)}
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        del out["anyOf"]
+        if len(rest) == 1:
+            out = {**rest[0], **out}
+        else:
+            out["anyOf"] = rest
+    return out

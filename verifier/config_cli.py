@@ -1,0 +1,590 @@
+"""`por config check` and `por config schema`: check a por.toml offline, publish its schema.
+
+Where it sits: before the first run. `check_config` lists EVERY problem of a config at once
+(not the first, as `load_config` raises): the schema's (verifier/config_schema.py), the
+checks beyond it (verifier/config.py: a wallet listed twice, epoch references, URLs), the
+files it names (each read by its own checker: verifier/file_schemas.py for prices, reserve
+statement, assets and pack; the root document; the signing key's form and mode; node URL
+and password files), and what can be checked without a node: every address, xpub and
+multisig key for its network, EIP-55 checksums, and that every signature decodes (base64 or
+hex, of the right length) — not that it verifies, which needs the pinned block.
+
+No secret is ever shown: URLs are masked, files holding a URL or password are checked
+without quoting their content, a private key is never echoed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chains.base import Chain
+from verifier import safetoml
+from verifier.config import (
+    BitcoinConfig,
+    EthereumConfig,
+    TokenConfig,
+    WalletConfig,
+    config_problems,
+    unknown_key_help,
+)
+from verifier.errors import EXIT_INVALID, EXIT_OK, InputError, PorError
+from verifier.redact import mask_text
+
+FORMAT = "por-config-check-v1"
+SCHEMA_FILE = Path("docs/spec/schemas/por-config.schema.json")
+"""Where the published schema lives in the repository."""
+_MAX_LINE_SCAN_BYTES = 4 << 20
+"""Line numbers are looked up in TOML files up to this size (the config, prices, ...)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: where (file, key, line), what, the value (masked) and a suggestion."""
+
+    file: str | None
+    key: str | None
+    message: str
+    value: str | None = None
+    line: int | None = None
+    suggestion: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"file": self.file, "key": self.key, "message": self.message}
+        for name in ("line", "value", "suggestion"):
+            if getattr(self, name) is not None:
+                doc[name] = getattr(self, name)
+        return doc
+
+    def text(self) -> str:
+        where = self.file or "?"
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.key:
+            where += f": {self.key}"
+        out = f"{where}: {self.message}"
+        if self.value is not None:
+            out += f" ({self.value!r})"
+        if self.suggestion is not None:
+            out += f" — did you mean {self.suggestion!r}?"
+        return out
+
+
+def bare_message(exc: InputError) -> str:
+    """An InputError's message without the "file: line N: key 'k': " prefix and the
+    ": 'value'" suffix its constructor adds."""
+    text = exc.message
+    where = []
+    if exc.file is not None:
+        where.append(str(exc.file))
+    if exc.line is not None:
+        where.append(f"line {exc.line}")
+    if exc.key is not None:
+        where.append(f"key {exc.key!r}")
+    prefix = ": ".join(where) + ": " if where else ""
+    text = text.removeprefix(prefix)
+    if exc.value is not None:
+        shown = exc.value if len(exc.value) <= 80 else exc.value[:77] + "..."
+        text = text.removesuffix(f": {shown!r}")
+    return text
+
+
+def _problem(exc: PorError, *, key: str | None = None, suggestion: str | None = None) -> Problem:
+    if isinstance(exc, InputError):
+        value = None if exc.value is None else mask_text(exc.value)
+        return Problem(
+            exc.file, key or exc.key, mask_text(bare_message(exc)), value, exc.line, suggestion
+        )
+    return Problem(None, key, mask_text(exc.message))
+
+
+# ----------------------------------------------------------------------------- line numbers
+
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(
+    r"""\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*="""
+)
+_INLINE_KEY = re.compile(r"""[{,]\s*([A-Za-z0-9_-]+|"[^"]*")\s*=""")
+
+
+def _parts(dotted: str) -> list[str]:
+    return [
+        p.strip().strip("\"'")
+        for p in re.split(r"\.(?=(?:[^\"']*[\"'][^\"']*[\"'])*[^\"']*$)", dotted)
+    ]
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """Best effort: the line (1-based) of every table header and key of a TOML text, by
+    the key names messages use ("bitcoin.wallets[2].address"). Inline tables are mapped
+    one level deep; keys inside multi-line strings may be missed."""
+    lines: dict[str, int] = {}
+    arrays: dict[str, int] = {}
+    header = ""
+    in_string = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if in_string:
+            in_string = (line.count('"""') + line.count("'''")) % 2 == 0
+            continue
+        match = _HEADER.match(line)
+        if match and "=" not in line.split("]")[0]:
+            names, path = _parts(match.group(2)), ""
+            for i, name in enumerate(names):
+                path = f"{path}.{name}" if path else name
+                if i < len(names) - 1 and path in arrays:
+                    path += f"[{arrays[path]}]"
+            if match.group(1) == "[[":
+                arrays[path] = arrays.get(path, -1) + 1
+                path += f"[{arrays[path]}]"
+            header = path
+            lines.setdefault(header, number)
+            continue
+        match = _KEY.match(line)
+        if match is None:
+            continue
+        key = (
+            ".".join([header, *_parts(match.group(1))])
+            if header
+            else ".".join(_parts(match.group(1)))
+        )
+        lines.setdefault(key, number)
+        rest = line[match.end() :]
+        if rest.lstrip().startswith("{"):
+            for inner in _INLINE_KEY.finditer(rest):
+                lines.setdefault(f"{key}.{inner.group(1).strip(chr(34))}", number)
+        if (rest.count('"""') + rest.count("'''")) % 2 == 1:
+            in_string = True
+    return lines
+
+
+def line_of(lines: dict[str, int], key: str | None) -> int | None:
+    """The line of `key`, or of the nearest enclosing key that has one."""
+    while key:
+        if key in lines:
+            return lines[key]
+        cut = max(key.rfind("."), key.rfind("["))
+        key = key[:cut] if cut > 0 else ""
+    return None
+
+
+def _with_lines(problems: list[Problem]) -> list[Problem]:
+    cache: dict[str, dict[str, int]] = {}
+    out = []
+    for problem in problems:
+        p = problem
+        if p.file is not None and p.line is None and p.key:
+            if p.file not in cache:
+                cache[p.file] = {}
+                try:
+                    path = Path(p.file)
+                    if path.is_file() and path.stat().st_size <= _MAX_LINE_SCAN_BYTES:
+                        cache[p.file] = key_lines(path.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError):
+                    pass
+            p = Problem(
+                p.file, p.key, p.message, p.value, line_of(cache[p.file], p.key), p.suggestion
+            )
+        out.append(p)
+    return out
+
+
+# ----------------------------------------------------------------------------- the check
+
+
+def check_config(path: Path) -> list[Problem]:
+    """Every problem of the config at `path`, offline; empty when there is none."""
+    try:
+        raw = safetoml.load_path(path, what="config file")
+    except InputError as exc:
+        return [_problem(exc)]
+    checked = config_problems(path, raw)
+    problems: list[Problem] = []
+    for error, details in checked.problems:
+        problem = _problem(error)
+        if details is not None and details["type"] == "extra_forbidden":
+            known, close = unknown_key_help(details["loc"])
+            message = f"unknown key (known: {', '.join(known)})" if known else "unknown key"
+            problem = Problem(problem.file, problem.key, message, suggestion=close)
+        problems.append(problem)
+    for node in (checked.bitcoin, checked.ethereum):
+        if node is not None:
+            problems += _node_file_problems(path, node)
+    if checked.bitcoin is not None and checked.bitcoin.password_file is not None:
+        problems += _secret_file(
+            path, "bitcoin.password_file", checked.bitcoin.password_file, "password file"
+        )
+    if checked.network is not None:
+        btc = [w for w in checked.wallets if w.chain is Chain.BITCOIN]
+        problems += _bitcoin_problems(path, checked.network, btc)
+    problems += _ethereum_problems(
+        path,
+        checked.ethereum.tokens if checked.ethereum else (),
+        [w for w in checked.wallets if w.chain is Chain.ETHEREUM],
+    )
+    problems += _file_problems(path, raw)
+    return _with_lines(problems)
+
+
+def _fail(path: Path, key: str, message: str, value: str | None = None) -> Problem:
+    return Problem(str(path), key, message, None if value is None else mask_text(value))
+
+
+def _bitcoin_problems(
+    path: Path, network: str, wallets: Sequence[WalletConfig]
+) -> Iterator[Problem]:
+    from chains.btc_wallets import XpubWallet, script_pubkey
+
+    for wallet in wallets:
+        if wallet.address is not None:
+            yield from _guard(lambda w=wallet: script_pubkey(w.address, network), wallet, "address")
+        elif wallet.xpub is not None:
+            yield from _guard(
+                lambda w=wallet: XpubWallet(
+                    name=w.key,
+                    network=network,
+                    xpub=w.xpub,
+                    script_type=w.script,
+                    account_path=w.path or "",
+                    gap_limit=w.gap_limit,
+                ),
+                wallet,
+                "xpub",
+            )
+        else:
+            yield from _multisig_keys(path, wallet)
+        yield from _proof_problems(path, wallet, network)
+
+
+def _guard(check: Any, wallet: WalletConfig, name: str) -> Iterator[Problem]:
+    """Run a chains/ check that raises InputError; name the wallet's key in our terms."""
+    try:
+        check()
+    except InputError as exc:
+        key = exc.key or f"{wallet.key}.{name}"
+        # the wallet classes name their own fields: map them to por.toml's keys
+        key = key.replace(".script_type", ".script").replace(".account_path", ".path")
+        if not key.startswith(wallet.key):
+            key = f"{wallet.key}.{name}"
+        yield _problem(exc, key=key)
+
+
+def _multisig_keys(path: Path, wallet: WalletConfig) -> Iterator[Problem]:
+    import coincurve
+
+    seen: set[bytes] = set()
+    for i, text in enumerate(wallet.multisig_keys):
+        key = f"{wallet.key}.multisig.keys[{i}]"
+        try:
+            sec = bytes.fromhex(text)
+        except ValueError:
+            yield _fail(path, key, "not hex", text)
+            continue
+        if len(sec) != 33 or sec[0] not in (2, 3):
+            yield _fail(path, key, "not a 33-byte compressed public key (02… or 03…)", text)
+            continue
+        try:
+            coincurve.PublicKey(sec)
+        except ValueError:
+            yield _fail(path, key, "not a point on secp256k1", text)
+            continue
+        if sec in seen:
+            yield _fail(path, key, "the same public key is listed twice", text)
+        seen.add(sec)
+
+
+_BTC_SCHEMES = ("bip137", "bip322-simple", "p2wsh-multisig")
+_ETH_SCHEMES = ("eip191", "eip1271")
+
+
+def _base64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _bip137(path: Path, key: str, signature: str) -> Iterator[Problem]:
+    raw = _base64(signature.strip())
+    if raw is None:
+        yield _fail(path, key, "not base64", signature)
+    elif len(raw) != 65 or not 27 <= raw[0] <= 42:
+        yield _fail(path, key, "not a signmessage signature (65 bytes, header 27..42)", signature)
+
+
+def _proof_problems(path: Path, wallet: WalletConfig, network: str) -> Iterator[Problem]:
+    """The proof's form: the scheme fits the chain and the wallet, and signatures decode."""
+    from chains.btc_wallets import script_pubkey
+
+    proof = wallet.ownership
+    if proof is None:
+        return
+    where = f"{wallet.key}.ownership"
+    scheme = str(proof["scheme"])
+    if scheme in _ETH_SCHEMES:
+        yield _fail(path, f"{where}.scheme", "an Ethereum scheme on a Bitcoin wallet", scheme)
+        return
+    if scheme == "p2wsh-multisig":
+        if wallet.kind == "xpub":
+            yield _fail(path, f"{where}.scheme", "p2wsh-multisig proves no xpub wallet", scheme)
+        elif wallet.kind == "address" and proof.get("witness_script") is None:
+            yield _fail(
+                path,
+                f"{where}.witness_script",
+                "missing: a multisig address needs its witness script (or give the wallet "
+                "as multisig = { m, keys })",
+            )
+        signatures = proof.get("signatures") or []
+        if not signatures:
+            yield _fail(path, f"{where}.signatures", "missing: one signature per cosigner")
+        for i, signature in enumerate(signatures):
+            yield from _bip137(path, f"{where}.signatures[{i}]", signature)
+        if wallet.multisig_m is not None and 0 < len(signatures) < wallet.multisig_m:
+            yield _fail(
+                path,
+                f"{where}.signatures",
+                f"{len(signatures)} signatures, fewer than m = {wallet.multisig_m}",
+            )
+        script = proof.get("witness_script")
+        if script is not None and (
+            len(script) % 2 or re.fullmatch(r"[0-9a-fA-F]*", script) is None
+        ):
+            yield _fail(path, f"{where}.witness_script", "not hex", script)
+        return
+    by_address = proof.get("addresses") or {}
+    signature = proof.get("signature")
+    if signature is None and not by_address:
+        yield _fail(path, f"{where}.signature", "missing: the wallet would be unproven")
+    pairs = [(f"{where}.signature", signature)] if signature is not None else []
+    pairs += [(f"{where}.addresses.{a}", s) for a, s in by_address.items()]
+    for address in by_address:
+        try:
+            script_pubkey(address, network)
+        except InputError as exc:
+            yield _fail(path, f"{where}.addresses.{address}", bare_message(exc), address)
+    for key, text in pairs:
+        if scheme == "bip137":
+            yield from _bip137(path, key, text)
+        elif _base64(text.strip().removeprefix("smp")) is None:
+            yield _fail(path, key, "not base64 (a BIP-322 simple signature)", text)
+
+
+def _ethereum_problems(
+    path: Path, tokens: Sequence[TokenConfig], wallets: Sequence[WalletConfig]
+) -> Iterator[Problem]:
+    from eth_utils.address import is_checksum_address
+
+    for i, token in enumerate(tokens):
+        if _mixed_case(token.contract) and not is_checksum_address(token.contract):
+            yield _fail(
+                path,
+                f"ethereum.tokens[{i}].contract",
+                "the EIP-55 checksum (the letters' case) does not match: a typo?",
+                token.contract,
+            )
+    for wallet in wallets:
+        assert wallet.address is not None  # Ethereum wallets are given by address
+        if _mixed_case(wallet.address) and not is_checksum_address(wallet.address):
+            yield _fail(
+                path,
+                f"{wallet.key}.address",
+                "the EIP-55 checksum (the letters' case) does not match: a typo?",
+                wallet.address,
+            )
+        proof = wallet.ownership
+        if proof is None:
+            continue
+        where = f"{wallet.key}.ownership"
+        scheme = str(proof["scheme"])
+        if scheme in _BTC_SCHEMES:
+            yield _fail(path, f"{where}.scheme", "a Bitcoin scheme on an Ethereum wallet", scheme)
+            continue
+        signature = proof.get("signature")
+        if signature is None:
+            yield _fail(path, f"{where}.signature", "missing: the wallet would be unproven")
+            continue
+        digits = signature.removeprefix("0x")
+        if len(digits) % 2 or not digits or re.fullmatch(r"[0-9a-fA-F]*", digits) is None:
+            yield _fail(path, f"{where}.signature", "not 0x-hex", signature)
+        elif scheme == "eip191" and len(digits) != 130:
+            yield _fail(path, f"{where}.signature", "an EIP-191 signature is 65 bytes", signature)
+
+
+def _mixed_case(address: str) -> bool:
+    letters = address[2:]
+    return letters != letters.lower() and letters != letters.upper()
+
+
+def _node_file_problems(path: Path, node: BitcoinConfig | EthereumConfig) -> Iterator[Problem]:
+    """A URL file is read and checked now (mode, one line, a usable URL; never quoted)."""
+    if node.url_file is not None:
+        try:
+            node.node_url()
+        except InputError as exc:
+            yield _problem(exc)
+
+
+def _secret_file(path: Path, key: str, file: Path, what: str) -> Iterator[Problem]:
+    from chains.rpc import read_secret_file
+
+    try:
+        read_secret_file(file, what)
+    except InputError as exc:
+        yield _fail(path, key, bare_message(exc), str(file))
+
+
+def _file_problems(path: Path, raw: Any) -> list[Problem]:
+    """Every file the config names: there, readable, and valid by its own checker."""
+    from verifier import file_schemas
+    from verifier.keys import load_signing_key
+    from verifier.pipeline import load_root
+
+    problems: list[Problem] = []
+
+    def named(section: str, name: str) -> Path | None:
+        table = raw.get(section) if isinstance(raw, dict) else None
+        value = table.get(name) if isinstance(table, dict) else None
+        if not isinstance(value, str) or not value:
+            return None
+        file = Path(value)
+        file = file if file.is_absolute() else path.parent / file
+        if not file.exists():
+            problems.append(_fail(path, f"{section}.{name}", "no such file", str(file)))
+            return None
+        if not file.is_file() or not os.access(file, os.R_OK):
+            problems.append(_fail(path, f"{section}.{name}", "not a readable file", str(file)))
+            return None
+        return file
+
+    for section, name, kind in (
+        ("liabilities", "assets", "assets"),
+        ("prices", "file", "prices"),
+        ("reserve", "statement", "statement"),
+    ):
+        if (file := named(section, name)) is not None:
+            problems += [_problem(e) for e in file_schemas.problems(kind, file)]
+    if (root := named("liabilities", "root")) is not None:
+        try:
+            load_root(root)
+        except PorError as exc:
+            problems.append(_problem(exc))
+    named("liabilities", "file")  # read whole by each run; here: there and readable
+    problems += _pack_problems(path, raw)
+    if isinstance(raw.get("attest"), dict) and isinstance(raw["attest"].get("key_file"), str):
+        value = Path(raw["attest"]["key_file"])
+        key_file = value if value.is_absolute() else path.parent / value
+        try:
+            load_signing_key(key_file)
+        except InputError as exc:
+            problems.append(_fail(path, "attest.key_file", bare_message(exc), str(key_file)))
+    return problems
+
+
+def _pack_problems(path: Path, raw: Any) -> list[Problem]:
+    from verifier import file_schemas
+    from verifier.rules import known_packs, load_pack
+
+    reserve = raw.get("reserve") if isinstance(raw, dict) else None
+    pack = reserve.get("pack") if isinstance(reserve, dict) else None
+    if not isinstance(pack, str) or not pack:
+        return []
+    if pack not in known_packs() and Path(pack).is_file():
+        return [_problem(e) for e in file_schemas.problems("pack", Path(pack))]
+    try:
+        load_pack(pack)
+    except InputError as exc:
+        return [_fail(path, "reserve.pack", bare_message(exc), pack)]
+    return []
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _config_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    from verifier.cli import CONFIG_OPTION
+
+    return CONFIG_OPTION
+
+
+@click.group("config")
+def config_group() -> None:
+    """Check a por.toml offline, or print its JSON Schema."""
+
+
+@config_group.command("check")
+@_config_option()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def check_cmd(config_file: Path, as_json: bool) -> int:
+    """List every problem of a config at once, offline: schema, duplicates, epochs, the files
+    it names, addresses, xpubs, keys and signature encodings. Exit 0 if none, 3 if any."""
+    from verifier.console import out, print_json
+
+    problems = check_config(config_file)
+    if as_json:
+        print_json(
+            {
+                "format": FORMAT,
+                "config": str(config_file),
+                "ok": not problems,
+                "problems": [p.to_json() for p in problems],
+            }
+        )
+    else:
+        for problem in problems:
+            out.print(problem.text(), markup=False, highlight=False, soft_wrap=True)
+        count = len(problems)
+        out.print(
+            f"{count} problem{'s' if count != 1 else ''}" if problems else "config OK",
+            markup=False,
+            highlight=False,
+        )
+    return EXIT_INVALID if problems else EXIT_OK
+
+
+@config_group.command("schema")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"Write it to this file (the repository's copy: {SCHEMA_FILE}).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def schema_cmd(out_file: Path | None, as_json: bool) -> int:
+    """Print (or write) the JSON Schema of por.toml, for editors (Taplo / Even Better TOML)."""
+    from verifier.cli import write_atomic
+    from verifier.console import err, print_json
+
+    doc = schema()
+    if out_file is None:
+        if as_json:
+            print_json(doc)
+        else:
+            click.echo(schema_text(doc), nl=False)
+        return EXIT_OK
+    write_atomic(out_file, schema_text(doc).encode("utf-8"))
+    if as_json:
+        print_json({"format": "por-config-schema-v1", "written": str(out_file)})
+    else:
+        err.print(f"wrote {out_file}", markup=False)
+    return EXIT_OK
+
+
+def schema() -> dict[str, Any]:
+    from verifier.config_schema import json_schema
+
+    return json_schema()
+
+
+def schema_text(doc: dict[str, Any]) -> str:
+    """The schema as committed: sorted keys, two-space indents, a final newline."""
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
