@@ -475,10 +475,11 @@ def _toml_only(node: Any) -> Any:
         if key == "default" and value is None:
             continue
         if key == "anyOf":
-            value = [branch for branch in value if branch != {"type": "null"}]
-            if len(value) == 1:
-                out.update(_toml_only(value[0]))
+            branches = [branch for branch in value if branch != {"type": "null"}]
+            if len(branches) == 1:
+                out.update(_toml_only(branches[0]))
                 continue
+            value = branches  # noqa: PLW2901 - the same member, without its null branch
         out[key] = _toml_only(value)
     return out
 
