@@ -9,9 +9,20 @@ run with the previous successful one and lists what a human should hear about:
 - ``drift``: an asset's coverage ratio fell by more than the drift threshold since the
   previous successful run.
 
-`Webhook.send` POSTs one JSON document per run (``por-alert-v1``) with a timeout per
-attempt and retries with exponential backoff on a connection error or a 5xx/429 answer.
-A webhook that cannot be reached never changes the run's exit code; it is logged.
+`Webhook.send` POSTs one JSON document per run with a timeout per attempt and retries
+with exponential backoff on a connection error or a 5xx/429 answer. A webhook that cannot
+be reached never changes the run's exit code; it is logged. The document's shape is
+chosen by ``[alerts] format`` (or ``--alert-format``), see `render_payload`:
+
+- ``generic``: ``por-alert-v1`` (docs/spec/por-alert-v1.md);
+- ``alertmanager``: the list of postable alerts Alertmanager's ``POST /api/v2/alerts``
+  takes (labels ``alertname``, ``severity``, ``exchange``, ``attestation``, ``subject``
+  and ``asset`` when the subject is one; annotations ``summary`` and ``description``;
+  ``startsAt``);
+- ``slack``: a Slack incoming-webhook message (``text`` and Block Kit ``blocks``).
+
+No payload carries a secret: run errors are stored masked and are masked again here, and
+the Slack and Alertmanager shapes name no database.
 """
 
 from __future__ import annotations
@@ -30,6 +41,17 @@ from verifier.redact import mask_text, mask_url
 from verifier.store import RunRecord
 
 ALERT_FORMAT = "por-alert-v1"
+FORMATS = ("generic", "alertmanager", "slack")
+"""The payload shapes of `render_payload` ([alerts] format, --alert-format)."""
+ALERTNAMES = {
+    "failure": ("PorRunFailed", "critical"),
+    "shortfall": ("PorShortfall", "critical"),
+    "threshold": ("PorThresholdBreached", "warning"),
+    "drift": ("PorCoverageDrift", "warning"),
+}
+"""Alert kind -> Alertmanager ``alertname`` and ``severity``."""
+SLACK_MAX_BLOCKS = 50
+"""Slack refuses a message with more blocks than this."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +135,117 @@ def payload(
     }
 
 
+def render_payload(
+    shape: str,
+    run: RunRecord,
+    alerts: Sequence[Alert],
+    *,
+    exchange: str | None,
+    attestation: str | None = None,
+    database: str,
+) -> Any:
+    """The JSON value POSTed for `alerts` in `shape` (one of `FORMATS`; anything else is
+    an `InputError` naming ``alerts.format``)."""
+    if shape == "generic":
+        return payload(run, alerts, exchange=exchange, database=database)
+    if shape == "alertmanager":
+        return alertmanager_payload(run, alerts, exchange=exchange, attestation=attestation)
+    if shape == "slack":
+        return slack_payload(run, alerts, exchange=exchange, attestation=attestation)
+    raise InputError(
+        f"unknown alert format: expected one of {', '.join(FORMATS)}",
+        key="alerts.format",
+        value=shape[:40],
+    )
+
+
+def alertmanager_payload(
+    run: RunRecord, alerts: Sequence[Alert], *, exchange: str | None, attestation: str | None
+) -> list[dict[str, Any]]:
+    """Alertmanager's ``postableAlerts`` (API v2): one alert per `Alert`, firing from the
+    run's end. No ``endsAt``: Alertmanager resolves an alert that is not sent again after
+    its ``resolve_timeout``, and a scheduled run re-sends what still holds."""
+    out: list[dict[str, Any]] = []
+    for alert in alerts:
+        name, severity = ALERTNAMES.get(alert.kind, ("PorAlert", "warning"))
+        labels = {"alertname": name, "severity": severity, "subject": alert.subject}
+        if exchange:
+            labels["exchange"] = exchange
+        if attestation:
+            labels["attestation"] = attestation
+        if alert.subject in run.coverage:
+            labels["asset"] = alert.subject
+        out.append(
+            {
+                "labels": labels,
+                "annotations": {
+                    "summary": _summary(alert, exchange),
+                    "description": mask_text(
+                        f"{alert.message} (run {run.id}, exit {run.exit_code})"
+                    ),
+                },
+                "startsAt": run.finished_at,
+            }
+        )
+    return out
+
+
+def _summary(alert: Alert, exchange: str | None) -> str:
+    who = f"{exchange}: " if exchange else ""
+    what = {
+        "failure": "the reconciliation run failed",
+        "shortfall": f"shortfall: {alert.subject}",
+        "threshold": f"threshold breached: {alert.subject}",
+        "drift": f"coverage of {alert.subject} fell",
+    }.get(alert.kind, f"{alert.kind}: {alert.subject}")
+    return mask_text(f"{who}{what}")
+
+
+def _mrkdwn(text: str) -> str:
+    """Text for a Slack mrkdwn field: &, < and > escaped (Slack's only control characters)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def slack_payload(
+    run: RunRecord, alerts: Sequence[Alert], *, exchange: str | None, attestation: str | None
+) -> dict[str, Any]:
+    """A Slack incoming-webhook message: ``text`` (the notification's fallback) and Block
+    Kit ``blocks`` — a header, one section per alert, a context line naming the run —
+    within Slack's limits (150 characters of header, 3,000 per section, 50 blocks)."""
+    who = exchange or "por"
+    title = f"{who}: {len(alerts)} proof-of-reserves alert{'s' if len(alerts) != 1 else ''}"
+    shown = list(alerts)[: SLACK_MAX_BLOCKS - 3]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(mask_text(title), 150)}}
+    ]
+    for alert in shown:
+        line = f"*{alert.kind}* {alert.subject}\n{alert.message}"
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _cut(_mrkdwn(mask_text(line)), 3000)},
+            }
+        )
+    if len(alerts) > len(shown):
+        more = f"… and {len(alerts) - len(shown)} more (see `por history`)"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": more}})
+    context = f"run {run.id} · {run.status} · exit {run.exit_code} · {run.finished_at}"
+    if attestation:
+        context += f" · attestation {attestation}"
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": _cut(_mrkdwn(mask_text(context)), 3000)}],
+        }
+    )
+    summary = "; ".join(f"{a.kind} {a.subject}" for a in alerts)
+    return {"text": _cut(mask_text(f"{title}: {summary}"), 3000), "blocks": blocks}
+
+
 @dataclass(frozen=True)
 class Delivery:
     delivered: bool
@@ -138,7 +271,8 @@ class Webhook:
                 "the webhook must be an http:// or https:// URL", value=mask_url(self.url)
             )
 
-    def send(self, document: Mapping[str, Any]) -> Delivery:
+    def send(self, document: Any) -> Delivery:
+        """POST `document` (a JSON value) until it is accepted or the retries run out."""
         body = json.dumps(document, sort_keys=True).encode()
         status: int | None = None
         error: str | None = None

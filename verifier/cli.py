@@ -47,31 +47,6 @@ JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
 )
 log = logging.getLogger(__name__)
-NO_CONFIG = "no config: give --config, set POR_CONFIG, or run `por init` to write ./por.toml"
-
-
-def _config_default(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
-    """--config, else $POR_CONFIG (click reads it), else ./por.toml if there is one."""
-    if value is not None:
-        return value
-    if Path("por.toml").is_file():
-        log.debug("config: ./por.toml (no --config and no POR_CONFIG)")
-        return Path("por.toml")
-    raise UsageError(NO_CONFIG)
-
-
-CONFIG_OPTION = click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="POR_CONFIG",
-    show_envvar=True,
-    callback=_config_default,
-    help="The exchange's por.toml (docs/snapshot.md); default $POR_CONFIG, then ./por.toml.",
-)
-"""The one --config of every command that reads the exchange's por.toml (snapshot,
-reconcile, attest, challenge, config check): flag, then POR_CONFIG, then ./por.toml."""
 SAFE_NAME = re.compile(r"[A-Za-z0-9._@+-]{1,200}")
 MAX_SAMPLE_ACCOUNTS = 1_000_000_000
 """Generated customers at most (sample, bench, demo): far past what this machine holds."""
@@ -185,9 +160,6 @@ def _register_reserve() -> None:
     from verifier.challenge_cli import challenge_cmd
 
     cli.add_command(challenge_cmd)
-    from verifier.config_cli import config_group
-
-    cli.add_command(config_group)
     from verifier.init_cli import init
     from verifier.keys_cli import keys
 
@@ -753,7 +725,13 @@ def verify_proof_cmd(
 
 
 @cli.command("snapshot")
-@CONFIG_OPTION
+@click.option(
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="por.toml: exchange, nodes, wallets (see docs/snapshot.md).",
+)
 @click.option(
     "--btc-height",
     type=click.IntRange(0),
@@ -865,7 +843,13 @@ def _reconcile(
 
 
 @cli.command("reconcile")
-@CONFIG_OPTION
+@click.option(
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="por.toml: exchange, nodes, wallets, liabilities, prices, reserve, pack.",
+)
 @_heights
 @click.option(
     "--html",
@@ -897,6 +881,25 @@ def _reconcile(
     help="Write Prometheus gauges here (node_exporter textfile collector).",
 )
 @click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="With --every: serve /metrics and /healthz on this port (0: a free port, printed).",
+)
+@click.option(
+    "--metrics-addr",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address --metrics-port listens on.",
+)
+@click.option(
+    "--alert-format",
+    type=click.Choice(["generic", "alertmanager", "slack"]),
+    default=None,
+    help="Webhook payload: por-alert-v1, Alertmanager's /api/v2/alerts or a Slack message "
+    "(default [alerts] format, then generic).",
+)
+@click.option(
     "--drift",
     default=None,
     help="Alert when an asset's coverage ratio falls by more than this between runs "
@@ -918,6 +921,9 @@ def reconcile_cmd(
     every: str | None,
     webhook: str | None,
     metrics_file: Path | None,
+    metrics_port: int | None,
+    metrics_addr: str,
+    alert_format: str | None,
     drift: str | None,
     lock_timeout: int | None,
     as_json: bool,
@@ -926,9 +932,21 @@ def reconcile_cmd(
     Exit 0 covered and reserve met, 1 shortfall or under a threshold, 3 invalid input,
     4 node, network or database failure (a failed run is stored with its error)."""
     from verifier.alerts import parse_drift
-    from verifier.schedule import RunOptions, Stop, parse_interval, run_loop, run_once
+    from verifier.schedule import (
+        LiveMetrics,
+        RunOptions,
+        Stop,
+        parse_interval,
+        run_loop,
+        run_once,
+    )
 
     parse_drift(drift)
+    live = None
+    if metrics_port is not None:
+        if every is None:
+            raise UsageError("--metrics-port serves the --every loop: give --every too")
+        live = LiveMetrics(parse_interval(every), config_file)
     options = RunOptions(
         config_file=config_file,
         db=db,
@@ -940,6 +958,8 @@ def reconcile_cmd(
         drift=drift,
         lock_timeout=lock_timeout,
         quiet=as_json or every is not None,
+        alert_format=alert_format,
+        on_metrics=live.update if live is not None else None,
     )
 
     def once() -> int:
@@ -957,7 +977,13 @@ def reconcile_cmd(
     interval = parse_interval(every)
     stop = Stop()
     stop.install()
-    return run_loop(once, interval, stop)
+    if live is None:
+        return run_loop(once, interval, stop)
+    server = live.serve(metrics_addr, metrics_port or 0)  # exit 4 naming the port
+    try:
+        return run_loop(once, interval, stop, health=live.health)
+    finally:
+        server.close()
 
 
 def _render_reconcile(report: Any, html_file: Path | None, as_json: bool) -> None:
@@ -980,9 +1006,7 @@ DB_OPTIONS = [
         "config_file",
         type=click.Path(path_type=Path),
         default=None,
-        envvar="POR_CONFIG",
-        show_envvar=True,
-        help="por.toml, to find [database] url or por.db beside it (default $POR_CONFIG).",
+        help="por.toml, to find [database] url or por.db beside it.",
     ),
     click.option(
         "--db",
@@ -1088,7 +1112,7 @@ def history_cmd(
 
 
 @cli.command("attest")
-@CONFIG_OPTION
+@click.option("--config", "config_file", required=True, type=click.Path(path_type=Path))
 @click.option(
     "--out",
     "out_dir",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import re
 import signal
@@ -35,13 +36,21 @@ from types import FrameType
 from typing import Any
 
 from chains.rpc import url_problem
-from verifier.alerts import Alert, Webhook, alerts_for, parse_drift, payload
+from verifier.alerts import Alert, Webhook, alerts_for, parse_drift, render_payload
 from verifier.config import PorConfig, load_config
 from verifier.console import err
 from verifier.errors import EXIT_INFRA, InputError, PorError, StoreError, UsageError
-from verifier.metrics import render, write_metrics
+from verifier.metrics import (
+    MetricsServer,
+    MetricsSnapshot,
+    read_snapshot,
+    registry,
+    write_metrics,
+)
 from verifier.redact import mask_text, mask_url
 from verifier.store import RunRecord, RunWriter, Store, database_url
+
+log = logging.getLogger(__name__)
 
 _INTERVAL = re.compile(r"([0-9]{1,12})([smhd]?)")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -79,6 +88,10 @@ class RunOptions:
     drift: str | None = None
     lock_timeout: int | None = None
     quiet: bool = False
+    alert_format: str | None = None
+    """The webhook payload's shape (`--alert-format`; default [alerts] format)."""
+    on_metrics: Callable[[MetricsSnapshot], None] | None = None
+    """Given the metrics after each run (`LiveMetrics.update` for `--metrics-port`)."""
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -90,6 +103,8 @@ class RunResult:
     error: PorError | None
     alerts: list[Alert]
     delivered: bool | None = None
+    metrics: MetricsSnapshot | None = None
+    """What the metrics show after this run (the loop's /metrics serves it)."""
 
 
 def _config_hash(path: Path) -> str | None:
@@ -156,7 +171,7 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
                     report=report,
                     exit_code=exit_code,
                     config_hash=config_hash,
-                    then=lambda _run_id: _write_outputs(options, store, writer, report),
+                    then=lambda _run_id: _write_outputs(options, store, writer, report, config),
                 )
             except PorError as exc:  # stored as a failed run in the run's place
                 error, run_id = exc, writer.failed_run_id
@@ -174,15 +189,19 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
             exit_code = error.exit_code
             error.message = store.mask(error.message)
         records = store.runs(since=started, conn=writer.conn)
-        if error is not None and options.metrics_file is not None:
-            _failed_run_metrics(options.metrics_file, store, writer)
+        snapshot = _snapshot(store, writer, config, report if error is None else None)
+        if error is not None and options.metrics_file is not None and snapshot is not None:
+            _failed_run_metrics(options.metrics_file, snapshot)
     run = next(r for r in records if r.id == run_id)
     err.print(
         f"por: run {run.id} {run.status} (exit {exit_code}) stored in {store.describe()}",
         markup=False,
     )
     result = RunResult(exit_code, run, report, error, alerts_for(run, report, previous, drift))
-    _alert(webhook, config, store, result)
+    result.metrics = snapshot
+    if snapshot is not None and options.on_metrics is not None:
+        options.on_metrics(snapshot)
+    _alert(webhook, config, store, result, options.alert_format)
     return result
 
 
@@ -228,7 +247,11 @@ def _paths(value: object, depth: int = 0) -> list[Path]:
 
 
 def _write_outputs(
-    options: RunOptions, store: Store, writer: RunWriter, report: dict[str, Any]
+    options: RunOptions,
+    store: Store,
+    writer: RunWriter,
+    report: dict[str, Any],
+    config: PorConfig | None = None,
 ) -> None:
     """The run's files, before its rows are kept: the HTML report, then the metrics
     (rendered from the rows just written, so they show this run). Raises `StoreError`
@@ -243,20 +266,64 @@ def _write_outputs(
                 f"--html {options.html_file}: the report was not written: {exc}"
             ) from exc
     if options.metrics_file is not None:
-        text = render(store.last_run(writer.conn), store.last_success(writer.conn))
         try:
-            write_metrics(options.metrics_file, text)
+            snapshot = metrics_snapshot(store, writer.conn, config, report)
+            write_metrics(options.metrics_file, snapshot)
         except StoreError as exc:
             raise StoreError(f"--metrics-file {options.metrics_file}: {exc.message}") from exc
 
 
-def _failed_run_metrics(path: Path, store: Store, writer: RunWriter) -> None:
+def _failed_run_metrics(path: Path, snapshot: MetricsSnapshot) -> None:
     """Metrics after a failed run (last known coverage, ``por_last_run_success 0``); a
     metrics file that cannot be written is logged: the run has failed already."""
     try:
-        write_metrics(path, render(store.last_run(writer.conn), store.last_success(writer.conn)))
+        write_metrics(path, snapshot)
     except StoreError as exc:
-        err.print(f"por: --metrics-file {path}: {exc.message}", markup=False)
+        log.error("--metrics-file %s: %s", path, exc.message)
+
+
+def metrics_snapshot(
+    store: Store, conn: Any, config: PorConfig | None, report: dict[str, Any] | None
+) -> MetricsSnapshot:
+    """The metrics of the runs stored so far (`report`: the run just recorded, when it
+    succeeded), labelled with the config's exchange and attestation when it could be read.
+    Raises `StoreError` when the database cannot be read."""
+    days, blocks = _max_age(config)
+    return read_snapshot(
+        store,
+        conn,
+        exchange=config.exchange if config is not None else None,
+        attestation=config.attestation_id if config is not None else None,
+        report=report,
+        max_age_seconds=days * 86400 if days is not None else None,
+        max_age_blocks=blocks,
+    )
+
+
+def _max_age(config: PorConfig | None) -> tuple[int | None, dict[str, int]]:
+    """The ownership proofs' maximum age (days, blocks per chain) the run applied: the
+    config's, else its rule pack's, else the default (verifier/ownership.py)."""
+    if config is None:
+        return None, {}
+    try:
+        from verifier.ownership import max_age_for
+
+        limit = max_age_for(config)
+        return limit.days, dict(limit.blocks)
+    except (ImportError, PorError):  # a pack that cannot be read failed the run already
+        return config.ownership.max_age_days, dict(config.ownership.max_age_blocks)
+
+
+def _snapshot(
+    store: Store, writer: RunWriter, config: PorConfig | None, report: dict[str, Any] | None
+) -> MetricsSnapshot | None:
+    """`metrics_snapshot` inside the run's transaction; a database that cannot be read
+    now is logged (the run is stored already, the metrics keep their last value)."""
+    try:
+        return metrics_snapshot(store, writer.conn, config, report)
+    except StoreError as exc:
+        log.warning("metrics not updated: %s", store.mask(exc.message))
+        return None
 
 
 def _reconcile(options: RunOptions) -> Callable[[PorConfig], Any]:
@@ -300,7 +367,13 @@ def webhook_url(options: RunOptions, config: PorConfig | None) -> str | None:
     return None
 
 
-def _alert(url: str | None, config: PorConfig | None, store: Store, result: RunResult) -> None:
+def _alert(
+    url: str | None,
+    config: PorConfig | None,
+    store: Store,
+    result: RunResult,
+    options_format: str | None = None,
+) -> None:
     for alert in result.alerts:
         err.print(f"por: alert {alert.kind} {alert.subject}: {alert.message}", markup=False)
     if not url or not result.alerts or result.run is None:
@@ -314,10 +387,12 @@ def _alert(url: str | None, config: PorConfig | None, store: Store, result: RunR
     except InputError as exc:
         err.print(f"por: alert webhook not used: {exc.message}", markup=False)
         return
-    document = payload(
+    document = render_payload(
+        options_format or (config.alerts.format if config is not None else "generic"),
         result.run,
         result.alerts,
         exchange=config.exchange if config is not None else None,
+        attestation=config.attestation_id if config is not None else None,
         database=store.describe(),
     )
     delivery = hook.send(document)
@@ -355,20 +430,27 @@ def run_loop(
     stop: Stop,
     *,
     max_runs: int | None = None,
+    health: LoopHealth | None = None,
 ) -> int:
     """Run `once` every `interval` seconds until stopped; returns 0 when stopped cleanly.
 
     A run that raises (the database is unreachable, the lock is busy) is logged and the
-    loop goes on: the next run may succeed.
+    loop goes on: the next run may succeed. `health` (the ``/healthz`` of
+    ``--metrics-port``) is told when each run starts and ends.
     """
     runs = 0
     while not stop.event.is_set():
         started = time.monotonic()
+        if health is not None:
+            health.run_started()
         try:
             code = once()
             err.print(f"por: run finished with exit code {code}", markup=False)
         except PorError as exc:
             err.print(f"por: run could not be recorded: {mask_text(exc.message)}", markup=False)
+        finally:
+            if health is not None:
+                health.run_finished()
         runs += 1
         if max_runs is not None and runs >= max_runs:
             break
@@ -377,3 +459,82 @@ def run_loop(
             break
     err.print("por: stopped", markup=False)
     return 0
+
+
+# ----------------------------------------------------------------------------- --metrics-port
+
+HEALTH_GRACE = 60
+"""Seconds beyond two intervals before ``/healthz`` says the loop is stuck."""
+
+
+class LoopHealth:
+    """The ``/healthz`` of the `--every` loop: healthy while a run is in progress (for at
+    most two intervals plus `HEALTH_GRACE`) or the last run finished within two intervals
+    plus the grace; otherwise 503 with the reason. `clock` is monotonic seconds."""
+
+    def __init__(
+        self,
+        interval: int,
+        grace: int = HEALTH_GRACE,
+        clock: Callable[[], float] = time.monotonic,  # float-ok: seconds
+    ) -> None:
+        self.limit = 2 * interval + grace
+        self.window = f"more than {self.limit} s (2 x the {interval} s interval + {grace} s)"
+        self.clock = clock
+        self.born = clock()
+        self.running_since: float | None = None  # float-ok: seconds
+        self.finished_at: float | None = None  # float-ok: seconds
+
+    def run_started(self) -> None:
+        self.running_since = self.clock()
+
+    def run_finished(self) -> None:
+        self.finished_at = self.clock()
+        self.running_since = None
+
+    def check(self) -> tuple[bool, str]:
+        now = self.clock()
+        window = self.window
+        running_since = self.running_since
+        if running_since is not None:
+            running = int(now - running_since)
+            if running <= self.limit:
+                return True, "ok"
+            return False, f"the current run has been running for {running} s, {window}"
+        if self.finished_at is None:
+            waited = int(now - self.born)
+            if waited <= self.limit:
+                return True, "ok"
+            return False, f"no run has finished in {waited} s, {window}"
+        since = int(now - self.finished_at)
+        if since <= self.limit:
+            return True, "ok"
+        return False, f"the last run finished {since} s ago, {window}"
+
+
+class LiveMetrics:
+    """``--metrics-port`` of the `--every` loop: the metrics of the latest run (`update`,
+    called by `run_once` through `RunOptions.on_metrics`) and the loop's health."""
+
+    def __init__(self, interval: int, config_file: Path | None = None) -> None:
+        self.health = LoopHealth(interval)
+        self.snapshot = MetricsSnapshot()
+        if config_file is not None:
+            try:  # the labels before the first run ends; a bad config fails that run
+                config = load_config(config_file)
+                self.snapshot = MetricsSnapshot(
+                    exchange=config.exchange, attestation=config.attestation_id
+                )
+            except PorError:
+                pass
+
+    def update(self, snapshot: MetricsSnapshot) -> None:
+        self.snapshot = snapshot  # one reference swapped: a scrape sees one run or the next
+
+    def serve(self, host: str, port: int) -> MetricsServer:
+        """Listen (port 0: a free one, printed); `PorError` (exit 4) naming the port when
+        the address cannot be listened on."""
+        server = MetricsServer(registry(lambda: self.snapshot), self.health.check, host, port)
+        err.print(f"por: metrics on {server.url} (health: /healthz)", markup=False)
+        log.info("metrics endpoint listening on %s:%s", host, server.port)
+        return server

@@ -9,7 +9,10 @@ serves the files a site's manifest (``site.json``, written by `por publish`) lis
 - ``GET /api/history``: the reconciliation history, from a pluggable provider (a callable
   returning JSON, sync or async); 404 ``no database configured`` when none is given.
 
-`run` (and `start_server`, which tests use) listens with a guarded HTTP protocol.
+`run` (and `start_server`, which tests use) listens with a guarded HTTP protocol, stops
+cleanly on SIGTERM or Ctrl-C, and with ``--metrics-port`` also serves ``/metrics`` and
+``/healthz`` on a port of their own (verifier/metrics.py: the site's port stays public,
+the metrics one is for the operator's Prometheus).
 
 Invariants: read-only (GET and HEAD only; a request with a body is refused); only files the
 manifest lists are served, read once at start-up, never through a symbolic link nor from
@@ -26,12 +29,14 @@ sends it), static assets ``no-cache``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import json
 import logging
 import mimetypes
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -411,6 +416,35 @@ async def start_server(
     return Listening(port=int(bound), runner=runner, server=server)
 
 
+@dataclass(frozen=True)
+class MetricsEndpoint:
+    """Where `run` serves ``/metrics`` and ``/healthz`` (`--metrics-port`), and what: `source`
+    gets the site's (exchange, attestation) labels and returns the snapshot to show."""
+
+    host: str
+    port: int
+    source: Callable[[tuple[str, str]], Any]
+
+
+def site_labels(app: web.Application) -> tuple[str, str]:
+    """The (exchange, attestation) a served site attests, for metric labels ("" unknown)."""
+    site = app[SITE_KEY]
+    attestation = site["manifest"].get("attestation_id")
+    exchange: object = None
+    data = site["files"].get("attestation.json")
+    if data is not None:
+        try:
+            document = safejson.loads(data, source="attestation.json")
+        except PorError:
+            document = None
+        if isinstance(document, dict):
+            exchange = document.get("exchange")
+    return (
+        exchange if isinstance(exchange, str) else "",
+        attestation if isinstance(attestation, str) else "",
+    )
+
+
 def run(
     site_dir: Path,
     *,
@@ -418,25 +452,55 @@ def run(
     port: int = 8000,
     history: HistoryProvider | None = None,
     print_fn: Callable[[str], None] | None = None,
+    metrics: MetricsEndpoint | None = None,
 ) -> None:
-    """Serve `site_dir` until interrupted (Ctrl-C); `print_fn` gets the URL once listening."""
+    """Serve `site_dir` until SIGTERM or Ctrl-C; `print_fn` gets the URL once listening.
+    With `metrics`, ``/metrics`` and ``/healthz`` (200 while the site is served) listen
+    first: a port that cannot be listened on is a `PorError` (exit 4) naming it."""
     app = create_app(site_dir, history=history)
     _one_line_logging()
+    serving = False
+    endpoint = None
+    if metrics is not None:
+        from verifier.metrics import MetricsServer, registry
+
+        labels = site_labels(app)
+        endpoint = MetricsServer(
+            registry(lambda: metrics.source(labels)),
+            lambda: (serving, "ok" if serving else "the site is not being served"),
+            metrics.host,
+            metrics.port,
+        )
+        from verifier.console import err
+
+        err.print(f"por: metrics on {endpoint.url} (health: /healthz)", markup=False)
 
     async def serve() -> None:
+        nonlocal serving
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            # not in the main thread (tests): Ctrl-C still ends asyncio.run
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, stop.set)
         listening = await start_server(app, host=host, port=port)
         try:
+            serving = True
             if print_fn is not None:
                 shown = f"[{host}]" if ":" in host else host
                 print_fn(f"http://{shown}:{listening.port}/")
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
+            serving = False
             await listening.close()
 
     try:
         asyncio.run(serve())
     except KeyboardInterrupt:
         return
+    finally:
+        if endpoint is not None:
+            endpoint.close()
 
 
 __all__ = [
@@ -444,8 +508,10 @@ __all__ = [
     "SECURITY_HEADERS",
     "HistoryProvider",
     "Listening",
+    "MetricsEndpoint",
     "create_app",
     "history_file",
     "run",
+    "site_labels",
     "start_server",
 ]

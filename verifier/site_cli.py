@@ -8,13 +8,20 @@ local preview or for exchanges that prefer to serve it themselves. Errors are ra
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from verifier.console import out, print_json
-from verifier.errors import EXIT_OK, UsageError
+from verifier.errors import EXIT_OK, PorError, UsageError
+from verifier.redact import mask_text
+
+log = logging.getLogger(__name__)
 
 
 @click.command("publish")
@@ -81,12 +88,32 @@ def publish(attestation_dir: Path, out_dir: Path, force: bool, as_json: bool) ->
     default=None,
     help="History database URL (or POR_DATABASE_URL) served read-only as /api/history.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Also serve /metrics and /healthz on this port (0: a free port, printed); with "
+    "--db the metrics show its latest runs.",
+)
+@click.option(
+    "--metrics-addr",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address --metrics-port listens on.",
+)
 def serve(
-    site_dir: Path, port: int, host: str, history_file_path: Path | None, db: str | None
+    site_dir: Path,
+    port: int,
+    host: str,
+    history_file_path: Path | None,
+    db: str | None,
+    metrics_port: int | None,
+    metrics_addr: str,
 ) -> int:
     """Serve a site built by `por publish`, with a read-only JSON API: /api/root,
-    /api/attestation, /api/report, /api/history. No endpoint returns anyone's proof."""
-    from verifier.serve import HistoryProvider, history_file, run
+    /api/attestation, /api/report, /api/history. No endpoint returns anyone's proof.
+    Stops on SIGTERM or Ctrl-C."""
+    from verifier.serve import HistoryProvider, MetricsEndpoint, history_file, run
 
     history: HistoryProvider | None = None
     if history_file_path is not None:
@@ -95,6 +122,7 @@ def serve(
         history = history_file(history_file_path)
 
     url = db or os.environ.get("POR_DATABASE_URL")
+    store = None
     if url is not None and history is None:
         from verifier.history import history_json, read_runs
         from verifier.store import Store, database_url
@@ -105,18 +133,49 @@ def serve(
         read_runs(store)
 
         def history() -> object:
+            assert store is not None
             return history_json(read_runs(store), store.describe())
+
+    metrics = None
+    if metrics_port is not None:
+        metrics = MetricsEndpoint(metrics_addr, metrics_port, _metrics_source(store))
 
     run(
         site_dir,
         host=host,
         port=port,
         history=history,
+        metrics=metrics,
         print_fn=lambda address: out.print(
             f"serving {site_dir} on {address} (Ctrl-C to stop)", markup=False
         ),
     )
     return EXIT_OK
+
+
+def _metrics_source(store: Any) -> Callable[[tuple[str, str]], Any]:
+    """The snapshot `por serve` shows on each scrape: the database's latest runs when one
+    is served (read then, so runs stored since show), labelled with its report's exchange
+    and attestation, else the site's; a database that cannot be read now is logged and
+    the scrape shows the labels alone."""
+    from verifier.metrics import MetricsSnapshot, read_store
+
+    def source(labels: tuple[str, str]) -> MetricsSnapshot:
+        exchange, attestation = labels
+        if store is None:
+            return MetricsSnapshot(exchange=exchange, attestation=attestation)
+        try:
+            snapshot = read_store(store)
+        except PorError as exc:
+            log.warning("metrics: %s", mask_text(exc.message))
+            return MetricsSnapshot(exchange=exchange, attestation=attestation)
+        return dataclasses.replace(
+            snapshot,
+            exchange=snapshot.exchange or exchange,
+            attestation=snapshot.attestation or attestation,
+        )
+
+    return source
 
 
 __all__ = ["publish", "serve"]

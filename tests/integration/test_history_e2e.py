@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bcoin_fixtures import start_bcoin
 from eth_fixtures import start_anvil
 from postgres_fixtures import WebhookReceiver, db_url, pg_server, wait_for  # noqa: F401
+from prom_fixtures import sample
 
 from attestations.build import build_tree
 from verifier.cli import main
@@ -92,9 +93,9 @@ def test_reconcile_stores_runs_alerts_and_history(
     assert receiver.attempts == 2  # a 500, then delivered
     assert "shortfall" in {a["kind"] for a in alert["alerts"]}  # type: ignore[index]
     prom = metrics.read_text()
-    assert (
-        'por_coverage_ratio{asset="ETH"}' in prom and "por_last_success_timestamp_seconds" in prom
-    )
+    assert sample(prom, "por_coverage_ratio", asset="ETH") is not None
+    assert sample(prom, "por_last_success_timestamp_seconds") is not None
+    assert sample(prom, "por_runs_total", outcome="shortfall") == 1
 
     runs = Store(db_url).runs()
     assert [r.status for r in runs] == ["ok", "shortfall"]

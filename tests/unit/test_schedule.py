@@ -15,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from postgres_fixtures import WebhookReceiver, sample_report
+from prom_fixtures import sample
 
 from verifier.errors import NodeUnavailable, PorError, UsageError
 from verifier.schedule import RunOptions, Stop, parse_interval, run_loop, run_once
@@ -75,14 +76,16 @@ def test_runs_failures_alerts_and_metrics(tmp_path: Path) -> None:
         first = run_once(options, fake)
         assert first.exit_code == 0 and first.alerts == []
         text = metrics.read_text()
-        assert 'por_coverage_ratio{asset="BTC"} 1.10' in text
-        assert "por_last_run_success 1" in text and "por_reserve_ratio 1.13" in text
+        assert sample(text, "por_coverage_ratio", asset="BTC", exchange="Demo") == 1.1
+        assert sample(text, "por_last_run_success", attestation="a-1") == 1
+        assert round(sample(text, "por_reserve_ratio") or 0, 2) == 1.13
         failed = run_once(options, fake)
         assert failed.exit_code == 4 and [a.kind for a in failed.alerts] == ["failure"]
         assert failed.delivered  # after a 500 and one retry
         text = metrics.read_text()
-        assert "por_last_run_success 0" in text
-        assert 'por_coverage_ratio{asset="BTC"} 1.10' in text  # the last known coverage stays
+        assert sample(text, "por_last_run_success") == 0
+        assert sample(text, "por_coverage_ratio", asset="BTC") == 1.1  # the last known stays
+        assert sample(text, "por_runs_total", outcome="failed") == 1
         drifted = run_once(options, fake)
         assert [a.kind for a in drifted.alerts] == ["drift"]
     finally:
