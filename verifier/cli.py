@@ -47,6 +47,31 @@ JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
 )
 log = logging.getLogger(__name__)
+NO_CONFIG = "no config: give --config, set POR_CONFIG, or run `por init` to write ./por.toml"
+
+
+def _config_default(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """--config, else $POR_CONFIG (click reads it), else ./por.toml if there is one."""
+    if value is not None:
+        return value
+    if Path("por.toml").is_file():
+        log.debug("config: ./por.toml (no --config and no POR_CONFIG)")
+        return Path("por.toml")
+    raise UsageError(NO_CONFIG)
+
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="POR_CONFIG",
+    show_envvar=True,
+    callback=_config_default,
+    help="The exchange's por.toml (docs/snapshot.md); default $POR_CONFIG, then ./por.toml.",
+)
+"""The one --config of every command that reads the exchange's por.toml (snapshot,
+reconcile, attest, challenge, config check): flag, then POR_CONFIG, then ./por.toml."""
 SAFE_NAME = re.compile(r"[A-Za-z0-9._@+-]{1,200}")
 MAX_SAMPLE_ACCOUNTS = 1_000_000_000
 """Generated customers at most (sample, bench, demo): far past what this machine holds."""
@@ -160,6 +185,9 @@ def _register_reserve() -> None:
     from verifier.challenge_cli import challenge_cmd
 
     cli.add_command(challenge_cmd)
+    from verifier.config_cli import config_group
+
+    cli.add_command(config_group)
     from verifier.init_cli import init
     from verifier.keys_cli import keys
 
@@ -725,13 +753,7 @@ def verify_proof_cmd(
 
 
 @cli.command("snapshot")
-@click.option(
-    "--config",
-    "config_file",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="por.toml: exchange, nodes, wallets (see docs/snapshot.md).",
-)
+@CONFIG_OPTION
 @click.option(
     "--btc-height",
     type=click.IntRange(0),
@@ -843,13 +865,7 @@ def _reconcile(
 
 
 @cli.command("reconcile")
-@click.option(
-    "--config",
-    "config_file",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="por.toml: exchange, nodes, wallets, liabilities, prices, reserve, pack.",
-)
+@CONFIG_OPTION
 @_heights
 @click.option(
     "--html",
@@ -1006,7 +1022,9 @@ DB_OPTIONS = [
         "config_file",
         type=click.Path(path_type=Path),
         default=None,
-        help="por.toml, to find [database] url or por.db beside it.",
+        envvar="POR_CONFIG",
+        show_envvar=True,
+        help="por.toml, to find [database] url or por.db beside it (default $POR_CONFIG).",
     ),
     click.option(
         "--db",
@@ -1112,7 +1130,7 @@ def history_cmd(
 
 
 @cli.command("attest")
-@click.option("--config", "config_file", required=True, type=click.Path(path_type=Path))
+@CONFIG_OPTION
 @click.option(
     "--out",
     "out_dir",
