@@ -82,11 +82,13 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
         raise InputError(
             f"cannot open the signing key file ({exc.strerror})", file=str(path)
         ) from None
-    # check the file we opened, not the name (it could be swapped in between)
+    # check the file we opened, not the name (it could be swapped in between); before
+    # fdopen, which refuses a directory with a bare OSError
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InputError("the signing key path is not a regular file", file=str(path))
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError("the signing key path is not a regular file", file=str(path))
         mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
             raise InputError(

@@ -47,6 +47,8 @@ _spec = importlib.util.spec_from_file_location(
 )
 assert _spec is not None and _spec.loader is not None
 M = importlib.util.module_from_spec(_spec)
+SAMPLE_KEY = "98a64ade6fb98a7933813498faedbecf0a50161f6215ed394f59d3f2bdb93f01"
+"""The signer of fixtures/samples/por/attestation.json, pinned as an auditor would."""
 sys.modules["_malformed_corpus"] = M
 _spec.loader.exec_module(M)
 
@@ -196,6 +198,12 @@ def build_world(base: Path) -> None:
     (config / "auditor.toml").write_text(AUDITOR)
     (config / "prices.toml").write_text(PRICES)
     (config / "keys" / "bcoin.pass").write_text("sweep-password\n")
+    # the attestation key, made as `por keys create` makes it (attest never creates one),
+    # and a config whose [attest] key_file names a key not yet made (for `por keys create`)
+    from verifier.keys import create_signing_key
+
+    create_signing_key(config / "keys" / "attest.key")
+    (config / "keys.toml").write_text('[attest]\nkey_file = "new/attest.key"\n')
     os.chmod(config / "keys" / "bcoin.pass", 0o600)
     shutil.copy(base / "tree" / "root.json", config / "root.json")
     shutil.copy(FIXTURES / "reserve" / "jp-fsa-2026-worked.toml", config / "reserve.toml")
@@ -976,7 +984,7 @@ def all_targets(world: Path) -> dict[str, Target]:
     targets.append(
         Target(
             "verify",
-            ("verify", "{att}"),
+            ("verify", "{att}", "--public-key", SAMPLE_KEY),
             ("samples/por",),
             {"att": Slot("json", "samples/por/attestation.json")},
             tuple(
@@ -1010,6 +1018,60 @@ def all_targets(world: Path) -> dict[str, Target]:
             valid=frozenset({0, 3, 4}),
             examples=15,
             subprocess_baseline=False,
+        )
+    )
+
+    # ------------------------------------------------------------------ keys, init
+    targets.append(
+        Target(
+            "keys create",
+            ("keys", "create", "--config", "{config}"),
+            ("config",),
+            {"config": Slot("toml", "config/keys.toml")},
+            (
+                *M.toml_cases("config", data("config/keys.toml")),
+                *[
+                    _set("--config", "{work}/config/por.toml", expect={2}),  # key exists
+                    _labelled("--out and --config", ("set", "--out", "{work}/k"), expect={2}),
+                    _labelled(
+                        "--out a directory",
+                        ("drop", "--config"),
+                        ("set", "--out", "{work}"),
+                        expect={2},
+                    ),
+                    _set("--config", "/proc/sweep/por.toml", expect={3}),
+                ],
+            ),
+            examples=15,
+        )
+    )
+    targets.append(
+        Target(
+            "keys show",
+            ("keys", "show", "--key", "{key}"),
+            ("config",),
+            {"key": Slot("text", "config/keys/attest.key")},
+            (
+                _set("--key", "{work}/config/keys/bcoin.pass", expect={3}),
+                _set("--key", "{work}/config", expect={3}),
+                _set("--key", "{work}/missing.key", expect={3}),
+            ),
+            examples=10,
+        )
+    )
+    targets.append(
+        Target(
+            "init",
+            ("init", "--dir", "{work}/starter", "--pack", "jp-fsa-2026"),
+            ("config",),
+            {},
+            (
+                *[_set("--pack", v, expect={2}) for v in ("nope", "", M.HUGE, "../etc/passwd")],
+                _set("--dir", "{work}/config/por.toml", expect={2}),  # a file
+                _set("--dir", "{work}/config", expect={2}),  # holds a por.toml
+                _set("--dir", "/proc/sweep/init", expect={3, 4}),
+            ),
+            examples=10,
         )
     )
 
@@ -1324,6 +1386,9 @@ TARGET_NAMES = (
     "attest",
     "verify",
     "verify --config (auditor nodes)",
+    "keys create",
+    "keys show",
+    "init",
     "reserve evaluate",
     "db upgrade",
     "history",
