@@ -165,7 +165,9 @@ def init_directory(directory: Path, *, pack: str = DEFAULT_PACK, force: bool = F
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create the directory ({exc.strerror})", file=str(directory))
+        raise InputError(
+            f"cannot create the directory ({exc.strerror})", file=str(directory)
+        ) from None
     for path in targets:
         _write(path, files[path.name])
     return targets

@@ -281,16 +281,12 @@ def test_the_auditor_config_pins_the_key_and_names_exchange_and_id(por, unsigned
     assert not any("exchange:" in d or "attestation_id:" in d for d in doc["discrepancies"])
     res = por("verify", path, "--config", auditor(tmp_path, unsigned, name="Other KK"), "--json")
     assert res.rc == 3
-    assert any(
-        "Other KK" in d and unsigned["exchange"] in d for d in res.json()["discrepancies"]
-    )
+    assert any("Other KK" in d and unsigned["exchange"] in d for d in res.json()["discrepancies"])
     res = por(
         "verify", path, "--config", auditor(tmp_path, unsigned, attestation_id="x-1"), "--json"
     )
     assert res.rc == 3
-    assert any(
-        "x-1" in d and unsigned["attestation_id"] in d for d in res.json()["discrepancies"]
-    )
+    assert any("x-1" in d and unsigned["attestation_id"] in d for d in res.json()["discrepancies"])
     bad = auditor(tmp_path, unsigned, attest='\n[attest]\npublic_key = "00"\n')
     res = por("verify", path, "--config", bad)
     assert res.rc == 3 and "attest.public_key" in res.err_flat and str(bad) in res.err_flat
