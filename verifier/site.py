@@ -483,7 +483,9 @@ def render_index(bundle: AttestationBundle, downloads: Mapping[str, str]) -> str
         f"<h1>Proof of reserves: {esc(exchange)}</h1>",
         f'<p class="meta">attestation <b>{esc(att.get("attestation_id"))}</b> · as of '
         f"{esc(att.get('as_of'))} · signed (Ed25519) by "
-        f'<span class="mono">{esc(signature.get("public_key"))}</span></p>',
+        f'<span class="mono">{esc(signature.get("public_key"))}</span> (compare it with the '
+        "public key the exchange publishes: a signature proves who signed only against that "
+        "key)</p>",
         f'<p class="meta">liabilities commitment <span class="mono" id="commitment">'
         f"{esc(root['commitment'])}</span></p>",
     ]
@@ -603,7 +605,8 @@ def render_index(bundle: AttestationBundle, downloads: Mapping[str, str]) -> str
     body.append(_table(["file", "what", "SHA-256"], rows, set()))
     body.append(
         '<p class="note">Auditors re-check everything with <code>por verify attestation.json'
-        "</code> on their own nodes; customers with <code>por verify-proof</code> or the "
+        " --public-key &lt;the exchange's published key&gt;</code> on their own nodes; "
+        "customers with <code>por verify-proof</code> or the "
         '<a href="verify.html">page in this site</a>.</p>'
     )
     title = f"Proof of reserves: {exchange} {att.get('attestation_id')}"
