@@ -27,6 +27,7 @@ from verifier.console import (
     err,
     out,
     print_json,
+    print_json_line,
     print_table,
     print_wrapped,
     progress_bar,
@@ -883,7 +884,16 @@ def _reconcile(
 @click.option(
     "--every",
     default=None,
-    help="Keep running: one run every INTERVAL (30s, 15m, 1h, 1d) until SIGTERM.",
+    help="Keep running: one run every INTERVAL (30s, 15m, 1h, 1d) until SIGTERM. With --json, "
+    "one compact por-run-v1 JSON line per run on stdout (NDJSON; the full report goes to "
+    "--report-dir).",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write each run's full report (or a failed run's error document) to "
+    "DIR/<started>-run-<id>.json and replace DIR/latest.json atomically.",
 )
 @click.option(
     "--webhook",
@@ -935,6 +945,7 @@ def reconcile_cmd(
     html_file: Path | None,
     db: str | None,
     every: str | None,
+    report_dir: Path | None,
     webhook: str | None,
     metrics_file: Path | None,
     metrics_port: int | None,
@@ -952,9 +963,12 @@ def reconcile_cmd(
         LiveMetrics,
         RunOptions,
         Stop,
+        now_iso,
         parse_interval,
         run_loop,
         run_once,
+        run_summary,
+        unrecorded_summary,
     )
 
     parse_drift(drift)
@@ -963,6 +977,9 @@ def reconcile_cmd(
         if every is None:
             raise UsageError("--metrics-port serves the --every loop: give --every too")
         live = LiveMetrics(parse_interval(every), config_file)
+    if report_dir is not None and report_dir.exists() and not report_dir.is_dir():
+        raise UsageError(f"--report-dir {report_dir} exists and is not a directory")
+    stream = every is not None and as_json  # NDJSON: one por-run-v1 line per run
     options = RunOptions(
         config_file=config_file,
         db=db,
@@ -971,6 +988,7 @@ def reconcile_cmd(
         webhook=webhook,
         metrics_file=metrics_file,
         html_file=html_file,
+        report_dir=report_dir,
         drift=drift,
         lock_timeout=lock_timeout,
         quiet=as_json or every is not None,
@@ -979,9 +997,21 @@ def reconcile_cmd(
     )
 
     def once() -> int:
-        # run_once writes --html and --metrics-file before the run is kept: a run whose
-        # files cannot be written is stored as failed (exit 4), never as ok
-        result = run_once(options)
+        # run_once writes --html, --report-dir and --metrics-file before the run is kept: a
+        # run whose files cannot be written is stored as failed (exit 4), never as ok
+        started = now_iso()
+        try:
+            result = run_once(options)
+        except PorError as exc:
+            if stream:  # the run could not be stored: its line says so all the same
+                exc.message = mask_text(exc.message)
+                print_json_line(unrecorded_summary(exc, started, report_dir))
+            raise
+        if stream:
+            if result.error is not None:
+                log.error("%s", result.error.message, extra={"exit_code": result.exit_code})
+            print_json_line(run_summary(result))
+            return result.exit_code
         if result.error is not None:
             _report(result.error, as_json)
             return result.exit_code
@@ -991,6 +1021,7 @@ def reconcile_cmd(
     if every is None:
         return once()
     interval = parse_interval(every)
+    _loop_logging()
     stop = Stop()
     stop.install()
     if live is None:
@@ -1000,6 +1031,16 @@ def reconcile_cmd(
         return run_loop(once, interval, stop, health=live.health)
     finally:
         server.close()
+
+
+def _loop_logging() -> None:
+    """The `--every` loop logs at INFO unless a level was chosen: a service's run lines
+    (started, finished, alerts delivered, stopped) are what its operator reads."""
+    from verifier import logs
+
+    chosen = click.get_current_context().find_root().meta.get("por.log") or {}
+    if not chosen.get("explicit"):
+        logs.configure(logging.INFO, chosen.get("format", "text"))
 
 
 def _render_reconcile(report: Any, html_file: Path | None, as_json: bool) -> None:

@@ -15,16 +15,24 @@ Cron, systemd timers and Kubernetes CronJobs call `por reconcile` once: the exit
 is the run's. Containers use ``--every 1h``: `run_loop` runs, waits out the interval from
 the start of each run, survives failed runs (they are stored and alerted), and stops
 cleanly between runs on SIGTERM or SIGINT (a run in progress is finished and stored).
+
+What a run leaves for machines: `run_summary` (``por-run-v1``, one compact line per run on
+stdout under ``--every --json``), and with ``--report-dir`` the full report (or the failed
+run's error document) as ``DIR/<started>-run-<id>.json`` plus ``DIR/latest.json``, each
+replaced atomically (`write_report_files`). Diagnostics (run started and finished, alerts
+and their delivery, the loop stopping) are log records (verifier/logs.py), never stdout.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 import re
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +48,7 @@ from verifier.alerts import Alert, Webhook, alerts_for, parse_drift, render_payl
 from verifier.config import PorConfig, load_config
 from verifier.console import err
 from verifier.errors import EXIT_INFRA, InputError, PorError, StoreError, UsageError
+from verifier.logs import register_secret
 from verifier.metrics import (
     MetricsServer,
     MetricsSnapshot,
@@ -55,6 +64,8 @@ log = logging.getLogger(__name__)
 _INTERVAL = re.compile(r"([0-9]{1,12})([smhd]?)")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_INTERVAL = 366 * 86400
+RUN_FORMAT = "por-run-v1"
+LATEST = "latest.json"
 """The longest `--every` (a year and a day): longer is a typo, and waits that long overflow."""
 
 
@@ -85,6 +96,8 @@ class RunOptions:
     webhook: str | None = None
     metrics_file: Path | None = None
     html_file: Path | None = None
+    report_dir: Path | None = None
+    """``--report-dir``: each run's report (or error document) and latest.json."""
     drift: str | None = None
     lock_timeout: int | None = None
     quiet: bool = False
@@ -103,6 +116,9 @@ class RunResult:
     error: PorError | None
     alerts: list[Alert]
     delivered: bool | None = None
+    started_at: str | None = None
+    report_file: Path | None = None
+    """Where ``--report-dir`` put this run's document (None: no --report-dir, or not written)."""
     metrics: MetricsSnapshot | None = None
     """What the metrics show after this run (the loop's /metrics serves it)."""
 
@@ -148,6 +164,8 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
     error: PorError | None = config_error
     started = now_iso()
     clock = time.monotonic()
+    written: list[Path] = []
+    log.info("run started", extra={"started_at": started, "config": str(options.config_file)})
     config_hash = _config_hash(options.config_file)
     with store.writer() as writer:
         previous = writer.last_success()
@@ -171,7 +189,9 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
                     report=report,
                     exit_code=exit_code,
                     config_hash=config_hash,
-                    then=lambda _run_id: _write_outputs(options, store, writer, report, config),
+                    then=lambda run_id: written.extend(
+                        _write_outputs(options, store, writer, report, config, run_id, started)
+                    ),
                 )
             except PorError as exc:  # stored as a failed run in the run's place
                 error, run_id = exc, writer.failed_run_id
@@ -193,16 +213,123 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
         if error is not None and options.metrics_file is not None and snapshot is not None:
             _failed_run_metrics(options.metrics_file, snapshot)
     run = next(r for r in records if r.id == run_id)
-    err.print(
-        f"por: run {run.id} {run.status} (exit {exit_code}) stored in {store.describe()}",
-        markup=False,
+    log.info(
+        "run %s %s (exit %s) in %s ms, stored in %s",
+        run.id,
+        run.status,
+        exit_code,
+        run.duration_ms,
+        store.describe(),
+        extra={"run_id": run.id, "exit_code": exit_code, "duration_ms": run.duration_ms},
     )
     result = RunResult(exit_code, run, report, error, alerts_for(run, report, previous, drift))
+    result.started_at = started
+    if error is not None and options.report_dir is not None:
+        # the failed run's error document takes the run's place (and latest.json's)
+        try:
+            written.extend(
+                write_report_files(options.report_dir, error_document(result), run.id, started)
+            )
+        except StoreError as exc:
+            log.error("%s", exc.message, extra={"run_id": run.id})
+    result.report_file = written[0] if written else None
     result.metrics = snapshot
     if snapshot is not None and options.on_metrics is not None:
         options.on_metrics(snapshot)
     _alert(webhook, config, store, result, options.alert_format)
     return result
+
+
+def report_name(started_at: str, run_id: int | None) -> str:
+    """``20261205T003612.345Z-run-5.json``: sorts by time and names the stored run."""
+    stamp = started_at.replace("-", "").replace(":", "")
+    return f"{stamp}-run-{run_id if run_id is not None else 'unrecorded'}.json"
+
+
+def write_report_files(
+    directory: Path, document: Mapping[str, Any], run_id: int | None, started_at: str
+) -> list[Path]:
+    """Write `document` as the run's file in `directory`, then replace ``latest.json`` with
+    it, each through a temporary file, fsync and a rename (a reader never sees half a file).
+    Returns [the run's file, latest.json]; raises `StoreError` naming ``--report-dir``."""
+    data = (json.dumps(document, indent=2) + "\n").encode("utf-8")
+    written = []
+    for target in (directory / report_name(started_at, run_id), directory / LATEST):
+        try:
+            _write_atomic(target, data)
+        except OSError as exc:
+            raise StoreError(
+                f"--report-dir {directory}: {target.name} was not written "
+                f"({exc.strerror or type(exc).__name__})"
+            ) from None
+        written.append(target)
+    return written
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def error_document(result: RunResult) -> dict[str, Any]:
+    """A failed run's document: ``por-error-v1`` with the run's id and times."""
+    error = result.error or PorError("the run produced no report")
+    run = result.run
+    return {
+        **error.to_json(),
+        "run_id": run.id if run is not None else None,
+        "started_at": run.started_at if run is not None else result.started_at,
+        "finished_at": run.finished_at if run is not None else None,
+    }
+
+
+def run_summary(result: RunResult) -> dict[str, Any]:
+    """The compact ``por-run-v1`` document of one run (a line of ``--every --json``): what
+    a log collector or a pager needs; the full report is in ``--report-dir``."""
+    run, report = result.run, result.report or {}
+    doc: dict[str, Any] = {
+        "format": RUN_FORMAT,
+        "run_id": run.id if run is not None else None,
+        "started_at": run.started_at if run is not None else result.started_at,
+        "finished_at": run.finished_at if run is not None else now_iso(),
+        "status": run.status if run is not None else "failed",
+        "exit_code": result.exit_code,
+    }
+    if result.error is not None or not report:
+        doc["error"] = error_document(result)
+    else:
+        doc["verdict"] = report.get("verdict")
+    doc["chains"] = [
+        {"chain": c.get("chain"), "height": c.get("height"), "hash": c.get("block_hash")}
+        for c in report.get("chains") or []
+    ]
+    doc["coverage"] = {a.get("code"): a.get("coverage_ratio") for a in report.get("assets") or []}
+    doc["combined"] = (report.get("combined") or {}).get("ratio")
+    doc["report"] = str(result.report_file) if result.report_file is not None else None
+    return doc
+
+
+def unrecorded_summary(error: PorError, started_at: str, report_dir: Path | None) -> dict[str, Any]:
+    """The summary of a run that could not even be stored (the database is down), its error
+    document also written to ``--report-dir`` when there is one."""
+    result = RunResult(error.exit_code, None, None, error, [], started_at=started_at)
+    if report_dir is not None:
+        try:
+            files = write_report_files(report_dir, error_document(result), None, started_at)
+            result.report_file = files[0]
+        except StoreError as exc:
+            log.error("%s", exc.message)
+    return run_summary(result)
 
 
 def _refuse_overwriting_inputs(options: RunOptions, config: PorConfig | None, store: Store) -> None:
@@ -252,10 +379,14 @@ def _write_outputs(
     writer: RunWriter,
     report: dict[str, Any],
     config: PorConfig | None = None,
-) -> None:
-    """The run's files, before its rows are kept: the HTML report, then the metrics
-    (rendered from the rows just written, so they show this run). Raises `StoreError`
-    naming the flag and the file when one cannot be written."""
+    run_id: int | None = None,
+    started: str = "",
+) -> list[Path]:
+    """The run's files, before its rows are kept: the HTML report, the ``--report-dir``
+    files, then the metrics (rendered from the rows just written, so they show this run).
+    Raises `StoreError` naming the flag and the file when one cannot be written; returns
+    the ``--report-dir`` files written."""
+    written: list[Path] = []
     if options.html_file is not None:
         from verifier.html_report import render_html, write_html
 
@@ -265,12 +396,15 @@ def _write_outputs(
             raise StoreError(
                 f"--html {options.html_file}: the report was not written: {exc}"
             ) from exc
+    if options.report_dir is not None:
+        written = write_report_files(options.report_dir, report, run_id, started)
     if options.metrics_file is not None:
         try:
             snapshot = metrics_snapshot(store, writer.conn, config, report)
             write_metrics(options.metrics_file, snapshot)
         except StoreError as exc:
             raise StoreError(f"--metrics-file {options.metrics_file}: {exc.message}") from exc
+    return written
 
 
 def _failed_run_metrics(path: Path, snapshot: MetricsSnapshot) -> None:
@@ -363,6 +497,7 @@ def webhook_url(options: RunOptions, config: PorConfig | None) -> str | None:
             raise InputError(
                 f"not a usable webhook URL: it {problem}", file=file, key=key, value=shown
             )
+        register_secret(value)  # a webhook URL is a capability (Slack's are): never logged
         return value
     return None
 
@@ -375,7 +510,13 @@ def _alert(
     options_format: str | None = None,
 ) -> None:
     for alert in result.alerts:
-        err.print(f"por: alert {alert.kind} {alert.subject}: {alert.message}", markup=False)
+        log.warning(
+            "alert %s %s: %s",
+            alert.kind,
+            alert.subject,
+            alert.message,
+            extra={"alert": alert.kind, "subject": alert.subject},
+        )
     if not url or not result.alerts or result.run is None:
         return
     try:
@@ -385,7 +526,7 @@ def _alert(
             retries=config.alerts.retries if config is not None else 3,
         )
     except InputError as exc:
-        err.print(f"por: alert webhook not used: {exc.message}", markup=False)
+        log.error("alert webhook not used: %s", exc.message)
         return
     document = render_payload(
         options_format or (config.alerts.format if config is not None else "generic"),
@@ -398,11 +539,17 @@ def _alert(
     delivery = hook.send(document)
     result.delivered = delivery.delivered
     if not delivery.delivered:
-        err.print(
-            mask_text(
-                f"por: alert webhook failed after {delivery.attempts} attempts: {delivery.error}"
-            ),
-            markup=False,
+        log.error(
+            "%s",
+            mask_text(f"alert webhook failed after {delivery.attempts} attempts: {delivery.error}"),
+            extra={"attempts": delivery.attempts},
+        )
+    else:
+        log.info(
+            "%d alert(s) delivered to %s",
+            len(result.alerts),
+            mask_url(url),
+            extra={"attempts": delivery.attempts},
         )
 
 
@@ -414,10 +561,7 @@ class Stop:
 
     def install(self) -> None:
         def handler(signum: int, _frame: FrameType | None) -> None:
-            err.print(
-                f"por: {signal.Signals(signum).name} received, stopping after this run",
-                markup=False,
-            )
+            log.warning("%s received, stopping after this run", signal.Signals(signum).name)
             self.event.set()
 
         signal.signal(signal.SIGTERM, handler)
@@ -445,9 +589,14 @@ def run_loop(
             health.run_started()
         try:
             code = once()
-            err.print(f"por: run finished with exit code {code}", markup=False)
+            log.info(
+                "run finished with exit code %s in %.1f s",
+                code,
+                time.monotonic() - started,
+                extra={"exit_code": code},
+            )
         except PorError as exc:
-            err.print(f"por: run could not be recorded: {mask_text(exc.message)}", markup=False)
+            log.error("run could not be recorded: %s", mask_text(exc.message))
         finally:
             if health is not None:
                 health.run_finished()
@@ -457,7 +606,7 @@ def run_loop(
         wait = max(Decimal(0), Decimal(interval) - Decimal(str(time.monotonic() - started)))
         if stop.event.wait(int(wait) + (1 if wait % 1 else 0)):
             break
-    err.print("por: stopped", markup=False)
+    log.info("stopped")
     return 0
 
 
