@@ -24,7 +24,10 @@ Invariants:
   4. The document is closed: an unknown member at the top level, in a chain or in a wallet
      is an error. ``reserve``, ``report`` and each wallet's ``ownership`` are carried as given
      (signed, shape-checked; their content is checked by the reserve rules and the ownership
-     verifiers), and ``liabilities`` is the root document verbatim.
+     verifiers), and ``liabilities`` is the root document verbatim. Inside ``ownership``, the
+     members a verifier decides with (``message``, ``epoch``, ``age``, ``status``) and the
+     top-level ``settings`` (the maximum proof age applied) are checked strictly: an epoch
+     proof's message, age and staleness are recomputed from them (verifier/attest.py).
   5. The private key is never part of an error message.
 """
 
@@ -38,7 +41,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -50,9 +53,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from attestations.encoding import ASSET_CODE_RE, commitment
 from attestations.proofs import RootDocument, parse_root_document
-from chains.base import Attribution, BlockRef, Chain, WalletClass
+from chains.base import Attribution, BlockRef, Chain, ProofAge, ProofEpoch, WalletClass
 from chains.btc_ownership import decode_address
-from chains.challenge import challenge
+from chains.challenge import challenge, epoch_challenge
 from verifier import safejson
 from verifier.errors import InputError, InvalidProof, NotFound, PorError, StoreError
 
@@ -81,12 +84,21 @@ TOP_REQUIRED = (
     "prices",
     "rule_pack",
 )
-TOP_OPTIONAL = ("report", "signature")
+TOP_OPTIONAL = ("settings", "report", "signature")
 CHAIN_KEYS = ("chain", "network", "height", "block_hash", "challenge", "wallets")
 WALLET_KEYS = ("address", "label", "class", "attribution", "balances", "ownership")
 PRICE_KEYS = ("value", "currency", "source", "time")
 RULE_PACK_KEYS = ("id", "version")
 SIGNATURE_KEYS = ("algorithm", "public_key", "value")
+SETTINGS_KEYS = ("ownership_max_age",)
+MAX_AGE_KEYS = ("days", "source", "blocks")
+EPOCH_KEYS = ("id", "height", "hash", "expires")
+AGE_KEYS = ("blocks", "seconds")
+OWNERSHIP_STATUSES = ("proven", "unproven", "custodial", "stale")
+"""An address's ownership verdict; "stale" (an epoch proof past the maximum age or its
+expiry) counts as unproven everywhere."""
+MAX_AGE_DAYS = MAX_SAFE_INT // 86_400
+"""Most days a maximum age may state (so that it is a safe integer in seconds)."""
 RESERVE_LISTS = ("cash", "insurance", "guarantees")
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[A-Z0-9._-]{1,16}")
@@ -98,6 +110,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX128 = re.compile(r"[0-9a-f]{128}")
 _ETH_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _ETH_CHAIN_ID = re.compile(r"[1-9][0-9]{0,19}")
+_UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 # JCS string escapes (RFC 8785 §3.2.2.2): the two-character forms where they exist, \u00xx
 # (lowercase hex) for the other control characters, everything else as UTF-8.
@@ -248,7 +261,17 @@ class WalletEntry:
     ownership: Mapping[str, Any] | None = None
     """The ownership proof as given: ``{"scheme", "message", "signature" | "signatures",
     "witness_script", "addresses"}`` (chains/btc_ownership.py, chains/eth_ownership.py);
-    None when there is none (e.g. custodial)."""
+    None when there is none (e.g. custodial). `verifier.attest.attestation_document` adds
+    the verdict's ``epoch``, ``age`` and ``status``."""
+    epoch: ProofEpoch | None = None
+    """Parsed from ``ownership.epoch`` by `parse_attestation`: the ownership epoch whose
+    challenge the proof signs; None for the point-in-time challenge. `to_json` does not
+    write it (the ``ownership`` mapping carries it)."""
+    age: ProofAge | None = None
+    """Parsed from ``ownership.age``: the epoch proof's stated age at the pinned block."""
+    status: str | None = None
+    """Parsed from ``ownership.status``: the exchange's verdict (`OWNERSHIP_STATUSES`);
+    None when the proof states none (a document written before it was recorded)."""
 
     def to_json(self) -> dict[str, Any]:
         """The wallet as a document member (balances as decimal strings)."""
@@ -327,6 +350,27 @@ class RulePackRef:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnershipMaxAge:
+    """The maximum age of an epoch ownership proof the exchange applied (``settings``), so
+    a verifier recomputes staleness under the document's own limits."""
+
+    days: int
+    """A proof signed more than this many days before the pinned block is stale."""
+    source: str
+    """Where the day limit came from ("[ownership] max_age_days", a rule pack, "default")."""
+    blocks: Mapping[str, int] = field(default_factory=dict)
+    """Chain name -> most blocks from the epoch block to the pinned block (no entry: none)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"days", "source", "blocks"}`` (what `verifier.ownership.MaxAge.to_json` gives)."""
+        return {
+            "days": self.days,
+            "source": self.source,
+            "blocks": dict(sorted(self.blocks.items())),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SignatureBlock:
     """The exchange's signature over the canonical document."""
 
@@ -366,6 +410,8 @@ class Attestation:
     """Optional report summary, as given."""
     signature: SignatureBlock | None
     """None only for a document parsed with ``require_signature=False``."""
+    max_age: OwnershipMaxAge | None = None
+    """``settings.ownership_max_age``: present whenever a wallet's proof names an epoch."""
 
     @property
     def currency(self) -> str:
@@ -536,15 +582,86 @@ def _address(value: Any, where: str, block: BlockRef) -> str:
     return address
 
 
-def _ownership(value: Any, where: str, expected: str) -> Mapping[str, Any] | None:
+def _utc_time(value: Any, where: str) -> str:
+    """An expiry: a UTC time written exactly as ``2027-03-31T00:00:00Z`` (as it is signed)."""
+    text = _text(value, where, 64)
+    if not _UTC_TIME.fullmatch(text):
+        raise _bad(where, f"{_shown(text)} is not a UTC time such as 2027-03-31T00:00:00Z")
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(where, f"{text!r} is not a valid date and time") from None
+    return text
+
+
+def _epoch(value: Any, where: str) -> ProofEpoch | None:
+    """``ownership.epoch``: null, or the epoch whose challenge the proof signs."""
     if value is None:
         return None
+    obj = _object(value, where, EPOCH_KEYS)
+    expires = obj["expires"]
+    return ProofEpoch(
+        id=_text(obj["id"], _child(where, "id"), 256),
+        height=_integer(obj["height"], _child(where, "height"), 0, MAX_SAFE_INT),
+        hash=_hex(obj["hash"], _child(where, "hash"), _HEX64, "64 lowercase hex").hex(),
+        expires=None if expires is None else _utc_time(expires, _child(where, "expires")),
+    )
+
+
+def _age(value: Any, where: str) -> ProofAge | None:
+    """``ownership.age``: null, or blocks (and seconds, null when a block time is unknown)
+    from the epoch block to the pinned block."""
+    if value is None:
+        return None
+    obj = _object(value, where, AGE_KEYS)
+    seconds = obj["seconds"]
+    return ProofAge(
+        blocks=_integer(obj["blocks"], _child(where, "blocks"), 0, MAX_SAFE_INT),
+        # a block's time may precede its parent's (Bitcoin allows it): seconds may be < 0
+        seconds=None
+        if seconds is None
+        else _integer(seconds, _child(where, "seconds"), -MAX_SAFE_INT, MAX_SAFE_INT),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Proof:
+    """What `_ownership` checked: the proof as given and its parsed epoch, age and status."""
+
+    proof: Mapping[str, Any] | None
+    epoch: ProofEpoch | None = None
+    age: ProofAge | None = None
+    status: str | None = None
+
+
+def _ownership(value: Any, where: str, expected: str, block: BlockRef, exchange: str) -> _Proof:
+    if value is None:
+        return _Proof(None)
     proof = _object(value, where)
     _text(proof.get("scheme"), _child(where, "scheme"), 64)
+    epoch = _epoch(proof.get("epoch"), _child(where, "epoch"))
+    age = _age(proof.get("age"), _child(where, "age"))
+    status = None
+    if "status" in proof:
+        status = _choice(proof["status"], _child(where, "status"), OWNERSHIP_STATUSES)
+    if epoch is None and age is not None:
+        raise _bad(_child(where, "age"), "an age without an epoch (only epoch proofs have one)")
+    if epoch is None and status == "stale":
+        raise _bad(_child(where, "status"), "'stale' without an epoch (only epoch proofs age)")
+    if epoch is not None and age is None and status in ("proven", "stale"):
+        raise _bad(
+            _child(where, "age"),
+            f"missing: a {status} epoch proof states its age at the pinned block",
+        )
+    if epoch is not None:
+        # the epoch's challenge on this chain: the epoch's block, not the pinned one
+        epoch_block = BlockRef(block.chain, block.network, epoch.height, epoch.hash)
+        expected = epoch_challenge(exchange, epoch.id, epoch_block, epoch.expires)
     if "message" in proof:
         message = _text(proof["message"], _child(where, "message"), 4096, line=False)
         if message != expected:
-            raise _bad(_child(where, "message"), "is not this chain's challenge")
+            what = f"epoch {epoch.id}'s challenge" if epoch is not None else "challenge"
+            raise _bad(_child(where, "message"), f"is not this chain's {what}")
     if "signature" in proof:
         _text(proof["signature"], _child(where, "signature"), 16384)
     if "signatures" in proof:
@@ -558,10 +675,10 @@ def _ownership(value: Any, where: str, expected: str) -> Mapping[str, Any] | Non
         by_address = _object(proof["addresses"], _child(where, "addresses"))
         for address, signature in by_address.items():
             _text(signature, _child(_child(where, "addresses"), address), 16384)
-    return proof
+    return _Proof(proof, epoch, age, status)
 
 
-def _wallet(value: Any, where: str, block: BlockRef, expected: str) -> WalletEntry:
+def _wallet(value: Any, where: str, block: BlockRef, expected: str, exchange: str) -> WalletEntry:
     obj = _object(value, where, WALLET_KEYS)
     address = _address(obj["address"], _child(where, "address"), block)
     label = _text(obj["label"], _child(where, "label"), 1024, empty=True, line=False)
@@ -578,14 +695,17 @@ def _wallet(value: Any, where: str, block: BlockRef, expected: str) -> WalletEnt
         )
         for code, units in raw_balances.items()
     }
-    ownership = _ownership(obj["ownership"], _child(where, "ownership"), expected)
+    checked = _ownership(obj["ownership"], _child(where, "ownership"), expected, block, exchange)
     return WalletEntry(
         address=address,
         label=label,
         wallet_class=WalletClass(wallet_class),
         attribution=Attribution(attribution),
         balances=balances,
-        ownership=ownership,
+        ownership=checked.proof,
+        epoch=checked.epoch,
+        age=checked.age,
+        status=checked.status,
     )
 
 
@@ -610,7 +730,7 @@ def _chain(value: Any, where: str, exchange: str, attestation_id: str) -> ChainE
         )
     wallets_where = _child(where, "wallets")
     wallets = tuple(
-        _wallet(raw, _child(wallets_where, n), block, expected)
+        _wallet(raw, _child(wallets_where, n), block, expected, exchange)
         for n, raw in enumerate(_list(obj["wallets"], wallets_where))
     )
     seen: set[str] = set()
@@ -666,6 +786,61 @@ def _reserve(value: Any) -> Mapping[str, Any]:
             for n, item in enumerate(items):
                 _object(item, _child(where, n))
     return obj
+
+
+def _settings(value: Any) -> OwnershipMaxAge | None:
+    """``settings``: the maximum proof age applied (null when no proof named an epoch)."""
+    obj = _object(value, "settings", SETTINGS_KEYS)
+    raw = obj["ownership_max_age"]
+    if raw is None:
+        return None
+    where = "settings.ownership_max_age"
+    limits = _object(raw, where, MAX_AGE_KEYS)
+    blocks_where = _child(where, "blocks")
+    blocks = {
+        _choice(name, _child(blocks_where, str(name)), [c.value for c in Chain]): _integer(
+            count, _child(blocks_where, str(name)), 1, MAX_SAFE_INT
+        )
+        for name, count in _object(limits["blocks"], blocks_where).items()
+    }
+    return OwnershipMaxAge(
+        days=_integer(limits["days"], _child(where, "days"), 1, MAX_AGE_DAYS),
+        source=_text(limits["source"], _child(where, "source"), 256),
+        blocks=blocks,
+    )
+
+
+def _epochs_agree(chains: Sequence[ChainEntry], max_age: OwnershipMaxAge | None) -> None:
+    """One epoch is one signing round: every proof naming it on a chain names the same block,
+    and its expiry is the same on every chain. A proof naming an epoch needs the limits."""
+    expiries: dict[str, tuple[str | None, str]] = {}
+    for n, chain in enumerate(chains):
+        blocks: dict[str, ProofEpoch] = {}
+        for m, wallet in enumerate(chain.wallets):
+            epoch = wallet.epoch
+            if epoch is None:
+                continue
+            where = _child(_child(_child(_child("chains", n), "wallets"), m), "ownership")
+            where = _child(where, "epoch")
+            if max_age is None:
+                raise _bad(
+                    "settings.ownership_max_age",
+                    f"missing: {where} names epoch {epoch.id!r}, so the document states the "
+                    "maximum proof age it applied",
+                )
+            first = blocks.setdefault(epoch.id, epoch)
+            if (first.height, first.hash) != (epoch.height, epoch.hash):
+                raise _bad(
+                    where,
+                    f"epoch {epoch.id!r} names block {epoch.height} {epoch.hash} here and "
+                    f"block {first.height} {first.hash} for another wallet of this chain",
+                )
+            seen = expiries.setdefault(epoch.id, (epoch.expires, where))
+            if seen[0] != epoch.expires:
+                raise _bad(
+                    _child(where, "expires"),
+                    f"{epoch.expires!r} differs from {seen[0]!r} for the same epoch at {seen[1]}",
+                )
 
 
 def _signature(value: Any) -> SignatureBlock:
@@ -730,6 +905,8 @@ def parse_attestation(doc: Any, *, require_signature: bool = True) -> Attestatio
         id=_text(pack["id"], "rule_pack.id", 128),
         version=_text(pack["version"], "rule_pack.version", 64),
     )
+    max_age = _settings(doc["settings"]) if "settings" in doc else None
+    _epochs_agree(chains, max_age)
     report = _object(doc["report"], "report") if "report" in doc else None
     return Attestation(
         attestation_id=attestation_id,
@@ -742,6 +919,7 @@ def parse_attestation(doc: Any, *, require_signature: bool = True) -> Attestatio
         rule_pack=rule_pack,
         report=report,
         signature=signature,
+        max_age=max_age,
     )
 
 
@@ -777,6 +955,7 @@ def build_attestation(
     prices: Mapping[str, PriceQuote | Mapping[str, Any]],
     rule_pack: RulePackRef,
     report: Mapping[str, Any] | None = None,
+    max_age: OwnershipMaxAge | Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble an unsigned `por-attestation-v1` document and check it as a verifier would.
 
@@ -802,6 +981,10 @@ def build_attestation(
         Id and version of the reserve rule pack.
     report
         Optional report summary (a JSON-able dict).
+    max_age
+        The maximum age of epoch ownership proofs applied (`OwnershipMaxAge`, or its
+        ``{"days", "source", "blocks"}`` mapping); written as ``settings.ownership_max_age``
+        and required when any wallet's proof names an epoch. None: no ``settings`` member.
 
     Returns
     -------
@@ -827,6 +1010,9 @@ def build_attestation(
         "prices": {code: _price_json(quote) for code, quote in prices.items()},
         "rule_pack": rule_pack.to_json(),
     }
+    if max_age is not None:
+        limits = max_age.to_json() if isinstance(max_age, OwnershipMaxAge) else _plain(max_age)
+        doc["settings"] = {"ownership_max_age": limits}
     if report is not None:
         doc["report"] = _plain(report)
     parse_attestation(doc, require_signature=False)

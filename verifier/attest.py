@@ -50,7 +50,7 @@ from attestations.document import (
     verify_attestation,
     write_attestation,
 )
-from chains.base import Chain, Ownership, OwnershipCheck
+from chains.base import BlockRef, Chain, Ownership, OwnershipCheck, ProofAge
 from chains.btc_ownership import verify_bitcoin_ownership
 from chains.eth_ownership import verify_eip191
 from verifier import safejson, safetoml
@@ -66,6 +66,14 @@ from verifier.errors import (
     UsageError,
 )
 from verifier.keys import load_signing_key
+from verifier.ownership import (
+    MaxAge,
+    epoch_message,
+    judged,
+    on_chain_problem,
+    proof_age,
+    staleness,
+)
 from verifier.pipeline import Inputs, Outcome, figures
 from verifier.prices import Price
 from verifier.reconcile import Reconciliation
@@ -95,6 +103,18 @@ def _proof_for(
     return proof
 
 
+def _with_verdict(proof: dict[str, Any] | None, verdict: OwnershipCheck) -> dict[str, Any] | None:
+    """The proof with the snapshot's verdict on it: the epoch it signs (its block on this
+    chain, in place of the config's epoch id), its age at the pinned block and the status,
+    so a verifier recomputes the epoch message and the staleness from the document."""
+    if proof is None:
+        return None
+    proof["epoch"] = None if verdict.epoch is None else verdict.epoch.to_json()
+    proof["age"] = None if verdict.age is None else verdict.age.to_json()
+    proof["status"] = verdict.status.value
+    return proof
+
+
 def attestation_document(config: PorConfig, inputs: Inputs, outcome: Outcome) -> dict[str, Any]:
     """The unsigned `por-attestation-v1` document of an outcome."""
     from chains.btc_ownership import multisig_witness_script
@@ -114,7 +134,9 @@ def attestation_document(config: PorConfig, inputs: Inputs, outcome: Outcome) ->
                     wallet_class=w.wallet_class,
                     attribution=w.attribution,
                     balances=dict(item.balances),
-                    ownership=_proof_for(w.ownership, item.address, script),
+                    ownership=_with_verdict(
+                        _proof_for(w.ownership, item.address, script), item.ownership
+                    ),
                 )
             )
         chains.append(
@@ -136,6 +158,7 @@ def attestation_document(config: PorConfig, inputs: Inputs, outcome: Outcome) ->
         },
         rule_pack=RulePackRef(inputs.pack.id, inputs.pack.version),
         report=outcome.report,
+        max_age=None if outcome.snapshot.max_age is None else outcome.snapshot.max_age.to_json(),
     )
 
 
@@ -390,35 +413,138 @@ class Verification:
         }
 
 
+def _signature_verdict(chain: ChainEntry, wallet: WalletEntry, message: str) -> OwnershipCheck:
+    """The wallet's ownership signature checked over `message`, offline (an EIP-1271
+    contract wallet is asked on a node: NOT_RECHECKED here)."""
+    proof = wallet.ownership
+    if chain.block.chain is Chain.BITCOIN:
+        return verify_bitcoin_ownership(proof, wallet.address, chain.block.network, message)
+    if proof is None:
+        return OwnershipCheck(wallet.address, Ownership.UNPROVEN, None, "no signature")
+    if proof.get("scheme") == "eip191":
+        return verify_eip191(wallet.address, message, str(proof.get("signature", "")))
+    return OwnershipCheck(
+        wallet.address, Ownership.UNPROVEN, str(proof.get("scheme")), NOT_RECHECKED
+    )
+
+
+def _limits(doc: Attestation) -> MaxAge:
+    """The maximum proof age the document states it applied (`settings.ownership_max_age`)."""
+    # parse_attestation refuses a document whose proofs name an epoch without its limits
+    assert doc.max_age is not None
+    return MaxAge(doc.max_age.days, doc.max_age.source, dict(doc.max_age.blocks))
+
+
+def _key(chain: ChainEntry, wallet: WalletEntry) -> str:
+    return f"{chain.block.chain.value}:{wallet.address}"
+
+
+def _epoch_verdict(
+    doc: Attestation, chain: ChainEntry, wallet: WalletEntry, verification: Verification
+) -> OwnershipCheck:
+    """An epoch proof judged from the document alone: the epoch's message rebuilt and the
+    signature re-checked over it; the stated age checked against the heights; staleness
+    recomputed under the document's own limits with the stated age in seconds.
+
+    What only a node can show is taken as attested and re-decided by `_reread`: whether the
+    epoch block is on the chain, block times (the expiry is compared with the pinned block's
+    time, which the document does not carry), and EIP-1271 contract wallets."""
+    epoch = wallet.epoch
+    assert epoch is not None
+    pinned = chain.block
+    key = _key(chain, wallet)
+    scheme = wallet.ownership.get("scheme") if wallet.ownership is not None else None
+    scheme = scheme if isinstance(scheme, str) else None
+    if epoch.height > pinned.height:
+        problem = on_chain_problem(epoch, pinned, None)
+        return OwnershipCheck(wallet.address, Ownership.UNPROVEN, scheme, str(problem), epoch=epoch)
+    blocks = pinned.height - epoch.height
+    stated = wallet.age
+    if stated is not None and stated.blocks != blocks:
+        verification.discrepancies.append(
+            f"{key}: ownership.age.blocks is {stated.blocks}, but epoch {_short(epoch.id)} block "
+            f"{epoch.height} is {blocks} blocks below the pinned block {pinned.height}"
+        )
+    if stated is None:  # parse_attestation: only a proof the exchange found unproven
+        return OwnershipCheck(
+            wallet.address,
+            Ownership.UNPROVEN,
+            scheme,
+            f"as attested: the exchange's node does not have epoch {epoch.id} block "
+            f"{epoch.height} {epoch.hash} (re-checked only on the auditor's node)",
+            epoch=epoch,
+        )
+    age = ProofAge(blocks, stated.seconds)
+    limits = _limits(doc)
+    signature = _signature_verdict(chain, wallet, epoch_message(doc.exchange, epoch, pinned))
+    if signature.reason == NOT_RECHECKED:
+        stale = staleness(epoch, age, None, pinned.chain.value, limits)
+        if stale is not None and wallet.status == Ownership.PROVEN.value:
+            verification.discrepancies.append(
+                f"{key}: the document says proven, but under its own limits the epoch "
+                f"{_short(epoch.id)} proof is stale: {stale}"
+            )
+        return dataclasses.replace(signature, epoch=epoch, age=age)
+    verdict = judged(signature, epoch, age, None, pinned.chain.value, limits)
+    unknown = epoch.expires is not None or age.seconds is None
+    if verdict.status is Ownership.PROVEN and wallet.status == Ownership.STALE.value and unknown:
+        # stale by a fact the document cannot show (the expiry against the pinned block's
+        # time, or an age in seconds): counting it as unproven is the cautious reading
+        return dataclasses.replace(
+            verdict,
+            status=Ownership.STALE,
+            reason=f"stale as attested: epoch {epoch.id}'s expiry or age in seconds is "
+            "re-checked only with the auditor's node (the document has no block times)",
+        )
+    return verdict
+
+
+def _check_max_age(raw: Mapping[str, Any], doc: Attestation, verification: Verification) -> None:
+    """The report's ``settings.ownership_max_age`` must be the document's own limits (the
+    ones staleness is recomputed under), when the report states one."""
+    report = raw.get("report")
+    settings = report.get("settings") if isinstance(report, Mapping) else None
+    if not isinstance(settings, Mapping) or "ownership_max_age" not in settings:
+        return
+    ours = None if doc.max_age is None else doc.max_age.to_json()
+    stated = settings["ownership_max_age"]
+    if isinstance(stated, Mapping) and isinstance(stated.get("blocks"), Mapping):
+        stated = {**stated, "blocks": dict(sorted(stated["blocks"].items()))}
+    if stated != ours:
+        verification.discrepancies.append(
+            f"report.settings.ownership_max_age is {_short(stated)}, the document's "
+            f"settings.ownership_max_age is {_short(ours)}"
+        )
+
+
 def _recheck_ownership(doc: Attestation, verification: Verification) -> dict[str, OwnershipCheck]:
-    """Every ownership signature re-checked against its chain's challenge (no node needed,
-    except EIP-1271 contract wallets, which are re-checked with the auditor's node)."""
+    """Every ownership signature re-checked against its chain's challenge, or an epoch
+    proof's against its epoch's challenge (no node needed, except EIP-1271 contract wallets,
+    which are re-checked with the auditor's node)."""
     verdicts: dict[str, OwnershipCheck] = {}
+    epochs = 0
     for chain in doc.chains:
         text = chain.challenge or ""
         for wallet in chain.wallets:
-            proof = wallet.ownership
             if wallet.wallet_class.value == "custodial":
                 verdict = OwnershipCheck(
                     wallet.address, Ownership.CUSTODIAL, None, "declared custodial"
                 )
-            elif chain.block.chain is Chain.BITCOIN:
-                verdict = verify_bitcoin_ownership(proof, wallet.address, chain.block.network, text)
-            elif proof is None:
-                verdict = OwnershipCheck(wallet.address, Ownership.UNPROVEN, None, "no signature")
-            elif proof.get("scheme") == "eip191":
-                verdict = verify_eip191(wallet.address, text, str(proof.get("signature", "")))
+            elif wallet.epoch is not None:
+                verdict = _epoch_verdict(doc, chain, wallet, verification)
+                epochs += 1
             else:
-                verdict = OwnershipCheck(
-                    wallet.address,
-                    Ownership.UNPROVEN,
-                    str(proof.get("scheme")),
-                    NOT_RECHECKED,
-                )
-            verdicts[f"{chain.block.chain.value}:{wallet.address}"] = verdict
+                verdict = _signature_verdict(chain, wallet, text)
+            verdicts[_key(chain, wallet)] = verdict
     verification.checks.append(
         f"{len(verdicts)} ownership proofs re-checked against the challenges of their stated blocks"
     )
+    if epochs:
+        verification.checks.append(
+            f"{epochs} epoch proofs: each epoch's challenge rebuilt, the stated ages checked "
+            "against the heights and staleness recomputed under the document's limits "
+            f"({_limits(doc).describe()})"
+        )
     return verdicts
 
 
@@ -456,6 +582,7 @@ async def _reread(
                 )
                 continue
             addresses = [w.address for w in chain.wallets]
+            epoch_blocks: dict[int, BlockRef | None] = {}
             snapshot = await adapter.holdings(addresses, block)
             seen = {(b.address, b.asset): b.units for b in snapshot.balances}
             for wallet in chain.wallets:
@@ -476,7 +603,11 @@ async def _reread(
                             f"node reads {found} at height {block.height}"
                         )
                 proof = wallet.ownership
-                if name == "ethereum" and proof is not None and proof.get("scheme") == "eip1271":
+                if wallet.epoch is not None and wallet.wallet_class.value != "custodial":
+                    verdicts[_key(chain, wallet)] = await _node_epoch_verdict(
+                        doc, chain, wallet, adapter, block, epoch_blocks, verification
+                    )
+                elif name == "ethereum" and proof is not None and proof.get("scheme") == "eip1271":
                     verdicts[f"{name}:{wallet.address}"] = await check_eip1271(
                         adapter,
                         wallet.address,
@@ -488,6 +619,66 @@ async def _reread(
                 f"{name}: {len(addresses)} addresses re-read on the auditor's node at height "
                 f"{block.height}, block {block.hash}"
             )
+
+
+async def _node_epoch_verdict(
+    doc: Attestation,
+    chain: ChainEntry,
+    wallet: WalletEntry,
+    adapter: Any,
+    pinned: BlockRef,
+    epoch_blocks: dict[int, BlockRef | None],
+    verification: Verification,
+) -> OwnershipCheck:
+    """An epoch proof judged on the auditor's node: the epoch block read there (its hash must
+    be the document's), the age from the node's block times, the expiry against the pinned
+    block's time, the signature over the epoch's challenge (an EIP-1271 wallet asked at the
+    pinned block, as the snapshot does) and staleness under the document's limits."""
+    from chains.eth_ownership import check_eip1271
+
+    epoch = wallet.epoch
+    assert epoch is not None
+    key = _key(chain, wallet)
+    proof = wallet.ownership or {}
+    scheme = proof.get("scheme") if isinstance(proof.get("scheme"), str) else None
+    node_block = None
+    if epoch.height <= pinned.height:
+        if epoch.height not in epoch_blocks:
+            try:
+                epoch_blocks[epoch.height] = await adapter.block_at(epoch.height)
+            except ChainError as exc:
+                epoch_blocks[epoch.height] = None
+                verification.discrepancies.append(
+                    f"{key}: epoch {_short(epoch.id)} block {epoch.height}: {exc.message}"
+                )
+        node_block = epoch_blocks[epoch.height]
+    problem = on_chain_problem(epoch, pinned, node_block)
+    if problem is not None:
+        if wallet.age is not None:  # the document measured an age from that block
+            verification.discrepancies.append(f"{key}: on the auditor's node, {problem}")
+        return OwnershipCheck(wallet.address, Ownership.UNPROVEN, scheme, problem, epoch=epoch)
+    assert node_block is not None
+    age = proof_age(node_block, pinned)
+    stated = wallet.age
+    if (
+        stated is not None
+        and stated.seconds is not None
+        and age.seconds is not None
+        and stated.seconds != age.seconds
+    ):
+        verification.discrepancies.append(
+            f"{key}: ownership.age.seconds is {stated.seconds}, the auditor's node's block "
+            f"times give {age.seconds} (epoch {_short(epoch.id)} block {epoch.height} to the "
+            f"pinned block {pinned.height})"
+        )
+    message = epoch_message(doc.exchange, epoch, pinned)
+    if pinned.chain is Chain.ETHEREUM and scheme == "eip1271":
+        signature = await check_eip1271(
+            adapter, wallet.address, message, str(proof.get("signature", "")), pinned
+        )
+    else:
+        signature = _signature_verdict(chain, wallet, message)
+    return judged(signature, epoch, age, pinned.time, pinned.chain.value, _limits(doc))
 
 
 def _snapshot_doc(doc: Attestation, verdicts: Mapping[str, OwnershipCheck]) -> dict[str, Any]:
@@ -528,6 +719,7 @@ def _snapshot_doc(doc: Attestation, verdicts: Mapping[str, OwnershipCheck]) -> d
         "taken_at": doc.as_of,
         "count_custodial": False,
         "chains": chains,
+        "ownership_max_age": None if doc.max_age is None else doc.max_age.to_json(),
         "warnings": [],
     }
 
@@ -639,10 +831,20 @@ def verify(
     )
     verification.checks.append("the liabilities root document's commitment recomputes")
     verdicts = _recheck_ownership(doc, verification)
+    _check_max_age(raw, doc, verification)
     if auditor is not None:
         asyncio.run(_reread(doc, auditor, verification, verdicts))
+    stated = {_key(c, w): w.status for c in doc.chains for w in c.wallets}
     for key, verdict in verdicts.items():
         claimed = _attested_status(raw, key)
+        own = stated.get(key)  # the wallet's ownership.status in the signed document
+        if claimed is not None and own is not None and claimed != own:
+            verification.discrepancies.append(
+                f"{key}: the report says {_short(claimed)}, the document's ownership.status "
+                f"says {own}"
+            )
+        if claimed is None:
+            claimed = own
         if verdict.reason == NOT_RECHECKED:
             known = {o.value for o in Ownership}
             if claimed is not None and claimed not in known:
@@ -656,6 +858,8 @@ def verify(
                     Ownership(claimed),
                     verdict.scheme,
                     "taken from the attestation: not re-checked without a node",
+                    epoch=verdict.epoch,
+                    age=verdict.age,
                 )
             verification.checks.append(
                 f"{key}: contract-wallet signature not re-checked (no auditor node for this chain)"
