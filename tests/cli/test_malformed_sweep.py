@@ -1357,6 +1357,51 @@ def all_targets(world: Path) -> dict[str, Target]:
             subprocess_baseline=False,
         )
     )
+    # ------------------------------------------------------------------ config check / schema
+    # offline: every problem listed, exit 3 for any (the sweep's config names signatures
+    # that do not decode, "H..." and "0x00", so its valid run is exit 3 too)
+    targets.append(
+        Target(
+            "config check",
+            ("config", "check", "--config", "{config}"),
+            ("config",),
+            {
+                "config": Slot("toml", "config/por.toml"),
+                "root": Slot("json", "config/root.json"),
+                "prices": Slot("toml", "config/prices.toml"),
+                "statement": Slot("toml", "config/reserve.toml"),
+            },
+            tuple(
+                M.toml_cases("config", config)[::3]
+                + node_cases[::2]
+                + _reconcile_config_cases("config", config)[::2]
+                + M.json_cases("root", data("config/root.json"), deep=False)[::5]
+                + M.toml_cases("prices", data("config/prices.toml"))[::5]
+                + M.toml_cases("statement", data("config/reserve.toml"))[::5]
+                + [_set("--config", v) for v in ("", "{work}", "{work}/none.toml", "a\x00b")]
+            ),
+            valid=frozenset({3}),
+            examples=25,
+        )
+    )
+    targets.append(
+        Target(
+            "config schema",
+            # reads no input: the config slot only gives hypothesis something to vary
+            ("config", "schema", "--out", "{work}/schema.json"),
+            ("config",),
+            {"config": Slot("toml", "config/por.toml")},
+            (
+                _set("--out", "{work}"),
+                _set("--out", ""),
+                _set("--out", "a\x00b"),
+                _set("--out", "/proc/sweep/schema.json", infra=True),
+                _labelled("--markdown", ("drop", "--out"), ("flag", "--markdown")),
+            ),
+            examples=5,
+            subprocess_baseline=False,
+        )
+    )
     return {t.name: t for t in targets}
 
 
@@ -1397,6 +1442,8 @@ TARGET_NAMES = (
     "bench liabilities",
     "bench snapshot",
     "demo (flags)",
+    "config check",
+    "config schema",
 )
 
 # ----------------------------------------------------------------------------- fixtures
