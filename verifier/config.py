@@ -367,7 +367,8 @@ def schema_error(path: Path, error: ErrorDetails) -> InputError:
         message = _TYPE_MESSAGES.get(kind, "has the wrong type")
         shown = printable(error.get("input"))
     if shown is not None:
-        shown = mask_url(shown) if loc and loc[-1] in _URL_KEYS else mask_text(shown)
+        # a URL key's value is masked as a URL; anything else for URLs quoted inside it
+        shown = mask_text(mask_url(shown) if loc and loc[-1] in _URL_KEYS else shown)
     return InputError(message, file=str(path), key=error_key(loc) or None, value=shown)
 
 
