@@ -112,10 +112,11 @@ def test_each_format_reaches_a_real_receiver_in_shape() -> None:
             assert Webhook(receiver.url, retries=0).send(document).delivered
     finally:
         receiver.close()
-    generic, manager, slack = receiver.received
-    assert generic["format"] == "por-alert-v1" and len(generic["alerts"]) == 3  # type: ignore[index]
+    received: list[Any] = receiver.received
+    generic, manager, slack = received
+    assert generic["format"] == "por-alert-v1" and len(generic["alerts"]) == 3
     check_alertmanager(manager)
-    labels = [a["labels"] for a in manager]  # type: ignore[union-attr]
+    labels = [a["labels"] for a in manager]
     assert [x["alertname"] for x in labels] == [
         "PorShortfall",
         "PorThresholdBreached",
@@ -131,7 +132,7 @@ def test_each_format_reaches_a_real_receiver_in_shape() -> None:
     }
     assert "asset" not in labels[1] and labels[1]["severity"] == "warning"
     check_slack(slack)
-    sections = [b["text"]["text"] for b in slack["blocks"] if b["type"] == "section"]  # type: ignore[index]
+    sections = [b["text"]["text"] for b in slack["blocks"] if b["type"] == "section"]
     assert len(sections) == 3 and "&lt;b&gt;&amp;&lt;/b&gt;" in sections[0]
 
 
@@ -176,18 +177,19 @@ def test_config_format_and_no_secret_in_any_payload(tmp_path: Path, shape: str) 
         receiver.close()
     assert len(receiver.received) == 2
     assert SECRET not in repr(receiver.received)
-    failure, shortfall = receiver.received
+    received: list[Any] = receiver.received
+    failure, shortfall = received
     if shape == "generic":
-        assert failure["alerts"][0]["kind"] == "failure"  # type: ignore[index]
+        assert failure["alerts"][0]["kind"] == "failure"
     elif shape == "alertmanager":
         check_alertmanager(failure)
         check_alertmanager(shortfall)
-        assert failure[0]["labels"]["alertname"] == "PorRunFailed"  # type: ignore[index]
-        assert shortfall[0]["labels"]["asset"] == "BTC"  # type: ignore[index]
+        assert failure[0]["labels"]["alertname"] == "PorRunFailed"
+        assert shortfall[0]["labels"]["asset"] == "BTC"
     else:
         check_slack(failure)
         check_slack(shortfall)
-        assert "Demo" in failure["text"]  # type: ignore[index]
+        assert "Demo" in failure["text"]
 
 
 def test_the_flag_overrides_the_config(tmp_path: Path) -> None:
