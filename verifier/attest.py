@@ -843,8 +843,9 @@ def verify(
                 f"{key}: the report says {_short(claimed)}, the document's ownership.status "
                 f"says {own}"
             )
-        if claimed is None:
-            claimed = own
+        says = "the report says"
+        if claimed is None and own is not None:
+            claimed, says = own, "the document's ownership.status says"
         if verdict.reason == NOT_RECHECKED:
             known = {o.value for o in Ownership}
             if claimed is not None and claimed not in known:
@@ -867,7 +868,7 @@ def verify(
             continue
         if claimed is not None and claimed != verdict.status.value:
             verification.discrepancies.append(
-                f"{key}: the report says {_short(claimed)}, the auditor finds "
+                f"{key}: {says} {_short(claimed)}, the auditor finds "
                 f"{verdict.status.value} ({verdict.reason})"
             )
     try:
