@@ -33,7 +33,7 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 demo: $(VENV)/.installed-runtime node_modules/.installed
-	$(BIN)/por demo
+	$(BIN)/por demo --scheduled 3
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -1474,12 +1474,24 @@ def bench_snapshot(btc_addresses: int, eth_addresses: int, tokens: int, as_json:
     type=click.Path(path_type=Path),
     help="Work directory (replaced on every run).",
 )
+@click.option(
+    "--scheduled",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 1000),
+    help="Then run the scheduled job N times: mine blocks on both nodes, reconcile at the new "
+    "tips with the same (epoch) signatures, store each run in OUT/por.db. With --json the "
+    "output is NDJSON: the main report as one compact line, then one por-run-v1 line per run.",
+)
 @JSON_OPTION
-def demo(accounts: int, out_dir: Path, as_json: bool) -> int:
-    """The main job on the embedded default: sample liabilities → tree → one proof → verify."""
+def demo(accounts: int, out_dir: Path, scheduled: int, as_json: bool) -> int:
+    """The main job on the embedded default: sample liabilities → tree → one proof → nodes,
+    wallets and epoch ownership proofs → reconcile → attest → verify → publish; then,
+    with --scheduled N, N scheduled runs at later tips. Exit 0 when everything verified
+    and every scheduled run was covered."""
     from verifier.demo import run_demo
 
-    return run_demo(accounts=accounts, out_dir=out_dir, as_json=as_json)
+    return run_demo(accounts=accounts, out_dir=out_dir, as_json=as_json, scheduled=scheduled)
 
 
 # ----------------------------------------------------------------------------- entry

@@ -6,11 +6,18 @@
 3. Exchange wallets, funded: Bitcoin cold (2-of-3 P2WSH), hot (P2WPKH), an own buffer, one
    custodial and one whose proof signs another block's challenge; Ethereum a cold EOA, a hot
    EIP-1271 contract wallet and an own buffer; a USDT test token.
-4. Ownership proofs signed over the challenge of the pinned blocks.
+4. Ownership proofs signed once for an ownership *epoch* (chains/challenge.py
+   `epoch_challenge`, `[[ownership.epochs]]` in por.toml) so that later runs reuse them; an
+   expired older epoch shows a stale proof, and one proof signs another block (unproven).
 5. A reserve statement under `jp-fsa-2026`, prices in JPY, `por.toml` written as a user would.
-6. Reconcile, attest (Ed25519), verify the attestation as an auditor on the nodes, print the
-   summary and write the HTML report. Every process is stopped at the end.
+6. Reconcile (stored in `por.db` as `por reconcile` stores runs), attest (Ed25519, with a key
+   made as `por keys create` makes it), verify the attestation as an auditor on the nodes,
+   print the summary and write the HTML report.
 7. Publish the static site where customers verify their proof in the browser.
+8. With `--scheduled N`: the scheduled job. Blocks are mined on both nodes between runs and
+   each run reconciles at the new tips with the same signatures through `run_once` (the code
+   of `por reconcile`), stored in the history database; a summary line per run, then the
+   history table. Every process is stopped at the end.
 
 Everything lives in one work directory that is replaced on every run (it carries a marker so
 that no other directory is ever removed).
@@ -26,15 +33,23 @@ from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
+from rich.text import Text
 
 from attestations.audit import audit_tree
 from attestations.build import build_tree, write_private
 from attestations.proofs import format_units, parse_proof, parse_root_document, verify_proof
 from attestations.store import TreeStore
 from chains.base import BlockRef, Chain
-from chains.challenge import challenge
-from verifier.console import err, out, print_json, progress_bar
-from verifier.errors import EXIT_OK, InputError
+from chains.challenge import challenge, epoch_challenge
+from verifier.console import (
+    err,
+    out,
+    print_json,
+    print_json_line,
+    print_wrapped,
+    progress_bar,
+)
+from verifier.errors import EXIT_OK, InputError, UsageError
 from verifier.inputs import read_assets, read_liabilities
 from verifier.sample import assets_toml, sample_assets, write_sample
 
@@ -43,6 +58,16 @@ DEMO_ACCOUNT = "acct-00000042"
 EXCHANGE = "Demo Exchange KK"
 ATTESTATION = "demo-2026-11"
 PRICES = {"BTC": "15000000", "ETH": "550000", "USDT": "150"}
+EPOCH = "demo-epoch-1"
+"""The signing round the ongoing wallets' proofs belong to: every run reuses them."""
+OLD_EPOCH = "demo-epoch-0"
+"""A previous round, expired: the one wallet still on it shows a stale proof."""
+MAX_AGE_DAYS = 92
+MAX_AGE_BLOCKS = {"bitcoin": 13248, "ethereum": 662400}
+"""A quarter of blocks on each chain (10 min and 12 s blocks), as an exchange would set it."""
+MAX_SCHEDULED = 1000
+BLOCKS_BETWEEN_RUNS = {"bitcoin": 6, "ethereum": 3}
+"""Mined before each scheduled run. Few on anvil: its cache grows with every block."""
 
 
 def _fresh_dir(path: Path) -> None:
@@ -154,8 +179,43 @@ class Nodes:
     anvil: Any
 
 
-def _fund_and_configure(work: Path, nodes: Nodes, totals: dict[str, int]) -> Path:
-    """Wallets, funding, pinned blocks, signatures, prices, statement and por.toml."""
+def _expiry(days: int) -> str:
+    """Midnight UTC `days` from today (negative: in the past), as the epoch signs it."""
+    from datetime import UTC, datetime, timedelta
+
+    day = datetime.now(UTC).date() + timedelta(days=days)
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def _epoch_block(block: BlockRef) -> dict[str, int | str]:
+    return {"height": block.height, "hash": block.hash}
+
+
+def _ownership_section(epochs: list[dict[str, Any]]) -> str:
+    """[ownership] with its epochs, written as a user would (docs/snapshot.md)."""
+    text = (
+        "# Ownership epochs: each proof below signs its epoch's challenge once; later runs\n"
+        "# reuse it while it is younger than these limits and its epoch has not expired.\n"
+        f"[ownership]\nmax_age_days = {MAX_AGE_DAYS}\n"
+        f"max_age_blocks = {_toml(MAX_AGE_BLOCKS)}\n\n"
+    )
+    for epoch in epochs:
+        text += "[[ownership.epochs]]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in epoch.items())
+        text += "\n"
+    return text
+
+
+def _fund_and_configure(
+    work: Path, nodes: Nodes, totals: dict[str, int], *, epochs: bool = False
+) -> Path:
+    """Wallets, funding, pinned blocks, signatures, prices, statement and por.toml.
+
+    `epochs=False` (the tests' world): every proof signs the point-in-time challenge of the
+    blocks pinned now, so only a reconciliation at these blocks proves them. `epochs=True`
+    (the demo): the ongoing wallets sign the challenge of the ownership epoch EPOCH, whose
+    blocks are the tips at signing time, and reconciliations at later tips reuse them; one
+    more wallet, "old-epoch", is still on OLD_EPOCH, which has expired (a stale proof).
+    """
     from datetime import date, timedelta
 
     from eth_account import Account
@@ -178,14 +238,29 @@ def _fund_and_configure(work: Path, nodes: Nodes, totals: dict[str, int]) -> Pat
         "hot": (wallet.new_address("p2wpkh"), btc * 6 // 100, "hot", "customer"),
         "own-buffer": (wallet.new_address("p2wpkh"), btc * 6 // 100, "cold", "own"),
         "custodian": (wallet.new_address("p2wpkh"), btc * 2 // 100, "custodial", "customer"),
-        "stale-proof": (wallet.new_address("p2wpkh"), btc // 100, "hot", "customer"),
+        # a proof over another block's challenge: unproven (named "stale-proof" in the
+        # tests' world, "wrong-block" in the demo's, where "stale" is an epoch status)
+        "wrong-block" if epochs else "stale-proof": (
+            wallet.new_address("p2wpkh"),
+            btc // 100,
+            "hot",
+            "customer",
+        ),
     }
+    if epochs:
+        plan["old-epoch"] = (wallet.new_address("p2wpkh"), btc // 200, "hot", "customer")
     wallet.pay({address: units for address, units, _, _ in plan.values()}, fee=200_000)
     wallet.mine(1)
     btc_height = bcoin.height()
     btc_block = BlockRef(Chain.BITCOIN, "regtest", btc_height, bcoin.block_hash(btc_height))
-    text = challenge(EXCHANGE, ATTESTATION, btc_block)
     earlier = BlockRef(Chain.BITCOIN, "regtest", btc_height - 1, bcoin.block_hash(btc_height - 1))
+    # the previous signing round: an early block, expired yesterday
+    old_block = BlockRef(Chain.BITCOIN, "regtest", 1, bcoin.block_hash(1))
+    expires, old_expires = _expiry(120), _expiry(-1)
+    if epochs:
+        text = epoch_challenge(EXCHANGE, EPOCH, btc_block, expires)
+    else:
+        text = challenge(EXCHANGE, ATTESTATION, btc_block)
     btc_wallets = []
     for label, (address, _, cls, attribution) in plan.items():
         entry: dict[str, Any] = {
@@ -194,9 +269,20 @@ def _fund_and_configure(work: Path, nodes: Nodes, totals: dict[str, int]) -> Pat
             "attribution": attribution,
             "address": address,
         }
-        if cls != "custodial":
-            signed = challenge(EXCHANGE, ATTESTATION, earlier) if label == "stale-proof" else text
-            entry["ownership"] = wallet.ownership_proof(address, signed)
+        if cls == "custodial":
+            btc_wallets.append(entry)
+            continue
+        if label in {"stale-proof", "wrong-block"}:  # deliberately over another block
+            entry["ownership"] = wallet.ownership_proof(
+                address, challenge(EXCHANGE, ATTESTATION, earlier)
+            )
+        elif label == "old-epoch":
+            old_text = epoch_challenge(EXCHANGE, OLD_EPOCH, old_block, old_expires)
+            entry["ownership"] = {**wallet.ownership_proof(address, old_text), "epoch": OLD_EPOCH}
+        else:
+            entry["ownership"] = wallet.ownership_proof(address, text)
+            if epochs:
+                entry["ownership"]["epoch"] = EPOCH
         btc_wallets.append(entry)
     write_private(keys / "bcoin.pass", bcoin.api_key.encode())
 
@@ -226,33 +312,50 @@ def _fund_and_configure(work: Path, nodes: Nodes, totals: dict[str, int]) -> Pat
         eth_number,
         anvil.block_hash(eth_number).removeprefix("0x"),
     )
-    eth_text = challenge(EXCHANGE, ATTESTATION, eth_block)
+    if epochs:
+        eth_text = epoch_challenge(EXCHANGE, EPOCH, eth_block, expires)
+    else:
+        eth_text = challenge(EXCHANGE, ATTESTATION, eth_block)
 
-    def sig(account: Any) -> str:
+    def proof(scheme: str, account: Any) -> dict[str, str]:
         value = account.sign_message(encode_defunct(text=eth_text)).signature.hex()
-        return "0x" + str(value).removeprefix("0x")
+        signed = {"scheme": scheme, "signature": "0x" + str(value).removeprefix("0x")}
+        return {**signed, "epoch": EPOCH} if epochs else signed
 
     eth_wallets = [
         {
             "label": "cold",
             "class": "cold",
             "address": cold.address,
-            "ownership": {"scheme": "eip191", "signature": sig(cold)},
+            "ownership": proof("eip191", cold),
         },
         {
             "label": "hot-contract",
             "class": "hot",
             "address": contract,
-            "ownership": {"scheme": "eip1271", "signature": sig(owner)},
+            "ownership": proof("eip1271", owner),
         },
         {
             "label": "own-buffer",
             "class": "cold",
             "attribution": "own",
             "address": buffer.address,
-            "ownership": {"scheme": "eip191", "signature": sig(buffer)},
+            "ownership": proof("eip191", buffer),
         },
     ]
+    ownership = ""
+    if epochs:
+        ownership = _ownership_section(
+            [
+                {
+                    "id": EPOCH,
+                    "expires": expires,
+                    "bitcoin": _epoch_block(btc_block),
+                    "ethereum": _epoch_block(eth_block),
+                },
+                {"id": OLD_EPOCH, "expires": old_expires, "bitcoin": _epoch_block(old_block)},
+            ]
+        )
 
     # ---------------------------------------------------------------- off-chain inputs
     today = date.today()
@@ -283,6 +386,7 @@ def _fund_and_configure(work: Path, nodes: Nodes, totals: dict[str, int]) -> Pat
         + _wallets("bitcoin", btc_wallets)
         + eth_section
         + _wallets("ethereum", eth_wallets)
+        + ownership
         + '[liabilities]\nroot = "tree/root.json"\n\n[prices]\nfile = "prices.toml"\n\n'
         '[reserve]\nstatement = "reserve.toml"\npack = "jp-fsa-2026"\n\n'
         '[attest]\nkey_file = "keys/attest.key"\n'
@@ -295,17 +399,99 @@ def _fund_and_configure(work: Path, nodes: Nodes, totals: dict[str, int]) -> Pat
     return config
 
 
-def run_demo(*, accounts: int, out_dir: Path, as_json: bool) -> int:
-    """Run the demo; returns the exit code (0 when every step ran and verified)."""
+def _ages(report: dict[str, Any]) -> str:
+    """The proven epoch proofs' ages, e.g. "proof age (epoch e1): bitcoin 6, ethereum 3 blocks"."""
+    ages: dict[str, dict[str, int]] = {}
+    for wallet in report.get("wallets", []):
+        own = wallet.get("ownership") or {}
+        epoch, age = own.get("epoch"), own.get("age")
+        if own.get("status") == "proven" and isinstance(epoch, dict) and isinstance(age, dict):
+            ages.setdefault(str(epoch.get("id")), {})[str(wallet["chain"])] = int(age["blocks"])
+    return "; ".join(
+        f"proof age (epoch {name}): "
+        + ", ".join(f"{chain} {blocks}" for chain, blocks in sorted(by.items()))
+        + " blocks"
+        for name, by in sorted(ages.items())
+    )
+
+
+def run_line(number: int, total: int, result: Any, seconds: str) -> str:
+    """One scheduled run, one line (rich markup): heights, coverage, proofs, verdict."""
+    from verifier.report import percent
+
+    run = f"run {result.run.id}" if result.run is not None else "run (not stored)"
+    head = f"{number}/{total} {run}"
+    report = result.report
+    if result.error is not None or report is None:
+        message = result.error.message if result.error is not None else "no report"
+        return f"{head}: [red]failed (exit {result.exit_code})[/red] {escape(message)}"
+    heights = ", ".join(f"{c['chain']} {c['height']}" for c in report["chains"])
+    coverage = " ".join(f"{a['code']} {percent(a['coverage_ratio'])}" for a in report["assets"])
+    statuses: dict[str, int] = {}
+    for wallet in report.get("wallets", []):
+        status = str((wallet.get("ownership") or {}).get("status"))
+        statuses[status] = statuses.get(status, 0) + 1
+    proofs = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+    ages = _ages(report)
+    verdict = (
+        "[green]covered[/green]"
+        if result.exit_code == EXIT_OK
+        else f"[red]not covered (exit {result.exit_code})[/red]"
+    )
+    return (
+        f"{head} at {heights}: {coverage}; proofs {proofs}"
+        + (f"; {escape(ages)}" if ages else "")
+        + f" — {verdict} in {seconds} s"
+    )
+
+
+def run_scheduled(nodes: Nodes, options: Any, count: int, *, as_json: bool) -> list[int]:
+    """The scheduled job, `count` times: mine blocks on both nodes, then one stored run at
+    the new tips (`run_once`, as `por reconcile` runs it) with the same config and
+    signatures. Returns the exit codes; with `as_json`, one `por-run-v1` line per run (the
+    run summary of `por reconcile --every --json`)."""
+    from chains.nodes.bcoin import RegtestWallet
+    from verifier.schedule import run_once, run_summary
+
+    # the same deterministic seed as the demo's wallet: blocks pay its miner address
+    miner = RegtestWallet(nodes.bcoin).miner
+    codes = []
+    for number in range(1, count + 1):
+        started = time.perf_counter()
+        nodes.bcoin.mine(BLOCKS_BETWEEN_RUNS["bitcoin"], miner)
+        nodes.anvil.mine(BLOCKS_BETWEEN_RUNS["ethereum"])
+        result = run_once(options)
+        if as_json:
+            print_json_line(run_summary(result))
+        # wrapped at spaces to the console's width: no figure or hash is ever split
+        line = Text.from_markup(run_line(number, count, result, _since(started)))
+        print_wrapped(err if as_json else out, line, indent="   ", subsequent="       ")
+        codes.append(result.exit_code)
+    return codes
+
+
+def run_demo(*, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0) -> int:
+    """Run the demo; returns the exit code (0 when every step ran and verified, and every
+    scheduled run was covered).
+
+    With `as_json`: without `scheduled`, the report document (pretty-printed); with it,
+    NDJSON: the report as one compact line, then one `por-run-v1` line per scheduled run.
+    """
     from chains.nodes.anvil import Anvil
     from chains.nodes.bcoin import Bcoin
     from verifier.attest import attest, verify
-    from verifier.config import load_config
+    from verifier.config import PorConfig, load_config
+    from verifier.history import read_runs, render_table
     from verifier.html_report import render_html, write_html
-    from verifier.pipeline import load_inputs, reconcile_now
+    from verifier.keys import create_signing_key
+    from verifier.pipeline import Outcome, load_inputs, reconcile_now
     from verifier.plans import build_plans
     from verifier.report import render_terminal
+    from verifier.schedule import RunOptions, open_store, run_once
+    from verifier.site import build_site
 
+    if not 0 <= scheduled <= MAX_SCHEDULED:
+        raise UsageError(f"--scheduled: 0 to {MAX_SCHEDULED} runs, not {scheduled}")
     say = err.print if as_json else out.print
     started_all = time.perf_counter()
     _fresh_dir(out_dir)  # a foreign --out is refused (exit 3) whether or not nodes exist
@@ -351,46 +537,101 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool) -> int:
 
     say("[bold]2. Local nodes[/bold]: bcoin (regtest) and anvil on loopback")
     with Bcoin() as bcoin, Anvil() as anvil:
+        nodes = Nodes(bcoin, anvil)
         say(f"   bcoin {bcoin.url}, anvil {anvil.url}")
-        say("[bold]3. Exchange wallets[/bold]: fund, pin the blocks, sign ownership proofs")
+        say(
+            "[bold]3. Exchange wallets[/bold]: fund, pin the blocks, sign ownership proofs "
+            f"once for epoch {EPOCH}"
+        )
         started = time.perf_counter()
-        config_path = _fund_and_configure(work, Nodes(bcoin, anvil), totals)
+        config_path = _fund_and_configure(work, nodes, totals, epochs=True)
         say(f"   done in {_since(started)} s; config {config_path}")
 
-        say("[bold]4. Reconcile[/bold] under jp-fsa-2026 (snapshot, reserve, coverage)")
-        config = load_config(config_path)
+        say(
+            "[bold]4. Reconcile[/bold] under jp-fsa-2026 (snapshot, reserve, coverage), "
+            f"stored in {work / 'por.db'}"
+        )
+        # the run goes through `por reconcile`'s code (stored, alerts computed); the demo
+        # keeps the outcome to attest it. env={}: the caller's POR_WEBHOOK_URL or
+        # POR_DATABASE_URL must not receive the demo's runs
+        options = RunOptions(
+            config_file=config_path,
+            db=str((work / "por.db").resolve()),  # a relative --db is beside the config
+            report_dir=(work / "runs").resolve(),
+            quiet=True,
+            env={},
+        )
+        kept: list[tuple[PorConfig, Outcome]] = []
+
+        def main_run(config: PorConfig) -> Outcome:
+            with progress_bar(not as_json) as progress:
+                outcome = reconcile_now(config, build_plans(config), progress)
+            kept.append((config, outcome))
+            return outcome
+
+        first = run_once(options, main_run)
+        if first.error is not None:
+            raise first.error
+        ((config, outcome),) = kept
         inputs = load_inputs(config)
-        plans = build_plans(config)
-        with progress_bar(not as_json) as progress:
-            outcome = reconcile_now(config, plans, progress)
+        if as_json and scheduled:  # NDJSON: every stdout line is one JSON document
+            print_json_line(outcome.report)
+
         attestation_dir = work / "attestation"
         say("[bold]5. Attest[/bold] (Ed25519) and write the report")
         assert config.reconcile.key_file is not None
+        # as `por keys create` makes it: `por attest` never creates a key by itself
+        public_key = create_signing_key(config.reconcile.key_file)
+        with (work / "auditor.toml").open("a") as auditor_file:
+            auditor_file.write(f'[attest]\npublic_key = "{public_key}"\n')
         doc = attest(config, inputs, outcome, attestation_dir, config.reconcile.key_file)
         (attestation_dir / "report.json").write_text(json.dumps(outcome.report, indent=2) + "\n")
         html = attestation_dir / "report.html"
         write_html(html, render_html(outcome.report))
         say(f"   {attestation_dir / 'attestation.json'} signed by {doc['signature']['public_key']}")
 
-        say("[bold]6. Verify as an auditor[/bold] on the nodes")
+        say("[bold]6. Verify as an auditor[/bold] on the nodes, with the published key")
         verification = verify(
-            attestation_dir / "attestation.json", auditor=load_config(work / "auditor.toml")
+            attestation_dir / "attestation.json",
+            auditor=load_config(work / "auditor.toml"),
+            expected_public_key=public_key,
         )
         for check in verification.checks:
             say(f"   [green]✓[/green] {escape(check)}")
         for problem in verification.discrepancies:
             say(f"   [red]✗[/red] {escape(problem)}")
-    say("   nodes stopped")
-    from verifier.site import build_site
 
-    site = build_site(attestation_dir, work / "site")
-    say(
-        f"[bold]7. Publish[/bold]: static site in {work / 'site'} ({len(site.files)} files) — "
-        f"customers check their proof in the browser; preview with `por serve {work / 'site'}`"
-    )
-    if as_json:
-        print_json(outcome.report)
-    else:
-        render_terminal(outcome.report, out)
+        site = build_site(attestation_dir, work / "site")
+        say(
+            f"[bold]7. Publish[/bold]: static site in {work / 'site'} ({len(site.files)} files) "
+            "— customers check their proof in the browser; preview with "
+            f"`por serve {work / 'site'}`"
+        )
+        if as_json and not scheduled:
+            print_json(outcome.report)
+        elif not as_json:
+            render_terminal(outcome.report, out)
+
+        codes: list[int] = []
+        if scheduled:
+            say(f"[bold]8. The scheduled job[/bold]: {scheduled} runs at later tips")
+            say(
+                f"   before each, {BLOCKS_BETWEEN_RUNS['bitcoin']} Bitcoin and "
+                f"{BLOCKS_BETWEEN_RUNS['ethereum']} Ethereum blocks are mined; every run"
+            )
+            say(f"   reuses the signatures of epoch {EPOCH}")
+            codes = run_scheduled(nodes, options, scheduled, as_json=as_json)
+    say("   nodes stopped")
+    if scheduled:
+        history = open_store(options, config)
+        render_table(read_runs(history), err if as_json else out)
+        say(f"   history: `por history --db {work / 'por.db'}`; run reports in {work / 'runs'}")
     say(f"HTML report: {html}   (whole demo: {_since(started_all)} s)")
-    return EXIT_OK if not verification.discrepancies else verification.exit_code
+    return next(
+        (
+            code
+            for code in (verification.exit_code if verification.discrepancies else 0, *codes)
+            if code != EXIT_OK
+        ),
+        EXIT_OK,
+    )

@@ -25,7 +25,9 @@ def test_demo_runs_twice_and_verifies(tmp_path: Path, capsys: pytest.CaptureFixt
     capsys.readouterr()
     assert (out / "attestation/report.html").read_text().count("<svg") >= 2
     assert (out / "keys/attest.key").stat().st_mode & 0o777 == 0o600
-    code = main(["verify", str(out / "attestation/attestation.json"), "--json"])
+    published = str(out / "keys/attest.key.pub")  # made as `por keys create` makes it
+    attestation = str(out / "attestation/attestation.json")
+    code = main(["verify", attestation, "--public-key-file", published, "--json"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["valid"], result["discrepancies"]
 

@@ -1345,6 +1345,7 @@ def all_targets(world: Path) -> dict[str, Target]:
             {},
             tuple(
                 [_set("--accounts", v) for v in ("0", "-1", "abc", M.HUGE)]
+                + [_set("--scheduled", v) for v in ("-1", "1001", "abc", M.HUGE)]
                 + [
                     _set("--out", "{work}/bench/file"),
                     _set("--out", "{work}"),
