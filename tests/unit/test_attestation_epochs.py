@@ -56,9 +56,18 @@ KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))  # a fixed test key
 PUBLIC = public_key_hex(KEY)
 BTC_PINNED = BlockRef(Chain.BITCOIN, "regtest", 432, "0f" * 32)
 ETH_PINNED = BlockRef(Chain.ETHEREUM, "31337", 12, "ab" * 32)
-BTC_EPOCH = {"id": "2026-q4", "height": 400, "hash": "11" * 32, "expires": "2027-03-31T00:00:00Z"}
-ETH_EPOCH = {"id": "eth-2026", "height": 10, "hash": "22" * 32, "expires": None}
-MAX_AGE = {"days": 92, "source": "[ownership] max_age_days", "blocks": {"bitcoin": 100}}
+BTC_EPOCH: dict[str, Any] = {
+    "id": "2026-q4",
+    "height": 400,
+    "hash": "11" * 32,
+    "expires": "2027-03-31T00:00:00Z",
+}
+ETH_EPOCH: dict[str, Any] = {"id": "eth-2026", "height": 10, "hash": "22" * 32, "expires": None}
+MAX_AGE: dict[str, Any] = {
+    "days": 92,
+    "source": "[ownership] max_age_days",
+    "blocks": {"bitcoin": 100},
+}
 BTC_SECRET = hashlib.sha256(b"epoch cold key").digest()
 PIT_SECRET = hashlib.sha256(b"point-in-time key").digest()
 ETH_ACCOUNT = Account.from_key(hashlib.sha256(b"epoch eoa key").digest())
@@ -91,7 +100,7 @@ def message(epoch: dict[str, Any], pinned: BlockRef) -> str:
 
 def eth_signature(text: str) -> str:
     signed = ETH_ACCOUNT.sign_message(encode_defunct(text=text))
-    return "0x" + signed.signature.hex().removeprefix("0x")
+    return "0x" + str(signed.signature.hex()).removeprefix("0x")
 
 
 def chains() -> list[ChainEntry]:
@@ -412,7 +421,7 @@ def _both(doc: dict[str, Any], key: str, value: Any) -> None:
 
 BTC_KEY = "bitcoin:" + p2wpkh(BTC_SECRET)
 ETH_KEY = "ethereum:" + ETH_ACCOUNT.address
-SEMANTIC: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+SEMANTIC: list[tuple[str, Callable[[dict[str, Any]], object], str]] = [
     # (what, how, a text of the discrepancy)
     (
         "epoch id",
@@ -512,7 +521,7 @@ SEMANTIC: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
 )
 def test_resigned_epoch_tampering_is_a_discrepancy(
     verify_cli: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]],
-    how: Callable[[dict[str, Any]], None],
+    how: Callable[[dict[str, Any]], object],
     expected: str,
 ) -> None:
     doc = sign_attestation(build(), KEY)
@@ -526,7 +535,7 @@ def test_resigned_epoch_tampering_is_a_discrepancy(
 @pytest.mark.parametrize("how", [t[1] for t in SEMANTIC], ids=[t[0] for t in SEMANTIC])
 def test_epoch_tampering_without_resigning_breaks_the_signature(
     verify_cli: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]],
-    how: Callable[[dict[str, Any]], None],
+    how: Callable[[dict[str, Any]], object],
 ) -> None:
     doc = sign_attestation(build(), KEY)
     how(doc)
