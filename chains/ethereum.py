@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ from verifier.errors import (
 )
 from verifier.redact import mask_url
 
+log = logging.getLogger(__name__)
 ETH = Token("ETH", 18)
 """The native asset of Ethereum mainnet and of anvil."""
 BALANCE_OF = keccak(text="balanceOf(address)")[:4]
@@ -622,10 +624,12 @@ class EthereumAdapter:
                 transient = not isinstance(exc, aiohttp.ClientResponseError) or (
                     status in TRANSIENT_STATUS
                 )
-                if transient and attempt <= self._retries:
-                    await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-                    continue
                 reason = f"HTTP {status}" if status is not None else type(exc).__name__
+                if transient and attempt <= self._retries:
+                    await self._retry(
+                        attempt, f"ethereum node at {self.shown_url}: {what}: {reason}"
+                    )
+                    continue
                 raise NodeUnavailable(
                     f"ethereum node at {self.shown_url}: {what} failed ({reason}) "
                     f"after {attempt} attempt(s)"
@@ -638,6 +642,20 @@ class EthereumAdapter:
                 ) from exc
             except ValueError as exc:
                 raise MalformedReply(f"ethereum {what}: bad reply ({short(exc)})") from exc
+
+    async def _retry(self, attempt: int, why: str) -> None:
+        """Wait out the backoff before retry number `attempt`, saying so in the log (as
+        chains.rpc.HttpJson does: a node that needs retries is worth an operator's look)."""
+        delay = self._backoff * 2 ** (attempt - 1)
+        log.warning(
+            "%s; retry %d of %d in %.3g s",
+            why,
+            attempt,
+            self._retries,
+            delay,
+            extra={"node": "ethereum", "attempt": attempt, "backoff_seconds": delay},
+        )
+        await asyncio.sleep(delay)
 
     async def _post_batch(self, body: list[dict[str, Any]], what: str) -> Any:
         """POST one JSON-RPC batch and decode the reply (no retries here: see `_send`).
