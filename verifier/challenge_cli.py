@@ -525,13 +525,6 @@ def render(doc: dict[str, Any]) -> None:
 
 @click.command("challenge")
 @click.option(
-    "--config",
-    "config_file",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="por.toml: exchange, nodes, wallets, [ownership] epochs.",
-)
-@click.option(
     "--epoch",
     "epoch_id",
     default=None,
@@ -567,7 +560,8 @@ def challenge_cmd(
     """Print exactly what each address must sign (per chain), and how to sign it."""
     from verifier.config import load_config
 
-    config = load_config(config_file)
+    # an epoch challenge names no attestation: a config without one may print it
+    config = load_config(config_file, need_attestation_id=epoch_id is None)
     request = Request(epoch_id, btc_height, eth_block, expires)
     doc = asyncio.run(build_challenges(config, request))
     if as_json:
@@ -575,6 +569,22 @@ def challenge_cmd(
     else:
         render(doc)
     return EXIT_OK
+
+
+def _shared_config_option(command: click.Command) -> None:
+    """Give `command` the one --config of every command (verifier.cli.CONFIG_OPTION: the
+    flag, then POR_CONFIG, then ./por.toml), first in its --help.
+
+    Added after the command exists, not as a decorator: importing verifier.cli registers
+    this module's `challenge_cmd`, so when this module is imported first the name must
+    already be bound when verifier.cli loads."""
+    from verifier.cli import CONFIG_OPTION
+
+    CONFIG_OPTION(command)  # click appends the option to a Command's params
+    command.params.insert(0, command.params.pop())
+
+
+_shared_config_option(challenge_cmd)
 
 
 __all__ = [

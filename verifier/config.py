@@ -317,6 +317,7 @@ class PorConfig:
     path: Path
     exchange: str
     attestation_id: str
+    """Empty only in a config loaded with `need_attestation_id=False` that gives none."""
     bitcoin: BitcoinConfig | None = None
     ethereum: EthereumConfig | None = None
     count_custodial: bool = False
@@ -548,7 +549,7 @@ def to_config(path: Path, model: PorToml, raw: Mapping[str, Any]) -> PorConfig:
     return PorConfig(
         path=path,
         exchange=model.exchange.name,
-        attestation_id=model.exchange.attestation_id,
+        attestation_id=model.exchange.attestation_id or "",
         bitcoin=None if model.bitcoin is None else bitcoin_config(path, model.bitcoin),
         ethereum=None if model.ethereum is None else ethereum_config(path, model.ethereum),
         count_custodial=model.snapshot.count_custodial,
@@ -805,13 +806,25 @@ def config_problems(path: Path, raw: Mapping[str, Any]) -> Checked:
     )
 
 
-def load_config(path: Path) -> PorConfig:
-    """Read and check `por.toml`: the first problem is raised (`InputError`, exit 3)."""
+def load_config(path: Path, *, need_attestation_id: bool = True) -> PorConfig:
+    """Read and check `por.toml`: the first problem is raised (`InputError`, exit 3).
+
+    `[exchange] attestation_id` is optional in the schema (an auditor's config for
+    `por verify` may leave it out) but required here unless the caller says it needs none:
+    snapshot, reconcile and attest name it in challenges, commitments and documents.
+    """
     raw = safetoml.load_path(path, what="config file")
     model, problems = validate(path, raw)
     if problems:
         raise problems[0][0]
     assert model is not None
+    if need_attestation_id and model.exchange.attestation_id is None:
+        raise InputError(
+            "missing: this command needs the attestation id (e.g. acme-2026-q4); only an "
+            "auditor's config for `por verify` may leave it out",
+            file=str(path),
+            key="exchange.attestation_id",
+        )
     config = to_config(path, model, raw)
     for problem in semantic_problems(
         path,

@@ -7,7 +7,10 @@ files it names (each read by its own checker: verifier/file_schemas.py for price
 statement, assets and pack; the root document; the signing key's form and mode; node URL
 and password files), and what can be checked without a node: every address, xpub and
 multisig key for its network, EIP-55 checksums, and that every signature decodes (base64 or
-hex, of the right length) — not that it verifies, which needs the pinned block.
+hex, of the right length) — not that it verifies, which needs the pinned block. Every value
+`por init` left as a placeholder ("REPLACE: …", in por.toml and the TOML files it names; the
+example rows of its liabilities.csv) is named by its key as "placeholder not filled in",
+instead of whatever else that value's check would say.
 
 No secret is ever shown: URLs are masked, files holding a URL or password are checked
 without quoting their content, a private key is never echoed.
@@ -45,6 +48,12 @@ SCHEMA_FILE = Path("docs/spec/schemas/por-config.schema.json")
 """Where the published schema lives in the repository."""
 _MAX_LINE_SCAN_BYTES = 4 << 20
 """Line numbers are looked up in TOML files up to this size (the config, prices, ...)."""
+PLACEHOLDER = "REPLACE:"
+"""How `por init`'s templates mark every value to fill in (verifier/templates/init)."""
+EXAMPLE_ACCOUNT = "REPLACE-"
+"""The example rows of `por init`'s liabilities.csv start with this account id."""
+_MAX_EXAMPLE_SCAN_BYTES = 64 << 10
+"""The example rows are looked for in the first 64 KiB of the liabilities file."""
 
 
 @dataclass(frozen=True)
@@ -232,7 +241,116 @@ def check_config(path: Path) -> list[Problem]:
         [w for w in checked.wallets if w.chain is Chain.ETHEREUM],
     )
     problems += _file_problems(path, raw)
-    return _with_lines(problems)
+    return _with_lines(_placeholders_first(path, raw, problems))
+
+
+def config_notes(path: Path) -> list[str]:
+    """What is worth knowing about a config but is no problem (exit 0 stays exit 0)."""
+    try:
+        raw = safetoml.load_path(path, what="config file")
+    except InputError:
+        return []
+    note = attestation_id_note(raw)
+    return [note] if note is not None else []
+
+
+def attestation_id_note(raw: Any) -> str | None:
+    """A note (not a problem) for a config without ``[exchange] attestation_id``: fine for
+    an auditor's `por verify --config`, refused by the commands that need one."""
+    exchange = raw.get("exchange") if isinstance(raw, dict) else None
+    if isinstance(exchange, dict) and "attestation_id" not in exchange:
+        return (
+            "no [exchange] attestation_id: fine for an auditor's `por verify --config`; "
+            "por snapshot, reconcile, attest and a point-in-time por challenge need one"
+        )
+    return None
+
+
+def _placeholders(value: Any, key: str) -> Iterator[tuple[str, str]]:
+    """(key, value) of every string under `value` that is still a placeholder."""
+    if isinstance(value, str):
+        if value.startswith(PLACEHOLDER):
+            yield key, value
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _placeholders(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _placeholders(item, f"{key}[{i}]")
+
+
+def _named_file(path: Path, raw: Any, section: str, name: str) -> Path | None:
+    table = raw.get(section) if isinstance(raw, dict) else None
+    value = table.get(name) if isinstance(table, dict) else None
+    if not isinstance(value, str) or not value:
+        return None
+    file = Path(value)
+    return file if file.is_absolute() else path.parent / file
+
+
+def placeholder_problems(path: Path, raw: Any) -> list[Problem]:
+    """Every value still a placeholder: in por.toml, in the TOML files it names (prices,
+    reserve statement, assets), and the example rows of the liabilities file."""
+    found = [
+        Problem(str(path), key, "placeholder not filled in", mask_text(value))
+        for key, value in _placeholders(raw, "")
+    ]
+    for section, name in (("prices", "file"), ("reserve", "statement"), ("liabilities", "assets")):
+        file = _named_file(path, raw, section, name)
+        if file is None or not file.is_file():
+            continue
+        try:
+            data = safetoml.load_path(file, what=f"{section}.{name}")
+        except InputError:
+            continue  # its own checker names what is wrong with it
+        found += [
+            Problem(str(file), key, "placeholder not filled in", mask_text(value))
+            for key, value in _placeholders(data, "")
+        ]
+    found += _example_rows(path, raw)
+    return found
+
+
+def _example_rows(path: Path, raw: Any) -> list[Problem]:
+    """`por init`'s example customers still in the liabilities file (they would be
+    reconciled as real liabilities)."""
+    file = _named_file(path, raw, "liabilities", "file")
+    if file is None or not file.is_file():
+        return []
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(_MAX_EXAMPLE_SCAN_BYTES)
+    except OSError:
+        return []
+    return [
+        Problem(
+            str(file),
+            "account_id",
+            "placeholder not filled in: an example row of `por init`; replace the file with "
+            "your customer balances",
+            line.decode("utf-8", "replace").split(",", 1)[0],
+            number,
+        )
+        for number, line in enumerate(head.splitlines(), 1)
+        if line.startswith(EXAMPLE_ACCOUNT.encode())
+        or line.startswith(b'{"account_id": "' + EXAMPLE_ACCOUNT.encode())
+    ]
+
+
+def _placeholders_first(path: Path, raw: Any, problems: list[Problem]) -> list[Problem]:
+    """The placeholders, then every other problem except those about a placeholder's key
+    (an address that is still "REPLACE: …" is a placeholder, not a bad address)."""
+    found = placeholder_problems(path, raw)
+    keys = {p.key for p in found if p.key}
+
+    def about_placeholder(problem: Problem) -> bool:
+        key = problem.key or ""
+        return any(key == k or key.startswith((f"{k}.", f"{k}[")) for k in keys) or (
+            # an epoch reference to a placeholder id names the reference, not the id
+            key.endswith(".ownership") and any(k.startswith(f"{key}.") for k in keys)
+        )
+
+    return found + [p for p in problems if not about_placeholder(p)]
 
 
 def _fail(path: Path, key: str, message: str, value: str | None = None) -> Problem:
@@ -246,7 +364,9 @@ def _bitcoin_problems(
 
     for wallet in wallets:
         if wallet.address is not None:
-            yield from _guard(lambda w=wallet: script_pubkey(w.address, network), wallet, "address")
+            yield from _guard(
+                lambda w=wallet: script_pubkey(w.address, network), wallet, "address", path
+            )
         elif wallet.xpub is not None:
             yield from _guard(
                 lambda w=wallet: XpubWallet(
@@ -259,13 +379,14 @@ def _bitcoin_problems(
                 ),
                 wallet,
                 "xpub",
+                path,
             )
         else:
             yield from _multisig_keys(path, wallet)
         yield from _proof_problems(path, wallet, network)
 
 
-def _guard(check: Any, wallet: WalletConfig, name: str) -> Iterator[Problem]:
+def _guard(check: Any, wallet: WalletConfig, name: str, path: Path) -> Iterator[Problem]:
     """Run a chains/ check that raises InputError; name the wallet's key in our terms."""
     try:
         check()
@@ -275,7 +396,10 @@ def _guard(check: Any, wallet: WalletConfig, name: str) -> Iterator[Problem]:
         key = key.replace(".script_type", ".script").replace(".account_path", ".path")
         if not key.startswith(wallet.key):
             key = f"{wallet.key}.{name}"
-        yield _problem(exc, key=key)
+        problem = _problem(exc, key=key)
+        if problem.file is None:  # the wallet classes know no file: the key is por.toml's
+            problem = Problem(str(path), key, problem.message, problem.value)
+        yield problem
 
 
 def _multisig_keys(path: Path, wallet: WalletConfig) -> Iterator[Problem]:
@@ -529,6 +653,7 @@ def check_cmd(config_file: Path, as_json: bool) -> int:
     from verifier.console import out, print_json
 
     problems = check_config(config_file)
+    notes = config_notes(config_file)
     if as_json:
         print_json(
             {
@@ -536,11 +661,14 @@ def check_cmd(config_file: Path, as_json: bool) -> int:
                 "config": str(config_file),
                 "ok": not problems,
                 "problems": [p.to_json() for p in problems],
+                "notes": notes,
             }
         )
     else:
         for problem in problems:
             out.print(problem.text(), markup=False, highlight=False, soft_wrap=True)
+        for note in notes:
+            out.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
         count = len(problems)
         out.print(
             f"{count} problem{'s' if count != 1 else ''}" if problems else "config OK",

@@ -232,9 +232,14 @@ class Exchange(_Table):
     name: Annotated[str, line(200)] = Field(
         description="The exchange's name, as the ownership challenge and the report state it."
     )
-    attestation_id: Annotated[str, line(200)] = Field(
+    # optional in the schema so an auditor's config for `por verify --config` need not
+    # guess the id; every command that needs one (snapshot, reconcile, attest, challenge
+    # without --epoch) refuses a config without it (verifier.config.load_config)
+    attestation_id: Annotated[str, line(200)] | None = Field(
+        default=None,
         description="This attestation's id (e.g. exch-2026-11): in the challenge, the "
-        "liabilities commitment and the signed document."
+        "liabilities commitment and the signed document. Required by snapshot, reconcile, "
+        "attest and a point-in-time challenge; optional in an auditor's config for `por verify`.",
     )
 
 
