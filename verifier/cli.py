@@ -1276,7 +1276,10 @@ def verify_cmd(
 
     if public_key is not None and public_key_file is not None:
         raise UsageError("give either --public-key or --public-key-file, not both")
-    auditor = load_config(config_file) if config_file is not None else None
+    # an auditor's config may leave out [exchange] attestation_id (checked when given)
+    auditor = (
+        load_config(config_file, need_attestation_id=False) if config_file is not None else None
+    )
     pinned: str | None = None
     if public_key is not None:
         pinned = read_public_key(public_key, source="--public-key")
