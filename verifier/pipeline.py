@@ -25,7 +25,7 @@ from typing import Any
 from attestations.proofs import RootDocument, check_root_document, parse_root_document
 from verifier import safejson, safetoml
 from verifier.config import PorConfig
-from verifier.errors import InputError, InvalidProof
+from verifier.errors import InputError, InvalidProof, StoreError
 from verifier.prices import Price, load_prices
 from verifier.reconcile import (
     OwnBufferRule,
@@ -106,14 +106,24 @@ def _build_liabilities(config: PorConfig) -> Path:
     )
     assets = read_assets(assets_file)
     data = read_liabilities(source, assets)
-    build_tree(
-        data,
-        tree,
-        attestation_id=config.attestation_id,
-        as_of=_now(),
-        secret_file=tree.with_name(f"{tree.name}.secret.key"),
-        force=True,
-    )
+    try:
+        build_tree(
+            data,
+            tree,
+            attestation_id=config.attestation_id,
+            as_of=_now(),
+            secret_file=tree.with_name(f"{tree.name}.secret.key"),
+            force=True,
+        )
+    except OSError as exc:
+        # a config directory read-only to the service (systemd's ProtectSystem=strict, a
+        # read-only ConfigMap): the file system's refusal, named by the key that moves it
+        raise StoreError(
+            f"{config.path}: key 'liabilities.tree': the tree directory {str(tree)!r} (and "
+            f"its secret {tree.name}.secret.key beside it) cannot be written: "
+            f"{exc.strerror or type(exc).__name__}; set [liabilities] tree to a writable "
+            "directory, such as the service's state directory"
+        ) from None
     return tree / "root.json"
 
 

@@ -88,6 +88,18 @@ def test_service_writes_only_where_its_sandbox_allows(capsys: pytest.CaptureFixt
     assert "--json" not in args  # a single run's --json is the whole pretty report
 
 
+def test_service_puts_the_tree_in_its_state_directory() -> None:
+    """A config written by `por init` builds the tree on every run, by default beside the
+    read-only config: the unit tells the operator to move it (and its secret) into the
+    state directory (tests/integration/test_real_operation.py runs that setup)."""
+    service = unit(SERVICE)
+    match = re.search(r'^#\s+tree = "([^"]+)"\s*$', SERVICE.read_text(), re.M)
+    assert match, "the unit does not say where [liabilities] tree goes"
+    state = [f"/var/lib/{d}" for d in service["StateDirectory"]]
+    assert under(match.group(1), state)
+    assert f"{match.group(1)}.secret.key" in SERVICE.read_text()
+
+
 def test_timer_starts_the_service() -> None:
     timer = unit(TIMER)
     assert timer["Unit"] == [SERVICE.name]
