@@ -27,6 +27,7 @@ the Slack and Alertmanager shapes name no database.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import urllib.error
@@ -37,7 +38,8 @@ from decimal import Decimal
 from typing import Any
 
 from verifier.errors import InputError
-from verifier.redact import mask_text, mask_url
+from verifier.logs import mask
+from verifier.redact import mask_url
 from verifier.store import RunRecord
 
 ALERT_FORMAT = "por-alert-v1"
@@ -90,7 +92,7 @@ def alerts_for(
 ) -> list[Alert]:
     """The alerts `run` raises (see the module docstring)."""
     if run.status == "failed":
-        return [Alert("failure", "run", mask_text(run.error or "the run failed"))]
+        return [Alert("failure", "run", mask(run.error or "the run failed"))]
     out: list[Alert] = []
     breaches = (report or {}).get("verdict", {}).get("breaches", [])
     for breach in breaches:
@@ -145,7 +147,14 @@ def render_payload(
     database: str,
 ) -> Any:
     """The JSON value POSTed for `alerts` in `shape` (one of `FORMATS`; anything else is
-    an `InputError` naming ``alerts.format``)."""
+    an `InputError` naming ``alerts.format``).
+
+    The run's error and every alert's message are masked again here (registered secrets,
+    URL credentials): a receiver is outside the exchange, and a run read from a database
+    written before the errors were masked at the source may still hold one."""
+    if run.error is not None:
+        run = dataclasses.replace(run, error=mask(run.error))
+    alerts = [dataclasses.replace(a, message=mask(a.message)) for a in alerts]
     if shape == "generic":
         return payload(run, alerts, exchange=exchange, database=database)
     if shape == "alertmanager":
@@ -180,9 +189,7 @@ def alertmanager_payload(
                 "labels": labels,
                 "annotations": {
                     "summary": _summary(alert, exchange),
-                    "description": mask_text(
-                        f"{alert.message} (run {run.id}, exit {run.exit_code})"
-                    ),
+                    "description": mask(f"{alert.message} (run {run.id}, exit {run.exit_code})"),
                 },
                 "startsAt": run.finished_at,
             }
@@ -198,7 +205,7 @@ def _summary(alert: Alert, exchange: str | None) -> str:
         "threshold": f"threshold breached: {alert.subject}",
         "drift": f"coverage of {alert.subject} fell",
     }.get(alert.kind, f"{alert.kind}: {alert.subject}")
-    return mask_text(f"{who}{what}")
+    return mask(f"{who}{what}")
 
 
 def _mrkdwn(text: str) -> str:
@@ -220,14 +227,14 @@ def slack_payload(
     title = f"{who}: {len(alerts)} proof-of-reserves alert{'s' if len(alerts) != 1 else ''}"
     shown = list(alerts)[: SLACK_MAX_BLOCKS - 3]
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(mask_text(title), 150)}}
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(mask(title), 150)}}
     ]
     for alert in shown:
         line = f"*{alert.kind}* {alert.subject}\n{alert.message}"
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _cut(_mrkdwn(mask_text(line)), 3000)},
+                "text": {"type": "mrkdwn", "text": _cut(_mrkdwn(mask(line)), 3000)},
             }
         )
     if len(alerts) > len(shown):
@@ -239,11 +246,11 @@ def slack_payload(
     blocks.append(
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": _cut(_mrkdwn(mask_text(context)), 3000)}],
+            "elements": [{"type": "mrkdwn", "text": _cut(_mrkdwn(mask(context)), 3000)}],
         }
     )
     summary = "; ".join(f"{a.kind} {a.subject}" for a in alerts)
-    return {"text": _cut(mask_text(f"{title}: {summary}"), 3000), "blocks": blocks}
+    return {"text": _cut(mask(f"{title}: {summary}"), 3000), "blocks": blocks}
 
 
 @dataclass(frozen=True)

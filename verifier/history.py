@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from verifier.errors import InputError
+from verifier.logs import mask
 from verifier.store import RunRecord, Store
 
 HISTORY_FORMAT = "por-history-v1"
@@ -89,11 +90,18 @@ def select_asset(runs: Sequence[RunRecord], asset: str | None) -> list[RunRecord
     return out
 
 
+def shown_error(run: RunRecord) -> str | None:
+    """The run's stored error as it may be shown: masked again (URL credentials, every
+    secret this process has read). Errors are masked before they are stored; this is for a
+    database written before that, which may still hold a node URL's credentials."""
+    return None if run.error is None else mask(run.error)
+
+
 def history_json(runs: Sequence[RunRecord], database: str) -> dict[str, Any]:
     return {
         "format": HISTORY_FORMAT,
         "database": database,
-        "runs": [r.to_json() for r in runs],
+        "runs": [{**r.to_json(), "error": shown_error(r)} for r in runs],
         "summary": {
             "runs": len(runs),
             "failed": sum(1 for r in runs if r.status == "failed"),
@@ -147,7 +155,7 @@ def render_table(runs: Sequence[RunRecord], console: Console) -> None:
         if r.status == "failed":
             print_wrapped(
                 console,
-                f"run {r.id} failed: {printable(r.error or '')}",
+                f"run {r.id} failed: {printable(shown_error(r) or '')}",
                 subsequent="  ",
                 style="red",
             )
@@ -270,7 +278,7 @@ def render_history_html(runs: Sequence[RunRecord], database: str) -> str:
         cells = "".join(
             f"<td>{_pct(r.coverage[a].ratio) if a in r.coverage else ''}</td>" for a in assets
         )
-        error = html.escape(r.error or "")
+        error = html.escape(shown_error(r) or "")
         rows.append(
             f'<tr class="{r.status}"><td>{r.id}</td><td>{html.escape(r.started_at)}</td>'
             f"<td>{r.status}</td><td>{r.exit_code}</td>{cells}"

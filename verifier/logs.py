@@ -26,11 +26,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from verifier.redact import mask_text
 
@@ -53,6 +55,10 @@ _STANDARD = frozenset(
 )
 
 
+_KEYLIKE = re.compile(r"(?=.*[0-9])(?=.*[A-Za-z])[A-Za-z0-9._~%+=-]{8,}")
+"""A path segment or query value that may be a key: 8+ characters, letters and digits."""
+
+
 def register_secret(value: str | None) -> None:
     """Mask `value` in every log record from now on (and in `secrets()` for messages).
 
@@ -64,8 +70,36 @@ def register_secret(value: str | None) -> None:
     value = value.strip()
     if len(value) < _MIN_SECRET:
         return
+    found = {value, *url_secrets(value)} if "://" in value else {value}
     with _LOCK:
-        _SECRETS.add(value)
+        _SECRETS.update(item for item in found if len(item) >= _MIN_SECRET)
+
+
+def url_secrets(url: str) -> set[str]:
+    """The parts of a secret URL that must not appear either, beyond the URL itself.
+
+    A message rarely quotes a URL exactly as read: a library adds or drops the trailing
+    ``/``, quotes only its path, or only its host and path. So the URL without a trailing
+    slash, the password of its userinfo, every key-like path segment and query value (8+
+    characters holding letters and digits: ``/rpc/Zq7mysecrettok``, ``/v3/<key>``, or any
+    value of 16+ characters), and everything after the host when it holds one of those or
+    a query are secrets too. The host, the port and a plain path (``/rpc``) are not: they
+    name the node in every message and hide nothing.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return set()
+    found = {url.rstrip("/")}
+    if parts.password:
+        found.update({parts.password, f"{parts.username or ''}:{parts.password}"})
+    keylike = {s for s in parts.path.split("/") if _KEYLIKE.fullmatch(s)}
+    values = {v for _, v in parse_qsl(parts.query) if _KEYLIKE.fullmatch(v) or len(v) >= 16}
+    found |= keylike | values
+    tail = url[url.find(parts.netloc) + len(parts.netloc) :] if parts.netloc else ""
+    if keylike or parts.query or len(tail) >= 16:  # a bare "/api" is not worth masking
+        found.update({tail, tail.rstrip("/")})
+    return {item for item in found if len(item) >= _MIN_SECRET}
 
 
 def secrets() -> tuple[str, ...]:
@@ -77,6 +111,20 @@ def secrets() -> tuple[str, ...]:
 def mask(text: str) -> str:
     """`text` with URL credentials and every registered secret masked."""
     return mask_text(text, secrets())
+
+
+def mask_document(value: Any, depth: int = 0) -> Any:
+    """A copy of a JSON-like `value` with `mask` applied to every string in it (keys
+    included): an error document, an alert payload or a stored message on its way out."""
+    if isinstance(value, str):
+        return mask(value)
+    if depth > 64:  # deeper than any document por writes: nothing to mask, kept as is
+        return value
+    if isinstance(value, Mapping):
+        return {mask(str(k)): mask_document(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_document(item, depth + 1) for item in value]
+    return value
 
 
 class SecretFilter(logging.Filter):

@@ -48,7 +48,7 @@ from verifier.alerts import Alert, Webhook, alerts_for, parse_drift, render_payl
 from verifier.config import PorConfig, load_config
 from verifier.console import err
 from verifier.errors import EXIT_INFRA, InputError, PorError, StoreError, UsageError
-from verifier.logs import register_secret
+from verifier.logs import mask_document, register_secret
 from verifier.metrics import (
     MetricsServer,
     MetricsSnapshot,
@@ -152,7 +152,11 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
     try:
         config = load_config(options.config_file)
     except PorError as exc:
-        config_error = exc
+        if not options.config_file.is_file():
+            # no config at all (a typo in --config): nothing ran, so nothing is stored or
+            # alerted, and no por.db appears beside a file that is not there (exit 3)
+            raise
+        config_error = exc  # a config that is there but wrong: a failed run, stored
     webhook = webhook_url(options, config)
     store = open_store(options, config)
     _refuse_overwriting_inputs(options, config, store)
@@ -195,6 +199,11 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
                 )
             except PorError as exc:  # stored as a failed run in the run's place
                 error, run_id = exc, writer.failed_run_id
+        if error is not None:
+            # masked before it is stored or shown: the run's error goes to the database,
+            # history, the NDJSON line, --report-dir and the alerts (node URLs read from
+            # url_file/url_env, passwords, cookies and URL credentials never among them)
+            error.message = store.mask(error.message)
         if run_id is None:
             assert error is not None
             run_id = writer.record_failure(
@@ -207,7 +216,6 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
             )
         if error is not None:
             exit_code = error.exit_code
-            error.message = store.mask(error.message)
         records = store.runs(since=started, conn=writer.conn)
         snapshot = _snapshot(store, writer, config, report if error is None else None)
         if error is not None and options.metrics_file is not None and snapshot is not None:
@@ -285,12 +293,15 @@ def error_document(result: RunResult) -> dict[str, Any]:
     """A failed run's document: ``por-error-v1`` with the run's id and times."""
     error = result.error or PorError("the run produced no report")
     run = result.run
-    return {
-        **error.to_json(),
-        "run_id": run.id if run is not None else None,
-        "started_at": run.started_at if run is not None else result.started_at,
-        "finished_at": run.finished_at if run is not None else None,
-    }
+    document: dict[str, Any] = mask_document(  # also an error that was never stored
+        {
+            **error.to_json(),
+            "run_id": run.id if run is not None else None,
+            "started_at": run.started_at if run is not None else result.started_at,
+            "finished_at": run.finished_at if run is not None else None,
+        }
+    )
+    return document
 
 
 def run_summary(result: RunResult) -> dict[str, Any]:

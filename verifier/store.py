@@ -26,7 +26,8 @@ Invariants:
 - Nothing from the database reaches a message as SQL: a file that is not SQLite, a damaged
   or truncated file, or a database of something else is "not a por database: <path>"; an
   older schema is "run `por db upgrade`" (`StoreError`, exit 4). Every message and every
-  stored error has its credentials masked (`verifier.redact`).
+  stored error has its credentials masked (`verifier.redact`, and every secret registered
+  with `verifier.logs.register_secret`).
 - Reading never creates: `Store(url, create=False)` (`por history`, `por serve`) opens an
   existing SQLite file only, and writes nothing to it.
 - Values read back are checked (status, times, digits): a row por did not write is a
@@ -54,7 +55,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Field, SQLModel
 
-from verifier import safejson
+from verifier import logs, safejson
 from verifier.errors import InputError, PorError, StoreError, UsageError
 from verifier.redact import mask_text, mask_url
 
@@ -499,8 +500,12 @@ class Store:
         return mask_url(url)
 
     def mask(self, text: str) -> str:
-        """`text` with this database's password (and any URL credentials) masked."""
-        return mask_text(text, self._secrets)
+        """`text` with this database's password, every secret the process has read (node
+        URLs from url_file/url_env, password files, cookies: `verifier.logs.secrets`) and
+        any URL credentials masked. Every stored error passes through here, and every error
+        read back (a database written before this masking may hold a node URL's userinfo)."""
+        known = sorted({*self._secrets, *logs.secrets()}, key=len, reverse=True)
+        return mask_text(text, known)  # longest first: a secret holding another goes whole
 
     def exists(self) -> bool:
         """False only for a SQLite file that is not there (a server database is asked)."""
