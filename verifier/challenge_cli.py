@@ -16,11 +16,13 @@ against the node; for a new epoch the block is the node's tip (or the given heig
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +154,12 @@ def _bitcoin_how(scheme: str | None, address: str, kind: str, message: str) -> l
         how = [f"electrum signmessage {address} {quoted}"]
         if kind == "P2PKH":
             how.append(f"bitcoin-cli signmessage {address} {quoted}")
+        # not Coldcard: its message signing takes one line of printable ASCII (at most 240
+        # characters), and every por challenge has several lines (docs/signing.md)
         how.append(
             "or Sparrow (Tools > Sign/Verify Message, format Electrum or BIP137/Trezor), "
-            f"Trezor, Ledger or Coldcard: see {DOCS}#bip-137-signmessage"
+            f"Trezor or Ledger: see {DOCS}#bip-137-signmessage (not Coldcard: it signs one "
+            "line of printable ASCII only, and this message has several)"
         )
         return how
     if scheme == "bip322-simple":
@@ -317,6 +322,79 @@ async def _ethereum_addresses(
     return plans
 
 
+PLACEHOLDER = "REPLACE:"
+"""How `por init`'s templates mark a value to fill in (verifier/templates/init/por.toml)."""
+
+
+def _has_placeholder(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.startswith(PLACEHOLDER)
+    if isinstance(value, dict):
+        return any(_has_placeholder(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_placeholder(v) for v in value)
+    return False
+
+
+def load_for_epoch(path: Path) -> tuple[PorConfig, list[str]]:
+    """por.toml as `por challenge --epoch` reads it: the exchange, the nodes and the wallets.
+
+    The epoch challenge is what creates the epoch, so the config may not be finished yet:
+    wallets' proofs may name the epoch being created (or a placeholder), and
+    `[[ownership.epochs]]` entries may still hold `por init`'s placeholders. Here those are
+    set aside (each named in a note) instead of refused; everything else is checked as
+    `load_config` checks it (the schema, duplicates, URLs), and an epoch entry that is filled
+    in but wrong is still an error. `load_config` itself is unchanged: snapshot, reconcile
+    and `config check` refuse such a file.
+    """
+    from verifier import safetoml
+    from verifier.config import semantic_problems, to_config, validate
+
+    raw = safetoml.load_path(path, what="config file")
+    relaxed = copy.deepcopy(raw)
+    notes: list[str] = []
+    stand_ins: set[str] = set()
+    ownership = relaxed.get("ownership")
+    found = ownership.get("epochs") if isinstance(ownership, dict) else None
+    epochs: list[Any] = found if isinstance(found, list) else []
+    for i, entry in enumerate(epochs):
+        if _has_placeholder(entry):
+            # a valid stand-in keeps every later entry at its index (messages name it);
+            # it is dropped again below, so no request can find it
+            key = f"ownership.epochs[{i}]"
+            epochs[i] = {"id": f"placeholder {key}", "bitcoin": {"height": 0, "hash": "0" * 64}}
+            stand_ins.add(key)
+            notes.append(
+                f"{path}: {key} still holds placeholders and is set aside: replace it with "
+                "the [[ownership.epochs]] table printed here"
+            )
+    model, problems = validate(path, relaxed)
+    if problems:
+        raise problems[0][0]
+    assert model is not None
+    if model.exchange.name.startswith(PLACEHOLDER):
+        raise InputError(
+            "placeholder not filled in: the challenge names your exchange, fill it in first",
+            file=str(path),
+            key="exchange.name",
+            value=model.exchange.name,
+        )
+    config = to_config(path, model, raw)
+    kept = tuple(e for e in config.ownership.epochs if e.key not in stand_ins)
+    config = replace(config, ownership=replace(config.ownership, epochs=kept))
+    # no epoch references: proofs may name the epoch this command is about to print
+    for problem in semantic_problems(
+        path,
+        bitcoin=config.bitcoin,
+        ethereum=config.ethereum,
+        alerts=config.alerts,
+        ownership=config.ownership,
+        references=False,
+    ):
+        raise problem
+    return config, notes
+
+
 @dataclass
 class Request:
     """What the command line asked for."""
@@ -347,6 +425,12 @@ def _check_request(config: PorConfig, request: Request) -> EpochConfig | None:
                 f"--expires must be a UTC time such as 2027-03-31T00:00:00Z, not "
                 f"{request.expires!r}"
             )
+        now = int(time.time())
+        if _utc_seconds(request.expires) <= now:
+            raise UsageError(
+                f"--expires {request.expires} is not in the future (now: {_utc_text(now)}): "
+                "the epoch's signatures would never count; give a later time"
+            )
     if request.epoch_id is None:
         return None
     epoch = config.ownership.epoch(request.epoch_id)
@@ -372,6 +456,53 @@ def _check_request(config: PorConfig, request: Request) -> EpochConfig | None:
             f"expiry are fixed there, so {', '.join(fixed)} cannot change them"
         )
     return epoch
+
+
+def _utc_seconds(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def _utc_text(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def expiry_warnings(config: PorConfig, expires: str, blocks: Sequence[BlockRef]) -> list[str]:
+    """Check a new epoch's expiry against its blocks: refused (exit 2) when it is not after
+    a block's time; a warning when the maximum age makes the proofs stale before it.
+
+    The maximum age in days runs from the epoch block's time (verifier/ownership.py), so an
+    expiry beyond it is never reached: not wrong, but likely not what the signer meant.
+    """
+    from verifier.errors import PorError
+    from verifier.ownership import DAY, max_age_for, resolve_max_age
+
+    at = _utc_seconds(expires)
+    timed = [b for b in blocks if b.time is not None]
+    for block in timed:
+        assert block.time is not None
+        if at <= block.time:
+            raise UsageError(
+                f"--expires {expires} is not after the epoch's {block.chain.value} block "
+                f"{block.height} (its time: {_utc_text(block.time)}): the signatures would "
+                "never count; give a later time"
+            )
+    if not timed:
+        return []
+    try:
+        max_age = max_age_for(config)
+    except PorError:  # the pack is `config check`'s business, not the challenge's
+        max_age = resolve_max_age(config.ownership, None)
+    first = min(timed, key=lambda b: b.time or 0)
+    assert first.time is not None
+    stale = first.time + max_age.days * DAY
+    if at <= stale:
+        return []
+    return [
+        f"--expires {expires} is later than the maximum age allows: proofs of this epoch "
+        f"turn stale at {_utc_text(stale)} ({max_age.days} days, {max_age.source}, from the "
+        f"{first.chain.value} block's time {_utc_text(first.time)}), before they expire; "
+        "the maximum age makes them stale first"
+    ]
 
 
 async def _block(
@@ -443,8 +574,13 @@ async def build_challenges(config: PorConfig, request: Request) -> dict[str, Any
     for name in skipped:
         log.info("epoch %s names no %s block; that chain is left out", epoch_id, name)
     toml = None
+    warnings: list[str] = []
     if epoch_id is not None and epoch is None:
+        if expires is not None:
+            warnings = expiry_warnings(config, expires, [c.block for c in chains])
         toml = epoch_toml(epoch_id, [c.block for c in chains], expires)
+    for warning in warnings:
+        log.warning("%s", warning)
     kind = "point-in-time" if epoch_id is None else "epoch"
     return {
         "format": FORMAT,
@@ -461,6 +597,8 @@ async def build_challenges(config: PorConfig, request: Request) -> dict[str, Any
         },
         "chains": [c.to_json() for c in chains],
         "toml": toml,
+        "warnings": warnings,
+        "notes": [],
     }
 
 
@@ -506,6 +644,12 @@ def render(doc: dict[str, Any]) -> None:
                 _say(f"      {step}")
         for note in chain["notes"]:
             _say(f"  note: {note}")
+    for note in doc.get("notes", ()):
+        _say("")
+        _say(f"note: {note}")
+    for warning in doc.get("warnings", ()):
+        _say("")
+        _say(f"warning: {warning}")
     if doc["toml"]:
         _say("")
         epoch_id = doc["epoch"]["id"]
@@ -560,10 +704,16 @@ def challenge_cmd(
     """Print exactly what each address must sign (per chain), and how to sign it."""
     from verifier.config import load_config
 
-    # an epoch challenge names no attestation: a config without one may print it
-    config = load_config(config_file, need_attestation_id=epoch_id is None)
+    notes: list[str] = []
+    if epoch_id is None:
+        config = load_config(config_file)
+    else:
+        # an epoch challenge names no attestation, and it comes before the epoch is in
+        # por.toml: it needs only the exchange, the nodes and the addresses
+        config, notes = load_for_epoch(config_file)
     request = Request(epoch_id, btc_height, eth_block, expires)
     doc = asyncio.run(build_challenges(config, request))
+    doc["notes"] = notes + doc["notes"]
     if as_json:
         print_json(doc)
     else:

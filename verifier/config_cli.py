@@ -251,7 +251,28 @@ def config_notes(path: Path) -> list[str]:
     except InputError:
         return []
     note = attestation_id_note(raw)
-    return [note] if note is not None else []
+    return ([note] if note is not None else []) + environment_notes(raw)
+
+
+_ENV_KEYS = (("bitcoin", "url_env"), ("bitcoin", "password_env"), ("ethereum", "url_env"))
+"""The keys that name an environment variable holding a node's URL or password."""
+
+
+def environment_notes(raw: Any) -> list[str]:
+    """A note (not a problem) for each variable a node key names that is not set here: the
+    variable may well be set only where the job runs (a systemd unit, a Kubernetes secret),
+    but a run in this environment fails on it (exit 3). Only the name is shown, never a
+    value."""
+    notes = []
+    for section, name in _ENV_KEYS:
+        table = raw.get(section) if isinstance(raw, dict) else None
+        variable = table.get(name) if isinstance(table, dict) else None
+        if isinstance(variable, str) and variable and not os.environ.get(variable, "").strip():
+            notes.append(
+                f"{section}.{name}: {variable} is not set in this environment (set it where "
+                "por runs: a run here fails naming it)"
+            )
+    return notes
 
 
 def attestation_id_note(raw: Any) -> str | None:
@@ -549,8 +570,11 @@ def _mixed_case(address: str) -> bool:
 
 
 def _node_file_problems(path: Path, node: BitcoinConfig | EthereumConfig) -> Iterator[Problem]:
-    """A URL file is read and checked now (mode, one line, a usable URL; never quoted)."""
-    if node.url_file is not None:
+    """A URL file is read and checked now (mode, one line, a usable URL; never quoted); so is
+    a URL variable that is set here (an unset one is a note: `environment_notes`)."""
+    if node.url_file is not None or (
+        node.url_env is not None and os.environ.get(node.url_env, "").strip()
+    ):
         try:
             node.node_url()
         except InputError as exc:
