@@ -453,10 +453,12 @@ def run(
     history: HistoryProvider | None = None,
     print_fn: Callable[[str], None] | None = None,
     metrics: MetricsEndpoint | None = None,
+    on_metrics: Callable[[str], None] | None = None,
 ) -> None:
     """Serve `site_dir` until SIGTERM or Ctrl-C; `print_fn` gets the URL once listening.
     With `metrics`, ``/metrics`` and ``/healthz`` (200 while the site is served) listen
-    first: a port that cannot be listened on is a `PorError` (exit 4) naming it."""
+    first (`on_metrics` gets their URL then, before `print_fn` is called): a port that
+    cannot be listened on is a `PorError` (exit 4) naming it."""
     app = create_app(site_dir, history=history)
     _one_line_logging()
     serving = False
@@ -474,6 +476,8 @@ def run(
         from verifier.console import err
 
         err.print(f"por: metrics on {endpoint.url} (health: /healthz)", markup=False)
+        if on_metrics is not None:
+            on_metrics(endpoint.url)
 
     async def serve() -> None:
         nonlocal serving

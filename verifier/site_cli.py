@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from verifier.console import out, print_json
+from verifier.console import out, print_json, print_json_line
 from verifier.errors import EXIT_OK, PorError, UsageError
 from verifier.redact import mask_text
 
@@ -101,6 +101,12 @@ def publish(attestation_dir: Path, out_dir: Path, force: bool, as_json: bool) ->
     show_default=True,
     help="Address --metrics-port listens on.",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Once listening, print one JSON line (por-serve-v1: url, metrics_url) on stdout.",
+)
 def serve(
     site_dir: Path,
     port: int,
@@ -109,10 +115,13 @@ def serve(
     db: str | None,
     metrics_port: int | None,
     metrics_addr: str,
+    as_json: bool,
 ) -> int:
     """Serve a site built by `por publish`, with a read-only JSON API: /api/root,
     /api/attestation, /api/report, /api/history. No endpoint returns anyone's proof.
-    Stops on SIGTERM or Ctrl-C."""
+    Stops on SIGTERM or Ctrl-C. With --json, stdout holds one line once the server is up,
+    {"format": "por-serve-v1", "url": ..., "metrics_url": ... or null}, for a supervisor
+    or a test to read the ports from (logs stay on stderr)."""
     from verifier.serve import HistoryProvider, MetricsEndpoint, history_file, run
 
     history: HistoryProvider | None = None
@@ -140,15 +149,28 @@ def serve(
     if metrics_port is not None:
         metrics = MetricsEndpoint(metrics_addr, metrics_port, _metrics_source(store))
 
+    metrics_url: list[str] = []
+
+    def announce(address: str) -> None:
+        if as_json:
+            print_json_line(
+                {
+                    "format": "por-serve-v1",
+                    "url": address,
+                    "metrics_url": metrics_url[0] if metrics_url else None,
+                }
+            )
+        else:
+            out.print(f"serving {site_dir} on {address} (Ctrl-C to stop)", markup=False)
+
     run(
         site_dir,
         host=host,
         port=port,
         history=history,
         metrics=metrics,
-        print_fn=lambda address: out.print(
-            f"serving {site_dir} on {address} (Ctrl-C to stop)", markup=False
-        ),
+        on_metrics=metrics_url.append,
+        print_fn=announce,
     )
     return EXIT_OK
 

@@ -1281,7 +1281,6 @@ def all_targets(world: Path) -> dict[str, Target]:
                     _set("--db", "{work}/nope.db", infra=True),
                 ]
             ),
-            json=False,
             examples=20,
             subprocess_baseline=False,
         )
