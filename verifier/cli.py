@@ -1021,6 +1021,10 @@ def reconcile_cmd(
     if every is None:
         return once()
     interval = parse_interval(every)
+    # a config that is wrong at start is wrong every run: exit 3 now, not once an interval
+    # forever; one edited into a wrong state while the loop runs fails that run (stored,
+    # alerted) and the loop goes on, so the next edit can fix it
+    _check_before_loop(config_file)
     _loop_logging()
     stop = Stop()
     stop.install()
@@ -1031,6 +1035,27 @@ def reconcile_cmd(
         return run_loop(once, interval, stop, health=live.health)
     finally:
         server.close()
+
+
+def _check_before_loop(config_file: Path) -> None:
+    """Raise the first problem of the config, as `load_config` does, and a key every run of
+    `por reconcile` needs and this config lacks (verifier/pipeline.py reads them)."""
+    from verifier.config import load_config
+
+    config = load_config(config_file)
+    r = config.reconcile
+    needed = [
+        ("liabilities.root", r.root or r.liabilities_file),
+        ("liabilities.assets", r.assets_file if r.root is None else r.root),
+        ("prices.file", r.prices),
+        ("reserve.statement", r.statement),
+        ("reserve.pack", r.pack),
+    ]
+    for key, value in needed:
+        if value is None:
+            raise InputError(
+                "missing (needed by reconcile, attest and verify)", file=str(config.path), key=key
+            )
 
 
 def _loop_logging() -> None:
