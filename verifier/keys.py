@@ -14,7 +14,11 @@ Rules this module keeps:
    temporary file is created 0600 with ``O_EXCL``, fsynced, then renamed into place; a
    directory created for it is 0700.
 3. An existing key is replaced only with ``force``, and the caller is told the public key
-   it replaced (every attestation signed with it then needs the old key to verify).
+   it replaced (every attestation signed with it then needs the old key to verify). Only a
+   key is ever replaced: a file that is not an Ed25519 PKCS#8 private key (a config, a
+   price list, a database, a password file, a tree secret), a ``.pub`` path and any input
+   the config names are refused with or without ``force``, so a slip of ``--key`` cannot
+   turn an input or a secret into a private key.
 4. No message, log line or return value holds private key material.
 """
 
@@ -26,6 +30,7 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,14 +94,23 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
         os.close(fd)
         raise InputError("the signing key path is not a regular file", file=str(path))
     with os.fdopen(fd, "rb") as handle:
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise InputError(
-                f"the signing key file is accessible by group or others (mode {mode:04o}, "
-                "must be 0600); chmod 600 it",
-                file=str(path),
-            )
         data = handle.read(MAX_KEY_FILE_BYTES + 1)
+    if path.name.endswith(".pub") or _is_public_key(data):
+        # before the mode check: a .pub is 0644 on purpose, its mode is not the problem
+        private = path.with_name(path.name.removesuffix(".pub"))
+        hint = f" ({private})" if path.name.endswith(".pub") and path.name != ".pub" else ""
+        raise InputError(
+            f"this is a public key file (.pub); give the private key file{hint}, or read "
+            "the .pub directly",
+            file=str(path),
+        )
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise InputError(
+            f"the signing key file is accessible by group or others (mode {mode:04o}, "
+            "must be 0600); chmod 600 it",
+            file=str(path),
+        )
     if len(data) > MAX_KEY_FILE_BYTES:
         raise InputError("the signing key file is too large for a key", file=str(path))
     try:
@@ -128,7 +142,13 @@ class CreatedKey:
     """The public key of the key this one replaced (``force``), if it was readable."""
 
 
-def create_key(path: Path, *, force: bool = False) -> CreatedKey:
+def create_key(
+    path: Path,
+    *,
+    force: bool = False,
+    inputs: Iterable[tuple[str, Path]] = (),
+    flag: str = "--key",
+) -> CreatedKey:
     """Create a new Ed25519 signing key at `path` and publish its public key beside it.
 
     Parameters
@@ -136,7 +156,13 @@ def create_key(path: Path, *, force: bool = False) -> CreatedKey:
     path
         The private key file to write (mode 0600; its directory is created 0700 if missing).
     force
-        Replace an existing file at `path`. Without it an existing file is refused.
+        Replace an existing signing key at `path`. Without it an existing file is refused;
+        with it, only a file holding an Ed25519 PKCS#8 private key is replaced.
+    inputs
+        ``(what, path)`` pairs that must never be written: the config and every file it
+        names (`verifier.attest.attest_inputs`), compared after resolving symlinks.
+    flag
+        The option that named `path`, for the messages.
 
     Returns
     -------
@@ -145,25 +171,46 @@ def create_key(path: Path, *, force: bool = False) -> CreatedKey:
     Raises
     ------
     UsageError
-        `path` exists and `force` is not given (the message names the existing public key
-        when the file holds one), or `path` is a directory.
+        `path` ends in ``.pub``; `path` or its ``.pub`` is one of `inputs`; `path` exists
+        and is not an Ed25519 private key (with or without `force`); `path` holds a key and
+        `force` is not given (the message names its public key); `path` is a directory; its
+        ``.pub`` exists and is not a public key file.
     InputError
         The key or its public file cannot be written (the message names the file).
     """
+    pub = public_file(path)
+    refused = (
+        f"refusing to write a private key there, with or without --force (choose another {flag})"
+    )
+    if path.name.endswith(".pub"):
+        raise UsageError(
+            f"{flag} {path} ends in .pub, the name of a published public key: {refused}"
+        )
+    for what, named in inputs:
+        if _same_file(path, named):
+            raise UsageError(f"{flag} {path} is the {what}: {refused}")
+        if _same_file(pub, named):
+            raise UsageError(f"{flag} {path}: its public key file {pub} is the {what}: {refused}")
     replaced: str | None = None
     if os.path.lexists(path):
         if os.path.isdir(path):
             raise UsageError(f"{path} is a directory, not a key file")
-        try:
-            replaced = public_hex(load_signing_key(path))
-            held = f"a signing key (public key {replaced})"
-        except InputError:
-            held = "a file that is not a readable signing key"
+        replaced = _existing_key(path)
+        if replaced is None:
+            raise UsageError(
+                f"{path} is not a key file (it does not hold an Ed25519 private key in PEM "
+                f"PKCS#8): {refused}"
+            )
         if not force:
             raise UsageError(
-                f"{path} already holds {held}; attestations signed with it verify only "
-                "against that key. Give --force to replace it"
+                f"{path} already holds a signing key (public key {replaced}); attestations "
+                "signed with it verify only against that key. Give --force to replace it"
             )
+    if os.path.lexists(pub) and not _is_public_key_file(pub):
+        raise UsageError(
+            f"{pub} exists and is not a public key file; the key's public half is written "
+            f"there: {refused}"
+        )
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -173,7 +220,6 @@ def create_key(path: Path, *, force: bool = False) -> CreatedKey:
     _make_private_dir(path.parent)
     _write_new(path, pem, 0o600, replace=force)
     public = public_hex(key)
-    pub = public_file(path)
     _write_new(pub, f"{public}\n".encode("ascii"), 0o644, replace=True)
     log.info("created signing key %s (public key %s)", path, public)
     return CreatedKey(path, public, pub, replaced)
@@ -182,6 +228,55 @@ def create_key(path: Path, *, force: bool = False) -> CreatedKey:
 def create_signing_key(path: Path, *, force: bool = False) -> str:
     """Create a signing key at `path` (see `create_key`); return its public key (64 hex)."""
     return create_key(path, force=force).public_key
+
+
+_PKCS8_PEM = b"-----BEGIN PRIVATE KEY-----"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """At most `MAX_KEY_FILE_BYTES` + 1 bytes of the regular file `path` (symlinks
+    followed), or None for anything else (a FIFO is never opened: it would block)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
+            return handle.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError:
+        return None
+
+
+def _existing_key(path: Path) -> str | None:
+    """The public key of the unencrypted PEM PKCS#8 Ed25519 private key in `path` (any
+    mode: a key left 0644 may be replaced too), or None when `path` holds anything else."""
+    data = _read_regular(path)
+    if data is None or len(data) > MAX_KEY_FILE_BYTES or not data.lstrip().startswith(_PKCS8_PEM):
+        return None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    return public_hex(key) if isinstance(key, Ed25519PrivateKey) else None
+
+
+def _is_public_key(data: bytes) -> bool:
+    """`data` is what a ``.pub`` holds: 64 hex digits (an optional ``0x``), whitespace."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    return _HEX64.fullmatch(text.strip().lower().removeprefix("0x")) is not None
+
+
+def _is_public_key_file(path: Path) -> bool:
+    data = _read_regular(path)
+    return data is not None and _is_public_key(data)
 
 
 def _make_private_dir(directory: Path) -> None:
