@@ -1040,6 +1040,23 @@ def all_targets(world: Path) -> dict[str, Target]:
                         expect={2},
                     ),
                     _set("--config", "/proc/sweep/por.toml", expect={3}),
+                    # never a private key over an input, a secret or a .pub, even with --force
+                    *[
+                        _labelled(
+                            f"{flag} {name} --force",
+                            ("drop", "--config"),
+                            ("set", flag, f"{{work}}/config/{name}"),
+                            ("flag", "--force"),
+                            expect={2},
+                        )
+                        for flag, name in (
+                            ("--key", "por.toml"),
+                            ("--key", "prices.toml"),
+                            ("--out", "keys/bcoin.pass"),
+                            ("--key", "keys/attest.key.pub"),
+                            ("--key", "history.db"),
+                        )
+                    ],
                 ],
             ),
             examples=15,
@@ -1055,6 +1072,7 @@ def all_targets(world: Path) -> dict[str, Target]:
                 _set("--key", "{work}/config/keys/bcoin.pass", expect={3}),
                 _set("--key", "{work}/config", expect={3}),
                 _set("--key", "{work}/missing.key", expect={3}),
+                _set("--key", "{work}/config/keys/attest.key.pub", expect={3}),  # public half
             ),
             examples=10,
         )
