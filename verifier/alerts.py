@@ -97,7 +97,15 @@ def alerts_for(
     breaches = (report or {}).get("verdict", {}).get("breaches", [])
     for breach in breaches:
         kind = "shortfall" if breach.get("kind") in {"asset", "reserve"} else "threshold"
-        out.append(Alert(kind, str(breach.get("subject")), str(breach.get("message"))))
+        message = str(breach.get("message"))
+        if breach.get("kind") in {"asset", "combined"}:
+            # "proven holdings 0 cover 0%" alone hides the cause: say which proofs are stale
+            # or unproven (their holdings are what is missing from the proven figure)
+            asset = str(breach.get("subject")) if breach.get("kind") == "asset" else None
+            cause = not_proven_cause(report or {}, asset)
+            if cause:
+                message += f"; not counted as proven: {cause}"
+        out.append(Alert(kind, str(breach.get("subject")), message))
     if drift is not None and previous is not None:
         for code, now in sorted(run.coverage.items()):
             before = previous.coverage.get(code)
@@ -114,6 +122,60 @@ def alerts_for(
                     )
                 )
     return out
+
+
+def not_proven_cause(report: Mapping[str, Any], asset: str | None) -> str:
+    """Why holdings are missing from the proven figure, in words: e.g. "2 proofs stale:
+    epoch 2026-q4 signed 93 d before the pinned block, past the maximum age of 92 days
+    ([ownership] max_age_days) by 1 d; 1 address unproven (hot-2)" — the stale proofs
+    grouped by epoch with the limit they are past, the unproven ones by label. Only
+    addresses holding `asset` (any asset when None) count; custodial ones are declared,
+    not a cause. "" when every holding address is proven."""
+    stale: dict[str, list[str]] = {}
+    unproven: list[str] = []
+    for wallet in report.get("wallets") or []:
+        if not isinstance(wallet, Mapping):
+            continue
+        own = wallet.get("ownership")
+        own = own if isinstance(own, Mapping) else {}
+        status = own.get("status")
+        if status not in {"stale", "unproven"}:
+            continue
+        balances = wallet.get("balances")
+        held = [
+            code
+            for code, value in (balances.items() if isinstance(balances, Mapping) else [])
+            if (asset is None or code == asset) and _nonzero(value)
+        ]
+        if not held:
+            continue
+        label = str(wallet.get("label") or wallet.get("address"))
+        epoch = own.get("epoch")
+        if status == "stale" and isinstance(epoch, Mapping):
+            epoch_id = str(epoch.get("id"))
+            reason = str(own.get("reason") or "")
+            # "stale, counted as unproven: epoch E proof <what limit it is past>"
+            detail = reason.partition(f"epoch {epoch_id} proof ")[2] or reason
+            detail = detail.removeprefix(f"epoch {epoch_id} ")  # "expired at ...": named once
+            stale.setdefault(epoch_id, []).append(detail)
+        else:
+            unproven.append(label)
+    parts = []
+    for epoch_id, details in sorted(stale.items()):
+        count = len(details)
+        parts.append(
+            f"{count} proof{'' if count == 1 else 's'} stale: epoch {epoch_id} {details[0]}"
+        )
+    if unproven:
+        count = len(unproven)
+        shown = ", ".join(unproven[:5]) + (f" and {count - 5} more" if count > 5 else "")
+        parts.append(f"{count} address{'' if count == 1 else 'es'} unproven ({shown})")
+    return "; ".join(parts)
+
+
+def _nonzero(value: Any) -> bool:
+    units = value.get("base_units") if isinstance(value, Mapping) else value
+    return str(units).strip() not in {"", "0", "None"}
 
 
 def payload(

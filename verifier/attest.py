@@ -56,6 +56,7 @@ from chains.eth_ownership import verify_eip191
 from verifier import safejson, safetoml
 from verifier.config import PorConfig
 from verifier.errors import (
+    EXIT_INFRA,
     EXIT_INVALID,
     EXIT_OK,
     EXIT_SHORTFALL,
@@ -389,11 +390,16 @@ class Verification:
     warnings: list[str] = field(default_factory=list)
     reconciliation: Reconciliation | None = None
     report: dict[str, Any] | None = None
+    node_error: ChainError | None = None
+    """The auditor's node failed: what it should have re-read was not (exit 4, "not
+    verified"; a document already found wrong stays exit 3)."""
 
     @property
     def exit_code(self) -> int:
         if self.discrepancies:
             return EXIT_INVALID
+        if self.node_error is not None:
+            return EXIT_INFRA
         if self.reconciliation is not None and self.reconciliation.exit_code != EXIT_OK:
             return EXIT_SHORTFALL
         return EXIT_OK
@@ -404,10 +410,11 @@ class Verification:
             "attestation_id": self.attestation_id,
             "public_key": self.public_key,
             "signer_pinned": self.signer_pinned,
-            "valid": not self.discrepancies,
+            "valid": not self.discrepancies and self.node_error is None,
             "checks": self.checks,
             "discrepancies": self.discrepancies,
             "warnings": self.warnings,
+            "node_error": None if self.node_error is None else self.node_error.to_json(),
             "exit_code": self.exit_code,
             "report": self.report,
         }
@@ -573,7 +580,9 @@ async def _reread(
             try:
                 block = await adapter.block_at(chain.block.height)
             except ChainError as exc:
-                verification.discrepancies.append(f"{name}: {exc.message}")
+                # the auditor's own node failed (down, behind, another network): nothing
+                # about the document is known from it, so no discrepancy but exit 4
+                _auditor_node_error(verification, name, exc)
                 continue
             if block.hash != chain.block.hash:
                 verification.discrepancies.append(
@@ -583,10 +592,24 @@ async def _reread(
                 continue
             addresses = [w.address for w in chain.wallets]
             epoch_blocks: dict[int, BlockRef | None] = {}
-            snapshot = await adapter.holdings(addresses, block)
+            try:
+                snapshot = await adapter.holdings(addresses, block)
+            except ChainError as exc:
+                _auditor_node_error(verification, name, exc)
+                continue
             seen = {(b.address, b.asset): b.units for b in snapshot.balances}
+            unlisted = _unlisted_tokens(chain, auditor)
+            for code in sorted(unlisted):
+                # the auditor's config, not the exchange's document, lacks it: said once,
+                # with what to add, rather than as "the node reads None" for every wallet
+                verification.discrepancies.append(
+                    f"{name}: the auditor config lists no token {_short(code)} "
+                    "([[ethereum.tokens]]): its balances cannot be re-read"
+                )
             for wallet in chain.wallets:
                 for code, units in wallet.balances.items():
+                    if code in unlisted:
+                        continue
                     found = seen.get((wallet.address, code))
                     if found is None:
                         found = next(
@@ -604,9 +627,11 @@ async def _reread(
                         )
                 proof = wallet.ownership
                 if wallet.epoch is not None and wallet.wallet_class.value != "custodial":
-                    verdicts[_key(chain, wallet)] = await _node_epoch_verdict(
+                    on_node = await _node_epoch_verdict(
                         doc, chain, wallet, adapter, block, epoch_blocks, verification
                     )
+                    if on_node is not None:
+                        verdicts[_key(chain, wallet)] = on_node
                 elif name == "ethereum" and proof is not None and proof.get("scheme") == "eip1271":
                     verdicts[f"{name}:{wallet.address}"] = await check_eip1271(
                         adapter,
@@ -621,6 +646,23 @@ async def _reread(
             )
 
 
+def _unlisted_tokens(chain: ChainEntry, auditor: PorConfig) -> set[str]:
+    """The Ethereum assets the document attests that the auditor config does not list (its
+    native asset or a [[ethereum.tokens]] code): its node is never asked for them."""
+    if chain.block.chain is not Chain.ETHEREUM or auditor.ethereum is None:
+        return set()
+    listed = {auditor.ethereum.asset, *(t.code for t in auditor.ethereum.tokens)}
+    return {code for w in chain.wallets for code in w.balances} - listed
+
+
+def _auditor_node_error(verification: Verification, where: str, exc: ChainError) -> None:
+    """Keep the auditor's node failure (the first): the verification is incomplete, exit 4
+    unless the document was already found wrong (exit 3)."""
+    if verification.node_error is None:
+        verification.node_error = exc
+        exc.message = f"{where}: the auditor's node: {exc.message}"
+
+
 async def _node_epoch_verdict(
     doc: Attestation,
     chain: ChainEntry,
@@ -629,7 +671,7 @@ async def _node_epoch_verdict(
     pinned: BlockRef,
     epoch_blocks: dict[int, BlockRef | None],
     verification: Verification,
-) -> OwnershipCheck:
+) -> OwnershipCheck | None:
     """An epoch proof judged on the auditor's node: the epoch block read there (its hash must
     be the document's), the age from the node's block times, the expiry against the pinned
     block's time, the signature over the epoch's challenge (an EIP-1271 wallet asked at the
@@ -646,11 +688,10 @@ async def _node_epoch_verdict(
         if epoch.height not in epoch_blocks:
             try:
                 epoch_blocks[epoch.height] = await adapter.block_at(epoch.height)
-            except ChainError as exc:
-                epoch_blocks[epoch.height] = None
-                verification.discrepancies.append(
-                    f"{key}: epoch {_short(epoch.id)} block {epoch.height}: {exc.message}"
-                )
+            except ChainError as exc:  # the auditor's node, not the document (exit 4)
+                where = f"{key}: epoch {_short(epoch.id)} block {epoch.height}"
+                _auditor_node_error(verification, where, exc)
+                return None  # the offline verdict stands; the run ends "not verified"
         node_block = epoch_blocks[epoch.height]
     problem = on_chain_problem(epoch, pinned, node_block)
     if problem is not None:
@@ -862,8 +903,10 @@ def verify(
                     epoch=verdict.epoch,
                     age=verdict.age,
                 )
-            verification.checks.append(
-                f"{key}: contract-wallet signature not re-checked (no auditor node for this chain)"
+            # not a check: listed apart (a warning), never with a check mark
+            verification.warnings.append(
+                f"{key}: contract-wallet signature not re-checked (no auditor node for this "
+                "chain); its attested status was used"
             )
             continue
         if claimed is not None and claimed != verdict.status.value:

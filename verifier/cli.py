@@ -8,6 +8,8 @@ Every command takes `--json` and then prints exactly one JSON document on stdout
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import re
@@ -36,6 +38,7 @@ from verifier.errors import (
     EXIT_INFRA,
     EXIT_INVALID,
     EXIT_OK,
+    EXIT_SHORTFALL,
     EXIT_USAGE,
     InputError,
     InvalidProof,
@@ -91,16 +94,25 @@ def _check_as_of(value: str) -> str:
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write a file under a temp name in the same directory, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write a file under a temp name in the same directory, then rename it into place.
+
+    A file system that refuses (permissions, read-only, full) is a `PorError` (exit 4)
+    "cannot write PATH: reason" naming `path`, never the temporary name the user never gave.
+    """
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):  # read-only: even this unlink fails
+                Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise PorError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
 
 
@@ -1090,7 +1102,8 @@ DB_OPTIONS = [
         default=None,
         envvar="POR_CONFIG",
         show_envvar=True,
-        help="por.toml, to find [database] url or por.db beside it (default $POR_CONFIG).",
+        help="por.toml, to find [database] url or por.db beside it (default $POR_CONFIG, "
+        "then ./por.toml).",
     ),
     click.option(
         "--db",
@@ -1113,6 +1126,11 @@ def _open_store(config_file: Path | None, db: str | None, *, create: bool) -> An
     from verifier.store import Store, database_url
 
     configured = None
+    env_db = os.environ.get("POR_DATABASE_URL")
+    # as every --config: the flag, then POR_CONFIG (click), then ./por.toml
+    if config_file is None and db is None and not env_db and Path("por.toml").is_file():
+        log.debug("config: ./por.toml (no --config, POR_CONFIG, --db or POR_DATABASE_URL)")
+        config_file = Path("por.toml")
     if config_file is not None and db is None and not os.environ.get("POR_DATABASE_URL"):
         configured = load_config(config_file).database.url
     return Store(database_url(db, os.environ, configured, config_file), create=create)
@@ -1323,33 +1341,63 @@ def verify_cmd(
         expected_public_key=pinned,
         trust_embedded_key=trust_embedded_key,
     )
+    if result.node_error is not None:  # the run's error, as every command names it (exit 4)
+        err.print(f"por: error: {mask_text(result.node_error.message)}", markup=False)
     if as_json:
         print_json(result.to_json())
         return result.exit_code
-    if not result.discrepancies:
-        state, colour = "VALID", "green"
-    elif not result.signer_pinned and not trust_embedded_key:
-        state, colour = "NOT VERIFIED", "red"
-    else:
-        state, colour = "DISCREPANCIES", "red"
-    signer = "by the pinned key" if result.signer_pinned else "by the document's own key"
-    out.print(
-        f"[bold {colour}]{state}[/bold {colour}] attestation "
-        f"{escape(result.attestation_id)} signed {signer} {result.public_key}"
+    _render_verification(result, trust_embedded_key)
+    return result.exit_code
+
+
+def _render_verification(result: Any, trust_embedded_key: bool) -> None:
+    """`por verify` in text: what was checked (✓), what was not (!), every discrepancy (✗),
+    the recomputed figures in words, and the verdict as the last line (what a log tail or
+    a script reading the last line sees)."""
+    signer = "the pinned key" if result.signer_pinned else "the document's own key"
+    print_wrapped(
+        out, f"attestation {result.attestation_id}, signed by {signer} {result.public_key}"
     )
     for check in result.checks:  # wrapped at spaces: no figure or hash is split
         print_wrapped(out, f"  ✓ {check}", subsequent="    ", style="green")
+    for warning in result.warnings:  # not checked: neither a pass nor a discrepancy
+        pinned = "signer_pinned false: " if warning.startswith("signer not pinned") else ""
+        print_wrapped(out, f"  ! {pinned}{warning}", subsequent="    ", style="yellow")
+    if result.node_error is not None:
+        print_wrapped(
+            out,
+            f"  ! not re-read: {result.node_error.message}",
+            subsequent="    ",
+            style="yellow",
+        )
     for problem in result.discrepancies:
         print_wrapped(out, f"  ✗ {problem}", subsequent="    ", style="red")
     if result.report is not None:
         verdict = result.report["verdict"]
+
+        def said(key: str) -> str:
+            return "yes" if verdict.get(key) is True else "no"
+
         out.print(
-            f"recomputed: covered {verdict['covered']}, reserve met "
-            f"{verdict['reserve_met']}, combined met {verdict['combined_met']}"
+            f"recomputed: covered: {said('covered')}, reserve met: {said('reserve_met')}, "
+            f"combined met: {said('combined_met')}",
+            markup=False,
         )
-    for warning in result.warnings:  # the result's own caveat: beside it, on stdout
-        out.print(f"[yellow]warning:[/yellow] signer_pinned false: {escape(warning)}")
-    return result.exit_code
+    if result.node_error is not None and not result.discrepancies:
+        state, colour = "NOT VERIFIED (the auditor's node failed)", "red"
+    elif not result.discrepancies:
+        state, colour = "VALID", "green"
+        if result.exit_code == EXIT_SHORTFALL:
+            state = "VALID, SHORTFALL"
+    elif not result.signer_pinned and not trust_embedded_key:
+        state, colour = "NOT VERIFIED", "red"
+    else:
+        count = len(result.discrepancies)
+        state, colour = f"DISCREPANCIES ({count})", "red"
+    out.print(
+        f"[bold {colour}]{state}[/bold {colour}] attestation {escape(result.attestation_id)}"
+        f" (exit {result.exit_code})"
+    )
 
 
 @cli.command("verify-ownership")
@@ -1537,6 +1585,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = [a for a in args if a != "--debug"]
     as_json = "--json" in args
     _default_logging()
+    stdout, sys.stdout = sys.stdout, _ClosedPipeGuard(sys.stdout)
     try:
         return _main(args, as_json)
     except KeyboardInterrupt:
@@ -1563,6 +1612,49 @@ def main(argv: Sequence[str] | None = None) -> int:
             as_json,
         )
         return EXIT_INFRA
+    finally:
+        sys.stdout = stdout
+
+
+class _ClosedPipeGuard:
+    """stdout for one command: a consumer that closes it early (`por history | head -1`)
+    does not change the command's result. The first write that meets EPIPE points the
+    descriptor at /dev/null (as the Python docs' note on SIGPIPE recommends, so the
+    interpreter's last flush finds no broken pipe either) and every later write is
+    dropped: the command finishes and exits with its own code, not rich's 1 nor a
+    traceback."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.closed_pipe = False
+
+    def write(self, text: str) -> int:
+        if not self.closed_pipe:
+            try:
+                return int(self._stream.write(text))
+            except BrokenPipeError:
+                self._to_devnull()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_pipe:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        self.closed_pipe = True
+        log.debug("stdout was closed by its reader; the rest of the output is dropped")
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # not a real descriptor (a test's capture)
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _default_logging() -> None:
@@ -1596,9 +1688,10 @@ def _main(args: list[str], as_json: bool) -> int:
         context = getattr(exc, "ctx", None)
         if context is not None:
             err.print(context.get_usage(), markup=False)
-        err.print(f"Error: {mask_text(exc.format_message())}", markup=False)
+        message = _root_option_hint(exc, args) or exc.format_message()
+        err.print(f"Error: {mask_text(message)}", markup=False)
         if as_json:
-            print_json(UsageError(exc.format_message()).to_json())
+            print_json(UsageError(message).to_json())
         return EXIT_USAGE
     except PorError as exc:
         _report(exc, as_json)
@@ -1611,6 +1704,39 @@ def _main(args: list[str], as_json: bool) -> int:
         err.print("interrupted")
         return 130
     return int(result) if isinstance(result, int) else EXIT_OK
+
+
+def _root_option_hint(exc: click.ClickException, args: list[str]) -> str | None:
+    """For a root-only option given after the command (`por reconcile -v`), the message
+    that says where it goes (`por -v reconcile …`) instead of click's bare "No such
+    option" (or its "did you mean" of an unrelated option of the command)."""
+    context = getattr(exc, "ctx", None)
+    name = getattr(exc, "option_name", None)
+    if not isinstance(exc, click.NoSuchOption) or context is None or context.parent is None:
+        return None
+    root = {opt for param in cli.params for opt in (*param.opts, *param.secondary_opts)}
+    root -= {"--help", "-h", "--version"}
+    if name not in root:
+        return None
+    # as typed: "-vv" (click names its first letter), "--log-level=debug", "--log-level debug"
+    typed = str(name)
+    for i, arg in enumerate(args):
+        repeated = len(typed) == 2 and arg[:1] == "-" and set(arg[1:]) == {typed[1]}  # -vv
+        if arg == name or arg.startswith(f"{name}=") or repeated:
+            typed = arg
+            value = args[i + 1] if i + 1 < len(args) else None
+            takes_value = any(
+                name in p.opts and not getattr(p, "is_flag", False) and not getattr(p, "count", 0)
+                for p in cli.params
+            )
+            if takes_value and arg == name and value is not None:
+                typed = f"{arg} {value}"
+            break
+    command = " ".join(context.command_path.split()[1:])
+    return (
+        f"No such option {name!r} for {context.command_path}: log options go before the "
+        f"command: por {typed} {command} …"
+    )
 
 
 def _report(exc: PorError, as_json: bool) -> None:
@@ -1633,4 +1759,10 @@ def _report(exc: PorError, as_json: bool) -> None:
 
 
 def entrypoint() -> None:
-    sys.exit(main())
+    code = main()
+    # the process ends here: spare the interpreter's last garbage collection over every
+    # object the imports made (~0.1-0.2 s with web3 loaded), which a service stopping on
+    # SIGTERM would otherwise sit out; nothing left is waiting on it (logs are flushed by
+    # atexit, output files are closed by the code that wrote them)
+    gc.freeze()
+    sys.exit(code)

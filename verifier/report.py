@@ -502,6 +502,7 @@ def render_terminal(report_doc: Mapping[str, Any], console: Console) -> None:
         subsequent="  ",
     )
 
+    _render_proofs(doc, console)
     for warning in doc.get("warnings", []):
         print_wrapped(console, f"warning: {warning}", subsequent="  ", style="yellow")
     not_proven = (doc.get("statement") or {}).get("does_not_prove") or []
@@ -526,6 +527,89 @@ def render_terminal(report_doc: Mapping[str, Any], console: Console) -> None:
             ),
             soft_wrap=True,
         )
+
+
+def _age_text(age: Any) -> str:
+    """ "500 blocks (1 min)" from a report's ``ownership.age`` ("" when there is none)."""
+    if not isinstance(age, Mapping) or not isinstance(age.get("blocks"), int):
+        return ""
+    blocks = int(age["blocks"])
+    text = f"{blocks} block{'' if blocks == 1 else 's'}"
+    seconds = age.get("seconds")
+    if isinstance(seconds, int) and not isinstance(seconds, bool):
+        from verifier.ownership import duration
+
+        text += f" ({duration(seconds).replace(' ', '')})"  # compact: never split by a wrap
+    return text
+
+
+def _render_proofs(doc: Mapping[str, Any], console: Console) -> None:
+    """Every address whose holdings are not counted as proven — label, chain, address,
+    status (a stale one with its age) and the reason (a stale one's names its limit) — then
+    the epoch proofs' ages in one line per epoch: an operator sees why coverage fell, not
+    only that an "unproven" figure grew."""
+    from verifier.console import print_table, print_wrapped
+
+    wallets = [w for w in doc.get("wallets") or [] if isinstance(w, Mapping)]
+
+    def ownership(wallet: Mapping[str, Any]) -> Mapping[str, Any]:
+        found = wallet.get("ownership")
+        return found if isinstance(found, Mapping) else {}
+
+    missing = [w for w in wallets if ownership(w).get("status") != "proven"]
+    if missing:
+        table = Table(
+            title=f"Not proven: {len(missing)} address(es), not counted as proven holdings",
+            title_justify="left",
+        )
+        for column in ("label", "chain", "address", "status", "reason"):
+            table.add_column(column)
+        for wallet in missing:
+            own = ownership(wallet)
+            status = str(own.get("status") or "unproven")
+            stale_age = _age_text(own.get("age"))
+            shown = f"{status}, age {stale_age}" if status == "stale" and stale_age else status
+            table.add_row(
+                _text(wallet.get("label") or wallet.get("wallet")),
+                _text(wallet.get("chain")),
+                _text(wallet.get("address")),
+                Text(shown, style="yellow" if status == "custodial" else "red"),
+                _text(own.get("reason")),
+            )
+        print_table(console, table)
+    # epoch proofs: one line per epoch, the largest age per chain (one epoch block per
+    # chain, so its proofs share it), with the limits they are held to
+    ages: dict[str, dict[str, str]] = {}
+    oldest: dict[tuple[str, str], int] = {}
+    for wallet in wallets:
+        own = ownership(wallet)
+        epoch, age = own.get("epoch"), own.get("age")
+        if own.get("status") != "proven" or not isinstance(epoch, Mapping):
+            continue
+        text = _age_text(age)
+        chain = str(wallet.get("chain"))
+        blocks = int(age["blocks"]) if text and isinstance(age, Mapping) else -1
+        key = (str(epoch.get("id")), chain)
+        if text and blocks >= oldest.get(key, -1):
+            oldest[key] = blocks
+            ages.setdefault(key[0], {})[chain] = text
+    if ages:
+        limits = (doc.get("settings") or {}).get("ownership_max_age") or {}
+        limit = []
+        if isinstance(limits, Mapping) and limits.get("days") is not None:
+            limit.append(f"{limits.get('days')} days")
+        per_chain = limits.get("blocks") if isinstance(limits, Mapping) else None
+        if isinstance(per_chain, Mapping):
+            limit += [f"{chain} {blocks} blocks" for chain, blocks in sorted(per_chain.items())]
+        maximum = f"; maximum age {', '.join(limit)}" if limit else ""
+        for epoch_id, by_chain in sorted(ages.items()):
+            print_wrapped(
+                console,
+                f"Proof ages (epoch {epoch_id}): "
+                + ", ".join(f"{chain} {text}" for chain, text in sorted(by_chain.items()))
+                + maximum,
+                subsequent="  ",
+            )
 
 
 def _render_reserve(reserve: Mapping[str, Any], console: Console) -> None:
