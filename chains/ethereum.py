@@ -56,7 +56,7 @@ from trie.constants import BLANK_HASH, BLANK_NODE_HASH
 from trie.hexary import HexaryTrie
 
 from chains.base import DEFAULT_MAX_REPLY_BYTES, Balance, BlockRef, Chain, ChainSnapshot, Token
-from chains.rpc import check_endpoint, decode_reply, peek, read_body, short
+from chains.rpc import check_endpoint, decode_reply, gave_up, peek, read_body, short
 from verifier.errors import (
     ChainError,
     InputError,
@@ -631,8 +631,7 @@ class EthereumAdapter:
                     )
                     continue
                 raise NodeUnavailable(
-                    f"ethereum node at {self.shown_url}: {what} failed ({reason}) "
-                    f"after {attempt} attempt(s)"
+                    gave_up(f"ethereum node at {self.shown_url}: {what}", reason, attempt)
                 ) from exc
             except (aiohttp.ClientError, OSError) as exc:
                 # library texts may quote the URL: masked like ours

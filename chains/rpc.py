@@ -148,6 +148,12 @@ def short(text: object, limit: int = 200) -> str:
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
+def gave_up(subject: str, reason: str, attempts: int) -> str:
+    """The one wording of every adapter for a node that kept failing transiently:
+    "<subject> failed (<reason>) after 4 attempts" (bcoin and Ethereum alike)."""
+    return f"{subject} failed ({reason}) after {attempts} attempt{'' if attempts == 1 else 's'}"
+
+
 _PEEK = reprlib.Repr()  # attributes, not keywords: Python 3.11 has no Repr(**limits)
 _PEEK.maxlevel, _PEEK.maxdict, _PEEK.maxlist = 3, 4, 4
 _PEEK.maxstring = _PEEK.maxother = _PEEK.maxlong = 60
@@ -354,9 +360,7 @@ class HttpJson:
                 if attempt <= self._retries:
                     await self._retry(attempt, f"{where}{path}: {type(exc).__name__}")
                     continue
-                raise NodeUnavailable(
-                    f"{where} did not answer ({type(exc).__name__}) after {attempt} attempts"
-                ) from exc
+                raise NodeUnavailable(gave_up(where, type(exc).__name__, attempt)) from exc
             except aiohttp.ClientError as exc:
                 # anything else aiohttp refuses (an URL it cannot use, a bad reply head)
                 raise NodeUnavailable(

@@ -820,13 +820,17 @@ def _render_snapshot(doc: dict[str, Any]) -> None:
         for row in chain["addresses"]:
             balances = ", ".join(f"{code} {units}" for code, units in row["balances"].items())
             status = row["ownership"]["status"]
-            colour = {"proven": "green", "unproven": "red", "custodial": "yellow"}[status]
+            colour = {"proven": "green", "custodial": "yellow"}.get(status, "red")
+            reason = row["ownership"]["reason"] or ""
+            # a reason may open with its status ("proven; signed for epoch …", "stale,
+            # counted as unproven: …"): the status is said once, then the reason
+            rest = reason[len(status) :] if reason.startswith(status) else f"; {reason}"
             table.add_row(
                 escape(row["label"] or row["wallet"]),
                 row["class"],
                 escape(row["address"]),
                 balances + " (base units)",
-                f"[{colour}]{status}[/{colour}] {escape(row['ownership']['reason'])}",
+                f"[{colour}]{status}[/{colour}]{escape(rest) if reason else ''}",
             )
         print_table(out, table)
         totals = Table(title="totals", show_header=True)

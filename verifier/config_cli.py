@@ -710,15 +710,26 @@ def check_cmd(config_file: Path, as_json: bool) -> int:
     default=None,
     help=f"Write it to this file (the repository's copy: {SCHEMA_FILE}).",
 )
-@click.option("--markdown", is_flag=True, help="The table of every key instead (docs/snapshot.md).")
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="The table of every key instead (docs/snapshot.md), printed or written to --out; "
+    "not with --json.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def schema_cmd(out_file: Path | None, markdown: bool, as_json: bool) -> int:
     """Print (or write) the JSON Schema of por.toml, for editors (Taplo / Even Better TOML)."""
     from verifier.cli import write_atomic
     from verifier.console import err, print_json
 
+    if markdown and as_json:
+        # two different documents: one on stdout would silently drop the other
+        raise UsageError(
+            "give one of --markdown or --json: --markdown prints the keys as a Markdown "
+            "table, --json the schema as one JSON document"
+        )
     doc = schema()
-    if markdown and not as_json and out_file is None:
+    if markdown and out_file is None:
         click.echo(reference_table(), nl=False)
         return EXIT_OK
     if out_file is None:
@@ -729,7 +740,7 @@ def schema_cmd(out_file: Path | None, markdown: bool, as_json: bool) -> int:
         return EXIT_OK
     if not str(out_file) or not out_file.name or out_file.is_dir():
         raise UsageError(f"--out must name a file, not a directory: {str(out_file)!r}")
-    write_atomic(out_file, schema_text(doc).encode("utf-8"))
+    write_atomic(out_file, (reference_table() if markdown else schema_text(doc)).encode("utf-8"))
     if as_json:
         print_json({"format": "por-config-schema-v1", "written": str(out_file)})
     else:

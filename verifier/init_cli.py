@@ -9,14 +9,18 @@ liabilities.csv (the header and two example rows, so the pipeline runs end to en
 Then it prints the next steps.
 
 Nothing is overwritten without --force (exit 2 naming the file); every file is written
-atomically (a temporary file, then a rename), and the directory is created if missing.
+atomically (a temporary file, then a rename), and the directory is created if missing. A
+directory or file that cannot be written (permissions, a read-only file system, a full
+disk) is infrastructure: exit 4 naming the file, never the temporary one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -25,7 +29,7 @@ from pathlib import Path
 import click
 
 from verifier.console import out, print_json
-from verifier.errors import EXIT_OK, InputError, UsageError
+from verifier.errors import EXIT_OK, PorError, UsageError
 from verifier.rules import known_packs
 
 JSON_OPTION = click.option(
@@ -71,6 +75,18 @@ NEXT_STEPS = (
     "por reconcile --config por.toml",
     "por reconcile --config por.toml --every 1h --json   (the scheduled job)",
 )
+
+
+def next_steps(directory: Path) -> list[str]:
+    """`NEXT_STEPS`, run from `directory`: its relative ``--config por.toml`` names the
+    file just written only there, so a directory other than the current one comes first."""
+    try:
+        here = directory.resolve() == Path.cwd().resolve()
+    except OSError:  # the current directory was removed: name the directory anyway
+        here = False
+    if here:
+        return list(NEXT_STEPS)
+    return [f"cd {shlex.quote(str(directory))}", *NEXT_STEPS]
 
 
 def _template(name: str) -> str:
@@ -137,8 +153,10 @@ def _write(path: Path, text: str) -> None:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot write ({exc.strerror})", file=str(path)) from None
+        # on a read-only file system even removing a file that is not there fails
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise PorError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def init_directory(directory: Path, *, pack: str = DEFAULT_PACK, force: bool = False) -> list[Path]:
@@ -149,8 +167,8 @@ def init_directory(directory: Path, *, pack: str = DEFAULT_PACK, force: bool = F
     UsageError
         An unknown pack, `directory` not a directory, or a file that exists (without
         `force`): nothing is written then.
-    InputError
-        A file cannot be written.
+    PorError
+        The directory cannot be created or a file cannot be written (exit 4).
     """
     files = render(pack)
     if os.path.lexists(directory) and not directory.is_dir():
@@ -165,9 +183,7 @@ def init_directory(directory: Path, *, pack: str = DEFAULT_PACK, force: bool = F
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(
-            f"cannot create the directory ({exc.strerror})", file=str(directory)
-        ) from None
+        raise PorError(f"cannot create the directory {directory}: {exc.strerror or exc}") from None
     for path in targets:
         _write(path, files[path.name])
     return targets
@@ -196,6 +212,7 @@ def init(directory: Path, pack: str, force: bool, as_json: bool) -> int:
 
     Existing files are never overwritten without --force (exit 2)."""
     written = init_directory(directory, pack=pack, force=force)
+    steps = next_steps(directory)
     if as_json:
         print_json(
             {
@@ -203,12 +220,14 @@ def init(directory: Path, pack: str, force: bool, as_json: bool) -> int:
                 "directory": str(directory),
                 "pack": pack,
                 "files": [str(p) for p in written],
-                "next_steps": list(NEXT_STEPS),
+                "next_steps": steps,
             }
         )
         return EXIT_OK
-    out.print(f"wrote {', '.join(p.name for p in written)} in {directory} (pack {pack})")
+    out.print(
+        f"wrote {', '.join(p.name for p in written)} in {directory} (pack {pack})", markup=False
+    )
     out.print("next steps:")
-    for n, step in enumerate(NEXT_STEPS, 1):
+    for n, step in enumerate(steps, 1):
         out.print(f"  {n}. {step}", markup=False)
     return EXIT_OK

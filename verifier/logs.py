@@ -14,6 +14,12 @@ environment (``POR_LOG_LEVEL``, ``POR_LOG_FORMAT``). Formats:
   record's extra fields (``log.info("…", extra={"run_id": 5})``) — what journald and a
   container log collector index.
 
+Libraries: only por's own loggers (``verifier.…``, ``chains.…``, ``attestations.…``) follow
+the level. Every other logger — aiohttp, sqlalchemy, web3, rlp and whatever they import —
+is shown from WARNING up, whatever the level, so ``-vv`` is por's story and not
+``rlp.codec: Consider installing rusty-rlp…``; ``POR_LOG_ALL=1`` lets them follow the level
+too (their INFO and DEBUG records may quote URLs and SQL parameters: still masked).
+
 Secrets: every record's message, arguments, extra fields and exception text pass through
 `verifier.redact.mask_text` (URLs with credentials) and lose every value registered with
 `register_secret` (a password read from a file, a URL read from the environment), whatever
@@ -247,21 +253,52 @@ def _named(name: str, source: str) -> int:
     return int(logging.getLevelName(value.upper()))
 
 
+OWN = frozenset({"verifier", "chains", "attestations"})
+"""The first part of every por logger's name; any other logger is a library's."""
+_QUIET_LIBRARIES = ("aiohttp", "asyncio", "sqlalchemy", "alembic", "urllib3", "httpx", "web3")
+"""Libraries that log a great deal below WARNING: held there at the logger, so that their
+records are not even made (a filter alone would still pay for each)."""
+
+
+def all_loggers(env: Mapping[str, str] | None = None) -> bool:
+    """Whether ``POR_LOG_ALL`` asks for the libraries' records below WARNING too."""
+    env = os.environ if env is None else env
+    return env.get("POR_LOG_ALL", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class LibraryFilter(logging.Filter):
+    """Drops a library's record below WARNING (unless `everything`); por's pass."""
+
+    def __init__(self, everything: bool = False) -> None:
+        super().__init__()
+        self.everything = everything
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (
+            self.everything
+            or record.levelno >= logging.WARNING
+            or record.name.partition(".")[0] in OWN
+        )
+
+
 def configure(level: int = logging.WARNING, fmt: str = "text") -> None:
     """Install (or replace) por's one stderr handler on the root logger. Idempotent: the CLI
-    is called many times in one test process."""
+    is called many times in one test process. Libraries' records below WARNING are left
+    out unless ``POR_LOG_ALL=1`` (`LibraryFilter`)."""
     root = logging.getLogger()
     for existing in [h for h in root.handlers if isinstance(h, StderrHandler)]:
         root.removeHandler(existing)
+    everything = all_loggers()
     handler = StderrHandler()
+    handler.addFilter(LibraryFilter(everything))  # first: a dropped record is never masked
     handler.addFilter(SecretFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
-    # the libraries' own chatter stays at WARNING unless asked for at DEBUG: aiohttp and
-    # sqlalchemy log every request and statement (with URLs and parameters) at INFO
-    for name in ("aiohttp", "asyncio", "sqlalchemy", "alembic", "urllib3", "httpx"):
-        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    # aiohttp and sqlalchemy log every request and statement (with URLs and parameters)
+    # at INFO and DEBUG: only POR_LOG_ALL=1 asks for that
+    for name in _QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(level if everything else max(level, logging.WARNING))
 
 
 def current_level() -> int:

@@ -212,10 +212,12 @@ def judged(
 ) -> OwnershipCheck:
     """The signature check's verdict with the epoch, the age and the staleness applied."""
     with_epoch = replace(check, epoch=epoch, age=age)
+    signed = epoch_reason(check.reason, epoch.id)
     if check.status is not Ownership.PROVEN:
-        return replace(with_epoch, reason=f"{check.reason} (epoch {epoch.id} message)")
+        return replace(with_epoch, reason=f"{signed} (epoch {epoch.id} message)")
     stale = staleness(epoch, age, pinned_time, chain, limits)
     if stale is not None:
+        stale = stale.removeprefix(f"epoch {epoch.id} ")  # "expired at …": named once
         return replace(
             with_epoch,
             status=Ownership.STALE,
@@ -225,8 +227,17 @@ def judged(
         with_epoch,
         reason=(
             f"proven; signed for epoch {epoch.id} at block {epoch.height}, {age_words(age)} "
-            f"before the pinned block ({check.reason})"
+            f"before the pinned block ({signed})"
         ),
+    )
+
+
+def epoch_reason(reason: str, epoch_id: str) -> str:
+    """A signature check's reason about an epoch proof: the chains' texts name "this
+    attestation's challenge" or "the challenge"; an epoch proof signed the epoch's."""
+    named = f"epoch {epoch_id}'s challenge"
+    return reason.replace("this attestation's challenge", named).replace(
+        "over the challenge", f"over {named}"
     )
 
 
