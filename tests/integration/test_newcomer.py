@@ -1,14 +1,15 @@
 """The newcomer's path of docs/getting-started.md, done as a user does it, on real nodes.
 
-The document drives the test: its `sh` blocks run in order through a shell, in the
-directory the previous block left (`cd`), with `por` the installed CLI (`.venv/bin/por`), on
-bcoin (regtest) and anvil started here on free ports. A block marked
-`<!-- by hand: … -->` needs a person (nodes and funded wallets, signing with the wallet's
-keys): the test does that step with the node helpers and the library signers (BIP-137 as
-Bitcoin Core's signmessage makes it, EIP-191 as `cast wallet sign` makes it). The edits the
-text asks for between blocks are made to the files as a person would, placeholder by
-placeholder. Substitutions, as the document allows them: the node URLs (our free ports),
-and `--every 1h` runs every second.
+The document drives the test: its `sh` blocks run in order through bash, as in one terminal
+session (the directory a block leaves, `cd`, and the variables it exports carry over to the
+next block), with `por` the installed CLI. Step 0 runs too: docs/examples/regtest-nodes.sh
+starts bcoin (regtest) and anvil (on free ports here: BTC_PORT, ETH_PORT) and
+docs/examples/regtest-wallets.py makes and funds the trial wallets; the last step stops the
+nodes. The one block marked `<!-- by hand: … -->` (signing with a real wallet's keys) is
+done by the document's next block, the trial wallets' signer. The edits the text asks for
+between blocks are made to the files as a person would, placeholder by placeholder.
+Substitutions, as the document allows them: the clone (`~/src/por`: this checkout), the node
+URLs (our free ports) and `--every 1h` runs every second.
 
 The scheduled loop is stopped with SIGTERM after at least three covered runs at later
 blocks (blocks are mined on both chains between runs), every stdout line parsing as JSON;
@@ -19,13 +20,18 @@ document is neither run here nor marked as done by a person.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import re
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,29 +39,26 @@ from queue import Empty, Queue
 from typing import Any
 
 import pytest
-from eth_account.messages import encode_defunct
+from embit import ec
+from embit import script as escript
+from embit.networks import NETWORKS
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bcoin_fixtures import start_bcoin
-from eth_fixtures import key, start_anvil
-
-from chains.nodes.bcoin import RegtestWallet
+from chains.nodes.base import NodeMissing, free_port, node_program
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "getting-started.md"
 BIN = Path(sys.executable).parent
 """Where the installed `por` is (the venv's bin)."""
-SATS = 100_000_000
-ETHER = 10**18
 EPOCH = "2026-q4"
 MAX_AGE_BLOCKS = 12
 """[ownership] max_age_blocks.bitcoin in the test's config: small, to reach it quickly."""
 RUNS = 3
-HAND_NODES = "your nodes and wallets"
 HAND_SIGN = "signing with your wallet's keys"
-RUNNABLE = re.compile(r"(por |cd |mkdir |\(umask 077 && printf )")
-"""What a block run by the test may hold: por commands and the few shell steps around them."""
+CLONE = "~/src/por"
+"""How the document names the clone of por (this checkout here)."""
+RUNNABLE = re.compile(r'(por |cd |mkdir |export |"\$POR_SRC"/|\(umask 077 && printf )')
+"""What a block run by the test may hold: por commands, the trial scripts of docs/examples
+and the few shell steps around them."""
 
 
 # ----------------------------------------------------------------------------- the document
@@ -88,24 +91,32 @@ def test_every_block_of_the_document_is_run_or_done_by_a_person() -> None:
     assert blocks, DOC
     for block in blocks:
         if block.by_hand is not None:
-            assert block.by_hand in (HAND_NODES, HAND_SIGN), block.by_hand
+            assert block.by_hand == HAND_SIGN, block.by_hand
             continue
         for command in block.commands:
             assert RUNNABLE.match(command), f"{DOC}: not run by the test: {command!r}"
-    assert [b.by_hand for b in blocks if b.by_hand] == [HAND_NODES, HAND_SIGN]
-    # the order the test follows: init, the API key, keys, challenge, ..., history
+    assert [b.by_hand for b in blocks if b.by_hand] == [HAND_SIGN]
+    # the order the test follows: nodes and wallets, init, the API key, keys, challenge,
+    # the trial's signatures, ..., history, the nodes stopped
     firsts = [b.commands[0].split()[:2] for b in blocks if b.by_hand is None]
     assert firsts == [
+        ["export", f"POR_SRC={CLONE}"],
         ["por", "init"],
         ["mkdir", "-m"],
         ["por", "keys"],
+        ["por", "challenge"],
         ["por", "challenge"],
         ["por", "config"],
         ["por", "reconcile"],
         ["por", "attest"],
         ["por", "reconcile"],
         ["por", "history"],
+        ["cd", ".."],
     ]
+    # the nodes are started and stopped by the scripts the document names
+    text = DOC.read_text(encoding="utf-8")
+    for script in ("regtest-nodes.sh start", "regtest-nodes.sh stop", "regtest-wallets.py new"):
+        assert script in text
 
 
 def test_the_guard_sees_an_unmarked_block() -> None:
@@ -118,27 +129,63 @@ def test_the_guard_sees_an_unmarked_block() -> None:
 # ----------------------------------------------------------------------------- the world
 
 
+def _rpc(url: str, method: str, *params: Any, auth: str | None = None) -> Any:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    request = urllib.request.Request(url, body.encode(), {"Content-Type": "application/json"})
+    if auth is not None:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    with urllib.request.urlopen(request, timeout=60) as reply:
+        doc = json.loads(reply.read())
+    assert not doc.get("error"), doc
+    return doc["result"]
+
+
+ELSEWHERE = str(
+    escript.p2wpkh(ec.PrivateKey(b"\x01" * 32).get_public_key()).address(NETWORKS["regtest"])
+)
+"""Where the test mines Bitcoin blocks to: nobody's wallet of the document."""
+
+
 @dataclass
 class World:
-    bcoin: Any
-    anvil: Any
-    wallet: RegtestWallet
-    btc_address: str
-    eth_account: Any
     work: Path
     env: dict[str, str]
+    btc_port: int
+    eth_port: int
     cwd: Path = field(init=False)
+    exchange: Path | None = None
+    btc_address: str = ""
+    eth_address: str = ""
 
     def __post_init__(self) -> None:
         self.cwd = self.work
 
+    @property
+    def btc_url(self) -> str:
+        return f"http://127.0.0.1:{self.btc_port}"
+
+    @property
+    def eth_url(self) -> str:
+        return f"http://127.0.0.1:{self.eth_port}"
+
+    def mine_bitcoin(self, blocks: int) -> None:
+        auth = f"por:{self.env['BCOIN_API_KEY']}"  # the key step 0 made
+        _rpc(self.btc_url, "generatetoaddress", blocks, ELSEWHERE, auth=auth)
+
     def mine(self, blocks: int = 1) -> None:
-        self.wallet.mine(blocks)
-        self.anvil.mine(blocks)
+        self.mine_bitcoin(blocks)
+        _rpc(self.eth_url, "anvil_mine", hex(blocks))
 
     def shell(self, block: Block) -> subprocess.CompletedProcess[str]:
-        """Run a block's text as a person pastes it, in the current directory."""
-        script = f"set -euo pipefail\n{block.text}\nprintf '\\n::pwd::%s' \"$PWD\"\n"
+        """Run a block's text as a person pastes it into the terminal of the earlier blocks:
+        in their directory, with the variables they exported."""
+        text = block.text.replace(CLONE, shlex.quote(str(REPO)))
+        text = text.replace('"$POR_SRC"/.venv/bin/python', shlex.quote(sys.executable))
+        state = self.work / ".shell-env"
+        script = (
+            f"set -euo pipefail\n{text}\nprintf '\\n::pwd::%s' \"$PWD\"\n"
+            f"env -0 > {shlex.quote(str(state))}\n"
+        )
         done = subprocess.run(
             ["bash", "-c", script],
             cwd=self.cwd,
@@ -151,6 +198,9 @@ class World:
         assert done.returncode == 0, (block.text, done.stdout, done.stderr)
         out, _, pwd = done.stdout.rpartition("\n::pwd::")
         self.cwd = Path(pwd)
+        exported = state.read_bytes().decode().split("\0")
+        self.env = dict(item.split("=", 1) for item in exported if "=" in item)
+        state.unlink()
         return subprocess.CompletedProcess(done.args, 0, out, done.stderr)
 
     def por(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -165,33 +215,47 @@ class World:
         )
 
 
+def _needed() -> None:
+    """The programs step 0 runs; outside CI a missing one skips, under CI it fails."""
+    try:
+        if shutil.which("node") is None:
+            raise NodeMissing("node (Node.js) is not on PATH")
+        if shutil.which("openssl") is None:
+            raise NodeMissing("openssl is not on PATH")
+        for program in (".bin/anvil", "bcoin/package.json"):
+            node_program(program)
+    except NodeMissing as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"step 0 of {DOC.name} needs it under CI: {exc}")
+        pytest.skip(str(exc))
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """What step 0 leaves: two nodes and a funded wallet on each chain (by a person)."""
+    """A terminal in an empty directory; step 0 of the document starts the nodes in it."""
+    _needed()
     work = tmp_path_factory.mktemp("newcomer")
-    bcoin = start_bcoin()
-    anvil = start_anvil()
+    btc_port, eth_port = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BCOIN_")},
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "COLUMNS": "100000",
+        "POR_LOG_LEVEL": "",
+        # the document's nodes on free ports (regtest-nodes.sh, regtest-wallets.py)
+        "BTC_PORT": str(btc_port),
+        "ETH_PORT": str(eth_port),
+        "BTC_URL": f"http://127.0.0.1:{btc_port}",
+        "ETH_URL": f"http://127.0.0.1:{eth_port}",
+    }
+    env.pop("POR_CONFIG", None)
+    world = World(work, env, btc_port, eth_port)
     try:
-        wallet = RegtestWallet(bcoin)
-        wallet.mine(440)  # past segwit activation and coinbase maturity
-        btc_address = wallet.new_address("p2wpkh")
-        wallet.pay({btc_address: 3 * SATS})
-        wallet.mine(1)
-        account = key("newcomer cold")
-        anvil.set_balance(account.address, 30 * ETHER)
-        anvil.mine(1)
-        env = {
-            **os.environ,
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "BCOIN_API_KEY": bcoin.api_key,
-            "COLUMNS": "100000",
-            "POR_LOG_LEVEL": "",
-        }
-        env.pop("POR_CONFIG", None)
-        yield World(bcoin, anvil, wallet, btc_address, account, work, env)
+        yield world
     finally:
-        bcoin.stop()
-        anvil.stop()
+        # the document's last step stops them; after a failure, the pid files do
+        for pid_file in work.glob("*/nodes/*.pid"):
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 # ----------------------------------------------------------------------------- edits by a person
@@ -201,6 +265,22 @@ def replace(path: Path, old: str, new: str, count: int = 1) -> None:
     text = path.read_text()
     assert text.count(old) == count, (path, old)
     path.write_text(text.replace(old, new))
+
+
+def nodes_and_wallets(world: World, block: Block) -> None:
+    """Step 0: the nodes answer and the wallets are funded; their addresses, as printed."""
+    out = world.shell(block).stdout
+    found = dict(re.findall(r"^(bitcoin|ethereum) address: (\S+)$", out, re.M))
+    world.btc_address, world.eth_address = found["bitcoin"], found["ethereum"]
+    assert world.env["BCOIN_API_KEY"] and len(world.env["BCOIN_API_KEY"]) == 64
+    assert str(REPO / ".venv" / "bin") in world.env["PATH"] or BIN.is_dir()
+    trial = world.cwd
+    assert (trial / "wallets" / "regtest-wallets.json").stat().st_mode & 0o077 == 0
+    assert (trial / "nodes" / "bcoin.pid").is_file() and (trial / "nodes" / "anvil.pid").is_file()
+    # the API key is in no process's argv
+    for pid_file in (trial / "nodes").glob("*.pid"):
+        argv = Path(f"/proc/{pid_file.read_text().strip()}/cmdline").read_bytes()
+        assert world.env["BCOIN_API_KEY"].encode() not in argv
 
 
 def fill_in(world: World) -> None:
@@ -213,16 +293,12 @@ def fill_in(world: World) -> None:
     replace(
         config,
         '"REPLACE: your cold wallet address (0x + 40 hex digits)"',
-        f'"{world.eth_account.address}"',
+        f'"{world.eth_address}"',
     )
-    replace(config, '"http://127.0.0.1:48332"', f'"{world.bcoin.url}"')
-    replace(config, '"http://127.0.0.1:8545"', f'"{world.anvil.url}"')
-    # ownership: commented out until step 4; the epoch table deleted
-    replace(config, "\nownership = {", "\n# ownership = {", count=2)
-    text = config.read_text()
-    table = re.search(r"\[\[ownership\.epochs\]\]\n(?:(?:id|bitcoin|ethereum) = .*\n|#.*\n)*", text)
-    assert table is not None
-    config.write_text(text.replace(table.group(0), ""))
+    replace(config, '"http://127.0.0.1:48332"', f'"{world.btc_url}"')
+    replace(config, '"http://127.0.0.1:8545"', f'"{world.eth_url}"')
+    # ownership stays commented out until step 4 (the template has it so)
+    assert "\nownership = {" not in config.read_text()
     # the schedule's limit, small here (the text's max_age_blocks)
     replace(
         config,
@@ -252,28 +328,20 @@ def printed_challenge(text: str) -> tuple[list[str], str]:
     return messages, after.strip() + "\n"
 
 
-def sign_and_paste(world: World, challenge: dict[str, Any], toml: str) -> None:
-    """Step 4's person: sign each chain's message with the wallet's key, paste."""
-    by_chain = {c["chain"]: c for c in challenge["chains"]}
-    btc, eth = by_chain["bitcoin"], by_chain["ethereum"]
-    assert [a["address"] for a in btc["addresses"]] == [world.btc_address]
-    assert [a["address"].lower() for a in eth["addresses"]] == [world.eth_account.address.lower()]
-    proof = world.wallet.ownership_proof(world.btc_address, btc["message"])
-    assert proof["scheme"] == "bip137"
-    eth_signature = world.eth_account.sign_message(encode_defunct(text=eth["message"])).signature
+def paste(world: World, signed: list[str], toml: str) -> None:
+    """Step 4's edits: each commented ownership line replaced by its signed one, and the
+    epoch's table in place of the commented example under [ownership]."""
+    assert len(signed) == 2 and all(f'epoch = "{EPOCH}"' in line for line in signed)
+    assert "bip137" in signed[0] and "eip191" in signed[1]  # bitcoin's wallet comes first
     config = world.cwd / "por.toml"
-    replace(config, "# ownership = {", "ownership = {", count=2)
-    replace(config, "REPLACE: the base64 signature of the challenge", str(proof["signature"]))
-    replace(
-        config,
-        "REPLACE: the 0x signature of the challenge",
-        "0x" + eth_signature.hex().removeprefix("0x"),
-    )
-    replace(config, "REPLACE: your epoch id", EPOCH, count=2)
     text = config.read_text()
-    at = text.index(f"max_age_blocks = {{ bitcoin = {MAX_AGE_BLOCKS} }}\n")
-    at = text.index("\n", at) + 1
-    config.write_text(text[:at] + "\n" + toml + text[at:])
+    commented = re.findall(r"^# ownership = \{.*\}$", text, re.M)
+    assert len(commented) == 2
+    for old, new in zip(commented, signed, strict=True):
+        text = text.replace(old + "\n", new + "\n", 1)
+    example = re.search(r"^# \[\[ownership\.epochs\]\]\n(?:# .*\n)*", text, re.M)
+    assert example is not None
+    config.write_text(text.replace(example.group(0), toml))
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -330,20 +398,28 @@ def test_the_documented_path_end_to_end(world: World) -> None:
     state: dict[str, Any] = {}
     for block in blocks:
         first = block.commands[0]
-        if block.by_hand == HAND_NODES:
-            continue  # the fixture started the nodes and funded the wallets
         if block.by_hand == HAND_SIGN:
-            sign_and_paste(world, state["challenge"], state["toml"])
-            continue
-        if first.startswith("por init"):
+            continue  # the trial wallets' block right after it signs the same messages
+        if first.startswith("export POR_SRC="):
+            nodes_and_wallets(world, block)
+        elif first.startswith("por init"):
             world.shell(block)
-            assert world.cwd == world.work / "exchange"
+            assert world.cwd.name == "exchange"
+            world.exchange = world.cwd
             # config check on the fresh files names the placeholders (exit 3)
             fresh = world.por("config", "check", "--json")
             assert fresh.returncode == 3
             names = {p["key"] for p in json.loads(fresh.stdout)["problems"]}
             assert "exchange.name" in names
             fill_in(world)
+        elif "regtest-wallets.py sign" in block.text:
+            out = world.shell(block).stdout
+            signed = [line for line in out.splitlines() if line.startswith("ownership = {")]
+            written = json.loads((world.cwd / "challenge.json").read_text())
+            assert [c["message"] for c in written["chains"]] == [
+                c["message"] for c in state["challenge"]["chains"]
+            ]
+            paste(world, signed, state["toml"])
         elif first.startswith("por challenge"):
             text = world.shell(block).stdout
             messages, toml = printed_challenge(text)
@@ -352,6 +428,11 @@ def test_the_documented_path_end_to_end(world: World) -> None:
             assert messages == [c["message"] for c in doc["chains"]]
             assert toml == doc["toml"]
             assert f"epoch: {EPOCH}" in messages[0] and "Newcomer Exchange KK" in messages[0]
+            by_chain = {c["chain"]: c for c in doc["chains"]}
+            assert [a["address"] for a in by_chain["bitcoin"]["addresses"]] == [world.btc_address]
+            assert [a["address"].lower() for a in by_chain["ethereum"]["addresses"]] == [
+                world.eth_address.lower()
+            ]
             state["challenge"], state["toml"] = doc, toml
             state["epoch_height"] = {c["chain"]: c["height"] for c in doc["chains"]}
         elif first.startswith("por config check"):
@@ -368,10 +449,20 @@ def test_the_documented_path_end_to_end(world: World) -> None:
             world.shell(block)
             doc = json.loads(world.por("history", "--config", "por.toml", "--json").stdout)
             state["history"] = doc
+        elif "regtest-nodes.sh stop" in block.text:
+            nodes = world.cwd.parent / "nodes"  # the block's `cd ..` leaves exchange/
+            pids = [int(f.read_text()) for f in nodes.glob("*.pid")]
+            assert len(pids) == 2
+            world.shell(block)
+            assert not list(nodes.glob("*.pid"))
+            for pid in pids:  # stopped: gone, or a zombie the test's shell has not reaped
+                status = Path(f"/proc/{pid}/status")
+                assert not status.exists() or "zombie" in status.read_text()
         else:
             world.shell(block)
-    assert (world.cwd / "keys" / "attest.key.pub").is_file()
-    assert (world.cwd / "keys" / "bcoin.pass").stat().st_mode & 0o077 == 0
+    assert world.exchange is not None
+    assert (world.exchange / "keys" / "attest.key.pub").is_file()
+    assert (world.exchange / "keys" / "bcoin.pass").stat().st_mode & 0o077 == 0
     history = state["history"]
     runs = history["runs"]
     ids = {r["run_id"] for r in state["loop_runs"]}
@@ -387,7 +478,7 @@ def scheduled(world: World, command: str, state: dict[str, Any]) -> None:
             runs.append(next_run(lines, process))
             world.mine(1)  # the next run is at a later tip
         # past the maximum age on Bitcoin: the next runs find the proof stale
-        world.wallet.mine(MAX_AGE_BLOCKS + 2)
+        world.mine_bitcoin(MAX_AGE_BLOCKS + 2)
         stale = None
         for _ in range(5):
             run = next_run(lines, process)
