@@ -65,12 +65,14 @@ _PACK_CURRENCY = {
 _FIELD = re.compile(r"\{\{([a-z_0-9]+)\}\}")
 
 NEXT_STEPS = (
-    "edit por.toml: fill in every REPLACE value (wallet addresses, exchange name, epoch)",
+    "edit por.toml: fill in every REPLACE value (exchange name, attestation id, wallet "
+    "addresses); the wallets' ownership lines stay commented out until they are signed",
     "replace liabilities.csv with your customer balances (account_id,asset,amount) and "
     "reserve.toml and prices.toml with your figures",
     "por keys create --config por.toml   (the attestation key; publish its public key)",
     "por challenge --config por.toml --epoch ID   (what each wallet signs; sign it, paste "
-    "the signatures into por.toml)",
+    "the printed [[ownership.epochs]] table and the signatures into por.toml, uncommenting "
+    "the ownership lines)",
     "por config check --config por.toml",
     "por reconcile --config por.toml",
     "por reconcile --config por.toml --every 1h --json   (the scheduled job)",

@@ -288,6 +288,9 @@ def test_the_template_leaves_ownership_commented_out_until_it_is_signed(por, tmp
     assert sum(line.startswith("# ownership = {") for line in lines) == 2
     assert "# [[ownership.epochs]]" in lines
     assert "por challenge --config por.toml --epoch ID" in text and "paste" in text
+    # and the next steps `por init` prints say so
+    steps = " ".join(por("init", "--dir", tmp_path / "again", "--json").json()["next_steps"])
+    assert "commented out" in steps and "[[ownership.epochs]]" in steps
 
 
 def test_an_expiry_in_the_past_is_refused_before_any_node(por, tmp_path):

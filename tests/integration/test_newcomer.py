@@ -34,6 +34,7 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from queue import Empty, Queue
 from typing import Any
@@ -53,6 +54,7 @@ EPOCH = "2026-q4"
 MAX_AGE_BLOCKS = 12
 """[ownership] max_age_blocks.bitcoin in the test's config: small, to reach it quickly."""
 RUNS = 3
+DAY = 86_400
 HAND_SIGN = "signing with your wallet's keys"
 CLONE = "~/src/por"
 """How the document names the clone of por (this checkout here)."""
@@ -344,6 +346,35 @@ def paste(world: World, signed: list[str], toml: str) -> None:
     config.write_text(text.replace(example.group(0), toml))
 
 
+# ----------------------------------------------------------------------------- --expires
+
+
+def _utc(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def expiry_on_the_nodes(world: World) -> None:
+    """A new epoch's expiry, against the nodes' real block times: later than the maximum age
+    allows is a warning (exit 0); not after the epoch's block is refused (exit 2). The
+    Ethereum chain is moved 10 days ahead for the second, then reverted."""
+    now = int(datetime.now(UTC).timestamp())
+    far = world.por("challenge", "--epoch", "far", "--expires", _utc(now + 400 * DAY), "--json")
+    assert far.returncode == 0, far.stderr
+    (warning,) = json.loads(far.stdout)["warnings"]
+    assert "stale at" in warning and "92 days" in warning
+    assert "the maximum age makes them stale first" in " ".join(far.stderr.split())
+    snapshot = _rpc(world.eth_url, "evm_snapshot")
+    try:
+        _rpc(world.eth_url, "evm_setNextBlockTimestamp", now + 10 * DAY)
+        _rpc(world.eth_url, "anvil_mine", "0x1")
+        early = world.por("challenge", "--epoch", "early", "--expires", _utc(now + 5 * DAY))
+        assert early.returncode == 2, early.stderr
+        flat = " ".join(early.stderr.split())
+        assert _utc(now + 5 * DAY) in flat and "ethereum block" in flat and "Traceback" not in flat
+    finally:
+        assert _rpc(world.eth_url, "evm_revert", snapshot) is True
+
+
 # ----------------------------------------------------------------------------- the loop
 
 
@@ -434,6 +465,7 @@ def test_the_documented_path_end_to_end(world: World) -> None:
                 world.eth_address.lower()
             ]
             state["challenge"], state["toml"] = doc, toml
+            expiry_on_the_nodes(world)
             state["epoch_height"] = {c["chain"]: c["height"] for c in doc["chains"]}
         elif first.startswith("por config check"):
             done = world.shell(block)
