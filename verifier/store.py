@@ -351,7 +351,9 @@ def database_url(
         if value:
             return normalise_url(value, config_path, source=source)
     if config_path is None:
-        raise UsageError("no database: give --db, POR_DATABASE_URL or --config")
+        raise UsageError(
+            "no database: give --db, POR_DATABASE_URL or --config, or run where ./por.toml is"
+        )
     return normalise_url(str(config_path.parent / DEFAULT_DB_NAME), None)
 
 
