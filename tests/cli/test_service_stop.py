@@ -42,7 +42,20 @@ attestation_id = "a-1"
 backend = "bcoin"
 url = "http://127.0.0.1:9"
 network = "regtest"
+timeout = 1
+
+[liabilities]
+file = "liabilities.csv"
+assets = "assets.toml"
+
+[prices]
+file = "prices.toml"
+
+[reserve]
+statement = "reserve.toml"
+pack = "jp-fsa-2026"
 """
+"""Valid (with `por init`'s input files beside it); its node is not there."""
 
 
 class Por:
@@ -161,6 +174,8 @@ def test_serve_without_json_prints_the_sentence(
 def test_every_loop_with_a_metrics_port_stops_on_sigterm(
     tmp_path: Path, running: list[Por]
 ) -> None:
+    init = Por("init", "--dir", str(tmp_path), cwd=tmp_path)
+    assert init.process.wait(GENEROUS) == 0
     (tmp_path / "por.toml").write_text(CONFIG)
     por = Por(
         "reconcile",
@@ -176,7 +191,11 @@ def test_every_loop_with_a_metrics_port_stops_on_sigterm(
     )
     running.append(por)
     # the node is not there: the first run fails (stored, exit 4) and the loop waits
-    wait_for(lambda: any("run finished" in line for line in por.err), GENEROUS)
+    wait_for(
+        lambda: any("run finished" in line for line in por.err) or por.process.poll() is not None,
+        GENEROUS,
+    )
+    assert por.process.poll() is None, por.text()
     url = next(w for line in por.err if "metrics on" in line for w in line.split() if "//" in w)
     assert _get(url) == 200
     assert por.stop() == 0, por.text()
