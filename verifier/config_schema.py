@@ -29,7 +29,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-SCHEMA_ID = "https://github.com/por/por/docs/spec/schemas/por-config.schema.json"
+SCHEMA_ID = "urn:por:schema:por-config.schema.json"
+"""Not a URL: the schema ships in the repository and with `por config schema`; editors
+point at a local copy (docs/snapshot.md)."""
 """The published schema's `$id` (a name, as verifier/file_schemas.py gives its schemas;
 nothing fetches it)."""
 

@@ -508,8 +508,13 @@ def main(argv: Sequence[str]) -> int:
         print("usage: python -m verifier.file_schemas DIRECTORY", file=sys.stderr)
         return 2
     folder = Path(argv[0])
-    for filename, schema in json_schemas().items():
-        (folder / filename).write_text(schema_text(schema), encoding="utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for filename, schema in json_schemas().items():
+            (folder / filename).write_text(schema_text(schema), encoding="utf-8")
+    except OSError as exc:
+        print(f"cannot write the schemas into {folder}: {exc.strerror or exc}", file=sys.stderr)
+        return 4
     return 0
 
 
