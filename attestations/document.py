@@ -7,7 +7,7 @@ document; signs it with an Ed25519 key; and publishes it. An auditor reads it ba
 `verify_attestation` (or `verify_attestation_signature`) before reconciling. docs/attestation.md
 is the normative description of the schema and of the canonical encoding.
 
-Pure apart from two edges: the signing key file (`load_or_create_signing_key`) and writing
+Pure apart from two edges: the signing key (its files are verifier/keys.py's job) and writing
 the published files (`write_attestation`, `load_attestation`). No network, no asyncio.
 
 Invariants:
@@ -38,7 +38,6 @@ import hmac
 import json
 import os
 import re
-import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -69,7 +68,6 @@ MAX_DEPTH = 64
 """Deepest nesting of arrays and objects accepted (a hostile document cannot exhaust the stack)."""
 MAX_BALANCE = 2**256
 """Balances are below 2**256 (an EVM word)."""
-MAX_KEY_FILE_BYTES = 4096
 BITCOIN_NETWORKS = ("main", "test", "testnet4", "signet", "regtest")
 """The networks chains/btc_ownership.py decodes addresses for."""
 
@@ -1027,7 +1025,7 @@ def sign_attestation(doc: Mapping[str, Any], private_key: Ed25519PrivateKey) -> 
     doc
         An attestation document (an existing ``"signature"`` member is replaced).
     private_key
-        The exchange's signing key (`load_or_create_signing_key`).
+        The exchange's signing key (verifier/keys.py `load_signing_key`).
 
     Returns
     -------
@@ -1153,116 +1151,6 @@ def public_key_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     """
     public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
     return _raw_public(public).hex()
-
-
-def _read_key(path: Path) -> Ed25519PrivateKey | None:
-    """The key in `path`, or None if there is no such file. Never echoes its content."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise InputError(
-            f"cannot open the signing key file ({exc.strerror})", file=str(path)
-        ) from None
-    # check the file we opened, not the name (it could be swapped in between)
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise InputError("the signing key path is not a regular file", file=str(path))
-    with os.fdopen(fd, "rb") as handle:
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise InputError(
-                f"signing key file is accessible by group or others (mode {mode:04o}); "
-                "chmod 600 it",
-                file=str(path),
-            )
-        data = handle.read(MAX_KEY_FILE_BYTES + 1)
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise InputError("the signing key file is too large for a key", file=str(path))
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        # from None: the library's message or context must not carry the key material
-        raise InputError(
-            "the signing key file is not an unencrypted PEM PKCS#8 private key", file=str(path)
-        ) from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise InputError(
-            f"the signing key file holds a {type(key).__name__}, not an Ed25519 key",
-            file=str(path),
-        )
-    return key
-
-
-def _create_key(path: Path) -> Ed25519PrivateKey:
-    """Write a new key to `path` with mode 0600; FileExistsError if it appeared meanwhile."""
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        raise InputError(
-            f"cannot create the signing key file ({exc.strerror})", file=str(path)
-        ) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)  # exactly 0600, whatever the umask
-            handle.write(pem)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            path.unlink()
-        raise InputError(
-            f"cannot write the signing key file ({exc.strerror})", file=str(path)
-        ) from None
-    return key
-
-
-def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
-    """The exchange's Ed25519 signing key: read from `path`, or created there if absent.
-
-    The file is PEM, PKCS#8, unencrypted (``-----BEGIN PRIVATE KEY-----``, what
-    ``openssl genpkey -algorithm ed25519`` writes); protect it with file permissions.
-
-    Parameters
-    ----------
-    path
-        The key file. A new one is created with ``O_EXCL`` and mode 0600 (parents made).
-
-    Returns
-    -------
-    Ed25519PrivateKey
-
-    Raises
-    ------
-    InputError
-        If the file is readable or writable by group or others (the message names the file
-        and its mode), is not a regular file, is not an unencrypted PEM PKCS#8 Ed25519 key,
-        or cannot be read or created. No message contains key material.
-    """
-    key = _read_key(path)
-    if key is not None:
-        return key
-    try:
-        return _create_key(path)
-    except FileExistsError:
-        # another process created it between our read and our create: use theirs
-        key = _read_key(path)
-        if key is None:
-            raise InputError(
-                "the signing key file vanished while reading it", file=str(path)
-            ) from None
-        return key
 
 
 # ----------------------------------------------------------------------------- files

@@ -95,13 +95,21 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
         raise InputError("the signing key path is not a regular file", file=str(path))
     with os.fdopen(fd, "rb") as handle:
         data = handle.read(MAX_KEY_FILE_BYTES + 1)
-    if path.name.endswith(".pub") or _is_public_key(data):
+    if path.name.endswith(".pub"):
         # before the mode check: a .pub is 0644 on purpose, its mode is not the problem
         private = path.with_name(path.name.removesuffix(".pub"))
-        hint = f" ({private})" if path.name.endswith(".pub") and path.name != ".pub" else ""
+        hint = f" ({private})" if path.name != ".pub" else ""
         raise InputError(
             f"this is a public key file (.pub); give the private key file{hint}, or read "
             "the .pub directly",
+            file=str(path),
+        )
+    if _is_public_key(data):
+        # 64 hex digits are a raw 32-byte key: a public key, or a raw private key -- either
+        # way not the PEM the tool reads, and the message must not say which it holds
+        raise InputError(
+            "the signing key file holds 64 hex digits (a raw key), not an unencrypted PEM "
+            "PKCS#8 private key: if it is the public key, give the private key file",
             file=str(path),
         )
     mode = stat.S_IMODE(info.st_mode)

@@ -190,7 +190,8 @@ def test_keys_show_names_a_public_key_file(por: Por, tmp_path: Path) -> None:
     copy = tmp_path / "published.txt"
     copy.write_bytes((tmp_path / "attest.key.pub").read_bytes())
     res = por("keys", "show", "--key", copy)
-    assert res.rc == 3 and "public key file" in res.err_flat
+    assert res.rc == 3 and "64 hex digits (a raw key)" in res.err_flat
+    assert "if it is the public key, give the private key file" in res.err_flat
 
 
 def test_create_and_show_take_the_same_key_flag(por: Por, tmp_path: Path) -> None:

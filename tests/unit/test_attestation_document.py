@@ -34,7 +34,6 @@ from attestations.document import (
     build_attestation,
     canonical_json,
     load_attestation,
-    load_or_create_signing_key,
     loads_attestation,
     parse_attestation,
     public_key_hex,
@@ -50,6 +49,7 @@ from chains.base import Attribution, BlockRef, Chain, WalletClass
 from chains.btc_ownership import AddressType, DecodedAddress, encode_address
 from chains.challenge import challenge
 from verifier.errors import AttestationError, InputError, InvalidProof
+from verifier.keys import create_signing_key, load_signing_key
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "attestation.md"
 ATTESTATION_ID = "exch-2026-11"
@@ -840,12 +840,14 @@ def test_key_file_is_created_0600_and_reloaded(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "signing.key"
     old = os.umask(0)
     try:
-        key = load_or_create_signing_key(path)
+        public = create_signing_key(path)
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----\n")
-    again = load_or_create_signing_key(path)
+    key = load_signing_key(path)
+    assert public_key_hex(key) == public
+    again = load_signing_key(path)
     assert public_key_hex(again) == public_key_hex(key)
     assert public_key_hex(key.public_key()) == public_key_hex(key)
     assert re.fullmatch(r"[0-9a-f]{64}", public_key_hex(key))
@@ -883,7 +885,7 @@ def test_key_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
     path.write_bytes(_pem(key))
     path.chmod(mode)
     with pytest.raises(InputError) as info:
-        load_or_create_signing_key(path)
+        load_signing_key(path)
     text = _all_text(info.value)
     assert str(path) in str(info.value)
     assert f"{mode:04o}" in str(info.value)
@@ -917,7 +919,7 @@ def test_bad_key_file_errors_never_show_the_content(tmp_path: Path) -> None:
         path.write_bytes(data)
         path.chmod(0o600)
         with pytest.raises(InputError, match="not an unencrypted PEM PKCS#8") as info:
-            load_or_create_signing_key(path)
+            load_signing_key(path)
         text = _all_text(info.value)
         for fragment in _secret_fragments(key):
             assert fragment not in text
@@ -935,14 +937,14 @@ def test_key_of_another_algorithm_is_refused(tmp_path: Path) -> None:
     )
     path.chmod(0o600)
     with pytest.raises(InputError, match="not an Ed25519 key"):
-        load_or_create_signing_key(path)
+        load_signing_key(path)
 
 
 def test_key_path_that_is_a_directory_is_refused(tmp_path: Path) -> None:
     directory = tmp_path / "signing.key"
     directory.mkdir(mode=0o700)
     with pytest.raises(InputError, match="not a regular file"):
-        load_or_create_signing_key(directory)
+        load_signing_key(directory)
 
 
 # ----------------------------------------------------------------------------- files
