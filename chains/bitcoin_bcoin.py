@@ -46,13 +46,12 @@ from embit import base58, bech32
 
 from chains.base import (
     DEFAULT_MAX_REPLY_BYTES,
-    MAX_BLOCK_TIME,
     Balance,
     BlockRef,
     Chain,
     ChainSnapshot,
 )
-from chains.rpc import HttpJson, JsonRpc, peek
+from chains.rpc import HttpJson, JsonRpc, header_time, peek
 from verifier.errors import (
     InputError,
     MalformedReply,
@@ -423,17 +422,7 @@ class BcoinAdapter:
     async def _timed(self, block: BlockRef) -> BlockRef:
         """`block` with its header's time (`getblockheader`, which must name the same block)."""
         header = await self._http.call("getblockheader", block.hash, True)
-        if not isinstance(header, Mapping):
-            raise MalformedReply(f"bcoin getblockheader: {peek(header)}")
-        if header.get("hash") != block.hash or header.get("height") != block.height:
-            raise MalformedReply(
-                f"bcoin getblockheader {block.hash} describes block "
-                f"{peek(header.get('height'))} {peek(header.get('hash'))}"
-            )
-        time = header.get("time")
-        if isinstance(time, bool) or not isinstance(time, int) or not 0 <= time <= MAX_BLOCK_TIME:
-            raise MalformedReply(f"bcoin getblockheader {block.hash}: time {peek(time)}")
-        return BlockRef(block.chain, block.network, block.height, block.hash, time)
+        return header_time(header, block, "bcoin getblockheader")
 
     async def _tip_and_hash(self, height: int) -> tuple[BlockRef, object]:
         """The tip (network checked) and the hash at `height`, in one JSON-RPC batch."""

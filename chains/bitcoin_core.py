@@ -33,7 +33,6 @@ from typing import Self
 
 from chains.base import (
     DEFAULT_MAX_REPLY_BYTES,
-    MAX_BLOCK_TIME,
     Balance,
     BlockRef,
     Chain,
@@ -48,7 +47,7 @@ from chains.btc_wallets import (
     fixed_addresses,
     watch_addresses,
 )
-from chains.rpc import JsonRpc, auth_from_sources, peek
+from chains.rpc import JsonRpc, auth_from_sources, header_time, peek
 from verifier.errors import (
     InputError,
     MalformedReply,
@@ -389,17 +388,7 @@ class CoreAdapter:
     async def _timed(self, block: BlockRef) -> BlockRef:
         """`block` with its header's time (`getblockheader`, which must name the same block)."""
         header = await self._rpc.call("getblockheader", block.hash, True)
-        if not isinstance(header, Mapping):
-            raise MalformedReply(f"getblockheader: {peek(header)}")
-        if header.get("hash") != block.hash or header.get("height") != block.height:
-            raise MalformedReply(
-                f"getblockheader {block.hash} describes block "
-                f"{peek(header.get('height'))} {peek(header.get('hash'))}"
-            )
-        time = header.get("time")
-        if isinstance(time, bool) or not isinstance(time, int) or not 0 <= time <= MAX_BLOCK_TIME:
-            raise MalformedReply(f"getblockheader {block.hash}: time {peek(time)}")
-        return BlockRef(block.chain, block.network, block.height, block.hash, time)
+        return header_time(header, block, "getblockheader")
 
     async def _require_tip_at(self, at: BlockRef) -> None:
         """Refuse unless the node's best block is exactly `at` (the UTXO set is tip-only)."""

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from chains.base import DEFAULT_MAX_REPLY_BYTES
+from chains.base import DEFAULT_MAX_REPLY_BYTES, MAX_BLOCK_TIME, BlockRef
 from verifier import safejson
 from verifier.errors import InputError, MalformedReply, NodeUnavailable, RpcError
 from verifier.logs import register_secret
@@ -162,6 +162,22 @@ _PEEK.maxstring = _PEEK.maxother = _PEEK.maxlong = 60
 def peek(value: object) -> str:
     """A short repr of a decoded reply for a message: bounded however large `value` is."""
     return short(_PEEK.repr(value))
+
+
+def header_time(header: object, block: BlockRef, call: str) -> BlockRef:
+    """`block` with the time of its `getblockheader` reply (Bitcoin Core and bcoin share the
+    shape), which must name the same block; anything else is a MalformedReply naming `call`."""
+    if not isinstance(header, Mapping):
+        raise MalformedReply(f"{call}: {peek(header)}")
+    if header.get("hash") != block.hash or header.get("height") != block.height:
+        raise MalformedReply(
+            f"{call} {block.hash} describes block "
+            f"{peek(header.get('height'))} {peek(header.get('hash'))}"
+        )
+    time = header.get("time")
+    if isinstance(time, bool) or not isinstance(time, int) or not 0 <= time <= MAX_BLOCK_TIME:
+        raise MalformedReply(f"{call} {block.hash}: time {peek(time)}")
+    return BlockRef(block.chain, block.network, block.height, block.hash, time)
 
 
 def basic_auth(user: str, password: str) -> str:
