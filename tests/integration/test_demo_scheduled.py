@@ -158,3 +158,24 @@ def test_a_person_reads_one_line_per_run_and_the_history(tmp_path: Path) -> None
         and f"proof age (epoch {EPOCH}): bitcoin 6, ethereum 3 blocks" in text.replace("\n", " ")
     )
     assert "por history: 2 runs" in text
+
+
+def test_the_demo_files_pass_the_published_schemas(demo: Demo) -> None:
+    """What an editor would check them with (docs/spec/schemas): the demo's por.toml (epochs,
+    [ownership], every wallet kind), its auditor config, prices, statement and assets."""
+    import tomllib
+
+    import jsonschema
+
+    root = Path(__file__).resolve().parents[2] / "docs" / "spec" / "schemas"
+    for name, schema in (
+        ("por.toml", "por-config.schema.json"),
+        ("auditor.toml", "por-config.schema.json"),
+        ("prices.toml", "por-prices.schema.json"),
+        ("reserve.toml", "por-reserve-statement.schema.json"),
+        ("assets.toml", "por-assets.schema.json"),
+    ):
+        document = json.loads(json.dumps(tomllib.loads((demo.out / name).read_text()), default=str))
+        validator = jsonschema.Draft202012Validator(json.loads((root / schema).read_text()))
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+        assert errors == [], name

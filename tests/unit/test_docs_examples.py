@@ -145,3 +145,84 @@ def test_a_fragment_with_a_misspelt_key_fails() -> None:
     """The key check can fail: a misspelt key in a config fragment is caught."""
     doc = tomllib.loads('[bitcoin]\nbackend = "bcoin"\ntimout = 30\n')
     assert [p for p in _paths(doc) if not _key_known(PorToml, p)] == [("bitcoin", "timout")]
+
+
+# ----------------------------------------------------------------------------- published schemas
+# The JSON Schemas in docs/spec/schemas are what editors check files with as people type: a
+# schema that refuses a valid file would flag every correct config in red. Every complete
+# example above, every built-in pack, the demo's and `por init`'s files validate against them
+# (TOML dates and times become ISO strings, as TOML-aware editors present them).
+
+SCHEMA_FILES = {
+    "config": "por-config.schema.json",
+    "prices": "por-prices.schema.json",
+    "statement": "por-reserve-statement.schema.json",
+    "assets": "por-assets.schema.json",
+    "pack": "por-rule-pack.schema.json",
+}
+
+
+def _as_json(value: Any) -> Any:
+    import datetime
+
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json(v) for v in value]
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return value
+
+
+def _schema_errors(kind: str, document: Any) -> list[str]:
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs/spec/schemas" / SCHEMA_FILES[kind]).read_text())
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '<top>'}: {e.message}"
+        for e in validator.iter_errors(_as_json(document))
+    ]
+
+
+@pytest.mark.parametrize(
+    "example",
+    [e for e in EXAMPLES if e.mark == "file" and e.kind in SCHEMA_FILES],
+    ids=str,
+)
+def test_complete_examples_validate_against_the_published_schema(example: Example) -> None:
+    document = json.loads(example.body) if example.lang == "json" else tomllib.loads(example.body)
+    assert _schema_errors(str(example.kind), document) == []
+
+
+@pytest.mark.parametrize("pack", sorted(p.stem for p in (ROOT / "verifier/packs").glob("*.toml")))
+def test_shipped_files_validate_against_the_published_schema(pack: str, tmp_path: Path) -> None:
+    """Each built-in pack, and what `por init --pack` writes for it (por.toml with its
+    placeholders, which an editor may flag and nothing else)."""
+    from verifier.cli import main
+
+    assert (
+        _schema_errors("pack", tomllib.loads((ROOT / f"verifier/packs/{pack}.toml").read_text()))
+        == []
+    )
+    assert main(["init", "--dir", str(tmp_path), "--pack", pack]) == 0
+    for kind, name in (
+        ("config", "por.toml"),
+        ("prices", "prices.toml"),
+        ("statement", "reserve.toml"),
+        ("assets", "assets.toml"),
+    ):
+        document = tomllib.loads((tmp_path / name).read_text(encoding="utf-8"))
+        # an editor may flag a "REPLACE: ..." placeholder (it must be filled in); nothing else
+        errors = [e for e in _schema_errors(kind, document) if "'REPLACE: " not in e]
+        assert errors == [], name
+
+
+def test_the_schema_check_can_fail() -> None:
+    """A wrong type and an unknown key are caught: the validation above is not vacuous."""
+    bad = {"exchange": {"name": 7, "attestation_id": "x"}, "bitcoinn": {}}
+    errors = _schema_errors("config", bad)
+    assert any("exchange.name" in e for e in errors)
+    assert any("bitcoinn" in e for e in errors)
