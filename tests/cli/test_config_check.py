@@ -174,14 +174,6 @@ def test_an_unreadable_config_is_one_problem(tmp_path: Path, por: Any) -> None:
     assert rc == 3 and "not found" in doc["problems"][0]["message"]
 
 
-def test_the_demo_config_is_ok_where_its_files_are(tmp_path: Path, por: Any) -> None:
-    demo = ROOT / "demo-out" / "por.toml"
-    if not demo.exists():
-        pytest.skip("no demo-out/ (run make demo)")
-    rc, doc = check(por, demo)
-    assert rc == 0, doc["problems"]
-
-
 # ----------------------------------------------------------------------------- --config
 
 

@@ -179,3 +179,10 @@ def test_the_demo_files_pass_the_published_schemas(demo: Demo) -> None:
         validator = jsonschema.Draft202012Validator(json.loads((root / schema).read_text()))
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
         assert errors == [], name
+
+
+def test_the_demo_config_passes_config_check(demo: Demo) -> None:
+    """`por config check` on the demo's own por.toml (its files, keys, epochs) says OK."""
+    done = _por("config", "check", "--config", str(demo.out / "por.toml"), "--json", cwd=demo.out)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert json.loads(done.stdout)["problems"] == []
