@@ -14,8 +14,9 @@ Invariants:
   1. What is signed is ``b"por-attestation-v1\\n" || canonical_json(document without its
      "signature" member)``. The canonical encoding is a subset of RFC 8785 (JCS): UTF-8,
      object keys sorted by UTF-16 code units, no whitespace, minimal string escapes, integers
-     only (``|n| <= 2**53 - 1``). Floats, NaN and non-JSON values are rejected, naming
-     their path, never rounded. So any file layout (pretty, reordered) verifies alike.
+     only (``|n| <= 2**53 - 1``), serialised by the `rfc8785` package. Floats, NaN and
+     non-JSON values are rejected before it, naming their path, never rounded. So any file
+     layout (pretty, reordered) verifies alike.
   2. Amounts are decimal strings of integer base units; prices are decimal strings.
   3. Every field a verifier reads is checked, one check per line, raising `InvalidProof`
      whose ``check`` is ``"format"``, ``"signature"``, ``"public_key"`` (a pinned key that
@@ -46,6 +47,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -110,13 +112,6 @@ _ETH_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _ETH_CHAIN_ID = re.compile(r"[1-9][0-9]{0,19}")
 _UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
-# JCS string escapes (RFC 8785 §3.2.2.2): the two-character forms where they exist, \u00xx
-# (lowercase hex) for the other control characters, everything else as UTF-8.
-_ESCAPES: dict[int, str] = {c: f"\\u{c:04x}" for c in range(0x20)}
-_ESCAPES.update(
-    {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r", 0x22: '\\"', 0x5C: "\\\\"}
-)
-
 
 # ----------------------------------------------------------------------------- canonical JSON
 
@@ -140,65 +135,59 @@ def _bad(path: str, message: str) -> InvalidProof:
     return InvalidProof(f"field {path or 'document'}", message)
 
 
-def _encode_string(value: str, path: str) -> str:
+def _checked_string(value: str, path: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise _bad(path, "a string with a lone surrogate is not valid Unicode") from None
-    return '"' + value.translate(_ESCAPES) + '"'
+    return value
 
 
-def _encode(value: Any, path: str, depth: int, out: list[str]) -> None:
+def _checked(value: Any, path: str, depth: int) -> Any:
+    """`value` as plain dicts, lists, str, int, bool and None, or the refusal naming its path.
+
+    Our refusals, stricter than RFC 8785, come before the library sees the value: a float
+    (which JCS would encode) is refused rather than rounded, NaN and non-JSON types are named
+    by their path, and nesting is bounded. Members are visited in canonical (UTF-16) order so
+    that, of several faults, the first in the canonical bytes is the one reported.
+    """
     if depth > MAX_DEPTH:
         raise _bad(path, f"nested deeper than {MAX_DEPTH} levels")
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, str):
-        out.append(_encode_string(value, path))
-    elif isinstance(value, int):
+    if value is None or value is True or value is False:
+        return value
+    if isinstance(value, str):
+        return _checked_string(value, path)
+    if isinstance(value, int):
         if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
             raise _bad(path, f"integer {value} is beyond ±(2**53 - 1); write it as a string")
-        out.append(str(int(value)))
-    elif isinstance(value, float | Decimal):
+        return int(value)  # an IntEnum is written as its number
+    if isinstance(value, float | Decimal):
         raise _bad(
             path,
             f"{value!r} is not an integer: floats (and NaN, Infinity) are not allowed; "
             "amounts and prices are decimal strings",
         )
-    elif isinstance(value, Mapping):
+    if isinstance(value, Mapping):
         for key in value:
             if not isinstance(key, str):
                 raise _bad(path, f"object key {key!r} is not a string")
-        # RFC 8785 §3.2.3: sort by UTF-16 code units (code-point order below U+10000)
         try:
             keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
         except UnicodeEncodeError:
             raise _bad(path, "an object key with a lone surrogate is not valid Unicode") from None
-        out.append("{")
-        for n, key in enumerate(keys):
-            if n:
-                out.append(",")
-            out.append(_encode_string(key, path))
-            out.append(":")
-            _encode(value[key], _child(path, key), depth + 1, out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for n, item in enumerate(value):
-            if n:
-                out.append(",")
-            _encode(item, _child(path, n), depth + 1, out)
-        out.append("]")
-    else:
-        raise _bad(path, f"a {type(value).__name__} is not a JSON value")
+        # rfc8785 accepts only dict: any other mapping (MappingProxyType...) becomes one
+        return {key: _checked(value[key], _child(path, key), depth + 1) for key in keys}
+    if isinstance(value, list | tuple):
+        return [_checked(item, _child(path, n), depth + 1) for n, item in enumerate(value)]
+    raise _bad(path, f"a {type(value).__name__} is not a JSON value")
 
 
 def canonical_json(value: Any) -> bytes:
     """The canonical encoding of a JSON value (a subset of RFC 8785, JCS).
+
+    The bytes come from the `rfc8785` package (Trail of Bits; pure Python, tested against
+    the RFC's vectors); this function is the gate in front of it, refusing what our format
+    does not allow (see Raises) with the path of the offending value.
 
     Parameters
     ----------
@@ -218,9 +207,11 @@ def canonical_json(value: Any) -> bytes:
         ``check = "field <path>"`` for a float, NaN, Decimal, an integer out of range, a
         non-string key, a lone surrogate, nesting deeper than 64, or any other type.
     """
-    out: list[str] = []
-    _encode(value, "", 0, out)
-    return "".join(out).encode("utf-8")
+    plain = _checked(value, "", 0)
+    try:
+        return rfc8785.dumps(plain)
+    except rfc8785.CanonicalizationError as exc:  # refused above; kept so it is never a traceback
+        raise _bad("", f"not encodable as RFC 8785 canonical JSON: {exc}") from None
 
 
 def signing_payload(doc: Mapping[str, Any]) -> bytes:
