@@ -127,8 +127,106 @@ def _load_json(path: Path, what: str) -> Any:
 # ----------------------------------------------------------------------------- root group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="por")
+ROLES: dict[str, tuple[str, ...]] = {
+    "Customer: check that your balance is in the published liabilities": ("verify-proof",),
+    "Exchange: build, prove, reconcile, attest and publish": (
+        "init",
+        "keys",
+        "challenge",
+        "liabilities",
+        "snapshot",
+        "reserve",
+        "reconcile",
+        "attest",
+        "publish",
+    ),
+    "Auditor: check an exchange's attestation, tree and ownership signatures": (
+        "verify",
+        "liabilities audit",
+        "verify-ownership",
+    ),
+    "Operations: scheduled runs, history, the site server, config and tools": (
+        "reconcile --every",
+        "history",
+        "db",
+        "serve",
+        "config",
+        "demo",
+        "bench",
+    ),
+}
+"""`por --help` lists every command under the role that uses it. Each command is named
+once by itself; an entry with a space points at a subcommand (``liabilities audit``) or an
+option (``reconcile --every``) of a command listed under another role, because that is
+where this role's reader should look. A command in no role is listed under "Other
+commands" (and tests/cli/test_help.py fails until it gets one)."""
+OTHER_ROLE = "Other commands"
+SHORT_HELP_MAX = 100
+"""A command's line in `por --help`: its first sentence up to this length (wrapped)."""
+
+
+def role_sections(
+    group: click.Group, ctx: click.Context
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The sections of `por --help`: (heading, [(entry, short help)]) in `ROLES` order."""
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
+    listed: set[str] = set()
+    for heading, entries in ROLES.items():
+        rows = []
+        for entry in entries:
+            name, _, rest = entry.partition(" ")
+            command = group.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            if not rest:
+                listed.add(name)
+                rows.append((entry, command.get_short_help_str(SHORT_HELP_MAX)))
+            elif rest.startswith("-"):
+                option = next((p for p in command.params if rest in getattr(p, "opts", ())), None)
+                if isinstance(option, click.Option) and option.help:
+                    rows.append((entry, _first_sentence(option.help)))
+            elif isinstance(command, click.Group):
+                sub = command.get_command(ctx, rest)
+                if sub is not None:
+                    rows.append((entry, sub.get_short_help_str(SHORT_HELP_MAX)))
+        sections.append((heading, rows))
+    other = [
+        (name, command.get_short_help_str(SHORT_HELP_MAX))
+        for name in group.list_commands(ctx)
+        if name not in listed
+        and (command := group.get_command(ctx, name)) is not None
+        and not command.hidden
+    ]
+    if other:
+        sections.append((OTHER_ROLE, other))
+    return [(heading, rows) for heading, rows in sections if rows]
+
+
+def _first_sentence(text: str) -> str:
+    # click's own short-help rule, applied to an option's help
+    probe = click.Command("probe", help=text)
+    return probe.get_short_help_str(SHORT_HELP_MAX)
+
+
+class RoleGroup(click.Group):
+    """The root group: `por --help` sections its commands by role (`ROLES`) instead of one
+    alphabetical list; `por COMMAND --help` and command lookup are click's own."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        for heading, rows in role_sections(self, ctx):
+            formatter.write_paragraph()
+            formatter.write_text(heading)
+            with formatter.indentation():
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=RoleGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(
+    package_name="por", message="%(prog)s %(version)s", help="Print the version and exit."
+)
 @click.option(
     "-v",
     "--verbose",
@@ -540,7 +638,12 @@ def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json
     help="Audit without the master secret (an auditor who was not given it): every node is "
     "recomputed from the stored leaves, the leaves themselves are not.",
 )
-@click.option("--workers", default=0, type=click.IntRange(0, 64))
+@click.option(
+    "--workers",
+    default=0,
+    type=click.IntRange(0, 64),
+    help="Worker processes (default: one per core).",
+)
 @JSON_OPTION
 def liabilities_audit(
     tree_dir: Path, secret_file: Path | None, no_secret: bool, workers: int, as_json: bool
@@ -602,9 +705,20 @@ def liabilities_audit(
 
 @liabilities.command("sample")
 @click.option(
-    "--accounts", default=100_000, show_default=True, type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS)
+    "--accounts",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS),
+    help="Customers to generate.",
 )
-@click.option("--assets", "asset_count", default=3, show_default=True, type=click.IntRange(1, 255))
+@click.option(
+    "--assets",
+    "asset_count",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 255),
+    help="Assets every customer holds (BTC, ETH, USDT, then made-up codes).",
+)
 @click.option(
     "--out",
     "out_file",
@@ -612,7 +726,13 @@ def liabilities_audit(
     type=click.Path(path_type=Path, dir_okay=False),
     help="CSV (or .jsonl) file to write; ASSETS.toml is written beside it.",
 )
-@click.option("--seed", default=7, show_default=True, type=click.IntRange(0, 2**32 - 1))
+@click.option(
+    "--seed",
+    default=7,
+    show_default=True,
+    type=click.IntRange(0, 2**32 - 1),
+    help="Random seed: the same seed writes the same file.",
+)
 @JSON_OPTION
 def liabilities_sample(
     accounts: int, asset_count: int, out_file: Path, seed: int, as_json: bool
@@ -660,10 +780,11 @@ def liabilities_sample(
 @click.option(
     "--format",
     "proof_format",
-    default="por",
+    default="auto",
     show_default=True,
-    help="por, okx-v1, okx-v2, bybit, bitget, bitmex, binance-2022, coinex or auto "
-    "(docs/formats.md says what each proves and its weaknesses).",
+    help="auto (the file's shape says which; por when no other exchange's format fits), por, "
+    "okx-v1, okx-v2, bybit, bitget, bitmex, binance-2022 or coinex (docs/formats.md says "
+    "what each proves and its weaknesses).",
 )
 @click.option(
     "--tree",
@@ -690,8 +811,19 @@ def verify_proof_cmd(
 ) -> int:
     """Verify an inclusion proof offline (no network): exit 0 with the balances, 3 if invalid.
 
-    Our own por-mst-v1 proofs by default; other exchanges' published formats with --format.
+    The format is detected from the file: our own por-mst-v1 proofs (from `por liabilities
+    proof`) and other exchanges' published formats; --format names it when detection
+    cannot. --root or --commitment checks a por proof against the published root.
     """
+    if proof_format == "auto":
+        proof_format = _proof_format(proof_file)
+        if proof_format != "por" and (root_file is not None or commitment_hex is not None):
+            raise UsageError(
+                f"--root and --commitment apply to por proofs; {proof_file} is a "
+                f"{proof_format} proof"
+            )
+        if proof_format != "por":
+            proof_format = "auto"  # the result then says it was detected
     if proof_format != "por":
         from verifier.external import render_proof, verify_external_proof
 
@@ -760,6 +892,33 @@ def verify_proof_cmd(
     for warning in result.warnings:
         out.print(f"  [yellow]![/yellow] {escape(warning)}")
     return EXIT_OK
+
+
+def _proof_format(proof_file: Path) -> str:
+    """`verify-proof --format auto` (the default): the one format whose shape PROOF has.
+
+    A file no format fits that is JSON-shaped (or empty) is read as a por proof, as before
+    detection existed: a damaged por proof is then refused with the field that is wrong,
+    not with "no format fits". Anything else no format fits, or that several fit, is exit 3
+    naming the file and asking for --format."""
+    from attestations.formats import FORMATS
+    from verifier.external import load_proof_input
+
+    inp = load_proof_input(proof_file, None, None)  # --tree and --nonce do not change the shape
+    fits = [name for name, spec in FORMATS.items() if spec.looks_like(inp)]
+    if len(fits) == 1:
+        return fits[0]
+    if len(fits) > 1:
+        raise InputError(
+            f"more than one proof format fits this file ({', '.join(fits)}); give --format",
+            file=str(proof_file),
+        )
+    if not proof_file.is_dir() and inp.data.lstrip()[:1] in (b"", b"{", b"[", b'"'):
+        return "por"
+    raise InputError(
+        f"no known proof format fits this file (known: {', '.join(FORMATS)}); give --format",
+        file=str(proof_file),
+    )
 
 
 # ----------------------------------------------------------------------------- snapshot
@@ -1217,7 +1376,9 @@ def history_cmd(
     return EXIT_OK
 
 
-@cli.command("attest")
+@cli.command(
+    "attest", short_help="Reconcile, then write the signed attestation (Ed25519) and its report."
+)
 @CONFIG_OPTION
 @click.option(
     "--out",
@@ -1404,7 +1565,10 @@ def _render_verification(result: Any, trust_embedded_key: bool) -> None:
     )
 
 
-@cli.command("verify-ownership")
+@cli.command(
+    "verify-ownership",
+    short_help="Check an exchange's published address-ownership signatures, row by row.",
+)
 @click.argument("ownership_file", metavar="FILE", type=click.Path(path_type=Path))
 @click.option(
     "--format",
@@ -1449,13 +1613,40 @@ def bench() -> None:
 
 @bench.command("liabilities")
 @click.option(
-    "--accounts", default=1_000_000, show_default=True, type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS)
+    "--accounts",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS),
+    help="Sample customers in the tree.",
 )
-@click.option("--assets", "asset_count", default=3, show_default=True, type=click.IntRange(1, 255))
-@click.option("--split", default=1, show_default=True, type=click.IntRange(1, 64))
-@click.option("--workers", default=0, type=click.IntRange(0, 64))
 @click.option(
-    "--proofs", "proof_count", default=1000, show_default=True, type=click.IntRange(1, 1_000_000)
+    "--assets",
+    "asset_count",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 255),
+    help="Assets every customer holds.",
+)
+@click.option(
+    "--split",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Leaves per account (as liabilities build --split).",
+)
+@click.option(
+    "--workers",
+    default=0,
+    type=click.IntRange(0, 64),
+    help="Worker processes (default: one per core).",
+)
+@click.option(
+    "--proofs",
+    "proof_count",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Proofs to cut and verify in the timed proof phases.",
 )
 @click.option(
     "--keep",
@@ -1494,9 +1685,27 @@ def bench_liabilities(
 
 
 @bench.command("snapshot")
-@click.option("--btc-addresses", default=2000, show_default=True, type=click.IntRange(1, 20000))
-@click.option("--eth-addresses", default=2000, show_default=True, type=click.IntRange(1, 20000))
-@click.option("--tokens", default=2, show_default=True, type=click.IntRange(0, 10))
+@click.option(
+    "--btc-addresses",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1, 20000),
+    help="Funded Bitcoin addresses to read on local bcoin.",
+)
+@click.option(
+    "--eth-addresses",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1, 20000),
+    help="Funded Ethereum addresses to read on local anvil.",
+)
+@click.option(
+    "--tokens",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0, 10),
+    help="ERC-20 test tokens each Ethereum address holds.",
+)
 @JSON_OPTION
 def bench_snapshot(btc_addresses: int, eth_addresses: int, tokens: int, as_json: bool) -> int:
     """Time the adapters against naive one-request-per-balance reads on local nodes."""
@@ -1542,9 +1751,17 @@ def bench_snapshot(btc_addresses: int, eth_addresses: int, tokens: int, as_json:
     return EXIT_OK
 
 
-@cli.command("demo")
+@cli.command(
+    "demo",
+    short_help="The whole job on local bcoin and anvil nodes, then N scheduled runs "
+    "(--scheduled N).",
+)
 @click.option(
-    "--accounts", default=100_000, show_default=True, type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS)
+    "--accounts",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS),
+    help="Sample customers in the liabilities tree (each holds BTC, ETH and USDT).",
 )
 @click.option(
     "--out",
@@ -1552,7 +1769,8 @@ def bench_snapshot(btc_addresses: int, eth_addresses: int, tokens: int, as_json:
     default=Path("demo-out"),
     show_default=True,
     type=click.Path(path_type=Path),
-    help="Work directory (replaced on every run).",
+    help="Work directory: replaced on every run (only one a demo made); por.toml, por.db, "
+    "the attestation, the site and runs/ stay there.",
 )
 @click.option(
     "--scheduled",
@@ -1565,10 +1783,28 @@ def bench_snapshot(btc_addresses: int, eth_addresses: int, tokens: int, as_json:
 )
 @JSON_OPTION
 def demo(accounts: int, out_dir: Path, scheduled: int, as_json: bool) -> int:
-    """The main job on the embedded default: sample liabilities → tree → one proof → nodes,
-    wallets and epoch ownership proofs → reconcile → attest → verify → publish; then,
-    with --scheduled N, N scheduled runs at later tips. Exit 0 when everything verified
-    and every scheduled run was covered."""
+    """The whole job on this machine, on local nodes it starts and stops.
+
+    \b
+    1. Liabilities: ACCOUNTS sample customers × BTC, ETH, USDT → the Merkle sum tree,
+       a full audit, and one customer's proof verified as that customer would.
+    2. Local nodes: bcoin (regtest) and anvil on free loopback ports (from npm's
+       node_modules here, or $POR_NODE_MODULES; without them exit 4).
+    3. Exchange wallets, funded: Bitcoin cold 2-of-3 multisig, hot, an own buffer, a
+       custodial one; Ethereum a cold key, a hot contract wallet, a buffer; a USDT token.
+    4. Ownership proofs signed once for an ownership epoch, reused by later runs (one
+       wallet on an expired epoch shows a stale proof; one signs another block).
+    5. A reserve statement under the jp-fsa-2026 pack; por.toml written as a user would.
+    6. Reconcile (stored in OUT/por.db), attest with a key made as `por keys create`
+       makes it, verify as an auditor with the published key, HTML report.
+    7. Publish the static site (customers verify their proof in the browser).
+    8. With --scheduled N: mine blocks on both nodes and reconcile at each new tip with
+       the same epoch signatures, N times; one line per run, then the `por history`
+       table (one report per run in OUT/runs/).
+
+    --json prints the report document; with --scheduled N, NDJSON: the report as one
+    compact line, then one por-run-v1 line per run. Exit 0 when everything verified and
+    every scheduled run was covered."""
     from verifier.demo import run_demo
 
     return run_demo(accounts=accounts, out_dir=out_dir, as_json=as_json, scheduled=scheduled)

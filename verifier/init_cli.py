@@ -191,7 +191,11 @@ def init_directory(directory: Path, *, pack: str = DEFAULT_PACK, force: bool = F
     return targets
 
 
-@click.command("init")
+@click.command(
+    "init",
+    short_help="Write a commented por.toml and its input files for a new exchange; print the "
+    "next steps.",
+)
 @click.option(
     "--dir",
     "directory",

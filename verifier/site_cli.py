@@ -24,7 +24,11 @@ from verifier.redact import mask_text
 log = logging.getLogger(__name__)
 
 
-@click.command("publish")
+@click.command(
+    "publish",
+    short_help="Build the static attestation site: summary, charts, downloads, and in-browser "
+    "proof checks.",
+)
 @click.argument("attestation_dir", type=click.Path(path_type=Path, file_okay=False, dir_okay=True))
 @click.option(
     "--out",
@@ -68,9 +72,17 @@ def publish(attestation_dir: Path, out_dir: Path, force: bool, as_json: bool) ->
     return EXIT_OK
 
 
-@click.command("serve")
+@click.command(
+    "serve", short_help="Serve a site built by `por publish`, with a read-only JSON API."
+)
 @click.argument("site_dir", type=click.Path(path_type=Path, file_okay=False, dir_okay=True))
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: a free port, printed).",
+)
 @click.option(
     "--host",
     default="127.0.0.1",
