@@ -54,7 +54,10 @@ from dataclasses import dataclass
 import coincurve
 from embit import base58 as _base58
 from embit import bech32 as _bech32
+from embit import compact as _compact
 from embit import hashes as _embit_hashes
+from embit.script import Script
+from embit.transaction import SIGHASH, Transaction, TransactionInput, TransactionOutput
 
 from chains.base import Ownership, OwnershipCheck
 from verifier.errors import InputError, InvalidProof
@@ -210,16 +213,6 @@ def _hash160(data: bytes) -> bytes:
     return bytes(_embit_hashes.hash160(data))
 
 
-def _compact_size(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    if n <= 0xFFFFFFFF:
-        return b"\xfe" + n.to_bytes(4, "little")
-    return b"\xff" + n.to_bytes(8, "little")
-
-
 def bip137_message_hash(message: str) -> bytes:
     """The digest a ``signmessage`` signature signs (Bitcoin Core ``MessageHash``).
 
@@ -234,7 +227,7 @@ def bip137_message_hash(message: str) -> bytes:
         ``sha256d(varint(24) "Bitcoin Signed Message:\\n" varint(len(m)) m)``, 32 bytes.
     """
     data = message.encode("utf-8")
-    return _sha256d(_compact_size(len(_MAGIC)) + _MAGIC + _compact_size(len(data)) + data)
+    return _sha256d(_compact.to_bytes(len(_MAGIC)) + _MAGIC + _compact.to_bytes(len(data)) + data)
 
 
 def bip322_message_hash(message: str) -> bytes:
@@ -714,46 +707,25 @@ def check_p2wsh_multisig(
 # ----------------------------------------------------------------------------- BIP-322
 
 
-def _to_spend(message: str, script_pubkey: bytes) -> bytes:
-    """BIP-322 ``to_spend``, serialized (it has no witness)."""
-    script_sig = bytes([_OP_0, 32]) + bip322_message_hash(message)
-    return b"".join(
-        [
-            (0).to_bytes(4, "little"),  # nVersion
-            _compact_size(1),
-            b"\x00" * 32,  # prevout.hash
-            (0xFFFFFFFF).to_bytes(4, "little"),  # prevout.n
-            _compact_size(len(script_sig)) + script_sig,
-            (0).to_bytes(4, "little"),  # nSequence
-            _compact_size(1),
-            (0).to_bytes(8, "little"),  # nValue
-            _compact_size(len(script_pubkey)) + script_pubkey,
-            (0).to_bytes(4, "little"),  # nLockTime
-        ]
+def _to_spend(message: str, script_pubkey: bytes) -> Transaction:
+    """BIP-322 ``to_spend``: spends a null outpoint, pays 0 to the address's script."""
+    script_sig = Script(bytes([_OP_0, 32]) + bip322_message_hash(message))
+    return Transaction(
+        version=0,
+        vin=[TransactionInput(b"\x00" * 32, 0xFFFFFFFF, script_sig, sequence=0)],
+        vout=[TransactionOutput(0, Script(script_pubkey))],
+        locktime=0,
     )
 
 
-def _to_sign_outpoint(message: str, script_pubkey: bytes) -> bytes:
-    # to_sign's only input spends to_spend:0; txid in internal byte order
-    return _sha256d(_to_spend(message, script_pubkey)) + (0).to_bytes(4, "little")
-
-
-_TO_SIGN_OUTPUT = (0).to_bytes(8, "little") + _compact_size(1) + bytes([_OP_RETURN])
-
-
-def _to_sign(message: str, script_pubkey: bytes) -> bytes:
-    """BIP-322 ``to_sign`` without its witness (what its txid commits to)."""
-    return b"".join(
-        [
-            (0).to_bytes(4, "little"),  # nVersion
-            _compact_size(1),
-            _to_sign_outpoint(message, script_pubkey),
-            _compact_size(0),  # scriptSig
-            (0).to_bytes(4, "little"),  # nSequence
-            _compact_size(1),
-            _TO_SIGN_OUTPUT,
-            (0).to_bytes(4, "little"),  # nLockTime
-        ]
+def _to_sign(message: str, script_pubkey: bytes) -> Transaction:
+    """BIP-322 ``to_sign`` without its witness: spends ``to_spend:0``, pays 0 to OP_RETURN."""
+    to_spend_txid = _to_spend(message, script_pubkey).txid()
+    return Transaction(
+        version=0,
+        vin=[TransactionInput(to_spend_txid, 0, sequence=0)],
+        vout=[TransactionOutput(0, Script(bytes([_OP_RETURN])))],
+        locktime=0,
     )
 
 
@@ -772,8 +744,8 @@ def bip322_txids(message: str, script_pubkey: bytes) -> tuple[str, str]:
     tuple[str, str]
         (to_spend txid, to_sign txid), as the BIP-322 test vectors print them.
     """
-    to_spend = _sha256d(_to_spend(message, script_pubkey))[::-1].hex()
-    to_sign = _sha256d(_to_sign(message, script_pubkey))[::-1].hex()
+    to_spend = _to_spend(message, script_pubkey).txid().hex()
+    to_sign = _to_sign(message, script_pubkey).txid().hex()
     return to_spend, to_sign
 
 
@@ -795,23 +767,8 @@ def bip322_sighash(message: str, script_pubkey: bytes, script_code: bytes) -> by
     bytes
         The 32-byte digest an ECDSA signature in the witness signs.
     """
-    outpoint = _to_sign_outpoint(message, script_pubkey)
-    sequence = (0).to_bytes(4, "little")
-    preimage = b"".join(
-        [
-            (0).to_bytes(4, "little"),  # nVersion
-            _sha256d(outpoint),  # hashPrevouts
-            _sha256d(sequence),  # hashSequence
-            outpoint,
-            _compact_size(len(script_code)) + script_code,
-            (0).to_bytes(8, "little"),  # amount
-            sequence,
-            _sha256d(_TO_SIGN_OUTPUT),  # hashOutputs
-            (0).to_bytes(4, "little"),  # nLockTime
-            _SIGHASH_ALL.to_bytes(4, "little"),
-        ]
-    )
-    return _sha256d(preimage)
+    to_sign = _to_sign(message, script_pubkey)
+    return bytes(to_sign.sighash_segwit(0, Script(script_code), 0, SIGHASH.ALL))
 
 
 def _read_compact_size(data: bytes, pos: int) -> tuple[int, int]:
@@ -973,11 +930,6 @@ def _bip322_p2wsh_multisig(
     )
 
 
-def _tagged_hash(tag: str, data: bytes) -> bytes:
-    tag_hash = _sha256(tag.encode("ascii"))
-    return _sha256(tag_hash + tag_hash + data)
-
-
 _SIGHASH_DEFAULT = 0x00
 
 
@@ -998,23 +950,9 @@ def bip322_taproot_sighash(message: str, script_pubkey: bytes, hash_type: int) -
     bytes
         ``TaggedHash("TapSighash", 0x00 || SigMsg(hash_type, 0))``, 32 bytes.
     """
-    outpoint = _to_sign_outpoint(message, script_pubkey)
-    sequence = (0).to_bytes(4, "little")
-    sig_msg = b"".join(
-        [
-            bytes([hash_type]),
-            (0).to_bytes(4, "little"),  # nVersion
-            (0).to_bytes(4, "little"),  # nLockTime
-            _sha256(outpoint),  # sha_prevouts
-            _sha256((0).to_bytes(8, "little")),  # sha_amounts
-            _sha256(_compact_size(len(script_pubkey)) + script_pubkey),  # sha_scriptpubkeys
-            _sha256(sequence),  # sha_sequences
-            _sha256(_TO_SIGN_OUTPUT),  # sha_outputs
-            b"\x00",  # spend_type: key path, no annex
-            (0).to_bytes(4, "little"),  # input_index
-        ]
-    )
-    return _tagged_hash("TapSighash", b"\x00" + sig_msg)
+    to_sign = _to_sign(message, script_pubkey)
+    digest = to_sign.sighash_taproot(0, [Script(script_pubkey)], [0], sighash=hash_type)
+    return bytes(digest)
 
 
 def _bip322_p2tr(address: str, claimed: DecodedAddress, stack: list[bytes], message: str) -> str:
