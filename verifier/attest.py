@@ -55,6 +55,7 @@ from chains.btc_ownership import verify_bitcoin_ownership
 from chains.eth_ownership import verify_eip191
 from verifier import safejson, safetoml
 from verifier.config import PorConfig
+from verifier.console import plural
 from verifier.errors import (
     EXIT_INFRA,
     EXIT_INVALID,
@@ -641,7 +642,8 @@ async def _reread(
                         block,
                     )
             verification.checks.append(
-                f"{name}: {len(addresses)} addresses re-read on the auditor's node at height "
+                f"{name}: {plural(len(addresses), 'address')} re-read on the auditor's node "
+                f"at height "
                 f"{block.height}, block {block.hash}"
             )
 

@@ -37,7 +37,7 @@ from attestations.build import build_tree, default_workers
 from attestations.encoding import tree_height
 from attestations.proofs import parse_proof, verify_proof
 from attestations.store import TreeStore
-from verifier.console import out
+from verifier.console import out, plural
 from verifier.inputs import read_assets, read_liabilities
 from verifier.sample import assets_toml, sample_assets, write_sample
 
@@ -275,7 +275,8 @@ def render(result: dict[str, Any]) -> None:
     m = result["machine"]
     out.print(
         f"[bold]por bench liabilities[/bold]: {result['accounts']:,} accounts × "
-        f"{result['assets']} assets, split {result['split']}, {result['workers']} workers; "
+        f"{plural(result['assets'], 'asset')}, split {result['split']}, "
+        f"{plural(result['workers'], 'worker')}; "
         f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}"
     )
     table = Table(show_header=True)

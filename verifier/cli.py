@@ -28,6 +28,7 @@ from rich.table import Table
 from verifier.console import (
     err,
     out,
+    plural,
     print_json,
     print_json_line,
     print_table,
@@ -451,7 +452,8 @@ def liabilities_build(
         out.print(f"commitment  {result.root.commitment.hex()}")
         out.print(f"public root document: {out_dir / 'root.json'}")
         if data.excluded:
-            out.print(f"excluded (negative): {data.excluded['rows']} rows, see root.json")
+            rows = plural(int(data.excluded["rows"]), "row", thousands=True)
+            out.print(f"excluded (negative): {rows}, see root.json")
     return EXIT_OK
 
 
@@ -620,7 +622,8 @@ def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json
     if as_json:
         print_json({"out_dir": str(out_dir), "proofs": count})
     else:
-        err.print(f"{count:,} proofs written to {out_dir} (one file per account; manifest.csv)")
+        proofs = plural(count, "proof", thousands=True)
+        err.print(f"{proofs} written to {out_dir} (one file per account; manifest.csv)")
     return EXIT_OK
 
 
@@ -755,7 +758,9 @@ def liabilities_sample(
     if as_json:
         print_json(doc)
     else:
-        err.print(f"{rows:,} rows written to {out_file}; assets in {assets_path}")
+        err.print(
+            f"{plural(rows, 'row', thousands=True)} written to {out_file}; assets in {assets_path}"
+        )
     return EXIT_OK
 
 
@@ -970,7 +975,7 @@ def _render_snapshot(doc: dict[str, Any]) -> None:
         print_wrapped(  # wrapped at spaces: the block hash stays whole
             out,
             f"{chain['chain']} {chain['network']} at height {chain['height']}, block "
-            f"{chain['block_hash']} ({chain['method']}, {chain['requests']} requests)",
+            f"{chain['block_hash']} ({chain['method']}, {plural(chain['requests'], 'request')})",
             subsequent="  ",
         )
         table = Table(show_header=True)

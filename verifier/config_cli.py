@@ -40,6 +40,7 @@ from verifier.config import (
     config_problems,
     unknown_key_help,
 )
+from verifier.console import plural
 from verifier.errors import EXIT_INVALID, EXIT_OK, InputError, PorError, UsageError
 from verifier.redact import mask_text
 
@@ -497,7 +498,7 @@ def _proof_problems(path: Path, wallet: WalletConfig, network: str) -> Iterator[
             yield _fail(
                 path,
                 f"{where}.signatures",
-                f"{len(signatures)} signatures, fewer than m = {wallet.multisig_m}",
+                f"{plural(len(signatures), 'signature')}, fewer than m = {wallet.multisig_m}",
             )
         script = proof.get("witness_script")
         if script is not None and (

@@ -68,6 +68,26 @@ err = PorConsole(stderr=True, highlight=False, soft_wrap=True)
 out = PorConsole(highlight=False, soft_wrap=True)
 
 
+def plural(count: int, word: str, words: str | None = None, *, thousands: bool = False) -> str:
+    """`count` and the noun in the form that fits it: ``1 level``, ``2 levels``,
+    ``1 address``, ``3 addresses``, ``0 discrepancies``.
+
+    `words` is the plural when the English rule below gets it wrong; otherwise "es" after
+    s, x, z, ch and sh, "ies" for a consonant and "y", else "s". `thousands` writes
+    ``1,000,000``."""
+    number = f"{count:,}" if thousands else str(count)
+    if count == 1:
+        return f"{number} {word}"
+    if words is None:
+        if word.endswith(("s", "x", "z", "ch", "sh")):
+            words = word + "es"
+        elif word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u", ""):
+            words = word[:-1] + "ies"
+        else:
+            words = word + "s"
+    return f"{number} {words}"
+
+
 def print_json(document: Any) -> None:
     """The one machine-readable document of a command, on stdout."""
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")

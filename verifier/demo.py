@@ -44,6 +44,7 @@ from chains.challenge import challenge, epoch_challenge
 from verifier.console import (
     err,
     out,
+    plural,
     print_json,
     print_json_line,
     print_wrapped,
@@ -603,7 +604,8 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0)
 
         site = build_site(attestation_dir, work / "site")
         say(
-            f"[bold]7. Publish[/bold]: static site in {work / 'site'} ({len(site.files)} files) "
+            f"[bold]7. Publish[/bold]: static site in {work / 'site'} "
+            f"({plural(len(site.files), 'file')}) "
             "— customers check their proof in the browser; preview with "
             f"`por serve {work / 'site'}`"
         )
@@ -614,7 +616,7 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0)
 
         codes: list[int] = []
         if scheduled:
-            say(f"[bold]8. The scheduled job[/bold]: {scheduled} runs at later tips")
+            say(f"[bold]8. The scheduled job[/bold]: {plural(scheduled, 'run')} at later tips")
             say(
                 f"   before each, {BLOCKS_BETWEEN_RUNS['bitcoin']} Bitcoin and "
                 f"{BLOCKS_BETWEEN_RUNS['ethereum']} Ethereum blocks are mined; every run"

@@ -125,10 +125,10 @@ def _pct(value: Decimal | None) -> str:
 def render_table(runs: Sequence[RunRecord], console: Console) -> None:
     """The runs as a table, or as ``label: value`` lists when it does not fit (never a
     ratio or an amount cut: verifier/console.py)."""
-    from verifier.console import print_table, print_wrapped
+    from verifier.console import plural, print_table, print_wrapped
 
     assets = sorted({code for r in runs for code in r.coverage})
-    table = Table(title=f"por history: {len(runs)} runs", show_header=True)
+    table = Table(title=f"por history: {plural(len(runs), 'run')}", show_header=True)
     for column in ("run", "started (UTC)", "status", "exit", *assets, "combined", "reserve"):
         table.add_column(
             escape(printable(column)), justify="left" if column in {"status"} else "right"

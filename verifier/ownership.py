@@ -57,8 +57,10 @@ class MaxAge:
 
     def describe(self) -> str:
         """In words, for the report: "92 days (default); bitcoin 13248 blocks"."""
-        parts = [f"{self.days} days ({self.source})"]
-        parts += [f"{chain} {n} blocks" for chain, n in sorted(self.blocks.items())]
+        from verifier.console import plural
+
+        parts = [f"{plural(self.days, 'day')} ({self.source})"]
+        parts += [f"{chain} {plural(n, 'block')}" for chain, n in sorted(self.blocks.items())]
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, object]:

@@ -134,10 +134,17 @@ def _ownership_proves(rec: Reconciliation) -> list[str]:
 
 
 def _max_age_words(max_age: Mapping[str, Any]) -> str:
-    text = f"{max_age.get('days')} days, {max_age.get('source')}"
+    from verifier.console import plural
+
+    days = max_age.get("days")
+    text = f"{plural(days, 'day') if isinstance(days, int) else f'{days} days'}, "
+    text += f"{max_age.get('source')}"
     blocks = max_age.get("blocks") or {}
     if blocks:
-        text += "; " + ", ".join(f"{chain} {n} blocks" for chain, n in sorted(blocks.items()))
+        text += "; " + ", ".join(
+            f"{chain} {plural(n, 'block') if isinstance(n, int) else f'{n} blocks'}"
+            for chain, n in sorted(blocks.items())
+        )
     return text
 
 
@@ -421,7 +428,7 @@ def render_terminal(report_doc: Mapping[str, Any], console: Console) -> None:
     console
         Where to draw (verifier.console.err or .out, or a recording console in tests).
     """
-    from verifier.console import print_table, print_wrapped
+    from verifier.console import plural, print_table, print_wrapped
 
     doc = report_doc
     currency = str(doc.get("currency", ""))
@@ -520,7 +527,7 @@ def render_terminal(report_doc: Mapping[str, Any], console: Console) -> None:
     if verdict.get("exit_code") == 0:
         console.print(Text("VERDICT: COVERED (exit 0)", style="bold green"), soft_wrap=True)
     else:
-        listed = f"; {len(breaches)} breach(es) listed above" if breaches else ""
+        listed = f"; {plural(len(breaches), 'breach')} listed above" if breaches else ""
         console.print(
             Text(
                 f"VERDICT: NOT COVERED (exit {verdict.get('exit_code')}){listed}", style="bold red"
@@ -548,7 +555,7 @@ def _render_proofs(doc: Mapping[str, Any], console: Console) -> None:
     status (a stale one with its age) and the reason (a stale one's names its limit) — then
     the epoch proofs' ages in one line per epoch: an operator sees why coverage fell, not
     only that an "unproven" figure grew."""
-    from verifier.console import print_table, print_wrapped
+    from verifier.console import plural, print_table, print_wrapped
 
     wallets = [w for w in doc.get("wallets") or [] if isinstance(w, Mapping)]
 
@@ -559,7 +566,7 @@ def _render_proofs(doc: Mapping[str, Any], console: Console) -> None:
     missing = [w for w in wallets if ownership(w).get("status") != "proven"]
     if missing:
         table = Table(
-            title=f"Not proven: {len(missing)} address(es), not counted as proven holdings",
+            title=f"Not proven: {plural(len(missing), 'address')}, not counted as proven holdings",
             title_justify="left",
         )
         for column in ("label", "chain", "address", "status", "reason"):
@@ -597,10 +604,14 @@ def _render_proofs(doc: Mapping[str, Any], console: Console) -> None:
         limits = (doc.get("settings") or {}).get("ownership_max_age") or {}
         limit = []
         if isinstance(limits, Mapping) and limits.get("days") is not None:
-            limit.append(f"{limits.get('days')} days")
+            days = limits.get("days")
+            limit.append(plural(days, "day") if isinstance(days, int) else f"{days} days")
         per_chain = limits.get("blocks") if isinstance(limits, Mapping) else None
         if isinstance(per_chain, Mapping):
-            limit += [f"{chain} {blocks} blocks" for chain, blocks in sorted(per_chain.items())]
+            limit += [
+                f"{chain} {plural(n, 'block') if isinstance(n, int) else f'{n} blocks'}"
+                for chain, n in sorted(per_chain.items())
+            ]
         maximum = f"; maximum age {', '.join(limit)}" if limit else ""
         for epoch_id, by_chain in sorted(ages.items()):
             print_wrapped(

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from verifier.console import out, print_json, print_json_line
+from verifier.console import out, plural, print_json, print_json_line
 from verifier.errors import EXIT_OK, PorError, UsageError
 from verifier.redact import mask_text
 
@@ -65,7 +65,7 @@ def publish(attestation_dir: Path, out_dir: Path, force: bool, as_json: bool) ->
     else:
         out.print(
             f"site for attestation {result.attestation_id} written to {result.out_dir} "
-            f"({len(result.files)} files); open index.html, or preview with "
+            f"({plural(len(result.files), 'file')}); open index.html, or preview with "
             f"`por serve {result.out_dir}`",
             markup=False,
         )

@@ -37,6 +37,7 @@ from chains.base import (
 )
 from chains.challenge import challenge
 from verifier.config import PorConfig, WalletConfig, address_key, wallet_name
+from verifier.console import plural
 from verifier.errors import InputError, PorError, TipMoved
 from verifier.ownership import EpochJudge, MaxAge, max_age_for
 
@@ -189,9 +190,10 @@ async def read_chain(
         pairs = [(w, a) for w in plan.wallets for a in await plan.expand(w)]
         refuse_duplicates(plan.chain, pairs, config)
         addresses = [a for _, a in pairs]
-        progress(f"{name}: read {len(addresses)} addresses", 0, 1)
+        reading = f"{name}: read {plural(len(addresses), 'address')}"
+        progress(reading, 0, 1)
         snapshot: ChainSnapshot = await adapter.holdings(addresses, block)
-        progress(f"{name}: read {len(addresses)} addresses", 1, 1)
+        progress(reading, 1, 1)
         if snapshot.block != block:
             raise TipMoved(
                 f"{name}: the adapter read block {snapshot.block.hash}, not {block.hash}"

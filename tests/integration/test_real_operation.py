@@ -312,7 +312,7 @@ def test_the_terminal_report_lists_what_is_not_proven_and_the_ages(
     lines = out.splitlines()
     assert all(len(line) <= 80 or " " not in line.strip() for line in lines), out
     flat = " ".join(out.split())
-    assert "Not proven: 3 address(es)" in flat
+    assert "Not proven: 3 addresses" in flat
     for label, status in (
         ("old-epoch", "stale, age"),
         ("wrong-block", "unproven"),
