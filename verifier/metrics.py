@@ -43,7 +43,7 @@ from sqlalchemy.engine import Connection
 
 from verifier import safejson
 from verifier.errors import PorError, StoreError
-from verifier.store import ReportRow, RunRecord, RunRow, Store, tool_version
+from verifier.store import REPORTS, RUNS, RunRecord, Store, tool_version
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def _whole_units(base_units: int, decimals: int) -> float:  # float-ok: metrics 
 
 def run_outcomes(conn: Connection) -> dict[str, int]:
     """Stored runs per status, counted by the database (the history may be long)."""
-    table = RunRow.__table__  # type: ignore[attr-defined]
+    table = RUNS
     query = sa.select(table.c.status, sa.func.count()).group_by(table.c.status)
     counts = dict.fromkeys(OUTCOMES, 0)
     for status, count in conn.execute(query).all():
@@ -102,7 +102,7 @@ def stored_report(store: Store, conn: Connection, run_id: int) -> dict[str, Any]
     """The report stored with run `run_id`, read on `conn` (inside a run's transaction the
     store's own connection would not see it). None when there is none or it is not an
     object; a document that is not JSON is a `StoreError`."""
-    table = ReportRow.__table__  # type: ignore[attr-defined]
+    table = REPORTS
     row = conn.execute(sa.select(table.c.document).where(table.c.run_id == run_id)).first()
     if row is None:
         return None

@@ -4,8 +4,9 @@ Where it sits: after the report. `por reconcile` (verifier/schedule.py) opens a 
 takes the writer lock (`Store.writer`), reconciles, and records the run with
 `RunWriter.record_success` or `RunWriter.record_failure`; `por history`
 (verifier/history.py), the alerts (verifier/alerts.py) and the metrics
-(verifier/metrics.py) read it back as `RunRecord` values. The sqlmodel table classes below
-are storage rows only; nothing outside this module sees them.
+(verifier/metrics.py) read it back as `RunRecord` values. The SQLAlchemy Core tables below
+are storage only; other modules read them through `Store` (metrics.py's gauges select
+from `RUNS` and `REPORTS` directly).
 
 Databases: SQLite (a file, the embedded default: ``por.db`` beside the config) and
 PostgreSQL (by URL). The schema is owned by the alembic migrations in
@@ -53,7 +54,6 @@ from urllib.parse import quote, urlsplit
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
-from sqlmodel import Field, SQLModel
 
 from verifier import logs, safejson
 from verifier.errors import InputError, PorError, StoreError, UsageError
@@ -126,90 +126,116 @@ class DecimalText(sa.types.TypeDecorator[Decimal]):
 # ----------------------------------------------------------------------------- tables
 
 
-class RunRow(SQLModel, table=True):
-    __tablename__ = "runs"
-
-    id: int | None = Field(default=None, primary_key=True)
-    started_at: str = Field(index=True)
-    finished_at: str
-    status: str  # ok | shortfall | failed
-    exit_code: int
-    error: str | None = Field(default=None, sa_type=sa.Text)
-    config_hash: str | None = None
-    tool_version: str
-    report_id: str | None = None
-    duration_ms: int = 0
-    currency: str | None = None
-    combined_ratio: Decimal | None = Field(default=None, sa_type=DecimalText)
-    reserve_required: Decimal | None = Field(default=None, sa_type=DecimalText)
-    reserve_eligible: Decimal | None = Field(default=None, sa_type=DecimalText)
-    reserve_met: bool | None = None
+# Plain SQLAlchemy Core tables: rows go in as dicts and come back as tuples, so a class per
+# row would add nothing (sqlmodel was dropped for this: docs/dependencies.md). The schema
+# itself is owned by the migrations; tests/integration/test_store_schema.py checks that a
+# migrated database has exactly these tables, columns, types, nullability and indexes.
+METADATA = sa.MetaData()
 
 
-class ChainSnapshotRow(SQLModel, table=True):
-    __tablename__ = "chain_snapshots"
-
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: int = Field(foreign_key="runs.id", index=True)
-    chain: str
-    network: str
-    height: int = Field(sa_type=sa.BigInteger)
-    block_hash: str
+def _id_column() -> sa.Column[int]:
+    return sa.Column("id", sa.Integer, primary_key=True)
 
 
-class WalletBalanceRow(SQLModel, table=True):
-    __tablename__ = "wallet_balances"
-
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: int = Field(foreign_key="runs.id", index=True)
-    chain: str
-    wallet: str
-    label: str
-    address: str
-    wallet_class: str
-    attribution: str
-    ownership: str
-    asset: str
-    base_units: int = Field(sa_type=BaseUnits)
+def _run_id_column() -> sa.Column[int]:
+    return sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False, index=True)
 
 
-class ReserveComponentRow(SQLModel, table=True):
-    __tablename__ = "reserve_components"
-
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: int = Field(foreign_key="runs.id", index=True)
-    kind: str
-    name: str
-    currency: str
-    amount: Decimal = Field(sa_type=DecimalText)
-    eligible: Decimal = Field(sa_type=DecimalText)
+def _string(name: str, *, nullable: bool = False) -> sa.Column[str]:
+    return sa.Column(name, sa.String, nullable=nullable)
 
 
-class AssetCoverageRow(SQLModel, table=True):
-    __tablename__ = "asset_coverage"
+RUNS = sa.Table(
+    "runs",
+    METADATA,
+    _id_column(),
+    sa.Column("started_at", sa.String, nullable=False, index=True),
+    _string("finished_at"),
+    _string("status"),  # ok | shortfall | failed
+    sa.Column("exit_code", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    _string("config_hash", nullable=True),
+    _string("tool_version"),
+    _string("report_id", nullable=True),
+    sa.Column("duration_ms", sa.Integer, nullable=False, server_default="0"),
+    _string("currency", nullable=True),
+    sa.Column("combined_ratio", DecimalText, nullable=True),
+    sa.Column("reserve_required", DecimalText, nullable=True),
+    sa.Column("reserve_eligible", DecimalText, nullable=True),
+    sa.Column("reserve_met", sa.Boolean, nullable=True),
+)
 
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: int = Field(foreign_key="runs.id", index=True)
-    asset: str = Field(index=True)
-    decimals: int
-    liabilities: int = Field(sa_type=BaseUnits)
-    holdings: int = Field(sa_type=BaseUnits)
-    shortfall: int = Field(sa_type=BaseUnits)
-    surplus: int = Field(sa_type=BaseUnits)
-    coverage_ratio: Decimal | None = Field(default=None, sa_type=DecimalText)
-    threshold: Decimal = Field(sa_type=DecimalText)
-    covered: bool
+CHAIN_SNAPSHOTS = sa.Table(
+    "chain_snapshots",
+    METADATA,
+    _id_column(),
+    _run_id_column(),
+    _string("chain"),
+    _string("network"),
+    sa.Column("height", sa.BigInteger, nullable=False),
+    _string("block_hash"),
+)
+
+WALLET_BALANCES = sa.Table(
+    "wallet_balances",
+    METADATA,
+    _id_column(),
+    _run_id_column(),
+    *(
+        _string(name)
+        for name in (
+            "chain",
+            "wallet",
+            "label",
+            "address",
+            "wallet_class",
+            "attribution",
+            "ownership",
+            "asset",
+        )
+    ),
+    sa.Column("base_units", BaseUnits, nullable=False),
+)
+
+RESERVE_COMPONENTS = sa.Table(
+    "reserve_components",
+    METADATA,
+    _id_column(),
+    _run_id_column(),
+    _string("kind"),
+    _string("name"),
+    _string("currency"),
+    sa.Column("amount", DecimalText, nullable=False),
+    sa.Column("eligible", DecimalText, nullable=False),
+)
+
+ASSET_COVERAGE = sa.Table(
+    "asset_coverage",
+    METADATA,
+    _id_column(),
+    _run_id_column(),
+    sa.Column("asset", sa.String, nullable=False, index=True),
+    sa.Column("decimals", sa.Integer, nullable=False),
+    sa.Column("liabilities", BaseUnits, nullable=False),
+    sa.Column("holdings", BaseUnits, nullable=False),
+    sa.Column("shortfall", BaseUnits, nullable=False),
+    sa.Column("surplus", BaseUnits, nullable=False),
+    sa.Column("coverage_ratio", DecimalText, nullable=True),
+    sa.Column("threshold", DecimalText, nullable=False),
+    sa.Column("covered", sa.Boolean, nullable=False),
+)
+
+REPORTS = sa.Table(
+    "reports",
+    METADATA,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    _string("report_id"),
+    sa.Column("document", sa.Text, nullable=False),
+)
 
 
-class ReportRow(SQLModel, table=True):
-    __tablename__ = "reports"
-
-    run_id: int = Field(foreign_key="runs.id", primary_key=True)
-    report_id: str
-    document: str = Field(sa_type=sa.Text)
-
-
-TABLES = (ChainSnapshotRow, WalletBalanceRow, ReserveComponentRow, AssetCoverageRow, ReportRow)
+TABLES = (CHAIN_SNAPSHOTS, WALLET_BALANCES, RESERVE_COMPONENTS, ASSET_COVERAGE, REPORTS)
+"""The tables a run's rows go into besides `RUNS`."""
 
 
 # ----------------------------------------------------------------------------- domain values
@@ -820,7 +846,7 @@ class Store:
         newest_first: bool,
         status: str | None,
     ) -> list[RunRecord]:
-        runs_t = RunRow.__table__  # type: ignore[attr-defined]
+        runs_t = RUNS
         query = sa.select(runs_t)
         if since is not None:
             query = query.where(runs_t.c.started_at >= since)
@@ -835,7 +861,7 @@ class Store:
         coverage: dict[int, dict[str, Coverage]] = {i: {} for i in ids}
         chains: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
         if ids:
-            cov_t = AssetCoverageRow.__table__  # type: ignore[attr-defined]
+            cov_t = ASSET_COVERAGE
             for c in conn.execute(sa.select(cov_t).where(cov_t.c.run_id.in_(ids))).mappings():
                 coverage[c["run_id"]][_text(c["asset"], "asset_coverage.asset")] = Coverage(
                     c["asset"],
@@ -847,7 +873,7 @@ class Store:
                     c["threshold"],
                     bool(c["covered"]),
                 )
-            ch_t = ChainSnapshotRow.__table__  # type: ignore[attr-defined]
+            ch_t = CHAIN_SNAPSHOTS
             query_chains = sa.select(ch_t).where(ch_t.c.run_id.in_(ids)).order_by(ch_t.c.id)
             for c in conn.execute(query_chains).mappings():
                 chains[c["run_id"]].append(
@@ -891,7 +917,7 @@ class Store:
 
     def report(self, run_id: int) -> dict[str, Any] | None:
         """The report document stored with a run."""
-        table = ReportRow.__table__  # type: ignore[attr-defined]
+        table = REPORTS
         with self._connect() as conn:
             row = conn.execute(sa.select(table.c.document).where(table.c.run_id == run_id)).first()
         if row is None:
@@ -910,8 +936,7 @@ class Store:
         """Rows per table (for tests and `por db upgrade --json`)."""
         out = {}
         with self._connect() as conn:
-            for model in (RunRow, *TABLES):
-                table: sa.Table = getattr(model, "__table__")  # noqa: B009 - set by sqlmodel
+            for table in (RUNS, *TABLES):
                 out[table.name] = int(
                     conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
                 )
@@ -928,7 +953,7 @@ _STATUSES = frozenset({"ok", "shortfall", "failed"})
 
 def _missing_columns(inspector: Any, tables: set[str], revision: str) -> str | None:
     """What por's schema at `revision` has and the database lacks (None: nothing)."""
-    models = [_table(model) for model in (RunRow, *TABLES)]
+    models = [RUNS, *TABLES]
     wanted = {table.name for table in models}
     if revision == "0001":
         wanted.discard("reserve_components")
@@ -943,11 +968,6 @@ def _missing_columns(inspector: Any, tables: set[str], revision: str) -> str | N
         if lacking:
             return f"table {table.name} has no column {', '.join(lacking)}"
     return None
-
-
-def _table(model: type[SQLModel]) -> sa.Table:
-    table: sa.Table = getattr(model, "__table__")  # noqa: B009 - set by sqlmodel
-    return table
 
 
 def _int(value: Any, column: str, low: int = 0, high: int = 2**63 - 1) -> int:
@@ -996,11 +1016,10 @@ class RunWriter:
     def last_success(self) -> RunRecord | None:
         return self.store.last_success(conn=self.conn)
 
-    def _insert(self, model: type[SQLModel], rows: list[dict[str, Any]]) -> list[int]:
+    def _insert(self, table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
         """Insert rows into one table; returns the new primary keys (for single rows)."""
         if not rows:
             return []
-        table = model.__table__  # type: ignore[attr-defined]
         if len(rows) == 1 and "id" in table.c:
             result = self.conn.execute(sa.insert(table).returning(table.c.id), rows[0])
             return [int(result.scalar_one())]
@@ -1084,9 +1103,9 @@ class RunWriter:
             "reserve_eligible": _dec((reserve or {}).get("eligible", {}).get("total")),
             "reserve_met": None if reserve is None else bool(reserve.get("met")),
         }
-        (run_id,) = self._insert(RunRow, [run])
+        (run_id,) = self._insert(RUNS, [run])
         self._insert(
-            ChainSnapshotRow,
+            CHAIN_SNAPSHOTS,
             [
                 {
                     "run_id": run_id,
@@ -1099,7 +1118,7 @@ class RunWriter:
             ],
         )
         self._insert(
-            WalletBalanceRow,
+            WALLET_BALANCES,
             [
                 {
                     "run_id": run_id,
@@ -1119,7 +1138,7 @@ class RunWriter:
         )
         components = (reserve or {}).get("eligible", {}).get("components", [])
         self._insert(
-            ReserveComponentRow,
+            RESERVE_COMPONENTS,
             [
                 {
                     "run_id": run_id,
@@ -1133,7 +1152,7 @@ class RunWriter:
             ],
         )
         self._insert(
-            AssetCoverageRow,
+            ASSET_COVERAGE,
             [
                 {
                     "run_id": run_id,
@@ -1151,7 +1170,7 @@ class RunWriter:
             ],
         )
         self._insert(
-            ReportRow,
+            REPORTS,
             [
                 {
                     "run_id": run_id,
@@ -1176,7 +1195,7 @@ class RunWriter:
         else."""
         try:
             (run_id,) = self._insert(
-                RunRow,
+                RUNS,
                 [
                     {
                         "started_at": started_at,

@@ -180,7 +180,7 @@ def test_passwords_in_userinfo_and_query_never_reach_a_message_or_the_database(
     original = RunWriter._insert
 
     def failing(self: RunWriter, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-        if model.__tablename__ == "wallet_balances":
+        if model.name == "wallet_balances":  # a Table (verifier.store.WALLET_BALANCES)
             raise RuntimeError(f"connection to {url} lost; password {SECRET} rejected")
         return original(self, model, rows)
 

@@ -433,7 +433,7 @@ def test_a_store_failure_midway_is_stored_masked(
     original = RunWriter._insert
 
     def failing(self: RunWriter, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-        if model.__tablename__ == "wallet_balances":
+        if model.name == "wallet_balances":  # a Table (verifier.store.WALLET_BALANCES)
             raise RuntimeError(f"disk full writing for http://admin:{SECRET}@backup.internal/")
         return original(self, model, rows)
 

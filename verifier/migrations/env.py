@@ -8,16 +8,15 @@ this file only hands that connection to alembic. Offline (SQL script) mode is no
 from __future__ import annotations
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import verifier.store  # noqa: F401 - registers the tables on SQLModel.metadata
+from verifier.store import METADATA
 
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("run the migrations through `por db upgrade` (verifier.store.Store)")
 context.configure(
     connection=connection,
-    target_metadata=SQLModel.metadata,
+    target_metadata=METADATA,
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():
