@@ -787,9 +787,9 @@ def liabilities_sample(
     "proof_format",
     default="auto",
     show_default=True,
-    help="auto (the file's shape says which; por when no other exchange's format fits), por, "
-    "okx-v1, okx-v2, bybit, bitget, bitmex, binance-2022 or coinex (docs/formats.md says "
-    "what each proves and its weaknesses).",
+    help="auto (from the file's shape; a JSON file no other format fits is read as por), "
+    "por, okx-v1, okx-v2, bybit, bitget, bitmex, binance-2022 or coinex (docs/formats.md "
+    "says what each proves and its weaknesses).",
 )
 @click.option(
     "--tree",
