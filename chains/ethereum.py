@@ -56,7 +56,8 @@ from trie.constants import BLANK_HASH, BLANK_NODE_HASH
 from trie.hexary import HexaryTrie
 
 from chains.base import DEFAULT_MAX_REPLY_BYTES, Balance, BlockRef, Chain, ChainSnapshot, Token
-from chains.rpc import check_endpoint, decode_reply, gave_up, peek, read_body, short
+from chains.retry import RetryPolicy, unavailable
+from chains.rpc import check_endpoint, decode_reply, peek, read_body, short
 from verifier.errors import (
     ChainError,
     InputError,
@@ -81,7 +82,6 @@ EMPTY_CODE_HASH = BLANK_HASH
 """keccak256 of empty code: the codeHash of an account without code."""
 EMPTY_TRIE_ROOT = BLANK_NODE_HASH
 """keccak256(rlp(b"")): the storageRoot of an account without storage."""
-TRANSIENT_STATUS = frozenset({502, 503, 504})
 RPC_EXECUTION_REVERTED = 3
 
 _QUANTITY = re.compile(r"0x(0|[1-9a-fA-F][0-9a-fA-F]{0,63})")
@@ -508,8 +508,9 @@ class EthereumAdapter:
     proof_keys
         Storage keys per `eth_getProof` call on a token contract.
     retries, backoff
-        Transient failures (connection refused or reset, timeouts, HTTP 502/503/504) are
-        retried this many times, after `backoff`, 2 x `backoff`, ... seconds.
+        Transient failures (connection refused or reset, timeouts, a body cut short, HTTP
+        502/503/504: `chains.retry`) are retried this many times, after `backoff`,
+        2 x `backoff`, ... seconds.
     max_reply_bytes
         The largest reply read (`chains.rpc.read_body`); larger is `ReplyTooLarge`.
     """
@@ -564,8 +565,7 @@ class EthereumAdapter:
         self.balance_slots = {t.code: slots.get(t.code, 0) for t in self.tokens}
         self.trustless = trustless
         self._timeout = timeout
-        self._retries = retries
-        self._backoff = backoff
+        self._policy = RetryPolicy(retries=retries, backoff=backoff, node="ethereum", log=log)
         self._max_batch = max(1, max_batch)
         self._proof_batch = max(1, proof_batch)
         self._proof_keys = max(1, proof_keys)
@@ -603,58 +603,29 @@ class EthereumAdapter:
     # ------------------------------------------------------------------ transport
 
     async def _send(self, tally: _Tally, op: Callable[[], Awaitable[_T]], what: str) -> _T:
-        """Run one HTTP exchange with timeout, retries and typed errors; count it."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                async with self._gate:
-                    tally.requests += 1
-                    self.requests += 1
-                    async with asyncio.timeout(self._timeout):
-                        return await op()
-            except PorError:
-                raise
-            except (
-                TimeoutError,
-                aiohttp.ClientConnectionError,
-                aiohttp.ClientResponseError,
-            ) as exc:
-                status = getattr(exc, "status", None)
-                transient = not isinstance(exc, aiohttp.ClientResponseError) or (
-                    status in TRANSIENT_STATUS
-                )
-                reason = f"HTTP {status}" if status is not None else type(exc).__name__
-                if transient and attempt <= self._retries:
-                    await self._retry(
-                        attempt, f"ethereum node at {self.shown_url}: {what}: {reason}"
-                    )
-                    continue
-                raise NodeUnavailable(
-                    gave_up(f"ethereum node at {self.shown_url}: {what}", reason, attempt)
-                ) from exc
-            except (aiohttp.ClientError, OSError) as exc:
-                # library texts may quote the URL: masked like ours
-                raise NodeUnavailable(
-                    f"ethereum node at {self.shown_url}: {what} failed "
-                    f"({type(exc).__name__}: {short(exc)})"
-                ) from exc
-            except ValueError as exc:
-                raise MalformedReply(f"ethereum {what}: bad reply ({short(exc)})") from exc
+        """Run one HTTP exchange with timeout, retries (`chains.retry`) and typed errors;
+        count it."""
 
-    async def _retry(self, attempt: int, why: str) -> None:
-        """Wait out the backoff before retry number `attempt`, saying so in the log (as
-        chains.rpc.HttpJson does: a node that needs retries is worth an operator's look)."""
-        delay = self._backoff * 2 ** (attempt - 1)
-        log.warning(
-            "%s; retry %d of %d in %.3g s",
-            why,
-            attempt,
-            self._retries,
-            delay,
-            extra={"node": "ethereum", "attempt": attempt, "backoff_seconds": delay},
-        )
-        await asyncio.sleep(delay)
+        async def attempt() -> _T:
+            async with self._gate:
+                tally.requests += 1
+                self.requests += 1
+                async with asyncio.timeout(self._timeout):
+                    return await op()
+
+        subject = f"ethereum node at {self.shown_url}: {what}"
+        try:
+            return await self._policy.run(attempt, subject=subject, give_up=unavailable(subject))
+        except PorError:
+            raise
+        except (aiohttp.ClientError, OSError) as exc:
+            # library texts may quote the URL: masked like ours
+            raise NodeUnavailable(
+                f"ethereum node at {self.shown_url}: {what} failed "
+                f"({type(exc).__name__}: {short(exc)})"
+            ) from exc
+        except ValueError as exc:
+            raise MalformedReply(f"ethereum {what}: bad reply ({short(exc)})") from exc
 
     async def _post_batch(self, body: list[dict[str, Any]], what: str) -> Any:
         """POST one JSON-RPC batch and decode the reply (no retries here: see `_send`).

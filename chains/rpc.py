@@ -4,7 +4,8 @@ Where it sits: under the Bitcoin adapters (Core RPC, bcoin REST/RPC, Esplora RES
 Ethereum adapter shares its reply reader (`read_body`, `decode_reply`) and URL check
 (`url_problem`). Every request has a timeout; transient failures (connection refused or
 reset, timeouts, a truncated body, HTTP 502/503/504, RPC -28 "warming up") are retried with
-exponential backoff; everything else raises a typed error at once. A reply is read up to
+exponential backoff by the one policy of `chains.retry`; everything else raises a typed
+error at once. A reply is read up to
 `max_reply_bytes` (checked against Content-Length first, then counted while it streams)
 and decoded by `verifier.safejson` (bounded nesting and integers, numbers with a fraction
 as `Decimal`, never float). Node URLs may carry credentials or API keys: messages show them
@@ -30,6 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from chains.base import DEFAULT_MAX_REPLY_BYTES, MAX_BLOCK_TIME, BlockRef
+from chains.retry import TRANSIENT_STATUS, Failure, RetryPolicy, TransientStatus, unavailable
+from chains.retry import gave_up as gave_up  # noqa: PLC0414 - re-exported: its old home
 from verifier import safejson
 from verifier.errors import InputError, MalformedReply, NodeUnavailable, RpcError
 from verifier.logs import register_secret
@@ -37,8 +40,6 @@ from verifier.redact import mask_text, mask_url
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_STATUS = frozenset({502, 503, 504})
-RPC_WARMING_UP = -28
 MAX_SECRET_FILE_BYTES = 8192
 """A password or URL file is one short line; anything longer is not one."""
 _READ_CHUNK = 1 << 16
@@ -146,12 +147,6 @@ def short(text: object, limit: int = 200) -> str:
     """A node-supplied text cut to `limit` characters, URLs in it masked (for messages)."""
     shown = mask_text(str(text)[: limit * 4])
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
-
-
-def gave_up(subject: str, reason: str, attempts: int) -> str:
-    """The one wording of every adapter for a node that kept failing transiently:
-    "<subject> failed (<reason>) after 4 attempts" (bcoin and Ethereum alike)."""
-    return f"{subject} failed ({reason}) after {attempts} attempt{'' if attempts == 1 else 's'}"
 
 
 _PEEK = reprlib.Repr()  # attributes, not keywords: Python 3.11 has no Repr(**limits)
@@ -329,8 +324,7 @@ class HttpJson:
         if authorization:
             self._headers["Authorization"] = authorization
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._retries = retries
-        self._backoff = backoff
+        self._policy = RetryPolicy(retries=retries, backoff=backoff, node=name, log=log)
         self._max_reply = max_reply_bytes
         self._gate = asyncio.Semaphore(concurrency)
         self._session: aiohttp.ClientSession | None = None
@@ -358,49 +352,42 @@ class HttpJson:
         return self._session
 
     async def request(self, method: str, path: str, body: Any = None) -> Any:
-        """Send one request (retrying transient failures) and decode the JSON reply."""
+        """Send one request (retrying transient failures: `chains.retry`) and decode the
+        JSON reply."""
         url = join_path(self.base_url, path)
         where = f"{self.name} at {self.shown_url}"
         data = None if body is None else json.dumps(body)
-        attempt = 0
-        while True:
-            attempt += 1
+
+        async def attempt() -> tuple[int, bytes]:
             try:
                 async with self._gate:
                     self.requests += 1
                     async with self._client().request(method, url, data=data) as reply:
                         status = reply.status
                         raw = await read_body(reply, self._max_reply, f"{where}{path}")
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-                # a refused or dropped connection, a timeout, a body cut short: transient
-                if attempt <= self._retries:
-                    await self._retry(attempt, f"{where}{path}: {type(exc).__name__}")
-                    continue
-                raise NodeUnavailable(gave_up(where, type(exc).__name__, attempt)) from exc
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError):
+                raise  # transient: the policy retries them
             except aiohttp.ClientError as exc:
                 # anything else aiohttp refuses (an URL it cannot use, a bad reply head)
                 raise NodeUnavailable(
                     f"{where}: the request failed ({type(exc).__name__}: {short(exc)})"
                 ) from exc
-            if status in TRANSIENT_STATUS and attempt <= self._retries:
-                await self._retry(attempt, f"{where}{path}: HTTP {status}")
-                continue
-            if status in {401, 403}:
-                raise NodeUnavailable(f"{where} refused the credentials (HTTP {status})")
-            return self._decode(raw, status, path)
+            if status in TRANSIENT_STATUS:
+                raise TransientStatus(status, raw)
+            return status, raw
 
-    async def _retry(self, attempt: int, why: str) -> None:
-        """Wait out the backoff before retry number `attempt`, saying so in the log."""
-        delay = self._backoff * 2 ** (attempt - 1)
-        log.warning(
-            "%s; retry %d of %d in %.3g s",
-            why,
-            attempt,
-            self._retries,
-            delay,
-            extra={"node": self.name, "attempt": attempt, "backoff_seconds": delay},
-        )
-        await asyncio.sleep(delay)
+        give_up = unavailable(where)
+
+        def last_answer(exc: BaseException, failure: Failure, attempts: int) -> tuple[int, bytes]:
+            # a node still answering 503 after the retries: its answer is read as any other
+            if isinstance(exc, TransientStatus):
+                return exc.status, exc.body
+            give_up(exc, failure, attempts)
+
+        status, raw = await self._policy.run(attempt, subject=f"{where}{path}", give_up=last_answer)
+        if status in {401, 403}:
+            raise NodeUnavailable(f"{where} refused the credentials (HTTP {status})")
+        return self._decode(raw, status, path)
 
     def _decode(self, raw: bytes, status: int, path: str) -> Any:
         try:
@@ -433,21 +420,16 @@ class JsonRpc(HttpJson):
         return self._ids
 
     async def call(self, method: str, *params: Any) -> Any:
-        """One call; retried while the node warms up (-28)."""
-        attempt = 0
-        while True:
-            attempt += 1
+        """One call; retried while the node warms up (-28), then that `RpcError` raised."""
+
+        async def attempt() -> Any:
             reply = await self.post(
                 "",
                 {"jsonrpc": "1.0", "id": self._next_id(), "method": method, "params": list(params)},
             )
-            try:
-                return self._result(reply, method)
-            except RpcError as exc:
-                if exc.code == RPC_WARMING_UP and attempt <= self._retries:
-                    await self._retry(attempt, f"{self.name} {method}: warming up (RPC -28)")
-                    continue
-                raise
+            return self._result(reply, method)
+
+        return await self._policy.run(attempt, subject=f"{self.name} {method}")
 
     async def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Many calls as JSON-RPC batches (one HTTP request per `max_batch` calls), in order."""
