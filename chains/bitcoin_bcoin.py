@@ -39,10 +39,7 @@ import asyncio
 import functools
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
 from typing import Any, Self, TypeVar
-
-from embit import base58, bech32
 
 from chains.base import (
     DEFAULT_MAX_REPLY_BYTES,
@@ -51,6 +48,8 @@ from chains.base import (
     Chain,
     ChainSnapshot,
 )
+from chains.btc_address import AddressError, decode_address
+from chains.btc_amounts import MAX_MONEY, to_sats  # noqa: F401  (MAX_MONEY: re-exported)
 from chains.rpc import HttpJson, JsonRpc, header_time, peek
 from verifier.errors import (
     InputError,
@@ -62,9 +61,6 @@ from verifier.errors import (
     TipMoved,
 )
 
-COIN = 100_000_000
-"""Satoshi per bitcoin."""
-MAX_MONEY = 21_000_000 * COIN
 RPC_INVALID_PARAMETER = -8
 """bcoin's (and Core's) code for `getblockhash` beyond the tip."""
 METHOD = "address history (bcoin /tx/address)"
@@ -82,14 +78,6 @@ _NETWORK_ALIASES = {
     "regtest": "regtest",
 }
 """Accepted spellings → the names Core's `getblockchaininfo.chain` uses."""
-
-_ADDRESS_FORMATS: dict[str, tuple[str, int, int]] = {
-    "main": ("bc", 0x00, 0x05),
-    "test": ("tb", 0x6F, 0xC4),
-    "signet": ("tb", 0x6F, 0xC4),
-    "regtest": ("bcrt", 0x6F, 0xC4),
-}
-"""Per network: bech32 HRP, base58 P2PKH version, base58 P2SH version (Core's chainparams)."""
 
 _BCOIN_CHAIN_NAMES = {"testnet": "test"}
 """bcoin network names that differ from Core's (its RPC already maps testnet → test)."""
@@ -119,39 +107,17 @@ class WatchedAddress:
 
 
 @functools.lru_cache(maxsize=1 << 16)  # scheduled runs read the same addresses every time
-def _script_for(address: str, network: str | None) -> tuple[str, bytes]:
-    networks = [network] if network is not None else list(_ADDRESS_FORMATS)
-    lowered = address.lower()
-    for name in networks:
-        hrp = _ADDRESS_FORMATS[name][0]
-        if lowered.startswith(hrp + "1"):
-            if address not in {lowered, address.upper()}:
-                raise InputError("bech32 address mixes upper and lower case", value=address)
-            version, program = bech32.decode(hrp, lowered)
-            if version is None:
-                raise InputError(f"not a valid {name} bech32 address", value=address)
-            if version != 0:
-                # bcoin 1.0.2 predates BIP350: it neither encodes nor indexes v1+ correctly
-                raise InputError(
-                    "witness v1+ (taproot) addresses are not supported by bcoin 1.0.2",
-                    value=address,
-                )
-            data = bytes(program)
-            return lowered, bytes([0x00, len(data)]) + data
+def _script_for(address: str, network: str | None) -> bytes:
     try:
-        raw = bytes(base58.decode_check(address))
-    except Exception:  # embit raises plain ValueError/Exception subclasses
+        decoded = decode_address(address, network)
+    except AddressError as exc:
+        raise InputError(f"address {exc.reason}", value=address) from None
+    if decoded.witness_version not in {None, 0}:
+        # bcoin 1.0.2 predates BIP350: it neither encodes nor indexes v1+ correctly
         raise InputError(
-            f"not a {network or 'Bitcoin'} address (bad bech32 prefix or base58 checksum)",
-            value=address,
-        ) from None
-    if len(raw) == 21:
-        versions = {_ADDRESS_FORMATS[name][1:] for name in networks}
-        if any(raw[0] == p2pkh for p2pkh, _ in versions):
-            return address, b"\x76\xa9\x14" + raw[1:] + b"\x88\xac"
-        if any(raw[0] == p2sh for _, p2sh in versions):
-            return address, b"\xa9\x14" + raw[1:] + b"\x87"
-    raise InputError(f"not a {network or 'Bitcoin'} address (base58 version)", value=address)
+            "witness v1+ (taproot) addresses are not supported by bcoin 1.0.2", value=address
+        )
+    return decoded.script_pubkey()
 
 
 def index_key(script: bytes) -> str:
@@ -169,30 +135,11 @@ def watch(address: str, network: str | None = None) -> WatchedAddress:
     """Decode `address` (of `network`, or of any Bitcoin network if None) for the index."""
     if not isinstance(address, str) or not address.strip():
         raise InputError("empty address", value=str(address))
-    _, script = _script_for(address.strip(), network)
+    script = _script_for(address.strip(), network)
     return WatchedAddress(address.strip(), script, index_key(script))
 
 
 # ---------------------------------------------------------------------- replies
-
-
-def to_sats(value: object, unit: str, what: str) -> int:
-    """An amount from a reply as exact satoshi: `unit` "sat" (integers) or "btc" (decimals).
-
-    A fractional satoshi, a negative amount, more than 21 million BTC, a float or a bool is
-    a `MalformedReply`.
-    """
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise MalformedReply(f"{what}: amount {peek(value)} is not a JSON number")
-    with localcontext() as ctx:
-        ctx.prec = 60
-        scaled = Decimal(value) * (COIN if unit == "btc" else 1)
-        if not scaled.is_finite() or scaled != scaled.to_integral_value():
-            raise MalformedReply(f"{what}: amount {value} {unit} is not a whole number of sats")
-        sats = int(scaled)
-    if not 0 <= sats <= MAX_MONEY:
-        raise MalformedReply(f"{what}: amount {value} {unit} is out of range")
-    return sats
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, DecimalException, localcontext
 from pathlib import Path
 from typing import Self
 
@@ -38,6 +37,7 @@ from chains.base import (
     Chain,
     ChainSnapshot,
 )
+from chains.btc_amounts import to_sats
 from chains.btc_wallets import (
     BITCOIN_NETWORKS,
     GapLimitScan,
@@ -58,8 +58,6 @@ from verifier.errors import (
 )
 from verifier.redact import mask_url
 
-SATS_PER_BTC = 100_000_000
-MAX_SATS = 21_000_000 * SATS_PER_BTC
 RPC_INVALID_PARAMETER = -8
 DEFAULT_RANGE = 1000
 """Indexes per HD chain in one scan: Core's own default range for ranged descriptors."""
@@ -96,20 +94,7 @@ def btc_to_sats(value: object, what: str) -> int:
     MalformedReply
         Not a number, negative, above 21 million BTC, or not a whole number of satoshi.
     """
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise MalformedReply(f"{what}: {peek(value)} is not a JSON number")
-    with localcontext() as ctx:
-        ctx.prec = 60  # far above 21e6 BTC at 8 decimals: the product below is exact
-        try:
-            sats = Decimal(value) * SATS_PER_BTC
-        except DecimalException:  # an exponent beyond the context's range
-            raise MalformedReply(f"{what}: {value} BTC is out of range") from None
-        if not sats.is_finite() or sats != sats.to_integral_value():
-            raise MalformedReply(f"{what}: {value} BTC is not a whole number of satoshi")
-        # compare before int(): int(Decimal("1E+999999")) would build a million digits
-        if not 0 <= sats <= MAX_SATS:
-            raise MalformedReply(f"{what}: {value} BTC is outside 0..21,000,000 BTC")
-    return int(sats)
+    return to_sats(value, "btc", what)
 
 
 def _int(value: object, what: str) -> int:

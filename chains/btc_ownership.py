@@ -49,17 +49,16 @@ import binascii
 import enum
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import coincurve
-from embit import base58 as _base58
-from embit import bech32 as _bech32
 from embit import compact as _compact
 from embit import hashes as _embit_hashes
 from embit.script import Script
 from embit.transaction import SIGHASH, Transaction, TransactionInput, TransactionOutput
 
+from chains import btc_address
 from chains.base import Ownership, OwnershipCheck
+from chains.btc_address import AddressType, DecodedAddress, encode_address
 from verifier.errors import InputError, InvalidProof
 
 __all__ = [
@@ -146,57 +145,6 @@ class Check(enum.StrEnum):
     """The BIP-340 signature of a P2TR key-path witness does not verify."""
 
 
-class AddressType(enum.StrEnum):
-    """What a decoded address pays to."""
-
-    P2PKH = "P2PKH"
-    P2SH = "P2SH"
-    P2WPKH = "P2WPKH"
-    P2WSH = "P2WSH"
-    P2TR = "P2TR"
-    WITNESS_UNKNOWN = "witness v1+ (unknown)"
-
-
-@dataclass(frozen=True, slots=True)
-class _NetworkParams:
-    hrp: str
-    """Bech32 human-readable part (BIP-173)."""
-    p2pkh: int
-    """Base58 version byte of P2PKH addresses."""
-    p2sh: int
-    """Base58 version byte of P2SH addresses."""
-
-
-_NETWORKS: dict[str, _NetworkParams] = {
-    "main": _NetworkParams("bc", 0x00, 0x05),
-    "test": _NetworkParams("tb", 0x6F, 0xC4),
-    "testnet4": _NetworkParams("tb", 0x6F, 0xC4),
-    "signet": _NetworkParams("tb", 0x6F, 0xC4),
-    "regtest": _NetworkParams("bcrt", 0x6F, 0xC4),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class DecodedAddress:
-    """A Bitcoin address reduced to what it commits to."""
-
-    type: AddressType
-    payload: bytes
-    """HASH160 (P2PKH, P2SH) or witness program (segwit)."""
-    witness_version: int | None = None
-    """Segwit version (BIP-141); None for base58 addresses."""
-
-    def script_pubkey(self) -> bytes:
-        """The output script this address pays to."""
-        if self.type is AddressType.P2PKH:
-            return b"\x76\xa9\x14" + self.payload + b"\x88\xac"
-        if self.type is AddressType.P2SH:
-            return b"\xa9\x14" + self.payload + b"\x87"
-        assert self.witness_version is not None
-        version_op = _OP_0 if self.witness_version == 0 else _OP_1 - 1 + self.witness_version
-        return bytes([version_op, len(self.payload)]) + self.payload
-
-
 # ----------------------------------------------------------------------------- hashing
 
 
@@ -250,18 +198,8 @@ def bip322_message_hash(message: str) -> bytes:
 # ----------------------------------------------------------------------------- addresses
 
 
-def _params(network: str) -> _NetworkParams:
-    try:
-        return _NETWORKS[network]
-    except (KeyError, TypeError):
-        raise InputError(
-            f"unknown Bitcoin network (expected one of {', '.join(_NETWORKS)})",
-            value=str(network),
-        ) from None
-
-
 def decode_address(address: str, network: str) -> DecodedAddress:
-    """Decode a Bitcoin address of `network`.
+    """Decode a Bitcoin address of `network` (`chains.btc_address.decode_address`).
 
     Parameters
     ----------
@@ -281,81 +219,10 @@ def decode_address(address: str, network: str) -> DecodedAddress:
     InputError
         If `network` is not a known network.
     """
-    params = _params(network)
-    if not isinstance(address, str) or not address:
-        raise InvalidProof(Check.ADDRESS, f"{address!r} is not an address")
-    separator = address.rfind("1")
-    hrp = address[:separator].lower() if separator > 0 else ""
-    if hrp in {p.hrp for p in _NETWORKS.values()}:
-        return _decode_segwit(address, hrp, params, network)
-    return _decode_base58(address, params, network)
-
-
-def _decode_segwit(address: str, hrp: str, params: _NetworkParams, network: str) -> DecodedAddress:
-    if hrp != params.hrp:
-        raise InvalidProof(
-            Check.ADDRESS,
-            f"{address} is for another network (prefix {hrp!r}, {network} uses {params.hrp!r})",
-        )
-    version, program = _bech32.decode(params.hrp, address)
-    if version is None or program is None:
-        raise InvalidProof(
-            Check.ADDRESS,
-            f"{address} is not a valid segwit address (bech32/bech32m checksum, case, "
-            "length or witness version)",
-        )
-    payload = bytes(program)
-    if version == 0 and len(payload) == 20:
-        return DecodedAddress(AddressType.P2WPKH, payload, 0)
-    if version == 0:
-        return DecodedAddress(AddressType.P2WSH, payload, 0)
-    if version == 1 and len(payload) == 32:
-        return DecodedAddress(AddressType.P2TR, payload, 1)
-    return DecodedAddress(AddressType.WITNESS_UNKNOWN, payload, int(version))
-
-
-def _decode_base58(address: str, params: _NetworkParams, network: str) -> DecodedAddress:
     try:
-        raw = bytes(_base58.decode_check(address))
-    except (ValueError, IndexError):
-        raise InvalidProof(
-            Check.ADDRESS, f"{address} is not a valid address (base58check checksum or character)"
-        ) from None
-    if len(raw) != 21:
-        raise InvalidProof(Check.ADDRESS, f"{address} decodes to {len(raw)} bytes, not 21")
-    version, payload = raw[0], raw[1:]
-    if version == params.p2pkh:
-        return DecodedAddress(AddressType.P2PKH, payload)
-    if version == params.p2sh:
-        return DecodedAddress(AddressType.P2SH, payload)
-    raise InvalidProof(
-        Check.ADDRESS,
-        f"{address} has version byte 0x{version:02x}, not a {network} P2PKH "
-        f"(0x{params.p2pkh:02x}) or P2SH (0x{params.p2sh:02x}) address",
-    )
-
-
-def encode_address(decoded: DecodedAddress, network: str) -> str:
-    """The address string of `decoded` on `network` (lowercase bech32 for segwit).
-
-    Parameters
-    ----------
-    decoded
-        Address type and payload.
-    network
-        "main", "test", "testnet4", "signet" or "regtest".
-
-    Returns
-    -------
-    str
-    """
-    params = _params(network)
-    if decoded.type is AddressType.P2PKH:
-        return str(_base58.encode_check(bytes([params.p2pkh]) + decoded.payload))
-    if decoded.type is AddressType.P2SH:
-        return str(_base58.encode_check(bytes([params.p2sh]) + decoded.payload))
-    assert decoded.witness_version is not None
-    return str(_bech32.encode(params.hrp, decoded.witness_version, decoded.payload))
+        return btc_address.decode_address(address, network)
+    except btc_address.AddressError as exc:
+        raise InvalidProof(Check.ADDRESS, str(exc)) from None
 
 
 def _same_address(a: DecodedAddress, b: DecodedAddress) -> bool:
@@ -1130,7 +997,7 @@ def verify_bitcoin_ownership(
     InputError
         If `network` is not a known Bitcoin network (a configuration error).
     """
-    _params(network)
+    btc_address.address_format(network)
     if not proof:
         return OwnershipCheck(
             address,

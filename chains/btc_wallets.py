@@ -31,11 +31,12 @@ import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from embit import base58, bech32, bip32, ec
+from embit import base58, bip32, ec
 from embit import script as escript
 from embit.descriptor.checksum import add_checksum
 from embit.networks import NETWORKS as EMBIT_NETWORKS
 
+from chains.btc_address import AddressError, decode_address
 from verifier.errors import InputError
 
 BITCOIN_NETWORKS = ("main", "test", "testnet4", "signet", "regtest")
@@ -106,34 +107,13 @@ def script_pubkey(address: str, network: str, *, key: str = "address") -> bytes:
     InputError
         Not an address, a bad checksum, or an address of another network.
     """
-    params = _params(network)
+    _params(network)
     if not isinstance(address, str) or not address:
         raise InputError("an address must be a non-empty string", key=key)
-    hrp = str(params["bech32"])
-    if address.lower().startswith(hrp + "1") and address.lower().rfind("1") == len(hrp):
-        version, program = bech32.decode(hrp, address)
-        if version is None or program is None:
-            raise InputError(f"not a valid {network} bech32 address", key=key, value=address)
-        data = bytes(program)
-        if version == 0 and len(data) not in (20, 32):
-            raise InputError("segwit v0 program must be 20 or 32 bytes", key=key, value=address)
-        return bytes([version + 0x50 if version else 0, len(data)]) + data
     try:
-        raw: bytes = bytes(base58.decode_check(address))
-    except Exception:
-        raise InputError(
-            f"not a valid {network} address (neither bech32 {hrp}1... nor base58check)",
-            key=key,
-            value=address,
-        ) from None
-    if len(raw) != 21:
-        raise InputError("base58 address payload is not 21 bytes", key=key, value=address)
-    prefix, body = raw[:1], raw[1:]
-    if prefix == params["p2pkh"]:
-        return b"\x76\xa9\x14" + body + b"\x88\xac"
-    if prefix == params["p2sh"]:
-        return b"\xa9\x14" + body + b"\x87"
-    raise InputError(f"address is not for the {network} network", key=key, value=address)
+        return decode_address(address, network).script_pubkey()
+    except AddressError as exc:
+        raise InputError(f"address {exc.reason}", key=key, value=address) from None
 
 
 def address_of(script: bytes, network: str) -> str:

@@ -37,6 +37,7 @@ from chains.base import (
     Chain,
     ChainSnapshot,
 )
+from chains.btc_amounts import MAX_MONEY
 from chains.btc_wallets import (
     BITCOIN_NETWORKS,
     Wallet,
@@ -70,7 +71,6 @@ GENESIS = {
 
 PAGE_SIZE = 25
 """Confirmed transactions per `/txs/chain` page (Esplora API.md)."""
-MAX_SATS = 21_000_000 * 100_000_000
 
 _HEX32 = re.compile(r"[0-9a-f]{64}")
 _HEIGHT = re.compile(r"[0-9]{1,10}")
@@ -121,7 +121,7 @@ def _txid(value: object, what: str) -> str:
 
 
 def _sats(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SATS:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_MONEY:
         raise MalformedReply(f"{what}: {peek(value)} is not an amount in satoshi")
     return value
 
