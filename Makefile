@@ -24,7 +24,7 @@ $(VENV)/.installed-runtime: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[test,postgres]'  # CI and make test: every extra
 	@touch $@ $(VENV)/.installed-runtime
 
 # Real local nodes (anvil, bcoin) and solc-js, exactly as locked; no install scripts run.

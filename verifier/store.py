@@ -494,7 +494,17 @@ class Store:
                 self.engine = sa.create_engine(
                     url, poolclass=sa.pool.NullPool, connect_args=connect_args
                 )
-        except (SQLAlchemyError, ImportError) as exc:
+        except ImportError as exc:
+            # the PostgreSQL driver is an extra (docs/dependencies.md): SQLite needs none
+            if exc.name is not None and exc.name.split(".")[0] == "psycopg":
+                raise StoreError(
+                    f"cannot open the database {self.describe()}: PostgreSQL needs the psycopg "
+                    "driver, which is not installed: pip install 'por[postgres]'"
+                ) from exc
+            raise StoreError(
+                f"cannot open the database {self.describe()}: {self.mask(_first_line(exc))}"
+            ) from exc
+        except SQLAlchemyError as exc:
             raise StoreError(
                 f"cannot open the database {self.describe()}: {self.mask(_first_line(exc))}"
             ) from exc

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 
 import coincurve
 import pytest
@@ -73,8 +74,13 @@ def check(proof: dict[str, object], addr: str, message: str = MESSAGE) -> tuple[
 # ----------------------------------------------------------------------------- BIP-137 tools
 
 
-def test_bitcoinlib_signs_like_bitcoin_core() -> None:
-    """bitcoinlib's Key.sign_message (an independent implementation of Core's format)."""
+def test_bitcoinlib_signs_like_bitcoin_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bitcoinlib's Key.sign_message (an independent implementation of Core's format; the
+    `test` extra, docs/dependencies.md)."""
+    # bitcoinlib writes its config, logs and a database on import: here, not in ~/.bitcoinlib
+    monkeypatch.setenv("BCL_DATA_DIR", str(tmp_path / "bitcoinlib"))
     from bitcoinlib.keys import Key
 
     signature = Key(SECRET.hex(), network="testnet").sign_message(MESSAGE).as_base64()
