@@ -12,13 +12,13 @@ and listed in the table. Chart coordinates are computed with exact decimals (no 
 from __future__ import annotations
 
 import calendar
-import html
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
+from markupsafe import Markup
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -169,7 +169,8 @@ def _money(value: Decimal | None) -> str:
 
 # ----------------------------------------------------------------------------- HTML
 
-_W, _H, _PAD = Decimal(720), Decimal(240), Decimal(48)
+_W, _H = Decimal(720), Decimal(260)
+_LEFT, _RIGHT, _TOP, _BOTTOM = Decimal(70), Decimal(16), Decimal(12), Decimal(46)
 _COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 
 
@@ -189,12 +190,15 @@ def _chart(
     series: dict[str, list[tuple[str, Decimal]]],
     *,
     percent: bool,
-) -> str:
-    """An SVG line chart of `series` (name -> [(time, value)]), failed runs as red ticks."""
+    unit: str,
+) -> tuple[Markup, list[tuple[str, str]]]:
+    """An SVG line chart of `series` (name -> [(time, value)]) with labelled axes (values
+    left, dates below), the 100% line on a coverage chart, failed runs as red lines; the
+    legend goes below the chart, as HTML, clear of the lines."""
     times = [_seconds(r.started_at) for r in runs]
     values = [v for points in series.values() for _, v in points]
     if not times:
-        return ""
+        return Markup(""), []
     t0, t1 = min(times), max(times)
     span = (t1 - t0) or Decimal(1)
     low = min([*values, Decimal(0)]) if values else Decimal(0)
@@ -203,63 +207,111 @@ def _chart(
         high = max(high, Decimal(1))
     if high == low:
         high = low + 1
-    width, height = _W - 2 * _PAD, _H - 2 * _PAD
+    width, height = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    bottom = _TOP + height
 
     def x(t: Decimal) -> str:
-        return _c(_PAD + (t - t0) / span * width)
+        return _c(_LEFT + (t - t0) / span * width)
 
     def y(v: Decimal) -> str:
-        return _c(_PAD + height - (v - low) / (high - low) * height)
+        return _c(_TOP + height - (v - low) / (high - low) * height)
+
+    def shown(v: Decimal) -> str:
+        return _pct(v) if percent else _money(v)
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" role="img" '
-        f'aria-label="{html.escape(title)}">',
-        f'<text x="{_PAD}" y="20" font-weight="bold">{html.escape(title)}</text>',
-        f'<line x1="{_PAD}" y1="{_c(_PAD + height)}" x2="{_c(_PAD + width)}" '
-        f'y2="{_c(_PAD + height)}" stroke="#999"/>',
-        f'<line x1="{_PAD}" y1="{_PAD}" x2="{_PAD}" y2="{_c(_PAD + height)}" stroke="#999"/>',
+        Markup(
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" role="img" '
+            'aria-label="{}"><title>{}</title>'
+        ).format(_W, _H, title, title),
+        Markup('<line x1="{l}" y1="{b}" x2="{r}" y2="{b}" stroke="#999"/>').format(
+            l=_LEFT, b=_c(bottom), r=_c(_LEFT + width)
+        ),
+        Markup('<line x1="{l}" y1="{t}" x2="{l}" y2="{b}" stroke="#999"/>').format(
+            l=_LEFT, t=_TOP, b=_c(bottom)
+        ),
+        Markup(
+            '<text x="12" y="{}" font-size="12" text-anchor="middle" '
+            'transform="rotate(-90 12 {})">{}</text>'
+        ).format(_c(_TOP + height / 2), _c(_TOP + height / 2), unit),
     ]
-    for v in (low, high):
-        label = _pct(v) if percent else _money(v)
+    for v in (low, (low + high) / 2, high):
         parts.append(
-            f'<text x="{_c(_PAD - 4)}" y="{y(v)}" text-anchor="end" font-size="10">'
-            f"{html.escape(label)}</text>"
+            Markup('<text x="{}" y="{}" text-anchor="end" font-size="11">{}</text>').format(
+                _c(_LEFT - 4), _c(Decimal(y(v)) + 4), shown(v)
+            )
         )
-    if percent and low < 1 < high:
+    if percent and low < 1 <= high:
         parts.append(
-            f'<line x1="{_PAD}" y1="{y(Decimal(1))}" x2="{_c(_PAD + width)}" '
-            f'y2="{y(Decimal(1))}" stroke="#d62728" stroke-dasharray="4 3"/>'
+            Markup(
+                '<line x1="{l}" y1="{y}" x2="{r}" y2="{y}" stroke="#d62728" '
+                'stroke-dasharray="6 4"/><text x="{tx}" y="{ty}" font-size="11" '
+                'text-anchor="end" fill="#d62728">100%</text>'
+            ).format(
+                l=_LEFT,
+                r=_c(_LEFT + width),
+                y=y(Decimal(1)),
+                tx=_c(_LEFT + width),
+                ty=_c(Decimal(y(Decimal(1))) - 4),
+            )
         )
+    ticks = sorted({t0, t1, *([(t0 + t1) / 2] if t1 > t0 else [])})
+    for tick in ticks:
+        anchor = "start" if tick == t0 else "end" if tick == t1 else "middle"
+        parts.append(
+            Markup(
+                '<line x1="{x}" y1="{b}" x2="{x}" y2="{b2}" stroke="#999"/>'
+                '<text x="{x}" y="{ty}" font-size="11" text-anchor="{a}">{t}</text>'
+            ).format(
+                x=x(tick),
+                b=_c(bottom),
+                b2=_c(bottom + 4),
+                ty=_c(bottom + 16),
+                a=anchor,
+                t=datetime.fromtimestamp(int(tick), UTC).strftime("%Y-%m-%d %H:%M"),
+            )
+        )
+    parts.append(
+        Markup(
+            '<text x="{}" y="{}" font-size="12" text-anchor="middle">run started (UTC)</text>'
+        ).format(_c(_LEFT + width / 2), _c(bottom + 36))
+    )
+    legend = []
     for i, (name, points) in enumerate(sorted(series.items())):
         colour = _COLOURS[i % len(_COLOURS)]
         coords = " ".join(f"{x(_seconds(t))},{y(v)}" for t, v in points)
         if len(points) > 1:
             parts.append(
-                f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>'
+                Markup('<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>').format(
+                    colour, coords
+                )
             )
         for t, v in points:
             parts.append(
-                f'<circle cx="{x(_seconds(t))}" cy="{y(v)}" r="3" fill="{colour}">'
-                f"<title>{html.escape(name)} {html.escape(t)}: "
-                f"{html.escape(_pct(v) if percent else _money(v))}</title></circle>"
+                Markup(
+                    '<circle cx="{}" cy="{}" r="3" fill="{}"><title>{} {}: {}</title></circle>'
+                ).format(x(_seconds(t)), y(v), colour, name, t, shown(v))
             )
-        parts.append(
-            f'<text x="{_c(_PAD + width + 4 - 60)}" y="{_c(_PAD + 12 * i)}" font-size="11" '
-            f'fill="{colour}">{html.escape(name)}</text>'
-        )
+        legend.append((colour, name))
     for r in runs:
         if r.status == "failed":
             tx = x(_seconds(r.started_at))
             parts.append(
-                f'<line class="failed" x1="{tx}" y1="{_PAD}" x2="{tx}" y2="{_c(_PAD + height)}" '
-                f'stroke="#d62728" stroke-width="1"><title>run {r.id} failed</title></line>'
+                Markup(
+                    '<line class="failed" x1="{x}" y1="{t}" x2="{x}" y2="{b}" stroke="#d62728" '
+                    'stroke-width="1"><title>run {id} failed</title></line>'
+                ).format(x=tx, t=_TOP, b=_c(bottom), id=r.id)
             )
-    parts.append("</svg>")
-    return "\n".join(parts)
+    if any(r.status == "failed" for r in runs):
+        legend.append(("#d62728", "failed run (vertical line)"))
+    parts.append(Markup("</svg>"))
+    return Markup("\n").join(parts), legend
 
 
 def render_history_html(runs: Sequence[RunRecord], database: str) -> str:
-    """The self-contained HTML page of `por history --html`."""
+    """The self-contained HTML page of `por history --html` (template history.html)."""
+    from verifier.html_report import REPORT_CSP, render_page
+
     ok = [r for r in runs if r.succeeded]
     coverage: dict[str, list[tuple[str, Decimal]]] = {}
     for r in ok:
@@ -272,38 +324,35 @@ def render_history_html(runs: Sequence[RunRecord], database: str) -> str:
             reserve.setdefault("eligible", []).append((r.started_at, r.reserve_eligible))
             reserve.setdefault("required", []).append((r.started_at, r.reserve_required))
     currency = next((r.currency for r in ok if r.currency), "")
-    rows = []
     assets = sorted(coverage)
-    for r in runs:
-        cells = "".join(
-            f"<td>{_pct(r.coverage[a].ratio) if a in r.coverage else ''}</td>" for a in assets
-        )
-        error = html.escape(shown_error(r) or "")
-        rows.append(
-            f'<tr class="{r.status}"><td>{r.id}</td><td>{html.escape(r.started_at)}</td>'
-            f"<td>{r.status}</td><td>{r.exit_code}</td>{cells}"
-            f"<td>{_pct(r.combined_ratio) if r.combined_ratio is not None else ''}</td>"
-            f"<td>{error}</td></tr>"
-        )
-    head = "".join(f"<th>{html.escape(a)}</th>" for a in assets)
-    failed = sum(1 for r in runs if r.status == "failed")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>por history</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 2px 8px; }}
-tr.failed td {{ background: #fde0e0; }} tr.shortfall td {{ background: #fff4d6; }}
-svg {{ max-width: 100%; height: auto; display: block; margin: 1em 0; }}
-</style></head><body>
-<h1>Reconciliation history</h1>
-<p>{len(runs)} runs from {html.escape(database)}; {failed} failed (red). A run is a
-point-in-time check, not an audit; the history shows how those checks moved over time.</p>
-{_chart("Coverage per asset (proven holdings / liabilities)", runs, coverage, percent=True)}
-{_chart(f"Liability reserve, eligible vs required ({currency})", runs, reserve, percent=False)}
-<table><thead><tr><th>run</th><th>started (UTC)</th><th>status</th><th>exit</th>{head}
-<th>combined</th><th>error</th></tr></thead><tbody>
-{"".join(rows)}
-</tbody></table></body></html>
-"""
+    charts = []
+    for title, series, percent, unit in (
+        ("Coverage per asset (proven holdings / liabilities)", coverage, True, "coverage"),
+        (f"Liability reserve, eligible vs required ({currency})", reserve, False, currency),
+    ):
+        svg, legend = _chart(title, runs, series, percent=percent, unit=unit)
+        if svg:
+            charts.append({"title": title, "svg": svg, "legend": legend})
+    rows = [
+        {
+            "id": r.id,
+            "started": r.started_at,
+            "status": r.status,
+            "exit": r.exit_code,
+            "cells": [_pct(r.coverage[a].ratio) if a in r.coverage else "" for a in assets],
+            "combined": _pct(r.combined_ratio) if r.combined_ratio is not None else "",
+            "error": shown_error(r) or "",
+        }
+        for r in runs
+    ]
+    return render_page(
+        "history.html",
+        title="por history",
+        csp=REPORT_CSP,
+        runs=len(runs),
+        database=database,
+        failed=sum(1 for r in runs if r.status == "failed"),
+        charts=charts,
+        assets=assets,
+        rows=rows,
+    )

@@ -1,79 +1,155 @@
-"""The coverage report as one self-contained HTML file.
+"""The coverage report as one self-contained HTML page, and what every page shares.
 
 Where it sits: beside verifier/report.py, at the end of the flow. `render_html` turns a
-``por-report-v1`` document (docs/report.md) into a single HTML page: inline CSS, charts as
-inline SVG drawn here, no script, font, style sheet or image fetched from anywhere (a
-Content-Security-Policy of ``default-src 'none'`` makes the browser refuse any that slip
-in). The page reads well on a phone (viewport meta, fluid layout, tables that scroll
-sideways). `render_html` is pure; `write_html` is the one function with I/O and writes the
-file atomically (a temporary file in the same directory, then a rename).
+``por-report-v1`` document (docs/report.md) into a single HTML page from the Jinja2 templates
+in verifier/templates/html (one base layout and one style sheet, shared with the history page
+and the published site): the style sheet inline, charts as inline SVG drawn here, no script,
+font, style sheet or image fetched from anywhere (a Content-Security-Policy of
+``default-src 'none'`` makes the browser refuse any that slip in). `render_html` is pure;
+`write_html` is the one function with I/O and writes the file atomically.
 
-Invariants: every string that comes from the document is HTML-escaped (wallet labels,
-addresses, reasons, price sources and rule-pack texts are user input); chart geometry is
-computed with `Decimal`, never floats.
+What a reader sees: amounts in whole units with thousands separators (base units only behind
+a details toggle and in the JSON), values in the report's currency, every coverage figure with
+two decimals rounded down (`pct`: never covered on the page when it is not), the required
+reserve as a table of its terms.
+
+Invariants: templates autoescape, so every string from the document is HTML-escaped (wallet
+labels, addresses, reasons, price sources and rule-pack texts are user input); the SVG drawn
+here escapes with `markupsafe.escape`; chart geometry and every figure use `Decimal`, never
+floats.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, Context, Decimal, localcontext
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jinja2
+from markupsafe import Markup, escape
+
 from verifier.errors import StoreError
 from verifier.reconcile import EXACT
-from verifier.report import component_credit, money, percent
+from verifier.report import component_credit, money
 
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _PALETTE = ("#1565c0", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#ad1457", "#5d4037")
 _CLASS_COLOURS = {"cold": "#1565c0", "hot": "#ef6c00", "other": "#6a1b9a", "custodial": "#757575"}
 _GEOMETRY = Context(prec=28, rounding=ROUND_FLOOR)
 """Chart lengths and shares: 28 digits, rounded down (display only, never a verdict)."""
+_SHOWN = Context(prec=1000, rounding=ROUND_FLOOR)
+"""Figures for reading: wide enough for any stored value, rounded down."""
 _OK = "#2e7d32"
 _BAD = "#c62828"
-
-_CSS = """
-:root{--fg:#1b1b1b;--muted:#5f6368;--line:#dadce0;--ok:#2e7d32;--bad:#c62828;--bg:#fff}
-*{box-sizing:border-box}
-body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
-color:var(--fg);background:var(--bg)}
-main{max-width:980px;margin:0 auto;padding:16px}
-h1{font-size:1.5em;margin:.2em 0}
-h2{font-size:1.2em;margin:1.6em 0 .4em;border-bottom:1px solid var(--line);padding-bottom:.2em}
-.meta{color:var(--muted);font-size:.9em;word-break:break-all}
-.verdict{padding:12px 16px;border-radius:8px;color:#fff;font-weight:600;margin:12px 0}
-.verdict.ok{background:var(--ok);color:#fff}.verdict.bad{background:var(--bad);color:#fff}
-.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
-table{border-collapse:collapse;width:100%;font-size:.9em}
-th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
-.ok{color:var(--ok)}.bad{color:var(--bad);font-weight:600}
-svg{width:100%;height:auto;display:block;max-width:760px}
-.legend{list-style:none;padding:0;margin:.4em 0;display:flex;flex-wrap:wrap;gap:6px 16px}
-.sw{display:inline-block;width:.9em;height:.9em;border-radius:2px;margin-right:4px;
-vertical-align:-1px}
-.note{color:var(--muted);font-size:.9em}
-@media (max-width:600px){body{font-size:14px}main{padding:10px}th,td{padding:4px 5px}}
-"""
+_OWED = "#9aa0a6"
+_MAX_PLACES = 8
+"""Whole-unit amounts show at most this many decimals (rounded down); exact ones are in the
+base-units table and the JSON."""
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
-def esc(value: Any) -> str:
+# ----------------------------------------------------------------------------- templates
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment of every page: autoescape on, templates from the package."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("verifier", "templates/html"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+@cache
+def stylesheet() -> str:
+    """The one style sheet of the report, the history page and the site."""
+    return (
+        resources.files("verifier")
+        .joinpath("templates", "html", "style.css")
+        .read_text(encoding="utf-8")
+    )
+
+
+def render_page(template: str, **context: Any) -> str:
+    """`template` with the shared layout; a self-contained page unless `stylesheet` is given."""
+    context.setdefault("css", Markup(stylesheet()))  # noqa: S704 - our packaged file, no input
+    context.setdefault("stylesheet", None)
+    context.setdefault("scripts", ())
+    # The policy is our own constant: shown with its quotes as written (no " or < in it).
+    context["csp"] = Markup(str(escape(context["csp"])).replace("&#39;", "'"))  # noqa: S704
+    return environment().get_template(template).render(**context)
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def esc(value: Any) -> Markup:
     """HTML-escape any value shown on the page (``None`` shows as empty)."""
-    return html.escape("" if value is None else str(value), quote=True)
+    return escape("" if value is None else str(value))
 
 
 def _dec(value: Any) -> Decimal | None:
+    if isinstance(value, Decimal):
+        return value
     if isinstance(value, str) and _DECIMAL.fullmatch(value):
         return Decimal(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     return None
+
+
+def pct(ratio: Any) -> str:
+    """A ratio as a percentage with two decimals, rounded down: the one rule for every
+    coverage figure on every page (``1.00999`` -> ``100.99%``, ``0.99999`` -> ``99.99%``).
+    None is ``n/a``; anything that is not a number is shown as it is."""
+    value = _dec(ratio)
+    if value is None:
+        return "n/a" if ratio is None else str(ratio)
+    with localcontext(_SHOWN):
+        shown = (value * 100).quantize(Decimal("0.01"))
+    return f"{shown:,}%"
+
+
+def units(amount: Any, decimals: Any = _MAX_PLACES) -> str:
+    """A whole-unit amount for reading: thousands separators, at most 8 decimals (fewer when
+    the asset has fewer), rounded down; zero is ``0``."""
+    value = _dec(amount)
+    if value is None:
+        return "" if amount is None else str(amount)
+    if value == 0:
+        return "0"
+    places = min(int(decimals), _MAX_PLACES) if isinstance(decimals, int) else _MAX_PLACES
+    with localcontext(_SHOWN):
+        shown = value.quantize(Decimal(1).scaleb(-places))
+    return f"{shown:,}"
+
+
+def number(value: Any) -> str:
+    """A decimal as given, with thousands separators (a price keeps its digits)."""
+    d = _dec(value)
+    if d is None:
+        return "" if value is None else str(value)
+    return f"{d:,}"
+
+
+def compact(value: Decimal) -> str:
+    """An axis label: 1 decimal and k / M / bn / tn (``126626906991.9`` -> ``126.6bn``)."""
+    for size, suffix in ((10**12, "tn"), (10**9, "bn"), (10**6, "M"), (10**3, "k")):
+        if abs(value) >= size:
+            with localcontext(_SHOWN):
+                return f"{(value / size).quantize(Decimal('0.1'))}{suffix}"
+    with localcontext(_SHOWN):
+        return str(value.quantize(Decimal(1)))
 
 
 def _n(value: Decimal) -> str:
@@ -91,346 +167,482 @@ def _scaled(part: Decimal, whole: Decimal, width: int) -> Decimal:
         return max(Decimal(0), min(Decimal(width), part / whole * width))
 
 
+def _value(pair: Any) -> Decimal | None:
+    return _dec(pair.get("value")) if isinstance(pair, Mapping) else None
+
+
+def _amount(pair: Any, decimals: Any) -> str:
+    return units(pair.get("amount"), decimals) if isinstance(pair, Mapping) else ""
+
+
+def _base(pair: Any) -> str:
+    return number(pair.get("base_units")) if isinstance(pair, Mapping) else ""
+
+
+def _status(good: bool, yes: str, no: str) -> Markup:
+    if good:
+        return Markup('<span class="ok">{}</span>').format(yes)
+    return Markup('<span class="bad">{}</span>').format(no)
+
+
 # ----------------------------------------------------------------------------- charts
 
 
-def coverage_chart(assets: Sequence[Mapping[str, Any]]) -> str:
-    """Horizontal bars of coverage per asset, with the 100% line and each minimum."""
+def coverage_chart(assets: Sequence[Mapping[str, Any]], currency: str = "") -> Markup:
+    """Per asset, the value of proven holdings against the value of liabilities, on one
+    labelled axis; the coverage percentage beside each pair (an asset without a price shows
+    its note)."""
     rows = [a for a in assets if isinstance(a, Mapping)]
     if not rows:
-        return '<p class="note">No assets.</p>'
-    label_w, bar_w, text_w, row_h = 90, 440, 110, 30
+        return Markup('<p class="note">No assets.</p>')
+    label_w, bar_w, text_w, row_h, top = 64, 470, 96, 44, 8
     width = label_w + bar_w + text_w
-    ratios = [r for r in (_dec(a.get("coverage_ratio")) for a in rows) if r is not None]
-    scale = max([Decimal("1.25"), *(min(r, Decimal(2)) for r in ratios)])
-    height = row_h * len(rows) + 26
-    one = label_w + _scaled(Decimal(1), scale, bar_w)
+    owed = [v for v in (_value(a.get("liabilities")) for a in rows) if v is not None]
+    held = [v for v in (_value(a.get("holdings")) for a in rows) if v is not None]
+    biggest_owed = max(owed, default=Decimal(0))
+    scale = max([biggest_owed, *(min(h, 2 * biggest_owed) for h in held)]) or Decimal(1)
+    axis_y = top + row_h * len(rows)
+    height = axis_y + 40
+    title = f"Proven holdings against liabilities per asset, value in {currency}".strip()
     parts = [
-        f'<svg viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="Coverage ratio per asset"><title>Coverage ratio per asset</title>'
+        Markup('<svg viewBox="0 0 {} {}" role="img" aria-label="{}"><title>{}</title>').format(
+            width, height, title, title
+        )
     ]
     for i, a in enumerate(rows):
-        y = i * row_h + 4
-        ratio = _dec(a.get("coverage_ratio"))
-        colour = _OK if a.get("covered") else _BAD
+        y = top + i * row_h
         parts.append(
-            f'<text x="0" y="{y + 17}" font-size="13" font-weight="600">{esc(a.get("code"))}</text>'
+            Markup('<text x="0" y="{}" font-size="14" font-weight="600">{}</text>').format(
+                y + 22, a.get("code")
+            )
         )
-        parts.append(
-            f'<rect x="{label_w}" y="{y + 3}" width="{bar_w}" height="20" fill="#f1f3f4"/>'
-        )
-        if ratio is None:
+        liabilities, holdings = _value(a.get("liabilities")), _value(a.get("holdings"))
+        if liabilities is None or holdings is None:
             parts.append(
-                f'<text x="{label_w + 6}" y="{y + 17}" font-size="12" fill="#5f6368">'
-                f"{esc(a.get('coverage_note') or 'n/a')}</text>"
+                Markup('<text x="{}" y="{}" font-size="13" fill="#5f6368">{}</text>').format(
+                    label_w, y + 22, a.get("coverage_note") or "no price: no value to draw"
+                )
             )
             continue
-        bar = _scaled(ratio, scale, bar_w)
-        parts.append(
-            f'<rect x="{label_w}" y="{y + 3}" width="{_n(bar)}" height="20" fill="{colour}"/>'
-        )
-        threshold = _dec(a.get("threshold"))
-        if threshold is not None and threshold != 1:
-            tx = label_w + _scaled(threshold, scale, bar_w)
+        colour = _OK if a.get("covered") else _BAD
+        for offset, amount, fill in ((4, liabilities, _OWED), (20, holdings, colour)):
             parts.append(
-                f'<line x1="{_n(tx)}" y1="{y}" x2="{_n(tx)}" y2="{y + 26}" '
-                f'stroke="#000" stroke-width="2"/>'
+                Markup('<rect x="{}" y="{}" width="{}" height="14" fill="{}"/>').format(
+                    label_w, y + offset, _n(_scaled(amount, scale, bar_w)), fill
+                )
             )
-        suffix = " \u25b6" if ratio > scale else ""
+        suffix = " \u25b6" if holdings > scale else ""
         parts.append(
-            f'<text x="{label_w + bar_w + 6}" y="{y + 17}" font-size="13" fill="{colour}">'
-            f"{esc(percent(a.get('coverage_ratio')))}{suffix}</text>"
+            Markup('<text x="{}" y="{}" font-size="14" fill="{}">{}{}</text>').format(
+                label_w + bar_w + 8, y + 22, colour, pct(a.get("coverage_ratio")), suffix
+            )
         )
-    bottom = row_h * len(rows) + 4
     parts.append(
-        f'<line x1="{_n(one)}" y1="0" x2="{_n(one)}" y2="{bottom}" stroke="#1b1b1b" '
-        f'stroke-dasharray="4 3" stroke-width="1.5"/>'
+        Markup('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#5f6368"/>').format(
+            label_w, axis_y, label_w + bar_w, axis_y
+        )
     )
+    for step in range(5):
+        x = label_w + _scaled(scale * step / 4, scale, bar_w)
+        anchor = "start" if step == 0 else "end" if step == 4 else "middle"
+        parts.append(
+            Markup(
+                '<line x1="{x}" y1="{y}" x2="{x}" y2="{y2}" stroke="#5f6368"/>'
+                '<text x="{x}" y="{ty}" font-size="12" text-anchor="{a}">{t}</text>'
+            ).format(
+                x=_n(x),
+                y=axis_y,
+                y2=axis_y + 5,
+                ty=axis_y + 18,
+                a=anchor,
+                t=compact(scale * step / 4),
+            )
+        )
     parts.append(
-        f'<text x="{_n(one)}" y="{bottom + 16}" font-size="12" text-anchor="middle">100%</text>'
+        Markup('<text x="{}" y="{}" font-size="12" text-anchor="middle">value ({})</text>').format(
+            label_w + bar_w // 2, axis_y + 35, currency
+        )
     )
-    parts.append("</svg>")
-    return "".join(parts)
+    parts.append(Markup("</svg>"))
+    return Markup("").join(parts)
 
 
-def _legend(items: Sequence[tuple[str, str, str]]) -> str:
-    """(colour, label, value) triples as an HTML legend (labels escaped)."""
-    cells = "".join(
-        f'<li><span class="sw" style="background:{colour}"></span>{esc(label)}: {esc(value)}</li>'
-        for colour, label, value in items
-    )
-    return f'<ul class="legend">{cells}</ul>'
+def _bar(
+    segments: Sequence[tuple[Decimal, str]], whole: Decimal, marks: Sequence[Decimal] = ()
+) -> Markup:
+    """One horizontal bar of coloured `segments` out of `whole`, red marks at `marks`."""
+    bar_w, left = 560, 20
+    parts = [
+        Markup('<rect x="{}" y="14" width="{}" height="32" fill="#f1f3f4"/>').format(left, bar_w)
+    ]
+    x = Decimal(left)
+    for amount, colour in segments:
+        w = _scaled(amount, whole, bar_w)
+        if w > 0:
+            parts.append(
+                Markup(
+                    '<rect x="{}" y="14" width="{}" height="32" fill="{}" stroke="#fff" '
+                    'stroke-width="1"/>'
+                ).format(_n(x), _n(w), colour)
+            )
+        x += w
+    for mark in marks:
+        mx = left + _scaled(mark, whole, bar_w)
+        parts.append(
+            Markup('<line x1="{x}" y1="4" x2="{x}" y2="56" stroke="{c}" stroke-width="3"/>').format(
+                x=_n(mx), c=_BAD
+            )
+        )
+    return Markup("").join(parts)
 
 
-def reserve_chart(reserve: Mapping[str, Any]) -> str:
-    """A stacked bar of the eligible reserve by component against the required reserve."""
-    required = _dec((reserve.get("required") or {}).get("amount")) or Decimal(0)
-    eligible = reserve.get("eligible") or {}
+def reserve_chart(reserve: Mapping[str, Any]) -> tuple[Markup, list[tuple[str, str]], str]:
+    """A stacked bar of the eligible reserve by component, the required reserve as a red
+    mark; returns (svg, legend items, note)."""
+    required = _dec(_obj(reserve.get("required")).get("amount")) or Decimal(0)
+    eligible = _obj(reserve.get("eligible"))
     total = _dec(eligible.get("total")) or Decimal(0)
-    components = [c for c in eligible.get("components") or [] if isinstance(c, Mapping)]
+    components = [c for c in _list(eligible.get("components")) if isinstance(c, Mapping)]
     credits = [(c, _dec(component_credit(c)) or Decimal(0)) for c in components]
     with localcontext(EXACT):
         stacked = sum((credit for _, credit in credits), Decimal(0))
     scale = max(required, total, stacked)
-    width, bar_w, left = 600, 560, 20
-    parts = [
-        f'<svg viewBox="0 0 {width} 96" role="img" aria-label="Eligible reserve by component '
-        f'against the required reserve"><title>Eligible reserve against required</title>',
-        f'<rect x="{left}" y="24" width="{bar_w}" height="32" fill="#f1f3f4"/>',
+    segments = [(credit, _PALETTE[i % len(_PALETTE)]) for i, (_, credit) in enumerate(credits)]
+    svg = (
+        Markup(
+            '<svg viewBox="0 0 600 60" role="img" aria-label="Eligible reserve by component '
+            'against the required reserve"><title>Eligible reserve against required</title>'
+        )
+        + _bar(segments, scale, [required])
+        + Markup("</svg>")
+    )
+    legend = [
+        (_PALETTE[i % len(_PALETTE)], f"{c.get('name', '?')}: {money(component_credit(c))}")
+        for i, (c, _) in enumerate(credits)
     ]
-    x = Decimal(left)
-    legend = []
-    for i, (component, credit) in enumerate(credits):
-        colour = _PALETTE[i % len(_PALETTE)]
-        w = _scaled(credit, scale, bar_w)
-        if w > 0:
-            parts.append(
-                f'<rect x="{_n(x)}" y="24" width="{_n(w)}" height="32" fill="{colour}" '
-                f'stroke="#fff" stroke-width="1"/>'
-            )
-        x += w
-        legend.append((colour, str(component.get("name", "?")), money(component_credit(component))))
-    rx = left + _scaled(required, scale, bar_w)
-    parts.append(
-        f'<line x1="{_n(rx)}" y1="10" x2="{_n(rx)}" y2="70" stroke="{_BAD}" stroke-width="2.5"/>'
-    )
-    anchor = "end" if rx > width / 2 else "start"
-    parts.append(
-        f'<text x="{_n(rx)}" y="86" font-size="12" text-anchor="{anchor}" fill="{_BAD}">'
-        f"required {esc(money((reserve.get('required') or {}).get('amount')))}</text>"
-    )
-    ex = left + _scaled(total, scale, bar_w)
-    anchor = "end" if ex > width / 2 else "start"
-    parts.append(
-        f'<text x="{_n(ex)}" y="18" font-size="12" text-anchor="{anchor}">'
-        f"eligible {esc(money(eligible.get('total')))}</text>"
-    )
-    parts.append("</svg>")
+    legend.append((_BAD, f"required (red mark): {money(_s(required))}"))
     note = ""
     if stacked != total:
         note = (
-            f'<p class="note">The components add up to {esc(money(str(stacked)))}; the rule '
-            f"pack's eligible total is {esc(money(eligible.get('total')))} (caps such as the "
-            "insurance share apply to the total).</p>"
+            f"The components add up to {money(str(stacked))}; the rule pack's eligible total "
+            f"is {money(_s(eligible.get('total')))} (caps such as the insurance share apply to "
+            "the total)."
         )
-    return "".join(parts) + _legend(legend) + note
+    return svg, legend, note
 
 
-def split_chart(value_by_class: Mapping[str, Any], count_custodial: bool) -> str:
-    """One 100% bar: value of proven customer holdings by wallet class."""
+def split_chart(
+    value_by_class: Mapping[str, Any], count_custodial: bool
+) -> tuple[Markup, list[tuple[str, str]]]:
+    """One 100% bar: value of proven customer holdings by wallet class; (svg, legend)."""
     classes = ["cold", "hot", "other"] + (["custodial"] if count_custodial else [])
     values = [(name, _dec(value_by_class.get(name)) or Decimal(0)) for name in classes]
     with localcontext(EXACT):
         whole = sum((v for _, v in values), Decimal(0))
     if whole <= 0:
-        return '<p class="note">No proven customer holdings with a price.</p>'
-    bar_w, left = 560, 20
-    parts = [
-        '<svg viewBox="0 0 600 48" role="img" aria-label="Customer holdings by wallet class">'
-        "<title>Customer holdings by wallet class</title>"
-    ]
-    x = Decimal(left)
+        return Markup('<p class="note">No proven customer holdings with a price.</p>'), []
+    svg = (
+        Markup(
+            '<svg viewBox="0 0 600 60" role="img" aria-label="Customer holdings by wallet class">'
+            "<title>Customer holdings by wallet class</title>"
+        )
+        + _bar([(v, _CLASS_COLOURS[name]) for name, v in values], whole)
+        + Markup("</svg>")
+    )
     legend = []
     for name, value in values:
-        w = _scaled(value, whole, bar_w)
-        if w > 0:
-            parts.append(
-                f'<rect x="{_n(x)}" y="8" width="{_n(w)}" height="32" '
-                f'fill="{_CLASS_COLOURS[name]}"/>'
-            )
-        x += w
         with localcontext(_GEOMETRY):
-            share = format(value / whole, "f")
-        legend.append((_CLASS_COLOURS[name], name, f"{percent(share)} ({money(str(value))})"))
-    parts.append("</svg>")
-    return "".join(parts) + _legend(legend)
+            share = value / whole
+        legend.append((_CLASS_COLOURS[name], f"{name}: {pct(share)} ({money(str(value))})"))
+    return svg, legend
 
 
-# ----------------------------------------------------------------------------- page sections
+# ----------------------------------------------------------------------------- the view
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    """A table from pre-escaped cells; `numeric` columns are right-aligned."""
-    th = "".join(
-        f'<th class="n">{h}</th>' if i in numeric else f"<th>{h}</th>" for i, h in enumerate(head)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="n">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
-            for i, cell in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    table = f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div class="scroll">{table}</div>'
+def _obj(value: Any) -> Mapping[str, Any]:
+    """`value` if it is an object, else empty (a signed report may have any shape)."""
+    return value if isinstance(value, Mapping) else {}
 
 
-def _amount(pair: Any) -> str:
-    return esc(pair.get("amount")) if isinstance(pair, Mapping) else ""
-
-
-def _assets_section(doc: Mapping[str, Any]) -> str:
-    rows = []
-    for a in doc.get("assets") or []:
-        by_class = a.get("by_class") or {}
-        status = (
-            '<span class="ok">covered</span>'
-            if a.get("covered")
-            else '<span class="bad">breach</span>'
-        )
-        ratio = a.get("coverage_ratio")
-        rows.append(
-            [
-                esc(a.get("code")),
-                _amount(a.get("liabilities")),
-                _amount(by_class.get("cold")),
-                _amount(by_class.get("hot")),
-                _amount(by_class.get("other")),
-                _amount(a.get("unproven")),
-                _amount(a.get("custodial")),
-                _amount(a.get("own_buffer")),
-                esc(percent(ratio) if ratio is not None else a.get("coverage_note") or "n/a"),
-                esc(percent(a.get("threshold"))),
-                _amount(a.get("shortfall")),
-                esc(percent(a.get("cold_share"))),
-                status,
-            ]
-        )
-    head = [
-        "asset",
-        "liabilities",
-        "proven cold",
-        "proven hot",
-        "proven other",
-        "unproven",
-        "custodial",
-        "own buffer",
-        "coverage",
-        "minimum",
-        "shortfall",
-        "cold share",
-        "status",
-    ]
-    return _table(head, rows, set(range(1, 12)))
-
-
-def _reserve_section(doc: Mapping[str, Any]) -> str:
-    reserve = doc.get("reserve")
-    if not isinstance(reserve, Mapping):
-        return '<p class="note">No reserve rule pack was evaluated.</p>'
-    pack = reserve.get("pack") or {}
-    required = reserve.get("required") or {}
-    eligible = reserve.get("eligible") or {}
-    out = [
-        f"<p>Rule pack <b>{esc(pack.get('id'))}</b> {esc(pack.get('version'))} "
-        f"{esc(pack.get('name'))} ({esc(pack.get('currency'))})</p>",
-        reserve_chart(reserve),
-    ]
-    if required.get("formula"):
-        out.append(f'<p class="note mono">required = {esc(required.get("formula"))}</p>')
-    rows = []
-    for c in eligible.get("components") or []:
-        if not isinstance(c, Mapping):
-            continue
-        gates = [
-            f"{esc(g.get('gate'))}: {esc(g.get('reason'))}"
-            for g in c.get("gates") or []
-            if isinstance(g, Mapping) and g.get("passed") is False
-        ]
-        rows.append(
-            [
-                esc(c.get("name")),
-                esc(c.get("kind")),
-                esc(money(_s(c.get("amount")))),
-                esc(money(component_credit(c))),
-                f'<span class="bad">{"<br>".join(gates)}</span>' if gates else "",
-            ]
-        )
-    rows.append(["<b>eligible total</b>", "", "", esc(money(_s(eligible.get("total")))), ""])
-    rows.append(["<b>required</b>", "", "", esc(money(_s(required.get("amount")))), ""])
-    if reserve.get("met"):
-        rows.append(
-            ['<span class="ok">surplus</span>', "", "", esc(money(_s(reserve.get("surplus")))), ""]
-        )
-    else:
-        rows.append(
-            [
-                '<span class="bad">shortfall</span>',
-                "",
-                "",
-                esc(money(_s(reserve.get("shortfall")))),
-                "",
-            ]
-        )
-    out.append(_table(["component", "kind", "amount", "eligible", "failed gates"], rows, {2, 3}))
-    checks = [c for c in reserve.get("checks") or [] if isinstance(c, Mapping)]
-    if checks:
-        out.append("<h3>Rule-pack checks</h3>")
-        out.append(
-            _table(
-                ["check", "value", "limit", "status", "result", "reason"],
-                [
-                    [
-                        esc(c.get("check")),
-                        esc(c.get("value")),
-                        esc(c.get("limit")),
-                        esc(c.get("status")),
-                        '<span class="ok">pass</span>'
-                        if c.get("passed")
-                        else '<span class="bad">FAIL</span>',
-                        esc(c.get("reason")),
-                    ]
-                    for c in checks
-                ],
-                set(),
-            )
-        )
-    return "".join(out)
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _s(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _wallets_section(doc: Mapping[str, Any]) -> str:
+def _asset_rows(doc: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
+    main, by_class, base = [], [], []
+    for a in _list(doc.get("assets")):
+        if not isinstance(a, Mapping):
+            continue
+        d = a.get("decimals")
+        split = _obj(a.get("by_class"))
+        ratio = a.get("coverage_ratio")
+        main.append(
+            [
+                a.get("code"),
+                _amount(a.get("liabilities"), d),
+                _amount(a.get("holdings"), d),
+                pct(ratio) if ratio is not None else a.get("coverage_note") or "n/a",
+                pct(a.get("threshold")),
+                _amount(a.get("shortfall"), d),
+                _status(bool(a.get("covered")), "covered", "breach"),
+            ]
+        )
+        by_class.append(
+            [
+                a.get("code"),
+                *(_amount(split.get(c), d) for c in ("cold", "hot", "other")),
+                _amount(a.get("unproven"), d),
+                _amount(a.get("custodial"), d),
+                _amount(a.get("own_buffer"), d),
+                pct(a.get("cold_share")),
+            ]
+        )
+        base.append(
+            [
+                a.get("code"),
+                "" if d is None else d,
+                _base(a.get("liabilities")),
+                _base(a.get("holdings")),
+                _base(a.get("shortfall")),
+            ]
+        )
+    return {"asset_rows": main, "class_rows": by_class, "base_rows": base}
+
+
+def _check_figure(
+    check: Mapping[str, Any], key: str, ratios: Mapping[str, Any], decimals: Mapping[str, Any]
+) -> str:
+    """A rule-pack check's value or limit for reading: coverage and shares as percentages
+    (a coverage value from the asset's own ratio, so it rounds the one way), an own-buffer
+    amount in whole units, anything else as given."""
+    name = str(check.get("check") or "")
+    value = check.get(key)
+    kind, _, code = name.partition(":")
+    if kind == "coverage":
+        return pct(ratios.get(code, value) if key == "value" else value)
+    if name.endswith("share"):
+        return pct(value)
+    if kind == "own_buffer":
+        return units(value, decimals.get(code))
+    return "" if value is None else str(value)
+
+
+def _reserve_view(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    reserve = doc.get("reserve")
+    if not isinstance(reserve, Mapping):
+        return None
+    pack = _obj(reserve.get("pack"))
+    required = _obj(reserve.get("required"))
+    eligible = _obj(reserve.get("eligible"))
+    chart, legend, note = reserve_chart(reserve)
+    found = required.get("terms")
+    terms: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    term_rows = [[name, money(_s(value))] for name, value in terms.items()]
+    summed = [d for d in (_dec(v) for v in terms.values()) if d is not None]
+    term_totals = []
+    if term_rows and len(summed) == len(term_rows):
+        with localcontext(EXACT):
+            term_totals.append(["sum of the terms", money(str(sum(summed, Decimal(0))))])
+    if term_rows:
+        term_totals.append(
+            ["required (after multiplier, floor and cap)", money(_s(required.get("amount")))]
+        )
+    components = []
+    for c in _list(eligible.get("components")):
+        if not isinstance(c, Mapping):
+            continue
+        failed = [
+            f"{g.get('gate')}: {g.get('reason')}"
+            for g in _list(c.get("gates"))
+            if isinstance(g, Mapping) and g.get("passed") is False
+        ]
+        gates = (
+            Markup('<span class="bad">{}</span>').format(Markup("<br>").join(failed))
+            if failed
+            else ""
+        )
+        components.append(
+            [
+                c.get("name"),
+                c.get("kind"),
+                money(_s(c.get("amount"))),
+                money(component_credit(c)),
+                gates,
+            ]
+        )
+    met = bool(reserve.get("met"))
+    totals = [
+        ["eligible total", "", "", money(_s(eligible.get("total"))), ""],
+        ["required", "", "", money(_s(required.get("amount"))), ""],
+        [
+            _status(met, "surplus", "shortfall"),
+            "",
+            "",
+            money(_s(reserve.get("surplus" if met else "shortfall"))),
+            "",
+        ],
+    ]
+    ratios: dict[str, Any] = {
+        str(a.get("code")): a.get("coverage_ratio")
+        for a in _list(doc.get("assets"))
+        if isinstance(a, Mapping)
+    }
+    decimals: dict[str, Any] = {
+        str(a.get("code")): a.get("decimals")
+        for a in _list(doc.get("assets"))
+        if isinstance(a, Mapping)
+    }
+    checks = [
+        [
+            c.get("check"),
+            _check_figure(c, "value", ratios, decimals),
+            _check_figure(c, "limit", ratios, decimals),
+            c.get("status"),
+            _status(bool(c.get("passed")), "pass", "FAIL"),
+            c.get("reason"),
+        ]
+        for c in _list(reserve.get("checks"))
+        if isinstance(c, Mapping)
+    ]
+    return {
+        "pack_id": pack.get("id"),
+        "pack_version": pack.get("version"),
+        "pack_name": pack.get("name"),
+        "pack_currency": pack.get("currency"),
+        "chart": chart,
+        "legend": legend,
+        "note": note,
+        "terms": term_rows,
+        "term_totals": term_totals,
+        "formula": required.get("formula"),
+        "components": components,
+        "totals": totals,
+        "checks": checks,
+    }
+
+
+def _wallet_rows(doc: Mapping[str, Any]) -> list[list[Any]]:
+    decimals = {
+        a.get("code"): a.get("decimals") for a in _list(doc.get("assets")) if isinstance(a, Mapping)
+    }
     rows = []
-    for w in doc.get("wallets") or []:
+    for w in _list(doc.get("wallets")):
         if not isinstance(w, Mapping):
             continue
-        ownership = w.get("ownership") or {}
+        ownership = _obj(w.get("ownership"))
         status = str(ownership.get("status", ""))
-        balances = w.get("balances") or {}
-        shown = "<br>".join(
-            f"{esc(code)} {_amount(pair)}" for code, pair in sorted(balances.items())
+        balances = _obj(w.get("balances"))
+        shown = Markup("<br>").join(
+            f"{code} {_amount(pair, decimals.get(code))}" for code, pair in sorted(balances.items())
         )
         cls = {"proven": "ok", "custodial": "note"}.get(status, "bad")
         rows.append(
             [
-                esc(w.get("label")),
-                esc(w.get("chain")),
-                esc(w.get("class")),
-                esc(w.get("attribution")),
-                f'<span class="mono">{esc(w.get("address"))}</span>',
+                w.get("label"),
+                w.get("chain"),
+                w.get("class"),
+                w.get("attribution"),
+                Markup('<span class="mono">{}</span>').format(w.get("address")),
                 shown,
-                f'<span class="{cls}">{esc(status)}</span> {esc(ownership.get("scheme") or "")}',
-                esc(ownership.get("reason")),
-                esc(w.get("counted_as")),
+                Markup('<span class="{}">{}</span> {}').format(
+                    cls, status, ownership.get("scheme") or ""
+                ),
+                ownership.get("reason"),
+                w.get("counted_as"),
             ]
         )
-    head = [
-        "label",
-        "chain",
-        "class",
-        "attribution",
-        "address",
-        "balance",
-        "ownership",
-        "reason",
-        "counted as",
+    return rows
+
+
+def block_rows(chains: Any) -> list[list[Any]]:
+    return [
+        [
+            c.get("chain"),
+            c.get("network"),
+            number(c.get("height")),
+            Markup('<span class="mono">{}</span>').format(c.get("block_hash")),
+        ]
+        for c in _list(chains)
+        if isinstance(c, Mapping)
     ]
-    return _table(head, rows, set())
+
+
+def price_rows(prices: Any) -> list[list[Any]]:
+    return [
+        [code, number(p.get("value")), p.get("currency"), p.get("source"), p.get("time")]
+        for code, p in sorted(_obj(prices).items())
+        if isinstance(p, Mapping)
+    ]
+
+
+def report_view(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the report's sections show, formatted for reading (see the module doc)."""
+    attestation = _obj(doc.get("attestation"))
+    verdict = _obj(doc.get("verdict"))
+    totals = _obj(doc.get("totals"))
+    combined = _obj(doc.get("combined"))
+    settings = _obj(doc.get("settings"))
+    currency = str(doc.get("currency") or combined.get("currency") or "")
+    assets = [a for a in _list(doc.get("assets")) if isinstance(a, Mapping)]
+    split, split_legend = split_chart(
+        _obj(totals.get("value_by_class")), bool(settings.get("count_custodial"))
+    )
+    statement = _obj(doc.get("statement"))
+    return {
+        "exchange": doc.get("exchange"),
+        "attestation_id": attestation.get("id"),
+        "as_of": attestation.get("as_of"),
+        "commitment": attestation.get("commitment"),
+        "report_id": doc.get("report_id"),
+        "generated_at": doc.get("generated_at"),
+        "format": doc.get("report"),
+        "currency": currency,
+        "ok": verdict.get("exit_code") == 0,
+        "show_exit": True,
+        "exit_code": verdict.get("exit_code"),
+        "breaches": [
+            b.get("message") for b in _list(verdict.get("breaches")) if isinstance(b, Mapping)
+        ],
+        "coverage_chart": coverage_chart(assets, currency),
+        "coverage_legend": [
+            (_OWED, "customer liabilities"),
+            (_OK, "proven holdings (covered)"),
+            (_BAD, "proven holdings (short)"),
+        ],
+        **_asset_rows(doc),
+        "split_chart": split,
+        "split_legend": split_legend,
+        "cold_share": pct(totals.get("cold_share")),
+        "reserve": _reserve_view(doc),
+        "combined": {
+            "ratio": pct(combined.get("ratio")),
+            "threshold": pct(combined.get("threshold")),
+            "rows": [
+                [
+                    "customer holdings, capped at liabilities per asset",
+                    money(_s(combined.get("capped_holdings_value"))),
+                ],
+                ["+ eligible reserve", money(_s(combined.get("eligible_reserve")))],
+                ["÷ customer liabilities", money(_s(combined.get("liabilities_value")))],
+            ],
+            "totals": [["= combined coverage", pct(combined.get("ratio"))]],
+        },
+        "blocks": block_rows(doc.get("chains")),
+        "wallets": _wallet_rows(doc),
+        "prices": price_rows(doc.get("prices")),
+        "hashes": [
+            [name, Markup('<span class="mono">{}</span>').format(h)]
+            for name, h in sorted(_obj(doc.get("input_hashes")).items())
+        ],
+        "warnings": _list(doc.get("warnings")),
+        "proves": _list(statement.get("proves")),
+        "does_not_prove": _list(statement.get("does_not_prove")),
+    }
 
 
 def render_html(report_doc: Mapping[str, Any]) -> str:
@@ -447,139 +659,9 @@ def render_html(report_doc: Mapping[str, Any]) -> str:
         The page: inline CSS and SVG only, nothing loaded from elsewhere, every
         document string escaped.
     """
-    doc = report_doc
-    attestation = doc.get("attestation") or {}
-    verdict = doc.get("verdict") or {}
-    totals = doc.get("totals") or {}
-    combined = doc.get("combined") or {}
-    settings = doc.get("settings") or {}
-    currency = esc(doc.get("currency"))
-    ok = verdict.get("exit_code") == 0
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'\">",
-        '<meta name="referrer" content="no-referrer">',
-        f"<title>Proof of reserves: {esc(doc.get('exchange'))} "
-        f"{esc(attestation.get('id'))}</title>",
-        f"<style>{_CSS}</style></head><body><main>",
-        f"<h1>Proof of reserves: {esc(doc.get('exchange'))}</h1>",
-        f'<p class="meta">attestation {esc(attestation.get("id"))} · as of '
-        f"{esc(attestation.get('as_of'))} · report {esc(doc.get('report_id'))} · generated "
-        f"{esc(doc.get('generated_at'))} · {esc(doc.get('report'))}</p>",
-    ]
-    if ok:
-        out.append('<div class="verdict ok">Covered: every check passed (exit 0)</div>')
-    else:
-        out.append(
-            f'<div class="verdict bad">Not covered (exit {esc(verdict.get("exit_code"))})</div>'
-        )
-        breaches = "".join(
-            f"<li>{esc(b.get('message'))}</li>" for b in verdict.get("breaches") or []
-        )
-        out.append(f"<ul>{breaches}</ul>")
-    out.append(
-        '<p class="note">A point-in-time check at the pinned blocks below, not an audit. '
-        'See "What this proves and what it does not" at the end.</p>'
-    )
-    out.append("<h2>Coverage per asset</h2>")
-    out.append(
-        '<p class="note">Proven customer holdings / liabilities, per asset; a surplus in one '
-        "asset never offsets a shortfall in another. Dashed line: 100%.</p>"
-    )
-    out.append(coverage_chart(doc.get("assets") or []))
-    out.append(_assets_section(doc))
-    out.append("<h2>Customer holdings by wallet class (value)</h2>")
-    out.append(
-        split_chart(totals.get("value_by_class") or {}, bool(settings.get("count_custodial")))
-    )
-    out.append(f'<p class="note">Cold share: {esc(percent(totals.get("cold_share")))}.</p>')
-    out.append(f"<h2>Liability reserve ({currency})</h2>")
-    out.append(_reserve_section(doc))
-    out.append(f"<h2>Combined coverage ({currency})</h2>")
-    capped = esc(money(combined.get("capped_holdings_value")))
-    reserve = esc(money(combined.get("eligible_reserve")))
-    owed = esc(money(combined.get("liabilities_value")))
-    out.append(
-        f"<p><b>{esc(percent(combined.get('ratio')))}</b> (minimum "
-        f"{esc(percent(combined.get('threshold')))}) = ({capped} holdings capped at "
-        f"liabilities per asset + {reserve} eligible reserve) / {owed} liabilities</p>"
-    )
-    out.append("<h2>Pinned blocks</h2>")
-    out.append(
-        _table(
-            ["chain", "network", "height", "block hash"],
-            [
-                [
-                    esc(c.get("chain")),
-                    esc(c.get("network")),
-                    esc(c.get("height")),
-                    f'<span class="mono">{esc(c.get("block_hash"))}</span>',
-                ]
-                for c in doc.get("chains") or []
-                if isinstance(c, Mapping)
-            ],
-            {2},
-        )
-    )
-    out.append("<h2>Wallets and ownership</h2>")
-    out.append(_wallets_section(doc))
-    out.append("<h2>Prices</h2>")
-    prices = doc.get("prices") or {}
-    out.append(
-        _table(
-            ["asset", "price", "currency", "source", "time"],
-            [
-                [
-                    esc(code),
-                    esc(p.get("value")),
-                    esc(p.get("currency")),
-                    esc(p.get("source")),
-                    esc(p.get("time")),
-                ]
-                for code, p in sorted(prices.items())
-                if isinstance(p, Mapping)
-            ],
-            {1},
-        )
-    )
-    out.append("<h2>Inputs (SHA-256)</h2>")
-    hashes = doc.get("input_hashes") or {}
-    out.append(
-        _table(
-            ["input", "sha256"],
-            [
-                [esc(name), f'<span class="mono">{esc(h)}</span>']
-                for name, h in sorted(hashes.items())
-            ],
-            set(),
-        )
-    )
-    if attestation.get("commitment"):
-        out.append(
-            f'<p class="meta">liabilities commitment {esc(attestation.get("commitment"))}</p>'
-        )
-    warnings = doc.get("warnings") or []
-    if warnings:
-        out.append(
-            "<h2>Warnings</h2><ul>" + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>"
-        )
-    stmt = doc.get("statement") or {}
-    out.append("<h2>What this proves and what it does not</h2>")
-    out.append(
-        "<h3>A pass proves</h3><ul>"
-        + "".join(f"<li>{esc(s)}</li>" for s in stmt.get("proves") or [])
-        + "</ul>"
-    )
-    out.append(
-        "<h3>It does not prove</h3><ul>"
-        + "".join(f"<li>{esc(s)}</li>" for s in stmt.get("does_not_prove") or [])
-        + "</ul>"
-    )
-    out.append("</main></body></html>\n")
-    return "\n".join(out)
+    view = report_view(report_doc)
+    title = f"Proof of reserves: {view['exchange'] or ''} {view['attestation_id'] or ''}"
+    return render_page("report.html", v=view, title=title.strip(), csp=REPORT_CSP)
 
 
 def write_html(path: Path | str, html_text: str) -> None:
@@ -614,3 +696,27 @@ def write_html(path: Path | str, html_text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise StoreError(f"cannot write {target}: {exc}") from exc
+
+
+_SECTIONS = (
+    '{% import "report_sections.html" as s %}{% for name in names %}{{ s[name](v) }}\n{% endfor %}'
+)
+
+
+def render_sections(report_doc: Mapping[str, Any], *names: str) -> Markup:
+    """Some of the report's sections (``coverage``, ``holdings``, ``reserve``, ``combined``,
+    ``wallets``) as HTML, for a page that shows them in its own layout (the site)."""
+    view = report_view(report_doc)
+    view["show_exit"] = False
+    template = environment().from_string(_SECTIONS)
+    return Markup(template.render(v=view, names=names))  # noqa: S704 - autoescaped render
+
+
+def table_html(
+    head: Sequence[Any], rows: Sequence[Sequence[Any]], numeric: Sequence[int] = ()
+) -> Markup:
+    """A table in the pages' one style (plain cells are escaped; Markup cells kept)."""
+    template = environment().from_string(
+        '{% from "macros.html" import table %}{{ table(head, rows, numeric=numeric) }}'
+    )
+    return Markup(template.render(head=head, rows=rows, numeric=tuple(numeric)))  # noqa: S704

@@ -38,24 +38,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from string import Template
 from typing import Any
+
+from markupsafe import Markup
 
 from attestations.document import verify_attestation
 from attestations.proofs import check_root_document, format_units, parse_root_document
 from verifier import safejson
 from verifier.errors import InputError, NotFound, PorError, StoreError, UsageError
 from verifier.html_report import (
-    _assets_section,
-    _reserve_section,
-    _table,
-    _wallets_section,
-    coverage_chart,
     esc,
-    split_chart,
+    number,
+    render_page,
+    render_sections,
+    stylesheet,
+    table_html,
 )
 from verifier.outdir import guard_output
-from verifier.report import money, percent
+from verifier.report import money
 
 SITE_FORMAT = "por-site-v1"
 REPORT_FORMAT = "por-report-v1"
@@ -365,17 +365,27 @@ def _asset_text(name: str) -> str:
 
 
 def _page(title: str, active: str, body: str, scripts: Sequence[str] = ()) -> str:
-    current = ' aria-current="page"'
-    nav = "".join(
-        f'<a href="{href}"{current if href == active else ""}>{esc(label)}</a>'
-        for href, label in (("index.html", "Attestation"), ("verify.html", "Check my proof"))
+    """A page in the shared layout (templates/html/site.html); `body` is already escaped."""
+    return render_page(
+        "site.html",
+        csp=META_CSP,
+        title=title,
+        stylesheet="assets/style.css",
+        scripts=scripts,
+        nav=(("index.html", "Attestation"), ("verify.html", "Check my proof")),
+        active=active,
+        body=Markup(body),  # noqa: S704 - built from escaped parts (esc) in this module
     )
-    return Template(_asset_text("layout.html")).substitute(
-        csp=esc(META_CSP),
-        title=esc(title),
-        nav=nav,
-        body=body,
-        scripts="".join(f'<script src="assets/{esc(s)}" defer></script>' for s in scripts),
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+    """A table from pre-escaped cells (`esc`), in the pages' one style."""
+    return str(
+        table_html(
+            [Markup(h) for h in head],  # noqa: S704 - pre-escaped
+            [[Markup(c) for c in row] for row in rows],  # noqa: S704 - pre-escaped
+            sorted(numeric),
+        )
     )
 
 
@@ -400,13 +410,34 @@ def _short(value: Any, keep: int = 16) -> str:
 
 def _liabilities_table(root: Mapping[str, Any]) -> str:
     rows = [
-        [esc(a["code"]), esc(format_units(int(s), int(a["decimals"]))), esc(s)]
+        [esc(a["code"]), esc(_whole(format_units(int(s), int(a["decimals"])), a["decimals"]))]
         for a, s in zip(root["assets"], root["root"]["sums"], strict=True)
     ]
-    return _table(["asset", "customer liabilities", "base units"], rows, {1, 2})
+    exact = [
+        [esc(a["code"]), esc(a["decimals"]), esc(s)]
+        for a, s in zip(root["assets"], root["root"]["sums"], strict=True)
+    ]
+    return (
+        _table(["asset", "customer liabilities"], rows, {1})
+        + "<details><summary>Exact totals in base units (as in root.json)</summary>"
+        + _table(["asset", "decimals", "base units"], exact, {1, 2})
+        + "</details>"
+    )
+
+
+def _whole(amount: str, decimals: Any) -> str:
+    from verifier.html_report import units
+
+    return units(amount, decimals)
 
 
 def _attestation_wallets(att: Mapping[str, Any]) -> str:
+    liabilities = att.get("liabilities") or {}
+    decimals: dict[Any, int] = {
+        a.get("code"): a["decimals"]
+        for a in liabilities.get("assets") or []
+        if isinstance(a, Mapping) and isinstance(a.get("decimals"), int)
+    }
     rows = []
     for chain in att.get("chains") or []:
         for w in chain.get("wallets") or []:
@@ -418,8 +449,10 @@ def _attestation_wallets(att: Mapping[str, Any]) -> str:
                 else '<span class="note">no ownership proof</span>'
             )
             balances = "<br>".join(
-                f"{esc(code)} {esc(units)} base units"
-                for code, units in sorted((w.get("balances") or {}).items())
+                f"{esc(code)} {esc(_whole(format_units(int(n), decimals[code]), decimals[code]))}"
+                if code in decimals and isinstance(n, int)
+                else f"{esc(code)} {esc(n)} base units"
+                for code, n in sorted((w.get("balances") or {}).items())
             )
             rows.append(
                 [
@@ -511,28 +544,7 @@ def render_index(bundle: AttestationBundle, downloads: Mapping[str, str]) -> str
     body.append("<h2>Customer liabilities</h2>")
     body.append(_liabilities_table(root))
     if report is not None:
-        totals = report.get("totals") or {}
-        settings = report.get("settings") or {}
-        combined = report.get("combined") or {}
-        currency = esc(report.get("currency"))
-        body += [
-            "<h2>Coverage per asset</h2>",
-            '<p class="note">Proven customer holdings / liabilities, per asset; a surplus in one '
-            "asset never offsets a shortfall in another. Dashed line: 100%.</p>",
-            coverage_chart(report.get("assets") or []),
-            _assets_section(report),
-            "<h2>Customer holdings by wallet class (value)</h2>",
-            split_chart(totals.get("value_by_class") or {}, bool(settings.get("count_custodial"))),
-            f'<p class="note">Cold share: {esc(percent(totals.get("cold_share")))}.</p>',
-            f"<h2>Liability reserve ({currency})</h2>",
-            _reserve_section(report),
-            f"<h2>Combined coverage ({currency})</h2>",
-            f"<p><b>{esc(percent(combined.get('ratio')))}</b> (minimum "
-            f"{esc(percent(combined.get('threshold')))}) = "
-            f"({esc(money(combined.get('capped_holdings_value')))} holdings capped at "
-            f"liabilities per asset + {esc(money(combined.get('eligible_reserve')))} eligible "
-            f"reserve) / {esc(money(combined.get('liabilities_value')))} liabilities</p>",
-        ]
+        body.append(str(render_sections(report, "coverage", "holdings", "reserve", "combined")))
     body.append("<h2>Reserve statement (off-chain)</h2>")
     body.append(_reserve_statement(att.get("reserve") or {}))
     body.append("<h2>Pinned blocks</h2>")
@@ -558,7 +570,7 @@ def render_index(bundle: AttestationBundle, downloads: Mapping[str, str]) -> str
             "the key holder signed a message naming this exchange, this attestation and the "
             "pinned block.</p>"
         )
-        body.append(_wallets_section(report))
+        body.append(str(render_sections(report, "wallets")))
     else:
         body.append(_attestation_wallets(att))
     prices = att.get("prices") or {}
@@ -570,7 +582,7 @@ def render_index(bundle: AttestationBundle, downloads: Mapping[str, str]) -> str
                 [
                     [
                         esc(code),
-                        esc(p.get("value")),
+                        esc(number(p.get("value"))),
                         esc(p.get("currency")),
                         esc(p.get("source")),
                         esc(p.get("time")),
@@ -943,7 +955,8 @@ def build_site(
     index, verify = _render(bundle, downloads, source, attestation_dir / "attestation.json")
     files["index.html"] = index.encode()
     files["verify.html"] = verify.encode()
-    css = _asset_text("style.css") + _colour_rules([index, verify])
+    css = stylesheet() + "/* chart legend swatches (generated per site) */\n"
+    css += _colour_rules([index, verify])
     files["assets/style.css"] = css.encode()
     for name in ASSET_FILES:
         files[f"assets/{name}"] = _asset_text(name).encode()

@@ -328,7 +328,7 @@ def test_html_escapes_user_strings() -> None:
 def test_html_has_the_charts_and_sections_and_fits_a_phone() -> None:
     page = render_html(sample_report())
     assert page.count("<svg") == 3
-    assert 'aria-label="Coverage ratio per asset"' in page
+    assert 'aria-label="Proven holdings against liabilities per asset' in page
     assert "Eligible reserve against required" in page
     assert "Customer holdings by wallet class" in page
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
