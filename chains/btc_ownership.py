@@ -22,7 +22,8 @@ Schemes (`proof["scheme"]`):
 ``bip322-simple``
     A BIP-322 "simple" signature: the witness stack that spends the virtual ``to_spend``
     output, for P2WPKH, P2WSH multisig and P2TR (key path, BIP-341/BIP-340 Schnorr; what
-    Sparrow signs for a taproot wallet) addresses.
+    Sparrow signs for a taproot wallet) addresses. The virtual transactions and their
+    BIP-143/BIP-341 sighashes are embit's `Transaction`; the witness is parsed here.
 
 A signature that fails but would verify over the challenge with a trailing newline or with
 CRLF line ends (what a text editor or a Windows clipboard adds) is still UNPROVEN; its reason
@@ -34,8 +35,9 @@ Invariants:
   2. A failed check is a *result* (UNPROVEN, with a reason that starts with the `Check` that
      failed), never an exception. Only a bad `network` argument raises (`InputError`): that
      is a configuration error, not a property of the proof.
-  3. The claimed address is decoded for the given network only; an address of another
-     network, or with a bad checksum, proves nothing.
+  3. The claimed address is decoded for the given network only (by chains/btc_address.py,
+     as wallets and the bcoin adapter decode it); an address of another network, or with a
+     bad checksum, proves nothing.
   4. Signature verification follows Bitcoin Core: a BIP-137 signature may have a high S
      (Core's ``verifymessage`` accepts it: key recovery does not normalise S); a BIP-322
      witness must satisfy the script rules BIP-322 requires (SIGHASH_ALL, strict DER,
