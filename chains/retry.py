@@ -25,6 +25,7 @@ Callers pass subjects that are already masked: a node or webhook URL is shown on
 from __future__ import annotations
 
 import asyncio
+import http.client
 import logging
 import time
 import urllib.error
@@ -36,6 +37,7 @@ import aiohttp
 import tenacity
 
 from verifier.errors import NodeUnavailable, RpcError
+from verifier.redact import mask_text
 
 _T = TypeVar("_T")
 
@@ -91,6 +93,8 @@ def classify_webhook(exc: BaseException) -> Failure | None:
         return Failure(str(exc.reason), transient=True)
     if isinstance(exc, OSError):  # a timeout while reading the answer, a reset
         return Failure(str(exc), transient=True)
+    if isinstance(exc, http.client.HTTPException):  # a garbled answer (a proxy restarting)
+        return Failure(type(exc).__name__, transient=True)
     return None
 
 
@@ -147,7 +151,8 @@ class RetryPolicy:
             self.log.warning(
                 "%s: %s; retry %d of %d in %.3g s",
                 subject,
-                failure.reason if failure is not None else type(exc).__name__,
+                # a library's text may quote a URL with its key: masked like ours
+                mask_text(failure.reason if failure is not None else type(exc).__name__),
                 state.attempt_number,
                 self.retries,
                 delay,

@@ -10,7 +10,8 @@ run with the previous successful one and lists what a human should hear about:
   previous successful run.
 
 `Webhook.send` POSTs one JSON document per run with a timeout per attempt and retries
-with exponential backoff on a connection error or a 5xx/429 answer. A webhook that cannot
+with exponential backoff on a connection error or a 5xx/429 answer (the one policy of
+`chains.retry`; each retry is a WARNING record, the URL masked). A webhook that cannot
 be reached never changes the run's exit code; it is logged. The document's shape is
 chosen by ``[alerts] format`` (or ``--alert-format``), see `render_payload`:
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -37,10 +39,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from chains.retry import Failure, RetryPolicy, classify_webhook
 from verifier.errors import InputError
 from verifier.logs import mask
 from verifier.redact import mask_url
 from verifier.store import RunRecord
+
+log = logging.getLogger(__name__)
 
 ALERT_FORMAT = "por-alert-v1"
 FORMATS = ("generic", "alertmanager", "slack")
@@ -341,29 +346,33 @@ class Webhook:
             )
 
     def send(self, document: Any) -> Delivery:
-        """POST `document` (a JSON value) until it is accepted or the retries run out."""
+        """POST `document` (a JSON value) until it is accepted or the retries run out (the
+        policy of `chains.retry`: 5xx, 429 and connection errors are retried, another 4xx
+        is the receiver rejecting the document and is not)."""
         body = json.dumps(document, sort_keys=True).encode()
-        status: int | None = None
-        error: str | None = None
-        attempts = 0
-        for attempt in range(self.retries + 1):
-            attempts = attempt + 1
+        made = 0
+
+        def attempt() -> Delivery:
+            nonlocal made
+            made += 1
             request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
                 self.url,
                 data=body,
                 method="POST",
                 headers={"Content-Type": "application/json", "User-Agent": "por-alerts"},
             )
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as reply:  # noqa: S310
-                    status = int(reply.status)
-                    return Delivery(True, attempts, status, None)
-            except urllib.error.HTTPError as exc:
-                status, error = exc.code, f"HTTP {exc.code}"
-                if exc.code < 500 and exc.code != 429:
-                    break  # the receiver rejects the document: retrying will not help
-            except (urllib.error.URLError, OSError) as exc:
-                status, error = None, str(getattr(exc, "reason", exc))
-            if attempt < self.retries:
-                self.sleep(self.backoff * (2**attempt))
-        return Delivery(False, attempts, status, error)
+            with urllib.request.urlopen(request, timeout=self.timeout) as reply:  # noqa: S310
+                return Delivery(True, made, int(reply.status), None)
+
+        def failed(exc: BaseException, failure: Failure, attempts: int) -> Delivery:
+            status = exc.code if isinstance(exc, urllib.error.HTTPError) else None
+            return Delivery(False, attempts, status, failure.reason)
+
+        # the URL often carries the receiver's secret in its path: the log shows it masked
+        policy = RetryPolicy(self.retries, self.backoff, "webhook", log, sleep=self.sleep)
+        return policy.run_sync(
+            attempt,
+            subject=f"webhook at {mask_url(self.url)}",
+            classify=classify_webhook,
+            give_up=failed,
+        )

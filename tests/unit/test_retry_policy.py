@@ -1,15 +1,20 @@
 """The one retry policy (chains.retry): which failures are retried, the exact backoff, one
-WARNING record per retry, and what giving up raises -- alone, and through JsonRpc against a
-real aiohttp server that warms up (RPC -28) or stays busy (HTTP 503)."""
+WARNING record per retry, and what giving up raises -- alone, through JsonRpc against a
+real aiohttp server that warms up (RPC -28) or stays busy (HTTP 503), and through the alert
+webhook against a real receiver."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import socket
+import sys
+import threading
 import urllib.error
 from collections.abc import AsyncIterator, Callable
 from email.message import Message
+from pathlib import Path
 from typing import Any, NoReturn
 
 import aiohttp
@@ -25,7 +30,11 @@ from chains.retry import (
     unavailable,
 )
 from chains.rpc import JsonRpc
+from verifier.alerts import Delivery, Webhook
 from verifier.errors import MalformedReply, NodeUnavailable, RpcError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from postgres_fixtures import WebhookReceiver
 
 LOG = logging.getLogger("tests.retry")
 
@@ -270,3 +279,54 @@ async def test_a_json_answer_still_503_after_the_retries_is_read_as_any_other(
         with pytest.raises(RpcError, match="bitcoind getblockcount: overloaded"):
             await rpc.call("getblockcount")
         assert rpc.requests == 2
+
+
+# ------------------------------------------------------------------ the webhook, a real receiver
+
+
+def test_webhook_retries_are_warnings_with_the_url_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    receiver = WebhookReceiver([503, 429, 503, 503])
+    secret = "tok3nInTheQuery0123456789"
+    slept: list[float] = []  # float-ok: seconds
+    caplog.set_level(logging.DEBUG, logger="verifier.alerts")
+    try:
+        hook = Webhook(f"{receiver.url}?token={secret}", retries=2, backoff=0.5, sleep=slept.append)
+        delivery = hook.send({"a": 1})
+    finally:
+        receiver.close()
+    # three attempts, all refused transiently: the last answer is what the delivery reports
+    assert delivery == Delivery(False, 3, 503, "HTTP 503")
+    assert receiver.attempts == 3 and slept == [0.5, 1.0]
+    records = [r for r in caplog.records if r.name == "verifier.alerts"]
+    assert [r.levelno for r in records] == [logging.WARNING] * 2
+    assert [getattr(r, "attempt", None) for r in records] == [1, 2]
+    assert {getattr(r, "node", None) for r in records} == {"webhook"}
+    assert "HTTP 503; retry 1 of 2 in 0.5 s" in records[0].getMessage()
+    assert "HTTP 429; retry 2 of 2 in 1 s" in records[1].getMessage()
+    for record in records:
+        assert secret not in record.getMessage() and "token=***" in record.getMessage()
+
+
+def test_a_garbled_webhook_answer_is_retried_not_a_traceback() -> None:
+    # a receiver (or a proxy restarting) that answers no HTTP at all, then hangs up
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+
+        def garble() -> None:
+            for _ in range(2):
+                conn, _ = listener.accept()
+                with conn:
+                    conn.recv(65536)
+                    conn.sendall(b"this is not HTTP\r\n\r\n")
+
+        thread = threading.Thread(target=garble, daemon=True)
+        thread.start()
+        hook = Webhook(f"http://127.0.0.1:{port}/hook", timeout=5, retries=1, sleep=lambda _: None)
+        delivery = hook.send({"a": 1})
+        thread.join(10)
+    assert not delivery.delivered and delivery.attempts == 2 and delivery.status is None
+    assert delivery.error == "BadStatusLine"
