@@ -244,6 +244,21 @@ def test_installed_db_upgrade_finds_its_migrations(venv_bin: Path, elsewhere: Pa
     _no_traceback(done)
 
 
+def test_installed_without_extras_has_no_postgres_driver_and_says_so(
+    venv_bin: Path, elsewhere: Path
+) -> None:
+    """`pip install por` brings no PostgreSQL driver (the `postgres` extra): a PostgreSQL
+    URL is exit 4 naming the extra, in one line, password masked (docs/dependencies.md)."""
+    url = "postgresql://por:hunter2@127.0.0.1:9/por"
+    done = _run([venv_bin / "por", "db", "upgrade", "--db", url], cwd=elsewhere)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "pip install 'por[postgres]'" in done.stderr
+    assert "hunter2" not in done.stdout + done.stderr
+    _no_traceback(done)
+    listed = _run([venv_bin / "python", "-m", "pip", "list"], cwd=elsewhere).stdout.lower()
+    assert not {"psycopg", "web3", "sqlmodel", "bitcoinlib"} & set(listed.split())
+
+
 def test_installed_demo_without_node_modules_says_how_to_get_them(
     venv_bin: Path, elsewhere: Path
 ) -> None:
