@@ -170,7 +170,7 @@ def _money(value: Decimal | None) -> str:
 # ----------------------------------------------------------------------------- HTML
 
 _W, _H = Decimal(720), Decimal(260)
-_LEFT, _RIGHT, _TOP, _BOTTOM = Decimal(70), Decimal(16), Decimal(12), Decimal(46)
+_LEFT, _RIGHT, _TOP, _BOTTOM = Decimal(76), Decimal(16), Decimal(12), Decimal(46)
 _COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 
 
@@ -182,6 +182,12 @@ def _seconds(iso: str) -> Decimal:
 
 def _c(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN))
+
+
+def compact(value: Decimal) -> str:
+    from verifier.html_report import compact as shown
+
+    return shown(value)
 
 
 def _chart(
@@ -204,7 +210,9 @@ def _chart(
     low = min([*values, Decimal(0)]) if values else Decimal(0)
     high = max(values) if values else Decimal(1)
     if percent:
-        high = max(high, Decimal(1))
+        # coverage moves by a few percent around 100%: an axis from 0 would flatten it
+        low = max(Decimal(0), min([*values, Decimal(1)]) - Decimal("0.05"))
+        high = max([*values, Decimal(1)]) + Decimal("0.02")
     if high == low:
         high = low + 1
     width, height = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
@@ -218,6 +226,9 @@ def _chart(
 
     def shown(v: Decimal) -> str:
         return _pct(v) if percent else _money(v)
+
+    def axis_label(v: Decimal) -> str:
+        return _pct(v) if percent else compact(v)
 
     parts = [
         Markup(
@@ -238,7 +249,7 @@ def _chart(
     for v in (low, (low + high) / 2, high):
         parts.append(
             Markup('<text x="{}" y="{}" text-anchor="end" font-size="11">{}</text>').format(
-                _c(_LEFT - 4), _c(Decimal(y(v)) + 4), shown(v)
+                _c(_LEFT - 4), _c(Decimal(y(v)) + 4), axis_label(v)
             )
         )
     if percent and low < 1 <= high:
@@ -310,7 +321,7 @@ def _chart(
 
 def render_history_html(runs: Sequence[RunRecord], database: str) -> str:
     """The self-contained HTML page of `por history --html` (template history.html)."""
-    from verifier.html_report import REPORT_CSP, render_page
+    from verifier.html_report import REPORT_CSP, render_page  # the pages' shared layout
 
     ok = [r for r in runs if r.succeeded]
     coverage: dict[str, list[tuple[str, Decimal]]] = {}
@@ -336,7 +347,7 @@ def render_history_html(runs: Sequence[RunRecord], database: str) -> str:
     rows = [
         {
             "id": r.id,
-            "started": r.started_at,
+            "started": r.started_at.replace("T", " ")[:19],
             "status": r.status,
             "exit": r.exit_code,
             "cells": [_pct(r.coverage[a].ratio) if a in r.coverage else "" for a in assets],
