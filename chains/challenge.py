@@ -40,21 +40,57 @@ optionally an expiry. A reconciliation at any later block accepts it within a ma
 
 from __future__ import annotations
 
+import unicodedata
+
 from chains.base import BlockRef
 from verifier.errors import InputError
 
 HEADER = "por ownership proof"
 EPOCH_HEADER = "por ownership epoch"
 
+REFUSED_CATEGORIES = {
+    "Cc": "a control character",
+    "Cf": "an invisible formatting character",
+    "Cs": "a lone surrogate",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Zs": "a space other than U+0020",
+}
+"""Unicode categories no line of a signed message may hold: str.splitlines() (and many
+viewers) break lines at U+0085, U+2028 and U+2029 as at LF, so one field could forge the
+next line; invisible and bidirectional characters (U+200B, U+202E) make the text a person
+reads differ from the bytes signed."""
+
+
+def line_problem(value: str) -> str | None:
+    """Why `value` cannot be one line of a signed message (None: it can): empty, or the
+    first character of a refused category, named by code point and position."""
+    if not value:
+        return "empty"
+    for position, char in enumerate(value, 1):
+        category = unicodedata.category(char)
+        if category in REFUSED_CATEGORIES and char != " ":
+            return (
+                f"character {position} is U+{ord(char):04X}, {REFUSED_CATEGORIES[category]}: "
+                "a line of a signed message holds visible characters and plain spaces only"
+            )
+    return None
+
 
 def _one_line(name: str, value: str) -> None:
-    if not value or "\n" in value or "\r" in value:
-        raise InputError(f"{name} must be one non-empty line", value=value)
+    # the last line of defence: the config and the attestation parser refuse these first
+    problem = line_problem(value)
+    if problem is not None:
+        raise InputError(f"{name} must be one line: {problem}", value=value)
 
 
 def challenge(exchange: str, attestation_id: str, block: BlockRef) -> str:
     """The message to sign for `block`'s chain in this attestation."""
-    for name, value in (("exchange", exchange), ("attestation", attestation_id)):
+    for name, value in (
+        ("exchange", exchange),
+        ("attestation", attestation_id),
+        ("network", block.network),
+    ):
         _one_line(name, value)
     return "\n".join(
         [
@@ -74,7 +110,7 @@ def epoch_challenge(exchange: str, epoch: str, block: BlockRef, expires: str | N
     `block` is the epoch's block (the signer saw it), not the block a later reconciliation
     is pinned to; `expires` (ISO 8601 UTC) is signed too, so it cannot be extended.
     """
-    for name, value in (("exchange", exchange), ("epoch", epoch)):
+    for name, value in (("exchange", exchange), ("epoch", epoch), ("network", block.network)):
         _one_line(name, value)
     lines = [
         EPOCH_HEADER,

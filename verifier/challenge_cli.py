@@ -31,6 +31,7 @@ import click
 from chains.base import BlockRef, Chain, WalletClass
 from chains.challenge import challenge, epoch_challenge
 from verifier.config import EpochConfig, PorConfig, WalletConfig
+from verifier.config_schema import EPOCH_ID
 from verifier.console import out, print_json
 from verifier.errors import EXIT_OK, InputError, InvalidProof, UsageError
 
@@ -39,8 +40,9 @@ log = logging.getLogger(__name__)
 FORMAT = "por-challenge-v1"
 BEGIN = "-----BEGIN POR CHALLENGE-----"
 END = "-----END POR CHALLENGE-----"
-_NEW_EPOCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}")
-"""Ids `por challenge` accepts for a new epoch: they go verbatim into TOML and messages."""
+_NEW_EPOCH_ID = re.compile(EPOCH_ID)
+"""Ids `por challenge` accepts for a new epoch: they go verbatim into TOML and messages
+(the config's [[ownership.epochs]] id takes the same)."""
 _UTC_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 DOCS = "docs/signing.md"
 
@@ -362,7 +364,8 @@ def load_for_epoch(path: Path) -> tuple[PorConfig, list[str]]:
             # a valid stand-in keeps every later entry at its index (messages name it);
             # it is dropped again below, so no request can find it
             key = f"ownership.epochs[{i}]"
-            epochs[i] = {"id": f"placeholder {key}", "bitcoin": {"height": 0, "hash": "0" * 64}}
+            stand_in = f"placeholder.ownership.epochs.{i}"  # an epoch id (EPOCH_ID)
+            epochs[i] = {"id": stand_in, "bitcoin": {"height": 0, "hash": "0" * 64}}
             stand_ins.add(key)
             notes.append(
                 f"{path}: {key} still holds placeholders and is set aside: replace it with "
@@ -605,9 +608,19 @@ async def build_challenges(config: PorConfig, request: Request) -> dict[str, Any
 # ----------------------------------------------------------------------------- rendering
 
 
+def printable(text: str) -> str:
+    """`text` with every character a terminal would not show as itself (besides the line
+    feeds that end its lines) written as a Python escape, ``\\u2028``: the config and
+    chains.challenge refuse such characters in a message, so this is defence in depth."""
+    return "\n".join(
+        "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in line)
+        for line in text.split("\n")
+    )
+
+
 def _say(text: str) -> None:
     # verbatim: no markup, no highlighting, no wrapping (a wrapped message is another message)
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
+    out.print(printable(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def render(doc: dict[str, Any]) -> None:

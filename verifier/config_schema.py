@@ -29,6 +29,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from chains.challenge import line_problem
+
 SCHEMA_ID = "urn:por:schema:por-config.schema.json"
 """Not a URL: the schema ships in the repository and with `por config schema`; editors
 point at a local copy (docs/snapshot.md)."""
@@ -46,7 +48,22 @@ MAX_REPLY_BYTES = 1 << 32
 DEFAULT_MAX_REPLY_BYTES = 64 << 20
 """64 MiB (chains.base.DEFAULT_MAX_REPLY_BYTES; a test keeps the two equal)."""
 MAX_AGE_DAYS = 3660
-"""Ten years: a longer maximum proof age is a typo."""
+"""Ten years: a longer maximum proof age is a typo (attestations.document.MAX_AGE_DAYS
+bounds a signed document's the same way; a test keeps the two equal)."""
+MAX_AGE_BLOCKS = (1 << 53) - 1
+"""The largest block limit: a signed document writes it as a JSON integer, exact only up
+to 2**53 - 1 (attestations.document refuses more; a test keeps the two equal)."""
+EPOCH_ID = r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}"
+"""An epoch id: it goes verbatim into the signed epoch challenge and into TOML, so only
+characters that cannot forge a line or hide (`por challenge --epoch` takes the same)."""
+_LINE_REFUSED = (
+    r"\u0000-\u001f\u007f-\u00a0\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891"
+    r"\u08e2\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000"
+    r"\ud800-\udfff\ufeff\ufff9-\ufffb"
+)
+"""The Basic Multilingual Plane's characters of the categories chains.challenge refuses in a
+signed line (Cc, Cf, Cs, Zl, Zp, Zs but U+0020), for the published JSON Schema's pattern;
+the check itself (chains.challenge.line_problem) covers every plane."""
 MAX_MULTISIG_KEYS = 15
 MAX_RATIO_CHARS = 40
 
@@ -173,11 +190,20 @@ class Pattern:
         return doc
 
 
+def _signable(value: str) -> bool:
+    return line_problem(value) is None
+
+
 def line(limit: int) -> Pattern:
-    """One line of 1 to `limit` printable characters: signed challenges are built from lines,
-    so a newline or other control character in one could forge another line."""
-    message = f"must be one line of 1 to {limit} printable characters"
-    return Pattern(r"[^\x00-\x1f\x7f]+", message, max_length=limit)
+    """One line of 1 to `limit` visible characters and plain spaces: signed challenges are
+    built from lines, so a line break of any kind (U+0085 and U+2028 too) could forge
+    another line, and an invisible or bidirectional character (U+200B, U+202E) would make
+    what a person reads differ from what is signed."""
+    message = (
+        f"must be one line of 1 to {limit} visible characters (no control, invisible or "
+        "line-breaking character, no space but U+0020)"
+    )
+    return Pattern(f"[^{_LINE_REFUSED}]+", message, max_length=limit, check=_signable)
 
 
 def _utc(value: str) -> bool:
@@ -592,9 +618,14 @@ class EpochBlock(_Table):
 class Epoch(_Table):
     """[[ownership.epochs]]: one signing round, whose signatures later runs reuse."""
 
-    id: Annotated[str, line(64)] = Field(
-        description="The epoch's id (e.g. 2026-q4), named by proofs."
-    )
+    id: Annotated[
+        str,
+        Pattern(
+            EPOCH_ID,
+            "must be an epoch id: 1 to 64 letters, digits and . _ : + - (starting with a "
+            "letter or digit)",
+        ),
+    ] = Field(description="The epoch's id (e.g. 2026-q4), named by proofs.")
     expires: UtcTime | None = Field(
         default=None, description="UTC time after which its signatures count no more (signed)."
     )
@@ -611,10 +642,10 @@ class Epoch(_Table):
 class MaxAgeBlocks(_Table):
     """The most blocks between an epoch block and the pinned block, per chain."""
 
-    bitcoin: Annotated[int, Range(1, TOML_INT_MAX)] | None = Field(
+    bitcoin: Annotated[int, Range(1, MAX_AGE_BLOCKS)] | None = Field(
         default=None, description="Bitcoin blocks."
     )
-    ethereum: Annotated[int, Range(1, TOML_INT_MAX)] | None = Field(
+    ethereum: Annotated[int, Range(1, MAX_AGE_BLOCKS)] | None = Field(
         default=None, description="Ethereum blocks."
     )
 

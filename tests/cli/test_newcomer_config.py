@@ -258,7 +258,8 @@ def test_a_placeholder_epoch_is_set_aside_with_a_note_and_keeps_the_indexes(tmp_
     assert len(notes) == 1 and "ownership.epochs[0]" in notes[0] and "placeholder" in notes[0]
     with pytest.raises(InputError) as strict:
         load_config(config)
-    assert strict.value.key == "ownership.epochs[0].ethereum.hash"
+    # the placeholder id is not an epoch id ([A-Za-z0-9._:+-]): named first, before its hash
+    assert strict.value.key == "ownership.epochs[0].id"
     # an entry that is filled in but wrong is still an error, named at its own index
     bad = good.replace("ab" * 32, "xyz")
     config = unfinished(tmp_path, epoch="2026-q4", epochs=PLACEHOLDER_EPOCH + bad)
