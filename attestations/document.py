@@ -56,7 +56,7 @@ from attestations.encoding import ASSET_CODE_RE, commitment
 from attestations.proofs import RootDocument, parse_root_document
 from chains.base import Attribution, BlockRef, Chain, ProofAge, ProofEpoch, WalletClass
 from chains.btc_ownership import decode_address
-from chains.challenge import challenge, epoch_challenge
+from chains.challenge import challenge, epoch_challenge, line_problem
 from verifier import safejson
 from verifier.errors import InputError, InvalidProof, NotFound, PorError, StoreError
 
@@ -97,8 +97,10 @@ AGE_KEYS = ("blocks", "seconds")
 OWNERSHIP_STATUSES = ("proven", "unproven", "custodial", "stale")
 """An address's ownership verdict; "stale" (an epoch proof past the maximum age or its
 expiry) counts as unproven everywhere."""
-MAX_AGE_DAYS = MAX_SAFE_INT // 86_400
-"""Most days a maximum age may state (so that it is a safe integer in seconds)."""
+MAX_AGE_DAYS = 3660
+"""Most days a maximum age may state: ten years, as `[ownership] max_age_days` allows
+(verifier.config_schema.MAX_AGE_DAYS; a test keeps the two equal). A document stating more
+is refused: such a limit would accept any old signature."""
 RESERVE_LISTS = ("cash", "insurance", "guarantees")
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[A-Z0-9._-]{1,16}")
@@ -482,6 +484,17 @@ def _text(value: Any, where: str, max_bytes: int, *, empty: bool = False, line: 
     return value
 
 
+def _signed_line(value: Any, where: str, max_bytes: int) -> str:
+    """A one-line field that goes into a signed ownership message (the exchange, the
+    attestation id, an epoch id): no control, invisible or line-breaking character of any
+    kind (chains.challenge.line_problem), so it cannot forge or hide a line of the message."""
+    text = _text(value, where, max_bytes)
+    problem = line_problem(text)
+    if problem is not None:
+        raise _bad(where, problem)
+    return text
+
+
 def _time(value: Any, where: str) -> str:
     text = _text(value, where, 64)
     try:
@@ -590,7 +603,7 @@ def _epoch(value: Any, where: str) -> ProofEpoch | None:
     obj = _object(value, where, EPOCH_KEYS)
     expires = obj["expires"]
     return ProofEpoch(
-        id=_text(obj["id"], _child(where, "id"), 256),
+        id=_signed_line(obj["id"], _child(where, "id"), 256),
         height=_integer(obj["height"], _child(where, "height"), 0, MAX_SAFE_INT),
         hash=_hex(obj["hash"], _child(where, "hash"), _HEX64, "64 lowercase hex").hex(),
         expires=None if expires is None else _utc_time(expires, _child(where, "expires")),
@@ -606,10 +619,12 @@ def _age(value: Any, where: str) -> ProofAge | None:
     seconds = obj["seconds"]
     return ProofAge(
         blocks=_integer(obj["blocks"], _child(where, "blocks"), 0, MAX_SAFE_INT),
-        # a block's time may precede its parent's (Bitcoin allows it): seconds may be < 0
+        # never negative: a signature made at or after the epoch block is not younger than
+        # it (a Bitcoin block timed before its parent is measured as 0 by the writer); a
+        # negative age would only pass a maximum age it does not meet
         seconds=None
         if seconds is None
-        else _integer(seconds, _child(where, "seconds"), -MAX_SAFE_INT, MAX_SAFE_INT),
+        else _integer(seconds, _child(where, "seconds"), 0, MAX_SAFE_INT),
     )
 
 
@@ -873,9 +888,9 @@ def parse_attestation(doc: Any, *, require_signature: bool = True) -> Attestatio
         signature = _signature(doc["signature"])
     elif require_signature:
         raise InvalidProof("signature", "the document is not signed (no 'signature' member)")
-    attestation_id = _text(doc["attestation_id"], "attestation_id", 256)
+    attestation_id = _signed_line(doc["attestation_id"], "attestation_id", 256)
     as_of = _time(doc["as_of"], "as_of")
-    exchange = _text(doc["exchange"], "exchange", 256)
+    exchange = _signed_line(doc["exchange"], "exchange", 256)
     liabilities = _liabilities(doc["liabilities"], attestation_id)
     chains = tuple(
         _chain(raw, _child("chains", n), exchange, attestation_id)

@@ -29,6 +29,7 @@ import dataclasses
 import errno
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -69,6 +70,8 @@ from verifier.errors import (
 )
 from verifier.keys import load_signing_key
 from verifier.ownership import (
+    DEFAULT_MAX_AGE_DAYS,
+    PACK_PARAMETER,
     MaxAge,
     epoch_message,
     judged,
@@ -394,6 +397,29 @@ class Verification:
     node_error: ChainError | None = None
     """The auditor's node failed: what it should have re-read was not (exit 4, "not
     verified"; a document already found wrong stays exit 3)."""
+    epoch_proofs: int = 0
+    """Epoch proofs (not custodial) in the document."""
+    epochs_on_node: set[str] = field(default_factory=set)
+    """The epoch proofs (chain:address) whose epoch block, block times and expiry the
+    auditor's node decided."""
+    epochs_on_trust: list[str] = field(default_factory=list)
+    """The epoch proofs counted proven with facts only a node can tell (the epoch block's
+    hash, the expiry, the age in seconds) taken from the document."""
+
+    @property
+    def epochs_rechecked_on_node(self) -> bool | None:
+        """None: no epoch proof; True: every one decided on the auditor's node."""
+        if not self.epoch_proofs:
+            return None
+        return len(self.epochs_on_node) == self.epoch_proofs
+
+    @property
+    def verdict_note(self) -> str | None:
+        """What a VALID verdict must say with it: some epoch proof counted proven on the
+        document's word for what only a node can tell."""
+        if self.epochs_on_trust:
+            return "epoch proofs partly taken on trust: verify with --config naming your nodes"
+        return None
 
     @property
     def exit_code(self) -> int:
@@ -415,6 +441,7 @@ class Verification:
             "checks": self.checks,
             "discrepancies": self.discrepancies,
             "warnings": self.warnings,
+            "epochs_rechecked_on_node": self.epochs_rechecked_on_node,
             "node_error": None if self.node_error is None else self.node_error.to_json(),
             "exit_code": self.exit_code,
             "report": self.report,
@@ -547,13 +574,135 @@ def _recheck_ownership(doc: Attestation, verification: Verification) -> dict[str
     verification.checks.append(
         f"{len(verdicts)} ownership proofs re-checked against the challenges of their stated blocks"
     )
-    if epochs:
-        verification.checks.append(
-            f"{epochs} epoch proofs: each epoch's challenge rebuilt, the stated ages checked "
-            "against the heights and staleness recomputed under the document's limits "
-            f"({_limits(doc).describe()})"
-        )
+    verification.epoch_proofs = epochs
     return verdicts
+
+
+_PACK_SOURCE = re.compile(r"rule pack (\S+) parameter (\S+)")
+"""How `por attest` names a limit from the rule pack (verifier.ownership.resolve_max_age)."""
+
+
+def _limit_source(doc: Attestation, verification: Verification) -> str:
+    """How far the document's maximum age in days is checked, in words for the check line:
+    the default and a built-in rule pack's parameter are checked (another value is a
+    discrepancy); the exchange's own `[ownership] max_age_days` or any other source can
+    only be taken as the document states it."""
+    limits = _limits(doc)
+    where = "settings.ownership_max_age"
+    if limits.source == "default":
+        if limits.days != DEFAULT_MAX_AGE_DAYS:
+            verification.discrepancies.append(
+                f"{where}: the source says the default, which is {DEFAULT_MAX_AGE_DAYS} days, "
+                f"not {limits.days}"
+            )
+        return "checked as this tool's default"
+    named = _PACK_SOURCE.fullmatch(limits.source)
+    if named is None:
+        return "as the document states it"
+    pack_id, parameter = named.groups()
+    if parameter != PACK_PARAMETER:
+        verification.discrepancies.append(
+            f"{where}.source names rule pack parameter {_short(parameter)}; a maximum age "
+            f"comes from {PACK_PARAMETER}"
+        )
+        return "as the document states it"
+    if pack_id != doc.rule_pack.id:
+        verification.discrepancies.append(
+            f"{where}.source names rule pack {_short(pack_id)}, the document applied "
+            f"{_short(doc.rule_pack.id)}"
+        )
+        return "as the document states it"
+    if pack_id not in known_packs():  # _recompute names the unknown pack
+        return "as the document states it"
+    pack = load_pack(pack_id)
+    if pack.version != doc.rule_pack.version:  # _recompute names the version
+        return "as the document states it"
+    value = pack.get(PACK_PARAMETER)
+    if value is None:
+        verification.discrepancies.append(
+            f"{where}.source names rule pack {pack.id} {pack.version} parameter "
+            f"{PACK_PARAMETER}, which that pack does not have"
+        )
+        return "as the document states it"
+    if value.value != limits.days:
+        verification.discrepancies.append(
+            f"{where}.days is {limits.days}, rule pack {pack.id} {pack.version} sets "
+            f"{PACK_PARAMETER} = {value.value}"
+        )
+    return f"checked against rule pack {pack.id} {pack.version}"
+
+
+def _epoch_checks(
+    doc: Attestation, verdicts: Mapping[str, OwnershipCheck], verification: Verification
+) -> None:
+    """The check line of the epoch proofs, claiming only what was decided here, and a
+    warning per epoch whose proven proofs rest on what only a node can tell (the document
+    carries no block times and nothing shows its epoch block is on the chain)."""
+    if not verification.epoch_proofs:
+        return
+    limits = _limits(doc)
+    source = _limit_source(doc, verification)
+    count = plural(verification.epoch_proofs, "epoch proof")
+    if verification.epochs_rechecked_on_node:
+        verification.checks.append(
+            f"{count}: each epoch's challenge rebuilt and the signature re-checked over it, the "
+            "epoch block read on the auditor's node, the ages checked against its heights and "
+            "block times and staleness (expiry included) recomputed under the document's "
+            f"limits ({limits.describe()}; the day limit {source})"
+        )
+    else:
+        blocks = ", ".join(f"{c} {plural(n, 'block')}" for c, n in sorted(limits.blocks.items()))
+        verification.checks.append(
+            f"{count}: each epoch's challenge rebuilt and the signature re-checked over it, the "
+            "ages in blocks checked against the heights and the document's block limits "
+            f"applied ({blocks or 'none stated'})"
+        )
+    trusted: dict[tuple[str, str], list[WalletEntry]] = {}
+    for chain in doc.chains:
+        ages: dict[str, set[int]] = {}
+        for wallet in chain.wallets:
+            if (
+                wallet.epoch is not None
+                and wallet.age is not None
+                and wallet.age.seconds is not None
+            ):
+                ages.setdefault(wallet.epoch.id, set()).add(wallet.age.seconds)
+        for epoch_id, seconds in ages.items():
+            if len(seconds) > 1:  # one epoch block, one pinned block: one age
+                verification.discrepancies.append(
+                    f"{chain.block.chain.value}: the proofs of epoch {_short(epoch_id)} state "
+                    f"different ages in seconds ({', '.join(map(str, sorted(seconds)))}) from "
+                    "the same epoch block to the same pinned block"
+                )
+        for wallet in chain.wallets:
+            key = _key(chain, wallet)
+            verdict = verdicts.get(key)
+            if (
+                wallet.epoch is None
+                or key in verification.epochs_on_node
+                or verdict is None
+                or verdict.status is not Ownership.PROVEN
+            ):
+                continue
+            verification.epochs_on_trust.append(key)
+            trusted.setdefault((chain.block.chain.value, wallet.epoch.id), []).append(wallet)
+    for (name, epoch_id), wallets in trusted.items():
+        epoch = wallets[0].epoch
+        assert epoch is not None
+        facts = [f"block hash (block {epoch.height} {epoch.hash})"]
+        if epoch.expires is not None:
+            facts.append(f"expiry ({epoch.expires})")
+        stated_ages = sorted({w.age.seconds for w in wallets if w.age is not None}, key=str)
+        stated = ", ".join("not stated" if s is None else str(s) for s in stated_ages)
+        facts.append(
+            f"age in seconds ({stated}, against {plural(limits.days, 'day')}: the day limit "
+            f"{source})"
+        )
+        verification.warnings.append(
+            f"{name}: not re-checked without an auditor node: epoch {_short(epoch_id)}'s "
+            f"{', '.join(facts[:-1])} and {facts[-1]} taken from the document, for "
+            f"{plural(len(wallets), 'proof')} counted proven"
+        )
 
 
 async def _reread(
@@ -633,6 +782,7 @@ async def _reread(
                     )
                     if on_node is not None:
                         verdicts[_key(chain, wallet)] = on_node
+                        verification.epochs_on_node.add(_key(chain, wallet))
                 elif name == "ethereum" and proof is not None and proof.get("scheme") == "eip1271":
                     verdicts[f"{name}:{wallet.address}"] = await check_eip1271(
                         adapter,
@@ -916,6 +1066,7 @@ def verify(
                 f"{key}: {says} {_short(claimed)}, the auditor finds "
                 f"{verdict.status.value} ({verdict.reason})"
             )
+    _epoch_checks(doc, verdicts, verification)
     try:
         _recompute(raw, doc, verdicts, verification)
     except PorError as exc:

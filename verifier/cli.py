@@ -1559,6 +1559,8 @@ def _render_verification(result: Any, trust_embedded_key: bool) -> None:
         state, colour = "VALID", "green"
         if result.exit_code == EXIT_SHORTFALL:
             state = "VALID, SHORTFALL"
+        if result.verdict_note is not None:  # never a bare VALID for what was not re-checked
+            state, colour = f"{state} ({result.verdict_note})", "yellow"
     elif not result.signer_pinned and not trust_embedded_key:
         state, colour = "NOT VERIFIED", "red"
     else:

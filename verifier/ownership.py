@@ -168,9 +168,11 @@ def on_chain_problem(
 
 def proof_age(epoch_block: BlockRef, pinned: BlockRef) -> ProofAge:
     """From the epoch block to the pinned block, in blocks and (when both times are known)
-    seconds."""
+    seconds, never negative: a Bitcoin block may be timed before an earlier one, but a
+    signature made at or after the epoch block is not younger than it (a signed document
+    refuses a negative age)."""
     seconds = (
-        pinned.time - epoch_block.time
+        max(0, pinned.time - epoch_block.time)
         if pinned.time is not None and epoch_block.time is not None
         else None
     )

@@ -406,7 +406,10 @@ def test_verify_proves_epoch_proofs(
     code, result = verify_cli(sign_attestation(build(), KEY))
     assert code == 0, result
     assert result["valid"] and result["discrepancies"] == []
-    assert any("2 epoch proofs" in c and "92 days" in c for c in result["checks"])
+    assert any("2 epoch proofs" in c for c in result["checks"])
+    # the day limit applies to ages in seconds only a node can confirm: a warning, not a ✓
+    assert not any("92 days" in c for c in result["checks"])
+    assert any("92 days" in w for w in result["warnings"])
 
 
 def _resign(doc: dict[str, Any]) -> dict[str, Any]:
