@@ -156,6 +156,9 @@ def test_epoch_attestations_verify_at_later_tips(
         assert code == 0, result["discrepancies"]
         assert result["valid"] and result["signer_pinned"]
         assert any("epoch proofs" in c for c in result["checks"]), result["checks"]
+        # decided on the nodes: nothing about the epochs taken on trust
+        assert result["epochs_rechecked_on_node"] is True
+        assert not any("without an auditor node" in w for w in result["warnings"])
         recomputed = {(w["chain"], w["label"]): w["ownership"] for w in result["report"]["wallets"]}
         for chain, roles in EPOCH_ROLES.items():
             for role in roles:
@@ -165,9 +168,14 @@ def test_epoch_attestations_verify_at_later_tips(
         assert recomputed[("bitcoin", "old-epoch")]["status"] == "stale"
         assert "expired" in recomputed[("bitcoin", "old-epoch")]["reason"]
 
-        # and from the document alone
+        # and from the document alone: valid, saying what only a node could have shown
         code, result, _ = verify(world, capsys, path)
         assert code == 0, result["discrepancies"]
+        assert result["epochs_rechecked_on_node"] is False
+        assert any(
+            f"not re-checked without an auditor node: epoch {EPOCH}'s block hash" in w
+            for w in result["warnings"]
+        ), result["warnings"]
     # the same signatures, older at the later tip
     assert ages[3] == ages[0] + 6
 
