@@ -29,7 +29,8 @@ from datetime import datetime
 
 from chains.base import BlockRef, ChainAdapter, Ownership, OwnershipCheck, ProofAge, ProofEpoch
 from chains.challenge import epoch_challenge
-from verifier.config import EpochConfig, OwnershipConfig, PorConfig
+from verifier.config import MAX_AGE_DAYS, EpochConfig, OwnershipConfig, PorConfig
+from verifier.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,13 @@ def pack_max_age_days(pack_name: str | None) -> tuple[int | None, str]:
     if parameter is None:
         return None, pack.id
     value = parameter.value
-    assert isinstance(value, int) and not isinstance(value, bool)  # a "count" parameter
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_AGE_DAYS:
+        # the same range as [ownership] max_age_days: a document carries no other
+        raise InputError(
+            f"must be a whole number of days from 1 to {MAX_AGE_DAYS}",
+            key=f"rule pack {pack.id} parameter {PACK_PARAMETER}",
+            value=str(value),
+        )
     return value, pack.id
 
 

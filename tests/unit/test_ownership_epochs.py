@@ -200,3 +200,29 @@ def test_a_pack_may_set_the_maximum_age(tmp_path) -> None:  # type: ignore[no-un
     assert days == 30
     assert pack_max_age_days(builtin)[0] is None  # the built-in packs do not set it
     assert pack_max_age_days(None) == (None, "")
+
+
+@pytest.mark.parametrize("value", [0, 3661, 100000])
+def test_a_pack_maximum_age_out_of_range_is_named(tmp_path, value) -> None:  # type: ignore[no-untyped-def]
+    """The config's range (1..3660 days) holds for a pack's parameter too, named by the pack's
+    key rather than surfacing later as a malformed attestation field."""
+    from importlib import resources
+
+    from verifier.errors import InputError
+    from verifier.ownership import pack_max_age_days
+    from verifier.rules import known_packs
+
+    builtin = known_packs()[0]
+    text = resources.files("verifier").joinpath("packs", f"{builtin}.toml").read_text()
+    text += (
+        f'\n[parameters.ownership_max_age_days]\nvalue = {value}\nstatus = "PH"\n'
+        'source = "test placeholder"\nverified_on = 2026-11-01\n'
+    )
+    source = tmp_path / "pack.toml"
+    source.write_text(text)
+    with pytest.raises(InputError) as info:
+        pack_max_age_days(str(source))
+    message = str(info.value)
+    assert "ownership_max_age_days" in message
+    # beyond the pack format's own bound (36600) the pack loader refuses it first
+    assert "1 to 3660" in message or (value > 36600 and "0 to 36600" in message)
