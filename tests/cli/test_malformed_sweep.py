@@ -1758,7 +1758,10 @@ def test_harness_catches_what_it_must(tmp_path: Path) -> None:
     target = Target("fake", ("x",), ())
     case = Case("case")
     results: dict[str, list[str]] = {}
-    pool = M.Pool(2, hang_seconds=1)
+    # the hog gets its own pool with a long hang limit: writing 1 GiB can take more than a
+    # second on a loaded machine, and it must be caught by its memory, not its time
+    quick = M.Pool(2, hang_seconds=1)
+    patient = M.Pool(1, hang_seconds=120)
     fakes = (crash, traceback_, safety_net, two_documents, exit_five, hang, hog, secret, clean)
     for fake in fakes:
         work = tmp_path / fake.__name__
@@ -1767,8 +1770,9 @@ def test_harness_catches_what_it_must(tmp_path: Path) -> None:
         def done(outcome: Any, name: str = fake.__name__) -> None:
             results[name] = M.problems(target, case, outcome, True)
 
-        pool.fork(fake, [], work, done)
-    pool.drain()
+        (patient if fake is hog else quick).fork(fake, [], work, done)
+    quick.drain()
+    patient.drain()
     assert any("signal 11" in p for p in results["crash"])
     assert "Traceback printed" in results["traceback_"]
     assert "internal error (safety net)" in results["safety_net"]
