@@ -23,17 +23,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bcoin_fixtures import start_bcoin
-from eth_fixtures import start_anvil
+from demo_world import demo_world
 
-from attestations.build import build_tree
 from attestations.document import sign_attestation
 from chains.btc_ownership import AddressType, DecodedAddress, encode_address
 from verifier.cli import main
-from verifier.demo import ATTESTATION, EPOCH, Nodes, _fund_and_configure
-from verifier.inputs import read_assets, read_liabilities
+from verifier.demo import EPOCH
 from verifier.keys import load_signing_key
-from verifier.sample import assets_toml, sample_assets, write_sample
 
 pytestmark = pytest.mark.node
 
@@ -54,23 +50,9 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     work = tmp_path_factory.mktemp("attest-epochs")
-    assets = sample_assets(3)
-    write_sample(work / "liabilities.csv", 300, assets)
-    (work / "assets.toml").write_text(assets_toml(assets))
-    data = read_liabilities(work / "liabilities.csv", read_assets(work / "assets.toml"))
-    result = build_tree(
-        data, work / "tree", attestation_id=ATTESTATION, as_of="2026-11-21T00:00:00Z"
-    )
-    totals = dict(zip((a.code for a in result.root.assets), result.root.root.sums, strict=True))
-    bcoin = start_bcoin()
-    anvil = start_anvil()
-    try:
-        _fund_and_configure(work, Nodes(bcoin, anvil), totals, epochs=True)
-        assert main(["keys", "create", "--config", str(work / "por.toml")]) == 0
-        yield World(work, bcoin, anvil)
-    finally:
-        bcoin.stop()
-        anvil.stop()
+    with demo_world(work, accounts=300, epochs=True) as (config, nodes):
+        assert main(["keys", "create", "--config", str(config)]) == 0
+        yield World(work, nodes.bcoin, nodes.anvil)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any, str]:

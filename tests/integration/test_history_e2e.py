@@ -23,16 +23,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bcoin_fixtures import start_bcoin
-from eth_fixtures import start_anvil
+from demo_world import demo_world
 from postgres_fixtures import WebhookReceiver, db_url, pg_server, wait_for  # noqa: F401
 from prom_fixtures import sample
 
-from attestations.build import build_tree
 from verifier.cli import main
-from verifier.demo import ATTESTATION, Nodes, _fund_and_configure
-from verifier.inputs import read_assets, read_liabilities
-from verifier.sample import assets_toml, sample_assets, write_sample
 from verifier.store import Store
 
 pytestmark = pytest.mark.node
@@ -42,22 +37,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
     work = tmp_path_factory.mktemp("history")
-    assets = sample_assets(3)
-    write_sample(work / "liabilities.csv", 200, assets)
-    (work / "assets.toml").write_text(assets_toml(assets))
-    data = read_liabilities(work / "liabilities.csv", read_assets(work / "assets.toml"))
-    result = build_tree(
-        data, work / "tree", attestation_id=ATTESTATION, as_of="2026-11-21T00:00:00Z"
-    )
-    totals = dict(zip((a.code for a in result.root.assets), result.root.root.sums, strict=True))
-    bcoin = start_bcoin()
-    anvil = start_anvil()
-    try:
-        _fund_and_configure(work, Nodes(bcoin, anvil), totals)
-        yield work, bcoin.port
-    finally:
-        bcoin.stop()
-        anvil.stop()
+    with demo_world(work) as (_, nodes):
+        yield work, nodes.bcoin.port
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

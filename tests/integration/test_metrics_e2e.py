@@ -5,7 +5,6 @@ Every metric the docs/examples rules and dashboard use must be in the real scrap
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import signal
@@ -23,42 +22,22 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
-from bcoin_fixtures import start_bcoin
-from eth_fixtures import start_anvil
+from demo_world import demo_world
 from postgres_fixtures import wait_for
 from prom_fixtures import sample, samples
 from test_monitoring_examples import METRIC, dashboard_expressions, rule_expressions
 
-from attestations.build import build_tree
-from verifier.demo import ATTESTATION, Nodes, _fund_and_configure
-from verifier.inputs import read_assets, read_liabilities
-from verifier.sample import assets_toml, sample_assets, write_sample
+from verifier.demo import ATTESTATION
 
 pytestmark = pytest.mark.node
 REPO = Path(__file__).resolve().parents[2]
-EPOCHS = "epochs" in inspect.signature(_fund_and_configure).parameters
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     work = tmp_path_factory.mktemp("metrics")
-    assets = sample_assets(3)
-    write_sample(work / "liabilities.csv", 200, assets)
-    (work / "assets.toml").write_text(assets_toml(assets))
-    data = read_liabilities(work / "liabilities.csv", read_assets(work / "assets.toml"))
-    result = build_tree(
-        data, work / "tree", attestation_id=ATTESTATION, as_of="2026-11-21T00:00:00Z"
-    )
-    totals = dict(zip((a.code for a in result.root.assets), result.root.root.sums, strict=True))
-    bcoin = start_bcoin()
-    anvil = start_anvil()
-    try:
-        extra = {"epochs": True} if EPOCHS else {}
-        _fund_and_configure(work, Nodes(bcoin, anvil), totals, **extra)
+    with demo_world(work, epochs=True):
         yield work
-    finally:
-        bcoin.stop()
-        anvil.stop()
 
 
 class Por:
@@ -176,10 +155,10 @@ def test_scrape_the_every_loop_and_por_serve(world: Path, tmp_path: Path) -> Non
     proven = sample(text, "por_ownership_addresses", chain="bitcoin", status="proven")
     assert proven is not None and proven > 0
     ages = [n for n, _, _ in every if n.startswith("por_ownership_proof_age")]
-    if EPOCHS:  # epoch proofs report their age; the demo's old epoch is stale
-        assert ages and sample(text, "por_ownership_max_age_seconds") is not None
-        stale = sample(text, "por_ownership_addresses", chain="bitcoin", status="stale")
-        assert stale is not None and stale > 0
+    # epoch proofs report their age; the demo's old epoch is stale
+    assert ages and sample(text, "por_ownership_max_age_seconds") is not None
+    stale = sample(text, "por_ownership_addresses", chain="bitcoin", status="stale")
+    assert stale is not None and stale > 0
 
     # every metric the example rules and dashboard use is in this real scrape (the block
     # limit and proof ages only exist with epoch proofs and a configured limit)
@@ -190,8 +169,6 @@ def test_scrape_the_every_loop_and_por_serve(world: Path, tmp_path: Path) -> Non
         for n in METRIC.findall(expr)
     }
     optional = {"por_ownership_max_age_blocks", "por_ownership_proof_age_blocks"}
-    if not EPOCHS:
-        optional |= {"por_ownership_proof_age_seconds", "por_ownership_max_age_seconds"}
     assert used - real <= optional, sorted(used - real)
 
     # por serve: the site's port and a metrics port reading the loop's database

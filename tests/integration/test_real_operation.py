@@ -23,13 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bcoin_fixtures import start_bcoin
-from eth_fixtures import start_anvil
-
-from attestations.build import build_tree
-from verifier.demo import ATTESTATION, Nodes, _fund_and_configure
-from verifier.inputs import read_assets, read_liabilities
-from verifier.sample import assets_toml, sample_assets, write_sample
+from demo_world import demo_world
 
 pytestmark = pytest.mark.node
 
@@ -45,19 +39,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A config directory as `por init` leaves it once filled in: the liabilities file
     and its assets (the tree is built by each run), the nodes, the epoch proofs."""
     work = tmp_path_factory.mktemp("operation")
-    assets = sample_assets(3)
-    write_sample(work / "liabilities.csv", 300, assets)
-    (work / "assets.toml").write_text(assets_toml(assets))
-    data = read_liabilities(work / "liabilities.csv", read_assets(work / "assets.toml"))
     scratch = tmp_path_factory.mktemp("scratch-tree")
-    result = build_tree(
-        data, scratch / "tree", attestation_id=ATTESTATION, as_of="2026-11-21T00:00:00Z"
-    )
-    totals = dict(zip((a.code for a in result.root.assets), result.root.root.sums, strict=True))
-    bcoin = start_bcoin()
-    anvil = start_anvil()
-    try:
-        config = _fund_and_configure(work, Nodes(bcoin, anvil), totals, epochs=True)
+    with demo_world(work, accounts=300, epochs=True, tree=scratch / "tree") as (config, _):
         text = config.read_text()
         config.write_text(
             text.replace(
@@ -67,9 +50,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         )
         assert 'file = "liabilities.csv"' in config.read_text()
         yield work
-    finally:
-        bcoin.stop()
-        anvil.stop()
 
 
 def read_only(directory: Path) -> list[str]:

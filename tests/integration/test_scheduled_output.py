@@ -21,13 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bcoin_fixtures import start_bcoin
-from eth_fixtures import start_anvil
-
-from attestations.build import build_tree
-from verifier.demo import ATTESTATION, Nodes, _fund_and_configure
-from verifier.inputs import read_assets, read_liabilities
-from verifier.sample import assets_toml, sample_assets, write_sample
+from demo_world import demo_world
 
 pytestmark = pytest.mark.node
 REPO = Path(__file__).resolve().parents[2]
@@ -37,22 +31,8 @@ RUNS = 3
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     work = tmp_path_factory.mktemp("scheduled")
-    assets = sample_assets(3)
-    write_sample(work / "liabilities.csv", 200, assets)
-    (work / "assets.toml").write_text(assets_toml(assets))
-    data = read_liabilities(work / "liabilities.csv", read_assets(work / "assets.toml"))
-    result = build_tree(
-        data, work / "tree", attestation_id=ATTESTATION, as_of="2026-11-21T00:00:00Z"
-    )
-    totals = dict(zip((a.code for a in result.root.assets), result.root.root.sums, strict=True))
-    bcoin = start_bcoin()
-    anvil = start_anvil()
-    try:
-        _fund_and_configure(work, Nodes(bcoin, anvil), totals)
+    with demo_world(work):
         yield work
-    finally:
-        bcoin.stop()
-        anvil.stop()
 
 
 def start_loop(config: Path, db: Path, report_dir: Path) -> subprocess.Popen[str]:
