@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import json
 import os
 import threading
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import site_builder as builder
+from chromium_fixtures import need_chromium
 
 from verifier.history import render_history_html
 from verifier.html_report import render_html
@@ -31,22 +32,8 @@ from verifier.store import Coverage, RunRecord
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 HERE = Path(__file__).resolve().parent
 WIDTHS = {"phone": 390, "desktop": 1280}
-_spec = importlib.util.spec_from_file_location("_site_builder_pages", HERE / "site_builder.py")
-assert _spec is not None and _spec.loader is not None
-builder = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(builder)
-
-
-def _need_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail("/usr/bin/chromium is required under CI (Debian package chromium)")
-    pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)")
 
 
 def _run(n: int, when: str, status: str, ratios: dict[str, str], **over: Any) -> RunRecord:
@@ -107,7 +94,7 @@ def history_runs() -> list[RunRecord]:
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every page, written into one directory (the site under site/)."""
-    _need_chromium()
+    need_chromium()
     root = tmp_path_factory.mktemp("pages")
     demo = json.loads((HERE / "demo-report.json").read_text())
     (root / "report.html").write_text(render_html(demo), encoding="utf-8")
@@ -138,17 +125,6 @@ def base_url(pages: Path) -> Iterator[str]:
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="session")

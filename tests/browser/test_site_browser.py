@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import importlib.util
 import json
 import os
 import threading
@@ -22,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import site_builder as builder
 from aiohttp import web
+from chromium_fixtures import need_chromium
 
 from attestations.proofs import parse_proof, parse_root_document, verify_proof
 from verifier.errors import InvalidProof
@@ -31,28 +32,7 @@ from verifier.site import build_site
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("_site_builder_browser", HERE / "site_builder.py")
-assert _spec is not None and _spec.loader is not None
-builder = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(builder)
-
-
-def _need_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail("/usr/bin/chromium is required under CI (Debian package chromium)")
-    pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)")
 
 
 class _Server:
@@ -89,7 +69,7 @@ class _Server:
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    _need_chromium()
+    need_chromium()
     work = tmp_path_factory.mktemp("browser")
     att_dir, proofs = builder.make_attestation_dir(work / "main")
     _, other_proofs = builder.make_attestation_dir(work / "other", "another-attestation-2026-10")
@@ -108,17 +88,6 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def base_url(published: dict[str, Any]) -> Iterator[str]:
     with _Server(create_app(published["site"])) as server:
         yield f"http://127.0.0.1:{server.port}"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _need_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="session")
