@@ -25,15 +25,16 @@ and their delivery, the loop stopping) are log records (verifier/logs.py), never
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import os
 import re
+import select
 import signal
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -565,15 +566,48 @@ def _alert(
 
 
 class Stop:
-    """Set by SIGTERM/SIGINT; the loop checks it between runs and while waiting."""
+    """Set by SIGTERM/SIGINT; the loop checks it between runs and while waiting.
+
+    The signal handler only stores the signal and writes one byte to a pipe: it takes no
+    lock and logs nothing. (A `threading.Event` set from a handler deadlocks when the signal
+    lands while the main thread holds the event's own lock inside `wait`, and a log line
+    written from a handler can land inside another write to stderr; both were seen as a
+    loop that ignored SIGTERM on a loaded machine.)
+    """
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self.signal: str | None = None
+        self._set = False
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+
+    def set(self, name: str | None = None) -> None:
+        if name is not None and self.signal is None:
+            self.signal = name
+        self._set = True
+        with contextlib.suppress(OSError):  # the pipe is full: a wake-up is pending
+            os.write(self._write, b"\0")
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, seconds: int) -> bool:
+        """Wait up to `seconds` or until set; True when set."""
+        deadline = time.monotonic() + seconds
+        while not self._set:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            select.select([self._read], [], [], left)
+        return self._set
+
+    def close(self) -> None:
+        os.close(self._read)
+        os.close(self._write)
 
     def install(self) -> None:
         def handler(signum: int, _frame: FrameType | None) -> None:
-            log.warning("%s received, stopping after this run", signal.Signals(signum).name)
-            self.event.set()
+            self.set(signal.Signals(signum).name)
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
@@ -594,7 +628,7 @@ def run_loop(
     ``--metrics-port``) is told when each run starts and ends.
     """
     runs = 0
-    while not stop.event.is_set():
+    while not stop.is_set():
         started = time.monotonic()
         if health is not None:
             health.run_started()
@@ -615,8 +649,10 @@ def run_loop(
         if max_runs is not None and runs >= max_runs:
             break
         wait = max(Decimal(0), Decimal(interval) - Decimal(str(time.monotonic() - started)))
-        if stop.event.wait(int(wait) + (1 if wait % 1 else 0)):
+        if stop.wait(int(wait) + (1 if wait % 1 else 0)):
             break
+    if stop.signal is not None:
+        log.warning("%s received, stopped after the run in progress", stop.signal)
     log.info("stopped")
     return 0
 

@@ -4,6 +4,7 @@ and stops when told."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -112,7 +113,7 @@ def test_loop_survives_failures_and_stops() -> None:
         if len(calls) == 1:
             raise PorError("database is down")
         if len(calls) == 3:
-            stop.event.set()
+            stop.set()
         return 0
 
     assert run_loop(once, 1, stop) == 0
@@ -121,6 +122,36 @@ def test_loop_survives_failures_and_stops() -> None:
 
 def test_loop_stops_while_waiting() -> None:
     stop = Stop()
-    timer = threading.Timer(0.2, stop.event.set)
+    timer = threading.Timer(0.2, stop.set)
     timer.start()
     assert run_loop(lambda: 0, 3600, stop) == 0
+
+
+STOP_UNDER_SIGNALS = """
+import os, random, signal, sys, threading
+from verifier.schedule import Stop
+for _ in range(int(sys.argv[1])):
+    stop = Stop()
+    stop.install()
+    timer = threading.Timer(random.random() / 500, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    while not stop.wait(0):
+        pass
+    timer.join()
+    stop.close()
+print("stopped every time")
+"""
+
+
+def test_a_signal_at_any_moment_of_the_wait_stops_the_loop() -> None:
+    """SIGTERM lands at random points of a tight wait loop, 600 times. The `Stop` it
+    replaced (a threading.Event set from the handler) deadlocked here within a few hundred
+    signals: the handler blocked on the lock the interrupted `wait` held."""
+    done = subprocess.run(
+        [sys.executable, "-c", STOP_UNDER_SIGNALS, "600"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and "stopped every time" in done.stdout, done.stderr
