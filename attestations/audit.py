@@ -30,7 +30,7 @@ from attestations.build import INDEX_HEAD, binary_ids, compute_tree, default_wor
 from attestations.encoding import HASH_LEN, account_hash, commitment, tree_height
 from attestations.levels import parent_level, split_sums
 from attestations.store import TreeStore
-from verifier.errors import InvalidProof, SumOverflow
+from verifier.base.errors import InvalidProof, SumOverflow
 
 Progress = Any
 

@@ -1,7 +1,7 @@
 """Build a `por-mst-v1` tree at exchange scale and store it for O(log n) proofs.
 
 Where it sits: validated liabilities (`Liabilities`, columnar) come in from
-`verifier.inputs`; out goes a tree directory (`attestations.store` reads it):
+`verifier.inputs.liabilities`; out goes a tree directory (`attestations.store` reads it):
 
     root.json          the public root document (mode 0644)
     secret.key         the master secret, hex (mode 0600), unless --secret-file points elsewhere
@@ -61,8 +61,8 @@ from attestations.encoding import (
 )
 from attestations.levels import leaf_records, pad_records, parent_level, record_width, split_sums
 from attestations.proofs import RootDocument, SumNode
-from verifier import safejson
-from verifier.errors import InputError, SumOverflow
+from verifier.base import safejson
+from verifier.base.errors import InputError, SumOverflow
 
 STORE_VERSION = 1
 SECRET_BYTES = 32

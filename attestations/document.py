@@ -2,12 +2,12 @@
 
 Where it sits: the last step of the attestation stage. The exchange assembles, from the
 liabilities root document (`root.json`, attestations/build.py), the chain snapshots
-(verifier/snapshot.py), its off-chain reserve statement, prices and the rule pack, one JSON
+(verifier/holdings/snapshot.py), its off-chain reserve statement, prices and the rule pack, one JSON
 document; signs it with an Ed25519 key; and publishes it. An auditor reads it back with
 `verify_attestation` (or `verify_attestation_signature`) before reconciling. docs/attestation.md
 is the normative description of the schema and of the canonical encoding.
 
-Pure apart from two edges: the signing key (its files are verifier/keys.py's job) and writing
+Pure apart from two edges: the signing key (its files are verifier/inputs/keys.py's job) and writing
 the published files (`write_attestation`, `load_attestation`). No network, no asyncio.
 
 Invariants:
@@ -28,7 +28,7 @@ Invariants:
      verifiers), and ``liabilities`` is the root document verbatim. Inside ``ownership``, the
      members a verifier decides with (``message``, ``epoch``, ``age``, ``status``) and the
      top-level ``settings`` (the maximum proof age applied) are checked strictly: an epoch
-     proof's message, age and staleness are recomputed from them (verifier/attest.py).
+     proof's message, age and staleness are recomputed from them (verifier/jobs/attest.py).
   5. The private key is never part of an error message.
 """
 
@@ -57,8 +57,8 @@ from attestations.proofs import RootDocument, parse_root_document
 from chains.base import Attribution, BlockRef, Chain, ProofAge, ProofEpoch, WalletClass
 from chains.btc_ownership import decode_address
 from chains.challenge import challenge, epoch_challenge, line_problem
-from verifier import safejson
-from verifier.errors import InputError, InvalidProof, NotFound, PorError, StoreError
+from verifier.base import safejson
+from verifier.base.errors import InputError, InvalidProof, NotFound, PorError, StoreError
 
 FORMAT = "por-attestation-v1"
 SIGNING_TAG = b"por-attestation-v1\n"
@@ -99,7 +99,7 @@ OWNERSHIP_STATUSES = ("proven", "unproven", "custodial", "stale")
 expiry) counts as unproven everywhere."""
 MAX_AGE_DAYS = 3660
 """Most days a maximum age may state: ten years, as `[ownership] max_age_days` allows
-(verifier.config_schema.MAX_AGE_DAYS; a test keeps the two equal). A document stating more
+(verifier.inputs.config_schema.MAX_AGE_DAYS; a test keeps the two equal). A document stating more
 is refused: such a limit would accept any old signature."""
 RESERVE_LISTS = ("cash", "insurance", "guarantees")
 
@@ -252,7 +252,7 @@ class WalletEntry:
     ownership: Mapping[str, Any] | None = None
     """The ownership proof as given: ``{"scheme", "message", "signature" | "signatures",
     "witness_script", "addresses"}`` (chains/btc_ownership.py, chains/eth_ownership.py);
-    None when there is none (e.g. custodial). `verifier.attest.attestation_document` adds
+    None when there is none (e.g. custodial). `verifier.jobs.attest.attestation_document` adds
     the verdict's ``epoch``, ``age`` and ``status``."""
     epoch: ProofEpoch | None = None
     """Parsed from ``ownership.epoch`` by `parse_attestation`: the ownership epoch whose
@@ -305,7 +305,7 @@ class ChainEntry:
 
 @dataclass(frozen=True, slots=True)
 class PriceQuote:
-    """One asset's price in the reporting currency (verifier/prices.py `Price`)."""
+    """One asset's price in the reporting currency (verifier/inputs/prices.py `Price`)."""
 
     value: Decimal
     """Price of one whole unit; written as a plain decimal string, never a float."""
@@ -353,7 +353,8 @@ class OwnershipMaxAge:
     """Chain name -> most blocks from the epoch block to the pinned block (no entry: none)."""
 
     def to_json(self) -> dict[str, Any]:
-        """``{"days", "source", "blocks"}`` (what `verifier.ownership.MaxAge.to_json` gives)."""
+        """``{"days", "source", "blocks"}`` (what `verifier.holdings.ownership.MaxAge.to_json`
+        gives)."""
         return {
             "days": self.days,
             "source": self.source,
@@ -980,7 +981,7 @@ def build_attestation(
         ``guarantees`` lists of objects); amounts as decimal strings.
     prices
         Asset code -> `PriceQuote`, or a mapping ``{"value", "currency", "source", "time"}``
-        (what ``verifier.prices.Price.to_json()`` gives).
+        (what ``verifier.inputs.prices.Price.to_json()`` gives).
     rule_pack
         Id and version of the reserve rule pack.
     report
@@ -1031,7 +1032,7 @@ def sign_attestation(doc: Mapping[str, Any], private_key: Ed25519PrivateKey) -> 
     doc
         An attestation document (an existing ``"signature"`` member is replaced).
     private_key
-        The exchange's signing key (verifier/keys.py `load_signing_key`).
+        The exchange's signing key (verifier/inputs/keys.py `load_signing_key`).
 
     Returns
     -------
@@ -1170,7 +1171,7 @@ _AMBIGUOUS = ("twice in one object", "which is not a JSON number")
 def loads_attestation(data: bytes | str, *, source: str | None = None) -> Any:
     """Parse attestation JSON strictly (not yet checked: see `verify_attestation`).
 
-    Decoded by `verifier.safejson`: nesting, integer literals and exponents are bounded (a
+    Decoded by `verifier.base.safejson`: nesting, integer literals and exponents are bounded (a
     100,000-level document is refused, not a crash). Non-integer numbers are kept as
     `Decimal` so the checks report them with their path; duplicate keys and NaN/Infinity
     are refused outright.

@@ -22,7 +22,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from verifier.errors import InvalidProof, SumOverflow
+from verifier.base.errors import InvalidProof, SumOverflow
 
 FORMAT = "por-mst-v1"
 HASH_LEN = 32

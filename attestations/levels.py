@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from attestations.encoding import HASH_LEN, SUM_LEN, TAG_LEAF, TAG_NODE, TAG_PAD
-from verifier.errors import SumOverflow
+from verifier.base.errors import SumOverflow
 
 U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]

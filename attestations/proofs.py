@@ -33,7 +33,7 @@ from attestations.encoding import (
     leaf_hash,
     node_hash,
 )
-from verifier.errors import InvalidProof, SumOverflow
+from verifier.base.errors import InvalidProof, SumOverflow
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")

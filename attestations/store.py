@@ -53,8 +53,8 @@ from attestations.proofs import (
     parse_root_document,
     verify_proof,
 )
-from verifier import safejson
-from verifier.errors import InputError, InvalidProof, NotFound, StoreError
+from verifier.base import safejson
+from verifier.base.errors import InputError, InvalidProof, NotFound, StoreError
 
 MAX_HEIGHT = 64
 """Leaf positions are stored as u64: no tree is higher."""

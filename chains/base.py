@@ -8,11 +8,11 @@ Invariants:
   1. A `BlockRef` names the chain, the network, the height and the block hash; a snapshot
      is valid only for that exact block.
   2. Amounts are `int` base units (satoshi, wei, token units), never float.
-  3. An adapter raises the typed `ChainError`s of `verifier.errors`: `NodeUnavailable`,
+  3. An adapter raises the typed `ChainError`s of `verifier.base.errors`: `NodeUnavailable`,
      `NetworkMismatch`, `StaleNode`, `TipMoved`, `MalformedReply`, `RpcError`.
   4. A node reply is read up to a cap (`DEFAULT_MAX_REPLY_BYTES`, or the endpoint's
      `max_reply_bytes`) and decoded with bounded nesting and number sizes; node URLs appear
-     in messages only masked (`verifier.redact.mask_url`): they may carry an API key.
+     in messages only masked (`verifier.base.redact.mask_url`): they may carry an API key.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, Self
 
-from verifier.errors import MalformedReply
+from verifier.base.errors import MalformedReply
 
 _HEX32 = re.compile(r"[0-9a-f]{64}")
 

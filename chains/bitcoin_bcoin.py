@@ -1,8 +1,8 @@
 """Bitcoin balances at a pinned block from a bcoin node's address index.
 
 Where it sits: a `ChainAdapter` (chains/base.py) for `Chain.BITCOIN`, beside the Bitcoin Core
-adapter; the snapshot step (verifier/snapshot.py) pins a block with `tip()`/`block_at()` and
-calls `holdings()`. HTTP goes through `chains/rpc.py` (timeouts, retries, typed errors,
+adapter; the snapshot step (verifier/holdings/snapshot.py) pins a block with `tip()`/`block_at()`
+and calls `holdings()`. HTTP goes through `chains/rpc.py` (timeouts, retries, typed errors,
 Decimal numbers). Nothing but typed values leaves this module.
 
 How a balance at height H is rebuilt: bcoin (run with `--index-tx --index-address`) answers
@@ -51,7 +51,7 @@ from chains.base import (
 from chains.btc_address import AddressError, decode_address
 from chains.btc_amounts import MAX_MONEY, to_sats  # noqa: F401  (MAX_MONEY: re-exported)
 from chains.rpc import HttpJson, JsonRpc, header_time, peek
-from verifier.errors import (
+from verifier.base.errors import (
     InputError,
     MalformedReply,
     NetworkMismatch,

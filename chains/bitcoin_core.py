@@ -1,6 +1,6 @@
 """Bitcoin Core adapter: balances at one pinned block from the UTXO set (`scantxoutset`).
 
-Where it sits: in `chains/`, under `verifier/snapshot.py` and over `chains/rpc.py`
+Where it sits: in `chains/`, under `verifier/holdings/snapshot.py` and over `chains/rpc.py`
 (JSON-RPC with timeouts, retries and Decimal numbers). It is the adapter an auditor points
 at their own Bitcoin Core node (27/28; any version whose `scantxoutset` reports `height`
 and `bestblock`, i.e. 0.19+).
@@ -48,7 +48,7 @@ from chains.btc_wallets import (
     watch_addresses,
 )
 from chains.rpc import JsonRpc, auth_from_sources, header_time, peek
-from verifier.errors import (
+from verifier.base.errors import (
     InputError,
     MalformedReply,
     NetworkMismatch,
@@ -56,7 +56,7 @@ from verifier.errors import (
     StaleNode,
     TipMoved,
 )
-from verifier.redact import mask_url
+from verifier.base.redact import mask_url
 
 RPC_INVALID_PARAMETER = -8
 DEFAULT_RANGE = 1000

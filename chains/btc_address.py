@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from embit import base58 as _base58
 from embit import bech32 as _bech32
 
-from verifier.errors import InputError
+from verifier.base.errors import InputError
 
 __all__ = [
     "NETWORKS",

@@ -13,7 +13,7 @@ from decimal import Decimal, DecimalException, localcontext
 from typing import Literal
 
 from chains.rpc import peek
-from verifier.errors import MalformedReply
+from verifier.base.errors import MalformedReply
 
 __all__ = ["COIN", "MAX_MONEY", "to_sats"]
 

@@ -61,7 +61,7 @@ from embit.transaction import SIGHASH, Transaction, TransactionInput, Transactio
 from chains import btc_address
 from chains.base import Ownership, OwnershipCheck
 from chains.btc_address import AddressType, DecodedAddress, encode_address
-from verifier.errors import InputError, InvalidProof
+from verifier.base.errors import InputError, InvalidProof
 
 __all__ = [
     "SCHEMES",

@@ -37,7 +37,7 @@ from embit.descriptor.checksum import add_checksum
 from embit.networks import NETWORKS as EMBIT_NETWORKS
 
 from chains.btc_address import AddressError, decode_address
-from verifier.errors import InputError
+from verifier.base.errors import InputError
 
 BITCOIN_NETWORKS = ("main", "test", "testnet4", "signet", "regtest")
 """Network names as Bitcoin Core's `getblockchaininfo.chain` gives them."""

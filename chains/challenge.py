@@ -27,7 +27,7 @@ reads balances at a new tip every hour, but cold keys sign a few times a year. T
 signs once per *epoch*; the message names the exchange, the epoch id, the chain and network
 and a block the signer saw (so the signature was made at or after that block), and
 optionally an expiry. A reconciliation at any later block accepts it within a maximum age
-(verifier/ownership.py decides the age and staleness)::
+(verifier/holdings/ownership.py decides the age and staleness)::
 
     por ownership epoch
     exchange: <exchange name>
@@ -43,7 +43,7 @@ from __future__ import annotations
 import unicodedata
 
 from chains.base import BlockRef
-from verifier.errors import InputError
+from verifier.base.errors import InputError
 
 HEADER = "por ownership proof"
 EPOCH_HEADER = "por ownership epoch"

@@ -1,6 +1,6 @@
 """Esplora adapter: balances at a past block rebuilt from address histories (REST).
 
-Where it sits: in `chains/`, under `verifier/snapshot.py` and over `chains/rpc.py`
+Where it sits: in `chains/`, under `verifier/holdings/snapshot.py` and over `chains/rpc.py`
 (`HttpJson`: timeouts, retries, a concurrency bound). It reads any Esplora server — the
 Blockstream electrs fork or mempool.space's — through the documented HTTP API (Esplora's
 API.md): `/blocks/tip/hash`, `/block/:hash`, `/block-height/:height`, `/address/:address`
@@ -48,7 +48,7 @@ from chains.btc_wallets import (
     watch_addresses,
 )
 from chains.rpc import HttpJson, decode_reply, peek, short
-from verifier.errors import (
+from verifier.base.errors import (
     InputError,
     MalformedReply,
     NetworkMismatch,
@@ -58,7 +58,7 @@ from verifier.errors import (
     StaleNode,
     TipMoved,
 )
-from verifier.redact import mask_url
+from verifier.base.redact import mask_url
 
 GENESIS = {
     "main": "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",

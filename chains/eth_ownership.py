@@ -1,8 +1,9 @@
 """Ethereum ownership proofs: does the exchange control this address at the pinned block?
 
 Where it sits: beside the Ethereum adapter (`chains/ethereum.py`), called by
-`verifier/snapshot.py` for each Ethereum address with the challenge of `chains/challenge.py`
-(which names the exchange, the attestation and the pinned block). Two schemes:
+`verifier/holdings/snapshot.py` for each Ethereum address with the challenge of
+`chains/challenge.py` (which names the exchange, the attestation and the pinned block). Two
+schemes:
 
 * `eip191` (externally owned accounts): a `personal_sign` signature over the challenge text,
   i.e. an ECDSA signature over keccak256("\\x19Ethereum Signed Message:\\n" + len + text)

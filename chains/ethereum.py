@@ -1,7 +1,7 @@
 """Ethereum JSON-RPC adapter: ETH and ERC-20 balances of many addresses at one pinned block.
 
 Where it sits: the Ethereum edge of `chains/` (contract in `chains/base.py`), under
-`verifier/snapshot.py`. It talks to any Ethereum JSON-RPC node (geth, reth, anvil, ...)
+`verifier/holdings/snapshot.py`. It talks to any Ethereum JSON-RPC node (geth, reth, anvil, ...)
 with raw JSON-RPC batches over aiohttp and returns frozen values; raw JSON never leaves this
 module. (web3's request and result formatting cost ten times the node's own time for a
 batched read, measured with `por bench snapshot`, and its provider shows the URL, API key
@@ -58,7 +58,7 @@ from trie.hexary import HexaryTrie
 from chains.base import DEFAULT_MAX_REPLY_BYTES, Balance, BlockRef, Chain, ChainSnapshot, Token
 from chains.retry import RetryPolicy, unavailable
 from chains.rpc import check_endpoint, decode_reply, peek, read_body, short
-from verifier.errors import (
+from verifier.base.errors import (
     ChainError,
     InputError,
     MalformedReply,
@@ -69,7 +69,7 @@ from verifier.errors import (
     StaleNode,
     TipMoved,
 )
-from verifier.redact import mask_url
+from verifier.base.redact import mask_url
 
 log = logging.getLogger(__name__)
 ETH = Token("ETH", 18)

@@ -2,7 +2,7 @@
 wait, what each retry logs and what giving up says.
 
 Where it sits: under the node clients (`chains.rpc.HttpJson`/`JsonRpc`, the Ethereum
-adapter) and the alert webhook (`verifier.alerts.Webhook`), which used to carry three
+adapter) and the alert webhook (`verifier.history.alerts.Webhook`), which used to carry three
 hand-written loops of their own. The loop is tenacity's (`AsyncRetrying` for the adapters,
 `Retrying` for the webhook, which runs outside an event loop); this module only states the
 rules:
@@ -19,7 +19,7 @@ rules:
   after N attempts", the wording of `gave_up`), a value, or re-raises it unchanged.
 
 Callers pass subjects that are already masked: a node or webhook URL is shown only through
-`verifier.redact.mask_url`.
+`verifier.base.redact.mask_url`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from typing import Any, NoReturn, TypeVar
 import aiohttp
 import tenacity
 
-from verifier.errors import NodeUnavailable, RpcError
-from verifier.redact import mask_text
+from verifier.base.errors import NodeUnavailable, RpcError
+from verifier.base.redact import mask_text
 
 _T = TypeVar("_T")
 

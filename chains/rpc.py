@@ -7,9 +7,9 @@ reset, timeouts, a truncated body, HTTP 502/503/504, RPC -28 "warming up") are r
 exponential backoff by the one policy of `chains.retry`; everything else raises a typed
 error at once. A reply is read up to
 `max_reply_bytes` (checked against Content-Length first, then counted while it streams)
-and decoded by `verifier.safejson` (bounded nesting and integers, numbers with a fraction
+and decoded by `verifier.base.safejson` (bounded nesting and integers, numbers with a fraction
 as `Decimal`, never float). Node URLs may carry credentials or API keys: messages show them
-only through `verifier.redact.mask_url`. Concurrency is bounded by a semaphore; a JSON-RPC
+only through `verifier.base.redact.mask_url`. Concurrency is bounded by a semaphore; a JSON-RPC
 batch is one HTTP request per chunk.
 """
 
@@ -33,10 +33,10 @@ import aiohttp
 from chains.base import DEFAULT_MAX_REPLY_BYTES, MAX_BLOCK_TIME, BlockRef
 from chains.retry import TRANSIENT_STATUS, Failure, RetryPolicy, TransientStatus, unavailable
 from chains.retry import gave_up as gave_up  # noqa: PLC0414 - re-exported: its old home
-from verifier import safejson
-from verifier.errors import InputError, MalformedReply, NodeUnavailable, RpcError
-from verifier.logs import register_secret
-from verifier.redact import mask_text, mask_url
+from verifier.base import safejson
+from verifier.base.errors import InputError, MalformedReply, NodeUnavailable, RpcError
+from verifier.base.logs import register_secret
+from verifier.base.redact import mask_text, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ async def read_body(reply: aiohttp.ClientResponse, limit: int, what: str) -> byt
 
 
 def decode_reply(body: bytes | str, *, source: str) -> Any:
-    """A node's JSON reply, decoded with `verifier.safejson` (numbers with a fraction as
+    """A node's JSON reply, decoded with `verifier.base.safejson` (numbers with a fraction as
     `Decimal`); a reply it refuses (too deep, a huge integer, not JSON, not UTF-8) is the
     node's fault, so `MalformedReply` (exit 4), not the `InputError` a file would get."""
     try:

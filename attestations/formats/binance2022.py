@@ -1,7 +1,7 @@
 """The auditor tool of Binance's November 2022 proof (silversixpence-crypto/merkletree-verify).
 
 Where it sits: a foreign format of `attestations/formats/` (registry in `__init__.py`);
-pure, called by `verifier/external.py` with every ``tree-levelK.csv`` already read.
+pure, called by `verifier/external/check.py` with every ``tree-levelK.csv`` already read.
 
 Rules: ``tree-levelK.csv`` rows ``parent,K,left,right`` with
 ``parent = sha256(bytes.fromhex(left + right))``. Level 1's children are the leaves
@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 
 from attestations.formats.common import FormatResult, ProofInput, shown
-from verifier.errors import InvalidProof
+from verifier.base.errors import InvalidProof
 
 NAME = "binance-2022"
 # a level number has at most 4 digits (a tree of 2**9999 leaves does not exist), so int()

@@ -1,7 +1,7 @@
 """Bitget's Merkle path files (BitgetLimited/proof-of-reserves): 64-bit truncated hashes.
 
 Where it sits: a foreign format of `attestations/formats/` (registry in `__init__.py`);
-pure, called by `verifier/external.py`.
+pure, called by `verifier/external/check.py`.
 
 Rules:
 * ``balancesJSON`` is ``{"K":"V",…}``: values plain decimals with trailing zeros removed,
@@ -40,7 +40,7 @@ from attestations.formats.common import (
     try_json,
     whole,
 )
-from verifier.errors import InvalidProof
+from verifier.base.errors import InvalidProof
 
 NAME = "bitget"
 HASH_DIGITS = 16

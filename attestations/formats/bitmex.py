@@ -1,7 +1,7 @@
 """BitMEX's full liabilities tree (BitMEX/proof-of-reserves-liabilities): every node listed.
 
 Where it sits: a foreign format of `attestations/formats/` (registry in `__init__.py`);
-pure, called by `verifier/external.py`.
+pure, called by `verifier/external/check.py`.
 
 Rules (``liabilities-<height>-proof.csv``):
 * Line 1 ``block_height:<h>``, then ``hexdigest,value`` for every node: the root first, then
@@ -25,7 +25,7 @@ import re
 from decimal import Decimal
 
 from attestations.formats.common import FormatResult, ProofInput, exact, plain, shown
-from verifier.errors import InvalidProof, UsageError
+from verifier.base.errors import InvalidProof, UsageError
 
 NAME = "bitmex"
 U64 = 2**64

@@ -1,7 +1,7 @@
 """Bybit's Merkle path files (bybit-exchange/merkle-proof): one user's path, many assets.
 
 Where it sits: a foreign format of `attestations/formats/` (registry in `__init__.py`);
-pure, called by `verifier/external.py`.
+pure, called by `verifier/external/check.py`.
 
 Rules:
 * Leaf: ``sha256hex(userHash + concat(balance strings in the file's key order))``.
@@ -38,7 +38,7 @@ from attestations.formats.common import (
     text,
     try_json,
 )
-from verifier.errors import InvalidProof
+from verifier.base.errors import InvalidProof
 
 NAME = "bybit"
 WEAKNESSES = (

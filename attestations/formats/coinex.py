@@ -1,7 +1,7 @@
 """CoinEx's Merkle path files (coinexcom/proof-of-reserves): a spec-drift case.
 
 Where it sits: a foreign format of `attestations/formats/` (registry in `__init__.py`);
-pure, called by `verifier/external.py`.
+pure, called by `verifier/external/check.py`.
 
 Rules:
 * ``json(balances)``: keys sorted, values quoted, trailing zeros trimmed, compact
@@ -40,7 +40,7 @@ from attestations.formats.common import (
     try_json,
     whole,
 )
-from verifier.errors import InvalidProof
+from verifier.base.errors import InvalidProof
 
 NAME = "coinex"
 PUBLISHED = "published rule: no-sibling step = sha256hex(h + h + json(sums))"

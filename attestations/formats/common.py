@@ -3,7 +3,7 @@
 Where it sits: `attestations/formats/` holds one pure module per foreign proof format
 (OKX, Bybit, Bitget, BitMEX, Binance's 2022 auditor, CoinEx) beside our own `por-mst-v1`
 (`attestations/proofs.py`). Each module takes a `ProofInput` (bytes already read by the CLI
-edge, `verifier/external.py`) and returns a `FormatResult` or raises `InvalidProof`.
+edge, `verifier/external/check.py`) and returns a `FormatResult` or raises `InvalidProof`.
 
 Invariants:
   1. No float anywhere: amounts are `Decimal`, parsed from the file's strings with a strict
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any
 
-from verifier import safejson
-from verifier.errors import InputError, InvalidProof
+from verifier.base import safejson
+from verifier.base.errors import InputError, InvalidProof
 
 PRECISION = 200
 """Digits of the local Decimal context: far above any balance these formats carry."""
@@ -169,7 +169,7 @@ def sha256hex(text: str) -> str:
 def load_json(data: bytes, what: str, source: str | None = None) -> Any:
     """The file as JSON (object key order kept; numbers never become floats).
 
-    Decoded by `verifier.safejson`: nesting, integer length and exponents are bounded, so
+    Decoded by `verifier.base.safejson`: nesting, integer length and exponents are bounded, so
     no hostile file can exhaust the stack or ask for an unbounded ``int()``.
 
     Raises

@@ -1,7 +1,7 @@
 """OKX's liabilities proofs: the Merkle path file ("v1") and the full-tree file ("v2").
 
 Where it sits: one of the foreign formats of `attestations/formats/` (registry in
-`__init__.py`); pure, called by `verifier/external.py` with the files already read.
+`__init__.py`); pure, called by `verifier/external/check.py` with the files already read.
 
 Rules (okx/proof-of-reserves, `common/merkle.go`, `common/merklev2.go`, `common/validator.go`):
 
@@ -52,8 +52,8 @@ from attestations.formats.common import (
     try_json,
     whole,
 )
-from verifier import safejson
-from verifier.errors import InputError, InvalidProof
+from verifier.base import safejson
+from verifier.base.errors import InputError, InvalidProof
 
 ASSETS = ("BTC", "ETH", "USDT")
 MAX_TREE_HEIGHT = 256

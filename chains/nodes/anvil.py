@@ -28,7 +28,7 @@ from eth_utils.crypto import keccak
 
 from chains.nodes.base import LocalNode, NodeMissing, node_program
 from chains.nodes.solc import Artifact
-from verifier.errors import InputError, MalformedReply, NodeUnavailable, RpcError
+from verifier.base.errors import InputError, MalformedReply, NodeUnavailable, RpcError
 
 ANVIL_VERSION = "1.7.1"
 DEFAULT_CHAIN_ID = 31337

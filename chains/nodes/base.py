@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
-from verifier.errors import NodeUnavailable
+from verifier.base.errors import NodeUnavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The source checkout's root, or site-packages when installed (see `in_source_checkout`)."""

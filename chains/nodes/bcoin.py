@@ -39,7 +39,7 @@ from embit.transaction import Transaction, TransactionInput, TransactionOutput
 from chains.bitcoin_bcoin import index_key
 from chains.nodes.base import REPO_ROOT, LocalNode, NodeMissing, node_modules, node_program
 from chains.rpc import basic_auth
-from verifier.errors import MalformedReply, NodeUnavailable, RpcError
+from verifier.base.errors import MalformedReply, NodeUnavailable, RpcError
 
 BCOIN_VERSION = "1.0.2"
 """The pinned bcoin release (package.json); `check_version` refuses any other."""

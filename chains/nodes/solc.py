@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from chains.nodes.base import NodeMissing, node_program
-from verifier.errors import InputError
+from verifier.base.errors import InputError
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 SOLC_VERSION = "0.8.37"

@@ -29,8 +29,8 @@ from attestations.store import TreeStore
 from chains.base import Attribution, BlockRef, Chain, WalletClass
 from chains.btc_ownership import AddressType, DecodedAddress, encode_address
 from chains.challenge import challenge
-from verifier.inputs import read_assets, read_liabilities
-from verifier.sample import assets_toml, sample_assets, write_sample
+from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.tools.sample import assets_toml, sample_assets, write_sample
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

@@ -1,9 +1,9 @@
 """Every page people read, in headless Chromium at phone (390 px) and desktop (1280 px) width.
 
-The pages: the HTML coverage report (`verifier.html_report.render_html`) of a demo report
+The pages: the HTML coverage report (`verifier.report.html.render_html`) of a demo report
 (tests/browser/demo-report.json, as `make demo` writes it) and of the hostile sample report,
-the history page (`verifier.history.render_history_html`) of a few runs, one of them failed,
-and the published site's index.html and verify.html (`verifier.site.build_site`). Each page
+the history page (`verifier.history.view.render_history_html`) of a few runs, one of them failed,
+and the published site's index.html and verify.html (`verifier.site.publish.build_site`). Each page
 is served over loopback, must carry a viewport meta, must not scroll sideways
 (``scrollWidth <= viewport width``) and is saved as a screenshot to $POR_ARTIFACTS/pages
 (or a temporary directory) for a person to look at.
@@ -25,10 +25,10 @@ import pytest
 import site_builder as builder
 from chromium_fixtures import need_chromium
 
-from verifier.history import render_history_html
-from verifier.html_report import render_html
-from verifier.site import build_site
-from verifier.store import Coverage, RunRecord
+from verifier.history.store import Coverage, RunRecord
+from verifier.history.view import render_history_html
+from verifier.report.html import render_html
+from verifier.site.publish import build_site
 
 pytestmark = pytest.mark.browser
 

@@ -26,9 +26,9 @@ from aiohttp import web
 from chromium_fixtures import need_chromium
 
 from attestations.proofs import parse_proof, parse_root_document, verify_proof
-from verifier.errors import InvalidProof
-from verifier.serve import create_app
-from verifier.site import build_site
+from verifier.base.errors import InvalidProof
+from verifier.site.publish import build_site
+from verifier.site.serve import create_app
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from verifier.cli import main
+from verifier.cli.main import main
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "liabilities"
 AS_OF = "2025-06-30T00:00:00Z"

@@ -3,7 +3,7 @@
 One job: say, for every CLI command, what its valid inputs are (`Target`), how they are
 broken (`Case`: hand-written hostile cases, and hypothesis strategies for byte-level and
 structure-aware mutations of JSON, JSON Lines, CSV and TOML), how a case is run (`Pool`:
-`verifier.cli.main` in a fork of the test process, or the installed `por` in a real
+`verifier.cli.main.main` in a fork of the test process, or the installed `por` in a real
 subprocess) and what every run must satisfy (`problems`). Loaded by path from the test module (pytest runs with
 ``--import-mode=importlib``, so tests/cli is not a package).
 

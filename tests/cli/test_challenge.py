@@ -36,8 +36,8 @@ from chains.btc_ownership import sign_bip137
 from chains.challenge import challenge, epoch_challenge
 from chains.nodes.bcoin import RegtestWallet
 from chains.nodes.solc import load_artifact
-from verifier.challenge_cli import BEGIN, END, shell_quote
-from verifier.cli import main
+from verifier.cli.challenge import BEGIN, END, shell_quote
+from verifier.cli.main import main
 
 pytestmark = pytest.mark.node
 

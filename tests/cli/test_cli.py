@@ -1,4 +1,4 @@
-"""End to end through `verifier.cli.main`: `por liabilities build`, bad input, the secret,
+"""End to end through `verifier.cli.main.main`: `por liabilities build`, bad input, the secret,
 --split, --negative exclude, --sum-duplicates, --json, and the help texts."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pytest
 
-from verifier.cli import cli
+from verifier.cli.main import cli
 
 AS_OF = "2025-06-30T00:00:00Z"
 # fixtures/liabilities/sample.csv in base units (asset order BTC, ETH, USDT) and totals

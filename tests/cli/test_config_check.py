@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from verifier.cli import main
-from verifier.config_cli import TABLE_BEGIN, TABLE_END, reference_table
-from verifier.keys import create_key
+from verifier.cli.config import TABLE_BEGIN, TABLE_END, reference_table
+from verifier.cli.main import main
+from verifier.inputs.keys import create_key
 
 ROOT = Path(__file__).resolve().parents[2]
 BECH32 = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"

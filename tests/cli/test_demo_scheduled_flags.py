@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from verifier.cli import main
+from verifier.cli.main import main
 
 
 @pytest.mark.parametrize("value", ["-1", "1001", "abc", "99999999999999999999"])

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import click
 import pytest
 
-from verifier.cli import OTHER_ROLE, ROLES, RoleGroup, cli, role_sections
+from verifier.cli.main import OTHER_ROLE, ROLES, RoleGroup, cli, role_sections
 
 
 def _walk(
@@ -45,7 +45,9 @@ def test_every_command_is_under_exactly_one_role():
     ctx = click.Context(cli, info_name="por")
     sections = role_sections(cli, ctx)
     headings = [heading for heading, _ in sections]
-    assert OTHER_ROLE not in headings, f"commands with no role in verifier.cli.ROLES: {sections}"
+    assert OTHER_ROLE not in headings, (
+        f"commands with no role in verifier.cli.main.ROLES: {sections}"
+    )
     named = [entry for _, rows in sections for entry, _ in rows if " " not in entry]
     assert sorted(named) == sorted(cli.list_commands(ctx)), named
     assert len(named) == len(set(named)), f"a command under two roles: {named}"

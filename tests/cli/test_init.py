@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from verifier.config import load_config
-from verifier.init_cli import FILES
-from verifier.inputs import read_assets, read_liabilities
-from verifier.prices import load_prices
-from verifier.reserve import load_statement
-from verifier.rules import known_packs
+from verifier.cli.init import FILES
+from verifier.inputs.config import load_config
+from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.inputs.prices import load_prices
+from verifier.reserve.rules import known_packs
+from verifier.reserve.statement import load_statement
 
 HOLDINGS = """
 [holdings]

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from verifier.keys import create_signing_key
+from verifier.inputs.keys import create_signing_key
 
 Por = Callable[..., Any]
 

@@ -23,8 +23,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from attestations.document import public_key_hex, sign_attestation
-from verifier import demo
-from verifier.keys import create_signing_key, load_signing_key
+from verifier.inputs.keys import create_signing_key, load_signing_key
+from verifier.tools import demo
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import pytest
 
-from verifier import logs
+from verifier.base import logs
 
 PASSWORD = "pw-Secret-7e1b0c9d2a"
 API_KEY = "apikey0123456789abcdefABC"

@@ -11,7 +11,7 @@ database, a socket or an unwritable path is involved), print no traceback, not h
 "internal error" safety net, print exactly one JSON document with --json, and print no SQL
 text and no planted secret; some cases also pin the exit code issue 10 asks for.
 
-How: `verifier.cli.main(argv)` runs in a fork of the test process (modules imported once;
+How: `verifier.cli.main.main(argv)` runs in a fork of the test process (modules imported once;
 as fast as a plain in-process call, but a segfault in native code or a hang ends only that
 case, and shows as a signal), two cases at a time. 100,000-level nesting and a few commands'
 valid runs also go through the installed `por` as a real subprocess. Nodes are 127.0.0.1
@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-from verifier.cli import main
+from verifier.cli.main import main
 
 _spec = importlib.util.spec_from_file_location(
     "_malformed_corpus", Path(__file__).resolve().parent / "malformed.py"
@@ -190,7 +190,9 @@ def build_world(base: Path) -> None:
     shutil.copytree(FIXTURES / "sweep", base / "sweep")
     (base / "reserve").mkdir()
     shutil.copy(FIXTURES / "reserve" / "jp-fsa-2026-worked.toml", base / "reserve/statement.toml")
-    shutil.copy(ROOT / "verifier" / "packs" / "jp-fsa-2026.toml", base / "reserve/pack.toml")
+    shutil.copy(
+        ROOT / "verifier" / "reserve" / "packs" / "jp-fsa-2026.toml", base / "reserve/pack.toml"
+    )
 
     config = base / "config"
     (config / "keys").mkdir(parents=True)
@@ -200,7 +202,7 @@ def build_world(base: Path) -> None:
     (config / "keys" / "bcoin.pass").write_text("sweep-password\n")
     # the attestation key, made as `por keys create` makes it (attest never creates one),
     # and a config whose [attest] key_file names a key not yet made (for `por keys create`)
-    from verifier.keys import create_signing_key
+    from verifier.inputs.keys import create_signing_key
 
     create_signing_key(config / "keys" / "attest.key")
     (config / "keys.toml").write_text('[attest]\nkey_file = "new/attest.key"\n')
@@ -1559,14 +1561,14 @@ def guarded(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     por elsewhere. Forked cases inherit all of it."""
     import asyncio
 
-    import verifier.serve
+    import verifier.site.serve
     from chains.nodes.anvil import Anvil
     from chains.nodes.bcoin import Bcoin
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise M.ReachedNodes
 
-    serve_run = verifier.serve.run
+    serve_run = verifier.site.serve.run
 
     def run_until_listening(*args: Any, print_fn: Any = None, **kwargs: Any) -> None:
         def listening(address: str) -> None:
@@ -1584,7 +1586,7 @@ def guarded(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(asyncio, "sleep", no_wait)
     monkeypatch.setattr(Bcoin, "__init__", refuse)
     monkeypatch.setattr(Anvil, "__init__", refuse)
-    monkeypatch.setattr(verifier.serve, "run", run_until_listening)
+    monkeypatch.setattr(verifier.site.serve, "run", run_until_listening)
     for name in list(os.environ):
         if name.startswith("POR_"):
             monkeypatch.delenv(name)
@@ -1788,7 +1790,7 @@ def test_every_command_is_swept(targets: dict[str, Target]) -> None:
     """A command added to `por` without a target here fails this test."""
     import click
 
-    from verifier.cli import cli
+    from verifier.cli.main import cli
 
     def leaves(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
         for name, command in group.commands.items():
@@ -1801,7 +1803,7 @@ def test_every_command_is_swept(targets: dict[str, Target]) -> None:
     missing = sorted(" ".join(c) for c in leaves(cli) if c not in swept)
     assert not missing, f"commands without a sweep target: {missing}"
 
-    from verifier.external import OWNERSHIP_FORMATS, PROOF_FORMATS
+    from verifier.external.check import OWNERSHIP_FORMATS, PROOF_FORMATS
 
     formats = {
         (t.args[0], t.args[t.args.index("--format") + 1])

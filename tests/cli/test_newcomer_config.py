@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from attestations.document import public_key_hex, sign_attestation
-from verifier.cli import NO_CONFIG
+from verifier.cli.main import NO_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -243,9 +243,9 @@ def test_an_epoch_challenge_reads_a_config_whose_epoch_is_not_there_yet(
 
 
 def test_a_placeholder_epoch_is_set_aside_with_a_note_and_keeps_the_indexes(tmp_path):
-    from verifier.challenge_cli import load_for_epoch
-    from verifier.config import load_config
-    from verifier.errors import InputError
+    from verifier.base.errors import InputError
+    from verifier.cli.challenge import load_for_epoch
+    from verifier.inputs.config import load_config
 
     good = (
         '\n[[ownership.epochs]]\nid = "2026-q3"\nethereum = { height = 3, hash = "'
@@ -306,9 +306,9 @@ def test_an_expiry_in_the_past_is_refused_before_any_node(por, tmp_path):
 
 def test_expiry_against_the_epoch_blocks_and_the_maximum_age():
     from chains.base import BlockRef, Chain
-    from verifier.challenge_cli import expiry_warnings
-    from verifier.config import OwnershipConfig, PorConfig
-    from verifier.errors import UsageError
+    from verifier.base.errors import UsageError
+    from verifier.cli.challenge import expiry_warnings
+    from verifier.inputs.config import OwnershipConfig, PorConfig
 
     config = PorConfig(Path("por.toml"), "Acme KK", "", ownership=OwnershipConfig(max_age_days=10))
     day = 86_400

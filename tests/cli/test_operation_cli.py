@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from postgres_fixtures import WebhookReceiver, sample_report
 
-from verifier.alerts import alerts_for, not_proven_cause
-from verifier.schedule import RunOptions, run_once
-from verifier.store import Store
+from verifier.history.alerts import alerts_for, not_proven_cause
+from verifier.history.schedule import RunOptions, run_once
+from verifier.history.store import Store
 
 POR = Path(sys.executable).with_name("por")
 CONFIG = """

@@ -1,5 +1,5 @@
 """Text output into a pipe: no figure cut or split, lines within 80 columns (or a lone
-unbreakable value), and the verdict last (verifier/console.py width policy).
+unbreakable value), and the verdict last (verifier/base/console.py width policy).
 
 The report rendered is the demo's (`por reconcile` draws it with `render_terminal`): built
 here from the committed demo report when present, and always from a synthetic report with
@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from rich.table import Table
 
-from verifier.console import PorConsole, columns_width, print_table, table_lines
-from verifier.report import render_terminal
+from verifier.base.console import PorConsole, columns_width, print_table, table_lines
+from verifier.report.document import render_terminal
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_REPORT = REPO / "demo-out" / "attestation" / "report.json"
@@ -199,8 +199,8 @@ def test_history_and_reserve_renderers_use_the_policy() -> None:
     becomes a list in a pipe)."""
     from decimal import Decimal
 
-    from verifier.history import render_table
-    from verifier.store import Coverage, RunRecord
+    from verifier.history.store import Coverage, RunRecord
+    from verifier.history.view import render_table
 
     coverage = {
         code: Coverage(

@@ -1,4 +1,4 @@
-"""Counts read right: "1 run", "1 address", "1 breach", "2 addresses" (verifier.console.plural
+"""Counts read right: "1 run", "1 address", "1 breach", "2 addresses" (verifier.base.console.plural
 and the outputs that use it)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from rich.console import Console
 
-from verifier.console import plural
+from verifier.base.console import plural
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def _text(render) -> str:
 
 
 def test_report_one_unproven_address_and_one_breach():
-    from verifier.report import render_terminal
+    from verifier.report.document import render_terminal
 
     one = {
         "verdict": {"exit_code": 1, "breaches": [{"message": "BTC under"}]},
@@ -68,8 +68,8 @@ def test_report_one_unproven_address_and_one_breach():
 
 
 def test_history_table_of_one_run():
-    from verifier.history import render_table
-    from verifier.store import Coverage, RunRecord
+    from verifier.history.store import Coverage, RunRecord
+    from verifier.history.view import render_table
 
     run = RunRecord(
         id=1,
@@ -105,7 +105,7 @@ def test_history_table_of_one_run():
 
 
 def test_max_age_of_one_day_and_one_block():
-    from verifier.ownership import MaxAge
+    from verifier.holdings.ownership import MaxAge
 
     assert MaxAge(1, "default", {"bitcoin": 1}).describe() == "1 day (default); bitcoin 1 block"
     assert MaxAge(92, "default", {"bitcoin": 6}).describe() == "92 days (default); bitcoin 6 blocks"

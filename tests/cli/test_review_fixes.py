@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-import verifier.init_cli
-from verifier.cli import _render_snapshot, write_atomic
-from verifier.config_cli import reference_table
-from verifier.errors import PorError
+import verifier.cli.init
+from verifier.base.errors import PorError
+from verifier.cli.config import reference_table
+from verifier.cli.main import _render_snapshot, write_atomic
 
 # ----------------------------------------------------------------------------- config schema
 
@@ -55,7 +55,7 @@ def test_init_into_a_directory_it_cannot_write_is_exit_4_naming_the_file(
     target = tmp_path / "exch"
     target.mkdir()
     # the file system refuses every new file, and (read-only) even the cleanup's unlink
-    monkeypatch.setattr(verifier.init_cli, "open", _refuse(code), raising=False)
+    monkeypatch.setattr(verifier.cli.init, "open", _refuse(code), raising=False)
     monkeypatch.setattr(Path, "unlink", _refuse(code))
     for as_json in (False, True):
         res = por("init", "--dir", target, *(["--json"] if as_json else []))

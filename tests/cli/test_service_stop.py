@@ -26,8 +26,8 @@ from postgres_fixtures import wait_for
 from prometheus_client import CollectorRegistry
 from site_builder import make_attestation_dir
 
-from verifier.metrics import MetricsServer
-from verifier.site import build_site
+from verifier.history.metrics import MetricsServer
+from verifier.site.publish import build_site
 
 REPO = Path(__file__).resolve().parents[2]
 GENEROUS = 60
@@ -65,7 +65,7 @@ class Por:
         self.out: list[str] = []
         self.err: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from verifier.cli import entrypoint; entrypoint()", *args],
+            [sys.executable, "-c", "from verifier.cli.main import entrypoint; entrypoint()", *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from verifier import logs, schedule
+from verifier.base import logs
+from verifier.history import schedule
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 

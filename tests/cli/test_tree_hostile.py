@@ -515,7 +515,7 @@ def test_a_sibling_sum_near_2_128_is_refused_not_wrapped(por, built, tmp_path):
 def test_all_never_hands_out_a_proof_when_a_byte_flips(por, built, tmp_path, original_root, name):
     """Each byte of a tree file flipped in turn: --all exits 3, or every proof verifies."""
     from attestations.proofs import parse_proof, parse_root_document, verify_proof
-    from verifier.errors import InvalidProof
+    from verifier.base.errors import InvalidProof
 
     published = parse_root_document(json.loads(original_root.read_text()))
     path = built / "tree" / name
@@ -549,7 +549,7 @@ def test_the_batch_check_agrees_with_the_public_verifier(por, inputs, tmp_path):
 
     from attestations.proofs import parse_proof, verify_proof
     from attestations.store import TreeStore
-    from verifier.errors import InvalidProof
+    from verifier.base.errors import InvalidProof
 
     source = tmp_path / "big.csv"
     rows = ["account_id,asset,amount"]

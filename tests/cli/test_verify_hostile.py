@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from attestations.document import public_key_hex, sign_attestation
-from verifier import demo
+from verifier.tools import demo
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(

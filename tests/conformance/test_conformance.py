@@ -26,9 +26,9 @@ from attestations.build import build_tree
 from attestations.encoding import derive_pad_salts
 from attestations.proofs import parse_proof, parse_root_document, verify_proof
 from attestations.store import TreeStore
-from verifier.cli import main
-from verifier.errors import InvalidProof
-from verifier.inputs import read_assets, read_liabilities
+from verifier.base.errors import InvalidProof
+from verifier.cli.main import main
+from verifier.inputs.liabilities import read_assets, read_liabilities
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import minimal_mst as mm

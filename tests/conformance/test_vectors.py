@@ -29,8 +29,8 @@ from attestations.proofs import (
     parse_root_document,
     verify_proof,
 )
-from verifier.cli import main
-from verifier.errors import InvalidProof
+from verifier.base.errors import InvalidProof
+from verifier.cli.main import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_vectors

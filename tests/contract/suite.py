@@ -55,7 +55,13 @@ import pytest
 from aiohttp import web
 
 from chains.base import Balance, BlockRef, ChainAdapter
-from verifier.errors import MalformedReply, NetworkMismatch, NodeUnavailable, StaleNode, TipMoved
+from verifier.base.errors import (
+    MalformedReply,
+    NetworkMismatch,
+    NodeUnavailable,
+    StaleNode,
+    TipMoved,
+)
 
 MakeAdapter = Callable[..., ChainAdapter]
 

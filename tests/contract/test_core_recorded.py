@@ -26,7 +26,7 @@ from chains.bitcoin_core import (
 )
 from chains.btc_wallets import AddressWallet, MultisigWallet, ScriptType, XpubWallet
 from chains.rpc import basic_auth
-from verifier.errors import (
+from verifier.base.errors import (
     InputError,
     MalformedReply,
     NetworkMismatch,

@@ -18,7 +18,7 @@ from suite import AdapterContract, Scenario
 
 from chains.btc_wallets import AddressWallet, MultisigWallet, ScriptType, XpubWallet
 from chains.esplora import GENESIS, EsploraAdapter, naive_balances
-from verifier.errors import MalformedReply, NetworkMismatch, StaleNode, TipMoved
+from verifier.base.errors import MalformedReply, NetworkMismatch, StaleNode, TipMoved
 
 SCENARIO = load_scenario(ESPLORA_DIR / "regtest-160.json")
 WALLETS = SCENARIO.extra["wallets"]

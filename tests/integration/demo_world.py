@@ -1,5 +1,5 @@
 """The demo's world for node tests: sample liabilities and their tree, then bcoin and anvil
-funded and configured as `por demo` does (verifier/demo.py `_fund_and_configure`).
+funded and configured as `por demo` does (verifier/tools/demo.py `_fund_and_configure`).
 
 Six integration modules share it; each keeps its own module-scoped fixture around it.
 """
@@ -14,9 +14,9 @@ from bcoin_fixtures import start_bcoin
 from eth_fixtures import start_anvil
 
 from attestations.build import build_tree
-from verifier.demo import ATTESTATION, Nodes, _fund_and_configure
-from verifier.inputs import read_assets, read_liabilities
-from verifier.sample import assets_toml, sample_assets, write_sample
+from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.tools.demo import ATTESTATION, Nodes, _fund_and_configure
+from verifier.tools.sample import assets_toml, sample_assets, write_sample
 
 AS_OF = "2026-11-21T00:00:00Z"
 

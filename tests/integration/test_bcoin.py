@@ -19,7 +19,7 @@ import pytest
 from chains.base import BlockRef, Chain
 from chains.bitcoin_bcoin import BcoinAdapter, naive_balances, watch
 from chains.nodes.bcoin import Bcoin
-from verifier.errors import ChainError, NetworkMismatch, NodeUnavailable, StaleNode, TipMoved
+from verifier.base.errors import ChainError, NetworkMismatch, NodeUnavailable, StaleNode, TipMoved
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bcoin_fixtures import History, build_history, start_bcoin

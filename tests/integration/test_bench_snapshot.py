@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from verifier.cli import main
+from verifier.cli.main import main
 
 pytestmark = pytest.mark.node
 

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from chains.nodes.base import NodeMissing, node_program
-from verifier.demo import BLOCKS_BETWEEN_RUNS, EPOCH, OLD_EPOCH
-from verifier.store import Store, database_url
+from verifier.history.store import Store, database_url
+from verifier.tools.demo import BLOCKS_BETWEEN_RUNS, EPOCH, OLD_EPOCH
 
 pytestmark = pytest.mark.node
 
-MAIN = "import sys; from verifier.cli import main; sys.exit(main())"
+MAIN = "import sys; from verifier.cli.main import main; sys.exit(main())"
 
 
 def _por(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

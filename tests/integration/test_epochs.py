@@ -37,10 +37,10 @@ from chains.base import BlockRef, Chain
 from chains.challenge import epoch_challenge
 from chains.nodes.bcoin import RegtestWallet
 from chains.nodes.solc import load_artifact
-from verifier.config import load_config
-from verifier.plans import build_plans
-from verifier.reconcile import reconcile
-from verifier.snapshot import take_snapshot
+from verifier.holdings.plans import build_plans
+from verifier.holdings.snapshot import take_snapshot
+from verifier.inputs.config import load_config
+from verifier.reconcile.coverage import reconcile
 
 pytestmark = pytest.mark.node
 
@@ -342,6 +342,6 @@ def test_past_max_age_days_is_stale(world: World) -> None:
 def _prices() -> dict[str, Any]:
     from decimal import Decimal
 
-    from verifier.reconcile import Price
+    from verifier.reconcile.coverage import Price
 
     return {"BTC": Price(Decimal(60000), "USD", "test", "2026-12-01T00:00:00Z")}

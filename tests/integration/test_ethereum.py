@@ -25,7 +25,7 @@ from chains.challenge import challenge
 from chains.eth_ownership import challenge_hash, check_eip1271, verify_eip191
 from chains.ethereum import ETH, EthereumAdapter, ProofMismatch, naive_balances
 from chains.nodes.anvil import ANVIL_VERSION, Anvil
-from verifier.errors import NetworkMismatch, NodeUnavailable, StaleNode, TipMoved
+from verifier.base.errors import NetworkMismatch, NodeUnavailable, StaleNode, TipMoved
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eth_fixtures import World, build_world, key, small_world, start_anvil

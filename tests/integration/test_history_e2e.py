@@ -27,8 +27,8 @@ from demo_world import demo_world
 from postgres_fixtures import WebhookReceiver, db_url, pg_server, wait_for  # noqa: F401
 from prom_fixtures import sample
 
-from verifier.cli import main
-from verifier.store import Store
+from verifier.cli.main import main
+from verifier.history.store import Store
 
 pytestmark = pytest.mark.node
 REPO = Path(__file__).resolve().parents[2]
@@ -160,7 +160,7 @@ def test_loop_recovers_when_the_node_comes_back_and_stops_on_sigterm(
         [
             sys.executable,
             "-c",
-            "from verifier.cli import entrypoint; entrypoint()",
+            "from verifier.cli.main import entrypoint; entrypoint()",
             "reconcile",
             "--config",
             str(work / "por-relay.toml"),

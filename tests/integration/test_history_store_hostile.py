@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from postgres_fixtures import PostgresServer, pg_server, sample_report  # noqa: F401
 
-from verifier.cli import main
-from verifier.errors import StoreError
-from verifier.store import RunWriter, Store
+from verifier.base.errors import StoreError
+from verifier.cli.main import main
+from verifier.history.store import RunWriter, Store
 
 pytestmark = pytest.mark.postgres
 SECRET = "hunter2-supersecret"
@@ -40,7 +40,7 @@ def _no_server(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("por serve started on a database it should have refused")
 
-    monkeypatch.setattr("verifier.serve.run", refuse)
+    monkeypatch.setattr("verifier.site.serve.run", refuse)
 
 
 def _commands(url: str, tmp_path: Path) -> dict[str, list[str]]:
@@ -180,7 +180,7 @@ def test_passwords_in_userinfo_and_query_never_reach_a_message_or_the_database(
     original = RunWriter._insert
 
     def failing(self: RunWriter, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-        if model.name == "wallet_balances":  # a Table (verifier.store.WALLET_BALANCES)
+        if model.name == "wallet_balances":  # a Table (verifier.history.store.WALLET_BALANCES)
             raise RuntimeError(f"connection to {url} lost; password {SECRET} rejected")
         return original(self, model, rows)
 

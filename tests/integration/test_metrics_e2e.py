@@ -27,7 +27,7 @@ from postgres_fixtures import wait_for
 from prom_fixtures import sample, samples
 from test_monitoring_examples import METRIC, dashboard_expressions, rule_expressions
 
-from verifier.demo import ATTESTATION
+from verifier.tools.demo import ATTESTATION
 
 pytestmark = pytest.mark.node
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ class Por:
     def __init__(self, *args: str) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from verifier.cli import entrypoint; entrypoint()", *args],
+            [sys.executable, "-c", "from verifier.cli.main import entrypoint; entrypoint()", *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -175,7 +175,7 @@ def test_scrape_the_every_loop_and_por_serve(world: Path, tmp_path: Path) -> Non
     sys.path.insert(0, str(REPO / "tests" / "browser"))
     from site_builder import make_attestation_dir
 
-    from verifier.site import build_site
+    from verifier.site.publish import build_site
 
     attestation_dir, _ = make_attestation_dir(tmp_path / "att")
     build_site(attestation_dir, tmp_path / "site")

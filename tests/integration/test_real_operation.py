@@ -4,7 +4,7 @@ The defects an outside review found by running the tool as deployed: the systemd
 with its read-only config directory and a config written by `por init` (a liabilities file,
 so a tree built on every run); an auditor whose nodes are down; the auditor config of
 docs/files.md; stale proofs in the terminal report and the alerts; the verdict as the last
-line of `por verify`. The world is the demo's (verifier/demo.py) with ownership epochs: the
+line of `por verify`. The world is the demo's (verifier/tools/demo.py) with ownership epochs: the
 ongoing wallets' proofs are on a live epoch, "old-epoch" on an expired one (stale).
 """
 
@@ -157,7 +157,7 @@ def test_a_tree_beside_a_read_only_config_is_named_not_unexpected(
 @pytest.fixture(scope="module")
 def attested(world: Path) -> tuple[Path, str]:
     """The world's signed attestation and the exchange's published key."""
-    from verifier.cli import main
+    from verifier.cli.main import main
 
     config = str(world / "por.toml")
     assert main(["keys", "create", "--config", config]) == 0
@@ -167,7 +167,7 @@ def attested(world: Path) -> tuple[Path, str]:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    from verifier.cli import main
+    from verifier.cli.main import main
 
     capsys.readouterr()
     code = main([str(a) for a in args])
@@ -367,7 +367,7 @@ def test_a_reader_closing_stdout_keeps_the_commands_exit_code(world: Path, args:
     for noise in ("Traceback", "Exception ignored", "BrokenPipeError"):
         assert noise not in done.stderr
     if args[0] == "reconcile":
-        from verifier.store import Store
+        from verifier.history.store import Store
 
         (last,) = Store(f"sqlite:///{world / 'por.db'}").runs()[-1:]
         assert last.exit_code == 0

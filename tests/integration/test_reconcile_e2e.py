@@ -1,6 +1,6 @@
 """`por reconcile`, `por attest` and `por verify` end to end on real bcoin and anvil nodes.
 
-The world is the demo's (verifier/demo.py): exchange wallets of every kind, funded and
+The world is the demo's (verifier/tools/demo.py): exchange wallets of every kind, funded and
 signed over the challenges of the pinned blocks, a jp-fsa-2026 reserve statement, prices.
 """
 
@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from demo_world import demo_world
 
 from attestations.document import sign_attestation
-from verifier.cli import main
-from verifier.keys import load_signing_key
+from verifier.cli.main import main
+from verifier.inputs.keys import load_signing_key
 
 pytestmark = pytest.mark.node
 

@@ -40,7 +40,7 @@ def start_loop(config: Path, db: Path, report_dir: Path) -> subprocess.Popen[str
         [
             sys.executable,
             "-c",
-            "from verifier.cli import entrypoint; entrypoint()",
+            "from verifier.cli.main import entrypoint; entrypoint()",
             "--log-format",
             "json",
             "reconcile",

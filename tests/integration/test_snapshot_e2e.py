@@ -28,7 +28,7 @@ from eth_fixtures import build_world, key, start_anvil
 from chains.base import BlockRef, Chain
 from chains.challenge import challenge
 from chains.nodes.bcoin import RegtestWallet
-from verifier.cli import main
+from verifier.cli.main import main
 
 pytestmark = pytest.mark.node
 log = logging.getLogger("snapshot-e2e")

@@ -1,4 +1,4 @@
-"""The migrations and verifier/store.py's tables describe one schema (SQLite and PostgreSQL).
+"""The migrations and verifier/history/store.py's tables describe one schema (SQLite and PostgreSQL).
 
 The schema is owned by the alembic migrations; store.py declares the same tables in
 SQLAlchemy Core to read and write them. alembic's own comparison of a migrated database
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from postgres_fixtures import db_url, pg_server  # noqa: F401
 
-from verifier.store import METADATA, RUNS, TABLES, Store
+from verifier.history.store import METADATA, RUNS, TABLES, Store
 
 
 def _differences(url: str, metadata: sa.MetaData) -> list[object]:

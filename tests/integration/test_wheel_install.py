@@ -43,11 +43,11 @@ RUNTIME_DATA = (
     "chains/nodes/bcoin-regtest.js",
     "chains/nodes/contracts/TestToken.json",
     "chains/nodes/contracts/Wallet1271.json",
-    "verifier/packs/jp-fsa-2026.toml",
-    "verifier/migrations/env.py",
-    "verifier/migrations/script.py.mako",
-    "verifier/migrations/versions/0001_initial.py",
-    "verifier/site_assets/verify.js",
+    "verifier/reserve/packs/jp-fsa-2026.toml",
+    "verifier/history/migrations/env.py",
+    "verifier/history/migrations/script.py.mako",
+    "verifier/history/migrations/versions/0001_initial.py",
+    "verifier/site/assets/verify.js",
     "verifier/py.typed",
 )
 # an index that cannot be reached is the machine's problem, not the project's
@@ -196,7 +196,7 @@ def test_a_new_subpackage_or_data_file_is_shipped_without_a_config_change(
         "chains/canary/deep/module.py": "VALUE = 1\n",
         "attestations/formats/canary.json": "{}\n",
         "verifier/canary_data/rules.toml": "x = 1\n",
-        "verifier/packs/canary.toml": "x = 1\n",
+        "verifier/reserve/packs/canary.toml": "x = 1\n",
     }
     for name, text in planted.items():
         (source / name).parent.mkdir(parents=True, exist_ok=True)
@@ -211,8 +211,8 @@ def test_a_new_subpackage_or_data_file_is_shipped_without_a_config_change(
 
 def test_installed_package_is_imported_from_the_venv(venv_bin: Path, elsewhere: Path) -> None:
     code = (
-        "import attestations.formats, chains.nodes, verifier.cli\n"
-        "for m in (attestations.formats, chains.nodes, verifier.cli): print(m.__file__)\n"
+        "import attestations.formats, chains.nodes, verifier.cli.main\n"
+        "for m in (attestations.formats, chains.nodes, verifier.cli.main): print(m.__file__)\n"
     )
     done = _run([venv_bin / "python", "-c", code], cwd=elsewhere)
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,4 @@
-"""Alert payloads (verifier/alerts.py) in each format, POSTed to a real local receiver:
+"""Alert payloads (verifier/history/alerts.py) in each format, POSTed to a real local receiver:
 por-alert-v1, Alertmanager's postable alerts (API v2) and a Slack incoming-webhook
 message; their shape is checked field by field and no secret reaches any of them."""
 
@@ -17,10 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from postgres_fixtures import WebhookReceiver, sample_report
 
-from verifier.alerts import FORMATS, Alert, Webhook, render_payload
-from verifier.errors import InputError, NodeUnavailable, PorError
-from verifier.schedule import RunOptions, run_once
-from verifier.store import RunRecord
+from verifier.base.errors import InputError, NodeUnavailable, PorError
+from verifier.history.alerts import FORMATS, Alert, Webhook, render_payload
+from verifier.history.schedule import RunOptions, run_once
+from verifier.history.store import RunRecord
 
 SECRET = "s3cr3t-pa55"
 CONFIG = """

@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from postgres_fixtures import WebhookReceiver
 
-from verifier.alerts import Webhook, alerts_for, parse_drift, payload
-from verifier.errors import InputError
-from verifier.store import Coverage, RunRecord
+from verifier.base.errors import InputError
+from verifier.history.alerts import Webhook, alerts_for, parse_drift, payload
+from verifier.history.store import Coverage, RunRecord
 
 
 def _run(status: str = "ok", btc: str | None = "1.0", error: str | None = None) -> RunRecord:

@@ -20,18 +20,18 @@ from typing import Any
 
 import pytest
 
-import verifier.attest as attest_module
+import verifier.jobs.attest as attest_module
 from attestations.document import verify_attestation
-from verifier.attest import (
+from verifier.base.errors import StoreError, UsageError
+from verifier.cli.main import main
+from verifier.inputs.keys import create_signing_key
+from verifier.jobs.attest import (
     ATTESTATION_FILES,
     attest,
     check_attestation_dir,
     install_directory,
     write_attestation_dir,
 )
-from verifier.cli import main
-from verifier.errors import StoreError, UsageError
-from verifier.keys import create_signing_key
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -306,13 +306,13 @@ def test_attest_out_over_the_tree_secret_elsewhere_is_refused(world, capsys, tmp
 def test_attest_cli_disk_full_exits_4_and_keeps_the_previous(
     monkeypatch, documents, world, capsys, tmp_path
 ):
-    import verifier.cli as cli_module
+    import verifier.cli.main as cli_module
 
     (first, first_report), (second, second_report) = documents
     out = tmp_path / "published"
 
     def fake_reconcile(config_file: Path, *args: Any) -> tuple[Any, Any, Any]:
-        from verifier.config import load_config
+        from verifier.inputs.config import load_config
 
         return load_config(config_file), None, SimpleNamespace(report=report, exit_code=0)
 

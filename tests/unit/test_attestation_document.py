@@ -48,8 +48,8 @@ from attestations.proofs import RootDocument, SumNode
 from chains.base import Attribution, BlockRef, Chain, WalletClass
 from chains.btc_ownership import AddressType, DecodedAddress, encode_address
 from chains.challenge import challenge
-from verifier.errors import AttestationError, InputError, InvalidProof
-from verifier.keys import create_signing_key, load_signing_key
+from verifier.base.errors import AttestationError, InputError, InvalidProof
+from verifier.inputs.keys import create_signing_key, load_signing_key
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "attestation.md"
 ATTESTATION_ID = "exch-2026-11"

@@ -1,5 +1,5 @@
 """Epoch ownership proofs in the attestation document (attestations/document.py) and in
-`por verify` (verifier/attest.py), without nodes.
+`por verify` (verifier/jobs/attest.py), without nodes.
 
 The document carries, per proof, the epoch it signs ({id, height, hash, expires}), its age at
 the pinned block and the exchange's status, and in ``settings`` the maximum age applied.
@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-import verifier.attest as attest_module
+import verifier.jobs.attest as attest_module
 from attestations.document import (
     ChainEntry,
     OwnershipMaxAge,
@@ -46,8 +46,8 @@ from attestations.proofs import RootDocument, SumNode
 from chains.base import Attribution, BlockRef, Chain, WalletClass
 from chains.btc_ownership import AddressType, DecodedAddress, _hash160, encode_address, sign_bip137
 from chains.challenge import challenge, epoch_challenge
-from verifier.cli import main
-from verifier.errors import InvalidProof
+from verifier.base.errors import InvalidProof
+from verifier.cli.main import main
 
 ATTESTATION_ID = "exch-2026-12"
 EXCHANGE = "Epoch Exchange"

@@ -19,7 +19,7 @@ from chains.base import BlockRef, Chain
 from chains.bitcoin_bcoin import BcoinAdapter, index_key, naive_balances, watch
 from chains.nodes.base import free_port
 from chains.rpc import basic_auth
-from verifier.errors import (
+from verifier.base.errors import (
     InputError,
     MalformedReply,
     NetworkMismatch,

@@ -18,7 +18,7 @@ from chains.bitcoin_bcoin import (
     to_sats,
     watch,
 )
-from verifier.errors import InputError, MalformedReply, RpcError, TipMoved
+from verifier.base.errors import InputError, MalformedReply, RpcError, TipMoved
 
 # ---------------------------------------------------------------------- amounts
 

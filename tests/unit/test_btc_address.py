@@ -26,7 +26,7 @@ from chains.btc_address import (
     encode_address,
 )
 from chains.btc_amounts import COIN, MAX_MONEY, to_sats
-from verifier.errors import InputError, InvalidProof, MalformedReply
+from verifier.base.errors import InputError, InvalidProof, MalformedReply
 
 CORPUS = [
     "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4",

@@ -47,7 +47,7 @@ from chains.btc_ownership import (
     verify_bitcoin_ownership,
 )
 from chains.challenge import challenge
-from verifier.errors import InputError, InvalidProof
+from verifier.base.errors import InputError, InvalidProof
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ownership"
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141

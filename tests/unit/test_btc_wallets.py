@@ -30,7 +30,7 @@ from chains.btc_wallets import (
     watch_addresses,
     xpub_addresses,
 )
-from verifier.errors import InputError
+from verifier.base.errors import InputError
 
 # BIP-84 (m/84'/0'/0'), BIP-49 (m/49'/1'/0', testnet) and BIP-44 (m/44'/0'/0') account keys
 # of the mnemonic "abandon abandon ... about", as printed in the BIPs

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from attestations import document
 from attestations.document import MAX_DEPTH, MAX_SAFE_INT, _bad, _child, canonical_json
-from verifier.errors import InvalidProof
+from verifier.base.errors import InvalidProof
 
 # ----------------------------------------------------------------------------- the reference
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from verifier.challenge_cli import _bitcoin_how
+from verifier.cli.challenge import _bitcoin_how
 
 MESSAGE = "por ownership epoch\nexchange: Acme KK\nepoch: 2026-q4"
 

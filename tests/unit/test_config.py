@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from chains.base import Attribution, WalletClass
-from verifier.config import load_config
-from verifier.errors import InputError
+from verifier.base.errors import InputError
+from verifier.inputs.config import load_config
 
 GOOD = """
 [exchange]

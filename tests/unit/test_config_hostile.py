@@ -23,11 +23,16 @@ import pytest
 
 from chains import btc_wallets
 from chains.base import BlockRef, Chain, ChainSnapshot, OwnershipCheck
-from verifier.cli import main
-from verifier.config import address_key, load_config
-from verifier.errors import InputError
-from verifier.plans import bitcoin_adapter, bitcoin_addresses, build_plans, ethereum_adapter
-from verifier.snapshot import ChainPlan, take_snapshot
+from verifier.base.errors import InputError
+from verifier.cli.main import main
+from verifier.holdings.plans import (
+    bitcoin_adapter,
+    bitcoin_addresses,
+    build_plans,
+    ethereum_adapter,
+)
+from verifier.holdings.snapshot import ChainPlan, take_snapshot
+from verifier.inputs.config import address_key, load_config
 
 SECRET = "s3cr3tAPIkey0123456789abcdef"
 """A key-like secret: masked wherever a URL holding it is shown."""

@@ -1,4 +1,4 @@
-"""The one schema of por.toml (verifier/config_schema.py): published, documented, in step
+"""The one schema of por.toml (verifier/inputs/config_schema.py): published, documented, in step
 with the values it stands for, and mapped to our messages."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 
 from attestations.encoding import ASSET_CODE_RE
 from chains.base import DEFAULT_MAX_REPLY_BYTES, Attribution, WalletClass
-from verifier import config_schema as cs
-from verifier.config import known_keys, load_config, unknown_key_help
-from verifier.config_cli import key_lines, line_of, schema_text
-from verifier.errors import InputError
+from verifier.base.errors import InputError
+from verifier.cli.config import key_lines, line_of, schema_text
+from verifier.inputs import config_schema as cs
+from verifier.inputs.config import known_keys, load_config, unknown_key_help
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "docs" / "spec" / "schemas" / "por-config.schema.json"

@@ -1,4 +1,4 @@
-"""The demo's one-line summary of a scheduled run (verifier/demo.py `run_line`)."""
+"""The demo's one-line summary of a scheduled run (verifier/tools/demo.py `run_line`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.text import Text
 
-from verifier.demo import run_line
-from verifier.errors import ChainError
+from verifier.base.errors import ChainError
+from verifier.tools.demo import run_line
 
 
 def _wallet(chain: str, label: str, status: str, epoch: str | None, blocks: int | None) -> Any:

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from verifier.cli import main
-from verifier.errors import StoreError
-from verifier.store import Store
+from verifier.base.errors import StoreError
+from verifier.cli.main import main
+from verifier.history.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME = ("attestations", "chains", "verifier")

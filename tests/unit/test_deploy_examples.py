@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from verifier.cli import main
+from verifier.cli.main import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 SERVICE = EXAMPLES / "por-reconcile.service"

@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from verifier.config import load_config
-from verifier.config_schema import PorToml
-from verifier.file_schemas import _fields_at, model_of
-from verifier.inputs import read_assets
-from verifier.prices import load_prices
-from verifier.reserve import load_statement
-from verifier.rules import evaluate, inputs_from_statement, load_pack
+from verifier.inputs.config import load_config
+from verifier.inputs.config_schema import PorToml
+from verifier.inputs.file_schemas import _fields_at, model_of
+from verifier.inputs.liabilities import read_assets
+from verifier.inputs.prices import load_prices
+from verifier.reserve.rules import evaluate, inputs_from_statement, load_pack
+from verifier.reserve.statement import load_statement
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ("docs/files.md", "docs/reserve.md", "docs/snapshot.md")
@@ -197,14 +197,18 @@ def test_complete_examples_validate_against_the_published_schema(example: Exampl
     assert _schema_errors(str(example.kind), document) == []
 
 
-@pytest.mark.parametrize("pack", sorted(p.stem for p in (ROOT / "verifier/packs").glob("*.toml")))
+@pytest.mark.parametrize(
+    "pack", sorted(p.stem for p in (ROOT / "verifier/reserve/packs").glob("*.toml"))
+)
 def test_shipped_files_validate_against_the_published_schema(pack: str, tmp_path: Path) -> None:
     """Each built-in pack, and what `por init --pack` writes for it (por.toml with its
     placeholders, which an editor may flag and nothing else)."""
-    from verifier.cli import main
+    from verifier.cli.main import main
 
     assert (
-        _schema_errors("pack", tomllib.loads((ROOT / f"verifier/packs/{pack}.toml").read_text()))
+        _schema_errors(
+            "pack", tomllib.loads((ROOT / f"verifier/reserve/packs/{pack}.toml").read_text())
+        )
         == []
     )
     assert main(["init", "--dir", str(tmp_path), "--pack", pack]) == 0

@@ -45,17 +45,17 @@ from test_attestation_epochs import (
 )
 
 import attestations.document as document
-import verifier.attest as attest_module
+import verifier.jobs.attest as attest_module
 from attestations.document import sign_attestation
 from chains.base import BlockRef, Chain
 from chains.btc_ownership import sign_bip137
 from chains.challenge import challenge, epoch_challenge, line_problem
-from verifier import config_schema
-from verifier.challenge_cli import printable
-from verifier.cli import main
-from verifier.config import load_config
-from verifier.errors import InputError
-from verifier.rules import load_pack
+from verifier.base.errors import InputError
+from verifier.cli.challenge import printable
+from verifier.cli.main import main
+from verifier.inputs import config_schema
+from verifier.inputs.config import load_config
+from verifier.reserve.rules import load_pack
 
 Run = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 TRUST = "not re-checked without an auditor node: epoch 2026-q4's"
@@ -170,7 +170,7 @@ def test_a_negative_age_in_seconds_is_refused_on_read() -> None:
 
 
 def test_the_writer_never_measures_a_negative_age() -> None:
-    from verifier.ownership import proof_age
+    from verifier.holdings.ownership import proof_age
 
     epoch = BlockRef(Chain.BITCOIN, "regtest", 10, "11" * 32, time=1_000_000)
     pinned = BlockRef(Chain.BITCOIN, "regtest", 12, "22" * 32, time=999_000)  # timed earlier
@@ -355,7 +355,7 @@ def test_config_check_exits_3_naming_the_key(
 
 
 def test_an_epoch_id_has_the_new_epoch_charset() -> None:
-    from verifier.challenge_cli import _NEW_EPOCH_ID
+    from verifier.cli.challenge import _NEW_EPOCH_ID
 
     assert _NEW_EPOCH_ID.pattern == config_schema.EPOCH_ID
     for good in ("2026-q4", "e1", "demo-epoch-0", "a.b_c:d+e"):

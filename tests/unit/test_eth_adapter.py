@@ -15,7 +15,7 @@ from chains.base import BlockRef, Chain, Token
 from chains.ethereum import ETH, EthereumAdapter, checksum_address
 from chains.nodes.anvil import Anvil
 from chains.nodes.base import NodeMissing
-from verifier.errors import InputError, NetworkMismatch, NodeUnavailable
+from verifier.base.errors import InputError, NetworkMismatch, NodeUnavailable
 
 USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 

@@ -29,7 +29,7 @@ from chains.ethereum import (
     verify_header,
     verify_storage_proof,
 )
-from verifier.errors import MalformedReply
+from verifier.base.errors import MalformedReply
 
 VECTOR = Path(__file__).resolve().parents[2] / "fixtures" / "contracts" / "getproof-recorded.json"
 

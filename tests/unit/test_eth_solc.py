@@ -21,7 +21,7 @@ from chains.nodes.solc import (
     compile_contracts,
     load_artifact,
 )
-from verifier.errors import InputError
+from verifier.base.errors import InputError
 
 
 def test_artifacts_match_their_sources():

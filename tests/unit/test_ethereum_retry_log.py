@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from chains.ethereum import EthereumAdapter
-from verifier.errors import NodeUnavailable
+from verifier.base.errors import NodeUnavailable
 
 SECRET = "k3yInTheUrl0123456789abcdef"
 

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifier.errors import InputError
-from verifier.file_schemas import KINDS, json_schemas, problems, schema_text
-from verifier.inputs import read_assets
-from verifier.prices import load_prices
-from verifier.reserve import load_statement
-from verifier.rules import known_packs, load_pack
+from verifier.base.errors import InputError
+from verifier.inputs.file_schemas import KINDS, json_schemas, problems, schema_text
+from verifier.inputs.liabilities import read_assets
+from verifier.inputs.prices import load_prices
+from verifier.reserve.rules import known_packs, load_pack
+from verifier.reserve.statement import load_statement
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "docs" / "spec" / "schemas"
@@ -40,7 +40,7 @@ def test_published_schemas_are_the_generated_ones() -> None:
     for filename, schema in generated.items():
         committed = (SCHEMAS / filename).read_text(encoding="utf-8")
         assert committed == schema_text(schema), (
-            f"{filename} is stale: run python -m verifier.file_schemas docs/spec/schemas"
+            f"{filename} is stale: run python -m verifier.inputs.file_schemas docs/spec/schemas"
         )
 
 
@@ -67,7 +67,7 @@ def test_schema_files_are_self_contained_draft_2020_12(filename: str) -> None:
 
 
 def test_pack_schema_lists_every_parameter_with_its_type() -> None:
-    from verifier.rules import PARAMETER_KINDS
+    from verifier.reserve.rules import PARAMETER_KINDS
 
     params = json_schemas()["por-rule-pack.schema.json"]["properties"]["parameters"]
     plain = {name for name in PARAMETER_KINDS if not name.endswith(".")}
@@ -104,7 +104,7 @@ def test_problems_lists_every_semantic_problem(tmp_path: Path) -> None:
     keys = [error.key for error in problems("prices", path)]
     assert keys == ["prices.BTC.source", "prices.BTC.time", "prices.ETH.source", "prices.ETH.time"]
     pack = tmp_path / "pack.toml"
-    text = (ROOT / "verifier" / "packs" / "jp-psa.toml").read_text(encoding="utf-8")
+    text = (ROOT / "verifier" / "reserve" / "packs" / "jp-psa.toml").read_text(encoding="utf-8")
     text = text.replace('id = "jp-psa"', 'id = "mine"').replace(
         "[parameters.c_hot]", "[parameters.c_hott]"
     )
@@ -121,7 +121,7 @@ def test_problems_of_good_files_are_empty(tmp_path: Path) -> None:
     assert problems("statement", STATEMENT) == []
     assert problems("assets", ROOT / "fixtures" / "liabilities" / "assets.toml") == []
     for pack in known_packs():
-        assert problems("pack", ROOT / "verifier" / "packs" / f"{pack}.toml") == []
+        assert problems("pack", ROOT / "verifier" / "reserve" / "packs" / f"{pack}.toml") == []
 
 
 def test_problems_of_an_unreadable_file_is_one_error(tmp_path: Path) -> None:
@@ -157,7 +157,7 @@ _FLOATS = st.floats(allow_nan=True, allow_infinity=True)
 
 @given(_FLOATS)
 def test_a_float_price_is_refused(value: float) -> None:
-    from verifier.prices import PricesFile
+    from verifier.inputs.prices import PricesFile
 
     with pytest.raises(Exception) as info:
         PricesFile.model_validate(
@@ -168,7 +168,7 @@ def test_a_float_price_is_refused(value: float) -> None:
 
 @given(_FLOATS)
 def test_a_float_amount_is_refused_everywhere(value: float) -> None:
-    from verifier.reserve import StatementFile
+    from verifier.reserve.statement import StatementFile
 
     cash = {"name": "n", "amount": value, "holder": "h", "on_trust": True}
     with pytest.raises(Exception) as info:
@@ -178,7 +178,7 @@ def test_a_float_amount_is_refused_everywhere(value: float) -> None:
 
 @given(st.decimals(min_value=0, max_value=Decimal(10) ** 30, places=8, allow_nan=False))
 def test_a_decimal_string_is_exact(value: Decimal) -> None:
-    from verifier.reserve import StatementFile
+    from verifier.reserve.statement import StatementFile
 
     text = format(value, "f")
     cash = {"name": "n", "amount": text, "holder": "h", "on_trust": True}
@@ -203,7 +203,7 @@ def test_tampered_statement_float_is_exit_3(tmp_path: Path) -> None:
     assert info.value.key == "prices.BTC"
     pack = tmp_path / "pack.toml"
     pack.write_text(
-        (ROOT / "verifier/packs/jp-psa.toml")
+        (ROOT / "verifier/reserve/packs/jp-psa.toml")
         .read_text(encoding="utf-8")
         .replace('value = "0.05"', "value = 0.05"),
         encoding="utf-8",

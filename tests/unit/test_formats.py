@@ -1,4 +1,4 @@
-"""attestations.formats and verifier.external: other exchanges' published liabilities proofs.
+"""attestations.formats and verifier.external.check: other exchanges' published liabilities proofs.
 
 Evidence: the real published samples in fixtures/samples/ (the publishers' own files)
 verify with the roots and totals docs/formats.md states; tampered copies (a balance, a sibling
@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from attestations.formats import FORMATS, ProofInput, detect, verify
-from verifier.errors import EXIT_INVALID, EXIT_OK, InputError, InvalidProof, UsageError
-from verifier.external import render_proof, verify_external_proof
+from verifier.base.errors import EXIT_INVALID, EXIT_OK, InputError, InvalidProof, UsageError
+from verifier.external.check import render_proof, verify_external_proof
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 OKX = SAMPLES / "okx" / "merkle_proof_file.json"
@@ -425,7 +425,7 @@ def test_no_float_anywhere_in_format_modules() -> None:
     root = Path(__file__).resolve().parents[2]
     for path in [
         *(root / "attestations" / "formats").glob("*.py"),
-        root / "chains" / "ownership_files.py",
+        root / "verifier" / "external" / "ownership_files.py",
     ]:
         assert "float(" not in path.read_text(), path
 

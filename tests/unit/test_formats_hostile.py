@@ -5,7 +5,7 @@ root built here, an okx-v2 pair and an HTX ownership file signed here) -- trunca
 flips, inserted CR/CRLF/NUL/invalid UTF-8, CR-only and CRLF line ends, deleted, replaced and
 added keys, changed JSON types, 100,000-level nesting, numbers and decimal strings of
 thousands of digits, fields and rows of CSV files -- and runs each through the real CLI,
-`verifier.cli.main([...])`. Every run must end with exit 0, 1 or 3 (never 2 or 4 for a
+`verifier.cli.main.main([...])`. Every run must end with exit 0, 1 or 3 (never 2 or 4 for a
 command that only reads files), without a traceback or the "internal error" safety net.
 A mutated file may pass only if it establishes exactly what the sample does (whitespace,
 key order, an ignored extra key); a changed balance never passes. Ownership files: a
@@ -40,7 +40,7 @@ from eth_utils import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from verifier.cli import main
+from verifier.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "fixtures" / "samples"
@@ -765,7 +765,7 @@ def test_a_csv_field_beyond_the_csv_module_limit(tmp_path: Path) -> None:
 
 def test_the_cases_cover_every_format() -> None:
     from attestations.formats import FORMATS
-    from chains.ownership_files import FORMATS as OWNERSHIP
+    from verifier.external.ownership_files import FORMATS as OWNERSHIP
 
     assert set(FORMATS) <= set(NAMES)
     assert {f"own-{f}" for f in OWNERSHIP} <= set(NAMES)

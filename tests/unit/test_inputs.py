@@ -1,4 +1,4 @@
-"""verifier.inputs: read_assets and read_liabilities, called directly.
+"""verifier.inputs.liabilities: read_assets and read_liabilities, called directly.
 
 Every rejected input must raise `InputError` whose `.file`, `.line` and `.value` name the
 place and the value (CSV: header = line 1, first data row = line 2; JSON Lines: first
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from attestations.encoding import AssetSpec
-from verifier.errors import InputError
-from verifier.inputs import read_assets, read_liabilities
+from verifier.base.errors import InputError
+from verifier.inputs.liabilities import read_assets, read_liabilities
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "liabilities"
 MAX = 2**128

@@ -1,4 +1,4 @@
-"""verifier.inputs on hostile liabilities files: exact amounts or a named refusal (issue 10).
+"""verifier.inputs.liabilities on hostile liabilities files: exact amounts or a named refusal (issue 10).
 
 Each case is a file an attacker or an unlucky operator could hand to `por liabilities
 build`. The reader must either give the exact base units (checked against Python's
@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attestations.encoding import AssetSpec
-from verifier.cli import main
-from verifier.errors import InputError
-from verifier.inputs import read_assets, read_liabilities
+from verifier.base.errors import InputError
+from verifier.cli.main import main
+from verifier.inputs.liabilities import read_assets, read_liabilities
 
 MAX = 2**128
 SHORT_AMOUNT = 39  # longer amount strings cannot go to the decimal256 cast as they are
@@ -358,8 +358,8 @@ def _read_in_subprocess(paths: list[Path]) -> list[dict]:
         "import json, sys\n"
         "from pathlib import Path\n"
         "from attestations.encoding import AssetSpec\n"
-        "from verifier.errors import InputError\n"
-        "from verifier.inputs import read_liabilities\n"
+        "from verifier.base.errors import InputError\n"
+        "from verifier.inputs.liabilities import read_liabilities\n"
         "for name in sys.argv[1:]:\n"
         "    try:\n"
         "        read_liabilities(Path(name), (AssetSpec('BTC', 8),))\n"

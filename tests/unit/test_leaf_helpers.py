@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifier import cli
-from verifier.errors import InputError, UsageError
-from verifier.outdir import guard_output
-from verifier.redact import MASK, mask_dsn, mask_text, mask_url
-from verifier.safejson import MAX_DEPTH, load_path, loads
+import verifier.cli.main as cli
+from verifier.base.errors import InputError, UsageError
+from verifier.base.outdir import guard_output
+from verifier.base.redact import MASK, mask_dsn, mask_text, mask_url
+from verifier.base.safejson import MAX_DEPTH, load_path, loads
 
 # ----------------------------------------------------------------------------- safejson
 

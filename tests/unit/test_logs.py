@@ -1,4 +1,4 @@
-"""verifier/logs.py: levels, text and JSON lines, and secrets masked in every record."""
+"""verifier/base/logs.py: levels, text and JSON lines, and secrets masked in every record."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from chains.rpc import auth_from_sources, read_secret_file
-from verifier import logs
-from verifier.config import NodeConfig
+from verifier.base import logs
+from verifier.inputs.config import NodeConfig
 
 TEXT_LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: "
@@ -59,7 +59,7 @@ def test_unknown_level_or_format_is_named() -> None:
 
 
 def test_levels_filter_records(capsys: pytest.CaptureFixture[str]) -> None:
-    log = logging.getLogger("verifier.schedule")
+    log = logging.getLogger("verifier.history.schedule")
     logs.configure(logging.WARNING, "text")
     log.debug("d1")
     log.info("i1")
@@ -77,10 +77,10 @@ def test_levels_filter_records(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_text_lines_have_utc_time_level_logger(capsys: pytest.CaptureFixture[str]) -> None:
     logs.configure(logging.INFO, "text")
-    logging.getLogger("verifier.schedule").info("run %s ok", 5, extra={"run_id": 5})
+    logging.getLogger("verifier.history.schedule").info("run %s ok", 5, extra={"run_id": 5})
     (line,) = lines(capsys)
     assert TEXT_LINE.match(line), line
-    assert " INFO verifier.schedule: run 5 ok [run_id=5]" in line
+    assert " INFO verifier.history.schedule: run 5 ok [run_id=5]" in line
 
 
 def test_json_lines_parse_with_extra_fields(capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,8 +22,8 @@ from prom_fixtures import samples
 from prometheus_client import generate_latest
 from test_metrics import CONFIG, _epoch_report, _scrape
 
-from verifier.metrics import registry
-from verifier.schedule import RunOptions
+from verifier.history.metrics import registry
+from verifier.history.schedule import RunOptions
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 RULES = EXAMPLES / "prometheus-rules.yml"
@@ -43,7 +43,7 @@ def _promtool() -> str:
 def _exported(tmp_path: Path) -> set[str]:
     """Every sample name por exports, from a stored run with every kind of figure
     (epoch proofs with ages, limits, a failed run after it)."""
-    from verifier.errors import NodeUnavailable
+    from verifier.base.errors import NodeUnavailable
 
     (tmp_path / "por.toml").write_text(CONFIG)
     options = RunOptions(config_file=tmp_path / "por.toml", env={})

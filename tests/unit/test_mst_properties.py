@@ -27,8 +27,8 @@ from attestations.build import build_tree
 from attestations.encoding import AssetSpec, commitment
 from attestations.proofs import parse_proof, parse_root_document, verify_proof
 from attestations.store import TreeStore
-from verifier.errors import InputError, InvalidProof
-from verifier.inputs import read_assets, read_liabilities
+from verifier.base.errors import InputError, InvalidProof
+from verifier.inputs.liabilities import read_assets, read_liabilities
 
 MAX = 2**128
 ATT = "prop-attestation"

@@ -1,4 +1,4 @@
-"""verifier/ownership.py with fake blocks: epoch on chain, age, staleness, max-age resolution."""
+"""verifier/holdings/ownership.py with fake blocks: epoch on chain, age, staleness, max-age resolution."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from chains.base import BlockRef, Chain, Ownership, OwnershipCheck, ProofAge, ProofEpoch
 from chains.challenge import epoch_challenge
-from verifier.config import EpochBlock, EpochConfig, OwnershipConfig
-from verifier.ownership import (
+from verifier.holdings.ownership import (
     DEFAULT_MAX_AGE_DAYS,
     EpochJudge,
     MaxAge,
@@ -22,6 +21,7 @@ from verifier.ownership import (
     resolve_max_age,
     staleness,
 )
+from verifier.inputs.config import EpochBlock, EpochConfig, OwnershipConfig
 
 H = {n: f"{n:064x}" for n in range(200)}
 EPOCH = ProofEpoch("2026-q4", 120, H[120])
@@ -183,14 +183,14 @@ def test_duration(seconds: int, words: str) -> None:
 
 
 def test_a_pack_may_set_the_maximum_age(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from verifier.ownership import pack_max_age_days
-    from verifier.rules import known_packs
+    from verifier.holdings.ownership import pack_max_age_days
+    from verifier.reserve.rules import known_packs
 
     source = tmp_path / "pack.toml"
     builtin = known_packs()[0]
     from importlib import resources
 
-    text = resources.files("verifier").joinpath("packs", f"{builtin}.toml").read_text()
+    text = resources.files("verifier.reserve").joinpath("packs", f"{builtin}.toml").read_text()
     text += (
         '\n[parameters.ownership_max_age_days]\nvalue = 30\nstatus = "PH"\n'
         'source = "test placeholder"\nverified_on = 2026-11-01\n'
@@ -208,12 +208,12 @@ def test_a_pack_maximum_age_out_of_range_is_named(tmp_path, value) -> None:  # t
     key rather than surfacing later as a malformed attestation field."""
     from importlib import resources
 
-    from verifier.errors import InputError
-    from verifier.ownership import pack_max_age_days
-    from verifier.rules import known_packs
+    from verifier.base.errors import InputError
+    from verifier.holdings.ownership import pack_max_age_days
+    from verifier.reserve.rules import known_packs
 
     builtin = known_packs()[0]
-    text = resources.files("verifier").joinpath("packs", f"{builtin}.toml").read_text()
+    text = resources.files("verifier.reserve").joinpath("packs", f"{builtin}.toml").read_text()
     text += (
         f'\n[parameters.ownership_max_age_days]\nvalue = {value}\nstatus = "PH"\n'
         'source = "test placeholder"\nverified_on = 2026-11-01\n'

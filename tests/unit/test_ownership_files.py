@@ -1,4 +1,4 @@
-"""chains.ownership_files: the ownership files exchanges publish, checked offline.
+"""verifier.external.ownership_files: the ownership files exchanges publish, checked offline.
 
 Evidence: OKX's published ``test.csv`` and Summa's ``signatures.csv`` (fixtures/samples,
 the publishers' own files), our own demo attestation, and an HTX-layout file the test
@@ -19,9 +19,9 @@ from embit import hashes as embit_hashes
 from eth_keys import keys as eth_keys
 from eth_utils import keccak
 
-from chains.ownership_files import OWNERSHIP_STATUSES, verify_ownership_file
-from verifier.errors import EXIT_INVALID, EXIT_OK, InputError, UsageError
-from verifier.external import render_ownership, verify_ownership
+from verifier.base.errors import EXIT_INVALID, EXIT_OK, InputError, UsageError
+from verifier.external.check import render_ownership, verify_ownership
+from verifier.external.ownership_files import OWNERSHIP_STATUSES, verify_ownership_file
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 OKX = SAMPLES / "okx" / "test.csv"

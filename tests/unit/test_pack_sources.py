@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from verifier.cli import main
-from verifier.errors import InputError
-from verifier.reserve import load_statement
-from verifier.rules import (
+from verifier.base.errors import InputError
+from verifier.cli.main import main
+from verifier.reserve.rules import (
     CITATION_RE,
     SOURCE_KEYS,
     evaluate,
@@ -28,9 +27,10 @@ from verifier.rules import (
     known_packs,
     load_pack,
 )
+from verifier.reserve.statement import load_statement
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKS = ROOT / "verifier" / "packs"
+PACKS = ROOT / "verifier" / "reserve" / "packs"
 FIXTURES = ROOT / "fixtures"
 
 MINIMAL = """\

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from verifier.errors import InputError
-from verifier.prices import load_prices
+from verifier.base.errors import InputError
+from verifier.inputs.prices import load_prices
 
 GOOD = """currency = "JPY"
 source = "reference rate"

@@ -1,4 +1,4 @@
-"""verifier.reconcile: per-asset and combined coverage, the reserve verdict, reserve inputs.
+"""verifier.reconcile.coverage: per-asset and combined coverage, the reserve verdict, reserve inputs.
 
 Inputs are built by hand in the shapes of the real documents (``por-snapshot-v1``, the
 rule pack's evaluation); every expected figure is computed here independently, with
@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from attestations.encoding import AssetSpec
 from attestations.proofs import RootDocument, SumNode, format_units
-from verifier.errors import InputError
-from verifier.prices import Price
-from verifier.reconcile import (
+from verifier.base.errors import InputError
+from verifier.inputs.prices import Price
+from verifier.reconcile.coverage import (
     EXACT,
     OwnBufferRule,
     Thresholds,

@@ -1,6 +1,6 @@
-"""Contract between verifier.reconcile and verifier.rules: reserve inputs -> evaluation -> verdict.
+"""Contract between verifier.reconcile.coverage and verifier.reserve.rules: reserve inputs -> evaluation -> verdict.
 
-`reserve_inputs` builds the plain dict the rule pack needs; verifier.rules turns it into its
+`reserve_inputs` builds the plain dict the rule pack needs; verifier.reserve.rules turns it into its
 `ReserveInputs`, evaluates a pack, and reconciliation reads the evaluation document back.
 Checked on docs/spec/rule-packs.md's Hong Kong worked figure (required HK$5.075bn, shortfall HK$125m).
 """
@@ -13,10 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from verifier.prices import Price
-from verifier.reconcile import reconcile, reserve_inputs
-from verifier.reserve import load_statement
-from verifier.rules import AssetPosition, ReserveInputs, evaluate, load_pack
+from verifier.inputs.prices import Price
+from verifier.reconcile.coverage import reconcile, reserve_inputs
+from verifier.reserve.rules import AssetPosition, ReserveInputs, evaluate, load_pack
+from verifier.reserve.statement import load_statement
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(

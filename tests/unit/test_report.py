@@ -1,4 +1,4 @@
-"""verifier.report and verifier.html_report: the por-report-v1 document and its renderings.
+"""verifier.report.document and verifier.report.html: the por-report-v1 document and its renderings.
 
 The document must round-trip through JSON, hold no float, list exactly the keys that
 docs/report.md documents, and carry the statement of what the check does not prove. The
@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from verifier.errors import InputError, StoreError
-from verifier.html_report import render_html, write_html
-from verifier.reconcile import OwnBufferRule, Thresholds, reconcile
-from verifier.report import REPORT_FORMAT, build_report, render_terminal
+from verifier.base.errors import InputError, StoreError
+from verifier.reconcile.coverage import OwnBufferRule, Thresholds, reconcile
+from verifier.report.document import REPORT_FORMAT, build_report, render_terminal
+from verifier.report.html import render_html, write_html
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -390,7 +390,7 @@ def test_huge_over_coverage_renders() -> None:
 
 
 def test_verdict_banner_text_is_readable_on_its_colour() -> None:
-    from verifier.html_report import render_html
+    from verifier.report.html import render_html
 
     page = render_html({"verdict": {"exit_code": 0, "breaches": []}})
     # the banner's own rule must set a text colour, or the generic .ok colour (the same green

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from verifier.reserve import load_statement
-from verifier.reserve_cli import reserve
-from verifier.rules import evaluate, inputs_from_statement, load_pack
+from verifier.cli.reserve import reserve
+from verifier.reserve.rules import evaluate, inputs_from_statement, load_pack
+from verifier.reserve.statement import load_statement
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reserve"
 
@@ -135,7 +135,7 @@ def test_set_override_and_as_of() -> None:
 
 
 def test_custom_pack_path() -> None:
-    pack = Path(__file__).resolve().parents[2] / "verifier" / "packs" / "hk-sfc.toml"
+    pack = Path(__file__).resolve().parents[2] / "verifier" / "reserve" / "packs" / "hk-sfc.toml"
     result = invoke(
         "--pack", str(pack), "--statement", str(FIXTURES / "hk-sfc-worked.toml"), "--json"
     )
@@ -195,7 +195,7 @@ def test_example_statement_evaluates_under_every_pack() -> None:
 
 
 def test_group_runs_under_a_parent_group_without_standalone_mode() -> None:
-    # the way `por` will call it: verifier.cli.main uses standalone_mode=False
+    # the way `por` will call it: verifier.cli.main.main uses standalone_mode=False
     import click
 
     @click.group()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from verifier.errors import EXIT_INVALID, InputError
-from verifier.reserve import fmt_decimal, load_statement, parse_decimal, to_units
+from verifier.base.errors import EXIT_INVALID, InputError
+from verifier.reserve.statement import fmt_decimal, load_statement, parse_decimal, to_units
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reserve"
 

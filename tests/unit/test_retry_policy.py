@@ -30,8 +30,8 @@ from chains.retry import (
     unavailable,
 )
 from chains.rpc import JsonRpc
-from verifier.alerts import Delivery, Webhook
-from verifier.errors import MalformedReply, NodeUnavailable, RpcError
+from verifier.base.errors import MalformedReply, NodeUnavailable, RpcError
+from verifier.history.alerts import Delivery, Webhook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from postgres_fixtures import WebhookReceiver
@@ -290,7 +290,7 @@ def test_webhook_retries_are_warnings_with_the_url_masked(
     receiver = WebhookReceiver([503, 429, 503, 503])
     secret = "tok3nInTheQuery0123456789"
     slept: list[float] = []  # float-ok: seconds
-    caplog.set_level(logging.DEBUG, logger="verifier.alerts")
+    caplog.set_level(logging.DEBUG, logger="verifier.history.alerts")
     try:
         hook = Webhook(f"{receiver.url}?token={secret}", retries=2, backoff=0.5, sleep=slept.append)
         delivery = hook.send({"a": 1})
@@ -299,7 +299,7 @@ def test_webhook_retries_are_warnings_with_the_url_masked(
     # three attempts, all refused transiently: the last answer is what the delivery reports
     assert delivery == Delivery(False, 3, 503, "HTTP 503")
     assert receiver.attempts == 3 and slept == [0.5, 1.0]
-    records = [r for r in caplog.records if r.name == "verifier.alerts"]
+    records = [r for r in caplog.records if r.name == "verifier.history.alerts"]
     assert [r.levelno for r in records] == [logging.WARNING] * 2
     assert [getattr(r, "attempt", None) for r in records] == [1, 2]
     assert {getattr(r, "node", None) for r in records} == {"webhook"}

@@ -24,9 +24,9 @@ from chains.challenge import epoch_challenge
 from chains.eth_ownership import verify_eip191
 from chains.ethereum import EthereumAdapter
 from chains.rpc import JsonRpc, gave_up
-from verifier import logs
-from verifier.errors import NodeUnavailable
-from verifier.ownership import MaxAge, judged
+from verifier.base import logs
+from verifier.base.errors import NodeUnavailable
+from verifier.holdings.ownership import MaxAge, judged
 
 CLOSED = "http://127.0.0.1:1"
 GAVE_UP = re.compile(r" failed \((?P<reason>\w+)\) after (?P<n>\d+) attempts$")
@@ -139,7 +139,7 @@ def test_libraries_stay_at_warning_at_debug(
     logging.getLogger("rlp.codec").debug("Consider installing rusty-rlp")
     logging.getLogger("web3.providers").info("a library's info")
     logging.getLogger("some.library").warning("a library's warning")
-    logging.getLogger("verifier.schedule").debug("por's own debug")
+    logging.getLogger("verifier.history.schedule").debug("por's own debug")
     logging.getLogger("chains.rpc").debug("por's chains debug")
     err = capsys.readouterr().err
     assert "rusty-rlp" not in err and "a library's info" not in err

@@ -30,14 +30,14 @@ from chains.bitcoin_core import CoreAdapter
 from chains.esplora import EsploraAdapter
 from chains.ethereum import EthereumAdapter
 from chains.rpc import HttpJson, JsonRpc, ReplyTooLarge, basic_auth, check_endpoint, url_problem
-from verifier.cli import main
-from verifier.errors import (
+from verifier.base.errors import (
     EXIT_INFRA,
     ChainError,
     InputError,
     MalformedReply,
     NodeUnavailable,
 )
+from verifier.cli.main import main
 
 CAP = 4096
 """The reply cap the tests configure: small, so an oversized reply is cheap to send."""

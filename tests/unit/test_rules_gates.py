@@ -8,8 +8,17 @@ from decimal import Decimal
 
 import pytest
 
-from verifier.errors import InputError
-from verifier.reserve import (
+from verifier.base.errors import InputError
+from verifier.reserve.rules import (
+    AssetPosition,
+    Component,
+    ReserveEvaluation,
+    ReserveInputs,
+    evaluate,
+    inputs_from_statement,
+    load_pack,
+)
+from verifier.reserve.statement import (
     CashReserve,
     Entity,
     Guarantee,
@@ -19,15 +28,6 @@ from verifier.reserve import (
     Overheads,
     ReserveStatement,
     VolumeRecord,
-)
-from verifier.rules import (
-    AssetPosition,
-    Component,
-    ReserveEvaluation,
-    ReserveInputs,
-    evaluate,
-    inputs_from_statement,
-    load_pack,
 )
 
 AS_OF = date(2026, 3, 31)

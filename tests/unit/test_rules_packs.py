@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from verifier.errors import InputError
-from verifier.reserve import load_statement
-from verifier.rules import (
+from verifier.base.errors import InputError
+from verifier.reserve.rules import (
     PARAMETER_KINDS,
     RulePack,
     Status,
@@ -22,10 +21,11 @@ from verifier.rules import (
     load_pack,
     parameter_kind,
 )
+from verifier.reserve.statement import load_statement
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "reserve"
-PACKS = ROOT / "verifier" / "packs"
+PACKS = ROOT / "verifier" / "reserve" / "packs"
 BUILT_IN = ("ae-vara", "eu-mica", "hk-sfc", "jp-fsa-2026", "jp-psa")
 
 

@@ -11,7 +11,14 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from verifier.reserve import (
+from verifier.reserve.rules import (
+    AssetPosition,
+    ReserveEvaluation,
+    ReserveInputs,
+    evaluate,
+    load_pack,
+)
+from verifier.reserve.statement import (
     CashReserve,
     Entity,
     Guarantee,
@@ -22,7 +29,6 @@ from verifier.reserve import (
     VolumeRecord,
     money_context,
 )
-from verifier.rules import AssetPosition, ReserveEvaluation, ReserveInputs, evaluate, load_pack
 
 AS_OF = date(2026, 3, 31)
 PACKS = {
@@ -182,7 +188,7 @@ def check_invariants(result: ReserveEvaluation, theta: Decimal) -> None:
             assert component.eligible == 0
     doc: Any = result.to_json()
     # the document's figures agree exactly, as a consumer recomputing them checks
-    # (verifier/reconcile.py: 999 digits, Inexact trapped)
+    # (verifier/reconcile/coverage.py: 999 digits, Inexact trapped)
     exact = Context(prec=999, traps=[Inexact, InvalidOperation])
     with localcontext(exact):
         required, eligible = Decimal(doc["required"]["amount"]), Decimal(doc["eligible"]["total"])

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from verifier.reserve import load_statement
-from verifier.rules import (
+from verifier.reserve.rules import (
     ReserveEvaluation,
     Status,
     evaluate,
     inputs_from_statement,
     load_pack,
 )
+from verifier.reserve.statement import load_statement
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reserve"
 BN = Decimal(10) ** 9

@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from postgres_fixtures import WebhookReceiver, sample_report
 from prom_fixtures import sample
 
-from verifier.errors import NodeUnavailable, PorError, UsageError
-from verifier.schedule import RunOptions, Stop, parse_interval, run_loop, run_once
-from verifier.store import Store
+from verifier.base.errors import NodeUnavailable, PorError, UsageError
+from verifier.history.schedule import RunOptions, Stop, parse_interval, run_loop, run_once
+from verifier.history.store import Store
 
 CONFIG = """
 [exchange]
@@ -129,7 +129,7 @@ def test_loop_stops_while_waiting() -> None:
 
 STOP_UNDER_SIGNALS = """
 import os, random, signal, sys, threading
-from verifier.schedule import Stop
+from verifier.history.schedule import Stop
 for _ in range(int(sys.argv[1])):
     stop = Stop()
     stop.install()

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from verifier import logs
-from verifier.alerts import FORMATS, Alert, render_payload
-from verifier.errors import NodeUnavailable
-from verifier.history import history_json, render_history_html, render_table
-from verifier.schedule import RunResult, error_document, unrecorded_summary
-from verifier.store import RunRecord, Store
+from verifier.base import logs
+from verifier.base.errors import NodeUnavailable
+from verifier.history.alerts import FORMATS, Alert, render_payload
+from verifier.history.schedule import RunResult, error_document, unrecorded_summary
+from verifier.history.store import RunRecord, Store
+from verifier.history.view import history_json, render_history_html, render_table
 
 SECRET_URL = "http://127.0.0.1:1/rpc/Zq7mysecrettok"
 MESSAGE = f"NodeUnavailable: ethereum node at {SECRET_URL}: refused"
@@ -56,7 +56,7 @@ def test_register_secret_of_a_plain_value_is_unchanged() -> None:
 def test_the_store_masks_registered_secrets_on_write_and_on_read(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'por.db'}")
     store.ensure_ready()
-    logs.register_secret(SECRET_URL)  # as verifier/config.py does when it reads url_file
+    logs.register_secret(SECRET_URL)  # as verifier/inputs/config.py does when it reads url_file
     with store.writer() as writer:
         writer.record_failure(
             started_at="2026-12-05T00:00:00.000Z",

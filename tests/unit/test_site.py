@@ -1,4 +1,4 @@
-"""`por publish` (verifier/site.py) and `por serve` (verifier/serve.py) without a browser.
+"""`por publish` (verifier/site/publish.py) and `por serve` (verifier/site/serve.py) without a browser.
 
 The site: every file the manifest lists, hashed; no inclusion proof copied in; strict CSP, no
 inline script or style, nothing external; hostile strings escaped; the root document
@@ -22,10 +22,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
-from verifier.errors import InputError, InvalidProof, NotFound
-from verifier.serve import SECURITY_HEADERS, create_app
-from verifier.site import CSP, META_CSP, build_site, read_manifest
-from verifier.site_cli import publish, serve
+from verifier.base.errors import InputError, InvalidProof, NotFound
+from verifier.cli.site import publish, serve
+from verifier.site.publish import CSP, META_CSP, build_site, read_manifest
+from verifier.site.serve import SECURITY_HEADERS, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(

@@ -31,12 +31,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attestations.document import sign_attestation, write_attestation
-from verifier import serve as serve_module
-from verifier.cli import main
-from verifier.errors import InputError, NotFound, PorError, UsageError
-from verifier.report import percent
-from verifier.serve import SECURITY_HEADERS, Listening, create_app, history_file, start_server
-from verifier.site import build_site, read_manifest
+from verifier.base.errors import InputError, NotFound, PorError, UsageError
+from verifier.cli.main import main
+from verifier.report.document import percent
+from verifier.site import serve as serve_module
+from verifier.site.publish import build_site, read_manifest
+from verifier.site.serve import SECURITY_HEADERS, Listening, create_app, history_file, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(

@@ -59,13 +59,13 @@ from attestations.proofs import (
     parse_root_document,
     verify_proof,
 )
-from verifier.alerts import ALERT_FORMAT, alerts_for, payload
-from verifier.cli import main
-from verifier.report import REPORT_FORMAT, build_report
-from verifier.reserve import load_statement
-from verifier.rules import evaluate, inputs_from_statement, known_packs, load_pack
-from verifier.site import CSP, SITE_FORMAT, build_site, read_manifest
-from verifier.store import Coverage, RunRecord
+from verifier.cli.main import main
+from verifier.history.alerts import ALERT_FORMAT, alerts_for, payload
+from verifier.history.store import Coverage, RunRecord
+from verifier.report.document import REPORT_FORMAT, build_report
+from verifier.reserve.rules import evaluate, inputs_from_statement, known_packs, load_pack
+from verifier.reserve.statement import load_statement
+from verifier.site.publish import CSP, SITE_FORMAT, build_site, read_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "docs" / "spec"
@@ -543,7 +543,7 @@ def test_alert_example_is_what_the_alert_code_sends() -> None:
     }
     now = record(run["id"], "0.98", run["status"])
     alerts = alerts_for(now, report, record(41, "1.05", "ok"), Decimal("0.05"))
-    from verifier.redact import mask_url
+    from verifier.base.redact import mask_url
 
     database = mask_url("postgresql://por:secret@db.internal/por")
     document = payload(now, alerts, exchange=example["exchange"], database=database)

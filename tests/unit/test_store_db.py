@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifier.errors import UsageError
-from verifier.store import BaseUnits, DecimalText, Store, database_url, normalise_url
+from verifier.base.errors import UsageError
+from verifier.history.store import BaseUnits, DecimalText, Store, database_url, normalise_url
 
 
 @given(st.integers(min_value=0, max_value=2**256))

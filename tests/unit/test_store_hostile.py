@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from postgres_fixtures import WebhookReceiver, sample_report
 from prom_fixtures import sample
 
-import verifier.schedule
-from verifier.cli import main
-from verifier.errors import NodeUnavailable
-from verifier.schedule import RunOptions, run_once
-from verifier.store import HEAD, Store
+import verifier.history.schedule
+from verifier.base.errors import NodeUnavailable
+from verifier.cli.main import main
+from verifier.history.schedule import RunOptions, run_once
+from verifier.history.store import HEAD, Store
 
 REPO = Path(__file__).resolve().parents[2]
 OLD_SCHEMA = REPO / "fixtures" / "db" / "por-0001.sqlite"
@@ -162,7 +162,7 @@ def _no_server(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("por serve started on a database it should have refused")
 
-    monkeypatch.setattr("verifier.serve.run", refuse)
+    monkeypatch.setattr("verifier.site.serve.run", refuse)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -327,7 +327,7 @@ def _fake_reconcile(monkeypatch: pytest.MonkeyPatch, outcome: Any) -> None:
 
         return go
 
-    monkeypatch.setattr(verifier.schedule, "_reconcile", reconcile)
+    monkeypatch.setattr(verifier.history.schedule, "_reconcile", reconcile)
 
 
 @pytest.mark.parametrize(
@@ -428,12 +428,12 @@ def test_stored_and_printed_errors_are_masked(
 def test_a_store_failure_midway_is_stored_masked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from verifier.store import RunWriter
+    from verifier.history.store import RunWriter
 
     original = RunWriter._insert
 
     def failing(self: RunWriter, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-        if model.name == "wallet_balances":  # a Table (verifier.store.WALLET_BALANCES)
+        if model.name == "wallet_balances":  # a Table (verifier.history.store.WALLET_BALANCES)
             raise RuntimeError(f"disk full writing for http://admin:{SECRET}@backup.internal/")
         return original(self, model, rows)
 

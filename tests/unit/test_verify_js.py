@@ -1,4 +1,4 @@
-"""The browser verifier (verifier/site_assets/verify.js) against the Python verifier.
+"""The browser verifier (verifier/site/assets/verify.js) against the Python verifier.
 
 verify.js is an independent implementation of `por-mst-v1` verification (WebCrypto SHA-256,
 BigInt). Node 20 has ``globalThis.crypto.subtle``, so the same file runs here: one node
@@ -26,10 +26,10 @@ from typing import Any
 import pytest
 
 from attestations.proofs import parse_proof, parse_root_document, verify_proof
-from verifier.errors import InvalidProof
+from verifier.base.errors import InvalidProof
 
 ROOT = Path(__file__).resolve().parents[2]
-VERIFY_JS = ROOT / "verifier" / "site_assets" / "verify.js"
+VERIFY_JS = ROOT / "verifier" / "site" / "assets" / "verify.js"
 VECTORS = sorted((ROOT / "fixtures" / "vectors").glob("*.json"))
 
 RUNNER = r"""

@@ -1,0 +1,177 @@
+"""`por verify-proof --format F` and `por verify-ownership`: other exchanges' published files.
+
+Where it sits: the CLI edge for `attestations/formats/` (liabilities proofs) and
+`verifier/external/ownership_files.py` (ownership signatures). It reads the files, calls the pure
+verifiers, and returns ``(document, exit_code)``; `verifier/cli/main.py` prints the document
+(``--json``) or renders it with `render_proof` / `render_ownership`.
+
+Exit codes (DESIGN.md): 0 valid; 3 invalid (a failed check, an account with no leaf, a
+sample that passes only under another rule, an invalid ownership row); 2 usage (unknown
+format, ``--tree`` missing for okx-v2, a malformed ``--nonce``). Bad input files raise
+`InputError` (3) as everywhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from attestations.formats import FORMATS, ProofInput, detect
+from attestations.formats import verify as verify_format
+from verifier.base import safejson
+from verifier.base.errors import EXIT_INVALID, EXIT_OK, InputError, InvalidProof, UsageError
+from verifier.external.ownership_files import verify_ownership_file
+
+PROOF_FORMATS = (*FORMATS, "auto")
+OWNERSHIP_FORMATS = ("okx", "summa", "htx", "por")
+
+
+def _read(path: Path, what: str) -> bytes:
+    return safejson.read_input(path, what=what)
+
+
+def _level_files(path: Path) -> dict[str, bytes]:
+    """Binance 2022: every ``tree-levelK.csv`` beside (or in) `path`."""
+    folder = path if path.is_dir() else path.parent
+    files = sorted(folder.glob("tree-level*.csv"))
+    return {f.name: _read(f, "level file") for f in files}
+
+
+def load_proof_input(proof_file: Path, tree_file: Path | None, nonce: str | None) -> ProofInput:
+    """Read what one `verify-proof` call needs (the formats themselves never open files)."""
+    tree = None if tree_file is None else _read(tree_file, "tree file")
+    if proof_file.is_dir():
+        levels = _level_files(proof_file)
+        if not levels:
+            raise InputError("no tree-levelK.csv files in this directory", file=str(proof_file))
+        return ProofInput(proof_file.name, b"", tree, nonce, levels)
+    data = _read(proof_file, "proof file")
+    levels = _level_files(proof_file) if proof_file.name.startswith("tree-level") else {}
+    return ProofInput(proof_file.name, data, tree, nonce, levels)
+
+
+def verify_external_proof(
+    proof_file: Path,
+    fmt: str = "por",
+    tree_file: Path | None = None,
+    nonce: str | None = None,
+) -> tuple[dict[str, Any], int]:
+    """Verify a liabilities proof in format `fmt` (``auto`` detects it).
+
+    Parameters
+    ----------
+    proof_file
+        The proof file; for binance-2022 a ``tree-levelK.csv`` file or their directory.
+    fmt
+        One of `PROOF_FORMATS`.
+    tree_file
+        `--tree`: okx-v2's full liabilities tree file.
+    nonce
+        `--nonce`: BitMEX ``ACCOUNT,NONCE_HEX``; binance-2022 a leaf hash to look for.
+
+    Returns
+    -------
+    tuple[dict, int]
+        The result document (``valid``, ``format``, ``checks``, ``balances``, ``root``,
+        ``totals``, ``weaknesses``; when invalid also ``reason`` and ``check``) and the exit
+        code: 0 valid, 3 invalid.
+
+    Raises
+    ------
+    UsageError
+        Unknown format, okx-v2 without `tree_file`, a malformed BitMEX nonce (exit 2).
+    InputError
+        A file that cannot be read, or `auto` finding no format or several (exit 3).
+    """
+    if fmt not in PROOF_FORMATS:
+        raise UsageError(f"unknown --format {fmt!r} (one of: {', '.join(PROOF_FORMATS)})")
+    if fmt != "auto" and FORMATS[fmt].needs_tree and tree_file is None:
+        raise UsageError(f"--format {fmt} needs --tree FILE (the full liabilities tree)")
+    inp = load_proof_input(proof_file, tree_file, nonce)
+    name = detect(inp) if fmt == "auto" else fmt
+    try:
+        result = verify_format(name, inp)
+    except InvalidProof as exc:
+        doc: dict[str, Any] = {
+            "valid": False,
+            "format": name,
+            "checks": [],
+            "balances": {},
+            "root": None,
+            "totals": {},
+            "weaknesses": list(FORMATS[name].weaknesses),
+            "reason": exc.message,
+            "check": exc.check,
+        }
+        if fmt == "auto":
+            doc["detected"] = True
+        return doc, EXIT_INVALID
+    doc = result.to_json()
+    if fmt == "auto":
+        doc["detected"] = True
+    return doc, EXIT_OK if result.valid else EXIT_INVALID
+
+
+def verify_ownership(ownership_file: Path, fmt: str) -> tuple[dict[str, Any], int]:
+    """Check every row of a published ownership file.
+
+    Parameters
+    ----------
+    ownership_file
+        The CSV (okx, summa, htx) or our attestation.json (por).
+    fmt
+        One of `OWNERSHIP_FORMATS`.
+
+    Returns
+    -------
+    tuple[dict, int]
+        ``{"valid", "format", "counts", "rows": [{coin, address, status, reason, ...}],
+        "summary": {coin: {...}}}`` and the exit code: 0 if no row is invalid, else 3.
+    """
+    if fmt not in OWNERSHIP_FORMATS:
+        raise UsageError(f"unknown --format {fmt!r} (one of: {', '.join(OWNERSHIP_FORMATS)})")
+    report = verify_ownership_file(
+        _read(ownership_file, "ownership file"), fmt, str(ownership_file)
+    )
+    return report.to_json(), EXIT_OK if report.valid else EXIT_INVALID
+
+
+def render_proof(doc: dict[str, Any]) -> str:
+    """Human-readable text of a `verify_external_proof` document (no markup)."""
+    head = "VALID" if doc["valid"] else "INVALID"
+    lines = [f"{head} {doc['format']} proof"]
+    if not doc["valid"]:
+        lines.append(f"  reason: {doc.get('reason')}")
+        if doc.get("passes_under"):
+            lines.append(f"  would pass under: {doc['passes_under']}")
+    if doc.get("root"):
+        lines.append(f"root: {doc['root']}")
+    for title, key in (("balances", "balances"), ("totals", "totals")):
+        if doc.get(key):
+            lines.append(f"{title}:")
+            lines += [f"  {asset:>8} {amount}" for asset, amount in doc[key].items()]
+    if doc.get("checks"):
+        lines.append("checked:")
+        lines += [f"  + {check}" for check in doc["checks"]]
+    lines.append("does not prove (weaknesses):")
+    lines += [f"  ! {w}" for w in doc["weaknesses"]]
+    return "\n".join(lines)
+
+
+def render_ownership(doc: dict[str, Any]) -> str:
+    """Human-readable text of a `verify_ownership` document (no markup)."""
+    counts = doc["counts"]
+    lines = [
+        f"{'VALID' if doc['valid'] else 'INVALID'} {doc['format']} ownership file: "
+        + ", ".join(f"{n} {status}" for status, n in counts.items())
+    ]
+    for row in doc["rows"]:
+        lines.append(
+            f"  line {row['line']:>4} {row['coin']:<8} {row['address']}  {row['status']}: "
+            f"{row['reason']}"
+        )
+    lines.append("summary:")
+    for coin, entry in doc["summary"].items():
+        parts = [f"{k}={v}" for k, v in entry.items() if v not in (None, 0)]
+        lines.append(f"  {coin}: {', '.join(parts)}")
+    return "\n".join(lines)

@@ -1,1 +1,0 @@
-"""The alembic migrations of the run-history database (applied by `por db upgrade`)."""

@@ -1,0 +1,309 @@
+"""`por bench liabilities`: time the liabilities engine against the floor of its design.
+
+The floor is a bare single-core `hashlib.sha256(msg).digest()` loop over exactly the hash
+calls a por-mst-v1 build needs, on messages of the same sizes:
+  * one account hash per account        (1 + len(account_id) bytes)
+  * HMAC-SHA256 salt per leaf = 2 calls (64 + len(id) + 4 bytes, then 96 bytes)
+  * one leaf hash per leaf              (1 + 32 + 32 + 16·A bytes)
+  * one padding hash per padding leaf   (33 bytes)
+  * one node hash per internal node     (1 + 2·(32 + 16·A) bytes)
+Measured in the same run, on the same machine. Peak memory is the largest sum of the
+proportional set size (PSS, so pages shared between the forked workers count once) over
+the process and its children, sampled every 0.1 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import random
+import resource
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from attestations.audit import audit_tree
+from attestations.build import build_tree, default_workers
+from attestations.encoding import tree_height
+from attestations.proofs import parse_proof, verify_proof
+from attestations.store import TreeStore
+from verifier.base.console import out, plural
+from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.tools.sample import assets_toml, sample_assets, write_sample
+
+BATCH = 1 << 17
+
+
+class PeakMemory:
+    """Samples PSS of this process and its children in a background thread."""
+
+    def __init__(self, interval: float = 0.1) -> None:  # float-ok: seconds, not money
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> int:
+        me = psutil.Process()
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                total += proc.memory_full_info().pss
+            except (psutil.Error, AttributeError):
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self.peak = self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._sample())
+
+
+def _time_group(count: int, size: int) -> float:  # float-ok: seconds
+    """Seconds for `count` sha256 calls on `size`-byte messages, one core, bare loop."""
+    if count <= 0:
+        return 0.0
+    batch = [os.urandom(size) for _ in range(min(count, BATCH))]
+    sha = hashlib.sha256
+    elapsed = 0.0
+    left = count
+    while left > 0:
+        part = batch if left >= len(batch) else batch[:left]
+        start = time.perf_counter()
+        for m in part:
+            sha(m).digest()
+        elapsed += time.perf_counter() - start
+        left -= len(part)
+    return elapsed
+
+
+def hash_floor(
+    id_lengths: dict[int, int], accounts: int, split: int, assets: int
+) -> dict[str, Any]:
+    """Time the floor loop; returns calls and seconds per kind of hash."""
+    leaves = accounts * split
+    height = tree_height(leaves)
+    size = 1 << height
+    record = 32 + 16 * assets
+    groups: list[tuple[str, int, int]] = []
+    for length, n in sorted(id_lengths.items()):
+        groups.append(("account hash", n, 1 + length))
+        groups.append(("salt HMAC inner", n * split, 64 + length + 4))
+    groups += [
+        ("salt HMAC outer", leaves, 96),
+        ("leaf hash", leaves, 1 + 32 + 32 + 16 * assets),
+        ("padding hash", size - leaves, 33),
+        ("node hash", size - 1, 1 + 2 * record),
+    ]
+    kinds: dict[str, dict[str, float]] = {}
+    for name, count, msg in groups:
+        seconds = _time_group(count, msg)
+        entry = kinds.setdefault(name, {"calls": 0, "seconds": 0.0})
+        entry["calls"] += count
+        entry["seconds"] += seconds
+    total = sum(k["seconds"] for k in kinds.values())
+    return {
+        "calls": int(sum(k["calls"] for k in kinds.values())),
+        "seconds": round(total, 3),
+        "by_kind": {
+            n: {"calls": int(k["calls"]), "seconds": round(k["seconds"], 3)}
+            for n, k in kinds.items()
+        },
+    }
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": default_workers(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+
+
+def run_liabilities_bench(
+    *,
+    accounts: int,
+    asset_count: int,
+    split: int = 1,
+    workers: int = 0,
+    proof_count: int = 1000,
+    keep: Path | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Run the whole benchmark and return its figures (seconds, rates, bytes)."""
+    progress = progress or (lambda *a: None)
+    work = keep or Path(tempfile.mkdtemp(prefix="por-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        assets = sample_assets(asset_count)
+        input_file = work / "liabilities.csv"
+        (work / "assets.toml").write_text(assets_toml(assets))
+        progress("generate sample (untimed)", 0, 1)
+        # in a child process, so the sample's memory is not counted against the build
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+            rows = pool.submit(write_sample, input_file, accounts, assets).result()
+        progress("generate sample (untimed)", 1, 1)
+        tree_dir = work / "tree"
+        if tree_dir.exists():
+            shutil.rmtree(tree_dir)
+        with PeakMemory() as build_memory:
+            started = time.perf_counter()
+            data = read_liabilities(
+                input_file, read_assets(work / "assets.toml"), progress=progress
+            )
+            read_s = time.perf_counter() - started
+            started = time.perf_counter()
+            result = build_tree(
+                data,
+                tree_dir,
+                attestation_id="bench",
+                as_of="2026-11-21T00:00:00Z",
+                split=split,
+                workers=workers,
+                progress=progress,
+            )
+            build_s = time.perf_counter() - started
+        ids = data.account_ids
+        id_lengths: dict[int, int] = {}
+        lengths = (
+            np.asarray([len(x) for x in ids.slice(0, min(len(ids), 100_000)).to_pylist()])
+            if len(ids)
+            else np.zeros(0)
+        )
+        # account ids of the sample all share one length; scale the observed mix to all
+        values, counts = np.unique(lengths, return_counts=True)
+        scale = len(ids) / max(1, len(lengths))
+        for v, c in zip(values.tolist(), counts.tolist(), strict=True):
+            id_lengths[int(v)] = round(c * scale)
+        del data
+
+        rng = random.Random(1)
+        sample = [f"acct-{rng.randrange(accounts):08d}" for _ in range(proof_count)]
+        with TreeStore(tree_dir) as store:
+            started = time.perf_counter()
+            proofs = [store.proof(a).to_json() for a in sample]
+            proof_s = time.perf_counter() - started
+        texts = [json.dumps(p) for p in proofs]
+        started = time.perf_counter()
+        for text in texts:
+            verify_proof(parse_proof(json.loads(text)), published_root=result.root)
+        verify_s = time.perf_counter() - started
+
+        with PeakMemory() as audit_memory:
+            started = time.perf_counter()
+            audit_tree(tree_dir, workers=workers, progress=progress)
+            audit_s = time.perf_counter() - started
+
+        progress("hashlib floor (single core)", 0, 1)
+        floor = hash_floor(id_lengths, accounts, split, len(assets))
+        progress("hashlib floor (single core)", 1, 1)
+        usage_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        usage_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        return {
+            "benchmark": "liabilities",
+            "machine": machine(),
+            "workers": workers or default_workers(),
+            "accounts": accounts,
+            "assets": asset_count,
+            "split": split,
+            "rows": rows,
+            "leaves": result.leaves,
+            "padding": result.padding,
+            "height": result.root.height,
+            "seconds": {
+                "read_and_validate": round(read_s, 3),
+                "build_tree": round(build_s, 3),
+                "build_total": round(read_s + build_s, 3),
+                "proofs": round(proof_s, 3),
+                "verify": round(verify_s, 3),
+                "audit": round(audit_s, 3),
+            },
+            "proof_ms_each": round(proof_s / proof_count * 1000, 3),
+            "verify_per_second": round(proof_count / verify_s, 1) if verify_s else None,
+            "floor": floor,
+            "ratio_to_floor": {  # none when the floor is too small to time (tiny inputs)
+                "build_tree": _ratio(build_s, floor["seconds"]),
+                "build_total": _ratio(read_s + build_s, floor["seconds"]),
+                "audit": _ratio(audit_s, floor["seconds"]),
+            },
+            "peak_memory_bytes": {
+                "build": build_memory.peak,
+                "audit": audit_memory.peak,
+                "maxrss_parent": usage_self,
+                "maxrss_largest_child": usage_children,
+            },
+            "tree_bytes_on_disk": sum(p.stat().st_size for p in tree_dir.rglob("*") if p.is_file()),
+        }
+    finally:
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def render(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    m = result["machine"]
+    out.print(
+        f"[bold]por bench liabilities[/bold]: {result['accounts']:,} accounts × "
+        f"{plural(result['assets'], 'asset')}, split {result['split']}, "
+        f"{plural(result['workers'], 'worker')}; "
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}"
+    )
+    table = Table(show_header=True)
+    table.add_column("phase")
+    table.add_column("seconds", justify="right")
+    table.add_column("× floor", justify="right")
+    floor = result["floor"]["seconds"]
+    for name, seconds in result["seconds"].items():
+        ratio = (
+            f"{seconds / floor:.2f}"
+            if floor > 0 and name in {"build_tree", "build_total", "audit"}
+            else ""
+        )
+        table.add_row(name, f"{seconds:.3f}", ratio)
+    table.add_row("hashlib floor, 1 core", f"{floor:.3f}", "1.00")
+    out.print(table)
+    out.print(f"floor: {result['floor']['calls']:,} sha256 calls")
+    out.print(
+        f"proof: {result['proof_ms_each']} ms each; "
+        f"verify: {result['verify_per_second']:,} proofs/s"
+    )
+    peak = result["peak_memory_bytes"]
+    out.print(
+        f"peak memory (PSS, all processes): build {peak['build'] / 2**20:,.0f} MiB, "
+        f"audit {peak['audit'] / 2**20:,.0f} MiB"
+    )
+
+
+def _ratio(seconds: float, floor: float) -> float | None:  # float-ok: timings, not money
+    return round(seconds / floor, 3) if floor > 0 else None
