@@ -1,0 +1,8 @@
+"""Chain adapters and ownership checks: Bitcoin and Ethereum at one pinned block.
+
+Async adapters (bitcoin_bcoin, bitcoin_core, esplora, ethereum) behind the interface in base;
+rpc and retry (JSON-RPC transport, one retry policy); addresses, amounts and wallet descriptors
+(btc_address, btc_amounts, btc_wallets); ownership signatures (btc_ownership, eth_ownership)
+and the challenge text they sign (challenge); nodes/ starts local anvil and bcoin for the demo
+and tests. Sits just above verifier/base (its errors and helpers), below everything else.
+"""

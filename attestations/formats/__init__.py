@@ -1,6 +1,6 @@
 """Registry of liabilities-proof formats: ours (`por`) and other exchanges' published ones.
 
-Where it sits: `verifier/external.py` reads the files and calls `verify(name, inp)` or
+Where it sits: `verifier/external/check.py` reads the files and calls `verify(name, inp)` or
 `detect(inp)`; each format lives in its own pure module beside this one (`okx.py`,
 `bybit.py`, `bitget.py`, `bitmex.py`, `binance2022.py`, `coinex.py`, `por.py`).
 
@@ -17,8 +17,8 @@ from decimal import Decimal
 
 from attestations.formats import binance2022, bitget, bitmex, bybit, coinex, okx, por
 from attestations.formats.common import FormatResult, ProofInput
-from verifier import safejson
-from verifier.errors import InputError, InvalidProof, UsageError
+from verifier.base import safejson
+from verifier.base.errors import InputError, InvalidProof, UsageError
 
 __all__ = ["FORMATS", "NAMES", "FormatResult", "FormatSpec", "ProofInput", "detect", "verify"]
 

@@ -1,0 +1,6 @@
+"""On-chain holdings: every wallet read at one pinned block per chain, and who controls it.
+
+plans (from por.toml to chain adapters and ownership checks), snapshot (reads the chains
+concurrently at pinned blocks, the por-snapshot-v1 document), ownership (epoch proofs: age
+and staleness). Sits after the inputs and the reserve, before reconciliation.
+"""

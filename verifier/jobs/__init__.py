@@ -1,0 +1,6 @@
+"""The main job end to end: one reconciliation run, and signed attestations.
+
+pipeline (inputs → snapshot → reserve → reconciliation → report, as `por reconcile` runs it),
+attest (`por attest` signs the outcome as a por-attestation-v1 document; `por verify` checks
+one independently). Sits on top of the flow's steps; history schedules it, the CLI calls it.
+"""
