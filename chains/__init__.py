@@ -2,7 +2,9 @@
 
 Async adapters (bitcoin_bcoin, bitcoin_core, esplora, ethereum) behind the interface in base;
 rpc and retry (JSON-RPC transport, one retry policy); addresses, amounts and wallet descriptors
-(btc_address, btc_amounts, btc_wallets); ownership signatures (btc_ownership, eth_ownership)
-and the challenge text they sign (challenge); nodes/ starts local anvil and bcoin for the demo
-and tests. Sits just above verifier/base (its errors and helpers), below everything else.
+(btc_address, btc_amounts, btc_wallets); ownership signatures (btc_ownership dispatching to
+btc_bip137, btc_multisig and btc_bip322 over btc_bip322_tx, sharing btc_proof_checks;
+eth_ownership) and the challenge text they sign (challenge); nodes/ starts local anvil and
+bcoin for the demo and tests. Sits just above verifier/base (its errors and helpers), below
+everything else.
 """

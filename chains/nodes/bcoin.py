@@ -296,7 +296,7 @@ class RegtestWallet:
 
     def ownership_proof(self, address: str, message: str) -> dict[str, object]:
         """Sign `message` (the challenge) for a wallet address, as por.toml's `ownership`."""
-        from chains.btc_ownership import sign_bip137
+        from chains.btc_bip137 import sign_bip137
 
         owner = self._owners[address]
         if owner.kind == "p2wsh-2of3":

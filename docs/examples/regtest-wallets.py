@@ -35,7 +35,7 @@ from embit.networks import NETWORKS
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from chains.btc_ownership import sign_bip137
+from chains.btc_bip137 import sign_bip137
 
 KEYS = "regtest-wallets.json"
 BTC_MINED = 1

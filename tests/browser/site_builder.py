@@ -27,7 +27,7 @@ from attestations.document import (
 )
 from attestations.store import TreeStore
 from chains.base import Attribution, BlockRef, Chain, WalletClass
-from chains.btc_ownership import AddressType, DecodedAddress, encode_address
+from chains.btc_address import AddressType, DecodedAddress, encode_address
 from chains.challenge import challenge
 from verifier.inputs.liabilities import read_assets, read_liabilities
 from verifier.tools.sample import assets_toml, sample_assets, write_sample

@@ -32,7 +32,7 @@ from bcoin_fixtures import start_bcoin
 from eth_fixtures import key, start_anvil
 
 from chains.base import BlockRef, Chain
-from chains.btc_ownership import sign_bip137
+from chains.btc_bip137 import sign_bip137
 from chains.challenge import challenge, epoch_challenge
 from chains.nodes.bcoin import RegtestWallet
 from chains.nodes.solc import load_artifact

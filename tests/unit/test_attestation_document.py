@@ -46,7 +46,7 @@ from attestations.document import (
 from attestations.encoding import AssetSpec, commitment
 from attestations.proofs import RootDocument, SumNode
 from chains.base import Attribution, BlockRef, Chain, WalletClass
-from chains.btc_ownership import AddressType, DecodedAddress, encode_address
+from chains.btc_address import AddressType, DecodedAddress, encode_address
 from chains.challenge import challenge
 from verifier.base.errors import AttestationError, InputError, InvalidProof
 from verifier.inputs.keys import create_signing_key, load_signing_key

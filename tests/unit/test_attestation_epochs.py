@@ -44,7 +44,9 @@ from attestations.document import (
 from attestations.encoding import AssetSpec, commitment
 from attestations.proofs import RootDocument, SumNode
 from chains.base import Attribution, BlockRef, Chain, WalletClass
-from chains.btc_ownership import AddressType, DecodedAddress, _hash160, encode_address, sign_bip137
+from chains.btc_address import AddressType, DecodedAddress, encode_address
+from chains.btc_bip137 import sign_bip137
+from chains.btc_proof_checks import hash160 as _hash160
 from chains.challenge import challenge, epoch_challenge
 from verifier.base.errors import InvalidProof
 from verifier.cli.main import main

@@ -1,6 +1,6 @@
 """BIP-322 ``to_spend``/``to_sign`` and their sighashes through embit equal the hand-built ones.
 
-chains/btc_ownership.py builds the virtual transactions with embit's `Transaction` types and
+chains/btc_bip322_tx.py builds the virtual transactions with embit's `Transaction` types and
 takes the BIP-143 and BIP-341 digests from embit. The byte-by-byte construction it replaced
 is kept here as the reference: for random messages (any Unicode, empty, long) and random
 P2WPKH, P2WSH and P2TR output scripts, both give the same txids and the same digests. The
@@ -14,7 +14,7 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chains.btc_ownership import (
+from chains.btc_bip322_tx import (
     bip322_message_hash,
     bip322_sighash,
     bip322_taproot_sighash,
@@ -22,7 +22,7 @@ from chains.btc_ownership import (
 )
 
 # ----------------------------------------------------------------------------- reference
-# The construction chains/btc_ownership.py used before embit, verbatim in substance.
+# The construction chains/btc_bip322_tx.py used before embit, verbatim in substance.
 
 
 def _sha256(data: bytes) -> bytes:

@@ -1,7 +1,7 @@
 """chains/btc_address.py and chains/btc_amounts.py: one address decoder, one amount converter.
 
 Wallets (`btc_wallets.script_pubkey`), the bcoin adapter (`bitcoin_bcoin.watch`) and
-ownership proofs (`btc_ownership.decode_address`) all decode through `btc_address`; the
+ownership proofs (`btc_proof_checks.decode_address`) all decode through `btc_address`; the
 tests here pin that they accept and refuse the same strings and give the same script, and
 that every amount path (Core's BTC, bcoin's satoshi) converts exactly or refuses.
 """
@@ -15,7 +15,7 @@ from embit import bech32
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chains import bitcoin_bcoin, btc_ownership, btc_wallets
+from chains import bitcoin_bcoin, btc_proof_checks, btc_wallets
 from chains.bitcoin_core import btc_to_sats
 from chains.btc_address import (
     NETWORKS,
@@ -52,7 +52,7 @@ BCOIN_NETWORKS = ("main", "test", "signet", "regtest")
 
 def _ownership(address: str, network: str) -> bytes | None:
     try:
-        return btc_ownership.decode_address(address, network).script_pubkey()
+        return btc_proof_checks.decode_address(address, network).script_pubkey()
     except InvalidProof:
         return None
 

@@ -34,17 +34,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chains.base import BlockRef, Chain, Ownership, OwnershipCheck
-from chains.btc_ownership import (
+from chains.btc_bip322_tx import bip322_sighash, bip322_txids
+from chains.btc_multisig import check_p2wsh_multisig, multisig_witness_script, parse_multisig
+from chains.btc_ownership import verify_bitcoin_ownership
+from chains.btc_proof_checks import (
     Check,
     bip137_message_hash,
     bip322_message_hash,
-    bip322_sighash,
-    bip322_txids,
-    check_p2wsh_multisig,
     decode_address,
-    multisig_witness_script,
-    parse_multisig,
-    verify_bitcoin_ownership,
 )
 from chains.challenge import challenge
 from verifier.base.errors import InputError, InvalidProof
@@ -845,7 +842,8 @@ class TestBip322Tampering:
     @pytest.mark.parametrize("count", [1, 3])
     def test_wrong_item_count(self, count: int) -> None:
         items = [*self.items, b"\x01"][:count]
-        assert_unproven(self.verify(bip322_proof(items)), Check.WITNESS, f"{count} items")
+        words = "has 1 item" if count == 1 else f"has {count} items"  # the right plural
+        assert_unproven(self.verify(bip322_proof(items)), Check.WITNESS, words)
 
     def test_trailing_bytes(self) -> None:
         raw = Witness(self.items).serialize() + b"\x00"

@@ -48,7 +48,7 @@ import attestations.document as document
 import verifier.jobs.attest as attest_module
 from attestations.document import sign_attestation
 from chains.base import BlockRef, Chain
-from chains.btc_ownership import sign_bip137
+from chains.btc_bip137 import sign_bip137
 from chains.challenge import challenge, epoch_challenge, line_problem
 from verifier.base.errors import InputError
 from verifier.cli.challenge import printable

@@ -27,12 +27,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from chains.base import BlockRef, Chain, Ownership
-from chains.btc_ownership import (
-    bip137_message_hash,
-    bip322_message_hash,
-    message_variants,
-    verify_bitcoin_ownership,
-)
+from chains.btc_ownership import message_variants, verify_bitcoin_ownership
+from chains.btc_proof_checks import bip137_message_hash, bip322_message_hash
 from chains.challenge import epoch_challenge
 from chains.eth_ownership import expand_compact, verify_eip191
 

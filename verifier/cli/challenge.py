@@ -195,7 +195,7 @@ def _multisig_how(m: int, keys: Sequence[str], message: str) -> list[str]:
 
 def _script_keys(wallet: WalletConfig) -> tuple[int, list[str]] | None:
     """m and the keys of a multisig wallet, or of an address wallet's witness script."""
-    from chains.btc_ownership import parse_multisig
+    from chains.btc_multisig import parse_multisig
 
     if wallet.multisig_m is not None:
         return wallet.multisig_m, list(wallet.multisig_keys)
@@ -252,7 +252,7 @@ def _custodial(wallet: WalletConfig, address: str) -> AddressPlan:
 
 def _bitcoin_addresses(wallet: WalletConfig, network: str, message: str) -> list[AddressPlan]:
     from chains import btc_wallets
-    from chains.btc_ownership import decode_address
+    from chains.btc_proof_checks import decode_address
 
     if wallet.kind == "multisig":
         assert wallet.multisig_m is not None

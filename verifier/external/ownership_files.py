@@ -45,12 +45,10 @@ from eth_keys.datatypes import Signature as EthSignature
 from eth_keys.exceptions import BadSignature
 from eth_utils.crypto import keccak
 
-from chains.btc_ownership import (
-    AddressType,
-    check_bip137,
-    check_p2wsh_multisig,
-    decode_address,
-)
+from chains.btc_address import AddressType
+from chains.btc_bip137 import check_bip137
+from chains.btc_multisig import check_p2wsh_multisig
+from chains.btc_proof_checks import decode_address
 from verifier.base.errors import InputError, InvalidProof, PorError, UsageError
 
 FORMATS = ("okx", "summa", "htx", "por")

@@ -12,7 +12,8 @@ import os
 from collections.abc import Sequence
 
 from chains.base import BlockRef, Chain, ChainAdapter, OwnershipCheck, Token
-from chains.btc_ownership import multisig_witness_script, verify_bitcoin_ownership
+from chains.btc_multisig import multisig_witness_script
+from chains.btc_ownership import verify_bitcoin_ownership
 from chains.eth_ownership import check_eip1271, verify_eip191
 from chains.ethereum import EthereumAdapter
 from chains.rpc import auth_from_sources

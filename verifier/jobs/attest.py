@@ -122,7 +122,7 @@ def _with_verdict(proof: dict[str, Any] | None, verdict: OwnershipCheck) -> dict
 
 def attestation_document(config: PorConfig, inputs: Inputs, outcome: Outcome) -> dict[str, Any]:
     """The unsigned `por-attestation-v1` document of an outcome."""
-    from chains.btc_ownership import multisig_witness_script
+    from chains.btc_multisig import multisig_witness_script
 
     chains = []
     for reading in outcome.snapshot.chains:
