@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import click
 import pytest
 
-from verifier.cli.main import OTHER_ROLE, ROLES, RoleGroup, cli, role_sections
+from verifier.cli.main import cli
+from verifier.cli.roles import OTHER_ROLE, ROLES, RoleGroup, role_sections
 
 
 def _walk(
@@ -46,7 +47,7 @@ def test_every_command_is_under_exactly_one_role():
     sections = role_sections(cli, ctx)
     headings = [heading for heading, _ in sections]
     assert OTHER_ROLE not in headings, (
-        f"commands with no role in verifier.cli.main.ROLES: {sections}"
+        f"commands with no role in verifier.cli.roles.ROLES: {sections}"
     )
     named = [entry for _, rows in sections for entry, _ in rows if " " not in entry]
     assert sorted(named) == sorted(cli.list_commands(ctx)), named

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from attestations.document import public_key_hex, sign_attestation
-from verifier.cli.main import NO_CONFIG
+from verifier.cli.options import NO_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(

@@ -16,7 +16,8 @@ import pytest
 import verifier.cli.init
 from verifier.base.errors import PorError
 from verifier.cli.config import reference_table
-from verifier.cli.main import _render_snapshot, write_atomic
+from verifier.base.atomic import write_atomic
+from verifier.cli.reconcile import _render_snapshot
 
 # ----------------------------------------------------------------------------- config schema
 

@@ -306,7 +306,7 @@ def test_attest_out_over_the_tree_secret_elsewhere_is_refused(world, capsys, tmp
 def test_attest_cli_disk_full_exits_4_and_keeps_the_previous(
     monkeypatch, documents, world, capsys, tmp_path
 ):
-    import verifier.cli.main as cli_module
+    import verifier.cli.attest as cli_module
 
     (first, first_report), (second, second_report) = documents
     out = tmp_path / "published"

@@ -741,7 +741,7 @@ def _shared_config_option(command: click.Command) -> None:
     Added after the command exists, not as a decorator: importing verifier.cli.main registers
     this module's `challenge_cmd`, so when this module is imported first the name must
     already be bound when verifier.cli.main loads."""
-    from verifier.cli.main import CONFIG_OPTION
+    from verifier.cli.options import CONFIG_OPTION
 
     CONFIG_OPTION(command)  # click appends the option to a Command's params
     command.params.insert(0, command.params.pop())

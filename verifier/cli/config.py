@@ -659,7 +659,7 @@ def _pack_problems(path: Path, raw: Any) -> list[Problem]:
 
 
 def _config_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    from verifier.cli.main import CONFIG_OPTION
+    from verifier.cli.options import CONFIG_OPTION
 
     return CONFIG_OPTION
 
@@ -721,7 +721,7 @@ def check_cmd(config_file: Path, as_json: bool) -> int:
 def schema_cmd(out_file: Path | None, markdown: bool, as_json: bool) -> int:
     """Print (or write) the JSON Schema of por.toml, for editors (Taplo / Even Better TOML)."""
     from verifier.base.console import err, print_json
-    from verifier.cli.main import write_atomic
+    from verifier.base.atomic import write_atomic
 
     if markdown and as_json:
         # two different documents: one on stdout would silently drop the other

@@ -1,0 +1,161 @@
+"""`por bench liabilities|snapshot`: the benchmarks behind docs/performance.md.
+
+The timed work is verifier/tools/bench.py and verifier/tools/bench_snapshot.py; this
+module parses the options and prints their figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from verifier.base.console import out, print_json, print_table, progress_bar
+from verifier.base.errors import EXIT_OK
+from verifier.cli.options import JSON_OPTION, MAX_SAMPLE_ACCOUNTS
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks; figures go into docs/performance.md."""
+
+
+@bench.command("liabilities")
+@click.option(
+    "--accounts",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS),
+    help="Sample customers in the tree.",
+)
+@click.option(
+    "--assets",
+    "asset_count",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 255),
+    help="Assets every customer holds.",
+)
+@click.option(
+    "--split",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Leaves per account (as liabilities build --split).",
+)
+@click.option(
+    "--workers",
+    default=0,
+    type=click.IntRange(0, 64),
+    help="Worker processes (default: one per core).",
+)
+@click.option(
+    "--proofs",
+    "proof_count",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Proofs to cut and verify in the timed proof phases.",
+)
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the work directory here instead of a temp dir.",
+)
+@JSON_OPTION
+def bench_liabilities(
+    accounts: int,
+    asset_count: int,
+    split: int,
+    workers: int,
+    proof_count: int,
+    keep: Path | None,
+    as_json: bool,
+) -> int:
+    """Time build, proofs, verification and audit against a bare hashlib floor."""
+    from verifier.tools.bench import render, run_liabilities_bench
+
+    with progress_bar() as progress:
+        result = run_liabilities_bench(
+            accounts=accounts,
+            asset_count=asset_count,
+            split=split,
+            workers=workers,
+            proof_count=proof_count,
+            keep=keep,
+            progress=progress,
+        )
+    if as_json:
+        print_json(result)
+    else:
+        render(result)
+    return EXIT_OK
+
+
+@bench.command("snapshot")
+@click.option(
+    "--btc-addresses",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1, 20000),
+    help="Funded Bitcoin addresses to read on local bcoin.",
+)
+@click.option(
+    "--eth-addresses",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1, 20000),
+    help="Funded Ethereum addresses to read on local anvil.",
+)
+@click.option(
+    "--tokens",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0, 10),
+    help="ERC-20 test tokens each Ethereum address holds.",
+)
+@JSON_OPTION
+def bench_snapshot(btc_addresses: int, eth_addresses: int, tokens: int, as_json: bool) -> int:
+    """Time the adapters against naive one-request-per-balance reads on local nodes."""
+    from verifier.tools.bench_snapshot import run_snapshot_bench
+
+    with progress_bar() as progress:
+        result = run_snapshot_bench(
+            btc_addresses=btc_addresses,
+            eth_addresses=eth_addresses,
+            tokens=tokens,
+            progress=progress,
+        )
+    if as_json:
+        print_json(result)
+        return EXIT_OK
+    table = Table(title="por bench snapshot (local bcoin and anvil)")
+    for column in (
+        "chain",
+        "balances",
+        "ours s",
+        "ours requests",
+        "naive s",
+        "naive requests",
+        "speedup",
+    ):
+        table.add_column(column, justify="left" if column == "chain" else "right")
+    for chain in ("bitcoin", "ethereum"):
+        row = result[chain]
+        table.add_row(
+            chain,
+            str(row.get("balances", row["addresses"])),
+            f"{row['ours']['seconds']:.3f}",
+            str(row["ours"]["requests"]),
+            f"{row['naive']['seconds']:.3f}",
+            str(row["naive"]["requests"]),
+            f"{row['speedup']}x",
+        )
+    print_table(out, table)
+    out.print(
+        f"overall speedup {result['speedup']}x; both chains concurrently "
+        f"{result['both_chains_concurrently_seconds']} s"
+    )
+    return EXIT_OK

@@ -1,0 +1,401 @@
+"""`por liabilities build|proof|audit|sample`: the exchange's side of the liabilities tree.
+
+Parses options, calls attestations/ (build, store, proof_files, audit) and
+verifier/inputs/liabilities.py (the input reader) or verifier/tools/sample.py, and prints
+the result as a table or one --json document. The tree format is docs/spec/por-mst-v1.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from verifier.base.atomic import write_atomic
+from verifier.base.console import err, out, plural, print_json, print_table, progress_bar
+from verifier.base.errors import EXIT_OK, InputError, UsageError
+from verifier.cli.options import JSON_OPTION, MAX_SAMPLE_ACCOUNTS, check_as_of, now
+
+
+@click.group()
+def liabilities() -> None:
+    """Build the liabilities tree, cut customer proofs, audit a tree, make sample data."""
+
+
+@liabilities.command("build")
+@click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "--assets",
+    "assets_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Assets TOML: [assets.BTC] decimals = 8.",
+)
+@click.option("--attestation-id", required=True, help="Identifier bound into the commitment.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Tree directory to create (root.json is its public part).",
+)
+@click.option("--as-of", default=None, help="Time of the balances, ISO 8601 (default: now, UTC).")
+@click.option(
+    "--split",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Split every account into K leaves with random parts (privacy).",
+)
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Master secret file (hex, mode 0600): read if it exists, else created. "
+    "Default: OUT/secret.key.",
+)
+@click.option(
+    "--negative",
+    type=click.Choice(["error", "exclude"]),
+    default="error",
+    show_default=True,
+    help="Reject negative amounts, or drop them and record them.",
+)
+@click.option("--sum-duplicates", is_flag=True, help="Add up repeated (account, asset) rows.")
+@click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
+@click.option(
+    "--workers",
+    default=0,
+    type=click.IntRange(0, 64),
+    help="Worker processes (default: one per core).",
+)
+@JSON_OPTION
+def liabilities_build(
+    input_file: Path,
+    assets_file: Path,
+    attestation_id: str,
+    out_dir: Path,
+    as_of: str | None,
+    split: int,
+    secret_file: Path | None,
+    negative: str,
+    sum_duplicates: bool,
+    force: bool,
+    workers: int,
+    as_json: bool,
+) -> int:
+    """Build the Merkle sum tree of INPUT (CSV or JSON Lines: account_id,asset,amount).
+
+    Writes OUT/root.json (public), the tree files for O(log n) proofs, and the master
+    secret (mode 0600, never in public output). Nothing is left in OUT on error.
+    """
+    from attestations.build import build_tree
+    from verifier.base.outdir import guard_output
+    from verifier.inputs.liabilities import read_assets, read_liabilities
+
+    try:
+        attestation_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            "--attestation-id is not valid UTF-8 text", key="--attestation-id"
+        ) from None
+    # before anything is read or replaced: --force must never delete an input
+    guard_output(
+        out_dir,
+        [("input file", input_file), ("assets file", assets_file), ("secret file", secret_file)],
+        flag="--out",
+    )
+    as_of = check_as_of(as_of) if as_of else now()
+    assets = read_assets(assets_file)
+    with progress_bar(True) as progress:
+        data = read_liabilities(
+            input_file,
+            assets,
+            negative=negative,
+            sum_duplicates=sum_duplicates,
+            progress=progress,
+        )
+        result = build_tree(
+            data,
+            out_dir,
+            attestation_id=attestation_id,
+            as_of=as_of,
+            split=split,
+            secret_file=secret_file,
+            force=force,
+            workers=workers,
+            progress=progress,
+        )
+    doc = {
+        "root_document": str(out_dir / "root.json"),
+        "attestation_id": attestation_id,
+        "accounts": result.accounts,
+        "leaves": result.leaves,
+        "padding": result.padding,
+        "height": result.root.height,
+        "root": result.root.root.to_json(),
+        "commitment": result.root.commitment.hex(),
+        "totals": _totals(result.root.assets, result.root.root.sums),
+        "excluded": data.excluded,
+        "input_sha256": data.input_sha256,
+    }
+    if as_json:
+        print_json(doc)
+    else:
+        table = Table(title=f"Liabilities tree {attestation_id}", show_header=True)
+        table.add_column("asset")
+        table.add_column("total", justify="right")
+        for code, total in _totals(result.root.assets, result.root.root.sums).items():
+            table.add_row(code, total)
+        print_table(out, table)
+        out.print(
+            f"accounts {result.accounts:,}  leaves {result.leaves:,}  padding "
+            f"{result.padding:,}  height {result.root.height}"
+        )
+        out.print(f"root        {result.root.root.hash.hex()}")
+        out.print(f"commitment  {result.root.commitment.hex()}")
+        out.print(f"public root document: {out_dir / 'root.json'}")
+        if data.excluded:
+            rows = plural(int(data.excluded["rows"]), "row", thousands=True)
+            out.print(f"excluded (negative): {rows}, see root.json")
+    return EXIT_OK
+
+
+def _totals(assets: Sequence[Any], sums: Sequence[int]) -> dict[str, str]:
+    from attestations.proofs import format_units
+
+    return {a.code: format_units(s, a.decimals) for a, s in zip(assets, sums, strict=True)}
+
+
+@liabilities.command("proof")
+@click.argument("tree_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.argument("account_id", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the proof here (mode 0600) instead of stdout.",
+)
+@click.option("--all", "all_accounts", is_flag=True, help="Write every account's proof.")
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Directory for --all (created; one file per account plus manifest.csv).",
+)
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Master secret, if not where the build put it.",
+)
+@JSON_OPTION
+def liabilities_proof(
+    tree_dir: Path,
+    account_id: str | None,
+    output: Path | None,
+    all_accounts: bool,
+    out_dir: Path | None,
+    secret_file: Path | None,
+    as_json: bool,
+) -> int:
+    """Produce ACCOUNT_ID's inclusion proof from tree DIR (O(log n) reads), or --all of them.
+
+    A proof holds the account's salt: hand it to that customer only. Every proof is
+    verified against DIR/root.json before it is written; one that does not verify (a
+    damaged tree, a wrong secret) is refused with exit 3 and nothing is written.
+    """
+    from attestations.store import TreeStore
+    from verifier.base.outdir import guard_output
+
+    if all_accounts:
+        if account_id is not None or output is not None:
+            raise UsageError("--all takes no ACCOUNT_ID and no -o; use --out-dir")
+        if out_dir is None:
+            raise UsageError("--all needs --out-dir")
+        return _all_proofs(tree_dir, out_dir, secret_file, as_json)
+    if account_id is None:
+        raise UsageError("give an ACCOUNT_ID, or --all --out-dir D")
+    with TreeStore(tree_dir, secret_file=secret_file) as store:
+        if output is not None:
+            guard_output(
+                output,
+                [
+                    ("root document", store.root_path),
+                    ("tree files", tree_dir / "tree"),
+                    ("secret file", store.secret_path),
+                ],
+                flag="-o",
+            )
+        proof, text = store.checked_proof(account_id)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text.encode(), mode=0o600)
+        if as_json:
+            print_json(
+                {
+                    "account_id": account_id,
+                    "file": str(output),
+                    "leaves": len(proof.leaves),
+                    "commitment": proof.commitment.hex(),
+                }
+            )
+        else:
+            err.print(f"proof for {account_id!r} written to {output}")
+    return EXIT_OK
+
+
+def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json: bool) -> int:
+    from attestations.proof_files import write_all_proofs
+
+    with progress_bar() as progress:
+        count = write_all_proofs(tree_dir, out_dir, secret_file, progress)
+    if as_json:
+        print_json({"out_dir": str(out_dir), "proofs": count})
+    else:
+        proofs = plural(count, "proof", thousands=True)
+        err.print(f"{proofs} written to {out_dir} (one file per account; manifest.csv)")
+    return EXIT_OK
+
+
+@liabilities.command("audit")
+@click.argument("tree_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Master secret, to recompute the leaves too (default: where the build put it).",
+)
+@click.option(
+    "--no-secret",
+    is_flag=True,
+    help="Audit without the master secret (an auditor who was not given it): every node is "
+    "recomputed from the stored leaves, the leaves themselves are not.",
+)
+@click.option(
+    "--workers",
+    default=0,
+    type=click.IntRange(0, 64),
+    help="Worker processes (default: one per core).",
+)
+@JSON_OPTION
+def liabilities_audit(
+    tree_dir: Path, secret_file: Path | None, no_secret: bool, workers: int, as_json: bool
+) -> int:
+    """Recompute every node of tree DIR from its leaves; check sums, overflow, padding,
+    the root and the commitment; print the totals per asset. A damaged tree, a missing or
+    wrong secret (unless --no-secret) exits 3 naming the file and the check."""
+    from attestations.audit import audit_tree
+
+    if no_secret and secret_file is not None:
+        raise UsageError("--no-secret and --secret-file exclude each other")
+    with progress_bar() as progress:
+        result = audit_tree(
+            tree_dir,
+            secret_file=secret_file,
+            require_secret=not no_secret,
+            skip_secret=no_secret,
+            workers=workers,
+            progress=progress,
+        )
+    from attestations.store import TreeStore
+
+    with TreeStore(tree_dir) as store:
+        assets = store.root.assets
+    totals = _totals(assets, result.totals)
+    if as_json:
+        print_json(
+            {
+                "valid": True,
+                "attestation_id": result.attestation_id,
+                "accounts": result.accounts,
+                "leaves": result.leaves,
+                "padding": result.padding,
+                "height": result.height,
+                "commitment": result.commitment,
+                "leaves_recomputed": result.leaves_recomputed,
+                "totals": totals,
+                "totals_base_units": {
+                    a.code: str(s) for a, s in zip(assets, result.totals, strict=True)
+                },
+                "checks": list(result.checks),
+            }
+        )
+    else:
+        table = Table(title=f"Audit of {result.attestation_id}: OK")
+        table.add_column("asset")
+        table.add_column("total liabilities", justify="right")
+        for code, total in totals.items():
+            table.add_row(code, total)
+        print_table(out, table)
+        for check in result.checks:
+            out.print(f"  [green]✓[/green] {check}")
+        if not result.leaves_recomputed:
+            out.print(
+                "  [yellow]![/yellow] leaves not recomputed: audited without the master secret"
+            )
+    return EXIT_OK
+
+
+@liabilities.command("sample")
+@click.option(
+    "--accounts",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS),
+    help="Customers to generate.",
+)
+@click.option(
+    "--assets",
+    "asset_count",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 255),
+    help="Assets every customer holds (BTC, ETH, USDT, then made-up codes).",
+)
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV (or .jsonl) file to write; ASSETS.toml is written beside it.",
+)
+@click.option(
+    "--seed",
+    default=7,
+    show_default=True,
+    type=click.IntRange(0, 2**32 - 1),
+    help="Random seed: the same seed writes the same file.",
+)
+@JSON_OPTION
+def liabilities_sample(
+    accounts: int, asset_count: int, out_file: Path, seed: int, as_json: bool
+) -> int:
+    """Generate a sample liabilities file (every account holds every asset) and its assets TOML."""
+    from verifier.tools.sample import assets_toml, sample_assets, write_sample
+
+    if not out_file.name or out_file.is_dir():
+        raise UsageError(f"--out must name a file, not a directory: {str(out_file)!r}")
+    assets = sample_assets(asset_count)
+    rows = write_sample(out_file, accounts, assets, seed)
+    assets_path = out_file.with_name(out_file.stem + ".assets.toml")
+    write_atomic(assets_path, assets_toml(assets).encode())
+    doc = {
+        "file": str(out_file),
+        "assets_file": str(assets_path),
+        "rows": rows,
+        "accounts": accounts,
+    }
+    if as_json:
+        print_json(doc)
+    else:
+        err.print(
+            f"{plural(rows, 'row', thousands=True)} written to {out_file}; assets in {assets_path}"
+        )
+    return EXIT_OK
