@@ -25,7 +25,7 @@ import pytest
 import site_builder as builder
 from chromium_fixtures import need_chromium
 
-from verifier.history.store import Coverage, RunRecord
+from verifier.history.records import Coverage, RunRecord
 from verifier.history.view import render_history_html
 from verifier.report.html import render_html
 from verifier.site.publish import build_site

@@ -199,7 +199,7 @@ def test_history_and_reserve_renderers_use_the_policy() -> None:
     becomes a list in a pipe)."""
     from decimal import Decimal
 
-    from verifier.history.store import Coverage, RunRecord
+    from verifier.history.records import Coverage, RunRecord
     from verifier.history.view import render_table
 
     coverage = {

@@ -68,7 +68,7 @@ def test_report_one_unproven_address_and_one_breach():
 
 
 def test_history_table_of_one_run():
-    from verifier.history.store import Coverage, RunRecord
+    from verifier.history.records import Coverage, RunRecord
     from verifier.history.view import render_table
 
     run = RunRecord(

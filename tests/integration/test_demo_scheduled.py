@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from chains.nodes.base import NodeMissing, node_program
-from verifier.history.store import Store, database_url
+from verifier.history.db_url import database_url
+from verifier.history.store import Store
 from verifier.tools.demo import BLOCKS_BETWEEN_RUNS, EPOCH, OLD_EPOCH
 
 pytestmark = pytest.mark.node

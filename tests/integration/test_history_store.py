@@ -23,7 +23,9 @@ from postgres_fixtures import db_url, pg_server, sample_report, wait_for  # noqa
 
 from verifier.base.errors import StoreError
 from verifier.cli.main import main
-from verifier.history.store import HEAD, RunWriter, Store
+from verifier.history.schema import HEAD
+from verifier.history.store import Store
+from verifier.history.writer import RunWriter
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_DB = REPO / "fixtures" / "db" / "por-0001.sqlite"
@@ -125,14 +127,15 @@ _HOLDER = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {fixtures!r})
     from postgres_fixtures import sample_report
-    from verifier.history.store import RunWriter, Store
+    from verifier.history.store import Store
+    from verifier.history.writer import RunWriter
 
     mode, url, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     original = RunWriter._insert
 
     def slow(self, model, rows):
         out = original(self, model, rows)
-        if model.name == "wallet_balances":  # a Table (verifier.history.store.WALLET_BALANCES)
+        if model.name == "wallet_balances":  # a Table (verifier.history.tables.WALLET_BALANCES)
             marker.write_text("midway")
             time.sleep(float(sys.argv[4]))  # float-ok: seconds
         return out

@@ -18,7 +18,8 @@ from postgres_fixtures import PostgresServer, pg_server, sample_report  # noqa: 
 
 from verifier.base.errors import StoreError
 from verifier.cli.main import main
-from verifier.history.store import RunWriter, Store
+from verifier.history.store import Store
+from verifier.history.writer import RunWriter
 
 pytestmark = pytest.mark.postgres
 SECRET = "hunter2-supersecret"
@@ -180,7 +181,7 @@ def test_passwords_in_userinfo_and_query_never_reach_a_message_or_the_database(
     original = RunWriter._insert
 
     def failing(self: RunWriter, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-        if model.name == "wallet_balances":  # a Table (verifier.history.store.WALLET_BALANCES)
+        if model.name == "wallet_balances":  # a Table (verifier.history.tables.WALLET_BALANCES)
             raise RuntimeError(f"connection to {url} lost; password {SECRET} rejected")
         return original(self, model, rows)
 

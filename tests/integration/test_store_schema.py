@@ -1,6 +1,6 @@
-"""The migrations and verifier/history/store.py's tables describe one schema (SQLite and PostgreSQL).
+"""The migrations and verifier/history/tables.py's tables describe one schema (SQLite and PostgreSQL).
 
-The schema is owned by the alembic migrations; store.py declares the same tables in
+The schema is owned by the alembic migrations; tables.py declares the same tables in
 SQLAlchemy Core to read and write them. alembic's own comparison of a migrated database
 with those declarations finds nothing: no table, column, type, nullability, default, index
 or foreign key differs. (This is what kept the schema the same when the tables moved from
@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from postgres_fixtures import db_url, pg_server  # noqa: F401
 
-from verifier.history.store import METADATA, RUNS, TABLES, Store
+from verifier.history.store import Store
+from verifier.history.tables import METADATA, RUNS, TABLES
 
 
 def _differences(url: str, metadata: sa.MetaData) -> list[object]:

@@ -19,8 +19,8 @@ from postgres_fixtures import WebhookReceiver, sample_report
 
 from verifier.base.errors import InputError, NodeUnavailable, PorError
 from verifier.history.alerts import FORMATS, Alert, Webhook, render_payload
+from verifier.history.records import RunRecord
 from verifier.history.schedule import RunOptions, run_once
-from verifier.history.store import RunRecord
 
 SECRET = "s3cr3t-pa55"
 CONFIG = """

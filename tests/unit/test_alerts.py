@@ -15,7 +15,7 @@ from postgres_fixtures import WebhookReceiver
 
 from verifier.base.errors import InputError
 from verifier.history.alerts import Webhook, alerts_for, parse_drift, payload
-from verifier.history.store import Coverage, RunRecord
+from verifier.history.records import Coverage, RunRecord
 
 
 def _run(status: str = "ok", btc: str | None = "1.0", error: str | None = None) -> RunRecord:

@@ -13,8 +13,9 @@ import pytest
 from verifier.base import logs
 from verifier.base.errors import NodeUnavailable
 from verifier.history.alerts import FORMATS, Alert, render_payload
+from verifier.history.records import RunRecord
 from verifier.history.schedule import RunResult, error_document, unrecorded_summary
-from verifier.history.store import RunRecord, Store
+from verifier.history.store import Store
 from verifier.history.view import history_json, render_history_html, render_table
 
 SECRET_URL = "http://127.0.0.1:1/rpc/Zq7mysecrettok"

@@ -61,7 +61,7 @@ from attestations.proofs import (
 )
 from verifier.cli.main import main
 from verifier.history.alerts import ALERT_FORMAT, alerts_for, payload
-from verifier.history.store import Coverage, RunRecord
+from verifier.history.records import Coverage, RunRecord
 from verifier.report.document import REPORT_FORMAT, build_report
 from verifier.reserve.rules import evaluate, inputs_from_statement, known_packs, load_pack
 from verifier.reserve.statement import load_statement

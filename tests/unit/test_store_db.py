@@ -10,7 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verifier.base.errors import UsageError
-from verifier.history.store import BaseUnits, DecimalText, Store, database_url, normalise_url
+from verifier.history.db_url import database_url, normalise_url
+from verifier.history.store import Store
+from verifier.history.tables import BaseUnits, DecimalText
 
 
 @given(st.integers(min_value=0, max_value=2**256))

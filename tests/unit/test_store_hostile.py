@@ -31,7 +31,8 @@ import verifier.history.schedule
 from verifier.base.errors import NodeUnavailable
 from verifier.cli.main import main
 from verifier.history.schedule import RunOptions, run_once
-from verifier.history.store import HEAD, Store
+from verifier.history.schema import HEAD
+from verifier.history.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 OLD_SCHEMA = REPO / "fixtures" / "db" / "por-0001.sqlite"
@@ -428,12 +429,12 @@ def test_stored_and_printed_errors_are_masked(
 def test_a_store_failure_midway_is_stored_masked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from verifier.history.store import RunWriter
+    from verifier.history.writer import RunWriter
 
     original = RunWriter._insert
 
     def failing(self: RunWriter, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-        if model.name == "wallet_balances":  # a Table (verifier.history.store.WALLET_BALANCES)
+        if model.name == "wallet_balances":  # a Table (verifier.history.tables.WALLET_BALANCES)
             raise RuntimeError(f"disk full writing for http://admin:{SECRET}@backup.internal/")
         return original(self, model, rows)
 

@@ -144,7 +144,7 @@ def _raw_paths(value: Any, base: Path, where: str, depth: int = 0) -> list[tuple
 
 def _sqlite_file(url: str | None, config_file: Path) -> Path | None:
     """The SQLite file the config's runs are stored in (None for a server database)."""
-    from verifier.history.store import database_url
+    from verifier.history.db_url import database_url
 
     try:
         resolved = database_url(None, {}, url, config_file)

@@ -145,7 +145,8 @@ def serve(
     url = db or os.environ.get("POR_DATABASE_URL")
     store = None
     if url is not None and history is None:
-        from verifier.history.store import Store, database_url
+        from verifier.history.db_url import database_url
+        from verifier.history.store import Store
         from verifier.history.view import history_json, read_runs
 
         # read-only, never created; a file that is not a por database (or an older

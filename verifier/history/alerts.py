@@ -43,7 +43,7 @@ from chains.retry import Failure, RetryPolicy, classify_webhook
 from verifier.base.errors import InputError
 from verifier.base.logs import mask
 from verifier.base.redact import mask_url
-from verifier.history.store import RunRecord
+from verifier.history.records import RunRecord
 
 log = logging.getLogger(__name__)
 

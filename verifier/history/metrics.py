@@ -43,7 +43,9 @@ from sqlalchemy.engine import Connection
 
 from verifier.base import safejson
 from verifier.base.errors import PorError, StoreError
-from verifier.history.store import REPORTS, RUNS, RunRecord, Store, tool_version
+from verifier.history.records import RunRecord, tool_version
+from verifier.history.store import Store
+from verifier.history.tables import REPORTS, RUNS
 
 log = logging.getLogger(__name__)
 

@@ -50,6 +50,7 @@ from verifier.base.errors import EXIT_INFRA, InputError, PorError, StoreError, U
 from verifier.base.logs import mask_document, register_secret
 from verifier.base.redact import mask_text, mask_url
 from verifier.history.alerts import Alert, Webhook, alerts_for, parse_drift, render_payload
+from verifier.history.db_url import database_url
 from verifier.history.metrics import (
     MetricsServer,
     MetricsSnapshot,
@@ -57,7 +58,9 @@ from verifier.history.metrics import (
     registry,
     write_metrics,
 )
-from verifier.history.store import RunRecord, RunWriter, Store, database_url
+from verifier.history.records import RunRecord
+from verifier.history.store import Store
+from verifier.history.writer import RunWriter
 from verifier.inputs.config import PorConfig, load_config
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from rich.table import Table
 
 from verifier.base.errors import InputError
 from verifier.base.logs import mask
-from verifier.history.store import RunRecord, Store
+from verifier.history.records import RunRecord
+from verifier.history.store import Store
 
 HISTORY_FORMAT = "por-history-v1"
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}

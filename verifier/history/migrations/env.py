@@ -1,4 +1,4 @@
-"""Alembic environment of the run-history database (verifier/history/store.py owns the tables).
+"""Alembic environment of the run-history database (verifier/history/tables.py owns the tables).
 
 Where it sits: `verifier.history.store.Store.upgrade` runs alembic with an open connection in
 `config.attributes["connection"]`, inside the transaction that holds the migration lock;
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from verifier.history.store import METADATA
+from verifier.history.tables import METADATA
 
 connection = context.config.attributes.get("connection")
 if connection is None:
