@@ -17,14 +17,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from attestations.build import build_tree
-from attestations.document import (
-    ChainEntry,
-    RulePackRef,
-    WalletEntry,
-    build_attestation,
-    sign_attestation,
-    write_attestation,
-)
+from attestations.document.files import write_attestation
+from attestations.document.model import ChainEntry, RulePackRef, WalletEntry
+from attestations.document.sign import build_attestation, sign_attestation
 from attestations.store import TreeStore
 from chains.base import Attribution, BlockRef, Chain, WalletClass
 from chains.btc_address import AddressType, DecodedAddress, encode_address

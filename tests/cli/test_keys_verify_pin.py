@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from attestations.document import public_key_hex, sign_attestation
+from attestations.document.sign import public_key_hex, sign_attestation
 from verifier.inputs.keys import create_signing_key, load_signing_key
 from verifier.tools import demo
 

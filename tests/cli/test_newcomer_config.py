@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from attestations.document import public_key_hex, sign_attestation
+from attestations.document.sign import public_key_hex, sign_attestation
 from verifier.cli.options import NO_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]

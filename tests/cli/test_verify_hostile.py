@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from attestations.document import public_key_hex, sign_attestation
+from attestations.document.sign import public_key_hex, sign_attestation
 from verifier.tools import demo
 
 ROOT = Path(__file__).resolve().parents[2]

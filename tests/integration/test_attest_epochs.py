@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_world import demo_world
 
-from attestations.document import sign_attestation
+from attestations.document.sign import sign_attestation
 from chains.btc_address import AddressType, DecodedAddress, encode_address
 from verifier.cli.main import main
 from verifier.inputs.keys import load_signing_key

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from demo_world import demo_world
 
-from attestations.document import sign_attestation
+from attestations.document.sign import sign_attestation
 from verifier.cli.main import main
 from verifier.inputs.keys import load_signing_key
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import verifier.jobs.attest as attest_module
-from attestations.document import verify_attestation
+from attestations.document.sign import verify_attestation
 from verifier.base.errors import StoreError, UsageError
 from verifier.cli.main import main
 from verifier.inputs.keys import create_signing_key

@@ -1,4 +1,4 @@
-"""The attestation document (attestations/document.py): canonical JSON, build, sign, verify,
+"""The attestation document (attestations/document/): canonical JSON, build, sign, verify,
 the signing key file and the published files."""
 
 from __future__ import annotations
@@ -24,24 +24,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from attestations.document import (
+from attestations.document.canonical import (
     MAX_SAFE_INT,
     SIGNING_TAG,
-    ChainEntry,
-    PriceQuote,
-    RulePackRef,
-    WalletEntry,
-    build_attestation,
     canonical_json,
-    load_attestation,
-    loads_attestation,
-    parse_attestation,
+    signing_payload,
+)
+from attestations.document.files import load_attestation, loads_attestation, write_attestation
+from attestations.document.model import ChainEntry, PriceQuote, RulePackRef, WalletEntry
+from attestations.document.parse import parse_attestation
+from attestations.document.sign import (
+    build_attestation,
     public_key_hex,
     sign_attestation,
-    signing_payload,
     verify_attestation,
     verify_attestation_signature,
-    write_attestation,
 )
 from attestations.encoding import AssetSpec, commitment
 from attestations.proofs import RootDocument, SumNode

@@ -1,4 +1,4 @@
-"""Epoch ownership proofs in the attestation document (attestations/document.py) and in
+"""Epoch ownership proofs in the attestation document (attestations/document/) and in
 `por verify` (verifier/jobs/attest.py), without nodes.
 
 The document carries, per proof, the epoch it signs ({id, height, hash, expires}), its age at
@@ -29,14 +29,16 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 import verifier.jobs.attest as attest_module
-from attestations.document import (
+from attestations.document.model import (
     ChainEntry,
     OwnershipMaxAge,
     PriceQuote,
     RulePackRef,
     WalletEntry,
+)
+from attestations.document.parse import parse_attestation
+from attestations.document.sign import (
     build_attestation,
-    parse_attestation,
     public_key_hex,
     sign_attestation,
     verify_attestation,

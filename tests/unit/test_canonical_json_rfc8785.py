@@ -21,8 +21,8 @@ import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from attestations import document
-from attestations.document import MAX_DEPTH, MAX_SAFE_INT, _bad, _child, canonical_json
+from attestations.document import canonical
+from attestations.document.canonical import MAX_DEPTH, MAX_SAFE_INT, _bad, _child, canonical_json
 from verifier.base.errors import InvalidProof
 
 # ----------------------------------------------------------------------------- the reference
@@ -242,7 +242,7 @@ def test_a_library_refusal_is_an_invalid_proof_not_a_traceback(
     def refuse(value: Any) -> bytes:
         raise rfc8785.CanonicalizationError("input contains non-UTF-8 codepoints")
 
-    monkeypatch.setattr(document.rfc8785, "dumps", refuse)
+    monkeypatch.setattr(canonical.rfc8785, "dumps", refuse)
     with pytest.raises(InvalidProof, match="non-UTF-8") as info:
         canonical_json({"a": 1})
     assert info.value.check == "field document"

@@ -44,9 +44,11 @@ from test_attestation_epochs import (
     verify_cli,  # noqa: F401  (the fixture)
 )
 
-import attestations.document as document
 import verifier.jobs.attest as attest_module
-from attestations.document import sign_attestation
+from attestations.document.canonical import MAX_SAFE_INT
+from attestations.document.model import MAX_AGE_DAYS
+from attestations.document.parse import parse_attestation
+from attestations.document.sign import sign_attestation
 from chains.base import BlockRef, Chain
 from chains.btc_bip137 import sign_bip137
 from chains.challenge import challenge, epoch_challenge, line_problem
@@ -166,7 +168,7 @@ def test_a_negative_age_in_seconds_is_refused_on_read() -> None:
     btc(doc)["age"]["seconds"] = -5
     assert field_check(doc) == "field chains[0].wallets[0].ownership.age.seconds"
     btc(doc)["age"]["seconds"] = 0  # the same block time: a valid age
-    document.parse_attestation(doc, require_signature=False)
+    parse_attestation(doc, require_signature=False)
 
 
 def test_the_writer_never_measures_a_negative_age() -> None:
@@ -206,12 +208,12 @@ def _limits(doc: dict[str, Any], **values: Any) -> dict[str, Any]:
 
 
 def test_the_documents_day_limit_is_bounded_as_the_config_bounds_it() -> None:
-    assert document.MAX_AGE_DAYS == config_schema.MAX_AGE_DAYS == 3660
-    assert document.MAX_SAFE_INT == config_schema.MAX_AGE_BLOCKS
+    assert MAX_AGE_DAYS == config_schema.MAX_AGE_DAYS == 3660
+    assert MAX_SAFE_INT == config_schema.MAX_AGE_BLOCKS
     for days in (0, 3661, 10**6):
         doc = _limits(build(), days=days)
         assert field_check(doc) == "field settings.ownership_max_age.days", days
-    document.parse_attestation(_limits(build(), days=3660), require_signature=False)
+    parse_attestation(_limits(build(), days=3660), require_signature=False)
     doc = build()
     doc["settings"]["ownership_max_age"]["blocks"] = {"bitcoin": 2**53}
     assert field_check(doc) == "field settings.ownership_max_age.blocks.bitcoin"

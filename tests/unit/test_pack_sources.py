@@ -254,7 +254,8 @@ def test_verify_still_compares_every_figure_of_the_reserve(
     parameter value that differs from the recomputation is still a discrepancy."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from attestations.document import pretty_json, sign_attestation
+    from attestations.document.files import pretty_json
+    from attestations.document.sign import sign_attestation
 
     doc = json.loads((FIXTURES / "samples" / "por" / "attestation.json").read_text())
     reserve = doc["report"]["reserve"]

@@ -30,7 +30,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attestations.document import sign_attestation, write_attestation
+from attestations.document.files import write_attestation
+from attestations.document.sign import sign_attestation
 from verifier.base.errors import InputError, NotFound, PorError, UsageError
 from verifier.cli.main import main
 from verifier.report.document import percent

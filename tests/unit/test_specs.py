@@ -30,14 +30,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from attestations.document import (
+from attestations.document.canonical import canonical_json, signing_payload
+from attestations.document.files import pretty_json
+from attestations.document.parse import parse_attestation
+from attestations.document.sign import (
     build_attestation,
-    canonical_json,
-    parse_attestation,
-    pretty_json,
     public_key_hex,
     sign_attestation,
-    signing_payload,
     verify_attestation,
 )
 from attestations.encoding import (
@@ -333,7 +332,7 @@ def test_attestation_verify_by_hand_snippet_runs(tmp_path: Path) -> None:
 
 
 def test_attestation_member_table_is_the_parsers() -> None:
-    from attestations import document
+    from attestations.document import model as document
 
     text = (SPEC / ATT).read_text(encoding="utf-8")
     rows = documented(table(text, "| member | type and rule |"))

@@ -560,7 +560,8 @@ def parse_htx(text: str) -> OwnershipReport:
 
 def parse_por(data: bytes, source: str | None = None) -> OwnershipReport:
     """Our attestation document: each wallet's proof against its chain's challenge."""
-    from attestations.document import loads_attestation, parse_attestation
+    from attestations.document.files import loads_attestation
+    from attestations.document.parse import parse_attestation
     from attestations.proofs import format_units
     from chains.btc_ownership import verify_bitcoin_ownership
     from chains.eth_ownership import EIP191, verify_eip191

@@ -48,7 +48,7 @@ MAX_REPLY_BYTES = 1 << 32
 DEFAULT_MAX_REPLY_BYTES = 64 << 20
 """64 MiB (chains.base.DEFAULT_MAX_REPLY_BYTES; a test keeps the two equal)."""
 MAX_AGE_DAYS = 3660
-"""Ten years: a longer maximum proof age is a typo (attestations.document.MAX_AGE_DAYS
+"""Ten years: a longer maximum proof age is a typo (attestations.document.model.MAX_AGE_DAYS
 bounds a signed document's the same way; a test keeps the two equal)."""
 MAX_AGE_BLOCKS = (1 << 53) - 1
 """The largest block limit: a signed document writes it as a JSON integer, exact only up

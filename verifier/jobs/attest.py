@@ -1,7 +1,7 @@
 """`por attest` (exchange) and `por verify` (auditor) on top of the pipeline.
 
 Where it sits: after reconciliation. `attest` turns an outcome into the signed
-`por-attestation-v1` document (attestations/document.py). `verify` checks such a document
+`por-attestation-v1` document (attestations/document/). `verify` checks such a document
 independently: the exchange's signature and every field, every ownership signature against
 the challenge of its stated block, every balance re-read on the auditor's own nodes at the
 stated heights and block hashes (when an auditor config names nodes), the liabilities root
@@ -40,17 +40,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
-from attestations.document import (
+from attestations.document.files import write_attestation
+from attestations.document.model import (
     Attestation,
     ChainEntry,
     PriceQuote,
     RulePackRef,
     WalletEntry,
-    build_attestation,
-    sign_attestation,
-    verify_attestation,
-    write_attestation,
 )
+from attestations.document.sign import build_attestation, sign_attestation, verify_attestation
 from chains.base import BlockRef, Chain, Ownership, OwnershipCheck, ProofAge
 from chains.btc_ownership import verify_bitcoin_ownership
 from chains.eth_ownership import verify_eip191

@@ -42,7 +42,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from attestations.document import verify_attestation
+from attestations.document.sign import verify_attestation
 from attestations.proofs import check_root_document, format_units, parse_root_document
 from verifier.base import safejson
 from verifier.base.errors import InputError, NotFound, PorError, StoreError, UsageError
