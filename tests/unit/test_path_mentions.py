@@ -1,6 +1,6 @@
 """Every source path that the README, docs, code and tests mention exists.
 
-After the layout moved into data-flow subpackages, a stale `verifier/rules.py` in a
+After the layout moved into data-flow subpackages, a stale path (the old rules module) in a
 docstring or a doc sends a newcomer nowhere. This reads every mention of a path under the
 three packages (``verifier/…``, ``chains/…``, ``attestations/…`` ending in .py, or a folder
 ending in /) and checks it on disk. Paths a test plants on purpose are listed in PLANTED.
@@ -27,6 +27,10 @@ PLANTED = {
     "attestations/formats/canary.json",
     "verifier/canary_data/rules.toml",
     "verifier/reserve/packs/canary.toml",
+    "chains/planted.py",  # tests/unit/test_layers.py plants upward imports here
+    "verifier/base/planted.py",
+    "verifier/reconcile/planted.py",
+    "attestations/planted.py",
 }
 """Files the wheel test plants to prove its file-list check can fail."""
 
