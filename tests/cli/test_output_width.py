@@ -19,7 +19,7 @@ import pytest
 from rich.table import Table
 
 from verifier.base.console import PorConsole, columns_width, print_table, table_lines
-from verifier.report.document import render_terminal
+from verifier.report.terminal import render_terminal
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_REPORT = REPO / "demo-out" / "attestation" / "report.json"

@@ -44,7 +44,7 @@ def _text(render) -> str:
 
 
 def test_report_one_unproven_address_and_one_breach():
-    from verifier.report.document import render_terminal
+    from verifier.report.terminal import render_terminal
 
     one = {
         "verdict": {"exit_code": 1, "breaches": [{"message": "BTC under"}]},

@@ -342,6 +342,6 @@ def test_past_max_age_days_is_stale(world: World) -> None:
 def _prices() -> dict[str, Any]:
     from decimal import Decimal
 
-    from verifier.reconcile.coverage import Price
+    from verifier.inputs.prices import Price
 
     return {"BTC": Price(Decimal(60000), "USD", "test", "2026-12-01T00:00:00Z")}

@@ -1,4 +1,4 @@
-"""verifier.reconcile.coverage: per-asset and combined coverage, the reserve verdict, reserve inputs.
+"""verifier.reconcile: per-asset and combined coverage, the reserve verdict, reserve inputs.
 
 Inputs are built by hand in the shapes of the real documents (``por-snapshot-v1``, the
 rule pack's evaluation); every expected figure is computed here independently, with
@@ -18,15 +18,10 @@ from attestations.encoding import AssetSpec
 from attestations.proofs import RootDocument, SumNode, format_units
 from verifier.base.errors import InputError
 from verifier.inputs.prices import Price
-from verifier.reconcile.coverage import (
-    EXACT,
-    OwnBufferRule,
-    Thresholds,
-    dec_str,
-    floor_ratio,
-    reconcile,
-    reserve_inputs,
-)
+from verifier.reconcile.coverage import reconcile
+from verifier.reconcile.numbers import EXACT, dec_str, floor_ratio
+from verifier.reconcile.reserve_inputs import reserve_inputs
+from verifier.reconcile.values import OwnBufferRule, Thresholds
 
 BTC, ETH, USDT = 8, 18, 6
 SAT = 10**8

@@ -20,9 +20,11 @@ import pytest
 from rich.console import Console
 
 from verifier.base.errors import InputError, StoreError
-from verifier.reconcile.coverage import OwnBufferRule, Thresholds, reconcile
-from verifier.report.document import REPORT_FORMAT, build_report, render_terminal
+from verifier.reconcile.coverage import reconcile
+from verifier.reconcile.values import OwnBufferRule, Thresholds
+from verifier.report.document import REPORT_FORMAT, build_report
 from verifier.report.html import render_html, write_html
+from verifier.report.terminal import render_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
