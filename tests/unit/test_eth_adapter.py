@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from chains.base import BlockRef, Chain, Token
-from chains.ethereum import ETH, EthereumAdapter, checksum_address
+from chains.eth_hex import checksum_address
+from chains.ethereum import ETH, EthereumAdapter
 from chains.nodes.anvil import Anvil
 from chains.nodes.base import NodeMissing
 from verifier.base.errors import InputError, NetworkMismatch, NodeUnavailable

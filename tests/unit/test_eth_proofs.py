@@ -3,7 +3,7 @@
 The vector fixtures/contracts/getproof-recorded.json holds one block header and, at that
 block, the proofs of a funded account, of an address that was never used, and of a
 TestToken contract with the balance slots of a holder and of a non-holder. Every check of
-`chains/ethereum.py` must accept the recording as it is and reject any single change to a
+`chains/eth_proofs.py` must accept the recording as it is and reject any single change to a
 proof node, a stated value, the stateRoot or the header. Re-record with
 `python tests/unit/test_eth_proofs.py` (needs anvil).
 """
@@ -19,7 +19,7 @@ import pytest
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
-from chains.ethereum import (
+from chains.eth_proofs import (
     EMPTY_CODE_HASH,
     EMPTY_TRIE_ROOT,
     ProofMismatch,

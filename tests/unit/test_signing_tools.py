@@ -1,7 +1,7 @@
 """Signatures made the way each signing tool makes them verify over an epoch challenge.
 
 docs/signing.md lists the tools; here each tool's convention is reproduced with libraries
-that are independent of chains/btc_ownership.py's own signer: bitcoinlib's
+that are independent of chains/btc_bip137.py's own signer: bitcoinlib's
 `Key.sign_message` and coincurve for BIP-137 (Core/Electrum/Ledger/old Coldcard:
 compressed-key header 31-34 for every type; Trezor/Sparrow "BIP137"/Coldcard >= 5.1: the
 header of the address type), embit for BIP-322 simple (P2WPKH ECDSA, P2TR Schnorr, as

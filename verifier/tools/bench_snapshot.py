@@ -22,7 +22,7 @@ from chains.base import Token
 from chains.bitcoin_bcoin import BcoinAdapter
 from chains.bitcoin_bcoin import naive_balances as bcoin_naive
 from chains.ethereum import EthereumAdapter
-from chains.ethereum import naive_balances as eth_naive
+from chains.eth_naive import naive_balances as eth_naive
 from chains.nodes.anvil import Anvil
 from chains.nodes.bcoin import Bcoin, RegtestWallet
 from chains.nodes.solc import load_artifact
