@@ -51,6 +51,7 @@ from chains.base import (
 from chains.btc_address import AddressError, decode_address
 from chains.btc_amounts import MAX_MONEY, to_sats  # noqa: F401  (MAX_MONEY: re-exported)
 from chains.rpc import HttpJson, JsonRpc, header_time, peek
+from verifier.base.console import plural
 from verifier.base.errors import (
     InputError,
     MalformedReply,
@@ -486,7 +487,7 @@ class BcoinAdapter:
 
     async def _history(self, keys: list[str]) -> list[HistoryTx]:
         reply = await self._http.post("/tx/address", {"addresses": keys})
-        return parse_history(reply, f"/tx/address ({len(keys)} addresses)")
+        return parse_history(reply, f"/tx/address ({plural(len(keys), 'address')})")
 
 
 async def _all(coroutines: Iterable[Coroutine[Any, Any, T]]) -> list[T]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from embit import base58 as _base58
 from embit import bech32 as _bech32
 
+from verifier.base.console import plural
 from verifier.base.errors import InputError
 
 __all__ = [
@@ -178,7 +179,7 @@ def _decode_base58(
             address, "is not a valid address (base58check checksum or character)"
         ) from None
     if len(raw) != 21:
-        raise AddressError(address, f"decodes to {len(raw)} bytes, not 21")
+        raise AddressError(address, f"decodes to {plural(len(raw), 'byte')}, not 21")
     version, payload = raw[0], raw[1:]
     if any(version == f.p2pkh for f in formats):
         return DecodedAddress(AddressType.P2PKH, payload)

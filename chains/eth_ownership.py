@@ -30,6 +30,7 @@ from eth_account.messages import defunct_hash_message, encode_defunct
 from eth_keys.exceptions import BadSignature
 
 from chains.base import BlockRef, Ownership, OwnershipCheck
+from verifier.base.console import plural
 
 EIP191 = "eip191"
 EIP1271 = "eip1271"
@@ -96,8 +97,8 @@ def _signature_bytes(signature: str | bytes) -> bytes | str:
         return expand_compact(raw)
     if len(raw) != SIGNATURE_BYTES:
         return (
-            f"malformed signature: {len(raw)} bytes, expected {SIGNATURE_BYTES} (r, s, v) "
-            "or 64 (EIP-2098 compact)"
+            f"malformed signature: {plural(len(raw), 'byte')}, expected {SIGNATURE_BYTES} "
+            "(r, s, v) or 64 (EIP-2098 compact)"
         )
     return raw
 

@@ -36,6 +36,7 @@ from typing import Any, NoReturn, TypeVar
 import aiohttp
 import tenacity
 
+from verifier.base.console import plural
 from verifier.base.errors import NodeUnavailable, RpcError
 from verifier.base.redact import mask_text
 
@@ -101,7 +102,7 @@ def classify_webhook(exc: BaseException) -> Failure | None:
 def gave_up(subject: str, reason: str, attempts: int) -> str:
     """The one wording of every adapter for a node that kept failing transiently:
     "<subject> failed (<reason>) after 4 attempts" (bcoin and Ethereum alike)."""
-    return f"{subject} failed ({reason}) after {attempts} attempt{'' if attempts == 1 else 's'}"
+    return f"{subject} failed ({reason}) after {plural(attempts, 'attempt')}"
 
 
 def unavailable(subject: str) -> Callable[[BaseException, Failure, int], NoReturn]:

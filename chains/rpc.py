@@ -34,6 +34,7 @@ from chains.base import DEFAULT_MAX_REPLY_BYTES, MAX_BLOCK_TIME, BlockRef
 from chains.retry import TRANSIENT_STATUS, Failure, RetryPolicy, TransientStatus, unavailable
 from chains.retry import gave_up as gave_up  # noqa: PLC0414 - re-exported: its old home
 from verifier.base import safejson
+from verifier.base.console import plural
 from verifier.base.errors import InputError, MalformedReply, NodeUnavailable, RpcError
 from verifier.base.logs import register_secret
 from verifier.base.redact import mask_text, mask_url
@@ -120,7 +121,7 @@ async def read_body(reply: aiohttp.ClientResponse, limit: int, what: str) -> byt
     declared = reply.content_length
     if declared is not None and declared > limit:
         raise ReplyTooLarge(
-            f"{what}: the reply announces {declared} bytes, over the cap of {limit} "
+            f"{what}: the reply announces {plural(declared, 'byte')}, over the cap of {limit} "
             "(max_reply_bytes)"
         )
     body = bytearray()
@@ -128,7 +129,7 @@ async def read_body(reply: aiohttp.ClientResponse, limit: int, what: str) -> byt
         body += chunk
         if len(body) > limit:
             raise ReplyTooLarge(
-                f"{what}: the reply is over the cap of {limit} bytes (max_reply_bytes)"
+                f"{what}: the reply is over the cap of {plural(limit, 'byte')} (max_reply_bytes)"
             )
     return bytes(body)
 
@@ -444,7 +445,9 @@ class JsonRpc(HttpJson):
         ]
         reply = await self.post("", requests)
         if not isinstance(reply, list) or len(reply) != len(requests):
-            raise MalformedReply(f"{self.name}: a batch of {len(requests)} got {peek(reply)}")
+            raise MalformedReply(
+                f"{self.name}: a batch of {plural(len(requests), 'request')} got {peek(reply)}"
+            )
         by_id: dict[int, Mapping[str, Any]] = {}
         for item in reply:
             # an id of another type (a list is not even hashable) answers none of ours

@@ -28,6 +28,7 @@ from eth_utils.crypto import keccak
 
 from chains.nodes.base import LocalNode, NodeMissing, node_program
 from chains.nodes.solc import Artifact
+from verifier.base.console import plural
 from verifier.base.errors import InputError, MalformedReply, NodeUnavailable, RpcError
 
 ANVIL_VERSION = "1.7.1"
@@ -280,7 +281,9 @@ def encode_call(artifact: Artifact, function: str, args: Sequence[Any]) -> str:
     """
     matches = [e for e in artifact.abi if e.get("type") == "function" and e["name"] == function]
     if len(matches) != 1:
-        raise InputError(f"{artifact.name} has {len(matches)} functions named {function!r}")
+        raise InputError(
+            f"{artifact.name} has {plural(len(matches), 'function')} named {function!r}"
+        )
     types = [i["type"] for i in matches[0]["inputs"]]
     selector = keccak(text=f"{function}({','.join(types)})")[:4]
     return "0x" + (selector + abi_encode(types, list(args))).hex()
