@@ -3,10 +3,12 @@
 The pages: the HTML coverage report (`verifier.report.html.render_html`) of a demo report
 (tests/browser/demo-report.json, as `make demo` writes it) and of the hostile sample report,
 the history page (`verifier.history.view.render_history_html`) of a few runs, one of them failed,
-and the published site's index.html and verify.html (`verifier.site.publish.build_site`). Each page
-is served over loopback, must carry a viewport meta, must not scroll sideways
-(``scrollWidth <= viewport width``) and is saved as a screenshot to $POR_ARTIFACTS/pages
-(or a temporary directory) for a person to look at.
+and every page of the published site (`verifier.site.publish.build_site`; the test fails when
+the site gains a page this list does not name). Each page is served over loopback, must carry a
+viewport meta, must not scroll sideways (``document.scrollingElement.scrollWidth <=
+innerWidth``), must keep chart text at least 11 px tall on screen, and is saved as a full-page
+screenshot under the test's temporary directory (or $POR_ARTIFACTS/pages); the paths are
+printed, for a person to look at.
 """
 
 from __future__ import annotations
@@ -135,7 +137,16 @@ def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-PAGES = ("report.html", "report-sample.html", "history.html", "site/index.html", "site/verify.html")
+SITE_PAGES = ("site/index.html", "site/verify.html")
+PAGES = ("report.html", "report-sample.html", "history.html", *SITE_PAGES)
+
+
+def test_every_site_page_is_looked_at(pages: Path) -> None:
+    """A page added to the site is added to PAGES, so it is screenshot and measured too."""
+    built = sorted(
+        f"site/{p.relative_to(pages / 'site')}" for p in (pages / "site").rglob("*.html")
+    )
+    assert built == sorted(SITE_PAGES)
 
 
 @pytest.mark.parametrize("width_name", sorted(WIDTHS))
@@ -160,8 +171,18 @@ def test_page_fits_the_viewport(
         assert viewport == ["width=device-width, initial-scale=1"], name
         shot = artefacts / f"{name.replace('/', '-').removesuffix('.html')}-{width}.png"
         page.screenshot(path=str(shot), full_page=True)
-        scroll = page.evaluate("() => document.documentElement.scrollWidth")
-        assert scroll <= width, f"{name} is {scroll}px wide at {width}px: it scrolls sideways"
+        print(f"screenshot: {shot}")
+        scroll, inner = page.evaluate(
+            "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
+        )
+        assert inner == width
+        assert scroll <= inner, f"{name} is {scroll}px wide at {inner}px: it scrolls sideways"
+        # chart text keeps its size on a phone (a scaled-down SVG made it 6 px)
+        smallest = page.evaluate(
+            "() => Math.min(999, ...[...document.querySelectorAll('svg text')]"
+            ".map(t => t.getBoundingClientRect().height).filter(h => h > 0))"
+        )
+        assert smallest >= 11, f"{name}: chart text {smallest}px tall at {width}px"
         assert page.evaluate("() => window.__xss === undefined")
         assert errors == []
     finally:

@@ -24,7 +24,8 @@ from click.testing import CliRunner
 
 from verifier.base.errors import InputError, InvalidProof, NotFound
 from verifier.cli.site import publish, serve
-from verifier.site.publish import CSP, META_CSP, build_site, read_manifest
+from verifier.site.files import CSP, META_CSP, read_manifest
+from verifier.site.publish import build_site
 from verifier.site.serve import SECURITY_HEADERS, create_app
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -36,7 +36,8 @@ from verifier.base.errors import InputError, NotFound, PorError, UsageError
 from verifier.cli.main import main
 from verifier.report.document import percent
 from verifier.site import serve as serve_module
-from verifier.site.publish import build_site, read_manifest
+from verifier.site.files import read_manifest
+from verifier.site.publish import build_site
 from verifier.site.serve import SECURITY_HEADERS, Listening, create_app, history_file, start_server
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -64,7 +64,8 @@ from verifier.history.records import Coverage, RunRecord
 from verifier.report.document import REPORT_FORMAT, build_report
 from verifier.reserve.rules import evaluate, inputs_from_statement, known_packs, load_pack
 from verifier.reserve.statement import load_statement
-from verifier.site.publish import CSP, SITE_FORMAT, build_site, read_manifest
+from verifier.site.files import CSP, SITE_FORMAT, read_manifest
+from verifier.site.publish import build_site
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "docs" / "spec"

@@ -16,7 +16,7 @@ the metrics one is for the operator's Prometheus).
 
 Invariants: read-only (GET and HEAD only; a request with a body is refused); only files the
 manifest lists are served, read once at start-up, never through a symbolic link nor from
-outside the site directory (`verifier.site.publish.read_site_file`), so no proof file placed in the
+outside the site directory (`verifier.site.files.read_site_file`), so no proof file placed in the
 directory is ever reachable, and there is no endpoint that returns anyone's proof; every
 response — including the 400 aiohttp writes for a request it cannot parse, which bypasses
 middlewares — carries a strict Content-Security-Policy and the other security headers; a
@@ -50,7 +50,7 @@ from aiohttp import web
 from verifier.base import safejson
 from verifier.base.errors import InputError, PorError
 from verifier.base.redact import mask_text
-from verifier.site.publish import CSP, MANIFEST, read_input, read_manifest, read_site_file
+from verifier.site.files import CSP, MANIFEST, read_input, read_manifest, read_site_file
 
 HistoryProvider = Callable[[], Any | Awaitable[Any]]
 """Returns the history as a JSON-able value (e.g. a list of past reports' summaries), or

@@ -1,0 +1,101 @@
+"""Figures as the pages show them: coverage percentages, whole-unit amounts, axis labels and
+the numbers inside a rule-pack check's reason.
+
+Where it sits: under the pages people read — the HTML report (verifier/report/html.py), its
+charts (verifier/report/charts.py), the history page (verifier/history/view.py) and the
+site (verifier/site/pages.py) — so each page shows a figure by the same rule. The JSON keeps
+every figure exact; these are for reading only.
+
+Invariants: shown figures are rounded down (a shown coverage never overstates the real one:
+1.00999 shows as 100.99%, 0.99999 as 99.99%, never 100%); the arithmetic is `Decimal` in an
+explicit context, never a float; anything that is not a number is shown as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_FLOOR, Context, Decimal, localcontext
+from typing import Any
+
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_SHOWN = Context(prec=1000, rounding=ROUND_FLOOR)
+"""Figures for reading: wide enough for any stored value, rounded down."""
+MAX_PLACES = 8
+"""Whole-unit amounts show at most this many decimals (rounded down); exact ones are in the
+base-units table and the JSON."""
+_LARGE = Decimal(10**6)
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w.])([0-9]+)\.([0-9]+)(?![\w.])")
+
+
+def decimal_or_none(value: Any) -> Decimal | None:
+    """`value` as a Decimal when it is one, an int or a decimal string; else None."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return Decimal(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return None
+
+
+def pct(ratio: Any) -> str:
+    """A ratio as a percentage with two decimals, rounded down: the one rule for every
+    coverage figure on every page (``1.00999`` -> ``100.99%``, ``0.99999`` -> ``99.99%``).
+    None is ``n/a``; anything that is not a number is shown as it is."""
+    value = decimal_or_none(ratio)
+    if value is None:
+        return "n/a" if ratio is None else str(ratio)
+    with localcontext(_SHOWN):
+        shown = (value * 100).quantize(Decimal("0.01"))
+    return f"{shown:,}%"
+
+
+def units(amount: Any, decimals: Any = MAX_PLACES) -> str:
+    """A whole-unit amount for reading: thousands separators, at most 8 decimals (fewer when
+    the asset has fewer), rounded down; zero is ``0``."""
+    value = decimal_or_none(amount)
+    if value is None:
+        return "" if amount is None else str(amount)
+    if value == 0:
+        return "0"
+    places = min(int(decimals), MAX_PLACES) if isinstance(decimals, int) else MAX_PLACES
+    with localcontext(_SHOWN):
+        shown = value.quantize(Decimal(1).scaleb(-places))
+    return f"{shown:,}"
+
+
+def number(value: Any) -> str:
+    """A decimal as given, with thousands separators (a price keeps its digits)."""
+    d = decimal_or_none(value)
+    if d is None:
+        return "" if value is None else str(value)
+    return f"{d:,}"
+
+
+def compact(value: Decimal) -> str:
+    """An axis label: 1 decimal and k / M / bn / tn (``126626906991.9`` -> ``126.6bn``)."""
+    for size, suffix in ((10**12, "tn"), (10**9, "bn"), (10**6, "M"), (10**3, "k")):
+        if abs(value) >= size:
+            with localcontext(_SHOWN):
+                return f"{(value / size).quantize(Decimal('0.1'))}{suffix}"
+    with localcontext(_SHOWN):
+        return str(value.quantize(Decimal(1)))
+
+
+def _readable_number(whole: str, fraction: str) -> str:
+    value = Decimal(f"{whole}.{fraction}")
+    # a money value (millions of yen) needs no more than 2 decimals to be read; a crypto
+    # amount keeps up to 8, as the amount columns show it
+    places = min(len(fraction), 2 if value >= _LARGE else MAX_PLACES)
+    with localcontext(_SHOWN):
+        return f"{value.quantize(Decimal(1).scaleb(-places)):,}"
+
+
+def readable_text(text: Any) -> str:
+    """A sentence from the document (a rule-pack check's reason) with every decimal in it
+    shown for reading: thousands separators, at most 8 decimals, at most 2 from a million
+    up, rounded down (``hot + other 11337699733.3376431058423 of ...`` ->
+    ``hot + other 11,337,699,733.33 of ...``). Whole numbers and words are left alone."""
+    if text is None:
+        return ""
+    return _NUMBER_IN_TEXT.sub(lambda m: _readable_number(m.group(1), m.group(2)), str(text))
