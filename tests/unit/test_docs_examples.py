@@ -25,7 +25,9 @@ from verifier.inputs.config_schema import PorToml
 from verifier.inputs.file_schemas import _fields_at, model_of
 from verifier.inputs.liabilities import read_assets
 from verifier.inputs.prices import load_prices
-from verifier.reserve.rules import evaluate, inputs_from_statement, load_pack
+from verifier.reserve.pack_file import load_pack
+from verifier.reserve.positions import inputs_from_statement
+from verifier.reserve.rules import evaluate
 from verifier.reserve.statement import load_statement
 
 ROOT = Path(__file__).resolve().parents[2]

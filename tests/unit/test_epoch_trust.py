@@ -57,7 +57,7 @@ from verifier.cli.challenge import printable
 from verifier.cli.main import main
 from verifier.inputs import config_schema
 from verifier.inputs.config import load_config
-from verifier.reserve.rules import load_pack
+from verifier.reserve.pack_file import load_pack
 
 Run = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 TRUST = "not re-checked without an auditor node: epoch 2026-q4's"

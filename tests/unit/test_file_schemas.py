@@ -16,7 +16,7 @@ from verifier.base.errors import InputError
 from verifier.inputs.file_schemas import KINDS, json_schemas, problems, schema_text
 from verifier.inputs.liabilities import read_assets
 from verifier.inputs.prices import load_prices
-from verifier.reserve.rules import known_packs, load_pack
+from verifier.reserve.pack_file import known_packs, load_pack
 from verifier.reserve.statement import load_statement
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def test_schema_files_are_self_contained_draft_2020_12(filename: str) -> None:
 
 
 def test_pack_schema_lists_every_parameter_with_its_type() -> None:
-    from verifier.reserve.rules import PARAMETER_KINDS
+    from verifier.reserve.pack import PARAMETER_KINDS
 
     params = json_schemas()["por-rule-pack.schema.json"]["properties"]["parameters"]
     plain = {name for name in PARAMETER_KINDS if not name.endswith(".")}

@@ -184,7 +184,7 @@ def test_duration(seconds: int, words: str) -> None:
 
 def test_a_pack_may_set_the_maximum_age(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from verifier.holdings.ownership import pack_max_age_days
-    from verifier.reserve.rules import known_packs
+    from verifier.reserve.pack_file import known_packs
 
     source = tmp_path / "pack.toml"
     builtin = known_packs()[0]
@@ -210,7 +210,7 @@ def test_a_pack_maximum_age_out_of_range_is_named(tmp_path, value) -> None:  # t
 
     from verifier.base.errors import InputError
     from verifier.holdings.ownership import pack_max_age_days
-    from verifier.reserve.rules import known_packs
+    from verifier.reserve.pack_file import known_packs
 
     builtin = known_packs()[0]
     text = resources.files("verifier.reserve").joinpath("packs", f"{builtin}.toml").read_text()

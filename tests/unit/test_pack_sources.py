@@ -19,14 +19,10 @@ import pytest
 
 from verifier.base.errors import InputError
 from verifier.cli.main import main
-from verifier.reserve.rules import (
-    CITATION_RE,
-    SOURCE_KEYS,
-    evaluate,
-    inputs_from_statement,
-    known_packs,
-    load_pack,
-)
+from verifier.reserve.pack import CITATION_RE, SOURCE_KEYS
+from verifier.reserve.pack_file import known_packs, load_pack
+from verifier.reserve.positions import inputs_from_statement
+from verifier.reserve.rules import evaluate
 from verifier.reserve.statement import load_statement
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,9 @@ from typing import Any
 
 from verifier.inputs.prices import Price
 from verifier.reconcile.coverage import reconcile, reserve_inputs
-from verifier.reserve.rules import AssetPosition, ReserveInputs, evaluate, load_pack
+from verifier.reserve.pack_file import load_pack
+from verifier.reserve.positions import AssetPosition, ReserveInputs
+from verifier.reserve.rules import evaluate
 from verifier.reserve.statement import load_statement
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from verifier.cli.reserve import reserve
-from verifier.reserve.rules import evaluate, inputs_from_statement, load_pack
+from verifier.reserve.pack_file import load_pack
+from verifier.reserve.positions import inputs_from_statement
+from verifier.reserve.rules import evaluate
 from verifier.reserve.statement import load_statement
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reserve"

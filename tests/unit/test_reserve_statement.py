@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from verifier.base.errors import EXIT_INVALID, InputError
-from verifier.reserve.statement import fmt_decimal, load_statement, parse_decimal, to_units
+from verifier.reserve.money import fmt_decimal, parse_decimal, to_units
+from verifier.reserve.statement import load_statement
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reserve"
 

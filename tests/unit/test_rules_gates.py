@@ -9,16 +9,11 @@ from decimal import Decimal
 import pytest
 
 from verifier.base.errors import InputError
-from verifier.reserve.rules import (
-    AssetPosition,
-    Component,
-    ReserveEvaluation,
-    ReserveInputs,
-    evaluate,
-    inputs_from_statement,
-    load_pack,
-)
-from verifier.reserve.statement import (
+from verifier.reserve.pack_file import load_pack
+from verifier.reserve.positions import AssetPosition, ReserveInputs, inputs_from_statement
+from verifier.reserve.results import Component
+from verifier.reserve.rules import ReserveEvaluation, evaluate
+from verifier.reserve.statement_model import (
     CashReserve,
     Entity,
     Guarantee,

@@ -11,16 +11,10 @@ from pathlib import Path
 import pytest
 
 from verifier.base.errors import InputError
-from verifier.reserve.rules import (
-    PARAMETER_KINDS,
-    RulePack,
-    Status,
-    evaluate,
-    inputs_from_statement,
-    known_packs,
-    load_pack,
-    parameter_kind,
-)
+from verifier.reserve.pack import PARAMETER_KINDS, RulePack, Status, parameter_kind
+from verifier.reserve.pack_file import known_packs, load_pack
+from verifier.reserve.positions import inputs_from_statement
+from verifier.reserve.rules import evaluate
 from verifier.reserve.statement import load_statement
 
 ROOT = Path(__file__).resolve().parents[2]

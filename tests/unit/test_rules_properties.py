@@ -11,14 +11,11 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from verifier.reserve.rules import (
-    AssetPosition,
-    ReserveEvaluation,
-    ReserveInputs,
-    evaluate,
-    load_pack,
-)
-from verifier.reserve.statement import (
+from verifier.reserve.money import money_context
+from verifier.reserve.pack_file import load_pack
+from verifier.reserve.positions import AssetPosition, ReserveInputs
+from verifier.reserve.rules import ReserveEvaluation, evaluate
+from verifier.reserve.statement_model import (
     CashReserve,
     Entity,
     Guarantee,
@@ -27,7 +24,6 @@ from verifier.reserve.statement import (
     Overheads,
     ReserveStatement,
     VolumeRecord,
-    money_context,
 )
 
 AS_OF = date(2026, 3, 31)

@@ -13,13 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from verifier.reserve.rules import (
-    ReserveEvaluation,
-    Status,
-    evaluate,
-    inputs_from_statement,
-    load_pack,
-)
+from verifier.reserve.pack import Status
+from verifier.reserve.pack_file import load_pack
+from verifier.reserve.positions import inputs_from_statement
+from verifier.reserve.rules import ReserveEvaluation, evaluate
 from verifier.reserve.statement import load_statement
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reserve"

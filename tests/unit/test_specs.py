@@ -62,10 +62,11 @@ from verifier.cli.main import main
 from verifier.history.alerts import ALERT_FORMAT, alerts_for, payload
 from verifier.history.records import Coverage, RunRecord
 from verifier.report.document import REPORT_FORMAT, build_report
-from verifier.reserve.rules import evaluate, inputs_from_statement, known_packs, load_pack
+from verifier.reserve.pack_file import known_packs, load_pack
+from verifier.reserve.positions import inputs_from_statement
+from verifier.reserve.rules import evaluate
 from verifier.reserve.statement import load_statement
-from verifier.site.files import CSP, SITE_FORMAT, read_manifest
-from verifier.site.publish import build_site
+from verifier.site.publish import CSP, SITE_FORMAT, build_site, read_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "docs" / "spec"

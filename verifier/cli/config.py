@@ -640,7 +640,7 @@ def _file_problems(path: Path, raw: Any) -> list[Problem]:
 
 def _pack_problems(path: Path, raw: Any) -> list[Problem]:
     from verifier.inputs import file_schemas
-    from verifier.reserve.rules import known_packs, load_pack
+    from verifier.reserve.pack_file import known_packs, load_pack
 
     reserve = raw.get("reserve") if isinstance(raw, dict) else None
     pack = reserve.get("pack") if isinstance(reserve, dict) else None

@@ -30,7 +30,7 @@ import click
 
 from verifier.base.console import out, print_json
 from verifier.base.errors import EXIT_OK, PorError, UsageError
-from verifier.reserve.rules import known_packs
+from verifier.reserve.pack_file import known_packs
 
 JSON_OPTION = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."

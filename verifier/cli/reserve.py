@@ -1,7 +1,7 @@
 """`por reserve`: evaluate a reserve statement against a rule pack, from the command line.
 
 Where it sits: the CLI edge of the reserve half of reconciliation. It parses arguments,
-loads the pack (`verifier.reserve.rules.load_pack`) and the statement
+loads the pack (`verifier.reserve.pack_file.load_pack`) and the statement
 (`verifier.reserve.statement`), builds the what-if holdings from the statement's ``[holdings]``,
 calls `verifier.reserve.rules.evaluate`
 and renders the result as rich tables or one JSON document (``--json``). The group is
@@ -28,8 +28,11 @@ from rich.table import Table
 from verifier.base.console import err, out, print_json, print_table, print_wrapped
 from verifier.base.errors import EXIT_INVALID, EXIT_OK, EXIT_SHORTFALL, InputError, PorError
 from verifier.base.redact import mask_text
-from verifier.reserve.rules import ReserveEvaluation, evaluate, inputs_from_statement, load_pack
-from verifier.reserve.statement import fmt_decimal, load_statement
+from verifier.reserve.money import fmt_decimal
+from verifier.reserve.pack_file import load_pack
+from verifier.reserve.positions import inputs_from_statement
+from verifier.reserve.rules import ReserveEvaluation, evaluate
+from verifier.reserve.statement import load_statement
 
 DISCLAIMER = (
     "A point-in-time evaluation of the figures declared in the statement, not an audit: "

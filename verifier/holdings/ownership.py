@@ -86,7 +86,7 @@ def pack_max_age_days(pack_name: str | None) -> tuple[int | None, str]:
     """The `ownership_max_age_days` of the rule pack the config names (None: it has none)."""
     if pack_name is None:
         return None, ""
-    from verifier.reserve.rules import load_pack
+    from verifier.reserve.pack_file import load_pack
 
     pack = load_pack(pack_name)
     parameter = pack.get(PACK_PARAMETER)

@@ -57,7 +57,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
         "por-reserve-statement.schema.json",
     ),
     "assets": ("verifier.inputs.liabilities", "AssetsFile", "por-assets.schema.json"),
-    "pack": ("verifier.reserve.rules", "PackFile", "por-rule-pack.schema.json"),
+    "pack": ("verifier.reserve.pack_file", "PackFile", "por-rule-pack.schema.json"),
 }
 """Every file kind `problems` knows, with where its model is defined."""
 

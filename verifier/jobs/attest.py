@@ -81,7 +81,7 @@ from verifier.inputs.prices import Price
 from verifier.jobs.pipeline import Inputs, Outcome, figures
 from verifier.reconcile.coverage import Reconciliation
 from verifier.report.document import build_report
-from verifier.reserve.rules import known_packs, load_pack
+from verifier.reserve.pack_file import known_packs, load_pack
 from verifier.reserve.statement import parse_statement
 
 T = TypeVar("T")

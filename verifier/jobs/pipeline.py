@@ -36,8 +36,12 @@ from verifier.reconcile.coverage import (
     reserve_inputs,
 )
 from verifier.report.document import build_report
-from verifier.reserve.rules import RulePack, evaluate, inputs_from_mapping, load_pack
-from verifier.reserve.statement import ReserveStatement, load_statement
+from verifier.reserve.pack import RulePack
+from verifier.reserve.pack_file import load_pack
+from verifier.reserve.positions import inputs_from_mapping
+from verifier.reserve.rules import evaluate
+from verifier.reserve.statement import load_statement
+from verifier.reserve.statement_model import ReserveStatement
 
 Progress = Callable[[str, int, int], None]
 
