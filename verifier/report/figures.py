@@ -24,7 +24,9 @@ MAX_PLACES = 8
 """Whole-unit amounts show at most this many decimals (rounded down); exact ones are in the
 base-units table and the JSON."""
 _LARGE = Decimal(10**6)
-_NUMBER_IN_TEXT = re.compile(r"(?<![\w.])([0-9]+)\.([0-9]+)(?![\w.])")
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w.])([0-9]+)\.([0-9]+)(?![\w-]|\.\w)")
+"""A decimal standing alone in a sentence (not part of a version, id or pack name such as
+``2026.0-ph1``); a full stop after it ends the sentence."""
 
 
 def decimal_or_none(value: Any) -> Decimal | None:

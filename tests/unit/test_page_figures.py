@@ -1,0 +1,104 @@
+"""The pages' figures and charts (verifier/report/figures.py, verifier/report/charts.py).
+
+Rule-pack reasons are rounded for reading (the JSON keeps them exact), every legend colour
+has its swatch class in the one style sheet (the site's CSP forbids inline style), and the
+charts have no viewBox, so their text keeps its size on a phone.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from verifier.report.charts import COLOURS, coverage_chart, line_chart, reserve_chart
+from verifier.report.figures import pct, readable_text, units
+from verifier.report.html import render_html, stylesheet
+
+
+def test_reasons_are_rounded_for_reading() -> None:
+    reason = (
+        "hot + other 11337699733.3376431058423 of 241375466558.04077592252 customer value "
+        "(custodial 2532538139.7 reported, not counted)"
+    )
+    assert readable_text(reason) == (
+        "hot + other 11,337,699,733.33 of 241,375,466,558.04 customer value "
+        "(custodial 2,532,538,139.7 reported, not counted)"
+    )
+    assert (
+        readable_text("own ETH 5428.768162549805646986 against 0.5 ETH")
+        == "own ETH 5,428.76816254 against 0.5 ETH"
+    )
+    # rounded down, never up; whole numbers, versions and words are left alone
+    assert readable_text("held 0.999999999999 of 1") == "held 0.99999999 of 1"
+    assert readable_text("pack 2026.0-ph1 v1.2.3 at height 1000") == (
+        "pack 2026.0-ph1 v1.2.3 at height 1000"
+    )
+    assert readable_text("owed 1234567.891.") == "owed 1,234,567.89."
+    assert readable_text(None) == ""
+
+
+def test_coverage_rounds_down_everywhere() -> None:
+    assert pct("1.00999") == "100.99%"
+    assert pct(Decimal("0.99999")) == "99.99%"
+    assert pct(None) == "n/a"
+    assert units("5028418.830235", 6) == "5,028,418.830235"
+    assert units("0.123456789", 18) == "0.12345678"
+
+
+def test_every_legend_colour_has_a_swatch_class() -> None:
+    css = stylesheet()
+    for colour in COLOURS:
+        code = colour.removeprefix("#").lower()
+        assert f".c-{code}{{background:#{code}}}" in css, colour
+
+
+def test_charts_keep_their_text_size() -> None:
+    assets = [
+        {
+            "code": "BTC",
+            "liabilities": {"value": "100"},
+            "holdings": {"value": "101"},
+            "coverage_ratio": "1.01",
+            "covered": True,
+        }
+    ]
+    reserve = {"required": {"amount": "5"}, "eligible": {"total": "6", "components": []}}
+    svgs = [
+        str(coverage_chart(assets, "JPY")),
+        str(reserve_chart(reserve)[0]),
+        str(
+            line_chart(
+                "coverage",
+                ["2026-12-05T00:00:00.000Z", "2026-12-05T01:00:00.000Z"],
+                {"BTC": [("2026-12-05T00:00:00.000Z", Decimal("1.01"))]},
+                percent=True,
+                unit="coverage",
+            )[0]
+        ),
+    ]
+    for svg in svgs:
+        outer = re.match(r"<svg [^>]*>", svg)
+        assert outer is not None and "viewBox" not in outer.group(0), svg[:80]
+        assert 'width="100%"' in outer.group(0)
+        assert "style=" not in svg
+
+
+def test_the_report_page_shows_rounded_reasons() -> None:
+    doc = {
+        "verdict": {"exit_code": 0, "breaches": []},
+        "reserve": {
+            "checks": [
+                {
+                    "check": "non_cold_share",
+                    "passed": True,
+                    "value": "0.04697",
+                    "limit": "0.05",
+                    "status": "PH",
+                    "reason": "hot + other 11337699733.3376431058423 of 241375466558.04",
+                }
+            ]
+        },
+    }
+    page = render_html(doc)
+    assert "hot + other 11,337,699,733.33 of 241,375,466,558.04" in page
+    assert "11337699733.3376431058423" not in page
