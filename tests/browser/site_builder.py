@@ -24,7 +24,8 @@ from attestations.store import TreeStore
 from chains.base import Attribution, BlockRef, Chain, WalletClass
 from chains.btc_address import AddressType, DecodedAddress, encode_address
 from chains.challenge import challenge
-from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.inputs.assets import read_assets
+from verifier.inputs.liabilities import read_liabilities
 from verifier.tools.sample import assets_toml, sample_assets, write_sample
 
 ROOT = Path(__file__).resolve().parents[2]

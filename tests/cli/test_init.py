@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from verifier.cli.init import FILES
+from verifier.inputs.assets import read_assets
 from verifier.inputs.config import load_config
-from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.inputs.liabilities import read_liabilities
 from verifier.inputs.prices import load_prices
 from verifier.reserve.pack_file import known_packs
 from verifier.reserve.statement import load_statement

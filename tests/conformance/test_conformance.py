@@ -28,7 +28,8 @@ from attestations.proofs import parse_proof, parse_root_document, verify_proof
 from attestations.store import TreeStore
 from verifier.base.errors import InvalidProof
 from verifier.cli.main import main
-from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.inputs.assets import read_assets
+from verifier.inputs.liabilities import read_liabilities
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import minimal_mst as mm

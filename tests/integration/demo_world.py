@@ -14,7 +14,8 @@ from bcoin_fixtures import start_bcoin
 from eth_fixtures import start_anvil
 
 from attestations.build import build_tree
-from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.inputs.assets import read_assets
+from verifier.inputs.liabilities import read_liabilities
 from verifier.tools.demo import ATTESTATION, Nodes, _fund_and_configure
 from verifier.tools.sample import assets_toml, sample_assets, write_sample
 

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from verifier.inputs.assets import read_assets
 from verifier.inputs.config import load_config
 from verifier.inputs.config_schema import PorToml
 from verifier.inputs.file_schemas import _fields_at, model_of
-from verifier.inputs.liabilities import read_assets
 from verifier.inputs.prices import load_prices
 from verifier.reserve.pack_file import load_pack
 from verifier.reserve.positions import inputs_from_statement

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verifier.base.errors import InputError
+from verifier.inputs.assets import read_assets
 from verifier.inputs.file_schemas import KINDS, json_schemas, problems, schema_text
-from verifier.inputs.liabilities import read_assets
 from verifier.inputs.prices import load_prices
 from verifier.reserve.pack_file import known_packs, load_pack
 from verifier.reserve.statement import load_statement

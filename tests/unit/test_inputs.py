@@ -15,7 +15,8 @@ import pytest
 
 from attestations.encoding import AssetSpec
 from verifier.base.errors import InputError
-from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.inputs.assets import read_assets
+from verifier.inputs.liabilities import read_liabilities
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "liabilities"
 MAX = 2**128

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from attestations.encoding import AssetSpec
 from verifier.base.errors import InputError
 from verifier.cli.main import main
-from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.inputs.assets import read_assets
+from verifier.inputs.liabilities import read_liabilities
 
 MAX = 2**128
 SHORT_AMOUNT = 39  # longer amount strings cannot go to the decimal256 cast as they are

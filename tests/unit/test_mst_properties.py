@@ -28,7 +28,8 @@ from attestations.encoding import AssetSpec, commitment
 from attestations.proofs import parse_proof, parse_root_document, verify_proof
 from attestations.store import TreeStore
 from verifier.base.errors import InputError, InvalidProof
-from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.inputs.assets import read_assets
+from verifier.inputs.liabilities import read_liabilities
 
 MAX = 2**128
 ATT = "prop-attestation"

@@ -95,7 +95,8 @@ def liabilities_build(
     """
     from attestations.build import build_tree
     from verifier.base.outdir import guard_output
-    from verifier.inputs.liabilities import read_assets, read_liabilities
+    from verifier.inputs.assets import read_assets
+    from verifier.inputs.liabilities import read_liabilities
 
     try:
         attestation_id.encode("utf-8")

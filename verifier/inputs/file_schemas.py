@@ -2,7 +2,7 @@
 
 Where it sits: beside the loaders of the prices file (`verifier.inputs.prices`), the reserve
 statement (`verifier.reserve.statement`), the asset list of the liabilities
-(`verifier.inputs.liabilities`) and rule packs (`verifier.reserve.rules`). Each loader defines its
+(`verifier.inputs.assets`) and rule packs (`verifier.reserve.rules`). Each loader defines its
 file's pydantic v2 model once, next
 to the code that turns it into the loader's values, from the field types here; it validates the
 decoded TOML through the model with `validate` (the first problem is raised as `InputError`,
@@ -56,7 +56,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
         "StatementFile",
         "por-reserve-statement.schema.json",
     ),
-    "assets": ("verifier.inputs.liabilities", "AssetsFile", "por-assets.schema.json"),
+    "assets": ("verifier.inputs.assets", "AssetsFile", "por-assets.schema.json"),
     "pack": ("verifier.reserve.pack_file", "PackFile", "por-rule-pack.schema.json"),
 }
 """Every file kind `problems` knows, with where its model is defined."""

@@ -89,7 +89,8 @@ def _build_liabilities(config: PorConfig) -> Path:
     """
     from attestations.build import build_tree
     from verifier.base.outdir import guard_output
-    from verifier.inputs.liabilities import read_assets, read_liabilities
+    from verifier.inputs.assets import read_assets
+    from verifier.inputs.liabilities import read_liabilities
 
     r = config.reconcile
     source = _need(r.liabilities_file, config, "liabilities.root")

@@ -38,7 +38,8 @@ from attestations.encoding import tree_height
 from attestations.proofs import parse_proof, verify_proof
 from attestations.store import TreeStore
 from verifier.base.console import out, plural
-from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.inputs.assets import read_assets
+from verifier.inputs.liabilities import read_liabilities
 from verifier.tools.sample import assets_toml, sample_assets, write_sample
 
 BATCH = 1 << 17

@@ -51,7 +51,8 @@ from verifier.base.console import (
     progress_bar,
 )
 from verifier.base.errors import EXIT_OK, InputError, UsageError
-from verifier.inputs.liabilities import read_assets, read_liabilities
+from verifier.inputs.assets import read_assets
+from verifier.inputs.liabilities import read_liabilities
 from verifier.tools.sample import assets_toml, sample_assets, write_sample
 
 MARKER = ".por-demo"

@@ -1,0 +1,254 @@
+"""The liabilities reader's column checks: assets and account ids, exclusions, duplicates,
+and the balance matrix the tree is built from.
+
+Where it sits: the steps of the liabilities reader (verifier/inputs/liabilities.py) around
+the amount conversion (liabilities_amounts.py). Every step works on whole columns (Arrow
+dictionaries, numpy masks and index arrays); Python looks at single rows only to name the
+first one refused, or for the few (account, asset) keys that repeat under
+``--sum-duplicates``. At 50M rows every column is hundreds of MB, so the reader drops each
+one as soon as its step is done; the steps here keep no column longer than they need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeAlias, cast
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from attestations.encoding import MAX_SUM, AssetSpec
+from attestations.proofs import format_units
+from verifier.inputs.liabilities_lines import Source
+
+MAX_ACCOUNT_ID_BYTES = 256
+
+Progress = Callable[[str, int, int], None]
+"""progress(phase, done, total): how far the reader is, for a progress bar."""
+
+Rows: TypeAlias = npt.NDArray[np.int64]
+Units: TypeAlias = npt.NDArray[np.uint64]
+"""One 64-bit half (hi or lo) of every row's 128-bit amount."""
+
+
+def first(mask: npt.NDArray[np.bool_]) -> int | None:
+    """The first row where `mask` is set, or None."""
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if len(hits) else None
+
+
+def dictionary(
+    source: Source, column: pa.ChunkedArray, label: str
+) -> tuple[pa.Array, npt.NDArray[np.int32]]:
+    """(distinct values, value index per row) of a string column, dictionary-encoded once."""
+    if pa.types.is_dictionary(column.type):
+        column = pa.table({"c": column}).unify_dictionaries().column("c")
+        chunks = [c for c in column.chunks if len(c)] or list(column.chunks)
+        values = chunks[0].dictionary if chunks else pa.array([], pa.string())
+        indices = [c.indices for c in chunks]
+    else:
+        encoded = column.combine_chunks().dictionary_encode()
+        values, indices = encoded.dictionary, [encoded.indices]
+    for offset, part in zip(
+        np.cumsum([0] + [len(i) for i in indices]).tolist(), indices, strict=False
+    ):
+        if part.null_count:
+            row = first(part.is_null().to_numpy(zero_copy_only=False))
+            assert row is not None
+            raise source.error(f"missing {label}", offset + row)
+    rows = (
+        np.concatenate([i.to_numpy(zero_copy_only=False) for i in indices])
+        if indices
+        else np.zeros(0, np.int32)
+    )
+    return values, rows
+
+
+def asset_indices(
+    source: Source,
+    asset_values: pa.Array,
+    asset_rows: npt.NDArray[np.int32],
+    assets: tuple[AssetSpec, ...],
+) -> npt.NDArray[np.int16]:
+    """Each row's asset as its position in `assets`, or `InputError` for the first row of an
+    asset the assets file does not list."""
+    codes = pa.array([a.code for a in assets], type=pa.string())
+    code_of_value = (
+        pc.index_in(asset_values, value_set=codes)
+        .fill_null(-1)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int64)
+    )
+    asset_index: npt.NDArray[np.int16] = code_of_value.astype(np.int16)[asset_rows]
+    row = first(asset_index < 0)
+    if row is not None:
+        raise source.error(
+            "unknown asset (not in the assets file)",
+            row,
+            asset_values[int(asset_rows[row])].as_py(),
+        )
+    return asset_index
+
+
+def check_account_ids(
+    source: Source, id_values: pa.Array, account_rows: npt.NDArray[np.int32]
+) -> None:
+    """No account id may be empty, longer than `MAX_ACCOUNT_ID_BYTES` or hold a NUL (it could
+    not be named on a command line, e.g. to cut its proof). Checked on the distinct ids."""
+    lengths = pc.binary_length(id_values).to_numpy(zero_copy_only=False)
+    row = first((lengths == 0)[account_rows])
+    if row is not None:
+        raise source.error("empty account id", row)
+    row = first((lengths > MAX_ACCOUNT_ID_BYTES)[account_rows])
+    if row is not None:
+        raise source.error(
+            f"account id over {MAX_ACCOUNT_ID_BYTES} bytes ({int(lengths[account_rows[row]])})",
+            row,
+            id_values[int(account_rows[row])].as_py(),
+        )
+    # checked on the distinct ids, so only a file that has one pays for the row lookup
+    nul = pc.match_substring(id_values, "\x00").to_numpy(zero_copy_only=False)
+    if nul.any():
+        row = first(nul[account_rows])
+        assert row is not None
+        raise source.error(
+            "account id contains a NUL character", row, id_values[int(account_rows[row])].as_py()
+        )
+
+
+def excluded_summary(
+    is_negative: npt.NDArray[np.bool_],
+    asset_index: npt.NDArray[np.int16],
+    hi: Units,
+    lo: Units,
+    assets: tuple[AssetSpec, ...],
+) -> dict[str, Any]:
+    """What ``--negative exclude`` drops: rows and exact totals per asset, for the report."""
+    per_asset: dict[str, Any] = {}
+    for a, spec in enumerate(assets):
+        hit = np.flatnonzero(is_negative & (asset_index == a))
+        if not len(hit):
+            continue
+        # hi/lo hold the low 128 bits of the two's complement: |v| = 2**128 - that
+        total = -sum(MAX_SUM - ((int(hi[r]) << 64) | int(lo[r])) for r in hit.tolist())
+        per_asset[spec.code] = {
+            "rows": len(hit),
+            "total_base_units": str(total),
+            "total": format_units(total, spec.decimals),
+        }
+    return {
+        "reason": "negative balances dropped by --negative exclude",
+        "rows": int(is_negative.sum()),
+        "assets": per_asset,
+    }
+
+
+def keep_rows(
+    kept_rows: Rows,
+    account_rows: npt.NDArray[np.int32],
+    id_values: pa.Array,
+    asset_index: npt.NDArray[np.int16],
+    hi: Units,
+    lo: Units,
+) -> tuple[npt.NDArray[Any], pa.Array, npt.NDArray[np.int16], Units, Units]:
+    """The columns of the kept rows only: (account index, distinct ids, asset index, hi, lo).
+
+    Accounts whose every row was excluded are not customers of this tree: they are dropped
+    from the ids and the others renumbered.
+    """
+    account_index = account_rows[kept_rows]
+    present = np.bincount(account_index, minlength=len(id_values)) > 0
+    renumber = (np.cumsum(present) - 1).astype(np.int32)
+    return (
+        renumber[account_index],
+        id_values.filter(pa.array(present)),
+        asset_index[kept_rows],
+        hi[kept_rows],
+        lo[kept_rows],
+    )
+
+
+def cell_keys(
+    account_index: npt.NDArray[Any], asset_index: npt.NDArray[np.int16], count: int, width: int
+) -> npt.NDArray[np.int64]:
+    """Each row's cell in the (account, asset) matrix: account * width + asset."""
+    # int32 positions while they fit (half the memory of int64 at 50M rows)
+    index_type = np.int32 if count * width * 2 < 2**31 else np.int64
+    key = cast(npt.NDArray[np.int64], account_index.astype(index_type))
+    key *= width
+    key += asset_index
+    return key
+
+
+def merge_duplicates(
+    source: Source,
+    key: npt.NDArray[np.int64],
+    hi: Units,
+    lo: Units,
+    unique_ids: pa.Array,
+    assets: tuple[AssetSpec, ...],
+    kept_rows: Rows | None,
+    *,
+    sum_duplicates: bool,
+) -> None:
+    """Refuse a repeated (account, asset) row, naming both lines; or, with
+    `sum_duplicates`, give every member of a repeated key the group's exact total (in
+    `hi` and `lo`, in place) so that whichever write of the group lands last is right."""
+    count, width = len(unique_ids), len(assets)
+    seen = np.zeros(count * width, dtype=bool)
+    seen[key] = True
+    has_duplicates = int(np.count_nonzero(seen)) != len(key)
+    del seen
+    if not has_duplicates:
+        return
+
+    def row_of(i: int) -> int:  # the input row of kept row i
+        return int(kept_rows[i]) if kept_rows is not None else i
+
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    duplicate = sorted_key[1:] == sorted_key[:-1]
+    if not sum_duplicates:
+        first_dup = int(np.flatnonzero(duplicate)[0])
+        later = row_of(int(order[first_dup + 1]))
+        earlier = row_of(int(order[first_dup]))
+        raise source.error(
+            f"duplicate (account, asset) row; first seen on line {source.line_of(earlier)} "
+            "(use --sum-duplicates to add them up)",
+            later,
+            f"{unique_ids[int(key[order[first_dup + 1]]) // width].as_py()},"
+            f"{assets[int(key[order[first_dup + 1]]) % width].code}",
+        )
+    # add up only the repeated keys, exactly, with Python integers
+    starts = np.flatnonzero(np.concatenate(([True], ~duplicate)))
+    ends = np.append(starts[1:], len(sorted_key))
+    for g in np.flatnonzero(ends - starts > 1).tolist():
+        members = order[starts[g] : ends[g]]
+        total = sum((int(hi[m]) << 64) | int(lo[m]) for m in members.tolist())
+        if total >= MAX_SUM:
+            raise source.error(
+                "summed duplicate rows reach 2**128 base units",
+                row_of(int(members[0])),
+                unique_ids[int(key[int(members[0])]) // width].as_py(),
+            )
+        hi[members] = total >> 64
+        lo[members] = total & ((1 << 64) - 1)
+
+
+def balance_matrix(
+    key: npt.NDArray[np.int64], hi: Units, lo: Units, count: int, width: int
+) -> npt.NDArray[Any]:
+    """The (count, width, 2) big-endian u64 matrix of balances the tree hashes.
+
+    The (hi, lo) pairs are placed in one native array, then byte-swapped in place to the
+    big-endian enc() layout: no second copy of the matrix. `key` is changed in place.
+    """
+    native = np.zeros(count * width * 2, dtype=np.uint64)
+    key *= 2
+    native[key] = hi
+    key += 1
+    native[key] = lo
+    native.byteswap(inplace=True)
+    return native.view(">u8").reshape(count, width, 2)
