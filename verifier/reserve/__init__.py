@@ -9,7 +9,7 @@ customers are owed. Lowest first:
 - pack, pack_file (+ packs/, the built-in packs with sources): the rule-pack model and
   reading a pack file;
 - positions: the customer holdings the pack weighs;
-- results, readable: gates, components and checks, and their text for people;
+- results: gates, components and checks, each with its JSON member;
 - context, required, components, insurance, checks, rules: one evaluation's steps, and
   `rules.evaluate`, which runs them and returns the evaluation document.
 """

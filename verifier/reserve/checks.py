@@ -5,8 +5,8 @@ Where it sits: the last step of `verifier.reserve.rules.evaluate`. Each check ru
 when the pack carries its parameter, and reports its value, its limit, the status of the
 parameter and a reason. Per-asset checks are never netted across assets: one asset's
 surplus does not offset another's shortfall. A failed check is a result (exit 1), not an
-exception. The reasons are exact (part of the evaluation document); `Check.reason_text`
-rounds them for people.
+exception. The reasons are exact (part of the evaluation document); pages round them for
+reading.
 """
 
 from __future__ import annotations

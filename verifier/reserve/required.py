@@ -10,7 +10,7 @@ model", formula 3). A ``reserve`` pack (Japan-style; Hong Kong is the same form)
 where ``V_buffer`` counts only when ``buffer_credit`` is true; a ``capital`` pack (MiCA,
 VARA): ``R = max(minimum, overheads_share · fixed overheads)``. Averages and products are
 rounded up once, where they arise (verifier/reserve/money.py). The formula text is exact
-(it is part of the evaluation document); verifier/reserve/readable.py rounds it for people.
+(it is part of the evaluation document); pages round it for reading.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Where it sits: the values verifier/reserve/components.py, verifier/reserve/insurance.py and
 verifier/reserve/checks.py return, collected by verifier/reserve/rules.py into a
 `ReserveEvaluation`. Each has its exact JSON member (``to_json``, part of the evaluation
-document) and, for people, its reason with long decimals rounded (``reason_text``,
-verifier/reserve/readable.py).
+document); pages and terminals round the decimals in a reason for reading
+(`verifier.report.figures.readable_text`), the document keeps them exact.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from verifier.reserve.money import fmt_decimal
 from verifier.reserve.pack import Status
-from verifier.reserve.readable import readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +23,6 @@ class Gate:
     gate: str
     passed: bool
     reason: str
-
-    @property
-    def reason_text(self) -> str:
-        """The reason for people: long decimals rounded (the JSON keeps them exact)."""
-        return readable(self.reason)
 
     def to_json(self) -> dict[str, object]:
         """``{"gate", "passed", "reason"}``."""
@@ -74,11 +68,6 @@ class Check:
     status: Status
     """The status of the parameter the check applies."""
     reason: str
-
-    @property
-    def reason_text(self) -> str:
-        """The reason for people: long decimals rounded (the JSON keeps them exact)."""
-        return readable(self.reason)
 
     def to_json(self) -> dict[str, object]:
         """``{"check", "passed", "value", "limit", "status", "reason"}``."""

@@ -25,8 +25,9 @@ Invariants:
    shortfall is zero. Per-asset checks are never netted across assets.
 5. Under-coverage and failed checks are results, not exceptions; only bad input raises
    (`InputError`, exit 3).
-6. The document is exact; text for people (`ReserveEvaluation.formula_text`,
-   ``reason_text`` of gates and checks) rounds long decimals (verifier/reserve/readable.py).
+6. The document is exact, the formula and every reason included (a value times a price
+   may have 25 digits); pages and terminals round them for reading
+   (`verifier.report.figures.readable_text`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from verifier.reserve.insurance import insurance_components
 from verifier.reserve.money import ONE, ZERO, fmt_decimal, money_context, round_down
 from verifier.reserve.pack import RulePack
 from verifier.reserve.positions import ReserveInputs
-from verifier.reserve.readable import readable
 from verifier.reserve.required import required_capital, required_reserve
 from verifier.reserve.results import Check, Component
 from verifier.reserve.statement_model import ReserveStatement
@@ -69,11 +69,6 @@ class ReserveEvaluation:
     shortfall: Decimal
     surplus: Decimal
     checks: tuple[Check, ...] = field(default_factory=tuple)
-
-    @property
-    def formula_text(self) -> str:
-        """The formula for people: long decimals rounded (the JSON keeps them exact)."""
-        return readable(self.formula)
 
     @property
     def met(self) -> bool:
