@@ -36,8 +36,9 @@ from chains.btc_bip137 import sign_bip137
 from chains.challenge import challenge, epoch_challenge
 from chains.nodes.bcoin import RegtestWallet
 from chains.nodes.solc import load_artifact
-from verifier.cli.challenge import BEGIN, END, shell_quote
+from verifier.cli.challenge import BEGIN, END
 from verifier.cli.main import main
+from verifier.holdings.signing_howto import shell_quote
 
 pytestmark = pytest.mark.node
 

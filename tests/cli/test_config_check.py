@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from verifier.cli.config import TABLE_BEGIN, TABLE_END, reference_table
 from verifier.cli.main import main
+from verifier.inputs.config_reference import TABLE_BEGIN, TABLE_END, reference_table
 from verifier.inputs.keys import create_key
 
 ROOT = Path(__file__).resolve().parents[2]

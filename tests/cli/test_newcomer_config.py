@@ -244,8 +244,8 @@ def test_an_epoch_challenge_reads_a_config_whose_epoch_is_not_there_yet(
 
 def test_a_placeholder_epoch_is_set_aside_with_a_note_and_keeps_the_indexes(tmp_path):
     from verifier.base.errors import InputError
-    from verifier.cli.challenge import load_for_epoch
     from verifier.inputs.config import load_config
+    from verifier.inputs.epoch_config import load_for_epoch
 
     good = (
         '\n[[ownership.epochs]]\nid = "2026-q3"\nethereum = { height = 3, hash = "'
@@ -307,7 +307,7 @@ def test_an_expiry_in_the_past_is_refused_before_any_node(por, tmp_path):
 def test_expiry_against_the_epoch_blocks_and_the_maximum_age():
     from chains.base import BlockRef, Chain
     from verifier.base.errors import UsageError
-    from verifier.cli.challenge import expiry_warnings
+    from verifier.holdings.challenge_plan import expiry_warnings
     from verifier.inputs.config import OwnershipConfig, PorConfig
 
     config = PorConfig(Path("por.toml"), "Acme KK", "", ownership=OwnershipConfig(max_age_days=10))

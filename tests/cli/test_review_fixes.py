@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 import verifier.cli.init
-from verifier.base.errors import PorError
-from verifier.cli.config import reference_table
 from verifier.base.atomic import write_atomic
+from verifier.base.errors import PorError
 from verifier.cli.reconcile import _render_snapshot
+from verifier.inputs.config_reference import reference_table
 
 # ----------------------------------------------------------------------------- config schema
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from verifier.cli.challenge import _bitcoin_how
+from verifier.holdings.signing_howto import bitcoin_how as _bitcoin_how
 
 MESSAGE = "por ownership epoch\nexchange: Acme KK\nepoch: 2026-q4"
 

@@ -357,7 +357,7 @@ def test_config_check_exits_3_naming_the_key(
 
 
 def test_an_epoch_id_has_the_new_epoch_charset() -> None:
-    from verifier.cli.challenge import _NEW_EPOCH_ID
+    from verifier.holdings.challenge_plan import _NEW_EPOCH_ID
 
     assert _NEW_EPOCH_ID.pattern == config_schema.EPOCH_ID
     for good in ("2026-q4", "e1", "demo-epoch-0", "a.b_c:d+e"):
