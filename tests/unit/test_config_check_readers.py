@@ -48,7 +48,7 @@ def test_a_config_naming_neither_never_calls_them(tmp_path: Path) -> None:
     config = tmp_path / "por.toml"
     config.write_text('[exchange]\nname = "Demo"\nattestation_id = "a-1"\n', encoding="utf-8")
 
-    def refuse(*_: object) -> object:
+    def refuse(*_: object) -> tuple[str, ...]:
         raise AssertionError("a reader was called for a file the config does not name")
 
     check_config(config, Readers(root=refuse, pack=refuse, known_packs=refuse))
