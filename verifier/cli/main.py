@@ -74,10 +74,12 @@ class RootGroup(RoleGroup):
 def version_document() -> dict[str, Any]:
     """`por --version --json`: the tool, the Python running it, and the format of every
     document it reads or writes (each one's own constant, where the format is defined)."""
+    from attestations.document.model import FORMAT as ATTESTATION_FORMAT
     from attestations.encoding import FORMAT as TREE_FORMAT
     from verifier.history.alerts import ALERT_FORMAT
     from verifier.history.schedule import RUN_FORMAT
     from verifier.history.view import HISTORY_FORMAT
+    from verifier.report.document import REPORT_FORMAT
 
     return {
         "format": VERSION_FORMAT,
@@ -86,6 +88,8 @@ def version_document() -> dict[str, Any]:
         "python": platform.python_version(),
         "formats": {
             "liabilities_tree": TREE_FORMAT,
+            "attestation": ATTESTATION_FORMAT,
+            "report": REPORT_FORMAT,
             "run": RUN_FORMAT,
             "history": HISTORY_FORMAT,
             "alert": ALERT_FORMAT,

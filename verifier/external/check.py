@@ -2,7 +2,7 @@
 
 Where it sits: the CLI edge for `attestations/formats/` (liabilities proofs) and
 `verifier/external/ownership_files.py` (ownership signatures). It reads the files, calls the pure
-verifiers, and returns ``(document, exit_code)``; `verifier/cli/main.py` prints the document
+verifiers, and returns ``(document, exit_code)``; `verifier/cli/proofs.py` prints the document
 (``--json``) or renders it with `render_proof` / `render_ownership`.
 
 Exit codes (DESIGN.md): 0 valid; 3 invalid (a failed check, an account with no leaf, a

@@ -2,5 +2,6 @@
 
 pipeline (inputs → snapshot → reserve → reconciliation → report, as `por reconcile` runs it),
 attest (`por attest` signs the outcome as a por-attestation-v1 document; `por verify` checks
-one independently). Sits on top of the flow's steps; history schedules it, the CLI calls it.
+one independently), preflight (what an `--every` loop checks before its first run).
+Sits on top of the flow's steps; history schedules it, the CLI calls it.
 """
