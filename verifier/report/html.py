@@ -279,8 +279,11 @@ def _reserve_view(doc: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _wallet_rows(doc: Mapping[str, Any]) -> list[list[Any]]:
+    # str(): a signed report may carry any JSON as a code, and a list is no dictionary key
     decimals = {
-        a.get("code"): a.get("decimals") for a in _list(doc.get("assets")) if isinstance(a, Mapping)
+        str(a.get("code")): a.get("decimals")
+        for a in _list(doc.get("assets"))
+        if isinstance(a, Mapping)
     }
     rows = []
     for w in _list(doc.get("wallets")):
