@@ -47,6 +47,6 @@ Invariants:
      verifiers), and ``liabilities`` is the root document verbatim. Inside ``ownership``, the
      members a verifier decides with (``message``, ``epoch``, ``age``, ``status``) and the
      top-level ``settings`` (the maximum proof age applied) are checked strictly: an epoch
-     proof's message, age and staleness are recomputed from them (verifier/jobs/attest.py).
+     proof's message, age and staleness are recomputed from them (verifier/jobs/verify.py).
   5. The private key is never part of an error message.
 """

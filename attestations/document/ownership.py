@@ -6,7 +6,7 @@ chains/btc_ownership.py and chains/eth_ownership.py; here the members a verifier
 with are checked strictly: the signed ``message`` must be this chain's challenge (or the
 named epoch's), an ``age`` and a ``stale`` status need an epoch, and the limits applied
 (``settings.ownership_max_age``) must be stated whenever a proof names an epoch, so that
-verifier/jobs/attest.py can recompute staleness under the document's own limits.
+verifier/jobs/verify.py can recompute staleness under the document's own limits.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Epoch ownership proofs in the attestation document (attestations/document/) and in
-`por verify` (verifier/jobs/attest.py), without nodes.
+`por verify` (verifier/jobs/verify.py), without nodes.
 
 The document carries, per proof, the epoch it signs ({id, height, hash, expires}), its age at
 the pinned block and the exchange's status, and in ``settings`` the maximum age applied.
@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-import verifier.jobs.attest as attest_module
+import verifier.jobs.verify as attest_module
 from attestations.document.model import (
     ChainEntry,
     OwnershipMaxAge,

@@ -44,7 +44,7 @@ from test_attestation_epochs import (
     verify_cli,  # noqa: F401  (the fixture)
 )
 
-import verifier.jobs.attest as attest_module
+import verifier.jobs.verify as attest_module
 from attestations.document.canonical import MAX_SAFE_INT
 from attestations.document.model import MAX_AGE_DAYS
 from attestations.document.parse import parse_attestation

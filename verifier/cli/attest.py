@@ -1,8 +1,8 @@
 """`por attest` (exchange: sign the outcome) and `por verify` (auditor: check it).
 
 attest reconciles (verifier/jobs/pipeline.py) and writes the signed por-attestation-v1
-document with verifier/jobs/attest.py; verify checks such a document end to end with the
-same module and prints every check, warning and discrepancy, the verdict last.
+document with verifier/jobs/attest.py; verify checks such a document end to end with
+verifier/jobs/verify.py and prints every check, warning and discrepancy, the verdict last.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def verify_cmd(
     result is "not verified" (exit 3) unless --trust-embedded-key is given."""
     from verifier.inputs.config import load_config
     from verifier.inputs.keys import read_public_key, read_public_key_file
-    from verifier.jobs.attest import auditor_public_key, verify
+    from verifier.jobs.verify import auditor_public_key, verify
 
     if public_key is not None and public_key_file is not None:
         raise UsageError("give either --public-key or --public-key-file, not both")

@@ -486,8 +486,9 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0)
     from verifier.holdings.plans import build_plans
     from verifier.inputs.config import PorConfig, load_config
     from verifier.inputs.keys import create_signing_key
-    from verifier.jobs.attest import attest, verify
+    from verifier.jobs.attest import attest
     from verifier.jobs.pipeline import Outcome, load_inputs, reconcile_now
+    from verifier.jobs.verify import verify
     from verifier.report.document import render_terminal
     from verifier.report.html import render_html, write_html
     from verifier.site.publish import build_site
