@@ -98,6 +98,9 @@ def read_liabilities(
     `sum_duplicates`), then the balance matrix. Each column is dropped (``del``) as soon as
     no later step needs it: at 50M rows each one is hundreds of MB.
     """
+    # Longer than a screen on purpose: it is the list of steps, and it owns every column's
+    # lifetime. A step split further would hold its columns as arguments, and this frame's
+    # `del` could no longer free them before the next step allocates.
     source, size = _open(path, negative)
     _tune_allocator(size)
     progress("read input", 0, 1)

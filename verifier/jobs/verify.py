@@ -41,6 +41,7 @@ from verifier.jobs.verify_ownership import compare_statuses, epoch_checks, reche
 from verifier.report.document import build_report
 from verifier.reserve.pack_file import known_packs, load_pack
 from verifier.reserve.statement import parse_statement
+from verifier.reserve.statement_model import ReserveStatement
 
 NOT_PINNED = (
     "not verified: no pinned public key; the document's own key proves nothing about who "
@@ -278,18 +279,9 @@ def _recompute(
             f"has {pack.version}"
         )
         return
-    text = doc.reserve.get("statement_toml")
-    if not isinstance(text, str):
-        verification.discrepancies.append("the reserve statement is not in the document")
+    statement = _statement(doc, verification)
+    if statement is None:
         return
-    try:
-        parsed = safetoml.loads(text, source="attestation reserve.statement_toml")
-    except InputError as exc:
-        verification.discrepancies.append(
-            f"the document's reserve.statement_toml is not TOML ({short(exc.message)})"
-        )
-        return
-    statement = parse_statement(parsed, "attestation reserve.statement_toml")
     prices = {c: Price(q.value, q.currency, q.source, q.time) for c, q in doc.prices.items()}
     currency = next(iter(prices.values())).currency if prices else "USD"
     report = raw.get("report") if isinstance(raw.get("report"), Mapping) else {}
@@ -320,6 +312,23 @@ def _recompute(
         "attested balances, prices and statement"
     )
     compare_figures(report, verification.report, verification)
+
+
+def _statement(doc: Attestation, verification: Verification) -> ReserveStatement | None:
+    """The reserve statement the document carries (``reserve.statement_toml``), parsed;
+    None (and a discrepancy) when it is missing or not TOML."""
+    text = doc.reserve.get("statement_toml")
+    if not isinstance(text, str):
+        verification.discrepancies.append("the reserve statement is not in the document")
+        return None
+    try:
+        parsed = safetoml.loads(text, source="attestation reserve.statement_toml")
+    except InputError as exc:
+        verification.discrepancies.append(
+            f"the document's reserve.statement_toml is not TOML ({short(exc.message)})"
+        )
+        return None
+    return parse_statement(parsed, "attestation reserve.statement_toml")
 
 
 __all__: Sequence[str] = ("NOT_PINNED", "auditor_public_key", "verify")

@@ -159,23 +159,39 @@ def epoch_checks(
             "ages in blocks checked against the heights and the document's block limits "
             f"applied ({blocks or 'none stated'})"
         )
+    for chain in doc.chains:
+        _check_epoch_ages(chain, verification)
+    _warn_taken_on_trust(doc, verdicts, verification, source)
+
+
+def _check_epoch_ages(chain: ChainEntry, verification: Verification) -> None:
+    """The proofs of one epoch on one chain must state one age in seconds: one epoch
+    block, one pinned block."""
+    ages: dict[str, set[int]] = {}
+    for wallet in chain.wallets:
+        if wallet.epoch is not None and wallet.age is not None and wallet.age.seconds is not None:
+            ages.setdefault(wallet.epoch.id, set()).add(wallet.age.seconds)
+    for epoch_id, seconds in ages.items():
+        if len(seconds) > 1:
+            verification.discrepancies.append(
+                f"{chain.block.chain.value}: the proofs of epoch {short(epoch_id)} state "
+                f"different ages in seconds ({', '.join(map(str, sorted(seconds)))}) from "
+                "the same epoch block to the same pinned block"
+            )
+
+
+def _warn_taken_on_trust(
+    doc: Attestation,
+    verdicts: Mapping[str, OwnershipCheck],
+    verification: Verification,
+    source: str,
+) -> None:
+    """A warning per epoch whose proofs count as proven on facts only a node can tell (the
+    epoch block's hash, the expiry, the age in seconds), taken from the document; each
+    such proof is listed in `epochs_on_trust`."""
+    limits = document_limits(doc)
     trusted: dict[tuple[str, str], list[WalletEntry]] = {}
     for chain in doc.chains:
-        ages: dict[str, set[int]] = {}
-        for wallet in chain.wallets:
-            if (
-                wallet.epoch is not None
-                and wallet.age is not None
-                and wallet.age.seconds is not None
-            ):
-                ages.setdefault(wallet.epoch.id, set()).add(wallet.age.seconds)
-        for epoch_id, seconds in ages.items():
-            if len(seconds) > 1:  # one epoch block, one pinned block: one age
-                verification.discrepancies.append(
-                    f"{chain.block.chain.value}: the proofs of epoch {short(epoch_id)} state "
-                    f"different ages in seconds ({', '.join(map(str, sorted(seconds)))}) from "
-                    "the same epoch block to the same pinned block"
-                )
         for wallet in chain.wallets:
             key = wallet_key(chain, wallet)
             verdict = verdicts.get(key)
