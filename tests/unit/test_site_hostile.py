@@ -34,7 +34,7 @@ from attestations.document.files import write_attestation
 from attestations.document.sign import sign_attestation
 from verifier.base.errors import InputError, NotFound, PorError, UsageError
 from verifier.cli.main import main
-from verifier.report.document import percent
+from verifier.report.figures import pct as percent
 from verifier.site import serve as serve_module
 from verifier.site.files import read_manifest
 from verifier.site.publish import build_site

@@ -28,6 +28,7 @@ from rich.table import Table
 from verifier.base.console import err, out, print_json, print_table, print_wrapped
 from verifier.base.errors import EXIT_INVALID, EXIT_OK, EXIT_SHORTFALL, InputError, PorError
 from verifier.base.redact import mask_text
+from verifier.report.figures import readable_text
 from verifier.reserve.money import fmt_decimal
 from verifier.reserve.pack_file import load_pack
 from verifier.reserve.positions import inputs_from_statement
@@ -155,7 +156,7 @@ def _render(result: ReserveEvaluation) -> None:
         required.add_row(name, _amount(value))
     required.add_row("[bold]required R[/bold]", f"[bold]{_amount(result.required)}[/bold]")
     print_table(out, required)
-    print_wrapped(out, result.formula, subsequent="  ")
+    print_wrapped(out, readable_text(result.formula), subsequent="  ")
 
     eligible = Table(title="Eligible reserve", title_justify="left")
     eligible.add_column("kind")
@@ -164,7 +165,7 @@ def _render(result: ReserveEvaluation) -> None:
     eligible.add_column("eligible", justify="right")
     eligible.add_column("failed gates")
     for c in result.components:
-        failed = "; ".join(f"{g.gate}: {g.reason}" for g in c.failed)
+        failed = "; ".join(f"{g.gate}: {readable_text(g.reason)}" for g in c.failed)
         eligible.add_row(
             c.kind,
             escape(c.name),
@@ -193,7 +194,7 @@ def _render(result: ReserveEvaluation) -> None:
                 check.value,
                 check.limit,
                 str(check.status),
-                escape(check.reason),
+                escape(readable_text(check.reason)),
             )
         print_table(out, checks)
 

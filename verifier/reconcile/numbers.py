@@ -71,6 +71,8 @@ def floor_ratio(numerator: int, denominator: int) -> Decimal | None:
 
 
 def percent_of(ratio: Decimal) -> str:
-    """A ratio as a percentage with two decimals, rounded toward zero (0.99876 -> 99.87%)."""
+    """A ratio as a percentage with two decimals, rounded toward zero: the one rule for
+    every coverage figure on every page, report and message (0.99876 -> 99.87%,
+    1.00999 -> 100.99%, 1 -> 100.00%, 12.5 -> 1,250.00%)."""
     with localcontext(DISPLAY):
-        return f"{dec_str((ratio * 100).quantize(Decimal('0.01')))}%"
+        return f"{(ratio * 100).quantize(Decimal('0.01')):,}%"

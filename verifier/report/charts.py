@@ -29,8 +29,7 @@ from typing import Any
 from markupsafe import Markup
 
 from verifier.reconcile.numbers import EXACT
-from verifier.report.display import component_credit, money
-from verifier.report.figures import compact, decimal_or_none, pct
+from verifier.report.figures import compact, component_credit, decimal_or_none, money, pct
 
 _GEOMETRY = Context(prec=28, rounding=ROUND_FLOOR)
 """Chart lengths and shares: 28 digits, rounded down (display only, never a verdict)."""

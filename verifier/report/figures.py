@@ -14,8 +14,11 @@ explicit context, never a float; anything that is not a number is shown as it is
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from typing import Any
+
+from verifier.reconcile.numbers import percent_of
 
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _SHOWN = Context(prec=1000, rounding=ROUND_FLOOR)
@@ -41,15 +44,38 @@ def decimal_or_none(value: Any) -> Decimal | None:
 
 
 def pct(ratio: Any) -> str:
-    """A ratio as a percentage with two decimals, rounded down: the one rule for every
-    coverage figure on every page (``1.00999`` -> ``100.99%``, ``0.99999`` -> ``99.99%``).
+    """A ratio as a percentage by the one coverage rule (`percent_of`: two decimals,
+    rounded down; ``1.00999`` -> ``100.99%``, ``0.99999`` -> ``99.99%``).
     None is ``n/a``; anything that is not a number is shown as it is."""
     value = decimal_or_none(ratio)
     if value is None:
         return "n/a" if ratio is None else str(ratio)
+    return percent_of(value)
+
+
+def money(value: Any, places: int = 2) -> str:
+    """A value in the reporting currency: thousands separators, `places` decimals, rounded
+    down. Anything that is not a decimal (the evaluation is another module's data) is shown
+    as it is rather than guessed at."""
+    if value is None:
+        return "n/a"
+    number_ = decimal_or_none(value)
+    if number_ is None:
+        return str(value)
     with localcontext(_SHOWN):
-        shown = (value * 100).quantize(Decimal("0.01"))
-    return f"{shown:,}%"
+        shown = number_.quantize(Decimal(1).scaleb(-places))
+    return f"{shown:,}"
+
+
+def component_credit(component: Mapping[str, Any]) -> str:
+    """The amount a reserve component contributes: its ``eligible`` amount, or (when
+    ``eligible`` is a yes/no) its ``amount`` if eligible and 0 if not."""
+    eligible = component.get("eligible")
+    if isinstance(eligible, bool):
+        return str(component.get("amount", "0")) if eligible else "0"
+    if eligible is None:
+        return "0"
+    return str(eligible)
 
 
 def units(amount: Any, decimals: Any = MAX_PLACES) -> str:

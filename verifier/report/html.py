@@ -37,8 +37,15 @@ from markupsafe import Markup, escape
 from verifier.base.errors import StoreError
 from verifier.reconcile.numbers import EXACT
 from verifier.report.charts import BAD, OK, OWED, coverage_chart, reserve_chart, split_chart
-from verifier.report.display import component_credit, money
-from verifier.report.figures import decimal_or_none, number, pct, readable_text, units
+from verifier.report.figures import (
+    component_credit,
+    decimal_or_none,
+    money,
+    number,
+    pct,
+    readable_text,
+    units,
+)
 
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -271,7 +278,7 @@ def _reserve_view(doc: Mapping[str, Any]) -> dict[str, Any] | None:
         "note": note,
         "terms": term_rows,
         "term_totals": term_totals,
-        "formula": required.get("formula"),
+        "formula": readable_text(required.get("formula")),
         "components": components,
         "totals": totals,
         "checks": checks,

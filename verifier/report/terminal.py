@@ -21,7 +21,7 @@ from rich.text import Text
 
 from verifier.base.console import plural, print_table, print_wrapped
 from verifier.holdings.ownership import duration
-from verifier.report.display import component_credit, money, percent
+from verifier.report.figures import component_credit, money, pct, readable_text
 
 
 def _text(value: Any) -> Text:
@@ -38,7 +38,7 @@ def _amount_cell(pair: Mapping[str, Any] | None) -> str:
 def _failed_gates(component: Mapping[str, Any]) -> list[str]:
     gates = component.get("gates") or []
     return [
-        f"{g.get('gate', '?')}: {g.get('reason', 'failed')}"
+        f"{g.get('gate', '?')}: {readable_text(g.get('reason', 'failed'))}"
         for g in gates
         if isinstance(g, Mapping) and g.get("passed") is False
     ]
@@ -127,8 +127,8 @@ def _render_assets(doc: Mapping[str, Any], currency: str, console: Console) -> N
             _amount_cell(by_class.get("other")),
             "\n".join(excluded),
             _amount_cell(a.get("own_buffer")),
-            percent(ratio) if ratio is not None else str(a.get("coverage_note") or "n/a"),
-            percent(a.get("threshold")),
+            pct(ratio) if ratio is not None else str(a.get("coverage_note") or "n/a"),
+            pct(a.get("threshold")),
             _amount_cell(a.get("shortfall")),
             status,
         )
@@ -136,7 +136,7 @@ def _render_assets(doc: Mapping[str, Any], currency: str, console: Console) -> N
     totals = doc.get("totals", {})
     print_wrapped(
         console,
-        f"cold share (value): {percent(totals.get('cold_share'))}   customer value by class: "
+        f"cold share (value): {pct(totals.get('cold_share'))}   customer value by class: "
         + ", ".join(
             f"{name} {money(v)}" for name, v in (totals.get("value_by_class") or {}).items()
         )
@@ -148,8 +148,8 @@ def _render_assets(doc: Mapping[str, Any], currency: str, console: Console) -> N
 def _render_combined(combined: Mapping[str, Any], currency: str, console: Console) -> None:
     print_wrapped(
         console,
-        f"Combined coverage: {percent(combined.get('ratio'))} "
-        f"(minimum {percent(combined.get('threshold'))}) = "
+        f"Combined coverage: {pct(combined.get('ratio'))} "
+        f"(minimum {pct(combined.get('threshold'))}) = "
         f"({money(combined.get('capped_holdings_value'))} capped holdings"
         f" + {money(combined.get('eligible_reserve'))} eligible reserve)"
         f" / {money(combined.get('liabilities_value'))} {currency} liabilities",
@@ -311,7 +311,9 @@ def _render_reserve(reserve: Mapping[str, Any], console: Console) -> None:
         )
     print_table(console, table)
     if required.get("formula"):
-        print_wrapped(console, f"required = {required.get('formula')}", subsequent="  ")
+        print_wrapped(
+            console, f"required = {readable_text(required.get('formula'))}", subsequent="  "
+        )
     checks = reserve.get("checks") or []
     if checks:
         check_table = Table(title="Rule-pack checks", title_justify="left")
@@ -325,7 +327,7 @@ def _render_reserve(reserve: Mapping[str, Any], console: Console) -> None:
                 _text(check.get("limit")),
                 _text(check.get("status")),
                 Text("pass", style="green") if passed else Text("FAIL", style="bold red"),
-                _text(check.get("reason")),
+                readable_text(check.get("reason")),
             )
         print_table(console, check_table)
 

@@ -24,8 +24,7 @@ from typing import Any
 
 from attestations.proofs import format_units
 from verifier.base.errors import InputError, PorError
-from verifier.report.display import money
-from verifier.report.figures import units
+from verifier.report.figures import money, units
 from verifier.report.html import block_rows, price_rows, render_page, report_view
 from verifier.site.bundle import AttestationBundle
 from verifier.site.files import META_CSP

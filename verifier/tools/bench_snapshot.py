@@ -21,8 +21,8 @@ from typing import Any
 from chains.base import Token
 from chains.bitcoin_bcoin import BcoinAdapter
 from chains.bitcoin_bcoin import naive_balances as bcoin_naive
-from chains.ethereum import EthereumAdapter
 from chains.eth_naive import naive_balances as eth_naive
+from chains.ethereum import EthereumAdapter
 from chains.nodes.anvil import Anvil
 from chains.nodes.bcoin import Bcoin, RegtestWallet
 from chains.nodes.solc import load_artifact

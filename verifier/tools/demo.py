@@ -419,7 +419,7 @@ def _ages(report: dict[str, Any]) -> str:
 
 def run_line(number: int, total: int, result: Any, seconds: str) -> str:
     """One scheduled run, one line (rich markup): heights, coverage, proofs, verdict."""
-    from verifier.report.document import percent
+    from verifier.report.figures import pct as percent
 
     run = f"run {result.run.id}" if result.run is not None else "run (not stored)"
     head = f"{number}/{total} {run}"
@@ -489,8 +489,8 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0)
     from verifier.jobs.attest import attest
     from verifier.jobs.pipeline import Outcome, load_inputs, reconcile_now
     from verifier.jobs.verify import verify
-    from verifier.report.document import render_terminal
     from verifier.report.html import render_html, write_html
+    from verifier.report.terminal import render_terminal
     from verifier.site.publish import build_site
 
     if not 0 <= scheduled <= MAX_SCHEDULED:
