@@ -27,7 +27,7 @@ ALGORITHM = "ed25519"
 MAX_BALANCE = 2**256
 """Balances are below 2**256 (an EVM word)."""
 BITCOIN_NETWORKS = ("main", "test", "testnet4", "signet", "regtest")
-"""The networks chains/btc_ownership.py decodes addresses for."""
+"""The networks chains/btc_proof_checks.py decodes addresses for."""
 
 TOP_REQUIRED = (
     "format",

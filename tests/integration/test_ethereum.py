@@ -22,8 +22,8 @@ from eth_account.messages import encode_defunct
 
 from chains.base import Balance, BlockRef, Chain, Ownership, Token
 from chains.challenge import challenge
-from chains.eth_ownership import challenge_hash, check_eip1271, verify_eip191
 from chains.eth_naive import naive_balances
+from chains.eth_ownership import challenge_hash, check_eip1271, verify_eip191
 from chains.eth_proofs import ProofMismatch
 from chains.ethereum import ETH, EthereumAdapter
 from chains.nodes.anvil import ANVIL_VERSION, Anvil

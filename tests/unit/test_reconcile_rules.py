@@ -1,4 +1,4 @@
-"""Contract between verifier.reconcile.coverage and verifier.reserve.rules: reserve inputs -> evaluation -> verdict.
+"""Contract between verifier.reconcile and verifier.reserve.rules: reserve inputs -> evaluation -> verdict.
 
 `reserve_inputs` builds the plain dict the rule pack needs; verifier.reserve.rules turns it into its
 `ReserveInputs`, evaluates a pack, and reconciliation reads the evaluation document back.
@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from verifier.inputs.prices import Price
-from verifier.reconcile.coverage import reconcile, reserve_inputs
+from verifier.reconcile.coverage import reconcile
+from verifier.reconcile.reserve_inputs import reserve_inputs
 from verifier.reserve.pack_file import load_pack
 from verifier.reserve.positions import AssetPosition, ReserveInputs
 from verifier.reserve.rules import evaluate

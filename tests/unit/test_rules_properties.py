@@ -184,7 +184,7 @@ def check_invariants(result: ReserveEvaluation, theta: Decimal) -> None:
             assert component.eligible == 0
     doc: Any = result.to_json()
     # the document's figures agree exactly, as a consumer recomputing them checks
-    # (verifier/reconcile/coverage.py: 999 digits, Inexact trapped)
+    # (verifier/reconcile/numbers.py: 999 digits, Inexact trapped)
     exact = Context(prec=999, traps=[Inexact, InvalidOperation])
     with localcontext(exact):
         required, eligible = Decimal(doc["required"]["amount"]), Decimal(doc["eligible"]["total"])

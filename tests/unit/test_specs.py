@@ -66,7 +66,8 @@ from verifier.reserve.pack_file import known_packs, load_pack
 from verifier.reserve.positions import inputs_from_statement
 from verifier.reserve.rules import evaluate
 from verifier.reserve.statement import load_statement
-from verifier.site.publish import CSP, SITE_FORMAT, build_site, read_manifest
+from verifier.site.files import CSP, SITE_FORMAT, read_manifest
+from verifier.site.publish import build_site
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "docs" / "spec"

@@ -2,7 +2,7 @@
 
 Where it sits: beside the loaders of the prices file (`verifier.inputs.prices`), the reserve
 statement (`verifier.reserve.statement`), the asset list of the liabilities
-(`verifier.inputs.assets`) and rule packs (`verifier.reserve.rules`). Each loader defines its
+(`verifier.inputs.assets`) and rule packs (`verifier.reserve.pack_file`). Each loader defines its
 file's pydantic v2 model once, next
 to the code that turns it into the loader's values, from the field types here; it validates the
 decoded TOML through the model with `validate` (the first problem is raised as `InputError`,

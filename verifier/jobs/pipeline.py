@@ -28,13 +28,10 @@ from verifier.base.errors import InputError, InvalidProof, StoreError
 from verifier.holdings.snapshot import Snapshot, take_snapshot
 from verifier.inputs.config import PorConfig
 from verifier.inputs.prices import Price, load_prices
-from verifier.reconcile.coverage import (
-    OwnBufferRule,
-    Reconciliation,
-    Thresholds,
-    reconcile,
-    reserve_inputs,
-)
+from verifier.reconcile.coverage import reconcile
+from verifier.reconcile.reserve_inputs import reserve_inputs
+from verifier.reconcile.result import Reconciliation
+from verifier.reconcile.values import OwnBufferRule, Thresholds
 from verifier.report.document import build_report
 from verifier.reserve.pack import RulePack
 from verifier.reserve.pack_file import load_pack
