@@ -50,6 +50,19 @@ class ProofInput:
     """`--nonce`: the account's nonce (BitMEX: ``ACCOUNT,NONCE_HEX``; Binance 2022: a leaf hash)."""
     level_files: Mapping[str, bytes] = field(default_factory=dict)
     """Binance 2022: ``tree-levelK.csv`` name -> bytes, every level of the tree."""
+    root: bytes | None = None
+    """`--root FILE`: the exchange's published root (a hash, or its root/audit-roots file),
+    compared with the root the proof computes; None when not given."""
+    root_name: str | None = None
+    """The `--root` file's name, for messages."""
+    credential: str | None = None
+    """SwissBorg: the user's credential (`--credential-file` or `--credential-env`); a secret:
+    never shown in a message or a result."""
+    batch_proof: bytes | None = None
+    """Gate/HTX zk trees: `--batch-proof FILE`, the published batch proofs (CSV)."""
+    assets: int | None = None
+    """zk trees: `--assets N`, the asset-list length of the published version (detected
+    from the known values when None)."""
 
 
 @dataclass(frozen=True, slots=True)
