@@ -49,7 +49,7 @@ def test_a_covered_run_names_heights_coverage_proofs_and_ages() -> None:
     result = SimpleNamespace(run=SimpleNamespace(id=3), report=REPORT, error=None, exit_code=0)
     line = _plain(run_line(2, 3, result, "0.13"))
     assert line.startswith("2/3 run 3 at bitcoin 513, ethereum 11: ")
-    assert "BTC 100.99% ETH 50%" in line
+    assert "BTC 100.99% ETH 50.00%" in line
     assert "proofs 2 proven, 1 stale, 1 unproven" in line
     assert "proof age (epoch e1): bitcoin 12, ethereum 6 blocks" in line
     assert "e0" not in line  # a stale proof's age is not a proven one's
