@@ -12,15 +12,25 @@ every `InvalidProof` that `verify` raises names the file it is about.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from attestations.formats import binance2022, bitget, bitmex, bybit, coinex, okx, por
 from attestations.formats.common import FormatResult, ProofInput
+from attestations.formats.published_root import ROOT_KEYS, compare_root
 from verifier.base import safejson
 from verifier.base.errors import InputError, InvalidProof, UsageError
 
-__all__ = ["FORMATS", "NAMES", "FormatResult", "FormatSpec", "ProofInput", "detect", "verify"]
+__all__ = [
+    "FORMATS",
+    "NAMES",
+    "FormatResult",
+    "FormatSpec",
+    "ProofInput",
+    "check_options",
+    "detect",
+    "verify",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +43,24 @@ class FormatSpec:
     looks_like: Callable[[ProofInput], bool]
     verify: Callable[[ProofInput], FormatResult]
     needs_tree: bool = False
+    published_root: bool = True
+    """The exchange publishes a root this proof can be checked against: ``--root`` applies.
+    False: ``--root`` is a usage error naming the format."""
+    root_in_format: bool = False
+    """The format reads ``inp.root`` itself (its own root or audit-roots file) and reports
+    ``root_matches``; otherwise the registry compares the computed root with the hash the
+    ``--root`` file holds (`attestations/formats/published_root.py`)."""
+    needs_root: bool = False
+    """``--root`` is required (the proof cannot be checked without the published file)."""
+    root_keys: tuple[str, ...] = ROOT_KEYS
+    """The keys under which a JSON ``--root`` file holds the root hash, tried in order."""
+    takes_credential: bool = False
+    """Reads the user's secret credential (``--credential-file`` / ``--credential-env``)."""
+    needs_credential: bool = False
+    takes_batch_proof: bool = False
+    """Reads ``--batch-proof FILE`` (zk trees' published batch proofs)."""
+    takes_assets: bool = False
+    """Reads ``--assets N`` (the asset-list length of the published version)."""
 
 
 FORMATS: dict[str, FormatSpec] = {
@@ -97,6 +125,9 @@ def detect(inp: ProofInput) -> str:
         No format fits, or more than one does (named); a file meant as JSON that cannot be
         read as JSON says why (nesting, a huge number, not UTF-8, a syntax error).
     """
+    # the main file alone decides: a multi-file format is recognised without its companions
+    inp = replace(inp, tree=None, nonce=None, root=None, root_name=None, credential=None)
+    inp = replace(inp, batch_proof=None, assets=None)
     fits = [name for name, spec in FORMATS.items() if spec.looks_like(inp)]
     if not fits and inp.data.lstrip()[:1] in (b"{", b"["):
         # it means to be JSON: if it cannot be read, that is the better message
@@ -115,27 +146,65 @@ def detect(inp: ProofInput) -> str:
 
 
 def verify(name: str, inp: ProofInput) -> FormatResult:
-    """Verify `inp` as format `name` (``auto``: detect first).
+    """Verify `inp` as format `name` (``auto``: detect first); with ``inp.root``, also that the
+    proof's root is the published one (``details["root_matches"]``).
 
     Raises
     ------
     UsageError
-        Unknown format, or okx-v2 without the tree file.
+        Unknown format; a file or value the format needs is missing (okx-v2's tree, a
+        required --root or credential); an option the format does not read was given.
     InvalidProof
-        A check failed (``.check`` names it).
+        A check failed (``.check`` names it; ``"published root"`` for a --root mismatch).
     """
     if name == "auto":
         name = detect(inp)
     if name not in FORMATS:
         raise UsageError(f"unknown format {name!r} (one of: {', '.join(NAMES)})")
     spec = FORMATS[name]
-    if spec.needs_tree and inp.tree is None:
-        raise UsageError(f"--format {name} needs --tree FILE (the full liabilities tree)")
+    check_options(spec, inp)
     try:
-        return spec.verify(inp)
+        result = spec.verify(inp)
+        if inp.root is None or spec.root_in_format or "root_matches" in result.details:
+            return result
+        compare_root(result.root, inp.root, spec.root_keys, inp.root_name or "--root")
     except InvalidProof as exc:
         detail = exc.message.removeprefix(f"{exc.check}: ")
         if detail.startswith(f"{inp.name}:"):
             raise
         # the format modules name the field; say which file it is in
         raise InvalidProof(exc.check, f"{inp.name}: {detail}") from None
+    published = (f"the root matches the published root ({inp.root_name or '--root'})",)
+    return replace(
+        result,
+        checks=result.checks + published,
+        details={**result.details, "root_matches": True},
+    )
+
+
+def check_options(spec: FormatSpec, inp: ProofInput) -> None:
+    """Refuse an input the format needs and lacks, or one it would silently ignore.
+
+    Raises
+    ------
+    UsageError
+        Naming the option and the format (exit 2).
+    """
+    name = spec.name
+    if spec.needs_tree and inp.tree is None:
+        raise UsageError(f"--format {name} needs --tree FILE (the full liabilities tree)")
+    if inp.root is not None and not spec.published_root:
+        raise UsageError(f"--root: {name} publishes no root to compare with")
+    if inp.root is None and spec.needs_root:
+        raise UsageError(f"--format {name} needs --root FILE (the published root file)")
+    if inp.credential is not None and not spec.takes_credential:
+        raise UsageError(f"--credential-file/--credential-env: {name} reads no credential")
+    if inp.credential is None and spec.needs_credential:
+        raise UsageError(
+            f"--format {name} needs the user's credential: --credential-file FILE or "
+            "--credential-env VAR"
+        )
+    if inp.batch_proof is not None and not spec.takes_batch_proof:
+        raise UsageError(f"--batch-proof: {name} has no batch proofs")
+    if inp.assets is not None and not spec.takes_assets:
+        raise UsageError(f"--assets: {name} has no asset-count parameter")
