@@ -93,11 +93,17 @@ def test_okx_v2_user_file_is_detected_and_asks_for_its_tree(por):
     assert "okx-v2 needs --tree" in res.err_flat
 
 
-def test_root_with_another_exchanges_proof_is_a_usage_error(por, built):
+def test_another_roots_file_with_an_exchanges_proof_fails_the_published_root(por, built):
+    # --root applies to every format that publishes a root (issue 13): our root.json holds
+    # another root, so the okx proof is refused naming the check, not as a usage error
     res = por("verify-proof", SAMPLES / "okx/merkle_proof_file.json", "--root", built / "root.json")
-    assert res.rc == 2
-    assert "is a okx-v1 proof" in res.err_flat
-    assert "--root and --commitment apply to por proofs" in res.err_flat
+    assert res.rc == 3
+    assert "published root" in res.out
+    commitment = por(
+        "verify-proof", SAMPLES / "okx/merkle_proof_file.json", "--commitment", "0" * 64
+    )
+    assert commitment.rc == 2
+    assert "--commitment applies to por proofs" in commitment.err_flat
 
 
 @pytest.mark.parametrize("sample", ["okx/test.csv", "summa/signatures.csv", "bitmex/nonces.txt"])

@@ -9,15 +9,24 @@ verify-ownership: an exchange's published address-ownership signatures, row by r
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from verifier.base.console import out, print_json, print_table
+from verifier.base.console import err, out, print_json, print_table
 from verifier.base.errors import EXIT_OK, InputError, InvalidProof, UsageError
 from verifier.cli.options import JSON_OPTION, load_json
+from verifier.external.companions import MAX_ASSETS, Companions
+
+FORMAT_HELP = (
+    "auto (from the file's shape; a JSON file no other format fits is read as por), por, "
+    "okx-v1, okx-v2, bybit, bitget, bitunix, mexc, bitmex, binance-2022, coinex, gate, htx-zk, "
+    "swissborg or lemon (docs/formats.md says what each proves, what it reads beside the "
+    "proof, and its weaknesses)."
+)
 
 
 @click.command("verify-proof")
@@ -27,23 +36,17 @@ from verifier.cli.options import JSON_OPTION, load_json
     "root_file",
     type=click.Path(path_type=Path),
     default=None,
-    help="The published root document (root.json) to check against.",
+    help="The exchange's published root: por's root.json; for other formats the root hash "
+    "(alone, or in a JSON file under a root key) or the format's own root file "
+    "(swissborg's audit roots, lemon's root.json).",
 )
 @click.option(
     "--commitment",
     "commitment_hex",
     default=None,
-    help="The published commitment (64 hex digits) to check against.",
+    help="The published commitment (64 hex digits) to check a por proof against.",
 )
-@click.option(
-    "--format",
-    "proof_format",
-    default="auto",
-    show_default=True,
-    help="auto (from the file's shape; a JSON file no other format fits is read as por), "
-    "por, okx-v1, okx-v2, bybit, bitget, bitmex, binance-2022 or coinex (docs/formats.md "
-    "says what each proves and its weaknesses).",
-)
+@click.option("--format", "proof_format", default="auto", show_default=True, help=FORMAT_HELP)
 @click.option(
     "--tree",
     "tree_file",
@@ -57,6 +60,36 @@ from verifier.cli.options import JSON_OPTION, load_json
     help="bitmex: ACCOUNT,NONCE_HEX to find an account's leaves; binance-2022: a "
     "leaf hash to look for.",
 )
+@click.option(
+    "--credential-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A file holding your secret credential (swissborg), alone on one line; keep it "
+    "mode 0600. Never give the credential itself on the command line.",
+)
+@click.option(
+    "--credential-env",
+    metavar="VAR",
+    default=None,
+    help="The NAME of an environment variable holding your credential (instead of "
+    "--credential-file).",
+)
+@click.option(
+    "--batch-proof",
+    "batch_proof_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The published batch proofs (gate's proof.csv, htx-zk's proof0.csv): also check "
+    "that the batches start from the empty tree and end at the proof's root.",
+)
+@click.option(
+    "--assets",
+    "asset_count",
+    type=click.IntRange(1, MAX_ASSETS),
+    default=None,
+    help="zk trees (gate, htx-zk): the asset-list length N of the published version "
+    "(default: try the known values and report which verified).",
+)
 @JSON_OPTION
 def verify_proof_cmd(
     proof_file: Path,
@@ -65,38 +98,68 @@ def verify_proof_cmd(
     proof_format: str,
     tree_file: Path | None,
     nonce: str | None,
+    credential_file: Path | None,
+    credential_env: str | None,
+    batch_proof_file: Path | None,
+    asset_count: int | None,
     as_json: bool,
 ) -> int:
     """Verify an inclusion proof offline (no network): exit 0 with the balances, 3 if invalid.
 
     The format is detected from the file: our own por-mst-v1 proofs (from `por liabilities
     proof`) and other exchanges' published formats; --format names it when detection
-    cannot. --root or --commitment checks a por proof against the published root.
+    cannot. --root checks the proof against the exchange's published root (every format
+    that publishes one); --commitment checks a por proof against its commitment.
     """
+    companions = Companions(None, credential_file, credential_env, batch_proof_file, asset_count)
     if proof_format == "auto":
         from verifier.external.detect import detect_proof_format
 
         proof_format = detect_proof_format(proof_file)
-        if proof_format != "por" and (root_file is not None or commitment_hex is not None):
-            raise UsageError(
-                f"--root and --commitment apply to por proofs; {proof_file} is a "
-                f"{proof_format} proof"
-            )
         if proof_format != "por":
             proof_format = "auto"  # the result then says it was detected
     if proof_format != "por":
-        from verifier.external.check import render_proof, verify_external_proof
-
-        if root_file is not None or commitment_hex is not None:
-            raise UsageError("--root and --commitment apply to --format por only")
-        doc, exit_code = verify_external_proof(proof_file, proof_format, tree_file, nonce)
-        if as_json:
-            print_json(doc)
-        else:
-            out.print(render_proof(doc), markup=False)
-        return exit_code
+        if commitment_hex is not None:
+            raise UsageError("--commitment applies to por proofs; give --root for this format")
+        return _verify_other(
+            proof_file, proof_format, tree_file, nonce, replace(companions, root=root_file), as_json
+        )
     if tree_file is not None or nonce is not None:
         raise UsageError("--tree and --nonce apply to other exchanges' formats, not por")
+    if companions != Companions():
+        raise UsageError(
+            "--credential-file, --credential-env, --batch-proof and --assets apply to other "
+            "exchanges' formats, not por"
+        )
+    return _verify_por(proof_file, root_file, commitment_hex, as_json)
+
+
+def _verify_other(
+    proof_file: Path,
+    proof_format: str,
+    tree_file: Path | None,
+    nonce: str | None,
+    companions: Companions,
+    as_json: bool,
+) -> int:
+    """Another exchange's format (verifier/external/check.py): print the document."""
+    from verifier.external.check import render_proof, verify_external_proof
+
+    doc, exit_code = verify_external_proof(proof_file, proof_format, tree_file, nonce, companions)
+    if not as_json:
+        for warning in doc.get("warnings", []):
+            err.print(f"warning: {warning}", markup=False)
+    if as_json:
+        print_json(doc)
+    else:
+        out.print(render_proof(doc), markup=False)
+    return exit_code
+
+
+def _verify_por(
+    proof_file: Path, root_file: Path | None, commitment_hex: str | None, as_json: bool
+) -> int:
+    """Our own por-mst-v1 proof, against root.json or the commitment when given."""
     from attestations.proofs import (
         PROOF_KEYS,
         parse_proof,

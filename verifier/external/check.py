@@ -3,12 +3,15 @@
 Where it sits: the CLI edge for `attestations/formats/` (liabilities proofs) and
 `verifier/external/ownership_files.py` (ownership signatures). It reads the files, calls the pure
 verifiers, and returns ``(document, exit_code)``; `verifier/cli/proofs.py` prints the document
-(``--json``) or renders it with `render_proof` / `render_ownership`.
+(``--json``) or renders it with `render_proof` / `render_ownership`. What a proof is read
+with (--root, the credential, --batch-proof, --assets) is `verifier/external/companions.py`.
 
-Exit codes (DESIGN.md): 0 valid; 3 invalid (a failed check, an account with no leaf, a
-sample that passes only under another rule, an invalid ownership row); 2 usage (unknown
-format, ``--tree`` missing for okx-v2, a malformed ``--nonce``). Bad input files raise
-`InputError` (3) as everywhere else.
+Exit codes (DESIGN.md): 0 valid; 3 invalid (a failed check, a published root that differs,
+an account with no leaf, a sample that passes only under another rule, an invalid ownership
+row); 2 usage (unknown format, ``--tree`` missing for okx-v2, a malformed ``--nonce``, an
+option the format does not read, a required --root or credential missing). Bad input files
+raise `InputError` (3) as everywhere else. The user's credential is masked in every document
+and error that leaves this module.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ from typing import Any
 from attestations.formats import FORMATS, ProofInput, detect
 from attestations.formats import verify as verify_format
 from verifier.base import safejson
-from verifier.base.errors import EXIT_INVALID, EXIT_OK, InputError, InvalidProof, UsageError
+from verifier.base.errors import (
+    EXIT_INVALID,
+    EXIT_OK,
+    InputError,
+    InvalidProof,
+    PorError,
+    UsageError,
+)
+from verifier.external.companions import Companions, load_companions
+from verifier.external.credential import scrub
 from verifier.external.ownership_files import verify_ownership_file
 
 PROOF_FORMATS = (*FORMATS, "auto")
@@ -55,6 +67,7 @@ def verify_external_proof(
     fmt: str = "por",
     tree_file: Path | None = None,
     nonce: str | None = None,
+    companions: Companions | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Verify a liabilities proof in format `fmt` (``auto`` detects it).
 
@@ -68,18 +81,23 @@ def verify_external_proof(
         `--tree`: okx-v2's full liabilities tree file.
     nonce
         `--nonce`: BitMEX ``ACCOUNT,NONCE_HEX``; binance-2022 a leaf hash to look for.
+    companions
+        `--root`, the credential, `--batch-proof`, `--assets`: what the format reads beside.
 
     Returns
     -------
     tuple[dict, int]
         The result document (``valid``, ``format``, ``checks``, ``balances``, ``root``,
-        ``totals``, ``weaknesses``; when invalid also ``reason`` and ``check``) and the exit
-        code: 0 valid, 3 invalid.
+        ``totals``, ``weaknesses``, ``root_matches`` (null without --root), ``warnings``; when
+        invalid also ``reason`` and ``check``) and the exit code: 0 valid, 3 invalid. The
+        credential appears nowhere in it, nor in any error raised.
 
     Raises
     ------
     UsageError
-        Unknown format, okx-v2 without `tree_file`, a malformed BitMEX nonce (exit 2).
+        Unknown format; a file or value the format needs is missing (okx-v2's tree, a
+        required --root or credential); an option the format does not read; a malformed
+        BitMEX nonce; --assets out of range (exit 2).
     InputError
         A file that cannot be read, or `auto` finding no format or several (exit 3).
     """
@@ -89,6 +107,20 @@ def verify_external_proof(
         raise UsageError(f"--format {fmt} needs --tree FILE (the full liabilities tree)")
     inp = load_proof_input(proof_file, tree_file, nonce)
     name = detect(inp) if fmt == "auto" else fmt
+    inp, warnings = load_companions(inp, companions or Companions())
+    try:
+        doc, code = _verified(name, inp)
+    except PorError as exc:
+        raise _scrubbed(exc, inp.credential) from None
+    if fmt == "auto":
+        doc["detected"] = True
+    if warnings:
+        doc["warnings"] = [*doc.get("warnings", []), *warnings]
+    return scrub(doc, inp.credential), code
+
+
+def _verified(name: str, inp: ProofInput) -> tuple[dict[str, Any], int]:
+    """The result document of one format and its exit code (a failed check is a document)."""
     try:
         result = verify_format(name, inp)
     except InvalidProof as exc:
@@ -102,14 +134,22 @@ def verify_external_proof(
             "weaknesses": list(FORMATS[name].weaknesses),
             "reason": exc.message,
             "check": exc.check,
+            # a format that reads its own root file reports a mismatch under this check too
+            "root_matches": False if exc.check == "published root" else None,
         }
-        if fmt == "auto":
-            doc["detected"] = True
         return doc, EXIT_INVALID
     doc = result.to_json()
-    if fmt == "auto":
-        doc["detected"] = True
+    doc.setdefault("root_matches", None)
     return doc, EXIT_OK if result.valid else EXIT_INVALID
+
+
+def _scrubbed(exc: PorError, credential: str | None) -> PorError:
+    """`exc` with the credential masked in its message (a format must never quote it;
+    this makes sure)."""
+    if credential and credential in exc.message:
+        exc.message = scrub(exc.message, credential)
+        exc.args = (exc.message,)
+    return exc
 
 
 def verify_ownership(ownership_file: Path, fmt: str) -> tuple[dict[str, Any], int]:
@@ -146,6 +186,13 @@ def render_proof(doc: dict[str, Any]) -> str:
             lines.append(f"  would pass under: {doc['passes_under']}")
     if doc.get("root"):
         lines.append(f"root: {doc['root']}")
+    matches = doc.get("root_matches")
+    if matches is not None:
+        lines.append(f"published root: {'matches' if matches else 'DOES NOT MATCH'}")
+    elif doc["valid"] and FORMATS.get(doc["format"]) and FORMATS[doc["format"]].published_root:
+        lines.append("published root: not checked (give --root FILE)")
+    if doc.get("variant") is not None:
+        lines.append(f"variant: {doc['variant']}")
     for title, key in (("balances", "balances"), ("totals", "totals")):
         if doc.get(key):
             lines.append(f"{title}:")
