@@ -15,7 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from attestations.formats import binance2022, bitget, bitmex, bybit, coinex, okx, por
+from attestations.formats import (
+    binance2022,
+    bitget,
+    bitmex,
+    bybit,
+    coinex,
+    gate,
+    htx_zk,
+    okx,
+    por,
+)
 from attestations.formats.common import FormatResult, ProofInput
 from attestations.formats.published_root import ROOT_KEYS, compare_root
 from verifier.base import safejson
@@ -110,6 +120,24 @@ FORMATS: dict[str, FormatSpec] = {
             coinex.WEAKNESSES,
             coinex.looks_like,
             coinex.verify,
+        ),
+        FormatSpec(
+            gate.NAME,
+            "Gate.io zk account tree user_config.json (--batch-proof proof.csv, --assets N)",
+            gate.WEAKNESSES,
+            gate.looks_like,
+            gate.verify,
+            takes_batch_proof=True,
+            takes_assets=True,
+        ),
+        FormatSpec(
+            htx_zk.NAME,
+            "HTX V2 zk account tree user_config.json (--batch-proof proof0.csv, --assets N)",
+            htx_zk.WEAKNESSES,
+            htx_zk.looks_like,
+            htx_zk.verify,
+            takes_batch_proof=True,
+            takes_assets=True,
         ),
     )
 }
