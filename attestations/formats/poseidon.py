@@ -131,6 +131,8 @@ def poseidon_gnark(inputs: Sequence[int], *, output: int = 1) -> int:
         raise ValueError("gnark's Poseidon takes at least one input")
     if output not in (0, 1):
         raise ValueError("output is 0 or 1")
+    if output == 0 and len(values) < 2:
+        raise ValueError("gnark's earlier revisions refuse fewer than two inputs")
     state = [0]
     start = 0
     if len(values) > GNARK_BLOCK:  # gnark's hash chain: every whole block, state[0] carried

@@ -13,10 +13,11 @@ constants are 254-bit big-endian draws, redrawn while not below the modulus; the
 is the Cauchy matrix ``M[i][j] = 1 / (x_i + y_j)`` over the next 2t draws (reduced).
 
 The sage script also tests each candidate matrix against subspace-trail attacks and draws
-again when one fails; we take the first candidate, so the JSON's provenance rests on the
-reference vectors (circomlib's and gnark-crypto's tests, Gate's published tree), which
-exercise widths 2, 3, 5, 7 and 13, and on the test that compares these matrices with the
-published ones.
+again when one fails; we take the first candidate (no candidate was refused for these
+widths). What shows the output is circomlib's: the reference vectors (circomlib's and
+gnark-crypto's tests, Gate's and HTX's published trees; widths 2, 3, 5, 7 and 13) and the
+comparison with gnark-crypto's published matrices (widths 2 … 13, and the last entry of
+width 17, the generator's last draw) in tests/unit/test_poseidon.py.
 """
 
 from __future__ import annotations

@@ -127,6 +127,8 @@ def test_inputs_outside_the_field_are_refused(bad: list[object]) -> None:
 def test_output_other_than_0_or_1_is_refused() -> None:
     with pytest.raises(ValueError):
         poseidon_gnark([1, 2], output=2)
+    with pytest.raises(ValueError):  # the state[0] revisions panicked on one input
+        poseidon_gnark([1], output=0)
 
 
 # ----------------------------------------------------------------------------- elements
@@ -225,6 +227,42 @@ def test_constants_are_circomlibs() -> None:
     _, constants, mds = poseidon.parameters(3)
     assert constants[0] == 0x0EE9A592BA9A9518D05986D656F40C2114C4993C11BB29938D21D47304CD8E6E
     assert mds[0][0] == 0x109B7F411BA0E4C9B2B70CAF5C36A7B194BE7C11AD24378BFEDB68592BA8118B
+
+
+# gnark-crypto's published MDS matrices (bnb-chain/gnark-crypto ecc/bn254/fr/poseidon/constants/
+# m.go, circomlib's numbers), stored transposed there: their row r, column c is our M[c][r].
+# (width, published row, published column, value)
+PUBLISHED_MDS = [
+    (2, 0, 0, 0x066F6F85D6F68A85EC10345351A23A3AAF07F38AF8C952A7BCECA70BD2AF7AD5),
+    (2, 0, 1, 0x0CC57CDBB08507D62BF67A4493CC262FB6C09D557013FFF1F573F431221F8FF9),
+    (2, 1, 0, 0x2B9D4B4110C9AE997782E1509B1D0FDB20A7C02BBD8BEA7305462B9F8125B1E8),
+    (3, 0, 1, 0x2969F27EED31A480B9C36C764379DBCA2CC8FDD1415C3DDED62940BCDE0BD771),
+    (3, 2, 2, 0x19A3FC0A56702BF417BA7FEE3802593FA644470307043F7773279CD71D25D5E0),
+    (4, 0, 0, 0x236D13393EF85CC48A351DD786DD7A1DE5E39942296127FD87947223AE5108AD),
+    (5, 0, 0, 0x251E7FDF99591080080B0AF133B9E4369F22E57ACE3CD7F64FC6FDBCF38D7DA1),
+    (6, 0, 0, 0x124666F80561ED5916F2F070B1BD248C6D53F44D273D956A0C87B917692A4D18),
+    (7, 0, 0, 0x2ABD9E16B7B48289AA19CDFEC726FA3FA15CC1625102AE511BCA45F39D337E9D),
+    (8, 0, 0, 0x1AA4D470ABEAA2357079129D114BAB1170944F929FC178216AD847D4430F3F27),
+    (9, 0, 0, 0x0190F922D97C8A7DCF0A142A3BE27749D1C64BC22F1C556AAA24925D158CAC56),
+    (10, 0, 0, 0x0B1E797EEE3F15B88CE3A1FAFEC88DA1D6329AC3C34712DB570DE886CF569098),
+    (10, 1, 0, 0x2FE429DB8068E61B82624F25766273CD9FE6368FF097EAB97AAA09BE4C630E27),
+    (11, 0, 0, 0x026DBA58ADE8CDA188F49E52FCE7167B8F219DBD924D7786B0F98FB799FEFA2E),
+    (12, 0, 1, 0x1F930557A284998225F5F4E4DFBCF5AC211F1B12D91B0562ED3D63285D7A714A),
+    (12, 11, 11, 0x0C7C9DB952865FB9470F8AA1402536CB3B82276D9E288082AC7F83B10BCB6D17),
+    (13, 0, 0, 0x0D064DEE824928D39F2A8BE7D2FA583223C33995784D228839ADDE2559592592),
+    (13, 1, 0, 0x2B2FF5F27531B6F3D6A85D75E3E08F3A2F0DAC3680A6C26D55ECBF803CA80569),
+]
+
+
+@pytest.mark.parametrize(("t", "row", "column", "value"), PUBLISHED_MDS)
+def test_mds_matrices_are_the_published_ones(t: int, row: int, column: int, value: int) -> None:
+    assert poseidon.parameters(t)[2][column][row] == value
+
+
+def test_widest_mds_last_entry_is_the_published_one() -> None:
+    """t = 17's last entry is the generator's last draw: the whole stream matched."""
+    last = poseidon.parameters(17)[2][16][16]
+    assert f"{last:x}".startswith("1d3ee85f078fbeecda2473efc2bedd1ba7ec6f4795faaeae3b0de48d3080c62")
 
 
 @pytest.mark.parametrize("t", [2, 3, 4])
