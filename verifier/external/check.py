@@ -101,8 +101,8 @@ def verify_external_proof(
     InputError
         A file that cannot be read, or `auto` finding no format or several (exit 3).
     """
-    if fmt not in PROOF_FORMATS:
-        raise UsageError(f"unknown --format {fmt!r} (one of: {', '.join(PROOF_FORMATS)})")
+    if fmt != "auto" and fmt not in FORMATS:
+        raise UsageError(f"unknown --format {fmt!r} (one of: {', '.join(FORMATS)}, auto)")
     if fmt != "auto" and FORMATS[fmt].needs_tree and tree_file is None:
         raise UsageError(f"--format {fmt} needs --tree FILE (the full liabilities tree)")
     inp = load_proof_input(proof_file, tree_file, nonce)
