@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from attestations.formats import FORMATS, ProofInput, detect
+from attestations.formats import FORMATS, ProofInput, check_options, detect
 from attestations.formats import verify as verify_format
 from verifier.base import safejson
 from verifier.base.errors import (
@@ -30,7 +30,7 @@ from verifier.base.errors import (
     PorError,
     UsageError,
 )
-from verifier.external.companions import Companions, load_companions
+from verifier.external.companions import Companions, given_placeholders, load_companions
 from verifier.external.credential import scrub
 from verifier.external.ownership_files import verify_ownership_file
 
@@ -107,7 +107,10 @@ def verify_external_proof(
         raise UsageError(f"--format {fmt} needs --tree FILE (the full liabilities tree)")
     inp = load_proof_input(proof_file, tree_file, nonce)
     name = detect(inp) if fmt == "auto" else fmt
-    inp, warnings = load_companions(inp, companions or Companions())
+    given = companions or Companions()
+    # usage errors first: a companion the format does not read is refused unread
+    check_options(FORMATS[name], given_placeholders(inp, given))
+    inp, warnings = load_companions(inp, given)
     try:
         doc, code = _verified(name, inp)
     except PorError as exc:

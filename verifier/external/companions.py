@@ -65,3 +65,17 @@ def load_companions(inp: ProofInput, given: Companions) -> tuple[ProofInput, lis
         assets=given.assets,
     )
     return inp, warnings
+
+
+def given_placeholders(inp: ProofInput, given: Companions) -> ProofInput:
+    """`inp` with an empty placeholder for each companion given, unread: enough for the
+    registry's `check_options` to refuse, before any file is opened, what the format does
+    not read or lacks."""
+    return replace(
+        inp,
+        root=None if given.root is None else b"",
+        root_name=None if given.root is None else str(given.root),
+        credential=None if given.credential_file is None and given.credential_env is None else "",
+        batch_proof=None if given.batch_proof is None else b"",
+        assets=given.assets,
+    )
