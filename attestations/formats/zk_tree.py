@@ -43,6 +43,7 @@ from typing import Any
 
 from attestations.formats.common import FormatResult, ProofInput, shown
 from attestations.formats.poseidon import FIELD, poseidon_gnark
+from verifier.base.console import plural
 from verifier.base.errors import InvalidProof, UsageError
 
 DEPTH = 28
@@ -331,8 +332,21 @@ def read_batches(data: bytes, name: str) -> list[Batch]:
 
 def check_batches(
     batches: Sequence[Batch], empty_tree: int, empty_assets: int | None, user_root: int
-) -> tuple[list[str], dict[str, Any]]:
-    """The publishers' chain checks over the batch file (not the Groth16 proofs themselves)."""
+) -> tuple[list[str], dict[str, Any], str | None]:
+    """The publishers' chain checks over the batch file (not the Groth16 proofs themselves).
+
+    Returns
+    -------
+    tuple
+        The checks that passed, the facts for the result, and why the user's root is not a
+        batch result (None when it is): a consistent batch file of another published set is
+        a result, not a broken file.
+
+    Raises
+    ------
+    InvalidProof
+        ``"empty tree"``, ``"batch chain"`` or ``"batch commitment"``.
+    """
     first = batches[0]
     if first.roots[0] != empty_tree:
         raise InvalidProof(
@@ -360,16 +374,10 @@ def check_batches(
                 f"batch {batch.number}: P(roots, asset commitments) = {hex32(expected)}, the "
                 f"file states {hex32(batch.commitment)}",
             )
-    afters = [b.roots[1] for b in batches]
-    if user_root not in afters:
-        raise InvalidProof(
-            "batch root",
-            f"the user's root {hex32(user_root)} is no batch's resulting root",
-        )
-    at = afters.index(user_root)
     checks = [
-        f"batch file: {len(batches)} batch(es) numbered 0..{len(batches) - 1}, each starting "
-        "where the previous ended; every batch_commitment = P(roots, asset commitments)",
+        f"batch file: {plural(len(batches), 'batch')} numbered 0..{len(batches) - 1}, each "
+        "starting where the previous ended; every batch_commitment = P(roots, asset "
+        "commitments)",
         f"the first batch starts from the empty tree (root {hex32(empty_tree)})"
         + (
             " and the all-zero asset list"
@@ -377,16 +385,33 @@ def check_batches(
             else "; its starting asset commitment binds the exchange's prices (not in the "
             "batch file): not checked"
         ),
-        f"the user's root is the result of batch {at}"
-        + (" (the final root)" if at == len(batches) - 1 else " (not the final root)"),
     ]
-    facts = {
+    afters = [b.roots[1] for b in batches]
+    facts: dict[str, Any] = {
         "batches": len(batches),
         "empty_tree_root": hex32(empty_tree),
-        "root_batch": at,
         "final_root": hex32(afters[-1]),
     }
-    return checks, facts
+    if user_root not in afters:
+        why = (
+            f"the user's root {hex32(user_root)} is no batch's resulting root: the batch file "
+            "is consistent but proves another tree"
+        )
+        return checks, facts, why
+    at = afters.index(user_root)
+    checks.append(
+        f"the user's root is the result of batch {at}"
+        + (" (the final root)" if at == len(batches) - 1 else " (not the final root)")
+    )
+    facts["root_batch"] = at
+    return checks, facts, None
+
+
+def signed_values(account: Account, balances: Mapping[str, str]) -> list[str]:
+    """The published values with a minus sign, which the leaf hashes without it."""
+    names = [k for k, v in balances.items() if v.startswith("-")]
+    totals = (("TotalEquity", account.total_equity), ("TotalDebt", account.total_debt))
+    return names + [name for name, value in totals if value < 0]
 
 
 # ----------------------------------------------------------------------------- verify
@@ -416,20 +441,17 @@ def verify(inp: ProofInput, layout: Layout, account: Account) -> FormatResult:
         "total_debt": str(account.total_debt),
         "units": layout.units,
     }
+    why = None
     if inp.batch_proof is not None:
         batches = read_batches(inp.batch_proof, "--batch-proof")
         nil_leaf = poseidon_gnark((0, 0, 0, poseidon_gnark(layout.commitment({}, count))))
         empty_assets = poseidon_gnark([0] * count) if layout.zero_start else None
-        more, facts = check_batches(batches, empty_root(nil_leaf), empty_assets, account.root)
+        more, facts, why = check_batches(batches, empty_root(nil_leaf), empty_assets, account.root)
         checks.extend(more)
         details.update(facts)
     weaknesses = list(layout.weaknesses)
-    signed = [k for k, v in layout.balances(account).items() if v.startswith("-")]
-    signed += [
-        n
-        for n, v in (("TotalEquity", account.total_equity), ("TotalDebt", account.total_debt))
-        if v < 0
-    ]
+    balances = layout.balances(account)
+    signed = signed_values(account, balances)
     if signed:
         weaknesses.append(
             f"negative values in this proof ({', '.join(signed)}): the leaf hashes their "
@@ -437,11 +459,13 @@ def verify(inp: ProofInput, layout: Layout, account: Account) -> FormatResult:
         )
     return FormatResult(
         format=layout.name,
-        valid=True,
+        valid=why is None,
         checks=tuple(checks),
-        balances=layout.balances(account),
+        balances=balances,
         root=hex32(account.root),
         totals={},
         weaknesses=tuple(weaknesses),
+        reason=None if why is None else f"batch root: {why}",
+        failed_check=None if why is None else "batch root",
         details=details,
     )

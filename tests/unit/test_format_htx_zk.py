@@ -24,7 +24,9 @@ import pytest
 
 from attestations.formats import FORMATS, ProofInput, detect, gate, htx_zk, verify, zk_tree
 from attestations.formats.poseidon import poseidon_gnark
-from verifier.base.errors import InvalidProof
+from verifier.base.errors import EXIT_INVALID, InvalidProof
+from verifier.external.check import verify_external_proof
+from verifier.external.companions import Companions
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 USER = SAMPLES / "htx-zk" / "user_config.json"
@@ -88,10 +90,16 @@ def test_the_other_published_counts_do_not_verify_the_sample(count: int) -> None
 
 
 def test_the_published_batch_file_chains_but_is_another_set() -> None:
-    with pytest.raises(InvalidProof) as err:
-        verify("htx-zk", _inp(batch_proof=BATCHES.read_bytes()))
-    # every earlier check passed: empty tree, zero asset list, chain, 20 batch commitments
-    assert err.value.check == "batch root" and ROOT in err.value.message
+    result = verify("htx-zk", _inp(batch_proof=BATCHES.read_bytes()))
+    # every check before passed (path under N=168, empty tree, zero asset list, the chain
+    # and 20 batch commitments), and the result says what did not: an invalid result
+    assert not result.valid and result.failed_check == "batch root"
+    assert result.reason is not None and ROOT in result.reason
+    assert result.details["batches"] == 20 and "root_batch" not in result.details
+    assert any("20 batches" in check for check in result.checks)
+    assert any("all-zero asset list" in check for check in result.checks)
+    doc, code = verify_external_proof(USER, "htx-zk", companions=Companions(batch_proof=BATCHES))
+    assert (doc["valid"], doc["check"], code) == (False, "batch root", EXIT_INVALID)
 
 
 def test_the_published_start_is_the_empty_tree_under_n_168() -> None:
