@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from attestations.formats import FORMATS, ProofInput, detect, gate, htx_zk, verify, zk_tree
 from attestations.formats.poseidon import FIELD, poseidon_gnark
@@ -285,3 +287,23 @@ def test_an_asset_index_beyond_every_known_count_is_reported_per_count() -> None
 def test_not_json_is_named() -> None:
     with pytest.raises((InvalidProof, InputError)):
         verify("gate", ProofInput("user_config.json", b"{"))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=70),
+    lambda inner: st.lists(inner, max_size=30) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=st.sampled_from(sorted(_doc())), value=_JSON)
+def test_any_value_in_any_field_is_a_named_failure_or_the_same_proof(key: str, value: Any) -> None:
+    doc = _doc()
+    doc[key] = value
+    try:
+        result = verify("gate", _inp(doc))
+    except (InvalidProof, UsageError) as exc:
+        assert exc.message
+        return
+    assert result.root == ROOT and result.balances == verify("gate", _inp()).balances

@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from attestations.formats import FORMATS, ProofInput, detect, gate, htx_zk, verify, zk_tree
 from attestations.formats.poseidon import poseidon_gnark
-from verifier.base.errors import EXIT_INVALID, InvalidProof
+from verifier.base.errors import EXIT_INVALID, InvalidProof, UsageError
 from verifier.external.check import verify_external_proof
 from verifier.external.companions import Companions
 
@@ -260,3 +262,23 @@ def test_a_missing_key_is_named(key: str) -> None:
     with pytest.raises(InvalidProof) as err:
         htx_zk.verify(_inp(doc))
     assert err.value.check == "fields" and key in err.value.message
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=70),
+    lambda inner: st.lists(inner, max_size=30) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=st.sampled_from(sorted(_doc())), value=_JSON)
+def test_any_value_in_any_field_is_a_named_failure_or_the_same_proof(key: str, value: Any) -> None:
+    doc = _doc()
+    doc[key] = value
+    try:
+        result = verify("htx-zk", _inp(doc))
+    except (InvalidProof, UsageError) as exc:
+        assert exc.message
+        return
+    assert result.root == ROOT and result.balances == verify("htx-zk", _inp()).balances
