@@ -720,10 +720,33 @@ def all_targets(world: Path) -> dict[str, Target]:
             ("--nonce", "2,b88860add96111d84d38a500266df715158f91375d9aaa98aa58356f9a872412"),
         ),
     }
+    from attestations.formats import FORMATS
+
+    for fmt, rel, kind, extra in NEW_PROOF_SAMPLES:
+        if f"verify-proof --format {fmt}" in NEW_PROOF_TARGETS:
+            samples[fmt] = (rel, kind, extra)
     for fmt, (rel, kind, extra) in samples.items():
         base = data(rel)
         cases = M.json_cases("proof", base) if kind == "json" else M.csv_cases("proof", base)
-        cases += [_set("--root", "{proof}", expect={2}), _set("--commitment", "0" * 64, expect={2})]
+        cases += [_set("--commitment", "0" * 64, expect={2})]
+        # issue 13's options: --root for every format; the others where the format reads them
+        spec = FORMATS["bybit" if fmt == "auto" else fmt]
+        cases += [
+            _set("--root", "{proof}"),
+            _set("--root", "{work}/none.txt", expect={3} if spec.published_root else {2}),
+            _set("--credential-env", "POR_SWEEP_UNSET_VARIABLE", expect={2}),
+            _set("--credential-env", M.SECRET, expect={2}),
+            _set("--assets", "0", expect={2}),
+            _set("--assets", "100001", expect={2}),
+            _set("--assets", M.HUGE, expect={2}),
+        ]
+        if not spec.takes_credential:
+            cases.append(_set("--credential-file", "{proof}", expect={2}))
+        if not spec.takes_batch_proof:
+            cases.append(_set("--batch-proof", "{proof}", expect={2}))
+        else:
+            cases.append(_set("--batch-proof", "{proof}"))
+            cases.append(_set("--batch-proof", "{work}/none.csv", expect={3}))
         if fmt == "bitmex":
             nonce = extra[1]
             cases += [
@@ -1426,6 +1449,39 @@ def all_targets(world: Path) -> dict[str, Target]:
     return {t.name: t for t in targets}
 
 
+NEW_PROOF_SAMPLES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    # issue 13's formats, swept once registered, with the companions they need
+    ("gate", "samples/gate/user_config.json", "json", ()),
+    ("htx-zk", "samples/htx-zk/user_config.json", "json", ()),
+    ("mexc", "samples/mexc/merkle_proof.json", "json", ()),
+    ("bitunix", "samples/bitunix/merkle_tree_bitunix.json", "json", ()),
+    ("lemon", "samples/lemon/proof.csv", "csv", ("--root", "{work}/samples/lemon/root.json")),
+    (
+        "swissborg",
+        "samples/swissborg/userLiab_1.json",
+        "json",
+        (
+            "--root",
+            "{work}/samples/swissborg/auditRoots_1.json",
+            "--credential-file",
+            "{work}/samples/swissborg/credential_1.txt",
+        ),
+    ),
+)
+
+
+def _new_proof_targets() -> tuple[str, ...]:
+    from attestations.formats import FORMATS
+
+    return tuple(
+        f"verify-proof --format {fmt}"
+        for fmt, rel, _, _ in NEW_PROOF_SAMPLES
+        if fmt in FORMATS and (FIXTURES / rel).exists()
+    )
+
+
+NEW_PROOF_TARGETS = _new_proof_targets()
+
 TARGET_NAMES = (
     "liabilities build (csv)",
     "liabilities build (jsonl)",
@@ -1441,6 +1497,7 @@ TARGET_NAMES = (
     "verify-proof --format bitmex",
     "verify-proof --format binance-2022",
     "verify-proof --format coinex",
+    *NEW_PROOF_TARGETS,
     "verify-proof --format auto",
     "verify-ownership --format okx",
     "verify-ownership --format summa",
