@@ -19,10 +19,12 @@ from attestations.formats import (
     binance2022,
     bitget,
     bitmex,
+    bitunix,
     bybit,
     coinex,
     gate,
     htx_zk,
+    mexc,
     okx,
     por,
 )
@@ -138,6 +140,21 @@ FORMATS: dict[str, FormatSpec] = {
             htx_zk.verify,
             takes_batch_proof=True,
             takes_assets=True,
+        ),
+        FormatSpec(
+            bitunix.NAME,
+            "Bitunix Merkle path file (full SHA-256, sums rounded to each asset's precision)",
+            bitunix.WEAKNESSES,
+            bitunix.looks_like,
+            bitunix.verify,
+            root_keys=("merkleLeaf", *ROOT_KEYS),
+        ),
+        FormatSpec(
+            mexc.NAME,
+            "MEXC Merkle path file (pathList by level, 128-bit hashes)",
+            mexc.WEAKNESSES,
+            mexc.looks_like,
+            mexc.verify,
         ),
     )
 }
