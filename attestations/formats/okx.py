@@ -135,6 +135,7 @@ def looks_like_v1(inp: ProofInput) -> bool:
         and "nonce" in me
         and "type" in me
         and "merkelLeaf" not in me
+        and "merkleLeaf" not in me  # Bitunix's files (bitunix.py) have OKX's shape otherwise
         and isinstance(path, list)
         and bool(path)
         and all(isinstance(p, dict) and "type" in p and "balances" in p for p in path)
