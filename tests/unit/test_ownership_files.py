@@ -21,7 +21,8 @@ from eth_utils import keccak
 
 from verifier.base.errors import EXIT_INVALID, EXIT_OK, InputError, UsageError
 from verifier.external.check import render_ownership, verify_ownership
-from verifier.external.ownership_files import OWNERSHIP_STATUSES, verify_ownership_file
+from verifier.external.ownership_files import verify_ownership_file
+from verifier.external.ownership_rows import OWNERSHIP_STATUSES
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 OKX = SAMPLES / "okx" / "test.csv"
@@ -148,13 +149,14 @@ def _htx_file(tmp_path: Path, *, tamper: str = "") -> Path:
         "coin,balance",
         "BTC,3.5",
         "ETH,100.25",
-        "TRX,1000",
+        "XRP,1000",
         "",
         ",".join(["coin", "address", "snapshot height", "balance", "message", "signature"]),
         f"BTC,{btc_addr},900000,1.25,{message},{btc_sig}",
         "BTC,bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh,900000,2.25,-,-",
         f"ETH,{eth_addr},21000000,100.25,{message},{eth_sig}",
-        f"TRX,TSBg5SM1TXVXneSivmzpZa9hpccLNeYcWq,70000000,1000,{message},0x00",
+        # XRP has no verifier here: a signed XRP row is reported unsupported, never failed
+        f"XRP,rPT1Sjq2YGrBMTttX4GZHjKu9dyfzbpAYe,70000000,1000,{message},0x00",
     ]
     path = tmp_path / "htx.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -173,7 +175,8 @@ def test_htx_file(tmp_path: Path) -> None:
         "3.5",
     )
     assert doc["summary"]["ETH"]["proven_balance"] == "100.25"
-    assert doc["summary"]["TRX"]["unsupported"] == 1
+    assert doc["summary"]["XRP"]["unsupported"] == 1
+    assert [r["chain"] for r in doc["rows"]] == ["bitcoin", "bitcoin", "ethereum", "xrp"]
 
 
 @pytest.mark.parametrize("tamper", ["signature", "address"])
