@@ -168,8 +168,11 @@ def verify_ownership(ownership_file: Path, fmt: str) -> tuple[dict[str, Any], in
     Returns
     -------
     tuple[dict, int]
-        ``{"valid", "format", "counts", "rows": [{coin, address, status, reason, ...}],
-        "summary": {coin: {...}}}`` and the exit code: 0 if no row is invalid, else 3.
+        ``{"valid", "format", "counts", "rows": [{coin, chain, address, status, scheme,
+        variant, reason, ...}], "summary": {coin: {...}}, "summary_by_chain": {chain: {coin:
+        {...}}}, "weaknesses": [...]}`` and the exit code: 0 if no row is invalid, else 3.
+        Each summary entry counts the rows per status and sums the proven, unsigned,
+        invalid and unsupported balances and their total (None when the file states none).
     """
     if fmt not in OWNERSHIP_FORMATS:
         raise UsageError(f"unknown --format {fmt!r} (one of: {', '.join(OWNERSHIP_FORMATS)})")
@@ -216,12 +219,27 @@ def render_ownership(doc: dict[str, Any]) -> str:
         + ", ".join(f"{n} {status}" for status, n in counts.items())
     ]
     for row in doc["rows"]:
+        how = row.get("scheme") or ""
+        if row.get("variant"):
+            how += f" ({row['variant']})"
         lines.append(
-            f"  line {row['line']:>4} {row['coin']:<8} {row['address']}  {row['status']}: "
-            f"{row['reason']}"
+            f"  line {row['line']:>4} {row['coin']:<8} {row.get('chain') or '?':<10} "
+            f"{row['address']}  {row['status']}{' ' + how if how else ''}: {row['reason']}"
         )
-    lines.append("summary:")
+    lines.append("summary by coin:")
     for coin, entry in doc["summary"].items():
-        parts = [f"{k}={v}" for k, v in entry.items() if v not in (None, 0)]
-        lines.append(f"  {coin}: {', '.join(parts)}")
+        lines.append(f"  {coin}: {_summary_parts(entry)}")
+    if doc.get("summary_by_chain"):
+        lines.append("summary by chain:")
+        for chain, coins in doc["summary_by_chain"].items():
+            lines.append(f"  {chain}:")
+            lines += [f"    {coin}: {_summary_parts(entry)}" for coin, entry in coins.items()]
+    if doc.get("weaknesses"):
+        lines.append("does not prove (weaknesses):")
+        lines += [f"  ! {w}" for w in doc["weaknesses"]]
     return "\n".join(lines)
+
+
+def _summary_parts(entry: dict[str, Any]) -> str:
+    """``valid=2, proven_balance=1.5, …``: the non-empty figures of a summary entry."""
+    return ", ".join(f"{k}={v}" for k, v in entry.items() if v not in (None, 0, "0"))
