@@ -24,9 +24,11 @@ from attestations.formats import (
     coinex,
     gate,
     htx_zk,
+    lemon,
     mexc,
     okx,
     por,
+    swissborg,
 )
 from attestations.formats.common import FormatResult, ProofInput
 from attestations.formats.published_root import ROOT_KEYS, compare_root
@@ -155,6 +157,26 @@ FORMATS: dict[str, FormatSpec] = {
             mexc.WEAKNESSES,
             mexc.looks_like,
             mexc.verify,
+        ),
+        FormatSpec(
+            swissborg.NAME,
+            "SwissBorg user liabilities file (--root auditRoots.json, the credential)",
+            swissborg.WEAKNESSES,
+            swissborg.looks_like,
+            swissborg.verify,
+            root_in_format=True,
+            needs_root=True,
+            takes_credential=True,
+            needs_credential=True,
+        ),
+        FormatSpec(
+            lemon.NAME,
+            "Lemon Cash proof rows (--root root.json)",
+            lemon.WEAKNESSES,
+            lemon.looks_like,
+            lemon.verify,
+            root_in_format=True,
+            needs_root=True,
         ),
     )
 }
