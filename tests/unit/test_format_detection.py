@@ -37,6 +37,7 @@ DETECTED: dict[str, str | None] = {
     "mexc/merkle_proof.json": "mexc",
     "okx/merkle_proof_file.json": "okx-v1",
     "swissborg/userLiab_1.json": "swissborg",
+    "swissborg/userLiab_7.json": "swissborg",
     **{f"binance-2022/tree-level{k}.csv": "binance-2022" for k in range(1, 15)},
     # companions, ownership files and other documents: no proof format may claim them
     "bitmex/nonces.txt": None,
@@ -44,6 +45,7 @@ DETECTED: dict[str, str | None] = {
     "htx-zk/proof0.csv": None,  # htx-zk's --batch-proof
     "htx-zk/config.json": None,  # the published asset list
     "htx/huobi_por.csv": None,  # an ownership file (verify-ownership --format htx)
+    "htx/README.md": None,
     "lemon/root.json": None,  # lemon's --root
     "okx/test.csv": None,  # ownership files
     "okx/okx_por_example.csv": None,
@@ -51,6 +53,7 @@ DETECTED: dict[str, str | None] = {
     "por/attestation.json": None,  # a signed attestation, not an inclusion proof
     "summa/signatures.csv": None,
     "swissborg/auditRoots_1.json": None,  # swissborg's --root
+    "swissborg/auditRoots_6.json": None,
     "swissborg/credential_1.txt": None,  # the user's secret credential
 }
 

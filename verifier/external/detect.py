@@ -1,7 +1,10 @@
 """Which proof format a file is: `por verify-proof --format auto` (the default).
 
 Sits beside check.py: it reads the file as check.py does and asks every format of
-`attestations/formats/` whether the file has its shape. Our own por-mst-v1 proofs are not
+`attestations/formats/` whether the file has its shape — the main file alone: a multi-file
+format (SwissBorg's user file, Gate's user_config.json) is recognised without its --root,
+credential or batch proofs, and no format claims those companions
+(tests/unit/test_format_detection.py checks every sample). Our own por-mst-v1 proofs are not
 among those formats; a file none of them fits that looks like JSON is read as a por proof.
 """
 
