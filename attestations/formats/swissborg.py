@@ -231,8 +231,8 @@ def audit_commitment(parts: list[Partition], form: str) -> str:
     return sha256hex(text_in)
 
 
-def _walk(leaf: Leaf, digest: str) -> tuple[str, Decimal]:
-    """``validateProof``: the node reached from the leaf digest, and its liability."""
+def _shape(leaf: Leaf) -> None:
+    """``validateProof``'s checks of the path's shape, before any hash is computed."""
     depth = len(leaf.witnesses)
     if depth < 1:
         raise InvalidProof("path", f"{leaf.where}: no witnesses (SwissBorg requires at least one)")
@@ -244,6 +244,11 @@ def _walk(leaf: Leaf, digest: str) -> tuple[str, Decimal]:
         raise InvalidProof(
             "liability", f"{leaf.where}: liability {leaf.liability.text} is not positive"
         )
+
+
+def _walk(leaf: Leaf, digest: str) -> tuple[str, Decimal]:
+    """``validateProof``: the node reached from the leaf digest, and its liability."""
+    depth = len(leaf.witnesses)
     node, total, index = digest, leaf.liability.value, leaf.leaf_index + 2**depth - 1
     for i, wit in enumerate(leaf.witnesses):
         if wit.value <= 0:
@@ -266,6 +271,7 @@ def _check_leaf(leaf: Leaf, credential: str, audit_id: str, user_id: str) -> tup
     Returns the variant that verified and what the file's ``proof.nonce`` held: SwissBorg's
     December 2022 files put the leaf digest there, its January 2023 files the leaf nonce.
     """
+    _shape(leaf)
     part, stated = leaf.partition, leaf.liability.digest
     nonce = leaf_nonce(credential, audit_id, part.currency, leaf.leaf_index)
     forms = [(VARIANTS[0], leaf.liability.text)]
