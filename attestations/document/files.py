@@ -9,10 +9,7 @@ duplicate keys refused) but do not check the document: sign.py `verify_attestati
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 
 from attestations.document.sign import verify_attestation
 from verifier.base import safejson
+from verifier.base.atomic import write_atomic
 from verifier.base.errors import InputError, InvalidProof, NotFound, StoreError
 
 # safejson's refusals that make a document ambiguous rather than unreadable: a signed
@@ -95,22 +93,6 @@ def load_attestation(path: Path) -> Any:
     return loads_attestation(data, source=str(path))
 
 
-def _write_public(path: Path, data: bytes) -> None:
-    """Write `path` atomically (temp file in the same directory, fsync, rename), mode 0644."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def pretty_json(doc: Mapping[str, Any]) -> bytes:
     """The published layout: 2-space indent, key order kept, UTF-8, final newline.
 
@@ -156,10 +138,16 @@ def write_attestation(directory: Path, doc: Mapping[str, Any]) -> tuple[Path, Pa
     verify_attestation(doc)
     attestation_path = directory / "attestation.json"
     root_path = directory / "root.json"
+
+    def refused(exc: OSError) -> StoreError:
+        return StoreError(f"{directory}: cannot write the attestation ({exc.strerror})")
+
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        _write_public(root_path, (json.dumps(doc["liabilities"], indent=2) + "\n").encode())
-        _write_public(attestation_path, pretty_json(doc))
     except OSError as exc:
-        raise StoreError(f"{directory}: cannot write the attestation ({exc.strerror})") from exc
+        raise refused(exc) from exc
+    write_atomic(
+        root_path, (json.dumps(doc["liabilities"], indent=2) + "\n").encode(), error=refused
+    )
+    write_atomic(attestation_path, pretty_json(doc), error=refused)
     return attestation_path, root_path

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import verifier.cli.init
+import verifier.base.atomic
 from verifier.base.atomic import write_atomic
 from verifier.base.errors import PorError
 from verifier.cli.reconcile import _render_snapshot
@@ -56,7 +56,7 @@ def test_init_into_a_directory_it_cannot_write_is_exit_4_naming_the_file(
     target = tmp_path / "exch"
     target.mkdir()
     # the file system refuses every new file, and (read-only) even the cleanup's unlink
-    monkeypatch.setattr(verifier.cli.init, "open", _refuse(code), raising=False)
+    monkeypatch.setattr(verifier.base.atomic.tempfile, "mkstemp", _refuse(code))
     monkeypatch.setattr(Path, "unlink", _refuse(code))
     for as_json in (False, True):
         res = por("init", "--dir", target, *(["--json"] if as_json else []))

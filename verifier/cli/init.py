@@ -16,10 +16,8 @@ disk) is infrastructure: exit 4 naming the file, never the temporary one.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import secrets
 import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +26,7 @@ from pathlib import Path
 
 import click
 
+from verifier.base.atomic import write_atomic
 from verifier.base.console import out, print_json
 from verifier.base.errors import EXIT_OK, PorError, UsageError
 from verifier.reserve.pack_file import known_packs
@@ -144,23 +143,6 @@ def render(pack: str, today: datetime | None = None) -> dict[str, str]:
     return {name: _fill(_template(src), values, src) for name, src in sources.items()}
 
 
-def _write(path: Path, text: str) -> None:
-    """Atomically: a temporary sibling, fsynced, renamed over `path`."""
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        # on a read-only file system even removing a file that is not there fails
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise PorError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
 def init_directory(directory: Path, *, pack: str = DEFAULT_PACK, force: bool = False) -> list[Path]:
     """Write the starter files into `directory` (created if missing); return their paths.
 
@@ -187,7 +169,7 @@ def init_directory(directory: Path, *, pack: str = DEFAULT_PACK, force: bool = F
     except OSError as exc:
         raise PorError(f"cannot create the directory {directory}: {exc.strerror or exc}") from None
     for path in targets:
-        _write(path, files[path.name])
+        write_atomic(path, files[path.name].encode("utf-8"))
     return targets
 
 

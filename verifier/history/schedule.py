@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -34,7 +35,6 @@ import os
 import re
 import select
 import signal
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +45,7 @@ from types import FrameType
 from typing import Any
 
 from chains.rpc import url_problem
+from verifier.base.atomic import write_atomic
 from verifier.base.console import err
 from verifier.base.errors import EXIT_INFRA, InputError, PorError, StoreError, UsageError
 from verifier.base.logs import mask_document, register_secret
@@ -267,30 +268,15 @@ def write_report_files(
     data = (json.dumps(document, indent=2) + "\n").encode("utf-8")
     written = []
     for target in (directory / report_name(started_at, run_id), directory / LATEST):
-        try:
-            _write_atomic(target, data)
-        except OSError as exc:
-            raise StoreError(
-                f"--report-dir {directory}: {target.name} was not written "
-                f"({exc.strerror or type(exc).__name__})"
-            ) from None
+        write_atomic(target, data, error=functools.partial(_not_written, directory, target.name))
         written.append(target)
     return written
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _not_written(directory: Path, name: str, exc: OSError) -> StoreError:
+    return StoreError(
+        f"--report-dir {directory}: {name} was not written ({exc.strerror or type(exc).__name__})"
+    )
 
 
 def error_document(result: RunResult) -> dict[str, Any]:
