@@ -306,6 +306,7 @@ def _make_private_dir(directory: Path) -> None:
             ) from None
 
 
+# not verifier.base.atomic.write_atomic: a secret must never clobber a key (link, O_EXCL)
 def _write_new(path: Path, data: bytes, mode: int, *, replace: bool) -> None:
     """Write `path` atomically: a temp file created with `mode` from its first instant
     (``O_EXCL``), fsynced, then renamed (``replace``) or linked (never clobbers) into place."""

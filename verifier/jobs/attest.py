@@ -248,6 +248,8 @@ def write_attestation_dir(out_dir: Path, doc: Mapping[str, Any], report: Mapping
         raise
 
 
+# not verifier.base.atomic.write_atomic: the files go into a fresh temporary directory that
+# is swapped in whole (install_directory), so each file needs no rename of its own
 def _write_file(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "wb") as handle:
