@@ -99,6 +99,22 @@ def test_eleven_column_layout(tmp_path: Path) -> None:
     assert doc["summary"]["ETH(ALL)"]["reported_balance"] == "1"
 
 
+def test_okx_report_example_eleven_columns() -> None:
+    """OKX's published ``okx_por_example.csv`` (11 columns): the contract row is proven by
+    both EOAs; TON and Aptos rows are reported unsupported."""
+    doc, code = verify_ownership(STAKING.with_name("okx_por_example.csv"), "okx")
+    assert code == EXIT_OK
+    rows = doc["rows"]
+    assert [(r["coin"], r["status"]) for r in rows] == [
+        ("ETH", "valid"), ("ETH", "valid"), ("ETH", "valid"), ("USDT-TON", "unsupported"),
+        ("APTOS", "unsupported"),
+    ]  # fmt: skip
+    assert rows[2]["signers"] == [EOA1, EOA2]
+    assert doc["summary"]["ETH"]["reported_balance"] == "5.2834"
+    assert doc["summary"]["USDT-POLY"]["reported_balance"] == "0"
+    assert "USDT-POLY: reported_balance=0" in render_ownership(doc)
+
+
 def test_a_short_row_is_an_input_error(tmp_path: Path) -> None:
     lines = STAKING.read_text().splitlines()
     path = tmp_path / "okx.csv"

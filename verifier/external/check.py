@@ -242,4 +242,8 @@ def render_ownership(doc: dict[str, Any]) -> str:
 
 def _summary_parts(entry: dict[str, Any]) -> str:
     """``valid=2, proven_balance=1.5, …``: the non-empty figures of a summary entry."""
-    return ", ".join(f"{k}={v}" for k, v in entry.items() if v not in (None, 0, "0"))
+    return ", ".join(
+        f"{k}={v}"
+        for k, v in entry.items()
+        if v is not None and v != 0 and (v != "0" or k == "reported_balance")
+    )
