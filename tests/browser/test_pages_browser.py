@@ -6,7 +6,8 @@ the history page (`verifier.history.view.render_history_html`) of a few runs, on
 and every page of the published site (`verifier.site.publish.build_site`; the test fails when
 the site gains a page this list does not name). Each page is served over loopback, must carry a
 viewport meta, must not scroll sideways (``document.scrollingElement.scrollWidth <=
-innerWidth``), must keep chart text at least 11 px tall on screen, and is saved as a full-page
+innerWidth``) nor hold a table, .scroll box or cell that does (scrollWidth > clientWidth + 1:
+a table wider than its box hides its last columns), must keep chart text at least 11 px tall on screen, and is saved as a full-page
 screenshot under the test's temporary directory (or $POR_ARTIFACTS/pages); the paths are
 printed, for a person to look at.
 """
@@ -137,6 +138,13 @@ def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# every table, .scroll box and cell wider inside than its box (scrollWidth > clientWidth + 1),
+# named by tag, class and the start of its text
+OVERFLOWING = """() => [...document.querySelectorAll('table, .scroll, td, th, dd, pre, .result')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1)
+  .map(e => `${e.tagName.toLowerCase()}.${e.className} ${e.scrollWidth}>${e.clientWidth} `
+    + JSON.stringify(e.textContent.trim().slice(0, 40)))"""
+
 SITE_PAGES = ("site/index.html", "site/verify.html")
 PAGES = ("report.html", "report-sample.html", "history.html", *SITE_PAGES)
 
@@ -177,6 +185,9 @@ def test_page_fits_the_viewport(
         )
         assert inner == width
         assert scroll <= inner, f"{name} is {scroll}px wide at {inner}px: it scrolls sideways"
+        # nor does any box inside it: a table wider than its .scroll box hides columns
+        offenders = page.evaluate(OVERFLOWING)
+        assert offenders == [], f"{name} at {width}px: boxes scroll sideways: {offenders}"
         # chart text keeps its size on a phone (a scaled-down SVG made it 6 px)
         smallest = page.evaluate(
             "() => Math.min(999, ...[...document.querySelectorAll('svg text')]"

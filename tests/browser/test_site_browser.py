@@ -17,6 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from chromium_fixtures import need_chromium
 
 from attestations.proofs import parse_proof, parse_root_document, verify_proof
 from verifier.base.errors import InvalidProof
+from verifier.report.figures import units
 from verifier.site.publish import build_site
 from verifier.site.serve import create_app
 
@@ -150,11 +152,22 @@ def verify_by_paste(p: Page, proof: Any) -> str:
     return state
 
 
-def shown_balances(p: Page) -> dict[str, str]:
-    rows = p.page.eval_on_selector_all(
+def shown_balances(p: Page, proof: Any) -> dict[str, str]:
+    """The exact balances, from the table behind the "Exact balances" toggle; the table on
+    show must hold the same amounts rounded down to 8 decimals (figures.py `units`)."""
+    exact = p.page.eval_on_selector_all(
+        "table.exact tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    shown = p.page.eval_on_selector_all(
         "table.balances tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
     )
-    return {code: shown.removesuffix(" " + code) for code, shown, _ in rows}
+    decimals = {a["code"]: a["decimals"] for a in proof["assets"]}
+    assert [len(r) for r in shown] == [2] * len(exact)  # no base-unit column on show
+    for (code, whole, base), (code2, readable) in zip(exact, shown, strict=True):
+        assert code == code2
+        assert Decimal(whole) == Decimal(base).scaleb(-decimals[code])
+        assert readable == f"{units(whole, decimals[code])} {code}", (readable, whole)
+    return {code: whole for code, whole, _ in exact}
 
 
 # ----------------------------------------------------------------------------- tests
@@ -203,7 +216,7 @@ def test_valid_proof_pasted(
             assert state == "valid", p.page.inner_text("#result")
             expected = py_verdict(proof, published["root"])
             assert expected["valid"]
-            assert shown_balances(p) == expected["balances"]
+            assert shown_balances(p, proof) == expected["balances"]
             assert account in p.page.inner_text("#result")
             assert p.page.evaluate("() => document.activeElement.id") == "result"
         p.page.screenshot(path=str(artefacts / "verify-valid.png"), full_page=True)

@@ -2,17 +2,27 @@
 
 Rule-pack reasons are rounded for reading (the JSON keeps them exact), every legend colour
 has its swatch class in the one style sheet (the site's CSP forbids inline style), and the
-charts have no viewBox, so their text keeps its size on a phone.
+charts have no viewBox, so their text keeps its size on a phone; the proof-check page's
+amounts (verifier/site/assets/verify.js) read like the report's.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 from decimal import Decimal
+from pathlib import Path
+
+import pytest
 
 from verifier.report.charts import COLOURS, coverage_chart, line_chart, reserve_chart
 from verifier.report.figures import pct, readable_text, units
 from verifier.report.html import render_html, stylesheet
+
+VERIFY_JS = Path(__file__).resolve().parents[2] / "verifier" / "site" / "assets" / "verify.js"
 
 
 def test_reasons_are_rounded_for_reading() -> None:
@@ -102,3 +112,41 @@ def test_the_report_page_shows_rounded_reasons() -> None:
     page = render_html(doc)
     assert "hot + other 11,337,699,733.33 of 241,375,466,558.04" in page
     assert "11337699733.3376431058423" not in page
+
+
+def test_proof_page_amounts_read_like_the_report() -> None:
+    """verify.js formatReadable (the customer's proof-check page) shows a balance as
+    figures.py `units` does: separators, at most 8 decimals, rounded down."""
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("CI"):
+            pytest.fail("node is required under CI to test verify.js")
+        pytest.skip("node is not installed")
+    cases = [
+        (0, 18),
+        (150_000_000, 8),
+        (123_456_789_012_345_678_901_234, 18),
+        (5_428_768_162_549_805_646_986, 18),
+        (248_906_732_096_634, 6),
+        (999_999, 0),
+        (1_000, 3),
+        (-123_456_789_999, 10),
+    ]
+    script = (
+        'const fs = require("fs"), vm = require("vm");'
+        "vm.runInThisContext(fs.readFileSync(process.argv[1], 'utf8'));"
+        "const cases = JSON.parse(process.argv[2]);"
+        "process.stdout.write(JSON.stringify(cases.map(([u, d]) =>"
+        " PorVerify.formatReadable(u, d))));"
+    )
+    args = json.dumps([[str(u), d] for u, d in cases])
+    out = subprocess.run(
+        [node, "-e", script, str(VERIFY_JS), args], capture_output=True, text=True, check=True
+    )
+    want = [units(Decimal(u).scaleb(-d), d) for u, d in cases]
+    assert json.loads(out.stdout) == want
+    assert want[3] == "5,428.76816254"
+    # below the 8th decimal: figures.py `units` shows "0E-8" here (reported), the page zeros
+    tiny = [node, "-e", script, str(VERIFY_JS), '[["1", 18]]']
+    tiny_out = subprocess.run(tiny, capture_output=True, text=True, check=True).stdout
+    assert json.loads(tiny_out) == ["0.00000000"]

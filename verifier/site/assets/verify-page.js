@@ -55,19 +55,31 @@
   }
 
   function showValid(v) {
+    // whole units rounded down to 8 decimals for reading; the exact figures behind a toggle
     var rows = v.assets.map(function (a) {
       return el("tr", {}, [
         el("td", {}, [a.code]),
-        el("td", { class: "n" }, [v.balances[a.code] + " " + a.code]),
-        el("td", { class: "n note" }, [v.balances_base_units[a.code]]),
+        el("td", { class: "n" }, [v.balances_readable[a.code] + " " + a.code]),
       ]);
     });
     var table = el("table", { class: "balances" }, [
       el("thead", {}, [el("tr", {}, [
         el("th", {}, ["asset"]), el("th", { class: "n" }, ["your balance"]),
-        el("th", { class: "n" }, ["base units"]),
       ])]),
       el("tbody", {}, rows),
+    ]);
+    var exactRows = v.assets.map(function (a) {
+      return el("tr", {}, [
+        el("td", {}, [a.code]),
+        el("td", { class: "mono" }, [v.balances[a.code]]),
+        el("td", { class: "mono" }, [v.balances_base_units[a.code]]),
+      ]);
+    });
+    var exact = el("table", { class: "exact" }, [
+      el("thead", {}, [el("tr", {}, [
+        el("th", {}, ["asset"]), el("th", {}, ["exact balance"]), el("th", {}, ["base units"]),
+      ])]),
+      el("tbody", {}, exactRows),
     ]);
     var checks = el("ul", {}, v.checks.map(function (c) { return el("li", {}, [c]); }));
     var nodes = [
@@ -81,7 +93,12 @@
       el("div", { class: "scroll" }, [table]),
       el("p", { class: "note" }, [
         "Check that these balances are the ones your exchange account showed at the " +
-        "attestation time. If they are not, contact the exchange or the auditor.",
+        "attestation time. If they are not, contact the exchange or the auditor. " +
+        "Amounts are rounded down to at most 8 decimals.",
+      ]),
+      el("details", {}, [
+        el("summary", {}, ["Exact balances (every decimal, and in base units)"]),
+        el("div", { class: "scroll" }, [exact]),
       ]),
       el("details", {}, [el("summary", {}, ["Every check that passed"]), checks]),
     ];

@@ -351,6 +351,27 @@
   }
 
   /**
+   * Base units for reading (150000000000, 8 -> "1,500.00000000"): whole units with thousands
+   * separators and at most 8 decimals (fewer when the asset has fewer), rounded down, zero as
+   * "0"; the same text as verifier/report/figures.py `units` on the report pages.
+   */
+  function formatReadable(units, decimals) {
+    var u = BigInt(units);
+    if (u === 0n) return "0";
+    var negative = u < 0n;
+    if (negative) u = -u;
+    var scale = 10n ** BigInt(decimals);
+    var places = Math.min(decimals, 8);
+    var cut = 10n ** BigInt(decimals - places);
+    var shown = u / cut;  // the dropped digits: rounded toward zero here ...
+    if (negative && u % cut !== 0n) shown += 1n;  // ... and down (away from zero) when negative
+    var whole = (shown / (scale / cut)).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    var text = whole;
+    if (places > 0) text += "." + (shown % (scale / cut)).toString().padStart(places, "0");
+    return (negative ? "-" : "") + text;
+  }
+
+  /**
    * Verify an inclusion proof (a parsed JSON value). `options.publishedRoot` (a root
    * document as JSON) and `options.publishedCommitment` (hex) are what the exchange
    * published. Resolves to what was established; rejects with a ProofError.
@@ -425,9 +446,11 @@
         "commitment " + bytesToHex(proof.commitment) + " with the one the exchange published");
     }
     var balances = {};
+    var readable = {};
     var baseUnits = {};
     proof.assets.forEach(function (a, i) {
       balances[a.code] = formatUnits(total[i], a.decimals);
+      readable[a.code] = formatReadable(total[i], a.decimals);
       baseUnits[a.code] = total[i].toString();
     });
     return {
@@ -440,6 +463,7 @@
       assets: proof.assets,
       leaves: proof.leaves.length,
       balances: balances,
+      balances_readable: readable,
       balances_base_units: baseUnits,
       checks: checks,
       warnings: warnings,
@@ -481,6 +505,7 @@
     checkProof: checkProof,
     checkProofText: checkProofText,
     formatUnits: formatUnits,
+    formatReadable: formatReadable,
     bytesToHex: bytesToHex,
   };
 })(typeof globalThis !== "undefined" ? globalThis : this);
