@@ -217,8 +217,19 @@ def build_report(
         "warnings": list(rec.warnings),
         "statement": statement(rec),
     }
-    if report_id is None:
-        canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        report_id = "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    doc["report_id"] = report_id
+    doc["report_id"] = report_digest(doc) if report_id is None else report_id
     return doc
+
+
+def report_digest(doc: Mapping[str, Any]) -> str:
+    """The ``report_id`` of a report: SHA-256 of the document with ``report_id`` empty,
+    keys sorted, no whitespace, UTF-8.
+
+    Not attestations.document.canonical.canonical_json, though the bytes are the same for
+    the demo report: a rule pack's parameter value is any TOML integer, and JCS refuses an
+    integer beyond 2**53 - 1 where this encoding writes it (and JCS sorts keys by UTF-16
+    code units, Python by code points). Changing it would change or refuse report ids.
+    """
+    unsigned = {**doc, "report_id": ""}
+    canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
