@@ -194,9 +194,14 @@ def verify(inp: ProofInput) -> FormatResult:
     details: dict[str, object] = {"precisions": precisions}
     sibling_leaf = _sibling_leaf(path[0])
     if sibling_leaf is not None:
-        details["sibling_leaf_opens"] = sibling_leaf == siblings[0].leaf
-        if sibling_leaf == siblings[0].leaf:
-            checks.append("path[0]'s own leaf recomputed from its exposed uid, nonce, balances")
+        if sibling_leaf != siblings[0].leaf:
+            raise InvalidProof(
+                "sibling leaf",
+                f"path[0]'s exposed uid, nonce and balances hash to {sibling_leaf}, its "
+                f"merkleLeaf is {siblings[0].leaf}",
+            )
+        details["sibling_leaf_opens"] = True
+        checks.append("path[0]'s own leaf recomputed from its exposed uid, nonce, balances")
     seen = [k for n in (me, *siblings) for k, v in n.balances.values.items() if v < 0]
     return path_result(
         NAME,
@@ -211,11 +216,13 @@ def verify(inp: ProofInput) -> FormatResult:
 
 
 def _sibling_leaf(raw: object) -> str | None:
-    """path[0]'s leaf recomputed when it carries its uid and nonce (Bitunix's files do; its
-    verifier does not check it, so a mismatch is reported, not failed)."""
+    """path[0]'s leaf recomputed when it carries its uid and nonce (Bitunix's files do). Its
+    verifier does not check it; a file whose exposed sibling does not open its own leaf is
+    inconsistent, and refused (stricter than Bitunix, never looser)."""
     entry = mapping(raw, "path[0]")
-    uid, nonce = entry.get("encryptUid"), entry.get("nonce")
-    if not isinstance(uid, str) or not isinstance(nonce, str):
+    if "encryptUid" not in entry and "nonce" not in entry:
         return None
+    uid = text(need(entry, "encryptUid", "path[0]"), "path[0].encryptUid")
+    nonce = text(need(entry, "nonce", "path[0]"), "path[0].nonce")
     node = _node(entry, "path[0]")
     return sha256hex(uid + "," + nonce + "," + balances_json(node.balances.keys, node.texts))

@@ -146,11 +146,15 @@ def _levels(path: list[object]) -> tuple[dict[int, Node], int, dict[str, Decimal
         level = integer(need(entry, "level", where), f"{where}.level")
         if level in nodes:
             raise InvalidProof("path", f"{where}: a second node at level {level}")
-        nodes[level] = Node(
+        node = Node(
             _hash(need(entry, "hash", where), f"{where}.hash"),
             integer(need(entry, "type", where), f"{where}.type"),
             _balances(need(entry, "balances", where), f"{where}.balances")[0],
         )
+        if not node.hash and any(node.balances.values()):
+            # MEXC's verifier ignores an empty right node's balances: they would prove nothing
+            raise InvalidProof("path", f'{where}: an empty node (hash "") with non-zero balances')
+        nodes[level] = node
     depth = integer(mapping(path[-1], "root")["level"], "root.level")
     if not 1 <= depth <= MAX_DEPTH:
         raise InvalidProof("path", f"root.level: {depth} is not between 1 and {MAX_DEPTH}")
@@ -188,8 +192,8 @@ def verify(inp: ProofInput) -> FormatResult:
     for level in range(depth):
         sibling = nodes.get(level)
         if sibling is None:
-            empty += 1
             sibling = Node("", LEFT + 1 if node.kind == LEFT else LEFT)
+        empty += not sibling.hash
         left, right = (node, sibling) if node.kind == LEFT else (sibling, node)
         above = nodes.get(level + 1)
         parent_kind = LEFT if above is None or above.kind != LEFT else LEFT + 1

@@ -166,6 +166,19 @@ TAMPER = [
     ("bitunix", BITUNIX, lambda d: d["path"][-1]["balances"].update(BTC="1"), "root sums"),
     ("bitunix", BITUNIX, lambda d: d["path"][0].update(type=1), "path"),
     ("bitunix", BITUNIX, lambda d: d["path"][2]["balances"].update(SOL="0"), "path"),
+    (
+        "bitunix",
+        BITUNIX,
+        lambda d: d["path"][0].update(nonce=_flip(d["path"][0]["nonce"])),
+        "sibling leaf",
+    ),
+    (
+        "bitunix",
+        BITUNIX_2,
+        lambda d: d["path"][0]["balances"].update(USDT="0.0000000"),
+        "sibling leaf",
+    ),
+    ("bitunix", BITUNIX, lambda d: d["path"][0].pop("nonce"), "fields"),
     ("mexc", MEXC, lambda d: d["self"]["balances"].update(ETH="195462.74"), "leaf hash"),
     ("mexc", MEXC, lambda d: d["self"].update(accountId="1745297674"), "leaf hash"),
     ("mexc", MEXC, lambda d: d["self"].update(proofId="PR-2025-01-23"), "leaf hash"),
@@ -180,6 +193,7 @@ TAMPER = [
     ("mexc", MEXC, lambda d: d["pathList"][-1]["balances"].update(ETH="1"), "root sums"),
     ("mexc", MEXC, lambda d: d["pathList"][1].update(level=1), "path"),
     ("mexc", MEXC, lambda d: d["pathList"][1].update(level=9), "path"),
+    ("mexc", MEXC, lambda d: d["pathList"][0]["balances"].update(USDT="5"), "path"),
 ]
 
 
