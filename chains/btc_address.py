@@ -1,11 +1,12 @@
 """Bitcoin addresses: the one place an address string becomes what it pays to, and back.
 
-Where it sits: every Bitcoin module that reads an address calls `decode_address` here —
-wallets (chains/btc_wallets.py), the bcoin adapter's index keys (chains/bitcoin_bcoin.py)
-and ownership proofs (chains/btc_ownership.py). Each turns an `AddressError` into its own
-error (`InputError` naming the config key, or an UNPROVEN ownership check), so all three
-accept and refuse exactly the same strings. Pure: no I/O; embit does bech32/bech32m and
-base58check.
+Where it sits: every Bitcoin module that reads an address decodes it here — wallets
+(chains/btc_wallets.py) and the bcoin adapter's index keys (chains/bitcoin_bcoin.py) call
+`decode_address` directly; ownership proofs (BIP-137, BIP-322, multisig) go through
+chains/btc_proof_checks.py `decode_address`, which wraps this one. Each turns an
+`AddressError` into its own error (`InputError` naming the config key, or an UNPROVEN
+ownership check), so all of them accept and refuse exactly the same strings. Pure: no I/O;
+embit does bech32/bech32m and base58check.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import click
 
 from verifier.base.console import out, print_json
 from verifier.base.errors import EXIT_OK
+from verifier.cli.options import CONFIG_OPTION
 from verifier.holdings.challenge_plan import Request, build_challenges
 from verifier.inputs.epoch_config import load_for_epoch
 
@@ -97,6 +98,7 @@ def render(doc: dict[str, Any]) -> None:
 
 
 @click.command("challenge")
+@CONFIG_OPTION
 @click.option(
     "--epoch",
     "epoch_id",
@@ -148,19 +150,3 @@ def challenge_cmd(
     else:
         render(doc)
     return EXIT_OK
-
-
-def _shared_config_option(command: click.Command) -> None:
-    """Give `command` the one --config of every command (verifier.cli.main.CONFIG_OPTION: the
-    flag, then POR_CONFIG, then ./por.toml), first in its --help.
-
-    Added after the command exists, not as a decorator: importing verifier.cli.main registers
-    this module's `challenge_cmd`, so when this module is imported first the name must
-    already be bound when verifier.cli.main loads."""
-    from verifier.cli.options import CONFIG_OPTION
-
-    CONFIG_OPTION(command)  # click appends the option to a Command's params
-    command.params.insert(0, command.params.pop())
-
-
-_shared_config_option(challenge_cmd)

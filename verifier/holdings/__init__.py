@@ -2,5 +2,7 @@
 
 plans (from por.toml to chain adapters and ownership checks), snapshot (reads the chains
 concurrently at pinned blocks, the por-snapshot-v1 document), ownership (epoch proofs: age
-and staleness). Sits after the inputs and the reserve, before reconciliation.
+and staleness), challenge_plan (`por challenge`: each chain's message and, per address,
+what proves it) and signing_howto (the command line or wallet steps that sign it). Sits
+after the inputs and the reserve, before reconciliation.
 """
