@@ -263,10 +263,17 @@ def verify(inp: ProofInput) -> FormatResult:
         raise InvalidProof("fields", f"root_hash: not a {size}-byte {algorithm} hash")
     rows = _rows(inp.data, inp.name)
     checks = [f"{plural(len(rows), 'proof row')} and {source} well-formed ({algorithm})"]
-    accounts = []
+    accounts: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
     for line, row in rows:
         where = f"line {line}"
         account, audit_id = row["id"].strip(), row["audit_id"].strip()
+        if (account, audit_id) in seen:
+            # one account has one leaf: a repeated row proves nothing more
+            raise InvalidProof(
+                "fields", f"{where}: id {shown(account)} again (line {seen[account, audit_id]})"
+            )
+        seen[account, audit_id] = line
         own = balances(row["balances"].strip(), f"{where} balances")
         steps = _steps(row["proof"].strip(), f"{where} proof", size)
         leaf = hash_fn((audit_id + account).encode("utf-8")).digest()

@@ -29,7 +29,9 @@ Stricter than SwissBorg's verifier, never looser: the file's ``proof.nonce`` fie
 SwissBorg's verifier ignores) must equal the leaf nonce or the leaf digest derived from the
 credential -- its December 2022 files hold the digest there, its January 2023 files the nonce;
 which one is reported (``details["nonce_field"]``) -- so a wrong credential fails at check
-``leaf nonce``; duplicate partitions are refused.
+``leaf nonce``; duplicate partitions or leaves are refused; a partition's id must be
+``<audit id>-<currency>`` (as in every SwissBorg file), since the currency itself is hashed
+nowhere and only the id binds it to the commitment.
 
 Invariant: the credential is never in a message or a result, nor is the user id (SwissBorg's
 own test data uses the user id as the credential).
@@ -81,6 +83,8 @@ WEAKNESSES = (
     "showed other users: compare the commitment digest with the one SwissBorg published",
     "inclusion of this user's leaves only: the other leaves, the number of users and the "
     "completeness of each tree are not checked (liabilities could be left out)",
+    "a liability may be split over several leaves of one currency's tree and the file does not "
+    "bind how many: a copy with a leaf left out still verifies and shows the smaller sum",
     "leaf and witness liabilities must be positive (SwissBorg's verifier refuses others), so "
     "a zero-balance user has no leaf to check",
     "liabilities only: nothing here says what SwissBorg holds",
@@ -189,6 +193,18 @@ def _partitions(doc: Mapping[str, Any]) -> tuple[str, str, dict[str, Partition]]
     return audit_id, digest, parts
 
 
+def _named(parts: Mapping[str, Partition], audit_id: str) -> None:
+    """Each partition id is ``<audit id>-<currency>``: the currency is hashed nowhere, and the
+    audit id is not in the commitment either; only the ids (which are) bind both."""
+    for n, part in enumerate(parts.values()):
+        if part.id != f"{audit_id}-{part.currency}":
+            raise InvalidProof(
+                "partition",
+                f"audit.partitions[{n}]: id {shown(part.id)} does not name audit {audit_id} "
+                f"and currency {shown(part.currency)}",
+            )
+
+
 def _leaves(doc: Mapping[str, Any], parts: Mapping[str, Partition]) -> list[Leaf]:
     leaves = []
     raw_list = sequence(need(doc, "liabilities", "user file"), "liabilities")
@@ -214,6 +230,15 @@ def _leaves(doc: Mapping[str, Any], parts: Mapping[str, Partition]) -> list[Leaf
             raise InvalidProof("path", f"{where}: {len(raw_wit)} witnesses, at most {MAX_DEPTH}")
         witnesses = tuple(_node(w, f"{where}.proof.witnesses[{i}]") for i, w in enumerate(raw_wit))
         leaves.append(Leaf(where, parts[pid], index, Node(amount, value, stated), witnesses))
+    seen: dict[tuple[str, int], str] = {}
+    for leaf in leaves:
+        # SwissBorg's verifier would count a repeated entry twice in the user's total
+        key = (leaf.partition.id, leaf.leaf_index)
+        if key in seen:
+            raise InvalidProof(
+                "fields", f"{leaf.where}: the same leaf as {seen[key]} ({key[0]}, index {key[1]})"
+            )
+        seen[key] = leaf.where
     return leaves
 
 
@@ -328,7 +353,8 @@ def _check(inp: ProofInput, credential: str) -> FormatResult:
             "audit id",
             f"the user file is for audit {shown(audit_id)}, {roots_name} for {shown(published_id)}",
         )
-    checks.append(f"audit id {audit_id} matches the audit roots file")
+    _named(parts, audit_id)
+    checks.append(f"audit id {audit_id} matches the audit roots file and its partition ids")
     computed = {v: audit_commitment(list(parts.values()), v) for v in VARIANTS}
     variants = [v for v in VARIANTS if computed[v] == commitment]
     if not variants:
@@ -373,7 +399,7 @@ def _check(inp: ProofInput, credential: str) -> FormatResult:
             "audit_id": audit_id,
             "partitions": sorted({leaf.partition.id for leaf in leaves}),
             "leaves": len(leaves),
-            "nonce_field": sorted(held),
+            "nonce_field": sorted(held - {"absent"}),
             "root_matches": True,
         },
     )

@@ -167,6 +167,10 @@ def test_a_tampered_row_fails_naming_the_check(
     _fails(_inp(_with(key, old, new)), check)
 
 
+def test_a_repeated_row_is_refused() -> None:
+    assert "again (line 2)" in _fails(_inp([*_rows(), *_rows()]), "fields")
+
+
 def test_one_bad_row_among_good_ones_fails_naming_its_line() -> None:
     bad = dict(README_ROW, balances="BTC:0.00010053")
     message = _fails(_inp([*_rows(), bad]), "root hash")

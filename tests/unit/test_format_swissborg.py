@@ -184,7 +184,7 @@ def _set(path: tuple[Any, ...], value: Any) -> Any:
 
 USER_TAMPERS = [
     ("a liability", ("liabilities", 0, "liability"), "0.13", "leaf nonce"),
-    ("the leaf index", ("liabilities", 0, "proof", "leaf_index"), 3, "leaf nonce"),
+    ("the leaf index", ("liabilities", 0, "proof", "leaf_index"), 6, "leaf nonce"),
     ("the nonce", ("liabilities", 0, "proof", "nonce"), _flip, "leaf nonce"),
     ("the user id", ("user_id",), "2" + "0" * 31, "leaf nonce"),
     ("the audit id", ("audit_id",), "SBPOL20221208", "audit id"),
@@ -244,6 +244,7 @@ ROOT_TAMPERS = [
         "audit commitment",
     ),
     ("the audit id", ("audit", "id"), "SBPOL20230112", "audit id"),
+    ("a partition id", ("audit", "partitions", 0, "id"), "SBPOL20221207-AAVF", "partition"),
 ]
 
 
@@ -268,6 +269,27 @@ def test_a_recommitted_partition_root_or_liability_still_fails() -> None:
     gbp["commitment"]["digest"] = _flip(gbp["commitment"]["digest"])
     _recommit(roots)
     _fails(_inp(roots=roots), "partition root")
+
+
+def test_a_partition_s_currency_is_bound_by_its_id() -> None:
+    roots = _load("auditRoots_1.json")
+    roots["audit"]["partitions"][0]["currency"] = ""  # AAVE's place in the order is kept
+    assert "does not name audit" in _fails(_inp(roots=roots), "partition")
+
+
+def test_a_repeated_leaf_is_refused_not_counted_twice() -> None:
+    user = _load("userLiab_1.json")
+    user["liabilities"].append(copy.deepcopy(user["liabilities"][0]))
+    assert "the same leaf as liabilities[0]" in _fails(_inp(user), "fields")
+
+
+def test_a_leaf_left_out_verifies_with_the_smaller_sum() -> None:
+    # the file binds no count of leaves (a weakness the result lists)
+    user = _load("userLiab_1.json")
+    del user["liabilities"][0]
+    res = verify("swissborg", _inp(user))
+    assert dict(res.balances) == {"GBP": "0.88", "CHSB": "20022"}
+    assert any("left out" in w for w in res.weaknesses)
 
 
 def test_duplicate_partitions_are_refused() -> None:
