@@ -150,3 +150,41 @@ def test_proof_page_amounts_read_like_the_report() -> None:
     tiny = [node, "-e", script, str(VERIFY_JS), '[["1", 18]]']
     tiny_out = subprocess.run(tiny, capture_output=True, text=True, check=True).stdout
     assert json.loads(tiny_out) == ["0.00000000"]
+
+
+def test_history_shows_the_reserve_and_the_pages_figures() -> None:
+    """`por history` (terminal) and its page: the reserve as eligible / required, coverage and
+    amounts by figures.py (separators, rounded down), one rule for both."""
+    from rich.console import Console
+
+    from verifier.history.records import Coverage, RunRecord
+    from verifier.history.view import render_history_html, render_table
+
+    run = RunRecord(
+        id=7,
+        started_at="2026-12-05T00:00:00.000Z",
+        finished_at="2026-12-05T00:00:01.000Z",
+        status="ok",
+        exit_code=0,
+        error=None,
+        duration_ms=900,
+        tool_version="0.1.0",
+        config_hash="ab" * 32,
+        report_id="r7",
+        currency="JPY",
+        combined_ratio=Decimal("12.3456"),
+        reserve_required=Decimal("5520453201.8964376"),
+        reserve_eligible=Decimal("6260226600.9482188"),
+        reserve_met=True,
+        coverage={
+            "BTC": Coverage("BTC", 8, 10**12, 10**12, 0, Decimal("1.0099999"), Decimal(1), True)
+        },
+    )
+    console = Console(record=True, width=200)
+    render_table([run], console)
+    text = console.export_text()
+    page = render_history_html([run], "por.db")
+    for shown in (text, page):
+        assert "6,260,226,600 / 5,520,453,201" in shown
+        assert "1,234.56%" in shown and "100.99%" in shown
+    assert "reserve (eligible / required)</th>" in page

@@ -7,8 +7,10 @@ database or has an older schema is refused by the store (exit 4). The HTML page 
 self-contained file (inline SVG, no script, no external URL) in the pages' shared layout
 (verifier/report/templates/history.html): coverage per asset over time and eligible vs
 required reserve over time (verifier/report/charts.py `line_chart`), with failed runs
-marked on the time axis and listed in the table; coverage with two decimals rounded down,
-as on every page (verifier/report/figures.py `pct`).
+marked on the time axis and listed in the table. The terminal table (`render_table`) and the
+page show the same figures the same way (verifier/report/figures.py): coverage with two
+decimals rounded down (`pct`), the reserve as eligible / required in whole units of the
+currency (`money`), both with thousands separators.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, Context, Decimal
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -27,6 +29,7 @@ from verifier.base.errors import InputError
 from verifier.base.logs import mask
 from verifier.history.records import RunRecord
 from verifier.history.store import Store
+from verifier.report.figures import money, pct
 
 HISTORY_FORMAT = "por-history-v1"
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -112,17 +115,6 @@ def history_json(runs: Sequence[RunRecord], database: str) -> dict[str, Any]:
     }
 
 
-_WIDE = Context(prec=1000)
-"""Enough digits to quantize any stored value (exponents are bounded to ±400 on read):
-a coverage ratio of 10**30 (tiny liabilities) must print, not raise."""
-
-
-def _pct(value: Decimal | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{(value * 100).quantize(Decimal('0.01'), rounding=ROUND_DOWN, context=_WIDE)}%"
-
-
 def render_table(runs: Sequence[RunRecord], console: Console) -> None:
     """The runs as a table, or as ``label: value`` lists when it does not fit (never a
     ratio or an amount cut: verifier/base/console.py)."""
@@ -136,19 +128,15 @@ def render_table(runs: Sequence[RunRecord], console: Console) -> None:
         )
     for r in runs:
         colour = {"ok": "green", "shortfall": "yellow", "failed": "red"}[r.status]
-        cells = [_pct(r.coverage[a].ratio) if a in r.coverage else "" for a in assets]
-        reserve = (
-            f"{_money(r.reserve_eligible)} / {_money(r.reserve_required)}"
-            if r.reserve_required is not None
-            else ""
-        )
+        cells = [pct(r.coverage[a].ratio) if a in r.coverage else "" for a in assets]
+        reserve = _reserve(r)
         table.add_row(
             str(r.id),
             r.started_at.replace("T", " ").rstrip("Z")[:19],
             f"[{colour}]{r.status}[/{colour}]",
             str(r.exit_code),
             *cells,
-            _pct(r.combined_ratio) if r.combined_ratio is not None else "",
+            pct(r.combined_ratio) if r.combined_ratio is not None else "",
             reserve,
         )
     print_table(console, table)
@@ -162,10 +150,11 @@ def render_table(runs: Sequence[RunRecord], console: Console) -> None:
             )
 
 
-def _money(value: Decimal | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value.quantize(Decimal(1), rounding=ROUND_DOWN, context=_WIDE):,}"
+def _reserve(r: RunRecord) -> str:
+    """Eligible / required reserve in whole units of the currency (both pages show it so)."""
+    if r.reserve_required is None:
+        return ""
+    return f"{money(r.reserve_eligible, 0)} / {money(r.reserve_required, 0)}"
 
 
 # ----------------------------------------------------------------------------- HTML
@@ -174,7 +163,6 @@ def _money(value: Decimal | None) -> str:
 def render_history_html(runs: Sequence[RunRecord], database: str) -> str:
     """The self-contained HTML page of `por history --html` (template history.html)."""
     from verifier.report.charts import line_chart
-    from verifier.report.figures import pct
     from verifier.report.html import REPORT_CSP, render_page  # the pages' shared layout
 
     ok = [r for r in runs if r.succeeded]
@@ -213,6 +201,7 @@ def render_history_html(runs: Sequence[RunRecord], database: str) -> str:
             "exit": r.exit_code,
             "cells": [pct(r.coverage[a].ratio) if a in r.coverage else "" for a in assets],
             "combined": pct(r.combined_ratio) if r.combined_ratio is not None else "",
+            "reserve": _reserve(r),
             "error": shown_error(r) or "",
         }
         for r in runs
