@@ -188,3 +188,24 @@ def test_history_shows_the_reserve_and_the_pages_figures() -> None:
         assert "6,260,226,600 / 5,520,453,201" in shown
         assert "1,234.56%" in shown and "100.99%" in shown
     assert "reserve (eligible / required)</th>" in page
+
+
+def test_coverage_legend_names_only_what_is_drawn() -> None:
+    from verifier.report.charts import coverage_legend
+
+    def side(value: str) -> dict[str, str]:
+        return {"amount": value, "value": value}
+
+    covered = {"code": "BTC", "liabilities": side("10"), "holdings": side("11"), "covered": True}
+    short = {"code": "ETH", "liabilities": side("10"), "holdings": side("9"), "covered": False}
+    unpriced = {"code": "XYZ", "liabilities": None, "holdings": None, "covered": False}
+    assert [label for _, label in coverage_legend([covered, unpriced])] == [
+        "customer liabilities",
+        "proven holdings (covered)",
+    ]
+    assert [label for _, label in coverage_legend([short])] == [
+        "customer liabilities",
+        "proven holdings (short)",
+    ]
+    assert len(coverage_legend([covered, short])) == 3
+    assert coverage_legend([unpriced]) == []

@@ -136,6 +136,26 @@ def coverage_chart(assets: Sequence[Mapping[str, Any]], currency: str = "") -> M
     return Markup("").join(parts)
 
 
+def coverage_legend(assets: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """The coverage chart's legend: only the colours its bars use (no "short" entry when
+    every asset is covered), in the order the bars are drawn."""
+    drawn = [
+        a
+        for a in assets
+        if isinstance(a, Mapping)
+        and _value(a.get("liabilities")) is not None
+        and _value(a.get("holdings")) is not None
+    ]
+    if not drawn:
+        return []
+    legend = [(OWED, "customer liabilities")]
+    if any(a.get("covered") for a in drawn):
+        legend.append((OK, "proven holdings (covered)"))
+    if any(not a.get("covered") for a in drawn):
+        legend.append((BAD, "proven holdings (short)"))
+    return legend
+
+
 def _bar(
     label: str,
     title: str,

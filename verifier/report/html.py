@@ -36,7 +36,12 @@ from markupsafe import Markup, escape
 
 from verifier.base.errors import StoreError
 from verifier.reconcile.numbers import EXACT
-from verifier.report.charts import BAD, OK, OWED, coverage_chart, reserve_chart, split_chart
+from verifier.report.charts import (
+    coverage_chart,
+    coverage_legend,
+    reserve_chart,
+    split_chart,
+)
 from verifier.report.figures import (
     component_credit,
     decimal_or_none,
@@ -371,11 +376,7 @@ def report_view(doc: Mapping[str, Any]) -> dict[str, Any]:
             b.get("message") for b in _list(verdict.get("breaches")) if isinstance(b, Mapping)
         ],
         "coverage_chart": coverage_chart(assets, currency),
-        "coverage_legend": [
-            (OWED, "customer liabilities"),
-            (OK, "proven holdings (covered)"),
-            (BAD, "proven holdings (short)"),
-        ],
+        "coverage_legend": coverage_legend(assets),
         **_asset_rows(doc),
         "split_chart": split,
         "split_legend": split_legend,
