@@ -77,7 +77,7 @@ def test_days_limit(seconds: int, days: int) -> None:
     verdict = judged(proven(), EPOCH, ProofAge(1, seconds), None, "bitcoin", limits)
     if seconds > days * 86_400:
         assert verdict.status is Ownership.STALE
-        assert f"past the maximum age of {days} days" in verdict.reason
+        assert f"past the maximum age of {days} day{'' if days == 1 else 's'}" in verdict.reason
         assert f"by {duration(seconds - days * 86_400)}" in verdict.reason
     else:
         assert verdict.status is Ownership.PROVEN

@@ -46,7 +46,7 @@ from typing import Any
 
 from chains.rpc import url_problem
 from verifier.base.atomic import write_atomic
-from verifier.base.console import err
+from verifier.base.console import err, plural
 from verifier.base.errors import EXIT_INFRA, InputError, PorError, StoreError, UsageError
 from verifier.base.logs import mask_document, register_secret
 from verifier.base.redact import mask_text, mask_url
@@ -542,7 +542,10 @@ def _alert(
     if not delivery.delivered:
         log.error(
             "%s",
-            mask_text(f"alert webhook failed after {delivery.attempts} attempts: {delivery.error}"),
+            mask_text(
+                f"alert webhook failed after {plural(delivery.attempts, 'attempt')}: "
+                f"{delivery.error}"
+            ),
             extra={"attempts": delivery.attempts},
         )
     else:

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from verifier.base.console import plural
 from verifier.base.errors import StoreError
 from verifier.history.tables import RUNS, TABLES
 
@@ -58,7 +59,7 @@ def sqlite_header_problem(path: Path, where: str) -> str | None:
     if page_size < 512 or page_size & (page_size - 1):
         return "damaged: an impossible page size in its header"
     if size % page_size:
-        return f"damaged or truncated: {size} bytes is not a whole number of pages"
+        return f"damaged or truncated: {plural(size, 'byte')} is not a whole number of pages"
     change_counter, pages, valid_for = (
         struct.unpack(">I", header[24:28])[0],
         struct.unpack(">I", header[28:32])[0],

@@ -27,6 +27,7 @@ from typing import Any
 
 from chains.base import BlockRef, Chain, WalletClass
 from chains.challenge import challenge, epoch_challenge
+from verifier.base.console import plural
 from verifier.base.errors import InputError, UsageError
 from verifier.holdings.signing_howto import (
     bitcoin_how,
@@ -309,7 +310,8 @@ def expiry_warnings(config: PorConfig, expires: str, blocks: Sequence[BlockRef])
         return []
     return [
         f"--expires {expires} is later than the maximum age allows: proofs of this epoch "
-        f"turn stale at {_utc_text(stale)} ({max_age.days} days, {max_age.source}, from the "
+        f"turn stale at {_utc_text(stale)} ({plural(max_age.days, 'day')}, {max_age.source}, "
+        "from the "
         f"{first.chain.value} block's time {_utc_text(first.time)}), before they expire; "
         "the maximum age makes them stale first"
     ]

@@ -29,6 +29,7 @@ from datetime import datetime
 
 from chains.base import BlockRef, ChainAdapter, Ownership, OwnershipCheck, ProofAge, ProofEpoch
 from chains.challenge import epoch_challenge
+from verifier.base.console import plural
 from verifier.base.errors import InputError
 from verifier.inputs.config import MAX_AGE_DAYS, EpochConfig, OwnershipConfig, PorConfig
 
@@ -58,8 +59,6 @@ class MaxAge:
 
     def describe(self) -> str:
         """In words, for the report: "92 days (default); bitcoin 13248 blocks"."""
-        from verifier.base.console import plural
-
         parts = [f"{plural(self.days, 'day')} ({self.source})"]
         parts += [f"{chain} {plural(n, 'block')}" for chain, n in sorted(self.blocks.items())]
         return "; ".join(parts)
@@ -195,13 +194,14 @@ def staleness(
         over = age.seconds - limits.days * DAY
         problems.append(
             f"signed {duration(age.seconds)} before the pinned block, past the maximum age of "
-            f"{limits.days} days ({limits.source}) by {duration(over)}"
+            f"{plural(limits.days, 'day')} ({limits.source}) by {duration(over)}"
         )
     most_blocks = limits.blocks.get(chain)
     if most_blocks is not None and age.blocks > most_blocks:
         problems.append(
-            f"{age.blocks} blocks before the pinned block, past the maximum of {most_blocks} "
-            f"blocks ([ownership] max_age_blocks.{chain}) by {age.blocks - most_blocks}"
+            f"{plural(age.blocks, 'block')} before the pinned block, past the maximum of "
+            f"{plural(most_blocks, 'block')} ([ownership] max_age_blocks.{chain}) by "
+            f"{age.blocks - most_blocks}"
         )
     if epoch.expires is not None and pinned_time is not None:
         expiry = utc_seconds(epoch.expires)

@@ -95,7 +95,7 @@ def _epoch_verdict(
     if stated is not None and stated.blocks != blocks:
         verification.discrepancies.append(
             f"{key}: ownership.age.blocks is {stated.blocks}, but epoch {short(epoch.id)} block "
-            f"{epoch.height} is {blocks} blocks below the pinned block {pinned.height}"
+            f"{epoch.height} is {plural(blocks, 'block')} below the pinned block {pinned.height}"
         )
     if stated is None:  # parse_attestation: only a proof the exchange found unproven
         return OwnershipCheck(

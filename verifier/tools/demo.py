@@ -518,8 +518,9 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0)
         )
     root = result.root
     totals = dict(zip((a.code for a in root.assets), root.root.sums, strict=True))
+    leaves = plural(result.leaves, "leaf", "leaves", thousands=True)
     say(
-        f"   tree of {result.leaves:,} leaves in {_since(started)} s; commitment "
+        f"   tree of {leaves} in {_since(started)} s; commitment "
         f"[bold]{root.commitment.hex()}[/bold]"
     )
     for asset, units in zip(root.assets, root.root.sums, strict=True):
@@ -536,7 +537,8 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0)
         + ", ".join(f"{c} {v}" for c, v in verified.balances_whole().items())
     )
     audit = audit_tree(work / "tree")
-    say(f"   full audit: every leaf and node recomputed ({audit.leaves:,} leaves)")
+    audited = plural(audit.leaves, "leaf", "leaves", thousands=True)
+    say(f"   full audit: every leaf and node recomputed ({audited})")
 
     say("[bold]2. Local nodes[/bold]: bcoin (regtest) and anvil on loopback")
     with Bcoin() as bcoin, Anvil() as anvil:
