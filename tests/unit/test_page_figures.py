@@ -209,3 +209,14 @@ def test_coverage_legend_names_only_what_is_drawn() -> None:
     ]
     assert len(coverage_legend([covered, short])) == 3
     assert coverage_legend([unpriced]) == []
+
+
+def test_tiny_figures_never_show_in_exponent_notation() -> None:
+    from decimal import Decimal
+
+    from verifier.report.figures import money, number
+
+    assert units(Decimal(1).scaleb(-18), 18) == "0.00000000"
+    assert money("0.0000001") == "0.00"
+    assert number(Decimal("1E-9")) == "0.000000001"
+    assert pct("0.000000001") == "0.00%"

@@ -75,4 +75,4 @@ def percent_of(ratio: Decimal) -> str:
     every coverage figure on every page, report and message (0.99876 -> 99.87%,
     1.00999 -> 100.99%, 1 -> 100.00%, 12.5 -> 1,250.00%)."""
     with localcontext(DISPLAY):
-        return f"{(ratio * 100).quantize(Decimal('0.01')):,}%"
+        return f"{(ratio * 100).quantize(Decimal('0.01')):,f}%"

@@ -64,7 +64,7 @@ def money(value: Any, places: int = 2) -> str:
         return str(value)
     with localcontext(_SHOWN):
         shown = number_.quantize(Decimal(1).scaleb(-places))
-    return f"{shown:,}"
+    return f"{shown:,f}"
 
 
 def component_credit(component: Mapping[str, Any]) -> str:
@@ -89,7 +89,7 @@ def units(amount: Any, decimals: Any = MAX_PLACES) -> str:
     places = min(int(decimals), MAX_PLACES) if isinstance(decimals, int) else MAX_PLACES
     with localcontext(_SHOWN):
         shown = value.quantize(Decimal(1).scaleb(-places))
-    return f"{shown:,}"
+    return f"{shown:,f}"
 
 
 def number(value: Any) -> str:
@@ -97,7 +97,7 @@ def number(value: Any) -> str:
     d = decimal_or_none(value)
     if d is None:
         return "" if value is None else str(value)
-    return f"{d:,}"
+    return f"{d:,f}"
 
 
 def compact(value: Decimal) -> str:
@@ -116,7 +116,7 @@ def _readable_number(whole: str, fraction: str) -> str:
     # amount keeps up to 8, as the amount columns show it
     places = min(len(fraction), 2 if value >= _LARGE else MAX_PLACES)
     with localcontext(_SHOWN):
-        return f"{value.quantize(Decimal(1).scaleb(-places)):,}"
+        return f"{value.quantize(Decimal(1).scaleb(-places)):,f}"
 
 
 def readable_text(text: Any) -> str:
