@@ -131,7 +131,7 @@ def verify_cmd(
     trust_embedded_key: bool,
     as_json: bool,
 ) -> int:
-    """Auditor: check an attestation end to end and list every discrepancy. Exit 0 valid and
+    """Check an attestation end to end and list every discrepancy. Exit 0 valid and
     covered, 1 valid but a shortfall, 3 a discrepancy or invalid document, 4 node failure.
 
     The signer must be pinned: --public-key, --public-key-file or [attest] public_key in the

@@ -289,9 +289,11 @@ def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json
 def liabilities_audit(
     tree_dir: Path, secret_file: Path | None, no_secret: bool, workers: int, as_json: bool
 ) -> int:
-    """Recompute every node of tree DIR from its leaves; check sums, overflow, padding,
-    the root and the commitment; print the totals per asset. A damaged tree, a missing or
-    wrong secret (unless --no-secret) exits 3 naming the file and the check."""
+    """Recompute every node of tree DIR from its leaves and check it.
+
+    Checks sums, overflow, padding, the root and the commitment, and prints the totals per
+    asset. A damaged tree, a missing or wrong secret (unless --no-secret) exits 3 naming
+    the file and the check."""
     from attestations.audit import audit_tree
 
     if no_secret and secret_file is not None:

@@ -163,8 +163,11 @@ def cli(
 ) -> None:
     """por: proof of reserves and on-chain verification.
 
-    Commit customer balances to a Merkle sum tree (por-mst-v1), hand every customer an
-    inclusion proof, audit the whole tree, and verify proofs.
+    Commit customer balances to a Merkle sum tree (por-mst-v1) with an inclusion proof per
+    customer; read every wallet at one pinned block per chain and check its ownership
+    proof; add the off-chain reserve; reconcile liabilities against them; sign the result
+    as an attestation and publish it; run it on a schedule with a history; and check
+    other exchanges' published proofs.
 
     Exit codes: 0 ok; 1 shortfall; 2 usage; 3 invalid input, proof or signature;
     4 node or infrastructure failure. No command prints a Python traceback unless given
