@@ -396,6 +396,8 @@ def walk_to_root(
     return SumNode(hash=current_hash, sums=current_sums)
 
 
+# Long on purpose: every check of a proof, in order, each refusing with its own message;
+# the chain of checks is easiest to review as one sequence.
 def verify_proof(
     proof: InclusionProof,
     *,

@@ -112,6 +112,8 @@ def _render_snapshot(doc: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------- reconcile
 
 
+# Long on purpose: a click command whose body is mostly its options handed on, in order;
+# the steps themselves live in verifier/jobs/pipeline.py and verifier/history/schedule.py.
 @click.command("reconcile")
 @CONFIG_OPTION
 @heights

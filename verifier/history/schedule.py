@@ -148,6 +148,8 @@ def open_store(options: RunOptions, config: PorConfig | None) -> Store:
     return Store(url, lock_timeout=timeout)
 
 
+# Long on purpose: one run start to finish (record, reconcile, write, alert) with one
+# error path; the steps share the run record and its failure handling.
 def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None = None) -> RunResult:
     """One reconciliation, stored; then alerts and metrics. Never raises a `PorError` for
     the run itself (it is stored and returned); raises `StoreError` when the database

@@ -53,6 +53,8 @@ from verifier.reconcile.tally import Tally, asset_order, prepare
 from verifier.reconcile.values import OwnBufferRule, Thresholds
 
 
+# Long on purpose: one pass per asset, then the combined figure; the arithmetic reads as
+# the formula in docs/report.md only when it is in one place.
 def reconcile(
     liabilities: RootDocument | Mapping[str, tuple[int, int]],
     snapshot: Mapping[str, Any],
