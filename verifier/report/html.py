@@ -21,9 +21,6 @@ uses `Decimal`, never floats.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, localcontext
 from functools import cache
@@ -34,6 +31,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from verifier.base.atomic import write_atomic
 from verifier.base.errors import StoreError
 from verifier.reconcile.numbers import EXACT
 from verifier.report.charts import (
@@ -445,20 +443,13 @@ def write_html(path: Path | str, html_text: str) -> None:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise StoreError(f"cannot write {target}: {exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(html_text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise StoreError(f"cannot write {target}: {exc}") from exc
+    write_atomic(
+        target,
+        html_text.encode("utf-8"),
+        error=lambda exc: StoreError(f"cannot write {target}: {exc}"),
+    )
 
 
 _SECTIONS = (
