@@ -46,6 +46,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "fixtures" / "samples"
 EXAMPLES = int(os.environ.get("POR_HOSTILE_EXAMPLES", "60"))
 TRIED: Counter[str] = Counter()
+SWISSBORG_ROOTS = SAMPLES / "swissborg" / "auditRoots_1.json"
+SWISSBORG_ENV = "POR_HOSTILE_SWISSBORG_CREDENTIAL"
+"""The variable the swissborg cases name with --credential-env; the fixture sets it."""
 
 # ----------------------------------------------------------------------------- running
 
@@ -92,7 +95,15 @@ def _bitmex_facts(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _valid_addresses(doc: dict[str, Any]) -> set[str]:
-    return {row["address"].lower() for row in doc["rows"] if row["status"] == "valid"}
+    """What the valid rows prove: the address, or for a row proven by its signers (OKX's
+    staking and contract rows: the withdrawal or owner EOAs) those signers; such a row's
+    address column is not signed by anyone (the report says so), so it is not a fact."""
+    return {
+        " ".join(sorted(s.lower() for s in row["signers"])) if row.get("signers")
+        else row["address"].lower()
+        for row in doc["rows"]
+        if row["status"] == "valid"
+    }  # fmt: skip
 
 
 @dataclass
@@ -111,6 +122,9 @@ class Case:
     """Whether the file carries committed balances (the changed-balance property)."""
     sample_valid: bool = True
     """False for a sample that is itself refused (CoinEx's spec drift)."""
+    amounts: str | None = None
+    """A regular expression whose group 1 is a committed amount in the file's text (formats
+    whose balances are not JSON values under an amount key, nor BitMEX's `digest,value`)."""
     baseline: dict[str, Any] = field(default_factory=dict)
 
 
@@ -246,6 +260,10 @@ def _cases(work: Path) -> dict[str, Case]:
     coinex = SAMPLES / "coinex" / "merkle_proof_file.json"
     bitmex = SAMPLES / "bitmex" / "liabilities-100-proof.csv"
     attestation = SAMPLES / "por" / "attestation.json"
+    gate = SAMPLES / "gate" / "user_config.json"
+    swissborg, audit_roots = SAMPLES / "swissborg" / "userLiab_1.json", SWISSBORG_ROOTS
+    lemon, lemon_root = SAMPLES / "lemon" / "proof.csv", SAMPLES / "lemon" / "root.json"
+    lemon_amount = r"[A-Z]+:([0-9]+\.[0-9]+)"  # ASSET:amount in balances, proof and root
     own = _ownership_passes
     cases = [
         Case("por", alice, lambda f: ["verify-proof", f, "--root", root, "--json"], "json"),
@@ -281,6 +299,32 @@ def _cases(work: Path) -> dict[str, Case]:
         Case("binance-2022-file", binance / "tree-level13.csv",
              lambda f: ["verify-proof", "--format", "auto", f, "--json"], "csv",
              balances=False),
+        Case("gate", gate, lambda f: ["verify-proof", "--format", "gate", f, "--json"], "json"),
+        Case("gate-batch", SAMPLES / "gate" / "proof.csv",
+             lambda f: ["verify-proof", "--format", "gate", gate, "--batch-proof", f, "--json"],
+             "csv", balances=False),
+        Case("htx-zk", SAMPLES / "htx-zk" / "user_config.json",
+             lambda f: ["verify-proof", "--format", "auto", f, "--json"], "json"),
+        Case("bitunix", SAMPLES / "bitunix" / "merkle_tree_bitunix.json",
+             lambda f: ["verify-proof", "--format", "bitunix", f, "--json"], "json"),
+        Case("mexc", SAMPLES / "mexc" / "merkle_proof.json",
+             lambda f: ["verify-proof", "--format", "auto", f, "--json"], "json"),
+        # UZX's amounts are unquoted JSON numbers whose scale is hashed (BigDecimal)
+        Case("bitget-clones", SAMPLES / "bitget-clones" / "merkel_tree_uzx.json",
+             lambda f: ["verify-proof", "--format", "auto", f, "--json"], "json"),
+        # the credential comes from the environment (set by the fixture), never from argv
+        Case("swissborg", swissborg,
+             lambda f: ["verify-proof", "--format", "swissborg", f, "--root", audit_roots,
+                        "--credential-env", SWISSBORG_ENV, "--json"], "json"),
+        Case("swissborg-root", audit_roots,
+             lambda f: ["verify-proof", "--format", "swissborg", swissborg, "--root", f,
+                        "--credential-env", SWISSBORG_ENV, "--json"], "json"),
+        Case("lemon", lemon,
+             lambda f: ["verify-proof", "--format", "lemon", f, "--root", lemon_root, "--json"],
+             "csv", amounts=lemon_amount),
+        Case("lemon-root", lemon_root,
+             lambda f: ["verify-proof", "--format", "lemon", lemon, "--root", f, "--json"],
+             "json", amounts=lemon_amount),
         Case("attestation", attestation, lambda f: ["verify", f, "--trust-embedded-key", "--json"], "json",
              passes=lambda rc: rc in (0, 1), facts=lambda doc: doc),
         Case("own-por", attestation,
@@ -295,6 +339,14 @@ def _cases(work: Path) -> dict[str, Case]:
         Case("own-htx", _htx(work),
              lambda f: ["verify-ownership", "--format", "htx", f, "--json"], "csv",
              passes=own, facts=_valid_addresses, balances=False),
+        # OKX's layout with staking rows, and HTX's own published file (EIP-191 fallback,
+        # TRON rows, unsigned rows)
+        Case("own-okx-staking", SAMPLES / "okx" / "okx_por_staking_example.csv",
+             lambda f: ["verify-ownership", "--format", "okx", f, "--json"], "csv",
+             passes=own, facts=_valid_addresses, balances=False),
+        Case("own-htx-published", SAMPLES / "htx" / "huobi_por.csv",
+             lambda f: ["verify-ownership", "--format", "htx", f, "--json"], "csv",
+             passes=own, facts=_valid_addresses, balances=False),
     ]  # fmt: skip
     return {case.name: case for case in cases}
 
@@ -303,6 +355,8 @@ def _cases(work: Path) -> dict[str, Case]:
 def cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Case]]:
     old = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "100000"  # rich would wrap messages at 80 columns
+    credential = (SAMPLES / "swissborg" / "credential_1.txt").read_text().strip()
+    os.environ[SWISSBORG_ENV] = credential
     work = tmp_path_factory.mktemp("hostile")
     found = _cases(work)
     for case in found.values():
@@ -321,6 +375,7 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Case]]
         case.baseline["path"] = private
     yield found
     print("\nhostile inputs tried per case:", dict(sorted(TRIED.items())))
+    os.environ.pop(SWISSBORG_ENV, None)
     if old is None:
         os.environ.pop("COLUMNS", None)
     else:
@@ -351,6 +406,33 @@ KEYS = ["extra", "balances", "balance", "hash", "sums", "path", "self", "root", 
 _SENTINEL = "@@hostile-raw-value@@"
 
 
+class _Number(str):
+    """A JSON number kept as its text: a float would lose the scale some formats hash
+    (UZX's `10.0000000000000000` is BigDecimal text) and an int the digits' limit."""
+
+
+def _load(data: bytes) -> Any:
+    return json.loads(data, parse_int=_Number, parse_float=_Number)
+
+
+def _dump(doc: Any, indent: int | None = None) -> str:
+    """JSON text of `doc` with every `_Number` written back unquoted, exactly as read."""
+    numbers: list[str] = []
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, _Number):
+            numbers.append(str(value))
+            return f"@@hostile-number-{len(numbers) - 1}@@"
+        if isinstance(value, dict):
+            return {key: mark(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [mark(item) for item in value]
+        return value
+
+    text = json.dumps(mark(doc), indent=indent)
+    return re.sub(r'"@@hostile-number-(\d+)@@"', lambda m: numbers[int(m.group(1))], text)
+
+
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     out = [prefix]
     if isinstance(value, dict):
@@ -369,6 +451,8 @@ def _parent(doc: Any, path: tuple[Any, ...]) -> Any:
 
 
 def _retype(value: Any) -> Any:
+    if isinstance(value, _Number):
+        return str(value)  # the same digits as a JSON string
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int):
@@ -382,7 +466,7 @@ def _retype(value: Any) -> Any:
 
 @st.composite
 def json_mutation(draw: st.DrawFn, data: bytes) -> bytes:
-    doc = json.loads(data)
+    doc = _load(data)
     paths = _paths(doc)
     path = draw(st.sampled_from(paths))
     op = draw(st.sampled_from(["delete", "replace", "add", "retype", "wrap", "whole"]))
@@ -390,7 +474,7 @@ def json_mutation(draw: st.DrawFn, data: bytes) -> bytes:
     if op == "whole" or not path:
         if op in ("retype", "wrap"):
             doc = _retype(doc) if op == "retype" else [doc]
-            return json.dumps(doc).encode()
+            return _dump(doc).encode()
         return raw.encode()
     parent, last = _parent(doc, path), path[-1]
     if op == "delete":
@@ -410,7 +494,7 @@ def json_mutation(draw: st.DrawFn, data: bytes) -> bytes:
         else:
             parent[last] = _SENTINEL
     indent = draw(st.sampled_from([None, 2]))
-    return json.dumps(doc, indent=indent).replace(f'"{_SENTINEL}"', raw).encode()
+    return _dump(doc, indent).replace(f'"{_SENTINEL}"', raw).encode()
 
 
 @st.composite
@@ -484,14 +568,23 @@ def _bump(text: str) -> str:
     return text[:-1] + ("1" if digit == "0" else str((int(digit) + 1) % 10 or 2))
 
 
-_AMOUNT_KEYS = {"balances", "balance", "sums", "totalBalances"}
+_AMOUNT_KEYS = {
+    "balances", "balance", "sums", "totalBalances", "liability",  # SwissBorg's leaves, witnesses
+    "TotalAssetEquity", "TotalAssetDebt", "Equity", "Debt",  # Gate's totals and AssetDetails
+    "TotalEquity", "TotalDebt", "Balance",  # HTX V2's totals and Assets
+}  # fmt: skip
 
 
 @st.composite
 def balance_change(draw: st.DrawFn, case: Case) -> bytes:
     data = case.baseline["data"]
+    if case.amounts is not None:
+        text = data.decode()
+        found = list(re.finditer(case.amounts, text))
+        at = draw(st.sampled_from(found))
+        return (text[: at.start(1)] + _bump(at.group(1)) + text[at.end(1) :]).encode()
     if case.kind == "json":
-        doc = json.loads(data)
+        doc = _load(data)
         spots = [
             p
             for p in _paths(doc)
@@ -501,8 +594,9 @@ def balance_change(draw: st.DrawFn, case: Case) -> bytes:
         ]
         spot = draw(st.sampled_from(spots))
         parent = _parent(doc, spot)
-        parent[spot[-1]] = _bump(parent[spot[-1]])
-        return json.dumps(doc).encode()
+        value = parent[spot[-1]]
+        parent[spot[-1]] = type(value)(_bump(value))  # a number stays a number
+        return _dump(doc).encode()
     rows = data.decode().splitlines()
     n = draw(st.integers(1 if case.kind == "csv" else 0, len(rows) - 1))
     if case.kind == "csv":  # BitMEX: hexdigest,value
@@ -530,13 +624,18 @@ BALANCED = settings(
 NAMES = [
     "por", "por-root", "por-auto", "okx-v1", "okx-v1-auto", "okx-v2", "okx-v2-tree", "bybit",
     "bitget", "coinex", "bitmex", "bitmex-auto", "binance-2022", "binance-2022-file",
-    "attestation", "own-por", "own-okx", "own-summa", "own-htx",
+    "attestation", "own-por", "own-okx", "own-summa", "own-htx", "gate", "gate-batch", "htx-zk",
+    "bitunix", "mexc", "bitget-clones", "swissborg", "swissborg-root", "lemon", "lemon-root",
+    "own-okx-staking", "own-htx-published",
 ]  # fmt: skip
 
 
-NO_BALANCES = {"binance-2022", "binance-2022-file", "own-por", "own-okx", "own-summa", "own-htx"}
-"""Files that commit no balances: Binance 2022's trees hash only; ownership files' balances
-are reported, never signed."""
+NO_BALANCES = {
+    "binance-2022", "binance-2022-file", "own-por", "own-okx", "own-summa", "own-htx",
+    "gate-batch", "own-okx-staking", "own-htx-published",
+}  # fmt: skip
+"""Files that commit no balances: Binance 2022's trees hash only; Gate's batch file holds
+roots and commitments; ownership files' balances are reported, never signed."""
 
 
 def _check(case: Case, mutated: bytes, *, balance_changed: bool = False) -> None:
@@ -549,6 +648,8 @@ def _check(case: Case, mutated: bytes, *, balance_changed: bool = False) -> None
         path.write_bytes(case.baseline["data"])  # the binance cases share one directory
     what = f"{case.name} with {mutated[:120]!r}... ({len(mutated)} bytes)"
     assert_clean(result, what)
+    secret = os.environ[SWISSBORG_ENV]  # read by the swissborg cases: never shown, whatever
+    assert secret not in result.out + result.err, f"{what}: the credential was shown"
     try:
         doc = result.doc()
     except json.JSONDecodeError:
@@ -625,6 +726,10 @@ def test_a_changed_balance_never_verifies(
         ["verify-proof", "--format", "auto"],
         ["verify-proof", "--format", "okx-v1"],
         ["verify-proof", "--format", "coinex"],
+        ["verify-proof", "--format", "gate"],
+        ["verify-proof", "--format", "htx-zk"],
+        ["verify-proof", "--format", "bitunix"],
+        ["verify-proof", "--format", "mexc"],
     ],
     ids=" ".join,
 )
@@ -680,7 +785,13 @@ def test_thousand_digit_decimal_strings_in_a_por_proof(
 
 
 @pytest.mark.parametrize("number", ["9" * 5000, "1e999999999", "-" + "9" * 400])
-@pytest.mark.parametrize("name", ["okx-v1", "bybit", "bitget", "coinex", "attestation", "own-por"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "okx-v1", "bybit", "bitget", "coinex", "attestation", "own-por", "gate", "htx-zk",
+        "bitunix", "mexc", "bitget-clones", "swissborg", "swissborg-root", "lemon-root",
+    ],
+)  # fmt: skip
 def test_huge_json_numbers_are_named_input_errors(
     cases: dict[str, Case], tmp_path: Path, number: str, name: str
 ) -> None:
