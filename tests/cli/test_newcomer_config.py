@@ -308,7 +308,7 @@ def test_expiry_against_the_epoch_blocks_and_the_maximum_age():
     from chains.base import BlockRef, Chain
     from verifier.base.errors import UsageError
     from verifier.holdings.challenge_plan import expiry_warnings
-    from verifier.inputs.config import OwnershipConfig, PorConfig
+    from verifier.inputs.config_values import OwnershipConfig, PorConfig
 
     config = PorConfig(Path("por.toml"), "Acme KK", "", ownership=OwnershipConfig(max_age_days=10))
     day = 86_400

@@ -32,7 +32,8 @@ from verifier.holdings.plans import (
     ethereum_adapter,
 )
 from verifier.holdings.snapshot import ChainPlan, take_snapshot
-from verifier.inputs.config import address_key, load_config
+from verifier.inputs.config import load_config
+from verifier.inputs.config_values import address_key
 
 SECRET = "s3cr3tAPIkey0123456789abcdef"
 """A key-like secret: masked wherever a URL holding it is shown."""

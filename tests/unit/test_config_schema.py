@@ -13,7 +13,8 @@ from attestations.encoding import ASSET_CODE_RE
 from chains.base import DEFAULT_MAX_REPLY_BYTES, Attribution, WalletClass
 from verifier.base.errors import InputError
 from verifier.inputs import config_schema as cs
-from verifier.inputs.config import known_keys, load_config, unknown_key_help
+from verifier.inputs.config import load_config
+from verifier.inputs.config_errors import known_keys, unknown_key_help
 from verifier.inputs.config_reference import schema_text
 from verifier.inputs.toml_lines import key_lines, line_of
 

@@ -12,7 +12,7 @@ import pytest
 
 from chains.rpc import auth_from_sources, read_secret_file
 from verifier.base import logs
-from verifier.inputs.config import NodeConfig
+from verifier.inputs.config_values import NodeConfig
 
 TEXT_LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: "

@@ -21,7 +21,7 @@ from verifier.holdings.ownership import (
     resolve_max_age,
     staleness,
 )
-from verifier.inputs.config import EpochBlock, EpochConfig, OwnershipConfig
+from verifier.inputs.config_values import EpochBlock, EpochConfig, OwnershipConfig
 
 H = {n: f"{n:064x}" for n in range(200)}
 EPOCH = ProofEpoch("2026-q4", 120, H[120])

@@ -3,7 +3,7 @@ filter that masks every secret in every record.
 
 A leaf helper (imports nothing of the project but `verifier.base.redact`), so that the lower
 layers may call `register_secret` where they read a secret (chains/rpc.py, the node URL
-readers of verifier/inputs/config.py) without importing the CLI.
+readers of verifier/inputs/config_values.py) without importing the CLI.
 
 Levels: WARNING by default (INFO for the `--every` loop, a service whose run lines are its
 log); ``-v`` INFO, ``-vv`` DEBUG, ``-q`` ERROR; ``--log-level`` names one; then the

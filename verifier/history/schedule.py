@@ -62,7 +62,8 @@ from verifier.history.metrics import (
 from verifier.history.records import RunRecord
 from verifier.history.store import Store
 from verifier.history.writer import RunWriter
-from verifier.inputs.config import PorConfig, load_config
+from verifier.inputs.config import load_config
+from verifier.inputs.config_values import PorConfig
 
 log = logging.getLogger(__name__)
 

@@ -36,8 +36,8 @@ from verifier.holdings.signing_howto import (
     multisig_how,
     script_keys,
 )
-from verifier.inputs.config import EpochConfig, PorConfig, WalletConfig
 from verifier.inputs.config_schema import EPOCH_ID
+from verifier.inputs.config_values import EpochConfig, PorConfig, WalletConfig
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,8 @@ from chains.base import BlockRef, ChainAdapter, Ownership, OwnershipCheck, Proof
 from chains.challenge import epoch_challenge
 from verifier.base.console import plural
 from verifier.base.errors import InputError
-from verifier.inputs.config import MAX_AGE_DAYS, EpochConfig, OwnershipConfig, PorConfig
+from verifier.inputs.config_schema import MAX_AGE_DAYS
+from verifier.inputs.config_values import EpochConfig, OwnershipConfig, PorConfig
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from chains.ethereum import EthereumAdapter
 from chains.rpc import auth_from_sources
 from verifier.base.errors import InputError
 from verifier.holdings.snapshot import ChainPlan
-from verifier.inputs.config import BitcoinConfig, EthereumConfig, PorConfig, WalletConfig
+from verifier.inputs.config_values import BitcoinConfig, EthereumConfig, PorConfig, WalletConfig
 
 
 def bitcoin_adapter(config: BitcoinConfig) -> ChainAdapter:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from verifier.base.errors import InvalidProof
-from verifier.inputs.config import WalletConfig
+from verifier.inputs.config_values import WalletConfig
 
 DOCS = "docs/signing.md"
 

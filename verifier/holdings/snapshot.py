@@ -39,7 +39,7 @@ from chains.challenge import challenge
 from verifier.base.console import plural
 from verifier.base.errors import InputError, PorError, TipMoved
 from verifier.holdings.ownership import EpochJudge, MaxAge, max_age_for
-from verifier.inputs.config import PorConfig, WalletConfig, address_key, wallet_name
+from verifier.inputs.config_values import PorConfig, WalletConfig, address_key, wallet_name
 
 Progress = Callable[[str, int, int], None]
 
@@ -255,7 +255,7 @@ def refuse_duplicates(
     """Refuse an address that two wallet entries (or one, twice) stand for.
 
     Its balance would otherwise be counted once per entry: a reserve inflated by a copy.
-    Addresses are compared in their canonical form (`verifier.inputs.config.address_key`).
+    Addresses are compared in their canonical form (`verifier.inputs.config_values.address_key`).
     """
     seen: dict[str, WalletConfig] = {}
     for wallet, address in pairs:

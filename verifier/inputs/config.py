@@ -1,4 +1,4 @@
-"""`por.toml`: the exchange, its nodes and its wallets, read into frozen values.
+"""`por.toml`: the exchange, its nodes and its wallets, loaded and checked into frozen values.
 
 Where it sits: the first step of `por snapshot` (and later `por reconcile`). Every error
 names the file and the key (`bitcoin.wallets[2].address`) and raises `InputError` (exit 3).
@@ -8,44 +8,32 @@ that carries an API key can come from a file (`url_file`) or a variable (`url_en
 read only when a node is used (`NodeConfig.node_url`). URLs in messages are masked.
 
 Every structural rule (types, ranges, one-line texts, unknown keys, which keys go together)
-is in the one schema of verifier/inputs/config_schema.py; this module maps its errors to our
-messages and adds what a schema cannot see: every address is listed once per chain,
-compared in its canonical form (`address_key`), so no wallet is counted twice; epoch names
-resolve; literal URLs are usable. `load_config` raises the first problem; `config_problems`
-returns all of them (`por config check`).
+is in the one schema of verifier/inputs/config_schema.py, whose errors
+verifier/inputs/config_errors.py phrases as ours; the values are the dataclasses of
+verifier/inputs/config_values.py. This module maps the schema's model to those values and
+adds what a schema cannot see: every address is listed once per chain, compared in its
+canonical form (`address_key`), so no wallet is counted twice; epoch names resolve;
+literal URLs are usable. `load_config` raises the first problem; `config_problems` returns
+all of them (`por config check`).
 """
 
 from __future__ import annotations
 
-import difflib
-import os
-import types
-import typing
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
-from chains.base import DEFAULT_MAX_REPLY_BYTES, Attribution, Chain, WalletClass
-from chains.rpc import has_credentials, read_secret_file, url_problem
+from chains.base import Attribution, Chain, WalletClass
+from chains.rpc import url_problem
 from verifier.base import safetoml
 from verifier.base.errors import InputError
-from verifier.base.logs import register_secret
-from verifier.base.redact import mask_text, mask_url
+from verifier.base.redact import mask_url
+from verifier.inputs.config_errors import Problem, validate
 from verifier.inputs.config_schema import (
-    ALERT_FORMATS,
-    BTC_BACKENDS,
     BTC_NETWORKS,
-    MAX_AGE_DAYS,
-    MAX_CONCURRENCY,
-    MAX_REPLY_BYTES,
-    MAX_TIMEOUT,
-    MIN_REPLY_BYTES,
-    MULTISIG_SCRIPTS,
-    SCRIPT_TYPES,
     Alerts,
     Bitcoin,
     BitcoinWallet,
@@ -53,382 +41,23 @@ from verifier.inputs.config_schema import (
     EthereumWallet,
     Ownership,
     PorToml,
-    printable,
 )
-
-__all__ = [
-    "ALERT_FORMATS",
-    "BTC_BACKENDS",
-    "BTC_NETWORKS",
-    "MAX_AGE_DAYS",
-    "MAX_CONCURRENCY",
-    "MAX_REPLY_BYTES",
-    "MAX_TIMEOUT",
-    "MIN_REPLY_BYTES",
-    "MULTISIG_SCRIPTS",
-    "SCRIPT_TYPES",
-    "AlertsConfig",
-    "BitcoinConfig",
-    "DatabaseConfig",
-    "EpochBlock",
-    "EpochConfig",
-    "EthereumConfig",
-    "NodeConfig",
-    "OwnershipConfig",
-    "PorConfig",
-    "ReconcileConfig",
-    "TokenConfig",
-    "WalletConfig",
-    "address_key",
-    "config_problems",
-    "load_config",
-    "wallet_name",
-]
-
-
-def address_key(chain: Chain | str, address: str) -> str:
-    """An address in the form two spellings of one address share.
-
-    Ethereum addresses are case-insensitive (EIP-55 is a checksum in the case), and so are
-    bech32 ones (BIP-173 allows all upper case); base58 addresses are case-sensitive.
-    """
-    name = Chain(chain).value
-    lowered = address.lower()
-    if name == Chain.ETHEREUM.value or lowered.startswith(("bc1", "tb1", "bcrt1")):
-        return f"{name}:{lowered}"
-    return f"{name}:{address}"
-
-
-def wallet_name(wallet: WalletConfig) -> str:
-    """How messages name a wallet: its key in the file and its label."""
-    return f"{wallet.key} ({wallet.label!r})" if wallet.label else wallet.key
-
-
-@dataclass(frozen=True)
-class WalletConfig:
-    """One wallet entry: an address, an extended public key, or a multisig key set."""
-
-    chain: Chain
-    key: str
-    """Where it is in the file, e.g. "bitcoin.wallets[2]" (for error messages)."""
-    label: str
-    wallet_class: WalletClass
-    attribution: Attribution
-    address: str | None = None
-    xpub: str | None = None
-    path: str | None = None
-    script: str | None = None
-    gap_limit: int = 20
-    multisig_m: int | None = None
-    multisig_keys: tuple[str, ...] = ()
-    sorted_keys: bool = True
-    ownership: Mapping[str, Any] | None = None
-    """The ownership proof as given: {"scheme", "signature" | "signatures", ...}."""
-
-    @property
-    def kind(self) -> str:
-        if self.address is not None:
-            return "address"
-        if self.xpub is not None:
-            return "xpub"
-        return "multisig"
-
-
-@dataclass(frozen=True, kw_only=True)
-class NodeConfig:
-    """What every node section has: where the node is, and how hard to press it."""
-
-    section: str
-    """The section's name in the file ("bitcoin", "ethereum"), for messages."""
-    file: Path
-    """The config file, for messages."""
-    url: str | None = field(default=None, repr=False)
-    """The URL as written in the file (checked), or None with `url_file` / `url_env`."""
-    url_file: Path | None = None
-    url_env: str | None = None
-    timeout: int = 30
-    concurrency: int = 8
-    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
-
-    def _fail(self, name: str, message: str, value: str | None = None) -> InputError:
-        return InputError(message, file=str(self.file), key=f"{self.section}.{name}", value=value)
-
-    def _has_auth(self) -> bool:
-        """True if an Authorization header is configured besides the URL."""
-        return False
-
-    def node_url(self) -> str:
-        """The node's URL: as written, or read now from `url_file` or `url_env`.
-
-        Raises `InputError` (exit 3) naming the key; a URL read from a file or the
-        environment is never echoed (it is there because it holds a secret).
-        """
-        if self.url is not None:
-            return self.url
-        if self.url_file is not None:
-            try:
-                url = read_secret_file(self.url_file, "URL file")
-            except InputError as exc:
-                raise self._fail("url_file", exc.message) from None
-            return self._checked(url, "url_file", shown=None)
-        assert self.url_env is not None  # load_config gives exactly one of the three
-        url = os.environ.get(self.url_env, "").strip()
-        if not url:
-            raise self._fail("url_env", "the environment variable is not set", self.url_env)
-        register_secret(url)  # its API key may sit anywhere in it: never in a log record
-        return self._checked(url, "url_env", shown=None)
-
-    def _checked(self, url: str, name: str, shown: str | None) -> str:
-        problem = url_problem(url)
-        if problem is not None:
-            raise self._fail(name, f"not a usable node URL: it {problem}", shown)
-        if has_credentials(url) and self._has_auth():
-            raise self._fail(
-                name,
-                "the URL carries credentials and a cookie or password is configured too; "
-                "give them one way",
-                shown,
-            )
-        return url
-
-
-@dataclass(frozen=True, kw_only=True)
-class BitcoinConfig(NodeConfig):
-    backend: str
-    network: str
-    asset: str = "BTC"
-    cookie_file: Path | None = None
-    user: str | None = None
-    password_file: Path | None = None
-    password_env: str | None = None
-    wallets: tuple[WalletConfig, ...] = ()
-
-    def _has_auth(self) -> bool:
-        return any(
-            source is not None
-            for source in (self.cookie_file, self.password_file, self.password_env)
-        )
-
-
-@dataclass(frozen=True)
-class TokenConfig:
-    code: str
-    contract: str
-    decimals: int
-    balance_slot: int = 0
-
-
-@dataclass(frozen=True, kw_only=True)
-class EthereumConfig(NodeConfig):
-    chain_id: int
-    asset: str = "ETH"
-    trustless: bool = False
-    tokens: tuple[TokenConfig, ...] = ()
-    wallets: tuple[WalletConfig, ...] = ()
-
-
-@dataclass(frozen=True)
-class ReconcileConfig:
-    """What `por reconcile` and `por attest` add to the snapshot: the other inputs."""
-
-    root: Path | None = None
-    """The liabilities root document (root.json of `por liabilities build`)."""
-    liabilities_file: Path | None = None
-    assets_file: Path | None = None
-    tree_dir: Path | None = None
-    """Or a liabilities file to build from: built into tree_dir (default next to the config)."""
-    prices: Path | None = None
-    statement: Path | None = None
-    pack: str | None = None
-    min_coverage: str = "1"
-    min_combined: str = "1"
-    key_file: Path | None = None
-    """The exchange's Ed25519 attestation key (mode 0600; created by `por attest` if absent)."""
-
-
-@dataclass(frozen=True)
-class DatabaseConfig:
-    """[database]: where `por reconcile` keeps its history (docs/history.md)."""
-
-    url: str | None = None
-    """A SQLAlchemy URL or a SQLite file path; default ``por.db`` beside the config."""
-    lock_timeout: int = 30
-    """Seconds a run waits for another run's writer lock before exiting 4."""
-
-
-@dataclass(frozen=True)
-class AlertsConfig:
-    """[alerts]: the webhook and the drift threshold of scheduled runs."""
-
-    webhook: str | None = None
-    drift: str | None = None
-    """A coverage-ratio fall between runs that raises an alert, e.g. "0.05"."""
-    timeout: int = 10
-    retries: int = 3
-    format: str = "generic"
-    """The webhook payload's shape: "generic" (por-alert-v1), "alertmanager" or "slack"."""
-
-
-@dataclass(frozen=True)
-class EpochBlock:
-    """The block an ownership epoch's signatures name on one chain: they were made at or
-    after it."""
-
-    height: int
-    hash: str
-    """Lowercase hex without 0x, as chains.base.BlockRef holds it."""
-
-
-@dataclass(frozen=True)
-class EpochConfig:
-    """[[ownership.epochs]]: one signing round, whose signatures later runs reuse."""
-
-    id: str
-    blocks: Mapping[str, EpochBlock]
-    """Chain name ("bitcoin", "ethereum") -> its epoch block."""
-    expires: str | None = None
-    """ISO 8601 UTC ("2027-03-31T00:00:00Z"), signed with the epoch; None: no expiry."""
-    key: str = ""
-    """Where it is in the file, e.g. "ownership.epochs[0]" (for messages)."""
-
-
-@dataclass(frozen=True)
-class OwnershipConfig:
-    """[ownership]: the epochs wallets' proofs may name, and how old a proof may be.
-
-    A wallet whose `ownership` names no `epoch` signs today's point-in-time challenge of
-    the pinned block (chains/challenge.py). The maximum age falls back to the rule pack's,
-    then to DEFAULT_MAX_AGE_DAYS (verifier/holdings/ownership.py resolves it).
-    """
-
-    epochs: tuple[EpochConfig, ...] = ()
-    max_age_days: int | None = None
-    max_age_blocks: Mapping[str, int] = field(default_factory=dict)
-    """Chain name -> the most blocks between the epoch block and the pinned block."""
-
-    def epoch(self, epoch_id: str) -> EpochConfig | None:
-        return next((e for e in self.epochs if e.id == epoch_id), None)
-
-
-@dataclass(frozen=True)
-class PorConfig:
-    """Everything `por snapshot`, `por reconcile` and `por attest` need."""
-
-    path: Path
-    exchange: str
-    attestation_id: str
-    """Empty only in a config loaded with `need_attestation_id=False` that gives none."""
-    bitcoin: BitcoinConfig | None = None
-    ethereum: EthereumConfig | None = None
-    count_custodial: bool = False
-    reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
-    raw: Mapping[str, Any] = field(default_factory=dict)
-    database: DatabaseConfig = field(default_factory=DatabaseConfig)
-    alerts: AlertsConfig = field(default_factory=AlertsConfig)
-    ownership: OwnershipConfig = field(default_factory=OwnershipConfig)
-
-
-# ----------------------------------------------------------------------------- schema errors
-
-Problem = tuple[InputError, ErrorDetails | None]
-"""A problem of a config: the error, and pydantic's details when the schema found it."""
-
-_URL_KEYS = frozenset({"url", "webhook"})
-
-
-def error_key(loc: Sequence[str | int]) -> str:
-    """pydantic's location as messages name a key: ("bitcoin", "wallets", 2, "address")
-    -> "bitcoin.wallets[2].address"."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def schema_error(path: Path, error: ErrorDetails) -> InputError:
-    """One pydantic error in the project's phrasing, naming the file and the key.
-
-    Values are quoted masked (a URL may hold an API key); a missing or unknown key quotes
-    nothing.
-    """
-    ctx: dict[str, Any] = dict(error.get("ctx") or {})
-    loc = [*error["loc"], *([ctx["field"]] if "field" in ctx else [])]
-    kind = error["type"]
-    shown: str | None = None
-    if kind == "por":
-        message, shown = error["msg"], ctx.get("shown")
-    elif kind == "missing":
-        message = "missing"
-    elif kind == "extra_forbidden":
-        known, close = unknown_key_help(error["loc"])
-        message = f"unknown key (known: {', '.join(known)})" if known else "unknown key"
-        if close is not None:
-            message += f"; did you mean {close!r}?"
-    else:
-        message = _TYPE_MESSAGES.get(kind, "has the wrong type")
-        shown = printable(error.get("input"))
-    if shown is not None:
-        # a URL key's value is masked as a URL; anything else for URLs quoted inside it
-        shown = mask_text(mask_url(shown) if loc and loc[-1] in _URL_KEYS else shown)
-    return InputError(message, file=str(path), key=error_key(loc) or None, value=shown)
-
-
-def _unwrap(annotation: Any) -> Any:
-    """The model class or container type behind Annotated[...] and X | None."""
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
-            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-        else:
-            return annotation
-
-
-def known_keys(loc: Sequence[str | int]) -> list[str]:
-    """The keys the table at `loc` accepts (empty when `loc` is not a table of the schema)."""
-    current: Any = PorToml
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            fields = {f.alias or name: f for name, f in current.model_fields.items()}
-            if not isinstance(part, str) or part not in fields:
-                return []
-            current = fields[part].annotation
-        elif typing.get_origin(current) in (list, dict):
-            current = typing.get_args(current)[-1]
-        else:
-            return []
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [f.alias or name for name, f in current.model_fields.items()]
-    return []
-
-
-def unknown_key_help(loc: Sequence[str | int]) -> tuple[list[str], str | None]:
-    """For an unknown key at `loc`: the keys its table accepts, and the closest of them."""
-    known = known_keys(loc[:-1])
-    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6) if loc else []
-    return known, close[0] if close else None
-
-
-_TYPE_MESSAGES = {
-    "model_type": "must be a table",
-    "model_attributes_type": "must be a table",
-    "dict_type": "must be a table",
-    "list_type": "must be a list",
-    "bool_type": "must be true or false",
-    "string_type": "must be a string",
-}
-
-
-def validate(path: Path, raw: Mapping[str, Any]) -> tuple[PorToml | None, list[Problem]]:
-    """The file's data checked against the schema: the model, or every problem found."""
-    try:
-        return PorToml.model_validate(raw), []
-    except ValidationError as exc:
-        return None, [(schema_error(path, e), e) for e in exc.errors(include_url=False)]
-
+from verifier.inputs.config_values import (
+    AlertsConfig,
+    BitcoinConfig,
+    DatabaseConfig,
+    EpochBlock,
+    EpochConfig,
+    EthereumConfig,
+    NodeConfig,
+    OwnershipConfig,
+    PorConfig,
+    ReconcileConfig,
+    TokenConfig,
+    WalletConfig,
+    address_key,
+    wallet_name,
+)
 
 # ----------------------------------------------------------------------------- model -> values
 

@@ -29,7 +29,9 @@ from typing import Any
 from chains.base import Chain
 from verifier.base import safetoml
 from verifier.base.errors import InputError, PorError
-from verifier.inputs.config import BitcoinConfig, EthereumConfig, config_problems, unknown_key_help
+from verifier.inputs.config import config_problems
+from verifier.inputs.config_errors import unknown_key_help
+from verifier.inputs.config_values import BitcoinConfig, EthereumConfig
 from verifier.inputs.placeholders import placeholders_first
 from verifier.inputs.problems import Problem, bare_message, fail, problem_of
 from verifier.inputs.toml_lines import with_lines

@@ -16,7 +16,9 @@ from typing import Any
 
 from verifier.base import safetoml
 from verifier.base.errors import InputError
-from verifier.inputs.config import PorConfig, semantic_problems, to_config, validate
+from verifier.inputs.config import semantic_problems, to_config
+from verifier.inputs.config_errors import validate
+from verifier.inputs.config_values import PorConfig
 from verifier.inputs.placeholders import PLACEHOLDER, has_placeholder
 
 

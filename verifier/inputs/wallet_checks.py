@@ -19,7 +19,7 @@ from typing import Any
 
 from verifier.base.console import plural
 from verifier.base.errors import InputError
-from verifier.inputs.config import TokenConfig, WalletConfig
+from verifier.inputs.config_values import TokenConfig, WalletConfig
 from verifier.inputs.problems import Problem, bare_message, fail, problem_of
 
 

@@ -33,7 +33,7 @@ from attestations.document.sign import build_attestation, sign_attestation
 from chains.base import OwnershipCheck
 from verifier.base import safejson
 from verifier.base.errors import PorError, StoreError, UsageError
-from verifier.inputs.config import PorConfig
+from verifier.inputs.config_values import PorConfig
 from verifier.inputs.keys import load_signing_key
 from verifier.jobs.pipeline import Inputs, Outcome
 from verifier.reserve.pack_file import known_packs

@@ -26,7 +26,7 @@ from attestations.proofs import RootDocument, check_root_document, parse_root_do
 from verifier.base import safejson, safetoml
 from verifier.base.errors import InputError, InvalidProof, StoreError
 from verifier.holdings.snapshot import Snapshot, take_snapshot
-from verifier.inputs.config import PorConfig
+from verifier.inputs.config_values import PorConfig
 from verifier.inputs.prices import Price, load_prices
 from verifier.reconcile.coverage import reconcile
 from verifier.reconcile.reserve_inputs import reserve_inputs

@@ -31,7 +31,7 @@ from chains.base import OwnershipCheck
 from verifier.base import safejson, safetoml
 from verifier.base.errors import InputError, PorError
 from verifier.holdings.ownership import DEFAULT_MAX_AGE_DAYS, PACK_PARAMETER
-from verifier.inputs.config import PorConfig
+from verifier.inputs.config_values import PorConfig
 from verifier.inputs.prices import Price
 from verifier.jobs.pipeline import Inputs, figures
 from verifier.jobs.verification import Verification, document_limits, short

@@ -20,7 +20,7 @@ from chains.eth_ownership import check_eip1271
 from verifier.base.console import plural
 from verifier.base.errors import ChainError
 from verifier.holdings.ownership import epoch_message, judged, on_chain_problem, proof_age
-from verifier.inputs.config import PorConfig
+from verifier.inputs.config_values import PorConfig
 from verifier.jobs.verification import Verification, document_limits, short, wallet_key
 from verifier.jobs.verify_ownership import signature_verdict
 

@@ -484,7 +484,8 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0)
     from verifier.history.schedule import RunOptions, open_store, run_once
     from verifier.history.view import read_runs, render_table
     from verifier.holdings.plans import build_plans
-    from verifier.inputs.config import PorConfig, load_config
+    from verifier.inputs.config import load_config
+    from verifier.inputs.config_values import PorConfig
     from verifier.inputs.keys import create_signing_key
     from verifier.jobs.attest import attest
     from verifier.jobs.pipeline import Outcome, load_inputs, reconcile_now
