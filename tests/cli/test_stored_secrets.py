@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import pytest
 
 from verifier.base import logs
-from verifier.history import schedule
+from verifier.history import loop
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -129,13 +129,13 @@ retries = 0
 
 def run_loop_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """`--every` runs one run and returns (no signal handlers installed in pytest)."""
-    real = schedule.run_loop
+    real = loop.run_loop
 
     def once(run: Any, interval: int, stop: Any, **kwargs: Any) -> int:
         return real(run, interval, stop, **{**kwargs, "max_runs": 1})
 
-    monkeypatch.setattr(schedule, "run_loop", once)
-    monkeypatch.setattr(schedule.Stop, "install", lambda self: None)
+    monkeypatch.setattr(loop, "run_loop", once)
+    monkeypatch.setattr(loop.Stop, "install", lambda self: None)
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

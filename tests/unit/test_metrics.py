@@ -1,5 +1,5 @@
 """The metrics (verifier/history/metrics.py): families from stored runs, the textfile, the
-/metrics and /healthz endpoint, and the loop's health (verifier/history/schedule.py). Parsed with
+/metrics and /healthz endpoint, and the loop's health (verifier/history/loop.py). Parsed with
 prometheus_client's own parser, as a scraper reads them."""
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from prom_fixtures import sample, samples
 from prometheus_client import generate_latest
 
 from verifier.base.errors import EXIT_INFRA, NodeUnavailable, PorError, StoreError
+from verifier.history.loop import LiveMetrics, LoopHealth, Stop, run_loop
 from verifier.history.metrics import MetricsServer, MetricsSnapshot, registry, write_metrics
-from verifier.history.schedule import LiveMetrics, LoopHealth, RunOptions, Stop, run_loop, run_once
+from verifier.history.schedule import RunOptions, run_once
 
 CONFIG = """
 [exchange]

@@ -19,7 +19,8 @@ from postgres_fixtures import WebhookReceiver, sample_report
 from prom_fixtures import sample
 
 from verifier.base.errors import NodeUnavailable, PorError, UsageError
-from verifier.history.schedule import RunOptions, Stop, parse_interval, run_loop, run_once
+from verifier.history.loop import Stop, parse_interval, run_loop
+from verifier.history.schedule import RunOptions, run_once
 from verifier.history.store import Store
 
 CONFIG = """
@@ -129,7 +130,7 @@ def test_loop_stops_while_waiting() -> None:
 
 STOP_UNDER_SIGNALS = """
 import os, random, signal, sys, threading
-from verifier.history.schedule import Stop
+from verifier.history.loop import Stop
 for _ in range(int(sys.argv[1])):
     stop = Stop()
     stop.install()

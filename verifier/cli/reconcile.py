@@ -208,13 +208,10 @@ def reconcile_cmd(
     Exit 0 covered and reserve met, 1 shortfall or under a threshold, 3 invalid input,
     4 node, network or database failure (a failed run is stored with its error)."""
     from verifier.history.alerts import parse_drift
+    from verifier.history.loop import LiveMetrics, Stop, parse_interval, run_loop
     from verifier.history.schedule import (
-        LiveMetrics,
         RunOptions,
-        Stop,
         now_iso,
-        parse_interval,
-        run_loop,
         run_once,
         run_summary,
         unrecorded_summary,
