@@ -14,7 +14,9 @@ import re
 import shutil
 import subprocess
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,3 +222,177 @@ def test_tiny_figures_never_show_in_exponent_notation() -> None:
     assert money("0.0000001") == "0.00"
     assert number(Decimal("1E-9")) == "0.000000001"
     assert pct("0.000000001") == "0.00%"
+
+
+# ----------------------------------------------------------------------------- chart axes
+
+
+def _is_round_step(step: Decimal) -> bool:
+    """1, 2 or 5 × 10^k."""
+    digits = step.normalize().as_tuple().digits
+    return len(digits) == 1 and digits[0] in (1, 2, 5)
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        ("0.95", "1.0299"),
+        ("0.9658", "1.0385"),
+        ("0.99", "1.0199"),
+        ("0", "6260226600.9482188"),
+        ("0", "128002323123.5"),
+        ("0.9", "12.36"),
+        ("0", "0"),
+        ("7", "7"),
+        ("0", "0.000003"),
+        ("1E30", "1.3E30"),
+    ],
+)
+def test_value_axes_step_in_round_values(low: str, high: str) -> None:
+    from verifier.report.charts import round_ticks
+
+    ticks = round_ticks(Decimal(low), Decimal(high))
+    assert 3 <= len(ticks) <= 6, ticks
+    assert ticks[0] <= Decimal(low) and ticks[-1] >= Decimal(high)
+    steps = {b - a for a, b in pairwise(ticks)}
+    assert len(steps) == 1 and _is_round_step(steps.pop()), ticks
+
+
+def test_value_axis_labels_read_as_round_values() -> None:
+    from verifier.report.charts import amount_label, percent_label, round_ticks
+
+    percents = [percent_label(t) for t in round_ticks(Decimal("0.9658"), Decimal("1.0385"))]
+    assert percents == ["96%", "98%", "100%", "102%", "104%"]
+    assert percent_label(Decimal("1.005")) == "100.5%"
+    amounts = [amount_label(t) for t in round_ticks(Decimal(0), Decimal("6260226600.9"))]
+    assert amounts == ["0", "2bn", "4bn", "6bn", "8bn"]
+    assert amount_label(Decimal("1500000000")) == "1.5bn"
+    assert amount_label(Decimal("500000")) == "500k"
+    assert amount_label(Decimal("0.25")) == "0.25"
+
+
+def _at(iso: str) -> Decimal:
+    from verifier.report.charts import _seconds
+
+    return _seconds(iso)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "pattern"),
+    [
+        ("2026-12-05T00:55:46.660Z", "2026-12-05T00:55:46.989Z", r"\d\d:\d\d:\d\d"),
+        ("2026-12-05T00:00:00Z", "2026-12-05T00:07:00Z", r"\d\d:\d\d:\d\d"),
+        ("2026-12-05T00:00:00Z", "2026-12-05T00:00:40Z", r"\d\d:\d\d:\d\d"),
+        ("2026-12-05T00:00:00Z", "2026-12-05T03:00:00Z", r"\d\d:\d\d"),
+        ("2026-12-05T23:00:00Z", "2026-12-06T03:00:00Z", r"\d\d:\d\d"),
+        ("2026-12-05T00:00:00Z", "2026-12-20T03:00:00Z", r"\d\d-\d\d"),
+        ("2026-12-05T00:00:00Z", "2028-12-20T03:00:00Z", r"\d{4}-\d\d"),
+        ("2026-12-05T00:00:00Z", "2026-12-05T00:00:00Z", r"\d\d:\d\d:\d\d"),
+    ],
+)
+def test_date_axis_labels_are_few_distinct_and_fine_enough(
+    first: str, last: str, pattern: str
+) -> None:
+    from verifier.report.charts import time_ticks
+
+    t0, t1 = _at(first), _at(last)
+    ticks, caption = time_ticks(t0, t1)
+    labels = [text for _, text in ticks]
+    assert 1 <= len(labels) <= 5, labels
+    assert len(set(labels)) == len(labels), labels
+    assert all(re.fullmatch(pattern, text) for text in labels), labels
+    assert all(t0 <= tick <= t1 for tick, _ in ticks)
+    # the first and last run's dates, each once, in the caption
+    day0, day1 = first[:10], last[:10]
+    assert caption.count(day0) == 1 and caption.count(day1) == 1, caption
+    assert caption == f"run started (UTC), {day0}" + ("" if day0 == day1 else f" to {day1}")
+
+
+def test_short_runs_show_seconds_and_hours_show_round_times() -> None:
+    from verifier.report.charts import time_ticks
+
+    seconds, _ = time_ticks(_at("2026-12-05T00:00:00Z"), _at("2026-12-05T00:07:00Z"))
+    assert [t for _, t in seconds] == ["00:00:00", "00:02:00", "00:04:00", "00:06:00"]
+    hours, _ = time_ticks(_at("2026-12-05T00:00:00Z"), _at("2026-12-05T03:00:00Z"))
+    assert [t for _, t in hours] == ["00:00", "01:00", "02:00", "03:00"]
+    # the demo's runs within one second: one label, not three "00:55" in a row
+    demo, _ = time_ticks(_at("2026-12-05T00:55:46.660Z"), _at("2026-12-05T00:55:46.989Z"))
+    assert [t for _, t in demo] == ["00:55:46"]
+
+
+def _texts(svg: str) -> list[tuple[Decimal, str, str]]:
+    """(y, text, the tag's attributes) of every <text> in `svg`."""
+    return [
+        (Decimal(m.group(2)), m.group(3), m.group(1))
+        for m in re.finditer(r'<text ([^>]*?y="([-\d.]+)"[^>]*)>([^<]*)</text>', svg)
+    ]
+
+
+def _value_labels(svg: str) -> list[tuple[Decimal, str]]:
+    return [(y, t) for y, t, attrs in _texts(svg) if 'x="0"' in attrs and t != "coverage"]
+
+
+def test_the_hundred_percent_line_is_labelled_clear_of_its_neighbours() -> None:
+    times = ["2026-12-05T00:00:00.000Z", "2026-12-05T01:00:00.000Z"]
+    for values in (("12.34", "13.5"), ("0.97", "1.03"), ("1.0099", "1.0099"), ("0.5", "1.2")):
+        series = {"BTC": [(t, Decimal(v)) for t, v in zip(times, values, strict=True)]}
+        svg = str(line_chart("c", times, series, percent=True, unit="coverage")[0])
+        labels = _value_labels(svg)
+        hundred = [y for y, t in labels if t == "100%"]
+        assert len(hundred) == 1, labels
+        assert 'stroke-dasharray="6 4"' in svg
+        for y, text in labels:
+            assert text == "100%" or abs(y - hundred[0]) >= 18, (values, labels)
+            # a gridline at every labelled value
+            assert f'y1="{y + 3}" x2="100%" y2="{y + 3}"' in svg, (text, svg)
+        assert all(re.fullmatch(r"\d+%", t) for _, t in labels), labels
+
+
+def test_coincident_lines_are_each_labelled_at_their_end() -> None:
+    times = ["2026-12-05T00:55:46.660Z", "2026-12-05T00:55:46.989Z"]
+    same = [(t, Decimal("1.0099")) for t in times]
+    svg = str(
+        line_chart(
+            "c", times, {"USDT": same, "BTC": same, "ETH": same}, percent=True, unit="coverage"
+        )[0]
+    )
+    ends = sorted((y, t) for y, t, attrs in _texts(svg) if 'class="line-end"' in attrs)
+    assert sorted(t for _, t in ends) == ["BTC", "ETH", "USDT"]
+    rows = [y for y, _ in ends]
+    assert all(b - a >= 13 for a, b in pairwise(rows)), ends
+    # every line's points are drawn, the earlier lines' larger: equal points show as rings
+    sizes = re.findall(r'<path d="M[^"]*" stroke="[^"]*" stroke-width="(\d+)"', svg)
+    assert len(sizes) == 6 and len(set(sizes)) == 3
+
+
+def test_end_labels_stack_only_when_they_would_touch() -> None:
+    from verifier.report.charts import end_label_rows
+
+    apart = [Decimal(100), Decimal(50)]
+    assert end_label_rows(apart) == apart
+    stacked = end_label_rows([Decimal(50)] * 3)
+    assert stacked == [Decimal(37), Decimal(50), Decimal(63)]  # centred on the lines
+    top = end_label_rows([Decimal(5)] * 2)
+    assert top[0] >= 12 and top[1] - top[0] == 13  # kept inside the chart
+
+
+def test_coverage_chart_axis_is_round_and_compact() -> None:
+    def asset(code: str, owed: str, held: str) -> dict[str, Any]:
+        return {
+            "code": code,
+            "liabilities": {"value": owed},
+            "holdings": {"value": held},
+            "coverage_ratio": "1.01",
+            "covered": True,
+        }
+
+    svg = str(coverage_chart([asset("BTC", "126626906991.9", "128002323123.5")], "JPY"))
+    axis = [t for _, t, attrs in _texts(svg) if 'font-size="12"' in attrs]
+    assert axis == ["0", "50bn", "100bn", "150bn", "value (JPY)"]
+    small = str(coverage_chart([asset("ETH", "1234", "1300")], "JPY"))
+    assert [t for _, t, a in _texts(small) if 'font-size="12"' in a][:-1] == [
+        "0",
+        "500",
+        "1k",
+        "1.5k",
+    ]

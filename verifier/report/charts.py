@@ -21,7 +21,7 @@ Content-Security-Policy forbids inline style).
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from typing import Any
@@ -29,7 +29,7 @@ from typing import Any
 from markupsafe import Markup
 
 from verifier.reconcile.numbers import EXACT
-from verifier.report.figures import compact, component_credit, decimal_or_none, money, pct
+from verifier.report.figures import component_credit, decimal_or_none, money, pct
 
 _GEOMETRY = Context(prec=28, rounding=ROUND_FLOOR)
 """Chart lengths and shares: 28 digits, rounded down (display only, never a verdict)."""
@@ -54,6 +54,59 @@ def _p(part: Decimal, whole: Decimal) -> str:
         return f"{format(share.quantize(Decimal('0.01')), 'f')}%"
 
 
+# ----------------------------------------------------------------------------- axes
+
+_TICKS = Context(prec=100, rounding=ROUND_FLOOR)
+"""Tick arithmetic: wide enough that round values of 28-digit figures stay exact."""
+_UNITS = ((10**12, "tn"), (10**9, "bn"), (10**6, "M"), (10**3, "k"))
+
+
+def _floor(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def round_ticks(low: Decimal, high: Decimal, most: int = 6) -> list[Decimal]:
+    """Axis values a round step apart (1, 2 or 5 × 10^k) from at or below `low` to at or
+    above `high`: the smallest such step that needs at most `most` ticks (so 3 to 6 for
+    the default; 0.95..1.03 gives 94%, 96%, ... 104%). A reader reads 95% at a glance,
+    not 95.12%, so an axis ends at round values rather than at the data's extremes."""
+    low, high = min(low, high), max(low, high)
+    with localcontext(_TICKS):
+        if high == low:
+            # one value: a span around it (0 gets 0..1)
+            high = low + (abs(low) or Decimal(1))
+        exponent = (high - low).adjusted() - 1
+        while True:
+            for digit in (1, 2, 5):
+                step = Decimal(digit).scaleb(exponent)
+                first, last = _floor(low / step), -_floor(-high / step)
+                if last - first + 1 <= most:
+                    return [step * i for i in range(first, last + 1)]
+            exponent += 1
+
+
+def _plain(value: Decimal) -> str:
+    """A round value without trailing zeros or an exponent (2, 1.5, 100, 0.05)."""
+    with localcontext(_TICKS):
+        return format(value.normalize(), "f") if value else "0"
+
+
+def amount_label(value: Decimal) -> str:
+    """A round axis value compactly: 2bn, 1.5bn, 500M, 20k, 0 (no forced decimal, so round
+    steps read as round)."""
+    with localcontext(_TICKS):
+        for size, suffix in _UNITS:
+            if abs(value) >= size:
+                return f"{_plain(value / size)}{suffix}"
+    return _plain(value)
+
+
+def percent_label(ratio: Decimal) -> str:
+    """A round ratio as a percentage without trailing zeros: 0.95 -> 95%, 1.005 -> 100.5%."""
+    with localcontext(_TICKS):
+        return f"{_plain(ratio * 100)}%"
+
+
 def _value(pair: Any) -> Decimal | None:
     return decimal_or_none(pair.get("value")) if isinstance(pair, Mapping) else None
 
@@ -66,17 +119,19 @@ def _svg(height: int, label: str, title: str | None = None) -> Markup:
     ).format(h=height, a=label, t=title or label)
 
 
-def _x_axis(y: int, scale: Decimal, title: str) -> list[Markup]:
-    """A value axis along the bottom: five ticks labelled compactly (31.9bn), and its title."""
+def _x_axis(y: int, ticks: Sequence[Decimal], title: str) -> list[Markup]:
+    """A value axis along the bottom: a tick at each round value (`round_ticks`), labelled
+    compactly (2bn, 1.5M), and its title; the chart's bars run from 0 to the last tick."""
     parts = [Markup('<line x1="0" y1="{y}" x2="100%" y2="{y}" stroke="{c}"/>').format(y=y, c=_AXIS)]
-    for step in range(5):
-        x = f"{step * 25}%"
-        anchor = "start" if step == 0 else "end" if step == 4 else "middle"
+    scale = ticks[-1]
+    for i, tick in enumerate(ticks):
+        x = _p(tick - ticks[0], scale - ticks[0])
+        anchor = "start" if i == 0 else "end" if i == len(ticks) - 1 else "middle"
         parts.append(
             Markup(
                 '<line x1="{x}" y1="{y}" x2="{x}" y2="{y2}" stroke="{c}"/>'
                 '<text x="{x}" y="{ty}" font-size="12" text-anchor="{a}">{t}</text>'
-            ).format(x=x, y=y, y2=y + 5, ty=y + 18, a=anchor, c=_AXIS, t=compact(scale * step / 4))
+            ).format(x=x, y=y, y2=y + 5, ty=y + 18, a=anchor, c=_AXIS, t=amount_label(tick))
         )
     parts.append(
         Markup('<text x="50%" y="{}" font-size="12" text-anchor="middle">{}</text>').format(
@@ -99,7 +154,9 @@ def coverage_chart(assets: Sequence[Mapping[str, Any]], currency: str = "") -> M
     biggest_owed = max(owed, default=Decimal(0))
     # an asset held at many times its liabilities would squash every other bar: the scale
     # stops at twice the largest liability and a longer bar ends in an arrow
-    scale = max([biggest_owed, *(min(h, 2 * biggest_owed) for h in held)]) or Decimal(1)
+    reach = max([biggest_owed, *(min(h, 2 * biggest_owed) for h in held)]) or Decimal(1)
+    ticks = round_ticks(Decimal(0), reach)
+    scale = ticks[-1]  # the axis ends at a round value at or above the longest bar
     axis_y = top + row_h * len(rows) + 4
     title = f"Proven holdings against liabilities per asset, value in {currency}".strip()
     parts = [_svg(axis_y + 42, title)]
@@ -131,7 +188,7 @@ def coverage_chart(assets: Sequence[Mapping[str, Any]], currency: str = "") -> M
                 '<text x="100%" y="{}" font-size="14" text-anchor="end" fill="{}">{}{}</text>'
             ).format(y + 15, colour, pct(a.get("coverage_ratio")), suffix)
         )
-    parts.extend(_x_axis(axis_y, scale, f"value ({currency})" if currency else "value"))
+    parts.extend(_x_axis(axis_y, ticks, f"value ({currency})" if currency else "value"))
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
 
@@ -258,6 +315,13 @@ _LINE_H = 256
 _PLOT_TOP, _PLOT_BOTTOM = 36, 200
 _SERIES = PALETTE
 _FAILED = BAD
+_CLEAR = 18
+"""Pixels a value label keeps from the 100% line's label (11 px text and its halo)."""
+_ROW = 13
+"""Pixels between the baselines of two end-of-line labels nudged apart."""
+_MINUTE, _DAY = 60, 86400
+_TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+_DAY_STEPS = (1, 2, 3, 7, 14, 28, 56, 91, 182, 364, 728, 1820, 3640)
 
 
 def _seconds(iso: str) -> Decimal:
@@ -271,6 +335,66 @@ def _n(value: Decimal) -> str:
         return format(value.quantize(Decimal("0.1")), "f")
 
 
+def _utc(seconds: Decimal, form: str) -> str:
+    return datetime.fromtimestamp(_floor(seconds), UTC).strftime(form)
+
+
+def time_ticks(t0: Decimal, t1: Decimal) -> tuple[list[tuple[Decimal, str]], str]:
+    """The date axis of runs from `t0` to `t1` (seconds since the epoch, UTC): ticks at round
+    times, each label once, and the axis caption, which names the first and last run's ISO
+    dates once. The labels are as fine as the span needs: HH:MM:SS under ten minutes, HH:MM
+    under a day, MM-DD under a year, YYYY-MM beyond; at most 5 (4 for long labels,
+    which would crowd a phone). Runs closer than any round step get their own times."""
+    span = t1 - t0
+    steps: tuple[int, ...]
+    if span < 10 * _MINUTE:
+        form, steps = "%H:%M:%S", _TIME_STEPS
+    elif span < _DAY:
+        form, steps = "%H:%M", tuple(s for s in _TIME_STEPS if s >= _MINUTE)
+    else:
+        form = "%m-%d" if span < 300 * _DAY else "%Y-%m"  # steps of 91 days and more
+        steps = tuple(d * _DAY for d in _DAY_STEPS)
+    most = 5 if len(_utc(t0, form)) <= 5 else 4
+    ticks: list[Decimal] = []
+    for step in steps:
+        first, last = -_floor(-t0 / step), _floor(t1 / step)
+        if last - first + 1 <= most:
+            ticks = [Decimal(step * i) for i in range(first, last + 1)]
+            break
+    if len(ticks) < 2:
+        ticks = [t0, t1] if t1 > t0 else [t0]
+    labelled: dict[str, Decimal] = {}
+    for tick in ticks:
+        labelled.setdefault(_utc(tick, form), tick)  # two runs in one second: one label
+    first_day, last_day = _utc(t0, "%Y-%m-%d"), _utc(t1, "%Y-%m-%d")
+    dates = first_day if first_day == last_day else f"{first_day} to {last_day}"
+    return [(tick, text) for text, tick in labelled.items()], f"run started (UTC), {dates}"
+
+
+def end_label_rows(
+    ends: Sequence[Decimal], top: int = 12, bottom: int = _PLOT_BOTTOM - 2, gap: int = _ROW
+) -> list[Decimal]:
+    """Baselines for the labels at the ends of lines wanting `ends` (pixels, down the page),
+    at least `gap` apart: labels that would touch form a stack centred where they want to
+    be (equal lines get one label each, in the order given, the first on top), kept
+    between `top` and `bottom`."""
+    stacks: list[tuple[list[int], Decimal]] = []  # (members top-down, first baseline)
+    for i in sorted(range(len(ends)), key=lambda i: (ends[i], i)):
+        members, first = [i], ends[i]
+        # merge with the stack above while they touch, re-centring the merged stack
+        while stacks and stacks[-1][1] + len(stacks[-1][0]) * gap > first:
+            members = stacks.pop()[0] + members
+            first = sum((ends[m] - k * gap for k, m in enumerate(members)), Decimal(0))
+            first /= len(members)
+        stacks.append((members, first))
+    rows = [Decimal(0)] * len(ends)
+    for members, wanted in stacks:
+        first = max(Decimal(top), min(wanted, Decimal(bottom - (len(members) - 1) * gap)))
+        for k, m in enumerate(members):
+            rows[m] = first + k * gap
+    return rows
+
+
 def line_chart(
     title: str,
     times: Sequence[str],
@@ -281,95 +405,42 @@ def line_chart(
     failed: Sequence[tuple[str, Any]] = (),
 ) -> tuple[Markup, list[tuple[str, str]]]:
     """Lines over time: `series` (name -> [(ISO time, value)]) over the span of `times`,
-    values labelled on the left (percentages, or compact amounts in `unit`), dates along
-    the bottom, the 100% line on a coverage chart, `failed` runs ((time, id)) as red
-    vertical lines. Returns (svg, legend items); the legend goes below the chart."""
+    round values labelled on the left (percentages, or compact amounts in `unit`) with a
+    gridline each, round times along the bottom, the 100% line on a coverage chart, each
+    line's name at its end, `failed` runs ((time, id)) as red vertical lines. Returns (svg,
+    legend items); the legend goes below the chart."""
     if not times:
         return Markup(""), []
     seconds = [_seconds(t) for t in times]
     t0, t1 = min(seconds), max(seconds)
     span = (t1 - t0) or Decimal(1)
-    values = [v for points in series.values() for _, v in points]
-    low = min([*values, Decimal(0)]) if values else Decimal(0)
-    high = max(values) if values else Decimal(1)
+    values = [v for points in series.values() for _, v in points if v.is_finite()]
     if percent:
-        # coverage moves by a few percent around 100%: an axis from 0 would flatten it
-        low = max(Decimal(0), min([*values, Decimal(1)]) - Decimal("0.05"))
-        high = max([*values, Decimal(1)]) + Decimal("0.02")
-    if high == low:
-        high = low + 1
+        # coverage moves by a few percent around 100%: an axis from 0 would flatten it, so
+        # the axis spans the values and 100% with an eighth of that span (at least 1%) spare
+        lowest, highest = min([*values, Decimal(1)]), max([*values, Decimal(1)])
+        spare = max((highest - lowest) / 8, Decimal("0.01"))
+        ticks = round_ticks(max(Decimal(0), lowest - spare), highest + spare)
+    else:
+        ticks = round_ticks(min([*values, Decimal(0)]), max(values, default=Decimal(1)))
+    low, high = ticks[0], ticks[-1]
     plot = Decimal(_PLOT_BOTTOM - _PLOT_TOP)
 
     def x(t: Decimal) -> Decimal:  # 1..99 (% of the width): points clear of the edges
         with localcontext(_GEOMETRY):
             return 1 + (t - t0) / span * 98
 
-    def y(v: Decimal) -> str:
+    def y(v: Decimal) -> Decimal:
         with localcontext(_GEOMETRY):
-            return _n(_PLOT_BOTTOM - (v - low) / (high - low) * plot)
-
-    def label(v: Decimal) -> str:
-        return pct(v) if percent else compact(v)
+            return _PLOT_BOTTOM - (v - low) / (high - low) * plot
 
     parts = [
         _svg(_LINE_H, title),
         Markup('<text x="0" y="12" font-size="12" font-weight="600">{}</text>').format(unit),
     ]
-    hundred = percent and low < 1 <= high
-    labels: list[Markup] = []  # value labels go on top of the lines, drawn last
-    for v in (low, (low + high) / 2, high):
-        if hundred and abs(Decimal(y(v)) - Decimal(y(Decimal(1)))) < 14:
-            continue  # its label would sit on the 100% line's
-        parts.append(
-            Markup('<line x1="0" y1="{y}" x2="100%" y2="{y}" stroke="#e0e0e0"/>').format(y=y(v))
-        )
-        labels.append(
-            Markup('<text x="0" y="{ty}" font-size="11" fill="{c}" {h}>{t}</text>').format(
-                ty=_n(Decimal(y(v)) - 3), c=_AXIS, h=_HALO, t=label(v)
-            )
-        )
-    if hundred:
-        # the line coverage must stay above, labelled on the axis like the other values
-        parts.append(
-            Markup(
-                '<line x1="0" y1="{y}" x2="100%" y2="{y}" stroke="{c}" stroke-dasharray="6 4"/>'
-            ).format(y=y(Decimal(1)), c=_FAILED)
-        )
-        labels.append(
-            Markup(
-                '<text x="0" y="{ty}" font-size="11" font-weight="600" fill="{c}" {h}>100%</text>'
-            ).format(ty=_n(Decimal(y(Decimal(1))) - 3), c=_FAILED, h=_HALO)
-        )
-    parts.append(
-        Markup('<line x1="0" y1="{b}" x2="100%" y2="{b}" stroke="{c}"/>').format(
-            b=_PLOT_BOTTOM, c=_AXIS
-        )
-    )
-    ticks = sorted({t0, t1, *([(t0 + t1) / 2] if t1 > t0 else [])})
-    for tick in ticks:
-        anchor = "start" if tick == t0 and t1 > t0 else "end" if tick == t1 else "middle"
-        if t1 == t0:
-            anchor = "middle"
-        parts.append(
-            Markup(
-                '<line x1="{x}%" y1="{b}" x2="{x}%" y2="{b2}" stroke="{c}"/>'
-                '<text x="{tx}" y="{ty}" font-size="11" text-anchor="{a}">{t}</text>'
-            ).format(
-                x=_n(x(tick)),
-                b=_PLOT_BOTTOM,
-                b2=_PLOT_BOTTOM + 4,
-                c=_AXIS,
-                tx="0" if anchor == "start" else "100%" if anchor == "end" else "50%",
-                ty=_PLOT_BOTTOM + 17,
-                a=anchor,
-                t=datetime.fromtimestamp(int(tick), UTC).strftime("%Y-%m-%d %H:%M"),
-            )
-        )
-    parts.append(
-        Markup(
-            '<text x="50%" y="{}" font-size="12" text-anchor="middle">run started (UTC)</text>'
-        ).format(_PLOT_BOTTOM + 40)
-    )
+    labels = _value_axis(ticks, y, percent)  # drawn last, on top of the lines
+    parts.extend(labels[0])
+    parts.extend(_time_axis(t0, t1, x))
     for when, run_id in failed:
         parts.append(
             Markup(
@@ -377,18 +448,117 @@ def line_chart(
                 'stroke-width="2"><title>run {id} failed</title></line>'
             ).format(x=_n(x(_seconds(when))), t=_PLOT_TOP, b=_PLOT_BOTTOM, c=_FAILED, id=run_id)
         )
+    lines, ends, legend = _lines(series, x, y, percent, unit)
+    parts.extend(lines)
+    parts.extend(labels[1])
+    parts.extend(ends)
+    if failed:
+        legend.append((_FAILED, "failed run (red vertical line)"))
+    parts.append(Markup("</svg>"))
+    return Markup("\n").join(parts), legend
+
+
+def _value_axis(
+    ticks: Sequence[Decimal], y: Callable[[Decimal], Decimal], percent: bool
+) -> tuple[list[Markup], list[Markup]]:
+    """The value axis of a line chart: (gridlines, labels), a gridline and a label at each
+    round value and on a coverage chart the dashed 100% line, labelled in red; a value
+    whose label would touch the 100% label gives way to it."""
+    hundred = percent and ticks[0] <= 1 <= ticks[-1]
+    lines: list[Markup] = []
+    labels: list[Markup] = []
+    for tick in ticks:
+        if hundred and tick != 1 and abs(y(tick) - y(Decimal(1))) < _CLEAR:
+            continue
+        if hundred and tick == 1:
+            continue  # drawn below as the 100% line
+        lines.append(
+            Markup('<line x1="0" y1="{y}" x2="100%" y2="{y}" stroke="#e0e0e0"/>').format(
+                y=_n(y(tick))
+            )
+        )
+        labels.append(
+            Markup('<text x="0" y="{ty}" font-size="11" fill="{c}" {h}>{t}</text>').format(
+                ty=_n(y(tick) - 3),
+                c=_AXIS,
+                h=_HALO,
+                t=percent_label(tick) if percent else amount_label(tick),
+            )
+        )
+    if hundred:
+        # the line coverage must stay above, labelled on the axis like the other values
+        lines.append(
+            Markup(
+                '<line x1="0" y1="{y}" x2="100%" y2="{y}" stroke="{c}" stroke-dasharray="6 4"/>'
+            ).format(y=_n(y(Decimal(1))), c=_FAILED)
+        )
+        labels.append(
+            Markup(
+                '<text x="0" y="{ty}" font-size="11" font-weight="600" fill="{c}" {h}>100%</text>'
+            ).format(ty=_n(y(Decimal(1)) - 3), c=_FAILED, h=_HALO)
+        )
+    lines.append(
+        Markup('<line x1="0" y1="{b}" x2="100%" y2="{b}" stroke="{c}"/>').format(
+            b=_PLOT_BOTTOM, c=_AXIS
+        )
+    )
+    return lines, labels
+
+
+def _time_axis(t0: Decimal, t1: Decimal, x: Callable[[Decimal], Decimal]) -> list[Markup]:
+    """The date axis under a line chart: `time_ticks` at their places (a label near an
+    edge grows inwards, so it is never cut off) and the caption with the dates."""
+    ticks, caption = time_ticks(t0, t1)
+    parts = []
+    for tick, text in ticks:
+        at = x(tick)
+        anchor = "start" if at < 9 else "end" if at > 91 else "middle"
+        parts.append(
+            Markup(
+                '<line x1="{x}%" y1="{b}" x2="{x}%" y2="{b2}" stroke="{c}"/>'
+                '<text x="{x}%" y="{ty}" font-size="11" text-anchor="{a}">{t}</text>'
+            ).format(
+                x=_n(at),
+                b=_PLOT_BOTTOM,
+                b2=_PLOT_BOTTOM + 4,
+                c=_AXIS,
+                ty=_PLOT_BOTTOM + 17,
+                a=anchor,
+                t=text,
+            )
+        )
+    parts.append(
+        Markup('<text x="50%" y="{}" font-size="12" text-anchor="middle">{}</text>').format(
+            _PLOT_BOTTOM + 40, caption
+        )
+    )
+    return parts
+
+
+def _lines(
+    series: Mapping[str, Sequence[tuple[str, Decimal]]],
+    x: Callable[[Decimal], Decimal],
+    y: Callable[[Decimal], Decimal],
+    percent: bool,
+    unit: str,
+) -> tuple[list[Markup], list[Markup], list[tuple[str, str]]]:
+    """The lines, their points and their names: (a nested SVG of the lines, the names at
+    the lines' ends, legend items). Lines with equal values would hide each other, so the
+    points of a line drawn earlier are larger (equal points show as rings of every colour)
+    and the names at equal ends are stacked rather than drawn on top of each other."""
     # the lines: a nested SVG stretched to the chart's width (1000 units = 100%), strokes
     # and points keeping their size in pixels
-    parts.append(
+    parts = [
         Markup(
             '<svg x="0" y="0" width="100%" height="{h}" viewBox="0 0 1000 {h}" '
             'preserveAspectRatio="none" overflow="visible">'
         ).format(h=_LINE_H)
-    )
+    ]
     legend = []
-    for i, (name, points) in enumerate(sorted(series.items())):
+    named = sorted((name, points) for name, points in series.items() if points)
+    for i, (name, points) in enumerate(named):
         colour = _SERIES[i % len(_SERIES)]
-        coords = [(_n(x(_seconds(t)) * 10), y(v)) for t, v in points]
+        coords = [(_n(x(_seconds(t)) * 10), _n(y(v))) for t, v in points]
         if len(points) > 1:
             parts.append(
                 Markup(
@@ -396,18 +566,29 @@ def line_chart(
                     'vector-effect="non-scaling-stroke" points="{}"/>'
                 ).format(colour, " ".join(f"{px},{py}" for px, py in coords))
             )
+        size = 8 + 4 * min(2, len(named) - 1 - i)
         for (px, py), (t, v) in zip(coords, points, strict=True):
             shown = pct(v) if percent else f"{money(str(v))} {unit}"
             parts.append(
                 Markup(
-                    '<path d="M{} {}h0" stroke="{}" stroke-width="8" stroke-linecap="round" '
+                    '<path d="M{} {}h0" stroke="{}" stroke-width="{}" stroke-linecap="round" '
                     'vector-effect="non-scaling-stroke"><title>{} {}: {}</title></path>'
-                ).format(px, py, colour, name, t, shown)
+                ).format(px, py, colour, size, name, t, shown)
             )
         legend.append((colour, name))
     parts.append(Markup("</svg>"))
-    parts.extend(labels)
-    if failed:
-        legend.append((_FAILED, "failed run (red vertical line)"))
-    parts.append(Markup("</svg>"))
-    return Markup("\n").join(parts), legend
+    # each name on its line, left of the last point (clear of it), in the line's colour: it
+    # reads as belonging to that line and its halo keeps the line from crossing it
+    last = [(x(_seconds(points[-1][0])), y(points[-1][1]) + 4) for _, points in named]
+    ends: list[Markup] = []
+    for at in sorted({at for at, _ in last}):
+        group = [i for i, (where, _) in enumerate(last) if where == at]
+        rows = end_label_rows([last[i][1] for i in group])
+        for i, row in zip(group, rows, strict=True):
+            ends.append(
+                Markup(
+                    '<text class="line-end" x="{x}%" dx="-12" y="{y}" font-size="11" '
+                    'font-weight="600" text-anchor="end" fill="{c}" {h}>{t}</text>'
+                ).format(x=_n(at), y=_n(row), c=_SERIES[i % len(_SERIES)], h=_HALO, t=named[i][0])
+            )
+    return parts, ends, legend
