@@ -17,6 +17,10 @@ balances is sorted by token in Java ``String`` order):
   absent (`DEFAULT_TOKENS`, hard-coded in MEXC's verifier) and the right child's balances
   are summed in. Sums are exact; in the hash they are written plain, trailing zeros stripped.
 * The root is the parent computed at the last level; its hash must equal the file's root.
+* Balances sit under ``balances`` (mexcmerkle's verifier) or, in the files of the older
+  ``com.mxc`` verifier (fcitem/mexc-proof-of-reserves@98868b62, ``MerklePathNode.balance``),
+  under ``balance``; the hashing is the same. One file uses one key throughout (each verifier
+  reads only its own), and a node holding both is refused; the result names the key used.
 
 Invariants: exact decimal sums; levels are distinct and within 0..depth. Stricter than MEXC's
 verifier (which compares the hash only): the root's stated balances must equal the computed
@@ -72,6 +76,8 @@ WEAKNESSES = (
 _TOKEN = re.compile(r"[^,:\x00-\x1f\x7f]+")
 """A token the hashed text can hold unambiguously (no separator, no control character)."""
 _HASH = re.compile(r"([0-9a-f]{32})?")
+BALANCE_KEYS = ("balances", "balance")
+"""Where a node keeps its balances: mexcmerkle's ``balances``, the older ``com.mxc`` ``balance``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +112,16 @@ def _balances(value: object, where: str) -> tuple[dict[str, Decimal], dict[str, 
     return {k: parse_amount(v, f"{where}.{k}") for k, v in texts.items()}, texts
 
 
+def balance_key(entry: Mapping[str, object], where: str) -> str:
+    """The key holding this node's balances: exactly one of `BALANCE_KEYS`."""
+    present = [key for key in BALANCE_KEYS if key in entry]
+    if len(present) > 1:
+        raise InvalidProof("fields", f"{where}: both 'balances' and 'balance' (one node, one key)")
+    if not present:
+        raise InvalidProof("fields", f"{where}: missing 'balances' (or 'balance')")
+    return present[0]
+
+
 def _hash(value: object, where: str) -> str:
     digest = text(value, where)
     if not _HASH.fullmatch(digest):
@@ -137,8 +153,9 @@ def inner(left: Node, right: Node, kind: int) -> Node:
     return Node(_digest(left.hash + "," + right.hash + "," + body), kind, sums)
 
 
-def _levels(path: list[object]) -> tuple[dict[int, Node], int, dict[str, Decimal], str]:
-    """The file's nodes by level, the depth, the root's stated balances and hash."""
+def _levels(path: list[object], key: str) -> tuple[dict[int, Node], int, dict[str, Decimal], str]:
+    """The file's nodes by level, the depth, the root's stated balances and hash; every
+    node keeps its balances under `key`, the key of the file's ``self``."""
     nodes: dict[int, Node] = {}
     for i, raw in enumerate(path):
         where = f"pathList[{i}]"
@@ -146,10 +163,15 @@ def _levels(path: list[object]) -> tuple[dict[int, Node], int, dict[str, Decimal
         level = integer(need(entry, "level", where), f"{where}.level")
         if level in nodes:
             raise InvalidProof("path", f"{where}: a second node at level {level}")
+        if balance_key(entry, where) != key:
+            raise InvalidProof(
+                "fields",
+                f"{where}: balances under a key other than self's {key!r} (one file, one key)",
+            )
         node = Node(
             _hash(need(entry, "hash", where), f"{where}.hash"),
             integer(need(entry, "type", where), f"{where}.type"),
-            _balances(need(entry, "balances", where), f"{where}.balances")[0],
+            _balances(entry[key], f"{where}.{key}")[0],
         )
         if not node.hash and any(node.balances.values()):
             # MEXC's verifier ignores an empty right node's balances: they would prove nothing
@@ -174,13 +196,17 @@ def verify(inp: ProofInput) -> FormatResult:
     path = sequence(need(doc, "pathList", "proof"), "pathList")
     if not path:
         raise InvalidProof("fields", "pathList: empty")
-    amounts, texts = _balances(need(me, "balances", "self"), "self.balances")
+    key = balance_key(me, "self")
+    amounts, texts = _balances(me[key], f"self.{key}")
     proof_id = text(need(me, "proofId", "self"), "self.proofId")
     account = text(need(me, "accountId", "self"), "self.accountId")
     own = _hash(need(me, "hash", "self"), "self.hash")
     kind = integer(need(me, "type", "self"), "self.type")
-    nodes, depth, stated, root_hash = _levels(path)
-    checks = [f"file well-formed: {len(path) - 1} path nodes and the root at level {depth}"]
+    nodes, depth, stated, root_hash = _levels(path, key)
+    checks = [
+        f"file well-formed: {len(path) - 1} path nodes and the root at level {depth}, "
+        f"balances under {key!r}"
+    ]
     leaf = _digest(proof_id + "," + account + "," + joined(texts))
     if leaf != own:
         raise InvalidProof(
@@ -229,5 +255,5 @@ def verify(inp: ProofInput) -> FormatResult:
         node.balances,
         WEAKNESSES,
         sorted(set(seen)),
-        {"empty_siblings": empty},
+        {"empty_siblings": empty, "variant": key},
     )
