@@ -8,7 +8,9 @@ wallet's config names (verifier/holdings/plans.py). Pure: no I/O.
 
 The scheme: one BIP-137-style signature per cosigner over the challenge, plus the witness
 script, which must hash to the P2WSH (or P2SH-P2WSH) address; PROVEN iff at least m
-distinct script keys signed.
+distinct script keys signed. With ``legacy_p2sh`` (OKX's ownership files, whose verifier
+derives a ``3…`` address as ``base58check(0x05 || hash160(script))``), a P2SH address is
+plain P2SH of the script itself, the redeem script, instead of P2SH-P2WSH.
 """
 
 from __future__ import annotations
@@ -144,27 +146,36 @@ def multisig_witness_script(m: int, keys: Sequence[str], *, sort: bool = True) -
     return script.hex()
 
 
-def _script_address(script: bytes, claimed: DecodedAddress) -> DecodedAddress:
-    """The address `script` hashes to, of the kind `claimed` is (P2WSH or P2SH-P2WSH)."""
+def _script_address(
+    script: bytes, claimed: DecodedAddress, legacy_p2sh: bool = False
+) -> DecodedAddress:
+    """The address `script` hashes to, of the kind `claimed` is (P2WSH, P2SH-P2WSH, or plain
+    P2SH with `legacy_p2sh`)."""
+    if claimed.type is AddressType.P2SH and legacy_p2sh:
+        return DecodedAddress(AddressType.P2SH, hash160(script))
     program = sha256(script)
     if claimed.type is AddressType.P2SH:
         return DecodedAddress(AddressType.P2SH, hash160(b"\x00\x20" + program))
     return DecodedAddress(AddressType.P2WSH, program, 0)
 
 
-def checked_witness_script(address: str, claimed: DecodedAddress, text: str, network: str) -> bytes:
-    """The witness script `text` (hex) as bytes, if it hashes to the claimed address."""
+def checked_witness_script(
+    address: str, claimed: DecodedAddress, text: str, network: str, legacy_p2sh: bool = False
+) -> bytes:
+    """The witness (or, `legacy_p2sh`, redeem) script `text` (hex) as bytes, if it hashes to
+    the claimed address."""
     try:
         script = bytes.fromhex(text)
     except ValueError:
         raise InvalidProof(Check.WITNESS_SCRIPT, "the witness script is not hex") from None
-    derived = _script_address(script, claimed)
+    derived = _script_address(script, claimed, legacy_p2sh)
     if not same_address(derived, claimed):
-        wrapped = " wrapped in P2SH" if claimed.type is AddressType.P2SH else ""
+        p2sh = claimed.type is AddressType.P2SH
+        what = "redeem script" if p2sh and legacy_p2sh else "witness script"
+        wrapped = " wrapped in P2SH" if p2sh and not legacy_p2sh else ""
         raise InvalidProof(
             Check.WITNESS_SCRIPT,
-            f"the witness script{wrapped} hashes to {encode_address(derived, network)}, "
-            f"not {address}",
+            f"the {what}{wrapped} hashes to {encode_address(derived, network)}, not {address}",
         )
     return script
 
@@ -175,6 +186,8 @@ def check_p2wsh_multisig(
     signatures: Sequence[str],
     network: str,
     message: str,
+    *,
+    legacy_p2sh: bool = False,
 ) -> str:
     """Verify an m-of-n P2WSH (or P2SH-P2WSH) multisig address by script membership.
 
@@ -196,6 +209,9 @@ def check_p2wsh_multisig(
         The address's network.
     message
         The text that must have been signed (the challenge).
+    legacy_p2sh
+        A P2SH address is plain P2SH of `witness_script` (a redeem script), as OKX's
+        ownership files derive it, not P2SH-P2WSH.
 
     Returns
     -------
@@ -214,7 +230,7 @@ def check_p2wsh_multisig(
             f"{address} is a {claimed.type} address; p2wsh-multisig proves P2WSH and "
             "P2SH-P2WSH addresses",
         )
-    script = checked_witness_script(address, claimed, witness_script, network)
+    script = checked_witness_script(address, claimed, witness_script, network, legacy_p2sh)
     m, keys = parse_multisig(script)
     digest = bip137_message_hash(message)
     signer_of: dict[bytes, int] = {}
@@ -246,7 +262,8 @@ def check_p2wsh_multisig(
             f"only {len(signer_of)} of the {plural(m, 'required key')} of the {m}-of-{len(keys)} "
             "witness script signed the challenge",
         )
+    what = "redeem" if legacy_p2sh and claimed.type is AddressType.P2SH else "witness"
     return (
-        f"{plural(len(signer_of), 'distinct key')} of the {m}-of-{len(keys)} witness script "
+        f"{plural(len(signer_of), 'distinct key')} of the {m}-of-{len(keys)} {what} script "
         f"signed the challenge; the script hashes to {address}"
     )

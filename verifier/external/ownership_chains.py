@@ -191,20 +191,31 @@ def _bitcoin_network(address: str) -> str:
     return "main"
 
 
-def check_bitcoin(address: str, signatures: Sequence[str], message: str, script: str) -> Proven:
+def check_bitcoin(
+    address: str,
+    signatures: Sequence[str],
+    message: str,
+    script: str,
+    *,
+    legacy_p2sh: bool = False,
+) -> Proven:
     """BIP-137 for a single-key address; a witness script and one signature per cosigner for
-    P2WSH (or P2SH with a script)."""
+    P2WSH (or P2SH with a script: P2SH-P2WSH, or with `legacy_p2sh` plain P2SH of the redeem
+    script, OKX's rule, reported as scheme ``p2sh-multisig``)."""
     network = _bitcoin_network(address)
     try:
         kind = decode_address(address, network).type
     except InvalidProof as exc:
         raise Failed("bip137", exc.message, check=exc.check) from None
     if kind in (AddressType.P2WSH,) or (kind is AddressType.P2SH and script):
+        scheme = "p2sh-multisig" if kind is AddressType.P2SH and legacy_p2sh else "p2wsh-multisig"
         if not script:
-            raise Failed("p2wsh-multisig", "no signature: the row carries no witness script")
+            raise Failed(scheme, "no signature: the row carries no witness script")
         return run(
-            "p2wsh-multisig",
-            lambda: check_p2wsh_multisig(address, script, signatures, network, message),
+            scheme,
+            lambda: check_p2wsh_multisig(
+                address, script, signatures, network, message, legacy_p2sh=legacy_p2sh
+            ),
         )
     if kind in (AddressType.P2PKH, AddressType.P2SH, AddressType.P2WPKH):
         if len(signatures) != 1:

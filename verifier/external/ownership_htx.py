@@ -33,6 +33,7 @@ from verifier.external.ownership_rows import (
     amount,
     is_empty,
     make_row,
+    missing,
     run,
 )
 
@@ -69,7 +70,8 @@ def _row(line: int, cells: list[str]) -> OwnershipRow:
 
     def check() -> Proven:
         if is_empty(signature) or is_empty(message):
-            raise Unsigned("no signature in the row ('-')")
+            empty = ("signature", signature) if is_empty(signature) else ("message", message)
+            raise Unsigned(missing(*empty))
         if chain is None:
             raise Unsupported(f"{coin} address {address}: chain not recognised by this tool")
         if chain.family == "evm":

@@ -12,15 +12,28 @@ The layout is decided by the header:
     an empty line, then these rows (11 columns).
 the same with ``Type`` after ``coin`` (12 columns)
     ``okx_por_staking_example.csv``: ``Type`` is ``Non Staking``, ``Native ETH Staking`` or
-    ``Eigenlayer Staking``. OKX reads the columns by position, shifted by one when a ``Type``
-    column is in the header; so do we.
+    ``Eigenlayer Staking``.
+``coin,address,amount,message,signature1,signature2,redeem script/ public key``
+    Okcoin's ``okcoin_por_example.csv`` (okx/proof-of-reserves@6ffa88e7): 7 columns, no
+    network column (the chain comes from the coin's suffix and the address), Bitcoin rows
+    P2SH or P2WSH 2-of-3 multisig with two signatures and the script.
+
+A report layout's columns are read by the names of its header (in the published layouts
+they sit where OKX's verifier reads them by position); a header with a column name not in
+`REPORT_COLUMNS`, a repeated one, or without the required ones is refused: "layout not
+supported: header …" (exit 3, never a verdict). A row needs a cell for every column up to
+the last one before EOA1/EOA2; OKX reads the EOAs only when both cells are there.
 
 EVM signatures are personal_sign over keccak256(message) (``eip191-keccak256``). Who signs
 is OKX's rule: with EOA1 and EOA2, signature1 by EOA1 and signature2 by EOA2; with EOA1
 only, signature1 by EOA1; else signature1 by the address. Staking rows name a validator key
 in the address column and are proven by their withdrawal EOAs: the signature proves the
 EOA, not the validator (a weakness the report states). Bitcoin rows are BIP-137, or a
-witness script plus one signature per cosigner. Other chains are reported unsupported.
+script plus one signature per cosigner: a ``bc1q…`` address is P2WSH of the witness script,
+a ``3…`` address plain P2SH of the redeem script (OKX's ``VerifyUtxoCoinSig``:
+``NewAddressScriptHash(script)``; scheme ``p2sh-multisig``). TRON rows of the report
+layouts (a ``0x`` hex signature) are checked by `chains.tron_signatures.verify_tron`, which
+reports the form that verified. Other chains are reported unsupported.
 """
 
 from __future__ import annotations
@@ -28,7 +41,7 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 
 from verifier.base.errors import InputError
-from verifier.external.ownership_chains import Chain, chain_of, check_bitcoin
+from verifier.external.ownership_chains import Chain, chain_of, check_bitcoin, check_on_chain
 from verifier.external.ownership_csv import blank, csv_rows, shown
 from verifier.external.ownership_evm import EVM_ADDRESS, check_evm
 from verifier.external.ownership_rows import (
@@ -42,6 +55,7 @@ from verifier.external.ownership_rows import (
     amount,
     is_empty,
     make_row,
+    missing,
     run,
 )
 
@@ -57,6 +71,16 @@ OKX_HEADER = (
     "owner2",
 )
 OKX_EVM_SCHEME = "eip191-keccak256"
+REPORT_COLUMNS = (
+    "coin", "type", "network", "snapshot height", "address", "amount", "message",
+    "signature1", "signature2", "redeem script/public key", "eoa1", "eoa2",
+)  # fmt: skip
+"""Every column name of OKX's report layouts (lower case, no space around ``/``)."""
+REQUIRED_COLUMNS = ("coin", "address", "message", "signature1")
+BASE_UNIT_DECIMALS = {"BTC": 8, "ETH": 18, "USDT": 6}
+"""Okcoin's layout (no network column) states row amounts in base units (satoshi, wei, USDT's
+6 decimals; its ETH rows sum to the 5.2834 of its balance section): the decimals of each
+asset it lists. A row of another asset keeps no balance (the file does not say its unit)."""
 STAKING_WEAKNESS = (
     "a staking row's signatures prove control of its withdrawal EOAs (EOA1/EOA2), not of the "
     "validator key in its address column, nor that the staked amount is withdrawable to them"
@@ -88,20 +112,42 @@ def parse_okx(text: str) -> OwnershipReport:
             line=1,
             value=shown(rows[0][1]) if rows else "",
         )
-    header = [c.strip().lower() for c in rows[start][1]]
-    offset = 1 if "type" in header else 0  # OKX's detectFormatOffset
+    columns = _columns(rows[start][0], rows[start][1])
     out, weaknesses = [], []
     for line, cells in rows[start + 1 :]:
         if blank(cells):
             continue
-        row = _report_row(line, cells, offset)
+        row, kind = _report_row(line, cells, columns)
         out.append(row)
         if row.signers:
-            staking = offset == 1 and _is_staking(cells[1])
-            weakness = STAKING_WEAKNESS if staking else OWNER_WEAKNESS
+            weakness = STAKING_WEAKNESS if _is_staking(kind) else OWNER_WEAKNESS
             if weakness not in weaknesses:
                 weaknesses.append(weakness)
     return OwnershipReport("okx", tuple(out), _reported(rows[:start]), tuple(weaknesses))
+
+
+def _columns(line: int, cells: list[str]) -> dict[str, int]:
+    """The report header's columns by name, or "layout not supported" naming the header."""
+    names = [
+        " ".join(c.strip().lower().replace(" /", "/").replace("/ ", "/").split()) for c in cells
+    ]
+    while names and not names[-1]:  # a trailing comma ends OKX's 11-column header
+        names.pop()
+    columns = {name: i for i, name in enumerate(names)}
+    unknown = [n for n in names if n not in REPORT_COLUMNS]
+    absent = [n for n in REQUIRED_COLUMNS if n not in columns]
+    if unknown or absent or len(columns) != len(names):
+        why = (
+            f"unknown column(s) {', '.join(map(repr, unknown))}" if unknown
+            else f"no column {', '.join(absent)}" if absent
+            else "a repeated column"
+        )  # fmt: skip
+        raise InputError(
+            f"layout not supported: header {','.join(c.strip() for c in cells)!r} ({why}); "
+            f"OKX's report layouts name only {','.join(REPORT_COLUMNS)}",
+            line=line,
+        )
+    return columns
 
 
 def _reported(rows: list[tuple[int, list[str]]]) -> dict[str, Decimal]:
@@ -119,35 +165,61 @@ def _reported(rows: list[tuple[int, list[str]]]) -> dict[str, Decimal]:
     return reported
 
 
-def _report_row(line: int, cells: list[str], offset: int) -> OwnershipRow:
-    """A row of the 11- or 12-column layout (`offset` 1 when a Type column follows coin)."""
-    if len(cells) < 9 + offset:
+def _report_row(line: int, cells: list[str], columns: dict[str, int]) -> tuple[OwnershipRow, str]:
+    """A row of a report layout, read by `columns`; its Type ("" without the column)."""
+    needed = 1 + max(i for name, i in columns.items() if name not in ("eoa1", "eoa2"))
+    if len(cells) < needed:
         raise InputError(
-            f"expected at least {9 + offset} fields, found {len(cells)}",
-            line=line,
-            value=shown(cells),
+            f"expected at least {needed} fields, found {len(cells)}", line=line, value=shown(cells)
         )
     cell = [c.strip() for c in cells]
-    coin, kind = cell[0], (cell[1] if offset else "")
-    network, address, balance_text, message = cell[1 + offset], *cell[3 + offset : 6 + offset]
-    sig1, sig2, script = cell[6 + offset : 9 + offset]
-    # OKX reads the EOAs only when both columns are there
-    eoa1, eoa2 = (cell[9 + offset], cell[10 + offset]) if len(cell) > 10 + offset else ("", "")
-    balance = amount(balance_text, line, "amount")
+
+    def get(name: str) -> str:
+        index = columns.get(name)
+        return cell[index] if index is not None and index < len(cell) else ""
+
+    coin, kind, network, address, message = (
+        get(n) for n in ("coin", "type", "network", "address", "message")
+    )
+    sig1, sig2, script = get("signature1"), get("signature2"), get("redeem script/public key")
+    # OKX reads the EOAs only when both cells are there
+    both = all(columns.get(n, len(cell)) < len(cell) for n in ("eoa1", "eoa2"))
+    eoa1, eoa2 = (get("eoa1"), get("eoa2")) if both else ("", "")
+    balance = amount(get("amount"), line, "amount")
+    if "network" not in columns and balance is not None:
+        balance = _whole(balance, coin, line)
     chain = chain_of(coin, address, network)
 
     def check() -> Proven:
-        if chain is None or chain.family not in ("evm", "bitcoin"):
-            raise Unsupported(f"network {network} is not supported by this tool")
+        if chain is None or chain.family not in ("evm", "bitcoin", "tron"):
+            raise Unsupported(f"network {network or coin} is not supported by this tool")
         signatures = [s for s in (sig1, sig2) if not is_empty(s)]
-        if not signatures or is_empty(message):
-            raise Unsigned("no signature in the row")
+        if not signatures:
+            raise Unsigned(missing("signature", sig1))
+        if is_empty(message):
+            raise Unsigned(missing("message", message))
         if chain.family == "bitcoin":
-            return check_bitcoin(address, signatures, message, "" if is_empty(script) else script)
+            script_hex = "" if is_empty(script) else script
+            return check_bitcoin(address, signatures, message, script_hex, legacy_p2sh=True)
+        if chain.family == "tron":
+            return check_on_chain(chain, address, message, signatures)
         return _okx_evm(address, message, sig1, sig2, eoa1, eoa2, kind)
 
-    shown_network = f"{network} ({kind})" if kind else network
-    return make_row(line, coin, shown_network, address, balance, check, _name(chain, network))
+    shown_network = (f"{network} ({kind})" if kind else network) or _name(chain, coin)
+    row = make_row(line, coin, shown_network, address, balance, check, _name(chain, network))
+    return row, kind
+
+
+def _whole(base: Decimal, coin: str, line: int) -> Decimal | None:
+    """An Okcoin row's amount in base units, in whole units (None for an asset not known)."""
+    decimals = BASE_UNIT_DECIMALS.get(coin.split("-", 1)[0].strip().upper())
+    if decimals is None:
+        return None
+    if base != base.to_integral_value():
+        raise InputError("an amount in base units is not an integer", line=line, key="amount")
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        return base.scaleb(-decimals)
 
 
 def _okx_evm(
@@ -211,12 +283,13 @@ def _parse_test_layout(rows: list[tuple[int, list[str]]]) -> OwnershipReport:
             signatures: list[str] = signatures,
             message: str = message,
             script: str = public_key,
+            first: str = sig1,
         ) -> Proven:
             evm = chain is not None and chain.family == "evm" and EVM_ADDRESS.fullmatch(address)
             if not evm and (chain is None or chain.family != "bitcoin"):
                 raise Unsupported(f"network {network} is not supported by this tool")
             if not signatures:
-                raise Unsigned("no signature in the row")
+                raise Unsigned(missing("signature", first))
             if evm:
                 if len(signatures) != 1:
                     raise Unsupported(
@@ -227,7 +300,8 @@ def _parse_test_layout(rows: list[tuple[int, list[str]]]) -> OwnershipReport:
                     OKX_EVM_SCHEME,
                     lambda: check_evm(address, signatures[0], message, OKX_EVM_SCHEME),
                 )
-            return check_bitcoin(address, signatures, message, "" if is_empty(script) else script)
+            script_hex = "" if is_empty(script) else script
+            return check_bitcoin(address, signatures, message, script_hex, legacy_p2sh=True)
 
         out.append(make_row(line, coin, network, address, None, check, _name(chain, network)))
     return OwnershipReport("okx", tuple(out))

@@ -202,6 +202,12 @@ def is_empty(text: str | None) -> bool:
     return text is None or text.strip().lower() in EMPTY
 
 
+def missing(what: str, cell: str | None) -> str:
+    """Why a row is unsigned, naming the cell as found: empty, or its placeholder (``-``)."""
+    text = (cell or "").strip()
+    return f"no {what} in the row ({f'{text!r}' if text else 'the cell is empty'})"
+
+
 # ----------------------------------------------------------------------------- outcomes
 
 
