@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from attestations.document.sign import public_key_hex, sign_attestation
 from verifier.inputs.keys import create_signing_key, load_signing_key
-from verifier.tools import demo
+from verifier.tools import demo_funding
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -172,7 +172,7 @@ def unsigned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((att_dir / "attestation.json").read_text())
     doc.pop("signature")
     today = date(2026, 11, 21)
-    doc["reserve"]["statement_toml"] = demo.RESERVE.format(
+    doc["reserve"]["statement_toml"] = demo_funding.RESERVE.format(
         today=today.isoformat(),
         start=(today - timedelta(days=120)).isoformat(),
         end=(today + timedelta(days=245)).isoformat(),

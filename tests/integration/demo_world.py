@@ -1,5 +1,5 @@
 """The demo's world for node tests: sample liabilities and their tree, then bcoin and anvil
-funded and configured as `por demo` does (verifier/tools/demo.py `_fund_and_configure`).
+funded and configured as `por demo` does (verifier/tools/demo_funding.py `fund_and_configure`).
 
 Six integration modules share it; each keeps its own module-scoped fixture around it.
 """
@@ -16,7 +16,7 @@ from eth_fixtures import start_anvil
 from attestations.build import build_tree
 from verifier.inputs.assets import read_assets
 from verifier.inputs.liabilities import read_liabilities
-from verifier.tools.demo import ATTESTATION, Nodes, _fund_and_configure
+from verifier.tools.demo_funding import ATTESTATION, Nodes, fund_and_configure
 from verifier.tools.sample import assets_toml, sample_assets, write_sample
 
 AS_OF = "2026-11-21T00:00:00Z"
@@ -41,4 +41,4 @@ def demo_world(
         anvil = start_anvil()
         stack.callback(anvil.stop)
         nodes = Nodes(bcoin, anvil)
-        yield _fund_and_configure(work, nodes, totals, epochs=epochs), nodes
+        yield fund_and_configure(work, nodes, totals, epochs=epochs), nodes

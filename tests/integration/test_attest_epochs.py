@@ -1,6 +1,6 @@
 """`por attest` and `por verify` with ownership epochs, end to end on real bcoin and anvil.
 
-The world is the demo's with epochs (verifier/tools/demo.py `_fund_and_configure(epochs=True)`):
+The world is the demo's with epochs (verifier/tools/demo_funding.py `fund_and_configure(epochs=True)`):
 every ongoing wallet (a 2-of-3 P2WSH multisig and P2WPKH on bcoin, EIP-191 and an EIP-1271
 contract wallet on anvil) signed the challenge of ownership epoch EPOCH once, at the tips of
 the time; "old-epoch" is on an expired epoch (stale); "wrong-block" signed another block's
@@ -29,7 +29,7 @@ from attestations.document.sign import sign_attestation
 from chains.btc_address import AddressType, DecodedAddress, encode_address
 from verifier.cli.main import main
 from verifier.inputs.keys import load_signing_key
-from verifier.tools.demo import EPOCH
+from verifier.tools.demo_funding import EPOCH
 
 pytestmark = pytest.mark.node
 

@@ -22,7 +22,8 @@ import pytest
 from chains.nodes.base import NodeMissing, node_program
 from verifier.history.db_url import database_url
 from verifier.history.store import Store
-from verifier.tools.demo import BLOCKS_BETWEEN_RUNS, EPOCH, OLD_EPOCH
+from verifier.tools.demo import BLOCKS_BETWEEN_RUNS
+from verifier.tools.demo_funding import EPOCH, OLD_EPOCH
 
 pytestmark = pytest.mark.node
 

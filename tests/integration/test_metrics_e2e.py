@@ -27,7 +27,7 @@ from postgres_fixtures import wait_for
 from prom_fixtures import sample, samples
 from test_monitoring_examples import METRIC, dashboard_expressions, rule_expressions
 
-from verifier.tools.demo import ATTESTATION
+from verifier.tools.demo_funding import ATTESTATION
 
 pytestmark = pytest.mark.node
 REPO = Path(__file__).resolve().parents[2]
