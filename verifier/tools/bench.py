@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ import numpy as np
 import psutil
 
 from attestations.audit import audit_tree
-from attestations.build import build_tree, default_workers
+from attestations.build import BuildResult, build_tree, default_workers
 from attestations.encoding import tree_height
 from attestations.proofs import parse_proof, verify_proof
 from attestations.store import TreeStore
@@ -166,70 +167,21 @@ def run_liabilities_bench(
     work = keep or Path(tempfile.mkdtemp(prefix="por-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        assets = sample_assets(asset_count)
-        input_file = work / "liabilities.csv"
-        (work / "assets.toml").write_text(assets_toml(assets))
-        progress("generate sample (untimed)", 0, 1)
-        # in a child process, so the sample's memory is not counted against the build
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-            rows = pool.submit(write_sample, input_file, accounts, assets).result()
-        progress("generate sample (untimed)", 1, 1)
+        rows = _generate(work, accounts, asset_count, progress)
         tree_dir = work / "tree"
-        if tree_dir.exists():
-            shutil.rmtree(tree_dir)
-        with PeakMemory() as build_memory:
-            started = time.perf_counter()
-            data = read_liabilities(
-                input_file, read_assets(work / "assets.toml"), progress=progress
-            )
-            read_s = time.perf_counter() - started
-            started = time.perf_counter()
-            result = build_tree(
-                data,
-                tree_dir,
-                attestation_id="bench",
-                as_of="2026-11-21T00:00:00Z",
-                split=split,
-                workers=workers,
-                progress=progress,
-            )
-            build_s = time.perf_counter() - started
-        ids = data.account_ids
-        id_lengths: dict[int, int] = {}
-        lengths = (
-            np.asarray([len(x) for x in ids.slice(0, min(len(ids), 100_000)).to_pylist()])
-            if len(ids)
-            else np.zeros(0)
-        )
-        # account ids of the sample all share one length; scale the observed mix to all
-        values, counts = np.unique(lengths, return_counts=True)
-        scale = len(ids) / max(1, len(lengths))
-        for v, c in zip(values.tolist(), counts.tolist(), strict=True):
-            id_lengths[int(v)] = round(c * scale)
-        del data
-
-        rng = random.Random(1)
-        sample = [f"acct-{rng.randrange(accounts):08d}" for _ in range(proof_count)]
-        with TreeStore(tree_dir) as store:
-            started = time.perf_counter()
-            proofs = [store.proof(a).to_json() for a in sample]
-            proof_s = time.perf_counter() - started
-        texts = [json.dumps(p) for p in proofs]
-        started = time.perf_counter()
-        for text in texts:
-            verify_proof(parse_proof(json.loads(text)), published_root=result.root)
-        verify_s = time.perf_counter() - started
-
+        built = _timed_build(work, tree_dir, split, workers, progress)
+        proof_s, verify_s = _timed_proofs(tree_dir, built.result, accounts, proof_count)
         with PeakMemory() as audit_memory:
             started = time.perf_counter()
             audit_tree(tree_dir, workers=workers, progress=progress)
             audit_s = time.perf_counter() - started
 
         progress("hashlib floor (single core)", 0, 1)
-        floor = hash_floor(id_lengths, accounts, split, len(assets))
+        floor = hash_floor(built.id_lengths, accounts, split, asset_count)
         progress("hashlib floor (single core)", 1, 1)
         usage_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         usage_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        read_s, build_s, result = built.read_s, built.build_s, built.result
         return {
             "benchmark": "liabilities",
             "machine": machine(),
@@ -258,7 +210,7 @@ def run_liabilities_bench(
                 "audit": _ratio(audit_s, floor["seconds"]),
             },
             "peak_memory_bytes": {
-                "build": build_memory.peak,
+                "build": built.peak_memory,
                 "audit": audit_memory.peak,
                 "maxrss_parent": usage_self,
                 "maxrss_largest_child": usage_children,
@@ -268,6 +220,85 @@ def run_liabilities_bench(
     finally:
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _generate(work: Path, accounts: int, asset_count: int, progress: Any) -> int:
+    """The sample liabilities file and its assets.toml in `work` (untimed); returns its rows."""
+    assets = sample_assets(asset_count)
+    (work / "assets.toml").write_text(assets_toml(assets))
+    progress("generate sample (untimed)", 0, 1)
+    # in a child process, so the sample's memory is not counted against the build
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        rows: int = pool.submit(write_sample, work / "liabilities.csv", accounts, assets).result()
+    progress("generate sample (untimed)", 1, 1)
+    return rows
+
+
+@dataclass(frozen=True)
+class _Built:
+    """The timed read and build: the tree, the seconds of each, the peak memory of both and
+    the account ids' lengths (the hash floor hashes messages of the same sizes)."""
+
+    result: BuildResult
+    read_s: float  # float-ok: seconds
+    build_s: float  # float-ok: seconds
+    peak_memory: int
+    id_lengths: dict[int, int]
+
+
+def _timed_build(work: Path, tree_dir: Path, split: int, workers: int, progress: Any) -> _Built:
+    """Read and validate the sample, then build its tree into `tree_dir`, each timed."""
+    if tree_dir.exists():
+        shutil.rmtree(tree_dir)
+    with PeakMemory() as build_memory:
+        started = time.perf_counter()
+        data = read_liabilities(
+            work / "liabilities.csv", read_assets(work / "assets.toml"), progress=progress
+        )
+        read_s = time.perf_counter() - started
+        started = time.perf_counter()
+        result = build_tree(
+            data,
+            tree_dir,
+            attestation_id="bench",
+            as_of="2026-11-21T00:00:00Z",
+            split=split,
+            workers=workers,
+            progress=progress,
+        )
+        build_s = time.perf_counter() - started
+    ids = data.account_ids
+    id_lengths: dict[int, int] = {}
+    lengths = (
+        np.asarray([len(x) for x in ids.slice(0, min(len(ids), 100_000)).to_pylist()])
+        if len(ids)
+        else np.zeros(0)
+    )
+    # account ids of the sample all share one length; scale the observed mix to all
+    values, counts = np.unique(lengths, return_counts=True)
+    scale = len(ids) / max(1, len(lengths))
+    for v, c in zip(values.tolist(), counts.tolist(), strict=True):
+        id_lengths[int(v)] = round(c * scale)
+    return _Built(result, read_s, build_s, build_memory.peak, id_lengths)
+
+
+def _timed_proofs(
+    tree_dir: Path, result: BuildResult, accounts: int, proof_count: int
+) -> tuple[float, float]:  # float-ok: seconds
+    """`proof_count` random accounts' proofs read from the store, then verified as a
+    customer would (parsed from JSON); returns (seconds to read, seconds to verify)."""
+    rng = random.Random(1)
+    sample = [f"acct-{rng.randrange(accounts):08d}" for _ in range(proof_count)]
+    with TreeStore(tree_dir) as store:
+        started = time.perf_counter()
+        proofs = [store.proof(a).to_json() for a in sample]
+        proof_s = time.perf_counter() - started
+    texts = [json.dumps(p) for p in proofs]
+    started = time.perf_counter()
+    for text in texts:
+        verify_proof(parse_proof(json.loads(text)), published_root=result.root)
+    verify_s = time.perf_counter() - started
+    return proof_s, verify_s
 
 
 def render(result: dict[str, Any]) -> None:
