@@ -23,6 +23,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 DETECTED: dict[str, str | None] = {
     # proof files: the format `auto` must pick
     "bitget/merkel_tree_bg.json": "bitget",
+    "bitget/deniis313_Au20221129.json": "bitget",
     "bitget-clones/merkel_tree_uzx.json": "bitget",
     "bitunix/merkel_tree_path.json": "bitunix",
     "bitunix/merkle_tree_bitunix.json": "bitunix",
@@ -30,11 +31,15 @@ DETECTED: dict[str, str | None] = {
     "bybit/mock_user_merkle_tree_path_40.json": "bybit",
     "bybit/mock_user_merkle_tree_path_40_v2.json": "bybit",
     "bybit/mock_user_merkle_tree_path_40_v3.json": "bybit",
+    "bybit/mock_user_merkle_tree_path_40_v5.json": "bybit",
     "coinex/merkle_proof_file.json": "coinex",
     "gate/user_config.json": "gate",
     "htx-zk/user_config.json": "htx-zk",
     "lemon/proof.csv": "lemon",
     "mexc/merkle_proof.json": "mexc",
+    "mexc/fcitem_main_PR-2022-12-29.json": "mexc",  # balances under 'balance'
+    "mexc/fcitem_test_PR-2022-12-29.json": "mexc",
+    "okx/user_info_file.json": "okx-v2",
     "okx/merkle_proof_file.json": "okx-v1",
     "swissborg/userLiab_1.json": "swissborg",
     "swissborg/userLiab_7.json": "swissborg",
@@ -46,6 +51,10 @@ DETECTED: dict[str, str | None] = {
     "htx-zk/config.json": None,  # the published asset list
     "htx/huobi_por.csv": None,  # an ownership file (verify-ownership --format htx)
     "htx/README.md": None,
+    "htx/huobi_por_20221201_part_subset.csv": None,
+    "htx/huobi_por_20230701_subset.csv": None,
+    "okx/full-liabilities-merkle-tree.txt": None,  # okx-v2's --tree
+    "okx/okcoin_por_example.csv": None,
     "lemon/root.json": None,  # lemon's --root
     "okx/test.csv": None,  # ownership files
     "okx/okx_por_example.csv": None,

@@ -6,7 +6,11 @@ fixtures/samples/bitget-clones/merkel_tree_uzx.json (uzxlab/proof-of-reserves @ 
 Bitget clone with 36 assets, unquoted BigDecimal values with their scale),
 fixtures/samples/bitunix/*.json (BitunixOfficial/proof-of-reserves @ 236e62bc and @ 7f6802ed),
 fixtures/samples/mexc/merkle_proof.json (mexcmerkle/mexc-proof-of-reserves @ 4fece8ab,
-src/main/resources) -- and tampered copies fail naming the check. Files with more assets
+src/main/resources), fixtures/samples/mexc/fcitem_main_PR-2022-12-29.json (fcitem/
+mexc-proof-of-reserves @ 98868b62, src/main/resources/merkle_proof.json: balances under
+``balance``, as that commit's ``com.mxc`` verifier reads them) and its sibling
+fcitem_test_PR-2022-12-29.json (@ eb95dc3a, src/test/resources, under ``balances``) -- and
+tampered copies fail naming the check. Files with more assets
 than any sample (HashMap ties, 14+ assets, missing MEXC siblings) are built here by
 `_bitunix_file` and `_mexc_file` from the publishers' rules. Hostile copies end in
 InvalidProof or InputError, never another exception.
@@ -36,6 +40,8 @@ UZX = SAMPLES / "bitget-clones" / "merkel_tree_uzx.json"
 BITUNIX = SAMPLES / "bitunix" / "merkel_tree_path.json"
 BITUNIX_2 = SAMPLES / "bitunix" / "merkle_tree_bitunix.json"
 MEXC = SAMPLES / "mexc" / "merkle_proof.json"
+MEXC_BALANCE = SAMPLES / "mexc" / "fcitem_main_PR-2022-12-29.json"
+MEXC_BALANCES = SAMPLES / "mexc" / "fcitem_test_PR-2022-12-29.json"
 
 
 def _load(path: Path) -> Any:
@@ -365,6 +371,47 @@ def test_a_built_mexc_file_with_other_tokens_and_a_missing_sibling() -> None:
     assert _run("mexc", doc).valid
 
 
+def test_mexc_balance_key_of_the_older_verifier() -> None:
+    """The ``com.mxc`` verifier's files keep balances under ``balance``: same root as the
+    ``balances`` file of the same proof, the key reported."""
+    old, new = verify("mexc", _input(MEXC_BALANCE)), verify("mexc", _input(MEXC_BALANCES))
+    assert old.valid and new.valid
+    assert old.root == new.root == "54c765dc661e9a7ab551fa717c7a3016"
+    assert (old.details["variant"], new.details["variant"]) == ("balance", "balances")
+    assert "balances under 'balance'" in old.checks[0]
+    assert old.totals == new.totals
+
+
+def _input(path: Path) -> ProofInput:
+    return ProofInput(path.name, path.read_bytes())
+
+
+def _renamed(doc: Any, node: dict[str, Any], key: str) -> Any:
+    node[key] = node.pop("balance")
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("change", "check"),
+    [
+        (lambda d: d["self"]["balance"].update(USDT="8000009"), "leaf hash"),
+        (lambda d: d["pathList"][1].update(hash="0" * 32), "root hash"),
+        (lambda d: d["pathList"][2]["balance"].update(USDT="32000033"), "root hash"),
+        (lambda d: d["pathList"][-1]["balance"].update(USDT="1"), "root sums"),
+        (lambda d: d["pathList"][1].update(balances=d["pathList"][1]["balance"]), "fields"),
+        (lambda d: d["self"].update(balances={"USDT": "8000008"}), "fields"),
+        (lambda d: _renamed(d, d["pathList"][3], "balances"), "fields"),  # two keys in one file
+        (lambda d: _renamed(d, d["pathList"][3], "balanceX"), "fields"),
+    ],
+)
+def test_mexc_balance_file_tampered(change: Any, check: str) -> None:
+    doc = _load(MEXC_BALANCE)
+    change(doc)
+    with pytest.raises(InvalidProof) as caught:
+        _run("mexc", doc)
+    assert caught.value.check == check
+
+
 # ----------------------------------------------------------------------------- hostile
 
 
@@ -402,7 +449,12 @@ HOSTILE = st.sampled_from(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from([("bitget", UZX), ("bitunix", BITUNIX), ("mexc", MEXC)]), st.data())
+@given(
+    st.sampled_from(
+        [("bitget", UZX), ("bitunix", BITUNIX), ("mexc", MEXC), ("mexc", MEXC_BALANCE)]
+    ),
+    st.data(),
+)
 def test_hostile_fields_are_named_errors(case: tuple[str, Path], data: st.DataObject) -> None:
     name, path = case
     doc = _load(path)
