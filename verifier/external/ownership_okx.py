@@ -101,7 +101,7 @@ def parse_okx(text: str) -> OwnershipReport:
         (
             i
             for i, (_, cells) in enumerate(rows)
-            if {"address", "signature1"} <= {c.strip().lower() for c in cells}
+            if "address" in {c.strip().lower() for c in cells}
         ),
         None,
     )
