@@ -122,100 +122,17 @@ class RunWriter:
         exit_code: int,
         config_hash: str | None,
     ) -> int:
-        reserve = report.get("reserve") or None
-        combined = report.get("combined") or {}
-        run = {
-            "started_at": started_at,
-            "finished_at": finished_at,
-            "status": "ok" if exit_code == 0 else "shortfall",
-            "exit_code": exit_code,
-            "error": None,
-            "config_hash": config_hash,
-            "tool_version": tool_version(),
-            "report_id": report.get("report_id"),
-            "duration_ms": duration_ms,
-            "currency": report.get("currency"),
-            "combined_ratio": _dec(combined.get("ratio")),
-            "reserve_required": _dec((reserve or {}).get("required", {}).get("amount")),
-            "reserve_eligible": _dec((reserve or {}).get("eligible", {}).get("total")),
-            "reserve_met": None if reserve is None else bool(reserve.get("met")),
-        }
+        """The run's row, then one table's rows after another, all from the report."""
+        run = _run_row(report, exit_code, config_hash)
+        run.update(started_at=started_at, finished_at=finished_at, duration_ms=duration_ms)
         (run_id,) = self._insert(RUNS, [run])
-        self._insert(
-            CHAIN_SNAPSHOTS,
-            [
-                {
-                    "run_id": run_id,
-                    "chain": c["chain"],
-                    "network": str(c["network"]),
-                    "height": int(c["height"]),
-                    "block_hash": c["block_hash"],
-                }
-                for c in report.get("chains", [])
-            ],
-        )
-        self._insert(
-            WALLET_BALANCES,
-            [
-                {
-                    "run_id": run_id,
-                    "chain": w["chain"],
-                    "wallet": w["wallet"],
-                    "label": w.get("label") or "",
-                    "address": w["address"],
-                    "wallet_class": w["class"],
-                    "attribution": w["attribution"],
-                    "ownership": w["ownership"]["status"],
-                    "asset": code,
-                    "base_units": int(balance["base_units"]),
-                }
-                for w in report.get("wallets", [])
-                for code, balance in sorted(w["balances"].items())
-            ],
-        )
-        components = (reserve or {}).get("eligible", {}).get("components", [])
-        self._insert(
-            RESERVE_COMPONENTS,
-            [
-                {
-                    "run_id": run_id,
-                    "kind": str(c.get("kind", "")),
-                    "name": str(c.get("name", "")),
-                    "currency": str((reserve or {}).get("currency", "")),
-                    "amount": _dec(c.get("amount")) or Decimal(0),
-                    "eligible": _dec(c.get("eligible")) or Decimal(0),
-                }
-                for c in components
-            ],
-        )
-        self._insert(
-            ASSET_COVERAGE,
-            [
-                {
-                    "run_id": run_id,
-                    "asset": a["code"],
-                    "decimals": int(a["decimals"]),
-                    "liabilities": int(a["liabilities"]["base_units"]),
-                    "holdings": int(a["holdings"]["base_units"]),
-                    "shortfall": int(a["shortfall"]["base_units"]),
-                    "surplus": int(a["surplus"]["base_units"]),
-                    "coverage_ratio": _dec(a.get("coverage_ratio")),
-                    "threshold": _dec(a.get("threshold")) or Decimal(1),
-                    "covered": bool(a["covered"]),
-                }
-                for a in report.get("assets", [])
-            ],
-        )
-        self._insert(
-            REPORTS,
-            [
-                {
-                    "run_id": run_id,
-                    "report_id": str(report.get("report_id", "")),
-                    "document": json.dumps(report, sort_keys=True, ensure_ascii=False),
-                }
-            ],
-        )
+        self._insert(CHAIN_SNAPSHOTS, _chain_rows(run_id, report))
+        self._insert(WALLET_BALANCES, _wallet_rows(run_id, report))
+        self._insert(RESERVE_COMPONENTS, _reserve_rows(run_id, report))
+        self._insert(ASSET_COVERAGE, _coverage_rows(run_id, report))
+        document = json.dumps(report, sort_keys=True, ensure_ascii=False)
+        report_id = str(report.get("report_id", ""))
+        self._insert(REPORTS, [{"run_id": run_id, "report_id": report_id, "document": document}])
         return run_id
 
     def record_failure(
@@ -260,3 +177,94 @@ def _dec(value: Any) -> Decimal | None:
         return Decimal(str(value))
     except InvalidOperation:
         return None
+
+
+# ----------------------------------------------------------------------------- report -> rows
+
+
+def _run_row(report: Mapping[str, Any], exit_code: int, config_hash: str | None) -> dict[str, Any]:
+    """The runs row of a completed run (its times are the caller's)."""
+    reserve = report.get("reserve") or None
+    combined = report.get("combined") or {}
+    return {
+        "status": "ok" if exit_code == 0 else "shortfall",
+        "exit_code": exit_code,
+        "error": None,
+        "config_hash": config_hash,
+        "tool_version": tool_version(),
+        "report_id": report.get("report_id"),
+        "currency": report.get("currency"),
+        "combined_ratio": _dec(combined.get("ratio")),
+        "reserve_required": _dec((reserve or {}).get("required", {}).get("amount")),
+        "reserve_eligible": _dec((reserve or {}).get("eligible", {}).get("total")),
+        "reserve_met": None if reserve is None else bool(reserve.get("met")),
+    }
+
+
+def _chain_rows(run_id: int, report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per chain: the block the run was pinned at."""
+    return [
+        {
+            "run_id": run_id,
+            "chain": c["chain"],
+            "network": str(c["network"]),
+            "height": int(c["height"]),
+            "block_hash": c["block_hash"],
+        }
+        for c in report.get("chains", [])
+    ]
+
+
+def _wallet_rows(run_id: int, report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per wallet and asset: its balance in base units and its ownership status."""
+    return [
+        {
+            "run_id": run_id,
+            "chain": w["chain"],
+            "wallet": w["wallet"],
+            "label": w.get("label") or "",
+            "address": w["address"],
+            "wallet_class": w["class"],
+            "attribution": w["attribution"],
+            "ownership": w["ownership"]["status"],
+            "asset": code,
+            "base_units": int(balance["base_units"]),
+        }
+        for w in report.get("wallets", [])
+        for code, balance in sorted(w["balances"].items())
+    ]
+
+
+def _reserve_rows(run_id: int, report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per component of the eligible reserve (none without a reserve statement)."""
+    reserve = report.get("reserve") or {}
+    return [
+        {
+            "run_id": run_id,
+            "kind": str(c.get("kind", "")),
+            "name": str(c.get("name", "")),
+            "currency": str(reserve.get("currency", "")),
+            "amount": _dec(c.get("amount")) or Decimal(0),
+            "eligible": _dec(c.get("eligible")) or Decimal(0),
+        }
+        for c in reserve.get("eligible", {}).get("components", [])
+    ]
+
+
+def _coverage_rows(run_id: int, report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per asset: liabilities, holdings and the coverage between them."""
+    return [
+        {
+            "run_id": run_id,
+            "asset": a["code"],
+            "decimals": int(a["decimals"]),
+            "liabilities": int(a["liabilities"]["base_units"]),
+            "holdings": int(a["holdings"]["base_units"]),
+            "shortfall": int(a["shortfall"]["base_units"]),
+            "surplus": int(a["surplus"]["base_units"]),
+            "coverage_ratio": _dec(a.get("coverage_ratio")),
+            "threshold": _dec(a.get("threshold")) or Decimal(1),
+            "covered": bool(a["covered"]),
+        }
+        for a in report.get("assets", [])
+    ]
