@@ -26,6 +26,10 @@ Invariants:
   2. Everything secret (salts, shuffle, split, padding salts) derives from the master
      secret, so a build is reproducible from the secret and the input.
   3. Nothing secret is written to root.json, logs or error messages.
+
+It stays one module: it is the hot path of the tree build, and the forked workers of both
+phases read the module-level `_CTX` that `compute_tree` fills before forking, so the
+phases, their workers and the steps that install the directory read best side by side.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ are checked where they are read: `accounts.arrow` fully validated before use, th
 before the bulk path trusts it, and every proof verified against root.json before it is
 handed out (`checked_proof`, `checked_proof_texts`), so a damaged tree or a wrong secret
 yields an error, never a proof that does not verify.
+
+It stays one module: `TreeStore` is one object over the open files (the checks on opening,
+the single proof and the bulk walk share its descriptors, maps and record layout), and
+cutting the class apart would split that layout across files.
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ Invariants:
      bech32 uses the "bcrt" prefix, as Bitcoin Core does) and comes with its output script.
   2. Gap-limit discovery (`GapLimitScan`, `discover`) stops only after `gap_limit`
      consecutive indexes past the last used one were all checked and found unused.
+
+It stays one module: the three wallet kinds and the gap-limit walk share the network
+tables and the script and key helpers at the top, and the adapters use them together
+(`Wallet`, `fixed_addresses`, `discover`).
 """
 
 from __future__ import annotations
