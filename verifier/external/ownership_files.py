@@ -42,6 +42,7 @@ from verifier.external.ownership_rows import (
     Unsupported,
     is_empty,
     make_row,
+    missing,
     run,
 )
 
@@ -80,7 +81,7 @@ def parse_summa(text: str) -> OwnershipReport:
             if found is None or found.family != "evm" or not EVM_ADDRESS.fullmatch(address):
                 raise Unsupported(f"chain {chain} is not supported by this tool")
             if is_empty(signature):
-                raise Unsigned("no signature in the row")
+                raise Unsigned(missing("signature", signature))
             scheme = "eip191-keccak256-abi"
             return run(scheme, lambda: check_evm(address, signature, message, scheme))
 
