@@ -57,7 +57,9 @@ def test_register_secret_of_a_plain_value_is_unchanged() -> None:
 def test_the_store_masks_registered_secrets_on_write_and_on_read(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'por.db'}")
     store.ensure_ready()
-    logs.register_secret(SECRET_URL)  # as verifier/inputs/config_values.py does when it reads url_file
+    logs.register_secret(
+        SECRET_URL
+    )  # as verifier/inputs/config_values.py does when it reads url_file
     with store.writer() as writer:
         writer.record_failure(
             started_at="2026-12-05T00:00:00.000Z",

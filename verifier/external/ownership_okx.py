@@ -98,11 +98,7 @@ def parse_okx(text: str) -> OwnershipReport:
     if first is not None and tuple(c.strip() for c in first[1][: len(OKX_HEADER)]) == OKX_HEADER:
         return _parse_test_layout(rows[rows.index(first) + 1 :])
     start = next(
-        (
-            i
-            for i, (_, cells) in enumerate(rows)
-            if "address" in {c.strip().lower() for c in cells}
-        ),
+        (i for i, (_, cells) in enumerate(rows) if "address" in {c.strip().lower() for c in cells}),
         None,
     )
     if start is None:

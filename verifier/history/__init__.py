@@ -2,6 +2,7 @@
 
 store (opening SQLite/PostgreSQL through SQLAlchemy Core, migrations/ by alembic, the writer
 lock) with tables, records, queries, writer, db_url, schema and db_errors beside it;
-schedule (one run and the `--every` loop), alerts (webhooks), metrics (Prometheus), view
-(`por history`). Sits above jobs: it runs the main job and keeps what each run found.
+schedule (one run), loop (the `--every` loop, its health and live metrics), alerts
+(webhooks), metrics (Prometheus), view (`por history`). Sits above jobs: it runs the main
+job and keeps what each run found.
 """
