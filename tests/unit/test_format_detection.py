@@ -3,8 +3,8 @@ main file alone (a multi-file format's companions — root files, credentials, b
 are not needed to recognise it, and are claimed by no format themselves).
 
 Evidence: the table below names every sample file; a file added under fixtures/samples/
-without a row fails `test_every_sample_file_is_in_the_table`. A row whose format is not
-registered yet is skipped (never xfailed): once registered, it must detect.
+without a row fails `test_every_sample_file_is_in_the_table`, and a row without its file or
+naming an unregistered format fails too.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ DETECTED: dict[str, str | None] = {
     "bitmex/nonces.txt": None,
     "gate/proof.csv": None,  # gate's --batch-proof
     "htx-zk/proof0.csv": None,  # htx-zk's --batch-proof
-    "htx-zk/config.json": None,  # the published asset list
     "htx/huobi_por.csv": None,  # an ownership file (verify-ownership --format htx)
     "htx/README.md": None,
     "htx/huobi_por_20221201_part_subset.csv": None,
@@ -73,8 +72,7 @@ def _sample_files() -> list[str]:
 
 def _present(rel: str) -> Path:
     path = SAMPLES / rel
-    if not path.exists():
-        pytest.skip(f"{rel} is not in fixtures/samples/ yet")
+    assert path.exists(), f"{rel} is in the table but not in fixtures/samples/"
     return path
 
 
@@ -87,8 +85,7 @@ def test_every_sample_file_is_in_the_table() -> None:
 def test_auto_picks_the_format_of_every_proof_sample(rel: str) -> None:
     expected = DETECTED[rel]
     assert expected is not None
-    if expected not in FORMATS:
-        pytest.skip(f"{expected} is not registered yet")
+    assert expected in FORMATS, f"{expected} is not a registered format"
     path = _present(rel)
     # the main file alone: no --root, credential, --batch-proof, --tree or --nonce
     assert detect(load_proof_input(path, None, None)) == expected
