@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from verifier.base import safejson
 from verifier.base.errors import UsageError
+from verifier.base.logs import register_secret
 from verifier.external.credential import read_credential
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ def load_companions(inp: ProofInput, given: Companions) -> tuple[ProofInput, lis
     if given.assets is not None and not 1 <= given.assets <= MAX_ASSETS:
         raise UsageError(f"--assets must be 1..{MAX_ASSETS:,}")
     credential, warnings = read_credential(given.credential_file, given.credential_env)
+    register_secret(credential)  # masked in every log line and message from now on
     root = None if given.root is None else safejson.read_input(given.root, what="root file")
     batch = (
         None
