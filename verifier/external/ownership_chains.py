@@ -26,7 +26,7 @@ from chains.altcoin_messages import verify_dogecoin, verify_litecoin
 from chains.btc_address import AddressType
 from chains.btc_bip137 import check_bip137
 from chains.btc_multisig import check_p2wsh_multisig
-from chains.btc_proof_checks import decode_address
+from chains.btc_proof_checks import decode_address, hash160
 from chains.ed25519_signatures import verify_algorand, verify_solana
 from chains.tron_signatures import verify_tron
 from verifier.base.errors import InvalidProof, PorError
@@ -204,11 +204,19 @@ def check_bitcoin(
     script, OKX's rule, reported as scheme ``p2sh-multisig``)."""
     network = _bitcoin_network(address)
     try:
-        kind = decode_address(address, network).type
+        decoded = decode_address(address, network)
     except InvalidProof as exc:
         raise Failed("bip137", exc.message, check=exc.check) from None
+    kind = decoded.type
+    if kind is AddressType.P2SH and legacy_p2sh and script:
+        # OKX's verifier derives a 3… address as plain P2SH of the redeem script; a nested
+        # P2SH-P2WSH multisig address binds its script just as well, so when the script is
+        # not the plain redeem script it is checked as P2SH-P2WSH (the scheme says which)
+        legacy_p2sh = _is_plain_p2sh(decoded.payload, script)
     if kind in (AddressType.P2WSH,) or (kind is AddressType.P2SH and script):
         scheme = "p2sh-multisig" if kind is AddressType.P2SH and legacy_p2sh else "p2wsh-multisig"
+        if kind is AddressType.P2SH and not legacy_p2sh:
+            scheme = "p2sh-p2wsh-multisig"
         if not script:
             raise Failed(scheme, "no signature: the row carries no witness script")
         return run(
@@ -222,3 +230,11 @@ def check_bitcoin(
             raise Failed("bip137", f"{len(signatures)} signatures for a single-key address")
         return run("bip137", lambda: check_bip137(address, signatures[0], network, message))
     raise Unsupported(f"{kind} addresses are not supported by signed messages (BIP-137)")
+
+
+def _is_plain_p2sh(payload: bytes, script: str) -> bool:
+    """Whether `script` (hex) is the plain P2SH redeem script of an address with `payload`."""
+    try:
+        return hash160(bytes.fromhex(script)) == payload
+    except ValueError:
+        return True  # not hex: the script check names it under OKX's rule
