@@ -15,6 +15,12 @@ Rules (Gate's ``UserVerify`` and ``utils.ComputeUserAssetsCommitment``):
   ``[equity0, debt0, equity1, debt1, …]``, zero-filled to a multiple of three, packed three
   values per element as ``a·2^128 + b·2^64 + c``, then ``P`` over those ``(2N + 2) // 3``
   elements. N = 800 for the July 2025 sample; 350 in Gate's earlier code.
+* Two key layouts, the same rule: gateio/proof-of-reserves' (above) and
+  gatechain/gate-zkmerkle-proof's (``AccountIndex``, ``AccountIdHash``, ``TotalEquity``,
+  ``TotalDebt``, ``Assets[{Index, Equity, Debt}]``, ``Root``, ``Proof``; its ``UserVerify``
+  hashes the same four-input leaf with ``AssetCounts = 350``). The layout read is reported.
+  Binance's later files share the second layout's top-level keys but carry collateral and
+  loan/margin tiers per asset (a five-input leaf): they are not this format.
 
 Invariants: values outside their Go types are refused (a ``uint64`` never wraps); the N
 that verified is reported (``variant``, ``asset_count``).
@@ -22,6 +28,7 @@ that verified is reported (``variant``, ``asset_count``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +40,9 @@ KNOWN_COUNTS = (800, 350)
 """``AssetCounts`` of Gate's published versions, newest first."""
 _U64 = 1 << 64
 _KEYS = ("Arrangement", "UniqueIdentification", "TreeRootHash", "MerkleProofEncode")
+_ZKMERKLE_KEYS = ("AccountIndex", "AccountIdHash", "TotalEquity", "TotalDebt", "Assets", "Root")
+_NOT_ZKMERKLE = frozenset({"TotalCollateral", "Loan", "Margin", "PortfolioMargin", "Balance"})
+"""Keys of Binance's five-input leaf (collateral, tiers) and of HTX's V2 (``Balance``)."""
 WEAKNESSES = (
     "sums are enforced only inside the zk circuit: a Merkle path proves that the tree holds a "
     "leaf committing to your own totals, not what the exchange's totals are (that needs the "
@@ -50,7 +60,18 @@ WEAKNESSES = (
 
 def looks_like(inp: ProofInput) -> bool:
     doc = try_json(inp.data)
-    return isinstance(doc, dict) and all(key in doc for key in _KEYS)
+    return isinstance(doc, dict) and (all(key in doc for key in _KEYS) or _zkmerkle(doc))
+
+
+def _zkmerkle(doc: Mapping[str, Any]) -> bool:
+    """gatechain/gate-zkmerkle-proof's layout: its keys, and Equity/Debt (only) per asset."""
+    if not all(key in doc for key in _ZKMERKLE_KEYS) or _NOT_ZKMERKLE & doc.keys():
+        return False
+    assets = doc["Assets"]
+    return isinstance(assets, list) and all(
+        isinstance(a, dict) and {"Equity", "Debt"} <= a.keys() and not _NOT_ZKMERKLE & a.keys()
+        for a in assets
+    )
 
 
 def _entry(raw: Mapping[str, Any], where: str) -> tuple[int, ...]:
@@ -89,9 +110,14 @@ LAYOUT = zk_tree.Layout(
 )
 
 
+ZKMERKLE_LAYOUT = dataclasses.replace(LAYOUT, root_field="Root")
+
+
 def read_account(data: bytes, name: str) -> zk_tree.Account:
     """Gate's ``user_config.json`` as an `Account` (every field checked against its Go type)."""
     doc = mapping(load_json(data, "the proof file", name), "user_config")
+    if "Arrangement" not in doc and _zkmerkle(doc):
+        return _read_zkmerkle(doc)
     return zk_tree.Account(
         index=zk_tree.account_index(need(doc, "Arrangement", "proof"), "Arrangement"),
         id_hash=zk_tree.field_hex(
@@ -105,6 +131,25 @@ def read_account(data: bytes, name: str) -> zk_tree.Account:
     )
 
 
+def _read_zkmerkle(doc: Mapping[str, Any]) -> zk_tree.Account:
+    return zk_tree.Account(
+        index=zk_tree.account_index(need(doc, "AccountIndex", "proof"), "AccountIndex"),
+        id_hash=zk_tree.field_hex(need(doc, "AccountIdHash", "proof"), "AccountIdHash"),
+        total_equity=zk_tree.big_int(need(doc, "TotalEquity", "proof"), "TotalEquity"),
+        total_debt=zk_tree.big_int(need(doc, "TotalDebt", "proof"), "TotalDebt"),
+        assets=zk_tree.asset_list(need(doc, "Assets", "proof"), "Assets", _entry),
+        root=zk_tree.field_hex(need(doc, "Root", "proof"), "Root"),
+        path=zk_tree.siblings(need(doc, "Proof", "proof"), "Proof"),
+    )
+
+
 def verify(inp: ProofInput) -> FormatResult:
     """Verify a Gate ``user_config.json`` (with ``--batch-proof proof.csv``, its batches too)."""
-    return zk_tree.verify(inp, LAYOUT, read_account(inp.data, inp.name))
+    doc = try_json(inp.data)
+    if isinstance(doc, dict) and "Arrangement" not in doc and _zkmerkle(doc):
+        result = zk_tree.verify(inp, ZKMERKLE_LAYOUT, read_account(inp.data, inp.name))
+        layout = "key layout: gatechain/gate-zkmerkle-proof (AccountIndex, Assets, Root, Proof)"
+    else:
+        result = zk_tree.verify(inp, LAYOUT, read_account(inp.data, inp.name))
+        layout = "key layout: gateio/proof-of-reserves (Arrangement, AssetDetails, TreeRootHash)"
+    return dataclasses.replace(result, checks=(layout, *result.checks))

@@ -34,6 +34,8 @@ DETECTED: dict[str, str | None] = {
     "bybit/mock_user_merkle_tree_path_40_v5.json": "bybit",
     "coinex/merkle_proof_file.json": "coinex",
     "gate/user_config.json": "gate",
+    "gate/zkmerkle_user_config_7dd137b.json": "gate",
+    "gate/zkmerkle_verifier_user_config_2b9775b.json": "gate",
     "htx-zk/user_config.json": "htx-zk",
     "lemon/proof.csv": "lemon",
     "mexc/merkle_proof.json": "mexc",
@@ -47,6 +49,7 @@ DETECTED: dict[str, str | None] = {
     # companions, ownership files and other documents: no proof format may claim them
     "bitmex/nonces.txt": None,
     "gate/proof.csv": None,  # gate's --batch-proof
+    "gate/zkmerkle_proof_2b9775b.csv": None,
     "htx-zk/proof0.csv": None,  # htx-zk's --batch-proof
     "htx/huobi_por.csv": None,  # an ownership file (verify-ownership --format htx)
     "htx/README.md": None,

@@ -211,10 +211,23 @@ def _every_sample() -> list[Path]:
 @pytest.mark.parametrize("path", _every_sample(), ids=lambda p: str(p.relative_to(SAMPLES)))
 def test_looks_like_claims_only_gates_user_file(path: Path) -> None:
     inp = ProofInput(path.name, path.read_bytes())
-    assert gate.looks_like(inp) is (path == USER)
-    if path == USER:
+    # Gate's user files: gateio/proof-of-reserves' and gatechain/gate-zkmerkle-proof's layouts
+    users = {USER, *SAMPLES.glob("gate/zkmerkle_*user_config*.json")}
+    assert gate.looks_like(inp) is (path in users)
+    if path in users:
         assert detect(inp) == "gate"
         assert not htx_zk.looks_like(inp)
+
+
+def test_a_binance_five_input_leaf_file_is_not_gate() -> None:
+    """Binance's later files share the zkmerkle top-level keys but carry collateral and
+    loan/margin tiers: another rule, never read as Gate."""
+    doc = json.loads((SAMPLES / "gate" / "zkmerkle_user_config_7dd137b.json").read_text())
+    doc["TotalCollateral"] = 0
+    assert not gate.looks_like(ProofInput("b.json", json.dumps(doc).encode()))
+    doc.pop("TotalCollateral")
+    doc["Assets"][0]["Loan"] = 0
+    assert not gate.looks_like(ProofInput("b.json", json.dumps(doc).encode()))
 
 
 def test_registered_with_its_options() -> None:

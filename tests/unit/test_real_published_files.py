@@ -17,6 +17,10 @@ unchanged):
                                           snapshot/huobi_por_20221201_part.csv (a subset)
   htx/huobi_por_20230701_subset.csv       huobiapi/Tool-Node.js-VerifyAddress @ 207dbd86,
                                           snapshot/huobi_por_20230701.csv (a subset)
+  gate/zkmerkle_user_config_7dd137b.json gatechain/gate-zkmerkle-proof @ 7dd137b, config/user_config.json
+  gate/zkmerkle_verifier_user_config_2b9775b.json, gate/zkmerkle_proof_2b9775b.csv
+                                          gatechain/gate-zkmerkle-proof @ 2b9775b, verifier/config/
+                                          (user_config.json, proof.csv)
 Detection runs on the main file alone (`--format auto`); the verdict with its companions.
 """
 
@@ -40,6 +44,14 @@ PROOFS = [
     ),
     ("mexc/fcitem_main_PR-2022-12-29.json", None, "mexc", "54c765dc661e9a7ab551fa717c7a3016", "balance"),
     ("mexc/fcitem_test_PR-2022-12-29.json", None, "mexc", "54c765dc661e9a7ab551fa717c7a3016", "balances"),
+    (
+        "gate/zkmerkle_user_config_7dd137b.json", None, "gate",
+        "2da42ab6586ef6ad51b4bc8063ce92dcefb951572a26597346b7f78c1329ef0b", "N=350",
+    ),
+    (
+        "gate/zkmerkle_verifier_user_config_2b9775b.json", None, "gate",
+        "28f89f9b767e7b639f24801ac7ef2689c87f12dd451999a40252c8ea95c6db95", "N=350",
+    ),
     (
         "okx/user_info_file.json", "okx/full-liabilities-merkle-tree.txt", "okx-v2",
         "9e98ebde32ef22ded88a5fb2d5e53d76ed57cb9c6b2c966f250721defe6ab041", None,
@@ -89,3 +101,27 @@ def test_htx_unsigned_rows_say_whether_the_cell_is_empty_or_a_dash() -> None:
     assert {r["reason"] for r in doc["rows"] if r["status"] == "unsigned"} == {
         "no signature in the row ('-')"
     }
+
+
+def test_gate_zkmerkle_layout_is_named_and_its_batch_file_is_another_tree() -> None:
+    """gatechain/gate-zkmerkle-proof's key layout is reported; its published proof.csv is a
+    consistent batch chain of another tree (its final root is not this user's): invalid,
+    named ``batch root``, as the publisher's file set really is."""
+    user = SAMPLES / "gate" / "zkmerkle_verifier_user_config_2b9775b.json"
+    doc, code = verify_external_proof(user, "gate")
+    assert code == EXIT_OK and doc["checks"][0].startswith("key layout: gatechain/gate-zkmerkle")
+    from attestations.formats import verify as verify_format
+    from verifier.external.check import load_proof_input
+
+    inp = load_proof_input(user, None, None)
+    batch = (SAMPLES / "gate" / "zkmerkle_proof_2b9775b.csv").read_bytes()
+    import dataclasses
+
+    from verifier.base.errors import InvalidProof
+
+    try:
+        result = verify_format("gate", dataclasses.replace(inp, batch_proof=batch))
+    except InvalidProof as exc:
+        assert exc.check == "batch root", exc.message
+    else:
+        assert not result.valid and result.failed_check == "batch root", result
