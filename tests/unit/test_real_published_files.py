@@ -19,7 +19,7 @@ unchanged):
                                           snapshot/huobi_por_20230701.csv (a subset)
   gate/zkmerkle_user_config_7dd137b.json gatechain/gate-zkmerkle-proof @ 7dd137b, config/user_config.json
   gate/zkmerkle_verifier_user_config_2b9775b.json, gate/zkmerkle_proof_2b9775b.csv
-                                          gatechain/gate-zkmerkle-proof @ 2b9775b, verifier/config/
+                                          gatechain/gate-zkmerkle-proof @ 2b9775b, its config folder under verifier
                                           (user_config.json, proof.csv)
 Detection runs on the main file alone (`--format auto`); the verdict with its companions.
 """
