@@ -188,8 +188,11 @@ FORMATS: dict[str, FormatSpec] = {
 NAMES = (*FORMATS, "auto")
 
 
-def detect(inp: ProofInput) -> str:
-    """The one format whose shape `inp` has.
+def detect(inp: ProofInput, *, fallback: str | None = None, source: str | None = None) -> str:
+    """The one format whose shape `inp` has; with `fallback`, that name for a JSON-shaped
+    (or empty) file no format fits — `por verify-proof` reads it as a por proof, so a
+    damaged one is refused with the field that is wrong, not with "no format fits". Messages
+    name `source` (the path the user gave) when given, else the file's name.
 
     Raises
     ------
@@ -201,18 +204,21 @@ def detect(inp: ProofInput) -> str:
     inp = replace(inp, tree=None, nonce=None, root=None, root_name=None, credential=None)
     inp = replace(inp, batch_proof=None, assets=None)
     fits = [name for name, spec in FORMATS.items() if spec.looks_like(inp)]
+    json_shaped = inp.data.lstrip()[:1] in (b"", b"{", b"[", b'"')
+    if not fits and fallback is not None and json_shaped and not inp.level_files:
+        return fallback
     if not fits and inp.data.lstrip()[:1] in (b"{", b"["):
         # it means to be JSON: if it cannot be read, that is the better message
-        safejson.loads(inp.data, source=inp.name, parse_float=Decimal, what="proof file")
+        safejson.loads(inp.data, source=source or inp.name, parse_float=Decimal, what="proof file")
     if not fits:
         raise InputError(
             f"no known proof format fits this file (known: {', '.join(FORMATS)}); give --format",
-            file=inp.name,
+            file=source or inp.name,
         )
     if len(fits) > 1:
         raise InputError(
             f"more than one proof format fits this file ({', '.join(fits)}); give --format",
-            file=inp.name,
+            file=source or inp.name,
         )
     return fits[0]
 

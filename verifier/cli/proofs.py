@@ -112,17 +112,17 @@ def verify_proof_cmd(
     that publishes one); --commitment checks a por proof against its commitment.
     """
     companions = Companions(None, credential_file, credential_env, batch_proof_file, asset_count)
-    if proof_format == "auto":
+    detected = proof_format == "auto"
+    if detected:
         from verifier.external.detect import detect_proof_format
 
         proof_format = detect_proof_format(proof_file)
-        if proof_format != "por":
-            proof_format = "auto"  # the result then says it was detected
     if proof_format != "por":
         if commitment_hex is not None:
             raise UsageError("--commitment applies to por proofs; give --root for this format")
+        companions = replace(companions, root=root_file)
         return _verify_other(
-            proof_file, proof_format, tree_file, nonce, replace(companions, root=root_file), as_json
+            proof_file, proof_format, tree_file, nonce, companions, as_json, detected=detected
         )
     if tree_file is not None or nonce is not None:
         raise UsageError("--tree and --nonce apply to other exchanges' formats, not por")
@@ -141,11 +141,15 @@ def _verify_other(
     nonce: str | None,
     companions: Companions,
     as_json: bool,
+    *,
+    detected: bool = False,
 ) -> int:
     """Another exchange's format (verifier/external/check.py): print the document."""
     from verifier.external.check import render_proof, verify_external_proof
 
-    doc, exit_code = verify_external_proof(proof_file, proof_format, tree_file, nonce, companions)
+    doc, exit_code = verify_external_proof(
+        proof_file, proof_format, tree_file, nonce, companions, detected=detected
+    )
     if not as_json:
         for warning in doc.get("warnings", []):
             err.print(f"warning: {warning}", markup=False)

@@ -68,8 +68,11 @@ def verify_external_proof(
     tree_file: Path | None = None,
     nonce: str | None = None,
     companions: Companions | None = None,
+    *,
+    detected: bool = False,
 ) -> tuple[dict[str, Any], int]:
-    """Verify a liabilities proof in format `fmt` (``auto`` detects it).
+    """Verify a liabilities proof in format `fmt` (``auto`` detects it; `detected` says the
+    caller already did, so the result says so without detecting twice).
 
     Parameters
     ----------
@@ -115,7 +118,7 @@ def verify_external_proof(
         doc, code = _verified(name, inp)
     except PorError as exc:
         raise _scrubbed(exc, inp.credential) from None
-    if fmt == "auto":
+    if fmt == "auto" or detected:
         doc["detected"] = True
     if warnings:
         doc["warnings"] = [*doc.get("warnings", []), *warnings]
