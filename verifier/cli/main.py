@@ -7,8 +7,8 @@ input/proof/signature, 4 infrastructure. Every command takes `--json` and then p
 exactly one JSON document on stdout.
 
 The commands live one group per module beside this one (liabilities, proofs, reconcile,
-attest, history, bench, demo, reserve, site, challenge, config, init, keys) and know nothing
-of the root: `COMMANDS` at the bottom adds them to it. Their shared options are in
+attest, history, bench, demo, reserve, site, challenge, config, init, keys, insolvency)
+and know nothing of the root: `COMMANDS` at the bottom adds them to it. Their shared options are in
 options.py, the help's sections by role in roles.py.
 """
 
@@ -43,6 +43,7 @@ from verifier.cli.config import config_group
 from verifier.cli.demo import demo
 from verifier.cli.history import db_group, history_cmd
 from verifier.cli.init import init
+from verifier.cli.insolvency import insolvency
 from verifier.cli.keys import keys
 from verifier.cli.liabilities import liabilities
 from verifier.cli.options import report_error
@@ -215,6 +216,8 @@ COMMANDS: tuple[click.Command, ...] = (
     # auditor
     verify_cmd,
     verify_ownership_cmd,
+    # administrator
+    insolvency,
     # operations
     history_cmd,
     db_group,

@@ -27,6 +27,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "liabilities audit",
         "verify-ownership",
     ),
+    "Administrator: after a failure, the claims register and the distribution": ("insolvency",),
     "Operations: scheduled runs, history, the site server, config and tools": (
         "reconcile --every",
         "history",
