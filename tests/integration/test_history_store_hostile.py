@@ -18,6 +18,7 @@ from postgres_fixtures import PostgresServer, pg_server, sample_report  # noqa: 
 
 from verifier.base.errors import StoreError
 from verifier.cli.main import main
+from verifier.history.schema import HEAD
 from verifier.history.store import Store
 from verifier.history.writer import RunWriter
 
@@ -176,7 +177,7 @@ def test_passwords_in_userinfo_and_query_never_reach_a_message_or_the_database(
     assert _run(capsys, ["db", "upgrade", "--db", url]) == (
         0,
         f"postgresql://por:***@127.0.0.1:{pg_server.port}/{name}?password=***: schema "
-        "upgraded from empty to 0002\n",
+        f"upgraded from empty to {HEAD}\n",
     )
     original = RunWriter._insert
 

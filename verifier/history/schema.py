@@ -24,11 +24,11 @@ from sqlalchemy.engine import Connection
 
 from verifier.base.console import plural
 from verifier.base.errors import StoreError
-from verifier.history.tables import RUNS, TABLES
+from verifier.history.tables import PAYOUT_TABLES, RUNS, TABLES
 
-HEAD = "0002"
+HEAD = "0003"
 """The schema revision this version of por writes."""
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003")
 """Every schema revision por has had, oldest first (verifier/history/migrations/versions)."""
 
 _SQLITE_SYSTEM_TABLES = re.compile(r"sqlite_(sequence|stat\d)")
@@ -118,6 +118,8 @@ def missing_columns(inspector: Any, tables: set[str], revision: str) -> str | No
     wanted = {table.name for table in models}
     if revision == "0001":
         wanted.discard("reserve_components")
+    if revision < "0003":  # the payout tables came with 0003
+        wanted -= {table.name for table in PAYOUT_TABLES}
     absent = sorted(wanted - tables)
     if absent:
         return f"no table {', '.join(absent)}"

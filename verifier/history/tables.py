@@ -183,5 +183,71 @@ REPORTS = sa.Table(
 )
 
 
-TABLES = (CHAIN_SNAPSHOTS, WALLET_BALANCES, RESERVE_COMPONENTS, ASSET_COVERAGE, REPORTS)
-"""The tables a run's rows go into besides `RUNS`."""
+# `por insolvency payouts` (issue 15): one row per reconciliation of a paid file against a
+# distribution plan, its per-asset totals and every (account, asset) due or paid, written by
+# verifier/history/payouts.py in one transaction (migration 0003).
+PAYOUT_RUNS = sa.Table(
+    "payout_runs",
+    METADATA,
+    _id_column(),
+    sa.Column("started_at", sa.String, nullable=False, index=True),
+    _string("finished_at"),
+    sa.Column("plan_id", sa.String, nullable=False, index=True),
+    _string("exchange", nullable=True),
+    _string("paid_file"),
+    _string("paid_sha256"),
+    sa.Column("payments", sa.Integer, nullable=False),
+    sa.Column("consistent", sa.Boolean, nullable=False),
+    sa.Column("exit_code", sa.Integer, nullable=False),
+    _string("tool_version"),
+    sa.Column("document", sa.Text, nullable=False),
+)
+
+
+def _payout_run_id_column() -> sa.Column[int]:
+    return sa.Column(
+        "payout_run_id", sa.Integer, sa.ForeignKey("payout_runs.id"), nullable=False, index=True
+    )
+
+
+PAYOUT_ASSETS = sa.Table(
+    "payout_assets",
+    METADATA,
+    _id_column(),
+    _payout_run_id_column(),
+    _string("asset"),
+    sa.Column("decimals", sa.Integer, nullable=False),
+    *(
+        sa.Column(name, BaseUnits, nullable=False)
+        for name in ("due", "paid", "unpaid", "overpaid", "paid_unknown")
+    ),
+    *(
+        sa.Column(f"accounts_{status}", sa.Integer, nullable=False)
+        for status in ("paid", "partial", "unpaid", "overpaid", "unknown")
+    ),
+)
+
+PAYOUT_ACCOUNTS = sa.Table(
+    "payout_accounts",
+    METADATA,
+    _id_column(),
+    _payout_run_id_column(),
+    _string("account_id"),
+    _string("asset"),
+    sa.Column("due", BaseUnits, nullable=False),
+    sa.Column("paid", BaseUnits, nullable=False),
+    _string("status"),  # paid | partial | unpaid | overpaid | unknown
+)
+
+PAYOUT_TABLES = (PAYOUT_RUNS, PAYOUT_ASSETS, PAYOUT_ACCOUNTS)
+"""The payout reconciliations' tables (schema revision 0003 on)."""
+
+TABLES = (
+    CHAIN_SNAPSHOTS,
+    WALLET_BALANCES,
+    RESERVE_COMPONENTS,
+    ASSET_COVERAGE,
+    REPORTS,
+    *PAYOUT_TABLES,
+)
+"""Every table besides `RUNS` (a reconciliation run's rows go into the first five)."""
