@@ -61,6 +61,13 @@ PAYER_COLOURS = {
 RESERVE_COLOUR = PALETTE[0]
 UNCOVERED_COLOUR = BAD
 _ROW_H = 44
+_BASE_FIGURES = (
+    ("liabilities", "liabilities"),
+    ("holdings before", "holdings_before"),
+    ("lost", "loss_units"),
+    ("bought back", "paid_units"),
+    ("uncovered", "uncovered_units"),
+)
 _MAX_SWEEP_BARS = 12
 """The sweep chart draws the weakest entries; its table lists them all."""
 
@@ -273,47 +280,41 @@ def _shock_text(shock: Mapping[str, Any]) -> str:
     return f"{shock.get('kind', 'shock')}: {', '.join(terms)}" if terms else str(shock.get("kind"))
 
 
-def _asset_rows(s: Mapping[str, Any]) -> tuple[list[list[Any]], list[list[Any]]]:
-    rows, base = [], []
+def _asset_rows(s: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
+    """Per asset: the loss and its outcome; the prices when a shock moved one; the base
+    units behind a toggle."""
+    rows, prices, base = [], [], []
     for a in _maps(s.get("assets")):
         d = a.get("decimals")
         before, after = a.get("price_before"), a.get("price_after")
-        price = number(after) if before == after else f"{number(before)} → {number(after)}"
-        cov = f"{pct(a.get('coverage_before'))} → {pct(a.get('coverage_after'))}"
+        if before != after:
+            prices.append([a.get("code"), number(before), number(after)])
         rows.append(
             [
                 a.get("code"),
-                _base(a.get("loss_units"), d),
-                money(a.get("loss_value")),
-                price,
+                # units, then their value on a second line: eight numeric columns of
+                # 30-digit figures do not fit a page
+                [_base(a.get("loss_units"), d), money(a.get("loss_value"))],
                 _base(a.get("paid_units"), d),
-                _base(a.get("uncovered_units"), d),
-                money(a.get("uncovered_value")),
-                cov,
+                [_base(a.get("uncovered_units"), d), money(a.get("uncovered_value"))],
+                [pct(a.get("coverage_before")), f"→ {pct(a.get('coverage_after'))}"],
                 _status(bool(a.get("made_whole")), "made whole", "short"),
             ]
         )
-        base.append(
-            [
-                a.get("code"),
-                d,
-                number(a.get("liabilities")),
-                number(a.get("holdings_before")),
-                number(a.get("loss_units")),
-                number(a.get("paid_units")),
-                number(a.get("uncovered_units")),
-            ]
+        # one row per figure: five 30-digit columns side by side are wider than any page
+        base.extend(
+            [a.get("code"), f"{name} (decimals {d})", number(a.get(key))]
+            for name, key in _BASE_FIGURES
         )
-    return rows, base
+    return {"asset_rows": rows, "price_rows": prices, "base_rows": base}
 
 
 def _payer_rows(s: Mapping[str, Any]) -> list[list[Any]]:
     return [
         [
             p.get("order"),
-            p.get("name"),
-            p.get("kind"),
-            f"{money(p.get('available'))} {p.get('currency') or ''}".strip(),
+            [str(p.get("name")), str(p.get("kind"))],
+            money(p.get("available")),
             money(p.get("paid")),
             _days(p.get("days")),
             [str(n) for n in _list(p.get("notes"))],
@@ -324,19 +325,20 @@ def _payer_rows(s: Mapping[str, Any]) -> list[list[Any]]:
 
 def _wallet_rows(s: Mapping[str, Any]) -> list[list[Any]]:
     decimals = {str(a.get("code")): a.get("decimals") for a in _maps(s.get("assets"))}
-    return [
-        [
-            w.get("label") or w.get("wallet"),
-            w.get("class"),
-            w.get("vendor") or "",
-            w.get("custodian") or "",
-            w.get("chain"),
-            Markup('<span class="mono">{}</span>').format(w.get("address") or ""),
-            f"{w.get('asset')} {_base(w.get('units'), decimals.get(str(w.get('asset'))))}",
-            pct(w.get("share")),
-        ]
-        for w in _maps(s.get("wallets_lost"))
-    ]
+    rows = []
+    for w in _maps(s.get("wallets_lost")):
+        where = [f"{w.get('class')} wallet on {w.get('chain')}"]
+        where += [f"{k} {w.get(k)}" for k in ("vendor", "custodian") if w.get(k)]
+        rows.append(
+            [
+                w.get("label") or w.get("wallet"),
+                where,
+                Markup('<span class="mono">{}</span>').format(w.get("address") or ""),
+                f"{w.get('asset')} {_base(w.get('units'), decimals.get(str(w.get('asset'))))}",
+                pct(w.get("share")),
+            ]
+        )
+    return rows
 
 
 def _event_text(event: Mapping[str, Any]) -> str:
@@ -350,7 +352,6 @@ def _event_text(event: Mapping[str, Any]) -> str:
 
 def scenario_view(s: Mapping[str, Any], currency: str) -> dict[str, Any]:
     """One scenario, every figure formatted for reading."""
-    rows, base = _asset_rows(s)
     payer_chart, payer_legend = _payer_chart(s, currency)
     made_whole = s.get("made_whole") is True
     return {
@@ -369,8 +370,7 @@ def scenario_view(s: Mapping[str, Any], currency: str) -> dict[str, Any]:
             (RESERVE_COLOUR, "bought back by the reserve"),
             (UNCOVERED_COLOUR, "uncovered"),
         ],
-        "asset_rows": rows,
-        "base_rows": base,
+        **_asset_rows(s),
         "payer_chart": payer_chart,
         "payer_legend": payer_legend,
         "payers": _payer_rows(s),
