@@ -283,7 +283,9 @@ def _shock_text(shock: Mapping[str, Any]) -> str:
 def _asset_rows(s: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
     """Per asset: the loss and its outcome; the prices when a shock moved one; the base
     units behind a toggle."""
-    rows, prices, base = [], [], []
+    rows: list[list[Any]] = []
+    prices: list[list[Any]] = []
+    base: list[list[Any]] = []
     for a in _maps(s.get("assets")):
         d = a.get("decimals")
         before, after = a.get("price_before"), a.get("price_after")
