@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("holdings", ("verifier.holdings",)),
     ("reconcile", ("verifier.reconcile",)),
     ("report", ("verifier.report",)),
+    ("stress", ("verifier.stress",)),
     ("jobs", ("verifier.jobs",)),
     ("history", ("verifier.history",)),
     ("site", ("verifier.site",)),

@@ -74,6 +74,7 @@ def insurance_policy(row: InsuranceRow, key: str, currency: str) -> InsurancePol
         scope=Decimal(1) if row.scope is None else row.scope,
         perils=perils,
         exclusions=row.exclusions,
+        claim_days=row.claim_days,
     )
 
 
@@ -87,6 +88,7 @@ def guarantee(row: GuaranteeRow, key: str, currency: str) -> Guarantee:
         currency=row.currency or currency,
         on_demand=row.on_demand,
         maturity=row.maturity,
+        payment_days=row.payment_days,
     )
 
 

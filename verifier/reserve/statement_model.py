@@ -66,6 +66,9 @@ class InsurancePolicy:
     """Per wallet class: a covered share (0..1) or the list of perils covered there."""
     exclusions: tuple[str, ...] = ()
     """Perils the policy excludes everywhere."""
+    claim_days: int | None = None
+    """Days from a claim to payment, as the policy states; None: not stated (por stress
+    then gives no time to pay for a loss this policy pays)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class Guarantee:
     on_demand: bool
     """Payable on first demand, without proof of default."""
     maturity: date | None = None
+    payment_days: int | None = None
+    """Days from a demand to payment; None: not stated (see `InsurancePolicy.claim_days`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,6 +171,9 @@ class InsuranceRow(FileModel):
     scope: Share | None = Field(
         None, description="Declared share of the reserve's risk covered; default 1"
     )
+    claim_days: Annotated[int, integer(0, 36_500)] | None = Field(
+        None, description="Days from a claim to payment (por stress: time to pay); optional"
+    )
 
 
 class GuaranteeRow(FileModel):
@@ -182,6 +185,9 @@ class GuaranteeRow(FileModel):
     currency: Currency | None = Field(None, description=_CCY)
     on_demand: Flag = Field(description="Payable on first demand, without proof of default")
     maturity: Day | None = Field(None, description="Expiry; omit if open-ended")
+    payment_days: Annotated[int, integer(0, 36_500)] | None = Field(
+        None, description="Days from a demand to payment (por stress: time to pay); optional"
+    )
 
 
 class VolumeRow(FileModel):

@@ -1,0 +1,389 @@
+"""The base of every scenario: a por-report-v1 document and the reserve statement, as values.
+
+Where it sits: between the inputs of `por stress` and the engine (verifier/stress/engine.py).
+`stress_base` reads the report's assets (liabilities, counted holdings, prices, decimals),
+its wallets (class, chain, address, label, balances, what each counts as, and the wallet
+metadata of issue 14 when present: vendor, custodian, signing, segregation, customer and
+own units) and its reserve evaluation (which cash counts), and the statement's policy terms
+(limits, deductibles, perils, exclusions, dates, ``claim_days``, ``payment_days``). Every
+field of the report is checked as it is read: a hostile report is exit 3 naming the file,
+the key and the value, never a traceback.
+
+A statement whose SHA-256 differs from the report's ``input_hashes.statement`` is used, with
+a warning in the result (docs/stress.md): the scenario then models the statement given, not
+the one the report evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from verifier.base.errors import InputError
+from verifier.reconcile.numbers import unit_value
+from verifier.reserve.money import fmt_decimal
+from verifier.reserve.statement_model import Guarantee, InsurancePolicy, ReserveStatement
+
+MAX_UNITS = 2**256
+"""Base units above this are refused (far beyond any supply; keeps arithmetic bounded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssetBase:
+    """One asset of the report."""
+
+    code: str
+    decimals: int
+    price: Decimal | None
+    """Reporting currency per whole unit (None: unpriced and owed nothing)."""
+    liabilities: int
+    """Owed, base units (the tree's root sum)."""
+    holdings: int
+    """Counted customer backing, base units (``assets[].holdings``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WalletBase:
+    """One address of the report with what it backs."""
+
+    key: str
+    """The wallet's key in por.toml (``bitcoin.wallets[1]``)."""
+    label: str
+    wallet_class: str
+    chain: str
+    address: str
+    counted_as: str
+    vendor: str | None = None
+    vendor_name: str | None = None
+    custodian: str | None = None
+    signing: str | None = None
+    segregation: str | None = None
+    balances: Mapping[str, int] = field(default_factory=dict)
+    """Every balance at the pinned block, base units."""
+    customer: Mapping[str, int] = field(default_factory=dict)
+    """The part counted as customer backing (reduces holdings when lost)."""
+    own: Mapping[str, int] = field(default_factory=dict)
+    """The exchange's own part (a loss of it is reported, owed to no customer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CashBase:
+    """A cash deposit that counts in the reserve evaluation."""
+
+    name: str
+    holder: str
+    currency: str
+    amount: Decimal
+    """In `currency` (the statement's figure; the eligible value when no statement)."""
+    eligible: Decimal
+    """What the evaluation counted, reporting currency."""
+
+
+@dataclass(frozen=True, slots=True)
+class StressBase:
+    """Everything a scenario is evaluated against."""
+
+    source: str
+    """Where the report came from (a file, or ``history run N``)."""
+    report_id: str
+    exchange: str
+    currency: str
+    as_of: str
+    """The liabilities' as-of time (else the snapshot's), ISO 8601."""
+    as_of_date: date
+    assets: tuple[AssetBase, ...]
+    wallets: tuple[WalletBase, ...]
+    cash: tuple[CashBase, ...] = ()
+    policies: tuple[InsurancePolicy, ...] = ()
+    guarantees: tuple[Guarantee, ...] = ()
+    fx: Mapping[str, Decimal] = field(default_factory=dict)
+    """Reporting-currency units per unit of each statement currency."""
+    has_statement: bool = False
+    warnings: tuple[str, ...] = ()
+
+    def asset(self, code: str) -> AssetBase | None:
+        """The asset `code`, or None."""
+        return next((a for a in self.assets if a.code == code), None)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _shown(value: object) -> str | None:
+    """`value` for a message, short (a hostile report may hold megabytes or huge integers)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 400:
+        return f"<an integer of {value.bit_length()} bits>"
+    text = value if isinstance(value, str) else repr(value)
+    return text[:120]
+
+
+class _Reader:
+    """Typed access to a decoded report: every failure an InputError naming file and key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, message: str, value: object = None) -> InputError:
+        return InputError(message, file=self.source, key=key, value=_shown(value))
+
+    def obj(self, node: Any, key: str) -> Mapping[str, Any]:
+        if not isinstance(node, Mapping):
+            raise self.fail(key, "must be an object", node)
+        return node
+
+    def items(self, node: Any, key: str) -> list[Any]:
+        if not isinstance(node, list):
+            raise self.fail(key, "must be a list", node)
+        return node
+
+    def text(self, node: Mapping[str, Any], name: str, key: str, *, optional: bool = False) -> Any:
+        value = node.get(name)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            raise self.fail(f"{key}.{name}", "must be a string", value)
+        return value
+
+    def units(self, node: Any, key: str) -> int:
+        text = node.get("base_units") if isinstance(node, Mapping) else node
+        if not isinstance(text, str) or not text.isascii() or not text.isdigit():
+            raise self.fail(key, "must be base units (a string of digits)", text)
+        if len(text) > 80 or int(text) >= MAX_UNITS:
+            raise self.fail(key, "base units out of range", text[:40])
+        return int(text)
+
+    def decimal(self, value: Any, key: str) -> Decimal:
+        if not isinstance(value, str) or len(value) > 120:
+            raise self.fail(key, "must be a decimal string", value)
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise self.fail(key, "must be a decimal string", value) from None
+        if not number.is_finite() or number < 0 or "e" in value.lower():
+            raise self.fail(key, "must be a non-negative decimal string", value)
+        return number
+
+
+def _asset(r: _Reader, node: Any, key: str) -> AssetBase:
+    a = r.obj(node, key)
+    decimals = a.get("decimals")
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 36:
+        raise r.fail(f"{key}.decimals", "must be an integer 0..36", decimals)
+    price = a.get("price")
+    return AssetBase(
+        code=r.text(a, "code", key),
+        decimals=decimals,
+        price=None if price is None else r.decimal(price, f"{key}.price"),
+        liabilities=r.units(a.get("liabilities"), f"{key}.liabilities.base_units"),
+        holdings=r.units(a.get("holdings"), f"{key}.holdings.base_units"),
+    )
+
+
+def _per_asset(r: _Reader, node: Any, key: str, only: str | None) -> dict[str, int] | None:
+    """S1's ``customer_units``/``own_units``: {code: units} (or one units string for the
+    wallet's single asset `only`); None when absent."""
+    if node is None:
+        return None
+    if isinstance(node, (str, int)) and only is not None:
+        return {only: r.units(str(node), key)}
+    return {code: r.units(v, f"{key}.{code}") for code, v in r.obj(node, key).items()}
+
+
+def _wallet(r: _Reader, node: Any, key: str) -> WalletBase:
+    w = r.obj(node, key)
+    balances = {
+        code: r.units(v, f"{key}.balances.{code}")
+        for code, v in r.obj(w.get("balances"), f"{key}.balances").items()
+    }
+    counted_as = r.text(w, "counted_as", key)
+    only = next(iter(balances)) if len(balances) == 1 else None
+    customer = _per_asset(r, w.get("customer_units"), f"{key}.customer_units", only)
+    own = _per_asset(r, w.get("own_units"), f"{key}.own_units", only)
+    if counted_as.startswith("customer backing"):
+        customer = balances if customer is None else customer
+        own = {} if own is None else own
+    else:
+        # excluded (unproven, stale, custodial not counted) or a duplicate: backs nothing
+        customer = {}
+        own = (balances if counted_as.startswith("own") else {}) if own is None else own
+    meta = {
+        name: r.text(w, name, key, optional=True)
+        for name in ("vendor", "vendor_name", "custodian", "signing", "segregation")
+    }
+    return WalletBase(
+        key=r.text(w, "wallet", key),
+        label=r.text(w, "label", key),
+        wallet_class=r.text(w, "class", key),
+        chain=r.text(w, "chain", key),
+        address=r.text(w, "address", key),
+        counted_as=counted_as,
+        balances=balances,
+        customer=customer,
+        own=own,
+        **meta,
+    )
+
+
+def _as_of(r: _Reader, doc: Mapping[str, Any]) -> tuple[str, date]:
+    attestation = doc.get("attestation")
+    text = attestation.get("as_of") if isinstance(attestation, Mapping) else None
+    key = "attestation.as_of"
+    if not isinstance(text, str):
+        text, key = doc.get("snapshot_taken_at"), "snapshot_taken_at"
+    if not isinstance(text, str):
+        raise r.fail(key, "must be an ISO 8601 time", text)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise r.fail(key, "must be an ISO 8601 time", text) from None
+    return text, when.date()
+
+
+def _components(r: _Reader, doc: Mapping[str, Any], kind: str) -> list[tuple[str, Decimal]]:
+    """(name, eligible) of each reserve component of `kind` in the report's evaluation."""
+    reserve = doc.get("reserve")
+    if reserve is None:
+        return []
+    eligible = r.obj(r.obj(reserve, "reserve").get("eligible"), "reserve.eligible")
+    out = []
+    for i, c in enumerate(r.items(eligible.get("components"), "reserve.eligible.components")):
+        key = f"reserve.eligible.components[{i}]"
+        c = r.obj(c, key)
+        if c.get("kind") == kind:
+            out.append((r.text(c, "name", key), r.decimal(c.get("eligible"), f"{key}.eligible")))
+    return out
+
+
+def _cash(
+    r: _Reader, doc: Mapping[str, Any], statement: ReserveStatement | None, currency: str
+) -> tuple[list[CashBase], list[str]]:
+    """The cash that counts: components with an eligible value above zero, with the
+    statement's amount and currency when it names the deposit."""
+    out, notes = [], []
+    counted = _components(r, doc, "cash")
+    rows = {c.name: c for c in statement.cash} if statement is not None else {}
+    for name, eligible in counted:
+        row = rows.get(name)
+        if eligible <= 0:
+            notes.append(f"cash {name!r} does not count in the reserve evaluation: not a payer")
+        elif row is None:
+            out.append(CashBase(name, "", currency, eligible, eligible))
+        else:
+            out.append(CashBase(name, row.holder, row.currency, row.amount, eligible))
+    if doc.get("reserve") is None and statement is not None:
+        notes.append("the report has no reserve evaluation: the statement's cash counts as stated")
+        for row in statement.cash:
+            rate = statement.rate(row.currency)
+            if rate is not None:
+                value = row.amount * rate
+                out.append(CashBase(row.name, row.holder, row.currency, row.amount, value))
+    return out, notes
+
+
+def stress_base(
+    report: Mapping[str, Any],
+    statement: ReserveStatement | None,
+    *,
+    source: str,
+    statement_sha256: str | None = None,
+) -> StressBase:
+    """The base of every scenario, from a por-report-v1 document and the reserve statement.
+
+    Parameters
+    ----------
+    report:
+        A decoded por-report-v1 document (its report_id is checked by the caller).
+    statement:
+        The reserve statement for the policy terms; None: insurance and guarantees are not
+        modelled (a warning says so) and cash is the evaluation's eligible value.
+    source:
+        The report's name in messages (a path, or ``history run 12``).
+    statement_sha256:
+        The statement file's SHA-256, compared with the report's ``input_hashes.statement``.
+
+    Raises
+    ------
+    InputError
+        A field of the report is missing or malformed (naming `source`, the key and value).
+    """
+    r = _Reader(source)
+    doc = r.obj(report, "report")
+    if doc.get("report") != "por-report-v1":
+        raise r.fail("report", "not a por-report-v1 document", doc.get("report"))
+    currency = r.text(doc, "currency", "report")
+    as_of, as_of_date = _as_of(r, doc)
+    assets = tuple(
+        _asset(r, a, f"assets[{i}]") for i, a in enumerate(r.items(doc.get("assets"), "assets"))
+    )
+    wallets = tuple(
+        _wallet(r, w, f"wallets[{i}]") for i, w in enumerate(r.items(doc.get("wallets"), "wallets"))
+    )
+    warnings = _check_holdings(assets, wallets)
+    if statement is not None and statement.currency != currency:
+        raise InputError(
+            f"the statement's currency {statement.currency} is not the report's {currency}",
+            file=statement.path,
+            key="currency",
+            value=statement.currency,
+        )
+    cash, notes = _cash(r, doc, statement, currency)
+    warnings += notes
+    hashes = doc.get("input_hashes")
+    stated = hashes.get("statement") if isinstance(hashes, Mapping) else None
+    if statement is None:
+        warnings.append("no reserve statement: insurance and guarantees are not modelled")
+    elif statement_sha256 is not None and stated is not None and stated != statement_sha256:
+        warnings.append(
+            f"the statement {statement.path} is not the one the report evaluated "
+            f"(SHA-256 {statement_sha256[:12]}… vs input_hashes.statement {str(stated)[:12]}…)"
+        )
+    return StressBase(
+        source=source,
+        report_id=r.text(doc, "report_id", "report"),
+        exchange=r.text(doc, "exchange", "report"),
+        currency=currency,
+        as_of=as_of,
+        as_of_date=as_of_date,
+        assets=assets,
+        wallets=wallets,
+        cash=tuple(cash),
+        policies=statement.insurance if statement is not None else (),
+        guarantees=statement.guarantees if statement is not None else (),
+        fx=dict(statement.fx) if statement is not None else {},
+        has_statement=statement is not None,
+        warnings=tuple(warnings),
+    )
+
+
+def _check_holdings(assets: tuple[AssetBase, ...], wallets: tuple[WalletBase, ...]) -> list[str]:
+    """A warning for each asset whose wallets' customer backing differs from its holdings
+    (a report from another tool, or edited): the engine uses `holdings`."""
+    out = []
+    for a in assets:
+        summed = sum(w.customer.get(a.code, 0) for w in wallets)
+        if summed != a.holdings:
+            out.append(
+                f"{a.code}: the wallets' customer backing ({summed} base units) differs from "
+                f"assets[].holdings ({a.holdings}); losses are taken from the wallets"
+            )
+    return out
+
+
+def wallet_value(
+    wallet: WalletBase, prices: Mapping[str, Decimal | None], base: StressBase
+) -> Decimal:
+    """The value of every balance of `wallet` at `prices` (unpriced assets count zero)."""
+    total = Decimal(0)
+    for code, units in wallet.balances.items():
+        asset, price = base.asset(code), prices.get(code)
+        if asset is not None and price is not None:
+            total += unit_value(units, asset.decimals, price)
+    return total
+
+
+__all__ = ["AssetBase", "CashBase", "StressBase", "WalletBase", "fmt_decimal", "stress_base"]

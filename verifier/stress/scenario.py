@@ -1,0 +1,333 @@
+"""The scenario file: one pydantic schema, read into frozen `Scenario` values.
+
+Where it sits: the input edge of verifier/stress/. `load_scenarios` reads a TOML file with
+verifier/base/safetoml, checks it against `ScenarioFileModel` (unknown keys refused, never a
+float, every error naming the file and the key, exit 3) and the checks between fields
+(`file_problems`: which keys each shock kind takes, unique ids); the engine
+(verifier/stress/engine.py) reads nothing else. The schema is published as
+docs/spec/schemas/por-scenarios.schema.json (verifier.inputs.file_schemas KINDS).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError
+
+from attestations.encoding import ASSET_CODE_RE
+from verifier.base import safetoml
+from verifier.base.errors import InputError
+from verifier.inputs.file_schemas import (
+    Amount,
+    Check,
+    FileModel,
+    Flag,
+    Share,
+    SignedDecimal,
+    Text,
+    fault,
+    input_errors,
+    integer,
+    pattern,
+)
+from verifier.reserve.money import fmt_decimal
+
+SHOCK_KINDS = ("loss", "price", "depeg", "insurer_default", "cash_frozen", "guarantee_default")
+LOSS_SELECTORS = ("label", "wallet", "address", "chain", "vendor", "custodian", "class")
+SCENARIO_CLASSES = ("hot", "cold", "other", "custodial")
+DEFAULT_PERIL = "hack"
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+PERIL_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+
+ALLOWED: Mapping[str, frozenset[str]] = {
+    "loss": frozenset((*LOSS_SELECTORS, "asset", "largest", "share", "peril", "event")),
+    "price": frozenset(("asset", "change", "price")),
+    "depeg": frozenset(("asset", "price")),
+    "insurer_default": frozenset(("policy", "insurer", "pays", "delay_days")),
+    "cash_frozen": frozenset(("cash", "holder", "share")),
+    "guarantee_default": frozenset(("guarantee", "issuer")),
+}
+"""The keys each shock kind takes besides ``kind`` (any other is refused, naming it)."""
+
+
+def _kind(value: object) -> str:
+    if value not in SHOCK_KINDS:
+        raise fault(f"must be one of {', '.join(SHOCK_KINDS)}", value)
+    return str(value)
+
+
+def _wallet_class(value: object) -> str:
+    if value not in SCENARIO_CLASSES:
+        raise fault(f"must be one of {', '.join(SCENARIO_CLASSES)}", value)
+    return str(value)
+
+
+def _change(value: object) -> Decimal:
+    from verifier.inputs.file_schemas import decimal_value
+
+    change = decimal_value(value, "change")
+    if change < -1:
+        raise fault("change must be at least -1 (a price cannot fall below zero)", change)
+    return change
+
+
+def _pays(value: object) -> str:
+    if value != "none":
+        raise fault('must be "none" (or give delay_days for an insurer that pays late)', value)
+    return "none"
+
+
+Kind = Annotated[str, Check(_kind, {"type": "string", "enum": list(SHOCK_KINDS)})]
+WalletClass = Annotated[
+    str, Check(_wallet_class, {"type": "string", "enum": list(SCENARIO_CLASSES)})
+]
+Change = Annotated[
+    Decimal,
+    Check(
+        _change,
+        {
+            "description": 'A relative price move, at least -1 ("-0.30": 30% down)',
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*[+-]?[0-9](_?[0-9])*(\.[0-9](_?[0-9])*)?\s*$"},
+                {"type": "integer", "minimum": -1},
+            ],
+        },
+    ),
+]
+Pays = Annotated[str, Check(_pays, {"type": "string", "enum": ["none"]})]
+Peril = Annotated[str, pattern(PERIL_RE, "not a peril name (lower case, e.g. hack, insider)")]
+AssetCode = Annotated[str, pattern(ASSET_CODE_RE, "not an asset code ([A-Z0-9._-]{1,16})")]
+ScenarioId = Annotated[
+    str, pattern(ID_RE, "not a scenario id (letters, digits, . _ -; at most 64)")
+]
+
+
+class ShockRow(FileModel):
+    """``[[scenarios.shocks]]``: one shock; `kind` says which keys it takes."""
+
+    kind: Kind = Field(
+        description="loss, price, depeg, insurer_default, cash_frozen or guarantee_default"
+    )
+    label: Text | None = Field(None, description="loss: the wallet's label in por.toml")
+    wallet: Text | None = Field(None, description="loss: the wallet's key, e.g. bitcoin.wallets[1]")
+    address: Text | None = Field(None, description="loss: one address")
+    chain: Text | None = Field(None, description="loss: bitcoin, ethereum")
+    vendor: Text | None = Field(None, description="loss: the wallet vendor's id ([vendors.X])")
+    custodian: Text | None = Field(None, description="loss: the custodian's name")
+    wallet_class: WalletClass | None = Field(
+        None, alias="class", description="loss: hot, cold, other or custodial"
+    )
+    asset: AssetCode | None = Field(
+        None, description="loss: only this asset; price, depeg: the asset (or [fx] currency)"
+    )
+    largest: Flag | None = Field(
+        None, description="loss: only the single largest matching wallet by value"
+    )
+    share: Share | None = Field(
+        None, description="loss: share of each balance lost; cash_frozen: share frozen; default 1"
+    )
+    peril: Peril | None = Field(None, description='loss: the peril, for insurance; default "hack"')
+    event: Text | None = Field(
+        None, description="loss: the occurrence it belongs to; default: one event per scenario"
+    )
+    change: Change | None = Field(None, description='price: relative move, e.g. "-0.30"')
+    price: Amount | None = Field(
+        None, description="price, depeg: the new price per whole unit, reporting currency"
+    )
+    policy: Text | None = Field(None, description="insurer_default: the policy's name")
+    insurer: Text | None = Field(None, description="insurer_default: every policy of this insurer")
+    pays: Pays | None = Field(None, description='insurer_default: "none" (pays nothing)')
+    delay_days: Annotated[int, integer(0, 36_500)] | None = Field(
+        None, description="insurer_default: pays, this many days late"
+    )
+    cash: Text | None = Field(None, description="cash_frozen: the cash deposit's name")
+    holder: Text | None = Field(None, description="cash_frozen: every deposit at this holder")
+    guarantee: Text | None = Field(None, description="guarantee_default: the guarantee's name")
+    issuer: Text | None = Field(
+        None, description="guarantee_default: every guarantee of this issuer"
+    )
+
+
+class ScenarioRow(FileModel):
+    """``[[scenarios]]``: one scenario, a model of one event."""
+
+    id: ScenarioId = Field(description="Unique id, e.g. dmm-2024")
+    title: Text = Field(description="A short title")
+    description: Text = Field(description="What the scenario models, in words")
+    shocks: Annotated[tuple[ShockRow, ...], Field(min_length=1)] = Field(
+        description="The shocks, applied together"
+    )
+
+
+class ScenarioFileModel(FileModel):
+    """A scenario file (`por stress --scenario`): incident scenarios against a report."""
+
+    scenarios: Annotated[tuple[ScenarioRow, ...], Field(min_length=1)] = Field(
+        description="The scenarios, evaluated one by one"
+    )
+
+
+# ----------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, slots=True)
+class Shock:
+    """One shock as read: its kind and the keys given (others None)."""
+
+    key: str
+    """Where it is in the file, e.g. ``scenarios[0].shocks[1]`` (for messages)."""
+    kind: str
+    fields: Mapping[str, Any]
+    """The keys given besides ``kind``, TOML names (``class``), values typed."""
+    file: str = "<scenarios>"
+    """The scenario file (for messages)."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of key `name`, or `default` when the shock does not give it."""
+        return self.fields.get(name, default)
+
+    def as_json(self) -> dict[str, Any]:
+        """The shock as read, normalised: decimals as strings, defaults filled in."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for name, value in sorted(self.fields.items()):
+            out[name] = fmt_decimal(value) if isinstance(value, Decimal) else value
+        if self.kind == "loss":
+            out.setdefault("share", "1")
+            out.setdefault("peril", DEFAULT_PERIL)
+            out.setdefault("largest", False)
+        if self.kind == "cash_frozen":
+            out.setdefault("share", "1")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One scenario: an id, a title, a description and its shocks."""
+
+    id: str
+    title: str
+    description: str
+    shocks: tuple[Shock, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioFile:
+    """A whole scenario file."""
+
+    path: str
+    scenarios: tuple[Scenario, ...]
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _shock_problems(file: str, key: str, row: ShockRow) -> list[InputError]:
+    given = {
+        ("class" if name == "wallet_class" else name)
+        for name in row.model_fields_set
+        if name != "kind" and getattr(row, name) is not None
+    }
+    out = [
+        InputError(f"a {row.kind} shock does not take {name!r}", file=file, key=f"{key}.{name}")
+        for name in sorted(given - ALLOWED[row.kind])
+    ]
+    need: dict[str, tuple[str, ...]] = {
+        "loss": (*LOSS_SELECTORS, "asset"),
+        "price": ("change", "price"),
+        "insurer_default": ("policy", "insurer"),
+        "cash_frozen": ("cash", "holder"),
+        "guarantee_default": ("guarantee", "issuer"),
+    }
+    if row.kind in need and not given & set(need[row.kind]):
+        out.append(
+            InputError(
+                f"a {row.kind} shock needs one of {', '.join(need[row.kind])}", file=file, key=key
+            )
+        )
+    if row.kind in ("price", "depeg") and row.asset is None:
+        out.append(InputError(f"a {row.kind} shock needs asset", file=file, key=f"{key}.asset"))
+    if row.kind == "price" and row.change is not None and row.price is not None:
+        out.append(InputError("give change or price, not both", file=file, key=f"{key}.price"))
+    if row.kind == "depeg" and row.price is None:
+        out.append(InputError("a depeg shock needs price", file=file, key=f"{key}.price"))
+    if row.kind == "insurer_default" and (row.pays is None) == (row.delay_days is None):
+        out.append(InputError('give pays = "none" or delay_days (one of them)', file=file, key=key))
+    return out
+
+
+def file_problems(doc: ScenarioFileModel, file: str) -> list[InputError]:
+    """Every problem between fields: keys a shock kind does not take, ids given twice."""
+    out: list[InputError] = []
+    seen: set[str] = set()
+    for i, scenario in enumerate(doc.scenarios):
+        if scenario.id in seen:
+            out.append(
+                InputError(
+                    "scenario id given twice",
+                    file=file,
+                    key=f"scenarios[{i}].id",
+                    value=scenario.id,
+                )
+            )
+        seen.add(scenario.id)
+        for j, row in enumerate(scenario.shocks):
+            out += _shock_problems(file, f"scenarios[{i}].shocks[{j}]", row)
+    return out
+
+
+def _shock(row: ShockRow, key: str, file: str) -> Shock:
+    fields: dict[str, Any] = {}
+    for name in sorted(row.model_fields_set):
+        value = getattr(row, name)
+        if name != "kind" and value is not None:
+            fields["class" if name == "wallet_class" else name] = value
+    return Shock(key=key, kind=row.kind, fields=fields, file=file)
+
+
+def parse_scenarios(raw: Mapping[str, Any], path: str = "<scenarios>") -> ScenarioFile:
+    """A decoded scenario file as values; the first problem raised (exit 3)."""
+    try:
+        doc = ScenarioFileModel.model_validate(raw)
+    except ValidationError as exc:
+        raise input_errors(ScenarioFileModel, exc, path)[0] from None
+    problems = file_problems(doc, path)
+    if problems:
+        raise problems[0]
+    return ScenarioFile(
+        path=path,
+        scenarios=tuple(
+            Scenario(
+                id=s.id,
+                title=s.title,
+                description=s.description,
+                shocks=tuple(
+                    _shock(row, f"scenarios[{i}].shocks[{j}]", path)
+                    for j, row in enumerate(s.shocks)
+                ),
+            )
+            for i, s in enumerate(doc.scenarios)
+        ),
+    )
+
+
+def load_scenarios(path: Path) -> ScenarioFile:
+    """The scenario file at `path`.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, is not TOML, or breaks the schema: naming the file, the key
+        (``scenarios[0].shocks[1].share``) and the value (exit 3).
+    """
+    raw = safetoml.load_path(path, what="scenario file")
+    return parse_scenarios(raw, str(path))
+
+
+def example_path(name: str) -> Path:
+    """A shipped example scenario file (``dmm-2024.toml``) in verifier/stress/examples/."""
+    return Path(__file__).resolve().parent / "examples" / name
