@@ -43,16 +43,26 @@ log = logging.getLogger(__name__)
     help="Replace OUT even if it is not a por site (never one holding the attestation, "
     "a key or a secret).",
 )
+@click.option(
+    "--stress",
+    "stress",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A por-stress-v1 document (`por stress --json`) evaluated against this report: "
+    "published as stress.json with a Scenarios page.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
-def publish(attestation_dir: Path, out_dir: Path, force: bool, as_json: bool) -> int:
+def publish(
+    attestation_dir: Path, out_dir: Path, force: bool, stress: Path | None, as_json: bool
+) -> int:
     """Exchange: build the static attestation site from ATTESTATION_DIR (attestation.json,
     root.json, report.json): summary, charts, downloads, and a page where customers verify
     their inclusion proof in their browser. No server is needed; nothing is loaded from
     elsewhere. The site shows only what the attestation signs: a root.json or report.json
-    that differs from it is refused."""
+    that differs from it is refused. With --stress, the scenarios (a por-stress-v1 document
+    about the same report, else exit 3) get a page of their own."""
     from verifier.site.publish import build_site
 
-    result = build_site(attestation_dir, out_dir, force=force)
+    result = build_site(attestation_dir, out_dir, force=force, stress=stress)
     if as_json:
         print_json(
             {

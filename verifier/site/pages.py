@@ -7,6 +7,8 @@ and combined sections, the off-chain reserve statement, pinned blocks, wallets, 
 the attestation proves and what it does not, and the files to download. `render_verify` is
 the proof-check page (``verify.html``): a customer drops or pastes their inclusion proof and
 ``assets/verify.js`` checks it in the browser against the root document embedded in the page.
+`render_scenarios` (``scenarios.html``, with `por publish --stress`) shows the incident
+scenarios evaluated against the site's report, in the sections of verifier/stress/html.py.
 
 Invariants: the pages are Jinja2 templates (verifier/report/templates/site_*.html, extending
 the shared base.html) with autoescape, so every string from the documents is escaped; this
@@ -29,10 +31,13 @@ from verifier.report.html import block_rows, price_rows, render_page, report_vie
 from verifier.site.bundle import AttestationBundle
 from verifier.site.files import META_CSP
 from verifier.site.shape import check_numbers, check_report_shape
+from verifier.stress.html import render_stress_page, stress_view
 
 ASSET_FILES = ("verify.js", "verify-page.js")
 """Scripts copied verbatim from verifier/site/assets into SITE/assets/."""
 NAV = (("index.html", "Attestation"), ("verify.html", "Check my proof"))
+SCENARIOS_NAV = (*NAV, ("scenarios.html", "Scenarios"))
+"""The navigation of a site published with scenarios (`por publish --stress`)."""
 
 DEFAULT_PROVES = (
     "The exchange committed to one total per asset for its customer liabilities (the Merkle sum "
@@ -64,6 +69,7 @@ _DOWNLOADS = (
     ("root.json", "liabilities root document (por-mst-v1): check your proof against it"),
     ("attestation.json", "the signed attestation (por-attestation-v1)"),
     ("report.json", "the coverage report (por-report-v1)"),
+    ("stress.json", "the incident scenarios evaluated against that report (por-stress-v1)"),
 )
 
 
@@ -72,13 +78,13 @@ def asset_text(name: str) -> str:
     return resources.files("verifier.site").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def _site_page(template: str, active: str, **context: Any) -> str:
+def _site_page(template: str, active: str, nav: Any = NAV, **context: Any) -> str:
     """A page in the site's layout (site.html): the style sheet linked, the navigation."""
     return render_page(
         template,
         csp=META_CSP,
         stylesheet="assets/style.css",
-        nav=NAV,
+        nav=nav,
         active=active,
         **context,
     )
@@ -158,7 +164,7 @@ def _reserve_statement(reserve: Mapping[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def render_index(bundle: AttestationBundle, downloads: Mapping[str, str]) -> str:
+def render_index(bundle: AttestationBundle, downloads: Mapping[str, str], nav: Any = NAV) -> str:
     """The summary page (``index.html``; template site_index.html)."""
     att, root, report = bundle.attestation, bundle.root, bundle.report
     view = None
@@ -170,6 +176,7 @@ def render_index(bundle: AttestationBundle, downloads: Mapping[str, str]) -> str
     return _site_page(
         "site_index.html",
         "index.html",
+        nav,
         title=f"Proof of reserves: {att.get('exchange')} {att.get('attestation_id')}",
         att=att,
         public_key=(att.get("signature") or {}).get("public_key"),
@@ -187,7 +194,7 @@ def render_index(bundle: AttestationBundle, downloads: Mapping[str, str]) -> str
     )
 
 
-def render_verify(bundle: AttestationBundle) -> str:
+def render_verify(bundle: AttestationBundle, nav: Any = NAV) -> str:
     """The proof-check page (``verify.html``; template site_verify.html); the root document
     is embedded, not fetched."""
     att, root = bundle.attestation, bundle.root
@@ -195,6 +202,7 @@ def render_verify(bundle: AttestationBundle) -> str:
     return _site_page(
         "site_verify.html",
         "verify.html",
+        nav,
         title=f"Check your proof: {att.get('exchange')} {att.get('attestation_id')}",
         scripts=ASSET_FILES,
         att=att,
@@ -205,18 +213,44 @@ def render_verify(bundle: AttestationBundle) -> str:
     )
 
 
+def render_scenarios(bundle: AttestationBundle, stress: Mapping[str, Any]) -> str:
+    """The scenarios page (``scenarios.html``; verifier/stress/templates/site_scenarios.html):
+    what a scenario is, each scenario's outcome and charts, the sweep."""
+    return render_stress_page(
+        "site_scenarios.html",
+        csp=META_CSP,
+        stylesheet="assets/style.css",
+        nav=SCENARIOS_NAV,
+        active="scenarios.html",
+        title=f"Incident scenarios: {bundle.attestation.get('exchange')}",
+        v=stress_view(stress),
+    )
+
+
 def render_pages(
-    bundle: AttestationBundle, downloads: Mapping[str, str], source: Path, attestation: Path
+    bundle: AttestationBundle,
+    downloads: Mapping[str, str],
+    source: Path,
+    attestation: Path,
+    stress: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Both pages, by file name. The signed documents are shape-checked only as far as
-    `verify_attestation` goes; a signed report whose fields have unexpected types is refused,
-    naming the file (`source`: report.json, else attestation.json)."""
+    """The pages, by file name (``scenarios.html`` too when `stress`, a checked
+    ``por-stress-v1`` document, is given). The signed documents are shape-checked only as far
+    as `verify_attestation` goes; a signed report whose fields have unexpected types is
+    refused, naming the file (`source`: report.json, else attestation.json)."""
     if bundle.report is not None:
         check_report_shape(bundle.report, source)
         check_numbers(bundle.report, "", source)
     check_numbers(bundle.attestation.get("reserve"), "reserve", attestation)
+    nav = NAV if stress is None else SCENARIOS_NAV
     try:
-        return {"index.html": render_index(bundle, downloads), "verify.html": render_verify(bundle)}
+        pages = {
+            "index.html": render_index(bundle, downloads, nav),
+            "verify.html": render_verify(bundle, nav),
+        }
+        if stress is not None:
+            pages["scenarios.html"] = render_scenarios(bundle, stress)
+        return pages
     except PorError:
         raise
     except (AttributeError, TypeError, KeyError, IndexError, ValueError, ArithmeticError) as exc:

@@ -8,7 +8,9 @@ from elsewhere), in four steps, each in its own module:
 1. read and check the directory (verifier/site/bundle.py, `load_bundle`);
 2. check that the signed report can be shown (verifier/site/shape.py);
 3. render ``index.html`` (the attestation summary) and ``verify.html`` (the in-browser proof
-   check, ``assets/verify.js``) from the shared templates (verifier/site/pages.py);
+   check, ``assets/verify.js``) from the shared templates (verifier/site/pages.py), and with
+   ``--stress`` the scenarios (``stress.json``, checked by verifier/site/stress.py, and
+   ``scenarios.html``);
 4. write the site with its manifest, ``site.json``, atomically (verifier/site/files.py).
 
 The site holds ``root.json``, ``attestation.json`` (byte for byte as published),
@@ -34,6 +36,7 @@ from verifier.report.html import stylesheet
 from verifier.site.bundle import load_bundle
 from verifier.site.files import CSP, MANIFEST, SITE_FORMAT, manifest_bytes, sha256_hex, write_site
 from verifier.site.pages import ASSET_FILES, asset_text, render_pages
+from verifier.site.stress import load_stress
 
 _INPUT_FILES = (
     ("attestation.json", "attestation"),
@@ -59,6 +62,7 @@ def build_site(
     *,
     force: bool = False,
     generated_at: str | None = None,
+    stress: Path | None = None,
 ) -> SiteResult:
     """Build the static site for an attestation directory into `out_dir`, atomically.
 
@@ -74,6 +78,9 @@ def build_site(
         Replace `out_dir` even if it is not a site written by this function.
     generated_at
         ISO 8601 time for the manifest (default: now, UTC).
+    stress
+        A ``por-stress-v1`` document (`por stress --json`) to publish as ``stress.json``
+        with a ``scenarios.html`` page; it must be about the site's report.
 
     Returns
     -------
@@ -82,7 +89,8 @@ def build_site(
     Raises
     ------
     UsageError
-        `out_dir` holds or lies inside an input, or holds a key or secret (nothing touched).
+        `out_dir` holds or lies inside an input (the scenarios document too), or holds a
+        key or secret (nothing touched).
     NotFound, InputError, InvalidProof
         As `verifier.site.bundle.load_bundle`, or `out_dir` is in the way.
     StoreError
@@ -93,6 +101,7 @@ def build_site(
         [
             ("attestation directory", attestation_dir),
             *((what, attestation_dir / name) for name, what in _INPUT_FILES),
+            *((("scenarios document", stress),) if stress is not None else ()),
         ],
         flag="--out",
     )
@@ -103,10 +112,19 @@ def build_site(
     }
     if bundle.report_bytes is not None:
         files["report.json"] = bundle.report_bytes
+    scenarios = load_stress(stress, bundle.report) if stress is not None else None
+    if scenarios is not None:
+        files["stress.json"] = scenarios.data
     downloads = {name: sha256_hex(data) for name, data in files.items()}
     report_file = attestation_dir / "report.json"
     source = report_file if report_file.exists() else attestation_dir / "attestation.json"
-    pages = render_pages(bundle, downloads, source, attestation_dir / "attestation.json")
+    pages = render_pages(
+        bundle,
+        downloads,
+        source,
+        attestation_dir / "attestation.json",
+        None if scenarios is None else scenarios.doc,
+    )
     files.update((name, page.encode()) for name, page in pages.items())
     files["assets/style.css"] = stylesheet().encode()
     for name in ASSET_FILES:
