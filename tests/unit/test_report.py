@@ -61,6 +61,12 @@ def sample_reconciliation(*, covered: bool = False, with_reserve: bool = True) -
             ),
         )
     )
+    # wallet metadata (issue 14): a named vendor, a custodian and a signing scheme, all
+    # rendered as text (EVIL checks the escaping)
+    snap["chains"][-1]["addresses"][0].update(vendor="vaultsoft", custodian=EVIL, signing="MPC")
+    snap["vendors"] = {
+        "vaultsoft": {"name": EVIL, "kind": "wallet-software", "notified": "2026-01-15"}
+    }
     evaluation = cases.evaluation(
         "100000" if not covered else "1",
         [("cash", "trust [red]x[/red]", "50000"), ("insurance", f"policy {EVIL}", "30000")],
@@ -205,6 +211,8 @@ DYNAMIC = {
     "prices": "<code>",
     "settings.thresholds.per_asset": "<code>",
     "wallets[].balances": "<code>",
+    "wallets[].customer_units": "<code>",
+    "wallets[].own_units": "<code>",
 }
 """Objects whose keys are data, and the placeholder docs/report.md writes for them."""
 LEAF_OBJECTS = {"reserve"}  # another module's document: its top-level keys are documented

@@ -39,7 +39,14 @@ from chains.challenge import challenge
 from verifier.base.console import plural
 from verifier.base.errors import InputError, PorError, TipMoved
 from verifier.holdings.ownership import EpochJudge, MaxAge, max_age_for
-from verifier.inputs.config_values import PorConfig, WalletConfig, address_key, wallet_name
+from verifier.inputs.config import own_units
+from verifier.inputs.config_values import (
+    PorConfig,
+    VendorConfig,
+    WalletConfig,
+    address_key,
+    wallet_name,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -53,15 +60,25 @@ class AddressReading:
     balances: Mapping[str, int]
     ownership: OwnershipCheck
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, decimals: Mapping[str, int] | None = None) -> dict[str, Any]:
+        """The address entry; with the chain's `decimals`, the wallet's declared own coins
+        in base units too (the same wallet-level amount on each address of the wallet:
+        reconciliation takes it once per wallet)."""
+        wallet = self.wallet
+        own = own_units(wallet, decimals) if decimals is not None else {}
         return {
-            "label": self.wallet.label,
-            "wallet": self.wallet.key,
-            "class": self.wallet.wallet_class.value,
-            "attribution": self.wallet.attribution.value,
+            "label": wallet.label,
+            "wallet": wallet.key,
+            "class": wallet.wallet_class.value,
+            "attribution": wallet.attribution.value,
             "address": self.address,
             "balances": {code: str(units) for code, units in self.balances.items()},
             "ownership": self.ownership.to_json(),
+            "vendor": wallet.vendor,
+            "custodian": wallet.custodian,
+            "signing": wallet.signing,
+            "segregation": wallet.segregation_of,
+            "own": {code: str(units) for code, units in own.items()},
         }
 
 
@@ -104,6 +121,8 @@ class Snapshot:
     warnings: tuple[str, ...] = field(default=())
     max_age: MaxAge | None = None
     """The maximum proof age applied, when any proof named an epoch (None otherwise)."""
+    vendors: Mapping[str, VendorConfig] = field(default_factory=dict)
+    """The config's [vendors.<id>], which wallets name (carried to the report)."""
 
     def to_json(self) -> dict[str, Any]:
         from attestations.proofs import format_units
@@ -122,7 +141,7 @@ class Snapshot:
                     "requests": reading.requests,
                     "challenge": reading.challenge,
                     "epochs": dict(sorted(reading.epochs.items())),
-                    "addresses": [a.to_json() for a in reading.addresses],
+                    "addresses": [a.to_json(decimals) for a in reading.addresses],
                     "totals": {
                         code: {
                             kind: {
@@ -143,6 +162,7 @@ class Snapshot:
             "count_custodial": self.count_custodial,
             "chains": chains,
             "ownership_max_age": None if self.max_age is None else self.max_age.to_json(),
+            "vendors": {v_id: v.to_json() for v_id, v in sorted(self.vendors.items())},
             "warnings": list(self.warnings),
         }
 
@@ -305,4 +325,5 @@ async def take_snapshot(
         chains=tuple(t.result() for t in tasks),
         count_custodial=config.count_custodial,
         max_age=max_age,
+        vendors=config.vendors,
     )

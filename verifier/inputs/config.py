@@ -19,8 +19,10 @@ all of them (`por config check`).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ from verifier.inputs.config_schema import (
     EthereumWallet,
     Ownership,
     PorToml,
+    Vendor,
 )
 from verifier.inputs.config_values import (
     AlertsConfig,
@@ -54,9 +57,11 @@ from verifier.inputs.config_values import (
     PorConfig,
     ReconcileConfig,
     TokenConfig,
+    VendorConfig,
     WalletConfig,
     address_key,
     wallet_name,
+    whole_to_units,
 )
 
 # ----------------------------------------------------------------------------- model -> values
@@ -83,6 +88,11 @@ def _wallet(
         "wallet_class": WalletClass(wallet.class_),
         "attribution": Attribution(wallet.attribution),
         "ownership": ownership,
+        "vendor": wallet.vendor,
+        "custodian": wallet.custodian,
+        "signing": wallet.signing,
+        "segregation": wallet.segregation or "",
+        "own": dict(wallet.own or {}),
     }
     if isinstance(wallet, EthereumWallet) or wallet.address is not None:
         return WalletConfig(address=wallet.address, **common)
@@ -163,6 +173,20 @@ def ownership_config(o: Ownership) -> OwnershipConfig:
     return OwnershipConfig(tuple(epochs), o.max_age_days, max_age_blocks)
 
 
+def vendors_config(vendors: Mapping[str, Vendor]) -> dict[str, VendorConfig]:
+    return {
+        vendor_id: VendorConfig(
+            id=vendor_id,
+            name=v.name,
+            kind=v.kind,
+            notified=None if v.notified is None else v.notified.isoformat(),
+            registered=v.registered,
+            jurisdiction=v.jurisdiction,
+        )
+        for vendor_id, v in sorted(vendors.items())
+    }
+
+
 def alerts_config(a: Alerts) -> AlertsConfig:
     return AlertsConfig(
         webhook=a.webhook, drift=a.drift, timeout=a.timeout, retries=a.retries, format=a.format
@@ -198,10 +222,72 @@ def to_config(path: Path, model: PorToml, raw: Mapping[str, Any]) -> PorConfig:
         database=DatabaseConfig(url=url, lock_timeout=db.lock_timeout),
         alerts=alerts_config(model.alerts),
         ownership=ownership_config(model.ownership),
+        vendors=vendors_config(model.vendors),
     )
 
 
 # ----------------------------------------------------------------------------- beyond the schema
+
+
+BITCOIN_DECIMALS = 8
+
+
+def chain_decimals(node: BitcoinConfig | EthereumConfig) -> dict[str, int]:
+    """Asset code -> decimals of every asset a chain section reads."""
+    if isinstance(node, BitcoinConfig):
+        return {node.asset: BITCOIN_DECIMALS}
+    return {node.asset: 18, **{t.code: t.decimals for t in node.tokens}}
+
+
+def own_units(wallet: WalletConfig, decimals: Mapping[str, int]) -> dict[str, int]:
+    """A mixed wallet's declared own coins in base units (checked by `_metadata_problems`:
+    an amount that is not exact raises here too, naming the key)."""
+    out = {}
+    for code, text in sorted(wallet.own.items()):
+        units = whole_to_units(text, decimals.get(code, -1))
+        if units is None:
+            raise InputError(
+                "not an exact amount of this asset", key=f"{wallet.key}.own.{code}", value=text
+            )
+        out[code] = units
+    return out
+
+
+def _metadata_problems(
+    path: Path, node: BitcoinConfig | EthereumConfig, vendors: Mapping[str, VendorConfig] | None
+) -> Iterator[InputError]:
+    """A wallet's vendor names a declared [vendors.X] (when `vendors` is known); its own
+    amounts name an asset of its chain and are exact for that asset's decimals."""
+    decimals = chain_decimals(node)
+    for wallet in node.wallets:
+        if vendors is not None and wallet.vendor is not None and wallet.vendor not in vendors:
+            close = difflib.get_close_matches(wallet.vendor, list(vendors), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            known = ", ".join(vendors) or "none declared"
+            yield InputError(
+                f"no [vendors.X] has this id (declared: {known}){hint}",
+                file=str(path),
+                key=f"{wallet.key}.vendor",
+                value=wallet.vendor,
+            )
+        for code, text in sorted(wallet.own.items()):
+            key = f"{wallet.key}.own.{code}"
+            if code not in decimals:
+                yield InputError(
+                    f"not an asset of [{node.section}] ({', '.join(decimals)})",
+                    file=str(path),
+                    key=key,
+                    value=code,
+                )
+            elif whole_to_units(text, decimals[code]) is None:
+                yield InputError(
+                    f"more digits than {code}'s {decimals[code]} decimals (never rounded)",
+                    file=str(path),
+                    key=key,
+                    value=text,
+                )
+            elif Decimal(text) == 0:
+                yield InputError("must be more than zero", file=str(path), key=key, value=text)
 
 
 def _literal_url_problems(node: NodeConfig) -> Iterator[InputError]:
@@ -322,16 +408,20 @@ def semantic_problems(
     alerts: AlertsConfig | None = None,
     ownership: OwnershipConfig | None = None,
     references: bool = True,
+    vendors: Mapping[str, VendorConfig] | None = None,
 ) -> Iterator[InputError]:
     """What a schema cannot see, for the sections given (each one already valid): literal
-    URLs, a wallet, token or epoch listed twice, and (with `references`) epoch names."""
+    URLs, a wallet, token or epoch listed twice, own amounts, and (with `references`) epoch
+    names and (with `vendors`) vendor ids."""
     if bitcoin is not None:
         yield from _literal_url_problems(bitcoin)
         yield from _wallet_problems(path, bitcoin.wallets)
+        yield from _metadata_problems(path, bitcoin, vendors if references else None)
     if ethereum is not None:
         yield from _literal_url_problems(ethereum)
         yield from _token_problems(path, ethereum)
         yield from _wallet_problems(path, ethereum.wallets)
+        yield from _metadata_problems(path, ethereum, vendors if references else None)
     if alerts is not None:
         yield from _webhook_problems(path, alerts)
     if ownership is not None:
@@ -372,6 +462,7 @@ def config_problems(path: Path, raw: Mapping[str, Any]) -> Checked:
                 ethereum=config.ethereum,
                 alerts=config.alerts,
                 ownership=config.ownership,
+                vendors=config.vendors,
             )
         ]
         every = tuple(w for n in (config.bitcoin, config.ethereum) if n for w in n.wallets)
@@ -388,6 +479,14 @@ def config_problems(path: Path, raw: Mapping[str, Any]) -> Checked:
         alerts = alerts_config(Alerts.model_validate(raw["alerts"]))
     if "ownership" in ok:
         ownership = ownership_config(Ownership.model_validate(raw["ownership"]))
+    vendors: dict[str, VendorConfig] | None = None
+    if "vendors" not in bad:
+        listed_vendors = raw.get("vendors", {})
+        vendors = vendors_config(
+            {k: Vendor.model_validate(v) for k, v in listed_vendors.items()}
+            if isinstance(listed_vendors, Mapping)
+            else {}
+        )
     references = not ({"bitcoin", "ethereum", "ownership"} & bad)
     problems += [
         (p, None)
@@ -398,6 +497,7 @@ def config_problems(path: Path, raw: Mapping[str, Any]) -> Checked:
             alerts=alerts,
             ownership=ownership,
             references=references,
+            vendors=vendors,
         )
     ]
     wallets: list[WalletConfig] = []
@@ -461,6 +561,7 @@ def load_config(path: Path, *, need_attestation_id: bool = True) -> PorConfig:
         ethereum=config.ethereum,
         alerts=config.alerts,
         ownership=config.ownership,
+        vendors=config.vendors,
     ):
         raise problem
     return config

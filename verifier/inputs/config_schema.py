@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -76,6 +76,10 @@ WalletClassName = Literal["cold", "hot", "custodial", "other"]
 AttributionName = Literal["customer", "own"]
 """chains.base.Attribution values (a test keeps the two equal)."""
 AlertFormat = Literal["generic", "alertmanager", "slack"]
+SegregationName = Literal["customer", "own", "mixed"]
+"""verifier.reconcile.values.SEGREGATIONS (a test keeps the two equal)."""
+VendorKind = Literal["wallet-software", "custody", "signing", "mpc", "hsm", "other"]
+"""What a vendor supplies (docs/snapshot.md, "Wallet vendors and segregation")."""
 BtcScheme = Literal["bip137", "bip322-simple", "p2wsh-multisig"]
 EthScheme = Literal["eip191", "eip1271"]
 
@@ -84,6 +88,8 @@ BTC_NETWORKS: tuple[str, ...] = get_args(BtcNetwork)
 SCRIPT_TYPES: tuple[str, ...] = get_args(ScriptType)
 MULTISIG_SCRIPTS: tuple[str, ...] = get_args(MultisigScript)
 ALERT_FORMATS: tuple[str, ...] = get_args(AlertFormat)
+SEGREGATIONS: tuple[str, ...] = get_args(SegregationName)
+VENDOR_KINDS: tuple[str, ...] = get_args(VendorKind)
 OWNERSHIP_SCHEMES: tuple[str, ...] = get_args(BtcScheme) + get_args(EthScheme)
 
 ASSET_CODE = r"[A-Z0-9._-]{1,16}"
@@ -92,6 +98,11 @@ ETH_ADDRESS = r"0x[0-9a-fA-F]{40}"
 BLOCK_HASH = r"(0x)?[0-9a-fA-F]{64}"
 UTC_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
 RATIO = r"[0-9]+(\.[0-9]+)?"
+VENDOR_ID = r"[a-z0-9][a-z0-9_-]{0,63}"
+"""A vendor id: lower-case letters, digits, _ and -, as wallets name it."""
+WHOLE_UNITS = r"[0-9]{1,40}(\.[0-9]{1,40})?"
+"""An amount in whole units as a decimal string ("1.5"); its exactness for the asset's
+decimals is checked by verifier/inputs/config.py."""
 
 
 # ----------------------------------------------------------------------------- value types
@@ -225,6 +236,7 @@ UtcTime = Annotated[
 ]
 BlockHash = Annotated[str, Pattern(BLOCK_HASH, "must be a block hash: 64 hex digits")]
 Height = Annotated[int, Range(0, TOML_INT_MAX)]
+VendorId = Annotated[str, Pattern(VENDOR_ID, "must be a vendor id ([a-z0-9_-], 1 to 64)")]
 
 
 def _public_keys(value: object) -> object:
@@ -306,6 +318,53 @@ class OwnershipProof(_Table):
     )
 
 
+class WalletMetadata(_Table):
+    """Who supplies and holds a wallet, how it signs, and whose coins are in it (issue 14):
+    the keys both chains' wallets share. All optional; the report's concentration section
+    and `por stress` read them."""
+
+    vendor: VendorId | None = Field(
+        default=None,
+        description="The id of a [vendors.X] table: the wallet software or custody provider.",
+    )
+    custodian: Annotated[str, line(200)] | None = Field(
+        default=None, description="Who holds the keys (free text; may be a vendor id)."
+    )
+    signing: Annotated[str, line(100)] | None = Field(
+        default=None, description='How it signs, e.g. "2-of-3 multisig" or "MPC" (free text).'
+    )
+    segregation: Annotated[SegregationName, OneOf()] | None = Field(
+        default=None,
+        description="customer, own or mixed (default: as attribution); customer or own must "
+        "agree with attribution.",
+    )
+    own: (
+        dict[
+            AssetCode,
+            Annotated[str, Pattern(WHOLE_UNITS, 'must be whole units as a decimal string ("1.5")')],
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description='A mixed wallet: the exchange\'s own coins in it, {BTC = "1.5"} in whole '
+        "units; the rest counts by attribution (more than the balance: all of it is own).",
+    )
+
+    @model_validator(mode="after")
+    def _segregation(self) -> WalletMetadata:
+        attribution = getattr(self, "attribution", "customer")
+        if self.segregation in ("customer", "own") and self.segregation != attribution:
+            raise problem(
+                f"contradicts attribution = {attribution!r} (a {attribution} wallet's "
+                f"segregation is {attribution!r} or 'mixed')",
+                field="segregation",
+                shown=self.segregation,
+            )
+        if self.own is not None and self.segregation != "mixed":
+            raise problem('own applies to a mixed wallet: set segregation = "mixed"', field="own")
+        return self
+
+
 _LABEL = "A name for messages and reports."
 _CLASS = "cold, hot, custodial or other."
 _ATTRIBUTION = "customer (backs customer liabilities) or own (the exchange's own buffer)."
@@ -330,7 +389,7 @@ class Multisig(_Table):
         return self
 
 
-class BitcoinWallet(_Table):
+class BitcoinWallet(WalletMetadata):
     """[[bitcoin.wallets]]: exactly one of an address, an xpub or a multisig key set."""
 
     model_config = ConfigDict(
@@ -369,7 +428,7 @@ class BitcoinWallet(_Table):
         return self
 
 
-class EthereumWallet(_Table):
+class EthereumWallet(WalletMetadata):
     """[[ethereum.wallets]]: an Ethereum account (an EOA or a contract wallet)."""
 
     label: str = Field(default="", description=_LABEL)
@@ -662,6 +721,35 @@ class Ownership(_Table):
     epochs: list[Epoch] = Field(default_factory=list, description="The signing rounds.")
 
 
+# ----------------------------------------------------------------------------- [vendors]
+
+
+def _a_date(value: object) -> object:
+    # a TOML date (2026-01-15), not a date-time: a notice is given on a day
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise problem("must be a TOML date such as 2026-01-15 (unquoted)", shown=value)
+    return value
+
+
+class Vendor(_Table):
+    """[vendors.<id>]: a supplier of wallet software, custody, signing or key storage that
+    wallets name by id (`vendor = "<id>"`)."""
+
+    name: Annotated[str, line(200)] = Field(description="The vendor's name, as reports show it.")
+    kind: Annotated[VendorKind, OneOf()] = Field(
+        description="wallet-software, custody, signing, mpc, hsm or other."
+    )
+    notified: Annotated[date, BeforeValidator(_a_date)] | None = Field(
+        default=None,
+        description="The date the vendor was notified to the regulator (a TOML date); "
+        "absent: not notified.",
+    )
+    registered: bool = Field(default=False, description="Registered with the regulator.")
+    jurisdiction: Annotated[str, line(100)] | None = Field(
+        default=None, description="Where the vendor is established, e.g. JP."
+    )
+
+
 # ----------------------------------------------------------------------------- the file
 
 
@@ -684,6 +772,9 @@ class PorToml(_Table):
     database: Database = Field(default_factory=Database)
     alerts: Alerts = Field(default_factory=Alerts)
     ownership: Ownership = Field(default_factory=Ownership)
+    vendors: dict[VendorId, Vendor] = Field(
+        default_factory=dict, description="Wallet vendors, by the id wallets name."
+    )
 
     @model_validator(mode="after")
     def _a_chain(self) -> PorToml:

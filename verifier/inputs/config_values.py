@@ -34,6 +34,21 @@ def address_key(chain: Chain | str, address: str) -> str:
     return f"{name}:{address}"
 
 
+def whole_to_units(text: str, decimals: int) -> int | None:
+    """Whole units written as a plain decimal string ("1.5") as exact base units, or None
+    when it is not such a string or a non-zero digit lies beyond `decimals` (never
+    rounded; trailing zeros are exact). Read digit by digit: no float, no Decimal context."""
+    whole, dot, fraction = text.partition(".")
+    if decimals < 0 or not whole.isascii() or not whole.isdigit():
+        return None
+    if dot and (not fraction.isascii() or not fraction.isdigit()):
+        return None
+    kept, beyond = fraction[:decimals], fraction[decimals:]
+    if beyond.strip("0"):
+        return None
+    return int(whole + kept.ljust(decimals, "0"))
+
+
 def wallet_name(wallet: WalletConfig) -> str:
     """How messages name a wallet: its key in the file and its label."""
     return f"{wallet.key} ({wallet.label!r})" if wallet.label else wallet.key
@@ -59,6 +74,21 @@ class WalletConfig:
     sorted_keys: bool = True
     ownership: Mapping[str, Any] | None = None
     """The ownership proof as given: {"scheme", "signature" | "signatures", ...}."""
+    vendor: str | None = None
+    """The id of its [vendors.X] (wallet software or custody provider), if named."""
+    custodian: str | None = None
+    signing: str | None = None
+    """How it signs ("2-of-3 multisig", "MPC"), as written."""
+    segregation: str = ""
+    """customer | own | mixed; empty means "as the attribution" (see `segregation_of`)."""
+    own: Mapping[str, str] = field(default_factory=dict)
+    """A mixed wallet's own coins: asset code -> whole units as written ("1.5"); checked
+    exact for the asset's decimals by verifier/inputs/config.py."""
+
+    @property
+    def segregation_of(self) -> str:
+        """The wallet's segregation: as declared, else its attribution's."""
+        return self.segregation or self.attribution.value
 
     @property
     def kind(self) -> str:
@@ -67,6 +97,29 @@ class WalletConfig:
         if self.xpub is not None:
             return "xpub"
         return "multisig"
+
+
+@dataclass(frozen=True)
+class VendorConfig:
+    """[vendors.<id>]: a supplier of wallet software, custody, signing or key storage."""
+
+    id: str
+    name: str
+    kind: str
+    """wallet-software | custody | signing | mpc | hsm | other."""
+    notified: str | None = None
+    """ISO date the vendor was notified to the regulator; None: not notified."""
+    registered: bool = False
+    jurisdiction: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "notified": self.notified,
+            "registered": self.registered,
+            "jurisdiction": self.jurisdiction,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,3 +314,5 @@ class PorConfig:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     ownership: OwnershipConfig = field(default_factory=OwnershipConfig)
+    vendors: Mapping[str, VendorConfig] = field(default_factory=dict)
+    """[vendors.<id>] by id."""

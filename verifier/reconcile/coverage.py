@@ -33,6 +33,10 @@ Invariants (each one is a check below, or follows from how a figure is computed)
 6. Every asset with liabilities has a price above zero (a missing price is an
    `InputError`, never a zero); all prices and the rule pack are in one reporting currency.
 
+7. A rule pack's concentration limits (largest vendor share, notified vendors, no mixed
+   wallets; concentration.py) are pack gates like the others: a breach fails the verdict
+   (exit 1), as a failed reserve check does.
+
 Under-coverage is a result (``exit_code == 1`` with every breach in words), never an
 exception; malformed input raises `InputError` (exit 3).
 """
@@ -45,6 +49,7 @@ from typing import Any
 
 from attestations.proofs import RootDocument, format_units
 from verifier.inputs.prices import Price
+from verifier.reconcile.concentration import concentration, limit_breaches
 from verifier.reconcile.numbers import EXACT, dec_str, percent_of, unit_value
 from verifier.reconcile.parse import parse_evaluation, parse_max_age
 from verifier.reconcile.reserve_inputs import inputs_from
@@ -127,6 +132,9 @@ def reconcile(
             )
         )
     combined = _combined(assets, prepared.currency, reserve, limits.min_combined)
+    conc = concentration(
+        prepared.holdings, prepared.decimals, prepared.prices, prepared.currency, prepared.vendors
+    )
     warnings = list(prepared.warnings)
     warnings.extend(
         f"a coverage threshold is set for {code}, which is neither owed nor held"
@@ -147,9 +155,13 @@ def reconcile(
         thresholds=limits,
         count_custodial=count_custodial,
         own_buffer_rule=own_buffer,
-        breaches=tuple(_breaches(assets, combined, reserve)),
+        breaches=tuple(
+            _breaches(assets, combined, reserve)
+            + limit_breaches(conc, {} if reserve is None else reserve.limits)
+        ),
         warnings=tuple(warnings),
         max_age=parse_max_age(snapshot),
+        concentration=conc,
     )
 
 

@@ -26,13 +26,21 @@ from verifier.reconcile.result import Reserve
 from verifier.reconcile.values import (
     ATTRIBUTIONS,
     CLASSES,
+    SEGREGATIONS,
     STATUSES,
     ChainPin,
     Holding,
     Liabilities,
+    VendorInfo,
 )
 
 SNAPSHOT_FORMAT = "por-snapshot-v1"
+LIMIT_KINDS = {
+    "max_vendor_share": "share",
+    "vendors_must_be_notified": "bool",
+    "mixed_wallets_forbidden": "bool",
+}
+"""The rule pack's concentration limits reconciliation applies (concentration.py)."""
 _INT = re.compile(r"0|[1-9][0-9]*")
 _DEC = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
 _MAX_DECIMALS = 36
@@ -182,6 +190,7 @@ def _holding(chain: str, entry: Any, where: str) -> Holding:
         for code, units in raw.items()
     }
     return Holding(
+        **_metadata(entry, attribution, where),
         chain=chain,
         label=_str(entry.get("label", ""), f"{where}.label"),
         wallet=_str(entry.get("wallet", ""), f"{where}.wallet"),
@@ -195,6 +204,73 @@ def _holding(chain: str, entry: Any, where: str) -> Holding:
         epoch=_epoch(ownership.get("epoch"), f"{where}.ownership.epoch"),
         age=_age(ownership.get("age"), f"{where}.ownership.age"),
     )
+
+
+def _optional_str(entry: Mapping[str, Any], name: str, where: str) -> str | None:
+    value = entry.get(name)
+    return None if value is None else _str(value, f"{where}.{name}")
+
+
+def _metadata(entry: Mapping[str, Any], attribution: str, where: str) -> dict[str, Any]:
+    """A holding's wallet metadata (vendor, custodian, signing, segregation, declared own
+    units); a snapshot written before them has none: no vendor, segregation as the
+    attribution, nothing declared own."""
+    segregation = entry.get("segregation")
+    if segregation is None:
+        segregation = attribution
+    if segregation not in SEGREGATIONS:
+        raise InputError(
+            f"unknown segregation (one of {', '.join(SEGREGATIONS)})",
+            key=f"{where}.segregation",
+            value=repr(segregation),
+        )
+    if segregation not in ("mixed", attribution):
+        raise InputError(
+            f"segregation {segregation!r} contradicts attribution {attribution!r}",
+            key=f"{where}.segregation",
+            value=segregation,
+        )
+    raw_own = entry.get("own") or {}
+    if not isinstance(raw_own, Mapping):
+        raise InputError("expected an object", key=f"{where}.own")
+    own = {
+        _str(code, f"{where}.own"): _units(units, f"{where}.own.{code}")
+        for code, units in raw_own.items()
+    }
+    if own and segregation != "mixed":
+        raise InputError("own units are declared for a mixed wallet only", key=f"{where}.own")
+    return {
+        "vendor": _optional_str(entry, "vendor", where),
+        "custodian": _optional_str(entry, "custodian", where),
+        "signing": _optional_str(entry, "signing", where),
+        "segregation": segregation,
+        "own": own,
+    }
+
+
+def parse_vendors(doc: Mapping[str, Any]) -> dict[str, VendorInfo]:
+    """The snapshot's `vendors` ({id: {name, kind, notified, registered, jurisdiction}}),
+    checked; a snapshot written before them has none."""
+    raw = doc.get("vendors") if isinstance(doc, Mapping) else None
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InputError("expected an object", key="snapshot.vendors")
+    out: dict[str, VendorInfo] = {}
+    for vendor_id, entry in sorted(raw.items()):
+        where = f"snapshot.vendors.{vendor_id}"
+        registered = entry.get("registered", False) if isinstance(entry, Mapping) else False
+        if not isinstance(registered, bool):
+            raise InputError("expected true or false", key=f"{where}.registered")
+        out[vendor_id] = VendorInfo(
+            id=_str(vendor_id, "snapshot.vendors"),
+            name=_str(_need(entry, "name", where), f"{where}.name"),
+            kind=_str(_need(entry, "kind", where), f"{where}.kind"),
+            notified=_optional_str(entry, "notified", where),
+            registered=registered,
+            jurisdiction=_optional_str(entry, "jurisdiction", where),
+        )
+    return out
 
 
 def _epoch(raw: Any, where: str) -> dict[str, Any] | None:
@@ -312,4 +388,26 @@ def parse_evaluation(doc: Mapping[str, Any]) -> Reserve:
         met=met,
         failed_checks=tuple(failed),
         document=doc,
+        limits=_limits(doc.get("parameters")),
     )
+
+
+def _limits(parameters: Any) -> dict[str, tuple[object, str]]:
+    """The concentration limits among the evaluation's parameters: name -> (value,
+    status). A limit of the wrong type is refused (it would silently not apply)."""
+    out: dict[str, tuple[object, str]] = {}
+    for i, p in enumerate(parameters if isinstance(parameters, list) else []):
+        name = p.get("name") if isinstance(p, Mapping) else None
+        if name not in LIMIT_KINDS:
+            continue
+        where = f"evaluation.parameters[{i}].value"
+        value = p.get("value")
+        if LIMIT_KINDS[name] == "share":
+            if not isinstance(value, str) or not _DEC.fullmatch(value) or value.startswith("-"):
+                raise InputError(
+                    "expected a share as a decimal string", key=where, value=repr(value)
+                )
+        elif not isinstance(value, bool):
+            raise InputError("expected true or false", key=where, value=repr(value))
+        out[name] = (value, str(p.get("status", "")))
+    return out

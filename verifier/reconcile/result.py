@@ -14,7 +14,7 @@ rounded ratio; ratios are rounded toward zero (`RATIO`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -146,6 +146,9 @@ class Reserve:
     failed_checks: tuple[Mapping[str, Any], ...]
     document: Mapping[str, Any]
     """The evaluation document as given (embedded in the report unchanged)."""
+    limits: Mapping[str, tuple[object, str]] = field(default_factory=dict)
+    """The pack's concentration limits the document carries: name -> (value, status)
+    (verifier/reconcile/concentration.py LIMITS)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +156,7 @@ class Breach:
     """One reason the verdict is not "covered", in words."""
 
     kind: str
-    """asset | reserve | combined | check."""
+    """asset | reserve | combined | check | concentration | segregation."""
     subject: str
     """The asset code, "reserve", "combined" or the check's name."""
     message: str
@@ -186,6 +189,9 @@ class Reconciliation:
     max_age: Mapping[str, Any] | None = None
     """The maximum ownership-proof age the snapshot applied ({"days", "source", "blocks"}),
     when any proof named an epoch; None otherwise."""
+    concentration: Any = None
+    """Customer holdings by vendor, custodian and wallet
+    (verifier/reconcile/concentration.py `Concentration`; Any: that module imports this one)."""
 
     @property
     def covered(self) -> bool:

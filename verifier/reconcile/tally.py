@@ -8,7 +8,10 @@ from), so both count exactly the same holdings.
 Invariants: an address listed under two wallets of a chain counts once, and two entries
 that disagree on class or attribution are rejected; each holding lands in exactly one
 bucket (proven by class, custodial, unproven, own buffer, own other) and says how in
-``counted_as``; every owed asset has a price above zero; all prices and the rule pack are
+``counted_as``, except a mixed wallet's address, whose declared own coins (por.toml `own`,
+taken once per wallet) go to an own bucket and the rest to the customer one; every holding
+carries that split (`customer_units` + `own_units` = its balances; a duplicate: both
+empty); every owed asset has a price above zero; all prices and the rule pack are
 in one currency; decimals agree between the liabilities and the snapshot.
 """
 
@@ -19,11 +22,18 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from attestations.proofs import RootDocument
+from attestations.proofs import RootDocument, format_units
 from verifier.base.errors import InputError
 from verifier.inputs.prices import Price
-from verifier.reconcile.parse import parse_liabilities, parse_snapshot
-from verifier.reconcile.values import PROVEN_CLASSES, ChainPin, Holding, Liabilities, OwnBufferRule
+from verifier.reconcile.parse import parse_liabilities, parse_snapshot, parse_vendors
+from verifier.reconcile.values import (
+    PROVEN_CLASSES,
+    ChainPin,
+    Holding,
+    Liabilities,
+    OwnBufferRule,
+    VendorInfo,
+)
 
 
 def _address_key(chain: str, address: str) -> str:
@@ -105,31 +115,95 @@ def _bucket(
     return "unproven", "excluded: unproven"
 
 
+def _add(tally: Tally, bucket: str, wallet_class: str, units: int) -> None:
+    if bucket == "backing":
+        tally.proven[wallet_class] += units
+    elif bucket == "custodial":
+        tally.custodial += units
+    elif bucket == "unproven":
+        tally.unproven += units
+    elif bucket == "own_buffer":
+        tally.own_buffer += units
+    else:
+        tally.own_other += units
+
+
+@dataclass(frozen=True, slots=True)
+class OwnLeft:
+    """A mixed wallet whose declared own coins exceed what it holds: all of it is own."""
+
+    wallet: str
+    code: str
+    declared: int
+    held: int
+
+
+def _own_part(holding: Holding, left: dict[tuple[str, str], dict[str, int]]) -> dict[str, int]:
+    """The units of this address that are the exchange's own: all of an own wallet's; of a
+    mixed customer wallet, its declared own coins, taken address by address (in snapshot
+    order) until the wallet's declaration is used up."""
+    if holding.attribution == "own":
+        return dict(holding.balances)
+    if not holding.own:
+        return {}
+    remaining = left.setdefault((holding.chain, holding.wallet or holding.label), dict(holding.own))
+    part = {}
+    for code, units in holding.balances.items():
+        take = min(units, remaining.get(code, 0))
+        if take:
+            remaining[code] -= take
+            part[code] = take
+    return part
+
+
 def _tally(
-    holdings: list[Holding], own_buffer: OwnBufferRule | None, count_custodial: bool
-) -> tuple[dict[str, Tally], list[Holding]]:
+    holdings: list[Holding],
+    own_buffer: OwnBufferRule | None,
+    count_custodial: bool,
+    vendors: Mapping[str, VendorInfo],
+) -> tuple[dict[str, Tally], list[Holding], list[OwnLeft]]:
     tallies: dict[str, Tally] = {}
     annotated: list[Holding] = []
-    for holding, first in _dedupe(holdings):
+    left: dict[tuple[str, str], dict[str, int]] = {}
+    for listed, first in _dedupe(holdings):
+        vendor = vendors.get(listed.vendor) if listed.vendor is not None else None
+        holding = replace(listed, vendor_name=None if vendor is None else vendor.name)
         if first is not None:
             counted = f"duplicate of {first.wallet or first.label}: counted once"
             annotated.append(_with_counted(holding, counted))
             continue
+        own = _own_part(holding, left)
+        customer = {code: units - own.get(code, 0) for code, units in holding.balances.items()}
         bucket, counted = _bucket(holding, own_buffer, count_custodial)
-        annotated.append(_with_counted(holding, counted))
-        for code, units in holding.balances.items():
+        own_bucket, own_counted = _bucket(replace(holding, attribution="own"), own_buffer, False)
+        if own and holding.attribution == "customer":
+            counted = f"{counted}; declared own coins: {own_counted}"
+        for code in holding.balances:
             tally = tallies.setdefault(code, Tally())
-            if bucket == "backing":
-                tally.proven[holding.wallet_class] += units
-            elif bucket == "custodial":
-                tally.custodial += units
-            elif bucket == "unproven":
-                tally.unproven += units
-            elif bucket == "own_buffer":
-                tally.own_buffer += units
-            else:
-                tally.own_other += units
-    return tallies, annotated
+            _add(tally, bucket, holding.wallet_class, customer[code])
+            _add(tally, own_bucket, holding.wallet_class, own.get(code, 0))
+        annotated.append(
+            replace(
+                holding,
+                counted_as=counted,
+                customer_units=customer,
+                own_units={code: own.get(code, 0) for code in holding.balances},
+            )
+        )
+    beyond = [
+        OwnLeft(wallet, code, declared, declared - units)
+        for (_, wallet), rest in left.items()
+        for code, units in sorted(rest.items())
+        if units > 0
+        for declared in [_declared(holdings, wallet, code)]
+    ]
+    return tallies, annotated, beyond
+
+
+def _declared(holdings: list[Holding], wallet: str, code: str) -> int:
+    return next(
+        (h.own.get(code, 0) for h in holdings if (h.wallet or h.label) == wallet and h.own), 0
+    )
 
 
 def _with_counted(holding: Holding, counted: str) -> Holding:
@@ -153,6 +227,8 @@ class Prepared:
     currency: str
     count_custodial: bool
     warnings: tuple[str, ...]
+    vendors: Mapping[str, VendorInfo] = field(default_factory=dict)
+    """The snapshot's wallet vendors by id."""
 
 
 def prepare(
@@ -175,9 +251,16 @@ def prepare(
     exchange, attestation_id, taken_at, pins, raw_holdings, implied = parse_snapshot(snapshot)
     owed_doc = _same_attestation(owed_doc, attestation_id)
     _check_prices(prices)
-    tallies, holdings = _tally(raw_holdings, own_buffer, count_custodial)
+    vendors = parse_vendors(snapshot)
+    tallies, holdings, beyond = _tally(raw_holdings, own_buffer, count_custodial, vendors)
     decimals, owed, warnings = _asset_table(owed_doc, implied, tallies)
     warnings += _priced_owed(owed, prices, tallies)
+    warnings += [
+        f"{b.wallet} declares {format_units(b.declared, decimals.get(b.code, 0))} {b.code} of "
+        f"its own but holds {format_units(b.held, decimals.get(b.code, 0))}: all of it counts "
+        "as own"
+        for b in beyond
+    ]
     return Prepared(
         exchange=exchange,
         attestation_id=attestation_id,
@@ -192,6 +275,7 @@ def prepare(
         currency=_currency(prices, pack_currency),
         count_custodial=count_custodial,
         warnings=tuple(warnings),
+        vendors=vendors,
     )
 
 

@@ -24,6 +24,8 @@ CLASSES = ("cold", "hot", "other", "custodial")
 PROVEN_CLASSES = ("cold", "hot", "other")
 """Classes whose proven customer holdings back liabilities."""
 ATTRIBUTIONS = ("customer", "own")
+SEGREGATIONS = ("customer", "own", "mixed")
+"""Whose coins a wallet holds (por.toml `segregation`); absent: as its attribution."""
 STATUSES = ("proven", "unproven", "custodial", "stale")
 """Ownership statuses a snapshot may carry; "stale" (an epoch proof past its maximum age or
 expiry, verifier/holdings/ownership.py) counts as unproven everywhere."""
@@ -138,6 +140,25 @@ class Holding:
     point-in-time proof."""
     age: Mapping[str, Any] | None = None
     """The epoch proof's age at the pinned block ({"blocks", "seconds"}); None otherwise."""
+    vendor: str | None = None
+    """The id of the wallet's vendor (por.toml `vendor`), if named."""
+    vendor_name: str | None = None
+    """That vendor's name ([vendors.<id>] name), when the snapshot declares it."""
+    custodian: str | None = None
+    signing: str | None = None
+    segregation: str = ""
+    """customer | own | mixed (empty: as `attribution`)."""
+    own: Mapping[str, int] = field(default_factory=dict)
+    """A mixed wallet's declared own coins (asset -> base units), for the whole wallet:
+    tally.py takes them once per wallet, address by address."""
+    customer_units: Mapping[str, int] = field(default_factory=dict)
+    """Base units of this address counted by the customer side (set by tally.py)."""
+    own_units: Mapping[str, int] = field(default_factory=dict)
+    """Base units of this address that are the exchange's own (set by tally.py)."""
+
+    def __post_init__(self) -> None:
+        if not self.segregation:
+            object.__setattr__(self, "segregation", self.attribution)
 
     def to_json(self, decimals: Mapping[str, int]) -> dict[str, Any]:
         return {
@@ -159,7 +180,27 @@ class Holding:
                 "age": None if self.age is None else dict(self.age),
             },
             "counted_as": self.counted_as,
+            "vendor": self.vendor,
+            "vendor_name": self.vendor_name,
+            "custodian": self.custodian,
+            "signing": self.signing,
+            "segregation": self.segregation,
+            "customer_units": {c: str(u) for c, u in sorted(self.customer_units.items())},
+            "own_units": {c: str(u) for c, u in sorted(self.own_units.items())},
         }
+
+
+@dataclass(frozen=True, slots=True)
+class VendorInfo:
+    """A wallet vendor as the snapshot declares it (por.toml [vendors.<id>])."""
+
+    id: str
+    name: str
+    kind: str
+    notified: str | None = None
+    """ISO date it was notified to the regulator; None: not notified."""
+    registered: bool = False
+    jurisdiction: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,6 +207,7 @@ def build_report(
         "reserve": None if rec.reserve is None else _jsonable(rec.reserve.document),
         "reserve_inputs": _jsonable(rec.reserve_inputs),
         "wallets": [h.to_json(decimals) for h in rec.holdings],
+        "concentration": None if rec.concentration is None else rec.concentration.to_json(),
         "verdict": {
             "covered": rec.covered,
             "reserve_met": rec.reserve_met,

@@ -76,6 +76,12 @@ PARAMETER_KINDS: dict[str, str] = {
     "overheads_share": "share",
     # the oldest an ownership-epoch signature may be, in days (verifier/holdings/ownership.py)
     "ownership_max_age_days": "count",
+    # concentration limits, applied by reconciliation (verifier/reconcile/concentration.py):
+    # the largest share of customer holdings' value one vendor's wallets may hold, every
+    # vendor a wallet names notified to the regulator, no wallet mixing own and customer coins
+    "max_vendor_share": "share",
+    "vendors_must_be_notified": "bool",
+    "mixed_wallets_forbidden": "bool",
 }
 
 
