@@ -7,7 +7,8 @@ input/proof/signature, 4 infrastructure. Every command takes `--json` and then p
 exactly one JSON document on stdout.
 
 The commands live one group per module beside this one (liabilities, proofs, reconcile,
-attest, history, bench, demo, reserve, site, challenge, config, init, keys, insolvency)
+attest, history, bench, demo, reserve, site, challenge, config, init, keys, insolvency,
+stress)
 and know nothing of the root: `COMMANDS` at the bottom adds them to it. Their shared options are in
 options.py, the help's sections by role in roles.py.
 """
@@ -52,6 +53,7 @@ from verifier.cli.reconcile import reconcile_cmd, snapshot_cmd
 from verifier.cli.reserve import reserve
 from verifier.cli.roles import RoleGroup
 from verifier.cli.site import publish, serve
+from verifier.cli.stress import stress_cmd
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +218,8 @@ COMMANDS: tuple[click.Command, ...] = (
     # auditor
     verify_cmd,
     verify_ownership_cmd,
+    # risk
+    stress_cmd,
     # administrator
     insolvency,
     # operations

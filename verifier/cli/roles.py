@@ -27,6 +27,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "liabilities audit",
         "verify-ownership",
     ),
+    "Risk: what if a wallet, a wallet class or a vendor's wallets were drained": ("stress",),
     "Administrator: after a failure, the claims register and the distribution": ("insolvency",),
     "Operations: scheduled runs, history, the site server, config and tools": (
         "reconcile --every",

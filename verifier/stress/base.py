@@ -23,8 +23,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from verifier.base.errors import InputError
-from verifier.reconcile.numbers import unit_value
-from verifier.reserve.money import fmt_decimal
 from verifier.reserve.statement_model import Guarantee, InsurancePolicy, ReserveStatement
 
 MAX_UNITS = 2**256
@@ -253,9 +251,10 @@ def _components(r: _Reader, doc: Mapping[str, Any], kind: str) -> list[tuple[str
     out = []
     for i, c in enumerate(r.items(eligible.get("components"), "reserve.eligible.components")):
         key = f"reserve.eligible.components[{i}]"
-        c = r.obj(c, key)
-        if c.get("kind") == kind:
-            out.append((r.text(c, "name", key), r.decimal(c.get("eligible"), f"{key}.eligible")))
+        row = r.obj(c, key)
+        if row.get("kind") == kind:
+            name = r.text(row, "name", key)
+            out.append((name, r.decimal(row.get("eligible"), f"{key}.eligible")))
     return out
 
 
@@ -372,18 +371,3 @@ def _check_holdings(assets: tuple[AssetBase, ...], wallets: tuple[WalletBase, ..
                 f"assets[].holdings ({a.holdings}); losses are taken from the wallets"
             )
     return out
-
-
-def wallet_value(
-    wallet: WalletBase, prices: Mapping[str, Decimal | None], base: StressBase
-) -> Decimal:
-    """The value of every balance of `wallet` at `prices` (unpriced assets count zero)."""
-    total = Decimal(0)
-    for code, units in wallet.balances.items():
-        asset, price = base.asset(code), prices.get(code)
-        if asset is not None and price is not None:
-            total += unit_value(units, asset.decimals, price)
-    return total
-
-
-__all__ = ["AssetBase", "CashBase", "StressBase", "WalletBase", "fmt_decimal", "stress_base"]

@@ -31,9 +31,9 @@ from fractions import Fraction
 
 from verifier.base.errors import InputError
 from verifier.reconcile.numbers import EXACT, floor_ratio, unit_value
-from verifier.reserve.money import fmt_decimal
+from verifier.reserve.money import fmt_decimal, money_context, round_down
 from verifier.reserve.statement_model import InsurancePolicy
-from verifier.stress.base import StressBase, WalletBase
+from verifier.stress.base import AssetBase, StressBase, WalletBase
 from verifier.stress.scenario import DEFAULT_PERIL, Scenario, Shock
 
 ZERO = Decimal(0)
@@ -358,6 +358,12 @@ def resolve_losses(base: StressBase, scenario: Scenario) -> list[Loss]:
 # ----------------------------------------------------------------------------- payers
 
 
+def _scaled(value: Decimal, after: Decimal, before: Decimal) -> Decimal:
+    """value × after / before, rounded down to 1e-8 (a quotient may not terminate)."""
+    with money_context():
+        return round_down(value * after / before)
+
+
 def _cash_available(base: StressBase, market: Shocked) -> list[tuple[str, str, Decimal, list[str]]]:
     """(name, currency, available, notes) of each counted cash deposit after the shocks."""
     out = []
@@ -367,9 +373,12 @@ def _cash_available(base: StressBase, market: Shocked) -> list[tuple[str, str, D
             value = c.eligible
             before, after = base.fx.get(c.currency), market.fx.get(c.currency)
             if c.currency != base.currency and before and after is not None and after != before:
-                # a shocked currency: the stated amount at the new rate, never above eligible's share
+                # a shocked currency: the stated amount at the new rate (a partly eligible
+                # deposit: its eligible value scaled, rounded down to 1e-8)
                 value = (
-                    c.amount * after if c.eligible == c.amount * before else value * after / before
+                    c.amount * after
+                    if c.eligible == c.amount * before
+                    else _scaled(value, after, before)
                 )
                 notes.append(f"{c.currency} at {fmt_decimal(after)} (was {fmt_decimal(before)})")
             share = market.frozen.get(c.name, ZERO)
@@ -502,6 +511,26 @@ def _payer_list(
     return out
 
 
+def _surplus_payer(
+    a: AssetBase, price: Decimal | None, surplus: int, used: int, order: int, currency: str
+) -> Payer:
+    """The asset's own surplus as the first payer of its own loss (never another's)."""
+
+    def value(units: int) -> Decimal:
+        return ZERO if price is None else unit_value(units, a.decimals, price)
+
+    return Payer(
+        order=order,
+        kind="surplus",
+        name=f"{a.code} surplus",
+        available=value(surplus),
+        paid=value(used),
+        currency=currency,
+        days=0,
+        notes=(f"{a.code}'s own surplus; never another asset's",),
+    )
+
+
 def settle(
     base: StressBase, market: Shocked, losses: Sequence[Loss]
 ) -> tuple[tuple[AssetResult, ...], tuple[Payer, ...], tuple[str, ...]]:
@@ -525,18 +554,14 @@ def settle(
         surplus_used[a.code] = min(surplus, lost[a.code])
         gaps[a.code] = max(0, a.liabilities - (a.holdings - lost[a.code]))
         if lost[a.code]:
-            price = market.prices.get(a.code)
-            value = lambda u: unit_value(u, a.decimals, price) if price is not None else ZERO
             payers.append(
-                Payer(
-                    order=len(payers) + 1,
-                    kind="surplus",
-                    name=f"{a.code} surplus",
-                    available=value(surplus),
-                    paid=value(surplus_used[a.code]),
-                    currency=base.currency,
-                    days=0,
-                    notes=(f"{a.code}'s own surplus; never another asset's",),
+                _surplus_payer(
+                    a,
+                    market.prices.get(a.code),
+                    surplus,
+                    surplus_used[a.code],
+                    len(payers) + 1,
+                    base.currency,
                 )
             )
     bought = {a.code: 0 for a in base.assets}

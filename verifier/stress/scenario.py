@@ -28,7 +28,6 @@ from verifier.inputs.file_schemas import (
     FileModel,
     Flag,
     Share,
-    SignedDecimal,
     Text,
     fault,
     input_errors,

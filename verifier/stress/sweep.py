@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
-from fractions import Fraction
 
 from verifier.reconcile.numbers import EXACT, RATIO, unit_value
 from verifier.stress.base import StressBase, WalletBase
@@ -134,6 +133,3 @@ def sweep(base: StressBase, *, peril: str = "hack") -> SweepResult:
         for vendor, ws in vendors.items()
     ]
     return SweepResult(peril=peril, wallets=_ranked(wallets), vendors=_ranked(by_vendor))
-
-
-__all__ = ["Fraction", "SweepEntry", "SweepResult", "largest_absorbed", "sweep"]

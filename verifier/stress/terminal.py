@@ -1,0 +1,122 @@
+"""The por-stress-v1 document in the terminal: per scenario a short table and a verdict.
+
+Where it sits: beside verifier/stress/document.py; `por stress` (verifier/cli/stress.py)
+prints with it when --json is not given. It reads only the document, shows every figure by
+the one display rule (verifier/report/figures.py) and fits 80 columns off a terminal:
+`print_table` turns a table that does not fit into ``label: value`` lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from attestations.proofs import format_units
+from verifier.base.console import print_table, print_wrapped
+from verifier.report.figures import money, pct, units
+
+
+def _whole(units_text: str, decimals: int) -> str:
+    return units(format_units(int(units_text), decimals), decimals)
+
+
+def _paid_by(scenario: Mapping[str, Any]) -> str:
+    used = [p for p in scenario["payers"] if Decimal(p["paid"]) > 0]
+    return (
+        ", ".join(f"{p['kind']} {p['name']}" if p["kind"] != "surplus" else "surplus" for p in used)
+        or "nothing"
+    )
+
+
+def scenario_table(scenario: Mapping[str, Any], currency: str) -> Table:
+    """Asset, loss, uncovered and coverage after, for every asset the scenario touches."""
+    table = Table(title=f"{scenario['id']}: {scenario['title']}", title_justify="left")
+    for header in ("asset", "loss", f"loss {currency}", "uncovered", "coverage after"):
+        table.add_column(header, justify="left" if header == "asset" else "right")
+    for a in scenario["assets"]:
+        touched = (
+            a["loss_units"] != "0"
+            or a["uncovered_units"] != "0"
+            or (a["price_after"] != a["price_before"])
+        )
+        if not touched:
+            continue
+        table.add_row(
+            a["code"],
+            _whole(a["loss_units"], a["decimals"]),
+            money(a["loss_value"]),
+            _whole(a["uncovered_units"], a["decimals"]),
+            pct(a["coverage_after"]),
+        )
+    return table
+
+
+def verdict_line(scenario: Mapping[str, Any], currency: str) -> str:
+    """One line: made whole (and how fast), or the uncovered value."""
+    when = scenario["time_to_pay_note"]
+    if scenario["made_whole"]:
+        return f"{scenario['id']}: every customer made whole; paid by {_paid_by(scenario)}; {when}"
+    short = [
+        f"{a['code']} {_whole(a['uncovered_units'], a['decimals'])}"
+        for a in scenario["assets"]
+        if a["uncovered_units"] != "0"
+    ]
+    return (
+        f"{scenario['id']}: NOT made whole: {money(scenario['uncovered_value'])} {currency} "
+        f"uncovered ({', '.join(short)}); paid by {_paid_by(scenario)}"
+    )
+
+
+def render_stress(doc: Mapping[str, Any], console: Console) -> None:
+    """The whole document: the note, each scenario, the sweep, the warnings."""
+    currency = doc["currency"]
+    print_wrapped(
+        console,
+        f"{doc['exchange']} — scenarios against report {doc['report_id']} (as of {doc['as_of']})",
+    )
+    for scenario in doc["scenarios"]:
+        console.print()
+        print_table(console, scenario_table(scenario, currency))
+        for payer in scenario["payers"]:
+            if Decimal(payer["paid"]) > 0 or payer["notes"]:
+                line = (
+                    f"  {payer['order']}. {payer['kind']} {payer['name']}: paid "
+                    f"{money(payer['paid'])} of {money(payer['available'])} {currency}"
+                )
+                if payer["notes"]:
+                    line += f" ({'; '.join(payer['notes'])})"
+                print_wrapped(console, line)
+        print_wrapped(console, verdict_line(scenario, currency))
+    sweep = doc.get("sweep")
+    if sweep:
+        console.print()
+        for kind, key, label in (("wallets", "key", "label"), ("vendors", "vendor", "name")):
+            table = Table(
+                title=f"Sweep ({sweep['peril']}): {kind}, weakest first", title_justify="left"
+            )
+            for header in (kind[:-1], "value", "absorbed", f"absorbed {currency}"):
+                table.add_column(header, justify="left" if header == kind[:-1] else "right")
+            for e in sweep[kind]:
+                table.add_row(
+                    f"{e[label]} ({e[key]})",
+                    money(e["value"]),
+                    pct(e["absorbable_share"]),
+                    money(e["absorbable_value"]),
+                )
+            if sweep[kind]:
+                print_table(console, table)
+    for warning in doc.get("warnings", []):
+        print_wrapped(console, f"warning: {warning}")
+    print_wrapped(console, doc["statement_note"])
+    made = [s for s in doc["scenarios"] if s["made_whole"]]
+    if doc["scenarios"]:
+        print_wrapped(
+            console,
+            f"{len(made)} of {len(doc['scenarios'])} scenarios: every "
+            f"customer made whole"
+            + ("" if len(made) == len(doc["scenarios"]) else " — SHORTFALL UNDER STRESS"),
+        )
