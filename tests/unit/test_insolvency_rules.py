@@ -70,7 +70,7 @@ CLAIMS = [[3, 1, 0], [1, 0, 2]]  # a: AAA 3, BBB 1; b: AAA 1; c: BBB 2
 
 
 def test_rates_are_exact() -> None:
-    assert AAA == Fraction(3, 2) and BBB == Fraction(1000)
+    assert Fraction(3, 2) == AAA and Fraction(1000) == BBB
 
 
 def test_fiat_by_hand() -> None:
