@@ -259,3 +259,34 @@ def test_publish_refuses_malformed_json(attestation: Path, tmp_path: Path, data:
     path.write_bytes(data)
     with pytest.raises(InputError):
         build_site(attestation, tmp_path / "site", stress=path)
+
+
+# ----------------------------------------------------------------------------- the engine's own
+
+
+def test_real_engine_document_validates_and_renders(tmp_path: Path) -> None:
+    """A document from S2's engine (verifier/stress) on the demo report: the site's schema
+    accepts it and the page shows its figures (BTC hot wallet lost: 506.50762796 BTC)."""
+    from verifier.site.stress import StressDocument
+    from verifier.stress.base import stress_base
+    from verifier.stress.document import stress_document
+    from verifier.stress.engine import evaluate_all
+    from verifier.stress.scenario import load_scenarios
+    from verifier.stress.sweep import sweep
+
+    scenarios = tmp_path / "scenarios.toml"
+    scenarios.write_text(
+        '[[scenarios]]\nid = "hot-btc"\ntitle = "BTC hot wallet lost"\ndescription = "x"\n'
+        '[[scenarios.shocks]]\nkind = "loss"\nlabel = "hot"\nchain = "bitcoin"\n'
+    )
+    report = json.loads((ROOT / "tests" / "browser" / "demo-report.json").read_text())
+    base = stress_base(report, None, source="demo-report.json")
+    result = evaluate_all(base, load_scenarios(scenarios).scenarios)
+    doc = json.loads(
+        json.dumps(stress_document(result, sweep(base), generated_at="2026-12-05T00:00:00Z"))
+    )
+    StressDocument.model_validate(doc)
+    text = _text(render_stress_html(doc))
+    assert "BTC hot wallet lost" in text
+    assert "506.50762796" in text
+    assert "a model of one event, not a prediction" in text

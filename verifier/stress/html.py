@@ -199,7 +199,9 @@ def _asset_segments(a: Mapping[str, Any]) -> list[tuple[Decimal, str]]:
     loss_units = _int(a.get("loss_units")) or 0
     loss_value = _dec(a.get("loss_value"))
     uncovered = _dec(a.get("uncovered_value"))
-    surplus_units = (_int(a.get("holdings_before")) or 0) - (_int(a.get("liabilities")) or 0)
+    surplus_units = _int(a.get("surplus_units"))  # the engine's, else from the figures
+    if surplus_units is None:
+        surplus_units = (_int(a.get("holdings_before")) or 0) - (_int(a.get("liabilities")) or 0)
     absorbed = min(loss_units, max(0, surplus_units))
     with localcontext(EXACT):
         by_surplus = loss_value * absorbed / loss_units if loss_units > 0 else Decimal(0)
@@ -347,9 +349,12 @@ def _event_text(event: Mapping[str, Any]) -> str:
     terms = [
         f"{k} {money(v) if k.endswith('value') else v}"
         for k, v in event.items()
-        if k != "id" and not isinstance(v, Mapping | list)
+        if k not in {"id", "event"} and not isinstance(v, Mapping | list)
     ]
-    return f"{event.get('id')}: {', '.join(terms)}"
+    perils = [str(p) for p in _list(event.get("perils"))]
+    if perils:
+        terms.insert(0, f"peril {', '.join(perils)}")
+    return f"{event.get('id') or event.get('event')}: {', '.join(terms)}"
 
 
 def scenario_view(s: Mapping[str, Any], currency: str) -> dict[str, Any]:
