@@ -14,8 +14,14 @@ from typing import Any
 import click
 from rich.table import Table
 
-from verifier.base.console import out, print_json, print_table, progress_bar
-from verifier.base.errors import EXIT_OK, InputError
+from verifier.base.console import err, out, print_json, print_table, progress_bar
+from verifier.base.errors import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_SHORTFALL,
+    InputError,
+    UsageError,
+)
 from verifier.cli.options import JSON_OPTION
 
 log = logging.getLogger(__name__)
@@ -203,3 +209,232 @@ def _print_claims(summary: dict[str, Any]) -> None:
     out.print("not covered:")
     for line in summary["not_covered"]:
         out.print(f"  - {line}", markup=False)
+
+
+# ----------------------------------------------------------------------------- customer's check
+
+
+@insolvency.command("proof")
+@click.option(
+    "--plan",
+    "plan_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The plan directory (plan.json and the distribution tree, tree/).",
+)
+@click.option(
+    "--claims",
+    "claims_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The claims directory the plan was made from (its claims tree, tree/).",
+)
+@click.option("--account", "account_id", required=True, help="The customer's account id.")
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The bundle to write (0600: it holds the customer's salts; give it to them only).",
+)
+@JSON_OPTION
+def proof_cmd(
+    plan_dir: Path, claims_dir: Path, account_id: str, out_file: Path, as_json: bool
+) -> int:
+    """Administrator: one customer's proof bundle (por-insolvency-proof-v1).
+
+    Their claim proof from the claims tree and their distribution proof from the
+    distribution tree, each verified against its tree's root before it is written; the
+    customer checks it with `por insolvency verify FILE --plan plan.json` or on the site's
+    "Insolvency distribution" page."""
+    import json
+
+    from verifier.base.atomic import write_atomic
+    from verifier.base.outdir import guard_output
+    from verifier.insolvency.verify import make_bundle, verify_bundle
+
+    for what, path in (("plan directory", plan_dir), ("claims directory", claims_dir)):
+        guard_output(out_file, [(what, path)], flag="--out")
+        if out_file.absolute().is_relative_to(path.absolute()):
+            raise UsageError(f"--out {out_file} lies inside the {what} {path}; choose another")
+    plan_path = plan_dir / "plan.json"
+    bundle = make_bundle(plan_path, claims_dir, account_id)
+    from verifier.insolvency.verify import load_plan
+
+    check = verify_bundle(bundle, load_plan(plan_path))
+    if not check.valid:  # a plan whose own figures do not hold: never hand it out
+        from verifier.insolvency.verify import failure
+
+        raise failure(check)
+    write_atomic(out_file, (json.dumps(bundle, indent=2) + "\n").encode(), mode=0o600)
+    summary = {
+        "bundle": str(out_file),
+        "account_id": account_id,
+        "plan_id": bundle["plan_id"],
+        "claim": check.to_json()["claim"],
+        "distribution": check.to_json()["distribution"],
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        out.print(
+            f"proof bundle of {account_id} for plan {bundle['plan_id']} written to {out_file} "
+            "(private: give it to that customer only)",
+            markup=False,
+        )
+    return EXIT_OK
+
+
+@insolvency.command("verify")
+@click.argument("proof_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--plan",
+    "plan_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The published plan.json.",
+)
+@JSON_OPTION
+def verify_cmd(proof_file: Path, plan_file: Path, as_json: bool) -> int:
+    """Customer: check a distribution proof bundle against the published plan, offline.
+
+    Every check is named: the plan's id recomputes; the claim is in the claims root, as one
+    leaf; the plan's totals hold; the distribution equals the published rule applied to the
+    claim with the plan's figures; the distribution is in the distribution root, whose
+    totals equal the plan's; both proofs are for the same account. Exit 0 when every check
+    passes, 3 naming the failed ones."""
+    from verifier.insolvency.verify import failure, verify_files
+
+    result = verify_files(proof_file, plan_file)
+    if as_json:  # one document with every check, valid or not
+        print_json(result.to_json())
+    else:
+        _print_verification(result)
+    if result.valid:
+        return EXIT_OK
+    err.print(f"INVALID {failure(result).message}", markup=False)
+    return EXIT_INVALID
+
+
+def _print_verification(result: Any) -> None:
+    from attestations.proofs import format_units
+
+    for check in result.checks:
+        mark = "ok  " if check.ok else "FAIL"
+        out.print(f"{mark} {check.name}: {check.detail}", markup=False)
+    if result.account_id is not None:
+        out.print(f"account {result.account_id}", markup=False)
+    for code in sorted(set(result.claim) | set(result.distribution)):
+        decimals = result.decimals.get(code, 0)
+        claim = result.claim.get(code)
+        shown = "-" if claim is None else format_units(claim, decimals)
+        paid = format_units(result.distribution.get(code, 0), decimals)
+        out.print(f"  {code}: claim {shown}, distribution {paid}", markup=False)
+
+
+# ----------------------------------------------------------------------------- payouts
+
+
+@insolvency.command("payouts")
+@click.option(
+    "--plan",
+    "plan_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The plan directory (plan.json and distributions.csv).",
+)
+@click.option(
+    "--paid",
+    "paid_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV of payments made: account_id,asset,units,reference (units: base units; "
+    "reference: the transaction id or bank reference).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="POR_CONFIG",
+    show_envvar=True,
+    help="por.toml, to find [database] url or por.db beside it.",
+)
+@click.option(
+    "--db",
+    default=None,
+    help="History database: a SQLite file or a postgresql:// URL (default: "
+    "$POR_DATABASE_URL, then the config's).",
+)
+@click.option("--no-store", is_flag=True, help="Reconcile only; store nothing.")
+@JSON_OPTION
+def payouts_cmd(
+    plan_dir: Path,
+    paid_file: Path,
+    config_file: Path | None,
+    db: str | None,
+    no_store: bool,
+    as_json: bool,
+) -> int:
+    """Administrator: reconcile the payouts made against the plan, and store the run.
+
+    Per asset: due, paid, unpaid, overpaid and paid to unknown accounts; per account its
+    status (paid, partial, unpaid, overpaid, unknown); duplicate references. Stored in the
+    history database (one transaction) like reconciliation runs. Exit 0 when consistent
+    (unpaid amounts are allowed, and counted), 1 on any overpayment, payment to an account
+    the plan does not know or duplicate reference, 3 for a bad paid file or plan, 4 when
+    the database cannot be written."""
+    from verifier.insolvency.payouts_files import reconcile_files
+
+    result, exchange = reconcile_files(plan_dir, paid_file)
+    code = EXIT_OK if result.consistent else EXIT_SHORTFALL
+    run_id = None
+    database = None
+    if not no_store:
+        from verifier.cli.history import _open_store
+        from verifier.history.payouts import record_payouts
+
+        store = _open_store(config_file, db, create=True)
+        database = store.describe()
+        run_id = record_payouts(
+            store, result, paid_file=str(paid_file), exchange=exchange, exit_code=code
+        )
+    if as_json:
+        print_json({**result.to_json(), "run_id": run_id, "database": database})
+    else:
+        _print_payouts(result, run_id, database)
+    return code
+
+
+def _print_payouts(result: Any, run_id: int | None, database: str | None) -> None:
+    from attestations.proofs import format_units
+
+    table = Table(title=f"Payouts against plan {result.plan_id}")
+    for name in ("asset", "due", "paid", "unpaid", "overpaid", "to unknown accounts"):
+        table.add_column(name, justify="left" if name == "asset" else "right")
+    for a in result.assets:
+        table.add_row(
+            a.code,
+            *(
+                format_units(n, a.decimals)
+                for n in (a.due, a.paid, a.unpaid, a.overpaid, a.paid_unknown)
+            ),
+        )
+    print_table(out, table)
+    counts = ", ".join(f"{n:,} {status}" for status, n in result.statuses.items())
+    out.print(f"accounts: {counts}", markup=False)
+    for row in result.exceptions[:20]:
+        out.print(
+            f"  {row.status}: {row.account_id} {row.asset} due {row.due} paid {row.paid} "
+            "(base units)",
+            markup=False,
+        )
+    for account, asset, reference, lines in result.duplicates[:20]:
+        out.print(
+            f"  duplicate: {account} {asset} reference {reference} on lines "
+            f"{', '.join(map(str, lines))}",
+            markup=False,
+        )
+    verdict = "consistent" if result.consistent else "NOT consistent"
+    stored = f"; stored as payout run {run_id} in {database}" if run_id is not None else ""
+    out.print(f"{verdict}{stored}", markup=False)

@@ -507,5 +507,10 @@
     formatUnits: formatUnits,
     formatReadable: formatReadable,
     bytesToHex: bytesToHex,
+    // for insolvency.js (the distribution check): a leaf's hash, as the tree computes it
+    hexToBytes: hexToBytes,
+    accountHash: accountHash,
+    leafHash: leafHash,
+    sha256: sha256,
   };
 })(typeof globalThis !== "undefined" ? globalThis : this);
