@@ -647,6 +647,44 @@ def all_targets(world: Path) -> dict[str, Target]:
             subprocess_baseline=False,
         )
     )
+    # issue 15: the claims register from a damaged tree, a hostile price file, a bad as-of
+    claims_args = (
+        "insolvency", "claims", "--tree", "{tree}", "--as-of", M.AS_OF[:10],
+        "--prices", "{prices}", "--out", "{work}/claims", "--workers", "1",
+    )  # fmt: skip
+    targets.append(
+        Target(
+            "insolvency claims",
+            claims_args,
+            ("tree", "config"),
+            {"tree": Slot("dir", "tree"), "prices": Slot("toml", "config/prices.toml")},
+            tuple(
+                tree_cases[::2]
+                + tree_specials
+                + secret_flags
+                + M.toml_cases("prices", data("config/prices.toml"))
+                + [
+                    *[
+                        _set("--as-of", v, expect={3})
+                        for v in ("2025-07-01", "2025-06-30T00:00:00", "1e999999999", "")
+                    ],
+                    _set("--as-of", "a\x00b"),
+                    _set("--out", "{work}/tree", expect={2}),
+                    _set("--out", "{work}/tree/inside", expect={2}),
+                    _labelled(
+                        "--out=parent --force",
+                        ("set", "--out", "{work}"),
+                        ("flag", "--force"),
+                        expect={2},
+                    ),
+                    _set("--out", "/proc/sweep/claims", infra=True),
+                    _set("--attestation-id", "x" * 300, expect={3}),
+                ]
+            ),
+            examples=20,
+            subprocess_baseline=False,
+        )
+    )
     targets.append(
         Target(
             "liabilities sample",
@@ -1488,6 +1526,7 @@ TARGET_NAMES = (
     "liabilities proof",
     "liabilities proof --all",
     "liabilities audit",
+    "insolvency claims",
     "liabilities sample",
     "verify-proof --format por",
     "verify-proof --format okx-v1",
