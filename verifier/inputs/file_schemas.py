@@ -58,6 +58,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     ),
     "assets": ("verifier.inputs.assets", "AssetsFile", "por-assets.schema.json"),
     "pack": ("verifier.reserve.pack_file", "PackFile", "por-rule-pack.schema.json"),
+    "scenarios": ("verifier.stress.scenario", "ScenarioFileModel", "por-scenarios.schema.json"),
 }
 """Every file kind `problems` knows, with where its model is defined."""
 
@@ -69,6 +70,7 @@ _WHAT = {
     "statement": "reserve statement",
     "assets": "assets file",
     "pack": "rule pack",
+    "scenarios": "scenario file",
 }
 
 

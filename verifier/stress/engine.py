@@ -233,7 +233,7 @@ def shocked_market(base: StressBase, scenario: Scenario) -> Shocked:
                 if shock.get("policy") in (None, p.name)
                 and shock.get("insurer") in (None, p.insurer)
             ]
-            if not names:
+            if not names and (shock.get("policy") or shock.get("insurer")):
                 raise _fail(
                     shock,
                     "no insurance policy matches",
@@ -299,7 +299,10 @@ def selected_wallets(base: StressBase, shock: Shock) -> list[WalletBase]:
         w for w in base.wallets if _matches(w, shock) and not w.counted_as.startswith("duplicate")
     ]
     if not found:
-        raise _fail(shock, "selects no wallet: a scenario that loses nothing would mislead")
+        wanted = ", ".join(
+            f"{name}={shock.get(name)!r}" for name in (*_SELECTOR_ATTRS, "asset") if shock.get(name)
+        )
+        raise _fail(shock, "selects no wallet (a scenario that loses nothing would mislead)", wanted)
     if shock.get("largest"):
         prices = {a.code: a.price for a in base.assets}
         groups: dict[str, list[WalletBase]] = {}

@@ -46,7 +46,7 @@ PERIL_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 ALLOWED: Mapping[str, frozenset[str]] = {
     "loss": frozenset((*LOSS_SELECTORS, "asset", "largest", "share", "peril", "event")),
     "price": frozenset(("asset", "change", "price")),
-    "depeg": frozenset(("asset", "price")),
+    "depeg": frozenset(("asset", "change", "price")),
     "insurer_default": frozenset(("policy", "insurer", "pays", "delay_days")),
     "cash_frozen": frozenset(("cash", "holder", "share")),
     "guarantee_default": frozenset(("guarantee", "issuer")),
@@ -237,9 +237,7 @@ def _shock_problems(file: str, key: str, row: ShockRow) -> list[InputError]:
     ]
     need: dict[str, tuple[str, ...]] = {
         "loss": (*LOSS_SELECTORS, "asset"),
-        "price": ("change", "price"),
-        "insurer_default": ("policy", "insurer"),
-        "cash_frozen": ("cash", "holder"),
+            "cash_frozen": ("cash", "holder"),
         "guarantee_default": ("guarantee", "issuer"),
     }
     if row.kind in need and not given & set(need[row.kind]):
@@ -250,10 +248,8 @@ def _shock_problems(file: str, key: str, row: ShockRow) -> list[InputError]:
         )
     if row.kind in ("price", "depeg") and row.asset is None:
         out.append(InputError(f"a {row.kind} shock needs asset", file=file, key=f"{key}.asset"))
-    if row.kind == "price" and row.change is not None and row.price is not None:
-        out.append(InputError("give change or price, not both", file=file, key=f"{key}.price"))
-    if row.kind == "depeg" and row.price is None:
-        out.append(InputError("a depeg shock needs price", file=file, key=f"{key}.price"))
+    if row.kind in ("price", "depeg") and (row.change is None) == (row.price is None):
+        out.append(InputError("give change or price (one of them)", file=file, key=f"{key}.price"))
     if row.kind == "insurer_default" and (row.pays is None) == (row.delay_days is None):
         out.append(InputError('give pays = "none" or delay_days (one of them)', file=file, key=key))
     return out
