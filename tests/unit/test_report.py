@@ -337,7 +337,8 @@ def test_html_escapes_user_strings() -> None:
 
 def test_html_has_the_charts_and_sections_and_fits_a_phone() -> None:
     page = render_html(sample_report())
-    assert page.count("<svg") == 3
+    assert page.count("<svg") == 4  # coverage, class split, reserve, vendors (issue 14)
+    assert "Customer holdings by wallet vendor" in page
     assert 'aria-label="Proven holdings against liabilities per asset' in page
     assert "Eligible reserve against required" in page
     assert "Customer holdings by wallet class" in page

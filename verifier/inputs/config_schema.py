@@ -236,7 +236,6 @@ UtcTime = Annotated[
 ]
 BlockHash = Annotated[str, Pattern(BLOCK_HASH, "must be a block hash: 64 hex digits")]
 Height = Annotated[int, Range(0, TOML_INT_MAX)]
-VendorId = Annotated[str, Pattern(VENDOR_ID, "must be a vendor id ([a-z0-9_-], 1 to 64)")]
 
 
 def _public_keys(value: object) -> object:
@@ -318,51 +317,41 @@ class OwnershipProof(_Table):
     )
 
 
-class WalletMetadata(_Table):
-    """Who supplies and holds a wallet, how it signs, and whose coins are in it (issue 14):
-    the keys both chains' wallets share. All optional; the report's concentration section
-    and `por stress` read them."""
+VendorRef = Annotated[str, Pattern(VENDOR_ID, "must be a vendor id ([a-z0-9_-], 1 to 64)")]
+Custodian = Annotated[str, line(200)]
+Signing = Annotated[str, line(100)]
+Segregation = Annotated[SegregationName, OneOf()]
+OwnUnits = dict[
+    AssetCode,
+    Annotated[str, Pattern(WHOLE_UNITS, 'must be whole units as a decimal string ("1.5")')],
+]
+_VENDOR = "The id of a [vendors.X] table: the wallet software or custody provider."
+_CUSTODIAN = "Who holds the keys (free text; may be a vendor id)."
+_SIGNING = 'How it signs, e.g. "2-of-3 multisig" or "MPC" (free text).'
+_SEGREGATION = (
+    "customer, own or mixed (default: as attribution); customer or own must agree with attribution."
+)
+_OWN = (
+    'A mixed wallet: the exchange\'s own coins in it, {BTC = "1.5"} in whole units; the rest '
+    "counts by attribution (more than the balance: all of it is own)."
+)
 
-    vendor: VendorId | None = Field(
-        default=None,
-        description="The id of a [vendors.X] table: the wallet software or custody provider.",
-    )
-    custodian: Annotated[str, line(200)] | None = Field(
-        default=None, description="Who holds the keys (free text; may be a vendor id)."
-    )
-    signing: Annotated[str, line(100)] | None = Field(
-        default=None, description='How it signs, e.g. "2-of-3 multisig" or "MPC" (free text).'
-    )
-    segregation: Annotated[SegregationName, OneOf()] | None = Field(
-        default=None,
-        description="customer, own or mixed (default: as attribution); customer or own must "
-        "agree with attribution.",
-    )
-    own: (
-        dict[
-            AssetCode,
-            Annotated[str, Pattern(WHOLE_UNITS, 'must be whole units as a decimal string ("1.5")')],
-        ]
-        | None
-    ) = Field(
-        default=None,
-        description='A mixed wallet: the exchange\'s own coins in it, {BTC = "1.5"} in whole '
-        "units; the rest counts by attribution (more than the balance: all of it is own).",
-    )
 
-    @model_validator(mode="after")
-    def _segregation(self) -> WalletMetadata:
-        attribution = getattr(self, "attribution", "customer")
-        if self.segregation in ("customer", "own") and self.segregation != attribution:
-            raise problem(
-                f"contradicts attribution = {attribution!r} (a {attribution} wallet's "
-                f"segregation is {attribution!r} or 'mixed')",
-                field="segregation",
-                shown=self.segregation,
-            )
-        if self.own is not None and self.segregation != "mixed":
-            raise problem('own applies to a mixed wallet: set segregation = "mixed"', field="own")
-        return self
+def _check_metadata(wallet: BitcoinWallet | EthereumWallet) -> None:
+    """Who supplies and holds a wallet, how it signs and whose coins are in it (issue 14:
+    `vendor`, `custodian`, `signing`, `segregation`, `own`, on both chains' wallets): a
+    declared segregation agrees with the attribution, and only a mixed wallet declares own
+    coins."""
+    attribution = wallet.attribution
+    if wallet.segregation in ("customer", "own") and wallet.segregation != attribution:
+        raise problem(
+            f"contradicts attribution = {attribution!r} (a {attribution} wallet's "
+            f"segregation is {attribution!r} or 'mixed')",
+            field="segregation",
+            shown=wallet.segregation,
+        )
+    if wallet.own is not None and wallet.segregation != "mixed":
+        raise problem('own applies to a mixed wallet: set segregation = "mixed"', field="own")
 
 
 _LABEL = "A name for messages and reports."
@@ -389,7 +378,7 @@ class Multisig(_Table):
         return self
 
 
-class BitcoinWallet(WalletMetadata):
+class BitcoinWallet(_Table):
     """[[bitcoin.wallets]]: exactly one of an address, an xpub or a multisig key set."""
 
     model_config = ConfigDict(
@@ -420,15 +409,21 @@ class BitcoinWallet(WalletMetadata):
     )
     multisig: Multisig | None = Field(default=None, description="An m-of-n multisig key set.")
     ownership: OwnershipProof | None = Field(default=None, description="The ownership proof.")
+    vendor: VendorRef | None = Field(default=None, description=_VENDOR)
+    custodian: Custodian | None = Field(default=None, description=_CUSTODIAN)
+    signing: Signing | None = Field(default=None, description=_SIGNING)
+    segregation: Segregation | None = Field(default=None, description=_SEGREGATION)
+    own: OwnUnits | None = Field(default=None, description=_OWN)
 
     @model_validator(mode="after")
     def _one_kind(self) -> BitcoinWallet:
         if len(_given(self, "address", "xpub", "multisig")) != 1:
             raise problem("give exactly one of address, xpub or multisig", field="address")
+        _check_metadata(self)
         return self
 
 
-class EthereumWallet(WalletMetadata):
+class EthereumWallet(_Table):
     """[[ethereum.wallets]]: an Ethereum account (an EOA or a contract wallet)."""
 
     label: str = Field(default="", description=_LABEL)
@@ -444,6 +439,11 @@ class EthereumWallet(WalletMetadata):
         description="0x + 40 hex digits (EIP-55 mixed case is checked by `por config check`)."
     )
     ownership: OwnershipProof | None = Field(default=None, description="The ownership proof.")
+    vendor: VendorRef | None = Field(default=None, description=_VENDOR)
+    custodian: Custodian | None = Field(default=None, description=_CUSTODIAN)
+    signing: Signing | None = Field(default=None, description=_SIGNING)
+    segregation: Segregation | None = Field(default=None, description=_SEGREGATION)
+    own: OwnUnits | None = Field(default=None, description=_OWN)
 
     @model_validator(mode="before")
     @classmethod
@@ -453,6 +453,11 @@ class EthereumWallet(WalletMetadata):
                 if kind in data:
                     raise problem("Ethereum wallets are given by address", field=kind)
         return data
+
+    @model_validator(mode="after")
+    def _metadata(self) -> EthereumWallet:
+        _check_metadata(self)
+        return self
 
 
 # ----------------------------------------------------------------------------- node sections
@@ -772,7 +777,7 @@ class PorToml(_Table):
     database: Database = Field(default_factory=Database)
     alerts: Alerts = Field(default_factory=Alerts)
     ownership: Ownership = Field(default_factory=Ownership)
-    vendors: dict[VendorId, Vendor] = Field(
+    vendors: dict[VendorRef, Vendor] = Field(
         default_factory=dict, description="Wallet vendors, by the id wallets name."
     )
 

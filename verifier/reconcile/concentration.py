@@ -15,7 +15,8 @@ Invariants:
    adds nothing (the report already warns about it).
 2. A share is value / base, rounded toward zero like every ratio (`RATIO`); a limit is
    decided on exact values (value > limit x base), never on a rounded share.
-3. Groups list every wallet once: by vendor (wallets naming none form the group with
+3. Groups list every wallet that may hold customer coins (segregation customer or mixed)
+   once: by vendor (wallets naming none form the group with
    ``vendor`` None) and by custodian (None: "none declared"), largest value first.
 """
 
@@ -148,6 +149,8 @@ def concentration(
     mixed: list[str] = []
     with localcontext(EXACT):
         for h in holdings:
+            if h.segregation == "own":
+                continue  # holds no customer coins by declaration
             key = _wallet_key(h)
             first.setdefault(key, h)
             if h.segregation == "mixed" and key not in mixed:

@@ -38,7 +38,7 @@ CLASS_COLOURS = {"cold": "#1565c0", "hot": "#ef6c00", "other": "#6a1b9a", "custo
 OK = "#2e7d32"
 BAD = "#c62828"
 OWED = "#9aa0a6"
-COLOURS = (*PALETTE, *CLASS_COLOURS.values(), OK, BAD, OWED)
+COLOURS = (*PALETTE, *CLASS_COLOURS.values(), OK, BAD, OWED, "#9e9e9e")
 """Every colour a legend may name; style.css has a swatch class for each (c-1565c0, ...)."""
 _AXIS = "#5f6368"
 _HALO = Markup('paint-order="stroke" stroke="#fff" stroke-width="3" stroke-linejoin="round"')
@@ -306,6 +306,37 @@ def split_chart(
         with localcontext(_GEOMETRY):
             share = value / whole
         legend.append((CLASS_COLOURS[name], f"{name}: {pct(share)} ({money(str(value))})"))
+    return svg, legend
+
+
+NONE_COLOUR = "#9e9e9e"
+"""The wallets that name no vendor."""
+
+
+def vendor_chart(by_vendor: Sequence[Any]) -> tuple[Markup, list[tuple[str, str]]]:
+    """One 100% bar: the value of customer holdings by vendor (the report's
+    ``concentration.by_vendor``, largest first; wallets naming none in grey); (svg, legend
+    with each vendor's value and share)."""
+    rows = [r for r in by_vendor if isinstance(r, Mapping)]
+    values = [(r, decimal_or_none(r.get("value")) or Decimal(0)) for r in rows]
+    with localcontext(EXACT):
+        whole = sum((v for _, v in values), Decimal(0))
+    if whole <= 0:
+        return Markup('<p class="note">No customer holdings with a price.</p>'), []
+    colours = [
+        NONE_COLOUR if r.get("vendor") is None else PALETTE[i % len(PALETTE)]
+        for i, (r, _) in enumerate(values)
+    ]
+    svg = _bar(
+        "Customer holdings by wallet vendor",
+        "Customer holdings by wallet vendor",
+        [(v, colour) for (_, v), colour in zip(values, colours, strict=True)],
+        whole,
+    )
+    legend = [
+        (colour, f"{r.get('vendor') or r.get('name')}: {pct(r.get('share'))} ({money(str(v))})")
+        for (r, v), colour in zip(values, colours, strict=True)
+    ]
     return svg, legend
 
 

@@ -39,6 +39,7 @@ from verifier.report.charts import (
     coverage_legend,
     reserve_chart,
     split_chart,
+    vendor_chart,
 )
 from verifier.report.figures import (
     component_credit,
@@ -288,6 +289,18 @@ def _reserve_view(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _metadata_lines(w: Mapping[str, Any]) -> list[str]:
+    """The attribution cell: the attribution, then (when declared) the segregation, vendor,
+    custodian and signing, one per line."""
+    lines = [str(w.get("attribution") or "")]
+    if w.get("segregation") not in (None, w.get("attribution")):
+        lines.append(f"segregation: {w.get('segregation')}")
+    for key in ("vendor", "custodian", "signing"):
+        if w.get(key):
+            lines.append(f"{key}: {w.get(key)}")
+    return lines
+
+
 def _wallet_rows(doc: Mapping[str, Any]) -> list[list[Any]]:
     # str(): a signed report may carry any JSON as a code, and a list is no dictionary key
     decimals = {
@@ -311,7 +324,7 @@ def _wallet_rows(doc: Mapping[str, Any]) -> list[list[Any]]:
                 w.get("label"),
                 w.get("chain"),
                 w.get("class"),
-                w.get("attribution"),
+                _metadata_lines(w),
                 Markup('<span class="mono">{}</span>').format(w.get("address")),
                 shown,
                 Markup('<span class="{}">{}</span> {}').format(
@@ -322,6 +335,54 @@ def _wallet_rows(doc: Mapping[str, Any]) -> list[list[Any]]:
             ]
         )
     return rows
+
+
+def _concentration_view(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The concentration section: the vendor bar, a row per vendor and per custodian, the
+    largest wallet and the mixed wallets (None: a report from before wallet metadata)."""
+    conc = doc.get("concentration")
+    if not isinstance(conc, Mapping):
+        return None
+    by_vendor = [r for r in _list(conc.get("by_vendor")) if isinstance(r, Mapping)]
+    chart, chart_legend = vendor_chart(by_vendor)
+    vendors = []
+    for r in by_vendor:
+        named = r.get("vendor") is not None
+        notified = r.get("notified")
+        vendors.append(
+            [
+                r.get("vendor") or r.get("name"),
+                r.get("name") if named else "",
+                r.get("kind") or "",
+                (notified or Markup('<span class="bad">not notified</span>')) if named else "",
+                money(_s(r.get("value"))),
+                pct(r.get("share")),
+                ", ".join(str(w) for w in _list(r.get("wallets"))),
+            ]
+        )
+    custodians = [
+        [
+            r.get("custodian"),
+            money(_s(r.get("value"))),
+            pct(r.get("share")),
+            ", ".join(str(w) for w in _list(r.get("wallets"))),
+        ]
+        for r in _list(conc.get("by_custodian"))
+        if isinstance(r, Mapping)
+    ]
+    largest = _obj(conc.get("largest_wallet"))
+    return {
+        "chart": chart,
+        "legend": chart_legend,
+        "vendors": vendors,
+        "custodians": custodians,
+        "largest": None
+        if not largest
+        else f"{largest.get('wallet')} ({largest.get('label') or 'no label'}): "
+        f"{money(_s(largest.get('value')))} ({pct(largest.get('share'))})",
+        "mixed": [str(w) for w in _list(conc.get("mixed_wallets"))],
+        "total": money(_s(conc.get("total"))),
+    }
 
 
 def block_rows(chains: Any) -> list[list[Any]]:
@@ -393,6 +454,7 @@ def report_view(doc: Mapping[str, Any]) -> dict[str, Any]:
             ],
             "totals": [["= combined coverage", pct(combined.get("ratio"))]],
         },
+        "concentration": _concentration_view(doc),
         "blocks": block_rows(doc.get("chains")),
         "wallets": _wallet_rows(doc),
         "prices": price_rows(doc.get("prices")),

@@ -65,6 +65,7 @@ def render_terminal(report_doc: Mapping[str, Any], console: Console) -> None:
     if reserve:
         _render_reserve(reserve, console)
     _render_combined(doc.get("combined", {}), currency, console)
+    _render_concentration(doc.get("concentration"), console)
     _render_proofs(doc, console)
     for warning in doc.get("warnings", []):
         print_wrapped(console, f"warning: {warning}", subsequent="  ", style="yellow")
@@ -330,6 +331,72 @@ def _render_reserve(reserve: Mapping[str, Any], console: Console) -> None:
                 readable_text(check.get("reason")),
             )
         print_table(console, check_table)
+
+
+def _render_concentration(conc: Any, console: Console) -> None:
+    """Customer holdings by vendor (value, share, notified), then by custodian, then the
+    largest wallet and the mixed wallets: where one failure would hit hardest."""
+    if not isinstance(conc, Mapping) or not conc.get("by_vendor"):
+        return
+    currency = str(conc.get("currency", ""))
+    table = Table(
+        title=f"Concentration: customer holdings by vendor ({currency})", title_justify="left"
+    )
+    for column, justify in (
+        ("vendor", "left"),
+        ("kind", "left"),
+        ("notified", "left"),
+        ("value", "right"),
+        ("share", "right"),
+        ("wallets", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in conc.get("by_vendor") or []:
+        if not isinstance(row, Mapping):
+            continue
+        vendor = row.get("vendor")
+        name = row.get("name")
+        shown = str(name) if vendor is None else f"{vendor} ({name})" if name else str(vendor)
+        notified = row.get("notified")
+        table.add_row(
+            _text(shown),
+            _text(row.get("kind") or ""),
+            Text("") if vendor is None else _text(notified) if notified else Text("no", "red"),
+            money(row.get("value")),
+            pct(row.get("share")),
+            _text(", ".join(str(w) for w in row.get("wallets") or [])),
+        )
+    print_table(console, table)
+    custodians = [r for r in conc.get("by_custodian") or [] if isinstance(r, Mapping)]
+    if custodians:
+        print_wrapped(
+            console,
+            "By custodian: "
+            + "; ".join(
+                f"{readable_text(r.get('custodian'))} {money(r.get('value'))} "
+                f"({pct(r.get('share'))})"
+                for r in custodians
+            ),
+            subsequent="  ",
+        )
+    largest = conc.get("largest_wallet")
+    if isinstance(largest, Mapping):
+        label = largest.get("label")
+        print_wrapped(
+            console,
+            f"Largest wallet: {readable_text(largest.get('wallet'))}"
+            + (f" ({readable_text(label)})" if label else "")
+            + f" {money(largest.get('value'))} {currency} ({pct(largest.get('share'))})",
+            subsequent="  ",
+        )
+    mixed = conc.get("mixed_wallets") or []
+    if mixed:
+        print_wrapped(
+            console,
+            "Mixed wallets (own and customer coins): " + ", ".join(str(w) for w in mixed),
+            subsequent="  ",
+            style="yellow",
+        )
 
 
 def _str_or_none(value: Any) -> str | None:
