@@ -318,3 +318,17 @@ def test_a_tree_without_its_secret_is_refused(source: Path, tmp_path: Path) -> N
     (source / "secret.key").unlink()
     with pytest.raises(InputError, match="secret"):
         read_register(source, workers=1)
+
+
+def test_hostile_account_ids_round_trip_through_both_exports(tmp_path: Path) -> None:
+    ids = ["a,b", 'q"x', "line\nbreak", "=1+1", "é日本", " pad "]
+    rows = [(i, k + 1, 0) for k, i in enumerate(ids)]
+    build_tree(_liabilities(rows), tmp_path / "src", attestation_id="x", as_of=AS_OF)
+    register = read_register(tmp_path / "src", workers=1)
+    write_claims(register, None, tmp_path / "c", attestation_id="x/claims", as_of="2026-11-21")
+    with (tmp_path / "c" / "register.csv").open(newline="", encoding="utf-8") as handle:
+        from_csv = [(r["account_id"], int(r["units"])) for r in csv.DictReader(handle)]
+    table = pq.read_table(tmp_path / "c" / "register.parquet").to_pylist()
+    expected = sorted(((i, k + 1) for k, i in enumerate(ids)), key=lambda r: r[0].encode())
+    assert from_csv == expected
+    assert [(r["account_id"], int(r["units"])) for r in table] == expected
