@@ -300,7 +300,7 @@ def _recompute(
     as_of = datetime.fromisoformat(doc.as_of.replace("Z", "+00:00")).astimezone(UTC).date()
     _, rec = figures(
         inputs,
-        snapshot_doc(doc, verdicts),
+        snapshot_doc(doc, verdicts, report),
         as_of=as_of,
         min_coverage=threshold(thresholds, "min_coverage"),
         min_combined=threshold(thresholds, "min_combined"),

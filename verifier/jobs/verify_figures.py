@@ -16,19 +16,29 @@ from attestations.document.model import Attestation
 from chains.base import OwnershipCheck
 from verifier.base.errors import InputError
 from verifier.jobs.verification import Verification, short
+from verifier.reconcile.parse import metadata_from_report
 
 
-def snapshot_doc(doc: Attestation, verdicts: Mapping[str, OwnershipCheck]) -> dict[str, Any]:
-    """The attested balances with the auditor's own ownership verdicts, as a snapshot doc."""
+def snapshot_doc(
+    doc: Attestation, verdicts: Mapping[str, OwnershipCheck], report: Any = None
+) -> dict[str, Any]:
+    """The attested balances with the auditor's own ownership verdicts, as a snapshot doc;
+    with the signed `report`, its wallets' metadata (a mixed wallet's own coins split as the
+    report split them, per address)."""
+    metadata = metadata_from_report(report)
     chains: list[dict[str, Any]] = []
     for chain in doc.chains:
         addresses = []
         for wallet in chain.wallets:
             verdict = verdicts[f"{chain.block.chain.value}:{wallet.address}"]
+            stated = metadata.get((chain.block.chain.value, wallet.address), {})
+            # an address declaring own coins is its own wallet: its own_units are its own
+            key = f"{wallet.label} {wallet.address}" if "own" in stated else wallet.label
             addresses.append(
                 {
+                    **stated,
                     "label": wallet.label,
-                    "wallet": wallet.label,
+                    "wallet": key,
                     "class": wallet.wallet_class.value,
                     "attribution": wallet.attribution.value,
                     "address": wallet.address,

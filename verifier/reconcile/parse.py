@@ -248,6 +248,28 @@ def _metadata(entry: Mapping[str, Any], attribution: str, where: str) -> dict[st
     }
 
 
+METADATA_KEYS = ("vendor", "custodian", "signing", "segregation")
+
+
+def metadata_from_report(report: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """(chain, address) -> the wallet metadata a signed report's ``wallets[]`` states, as
+    snapshot address keys (`own` = that address's ``own_units``), so a recomputation from
+    the attested balances (`por verify`) splits a mixed wallet as the report did. Entries
+    that are not objects are skipped: the snapshot parser checks what it is given."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    wallets = report.get("wallets") if isinstance(report, Mapping) else None
+    for w in wallets if isinstance(wallets, list) else []:
+        if not isinstance(w, Mapping):
+            continue
+        entry = {k: w[k] for k in METADATA_KEYS if w.get(k) is not None}
+        own = w.get("own_units")
+        declared = isinstance(own, Mapping) and any(v not in ("0", 0) for v in own.values())
+        if declared and isinstance(own, Mapping) and w.get("attribution") == "customer":
+            entry["own"] = dict(own)
+        out[(str(w.get("chain")), str(w.get("address")))] = entry
+    return out
+
+
 def parse_vendors(doc: Mapping[str, Any]) -> dict[str, VendorInfo]:
     """The snapshot's `vendors` ({id: {name, kind, notified, registered, jurisdiction}}),
     checked; a snapshot written before them has none."""

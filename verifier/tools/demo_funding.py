@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from attestations.build import write_private
+from attestations.proofs import format_units
 from chains.base import BlockRef, Chain
 from chains.challenge import challenge, epoch_challenge
 
@@ -230,7 +231,12 @@ def _fund_bitcoin(
             "class": cls,
             "attribution": attribution,
             "address": address,
+            **_BTC_METADATA.get(label, {}),
         }
+        if label == "hot":
+            # a mixed wallet: 0.5% of the BTC owed is the exchange's own (the concentration
+            # section flags it; reconciliation counts it as own, not customer backing)
+            entry["own"] = {"BTC": format_units(btc // 200, 8)}
         if cls == "custodial":
             btc_wallets.append(entry)
             continue
@@ -247,6 +253,26 @@ def _fund_bitcoin(
                 entry["ownership"]["epoch"] = EPOCH
         btc_wallets.append(entry)
     return btc_wallets, btc_block, old_block
+
+
+_BTC_METADATA: dict[str, dict[str, str]] = {
+    "cold": {"vendor": "signco", "custodian": EXCHANGE, "signing": "2-of-3 multisig"},
+    "hot": {
+        "vendor": "vaultsoft",
+        "custodian": EXCHANGE,
+        "signing": "single key",
+        "segregation": "mixed",
+    },
+    "custodian": {"custodian": "Demo Custody Trust"},
+}
+"""Wallet metadata of the demo's Bitcoin wallets (issue 14): the cold multisig signs through
+signco, the hot wallet runs vaultsoft's software and holds some of the exchange's own coins."""
+VENDORS = (
+    '[vendors.vaultsoft]\nname = "VaultSoft (demo)"\nkind = "wallet-software"\n'
+    'notified = 2026-04-01\nregistered = true\njurisdiction = "JP"\n\n'
+    '[vendors.signco]\nname = "SignCo (demo)"\nkind = "signing"\njurisdiction = "SG"\n\n'
+)
+"""The demo's two wallet vendors: vaultsoft notified to the regulator, signco not."""
 
 
 def _fund_ethereum(
@@ -299,12 +325,17 @@ def _fund_ethereum(
             "class": "cold",
             "address": cold.address,
             "ownership": proof("eip191", cold),
+            "custodian": EXCHANGE,
+            "signing": "single key",
         },
         {
             "label": "hot-contract",
             "class": "hot",
             "address": contract,
             "ownership": proof("eip1271", owner),
+            "vendor": "vaultsoft",
+            "custodian": EXCHANGE,
+            "signing": "contract wallet (EIP-1271)",
         },
         {
             "label": "own-buffer",
@@ -358,6 +389,7 @@ def _write_configs(
         + eth_section
         + wallets[1]
         + ownership
+        + VENDORS
         + '[liabilities]\nroot = "tree/root.json"\n\n[prices]\nfile = "prices.toml"\n\n'
         '[reserve]\nstatement = "reserve.toml"\npack = "jp-fsa-2026"\n\n'
         '[attest]\nkey_file = "keys/attest.key"\n'
