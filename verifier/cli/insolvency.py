@@ -211,6 +211,148 @@ def _print_claims(summary: dict[str, Any]) -> None:
         out.print(f"  - {line}", markup=False)
 
 
+# ----------------------------------------------------------------------------- the plan
+
+
+@insolvency.command("plan")
+@click.option(
+    "--claims",
+    "claims_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The claims directory (por insolvency claims --out).",
+)
+@click.option(
+    "--estate",
+    "estate_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The estate TOML: what the administrator has (docs/spec/por-insolvency-v1.md).",
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["in-kind", "fiat", "mixed"]),
+    default=None,
+    help="Override the estate's policy: in kind per asset, all in fiat, or in kind topped "
+    "up in fiat.",
+)
+@click.option(
+    "--attestation-id",
+    default=None,
+    help="The distribution tree's attestation id (default: the claims id + '/distribution').",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The plan directory to create (plan.json is its public part).",
+)
+@click.option("--force", is_flag=True, help="Replace a non-empty plan directory.")
+@JSON_OPTION
+def plan_cmd(
+    claims_dir: Path,
+    estate_file: Path,
+    policy: str | None,
+    attestation_id: str | None,
+    out_dir: Path,
+    force: bool,
+    as_json: bool,
+) -> int:
+    """Administrator: the distribution plan from the claims register and the estate.
+
+    Per asset, D = min(available, total claims) is shared pro rata in base units, the
+    remainder by a stated order (remainder, then claim-tree leaf hash), never netted
+    across assets; fiat and mixed policies share a fiat pool by the same rule. Writes OUT:
+    plan.json (public, with everything a customer needs to recompute their share), tree/
+    (the distribution tree, por-mst-v1, a new secret) and distributions.csv / .parquet
+    (private). Nothing is left in OUT on error."""
+    from verifier.insolvency.plan import make_plan
+
+    if attestation_id is not None:
+        try:
+            attestation_id.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(
+                "--attestation-id is not valid UTF-8 text", key="--attestation-id"
+            ) from None
+    with progress_bar(True) as progress:
+        result = make_plan(
+            claims_dir,
+            estate_file,
+            out_dir,
+            policy=policy,
+            attestation_id=attestation_id,
+            force=force,
+            progress=progress,
+        )
+    summary = _plan_summary(result.doc, out_dir)
+    if as_json:
+        print_json(summary)
+    else:
+        _print_plan(summary)
+    return EXIT_OK
+
+
+def _plan_summary(doc: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """`plan --json`: where the files are and plan.json's figures."""
+    return {
+        "plan_document": str(out_dir / "plan.json"),
+        "distribution_tree": str(out_dir / "tree"),
+        "plan_id": doc["plan_id"],
+        "policy": doc["policy"],
+        "claims": doc["claims"],
+        "assets": doc["assets"],
+        "fiat": doc["fiat"],
+        "distribution": {
+            "attestation_id": doc["distribution"]["attestation_id"],
+            "commitment": doc["distribution"]["root"]["commitment"],
+            "totals": doc["distribution"]["totals"],
+        },
+        "files": doc["files"],
+    }
+
+
+def _print_plan(summary: dict[str, Any]) -> None:
+    from attestations.proofs import format_units
+    from verifier.report.figures import units
+
+    table = Table(title=f"Distribution plan ({summary['policy']})")
+    for name in ("asset", "claims", "available", "distributed", "ratio", "paid"):
+        table.add_column(name, justify="left" if name == "asset" else "right")
+    for a in summary["assets"]:
+        d = a["decimals"]
+        ratio = a["ratio"]["percent"] if a["ratio"] else "-"
+        table.add_row(
+            a["code"],
+            units(format_units(int(a["total_claims"]), d), d),
+            units(format_units(int(a["available"]), d), d),
+            units(format_units(int(a["distributed_total"]), d), d),
+            ratio,
+            "in kind" if a["in_kind"] else "sold",
+        )
+    fiat = summary["fiat"]
+    if fiat is not None:
+        d = fiat["decimals"]
+        table.add_row(
+            fiat["currency"],
+            units(format_units(int(fiat["claims_value"]), d), d),
+            units(format_units(int(fiat["pool"]), d), d),
+            units(format_units(int(fiat["distributed_total"]), d), d),
+            fiat["ratio"]["percent"] if fiat["ratio"] else "-",
+            "fiat",
+        )
+    print_table(out, table)
+    out.print(f"plan id     {summary['plan_id']}", markup=False)
+    out.print(f"commitment  {summary['distribution']['commitment']} (distribution tree)")
+    out.print(f"plan document: {summary['plan_document']} (public)", markup=False)
+    out.print(
+        f"distribution tree: {summary['distribution_tree']} (private; proofs: por insolvency "
+        "proof)",
+        markup=False,
+    )
+
+
 # ----------------------------------------------------------------------------- customer's check
 
 
