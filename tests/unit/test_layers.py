@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("reconcile", ("verifier.reconcile",)),
     ("report", ("verifier.report",)),
     ("stress", ("verifier.stress",)),
+    ("insolvency", ("verifier.insolvency",)),
     ("jobs", ("verifier.jobs",)),
     ("history", ("verifier.history",)),
     ("site", ("verifier.site",)),
