@@ -174,9 +174,7 @@ def test_fiat_without_prices_is_refused(por, claims: Path, tmp_path: Path) -> No
     assert not (tmp_path / "P").exists()
 
 
-def test_outputs_that_would_destroy_an_input_are_refused(
-    por, claims: Path, tmp_path: Path
-) -> None:
+def test_outputs_that_would_destroy_an_input_are_refused(por, claims: Path, tmp_path: Path) -> None:
     for out in (claims, claims / "sub", tmp_path):
         res = _plan(por, claims, tmp_path, ESTATE, "--out", out, "--force")
         assert res.rc == 2, (out, res.err)
