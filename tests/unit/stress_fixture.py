@@ -20,19 +20,36 @@ from verifier.stress.scenario import Scenario, parse_scenarios
 BTC, ETH = 10**8, 10**18
 
 
-def wallet(key: str, label: str, cls: str, chain: str, address: str, balances: dict[str, int],
-           vendor: str | None, counted_as: str = "customer backing") -> dict[str, Any]:
+def wallet(
+    key: str,
+    label: str,
+    cls: str,
+    chain: str,
+    address: str,
+    balances: dict[str, int],
+    vendor: str | None,
+    counted_as: str = "customer backing",
+) -> dict[str, Any]:
     return {
-        "chain": chain, "label": label, "wallet": key, "class": cls, "attribution": "customer",
-        "address": address, "counted_as": counted_as, "vendor": vendor,
+        "chain": chain,
+        "label": label,
+        "wallet": key,
+        "class": cls,
+        "attribution": "customer",
+        "address": address,
+        "counted_as": counted_as,
+        "vendor": vendor,
         "balances": {c: {"base_units": str(u), "amount": "x"} for c, u in balances.items()},
     }
 
 
 def asset(code: str, decimals: int, price: str, owed: int, held: int) -> dict[str, Any]:
     return {
-        "code": code, "decimals": decimals, "price": price,
-        "liabilities": {"base_units": str(owed)}, "holdings": {"base_units": str(held)},
+        "code": code,
+        "decimals": decimals,
+        "price": price,
+        "liabilities": {"base_units": str(owed)},
+        "holdings": {"base_units": str(held)},
     }
 
 
@@ -51,20 +68,55 @@ def report(*, btc_held: int = 110 * BTC, eth_held: int = 1000 * ETH) -> dict[str
             asset("ETH", 18, "100", 1000 * ETH, eth_held),
         ],
         "wallets": [
-            wallet("bitcoin.wallets[0]", "cold", "cold", "bitcoin", "bc1cold",
-                   {"BTC": btc_held - 10 * BTC}, "signco"),
-            wallet("bitcoin.wallets[1]", "hot", "hot", "bitcoin", "bc1hot", {"BTC": 10 * BTC},
-                   "vaultsoft"),
-            wallet("ethereum.wallets[0]", "cold", "cold", "ethereum", "0xcold",
-                   {"ETH": eth_held - 100 * ETH}, "signco"),
-            wallet("ethereum.wallets[1]", "hot", "hot", "ethereum", "0xhot", {"ETH": 100 * ETH},
-                   "vaultsoft"),
+            wallet(
+                "bitcoin.wallets[0]",
+                "cold",
+                "cold",
+                "bitcoin",
+                "bc1cold",
+                {"BTC": btc_held - 10 * BTC},
+                "signco",
+            ),
+            wallet(
+                "bitcoin.wallets[1]",
+                "hot",
+                "hot",
+                "bitcoin",
+                "bc1hot",
+                {"BTC": 10 * BTC},
+                "vaultsoft",
+            ),
+            wallet(
+                "ethereum.wallets[0]",
+                "cold",
+                "cold",
+                "ethereum",
+                "0xcold",
+                {"ETH": eth_held - 100 * ETH},
+                "signco",
+            ),
+            wallet(
+                "ethereum.wallets[1]",
+                "hot",
+                "hot",
+                "ethereum",
+                "0xhot",
+                {"ETH": 100 * ETH},
+                "vaultsoft",
+            ),
         ],
         "reserve": {
             "eligible": {
                 "total": "5000",
-                "components": [{"kind": "cash", "name": "trust", "amount": "5000",
-                                "eligible": "5000", "gates": []}],
+                "components": [
+                    {
+                        "kind": "cash",
+                        "name": "trust",
+                        "amount": "5000",
+                        "eligible": "5000",
+                        "gates": [],
+                    }
+                ],
             }
         },
     }

@@ -15,10 +15,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stress_fixture import BTC, ETH, base, scenario  # noqa: E402
+from stress_fixture import BTC, ETH, base, scenario
 
-from verifier.base.errors import InputError  # noqa: E402
-from verifier.stress.engine import ScenarioResult, evaluate  # noqa: E402
+from verifier.base.errors import InputError
+from verifier.stress.engine import ScenarioResult, evaluate
 
 HOT_ETH = '[[scenarios.shocks]]\nkind = "loss"\nwallet = "ethereum.wallets[1]"\n'
 COLD_ETH = '[[scenarios.shocks]]\nkind = "loss"\nwallet = "ethereum.wallets[0]"\n'
@@ -69,7 +69,9 @@ def test_loss_beyond_everything() -> None:
 
 def test_per_occurrence_limit_hit_by_two_events() -> None:
     # two events, each 30% of the cold ETH (270 ETH = 27,000): each claim min(20,000, 25,000)
-    two = (COLD_ETH + 'share = "0.3"\nevent = "e1"\n') + (COLD_ETH + 'share = "0.3"\nevent = "e2"\n')
+    two = (COLD_ETH + 'share = "0.3"\nevent = "e1"\n') + (
+        COLD_ETH + 'share = "0.3"\nevent = "e2"\n'
+    )
     r = evaluate(base("per_occurrence"), scenario(two))
     policy = next(p for p in r.payers if p.kind == "insurance")
     assert [c[2] for c in policy.claims] == [20000, 20000] and policy.available == 40000
@@ -116,18 +118,34 @@ def test_price_shock_turns_a_surplus_into_a_shortfall_in_one_asset_only() -> Non
 
 def test_own_units_lost_reduce_no_backing() -> None:
     b = base()
-    own = b.wallets[1].__class__(**{**{f: getattr(b.wallets[1], f) for f in b.wallets[1].__slots__},
-                                   "customer": {}, "own": {"BTC": 10 * BTC}})
-    b2 = b.__class__(**{**{f: getattr(b, f) for f in b.__slots__},
-                        "wallets": (b.wallets[0], own, *b.wallets[2:])})
-    r = evaluate(b2, scenario('[[scenarios.shocks]]\nkind = "loss"\nwallet = "bitcoin.wallets[1]"\n'))
+    own = b.wallets[1].__class__(
+        **{
+            **{f: getattr(b.wallets[1], f) for f in b.wallets[1].__slots__},
+            "customer": {},
+            "own": {"BTC": 10 * BTC},
+        }
+    )
+    b2 = b.__class__(
+        **{
+            **{f: getattr(b, f) for f in b.__slots__},
+            "wallets": (b.wallets[0], own, *b.wallets[2:]),
+        }
+    )
+    r = evaluate(
+        b2, scenario('[[scenarios.shocks]]\nkind = "loss"\nwallet = "bitcoin.wallets[1]"\n')
+    )
     btc = asset(r, "BTC")
     assert btc.loss_units == 0 and btc.own_loss_units == 10 * BTC and r.made_whole
 
 
 def test_largest_picks_one_wallet_by_value() -> None:
-    r = evaluate(base(), scenario('[[scenarios.shocks]]\nkind = "loss"\nvendor = "signco"\n'
-                                  'largest = true\nshare = "0.01"\n'))
+    r = evaluate(
+        base(),
+        scenario(
+            '[[scenarios.shocks]]\nkind = "loss"\nvendor = "signco"\n'
+            'largest = true\nshare = "0.01"\n'
+        ),
+    )
     # cold BTC 100,000 JPY vs cold ETH 90,000: the BTC wallet
     assert {loss.wallet.key for loss in r.losses} == {"bitcoin.wallets[0]"}
 
@@ -138,8 +156,10 @@ def test_largest_picks_one_wallet_by_value() -> None:
         ('[[scenarios.shocks]]\nkind = "loss"\nvendor = "nobody"\n', "selects no wallet"),
         ('[[scenarios.shocks]]\nkind = "price"\nasset = "DOGE"\nchange = "0.1"\n', "DOGE"),
         ('[[scenarios.shocks]]\nkind = "cash_frozen"\ncash = "nope"\n', "no counted cash"),
-        ('[[scenarios.shocks]]\nkind = "insurer_default"\npolicy = "x"\npays = "none"\n',
-         "no insurance policy"),
+        (
+            '[[scenarios.shocks]]\nkind = "insurer_default"\npolicy = "x"\npays = "none"\n',
+            "no insurance policy",
+        ),
     ],
 )
 def test_a_shock_matching_nothing_is_refused(shocks: str, says: str) -> None:

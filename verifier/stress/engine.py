@@ -302,7 +302,9 @@ def selected_wallets(base: StressBase, shock: Shock) -> list[WalletBase]:
         wanted = ", ".join(
             f"{name}={shock.get(name)!r}" for name in (*_SELECTOR_ATTRS, "asset") if shock.get(name)
         )
-        raise _fail(shock, "selects no wallet (a scenario that loses nothing would mislead)", wanted)
+        raise _fail(
+            shock, "selects no wallet (a scenario that loses nothing would mislead)", wanted
+        )
     if shock.get("largest"):
         prices = {a.code: a.price for a in base.assets}
         groups: dict[str, list[WalletBase]] = {}
@@ -311,6 +313,11 @@ def selected_wallets(base: StressBase, shock: Shock) -> list[WalletBase]:
         best = max(groups.values(), key=lambda ws: _value(base, ws, prices))  # first of equals
         return best
     return found
+
+
+def _floor_money(value: Fraction) -> Decimal:
+    """`value` rounded down to 1e-8 (a pro-rata share may not terminate)."""
+    return Decimal(int(value * 10**8)).scaleb(-8)
 
 
 def _floor_share(units: int, share: Decimal) -> int:
@@ -416,6 +423,7 @@ def insurance_claims(
     losses: Sequence[Loss],
     events: Sequence[str],
     policy: InsurancePolicy,
+    kept: Mapping[str, Fraction] | None = None,
 ) -> tuple[Decimal, list[str], list[tuple[str, Decimal, Decimal]]]:
     """What `policy` owes for the scenario: per event, min(limit left, max(0, covered −
     deductible)); a per-occurrence limit is fresh each event, an aggregate one shared."""
@@ -441,7 +449,13 @@ def insurance_claims(
                 share, why = _class_share(policy, loss.wallet.wallet_class, loss.peril)
                 if why and why not in notes:
                     notes.append(why)
-                covered += unit_value(loss.customer_units, asset.decimals, price) * share
+                part = Fraction(1) if kept is None else kept.get(loss.asset, Fraction(1))
+                covered += (
+                    _floor_money(
+                        Fraction(unit_value(loss.customer_units, asset.decimals, price)) * part
+                    )
+                    * share
+                )
             if policy.limit_type == "per_occurrence":
                 left = limit
             claim = min(left, max(ZERO, covered - deductible))
@@ -476,7 +490,11 @@ def _apply_money(
 
 
 def _payer_list(
-    base: StressBase, market: Shocked, losses: Sequence[Loss], events: Sequence[str]
+    base: StressBase,
+    market: Shocked,
+    losses: Sequence[Loss],
+    events: Sequence[str],
+    insurable: Mapping[str, Fraction],
 ) -> list[tuple[str, str, str, Decimal, int | None, list[str], list[tuple[str, Decimal, Decimal]]]]:
     """(kind, name, currency, available, days, notes, claims) of every money payer, in order:
     cash, insurance policy by policy, guarantees (statement order)."""
@@ -486,7 +504,7 @@ def _payer_list(
     for name, currency, value, notes in _cash_available(base, market):
         out.append(("cash", name, currency, value, 0, notes, []))
     for policy in base.policies:
-        available, notes, claims = insurance_claims(base, market, losses, events, policy)
+        available, notes, claims = insurance_claims(base, market, losses, events, policy, insurable)
         days = policy.claim_days
         late = market.insurer_delay.get(policy.name)
         if late is not None:
@@ -534,6 +552,25 @@ def _surplus_payer(
     )
 
 
+def _kept(
+    base: StressBase,
+    raw: Mapping[str, int],
+    lost: Mapping[str, int],
+    absorbed: Mapping[str, int],
+) -> dict[str, Fraction]:
+    """Per asset, the share of its customer loss its own surplus did not absorb (1 when
+    nothing was lost). Insurance covers this part of each loss: what the surplus absorbed
+    left no one short, and a shortfall the report already had was no event's loss. Shared
+    pro rata among the asset's losses, so a larger loss never leaves less uncovered."""
+    return {
+        # raw: the losses' own units, which a report may make exceed the holdings counted
+        a.code: Fraction(lost[a.code] - absorbed[a.code], raw[a.code])
+        if raw[a.code]
+        else Fraction(1)
+        for a in base.assets
+    }
+
+
 def settle(
     base: StressBase, market: Shocked, losses: Sequence[Loss]
 ) -> tuple[tuple[AssetResult, ...], tuple[Payer, ...], tuple[str, ...]]:
@@ -551,6 +588,7 @@ def settle(
     payers: list[Payer] = []
     gaps: dict[str, int] = {}
     surplus_used: dict[str, int] = {}
+    raw = dict(lost)
     for a in base.assets:
         lost[a.code] = min(lost[a.code], a.holdings)  # a report whose wallets say more
         surplus = max(0, a.holdings - a.liabilities)
@@ -568,8 +606,9 @@ def settle(
                 )
             )
     bought = {a.code: 0 for a in base.assets}
+    insurable = _kept(base, raw, lost, surplus_used)
     for kind, name, currency, available, days, notes, claims in _payer_list(
-        base, market, losses, events
+        base, market, losses, events, insurable
     ):
         paid, units = _apply_money(available, gaps, base, market.prices)
         for code, n in units.items():
