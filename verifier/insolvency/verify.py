@@ -14,10 +14,12 @@ Every check runs and is reported by name (`CHECKS`); the bundle is valid when al
   claim proof          the claim proof verifies (por-mst-v1) to the plan's claims commitment
   claim leaf           the claim is one leaf (split 1): its leaf hash orders the remainder
   claims totals        the claims tree's root sums equal the plan's claim totals per asset
-  plan figures         per asset paid in kind, D = min(available, T) = distributed total
+  plan figures         the plan's figures agree: per asset D = min(available, T) (0 when
+                       sold), distributed total = D, surplus = available - D, ratio = D/T;
+                       the fiat pool = cash + sold - deductions, its D = min(pool, claims)
+  distribution proof   the distribution proof verifies to the plan's distribution root
   distribution rule    per asset, the distribution is the rule applied to the claim with the
                        plan's D, T and cutoff (fiat: the claim's value at the plan's prices)
-  distribution proof   the distribution proof verifies to the plan's distribution root
   distribution totals  the distribution tree's root sums equal the plan's totals per asset
   account              both proofs carry the same account id
 
@@ -31,6 +33,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,7 @@ from attestations.store import TreeStore
 from verifier.base import safejson
 from verifier.base.errors import InputError, InvalidProof, PorError, UsageError
 from verifier.insolvency import rules
+from verifier.reconcile.numbers import floor_ratio, percent_of
 
 BUNDLE_FORMAT = "por-insolvency-proof-v1"
 PLAN_FORMAT = "por-plan-v1"
@@ -59,8 +63,8 @@ CHECKS = (
     "claim leaf",
     "claims totals",
     "plan figures",
-    "distribution rule",
     "distribution proof",
+    "distribution rule",
     "distribution totals",
     "account",
 )
@@ -189,6 +193,8 @@ def plan_figures(plan: Mapping[str, Any]) -> dict[str, AssetFigures]:
         code = _need(a, "code", where)
         if not isinstance(code, str):
             raise InputError("expected a string", key=f"{where}.code", value=str(code))
+        if code in out:
+            raise InputError("asset listed twice", key=f"{where}.code", value=code)
         remainder = _need(a, "remainder", where)
         out[code] = AssetFigures(
             code=code,
@@ -318,19 +324,75 @@ def expected_distribution(
     return out
 
 
-def _check_figures(out: Verification, figures: Mapping[str, AssetFigures]) -> None:
-    bad = [
-        code
-        for code, f in figures.items()
-        if f.in_kind
-        and (f.distributable != min(f.available, f.total) or f.distributed != f.distributable)
-    ]
+def _ratio_problem(where: str, ratio: Any, distributable: int, total: int) -> str | None:
+    """The published recovery ratio must be D/T: exactly ("n/d" in lowest terms) and as a
+    percentage floored to two decimals (null when T is 0)."""
+    expected = None
+    if total:
+        exact = Fraction(distributable, total)
+        expected = {
+            "exact": f"{exact.numerator}/{exact.denominator}",
+            "percent": percent_of(floor_ratio(distributable, total) or Decimal(0)),
+        }
+    if ratio != expected:
+        return f"{where}: ratio {ratio!r} is not D/T ({expected!r})"
+    return None
+
+
+def _asset_problems(plan: Mapping[str, Any], figures: Mapping[str, AssetFigures]) -> list[str]:
+    problems = []
+    for i, (code, f) in enumerate(figures.items()):
+        raw = plan["assets"][i]
+        wanted = min(f.available, f.total) if f.in_kind else 0
+        if f.distributable != wanted:
+            problems.append(f"{code}: distributable {f.distributable} is not {wanted}")
+        if f.distributed != f.distributable:
+            problems.append(f"{code}: distributed total {f.distributed} is not D")
+        if "surplus" in raw and str(raw["surplus"]) != str(f.available - f.distributable):
+            problems.append(f"{code}: surplus {raw['surplus']!r} is not available - D")
+        ratio = _ratio_problem(code, raw.get("ratio"), f.distributable, f.total)
+        if ratio:
+            problems.append(ratio)
+    return problems
+
+
+def _fiat_problems(plan: Mapping[str, Any]) -> list[str]:
+    fiat = plan.get("fiat")
+    if not isinstance(fiat, Mapping):
+        return []
+    sold = sum(_int(a.get("sold_value", "0"), "sold_value") for a in plan["assets"])
+    figures = {
+        k: _int(_need(fiat, k, "fiat"), f"fiat.{k}")
+        for k in ("cash", "sold", "deductions", "pool", "claims_value", "distributable")
+    }
+    distributed = _int(_need(fiat, "distributed_total", "fiat"), "fiat.distributed_total")
+    problems = []
+    if figures["sold"] != sold:
+        problems.append(f"fiat: sold {figures['sold']} is not the assets' sold values {sold}")
+    pool = max(0, figures["cash"] + figures["sold"] - figures["deductions"])
+    if figures["pool"] != pool:
+        problems.append(f"fiat: pool {figures['pool']} is not cash + sold - deductions ({pool})")
+    wanted = min(figures["pool"], figures["claims_value"])
+    if figures["distributable"] != wanted or distributed != wanted:
+        problems.append(f"fiat: distributable and distributed total must be {wanted}")
+    ratio = _ratio_problem("fiat", fiat.get("ratio"), wanted, figures["claims_value"])
+    if ratio:
+        problems.append(ratio)
+    return problems
+
+
+def _check_figures(
+    out: Verification, plan: Mapping[str, Any], figures: Mapping[str, AssetFigures]
+) -> None:
+    """The plan's own figures agree with each other (a customer sees every pool's totals)."""
+    problems = _asset_problems(plan, figures) + _fiat_problems(plan)
     out.add(
         "plan figures",
-        not bad,
-        "per asset paid in kind: distributable = min(available, total claims) = distributed total"
-        if not bad
-        else f"inconsistent for {', '.join(bad)}",
+        not problems,
+        "per asset: D = min(available, T) (0 when sold), distributed total = D, surplus = "
+        "available - D, ratio = D/T; the fiat pool likewise"
+        if not problems
+        else "; ".join(problems),
     )
 
 
@@ -435,7 +497,7 @@ def verify_bundle(bundle: Any, plan: Mapping[str, Any]) -> Verification:
         _check_claim_totals(out, plan, figures, claim_proof)
     else:
         out.add("claims totals", False, "not checked: the claim proof does not verify")
-    _check_figures(out, figures)
+    _check_figures(out, plan, figures)
     root = _need(_need(plan, "distribution", "plan"), "root", "distribution")
     try:
         published_root = parse_root_document(root)

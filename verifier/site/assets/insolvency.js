@@ -16,9 +16,9 @@
  *   "claim proof"         the claim proof verifies and its commitment is the plan's claims one
  *   "claim leaf"          the claim is one leaf (split 1): its leaf hash orders the remainder
  *   "claims totals"       the claims tree's root sums equal the plan's claim totals
- *   "plan figures"        per asset D = min(available, T) and distributed total = D
- *   "distribution rule"   per asset the distribution = the rule applied to the claim
+ *   "plan figures"        the plan's figures agree (D = min(available, T), totals, ratios)
  *   "distribution proof"  the distribution proof verifies to the plan's distribution root
+ *   "distribution rule"   per asset the distribution = the rule applied to the claim
  *   "distribution totals" the distribution tree's root sums equal the plan's totals
  *   "account"             both proofs carry the same account id
  */
@@ -154,7 +154,8 @@
       var where = "plan.assets[" + i + "]";
       if (!isObject(a) || typeof a.code !== "string") throw new Error(where + " is not an asset");
       var remainder = isObject(a.remainder) ? a.remainder : {};
-      out[a.code] = {
+      if (Object.prototype.hasOwnProperty.call(out, a.code)) throw new Error(where + ": asset " + a.code + " listed twice");
+      var fig = {
         code: a.code,
         decimals: Number(big(a.decimals, where + ".decimals")),
         total: big(a.total_claims, where + ".total_claims"),
@@ -163,9 +164,64 @@
         distributed: big(a.distributed_total, where + ".distributed_total"),
         inKind: a.in_kind !== false,
         cutoff: remainder.cutoff === undefined ? null : remainder.cutoff,
+        surplus: a.surplus,
+        soldValue: a.sold_value === undefined ? 0n : big(a.sold_value, where + ".sold_value"),
+        ratio: a.ratio,
       };
+      out[a.code] = fig;
     });
     return out;
+  }
+
+  /** D/T exactly ("n/d", lowest terms) and floored to 2 decimals as a percentage; null when T = 0. */
+  function ratioOf(d, t) {
+    if (t === 0n) return null;
+    var a = d, b = t;
+    while (b !== 0n) { var r = a % b; a = b; b = r; }
+    var basis = d * 10000n / t;
+    var whole = (basis / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return { exact: (d / a) + "/" + (t / a), percent: whole + "." + (basis % 100n).toString().padStart(2, "0") + "%" };
+  }
+
+  function sameRatio(published, d, t) {
+    var want = ratioOf(d, t);
+    if (want === null || published === null || published === undefined) return want === null && published === null;
+    return isObject(published) && Object.keys(published).length === 2 &&
+      published.exact === want.exact && published.percent === want.percent;
+  }
+
+  /** The plan's own figures must agree with each other (as verify.py `_check_figures`). */
+  function figureProblems(plan, fig) {
+    var problems = [];
+    Object.keys(fig).forEach(function (code) {
+      var f = fig[code];
+      var wanted = f.inKind ? (f.available < f.total ? f.available : f.total) : 0n;
+      if (f.distributable !== wanted) problems.push(code + ": distributable " + f.distributable + " is not " + wanted);
+      if (f.distributed !== f.distributable) problems.push(code + ": distributed total " + f.distributed + " is not D");
+      if (f.surplus !== undefined && String(f.surplus) !== (f.available - f.distributable).toString()) {
+        problems.push(code + ": surplus " + JSON.stringify(f.surplus) + " is not available - D");
+      }
+      if (!sameRatio(f.ratio, f.distributable, f.total)) problems.push(code + ": ratio is not D/T");
+    });
+    var fiat = plan.fiat;
+    if (isObject(fiat)) {
+      var n = {};
+      ["cash", "sold", "deductions", "pool", "claims_value", "distributable", "distributed_total"].forEach(function (k) {
+        n[k] = big(fiat[k], "fiat." + k);
+      });
+      var sold = 0n;
+      Object.keys(fig).forEach(function (code) { sold += fig[code].soldValue; });
+      if (n.sold !== sold) problems.push("fiat: sold " + n.sold + " is not the assets' sold values " + sold);
+      var pool = n.cash + n.sold - n.deductions;
+      if (pool < 0n) pool = 0n;
+      if (n.pool !== pool) problems.push("fiat: pool " + n.pool + " is not cash + sold - deductions (" + pool + ")");
+      var want = n.pool < n.claims_value ? n.pool : n.claims_value;
+      if (n.distributable !== want || n.distributed_total !== want) {
+        problems.push("fiat: distributable and distributed total must be " + want);
+      }
+      if (!sameRatio(fiat.ratio, want, n.claims_value)) problems.push("fiat: ratio is not D/T");
+    }
+    return problems;
   }
 
   function amountsOf(verified) {
@@ -268,14 +324,16 @@
       checks.add("claims totals", false, "not checked: the claim proof does not verify");
     }
 
-    var badFig = Object.keys(fig).filter(function (code) {
-      var f = fig[code];
-      var min = f.available < f.total ? f.available : f.total;
-      return f.inKind && (f.distributable !== min || f.distributed !== f.distributable);
-    });
-    checks.add("plan figures", badFig.length === 0, badFig.length === 0
-      ? "per asset paid in kind: distributable = min(available, total claims) = distributed total"
-      : "inconsistent for " + badFig.join(", "));
+    var problems;
+    try {
+      problems = figureProblems(plan, fig);
+    } catch (err) {
+      problems = [err.message];
+    }
+    checks.add("plan figures", problems.length === 0, problems.length === 0
+      ? "per asset: D = min(available, T) (0 when sold), distributed total = D, surplus = " +
+        "available - D, ratio = D/T; the fiat pool likewise"
+      : problems.join("; "));
 
     var distribution = isObject(plan.distribution) ? plan.distribution : {};
     var distV = await runTree(bundle.distribution, { publishedRoot: distribution.root });
