@@ -146,6 +146,39 @@ chain_id = 31337
 timeout = 2
 """
 
+STRESS_STATEMENT = """currency = "USD"
+
+[[cash]]
+name = "trust"
+amount = "5000"
+holder = "Trust Bank"
+on_trust = true
+
+[[insurance]]
+name = "crime"
+insurer = "Insurer"
+authorised = true
+limit = "20000"
+limit_type = "per_occurrence"
+deductible = "2000"
+start = 2025-01-01
+end = 2026-01-01
+notice_days = 90
+claim_days = 30
+
+[insurance.perils]
+hot = ["hack"]
+cold = ["hack"]
+
+[[guarantee]]
+name = "standby"
+issuer = "Bank"
+amount = "10000"
+on_demand = true
+payment_days = 5
+"""
+"""`por stress`'s reserve statement in the sweep (the sample report's currency, USD)."""
+
 PRICES = f"""currency = "JPY"
 source = "sweep reference rate"
 time = {M.AS_OF}
@@ -223,6 +256,19 @@ def build_world(base: Path) -> None:
     shutil.rmtree(base / "attwork")
     _por("publish", str(base / "attestation"), "--out", str(base / "site-world" / "site"))
     (base / "site-world" / "history.json").write_text("[]\n")
+    # por stress (issue 14): the sample report with its report_id made its digest again
+    # (the site builder edits it after it was made), a shipped scenario file, a statement
+    from verifier.report.document import report_digest
+
+    (base / "stress").mkdir()
+    report = json.loads((base / "attestation" / "report.json").read_text())
+    report["report_id"] = report_digest(report)
+    (base / "stress" / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    shutil.copy(
+        ROOT / "verifier" / "stress" / "examples" / "coincheck-2018.toml",
+        base / "stress" / "scenarios.toml",
+    )
+    (base / "stress" / "statement.toml").write_text(STRESS_STATEMENT)
     (base / "bench").mkdir()
 
 
@@ -644,6 +690,40 @@ def all_targets(world: Path) -> dict[str, Target]:
             {"tree": Slot("dir", "tree")},
             tuple(tree_cases + tree_specials + secret_flags + [_set("--workers", "65")]),
             examples=30,
+            subprocess_baseline=False,
+        )
+    )
+    # issue 14: por stress over a hostile report, scenario file and statement
+    stress_args = (
+        "stress", "--report", "{report}", "--scenario", "{scenario}",
+        "--statement", "{statement}", "--sweep",
+    )  # fmt: skip
+    targets.append(
+        Target(
+            "stress",
+            stress_args,
+            ("stress",),
+            {
+                "report": Slot("json", "stress/report.json"),
+                "scenario": Slot("toml", "stress/scenarios.toml"),
+                "statement": Slot("toml", "stress/statement.toml"),
+            },
+            tuple(
+                M.json_cases("report", data("stress/report.json"))[::3]
+                + M.toml_cases("scenario", data("stress/scenarios.toml"))
+                + M.toml_cases("statement", data("stress/statement.toml"))[::2]
+                + [
+                    _set("--peril", "Not A Peril", expect={2}),
+                    _set("--peril", "a\x00b", expect={2}),
+                    _set("--html", "{work}/stress/report.json", expect={2}),
+                    _set("--html", "/proc/sweep/stress.html", infra=True),
+                    _labelled("no --scenario, no --sweep", ("drop", "--scenario"),
+                              ("drop", "--sweep"), expect={2}),
+                    _labelled("no --report, no database", ("drop", "--report"), infra=True),
+                ]
+            ),
+            valid=frozenset({0, 1}),
+            examples=20,
             subprocess_baseline=False,
         )
     )
@@ -1526,6 +1606,7 @@ TARGET_NAMES = (
     "liabilities proof",
     "liabilities proof --all",
     "liabilities audit",
+    "stress",
     "insolvency claims",
     "liabilities sample",
     "verify-proof --format por",

@@ -84,14 +84,16 @@ def _statement(statement_file: Path | None, config_file: Path | None) -> tuple[A
     return statement, digest
 
 
-def _write_html(
-    html_file: Path, doc: dict[str, Any], inputs: list[tuple[str, Path | None]]
-) -> None:
-    from verifier.base.atomic import write_atomic
-
+def _guard_html(html_file: Path, inputs: list[tuple[str, Path | None]]) -> None:
+    """Refuse an --html that is one of the inputs (exit 2), before anything is read."""
     for what, path in inputs:
         if path is not None and os.path.realpath(path) == os.path.realpath(html_file):
             raise UsageError(f"--html {html_file} is the {what}; choose another file")
+
+
+def _write_html(html_file: Path, doc: dict[str, Any]) -> None:
+    from verifier.base.atomic import write_atomic
+
     try:
         from verifier.stress.html import render_stress_html  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
@@ -172,8 +174,18 @@ def stress_cmd(
         raise UsageError("give --scenario FILE, --sweep, or both")
     if not PERIL_RE.fullmatch(peril):
         raise UsageError(f"--peril {peril!r} is not a peril name (lower case, e.g. hack)")
-    scenarios = load_scenarios(scenario_file).scenarios if scenario_file is not None else ()
     config = _config_path(config_file)
+    if html_file is not None:
+        _guard_html(
+            html_file,
+            [
+                ("scenario file", scenario_file),
+                ("report", report_file),
+                ("statement", statement_file),
+                ("config", config),
+            ],
+        )
+    scenarios = load_scenarios(scenario_file).scenarios if scenario_file is not None else ()
     if report_file is not None:
         report, source = _report_from_file(report_file), str(report_file)
     else:
@@ -185,16 +197,7 @@ def stress_cmd(
         result, sweep(base, peril=peril) if do_sweep else None, generated_at=now()
     )
     if html_file is not None:
-        _write_html(
-            html_file,
-            doc,
-            [
-                ("scenario file", scenario_file),
-                ("report", report_file),
-                ("statement", statement_file),
-                ("config", config),
-            ],
-        )
+        _write_html(html_file, doc)
     if as_json:
         print_json(doc)
     else:
