@@ -237,7 +237,7 @@ def _shock_problems(file: str, key: str, row: ShockRow) -> list[InputError]:
     ]
     need: dict[str, tuple[str, ...]] = {
         "loss": (*LOSS_SELECTORS, "asset"),
-            "cash_frozen": ("cash", "holder"),
+        "cash_frozen": ("cash", "holder"),
         "guarantee_default": ("guarantee", "issuer"),
     }
     if row.kind in need and not given & set(need[row.kind]):
