@@ -190,6 +190,35 @@ USDT = {{ value = "150", source = "other feed", time = {M.AS_OF} }}
 """
 
 
+ESTATE = """policy = "mixed"
+exchange = "Sweep"
+
+[valuation]
+date = 2025-07-01
+currency = "USD"
+decimals = 2
+prices = { BTC = "100000", ETH = "2500.5", USDT = "1" }
+
+[assets.BTC]
+on_chain = "15"
+[assets.ETH]
+on_chain = "340282366923"
+[assets.USDT]
+on_chain = "12345000"
+recovered = "0.5"
+
+[fiat]
+reserve = "1000"
+insurance = "10.25"
+
+[[deductions]]
+label = "fees"
+kind = "cost"
+amount = "100"
+"""
+"""The estate of `insolvency plan` (docs/spec/por-insolvency-v1.md §2.3)."""
+
+
 def _por(*args: str) -> None:
     proc = subprocess.run([str(M.POR), *args], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, (args, proc.stderr)
@@ -216,6 +245,13 @@ def build_world(base: Path) -> None:
         "--attestation-id", M.ATTESTATION, "--out", str(base / "tree"), "--as-of", M.AS_OF,
         "--workers", "1",
     )  # fmt: skip
+    # issue 15: a claims directory and an estate for `insolvency plan`
+    _por(
+        "insolvency", "claims", "--tree", str(base / "tree"), "--as-of", M.AS_OF[:10],
+        "--out", str(base / "claims"), "--workers", "1",
+    )  # fmt: skip
+    (base / "estate").mkdir()
+    (base / "estate" / "estate.toml").write_text(ESTATE)
     (base / "proofs").mkdir()
     _por("liabilities", "proof", str(base / "tree"), "alice", "-o", str(base / "proofs/alice.json"))
     shutil.copy(base / "tree" / "root.json", base / "proofs" / "root.json")
@@ -758,6 +794,74 @@ def all_targets(world: Path) -> dict[str, Target]:
                         expect={2},
                     ),
                     _set("--out", "/proc/sweep/claims", infra=True),
+                    _set("--attestation-id", "x" * 300, expect={3}),
+                ]
+            ),
+            examples=20,
+            subprocess_baseline=False,
+        )
+    )
+    # issue 15: the plan from a damaged claims directory or a hostile estate
+    estate = data("estate/estate.toml")
+    estate_specials = [
+        Case(f"estate:{label}", slot="estate", content=estate.replace(old, new))
+        for label, old, new in (
+            ("on_chain-float", b'on_chain = "15"', b"on_chain = 15.5"),
+            ("on_chain-negative", b'on_chain = "15"', b'on_chain = "-15"'),
+            ("on_chain-too-precise", b'on_chain = "15"', b'on_chain = "0.000000001"'),
+            ("on_chain-nan", b'on_chain = "15"', b"on_chain = nan"),
+            ("on_chain-huge", b'on_chain = "15"', b'on_chain = "' + M.HUGE.encode() + b'"'),
+            ("on_chain-2**128", b'on_chain = "15"', b'on_chain = "' + str(2**128).encode() + b'"'),
+            ("unknown-asset", b"[assets.BTC]", b"[assets.DOGE]"),
+            ("policy-unknown", b'"mixed"', b'"all"'),
+            (
+                "sell_surplus-in-kind",
+                b'policy = "mixed"',
+                b'policy = "in-kind"\nsell_surplus = true',
+            ),
+            ("price-missing", b'BTC = "100000", ', b""),
+            ("decimals-40", b"decimals = 2", b"decimals = 40"),
+            ("reserve-cents-too-fine", b'"10.25"', b'"10.255"'),
+            ("deduction-kind", b'kind = "cost"', b'kind = "gift"'),
+            ("duplicate-key", b'exchange = "Sweep"', b'exchange = "Sweep"\nexchange = "X"'),
+            ("currency-is-an-asset", b'currency = "USD"', b'currency = "BTC"'),
+            ("report-missing", b"[fiat]", b'[holdings]\nreport = "nope.json"\n[fiat]'),
+            ("statement-is-a-dir", b'reserve = "1000"', b'statement = "."'),
+        )
+    ]
+    plan_args = (
+        "insolvency", "plan", "--claims", "{claims}", "--estate", "{estate}",
+        "--out", "{work}/plan",
+    )  # fmt: skip
+    targets.append(
+        Target(
+            "insolvency plan",
+            plan_args,
+            ("claims", "estate"),
+            {"claims": Slot("dir", "claims"), "estate": Slot("toml", "estate/estate.toml")},
+            tuple(
+                M.dir_cases(
+                    "claims",
+                    world / "claims",
+                    deep=("claims.json", "tree/root.json", "tree/tree/meta.json"),
+                    json_files=("claims.json",),
+                )[::2]
+                + M.toml_cases("estate", estate)
+                + estate_specials
+                + [
+                    _set("--out", "{work}/claims", expect={2}),
+                    _set("--out", "{work}/claims/inside", expect={2}),
+                    _set("--out", "{work}/estate/estate.toml", expect={2}),
+                    _labelled(
+                        "--out=parent --force",
+                        ("set", "--out", "{work}"),
+                        ("flag", "--force"),
+                        expect={2},
+                    ),
+                    _set("--out", "/proc/sweep/plan", infra=True),
+                    _set("--policy", "everything", expect={2}),
+                    _set("--policy", "fiat", expect={0}),
+                    _set("--policy", "in-kind", expect={0}),
                     _set("--attestation-id", "x" * 300, expect={3}),
                 ]
             ),
@@ -1608,6 +1712,7 @@ TARGET_NAMES = (
     "liabilities audit",
     "stress",
     "insolvency claims",
+    "insolvency plan",
     "liabilities sample",
     "verify-proof --format por",
     "verify-proof --format okx-v1",
