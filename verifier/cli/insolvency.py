@@ -226,7 +226,7 @@ def _print_claims(summary: dict[str, Any]) -> None:
     "--estate",
     "estate_file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="The estate TOML: what the administrator has (docs/spec/por-insolvency-v1.md).",
 )
 @click.option(
