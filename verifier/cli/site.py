@@ -50,19 +50,32 @@ log = logging.getLogger(__name__)
     help="A por-stress-v1 document (`por stress --json`) evaluated against this report: "
     "published as stress.json with a Scenarios page.",
 )
+@click.option(
+    "--plan",
+    "plan",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="An insolvency distribution plan (P/plan.json, `por insolvency plan`): published as "
+    "plan.json with an Insolvency distribution page where customers check their proof bundle.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
 def publish(
-    attestation_dir: Path, out_dir: Path, force: bool, stress: Path | None, as_json: bool
+    attestation_dir: Path,
+    out_dir: Path,
+    force: bool,
+    stress: Path | None,
+    plan: Path | None,
+    as_json: bool,
 ) -> int:
     """Exchange: build the static attestation site from ATTESTATION_DIR (attestation.json,
     root.json, report.json): summary, charts, downloads, and a page where customers verify
     their inclusion proof in their browser. No server is needed; nothing is loaded from
     elsewhere. The site shows only what the attestation signs: a root.json or report.json
     that differs from it is refused. With --stress, the scenarios (a por-stress-v1 document
-    about the same report, else exit 3) get a page of their own."""
+    about the same report, else exit 3) get a page of their own; with --plan, customers check
+    their insolvency distribution (a plan whose id does not recompute: exit 3)."""
     from verifier.site.publish import build_site
 
-    result = build_site(attestation_dir, out_dir, force=force, stress=stress)
+    result = build_site(attestation_dir, out_dir, force=force, stress=stress, plan=plan)
     if as_json:
         print_json(
             {

@@ -30,6 +30,9 @@ from verifier.report.figures import money, units
 from verifier.report.html import block_rows, price_rows, render_page, report_view
 from verifier.site.bundle import AttestationBundle
 from verifier.site.files import META_CSP
+from verifier.site.insolvency import NAV_ENTRY as INSOLVENCY_NAV
+from verifier.site.insolvency import PAGE as INSOLVENCY_PAGE
+from verifier.site.insolvency import render_insolvency
 from verifier.site.shape import check_numbers, check_report_shape
 from verifier.stress.html import render_stress_page, stress_view
 
@@ -70,6 +73,7 @@ _DOWNLOADS = (
     ("attestation.json", "the signed attestation (por-attestation-v1)"),
     ("report.json", "the coverage report (por-report-v1)"),
     ("stress.json", "the incident scenarios evaluated against that report (por-stress-v1)"),
+    ("plan.json", "the insolvency distribution plan (por-plan-v1): check your bundle against it"),
 )
 
 
@@ -233,6 +237,7 @@ def render_pages(
     source: Path,
     attestation: Path,
     stress: Mapping[str, Any] | None = None,
+    plan: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """The pages, by file name (``scenarios.html`` too when `stress`, a checked
     ``por-stress-v1`` document, is given). The signed documents are shape-checked only as far
@@ -243,6 +248,8 @@ def render_pages(
         check_numbers(bundle.report, "", source)
     check_numbers(bundle.attestation.get("reserve"), "reserve", attestation)
     nav = NAV if stress is None else SCENARIOS_NAV
+    if plan is not None:  # `por publish --plan`: the insolvency distribution page
+        nav = (*nav, INSOLVENCY_NAV)
     try:
         pages = {
             "index.html": render_index(bundle, downloads, nav),
@@ -250,6 +257,8 @@ def render_pages(
         }
         if stress is not None:
             pages["scenarios.html"] = render_scenarios(bundle, stress)
+        if plan is not None:
+            pages[INSOLVENCY_PAGE] = render_insolvency(bundle.attestation, plan, nav)
         return pages
     except PorError:
         raise

@@ -35,6 +35,8 @@ from verifier.base.outdir import guard_output
 from verifier.report.html import stylesheet
 from verifier.site.bundle import load_bundle
 from verifier.site.files import CSP, MANIFEST, SITE_FORMAT, manifest_bytes, sha256_hex, write_site
+from verifier.site.insolvency import ASSET_FILES as INSOLVENCY_ASSETS
+from verifier.site.insolvency import load_plan_file
 from verifier.site.pages import ASSET_FILES, asset_text, render_pages
 from verifier.site.stress import load_stress
 
@@ -63,6 +65,7 @@ def build_site(
     force: bool = False,
     generated_at: str | None = None,
     stress: Path | None = None,
+    plan: Path | None = None,
 ) -> SiteResult:
     """Build the static site for an attestation directory into `out_dir`, atomically.
 
@@ -81,6 +84,9 @@ def build_site(
     stress
         A ``por-stress-v1`` document (`por stress --json`) to publish as ``stress.json``
         with a ``scenarios.html`` page; it must be about the site's report.
+    plan
+        An insolvency distribution plan (``P/plan.json``) to publish as ``plan.json`` with
+        an ``insolvency.html`` page (verifier/site/insolvency.py); its id must recompute.
 
     Returns
     -------
@@ -102,6 +108,7 @@ def build_site(
             ("attestation directory", attestation_dir),
             *((what, attestation_dir / name) for name, what in _INPUT_FILES),
             *((("scenarios document", stress),) if stress is not None else ()),
+            *((("distribution plan", plan),) if plan is not None else ()),
         ],
         flag="--out",
     )
@@ -115,6 +122,9 @@ def build_site(
     scenarios = load_stress(stress, bundle.report) if stress is not None else None
     if scenarios is not None:
         files["stress.json"] = scenarios.data
+    plan_file = load_plan_file(plan) if plan is not None else None
+    if plan_file is not None:
+        files["plan.json"] = plan_file.data
     downloads = {name: sha256_hex(data) for name, data in files.items()}
     report_file = attestation_dir / "report.json"
     source = report_file if report_file.exists() else attestation_dir / "attestation.json"
@@ -124,10 +134,11 @@ def build_site(
         source,
         attestation_dir / "attestation.json",
         None if scenarios is None else scenarios.doc,
+        None if plan_file is None else plan_file.doc,
     )
     files.update((name, page.encode()) for name, page in pages.items())
     files["assets/style.css"] = stylesheet().encode()
-    for name in ASSET_FILES:
+    for name in ASSET_FILES + (INSOLVENCY_ASSETS if plan_file is not None else ()):
         files[f"assets/{name}"] = asset_text(name).encode()
     manifest = {
         "format": SITE_FORMAT,

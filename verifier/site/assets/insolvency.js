@@ -259,6 +259,7 @@
         basis[code] = (claim[code] || 0n) - paidInKind[code];
       });
       var value = valueOf(basis, decimals, prices, curDec);
+      expected.fiatBasis = { currency: fiat.currency, value: value };
       var fr = isObject(fiat.remainder) ? fiat.remainder : {};
       expected[fiat.currency] = share(
         value,
@@ -352,6 +353,8 @@
       }
       if (expected !== null) {
         var got = amountsOf(distV);
+        result.fiat_basis = expected.fiatBasis || null;
+        delete expected.fiatBasis;
         var codes = Object.keys(got).concat(Object.keys(expected)).filter(function (c, i, all) { return all.indexOf(c) === i; });
         var wrong = codes.filter(function (c) { return (got[c] || 0n) !== (expected[c] || 0n); });
         checks.add("distribution rule", wrong.length === 0, wrong.length === 0

@@ -1,0 +1,231 @@
+"""The site's "Insolvency distribution" page in headless Chromium (`por publish --plan`).
+
+A site is published from a real attestation (tests/browser/site_builder.py) with a real plan:
+the sample liabilities (fixtures/liabilities/sample.csv) → `por insolvency claims` → `por
+insolvency plan` (policy mixed: BTC short, ETH in surplus, USDT topped up in USD) → each
+customer's bundle (`por insolvency proof`). In the page a customer pastes or chooses their
+bundle: a genuine one shows their claim and distribution per asset, the rule as applied, and
+every check passed, the same figures as `por insolvency verify`; a tampered one fails naming
+the check. At 390 and 1280 px the page must not scroll sideways; screenshots are saved to
+$POR_ARTIFACTS/insolvency (or a temporary directory) and their paths printed.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import site_builder as builder
+from chromium_fixtures import need_chromium
+
+from verifier.cli.main import main
+from verifier.insolvency.verify import verify_bundle
+from verifier.site.publish import build_site
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+WIDTHS = {"phone": 390, "desktop": 1280}
+ACCOUNTS = ("alice", "bob", "carol", "dave", "erin")
+ESTATE = """policy = "mixed"
+exchange = "Example Exchange"
+
+[valuation]
+date = 2025-07-01
+currency = "USD"
+decimals = 2
+prices = { BTC = "100000", ETH = "2500.5", USDT = "1" }
+
+[assets.BTC]
+on_chain = "15"
+[assets.ETH]
+on_chain = "340282366923"
+[assets.USDT]
+on_chain = "0"
+
+[fiat]
+reserve = "1000"
+"""
+OVERFLOWING = """() => [...document.querySelectorAll('table, .scroll, td, th, dd, pre, .result, p, li')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1)
+  .map(e => `${e.tagName.toLowerCase()}.${e.className} ${e.scrollWidth}>${e.clientWidth} `
+    + JSON.stringify(e.textContent.trim().slice(0, 40)))"""
+
+
+def _por(*args: Any) -> None:
+    assert main([str(a) for a in args]) == 0, args
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    need_chromium()
+    work = tmp_path_factory.mktemp("insolvency-site")
+    for name in ("sample.csv", "assets.toml"):
+        shutil.copy(ROOT / "fixtures" / "liabilities" / name, work / name)
+    _por(
+        "liabilities", "build", work / "sample.csv", "--assets", work / "assets.toml",
+        "--attestation-id", "example-2025-06", "--out", work / "tree",
+        "--as-of", "2025-06-30T00:00:00Z", "--workers", "1",
+    )  # fmt: skip
+    _por(
+        "insolvency", "claims", "--tree", work / "tree", "--as-of", "2025-06-30",
+        "--out", work / "D", "--workers", "1",
+    )  # fmt: skip
+    (work / "estate.toml").write_text(ESTATE)
+    _por("insolvency", "plan", "--claims", work / "D", "--estate", work / "estate.toml",
+         "--out", work / "P")  # fmt: skip
+    bundles = {}
+    for account in ACCOUNTS:
+        path = work / "bundles" / f"{account}.json"
+        _por(
+            "insolvency", "proof", "--plan", work / "P", "--claims", work / "D",
+            "--account", account, "--out", path,
+        )  # fmt: skip
+        bundles[account] = json.loads(path.read_text())
+    att_dir, _ = builder.make_attestation_dir(work / "att")
+    build_site(att_dir, work / "site", plan=work / "P" / "plan.json")
+    plan = json.loads((work / "P" / "plan.json").read_text())
+    return {"site": work / "site", "plan": plan, "bundles": bundles}
+
+
+@pytest.fixture(scope="module")
+def base_url(world: dict[str, Any]) -> Iterator[str]:
+    handler = functools.partial(_Quiet, directory=str(world["site"]))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture(scope="session")
+def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    env = os.environ.get("POR_ARTIFACTS")
+    path = Path(env) / "insolvency" if env else tmp_path_factory.mktemp("insolvency-shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _open(browser: Any, url: str, width: int) -> tuple[Any, Any, list[str]]:
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, is_mobile=width < 500, has_touch=width < 500
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("body[data-ready=true]", state="attached")
+    return context, page, errors
+
+
+def _paste(page: Any, bundle: Any) -> str:
+    page.fill("#bundle-text", json.dumps(bundle, indent=2))
+    page.click("#verify-button")
+    page.wait_for_selector('#result[data-state]:not([data-state="busy"])', state="attached")
+    state: str = page.eval_on_selector("#result", "e => e.dataset.state")
+    return state
+
+
+def _fits(page: Any, width: int, what: str) -> None:
+    scroll, inner = page.evaluate("() => [document.scrollingElement.scrollWidth, innerWidth]")
+    assert inner == width and scroll <= inner, f"{what}: {scroll}px wide at {inner}px"
+    offenders = page.evaluate(OVERFLOWING)
+    assert offenders == [], f"{what} at {width}px: boxes scroll sideways: {offenders}"
+
+
+def test_the_site_publishes_the_plan_and_the_page(world: dict[str, Any]) -> None:
+    site = world["site"]
+    assert json.loads((site / "plan.json").read_text()) == world["plan"]
+    manifest = json.loads((site / "site.json").read_text())
+    for name in (
+        "insolvency.html",
+        "plan.json",
+        "assets/insolvency.js",
+        "assets/insolvency-page.js",
+    ):
+        assert name in manifest["files"], name
+    index = (site / "index.html").read_text()
+    assert 'href="insolvency.html"' in index
+
+
+@pytest.mark.parametrize("width_name", sorted(WIDTHS))
+def test_a_customer_checks_their_distribution(
+    browser: Any, base_url: str, world: dict[str, Any], artefacts: Path, width_name: str
+) -> None:
+    width = WIDTHS[width_name]
+    context, page, errors = _open(browser, f"{base_url}/insolvency.html", width)
+    try:
+        _fits(page, width, "the empty page")
+        page.screenshot(path=str(artefacts / f"insolvency-{width}.png"), full_page=True)
+        for account in ACCOUNTS:
+            bundle = world["bundles"][account]
+            assert _paste(page, bundle) == "valid", page.inner_text("#result")
+            assert page.inner_text("#account") == account
+            expected = verify_bundle(bundle, world["plan"])
+            assert expected.valid
+            checks = page.eval_on_selector_all(
+                "#checks li", "items => items.map(i => [i.dataset.check, i.dataset.ok])"
+            )
+            assert checks == [[c.name, "true"] for c in expected.checks]
+            rows = page.eval_on_selector_all(
+                "#result tbody tr", "rows => rows.map(r => r.cells[0].textContent)"
+            )
+            assert rows == sorted(expected.distribution)
+            if account == "alice":
+                _fits(page, width, "alice's distribution")
+                page.screenshot(
+                    path=str(artefacts / f"insolvency-valid-{width}.png"), full_page=True
+                )
+                rule = page.inner_text("#rule-applied")
+                assert "BTC: floor(150000000 × 1500000000 / 2250000001) = 99999999 + 1" in rule
+        print(f"screenshots: {artefacts}")
+        assert errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width_name", sorted(WIDTHS))
+def test_a_tampered_bundle_fails_naming_the_check(
+    browser: Any, base_url: str, world: dict[str, Any], artefacts: Path, width_name: str
+) -> None:
+    width = WIDTHS[width_name]
+    context, page, errors = _open(browser, f"{base_url}/insolvency.html", width)
+    try:
+        bundle = json.loads(json.dumps(world["bundles"]["erin"]))
+        balances = bundle["distribution"]["leaves"][0]["balances"]
+        balances[0] = str(int(balances[0]) + 1)  # one more satoshi
+        assert _paste(page, bundle) == "invalid"
+        verdict = page.inner_text("#verdict")
+        assert "distribution proof" in verdict
+        assert "root hash" in page.inner_text("#failed-check")
+        failed = page.eval_on_selector_all(
+            '#checks li[data-ok="false"]', "items => items.map(i => i.dataset.check)"
+        )
+        assert failed == verify_bundle(bundle, world["plan"]).failed
+        _fits(page, width, "a failed check")
+        page.screenshot(path=str(artefacts / f"insolvency-invalid-{width}.png"), full_page=True)
+        # a bundle for another plan
+        other = dict(world["bundles"]["bob"], plan_id="sha256:" + "0" * 64)
+        assert _paste(page, other) == "invalid"
+        assert "bundle" in page.inner_text("#verdict")
+        assert _paste(page, "not json") == "invalid"
+        assert errors == []
+    finally:
+        context.close()

@@ -1,0 +1,210 @@
+/*
+ * The insolvency distribution page (insolvency.html): reads a dropped, chosen or pasted
+ * por-insolvency-proof-v1 bundle and checks it with PorInsolvency (insolvency.js) against
+ * the plan embedded in the page. Shows the customer's claim and distribution per asset,
+ * the rule as applied to them, and every check by name. Nothing leaves the page; every
+ * string from the bundle is inserted with textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  var MAX_BYTES = 5 * 1024 * 1024;
+  var plan = null;
+  var form, fileInput, textArea, result, drop, clearButton;
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    (children || []).forEach(function (c) {
+      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+
+  function show(nodes, state) {
+    result.textContent = "";
+    result.setAttribute("data-state", state);
+    nodes.forEach(function (n) { result.appendChild(n); });
+    result.focus();
+  }
+
+  function readable(units, decimals) {
+    return window.PorVerify.formatReadable(units, decimals);
+  }
+
+  function decimalsOf(code) {
+    var a = (plan.assets || []).filter(function (x) { return x.code === code; })[0];
+    if (a) return Number(a.decimals);
+    if (plan.fiat && plan.fiat.currency === code) return Number(plan.fiat.decimals);
+    return 0;
+  }
+
+  function table(head, rows, numeric) {
+    return el("div", { class: "scroll" }, [el("table", head.length > 3 ? { class: "cards" } : {}, [
+      el("thead", {}, [el("tr", {}, head.map(function (h, i) {
+        return el("th", numeric.indexOf(i) >= 0 ? { class: "n" } : {}, [h]);
+      }))]),
+      el("tbody", {}, rows.map(function (row) {
+        return el("tr", {}, row.map(function (v, i) {
+          var attrs = { "data-label": head[i] };
+          if (numeric.indexOf(i) >= 0) attrs.class = "n";
+          return el("td", attrs, [el("span", {}, [v])]);
+        }));
+      })),
+    ])]);
+  }
+
+  /** The rule, as applied to this customer, in words (one line per asset). */
+  function ruleLines(v) {
+    var lines = [];
+    Object.keys(v.assets).forEach(function (code) {
+      var f = v.assets[code];
+      if (!f.inKind) return;
+      var x = v.claim[code] || 0n;
+      if (f.total === 0n) return;
+      var product = x * f.distributable;
+      var floorShare = product / f.total;
+      var extra = (v.expected[code] || 0n) - floorShare;
+      lines.push(code + ": floor(" + x + " × " + f.distributable + " / " + f.total + ") = " +
+        floorShare + (extra > 0n ? " + 1 remainder unit (your remainder " + (product % f.total) +
+        " comes before the cutoff)" : "") + " = " + (v.expected[code] || 0n) + " base units");
+    });
+    if (plan.fiat && v.expected[plan.fiat.currency] !== undefined) {
+      var f = plan.fiat;
+      var basis = v.fiat_basis ? v.fiat_basis.value : 0n;
+      lines.push(f.currency + ": " + (f.basis === "unpaid value" ? "what in kind left unpaid" : "your claims") +
+        ", valued at the plan's prices, is " + basis + " minor units; floor(" + basis + " × " +
+        f.distributable + " / " + f.claims_value + ") with the same remainder rule = " +
+        v.expected[f.currency] + " minor units");
+    }
+    return lines;
+  }
+
+  function checkList(v) {
+    return el("ul", { class: "checks", id: "checks" }, v.checks.map(function (c) {
+      return el("li", { "data-check": c.name, "data-ok": String(c.ok) }, [
+        el("b", { class: c.ok ? "ok" : "bad" }, [(c.ok ? "✓ " : "✗ ") + c.name]),
+        ": " + c.detail,
+      ]);
+    }));
+  }
+
+  function showValid(v) {
+    var codes = Object.keys(v.distribution).concat(Object.keys(v.claim)).filter(function (c, i, all) {
+      return all.indexOf(c) === i;
+    }).sort();
+    var rows = codes.map(function (code) {
+      var d = decimalsOf(code);
+      var claim = v.claim[code];
+      var got = v.distribution[code] || 0n;
+      if (v.fiat_basis && v.fiat_basis.currency === code) {
+        // the fiat row: the value the pool shares by (the claim's value, or what in kind
+        // left unpaid), in the currency
+        var value = v.fiat_basis.value;
+        return [code, readable(value, d) + " (value)", readable(got, d),
+          value > 0n ? (Number(got * 10000n / value) / 100).toFixed(2) + "%" : "—"];
+      }
+      return [code, claim === undefined ? "—" : readable(claim, d), readable(got, d),
+        claim && claim > 0n && v.assets[code] && v.assets[code].inKind
+          ? (Number(got * 10000n / claim) / 100).toFixed(2) + "%" : "—"];
+    });
+    show([
+      el("h2", { class: "verdict ok", id: "verdict" }, ["Valid: your distribution follows the plan"]),
+      el("dl", {}, [
+        el("dt", {}, ["account"]), el("dd", { class: "mono", id: "account" }, [v.account_id]),
+        el("dt", {}, ["plan"]), el("dd", { class: "mono" }, [plan.plan_id]),
+      ]),
+      table(["asset", "your claim", "your distribution", "recovered"], rows, [1, 2, 3]),
+      el("p", { class: "note" }, ["Amounts are rounded down to at most 8 decimals; the exact " +
+        "base units are in the rule below."]),
+      el("h3", {}, ["The rule applied to your claim"]),
+      el("ul", { id: "rule-applied" }, ruleLines(v).map(function (s) { return el("li", {}, [s]); })),
+      el("details", {}, [el("summary", {}, ["Every check (all passed)"]), checkList(v)]),
+    ], "valid");
+  }
+
+  function showInvalid(v) {
+    var failed = v.failed || [];
+    show([
+      el("h2", { class: "verdict bad", id: "verdict" }, [
+        "Invalid: the " + failed.join(", ") + " check" + (failed.length > 1 ? "s" : "") + " failed",
+      ]),
+      el("p", { class: "note mono", id: "failed-check" }, [
+        v.checks.filter(function (c) { return !c.ok; }).map(function (c) {
+          return c.name + ": " + c.detail;
+        }).join(" · "),
+      ]),
+      el("h3", {}, ["Every check"]),
+      checkList(v),
+    ], "invalid");
+  }
+
+  function verifyText(text) {
+    if (!text.trim()) {
+      show([el("p", { class: "bad", id: "verdict" }, ["Drop, choose or paste a proof bundle first."])], "empty");
+      return Promise.resolve();
+    }
+    show([el("p", { id: "verdict" }, ["Checking…"])], "busy");
+    return window.PorInsolvency.verifyBundleText(text, plan)
+      .then(function (v) { if (v.valid) showValid(v); else showInvalid(v); })
+      .catch(function (err) {
+        show([el("h2", { class: "verdict bad", id: "verdict" }, ["Could not check the bundle"]),
+          el("p", {}, [String(err && err.message || err)])], "error");
+      });
+  }
+
+  function readFile(file) {
+    if (!file) return;
+    if (file.size > MAX_BYTES) {
+      show([el("h2", { class: "verdict bad", id: "verdict" }, ["This file is too large to be a proof bundle"])], "invalid");
+      return;
+    }
+    file.text().then(function (text) {
+      textArea.value = text;
+      return verifyText(text);
+    });
+  }
+
+  function init() {
+    form = document.getElementById("bundle-form");
+    fileInput = document.getElementById("bundle-file");
+    textArea = document.getElementById("bundle-text");
+    result = document.getElementById("result");
+    drop = document.getElementById("drop");
+    clearButton = document.getElementById("clear-button");
+    try {
+      plan = JSON.parse(document.getElementById("por-plan").textContent);
+    } catch (err) {
+      show([el("p", { class: "bad" }, ["The published plan is missing from this page."])], "error");
+      return;
+    }
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      verifyText(textArea.value);
+    });
+    fileInput.addEventListener("change", function () { readFile(fileInput.files[0]); });
+    clearButton.addEventListener("click", function () {
+      textArea.value = "";
+      fileInput.value = "";
+      result.textContent = "";
+      result.removeAttribute("data-state");
+      textArea.focus();
+    });
+    ["dragenter", "dragover"].forEach(function (name) {
+      drop.addEventListener(name, function (ev) { ev.preventDefault(); drop.classList.add("over"); });
+    });
+    ["dragleave", "drop"].forEach(function (name) {
+      drop.addEventListener(name, function () { drop.classList.remove("over"); });
+    });
+    drop.addEventListener("drop", function (ev) {
+      ev.preventDefault();
+      if (ev.dataTransfer && ev.dataTransfer.files.length) readFile(ev.dataTransfer.files[0]);
+    });
+    window.addEventListener("dragover", function (ev) { ev.preventDefault(); });
+    window.addEventListener("drop", function (ev) { ev.preventDefault(); });
+    document.body.setAttribute("data-ready", "true");
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
