@@ -177,3 +177,33 @@ def test_frozen_cash_and_late_insurer() -> None:
     r = evaluate(base(), scenario(shocks))
     assert paid(r) == {"cash": 2500, "insurance": 7500, "guarantee": 0}
     assert r.time_to_pay_days == 40 and r.made_whole
+
+
+def test_wallet_metadata_of_reports_with_the_split() -> None:
+    """A report with issue 14's wallet keys: a mixed wallet's customer_units back customers
+    and its own_units do not; an own wallet (customer_units as its balances there) backs
+    nothing, and its loss is own."""
+    from stress_fixture import report, statement
+
+    from verifier.stress.base import stress_base
+
+    doc = report()
+    hot = doc["wallets"][1]
+    hot["counted_as"] = "customer backing; declared own coins: own, not credited"
+    hot["customer_units"], hot["own_units"] = {"BTC": str(6 * BTC)}, {"BTC": str(4 * BTC)}
+    doc["assets"][0]["holdings"]["base_units"] = str(106 * BTC)
+    doc["wallets"].append(
+        {**doc["wallets"][0], "wallet": "bitcoin.wallets[2]", "label": "buffer",
+         "address": "bc1own", "counted_as": "own buffer",
+         "balances": {"BTC": {"base_units": str(5 * BTC)}},
+         "customer_units": {"BTC": str(5 * BTC)}, "own_units": {"BTC": "0"}}
+    )  # fmt: skip
+    b = stress_base(doc, statement(), source="r")
+    assert b.warnings == ()
+    r = evaluate(
+        b, scenario('[[scenarios.shocks]]\nkind = "loss"\nchain = "bitcoin"\nclass = "hot"\n')
+    )
+    btc = asset(r, "BTC")
+    assert btc.loss_units == 6 * BTC and btc.own_loss_units == 4 * BTC and r.made_whole
+    r = evaluate(b, scenario('[[scenarios.shocks]]\nkind = "loss"\nlabel = "buffer"\n'))
+    assert asset(r, "BTC").loss_units == 0 and asset(r, "BTC").own_loss_units == 5 * BTC

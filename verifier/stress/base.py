@@ -202,13 +202,16 @@ def _wallet(r: _Reader, node: Any, key: str) -> WalletBase:
     only = next(iter(balances)) if len(balances) == 1 else None
     customer = _per_asset(r, w.get("customer_units"), f"{key}.customer_units", only)
     own = _per_asset(r, w.get("own_units"), f"{key}.own_units", only)
+    # customer_units/own_units split a mixed wallet (its declared own coins); what backs
+    # customers is decided by counted_as, as the report counted it
     if counted_as.startswith("customer backing"):
         customer = balances if customer is None else customer
         own = {} if own is None else own
+    elif counted_as.startswith("own"):
+        customer, own = {}, balances
     else:
         # excluded (unproven, stale, custodial not counted) or a duplicate: backs nothing
-        customer = {}
-        own = (balances if counted_as.startswith("own") else {}) if own is None else own
+        customer, own = {}, ({} if own is None else own)
     meta = {
         name: r.text(w, name, key, optional=True)
         for name in ("vendor", "vendor_name", "custodian", "signing", "segregation")
