@@ -7,7 +7,11 @@ run with the previous successful one and lists what a human should hear about:
 - ``shortfall``: an asset is not covered, or the reserve is below its requirement;
 - ``threshold``: any other breach of the verdict (combined ratio, a rule-pack check);
 - ``drift``: an asset's coverage ratio fell by more than the drift threshold since the
-  previous successful run.
+  previous successful run;
+- ``stress``: a ``[stress]`` scenario leaves a customer short in this run while its latest
+  earlier outcome made everyone whole, or it has none (silent while it stays short);
+- ``stress_error``: the scenario file, or one scenario, could not be evaluated, and the
+  previous run with scenario outcomes did not already say so (`stress_alerts`).
 
 `Webhook.send` POSTs one JSON document per run with a timeout per attempt and retries
 with exponential backoff on a connection error or a 5xx/429 answer (the one policy of
@@ -37,13 +41,17 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chains.retry import Failure, RetryPolicy, classify_webhook
 from verifier.base.errors import InputError
 from verifier.base.logs import mask
 from verifier.base.redact import mask_url
-from verifier.history.records import RunRecord
+from verifier.history.records import RunRecord, StressHistory
+from verifier.report.figures import money
+
+if TYPE_CHECKING:
+    from verifier.jobs.stress_run import StressOutcome
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,8 @@ ALERTNAMES = {
     "shortfall": ("PorShortfall", "critical"),
     "threshold": ("PorThresholdBreached", "warning"),
     "drift": ("PorCoverageDrift", "warning"),
+    "stress": ("PorStressScenarioShort", "warning"),
+    "stress_error": ("PorStressScenarioError", "warning"),
 }
 """Alert kind -> Alertmanager ``alertname`` and ``severity``."""
 SLACK_MAX_BLOCKS = 50
@@ -64,7 +74,7 @@ SLACK_MAX_BLOCKS = 50
 @dataclass(frozen=True)
 class Alert:
     kind: str
-    """failure | shortfall | threshold | drift"""
+    """failure | shortfall | threshold | drift | stress | stress_error"""
     subject: str
     message: str
 
@@ -126,6 +136,41 @@ def alerts_for(
                         f"(by {fall:.6}, more than {drift}) since run {previous.id}",
                     )
                 )
+    return out
+
+
+def stress_alerts(
+    outcomes: Sequence[StressOutcome], earlier: StressHistory, currency: str | None = None
+) -> list[Alert]:
+    """The ``stress`` and ``stress_error`` alerts of one run's scenario outcomes.
+
+    ``stress`` fires once, when a scenario stops making every customer whole (its latest
+    earlier evaluated outcome made everyone whole, or there is none), and stays silent while
+    it stays short; ``stress_error`` fires when the file or a scenario cannot be evaluated
+    and the previous run with scenario outcomes did not already fail on it."""
+    out: list[Alert] = []
+    for o in outcomes:
+        if o.error is not None:
+            if o.scenario_id not in earlier.previous_errors:
+                subject = o.scenario_id or "scenarios"
+                what = "the scenario file" if o.scenario_id is None else f"scenario {subject}"
+                out.append(Alert("stress_error", subject, f"{what} was not evaluated: {o.error}"))
+            continue
+        if o.made_whole is False and earlier.last_made_whole.get(str(o.scenario_id), True):
+            value = (
+                ""
+                if o.uncovered_value is None
+                else f" ({currency or ''} {money(o.uncovered_value)} uncovered)".replace("( ", "(")
+            )
+            title = f" ({o.title})" if o.title else ""
+            out.append(
+                Alert(
+                    "stress",
+                    str(o.scenario_id),
+                    f"scenario {o.scenario_id}{title} no longer makes every customer "
+                    f"whole{value}",
+                )
+            )
     return out
 
 
@@ -251,6 +296,8 @@ def alertmanager_payload(
             labels["attestation"] = attestation
         if alert.subject in run.coverage:
             labels["asset"] = alert.subject
+        if alert.kind in {"stress", "stress_error"}:
+            labels["scenario"] = alert.subject
         out.append(
             {
                 "labels": labels,
@@ -271,6 +318,8 @@ def _summary(alert: Alert, exchange: str | None) -> str:
         "shortfall": f"shortfall: {alert.subject}",
         "threshold": f"threshold breached: {alert.subject}",
         "drift": f"coverage of {alert.subject} fell",
+        "stress": f"scenario {alert.subject} leaves customers short",
+        "stress_error": f"scenario {alert.subject} not evaluated",
     }.get(alert.kind, f"{alert.kind}: {alert.subject}")
     return mask(f"{who}{what}")
 

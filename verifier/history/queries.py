@@ -16,8 +16,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from verifier.history.records import Coverage, RunRecord
-from verifier.history.tables import ASSET_COVERAGE, CHAIN_SNAPSHOTS, REPORTS, RUNS, TABLES
+from verifier.history.records import Coverage, RunRecord, StressHistory
+from verifier.history.tables import (
+    ASSET_COVERAGE,
+    CHAIN_SNAPSHOTS,
+    REPORTS,
+    RUNS,
+    STRESS_OUTCOMES,
+    TABLES,
+)
+from verifier.jobs.stress_run import StressOutcome
 
 _STATUSES = frozenset({"ok", "shortfall", "failed"})
 
@@ -48,6 +56,7 @@ def read_runs(
     ids = [_int(r["id"], "runs.id") for r in rows]
     coverage = _coverage(conn, ids)
     chains = _chains(conn, ids)
+    stress = _stress(conn, ids, mask)
     return [
         RunRecord(
             id=_int(r["id"], "runs.id"),
@@ -67,6 +76,7 @@ def read_runs(
             reserve_met=None if r["reserve_met"] is None else bool(r["reserve_met"]),
             coverage=coverage[r["id"]],
             chains=chains[r["id"]],
+            stress=tuple(stress[r["id"]]),
         )
         for r in rows
     ]
@@ -109,6 +119,64 @@ def _chains(conn: Connection, ids: list[int]) -> dict[int, list[dict[str, Any]]]
             }
         )
     return chains
+
+
+def _stress(
+    conn: Connection, ids: list[int], mask: Callable[[str], str]
+) -> dict[int, list[StressOutcome]]:
+    """Each run's scenario outcomes, in the order they were stored (the file's)."""
+    out: dict[int, list[StressOutcome]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    table = STRESS_OUTCOMES
+    query = sa.select(table).where(table.c.run_id.in_(ids)).order_by(table.c.id)
+    for row in conn.execute(query).mappings():
+        made_whole = row["made_whole"]
+        days = row["time_to_pay_days"]
+        out[row["run_id"]].append(
+            StressOutcome(
+                scenario_id=_opt_text(row["scenario_id"], "stress_outcomes.scenario_id"),
+                title=_opt_text(row["title"], "stress_outcomes.title"),
+                made_whole=None if made_whole is None else bool(made_whole),
+                uncovered_value=row["uncovered_value"],
+                time_to_pay_days=None
+                if days is None
+                else _int(days, "stress_outcomes.time_to_pay_days"),
+                error=None
+                if row["error"] is None
+                else mask(_text(row["error"], "stress_outcomes.error")),
+            )
+        )
+    return out
+
+
+def stress_history(conn: Connection, run_id: int) -> StressHistory:
+    """The scenarios' state before run `run_id`: each scenario's latest evaluated outcome
+    and the errors of the previous run that has scenario rows."""
+    table = STRESS_OUTCOMES
+    latest = (
+        sa.select(sa.func.max(table.c.id))
+        .where(
+            table.c.run_id < run_id,
+            table.c.made_whole.is_not(None),
+            table.c.scenario_id.is_not(None),
+        )
+        .group_by(table.c.scenario_id)
+    )
+    last = {
+        _text(r["scenario_id"], "stress_outcomes.scenario_id"): bool(r["made_whole"])
+        for r in conn.execute(sa.select(table).where(table.c.id.in_(latest))).mappings()
+    }
+    previous = conn.execute(
+        sa.select(sa.func.max(table.c.run_id)).where(table.c.run_id < run_id)
+    ).scalar()
+    errors: frozenset[str | None] = frozenset()
+    if previous is not None:
+        query = sa.select(table.c.scenario_id).where(
+            table.c.run_id == previous, table.c.error.is_not(None)
+        )
+        errors = frozenset(row[0] for row in conn.execute(query))
+    return StressHistory(last, errors)
 
 
 def report_text(conn: Connection, run_id: int) -> str | None:

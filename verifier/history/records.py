@@ -12,6 +12,8 @@ from decimal import Decimal
 from importlib import metadata
 from typing import Any
 
+from verifier.jobs.stress_run import StressOutcome
+
 
 @dataclass(frozen=True)
 class Coverage:
@@ -48,6 +50,8 @@ class RunRecord:
     reserve_met: bool | None
     coverage: dict[str, Coverage] = field(default_factory=dict)
     chains: list[dict[str, Any]] = field(default_factory=list)
+    stress: tuple[StressOutcome, ...] = ()
+    """The run's scenario outcomes (``[stress]``), in file order; empty without one."""
 
     @property
     def succeeded(self) -> bool:
@@ -86,7 +90,18 @@ class RunRecord:
                 }
                 for code, c in sorted(self.coverage.items())
             },
+            "stress": [o.to_json() for o in self.stress],
         }
+
+
+@dataclass(frozen=True)
+class StressHistory:
+    """What the runs before one run said of its scenarios (for the stress alerts)."""
+
+    last_made_whole: dict[str, bool] = field(default_factory=dict)
+    """Scenario id -> its latest evaluated outcome before the run (rows with an error skipped)."""
+    previous_errors: frozenset[str | None] = frozenset()
+    """The errors of the previous run with scenario rows: scenario ids, None for the file."""
 
 
 def _str(value: Decimal | None) -> str | None:

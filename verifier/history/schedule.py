@@ -43,14 +43,22 @@ from verifier.base.console import plural
 from verifier.base.errors import EXIT_INFRA, InputError, PorError, StoreError, UsageError
 from verifier.base.logs import mask_document, register_secret
 from verifier.base.redact import mask_text, mask_url
-from verifier.history.alerts import Alert, Webhook, alerts_for, parse_drift, render_payload
+from verifier.history.alerts import (
+    Alert,
+    Webhook,
+    alerts_for,
+    parse_drift,
+    render_payload,
+    stress_alerts,
+)
 from verifier.history.db_url import database_url
 from verifier.history.metrics import MetricsSnapshot, read_snapshot, write_metrics
-from verifier.history.records import RunRecord
+from verifier.history.records import RunRecord, StressHistory
 from verifier.history.store import Store
 from verifier.history.writer import RunWriter
 from verifier.inputs.config import load_config
 from verifier.inputs.config_values import PorConfig
+from verifier.jobs.stress_run import StressRun
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +106,8 @@ class RunResult:
     """Where ``--report-dir`` put this run's document (None: no --report-dir, or not written)."""
     metrics: MetricsSnapshot | None = None
     """What the metrics show after this run (the loop's /metrics serves it)."""
+    stress: StressRun | None = None
+    """The run's ``[stress]`` scenarios (None: no [stress], or the run failed)."""
 
 
 def _config_hash(path: Path) -> str | None:
@@ -153,10 +163,12 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
     with store.writer() as writer:
         previous = writer.last_success()
         exit_code = EXIT_INFRA
+        stress: StressRun | None = None
         if config is not None:
             try:
                 outcome = (reconcile or _reconcile(options))(config)
                 report, exit_code = outcome.report, int(outcome.exit_code)
+                stress = getattr(outcome, "stress", None)
             except PorError as exc:
                 error = exc
             except Exception as exc:  # a bug must still leave a failed run behind
@@ -175,6 +187,7 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
                     then=lambda run_id: written.extend(
                         _write_outputs(options, store, writer, report, config, run_id, started)
                     ),
+                    stress=stress.outcomes if stress is not None else (),
                 )
             except PorError as exc:  # stored as a failed run in the run's place
                 error, run_id = exc, writer.failed_run_id
@@ -196,6 +209,7 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
         if error is not None:
             exit_code = error.exit_code
         records = store.runs(since=started, conn=writer.conn)
+        earlier = _earlier_stress(store, writer, run_id, stress)
         snapshot = _snapshot(store, writer, config, report if error is None else None)
         if error is not None and options.metrics_file is not None and snapshot is not None:
             _failed_run_metrics(options.metrics_file, snapshot)
@@ -209,8 +223,12 @@ def run_once(options: RunOptions, reconcile: Callable[[PorConfig], Any] | None =
         store.describe(),
         extra={"run_id": run.id, "exit_code": exit_code, "duration_ms": run.duration_ms},
     )
-    result = RunResult(exit_code, run, report, error, alerts_for(run, report, previous, drift))
+    alerts = alerts_for(run, report, previous, drift)
+    if stress is not None and stress.alert and run.succeeded:
+        alerts += stress_alerts(run.stress, earlier, run.currency)
+    result = RunResult(exit_code, run, report, error, alerts)
     result.started_at = started
+    result.stress = stress if run.succeeded else None
     if error is not None and options.report_dir is not None:
         # the failed run's error document takes the run's place (and latest.json's)
         try:
@@ -291,6 +309,7 @@ def run_summary(result: RunResult) -> dict[str, Any]:
     doc["coverage"] = {a.get("code"): a.get("coverage_ratio") for a in report.get("assets") or []}
     doc["combined"] = (report.get("combined") or {}).get("ratio")
     doc["report"] = str(result.report_file) if result.report_file is not None else None
+    doc["stress"] = result.stress.summary() if result.stress is not None else None
     return doc
 
 
@@ -346,6 +365,21 @@ def _paths(value: object, depth: int = 0) -> list[Path]:
     if isinstance(value, (tuple, list)):
         return [p for item in value for p in _paths(item, depth + 1)]
     return []
+
+
+def _earlier_stress(
+    store: Store, writer: RunWriter, run_id: int | None, stress: StressRun | None
+) -> StressHistory:
+    """What the runs before `run_id` said of the scenarios (empty without [stress]); a
+    database that cannot be read now is logged, and the stress alerts then compare with
+    nothing."""
+    if stress is None or run_id is None:
+        return StressHistory()
+    try:
+        return store.stress_history(run_id, conn=writer.conn)
+    except StoreError as exc:
+        log.warning("stress alerts compare with no earlier run: %s", store.mask(exc.message))
+        return StressHistory()
 
 
 def _write_outputs(
@@ -443,7 +477,7 @@ def _reconcile(options: RunOptions) -> Callable[[PorConfig], Any]:
 
         plans = build_plans(config, btc_height=options.btc_height, eth_block=options.eth_block)
         with progress_bar(not options.quiet) as progress:
-            return reconcile_now(config, plans, progress)
+            return reconcile_now(config, plans, progress, with_stress=True)
 
     return go
 

@@ -24,11 +24,11 @@ from sqlalchemy.engine import Connection
 
 from verifier.base.console import plural
 from verifier.base.errors import StoreError
-from verifier.history.tables import PAYOUT_TABLES, RUNS, TABLES
+from verifier.history.tables import PAYOUT_TABLES, RUNS, STRESS_OUTCOMES, TABLES
 
-HEAD = "0003"
+HEAD = "0004"
 """The schema revision this version of por writes."""
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 """Every schema revision por has had, oldest first (verifier/history/migrations/versions)."""
 
 _SQLITE_SYSTEM_TABLES = re.compile(r"sqlite_(sequence|stat\d)")
@@ -120,6 +120,8 @@ def missing_columns(inspector: Any, tables: set[str], revision: str) -> str | No
         wanted.discard("reserve_components")
     if revision < "0003":  # the payout tables came with 0003
         wanted -= {table.name for table in PAYOUT_TABLES}
+    if revision < "0004":  # the scenario outcomes came with 0004
+        wanted.discard(STRESS_OUTCOMES.name)
     absent = sorted(wanted - tables)
     if absent:
         return f"no table {', '.join(absent)}"

@@ -48,7 +48,7 @@ from verifier.base.errors import PorError, StoreError, UsageError
 from verifier.base.redact import mask_text, mask_url
 from verifier.history import queries
 from verifier.history.db_errors import SQLITE_DAMAGED, first_line, reason
-from verifier.history.records import RunRecord
+from verifier.history.records import RunRecord, StressHistory
 from verifier.history.schema import (
     HEAD,
     REVISIONS,
@@ -397,6 +397,18 @@ class Store:
     def last_success(self, conn: Connection | None = None) -> RunRecord | None:
         found = self.runs(limit=1, newest_first=True, status="succeeded", conn=conn)
         return found[0] if found else None
+
+    def stress_history(self, run_id: int, conn: Connection) -> StressHistory:
+        """The scenarios' state before run `run_id` (verifier/history/queries.py)."""
+        try:
+            return queries.stress_history(conn, run_id)
+        except DBAPIError as exc:
+            raise self._error(exc, "cannot read scenario outcomes from") from exc
+        except (SQLAlchemyError, ValueError, TypeError) as exc:
+            raise StoreError(
+                f"not a por database: {self.describe()} (a stored scenario outcome holds a "
+                f"value por did not write: {self.mask(first_line(exc))[:200]})"
+            ) from exc
 
     def report(self, run_id: int) -> dict[str, Any] | None:
         """The report document stored with a run."""

@@ -242,6 +242,22 @@ PAYOUT_ACCOUNTS = sa.Table(
 PAYOUT_TABLES = (PAYOUT_RUNS, PAYOUT_ASSETS, PAYOUT_ACCOUNTS)
 """The payout reconciliations' tables (schema revision 0003 on)."""
 
+# `[stress]` (issue 14): each stored run's scenario outcomes, written by the run writer in
+# the run's transaction (migration 0004). A scenario file that could not be evaluated is one
+# row with no scenario_id and the error.
+STRESS_OUTCOMES = sa.Table(
+    "stress_outcomes",
+    METADATA,
+    _id_column(),
+    _run_id_column(),
+    sa.Column("scenario_id", sa.String, nullable=True),
+    sa.Column("title", sa.Text, nullable=True),
+    sa.Column("made_whole", sa.Boolean, nullable=True),
+    sa.Column("uncovered_value", DecimalText, nullable=True),
+    sa.Column("time_to_pay_days", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
 TABLES = (
     CHAIN_SNAPSHOTS,
     WALLET_BALANCES,
@@ -249,5 +265,7 @@ TABLES = (
     ASSET_COVERAGE,
     REPORTS,
     *PAYOUT_TABLES,
+    STRESS_OUTCOMES,
 )
-"""Every table besides `RUNS` (a reconciliation run's rows go into the first five)."""
+"""Every table besides `RUNS` (a reconciliation run's rows go into the first five and
+`STRESS_OUTCOMES`)."""

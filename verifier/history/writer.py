@@ -15,7 +15,7 @@ never floats.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +32,12 @@ from verifier.history.tables import (
     REPORTS,
     RESERVE_COMPONENTS,
     RUNS,
+    STRESS_OUTCOMES,
     WALLET_BALANCES,
 )
 
 if TYPE_CHECKING:
+    from verifier.jobs.stress_run import StressOutcome
     # the store creates the writer (Store.writer); the writer only calls back into it
     from verifier.history.store import Store
 
@@ -73,8 +75,11 @@ class RunWriter:
         exit_code: int,
         config_hash: str | None,
         then: Callable[[int], None] | None = None,
+        stress: Sequence[StressOutcome] = (),
     ) -> int:
         """Store a completed run (covered or not) with all its rows; returns its id.
+
+        `stress`: the run's scenario outcomes (``[stress]``), stored in the same transaction.
 
         `then(run_id)` runs after the rows are written and before they are kept: the run's
         outputs (HTML report, metrics file). When it raises a `PorError`, or anything fails
@@ -92,6 +97,7 @@ class RunWriter:
                     exit_code=exit_code,
                     config_hash=config_hash,
                 )
+                self._insert(STRESS_OUTCOMES, self._stress_rows(run_id, stress))
                 if then is not None:
                     then(run_id)
                 return run_id
@@ -134,6 +140,21 @@ class RunWriter:
         report_id = str(report.get("report_id", ""))
         self._insert(REPORTS, [{"run_id": run_id, "report_id": report_id, "document": document}])
         return run_id
+
+    def _stress_rows(self, run_id: int, stress: Sequence[StressOutcome]) -> list[dict[str, Any]]:
+        """One row per scenario outcome; errors masked like a run's."""
+        return [
+            {
+                "run_id": run_id,
+                "scenario_id": o.scenario_id,
+                "title": o.title,
+                "made_whole": o.made_whole,
+                "uncovered_value": o.uncovered_value,
+                "time_to_pay_days": o.time_to_pay_days,
+                "error": None if o.error is None else self.store.mask(o.error),
+            }
+            for o in stress
+        ]
 
     def record_failure(
         self,

@@ -43,6 +43,7 @@ from verifier.inputs.config_schema import (
     EthereumWallet,
     Ownership,
     PorToml,
+    Stress,
     Vendor,
 )
 from verifier.inputs.config_values import (
@@ -56,6 +57,7 @@ from verifier.inputs.config_values import (
     OwnershipConfig,
     PorConfig,
     ReconcileConfig,
+    StressConfig,
     TokenConfig,
     VendorConfig,
     WalletConfig,
@@ -193,6 +195,14 @@ def alerts_config(a: Alerts) -> AlertsConfig:
     )
 
 
+def stress_config(path: Path, s: Stress | None) -> StressConfig | None:
+    if s is None:
+        return None
+    scenarios = _path(path, s.scenarios)
+    assert scenarios is not None
+    return StressConfig(scenarios=scenarios, sweep=s.sweep, alert=s.alert)
+
+
 def to_config(path: Path, model: PorToml, raw: Mapping[str, Any]) -> PorConfig:
     """The frozen values the commands use, from a file the schema accepted."""
     liabilities, db = model.liabilities, model.database
@@ -221,6 +231,7 @@ def to_config(path: Path, model: PorToml, raw: Mapping[str, Any]) -> PorConfig:
         raw=raw,
         database=DatabaseConfig(url=url, lock_timeout=db.lock_timeout),
         alerts=alerts_config(model.alerts),
+        stress=stress_config(path, model.stress),
         ownership=ownership_config(model.ownership),
         vendors=vendors_config(model.vendors),
     )

@@ -176,6 +176,7 @@ def _file_problems(path: Path, raw: Any, readers: Readers) -> list[Problem]:
         ("liabilities", "assets", "assets"),
         ("prices", "file", "prices"),
         ("reserve", "statement", "statement"),
+        ("stress", "scenarios", "scenarios"),
     ):
         if (file := named(section, name)) is not None:
             problems += [problem_of(e) for e in file_schemas.problems(kind, file)]

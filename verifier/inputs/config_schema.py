@@ -672,6 +672,25 @@ class Alerts(_Table):
     )
 
 
+class Stress(_Table):
+    """[stress]: incident scenarios every stored run evaluates (docs/stress.md, "Scheduled")."""
+
+    scenarios: Annotated[str, line(1000)] = Field(
+        description="The scenario file (relative to this file), evaluated against each stored "
+        "run's report and reserve statement."
+    )
+    sweep: bool = Field(
+        default=False,
+        description="Also rank each wallet's and vendor's largest loss absorbed in full; "
+        "the run's stress summary names the weakest.",
+    )
+    alert: bool = Field(
+        default=True,
+        description="Alert when a scenario stops making every customer whole (stress) or "
+        "the file cannot be evaluated (stress_error).",
+    )
+
+
 class EpochBlock(_Table):
     """The block an epoch's signatures name on one chain: they were made at or after it."""
 
@@ -776,6 +795,9 @@ class PorToml(_Table):
     snapshot: Snapshot = Field(default_factory=Snapshot)
     database: Database = Field(default_factory=Database)
     alerts: Alerts = Field(default_factory=Alerts)
+    stress: Stress | None = Field(
+        default=None, description="Incident scenarios evaluated by every stored run."
+    )
     ownership: Ownership = Field(default_factory=Ownership)
     vendors: dict[VendorRef, Vendor] = Field(
         default_factory=dict, description="Wallet vendors, by the id wallets name."

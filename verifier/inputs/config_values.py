@@ -258,6 +258,18 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class StressConfig:
+    """[stress]: the scenario file every stored run evaluates (docs/stress.md)."""
+
+    scenarios: Path
+    """The scenario file, resolved against the config's directory."""
+    sweep: bool = False
+    """Also rank each wallet's and vendor's largest absorbed loss."""
+    alert: bool = True
+    """Raise the ``stress`` and ``stress_error`` alerts."""
+
+
+@dataclass(frozen=True)
 class EpochBlock:
     """The block an ownership epoch's signatures name on one chain: they were made at or
     after it."""
@@ -313,6 +325,8 @@ class PorConfig:
     raw: Mapping[str, Any] = field(default_factory=dict)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    stress: StressConfig | None = None
+    """[stress]: None when the config has none (runs evaluate no scenario)."""
     ownership: OwnershipConfig = field(default_factory=OwnershipConfig)
     vendors: Mapping[str, VendorConfig] = field(default_factory=dict)
     """[vendors.<id>] by id."""

@@ -3,8 +3,9 @@
 Where it sits: under `por reconcile`, `por attest`, `por verify` and `por demo`. It reads the
 inputs named in `por.toml` (root document, prices, reserve statement, rule pack), takes the
 snapshot, evaluates the rule pack on the holdings the snapshot proves, reconciles, and builds
-the report. Verification of an attestation recomputes the same figures from the attestation's
-own data and from the auditor's nodes and lists every discrepancy.
+the report; a stored run also evaluates the ``[stress]`` scenarios against the report.
+Verification of an attestation recomputes the same figures from the attestation's own data
+and from the auditor's nodes and lists every discrepancy.
 
 Files are read as untrusted input: JSON through `verifier.base.safejson` (bounded nesting and
 integers), and a tree built from the config never replaces a directory holding one of
@@ -28,6 +29,7 @@ from verifier.base.errors import InputError, InvalidProof, StoreError
 from verifier.holdings.snapshot import Snapshot, take_snapshot
 from verifier.inputs.config_values import PorConfig
 from verifier.inputs.prices import Price, load_prices
+from verifier.jobs.stress_run import StressRun, scheduled_stress
 from verifier.reconcile.coverage import reconcile
 from verifier.reconcile.reserve_inputs import reserve_inputs
 from verifier.reconcile.result import Reconciliation
@@ -205,6 +207,8 @@ class Outcome:
     evaluation: dict[str, Any]
     reconciliation: Reconciliation
     report: dict[str, Any]
+    stress: StressRun | None = None
+    """``[stress]`` scenarios evaluated against `report` (stored runs only; None: none)."""
 
     @property
     def exit_code(self) -> int:
@@ -252,8 +256,10 @@ async def run_reconcile(
     plans: Sequence[Any],
     *,
     progress: Progress | None = None,
+    with_stress: bool = False,
 ) -> Outcome:
-    """Snapshot, reserve, reconciliation and report."""
+    """Snapshot, reserve, reconciliation and report; with `with_stress` (a stored run) and
+    a ``[stress]`` table, its scenarios against the report (verifier/jobs/stress_run.py)."""
     inputs = load_inputs(config)
     snapshot = await take_snapshot(config, plans, progress)
     snapshot_doc = snapshot.to_json()
@@ -265,11 +271,25 @@ async def run_reconcile(
         min_combined=Decimal(config.reconcile.min_combined),
         count_custodial=config.count_custodial,
     )
-    report = build_report(rec, generated_at=_now(), input_hashes=inputs.hashes)
-    return Outcome(snapshot, evaluation, rec, report)
+    generated_at = _now()
+    report = build_report(rec, generated_at=generated_at, input_hashes=inputs.hashes)
+    stress = None
+    if with_stress and config.stress is not None:
+        stress = scheduled_stress(
+            config.stress,
+            report,
+            inputs.statement,
+            statement_sha256=inputs.hashes.get("statement"),
+            generated_at=generated_at,
+        )
+    return Outcome(snapshot, evaluation, rec, report, stress)
 
 
 def reconcile_now(
-    config: PorConfig, plans: Sequence[Any], progress: Progress | None = None
+    config: PorConfig,
+    plans: Sequence[Any],
+    progress: Progress | None = None,
+    *,
+    with_stress: bool = False,
 ) -> Outcome:
-    return asyncio.run(run_reconcile(config, plans, progress=progress))
+    return asyncio.run(run_reconcile(config, plans, progress=progress, with_stress=with_stress))
