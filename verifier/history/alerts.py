@@ -167,8 +167,7 @@ def stress_alerts(
                 Alert(
                     "stress",
                     str(o.scenario_id),
-                    f"scenario {o.scenario_id}{title} no longer makes every customer "
-                    f"whole{value}",
+                    f"scenario {o.scenario_id}{title} no longer makes every customer whole{value}",
                 )
             )
     return out

@@ -237,6 +237,49 @@ def families(snap: MetricsSnapshot) -> Iterator[Metric]:
         return
     yield from _run_families(snap, success, gauge, ids)
     yield from _ownership_families(snap, gauge, ids)
+    yield from _stress_families(success, gauge, ids)
+
+
+def _stress_families(
+    success: RunRecord, gauge: Callable[..., GaugeMetricFamily], ids: list[str]
+) -> Iterator[Metric]:
+    """The ``[stress]`` scenarios of the last successful run: made whole or not, the value
+    left uncovered, the time to pay, and how many could not be evaluated."""
+    if not success.stress:
+        return
+    made_whole = gauge(
+        "por_stress_made_whole",
+        "1 if the scenario made every customer whole at the last successful run, 0 if not.",
+        ["scenario"],
+    )
+    uncovered = gauge(
+        "por_stress_uncovered_value",
+        "The scenario's uncovered loss in the reporting currency (a float: alerting only).",
+        ["scenario", "currency"],
+    )
+    days = gauge(
+        "por_stress_time_to_pay_days",
+        "Days until the scenario's loss is paid (absent when a payer states no period).",
+        ["scenario"],
+    )
+    errors = gauge(
+        "por_stress_errors",
+        "Scenarios (or the scenario file: 1) that could not be evaluated at the last "
+        "successful run.",
+    )
+    failed = 0
+    for o in success.stress:
+        if o.error is not None or o.scenario_id is None:
+            failed += 1
+            continue
+        labels = [*ids, o.scenario_id]
+        made_whole.add_metric(labels, 1 if o.made_whole else 0)
+        if o.uncovered_value is not None:
+            uncovered.add_metric([*labels, success.currency or ""], _float(o.uncovered_value))
+        if o.time_to_pay_days is not None:
+            days.add_metric(labels, o.time_to_pay_days)
+    errors.add_metric(ids, failed)
+    yield from (f for f in (made_whole, uncovered, days, errors) if f.samples)
 
 
 def _run_families(

@@ -7,10 +7,12 @@ database or has an older schema is refused by the store (exit 4). The HTML page 
 self-contained file (inline SVG, no script, no external URL) in the pages' shared layout
 (verifier/report/templates/history.html): coverage per asset over time and eligible vs
 required reserve over time (verifier/report/charts.py `line_chart`), with failed runs
-marked on the time axis and listed in the table. The terminal table (`render_table`) and the
-page show the same figures the same way (verifier/report/figures.py): coverage with two
-decimals rounded down (`pct`), the reserve as eligible / required in whole units of the
-currency (`money`), both with thousands separators.
+marked on the time axis and listed in the table, and each run's ``[stress]`` scenario
+outcomes (a line per run in the terminal, a Scenarios table on the page). The terminal
+table (`render_table`) and the page show the same figures the same way
+(verifier/report/figures.py): coverage with two decimals rounded down (`pct`), the reserve
+as eligible / required in whole units of the currency (`money`), both with thousands
+separators.
 """
 
 from __future__ import annotations
@@ -141,6 +143,9 @@ def render_table(runs: Sequence[RunRecord], console: Console) -> None:
         )
     print_table(console, table)
     for r in runs:
+        if r.stress:
+            print_wrapped(console, printable(stress_line(r)), subsequent="  ")
+    for r in runs:
         if r.status == "failed":
             print_wrapped(
                 console,
@@ -148,6 +153,41 @@ def render_table(runs: Sequence[RunRecord], console: Console) -> None:
                 subsequent="  ",
                 style="red",
             )
+
+
+def _uncovered(value: Decimal | None, currency: str | None) -> str:
+    return f"{currency or ''} {money(value)}".strip() if value is not None else ""
+
+
+def stress_line(r: RunRecord) -> str:
+    """A run's scenario outcomes on one line: "run 5 scenarios: 1 of 2 made whole;
+    bybit-2025 short by JPY 1,234.00" (errors said as "not evaluated")."""
+    evaluated = [o for o in r.stress if o.error is None]
+    whole = sum(1 for o in evaluated if o.made_whole)
+    parts = [f"{whole} of {len(evaluated)} made whole"] if evaluated else []
+    for o in r.stress:
+        if o.error is not None:
+            what = o.scenario_id or "the scenario file"
+            parts.append(f"{what} not evaluated: {mask(o.error)}")
+        elif not o.made_whole:
+            parts.append(f"{o.scenario_id} short by {_uncovered(o.uncovered_value, r.currency)}")
+    return f"run {r.id} scenarios: " + "; ".join(parts)
+
+
+def stress_rows(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
+    """One row per run and scenario outcome, for the page's Scenarios table."""
+    return [
+        {
+            "run": r.id,
+            "scenario": o.scenario_id or "(scenario file)",
+            "made_whole": "" if o.made_whole is None else ("yes" if o.made_whole else "no"),
+            "uncovered": _uncovered(o.uncovered_value, r.currency),
+            "days": "" if o.time_to_pay_days is None else str(o.time_to_pay_days),
+            "error": "" if o.error is None else mask(o.error),
+        }
+        for r in runs
+        for o in r.stress
+    ]
 
 
 def _reserve(r: RunRecord) -> str:
@@ -216,4 +256,5 @@ def render_history_html(runs: Sequence[RunRecord], database: str) -> str:
         charts=charts,
         assets=assets,
         rows=rows,
+        stress_rows=stress_rows(runs),
     )

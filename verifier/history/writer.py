@@ -37,9 +37,9 @@ from verifier.history.tables import (
 )
 
 if TYPE_CHECKING:
-    from verifier.jobs.stress_run import StressOutcome
     # the store creates the writer (Store.writer); the writer only calls back into it
     from verifier.history.store import Store
+    from verifier.jobs.stress_run import StressOutcome
 
 
 class RunWriter:

@@ -124,9 +124,7 @@ def scheduled_stress(
     file = str(stress.scenarios)
     try:
         scenarios = load_scenarios(stress.scenarios).scenarios
-        base = stress_base(
-            report, statement, source="this run", statement_sha256=statement_sha256
-        )
+        base = stress_base(report, statement, source="this run", statement_sha256=statement_sha256)
     except PorError as exc:
         failed = StressOutcome(None, None, None, None, None, _message(exc))
         return StressRun(file, (failed,), stress.alert)
