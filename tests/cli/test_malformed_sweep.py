@@ -75,6 +75,11 @@ label = "cold-1"
 class = "cold"
 address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
 ownership = {{ scheme = "bip137", signature = "H..." }}
+vendor = "vaultsoft"
+custodian = "Sweep Custody"
+signing = "2-of-3 multisig"
+segregation = "mixed"
+own = {{ BTC = "0.5" }}
 
 [[bitcoin.wallets]]
 label = "hot"
@@ -88,6 +93,13 @@ gap_limit = 3
 label = "vault"
 class = "custodial"
 multisig = {{ m = 2, keys = ["0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", "02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5", "02f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9"], script = "p2sh-p2wsh" }}
+
+[vendors.vaultsoft]
+name = "VaultSoft"
+kind = "wallet-software"
+notified = 2026-04-01
+registered = true
+jurisdiction = "JP"
 
 [ethereum]
 url = "{M.CLOSED}"
@@ -218,6 +230,12 @@ amount = "100"
 """
 """The estate of `insolvency plan` (docs/spec/por-insolvency-v1.md §2.3)."""
 
+PAID = """account_id,asset,units,reference
+alice,BTC,1000,tx-1
+bob,USD,5,bank-9
+"""
+"""Payouts made against the world's plan (`insolvency payouts`, docs/insolvency.md)."""
+
 
 def _por(*args: str) -> None:
     proc = subprocess.run([str(M.POR), *args], capture_output=True, text=True, check=False)
@@ -252,6 +270,17 @@ def build_world(base: Path) -> None:
     )  # fmt: skip
     (base / "estate").mkdir()
     (base / "estate" / "estate.toml").write_text(ESTATE)
+    # a plan, one customer's bundle and a paid file for proof, verify and payouts
+    _por(
+        "insolvency", "plan", "--claims", str(base / "claims"),
+        "--estate", str(base / "estate" / "estate.toml"), "--out", str(base / "plan"),
+    )  # fmt: skip
+    _por(
+        "insolvency", "proof", "--plan", str(base / "plan"), "--claims", str(base / "claims"),
+        "--account", "alice", "--out", str(base / "bundle" / "alice.json"),
+    )  # fmt: skip
+    (base / "paid").mkdir()
+    (base / "paid" / "paid.csv").write_text(PAID)
     (base / "proofs").mkdir()
     _por("liabilities", "proof", str(base / "tree"), "alice", "-o", str(base / "proofs/alice.json"))
     shutil.copy(base / "tree" / "root.json", base / "proofs" / "root.json")
@@ -1668,7 +1697,91 @@ def all_targets(world: Path) -> dict[str, Target]:
             subprocess_baseline=False,
         )
     )
+    targets.extend(_insolvency_customer_targets(world, data))
     return {t.name: t for t in targets}
+
+
+def _insolvency_customer_targets(world: Path, data: Any) -> list[Target]:
+    """Issue 15: a customer's bundle cut from a damaged plan or claims directory, a hostile
+    bundle or plan checked, a hostile paid file reconciled."""
+    plan_dir_cases = M.dir_cases(
+        "plan",
+        world / "plan",
+        deep=("plan.json", "tree/root.json", "tree/tree/meta.json"),
+        json_files=("plan.json",),
+    )[::2]
+    bad_paid = [
+        Case(f"paid:{label}", slot="paid", content=b"account_id,asset,units,reference\n" + row)
+        for label, row in (
+            ("negative", b"alice,BTC,-1,tx\n"),
+            ("fraction", b"alice,BTC,1.5,tx\n"),
+            ("zero", b"alice,BTC,0,tx\n"),
+            ("huge", b"alice,BTC," + M.HUGE.encode() + b",tx\n"),
+            ("2**128", b"alice,BTC," + str(2**128).encode() + b",tx\n"),
+            ("nan", b"alice,BTC,NaN,tx\n"),
+            ("unknown-asset", b"alice,DOGE,1,tx\n"),
+            ("empty-reference", b"alice,BTC,1,\n"),
+            ("empty-account", b",BTC,1,tx\n"),
+        )
+    ]
+    proof_args = (
+        "insolvency", "proof", "--plan", "{plan}", "--claims", "{claims}",
+        "--account", "alice", "--out", "{work}/bundle.json",
+    )  # fmt: skip
+    payouts_args = (
+        "insolvency", "payouts", "--plan", "{plan}", "--paid", "{paid}",
+        "--db", "{work}/payouts.db",
+    )  # fmt: skip
+    return [
+        Target(
+            "insolvency proof",
+            proof_args,
+            ("plan", "claims"),
+            {"plan": Slot("dir", "plan"), "claims": Slot("dir", "claims")},
+            tuple(
+                plan_dir_cases
+                + M.dir_cases("claims", world / "claims", deep=("tree/root.json",))[::3]
+                + [
+                    _set("--account", "nobody", expect={3}),
+                    _set("--account", "", expect={3}),
+                    _set("--account", "a\x00b"),
+                    _set("--out", "{work}/plan/plan.json", expect={2}),
+                    _set("--out", "{work}/claims", expect={2}),
+                    _set("--out", "/proc/sweep/bundle.json", infra=True),
+                ]
+            ),
+            examples=15,
+            subprocess_baseline=False,
+        ),
+        Target(
+            "insolvency verify",
+            ("insolvency", "verify", "{bundle}", "--plan", "{plan}"),
+            ("bundle", "plan"),
+            {"bundle": Slot("json", "bundle/alice.json"), "plan": Slot("json", "plan/plan.json")},
+            tuple(
+                M.json_cases("bundle", data("bundle/alice.json"))
+                + M.json_cases("plan", data("plan/plan.json"), deep=False)
+            ),
+            examples=25,
+            subprocess_baseline=False,
+        ),
+        Target(
+            "insolvency payouts",
+            payouts_args,
+            ("plan", "paid"),
+            {"plan": Slot("dir", "plan"), "paid": Slot("csv", "paid/paid.csv")},
+            tuple(
+                M.csv_cases("paid", data("paid/paid.csv"))
+                + bad_paid
+                + plan_dir_cases[::2]
+                + [_set("--db", "{work}", infra=True), _labelled("no db", ("flag", "--no-store"))]
+            ),
+            valid=frozenset({0, 1}),
+            infra=True,
+            examples=20,
+            subprocess_baseline=False,
+        ),
+    ]
 
 
 NEW_PROOF_SAMPLES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
@@ -1713,6 +1826,9 @@ TARGET_NAMES = (
     "stress",
     "insolvency claims",
     "insolvency plan",
+    "insolvency proof",
+    "insolvency verify",
+    "insolvency payouts",
     "liabilities sample",
     "verify-proof --format por",
     "verify-proof --format okx-v1",

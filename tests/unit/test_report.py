@@ -367,7 +367,7 @@ def test_html_without_reserve() -> None:
         build_report(sample_reconciliation(with_reserve=False), generated_at="t", input_hashes={})
     )
     assert "No reserve rule pack was evaluated." in page
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == 3  # coverage, class split, vendors (no reserve chart)
 
 
 def test_write_html_is_atomic(tmp_path: Path) -> None:
