@@ -300,3 +300,23 @@ def test_values_are_one_floor_of_the_exact_sum(rows: list[tuple[int, int]]) -> N
     for (a, b), value in zip(rows, got, strict=True):
         exact = a * RATES[0] + b * RATES[1]
         assert value <= exact < value + 1
+
+
+def _reference(claims: list[tuple[str, int]], available: int) -> list[int]:
+    """The rule as the spec words it, the slow way: floors, then R units by a tuple sort."""
+    total = sum(c for _, c in claims)
+    d = min(available, total)
+    if total == 0:
+        return [0] * len(claims)
+    shares = [c * d // total for _, c in claims]
+    order = sorted(range(len(claims)), key=lambda i: (-(claims[i][1] * d % total), claims[i][0]))
+    for i in order[: d - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+@settings(max_examples=200)
+@given(pools())
+def test_the_fast_order_is_the_spec_order(pool: tuple[list[tuple[str, int]], int]) -> None:
+    claims, available = pool
+    assert list(plan_asset(claims, available).shares) == _reference(claims, available)

@@ -69,6 +69,13 @@ def distribution_assets(
     return tuple(spec for spec, _ in pairs), [column for _, column in pairs]
 
 
+def _units(values: list[int]) -> pa.Array:
+    """Exact decimal(39, 0) from Python integers (through int64 when they fit, else text)."""
+    if max(values, default=0) < 1 << 63:
+        return pa.array(values, pa.int64()).cast(UNITS_TYPE)
+    return pa.array([str(v) for v in values]).cast(UNITS_TYPE)
+
+
 def distribution_table(
     account_ids: pa.Array, columns: list[list[int]], plan: DistributionPlan, estate: Estate
 ) -> pa.Table:
@@ -90,8 +97,8 @@ def distribution_table(
                 {
                     "account_id": ids.take(pa.array(keep, pa.int64())),
                     "asset": pa.array([code] * len(keep), pa.string()),
-                    "claim_units": pa.array([str(claim[i]) for i in keep]).cast(UNITS_TYPE),
-                    "distribution_units": pa.array([str(shares[i]) for i in keep]).cast(UNITS_TYPE),
+                    "claim_units": _units([claim[i] for i in keep]),
+                    "distribution_units": _units([shares[i] for i in keep]),
                 },
                 schema=EXPORT_SCHEMA,
             )

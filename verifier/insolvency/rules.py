@@ -103,16 +103,65 @@ def share(claim: int, distributable: int, total: int, leaf_hash: str, cutoff: Cu
     return base + 1 if ahead else base
 
 
-def _checked(claims: Sequence[tuple[str, int]], available: int) -> None:
-    if available < 0:
-        raise InputError("available must not be negative", value=str(available))
-    for leaf_hash, claim in claims:
-        if claim < 0:
-            raise InputError("a claim must not be negative", key=leaf_hash, value=str(claim))
+def _checked_hashes(leaf_hashes: Sequence[str]) -> None:
+    for leaf_hash in leaf_hashes:
         if not _LEAF_HASH.fullmatch(leaf_hash):
             raise InputError("a leaf hash must be 64 lowercase hex digits", value=leaf_hash)
-    if len({leaf_hash for leaf_hash, _ in claims}) != len(claims):
+    if len(set(leaf_hashes)) != len(leaf_hashes):
         raise InputError("two customers share a leaf hash: the remainder order needs them unique")
+
+
+def _checked_amounts(claims: Sequence[int], available: int) -> None:
+    if available < 0:
+        raise InputError("available must not be negative", value=str(available))
+    if claims and min(claims) < 0:
+        raise InputError("a claim must not be negative", value=str(min(claims)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    """The leaf-hash order of the customers, computed once for every pool of a plan."""
+
+    hashes: Sequence[str]
+    by_rank: list[int]
+    """Customer index at each place of the ascending leaf-hash order."""
+    tie: list[int]
+    """Per customer: n − 1 − its place, so a larger value sorts first among equal remainders."""
+
+    @classmethod
+    def of(cls, leaf_hashes: Sequence[str]) -> _Order:
+        by_rank = sorted(range(len(leaf_hashes)), key=leaf_hashes.__getitem__)
+        tie = [0] * len(leaf_hashes)
+        last = len(leaf_hashes) - 1
+        for place, index in enumerate(by_rank):
+            tie[index] = last - place
+        return cls(leaf_hashes, by_rank, tie)
+
+
+def _allocate(claims: Sequence[int], available: int, order: _Order) -> Allocation:
+    """The rule over one pool; `claims` and `order` list the customers alike."""
+    total = sum(claims)
+    distributable = min(available, total)
+    if distributable == total:  # paid in full (or nothing claimed): no remainder at all
+        return Allocation(total, available, distributable, 0, None, tuple(claims))
+    pairs = [divmod(claim * distributable, total) for claim in claims]
+    shares = [base for base, _ in pairs]
+    units = distributable - sum(shares)
+    cutoff = None
+    if units:
+        # only customers with r > 0 can be among the first R: Σ r = R·T and every r < T.
+        # One integer key per customer, r·n + tie, sorts as (r desc, leaf hash asc) when
+        # sorted descending: a tuple key would cost several times more at a million.
+        n = len(claims)
+        tie = order.tie
+        keys = [rem * n + tie[i] for i, (_, rem) in enumerate(pairs) if rem]
+        keys.sort(reverse=True)
+        last = n - 1
+        for key in keys[:units]:
+            shares[order.by_rank[last - key % n]] += 1
+        edge = keys[units - 1]
+        cutoff = Cutoff(edge // n, order.hashes[order.by_rank[last - edge % n]])
+    return Allocation(total, available, distributable, units, cutoff, tuple(shares))
 
 
 def plan_asset(claims: Sequence[tuple[str, int]], available: int) -> Allocation:
@@ -123,30 +172,11 @@ def plan_asset(claims: Sequence[tuple[str, int]], available: int) -> Allocation:
     InputError
         A negative claim or availability, a malformed or repeated leaf hash.
     """
-    _checked(claims, available)
-    total = sum(claim for _, claim in claims)
-    distributable = min(available, total)
-    if total == 0:
-        return Allocation(0, available, 0, 0, None, tuple(0 for _ in claims))
-    shares = []
-    remainders = []
-    for _, claim in claims:
-        base, rem = divmod(claim * distributable, total)
-        shares.append(base)
-        remainders.append(rem)
-    units = distributable - sum(shares)
-    cutoff = None
-    if units:
-        # only customers with r > 0 can be among the first R: Σ r = R·T and every r < T
-        order = sorted(
-            (i for i, rem in enumerate(remainders) if rem),
-            key=lambda i: (-remainders[i], claims[i][0]),
-        )
-        for i in order[:units]:
-            shares[i] += 1
-        last = order[units - 1]
-        cutoff = Cutoff(remainders[last], claims[last][0])
-    return Allocation(total, available, distributable, units, cutoff, tuple(shares))
+    hashes = [leaf_hash for leaf_hash, _ in claims]
+    amounts = [claim for _, claim in claims]
+    _checked_hashes(hashes)
+    _checked_amounts(amounts, available)
+    return _allocate(amounts, available, _Order.of(hashes))
 
 
 # ----------------------------------------------------------------------------- fiat values
@@ -294,11 +324,15 @@ def plan_distribution(
         raise InputError("one claims column per asset is needed")
     in_kind = policy != "fiat"
     rates = _rates(assets, policy) if policy != "in-kind" else []
+    _checked_hashes(leaf_hashes)
+    order = _Order.of(leaf_hashes)
     outcomes = []
     sold = 0
     for index, (asset, column) in enumerate(zip(assets, columns, strict=True)):
-        claims = list(zip(leaf_hashes, column, strict=True))
-        allocation = plan_asset(claims, asset.available if in_kind else 0)
+        if len(column) != len(leaf_hashes):
+            raise InputError(f"the claims of {asset.code} do not list every customer")
+        _checked_amounts(column, asset.available)
+        allocation = _allocate(column, asset.available if in_kind else 0, order)
         surplus = asset.available - allocation.distributable
         value = 0
         if policy == "fiat" or (sell_surplus and surplus):
@@ -320,6 +354,6 @@ def plan_distribution(
         ]
         owed = values(unpaid, rates)
     pool = max(0, cash + sold - deductions)
-    allocation = plan_asset(list(zip(leaf_hashes, owed, strict=True)), pool)
+    allocation = _allocate(owed, pool, order)
     fiat = FiatOutcome(basis, cash, sold, deductions, pool, tuple(owed), allocation)
     return DistributionPlan(policy, sell_surplus, tuple(outcomes), fiat)
