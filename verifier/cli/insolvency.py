@@ -428,12 +428,12 @@ def proof_cmd(
 
 
 @insolvency.command("verify")
-@click.argument("proof_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("proof_file", type=click.Path(path_type=Path))
 @click.option(
     "--plan",
     "plan_file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="The published plan.json.",
 )
 @JSON_OPTION
@@ -489,7 +489,7 @@ def _print_verification(result: Any) -> None:
     "--paid",
     "paid_file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="CSV of payments made: account_id,asset,units,reference (units: base units; "
     "reference: the transaction id or bank reference).",
 )
