@@ -58,11 +58,14 @@ def demo(accounts: int, out_dir: Path, scheduled: int, as_json: bool) -> int:
        wallet on an expired epoch shows a stale proof; one signs another block).
     5. A reserve statement under the jp-fsa-2026 pack; por.toml written as a user would.
     6. Reconcile (stored in OUT/por.db), attest with a key made as `por keys create`
-       makes it, verify as an auditor with the published key, HTML report.
-    7. Publish the static site (customers verify their proof in the browser).
+       makes it, verify as an auditor with the published key, HTML report. The run
+       evaluates a scenario ([stress]: the DMM 2024 example, the largest hot wallet of
+       the demo's wallet vendor drained): summary, OUT/stress.json, OUT/stress.html.
+    7. Publish the static site (customers verify their proof in the browser), with
+       its Scenarios page.
     8. With --scheduled N: mine blocks on both nodes and reconcile at each new tip with
-       the same epoch signatures, N times; one line per run, then the `por history`
-       table (one report per run in OUT/runs/).
+       the same epoch signatures, N times, each storing its scenario outcomes; one line
+       per run, then the `por history` table (one report per run in OUT/runs/).
 
     --json prints the report document; with --scheduled N, NDJSON: the report as one
     compact line, then one por-run-v1 line per run. Exit 0 when everything verified and

@@ -13,11 +13,15 @@
 6. Reconcile (stored in `por.db` as `por reconcile` stores runs), attest (Ed25519, with a key
    made as `por keys create` makes it), verify the attestation as an auditor on the nodes,
    print the summary and write the HTML report.
-7. Publish the static site where customers verify their proof in the browser.
+   The run also evaluates the `[stress]` scenario file: a copy of
+   verifier/stress/examples/dmm-2024.toml (the largest hot wallet of the demo's wallet-software
+   vendor drained); its summary is printed and written as stress.json and stress.html.
+7. Publish the static site where customers verify their proof in the browser, with its
+   Scenarios page (`por publish --stress`).
 8. With `--scheduled N`: the scheduled job. Blocks are mined on both nodes between runs and
    each run reconciles at the new tips with the same signatures through `run_once` (the code
-   of `por reconcile`), stored in the history database; a summary line per run, then the
-   history table. Every process is stopped at the end.
+   of `por reconcile`), stored in the history database with its scenario outcomes; a
+   summary line per run, then the history table. Every process is stopped at the end.
 
 Steps 3 to 5 (the wallets, their proofs and the files a user would write) are
 verifier/tools/demo_funding.py; this module runs the steps in order, one function each.
@@ -31,6 +35,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,6 +140,11 @@ def run_line(number: int, total: int, result: Any, seconds: str) -> str:
         statuses[status] = statuses.get(status, 0) + 1
     proofs = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
     ages = _ages(report)
+    stress = getattr(result, "stress", None)
+    if stress is not None:
+        evaluated = [o for o in stress.outcomes if o.error is None]
+        whole = sum(1 for o in evaluated if o.made_whole)
+        ages += f"{'; ' if ages else ''}scenarios {whole}/{len(stress.outcomes)} made whole"
     verdict = (
         "[green]covered[/green]"
         if result.exit_code == EXIT_OK
@@ -208,12 +218,14 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0)
         )
         started = time.perf_counter()
         config_path = fund_and_configure(work, nodes, totals, epochs=True)
+        _add_scenarios(config_path)
         say(f"   done in {_since(started)} s; config {config_path}")
 
         options, config, outcome, inputs = _reconcile(work, config_path, as_json, scheduled, say)
+        stress_file = _stress_files(work, outcome, say)
         html, public_key = _attest(work, config, inputs, outcome, say)
         verification = _verify_as_auditor(work, public_key, say)
-        _publish(work, say)
+        _publish(work, say, stress_file)
         if as_json and not scheduled:
             print_json(outcome.report)
         elif not as_json:
@@ -313,7 +325,7 @@ def _reconcile(
 
     def main_run(config: PorConfig) -> Outcome:
         with progress_bar(not as_json) as progress:
-            outcome = reconcile_now(config, build_plans(config), progress)
+            outcome = reconcile_now(config, build_plans(config), progress, with_stress=True)
         kept.append((config, outcome))
         return outcome
 
@@ -370,14 +382,87 @@ def _verify_as_auditor(work: Path, public_key: str, say: Say) -> Verification:
     return verification
 
 
-def _publish(work: Path, say: Say) -> None:
-    """Step 7: the static site where customers verify their proof in the browser."""
+def _publish(work: Path, say: Say, stress_file: Path | None = None) -> None:
+    """Step 7: the static site where customers verify their proof in the browser, with the
+    Scenarios page when the scenarios were evaluated."""
     from verifier.site.publish import build_site
 
-    site = build_site(work / "attestation", work / "site")
+    site = build_site(work / "attestation", work / "site", stress=stress_file)
     say(
         f"[bold]7. Publish[/bold]: static site in {work / 'site'} "
-        f"({plural(len(site.files), 'file')}) "
-        "— customers check their proof in the browser; preview with "
+        f"({plural(len(site.files), 'file')}"
+        + (", with its Scenarios page" if stress_file is not None else "")
+        + ") — customers check their proof in the browser; preview with "
         f"`por serve {work / 'site'}`"
     )
+
+
+SCENARIO_EXAMPLE = "dmm-2024.toml"
+"""The scenario the demo runs (verifier/stress/examples/): the largest hot wallet of the
+demo's wallet-software vendor (vaultsoft) drained in one hack."""
+
+
+def _add_scenarios(config_path: Path) -> None:
+    """The `[stress]` table, as a user adds it: a copy of the example scenario file beside
+    por.toml, evaluated by every stored run."""
+    from verifier.stress.scenario import example_path
+
+    shutil.copyfile(example_path(SCENARIO_EXAMPLE), config_path.parent / "scenarios.toml")
+    with config_path.open("a", encoding="utf-8") as handle:
+        handle.write('\n[stress]\nscenarios = "scenarios.toml"\n')
+
+
+def _stress_files(work: Path, outcome: Outcome, say: Say) -> Path | None:
+    """The main run's scenarios: a short summary, stress.json and stress.html. Returns
+    stress.json's path (None when the scenario file could not be evaluated: said, not fatal)."""
+    from verifier.base.atomic import write_atomic
+    from verifier.stress.html import render_stress_html
+
+    stress = outcome.stress
+    if stress is None:
+        return None
+    say(f"   scenarios ({SCENARIO_EXAMPLE}, stored with the run):")
+    if stress.document is None:
+        say(f"   [red]not evaluated[/red]: {escape(stress.file_error or '')}")
+        return None
+    for line in scenario_lines(stress.document):
+        say(f"   {escape(line)}")
+    json_file, html_file = work / "stress.json", work / "stress.html"
+    write_atomic(json_file, (json.dumps(stress.document, indent=2) + "\n").encode())
+    write_atomic(html_file, render_stress_html(stress.document).encode())
+    say(f"   {json_file}, {html_file}")
+    return json_file
+
+
+def scenario_lines(document: dict[str, Any]) -> list[str]:
+    """Each scenario of a por-stress-v1 document in one line: its loss, what paid it, and
+    whether every customer was made whole (figures as the report shows them)."""
+    from decimal import localcontext
+
+    from verifier.reconcile.numbers import EXACT
+    from verifier.report.figures import money
+
+    currency = str(document.get("currency") or "")
+    lines = []
+    for s in document.get("scenarios") or []:
+        with localcontext(EXACT):  # a sum of exact decimals, never rounded
+            loss = sum(
+                (Decimal(str(a.get("loss_value") or 0)) for a in s.get("assets") or []),
+                Decimal(0),
+            )
+        paid = [
+            f"{p['name']} {currency} {money(p['paid'])}"
+            for p in s.get("payers") or []
+            if Decimal(str(p.get("paid") or 0)) > 0
+        ]
+        verdict = (
+            "every customer made whole"
+            if s.get("made_whole")
+            else f"NOT made whole: {currency} {money(s.get('uncovered_value'))} uncovered"
+        )
+        lines.append(
+            f"{s.get('id')}: loss {currency} {money(loss)}; paid by "
+            f"{', '.join(paid) or 'nothing'}; {verdict}; time to pay: "
+            f"{s.get('time_to_pay_note')}"
+        )
+    return lines
