@@ -209,3 +209,18 @@ def test_the_terminal_summary(por, claims: Path, tmp_path: Path) -> None:
     res = _plan(por, claims, tmp_path, MIXED, "--out", tmp_path / "P")
     assert res.rc == 0, res.err
     assert "Distribution plan (mixed)" in res.out and "plan id" in res.out
+
+
+def test_same_inputs_same_figures_and_exports(por, claims: Path, tmp_path: Path) -> None:
+    # the distribution tree has a new secret each run (so a new root and plan_id); every
+    # figure and both exports are the same bytes
+    docs = []
+    for out in ("P1", "P2"):
+        assert _plan(por, claims, tmp_path, MIXED, "--out", tmp_path / out).rc == 0
+        docs.append(json.loads((tmp_path / out / "plan.json").read_text()))
+    for key in ("assets", "fiat", "estate", "claims", "valuation", "files", "rules_text"):
+        assert docs[0][key] == docs[1][key], key
+    assert docs[0]["distribution"]["totals"] == docs[1]["distribution"]["totals"]
+    assert (tmp_path / "P1" / "distributions.csv").read_bytes() == (
+        tmp_path / "P2" / "distributions.csv"
+    ).read_bytes()
