@@ -43,8 +43,16 @@ from verifier.cli.options import JSON_OPTION, MAX_SAMPLE_ACCOUNTS
     "tips with the same (epoch) signatures, store each run in OUT/por.db. With --json the "
     "output is NDJSON: the main report as one compact line, then one por-run-v1 line per run.",
 )
+@click.option(
+    "--insolvency",
+    is_flag=True,
+    help="Then the exchange fails: claims register, an estate from the report (hot BTC "
+    "drained: BTC short, ETH and USDT in surplus), the distribution plan, one customer's "
+    "bundle verified, payouts for half the customers stored in OUT/por.db; under "
+    "OUT/insolvency/.",
+)
 @JSON_OPTION
-def demo(accounts: int, out_dir: Path, scheduled: int, as_json: bool) -> int:
+def demo(accounts: int, out_dir: Path, scheduled: int, insolvency: bool, as_json: bool) -> int:
     """The whole job on this machine, on local nodes it starts and stops.
 
     \b
@@ -66,10 +74,21 @@ def demo(accounts: int, out_dir: Path, scheduled: int, as_json: bool) -> int:
     8. With --scheduled N: mine blocks on both nodes and reconcile at each new tip with
        the same epoch signatures, N times, each storing its scenario outcomes; one line
        per run, then the `por history` table (one report per run in OUT/runs/).
+    9. With --insolvency: the exchange fails. Its claims register from the liabilities
+       tree, an estate from the report (the hot BTC wallet drained), a mixed plan (in
+       kind, BTC's shortfall topped up in JPY), one customer's bundle verified offline and
+       on a site page, payouts for half the customers stored in OUT/por.db
+       (OUT/insolvency/).
 
     --json prints the report document; with --scheduled N, NDJSON: the report as one
     compact line, then one por-run-v1 line per run. Exit 0 when everything verified and
     every scheduled run was covered."""
     from verifier.tools.demo import run_demo
 
-    return run_demo(accounts=accounts, out_dir=out_dir, as_json=as_json, scheduled=scheduled)
+    return run_demo(
+        accounts=accounts,
+        out_dir=out_dir,
+        as_json=as_json,
+        scheduled=scheduled,
+        insolvency=insolvency,
+    )

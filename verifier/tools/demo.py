@@ -186,7 +186,9 @@ Say = Callable[[str], None]
 """How a step prints its lines: stdout, or stderr when stdout carries JSON."""
 
 
-def run_demo(*, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0) -> int:
+def run_demo(
+    *, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0, insolvency: bool = False
+) -> int:
     """Run the demo; returns the exit code (0 when every step ran and verified, and every
     scheduled run was covered).
 
@@ -245,6 +247,11 @@ def run_demo(*, accounts: int, out_dir: Path, as_json: bool, scheduled: int = 0)
         history = open_store(options, config)
         render_table(read_runs(history), err if as_json else out)
         say(f"   history: `por history --db {work / 'por.db'}`; run reports in {work / 'runs'}")
+    if insolvency:  # step 9 (verifier/tools/demo_insolvency.py), on the files above
+        from verifier.tools.demo_insolvency import run_insolvency
+
+        account = DEMO_ACCOUNT if accounts > 42 else "acct-00000000"
+        codes.append(run_insolvency(work, say, account))
     say(f"HTML report: {html}   (whole demo: {_since(started_all)} s)")
     return next(
         (
