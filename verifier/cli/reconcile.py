@@ -262,6 +262,10 @@ def reconcile_cmd(
             report_error(result.error, as_json)
             return result.exit_code
         _render_reconcile(result.report, html_file, as_json)
+        if not as_json and result.run is not None and result.run.stress:
+            from verifier.history.view import stress_line  # [stress]: the scenarios' outcome
+
+            out.print(stress_line(result.run), markup=False)
         return result.exit_code
 
     if every is None:

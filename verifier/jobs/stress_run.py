@@ -20,6 +20,7 @@ from typing import Any
 
 from verifier.base.errors import PorError
 from verifier.inputs.config_values import StressConfig
+from verifier.reconcile.numbers import dec_str
 from verifier.reserve.statement_model import ReserveStatement
 
 
@@ -41,7 +42,9 @@ class StressOutcome:
             "scenario_id": self.scenario_id,
             "title": self.title,
             "made_whole": self.made_whole,
-            "uncovered_value": None if self.uncovered_value is None else str(self.uncovered_value),
+            "uncovered_value": None
+            if self.uncovered_value is None
+            else dec_str(self.uncovered_value),
             "time_to_pay_days": self.time_to_pay_days,
             "error": self.error,
         }
