@@ -1540,6 +1540,11 @@ def all_targets(world: Path) -> dict[str, Target]:
                     expect={2},
                 ),
                 _set("--out", "/proc/sweep/site", infra=True),
+                # issue 15: --plan that is missing, a directory, or not a por-plan-v1
+                _set("--plan", "{work}/missing/plan.json", expect={3}),
+                _set("--plan", "{att}", expect={3}),
+                _set("--plan", "{att}/attestation.json", expect={3}),
+                _set("--plan", "{att}/root.json", expect={3}),
             ),
             examples=25,
         )
