@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 @click.option(
     "--plan",
     "plan",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="An insolvency distribution plan (P/plan.json, `por insolvency plan`): published as "
     "plan.json with an Insolvency distribution page where customers check their proof bundle.",
 )
