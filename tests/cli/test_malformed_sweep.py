@@ -489,7 +489,7 @@ def _node_config_cases(name: str, base: bytes) -> list[Case]:
 
 
 def _reconcile_config_cases(name: str, base: bytes) -> list[Case]:
-    """[liabilities], [prices], [reserve], [thresholds], [alerts], [database]."""
+    """[liabilities], [prices], [reserve], [thresholds], [alerts], [database], [stress]."""
     out: list[Case] = []
     for key, raws in {
         "liabilities.root": ['"keys"', '"missing.json"', '""', '"/dev/null"', "1"],
@@ -504,6 +504,14 @@ def _reconcile_config_cases(name: str, base: bytes) -> list[Case]:
         "database.lock_timeout": ["-1", str(2**64), "true"],
         "exchange.attestation_id": ['"another-attestation"'],
         "attest.key_file": ['"keys"', '""'],
+        # [stress]: a scenario file that is not there, not a file, not a scenario file, or
+        # not a string; keys of the wrong type and unknown keys (issue 14)
+        "stress.scenarios": [
+            '"keys"', '"missing.toml"', '""', '"/dev/null"', '"prices.toml"', "1", f'"{M.HUGE}"'
+        ],
+        "stress.sweep": ['"yes"', "1"],
+        "stress.alert": ['"no"', "2"],
+        "stress.bogus": ["true"],
     }.items():
         for raw in raws:
             out.append(_config_edit(name, base, key, raw, raw[:24]))
