@@ -336,3 +336,25 @@ def test_sweep_names_the_weakest(tmp_path: Path) -> None:
     weakest = run.summary()["weakest"]
     assert weakest is not None and weakest["wallet"] is not None and weakest["vendor"] is not None
     assert run.document is not None and run.document["sweep"]["wallets"][0] == weakest["wallet"]
+
+
+def test_config_check_reads_the_scenario_file(tmp_path: Path) -> None:
+    from verifier.cli.config import _readers
+    from verifier.inputs.config_check import check_config
+
+    (tmp_path / "por.toml").write_text(CONFIG)
+
+    def about_stress() -> list[tuple[str | None, str | None]]:
+        return [
+            (p.key, p.file)
+            for p in check_config(tmp_path / "por.toml", _readers())
+            if "scenario" in (p.file or "") or (p.key or "").startswith("stress")
+        ]
+
+    assert about_stress() == [("stress.scenarios", str(tmp_path / "por.toml"))]  # no such file
+    (tmp_path / "scenarios.toml").write_text(SCENARIOS)
+    assert about_stress() == []
+    (tmp_path / "scenarios.toml").write_text("[[scenarios]]\nid = 1\n")
+    found = about_stress()
+    assert found and all(f == str(tmp_path / "scenarios.toml") for _, f in found)
+    assert ("scenarios[0].id", str(tmp_path / "scenarios.toml")) in found
