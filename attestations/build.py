@@ -35,13 +35,12 @@ phases, their workers and the steps that install the directory read best side by
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import mmap
 import multiprocessing
+import multiprocessing.pool
 import os
 import shutil
-import struct
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -57,12 +56,14 @@ from attestations.encoding import (
     HASH_LEN,
     MAX_SUM,
     SALT_LEN,
+    TAG_ACCOUNT,
     AssetSpec,
     commitment,
     derive_pad_salts,
     derive_seed,
     tree_height,
 )
+from attestations.hashing import NATIVE, hash_varlen, hmac_varlen
 from attestations.levels import leaf_records, pad_records, parent_level, record_width, split_sums
 from attestations.proofs import RootDocument, SumNode
 from verifier.base import safejson
@@ -71,6 +72,7 @@ from verifier.base.errors import InputError, SumOverflow
 STORE_VERSION = 1
 SECRET_BYTES = 32
 POOL_THRESHOLD = 1 << 14  # below this many leaves, forking costs more than it saves
+SPLIT_BLOCK = 1 << 18  # accounts split per numpy pass: bounds the temporaries
 
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): called as work advances; `done` is cumulative."""
@@ -153,33 +155,58 @@ def split_balances(balances: npt.NDArray[Any], parts: int, seed: int) -> npt.NDA
 
     Returns shape (accounts * parts, assets, 2) '>u8', leaf id = row * parts + part. Cut
     points are ``v * r >> 64`` for sorted 64-bit random ``r`` (Philox keyed by the secret),
-    so parts are exact integers summing to ``v``.
+    so parts are exact integers summing to ``v``. Vectorised in 64-bit halves (no Python
+    integer per account); rows are done in blocks so the temporaries stay bounded, and the
+    Philox stream is drawn block after block in the same order as one draw of the whole.
     """
     count, assets, _ = balances.shape
     if parts == 1:
         return balances
     gen = np.random.Generator(np.random.Philox(key=seed & ((1 << 128) - 1)))
-    hi = balances[:, :, 0].astype(np.uint64).tolist()
-    lo = balances[:, :, 1].astype(np.uint64).tolist()
-    cuts = np.sort(gen.integers(0, 2**64, size=(count, assets, parts - 1), dtype=np.uint64), axis=2)
-    cut_list = cuts.tolist()
-    out = np.zeros((count * parts, assets, 2), dtype=">u8")
-    out_hi = out[:, :, 0]
-    out_lo = out[:, :, 1]
-    mask = (1 << 64) - 1
-    for row in range(count):
-        for a in range(assets):
-            value = (hi[row][a] << 64) | lo[row][a]
-            if value == 0:
-                continue
-            previous = 0
-            for part, r in enumerate([*cut_list[row][a], None]):
-                point = value if r is None else (value * r) >> 64
-                piece = point - previous
-                previous = point
-                out_hi[row * parts + part, a] = piece >> 64
-                out_lo[row * parts + part, a] = piece & mask
+    out = np.empty((count * parts, assets, 2), dtype=">u8")
+    view = out.reshape(count, parts, assets, 2)
+    for start in range(0, count, SPLIT_BLOCK):
+        stop = min(count, start + SPLIT_BLOCK)
+        cuts = gen.integers(0, 2**64, size=(stop - start, assets, parts - 1), dtype=np.uint64)
+        cuts.sort(axis=2)
+        planes = np.ascontiguousarray(np.moveaxis(cuts, 2, 0))  # one contiguous plane per cut
+        del cuts
+        v_hi = balances[start:stop, :, 0].astype(np.uint64)
+        v_lo = balances[start:stop, :, 1].astype(np.uint64)
+        prev_hi = np.zeros_like(v_hi)
+        prev_lo = np.zeros_like(v_lo)
+        for part in range(parts):
+            if part < parts - 1:
+                p_hi, p_lo = _cut_point(v_hi, v_lo, planes[part])
+            else:
+                p_hi, p_lo = v_hi, v_lo
+            # piece = point - previous point (128-bit, with borrow; points never decrease)
+            view[start:stop, part, :, 1] = p_lo - prev_lo
+            view[start:stop, part, :, 0] = p_hi - prev_hi - (p_lo < prev_lo)
+            prev_hi, prev_lo = p_hi, p_lo
     return out
+
+
+def _mul64(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> tuple[Any, Any]:
+    """The exact 128-bit product of 64-bit arrays as (hi, lo), through 32-bit limbs."""
+    mask, shift = np.uint64(0xFFFFFFFF), np.uint64(32)
+    a0, a1 = a & mask, a >> shift
+    b0, b1 = b & mask, b >> shift
+    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+    mid = (p00 >> shift) + (p01 & mask) + (p10 & mask)  # < 3 * 2**32: no overflow
+    lo = (mid << shift) | (p00 & mask)
+    hi = p11 + (p01 >> shift) + (p10 >> shift) + (mid >> shift)
+    return hi, lo
+
+
+def _cut_point(
+    v_hi: npt.NDArray[np.uint64], v_lo: npt.NDArray[np.uint64], r: npt.NDArray[np.uint64]
+) -> tuple[Any, Any]:
+    """``(v * r) >> 64`` for 128-bit v (hi, lo) and 64-bit r: ``v_hi * r + (v_lo * r >> 64)``."""
+    hi, lo = _mul64(v_hi, r)
+    carry_in, _ = _mul64(v_lo, r)
+    lo2 = lo + carry_in
+    return hi + (lo2 < lo), lo2
 
 
 # ----------------------------------------------------------------------------- worker context
@@ -189,46 +216,18 @@ def split_balances(balances: npt.NDArray[Any], parts: int, seed: int) -> npt.NDA
 _CTX: dict[str, Any] = {}
 
 
-def _hmac_pads(secret: bytes) -> tuple[Any, Any]:
-    """HMAC-SHA256 inner/outer states after the key block (RFC 2104), copied per message."""
-    key = secret if len(secret) <= 64 else hashlib.sha256(secret).digest()
-    key = key.ljust(64, b"\x00")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-    return inner, outer
-
-
 def _phase_accounts(bounds: tuple[int, int]) -> int:
-    """Account hashes and salts for account rows [a, b)."""
+    """Account hashes and salts for account rows [a, b) (attestations/hashing.py batches)."""
     a, b = bounds
     ctx = _CTX
-    offsets: npt.NDArray[np.int64] = ctx["offsets"]
+    offsets: npt.NDArray[np.int64] = ctx["offsets"][a : b + 1]
     data: npt.NDArray[np.uint8] = ctx["data"]
     parts: int = ctx["parts"]
-    base = int(offsets[a])
-    blob = data[base : int(offsets[b])].tobytes()
-    rel = (offsets[a : b + 1] - base).tolist()
-    ids = [blob[rel[i] : rel[i + 1]] for i in range(b - a)]
-    sha = hashlib.sha256
-    hashes = b"".join([sha(b"\x04" + x).digest() for x in ids])
-    inner, outer = _hmac_pads(ctx["secret"])
-    icopy, ocopy = inner.copy, outer.copy
-
-    def hm(msg: bytes) -> bytes:
-        h = icopy()
-        h.update(msg)
-        o = ocopy()
-        o.update(h.digest())
-        digest: bytes = o.digest()
-        return digest
-
-    if parts == 1:
-        salts = b"".join([hm(x + b"\x00\x00\x00\x00") for x in ids])
-    else:
-        suffixes = [struct.pack(">I", p) for p in range(parts)]
-        salts = b"".join([hm(x + s) for x in ids for s in suffixes])
-    ctx["acct_hash"][a * HASH_LEN : b * HASH_LEN] = hashes
-    ctx["salts"][a * parts * SALT_LEN : b * parts * SALT_LEN] = salts
+    threads: int = ctx["hash_threads"]
+    hashes = hash_varlen(TAG_ACCOUNT, offsets, data, threads=threads)
+    salts = hmac_varlen(ctx["secret"], offsets, data, parts, threads=threads)
+    ctx["acct_hash"][a * HASH_LEN : b * HASH_LEN] = hashes.tobytes()
+    ctx["salts"][a * parts * SALT_LEN : b * parts * SALT_LEN] = salts.tobytes()
     return b - a
 
 
@@ -286,14 +285,22 @@ def _ranges(total: int, chunk: int) -> list[tuple[int, int]]:
     return [(i, min(i + chunk, total)) for i in range(0, total, chunk)]
 
 
+# With the native hashing (GIL released, as are numpy's gathers and os.pwrite) threads
+# replace the forked workers: no fork, no pickled results, and each task hashes on one core.
+POOL_KIND = "threads" if NATIVE is not None else "fork"
+
+
 @contextlib.contextmanager
 def _pool(workers: int, size: int) -> Iterator[Any]:
-    """A fork pool when the work is big enough and there is more than one core, else None."""
+    """A worker pool (threads over the native hashing, else forked processes) when the work
+    is big enough and there is more than one core, else None."""
     if workers <= 1 or size < POOL_THRESHOLD:
         yield None
         return
-    ctx = multiprocessing.get_context("fork")
-    pool = ctx.Pool(workers)
+    if POOL_KIND == "threads":
+        pool: Any = multiprocessing.pool.ThreadPool(workers)
+    else:
+        pool = multiprocessing.get_context("fork").Pool(workers)
     try:
         yield pool
     finally:
@@ -365,6 +372,8 @@ def compute_tree(
         salts=salts,
         sink=sink,
         tree_dir=tree_dir,
+        # a pool's tasks each hash on one core; without one a batch uses every core
+        hash_threads=1 if workers > 1 and size >= POOL_THRESHOLD else workers,
     )
     try:
         # subtrees: at most 64 tasks, so two workers stay balanced and memory stays bounded
