@@ -507,7 +507,13 @@ def _reconcile_config_cases(name: str, base: bytes) -> list[Case]:
         # [stress]: a scenario file that is not there, not a file, not a scenario file, or
         # not a string; keys of the wrong type and unknown keys (issue 14)
         "stress.scenarios": [
-            '"keys"', '"missing.toml"', '""', '"/dev/null"', '"prices.toml"', "1", f'"{M.HUGE}"'
+            '"keys"',
+            '"missing.toml"',
+            '""',
+            '"/dev/null"',
+            '"prices.toml"',
+            "1",
+            f'"{M.HUGE}"',
         ],
         "stress.sweep": ['"yes"', "1"],
         "stress.alert": ['"no"', "2"],
