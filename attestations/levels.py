@@ -9,18 +9,17 @@ Invariants:
   1. A level has an even number of records except the root level (one record).
   2. Parent sums are computed with an explicit carry; a component reaching 2**128 raises
      `SumOverflow` naming the parent's position — never a silent wrap.
-  3. Hashing happens in one tight loop over a contiguous message buffer (the floor of this
-     design in Python is one `hashlib.sha256` call per node).
+  3. Hashing is one batch call per level or leaf batch (attestations/hashing.py: native
+     libcrypto on both cores when built, else one `hashlib.sha256` call per node).
 """
 
 from __future__ import annotations
-
-import hashlib
 
 import numpy as np
 import numpy.typing as npt
 
 from attestations.encoding import HASH_LEN, SUM_LEN, TAG_LEAF, TAG_NODE, TAG_PAD
+from attestations.hashing import hash_rows_into
 from verifier.base.errors import SumOverflow
 
 U8 = npt.NDArray[np.uint8]
@@ -57,13 +56,6 @@ def add128(a_hi: U64, a_lo: U64, b_hi: U64, b_lo: U64) -> tuple[U64, U64, npt.ND
     return hi, lo, over1 | over2
 
 
-def hash_messages(buffer: bytes, width: int) -> U8:
-    """SHA-256 of each `width`-byte message in `buffer`, as an (m, 32) array."""
-    sha = hashlib.sha256
-    digests = [sha(buffer[i : i + width]).digest() for i in range(0, len(buffer), width)]
-    return np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, HASH_LEN)
-
-
 def parent_level(records: U8, asset_count: int, first_parent: int = 0) -> U8:
     """The level above `records` (an even count of sibling pairs).
 
@@ -77,11 +69,9 @@ def parent_level(records: U8, asset_count: int, first_parent: int = 0) -> U8:
     if over.any():
         bad = int(np.flatnonzero(over.any(axis=1))[0])
         raise SumOverflow(f"node {first_parent + bad}: a sum component reaches 2**128")
-    messages = np.empty((count // 2, 1 + 2 * width), dtype=np.uint8)
-    messages[:, 0] = TAG_NODE[0]
-    messages[:, 1:] = records.reshape(count // 2, 2 * width)
     out = np.empty((count // 2, width), dtype=np.uint8)
-    out[:, :HASH_LEN] = hash_messages(messages.tobytes(), 1 + 2 * width)
+    # a sibling pair laid side by side is the node message after its tag
+    hash_rows_into(out, TAG_NODE, [records.reshape(count // 2, 2 * width)])
     out[:, HASH_LEN:] = join_sums(p_hi, p_lo)
     return out
 
@@ -89,14 +79,8 @@ def parent_level(records: U8, asset_count: int, first_parent: int = 0) -> U8:
 def leaf_records(salts: U8, account_hashes: U8, encoded: U8) -> U8:
     """Records of account leaves: `H(0x00 || salt || account_hash || enc(v))` and `v`."""
     count = salts.shape[0]
-    width = 1 + HASH_LEN + HASH_LEN + encoded.shape[1]
-    messages = np.empty((count, width), dtype=np.uint8)
-    messages[:, 0] = TAG_LEAF[0]
-    messages[:, 1 : 1 + HASH_LEN] = salts
-    messages[:, 1 + HASH_LEN : 1 + 2 * HASH_LEN] = account_hashes
-    messages[:, 1 + 2 * HASH_LEN :] = encoded
     out = np.empty((count, HASH_LEN + encoded.shape[1]), dtype=np.uint8)
-    out[:, :HASH_LEN] = hash_messages(messages.tobytes(), width) if count else 0
+    hash_rows_into(out, TAG_LEAF, [salts, account_hashes, encoded])
     out[:, HASH_LEN:] = encoded
     return out
 
@@ -104,10 +88,6 @@ def leaf_records(salts: U8, account_hashes: U8, encoded: U8) -> U8:
 def pad_records(pad_salts: U8, asset_count: int) -> U8:
     """Records of padding leaves: `H(0x02 || pad_salt)` and zero sums."""
     count = pad_salts.shape[0]
-    messages = np.empty((count, 1 + HASH_LEN), dtype=np.uint8)
-    messages[:, 0] = TAG_PAD[0]
-    messages[:, 1:] = pad_salts
     out = np.zeros((count, record_width(asset_count)), dtype=np.uint8)
-    if count:
-        out[:, :HASH_LEN] = hash_messages(messages.tobytes(), 1 + HASH_LEN)
+    hash_rows_into(out, TAG_PAD, [pad_salts])
     return out
