@@ -2,7 +2,7 @@
 
 Where it sits: an auditor (or the exchange before publishing) runs it on a tree directory.
 With the master secret it recomputes every leaf from the account ids, the derived salts
-and the stored balances, every padding leaf from its derived salt, the secret shuffle, and
+and the stored balances, every padding leaf from its derived salt, the secret leaf order, and
 every node above; without it, every node above the stored leaves. It checks each sum for
 overflow, padding leaves for zero sums, the minimal height, the index, the root against
 root.json and the commitment, and reports the totals per asset.
@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from attestations.build import INDEX_HEAD, binary_ids, compute_tree, default_workers, leaf_shuffle
+from attestations.build import INDEX_HEAD, binary_ids, compute_tree, default_workers
 from attestations.encoding import HASH_LEN, account_hash, commitment, tree_height
 from attestations.levels import parent_level, split_sums
 from attestations.store import TreeStore
@@ -224,15 +224,18 @@ def audit_tree(
             require_secret or secret_file is not None or os.path.lexists(store.secret_path)
         ):
             secret = store.secret  # present but unreadable, malformed or too open: an error
-            # the shuffle is the cheapest thing derived from the secret: a secret that is not
-            # this tree's is named as such, not reported as a leaf that does not recompute
-            if not np.array_equal(leaf_shuffle(secret, 1 << meta.height), stored_perm):
+
+        def check_order(perm: np.ndarray) -> None:
+            # the leaf order (from the salts) is derived before any leaf is hashed: a secret
+            # that is not this tree's is named as such, not as a leaf that does not recompute
+            if not np.array_equal(perm, stored_perm):
                 raise InvalidProof(
                     "secret",
-                    f"the leaf shuffle derived from the secret file {store.secret_path} is not "
+                    f"the leaf order derived from the secret file {store.secret_path} is not "
                     f"the tree's ({tree_dir / 'positions.bin'}): a wrong secret file, or "
                     "positions.bin was changed",
                 )
+
         try:
             if secret is not None:
                 ids = store.account_ids()
@@ -247,12 +250,13 @@ def audit_tree(
                     sink=_Compare(tree_dir),
                     workers=workers or default_workers(),
                     progress=progress,
+                    check_order=check_order,
                 )
                 del leaf_balances
                 if not np.array_equal(perm, stored_perm):
                     raise InvalidProof(
                         "secret",
-                        f"the shuffle does not derive from the secret file {store.secret_path}",
+                        f"the leaf order does not derive from the secret file {store.secret_path}",
                     )
                 for index in _index_blocks(index_file, index_type):
                     stored_hashes = np.frombuffer(index["hash"].tobytes(), np.uint8).reshape(

@@ -9,7 +9,7 @@ Where it sits: validated liabilities (`Liabilities`, columnar) come in from
     tree/level-KK.bin  level K (0 = leaves) as fixed-width records: hash || enc(sums)
     tree/index.bin     accounts sorted by account hash: hash, row, leaf positions
     tree/accounts.arrow  account ids by row (Arrow IPC)
-    tree/positions.bin   leaf id at every position (the secret shuffle; for the audit)
+    tree/positions.bin   leaf id at every position (the secret leaf order; for the audit)
 
 Everything but root.json is private to the exchange. The directory is written under a
 temporary name beside the target and renamed into place only when complete.
@@ -23,7 +23,7 @@ and write results into shared anonymous memory.
 Invariants:
   1. Leaf id = account row * split + part; position p holds leaf id perm[p]; ids at or
      above the number of real leaves are padding leaves.
-  2. Everything secret (salts, shuffle, split, padding salts) derives from the master
+  2. Everything secret (salts, leaf order, split, padding salts) derives from the master
      secret, so a build is reproducible from the secret and the input.
   3. Nothing secret is written to root.json, logs or error messages.
 
@@ -323,10 +323,59 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def leaf_shuffle(secret: bytes, size: int) -> npt.NDArray[np.int64]:
-    """The secret shuffle: the leaf id at every one of the `size` positions."""
-    gen = np.random.Generator(np.random.Philox(key=derive_seed(secret, b"shuffle") >> 128))
-    return gen.permutation(size).astype(np.int64)
+def leaf_order(
+    salts: npt.NDArray[np.uint8],
+    pad_salts: npt.NDArray[np.uint8],
+    account_hashes: npt.NDArray[np.uint8],
+    parts: int,
+) -> npt.NDArray[np.int64]:
+    """The leaf order (docs/spec/por-mst-v1.md §5.1): the leaf id at every position.
+
+    Every leaf, account or padding, is placed in ascending order of its 32-byte salt
+    (compared as bytes); salts are secret, so the order is a secret permutation, and one
+    that an external sort can produce chunk by chunk. Leaf ids: account leaves
+    ``row * parts + part`` (`salts` in that order), then padding leaves (`pad_salts`).
+    Sorted on the salts' first 8 bytes; the rare equal prefixes (about one pair in 2**11
+    trees at 100M leaves) are ordered by the spec's full key (`_break_ties`).
+    """
+    keys = np.concatenate([_salt_prefix(salts), _salt_prefix(pad_salts)])
+    perm = np.argsort(keys, kind="stable")
+    ordered = keys[perm]
+    del keys
+    same = np.flatnonzero(ordered[1:] == ordered[:-1])  # position i ties with i + 1
+    del ordered
+    if len(same):
+        _break_ties(perm, same, salts, pad_salts, account_hashes, parts)
+    return perm.astype(np.int64, copy=False)
+
+
+def _salt_prefix(salts: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """The first 8 bytes of each salt as a big-endian integer (so integer order = byte order)."""
+    return np.ascontiguousarray(salts[:, :8]).view(">u8").reshape(-1).astype(np.uint64)
+
+
+def _break_ties(
+    perm: npt.NDArray[Any],
+    same: npt.NDArray[np.int64],
+    salts: npt.NDArray[np.uint8],
+    pad_salts: npt.NDArray[np.uint8],
+    account_hashes: npt.NDArray[np.uint8],
+    parts: int,
+) -> None:
+    """Order each run of equal salt prefixes by the full key, in place: the whole salt, then
+    account leaves before padding leaves, then (account hash, part) or the padding number."""
+    real = len(salts)
+
+    def key(leaf: int) -> tuple[bytes, int, bytes, int]:
+        if leaf < real:
+            return (salts[leaf].tobytes(), 0, account_hashes[leaf // parts].tobytes(), leaf % parts)
+        return (pad_salts[leaf - real].tobytes(), 1, b"", leaf - real)
+
+    breaks = np.flatnonzero(np.diff(same) > 1)
+    starts = np.concatenate([same[:1], same[breaks + 1]]).tolist()
+    ends = (np.concatenate([same[breaks], same[-1:]]) + 2).tolist()
+    for a, b in zip(starts, ends, strict=True):
+        perm[a:b] = sorted(perm[a:b].tolist(), key=key)
 
 
 def compute_tree(
@@ -341,17 +390,20 @@ def compute_tree(
     tree_dir: Path | None = None,
     workers: int = 0,
     progress: Progress = _no_progress,
+    check_order: Callable[[npt.NDArray[np.int64]], None] | None = None,
 ) -> tuple[bytes, npt.NDArray[np.uint8], npt.NDArray[np.int64], int]:
     """Hash everything: returns (root record, account hashes (n, 32), perm, height).
 
-    Shared by the build (sink writes level files) and the audit (sink compares them).
+    Shared by the build (sink writes level files) and the audit (sink compares them, and
+    `check_order` sees the leaf order before any leaf is hashed). The order comes from the
+    salts, so phase A (accounts, salts) ends before phase B (subtrees) starts: a forked
+    pool is started per phase, after what its workers read is in place.
     """
     count = len(offsets) - 1
     real = count * parts
     height = tree_height(real)
     size = 1 << height
     workers = workers or default_workers()
-    perm = leaf_shuffle(secret, size)
     pad_salts = np.frombuffer(derive_pad_salts(secret, size - real), dtype=np.uint8).reshape(
         -1, SALT_LEN
     )
@@ -366,7 +418,6 @@ def compute_tree(
         data=data,
         leaf_balances=leaf_balances,
         real=real,
-        perm=perm,
         pad_salts=pad_salts,
         acct_hash=acct_hash,
         salts=salts,
@@ -384,6 +435,18 @@ def compute_tree(
             for n in _run(pool, _phase_accounts, _ranges(count, max(1, -(-count // 64)))):
                 done += n
                 progress("hash accounts, derive salts", done, count)
+        progress("order leaves", 0, 1)
+        perm = leaf_order(
+            np.frombuffer(salts, dtype=np.uint8).reshape(-1, SALT_LEN),
+            pad_salts,
+            np.frombuffer(acct_hash, dtype=np.uint8).reshape(-1, HASH_LEN),
+            parts,
+        )
+        progress("order leaves", 1, 1)
+        if check_order is not None:
+            check_order(perm)
+        _CTX["perm"] = perm
+        with _pool(workers, size) as pool:
             roots = []
             for i, root in enumerate(_run(pool, _phase_subtree, tasks)):
                 roots.append(root)
