@@ -48,3 +48,25 @@ def guard_output(out: Path, inputs: Iterable[tuple[str, Path | None]], *, flag: 
             raise UsageError(
                 f"{flag} {out} lies inside the {what} {path}; choose a directory outside it"
             )
+
+
+def guard_file(out: Path, inputs: Iterable[tuple[str, Path | None]], *, flag: str) -> None:
+    """Refuse an output file `out` that is one of `inputs` (exit 2), with or without
+    `--force`: a typo must not turn the history database, a signing key or a statement into
+    an HTML page. Both sides are resolved (symlinks, ``..``) before they are compared.
+
+    Parameters
+    ----------
+    out:
+        The file the command will write (atomically, replacing any file there).
+    inputs:
+        ``(what, path)`` pairs: every file the command reads or must keep; ``None`` skipped.
+    flag:
+        The option that named `out`, for the message (``--html``).
+    """
+    target = _real(out)
+    for what, path in inputs:
+        if path is not None and _real(path) == target:
+            raise UsageError(
+                f"{flag} {out} is the {what} {path}: refusing to overwrite it (choose another file)"
+            )

@@ -13,6 +13,7 @@ the database cannot be read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -23,6 +24,7 @@ import click
 
 from verifier.base.console import err, out, print_json
 from verifier.base.errors import EXIT_OK, EXIT_SHORTFALL, InputError, UsageError
+from verifier.base.outdir import guard_file
 from verifier.cli.history import _open_store
 from verifier.cli.options import JSON_OPTION, load_json, now
 
@@ -84,21 +86,43 @@ def _statement(statement_file: Path | None, config_file: Path | None) -> tuple[A
     return statement, digest
 
 
-def _guard_html(html_file: Path, inputs: list[tuple[str, Path | None]]) -> None:
-    """Refuse an --html that is one of the inputs (exit 2), before anything is read."""
-    for what, path in inputs:
-        if path is not None and os.path.realpath(path) == os.path.realpath(html_file):
-            raise UsageError(f"--html {html_file} is the {what}; choose another file")
+def _html_inputs(
+    config: Path | None, db: str | None, named: list[tuple[str, Path | None]]
+) -> list[tuple[str, Path | None]]:
+    """Every file `por stress` reads or must keep, for `guard_file`: the files given on the
+    command line (`named`), the config with every file it names (statement, prices, tree,
+    scenarios, its history database — `verifier.cli.keys.config_inputs`) and its signing
+    key, and the database of --db / $POR_DATABASE_URL when it is a SQLite file."""
+    from verifier.base.errors import PorError
+    from verifier.cli.keys import config_inputs, key_file_of
+    from verifier.history.db_url import database_url
+
+    found: list[tuple[str, Path | None]] = list(named)
+    if config is not None and config.is_file():
+        found += config_inputs(config)
+        with contextlib.suppress(PorError):  # no [attest] key_file: no key to protect
+            found.append(("signing key (attest.key_file)", key_file_of(config)))
+    if db is not None or os.environ.get("POR_DATABASE_URL"):
+        try:
+            url = database_url(db, os.environ, None, config)
+        except PorError:
+            url = ""  # refused below, when the database is opened
+        if url.startswith("sqlite:///"):
+            file = Path(url[len("sqlite:///") :])
+            found += [("history database", file.with_name(file.name + s)) for s in _DB_SUFFIXES]
+    return found
+
+
+_DB_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
 def _write_html(html_file: Path, doc: dict[str, Any]) -> None:
-    from verifier.base.atomic import write_atomic
+    """The page, as `por reconcile --html` writes its report (verifier/report/html.py
+    `write_html`): atomically, creating a missing parent directory."""
+    from verifier.report.html import write_html
+    from verifier.stress.html import render_stress_html
 
-    try:
-        from verifier.stress.html import render_stress_html  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise UsageError("--html: the scenarios page is not in this build of por") from exc
-    write_atomic(html_file, render_stress_html(doc).encode("utf-8"))
+    write_html(html_file, render_stress_html(doc))
 
 
 @click.command("stress")
@@ -176,15 +200,13 @@ def stress_cmd(
         raise UsageError(f"--peril {peril!r} is not a peril name (lower case, e.g. hack)")
     config = _config_path(config_file)
     if html_file is not None:
-        _guard_html(
-            html_file,
-            [
-                ("scenario file", scenario_file),
-                ("report", report_file),
-                ("statement", statement_file),
-                ("config", config),
-            ],
-        )
+        named = [
+            ("scenario file", scenario_file),
+            ("report", report_file),
+            ("statement", statement_file),
+            ("config file", config),
+        ]
+        guard_file(html_file, _html_inputs(config, db, named), flag="--html")
     scenarios = load_scenarios(scenario_file).scenarios if scenario_file is not None else ()
     if report_file is not None:
         report, source = _report_from_file(report_file), str(report_file)
