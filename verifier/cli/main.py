@@ -77,6 +77,7 @@ class RootGroup(RoleGroup):
 def version_document() -> dict[str, Any]:
     """`por --version --json`: the tool, the Python running it, and the format of every
     document it reads or writes (each one's own constant, where the format is defined)."""
+    from attestations import hashing
     from attestations.document.model import FORMAT as ATTESTATION_FORMAT
     from attestations.encoding import FORMAT as TREE_FORMAT
     from verifier.history.alerts import ALERT_FORMAT
@@ -89,6 +90,8 @@ def version_document() -> dict[str, Any]:
         "name": "por",
         "version": importlib.metadata.version("por"),
         "python": platform.python_version(),
+        # which SHA-256 the tree build uses: "native" (libcrypto) or "python" (hashlib)
+        "hashing": hashing.backend_info(),
         "formats": {
             "liabilities_tree": TREE_FORMAT,
             "attestation": ATTESTATION_FORMAT,
