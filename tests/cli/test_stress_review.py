@@ -134,3 +134,24 @@ def test_html_parent_is_created_as_reconcile_does(
     assert page.read_text().startswith("<!DOCTYPE html>") or "<html" in page.read_text()
     assert not any(p.name.startswith(".stress.html") for p in page.parent.iterdir())
     assert os.stat(page).st_size > 0
+
+
+@pytest.mark.parametrize(
+    "report_id", ["test", "SHA256:abc", "sha256:abc", "", None, 7, "sha256:" + "0" * 64, "upper"]
+)
+def test_a_report_id_not_its_digest_is_refused(
+    por: Any, world: dict[str, Path], report_id: Any
+) -> None:
+    doc = json.loads(world["report"].read_text())
+    doc["assets"][0]["liabilities"]["base_units"] = "1"  # edited after it was made
+    if report_id == "upper":
+        report_id = report_digest(doc).upper()
+    if report_id is None:
+        del doc["report_id"]
+    else:
+        doc["report_id"] = report_id
+    world["report"].write_text(json.dumps(doc))
+    r = por(*_stress(world))
+    assert r.rc == 3, r.err
+    assert "edited after it was made or not a por report" in r.err_flat
+    assert "report_id" in r.err_flat

@@ -37,13 +37,16 @@ def _report_from_file(path: Path) -> dict[str, Any]:
     doc = load_json(path, "report")
     if not isinstance(doc, dict) or doc.get("report") != "por-report-v1":
         raise InputError("not a por-report-v1 document", file=str(path), key="report")
+    # por writes every report_id as "sha256:" + report_digest (verifier/report/document.py
+    # build_report; no caller passes another id): anything else was edited or is not por's
     stated = doc.get("report_id")
-    if isinstance(stated, str) and stated.startswith("sha256:") and stated != report_digest(doc):
+    if stated != report_digest(doc):
         raise InputError(
-            "report_id does not match the document (edited after it was made?)",
+            "report_id does not match the document: edited after it was made or not a por "
+            "report (a por report_id is exactly sha256: and the document's digest)",
             file=str(path),
             key="report_id",
-            value=stated,
+            value=stated[:80] if isinstance(stated, str) else repr(stated)[:80],
         )
     return doc
 
