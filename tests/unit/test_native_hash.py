@@ -294,3 +294,28 @@ def test_por_native_0_forces_python(monkeypatch: pytest.MonkeyPatch) -> None:
     assert hashing._load_native() is None
     monkeypatch.setenv("POR_NATIVE", "1")
     assert hashing._load_native() is native
+
+
+# ----------------------------------------------------------------------------- bench floor
+
+
+def test_bench_floor_counts_every_call_of_a_build() -> None:
+    """3 accounts (5-byte ids) x 2 assets: height 2, 4 positions, so 3 account hashes, 3 + 3
+    HMAC calls, 3 leaves, 1 padding leaf and 3 nodes = 16 calls (by hand)."""
+    from verifier.tools.bench import floor_groups, native_floor
+
+    groups = floor_groups({5: 3}, accounts=3, split=1, assets=2)
+    assert groups == [
+        ("account hash", 3, 6),
+        ("salt HMAC inner", 3, 73),
+        ("salt HMAC outer", 3, 96),
+        ("leaf hash", 3, 97),
+        ("padding hash", 1, 33),
+        ("node hash", 3, 129),
+    ]
+    floor = native_floor({5: 3}, accounts=3, split=1, assets=2)
+    if native is None or hashing.NATIVE is None:
+        assert floor is None
+    else:
+        assert floor is not None
+        assert floor["calls"] == 16

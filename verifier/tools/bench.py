@@ -1,7 +1,10 @@
 """`por bench liabilities`: time the liabilities engine against the floor of its design.
 
-The floor is a bare single-core `hashlib.sha256(msg).digest()` loop over exactly the hash
-calls a por-mst-v1 build needs, on messages of the same sizes:
+Two floors, over exactly the hash calls a por-mst-v1 build needs, on messages of the same
+sizes: a bare single-core `hashlib.sha256(msg).digest()` loop, and the OpenSSL two-core
+floor: libcrypto's SHA-256 through the native batch module (attestations._sha256batch), one
+call per batch of equal-sized random messages, on two threads with the GIL released (only
+where the extension is built). The calls are:
   * one account hash per account        (1 + len(account_id) bytes)
   * HMAC-SHA256 salt per leaf = 2 calls (64 + len(id) + 4 bytes, then 96 bytes)
   * one leaf hash per leaf              (1 + 32 + 32 + 16·A bytes)
@@ -33,6 +36,7 @@ from typing import Any
 import numpy as np
 import psutil
 
+from attestations import hashing
 from attestations.audit import audit_tree
 from attestations.build import BuildResult, build_tree, default_workers
 from attestations.encoding import tree_height
@@ -99,13 +103,31 @@ def _time_group(count: int, size: int) -> float:  # float-ok: seconds
     return elapsed
 
 
-def hash_floor(
+def _time_group_native(count: int, size: int) -> float:  # float-ok: seconds
+    """Seconds for `count` libcrypto SHA-256 calls on `size`-byte messages, on every core
+    (attestations/hashing.py cuts each batch into one slice per thread)."""
+    if count <= 0:
+        return 0.0
+    rows = min(count, BATCH)
+    batch = np.frombuffer(os.urandom(rows * size), dtype=np.uint8).reshape(rows, size)
+    out = np.empty((rows, 32), dtype=np.uint8)
+    elapsed = 0.0
+    left = count
+    while left > 0:
+        n = min(left, rows)
+        start = time.perf_counter()
+        hashing.hash_rows_into(out[:n], b"", [batch[:n]], threads=default_workers())
+        elapsed += time.perf_counter() - start
+        left -= n
+    return elapsed
+
+
+def floor_groups(
     id_lengths: dict[int, int], accounts: int, split: int, assets: int
-) -> dict[str, Any]:
-    """Time the floor loop; returns calls and seconds per kind of hash."""
+) -> list[tuple[str, int, int]]:
+    """(kind, calls, message bytes) of every SHA-256 call a build makes."""
     leaves = accounts * split
-    height = tree_height(leaves)
-    size = 1 << height
+    size = 1 << tree_height(leaves)
     record = 32 + 16 * assets
     groups: list[tuple[str, int, int]] = []
     for length, n in sorted(id_lengths.items()):
@@ -117,8 +139,35 @@ def hash_floor(
         ("padding hash", size - leaves, 33),
         ("node hash", size - 1, 1 + 2 * record),
     ]
+    return groups
+
+
+def native_floor(
+    id_lengths: dict[int, int], accounts: int, split: int, assets: int
+) -> dict[str, Any] | None:
+    """The OpenSSL two-core floor for the same calls and sizes; None without the extension."""
+    if hashing.NATIVE is None:
+        return None
+    seconds = 0.0
+    calls = 0
+    for _, count, msg in floor_groups(id_lengths, accounts, split, assets):
+        seconds += _time_group_native(count, msg)
+        calls += count
+    return {
+        "calls": calls,
+        "seconds": round(seconds, 3),
+        "threads": default_workers(),
+        "how": "libcrypto SHA256 via attestations._sha256batch, batches of 131072 messages "
+        "cut over the threads, GIL released",
+    }
+
+
+def hash_floor(
+    id_lengths: dict[int, int], accounts: int, split: int, assets: int
+) -> dict[str, Any]:
+    """Time the floor loop; returns calls and seconds per kind of hash."""
     kinds: dict[str, dict[str, float]] = {}
-    for name, count, msg in groups:
+    for name, count, msg in floor_groups(id_lengths, accounts, split, assets):
         seconds = _time_group(count, msg)
         entry = kinds.setdefault(name, {"calls": 0, "seconds": 0.0})
         entry["calls"] += count
@@ -179,6 +228,10 @@ def run_liabilities_bench(
         progress("hashlib floor (single core)", 0, 1)
         floor = hash_floor(built.id_lengths, accounts, split, asset_count)
         progress("hashlib floor (single core)", 1, 1)
+        progress("OpenSSL floor (two cores)", 0, 1)
+        floor2 = native_floor(built.id_lengths, accounts, split, asset_count)
+        progress("OpenSSL floor (two cores)", 1, 1)
+        floor2_s = floor2["seconds"] if floor2 else 0.0
         usage_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         usage_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         read_s, build_s, result = built.read_s, built.build_s, built.result
@@ -186,6 +239,8 @@ def run_liabilities_bench(
             "benchmark": "liabilities",
             "machine": machine(),
             "workers": workers or default_workers(),
+            "hashing": hashing.backend_info(),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "accounts": accounts,
             "assets": asset_count,
             "split": split,
@@ -208,6 +263,12 @@ def run_liabilities_bench(
                 "build_tree": _ratio(build_s, floor["seconds"]),
                 "build_total": _ratio(read_s + build_s, floor["seconds"]),
                 "audit": _ratio(audit_s, floor["seconds"]),
+            },
+            "floor_openssl_2core": floor2,
+            "ratio_to_openssl_2core": {  # none without the native extension
+                "build_tree": _ratio(build_s, floor2_s),
+                "build_total": _ratio(read_s + build_s, floor2_s),
+                "audit": _ratio(audit_s, floor2_s),
             },
             "peak_memory_bytes": {
                 "build": built.peak_memory,
@@ -326,6 +387,20 @@ def render(result: dict[str, Any]) -> None:
     table.add_row("hashlib floor, 1 core", f"{floor:.3f}", "1.00")
     out.print(table)
     out.print(f"floor: {result['floor']['calls']:,} sha256 calls")
+    floor2 = result.get("floor_openssl_2core")
+    if floor2:
+        ratios = result["ratio_to_openssl_2core"]
+        out.print(
+            f"OpenSSL floor, {floor2['threads']} cores: {floor2['seconds']:.3f} s; "
+            f"build_total {ratios['build_total']} x, build_tree {ratios['build_tree']} x, "
+            f"audit {ratios['audit']} x that floor"
+        )
+    hashing_info = result["hashing"]
+    out.print(
+        f"hashing: {hashing_info['backend']} "
+        f"({hashing_info.get('openssl') or hashing_info.get('reason')}); "
+        f"load average {' '.join(str(x) for x in result['load_average'])}"
+    )
     out.print(
         f"proof: {result['proof_ms_each']} ms each; "
         f"verify: {result['verify_per_second']:,} proofs/s"
