@@ -44,7 +44,8 @@ def make(
 
 def losses(b: StressBase, shares: list[tuple[int, int]]) -> list[Loss]:
     """A loss of share n/1000 of wallet i, one event per wallet; a wallet hit twice loses at
-    most what is left of it (as verifier.stress.engine.resolve_losses takes losses)."""
+    most what is left of it (a stand-in for settle: resolve_losses' own pro-rata rule is
+    tested in tests/unit/test_stress_review.py)."""
     out = []
     left: dict[tuple[int, str], int] = {}
     for i, n in shares:

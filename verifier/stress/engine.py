@@ -7,8 +7,9 @@ Where it sits: the pure core of verifier/stress/. It takes a `StressBase`
 
 1. Price and depeg shocks set each asset's price (and a statement ``[fx]`` rate of the same
    code) after the event; every value below is at the prices after.
-2. Loss shocks take ``floor(balance × share)`` of each selected balance; only the part that
-   counts as customer backing reduces an asset's holdings (own units lost are reported).
+2. Loss shocks take ``floor(balance × share)`` of each selected balance (shocks asking more
+   than a balance holds are scaled down pro rata to it, whatever their order); only the part
+   that counts as customer backing reduces an asset's holdings (own units lost are reported).
 3. Per asset, ``gap = max(0, liabilities − (holdings − loss))`` base units: the asset's own
    surplus absorbs its own loss first, never another asset's.
 4. Money pays the gaps, payer by payer: eligible cash (less frozen shares), insurance policy
@@ -325,44 +326,87 @@ def _floor_share(units: int, share: Decimal) -> int:
     return int(Fraction(units) * Fraction(share))
 
 
+def _pro_rata(full: int, asks: Sequence[tuple[int, tuple[object, ...]]]) -> list[int]:
+    """What each request on one balance of `full` base units takes.
+
+    `asks` holds (units asked, tie key) per request. When they ask for no more than `full`,
+    each takes what it asked. Otherwise they are scaled down pro rata so that together they
+    take exactly `full`: each ``floor(full × ask / Σ asks)``, and the units the floors leave
+    go one each to the largest remainders (ties: the larger ask, then the tie key — the
+    shock's content, never its place in the file), so the result does not depend on the
+    order of the shocks.
+    """
+    total = sum(ask for ask, _ in asks)
+    if total <= full:
+        return [ask for ask, _ in asks]
+    takes = [full * ask // total for ask, _ in asks]
+    left = full - sum(takes)
+    order = sorted(
+        range(len(asks)),
+        key=lambda i: (-(full * asks[i][0] % total), -asks[i][0], asks[i][1]),
+    )
+    for i in order[:left]:
+        takes[i] += 1
+    return takes
+
+
+def _tie_key(shock: Shock) -> tuple[object, ...]:
+    """A shock's content as a sort key (its peril and event first; never its position)."""
+    fields = sorted((k, str(v)) for k, v in shock.as_json().items())
+    return (shock.get("peril", DEFAULT_PERIL), shock.get("event", ONE_EVENT), tuple(fields))
+
+
 def resolve_losses(base: StressBase, scenario: Scenario) -> list[Loss]:
-    """Every balance the scenario's loss shocks take. A balance hit twice loses at most
-    what is left of it."""
-    left: dict[tuple[int, str], list[int]] = {}  # (wallet index, asset) -> [total, customer, own]
+    """Every balance the scenario's loss shocks take, independent of the shocks' order.
+
+    Each shock asks ``floor(part × share)`` of each part of a selected balance (the whole
+    balance, its customer backing, its own units). When the shocks on one balance ask for
+    more than a part holds, they are scaled down pro rata to exactly that part
+    (`_pro_rata`): a balance hit twice never loses more than it holds, and no shock is
+    served first because it comes first in the file. The losses are listed in file order.
+    """
+    asks: dict[tuple[int, str], list[tuple[int, Shock]]] = {}
     index = {id(w): i for i, w in enumerate(base.wallets)}
-    out = []
+    hits: list[tuple[int, Shock, WalletBase, str]] = []  # (position, shock, wallet, asset)
     for shock in scenario.shocks:
         if shock.kind != "loss":
             continue
-        share = Decimal(shock.get("share", Decimal(1)))
         for w in selected_wallets(base, shock):
             for code, units in w.balances.items():
                 if shock.get("asset") not in (None, code) or units == 0:
                     continue
-                rest = left.setdefault(
-                    (index[id(w)], code), [units, w.customer.get(code, 0), w.own.get(code, 0)]
-                )
-                take = [
-                    min(r, _floor_share(full, share))
-                    for r, full in zip(
-                        rest, (units, w.customer.get(code, 0), w.own.get(code, 0)), strict=True
-                    )
-                ]
-                for i in range(3):
-                    rest[i] -= take[i]
-                out.append(
-                    Loss(
-                        wallet=w,
-                        asset=code,
-                        units=take[0],
-                        customer_units=take[1],
-                        own_units=take[2],
-                        share=share,
-                        peril=shock.get("peril", DEFAULT_PERIL),
-                        event=shock.get("event", ONE_EVENT),
-                    )
-                )
-    return out
+                at = (index[id(w)], code)
+                asks.setdefault(at, []).append((len(hits), shock))
+                hits.append((len(hits), shock, w, code))
+    taken: dict[int, list[int]] = {}
+    for (wi, code), requests in asks.items():
+        w = base.wallets[wi]
+        parts = (w.balances[code], w.customer.get(code, 0), w.own.get(code, 0))
+        per_part = [
+            _pro_rata(
+                full,
+                [
+                    (_floor_share(full, Decimal(s.get("share", Decimal(1)))), _tie_key(s))
+                    for _, s in requests
+                ],
+            )
+            for full in parts
+        ]
+        for n, (position, _) in enumerate(requests):
+            taken[position] = [takes[n] for takes in per_part]
+    return [
+        Loss(
+            wallet=w,
+            asset=code,
+            units=taken[position][0],
+            customer_units=taken[position][1],
+            own_units=taken[position][2],
+            share=Decimal(shock.get("share", Decimal(1))),
+            peril=shock.get("peril", DEFAULT_PERIL),
+            event=shock.get("event", ONE_EVENT),
+        )
+        for position, shock, w, code in hits
+    ]
 
 
 # ----------------------------------------------------------------------------- payers
@@ -462,7 +506,7 @@ def insurance_claims(
             left -= claim
             claims.append((event, covered, claim))
         total = sum((c for _, _, c in claims), ZERO)
-    return total, notes, claims
+    return total, sorted(notes), claims  # sorted: the shocks' order says nothing
 
 
 def _apply_money(
@@ -578,7 +622,9 @@ def settle(
 
     Returns (assets, payers, events): payers with what each had and paid, in order.
     """
-    events = tuple(dict.fromkeys(loss.event for loss in losses))
+    # by name, not by first appearance: an aggregate limit is drawn event by event, and
+    # the order of the shocks in the file must not decide which event's claim it serves
+    events = tuple(sorted({loss.event for loss in losses}))
     lost = {a.code: 0 for a in base.assets}
     own_lost = {a.code: 0 for a in base.assets}
     for loss in losses:
