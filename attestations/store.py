@@ -459,7 +459,20 @@ class TreeStore:
             np.memmap(tree / f"level-{k:02d}.bin", dtype=np.uint8, mode="r").reshape(-1, width)
             for k in range(self.meta.height + 1)
         ]
-        index = np.fromfile(tree / "index.bin", dtype=self._index_dtype)
+        index = self.bulk_index()
+        rows, positions = index["row"], index["pos"]
+        by_row = np.empty((self.meta.accounts, self.meta.split), dtype=np.int64)
+        by_row[rows.astype(np.int64)] = positions
+        return levels, by_row
+
+    def bulk_index(self) -> npt.NDArray[Any]:
+        """The account index in its stored order (by account hash), memory-mapped.
+
+        Checked before a bulk path trusts it: every row named exactly once, every position
+        inside the tree (so no account is left with uninitialised positions).
+        """
+        tree = self.dir / "tree"
+        index = np.memmap(tree / "index.bin", dtype=self._index_dtype, mode="r")
         rows, positions = index["row"], index["pos"]
         where = tree / "index.bin"
         if len(index) != self.meta.accounts:
@@ -472,9 +485,7 @@ class TreeStore:
         seen[rows.astype(np.int64)] = True
         if not seen.all():
             raise InvalidProof("index", f"{where}: an account is missing (another listed twice)")
-        by_row = np.empty((self.meta.accounts, self.meta.split), dtype=np.int64)
-        by_row[rows.astype(np.int64)] = positions
-        return levels, by_row
+        return index
 
     def checked_proof_texts(self, start: int, stop: int) -> list[tuple[str, str]]:
         """`proof_texts`, each proof verified against root.json before it is returned.

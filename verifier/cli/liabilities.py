@@ -173,8 +173,15 @@ def _totals(assets: Sequence[Any], sums: Sequence[int]) -> dict[str, str]:
 
 
 @liabilities.command("proof")
-@click.argument("tree_dir", metavar="DIR", type=click.Path(path_type=Path))
-@click.argument("account_id", required=False)
+@click.argument("args", nargs=-1, metavar="[DIR] [ACCOUNT_ID]")
+@click.option(
+    "--tree",
+    "tree_opt",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Tree directory (instead of DIR; then a lone argument is the ACCOUNT_ID).",
+)
+@click.option("--account", "account_opt", default=None, help="Account id (instead of ACCOUNT_ID).")
 @click.option(
     "-o",
     "--output",
@@ -184,10 +191,34 @@ def _totals(assets: Sequence[Any], sums: Sequence[int]) -> dict[str, str]:
 )
 @click.option("--all", "all_accounts", is_flag=True, help="Write every account's proof.")
 @click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --all: the one container file (por-proofs-v1, Arrow IPC, mode 0600; the "
+    "default layout), or the directory with --layout files.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["container", "files"]),
+    default="container",
+    show_default=True,
+    help="With --all: one container file, or one file per account plus manifest.csv.",
+)
+@click.option(
     "--out-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Directory for --all (created; one file per account plus manifest.csv).",
+    help="With --all: one file per account plus manifest.csv in this directory (the same "
+    "as --layout files --out DIR).",
+)
+@click.option(
+    "--from",
+    "from_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Read the account's proof from a container written by --all --out (no tree "
+    "needed; verified against the root document the container carries).",
 )
 @click.option(
     "--secret-file",
@@ -197,11 +228,15 @@ def _totals(assets: Sequence[Any], sums: Sequence[int]) -> dict[str, str]:
 )
 @JSON_OPTION
 def liabilities_proof(
-    tree_dir: Path,
-    account_id: str | None,
+    args: tuple[str, ...],
+    tree_opt: Path | None,
+    account_opt: str | None,
     output: Path | None,
     all_accounts: bool,
+    out_path: Path | None,
+    layout: str,
     out_dir: Path | None,
+    from_file: Path | None,
     secret_file: Path | None,
     as_json: bool,
 ) -> int:
@@ -210,45 +245,136 @@ def liabilities_proof(
     A proof holds the account's salt: hand it to that customer only. Every proof is
     verified against DIR/root.json before it is written; one that does not verify (a
     damaged tree, a wrong secret) is refused with exit 3 and nothing is written.
+    --all --out FILE writes every proof into one container (docs/liabilities.md); --from
+    FILE --account ID prints one proof from it, as this command prints it from the tree.
     """
-    from attestations.store import TreeStore
-    from verifier.base.outdir import guard_output
-
+    tree_dir, account_id = _proof_operands(args, tree_opt, account_opt, from_file)
     if all_accounts:
-        if account_id is not None or output is not None:
-            raise UsageError("--all takes no ACCOUNT_ID and no -o; use --out-dir")
-        if out_dir is None:
-            raise UsageError("--all needs --out-dir")
-        return _all_proofs(tree_dir, out_dir, secret_file, as_json)
+        if account_id is not None or output is not None or from_file is not None:
+            raise UsageError("--all takes no ACCOUNT_ID, -o or --from; use --out FILE")
+        if out_dir is not None and out_path is not None:
+            raise UsageError("--out-dir and --out exclude each other")
+        if tree_dir is None:
+            raise UsageError("--all needs a tree DIR (or --tree DIR)")
+        if out_dir is not None or layout == "files":
+            target = out_dir if out_dir is not None else out_path
+            if target is None:
+                raise UsageError("--all --layout files needs --out DIR (or --out-dir DIR)")
+            return _all_proofs(tree_dir, target, secret_file, as_json)
+        if out_path is None:
+            raise UsageError("--all needs --out FILE (one container) or --out-dir DIR")
+        return _proof_container(tree_dir, out_path, secret_file, as_json)
+    if out_path is not None or out_dir is not None:
+        raise UsageError("--out and --out-dir go with --all; one proof is written with -o")
     if account_id is None:
-        raise UsageError("give an ACCOUNT_ID, or --all --out-dir D")
-    with TreeStore(tree_dir, secret_file=secret_file) as store:
-        if output is not None:
-            guard_output(
-                output,
-                [
-                    ("root document", store.root_path),
-                    ("tree files", tree_dir / "tree"),
-                    ("secret file", store.secret_path),
-                ],
-                flag="-o",
-            )
-        proof, text = store.checked_proof(account_id)
+        raise UsageError("give an ACCOUNT_ID (or --account), or --all --out FILE")
+    if from_file is not None:
+        if secret_file is not None:
+            raise UsageError("--from needs no --secret-file: the container holds the salts")
+        proof, text, sources = _proof_from_container(from_file, account_id)
+    elif tree_dir is None:
+        raise UsageError("give a tree DIR (or --tree DIR, or --from FILE)")
+    else:
+        proof, text, sources = _proof_from_tree(tree_dir, account_id, secret_file, output)
     if output is None:
         sys.stdout.write(text)
+        return EXIT_OK
+    from verifier.base.outdir import guard_output
+
+    guard_output(output, sources, flag="-o")
+    write_atomic(output, text.encode(), mode=0o600)
+    if as_json:
+        print_json(
+            {
+                "account_id": account_id,
+                "file": str(output),
+                "leaves": len(proof["leaves"]),
+                "commitment": proof["commitment"],
+            }
+        )
     else:
-        write_atomic(output, text.encode(), mode=0o600)
-        if as_json:
-            print_json(
-                {
-                    "account_id": account_id,
-                    "file": str(output),
-                    "leaves": len(proof.leaves),
-                    "commitment": proof.commitment.hex(),
-                }
+        err.print(f"proof for {account_id!r} written to {output}")
+    return EXIT_OK
+
+
+def _proof_operands(
+    args: tuple[str, ...], tree_opt: Path | None, account_opt: str | None, from_file: Path | None
+) -> tuple[Path | None, str | None]:
+    """(tree directory, account id) from DIR/ACCOUNT_ID or --tree/--from and --account."""
+    if tree_opt is not None and from_file is not None:
+        raise UsageError("--tree and --from exclude each other")
+    if tree_opt is not None or from_file is not None:
+        if len(args) > 1:
+            raise UsageError(
+                f"unexpected arguments {' '.join(args[1:])!r}: with --tree or --from, the "
+                "only argument is the ACCOUNT_ID"
             )
-        else:
-            err.print(f"proof for {account_id!r} written to {output}")
+        tree_dir, positional = tree_opt, (args[0] if args else None)
+    else:
+        if not args:
+            raise UsageError("give a tree DIR (or --tree DIR, or --from FILE)")
+        if len(args) > 2:
+            raise UsageError(f"unexpected arguments {' '.join(args[2:])!r}")
+        tree_dir, positional = Path(args[0]), (args[1] if len(args) > 1 else None)
+    if positional is not None and account_opt is not None and positional != account_opt:
+        raise UsageError("give the account once: ACCOUNT_ID or --account")
+    return tree_dir, account_opt if account_opt is not None else positional
+
+
+def _proof_from_tree(
+    tree_dir: Path, account_id: str, secret_file: Path | None, output: Path | None
+) -> tuple[dict[str, Any], str, list[tuple[str, Path | None]]]:
+    from attestations.store import TreeStore
+
+    with TreeStore(tree_dir, secret_file=secret_file) as store:
+        sources: list[tuple[str, Path | None]] = [
+            ("root document", store.root_path),
+            ("tree files", tree_dir / "tree"),
+            ("secret file", store.secret_path),
+        ]
+        if output is not None:  # before anything is cut: -o must never name an input
+            from verifier.base.outdir import guard_output
+
+            guard_output(output, sources, flag="-o")
+        proof, text = store.checked_proof(account_id)
+    return proof.to_json(), text, sources
+
+
+def _proof_from_container(
+    from_file: Path, account_id: str
+) -> tuple[dict[str, Any], str, list[tuple[str, Path | None]]]:
+    import json
+
+    from attestations.proof_container import ProofContainer
+
+    text = ProofContainer(from_file).proof_text(account_id)
+    return json.loads(text), text, [("proofs container", from_file)]
+
+
+def _proof_container(
+    tree_dir: Path, out_path: Path, secret_file: Path | None, as_json: bool
+) -> int:
+    from attestations.proof_container import CONTAINER_FORMAT, write_container
+
+    with progress_bar() as progress:
+        result = write_container(tree_dir, out_path, secret_file, progress)
+    if as_json:
+        print_json(
+            {
+                "out": str(out_path),
+                "layout": "container",
+                "format": CONTAINER_FORMAT,
+                "proofs": result.proofs,
+                "bytes": result.bytes,
+            }
+        )
+    else:
+        proofs = plural(result.proofs, "proof", thousands=True)
+        err.print(
+            f"{proofs} written to {out_path} (one {CONTAINER_FORMAT} container, "
+            f"{result.bytes:,} bytes; one proof: por liabilities proof --from {out_path} "
+            "--account ID)"
+        )
     return EXIT_OK
 
 
@@ -258,7 +384,7 @@ def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json
     with progress_bar() as progress:
         count = write_all_proofs(tree_dir, out_dir, secret_file, progress)
     if as_json:
-        print_json({"out_dir": str(out_dir), "proofs": count})
+        print_json({"out_dir": str(out_dir), "layout": "files", "proofs": count})
     else:
         proofs = plural(count, "proof", thousands=True)
         err.print(f"{proofs} written to {out_dir} (one file per account; manifest.csv)")

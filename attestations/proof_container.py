@@ -1,0 +1,558 @@
+"""Every customer's proof in one file: `por liabilities proof --all --out FILE` and `--from`.
+
+The bulk side of the proof flow (store.py cuts one proof; this writes all of them into
+one container and reads one back). The container is an Arrow IPC file (`por-proofs-v1`,
+docs/liabilities.md): one row per account, sorted by account hash, in record batches of
+`BATCH` rows, with the account id, its hash and, for each of its K leaves (K = the tree's
+split), the leaf index, the salt, the balances and one sibling record per level
+(``hash || enc(sums)``, as stored in the level files). Each level's column is
+dictionary-encoded over that whole level, written once: a row's sibling is an index into
+it. So the file is about the size of the tree plus the per-account columns (385 MB at
+1M x 3) instead of a copy of the path per account, it is written at the speed of memory
+copies, any Arrow reader loads it with every row's full proof (pyarrow, polars, DuckDB),
+and one proof costs a binary search over memory-mapped batches and O(height) page reads.
+A row renders to exactly the bytes `por liabilities proof DIR ID` prints (tested for every
+account of a tree).
+
+Every proof written is valid without walking each path (n log n hashes): the writer
+recomputes each account's leaf from its derived salt, id and balances, and every node of
+the tree from its children (n hashes, what the build does), and compares them with the
+level files and root.json's root; any difference refuses the whole file. The salts and the
+leaf check run on every core (forked workers writing salts into shared memory), the node
+check runs in the workers while the parent writes, and the file appears under its name
+only when both are done (temporary name, fsync, rename; mode 0600: salts are private).
+
+Reading back (`ProofContainer`) trusts nothing: the schema, the embedded root document and
+its commitment are checked on opening, and every proof it returns is verified against
+that root document as a customer would; a damaged file is an `InvalidProof` (exit 3)
+naming the file and the row.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from attestations.build import binary_ids
+from attestations.encoding import HASH_LEN, SALT_LEN, SUM_LEN, account_hash, enc
+from attestations.hashing import hmac_varlen
+from attestations.levels import leaf_records, parent_level
+from attestations.proofs import (
+    InclusionProof,
+    ProofLeaf,
+    RootDocument,
+    SumNode,
+    check_root_document,
+    parse_proof,
+    parse_root_document,
+    verify_proof,
+)
+from attestations.store import TreeStore
+from verifier.base import safejson
+from verifier.base.errors import InputError, InvalidProof, NotFound, PorError, SumOverflow
+from verifier.base.outdir import guard_output
+
+CONTAINER_FORMAT = "por-proofs-v1"
+METADATA_KEY = b"por-proofs"
+BATCH = 65_536
+"""Rows per record batch: the unit of writing and of a lookup's last search."""
+SUBTREE = 1 << 16
+"""Leaves per node-check task (the check of one subtree's nodes)."""
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ContainerResult:
+    """What `write_container` wrote."""
+
+    path: Path
+    proofs: int
+    bytes: int
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+def container_schema(root: RootDocument, split: int, accounts: int) -> pa.Schema:
+    """The exact schema of a container for this tree shape (checked again on reading)."""
+    width = HASH_LEN + SUM_LEN * len(root.assets)
+
+    def per_leaf(item: pa.DataType) -> pa.DataType:
+        return pa.list_(item, split)
+
+    fields = [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("account_hash", pa.binary(HASH_LEN), nullable=False),
+        pa.field("leaf_index", per_leaf(pa.uint64()), nullable=False),
+        pa.field("salt", per_leaf(pa.binary(SALT_LEN)), nullable=False),
+        pa.field("balances", per_leaf(pa.binary(SUM_LEN * len(root.assets))), nullable=False),
+    ]
+    for level in range(root.height):
+        indices = pa.int32() if (1 << (root.height - level)) < 1 << 31 else pa.int64()
+        fields.append(
+            pa.field(
+                f"path_{level:02d}",
+                per_leaf(pa.dictionary(indices, pa.binary(width))),
+                nullable=False,
+            )
+        )
+    meta = {
+        "format": CONTAINER_FORMAT,
+        "proof_format": "por-mst-v1",
+        "accounts": accounts,
+        "split": split,
+        "batch_rows": BATCH,
+        "root_document": root.to_json(),
+    }
+    return pa.schema(fields, metadata={METADATA_KEY: json.dumps(meta).encode()})
+
+
+def _fixed(values: npt.NDArray[Any], size: int) -> pa.Array:
+    """A fixed_size_binary(size) array over a contiguous byte buffer, without a copy."""
+    data = np.ascontiguousarray(values)
+    return pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(size), data.nbytes // size, [None, pa.py_buffer(data)]
+    )
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _salts(work: dict[str, Any], a: int, b: int) -> None:
+    """Salts of index entries [a, b) into `work["salts"]`, in proof order (by leaf index)."""
+    parts: int = work["split"]
+    offsets, data = binary_ids(work["ids"].slice(a, b - a))
+    salts = hmac_varlen(work["secret"], offsets, data, parts)
+    if parts > 1:  # part p's salt goes where part p's leaf falls in index order
+        order = np.argsort(work["index"][a:b]["pos"], axis=1, kind="stable")
+        by_part = salts.reshape(b - a, parts, SALT_LEN)
+        salts = np.take_along_axis(by_part, order[:, :, None], axis=1).reshape(-1, SALT_LEN)
+    work["salts"][a * parts : b * parts] = salts
+
+
+def _check_leaves(work: dict[str, Any], a: int, b: int) -> int:
+    """The leaves of index entries [a, b) recomputed from salt, account hash and stored
+    balances and compared with level 0: the first entry that differs, or -1."""
+    parts: int = work["split"]
+    index = work["index"][a:b]
+    positions = np.sort(index["pos"].astype(np.int64), axis=1).reshape(-1)
+    stored = work["levels"][0][positions]
+    own = np.ascontiguousarray(index["hash"]).view(np.uint8).reshape(-1, HASH_LEN)
+    hashes = np.repeat(own, parts, axis=0) if parts > 1 else own
+    salts = work["salts"][a * parts : b * parts]
+    again = leaf_records(salts, hashes, np.ascontiguousarray(stored[:, HASH_LEN:]))
+    wrong = np.flatnonzero((again != stored).any(axis=1))
+    return a + int(wrong[0]) // parts if len(wrong) else -1
+
+
+def _check_tree(work: dict[str, Any], assets: int) -> tuple[str, int, int] | None:
+    """Every account leaf, then every node: ("leaf", entry, 0) or ("node", level, position)
+    of the first that does not recompute, or None."""
+    total = len(work["index"])
+    for a in range(0, total, BATCH):
+        bad = _check_leaves(work, a, min(a + BATCH, total))
+        if bad >= 0:
+            return "leaf", bad, 0
+    found = _check_nodes(work["levels"], assets)
+    return None if found is None else ("node", *found)
+
+
+def _check_nodes(levels: list[npt.NDArray[np.uint8]], assets: int) -> tuple[int, int] | None:
+    """Every node recomputed from its children, subtree by subtree then the top, and
+    compared with the stored levels: the first (level, position) that differs, or None."""
+    height = len(levels) - 1
+    low = min(height, SUBTREE.bit_length() - 1)
+    for start in range(0, 1 << height, SUBTREE):
+        current = np.asarray(levels[0][start : start + SUBTREE])
+        for level in range(1, low + 1):
+            first = start >> level
+            found = _compare_parent(current, levels[level], first, level, assets)
+            if isinstance(found, tuple):
+                return found
+            current = found
+    current = np.asarray(levels[low])
+    for level in range(low + 1, height + 1):
+        found = _compare_parent(current, levels[level], 0, level, assets)
+        if isinstance(found, tuple):
+            return found
+        current = found
+    return None
+
+
+def _compare_parent(
+    children: npt.NDArray[np.uint8],
+    stored: npt.NDArray[np.uint8],
+    first: int,
+    level: int,
+    assets: int,
+) -> npt.NDArray[np.uint8] | tuple[int, int]:
+    """The parents of `children` if they equal the stored ones from `first` on, else the
+    (level, position) of the first that does not (a sum reaching 2**128 included)."""
+    try:
+        parents = parent_level(children, assets, first_parent=first)
+    except SumOverflow:
+        return level, first
+    wrong = np.flatnonzero((parents != stored[first : first + len(parents)]).any(axis=1))
+    return (level, first + int(wrong[0])) if len(wrong) else parents
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_container(
+    tree_dir: Path,
+    out: Path,
+    secret_file: Path | None,
+    progress: Progress,
+) -> ContainerResult:
+    """Write every account's proof of tree `tree_dir` into the container `out`.
+
+    `out` may not be, hold or lie in the tree or the secret (`guard_output`); an existing
+    file is replaced only when the new one is complete. A tree whose leaves or nodes do not
+    recompute is an `InvalidProof` and nothing is written.
+    """
+    guard_output(out, [("tree directory", tree_dir), ("secret file", secret_file)], flag="--out")
+    if out.is_dir():
+        raise InputError("--out names a directory; the container is one file", file=str(out))
+    with TreeStore(tree_dir, secret_file=secret_file) as store:
+        work = _prepare(store)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        except OSError as exc:
+            raise PorError(f"cannot write {out}: {exc.strerror or exc}") from None
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            _write_checked(store, work, tmp, progress)
+            os.chmod(tmp, 0o600)
+            ProofContainer(tmp).check_ends(name=out)
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise PorError(f"cannot write {out}: {exc.strerror or exc}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        return ContainerResult(out, store.meta.accounts, out.stat().st_size)
+
+
+def _prepare(store: TreeStore) -> dict[str, Any]:
+    """The validated index, the ids in index order and the mapped levels."""
+    meta = store.meta
+    index = store.bulk_index()
+    return {
+        "index": index,
+        "ids": store.account_ids().take(pa.array(index["row"].astype(np.int64))),
+        "levels": [
+            np.memmap(store.dir / "tree" / f"level-{k:02d}.bin", dtype=np.uint8, mode="r").reshape(
+                -1, meta.record_width
+            )
+            for k in range(meta.height + 1)
+        ],
+        "secret": store.secret,
+        "split": meta.split,
+        "salts": np.empty((meta.accounts * meta.split, SALT_LEN), dtype=np.uint8),
+    }
+
+
+def _write_checked(store: TreeStore, work: dict[str, Any], tmp: Path, progress: Progress) -> None:
+    """The salts, then the file written while a thread checks every leaf and node.
+
+    The hashing releases the GIL (attestations/hashing.py, native), as does Arrow's
+    writing, so the check and the write share the two cores.
+    """
+    total = store.meta.accounts
+    for a in range(0, total, BATCH):
+        _salts(work, a, min(a + BATCH, total))
+        progress("derive salts", min(a + BATCH, total), total)
+    with ThreadPoolExecutor(1, "por-tree-check") as pool:
+        check = pool.submit(_check_tree, work, len(store.meta.assets))
+        _write_batches(store, work, tmp, progress)
+        progress("check leaves and nodes", 0, 1)
+        found = check.result()
+        progress("check leaves and nodes", 1, 1)
+    if found is not None and found[0] == "leaf":
+        raise _damaged_leaf(store, work, found[1])
+    if found is not None:
+        _, level, position = found
+        raise InvalidProof(
+            "tree",
+            f"{store.dir / 'tree' / f'level-{level:02d}.bin'}: node at level {level}, "
+            f"position {position} does not recompute from its children; no proof written. "
+            f"Run `por liabilities audit {store.dir}`",
+        )
+    root = work["levels"][store.meta.height][0].tobytes()
+    if root != store.root.root.hash + enc(store.root.root.sums):
+        raise InvalidProof(
+            "tree", f"the stored tree's root differs from {store.root_path}; no proof written"
+        )
+
+
+def _damaged_leaf(store: TreeStore, work: dict[str, Any], entry: int) -> InvalidProof:
+    account = work["ids"][entry].as_py()
+    return InvalidProof(
+        "proof",
+        f"the leaf of account {account!r} in {store.dir} does not recompute from its salt, "
+        f"id and balances: the tree files or the secret file {store.secret_path} are "
+        f"damaged or not this tree's; no proof written. Run `por liabilities audit "
+        f"{store.dir}`",
+    )
+
+
+def _write_batches(store: TreeStore, work: dict[str, Any], tmp: Path, progress: Progress) -> None:
+    """Every row, batch by batch: sibling columns as indices into the whole levels."""
+    meta = store.meta
+    schema = container_schema(store.root, meta.split, meta.accounts)
+    parts, width, levels = meta.split, meta.record_width, work["levels"]
+    dictionaries = [_fixed(levels[k], width) for k in range(meta.height)]
+
+    def per_leaf(values: pa.Array) -> pa.Array:
+        return pa.FixedSizeListArray.from_arrays(values, parts)
+
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        for a in range(0, meta.accounts, BATCH):
+            b = min(a + BATCH, meta.accounts)
+            entries = work["index"][a:b]
+            positions = np.sort(entries["pos"].astype(np.int64), axis=1).reshape(-1)
+            columns = [
+                work["ids"].slice(a, b - a).cast(pa.string()),
+                _fixed(entries["hash"], HASH_LEN),
+                per_leaf(pa.array(positions.astype(np.uint64))),
+                per_leaf(_fixed(work["salts"][a * parts : b * parts], SALT_LEN)),
+                per_leaf(_fixed(levels[0][positions][:, HASH_LEN:], width - HASH_LEN)),
+            ]
+            for level in range(meta.height):
+                kind = schema.field(f"path_{level:02d}").type.value_type.index_type
+                picks = pa.array((positions >> level) ^ 1, type=kind)
+                columns.append(per_leaf(pa.DictionaryArray.from_arrays(picks, dictionaries[level])))
+            writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+            progress("write proofs", b, meta.accounts)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+class _Hashes(Sequence[bytes]):
+    """The account hashes of one batch as a sequence `bisect` can search."""
+
+    def __init__(self, column: pa.Array) -> None:
+        self._data = column.buffers()[1]
+        self._offset = column.offset
+        self._len = len(column)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i: Any) -> Any:
+        start = (self._offset + i) * HASH_LEN
+        return self._data[start : start + HASH_LEN].to_pybytes()
+
+
+class ProofContainer:
+    """An opened `por-proofs-v1` container (memory-mapped: nothing is read whole)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not path.exists():
+            raise InputError("file not found", file=str(path))
+        if not path.is_file():
+            raise InputError("not a regular file", file=str(path))
+        try:
+            self._reader = pa.ipc.open_file(pa.memory_map(str(path)))
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise self._damaged(f"not a readable Arrow IPC file ({type(exc).__name__})") from None
+        schema = self._reader.schema
+        meta = self._metadata(schema)
+        expected = container_schema(self.root, self.split, self.accounts)
+        for field in expected:
+            found = schema.field(field.name) if field.name in schema.names else None
+            if found is None or not found.type.equals(field.type):
+                shown = "missing" if found is None else f"of type {found.type}"
+                raise self._damaged(f"column {field.name!r} is {shown}, not {field.type}")
+        if schema.names != expected.names:
+            raise self._damaged(f"columns {schema.names} are not {expected.names}")
+        self.batch_rows = meta["batch_rows"]
+        batches = self._reader.num_record_batches
+        if batches != -(-self.accounts // self.batch_rows):
+            raise self._damaged(
+                f"holds {batches} record batches, {self.accounts} accounts in batches of "
+                f"{self.batch_rows} need {-(-self.accounts // self.batch_rows)}"
+            )
+
+    def _damaged(self, why: str) -> InvalidProof:
+        return InvalidProof("proofs container", f"{self.path}: {why}")
+
+    def _metadata(self, schema: pa.Schema) -> dict[str, Any]:
+        raw = (schema.metadata or {}).get(METADATA_KEY)
+        if raw is None:
+            raise self._damaged(f"no {METADATA_KEY.decode()} metadata: not a por proofs container")
+        meta = safejson.loads(raw, source=f"{self.path} (metadata)")
+        if not isinstance(meta, dict) or meta.get("format") != CONTAINER_FORMAT:
+            raise self._damaged(f"metadata format is not {CONTAINER_FORMAT}")
+        for key, high in (("accounts", 1 << 64), ("split", 64), ("batch_rows", 1 << 31)):
+            value = meta.get(key)
+            if type(value) is not int or not 1 <= value <= high:
+                raise self._damaged(f"metadata key {key!r} must be an integer in 1..{high}")
+        try:
+            self.root = parse_root_document(meta.get("root_document"))
+            check_root_document(self.root)
+        except InvalidProof as exc:
+            raise self._damaged(f"metadata key 'root_document': {exc.message}") from None
+        self.accounts: int = meta["accounts"]
+        self.split: int = meta["split"]
+        return meta
+
+    def _batch(self, i: int) -> pa.RecordBatch:
+        first = i * self.batch_rows
+        try:
+            batch = self._reader.get_batch(i)
+            rows = min(self.batch_rows, self.accounts - first)
+            if batch.num_rows != rows:
+                raise ValueError(f"{batch.num_rows} rows, not {rows}")
+            for name in ("account_id", "account_hash", "leaf_index", "salt", "balances"):
+                batch.column(name).validate(full=True)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise self._damaged(
+                f"rows {first}..{first + self.batch_rows - 1} (record batch {i}) cannot be "
+                f"read ({exc})"
+            ) from None
+        return batch
+
+    def find(self, account_id: str) -> tuple[int, pa.RecordBatch, int]:
+        """(row, its batch, position in the batch) of an account: O(log n) batch reads."""
+        try:
+            target = account_hash(account_id)
+        except UnicodeEncodeError:
+            raise NotFound("account id is not valid UTF-8 text", value=account_id) from None
+        count = self._reader.num_record_batches
+        first_hashes = _Lazy(count, lambda i: _Hashes(self._batch(i).column("account_hash"))[0])
+        i = max(0, bisect.bisect_right(first_hashes, target) - 1)
+        batch = self._batch(i)
+        hashes = _Hashes(batch.column("account_hash"))
+        j = bisect.bisect_left(hashes, target)
+        if j == len(hashes) or hashes[j] != target:
+            raise NotFound("account not found in this proofs container", value=account_id)
+        return i * self.batch_rows + j, batch, j
+
+    def proof_text(self, account_id: str) -> str:
+        """The account's proof as `por liabilities proof DIR ID` prints it, verified."""
+        row, batch, j = self.find(account_id)
+        return self.row_text(row, batch, j)
+
+    def row_text(self, row: int, batch: pa.RecordBatch, j: int) -> str:
+        """Row `row` (at `j` in `batch`) as proof text, verified against the root document."""
+        account = batch.column("account_id")[j].as_py()
+        try:
+            if account is None:
+                raise InvalidProof("proofs container", "a null account_id")
+            proof = self._row_proof(batch, j, account)
+            text = json.dumps(proof.to_json(), indent=2) + "\n"
+            verify_proof(parse_proof(json.loads(text)), published_root=self.root)
+        except InvalidProof as exc:
+            raise InvalidProof(
+                "proofs container",
+                f"{self.path}: row {row} (account {account!r}): the proof does not verify "
+                f"against the container's root document ({exc.message}); the container is "
+                "damaged: cut it again with `por liabilities proof --tree DIR --all --out FILE`",
+            ) from None
+        return text
+
+    def _row_proof(self, batch: pa.RecordBatch, j: int, account: str) -> InclusionProof:
+        parts, assets = self.split, len(self.root.assets)
+        at = [j * parts + t for t in range(parts)]
+
+        def values(name: str) -> pa.Array:
+            column = batch.column(name)
+            return column.values.slice(column.offset * parts, len(column) * parts)
+
+        indices, salts, balances = values("leaf_index"), values("salt"), values("balances")
+        paths = []
+        for level in range(self.root.height):
+            column = values(f"path_{level:02d}")
+            dictionary, picks = column.dictionary, column.indices
+            nodes = []
+            for i in at:
+                pick = _value(picks, i, f"path_{level:02d}")
+                if not 0 <= pick < len(dictionary):
+                    raise InvalidProof("path", f"level {level} points outside its dictionary")
+                record = _value(dictionary, pick, f"path_{level:02d}")
+                nodes.append(SumNode(hash=record[:HASH_LEN], sums=_sums(record[HASH_LEN:], assets)))
+            paths.append(nodes)
+        leaves = tuple(
+            ProofLeaf(
+                index=_value(indices, i, "leaf_index"),
+                salt=_value(salts, i, "salt"),
+                balances=_sums(_value(balances, i, "balances"), assets),
+                path=tuple(paths[level][t] for level in range(self.root.height)),
+            )
+            for t, i in enumerate(at)
+        )
+        root = self.root
+        return InclusionProof(
+            attestation_id=root.attestation_id,
+            as_of=root.as_of,
+            assets=root.assets,
+            height=root.height,
+            account_id=account,
+            leaves=leaves,
+            root=root.root,
+            commitment=root.commitment,
+        )
+
+    def rows(self) -> Any:
+        """(row, batch, position) of every row, in order (for checks and tests)."""
+        for i in range(self._reader.num_record_batches):
+            batch = self._batch(i)
+            for j in range(batch.num_rows):
+                yield i * self.batch_rows + j, batch, j
+
+    def check_ends(self, *, name: Path) -> None:
+        """The first and last rows verified as a customer would (guards the writer)."""
+        last = self._reader.num_record_batches - 1
+        for i, j in ((0, 0), (last, self._batch(last).num_rows - 1)):
+            try:
+                self.row_text(i * self.batch_rows + j, self._batch(i), j)
+            except InvalidProof as exc:
+                raise InvalidProof("proofs container", f"writing {name}: {exc.message}") from None
+
+
+class _Lazy(Sequence[bytes]):
+    """A sequence whose items are computed on access (a binary search reads O(log n))."""
+
+    def __init__(self, length: int, item: Callable[[int], bytes]) -> None:
+        self._length, self._item = length, item
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._item(i)
+
+
+def _value(array: pa.Array, i: int, column: str) -> Any:
+    """One non-null value of a column (a null is a damaged row)."""
+    value = array[i].as_py()
+    if value is None:
+        raise InvalidProof("proofs container", f"a null value in column {column!r}")
+    return value
+
+
+def _sums(data: bytes, assets: int) -> tuple[int, ...]:
+    return tuple(
+        int.from_bytes(data[i * SUM_LEN : (i + 1) * SUM_LEN], "big") for i in range(assets)
+    )
