@@ -27,7 +27,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from attestations.build import INDEX_HEAD, binary_ids, compute_tree, default_workers
-from attestations.encoding import HASH_LEN, account_hash, commitment, tree_height
+from attestations.encoding import HASH_LEN, TAG_ACCOUNT, commitment, tree_height
+from attestations.hashing import hash_varlen
 from attestations.levels import parent_level, split_sums
 from attestations.store import TreeStore
 from verifier.base.errors import InvalidProof, SumOverflow
@@ -277,9 +278,9 @@ def audit_tree(
                 # account hashes need no secret: H(0x04 || id) for every id
                 ids = store.account_ids()  # validated: one UTF-8 id per account
                 for index in _index_blocks(index_file, index_type):
-                    names = ids.take(pa.array(index["row"].astype(np.int64))).to_pylist()
-                    expected = b"".join(account_hash(n) for n in names)
-                    if expected != index["hash"].tobytes():
+                    offsets, data = binary_ids(ids.take(pa.array(index["row"].astype(np.int64))))
+                    expected = hash_varlen(TAG_ACCOUNT, offsets, data)
+                    if expected.tobytes() != index["hash"].tobytes():
                         raise InvalidProof(
                             "index", f"{index_file}: an entry's account hash is wrong"
                         )
