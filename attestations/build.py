@@ -63,7 +63,7 @@ from attestations.encoding import (
     derive_seed,
     tree_height,
 )
-from attestations.hashing import NATIVE, hash_varlen, hmac_varlen
+from attestations.hashing import NATIVE, hash_varlen, hmac_varlen, set_thread_default
 from attestations.levels import leaf_records, pad_records, parent_level, record_width, split_sums
 from attestations.proofs import RootDocument, SumNode
 from verifier.base import safejson
@@ -298,7 +298,8 @@ def _pool(workers: int, size: int) -> Iterator[Any]:
         yield None
         return
     if POOL_KIND == "threads":
-        pool: Any = multiprocessing.pool.ThreadPool(workers)
+        # each task hashes on its own thread: the pool already keeps every core busy
+        pool: Any = multiprocessing.pool.ThreadPool(workers, set_thread_default, (1,))
     else:
         pool = multiprocessing.get_context("fork").Pool(workers)
     try:

@@ -93,6 +93,22 @@ def _pool() -> ThreadPoolExecutor:
         return _executor[pid]
 
 
+_local = threading.local()
+
+
+def set_thread_default(threads: int) -> None:
+    """Threads a batch call made from this thread uses when it names none: a pool's worker
+    thread sets 1, since its pool already keeps every core busy."""
+    _local.threads = max(1, threads)
+
+
+def _threads(threads: int | None) -> int:
+    if threads is not None:
+        return threads
+    pinned: int | None = getattr(_local, "threads", None)
+    return default_threads() if pinned is None else pinned
+
+
 def _slices(count: int, threads: int) -> list[tuple[int, int]]:
     step = -(-count // threads)
     return [(a, min(a + step, count)) for a in range(0, count, step)]
@@ -159,7 +175,7 @@ def hash_rows_into(
     def work(a: int, b: int) -> None:
         native.hash_rows(out[a:b], stride, b - a, prefix, tuple(r[a:b] for r in rows), widths)
 
-    _parallel(count, default_threads() if threads is None else threads, work)
+    _parallel(count, _threads(threads), work)
 
 
 def hash_rows(prefix: bytes, columns: Sequence[U8], *, threads: int | None = None) -> U8:
@@ -197,7 +213,7 @@ def hash_varlen(prefix: bytes, offsets: I64, data: U8, *, threads: int | None = 
     def work(a: int, b: int) -> None:
         native.hash_varlen(out[a:b], prefix, offsets[a : b + 1], data)
 
-    _parallel(count, default_threads() if threads is None else threads, work)
+    _parallel(count, _threads(threads), work)
     return out
 
 
@@ -246,5 +262,5 @@ def hmac_varlen(
     def work(a: int, b: int) -> None:
         native.hmac_varlen(out[a * parts : b * parts], key, offsets[a : b + 1], data, parts)
 
-    _parallel(count, default_threads() if threads is None else threads, work)
+    _parallel(count, _threads(threads), work)
     return out
