@@ -319,3 +319,18 @@ def test_bench_floor_counts_every_call_of_a_build() -> None:
     else:
         assert floor is not None
         assert floor["calls"] == 16
+
+
+def test_a_pool_thread_pins_its_own_batch_threads() -> None:
+    seen: list[int] = []
+
+    def worker() -> None:
+        hashing.set_thread_default(1)
+        seen.append(hashing._threads(None))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [1]
+    assert hashing._threads(None) == hashing.default_threads()  # this thread is unaffected
+    assert hashing._threads(3) == 3
