@@ -4,6 +4,7 @@ the terminal within 80 columns."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import sys
@@ -51,8 +52,11 @@ def files(tmp_path: Path) -> dict[str, Path]:
         "ok": tmp_path / "ok.toml",
         "short": tmp_path / "short.toml",
     }
-    out["report"].write_text(json.dumps(doc))
     out["statement"].write_text(STATEMENT.replace("{limit_type}", "per_occurrence"))
+    # the report evaluated this statement (por stress then takes its evaluation's cash)
+    doc["input_hashes"] = {"statement": hashlib.sha256(out["statement"].read_bytes()).hexdigest()}
+    doc["report_id"] = report_digest(doc)
+    out["report"].write_text(json.dumps(doc))
     out["ok"].write_text(HOT_ETH)
     out["short"].write_text(HOT_ETH + COLD_ETH)
     return out

@@ -7,6 +7,7 @@ refused, and the terminal names losses that back no customer.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -155,3 +156,75 @@ def test_a_report_id_not_its_digest_is_refused(
     assert r.rc == 3, r.err
     assert "edited after it was made or not a por report" in r.err_flat
     assert "report_id" in r.err_flat
+
+
+def _cash_payers(doc: dict[str, Any]) -> dict[str, str]:
+    return {p["name"]: p["available"] for p in doc["scenarios"][0]["payers"] if p["kind"] == "cash"}
+
+
+def _recorded(world: dict[str, Path]) -> None:
+    """The report as made from the world's statement (its SHA-256 recorded)."""
+    doc = json.loads(world["report"].read_text())
+    digest = hashlib.sha256(world["statement"].read_bytes()).hexdigest()
+    doc["input_hashes"] = {"statement": digest}
+    doc["report_id"] = report_digest(doc)
+    world["report"].write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    ("edit", "cash"),
+    [
+        (lambda t: t, {"trust": "5000"}),  # the report's own statement: its evaluation
+        (lambda t: t.replace('amount = "5000"', 'amount = "50"'), {"trust": "50"}),
+        (lambda t: t.replace('name = "trust"', 'name = "other"'), {"other": "5000"}),
+        (lambda t: t.replace("on_trust = true", "on_trust = false"), {}),  # not eligible
+    ],
+)
+def test_cash_comes_from_the_statement_modelled(
+    por: Any, world: dict[str, Path], tmp_path: Path, edit: Any, cash: dict[str, str]
+) -> None:
+    _recorded(world)
+    given = tmp_path / "given.toml"
+    given.write_text(edit(world["statement"].read_text()))
+    r = por(*_stress(world, "--statement", given, "--json"))
+    assert r.rc in (0, 1), r.err
+    doc = r.json()
+    assert _cash_payers(doc) == cash
+    differs = given.read_bytes() != world["statement"].read_bytes()
+    assert any("not the one the report evaluated" in w for w in doc["warnings"]) == differs
+
+
+def test_a_statement_with_less_cash_pays_less(
+    por: Any, world: dict[str, Path], tmp_path: Path
+) -> None:
+    # 40% of the hot ETH wallet = 4,000 JPY: the report's statement (cash 5,000) pays it at
+    # once; a statement holding 50 pays 50, and the rest comes later (not at once)
+    _recorded(world)
+    given = tmp_path / "given.toml"
+    given.write_text(world["statement"].read_text().replace('amount = "5000"', 'amount = "50"'))
+    s = por(*_stress(world, "--statement", given, "--json")).json()["scenarios"][0]
+    paid = {p["name"]: p["paid"] for p in s["payers"]}
+    assert paid["trust"] == "50"
+    assert s["time_to_pay_days"] != 0
+
+
+def test_a_pack_that_cannot_be_found_is_exit_3(
+    por: Any, world: dict[str, Path], tmp_path: Path
+) -> None:
+    doc = json.loads(world["report"].read_text())
+    doc["rule_pack"]["id"] = "my-own-pack"
+    doc["report_id"] = report_digest(doc)
+    world["report"].write_text(json.dumps(doc))
+    r = por("stress", "--report", world["report"], "--statement", world["statement"],
+            "--scenario", world["scenarios"])  # fmt: skip
+    assert r.rc == 3 and "rule_pack.id" in r.err_flat and "my-own-pack" in r.err_flat
+
+
+@pytest.mark.parametrize("inputs", [None, "x", {"currency": "JPY"}, {"currency": 7}])
+def test_hostile_reserve_inputs_are_exit_3(por: Any, world: dict[str, Path], inputs: Any) -> None:
+    doc = json.loads(world["report"].read_text())
+    doc["reserve_inputs"] = inputs
+    doc["report_id"] = report_digest(doc)
+    world["report"].write_text(json.dumps(doc))
+    r = por(*_stress(world))
+    assert r.rc == 3 and "reserve_inputs" in r.err_flat, r.err

@@ -105,6 +105,13 @@ def report(*, btc_held: int = 110 * BTC, eth_held: int = 1000 * ETH) -> dict[str
                 "vaultsoft",
             ),
         ],
+        "rule_pack": {"id": "jp-fsa-2026", "version": "", "name": "", "currency": "JPY"},
+        "reserve_inputs": {
+            "currency": "JPY",
+            "client_value_by_class": {"cold": "180000", "hot": "20000", "other": "0"},
+            "own_buffer_value": "0",
+            "per_asset": [],
+        },
         "reserve": {
             "eligible": {
                 "total": "5000",

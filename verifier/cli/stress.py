@@ -89,6 +89,47 @@ def _statement(statement_file: Path | None, config_file: Path | None) -> tuple[A
     return statement, digest
 
 
+def _report_pack(report: dict[str, Any], config: Path | None) -> Any:
+    """The rule pack the report names (``rule_pack.id``): the built-in pack of that id, or
+    the config's ``[reserve] pack``, whichever file has the report's ``input_hashes.pack``
+    SHA-256 (any of them when the report records none).
+
+    Raises
+    ------
+    InputError
+        Neither is the pack the report evaluated: the statement given cannot be evaluated
+        as the report's reserve was, so its cash cannot be known (exit 3).
+    """
+    from verifier.jobs.pipeline import _pack_sha256
+    from verifier.reserve.pack_file import known_packs, load_pack
+
+    named = report.get("rule_pack")
+    pack_id = named.get("id") if isinstance(named, dict) else None
+    hashes = report.get("input_hashes")
+    wanted = hashes.get("pack") if isinstance(hashes, dict) else None
+    candidates = [pack_id] if isinstance(pack_id, str) and pack_id in known_packs() else []
+    if config is not None and config.is_file():
+        from verifier.inputs.config import load_config
+
+        configured = load_config(config, need_attestation_id=False).reconcile.pack
+        if configured is not None:
+            candidates.append(str(configured))
+    for candidate in candidates:
+        try:
+            if wanted is None or _pack_sha256(candidate) == wanted:
+                return load_pack(candidate)
+        except OSError:
+            continue  # a pack file gone since: not this one
+    raise InputError(
+        "the statement given is not the one the report evaluated, and the report's rule "
+        f"pack {pack_id!r} is neither built in nor the config's [reserve] pack with the "
+        "report's input_hashes.pack: its cash cannot be evaluated (give --config naming "
+        "that pack, or the report's own statement)",
+        key="rule_pack.id",
+        value=str(pack_id)[:80],
+    )
+
+
 def _html_inputs(
     config: Path | None, db: str | None, named: list[tuple[str, Path | None]]
 ) -> list[tuple[str, Path | None]]:
@@ -190,7 +231,7 @@ def stress_cmd(
     """What if a wallet, a class of wallets or a vendor's wallets were drained tomorrow?
     Pays each scenario's loss from surplus, cash, insurance and guarantees (never netted
     across assets). Exit 0 every customer made whole, 1 not, 3 bad input."""
-    from verifier.stress.base import stress_base
+    from verifier.stress.base import reevaluate_reserve, statement_is_the_reports, stress_base
     from verifier.stress.document import stress_document
     from verifier.stress.engine import evaluate_all
     from verifier.stress.scenario import PERIL_RE, load_scenarios
@@ -216,7 +257,17 @@ def stress_cmd(
     else:
         report, source = _report_from_db(config, db)
     statement, digest = _statement(statement_file, config)
-    base = stress_base(report, statement, source=source, statement_sha256=digest)
+    reserve = None
+    if (
+        statement is not None
+        and report.get("reserve") is not None
+        and not statement_is_the_reports(report, digest)
+    ):
+        # every cash figure must come from the statement modelled: evaluate it as the
+        # report's reserve was evaluated (which deposits count, and how much)
+        pack = _report_pack(report, config)
+        reserve = reevaluate_reserve(report, statement, pack, source=source)
+    base = stress_base(report, statement, source=source, statement_sha256=digest, reserve=reserve)
     result = evaluate_all(base, scenarios)
     doc = stress_document(
         result, sweep(base, peril=peril) if do_sweep else None, generated_at=now()

@@ -11,7 +11,8 @@ the key and the value, never a traceback.
 
 A statement whose SHA-256 differs from the report's ``input_hashes.statement`` is used, with
 a warning in the result (docs/stress.md): the scenario then models the statement given, not
-the one the report evaluated.
+the one the report evaluated, and which of its cash counts comes from the report's rule pack
+evaluated again on it (`reevaluate_reserve`, called by the CLI, which finds the pack).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from verifier.base.errors import InputError
+from verifier.reserve.pack import RulePack
 from verifier.reserve.statement_model import Guarantee, InsurancePolicy, ReserveStatement
 
 MAX_UNITS = 2**256
@@ -245,9 +247,9 @@ def _as_of(r: _Reader, doc: Mapping[str, Any]) -> tuple[str, date]:
     return text, when.date()
 
 
-def _components(r: _Reader, doc: Mapping[str, Any], kind: str) -> list[tuple[str, Decimal]]:
-    """(name, eligible) of each reserve component of `kind` in the report's evaluation."""
-    reserve = doc.get("reserve")
+def _components(r: _Reader, reserve: Any, kind: str) -> list[tuple[str, Decimal]]:
+    """(name, eligible) of each reserve component of `kind` in a reserve evaluation (the
+    report's, or the one redone on the statement given)."""
     if reserve is None:
         return []
     eligible = r.obj(r.obj(reserve, "reserve").get("eligible"), "reserve.eligible")
@@ -262,12 +264,16 @@ def _components(r: _Reader, doc: Mapping[str, Any], kind: str) -> list[tuple[str
 
 
 def _cash(
-    r: _Reader, doc: Mapping[str, Any], statement: ReserveStatement | None, currency: str
+    r: _Reader,
+    doc: Mapping[str, Any],
+    statement: ReserveStatement | None,
+    currency: str,
+    reserve: Any,
 ) -> tuple[list[CashBase], list[str]]:
-    """The cash that counts: components with an eligible value above zero, with the
-    statement's amount and currency when it names the deposit."""
+    """The cash that counts: components of `reserve` with an eligible value above zero, with
+    the statement's amount and currency when it names the deposit."""
     out, notes = [], []
-    counted = _components(r, doc, "cash")
+    counted = _components(r, reserve, "cash")
     rows = {c.name: c for c in statement.cash} if statement is not None else {}
     for name, eligible in counted:
         row = rows.get(name)
@@ -287,12 +293,56 @@ def _cash(
     return out, notes
 
 
+def statement_is_the_reports(report: Mapping[str, Any], statement_sha256: str | None) -> bool:
+    """Whether the statement of SHA-256 `statement_sha256` is the one the report evaluated
+    (``input_hashes.statement``); an unknown digest on either side is not."""
+    hashes = report.get("input_hashes")
+    stated = hashes.get("statement") if isinstance(hashes, Mapping) else None
+    return statement_sha256 is not None and stated == statement_sha256
+
+
+def reevaluate_reserve(
+    report: Mapping[str, Any], statement: ReserveStatement, pack: RulePack, *, source: str
+) -> dict[str, Any]:
+    """The report's reserve evaluation redone on `statement`: `pack` (the one the report
+    names) on the report's ``reserve_inputs`` (its customer holdings by class and asset), at
+    the day the report was made (``generated_at``, else the as-of), as the reconciliation
+    evaluated it (verifier/jobs/pipeline.py `figures`). Its components decide which of the
+    statement's cash counts, so every cash figure comes from the statement modelled.
+
+    Raises
+    ------
+    InputError
+        The report has no usable ``reserve_inputs``, or the pack cannot evaluate the
+        statement (naming the file and key).
+    """
+    from verifier.reserve.positions import inputs_from_mapping
+    from verifier.reserve.rules import evaluate
+
+    r = _Reader(source)
+    doc = r.obj(report, "report")
+    raw = r.obj(doc.get("reserve_inputs"), "reserve_inputs")
+    try:
+        inputs = inputs_from_mapping(raw)
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        # InputError is a ValueError: a value the reserve inputs refuse, or a missing key
+        why = (exc.message if isinstance(exc, InputError) else repr(exc))[:120]
+        raise r.fail("reserve_inputs", f"not the holdings a por report records ({why})") from None
+    made = doc.get("generated_at")
+    try:
+        day = datetime.fromisoformat(str(made).replace("Z", "+00:00")).date()
+    except ValueError:
+        day = _as_of(r, doc)[1]
+    return evaluate(pack, statement, inputs, as_of=day).to_json()
+
+
 def stress_base(
     report: Mapping[str, Any],
     statement: ReserveStatement | None,
     *,
     source: str,
     statement_sha256: str | None = None,
+    reserve: Mapping[str, Any] | None = None,
 ) -> StressBase:
     """The base of every scenario, from a por-report-v1 document and the reserve statement.
 
@@ -307,6 +357,9 @@ def stress_base(
         The report's name in messages (a path, or ``history run 12``).
     statement_sha256:
         The statement file's SHA-256, compared with the report's ``input_hashes.statement``.
+    reserve:
+        The reserve evaluation redone on `statement` (`reevaluate_reserve`) when it is not
+        the report's; None: the report's own evaluation decides which cash counts.
 
     Raises
     ------
@@ -333,16 +386,25 @@ def stress_base(
             key="currency",
             value=statement.currency,
         )
-    cash, notes = _cash(r, doc, statement, currency)
+    evaluation = doc.get("reserve") if reserve is None else reserve
+    cash, notes = _cash(r, doc, statement, currency, evaluation)
     warnings += notes
     hashes = doc.get("input_hashes")
     stated = hashes.get("statement") if isinstance(hashes, Mapping) else None
     if statement is None:
         warnings.append("no reserve statement: insurance and guarantees are not modelled")
-    elif statement_sha256 is not None and stated is not None and stated != statement_sha256:
+    elif reserve is not None or (
+        statement_sha256 is not None and stated is not None and stated != statement_sha256
+    ):
         warnings.append(
             f"the statement {statement.path} is not the one the report evaluated "
-            f"(SHA-256 {statement_sha256[:12]}… vs input_hashes.statement {str(stated)[:12]}…)"
+            f"(SHA-256 {str(statement_sha256)[:12]}… vs input_hashes.statement "
+            f"{str(stated)[:12]}…)"
+            + (
+                ": its cash counts as the report's rule pack evaluates it"
+                if reserve is not None
+                else ""
+            )
         )
     return StressBase(
         source=source,
