@@ -35,12 +35,15 @@ phases, their workers and the steps that install the directory read best side by
 from __future__ import annotations
 
 import contextlib
+import hmac
+import itertools
 import json
 import mmap
 import multiprocessing
 import multiprocessing.pool
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -159,32 +162,71 @@ def split_balances(balances: npt.NDArray[Any], parts: int, seed: int) -> npt.NDA
     integer per account); rows are done in blocks so the temporaries stay bounded, and the
     Philox stream is drawn block after block in the same order as one draw of the whole.
     """
-    count, assets, _ = balances.shape
-    if parts == 1:
-        return balances
+    return split_stream(seed)(balances, parts)
+
+
+def split_stream(seed: int) -> Callable[[npt.NDArray[Any], int], npt.NDArray[Any]]:
+    """`split_balances` for accounts that come in chunks: one Philox stream across calls,
+    so the chunks of a whole split give exactly the bytes of splitting the whole."""
     gen = np.random.Generator(np.random.Philox(key=seed & ((1 << 128) - 1)))
-    out = np.empty((count * parts, assets, 2), dtype=">u8")
-    view = out.reshape(count, parts, assets, 2)
-    for start in range(0, count, SPLIT_BLOCK):
-        stop = min(count, start + SPLIT_BLOCK)
-        cuts = gen.integers(0, 2**64, size=(stop - start, assets, parts - 1), dtype=np.uint64)
-        cuts.sort(axis=2)
-        planes = np.ascontiguousarray(np.moveaxis(cuts, 2, 0))  # one contiguous plane per cut
-        del cuts
-        v_hi = balances[start:stop, :, 0].astype(np.uint64)
-        v_lo = balances[start:stop, :, 1].astype(np.uint64)
-        prev_hi = np.zeros_like(v_hi)
-        prev_lo = np.zeros_like(v_lo)
-        for part in range(parts):
-            if part < parts - 1:
-                p_hi, p_lo = _cut_point(v_hi, v_lo, planes[part])
-            else:
-                p_hi, p_lo = v_hi, v_lo
-            # piece = point - previous point (128-bit, with borrow; points never decrease)
-            view[start:stop, part, :, 1] = p_lo - prev_lo
-            view[start:stop, part, :, 0] = p_hi - prev_hi - (p_lo < prev_lo)
-            prev_hi, prev_lo = p_hi, p_lo
-    return out
+
+    def split(balances: npt.NDArray[Any], parts: int) -> npt.NDArray[Any]:
+        if parts == 1:
+            return balances
+        count, assets, _ = balances.shape
+        out = np.empty((count * parts, assets, 2), dtype=">u8")
+        view = out.reshape(count, parts, assets, 2)
+        for start in range(0, count, SPLIT_BLOCK):
+            stop = min(count, start + SPLIT_BLOCK)
+            _split_block(gen, balances[start:stop], view[start:stop], parts)
+        return out
+
+    return split
+
+
+def _split_block(
+    gen: np.random.Generator, balances: npt.NDArray[Any], view: npt.NDArray[Any], parts: int
+) -> None:
+    """Split one block of rows into `view` (rows, parts, assets, 2), drawing from `gen`."""
+    rows, assets, _ = balances.shape
+    cuts = gen.integers(0, 2**64, size=(rows, assets, parts - 1), dtype=np.uint64)
+    cuts.sort(axis=2)
+    planes = np.ascontiguousarray(np.moveaxis(cuts, 2, 0))  # one contiguous plane per cut
+    del cuts
+    v_hi = balances[:, :, 0].astype(np.uint64)
+    v_lo = balances[:, :, 1].astype(np.uint64)
+    prev_hi = np.zeros_like(v_hi)
+    prev_lo = np.zeros_like(v_lo)
+    for part in range(parts):
+        if part < parts - 1:
+            p_hi, p_lo = _cut_point(v_hi, v_lo, planes[part])
+        else:
+            p_hi, p_lo = v_hi, v_lo
+        # piece = point - previous point (128-bit, with borrow; points never decrease)
+        view[:, part, :, 1] = p_lo - prev_lo
+        view[:, part, :, 0] = p_hi - prev_hi - (p_lo < prev_lo)
+        prev_hi, prev_lo = p_hi, p_lo
+
+
+def pad_salt_blocks(secret: bytes, count: int, block: int = 1 << 22) -> Iterator[bytes]:
+    """`derive_pad_salts(secret, count)` in blocks of at most `block` salts: the same bytes,
+    without the whole stream in memory when the XOF can be read incrementally."""
+    if count <= block:
+        if count:
+            yield derive_pad_salts(secret, count)
+        return
+    try:
+        from cryptography.hazmat.primitives import hashes
+
+        xof = hashes.XOFHash(hashes.SHAKE256(digest_size=sys.maxsize))
+    except (ImportError, AttributeError):  # cryptography < 45: one read of the whole stream
+        whole = derive_pad_salts(secret, count)
+        for start in range(0, count, block):
+            yield whole[start * SALT_LEN : min(count, start + block) * SALT_LEN]
+        return
+    xof.update(hmac.digest(secret, b"por-mst-v1/padding", "sha256"))
+    for start in range(0, count, block):
+        yield xof.squeeze((min(count, start + block) - start) * SALT_LEN)
 
 
 def _mul64(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> tuple[Any, Any]:
@@ -322,6 +364,40 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def account_order(
+    hashes: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]
+) -> npt.NDArray[np.int64]:
+    """Account rows in ascending order of account hash (docs/spec/por-mst-v1.md §5.1).
+
+    The build numbers accounts this way, so the split, the account index and every private
+    file are the same whatever the order of the input's rows, and an external sort by
+    account hash (the streamed build) numbers them alike. Sorted on the first 8 bytes; runs
+    of equal prefixes are ordered by the whole hash. Two ids with one hash (a SHA-256
+    collision) are refused: their proofs could not be told apart.
+    """
+    keys = _salt_prefix(hashes)
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    same = np.flatnonzero(ordered[1:] == ordered[:-1])
+    del keys, ordered
+    if len(same):
+        breaks = np.flatnonzero(np.diff(same) > 1)
+        starts = np.concatenate([same[:1], same[breaks + 1]]).tolist()
+        ends = (np.concatenate([same[breaks], same[-1:]]) + 2).tolist()
+        for a, b in zip(starts, ends, strict=True):
+            run = sorted(order[a:b].tolist(), key=lambda row: hashes[row].tobytes())
+            for first, second in itertools.pairwise(run):
+                if hashes[first].tobytes() == hashes[second].tobytes():
+                    raise InputError(
+                        "two account ids have the same account hash (SHA-256 collision)",
+                        value=bytes(data[offsets[second] : offsets[second + 1]]).decode(
+                            "utf-8", "replace"
+                        ),
+                    )
+            order[a:b] = run
+    return order.astype(np.int64, copy=False)
 
 
 def leaf_order(
@@ -500,6 +576,17 @@ def totals(balances: npt.NDArray[Any]) -> list[int]:
     return out
 
 
+def _in_account_order(liabilities: Liabilities, workers: int) -> tuple[pa.Array, Any]:
+    """(account ids, balances) with the accounts in `account_order` (rows renumbered)."""
+    offsets, data = binary_ids(liabilities.account_ids)
+    hashes = hash_varlen(TAG_ACCOUNT, offsets, data, threads=workers or default_workers())
+    order = account_order(hashes, offsets, data)
+    del hashes, offsets, data
+    if np.array_equal(order, np.arange(len(order))):
+        return liabilities.account_ids, liabilities.balances
+    return liabilities.account_ids.take(pa.array(order)), liabilities.balances[order]
+
+
 def _prepare_out_dir(out_dir: Path, force: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("output path exists and is not a directory", file=str(out_dir))
@@ -540,8 +627,6 @@ def _install_dir(tmp: Path, out_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-# Long on purpose: the hot path of a 10M-leaf build, one pass from input rows to levels
-# and root; helpers per step would cost calls per leaf and hide the order of the writes.
 def build_tree(
     liabilities: Liabilities,
     out_dir: Path,
@@ -557,35 +642,19 @@ def build_tree(
     """Build the tree and store it in `out_dir` (atomically: temp dir, then rename)."""
     if liabilities.count == 0:
         raise InputError("no accounts to commit (every row was excluded?)")
-    if not 1 <= split <= 64:
-        raise InputError("--split must be between 1 and 64", value=str(split))
-    ident = attestation_id.encode("utf-8")
-    if not 1 <= len(ident) <= 256:
-        raise InputError("attestation id must be 1..256 bytes", value=attestation_id)
-    _prepare_out_dir(out_dir, force)
+    check_request(out_dir, attestation_id=attestation_id, split=split, force=force)
     for total, asset in zip(totals(liabilities.balances), liabilities.assets, strict=True):
         if total >= MAX_SUM:
             raise InputError(f"the total of {asset.code} reaches 2**128", value=str(total))
-
-    new_secret = secret_file is None or not secret_file.exists()
-    if secret_file is not None and not new_secret and _inside(secret_file, out_dir) is not None:
-        raise InputError(
-            "the secret file lies inside the output directory, which the build replaces; "
-            "keep it elsewhere",
-            file=str(secret_file),
-        )
-    secret = os.urandom(SECRET_BYTES) if new_secret else read_secret(secret_file)  # type: ignore[arg-type]
-
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    secret, new_secret = open_secret(out_dir, secret_file)
+    tmp, tree_dir = make_temp_dir(out_dir)
     try:
-        os.chmod(tmp, 0o700)
-        tree_dir = tmp / "tree"
-        tree_dir.mkdir(mode=0o700)
         assets = len(liabilities.assets)
         parts = split
         progress("split balances", 0, 1)
-        leaf_balances = split_balances(liabilities.balances, parts, derive_seed(secret, b"split"))
+        account_ids, balances = _in_account_order(liabilities, workers)
+        leaf_balances = split_balances(balances, parts, derive_seed(secret, b"split"))
+        del balances
         progress("split balances", 1, 1)
         real = liabilities.count * parts
         height = tree_height(real)
@@ -593,7 +662,7 @@ def build_tree(
         for k in range(height + 1):
             with open(tree_dir / f"level-{k:02d}.bin", "wb") as handle:
                 handle.truncate((1 << (height - k)) * width)
-        offsets, data = binary_ids(liabilities.account_ids)
+        offsets, data = binary_ids(account_ids)
         root_record, hashes, perm, height = compute_tree(
             secret=secret,
             assets=assets,
@@ -608,72 +677,27 @@ def build_tree(
         )
         progress("write index", 0, 1)
         _write_index(tree_dir, hashes, perm, parts, liabilities.count)
-        accounts_table = pa.table({"account_id": liabilities.account_ids})
+        accounts_table = pa.table({"account_id": account_ids})
         with (
             pa.OSFile(str(tree_dir / "accounts.arrow"), "wb") as sink_file,
             pa.ipc.new_file(sink_file, accounts_table.schema) as writer,
         ):
             writer.write_table(accounts_table)
         perm.astype("<u8").tofile(tree_dir / "positions.bin")
-        root_hash = root_record[:HASH_LEN]
-        root_sums = tuple(
-            (int(h) << 64) | int(lo)
-            for h, lo in zip(
-                *(
-                    x[0].tolist()
-                    for x in split_sums(np.frombuffer(root_record, np.uint8).reshape(1, -1), assets)
-                ),
-                strict=True,
-            )
-        )
-        commit = commitment(attestation_id, liabilities.assets, height, root_hash, root_sums)
-        root = RootDocument(
+        result = finish_tree(
+            tmp,
+            out_dir,
+            root_record=root_record,
+            liabilities=liabilities,
+            accounts=liabilities.count,
             attestation_id=attestation_id,
             as_of=as_of,
-            assets=liabilities.assets,
             height=height,
-            root=SumNode(hash=root_hash, sums=root_sums),
-            commitment=commit,
-            excluded=liabilities.excluded,
+            parts=parts,
+            secret=secret,
+            secret_file=secret_file,
+            new_secret=new_secret,
         )
-        if secret_file is None:
-            secret_ref = "secret.key"  # noqa: S105 - a file name, not a secret
-            write_private(tmp / secret_ref, secret.hex().encode() + b"\n")
-        else:
-            secret_ref = str(secret_file.resolve())
-        meta = {
-            "store_version": STORE_VERSION,
-            "format": FORMAT,
-            "attestation_id": attestation_id,
-            "as_of": as_of,
-            "assets": [{"code": a.code, "decimals": a.decimals} for a in liabilities.assets],
-            "height": height,
-            "accounts": liabilities.count,
-            "split": parts,
-            "leaves": real,
-            "padding": (1 << height) - real,
-            "record_width": width,
-            "secret_file": secret_ref,
-            "input_sha256": liabilities.input_sha256,
-            "commitment": commit.hex(),
-        }
-        (tree_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        for path in tree_dir.iterdir():
-            os.chmod(path, 0o600)
-        root_path = tmp / "root.json"
-        root_path.write_text(json.dumps(root.to_json(), indent=2) + "\n")
-        os.chmod(root_path, 0o644)
-        if secret_file is not None and new_secret:
-            inside = _inside(secret_file, out_dir)
-            if inside is not None:  # it moves into place with the directory
-                (tmp / inside).parent.mkdir(parents=True, exist_ok=True)
-                write_private(tmp / inside, secret.hex().encode() + b"\n")
-            else:
-                secret_file.parent.mkdir(parents=True, exist_ok=True)
-                staged = secret_file.with_name(f".{secret_file.name}.tmp-{os.getpid()}")
-                write_private(staged, secret.hex().encode() + b"\n")
-                staged.rename(secret_file)
-        _install_dir(tmp, out_dir)
         progress("write index", 1, 1)
     except SumOverflow as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -681,10 +705,120 @@ def build_tree(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return result
+
+
+def check_request(out_dir: Path, *, attestation_id: str, split: int, force: bool) -> None:
+    """Refuse a bad --split, attestation id or output directory before any work."""
+    if not 1 <= split <= 64:
+        raise InputError("--split must be between 1 and 64", value=str(split))
+    ident = attestation_id.encode("utf-8")
+    if not 1 <= len(ident) <= 256:
+        raise InputError("attestation id must be 1..256 bytes", value=attestation_id)
+    _prepare_out_dir(out_dir, force)
+
+
+def open_secret(out_dir: Path, secret_file: Path | None) -> tuple[bytes, bool]:
+    """(the master secret, whether it is new): read from `secret_file`, or made now."""
+    new_secret = secret_file is None or not secret_file.exists()
+    if secret_file is not None and not new_secret and _inside(secret_file, out_dir) is not None:
+        raise InputError(
+            "the secret file lies inside the output directory, which the build replaces; "
+            "keep it elsewhere",
+            file=str(secret_file),
+        )
+    secret = os.urandom(SECRET_BYTES) if new_secret else read_secret(secret_file)  # type: ignore[arg-type]
+    return secret, new_secret
+
+
+def make_temp_dir(out_dir: Path) -> tuple[Path, Path]:
+    """(a private temp dir beside `out_dir`, its tree/ subdirectory), both 0700."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    os.chmod(tmp, 0o700)
+    tree_dir = tmp / "tree"
+    tree_dir.mkdir(mode=0o700)
+    return tmp, tree_dir
+
+
+def finish_tree(
+    tmp: Path,
+    out_dir: Path,
+    *,
+    root_record: bytes,
+    liabilities: Liabilities,
+    accounts: int,
+    attestation_id: str,
+    as_of: str,
+    height: int,
+    parts: int,
+    secret: bytes,
+    secret_file: Path | None,
+    new_secret: bool,
+) -> BuildResult:
+    """Write root.json, meta.json and the secret beside the finished levels and index, set
+    the modes, and rename the temp dir into place. `liabilities` gives the assets, the
+    exclusions and the input hash (its columns are not read: they may be empty)."""
+    tree_dir = tmp / "tree"
+    assets = len(liabilities.assets)
+    real = accounts * parts
+    root_hash = root_record[:HASH_LEN]
+    hi, lo = split_sums(np.frombuffer(root_record, np.uint8).reshape(1, -1), assets)
+    root_sums = tuple(
+        (int(h) << 64) | int(v) for h, v in zip(hi[0].tolist(), lo[0].tolist(), strict=True)
+    )
+    commit = commitment(attestation_id, liabilities.assets, height, root_hash, root_sums)
+    root = RootDocument(
+        attestation_id=attestation_id,
+        as_of=as_of,
+        assets=liabilities.assets,
+        height=height,
+        root=SumNode(hash=root_hash, sums=root_sums),
+        commitment=commit,
+        excluded=liabilities.excluded,
+    )
+    if secret_file is None:
+        secret_ref = "secret.key"  # noqa: S105 - a file name, not a secret
+        write_private(tmp / secret_ref, secret.hex().encode() + b"\n")
+    else:
+        secret_ref = str(secret_file.resolve())
+    meta = {
+        "store_version": STORE_VERSION,
+        "format": FORMAT,
+        "attestation_id": attestation_id,
+        "as_of": as_of,
+        "assets": [{"code": a.code, "decimals": a.decimals} for a in liabilities.assets],
+        "height": height,
+        "accounts": accounts,
+        "split": parts,
+        "leaves": real,
+        "padding": (1 << height) - real,
+        "record_width": record_width(assets),
+        "secret_file": secret_ref,
+        "input_sha256": liabilities.input_sha256,
+        "commitment": commit.hex(),
+    }
+    (tree_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    for path in tree_dir.iterdir():
+        os.chmod(path, 0o600)
+    root_path = tmp / "root.json"
+    root_path.write_text(json.dumps(root.to_json(), indent=2) + "\n")
+    os.chmod(root_path, 0o644)
+    if secret_file is not None and new_secret:
+        inside = _inside(secret_file, out_dir)
+        if inside is not None:  # it moves into place with the directory
+            (tmp / inside).parent.mkdir(parents=True, exist_ok=True)
+            write_private(tmp / inside, secret.hex().encode() + b"\n")
+        else:
+            secret_file.parent.mkdir(parents=True, exist_ok=True)
+            staged = secret_file.with_name(f".{secret_file.name}.tmp-{os.getpid()}")
+            write_private(staged, secret.hex().encode() + b"\n")
+            staged.rename(secret_file)
+    _install_dir(tmp, out_dir)
     return BuildResult(
         root=root,
         out_dir=out_dir,
-        accounts=liabilities.count,
+        accounts=accounts,
         leaves=real,
         padding=(1 << height) - real,
         secret_file=(out_dir / "secret.key") if secret_file is None else secret_file,

@@ -26,6 +26,14 @@ def liabilities() -> None:
     """Build the liabilities tree, cut customer proofs, audit a tree, make sample data."""
 
 
+def _size(path: Path) -> int:
+    """The input's size in bytes, 0 when it cannot be read (the reader names the problem)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 @liabilities.command("build")
 @click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
@@ -73,6 +81,12 @@ def liabilities() -> None:
     type=click.IntRange(0, 64),
     help="Worker processes (default: one per core).",
 )
+@click.option(
+    "--out-of-core",
+    is_flag=True,
+    help="Stream the input and build on disk in bounded memory (same tree; automatic for "
+    "inputs over 2 GiB).",
+)
 @JSON_OPTION
 def liabilities_build(
     input_file: Path,
@@ -86,6 +100,7 @@ def liabilities_build(
     sum_duplicates: bool,
     force: bool,
     workers: int,
+    out_of_core: bool,
     as_json: bool,
 ) -> int:
     """Build the Merkle sum tree of INPUT (CSV or JSON Lines: account_id,asset,amount).
@@ -97,6 +112,7 @@ def liabilities_build(
     from verifier.base.outdir import guard_output
     from verifier.inputs.assets import read_assets
     from verifier.inputs.liabilities import read_liabilities
+    from verifier.inputs.liabilities_stream import STREAM_ABOVE, stream_build
 
     try:
         attestation_id.encode("utf-8")
@@ -112,25 +128,42 @@ def liabilities_build(
     )
     as_of = check_as_of(as_of) if as_of else now()
     assets = read_assets(assets_file)
+    # streamed: the same tree in bounded memory (verifier/inputs/liabilities_stream.py)
+    streamed = out_of_core or _size(input_file) > STREAM_ABOVE
     with progress_bar(True) as progress:
-        data = read_liabilities(
-            input_file,
-            assets,
-            negative=negative,
-            sum_duplicates=sum_duplicates,
-            progress=progress,
-        )
-        result = build_tree(
-            data,
-            out_dir,
-            attestation_id=attestation_id,
-            as_of=as_of,
-            split=split,
-            secret_file=secret_file,
-            force=force,
-            workers=workers,
-            progress=progress,
-        )
+        if streamed:
+            result, data = stream_build(
+                input_file,
+                assets,
+                out_dir,
+                attestation_id=attestation_id,
+                as_of=as_of,
+                split=split,
+                secret_file=secret_file,
+                force=force,
+                negative=negative,
+                sum_duplicates=sum_duplicates,
+                progress=progress,
+            )
+        else:
+            data = read_liabilities(
+                input_file,
+                assets,
+                negative=negative,
+                sum_duplicates=sum_duplicates,
+                progress=progress,
+            )
+            result = build_tree(
+                data,
+                out_dir,
+                attestation_id=attestation_id,
+                as_of=as_of,
+                split=split,
+                secret_file=secret_file,
+                force=force,
+                workers=workers,
+                progress=progress,
+            )
     doc = {
         "root_document": str(out_dir / "root.json"),
         "attestation_id": attestation_id,

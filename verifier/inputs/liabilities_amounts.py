@@ -52,12 +52,16 @@ def convert_amounts(
     asset_index: npt.NDArray[np.int16],
     assets: tuple[AssetSpec, ...],
     progress: Progress,
+    *,
+    check_totals: bool = True,
 ) -> tuple[Limbs, Limbs, npt.NDArray[np.bool_]]:
     """(high 64 bits, low 64 bits, is negative) of every row's amount in base units.
 
     For a negative amount, hi and lo hold the low 128 bits of its two's complement. The
     heavy column work runs on both cores (Arrow kernels release the GIL); at most two
     assets are converted at a time, so a 256-bit column per asset never piles up.
+    `check_totals=False` leaves the per-asset totals to the caller (the streamed reader
+    adds them up across batches).
     """
     exact, pending = _checked_text(source, pool, amounts, asset_index, assets, progress)
     rows = len(amounts)
@@ -74,7 +78,7 @@ def convert_amounts(
             raise _explain_cast(source, exact, np.flatnonzero(asset_index == a), spec) from None
         if not len(where):
             continue
-        neg = _checked_range(source, amounts, where, limbs, spec)
+        neg = _checked_range(source, amounts, where, limbs, spec, check_totals)
         hi[where] = limbs[:, 1]
         lo[where] = limbs[:, 0]
         is_negative[where] = neg
@@ -130,7 +134,12 @@ def _convert(
 
 
 def _checked_range(
-    source: Source, amounts: pa.ChunkedArray, where: Rows, limbs: Limbs, spec: AssetSpec
+    source: Source,
+    amounts: pa.ChunkedArray,
+    where: Rows,
+    limbs: Limbs,
+    spec: AssetSpec,
+    check_total: bool = True,
 ) -> npt.NDArray[np.bool_]:
     """Which of an asset's rows are negative, once each amount and the asset's total are
     found below 2**128 in magnitude (else `InputError` naming the row)."""
@@ -148,7 +157,8 @@ def _checked_range(
             int(where[bad]),
             amounts[int(where[bad])].as_py(),
         )
-    _check_total(source, where, limbs, neg, spec)
+    if check_total:
+        _check_total(source, where, limbs, neg, spec)
     return neg
 
 

@@ -19,6 +19,20 @@ from verifier.inputs.liabilities_lines import COLUMNS, Source, csv_fields_unlimi
 
 def read_csv_table(source: Source) -> pa.Table:
     """The file's rows as string columns, or `InputError` naming the header or a line."""
+    read, parse, convert = csv_options(source)
+    try:
+        return pa_csv.read_csv(
+            source.path, read_options=read, parse_options=parse, convert_options=convert
+        )
+    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        raise _diagnose(source, exc) from exc
+
+
+def csv_options(
+    source: Source,
+) -> tuple[pa_csv.ReadOptions, pa_csv.ParseOptions, pa_csv.ConvertOptions]:
+    """Arrow's options for the rows, once the header (line 1) is found to name the three
+    columns; shared by the whole-file and the streamed (liabilities_stream.py) readers."""
     name = str(source.path)
     with source.path.open("rb") as handle:
         # bounded: a file without \n (CR-only line ends) must not be read whole here
@@ -35,20 +49,16 @@ def read_csv_table(source: Source) -> pa.Table:
             line=1,
             value=header,
         )
-    try:
-        return pa_csv.read_csv(
-            source.path,
-            # the header's own names, trimmed (a header "account_id, asset, amount" is fine)
-            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pa_csv.ParseOptions(newlines_in_values=False),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={c: pa.string() for c in COLUMNS},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowException) as exc:
-        raise _diagnose(source, exc) from exc
+    return (
+        # the header's own names, trimmed (a header "account_id, asset, amount" is fine)
+        pa_csv.ReadOptions(column_names=names, skip_rows=1),
+        pa_csv.ParseOptions(newlines_in_values=False),
+        pa_csv.ConvertOptions(
+            column_types={c: pa.string() for c in COLUMNS},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
 
 
 def _diagnose(source: Source, exc: Exception) -> InputError:
