@@ -122,7 +122,19 @@ def report(*, btc_held: int = 110 * BTC, eth_held: int = 1000 * ETH) -> dict[str
                         "amount": "5000",
                         "eligible": "5000",
                         "gates": [],
-                    }
+                    },
+                    # the policy passed every gate about itself; how much of it counts
+                    # towards the reserve (the cap) does not limit what it pays
+                    {
+                        "kind": "insurance",
+                        "name": "crime",
+                        "amount": "20000",
+                        "eligible": "0",
+                        "gates": [
+                            {"gate": g, "passed": True, "reason": ""}
+                            for g in ("insurer", "in force", "term", "notice", "deductible")
+                        ],
+                    },
                 ],
             }
         },

@@ -29,14 +29,16 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stress_fixture import BTC, base, scenario
+from stress_fixture import BTC, base, report, scenario, statement
 
-from verifier.stress.engine import ScenarioResult, _pro_rata, evaluate
+from verifier.stress.base import StressBase, stress_base
+from verifier.stress.engine import Payer, ScenarioResult, _pro_rata, evaluate
 from verifier.stress.scenario import Scenario
 
 FROZEN = """
@@ -191,3 +193,56 @@ def test_growing_a_share_never_lowers_the_uncovered_value(
     # each money payer's buy-back floors to whole units: one base unit per asset per payer
     slack = 3 * (Decimal("0.00001") + Decimal("1e-16"))
     assert after >= before - slack
+
+
+# ----------------------------------------------------------------------------- insurance gates
+
+HOT_ETH = '[[scenarios.shocks]]\nkind = "loss"\nwallet = "ethereum.wallets[1]"\n'
+
+
+def _with_gates(gates: list[dict[str, object]] | None) -> StressBase:
+    """The fixture with the crime policy's component given these gates (None: no component)."""
+    doc = report()
+    components = doc["reserve"]["eligible"]["components"]
+    crime = next(c for c in components if c["kind"] == "insurance")
+    if gates is None:
+        components.remove(crime)
+    else:
+        crime["gates"] = gates
+    return stress_base(doc, statement(), source="report.json")
+
+
+def _crime(r: ScenarioResult) -> Payer:
+    return next(p for p in r.payers if p.kind == "insurance")
+
+
+@pytest.mark.parametrize("gate", ["insurer", "in force", "term", "notice", "perils", "deductible"])
+def test_a_policy_that_failed_a_gate_about_itself_pays_nothing(gate: str) -> None:
+    # all hot ETH, 10,000: cash 5,000; the policy would owe 8,000 (test_stress_engine); it
+    # failed a gate, so the guarantee (10,000, 5 days) pays the other 5,000
+    b = _with_gates([{"gate": gate, "passed": False, "reason": "why"}])
+    r = evaluate(b, scenario(HOT_ETH))
+    crime = _crime(r)
+    assert crime.available == 0 and crime.paid == 0
+    assert crime.notes == (f"failed the reserve evaluation's {gate} gate (why): pays nothing",)
+    guarantee = next(p for p in r.payers if p.kind == "guarantee")
+    assert guarantee.paid == 5000 and r.made_whole and r.time_to_pay_days == 5
+
+
+@pytest.mark.parametrize("gate", ["horizon", "currency"])
+def test_gates_about_what_counts_do_not_stop_payment(gate: str) -> None:
+    r = evaluate(_with_gates([{"gate": gate, "passed": False, "reason": "x"}]), scenario(HOT_ETH))
+    assert _crime(r).available == 8000 and _crime(r).paid == 5000
+
+
+def test_a_policy_the_evaluation_does_not_hold_pays_nothing() -> None:
+    crime = _crime(evaluate(_with_gates(None), scenario(HOT_ETH)))
+    assert crime.paid == 0 and crime.notes == ("not in the reserve evaluation: pays nothing",)
+
+
+def test_no_evaluation_at_all_keeps_the_engines_own_checks() -> None:
+    doc = report()
+    doc["reserve"] = None
+    b = stress_base(doc, statement(), source="report.json")
+    assert b.policy_gates is None
+    assert _crime(evaluate(b, scenario(HOT_ETH))).paid == 5000

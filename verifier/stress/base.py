@@ -103,6 +103,10 @@ class StressBase:
     """Reporting-currency units per unit of each statement currency."""
     has_statement: bool = False
     warnings: tuple[str, ...] = ()
+    policy_gates: Mapping[str, tuple[tuple[str, str], ...]] | None = None
+    """Per insurance policy in the reserve evaluation, the gates about the policy it
+    failed (gate, reason); a policy missing from it is not evaluated. None: no evaluation
+    (the engine's own in-force check only)."""
 
     def asset(self, code: str) -> AssetBase | None:
         """The asset `code`, or None."""
@@ -260,6 +264,34 @@ def _components(r: _Reader, reserve: Any, kind: str) -> list[tuple[str, Decimal]
         if row.get("kind") == kind:
             name = r.text(row, "name", key)
             out.append((name, r.decimal(row.get("eligible"), f"{key}.eligible")))
+    return out
+
+
+POLICY_GATES = frozenset(("insurer", "in force", "term", "notice", "perils", "deductible"))
+"""The evaluation's gates about an insurance policy itself: one failed, and the policy pays
+nothing in a scenario. Not the regulatory cap on how much insurance counts (θ·R), nor the
+currency or horizon gates, which say what counts towards the reserve, not what is paid."""
+
+
+def _policy_gates(r: _Reader, reserve: Any) -> dict[str, tuple[tuple[str, str], ...]] | None:
+    """Per insurance component of `reserve`, its failed `POLICY_GATES` (None: no reserve)."""
+    if reserve is None:
+        return None
+    eligible = r.obj(r.obj(reserve, "reserve").get("eligible"), "reserve.eligible")
+    out: dict[str, tuple[tuple[str, str], ...]] = {}
+    for i, c in enumerate(r.items(eligible.get("components"), "reserve.eligible.components")):
+        key = f"reserve.eligible.components[{i}]"
+        row = r.obj(c, key)
+        if row.get("kind") != "insurance":
+            continue
+        failed = []
+        for j, g in enumerate(r.items(row.get("gates", []), f"{key}.gates")):
+            gate = r.obj(g, f"{key}.gates[{j}]")
+            name = r.text(gate, "gate", f"{key}.gates[{j}]")
+            if name in POLICY_GATES and gate.get("passed") is not True:
+                reason = gate.get("reason")
+                failed.append((name, reason if isinstance(reason, str) else ""))
+        out[r.text(row, "name", key)] = tuple(failed)
     return out
 
 
@@ -421,6 +453,7 @@ def stress_base(
         fx=dict(statement.fx) if statement is not None else {},
         has_statement=statement is not None,
         warnings=tuple(warnings),
+        policy_gates=_policy_gates(r, evaluation),
     )
 
 

@@ -461,6 +461,22 @@ def _class_share(
     return Decimal(1), None
 
 
+def _gate_refusal(base: StressBase, policy: InsurancePolicy) -> str | None:
+    """Why `policy` pays nothing because the reserve evaluation did not pass it (None: it
+    did, or there is no evaluation). As cash pays only when eligible, a policy pays only
+    when the gates about the policy itself passed (verifier.stress.base.POLICY_GATES); the
+    regulatory cap on how much insurance counts is not a payment limit."""
+    if base.policy_gates is None:
+        return None
+    failed = base.policy_gates.get(policy.name)
+    if failed is None:
+        return "not in the reserve evaluation: pays nothing"
+    if not failed:
+        return None
+    gate, reason = failed[0]
+    return f"failed the reserve evaluation's {gate} gate ({reason}): pays nothing"
+
+
 def insurance_claims(
     base: StressBase,
     market: Shocked,
@@ -472,6 +488,9 @@ def insurance_claims(
     """What `policy` owes for the scenario: per event, min(limit left, max(0, covered −
     deductible)); a per-occurrence limit is fresh each event, an aggregate one shared."""
     notes: list[str] = []
+    refused = _gate_refusal(base, policy)
+    if refused is not None:
+        return ZERO, [refused], []
     if not policy.start <= base.as_of_date < policy.end:
         return ZERO, [f"not in force on {base.as_of_date} ({policy.start} to {policy.end})"], []
     if policy.name in market.insurer_delay and market.insurer_delay[policy.name] is None:
