@@ -37,15 +37,20 @@ I64 = npt.NDArray[np.int64]
 THREAD_MIN_ROWS = 4096
 
 
-def _load_native() -> ModuleType | None:
-    if os.environ.get("POR_NATIVE", "1").strip() == "0":
-        return None
+def native_module() -> ModuleType | None:
+    """The extension whether or not it is in use (`por bench` times the floor with it)."""
     try:
         from attestations import _sha256batch  # type: ignore[attr-defined]
     except ImportError:
         return None
     module: ModuleType = _sha256batch
     return module
+
+
+def _load_native() -> ModuleType | None:
+    if os.environ.get("POR_NATIVE", "1").strip() == "0":
+        return None
+    return native_module()
 
 
 NATIVE: ModuleType | None = _load_native()
