@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stress_fixture import BTC, base, report, scenario, statement
 
+from verifier.base.errors import InputError
 from verifier.stress.base import StressBase, stress_base
 from verifier.stress.engine import Payer, ScenarioResult, _pro_rata, evaluate
 from verifier.stress.scenario import Scenario
@@ -246,3 +247,30 @@ def test_no_evaluation_at_all_keeps_the_engines_own_checks() -> None:
     b = stress_base(doc, statement(), source="report.json")
     assert b.policy_gates is None
     assert _crime(evaluate(b, scenario(HOT_ETH))).paid == 5000
+
+
+# ----------------------------------------------------------------------------- worthless
+
+
+@pytest.mark.parametrize(
+    ("shock", "key"),
+    [
+        ('kind = "price"\nasset = "BTC"\nchange = "-1"\n', "scenarios[0].shocks[0].change"),
+        ('kind = "depeg"\nasset = "ETH"\nchange = "-1.5"\n', "scenarios[0].shocks[0].change"),
+        ('kind = "price"\nasset = "BTC"\nchange = -1\n', "scenarios[0].shocks[0].change"),
+        ('kind = "price"\nasset = "BTC"\nprice = "0"\n', "scenarios[0].shocks[0].price"),
+        ('kind = "price"\nasset = "BTC"\nprice = 0\n', "scenarios[0].shocks[0].price"),
+    ],
+)
+def test_a_price_of_zero_is_refused_naming_the_shock(shock: str, key: str) -> None:
+    # a zero price valued the loss at 0 and read "NOT made whole: 0.00 JPY uncovered"
+    with pytest.raises(InputError) as caught:
+        scenario("[[scenarios.shocks]]\n" + shock)
+    assert caught.value.key == key and "a price of zero" in caught.value.message
+
+
+def test_a_near_total_collapse_is_modelled() -> None:
+    r = evaluate(
+        base(), scenario('[[scenarios.shocks]]\nkind = "price"\nasset = "BTC"\nchange = "-0.99"\n')
+    )
+    assert next(a for a in r.assets if a.code == "BTC").price_after == Decimal(10)

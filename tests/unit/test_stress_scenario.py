@@ -55,7 +55,7 @@ def test_shock_as_json_is_normalised() -> None:
         (
             'kind = "price"\nasset = "BTC"\nchange = "-1.5"\n',
             "scenarios[0].shocks[0].change",
-            "at least -1",
+            "above -1",
         ),
         ('kind = "price"\nasset = "BTC"\nchange = "NaN"\n', "scenarios[0].shocks[0].change", ""),
         ('kind = "insurer_default"\npays = "some"\n', "scenarios[0].shocks[0].pays", "none"),

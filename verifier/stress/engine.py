@@ -185,9 +185,15 @@ def _new_price(shock: Shock, before: Decimal) -> Decimal:
     """The price after a price or depeg shock: absolute, or ``before × (1 + change)``."""
     price = shock.get("price")
     if price is not None:
-        return Decimal(price)
-    with localcontext(EXACT):
-        return before * (1 + Decimal(shock.get("change")))
+        after = Decimal(price)
+    else:
+        with localcontext(EXACT):
+            after = before * (1 + Decimal(shock.get("change")))
+    if after <= 0:  # the file check refuses change <= -1 and price <= 0; a price of 0 before
+        from verifier.stress.scenario import NOT_WORTHLESS
+
+        raise _fail(shock, NOT_WORTHLESS.format(what="leaves a price of zero"), after)
+    return after
 
 
 def shocked_market(base: StressBase, scenario: Scenario) -> Shocked:

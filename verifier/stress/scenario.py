@@ -66,12 +66,19 @@ def _wallet_class(value: object) -> str:
     return str(value)
 
 
+NOT_WORTHLESS = (
+    "{what}: a price of zero (or less) is refused — a coin worth nothing cannot be bought "
+    "back and its loss would value at 0, so the scenario would read as covered; model a "
+    'collapse as a change just above -1 (e.g. "-0.99")'
+)
+
+
 def _change(value: object) -> Decimal:
     from verifier.inputs.file_schemas import decimal_value
 
     change = decimal_value(value, "change")
-    if change < -1:
-        raise fault("change must be at least -1 (a price cannot fall below zero)", change)
+    if change <= -1:
+        raise fault(NOT_WORTHLESS.format(what="change must be above -1"), change)
     return change
 
 
@@ -90,10 +97,11 @@ Change = Annotated[
     Check(
         _change,
         {
-            "description": 'A relative price move, at least -1 ("-0.30": 30% down)',
+            "description": 'A relative price move, above -1 ("-0.30": 30% down); a price '
+            "of zero or less is refused",
             "anyOf": [
                 {"type": "string", "pattern": r"^\s*[+-]?[0-9](_?[0-9])*(\.[0-9](_?[0-9])*)?\s*$"},
-                {"type": "integer", "minimum": -1},
+                {"type": "integer", "minimum": 0},
             ],
         },
     ),
@@ -136,7 +144,7 @@ class ShockRow(FileModel):
     )
     change: Change | None = Field(None, description='price: relative move, e.g. "-0.30"')
     price: Amount | None = Field(
-        None, description="price, depeg: the new price per whole unit, reporting currency"
+        None, description="price, depeg: the new price per whole unit, reporting currency (above 0)"
     )
     policy: Text | None = Field(None, description="insurer_default: the policy's name")
     insurer: Text | None = Field(None, description="insurer_default: every policy of this insurer")
@@ -248,6 +256,15 @@ def _shock_problems(file: str, key: str, row: ShockRow) -> list[InputError]:
         )
     if row.kind in ("price", "depeg") and row.asset is None:
         out.append(InputError(f"a {row.kind} shock needs asset", file=file, key=f"{key}.asset"))
+    if row.kind in ("price", "depeg") and row.price is not None and row.price <= 0:
+        out.append(
+            InputError(
+                NOT_WORTHLESS.format(what="price must be above 0"),
+                file=file,
+                key=f"{key}.price",
+                value=fmt_decimal(row.price),
+            )
+        )
     if row.kind in ("price", "depeg") and (row.change is None) == (row.price is None):
         out.append(InputError("give change or price (one of them)", file=file, key=f"{key}.price"))
     if row.kind == "insurer_default" and (row.pays is None) == (row.delay_days is None):
