@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -66,6 +67,9 @@ from verifier.base.outdir import guard_output
 
 CONTAINER_FORMAT = "por-proofs-v1"
 METADATA_KEY = b"por-proofs"
+CHECKSUM_KEY = b"por-proofs-sha256"
+"""SHA-256 (hex) of the metadata's bytes: the root document's `as_of` is bound by no
+commitment, so damage to it would otherwise go unnoticed."""
 BATCH = 65_536
 """Rows per record batch: the unit of writing and of a lookup's last search."""
 SUBTREE = 1 << 16
@@ -117,7 +121,9 @@ def container_schema(root: RootDocument, split: int, accounts: int) -> pa.Schema
         "batch_rows": BATCH,
         "root_document": root.to_json(),
     }
-    return pa.schema(fields, metadata={METADATA_KEY: json.dumps(meta).encode()})
+    text = json.dumps(meta).encode()
+    digest = hashlib.sha256(text).hexdigest().encode()
+    return pa.schema(fields, metadata={METADATA_KEY: text, CHECKSUM_KEY: digest})
 
 
 def _fixed(values: npt.NDArray[Any], size: int) -> pa.Array:
@@ -401,6 +407,9 @@ class ProofContainer:
         raw = (schema.metadata or {}).get(METADATA_KEY)
         if raw is None:
             raise self._damaged(f"no {METADATA_KEY.decode()} metadata: not a por proofs container")
+        digest = (schema.metadata or {}).get(CHECKSUM_KEY)
+        if digest != hashlib.sha256(raw).hexdigest().encode():
+            raise self._damaged(f"the metadata does not match its {CHECKSUM_KEY.decode()}")
         meta = safejson.loads(raw, source=f"{self.path} (metadata)")
         if not isinstance(meta, dict) or meta.get("format") != CONTAINER_FORMAT:
             raise self._damaged(f"metadata format is not {CONTAINER_FORMAT}")

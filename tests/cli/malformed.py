@@ -1352,6 +1352,16 @@ def _unverified_proofs(work: Path, root_file: Path) -> list[str]:
     from attestations.proofs import parse_proof, parse_root_document, verify_proof
 
     root = parse_root_document(json.loads(root_file.read_text()))
+    if (work / "proofs.arrow").is_file():  # issue 16: every row of a written container
+        from attestations.proof_container import ProofContainer
+
+        try:
+            opened = ProofContainer(work / "proofs.arrow")
+            for row, batch, j in opened.rows():
+                text = opened.row_text(row, batch, j)
+                verify_proof(parse_proof(json.loads(text)), published_root=root)
+        except Exception as exc:  # any failure to verify is the finding
+            return [f"wrote a proofs container that does not verify ({type(exc).__name__})"]
     files = [work / "p.json", *sorted((work / "proofs").glob("*.json"))]
     for path in files:
         if not path.is_file():

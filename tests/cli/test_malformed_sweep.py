@@ -283,6 +283,11 @@ def build_world(base: Path) -> None:
     (base / "paid" / "paid.csv").write_text(PAID)
     (base / "proofs").mkdir()
     _por("liabilities", "proof", str(base / "tree"), "alice", "-o", str(base / "proofs/alice.json"))
+    # issue 16: every proof in one container, for `proof --from`
+    _por(
+        "liabilities", "proof", "--tree", str(base / "tree"), "--all",
+        "--out", str(base / "container" / "proofs.arrow"),
+    )  # fmt: skip
     shutil.copy(base / "tree" / "root.json", base / "proofs" / "root.json")
     shutil.copytree(FIXTURES / "samples", base / "samples")
     shutil.copytree(FIXTURES / "sweep", base / "sweep")
@@ -765,6 +770,68 @@ def all_targets(world: Path) -> dict[str, Target]:
             ),
             examples=20,
             fuzz_options=False,
+            post="proofs-verify",
+        )
+    )
+    # issue 16: every proof into one container, and one proof read back from it
+    targets.append(
+        Target(
+            "liabilities proof --all --out",
+            ("liabilities", "proof", "--tree", "{tree}", "--all", "--out", "{work}/proofs.arrow"),
+            ("tree",),
+            {"tree": Slot("dir", "tree")},
+            tuple(
+                [c for c in tree_cases if c.where != "subprocess"][::3]
+                + [replace(c, expect=None) for c in tree_specials]
+                + secret_flags
+                + [
+                    _set("--out", "{work}/tree/root.json"),
+                    _set("--out", "{work}/tree"),
+                    _set("--out", "{work}/tree/tree/p.arrow"),
+                    _set("--out", "{work}"),
+                    _set("--out", "/proc/sweep/p.arrow", infra=True),
+                    _labelled("--all without --out", ("drop", "--out")),
+                    _labelled("--out-dir beside --out", ("set", "--out-dir", "{work}/d")),
+                ]
+            ),
+            examples=20,
+            fuzz_options=False,
+            post="proofs-verify",
+        )
+    )
+    container = data("container/proofs.arrow")
+    targets.append(
+        Target(
+            "liabilities proof --from",
+            (
+                "liabilities", "proof", "--from", "{container}", "--account", "alice",
+                "-o", "{work}/p.json",
+            ),  # fmt: skip
+            ("container",),
+            {"container": Slot("bin", "container/proofs.arrow")},
+            (
+                Case("container:empty", slot="container", content=b""),
+                Case("container:truncated", slot="container", content=container[:-100]),
+                Case("container:half", slot="container", content=container[: len(container) // 2]),
+                Case("container:junk", slot="container", content=b"ARROW1\x00\x00" + b"\x00" * 80),
+                *[
+                    Case(
+                        f"container:byte-{at}-flipped",
+                        slot="container",
+                        content=_flip(container, at),
+                    )
+                    for at in range(0, len(container), max(1, len(container) // 40))
+                ],
+                Case("container:missing", slot="container", action="missing"),
+                Case("container:directory", slot="container", action="dir"),
+                Case("container:devnull", slot="container", action="devnull"),
+                Case("--account=nobody", edits=(("set", "--account", "nobody"),)),
+                _set("-o", "{work}/container/proofs.arrow"),
+                _set("-o", "/proc/sweep/p.json", infra=True),
+                _labelled("--from with --tree", ("set", "--tree", "{work}")),
+                _labelled("--from with --all", ("flag", "--all")),
+            ),
+            examples=30,
             post="proofs-verify",
         )
     )
@@ -1848,6 +1915,8 @@ TARGET_NAMES = (
     "liabilities build (jsonl)",
     "liabilities proof",
     "liabilities proof --all",
+    "liabilities proof --all --out",
+    "liabilities proof --from",
     "liabilities audit",
     "stress",
     "insolvency claims",

@@ -4,6 +4,7 @@ the row, the level or the column) and never yields a proof that does not verify.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -144,6 +145,11 @@ def container(tmp_path: Path) -> tuple[Path, Path]:
     return tree, tmp_path / "p.arrow"
 
 
+def _meta(text: bytes) -> dict[bytes, bytes]:
+    """Container metadata with its checksum, so the deeper checks are reached."""
+    return {b"por-proofs": text, b"por-proofs-sha256": hashlib.sha256(text).hexdigest().encode()}
+
+
 def _rewrite(path: Path, change) -> None:
     """Read the container whole, change its table, write it back as the writer would."""
     reader = pa.ipc.open_file(pa.BufferReader(path.read_bytes()))
@@ -207,7 +213,7 @@ def test_another_root_document_is_refused(container):
     def change(table, schema):
         meta = json.loads(schema.metadata[b"por-proofs"])
         meta["root_document"]["root"]["sums"][0] = "1"
-        return table, schema.with_metadata({b"por-proofs": json.dumps(meta).encode()})
+        return table, schema.with_metadata(_meta(json.dumps(meta).encode()))
 
     _rewrite(path, change)
     with pytest.raises(InvalidProof, match=r"root_document.*commitment"):
@@ -230,10 +236,28 @@ def test_another_root_document_is_refused(container):
         ),
         (lambda t, s: (t, s.with_metadata({})), "no por-proofs metadata"),
         (
-            lambda t, s: (t, s.with_metadata({b"por-proofs": b'{"format": "x"}'})),
+            lambda t, s: (t, s.with_metadata(_meta(b'{"format": "x"}'))),
             "metadata format is not por-proofs-v1",
         ),
-        (lambda t, s: (t, s.with_metadata({b"por-proofs": b"[1, 2"})), "metadata"),
+        (lambda t, s: (t, s.with_metadata(_meta(b"[1, 2"))), "metadata"),
+        (
+            lambda t, s: (t, s.with_metadata({**s.metadata, b"por-proofs-sha256": b"0" * 64})),
+            "does not match its por-proofs-sha256",
+        ),
+        (
+            lambda t, s: (
+                t,
+                s.with_metadata(
+                    {
+                        **s.metadata,
+                        b"por-proofs": s.metadata[b"por-proofs"].replace(
+                            b'"as_of": "t"', b'"as_of": "u"'
+                        ),
+                    }
+                ),
+            ),
+            "does not match its por-proofs-sha256",
+        ),
     ],
 )
 def test_a_changed_schema_or_metadata_is_refused(container, change, message):
