@@ -401,11 +401,11 @@ def render(result: dict[str, Any]) -> None:
     out.print(f"floor: {result['floor']['calls']:,} sha256 calls")
     floor2 = result.get("floor_openssl_2core")
     if floor2:
-        ratios = result["ratio_to_openssl_2core"]
+        ratios = {k: f"{v:.2f}" if v else "-" for k, v in result["ratio_to_openssl_2core"].items()}
         out.print(
             f"OpenSSL floor, {floor2['threads']} cores: {floor2['seconds']:.3f} s; "
-            f"build_total {ratios['build_total']} x, build_tree {ratios['build_tree']} x, "
-            f"audit {ratios['audit']} x that floor"
+            f"build_total {ratios['build_total']} ×, build_tree {ratios['build_tree']} ×, "
+            f"audit {ratios['audit']} × that floor"
         )
     hashing_info = result["hashing"]
     out.print(
