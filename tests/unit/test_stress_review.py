@@ -23,6 +23,7 @@ hot wallets, excludes insider, deductible 2,000):
 
 from __future__ import annotations
 
+import io
 import itertools
 import sys
 from collections import Counter
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stress_fixture import BTC, base, report, scenario, statement
 
+from verifier.base.console import PorConsole
 from verifier.base.errors import InputError
 from verifier.stress.base import StressBase, stress_base
 from verifier.stress.engine import Payer, ScenarioResult, _pro_rata, evaluate
@@ -274,3 +276,93 @@ def test_a_near_total_collapse_is_modelled() -> None:
         base(), scenario('[[scenarios.shocks]]\nkind = "price"\nasset = "BTC"\nchange = "-0.99"\n')
     )
     assert next(a for a in r.assets if a.code == "BTC").price_after == Decimal(10)
+
+
+# ----------------------------------------------------------------------------- the terminal
+
+
+def _with_own_buffer() -> StressBase:
+    """The fixture plus an own buffer of 12 BTC (the rule: at least the 10 hot BTC of
+    customers) and a custodial wallet of 3 BTC the report did not count."""
+    from stress_fixture import wallet
+
+    doc = report()
+    doc["wallets"] += [
+        wallet("bitcoin.wallets[2]", "own-buffer", "cold", "bitcoin", "bc1own",
+               {"BTC": 12 * BTC}, None, counted_as="own buffer"),
+        wallet("bitcoin.wallets[3]", "custodian", "custodial", "bitcoin", "bc1cust",
+               {"BTC": 3 * BTC}, None, counted_as="excluded: custodial"),
+    ]  # fmt: skip
+    doc["reserve"]["checks"] = [{"check": "own_buffer:BTC", "passed": True}]
+    doc["reserve_inputs"]["per_asset"] = [
+        {"code": "BTC", "own_buffer_units": str(12 * BTC), "hot_units": str(10 * BTC)}
+    ]
+    return stress_base(doc, statement(), source="report.json")
+
+
+def _terminal(b: StressBase, shocks: str) -> str:
+    from verifier.stress.document import stress_document
+    from verifier.stress.engine import evaluate_all
+    from verifier.stress.terminal import render_stress
+
+    doc = stress_document(evaluate_all(b, [scenario(shocks)]), generated_at="t")
+    console = PorConsole(file=io.StringIO(), width=80, highlight=False, soft_wrap=True)
+    render_stress(doc, console)
+    return console.file.getvalue()  # type: ignore[attr-defined,no-any-return]
+
+
+def test_losses_backing_no_customer_are_shown() -> None:
+    loss = '[[scenarios.shocks]]\nkind = "loss"\nlabel = "{}"\nshare = "{}"\n'
+    text = " ".join(
+        _terminal(
+            _with_own_buffer(), loss.format("own-buffer", "0.1") + loss.format("custodian", "1")
+        ).split()
+    )
+    assert "not customer backing" in text
+    assert "BTC 1.20000000 in own-buffer (own buffer)" in text
+    assert "BTC 3.00000000 in custodian (excluded: custodial)" in text
+    assert "own-buffer rule" not in text  # 10.8 own BTC left >= 10 hot customer BTC
+
+
+def test_a_drained_own_buffer_says_the_rule_would_fail() -> None:
+    shock = '[[scenarios.shocks]]\nkind = "loss"\nlabel = "own-buffer"\nshare = "0.5"\n'
+    text = " ".join(_terminal(_with_own_buffer(), shock).split())
+    assert "own buffer drained: BTC 6.00000000 of own coins left against 10.00000000" in text
+    assert "the own-buffer rule (Japan's same-type own coins) would fail" in text
+
+
+def test_payer_lines_wrap_under_their_text() -> None:
+    from dataclasses import replace
+
+    b = base()
+    b = replace(b, policies=tuple(replace(p, claim_days=None) for p in b.policies))
+    lines = _terminal(b, HOT_ETH).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  3. insurance crime"))
+    assert lines[at + 1].startswith("     ") and not lines[at + 1].startswith("      ")
+    assert "claim_days" in lines[at + 1] + lines[at + 2]
+
+
+def test_no_claim_period_note_only_for_a_policy_that_paid() -> None:
+    from dataclasses import replace
+
+    b = base()
+    b = replace(b, policies=tuple(replace(p, claim_days=None) for p in b.policies))
+    note = "the policy states no claim period (claim_days)"
+    small = evaluate(b, scenario(HOT_ETH + 'share = "0.4"\n'))  # cash alone pays 4,000
+    assert note not in _crime(small).notes and small.time_to_pay_days == 0
+    large = evaluate(b, scenario(HOT_ETH))  # the policy pays 5,000
+    assert note in _crime(large).notes and large.time_to_pay_days is None
+
+
+def test_html_time_to_pay_is_not_doubled() -> None:
+    from verifier.stress.html import _note_rest
+
+    assert _note_rest("at once", "at once (surplus and cash)") == "surplus and cash"
+    assert _note_rest("30 days", "30 days (insurance crime)") == "insurance crime"
+    assert (
+        _note_rest("30 days", "30 days (insurance crime); the uncovered part is never paid")
+        == "insurance crime; the uncovered part is never paid"
+    )
+    assert _note_rest("not stated", "unknown: crime states no period") == (
+        "unknown: crime states no period"
+    )

@@ -17,6 +17,7 @@ evaluated again on it (`reevaluate_reserve`, called by the CLI, which finds the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -43,6 +44,10 @@ class AssetBase:
     """Owed, base units (the tree's root sum)."""
     holdings: int
     """Counted customer backing, base units (``assets[].holdings``)."""
+    own_buffer: tuple[int, int] | None = None
+    """The rule pack's own-buffer rule (Japan's same-type own coins) for this asset: (own
+    buffer units, customer units outside cold storage it must match) as the report's
+    evaluation checked it; None when the pack has no such check."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,6 +415,7 @@ def stress_base(
     wallets = tuple(
         _wallet(r, w, f"wallets[{i}]") for i, w in enumerate(r.items(doc.get("wallets"), "wallets"))
     )
+    assets = _with_own_buffer(r, doc, assets)
     warnings = _check_holdings(assets, wallets)
     if statement is not None and statement.currency != currency:
         raise InputError(
@@ -454,6 +460,33 @@ def stress_base(
         has_statement=statement is not None,
         warnings=tuple(warnings),
         policy_gates=_policy_gates(r, evaluation),
+    )
+
+
+def _with_own_buffer(
+    r: _Reader, doc: Mapping[str, Any], assets: tuple[AssetBase, ...]
+) -> tuple[AssetBase, ...]:
+    """`assets` with the own-buffer figures of each asset the evaluation checked
+    (``reserve.checks[]`` ``own_buffer:CODE``; units from ``reserve_inputs.per_asset``)."""
+    reserve = doc.get("reserve")
+    checks = reserve.get("checks") if isinstance(reserve, Mapping) else None
+    names = {
+        str(c.get("check"))[len("own_buffer:") :]
+        for c in (checks if isinstance(checks, list) else [])
+        if isinstance(c, Mapping) and str(c.get("check", "")).startswith("own_buffer:")
+    }
+    inputs = doc.get("reserve_inputs")
+    rows = inputs.get("per_asset") if isinstance(inputs, Mapping) else None
+    found: dict[str, tuple[int, int]] = {}
+    for i, node in enumerate(rows if isinstance(rows, list) and names else []):
+        key = f"reserve_inputs.per_asset[{i}]"
+        row = r.obj(node, key)
+        code = row.get("code")
+        if code in names:
+            own = r.units(str(row.get("own_buffer_units")), f"{key}.own_buffer_units")
+            found[str(code)] = (own, r.units(str(row.get("hot_units")), f"{key}.hot_units"))
+    return tuple(
+        dataclasses.replace(a, own_buffer=found[a.code]) if a.code in found else a for a in assets
     )
 
 

@@ -53,6 +53,9 @@ def _asset(a: AssetResult) -> dict[str, Any]:
         "coverage_before": _d(a.coverage_before),
         "coverage_after": _d(a.coverage_after),
         "made_whole": a.made_whole,
+        "own_buffer_units": None if a.own_buffer is None else str(a.own_buffer[0]),
+        "own_buffer_required_units": None if a.own_buffer is None else str(a.own_buffer[1]),
+        "own_buffer_met_after": a.own_buffer_met_after,
     }
 
 
@@ -108,6 +111,7 @@ def _scenario(r: ScenarioResult) -> dict[str, Any]:
                 "address": loss.wallet.address,
                 "asset": loss.asset,
                 "units": str(loss.units),
+                "counted_as": loss.wallet.counted_as,
                 "customer_units": str(loss.customer_units),
                 "own_units": str(loss.own_units),
                 "share": dec_str(loss.share),

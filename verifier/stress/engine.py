@@ -90,6 +90,17 @@ class AssetResult:
     paid_units: int
     """Units bought back with money (cash, insurance, guarantees)."""
     uncovered_units: int
+    own_buffer: tuple[int, int] | None = None
+    """The own-buffer rule's (own units, units it must match) in the report (`AssetBase`)."""
+
+    @property
+    def own_buffer_met_after(self) -> bool | None:
+        """Whether the own-buffer rule still holds once the own units lost are gone (None:
+        the pack has no such rule for the asset)."""
+        if self.own_buffer is None:
+            return None
+        own, required = self.own_buffer
+        return own - self.own_loss_units >= required
 
     def value(self, units: int) -> Decimal | None:
         """`units` of this asset at the price after the scenario (None: unpriced)."""
@@ -579,8 +590,6 @@ def _payer_list(
         if late is not None:
             notes.append(f"the insurer pays {late} days late (scenario)")
             days = None if days is None else days + late
-        if days is None:
-            notes.append("the policy states no claim period (claim_days)")
         out.append(("insurance", policy.name, policy.currency, available, days, notes, claims))
     for g in base.guarantees:
         notes = []
@@ -595,10 +604,15 @@ def _payer_list(
             notes.append(f"no [fx] rate for {g.currency}")
         with localcontext(EXACT):
             available = ZERO if notes or rate is None else g.amount * rate
-        if g.payment_days is None:
-            notes.append("the guarantee states no payment period (payment_days)")
         out.append(("guarantee", g.name, g.currency, available, g.payment_days, notes, []))
     return out
+
+
+_NO_PERIOD = {
+    "insurance": "the policy states no claim period (claim_days)",
+    "guarantee": "the guarantee states no payment period (payment_days)",
+    "cash": "",
+}
 
 
 def _surplus_payer(
@@ -682,6 +696,8 @@ def settle(
         base, market, losses, events, insurable
     ):
         paid, units = _apply_money(available, gaps, base, market.prices)
+        if days is None and paid > 0:  # only a payer that paid makes the time unknown
+            notes.append(_NO_PERIOD[kind])
         for code, n in units.items():
             gaps[code] -= n
             bought[code] += n
@@ -711,6 +727,7 @@ def settle(
             surplus_units=surplus_used[a.code],
             paid_units=bought[a.code],
             uncovered_units=gaps[a.code],
+            own_buffer=a.own_buffer,
         )
         for a in base.assets
     )

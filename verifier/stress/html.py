@@ -357,6 +357,20 @@ def _event_text(event: Mapping[str, Any]) -> str:
     return f"{event.get('id') or event.get('event')}: {', '.join(terms)}"
 
 
+def _note_rest(shown: str, note: Any) -> str | None:
+    """The time-to-pay note without the period already shown beside it: "at once (surplus
+    and cash)" beside "at once" is "surplus and cash" (never "at once (at once (…))")."""
+    if not isinstance(note, str) or not note:
+        return None
+    if note.startswith(shown):
+        rest = note[len(shown) :].strip()
+        if rest.startswith("(") and ")" in rest:
+            inner, _, tail = rest[1:].partition(")")
+            rest = inner + tail
+        return rest.lstrip("; ").strip() or None
+    return note
+
+
 def scenario_view(s: Mapping[str, Any], currency: str) -> dict[str, Any]:
     """One scenario, every figure formatted for reading."""
     payer_chart, payer_legend = _payer_chart(s, currency)
@@ -368,7 +382,7 @@ def scenario_view(s: Mapping[str, Any], currency: str) -> dict[str, Any]:
         "made_whole": made_whole,
         "uncovered": money(s.get("uncovered_value")),
         "time_to_pay": _days(s.get("time_to_pay_days")),
-        "time_to_pay_note": s.get("time_to_pay_note"),
+        "time_to_pay_note": _note_rest(_days(s.get("time_to_pay_days")), s.get("time_to_pay_note")),
         "shocks": [_shock_text(k) for k in _maps(s.get("shocks"))],
         "events": [_event_text(e) for e in _maps(s.get("events"))],
         "asset_chart": _asset_chart(s, currency),

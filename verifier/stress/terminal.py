@@ -55,6 +55,36 @@ def scenario_table(scenario: Mapping[str, Any], currency: str) -> Table:
     return table
 
 
+def not_backing_lines(scenario: Mapping[str, Any]) -> list[str]:
+    """Losses that back no customer — the exchange's own units (an own buffer, a mixed
+    wallet's own coins) and wallets the report did not count (custodial, unproven) — which
+    the loss table leaves out; and, when the own units lost break the rule pack's own-buffer
+    rule (Japan's same-type own coins), that it would fail."""
+    decimals = {a["code"]: a["decimals"] for a in scenario["assets"]}
+    parts = []
+    for w in scenario["wallets_lost"]:
+        rest = int(w["units"]) - int(w["customer_units"])
+        if rest > 0:
+            why = w.get("counted_as") or "not counted"
+            amount = _whole(str(rest), decimals.get(w["asset"], 0))
+            parts.append(f"{w['asset']} {amount} in {w['label']} ({why})")
+    out = []
+    if parts:
+        out.append(
+            "not customer backing (owed to no customer; no payer pays it): " + "; ".join(parts)
+        )
+    for a in scenario["assets"]:
+        if a.get("own_buffer_met_after") is False:
+            left = max(0, int(a["own_buffer_units"]) - int(a["own_loss_units"]))
+            out.append(
+                f"own buffer drained: {a['code']} {_whole(str(left), a['decimals'])} of own "
+                f"coins left against {_whole(a['own_buffer_required_units'], a['decimals'])} "
+                "of customer coins outside cold storage: the own-buffer rule (Japan's "
+                "same-type own coins) would fail"
+            )
+    return out
+
+
 def verdict_line(scenario: Mapping[str, Any], currency: str) -> str:
     """One line: made whole (and how fast), or the uncovered value."""
     when = scenario["time_to_pay_note"]
@@ -84,12 +114,14 @@ def render_stress(doc: Mapping[str, Any], console: Console) -> None:
         for payer in scenario["payers"]:
             if Decimal(payer["paid"]) > 0 or payer["notes"]:
                 line = (
-                    f"  {payer['order']}. {payer['kind']} {payer['name']}: paid "
+                    f"{payer['order']}. {payer['kind']} {payer['name']}: paid "
                     f"{money(payer['paid'])} of {money(payer['available'])} {currency}"
                 )
                 if payer["notes"]:
                     line += f" ({'; '.join(payer['notes'])})"
-                print_wrapped(console, line)
+                print_wrapped(console, line, indent="  ", subsequent="     ")
+        for line in not_backing_lines(scenario):
+            print_wrapped(console, line, indent="  ", subsequent="    ")
         print_wrapped(console, verdict_line(scenario, currency))
     sweep = doc.get("sweep")
     if sweep:
