@@ -433,8 +433,7 @@ class ProofContainer:
             rows = min(self.batch_rows, self.accounts - first)
             if batch.num_rows != rows:
                 raise ValueError(f"{batch.num_rows} rows, not {rows}")
-            for name in ("account_id", "account_hash", "leaf_index", "salt", "balances"):
-                batch.column(name).validate(full=True)
+            batch.column("account_hash").validate(full=True)  # the rest row by row
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise self._damaged(
                 f"rows {first}..{first + self.batch_rows - 1} (record batch {i}) cannot be "
@@ -465,6 +464,14 @@ class ProofContainer:
 
     def row_text(self, row: int, batch: pa.RecordBatch, j: int) -> str:
         """Row `row` (at `j` in `batch`) as proof text, verified against the root document."""
+        try:  # a damaged offset or length must never be read through
+            one = batch.slice(j, 1)
+            for name in ("account_id", "leaf_index", "salt", "balances"):
+                one.column(name).validate(full=True)
+            for level in range(self.root.height):  # buffer sizes; indices checked on use
+                one.column(f"path_{level:02d}").validate()
+        except (pa.ArrowException, ValueError) as exc:
+            raise self._damaged(f"row {row} cannot be read ({exc})") from None
         account = batch.column("account_id")[j].as_py()
         try:
             if account is None:
