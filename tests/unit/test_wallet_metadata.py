@@ -372,3 +372,16 @@ def test_whole_units_are_exact_or_refused() -> None:
 
 def test_segregations_are_spelt_one_way() -> None:
     assert SCHEMA_SEGREGATIONS == SEGREGATIONS
+
+
+def test_a_breach_reads_above_its_limit() -> None:
+    # 5/7 = 71.428571…% breaches 71.42%: two decimals read "71.42% above 71.42%"; the value
+    # is grouped as the report's figures are
+    rec = reconcile(OWED, world(), PRICES, limits(max_vendor_share="0.7142"))
+    message = rec.breaches[0].message
+    assert "hold 71.428% of the value" in message and "max_vendor_share 71.420%" in message
+    assert "(200,000 USD)" in message
+    floored = limits(max_vendor_share="0.7142857142857142857142857142")
+    message = reconcile(OWED, world(), PRICES, floored).breaches[0].message
+    assert "hold 71.42857142857142857142857143%" in message
+    assert "max_vendor_share 71.42857142857142857142857142%" in message

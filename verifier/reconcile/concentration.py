@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
+from fractions import Fraction
 from typing import Any
 
 from verifier.inputs.prices import Price
@@ -189,6 +190,27 @@ def _groups(values: Mapping[str, Decimal], key_of: Mapping[str, str | None]) -> 
     return tuple(sorted(groups, key=lambda g: (g.key is None, -g.value, g.key or "")))
 
 
+def _apart(value: Decimal, total: Decimal, limit: Decimal) -> tuple[str, str]:
+    """The share `value` / `total` and `limit` as percentages with as many decimals as it
+    takes (two at least, both rounded toward zero as `percent_of`) for the share to read
+    above the limit it breaches — never "48.26% above 48.26%". Exact: a Fraction."""
+    share, bound = Fraction(value) * 100 / Fraction(total), Fraction(limit) * 100
+    for places in range(2, 60):
+        scale = 10**places
+        shown, floor_bound = int(share * scale), int(bound * scale)
+        if shown > floor_bound:
+            return (
+                f"{Decimal(shown).scaleb(-places):,f}%",
+                f"{Decimal(floor_bound).scaleb(-places):,f}%",
+            )
+    return percent_of(limit), percent_of(limit)
+
+
+def _grouped(value: Decimal) -> str:
+    """An amount with its thousands grouped, as the report's figures show them."""
+    return f"{value.normalize():,f}" if value == value.to_integral_value() else f"{value:,f}"
+
+
 def limit_breaches(conc: Concentration, limits: Mapping[str, tuple[object, str]]) -> list[Breach]:
     """The rule pack's concentration limits that `conc` breaches, in words.
 
@@ -203,14 +225,14 @@ def limit_breaches(conc: Concentration, limits: Mapping[str, tuple[object, str]]
             with localcontext(EXACT):
                 over = g.key is not None and g.value > limit * conc.total
             if over:
-                ratio = conc.share(g.value)
                 out.append(
                     Breach(
                         "concentration",
                         str(g.key),
-                        f"vendor {g.key}: its wallets hold {percent_of(ratio or Decimal(0))} "
-                        f"of the value of customer holdings ({dec_str(g.value)} "
-                        f"{conc.currency}), above max_vendor_share {percent_of(limit)} "
+                        f"vendor {g.key}: its wallets hold "
+                        f"{_apart(g.value, conc.total, limit)[0]} of the value of customer "
+                        f"holdings ({_grouped(g.value)} {conc.currency}), above "
+                        f"max_vendor_share {_apart(g.value, conc.total, limit)[1]} "
                         f"[{share_limit[1]}]",
                     )
                 )
