@@ -366,3 +366,21 @@ def test_html_time_to_pay_is_not_doubled() -> None:
     assert _note_rest("not stated", "unknown: crime states no period") == (
         "unknown: crime states no period"
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "limit"),
+    [("id", "a" * 65, "at most 64"), ("title", "t" * 201, "at most 200 characters"),
+     ("description", "d" * 4001, "at most 4000 characters")],
+)  # fmt: skip
+def test_scenario_text_is_bounded(field: str, text: str, limit: str) -> None:
+    from verifier.stress.scenario import parse_scenarios
+
+    row: dict[str, object] = {"id": "x", "title": "t", "description": "d"}
+    row[field] = text
+    row["shocks"] = [{"kind": "loss", "class": "hot"}]
+    with pytest.raises(InputError) as caught:
+        parse_scenarios({"scenarios": [row]}, "s.toml")
+    assert caught.value.key == f"scenarios[0].{field}" and limit in caught.value.message
+    row[field] = text[:-1]
+    assert parse_scenarios({"scenarios": [row]}, "s.toml").scenarios[0]

@@ -160,12 +160,36 @@ class ShockRow(FileModel):
     )
 
 
+MAX_TITLE = 200
+MAX_DESCRIPTION = 4000
+"""Characters: a title is one line of a table, a description a paragraph (a megabyte of
+text would bury every page that shows it)."""
+
+
+def _bounded(limit: int) -> Any:
+    def check(value: object) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise fault("must be a non-empty string", value)
+        text = value.strip()
+        if len(text) > limit:
+            raise fault(f"at most {limit} characters (this one has {len(text)})", text[:40])
+        return text
+
+    return Check(check, {"type": "string", "minLength": 1, "maxLength": limit, "pattern": r"\S"})
+
+
+Title = Annotated[str, _bounded(MAX_TITLE)]
+Description = Annotated[str, _bounded(MAX_DESCRIPTION)]
+
+
 class ScenarioRow(FileModel):
     """``[[scenarios]]``: one scenario, a model of one event."""
 
-    id: ScenarioId = Field(description="Unique id, e.g. dmm-2024")
-    title: Text = Field(description="A short title")
-    description: Text = Field(description="What the scenario models, in words")
+    id: ScenarioId = Field(description="Unique id, e.g. dmm-2024 (at most 64 characters)")
+    title: Title = Field(description=f"A short title (at most {MAX_TITLE} characters)")
+    description: Description = Field(
+        description=f"What the scenario models, in words (at most {MAX_DESCRIPTION} characters)"
+    )
     shocks: Annotated[tuple[ShockRow, ...], Field(min_length=1)] = Field(
         description="The shocks, applied together"
     )
