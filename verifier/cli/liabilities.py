@@ -1,6 +1,6 @@
 """`por liabilities build|proof|audit|sample`: the exchange's side of the liabilities tree.
 
-Parses options, calls attestations/ (build, store, proof_files, audit) and
+Parses options, calls attestations/ (build, store, proof_files, proof_container, audit) and
 verifier/inputs/liabilities.py (the input reader) or verifier/tools/sample.py, and prints
 the result as a table or one --json document. The tree format is docs/spec/por-mst-v1.md.
 """

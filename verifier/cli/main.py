@@ -80,6 +80,7 @@ def version_document() -> dict[str, Any]:
     from attestations import hashing
     from attestations.document.model import FORMAT as ATTESTATION_FORMAT
     from attestations.encoding import FORMAT as TREE_FORMAT
+    from attestations.proof_container import CONTAINER_FORMAT
     from verifier.history.alerts import ALERT_FORMAT
     from verifier.history.schedule import RUN_FORMAT
     from verifier.history.view import HISTORY_FORMAT
@@ -94,6 +95,7 @@ def version_document() -> dict[str, Any]:
         "hashing": hashing.backend_info(),
         "formats": {
             "liabilities_tree": TREE_FORMAT,
+            "proofs_container": CONTAINER_FORMAT,
             "attestation": ATTESTATION_FORMAT,
             "report": REPORT_FORMAT,
             "run": RUN_FORMAT,
