@@ -243,3 +243,11 @@ def test_the_docs_table_is_the_generated_one() -> None:
     docs = (ROOT / "docs" / "snapshot.md").read_text(encoding="utf-8")
     table = docs.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0]
     assert table.strip() == reference_table().strip()
+
+
+def test_a_vendor_no_wallet_names_is_a_note_not_a_problem(tmp_path: Path, por: Any) -> None:
+    config = world(tmp_path, GOOD + '\n[vendors.spare]\nname = "Spare"\nkind = "hsm"\n')
+    rc, doc = check(por, config)
+    assert (rc, doc["problems"]) == (0, [])
+    notes = [n for n in doc.get("notes", []) if n.startswith("vendors.")]
+    assert notes == ["vendors.spare: declared but no wallet names it (vendor = 'spare')"]

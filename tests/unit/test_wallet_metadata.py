@@ -385,3 +385,29 @@ def test_a_breach_reads_above_its_limit() -> None:
     message = reconcile(OWED, world(), PRICES, floored).breaches[0].message
     assert "hold 71.42857142857142857142857143%" in message
     assert "max_vendor_share 71.42857142857142857142857142%" in message
+
+
+def test_a_notice_dated_after_the_as_of_day_is_not_a_notice() -> None:
+    # A vendor notified on 2026-12-01 was not notified on 2026-11-21, the day the
+    # liabilities are committed for; on the day itself or after, it was.
+    from decimal import Decimal
+
+    from verifier.reconcile.concentration import Concentration, Group, limit_breaches
+    from verifier.reconcile.values import VendorInfo
+
+    conc = Concentration(
+        currency="JPY",
+        total=Decimal(10),
+        by_vendor=(Group("vaultsoft", Decimal(10), ("bitcoin.wallets[0]",)),),
+        by_custodian=(),
+        by_wallet=(),
+        mixed_wallets=(),
+        vendors={"vaultsoft": VendorInfo("vaultsoft", "VaultSoft", "wallet-software", "2026-12-01")},
+    )
+    rule = {"vendors_must_be_notified": (True, "PROP")}
+    late = limit_breaches(conc, rule, "2026-11-21T00:00:00Z")
+    assert [b.subject for b in late] == ["vaultsoft"]
+    assert "by 2026-11-21 (notice dated 2026-12-01)" in late[0].message
+    assert limit_breaches(conc, rule, "2026-12-01") == []
+    assert limit_breaches(conc, rule, "2026-12-05") == []
+    assert limit_breaches(conc, rule, None) == []

@@ -93,7 +93,28 @@ def config_notes(path: Path) -> list[str]:
     except InputError:
         return []
     note = attestation_id_note(raw)
-    return ([note] if note is not None else []) + environment_notes(raw)
+    return ([note] if note is not None else []) + environment_notes(raw) + vendor_notes(raw)
+
+
+def vendor_notes(raw: Any) -> list[str]:
+    """A note (not a problem) for each ``[vendors.<id>]`` no wallet names: declared for
+    nothing, it shows in no concentration figure and no limit, which is likely a slip
+    (a wallet's ``vendor`` misspelt is a problem of its own, with a "did you mean")."""
+    vendors = raw.get("vendors") if isinstance(raw, dict) else None
+    if not isinstance(vendors, dict):
+        return []
+    named = set()
+    for section in ("bitcoin", "ethereum"):
+        table = raw.get(section)
+        wallets = table.get("wallets") if isinstance(table, dict) else None
+        for wallet in wallets if isinstance(wallets, list) else ():
+            if isinstance(wallet, dict) and isinstance(wallet.get("vendor"), str):
+                named.add(wallet["vendor"])
+    return [
+        f"vendors.{vendor}: declared but no wallet names it (vendor = {vendor!r})"
+        for vendor in sorted(str(v) for v in vendors)
+        if vendor not in named
+    ]
 
 
 _ENV_KEYS = (("bitcoin", "url_env"), ("bitcoin", "password_env"), ("ethereum", "url_env"))

@@ -211,12 +211,17 @@ def _grouped(value: Decimal) -> str:
     return f"{value.normalize():,f}" if value == value.to_integral_value() else f"{value:,f}"
 
 
-def limit_breaches(conc: Concentration, limits: Mapping[str, tuple[object, str]]) -> list[Breach]:
+def limit_breaches(
+    conc: Concentration, limits: Mapping[str, tuple[object, str]], as_of: str | None = None
+) -> list[Breach]:
     """The rule pack's concentration limits that `conc` breaches, in words.
 
     `limits` maps a parameter name of `LIMITS` to (value, status tag) as the evaluation
-    document carries it ({"max_vendor_share": ("0.5", "PH")}).
+    document carries it ({"max_vendor_share": ("0.5", "PH")}). `as_of` is the day the
+    liabilities are committed for (ISO 8601; its date part is read): a vendor whose
+    notice is dated after it was not notified on that day.
     """
+    day = as_of[:10] if as_of else None
     out: list[Breach] = []
     share_limit = limits.get("max_vendor_share")
     if share_limit is not None and conc.total > 0:
@@ -240,13 +245,16 @@ def limit_breaches(conc: Concentration, limits: Mapping[str, tuple[object, str]]
     if notified is not None and notified[0] is True:
         for g in conc.by_vendor:
             info = conc.vendors.get(g.key) if g.key is not None else None
-            if g.key is not None and (info is None or info.notified is None):
+            notice = info.notified if info is not None else None
+            later = notice is not None and day is not None and notice[:10] > day
+            if g.key is not None and (notice is None or later):
+                when = f" by {day} (notice dated {notice})" if later else ""
                 out.append(
                     Breach(
                         "concentration",
                         g.key,
                         f"vendor {g.key} ({', '.join(g.wallets)}) has not been notified to "
-                        f"the regulator: vendors_must_be_notified [{notified[1]}]",
+                        f"the regulator{when}: vendors_must_be_notified [{notified[1]}]",
                     )
                 )
     forbidden = limits.get("mixed_wallets_forbidden")

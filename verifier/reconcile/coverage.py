@@ -157,7 +157,11 @@ def reconcile(
         own_buffer_rule=own_buffer,
         breaches=tuple(
             _breaches(assets, combined, reserve)
-            + limit_breaches(conc, {} if reserve is None else reserve.limits)
+            + limit_breaches(
+                conc,
+                {} if reserve is None else reserve.limits,
+                prepared.liabilities.as_of,
+            )
         ),
         warnings=tuple(warnings),
         max_age=parse_max_age(snapshot),
