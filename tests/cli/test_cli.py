@@ -864,7 +864,7 @@ def test_main_subcommands_document_their_options(por, path):
             assert opt in text
         assert "0600" in text
     if path == ("liabilities", "proof"):
-        for opt in ("-o", "--all", "--out-dir"):
+        for opt in ("-o", "--all", "--out-dir", "--out", "--from", "--layout"):
             assert opt in text
     if path == ("verify-proof",):
         for opt in ("--root", "--commitment", "--json"):
