@@ -302,12 +302,81 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ node_level */
+
+PyDoc_STRVAR(node_level_doc,
+"node_level(out, records, parents, assets) -> int\n\n"
+"One level up of por-mst-v1 records (hash || enc(sums), width 32 + 16 x assets): for each\n"
+"parent i, out[i] = SHA-256(0x01 || left || right) || enc(left.sums + right.sums), with\n"
+"left, right = records[2i], records[2i+1]. len(records) must be 2 x parents x width and\n"
+"len(out) parents x width. Returns the first parent whose sum component reaches 2**128,\n"
+"or -1 (that parent's sums are then wrapped: the caller refuses the level).");
+
+static PyObject *node_level(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *out_obj;
+    Py_buffer records;
+    Py_ssize_t parents, assets;
+    if (!PyArg_ParseTuple(args, "Oy*nn", &out_obj, &records, &parents, &assets)) return NULL;
+    Py_buffer out = {0};
+    PyObject *result = NULL;
+    if (parents < 0 || assets < 0 || assets > 255) {
+        PyErr_SetString(PyExc_ValueError, "parents must be >= 0 and assets 0..255");
+        goto done;
+    }
+    Py_ssize_t width = DIGEST + 16 * assets;
+    Py_ssize_t need = mul_size(parents, width);
+    if (need < 0 || records.len / 2 != need || records.len % 2) {
+        PyErr_Format(PyExc_ValueError, "records hold %zd bytes, not 2 x parents x %zd",
+                     records.len, width);
+        goto done;
+    }
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) goto done;
+    if (out.len != need) {
+        PyErr_Format(PyExc_ValueError, "out holds %zd bytes, not parents x %zd", out.len, width);
+        goto done;
+    }
+    Py_ssize_t first_overflow = -1;
+    {
+        const unsigned char *src = records.buf;
+        unsigned char *dst = out.buf;
+        static const unsigned char tag = 0x01;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < parents; i++) {
+            const unsigned char *left = src + 2 * i * width, *right = left + width;
+            unsigned char *parent = dst + i * width;
+            SHA256_CTX ctx;
+            SHA256_Init(&ctx);
+            SHA256_Update(&ctx, &tag, 1);
+            SHA256_Update(&ctx, left, (size_t)(2 * width));
+            SHA256_Final(parent, &ctx);
+            for (Py_ssize_t a = 0; a < assets; a++) {
+                Py_ssize_t at = DIGEST + 16 * a;
+                unsigned carry = 0;
+                for (int j = 15; j >= 0; j--) { /* big-endian: last byte first */
+                    unsigned sum = (unsigned)left[at + j] + right[at + j] + carry;
+                    parent[at + j] = (unsigned char)sum;
+                    carry = sum >> 8;
+                }
+                if (carry && first_overflow < 0) first_overflow = i;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    result = PyLong_FromSsize_t(first_overflow);
+done:
+    if (out.obj) PyBuffer_Release(&out);
+    PyBuffer_Release(&records);
+    return result;
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
     {"hash_rows", hash_rows, METH_VARARGS, hash_rows_doc},
     {"hash_varlen", hash_varlen, METH_VARARGS, hash_varlen_doc},
     {"hmac_varlen", hmac_varlen, METH_VARARGS, hmac_varlen_doc},
+    {"node_level", node_level, METH_VARARGS, node_level_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -269,3 +269,28 @@ def hmac_varlen(
 
     _parallel(count, _threads(threads), work)
     return out
+
+
+# ----------------------------------------------------------------------------- node levels
+
+
+def native_node_level(
+    records: U8, asset_count: int, *, threads: int | None = None
+) -> tuple[U8, int] | None:
+    """The parent level of `records` in one native pass (hash and sums), or None without
+    the extension. Returns (parents, first overflowing parent or -1)."""
+    if NATIVE is None:
+        return None
+    records = np.ascontiguousarray(records, dtype=np.uint8)
+    count, width = records.shape
+    out = np.empty((count // 2, width), dtype=np.uint8)
+    bad: list[int] = []
+    native = NATIVE
+
+    def work(a: int, b: int) -> None:
+        first = native.node_level(out[a:b], records[2 * a : 2 * b], b - a, asset_count)
+        if first >= 0:
+            bad.append(a + first)
+
+    _parallel(count // 2, _threads(threads), work)
+    return out, min(bad) if bad else -1

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from attestations.encoding import HASH_LEN, SUM_LEN, TAG_LEAF, TAG_NODE, TAG_PAD
-from attestations.hashing import hash_rows_into
+from attestations.hashing import hash_rows_into, native_node_level
 from verifier.base.errors import SumOverflow
 
 U8 = npt.NDArray[np.uint8]
@@ -64,6 +64,12 @@ def parent_level(records: U8, asset_count: int, first_parent: int = 0) -> U8:
     count, width = records.shape
     if count % 2:
         raise ValueError("a level must hold sibling pairs")
+    native = native_node_level(records, asset_count)
+    if native is not None:  # the same bytes in one pass: hash and 128-bit sums in C
+        parents, bad = native
+        if bad >= 0:
+            raise SumOverflow(f"node {first_parent + bad}: a sum component reaches 2**128")
+        return parents
     hi, lo = split_sums(records, asset_count)
     p_hi, p_lo, over = add128(hi[0::2], lo[0::2], hi[1::2], lo[1::2])
     if over.any():

@@ -334,3 +334,72 @@ def test_a_pool_thread_pins_its_own_batch_threads() -> None:
     assert seen == [1]
     assert hashing._threads(None) == hashing.default_threads()  # this thread is unaffected
     assert hashing._threads(3) == 3
+
+
+# ----------------------------------------------------------------------------- node levels
+
+
+def _python_parent(records: np.ndarray, assets: int, monkeypatch: pytest.MonkeyPatch) -> object:
+    from attestations.levels import parent_level
+
+    with monkeypatch.context() as m:
+        m.setattr(hashing, "NATIVE", None)
+        try:
+            return parent_level(records, assets, first_parent=5)
+        except Exception as exc:
+            return (type(exc).__name__, str(exc))
+
+
+@needs_native
+@settings(max_examples=60, deadline=None)
+@given(
+    pairs=st.integers(1, 40),
+    assets=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+    big=st.booleans(),
+)
+def test_native_node_level_equals_python(pairs: int, assets: int, seed: int, big: bool) -> None:
+    """Hash and 128-bit sums in one native pass give numpy's bytes, and the same first
+    overflowing parent (sums near 2**128 when `big`)."""
+    from attestations.levels import parent_level
+
+    rng = np.random.default_rng(seed)
+    records = rng.integers(0, 256, (2 * pairs, 32 + 16 * assets), dtype=np.uint8)
+    if not big:
+        records[:, 32::16] = 0  # top byte of every sum zero: no overflow
+    with pytest.MonkeyPatch.context() as m:
+        want = _python_parent(records, assets, m)
+        m.setattr(hashing, "NATIVE", native)
+        try:
+            got: object = parent_level(records, assets, first_parent=5)
+        except Exception as exc:
+            got = (type(exc).__name__, str(exc))
+    if isinstance(want, np.ndarray):
+        assert isinstance(got, np.ndarray)
+        assert np.array_equal(got, want)
+    else:
+        assert got == want
+
+
+@needs_native
+def test_native_node_level_by_hand() -> None:
+    left = bytes(32) + (2**128 - 2).to_bytes(16, "big")
+    right = b"\x11" * 32 + (1).to_bytes(16, "big")
+    out = bytearray(48)
+    assert native.node_level(out, left + right, 1, 1) == -1
+    assert bytes(out[:32]) == _sha(b"\x01" + left + right)
+    assert bytes(out[32:]) == (2**128 - 1).to_bytes(16, "big")
+    right = b"\x11" * 32 + (2).to_bytes(16, "big")  # reaches 2**128
+    assert native.node_level(out, left + right, 1, 1) == 0
+
+
+@needs_native
+def test_native_node_level_refuses_bad_lengths() -> None:
+    with pytest.raises(ValueError, match="records hold"):
+        native.node_level(bytearray(48), bytes(95), 1, 1)
+    with pytest.raises(ValueError, match="out holds"):
+        native.node_level(bytearray(47), bytes(96), 1, 1)
+    with pytest.raises(ValueError, match=r"assets 0\.\.255"):
+        native.node_level(bytearray(48), bytes(96), 1, 256)
+    with pytest.raises(ValueError, match="records hold"):
+        native.node_level(bytearray(48), bytes(96), 2**60, 1)
