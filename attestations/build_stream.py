@@ -62,6 +62,7 @@ from verifier.base.errors import InputError, SumOverflow
 BUCKET_LEAVES = 1 << 20  # leaves per order bucket aimed at (about 100 MB at 3 assets)
 MAX_BUCKETS = 256  # open files at once; past 2**28 leaves the buckets grow instead
 ROW_RANGE = 1 << 21  # accounts per range of index.bin filled in at the end
+PAD_BLOCK = 1 << 20  # padding leaves per block: about 400 MB of temporaries at 3 assets
 
 
 class StreamedTree:
@@ -212,7 +213,7 @@ class StreamedTree:
     def _padding(self, real: int, height: int) -> None:
         """Padding leaves (ids real, real + 1, ...) into the order buckets."""
         done = real
-        for block in pad_salt_blocks(self.secret, (1 << height) - real):
+        for block in pad_salt_blocks(self.secret, (1 << height) - real, block=PAD_BLOCK):
             salts = np.frombuffer(block, dtype=np.uint8).reshape(-1, SALT_LEN)
             records = pad_records(salts, self.assets)
             self._to_buckets(salts, np.arange(done, done + len(salts)), records)

@@ -67,7 +67,7 @@ from verifier.inputs.liabilities_lines import COLUMNS, Source, bare_cr_error, sc
 
 STREAM_ABOVE = 2 << 30
 """Inputs larger than this (bytes) are built out of core even without --out-of-core."""
-BATCH_BYTES = 64 << 20
+BATCH_BYTES = 8 << 20  # Arrow's streaming reader holds about ten blocks (measured)
 MIN_BATCH_BYTES = 1 << 10  # Arrow needs the header and any one row within one block
 BUCKET_ROWS = 1 << 21  # rows per account bucket aimed at
 MAX_BUCKETS = 256
