@@ -21,8 +21,11 @@ few levels above the subtrees. Workers are forked, so they read the inputs witho
 and write results into shared anonymous memory.
 
 Invariants:
-  1. Leaf id = account row * split + part; position p holds leaf id perm[p]; ids at or
-     above the number of real leaves are padding leaves.
+  1. Leaf id = account row * split + part, accounts numbered in account-hash order
+     (`account_order`); position p holds leaf id perm[p], leaves in salt order
+     (`leaf_order`, docs/spec/por-mst-v1.md §5.1); ids at or above the number of real
+     leaves are padding leaves. attestations/build_stream.py builds the same tree out of
+     core.
   2. Everything secret (salts, leaf order, split, padding salts) derives from the master
      secret, so a build is reproducible from the secret and the input.
   3. Nothing secret is written to root.json, logs or error messages.
