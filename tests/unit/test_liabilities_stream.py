@@ -179,3 +179,19 @@ def test_jsonl_null_row_and_number(tmp_path):
         with pytest.raises(InputError) as streamed:
             stream_build(path, ASSETS, tmp_path / "out", attestation_id="s", as_of="t")
         assert str(streamed.value) == str(whole.value)
+
+
+def test_jsonl_object_over_two_lines_is_named_as_such(tmp_path):
+    """Refused for not being one object per line (as the whole-file reader refuses it),
+    not for a later fault whose line could not be trusted."""
+    good = "".join(f'{{"account_id":"u{i}","asset":"BTC","amount":"1"}}\n' for i in range(80))
+    body = good + '{"account_id":"x",\n"asset":"BTC","amount":"1"}\n' + good
+    body += '{"account_id":"y","asset":"BTC","amount":"-1"}\n'
+    path = tmp_path / "in.jsonl"
+    path.write_text(body)
+    with pytest.raises(InputError) as whole:
+        read_liabilities(path, ASSETS)
+    with pytest.raises(InputError) as streamed:
+        stream_build(path, ASSETS, tmp_path / "out", attestation_id="s", as_of="t", batch_bytes=1)
+    assert str(streamed.value) == str(whole.value)
+    assert not (tmp_path / "out").exists()

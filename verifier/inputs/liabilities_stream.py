@@ -105,6 +105,10 @@ def _settle_lines(source: Source) -> None:
     exact re-read of `Source.line_of`. Error path only: one pass over the file."""
     if source.rows != -2:
         return
+    if source.kind == "jsonl":
+        # as the whole-file reader: a file that is not one object per line is refused as
+        # such, before any column fault (whose line could not be trusted)
+        check_one_object_per_line(source)
     marks = (b"\n\n", b"\n\r\n", b"\n ", b"\n\t", b"\r\n ", b"\r\n\t")
     previous = b""
     with source.path.open("rb") as handle:
@@ -194,6 +198,7 @@ def stream_build(
             progress("group accounts", number + 1, buckets.count)
         return tree.finish(), tree.liabilities
     except BaseException:
+        buckets.close()
         tree.abandon()
         raise
 
@@ -272,10 +277,14 @@ class _Buckets:
             start = end
 
     def close(self) -> None:
-        for writer, sink in zip(self.writers, self.files, strict=True):
-            writer.close()
-            sink.close()
+        """Close every stream (again after an error: then only the files are closed)."""
+        writers, files = self.writers, self.files
         self.writers, self.files = [], []
+        for writer, sink in zip(writers, files, strict=True):
+            try:
+                writer.close()
+            finally:
+                sink.close()
 
     def tables(self) -> Iterator[tuple[int, pa.Table]]:
         assert self.dir is not None
