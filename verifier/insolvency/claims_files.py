@@ -123,12 +123,29 @@ def register_table(
     return table.sort_by([("account_id", "ascending"), ("asset", "ascending")])
 
 
-def write_exports(table: pa.Table, directory: Path) -> dict[str, str]:
-    """register.csv and register.parquet (0600) in `directory`; {name: sha256}."""
+RECORD_KEY = b"por-claims"
+"""register.parquet's own record of claims.json's facts that no tree binds (`record_of`)."""
+RECORD_FIELDS = ("exchange", "as_of", "valuation", "source", "attestation_id", "not_covered")
+
+
+def record_of(doc: dict[str, Any]) -> bytes:
+    """What the register records of its claims.json: the exchange, the commencement date,
+    the valuation, the source liabilities (the link to the published commitment), the
+    claims tree's id and what is not covered, as canonical JSON. read_claims compares it
+    with claims.json, so claims.json cannot be edited alone: the register's sha256 is bound
+    in claims.json's `files`."""
+    return json.dumps({k: doc[k] for k in RECORD_FIELDS}, sort_keys=True).encode()
+
+
+def write_exports(table: pa.Table, directory: Path, record: bytes | None = None) -> dict[str, str]:
+    """register.csv and register.parquet (0600) in `directory`; {name: sha256}. `record`
+    (claims.json's facts, `record_of`) goes into the Parquet file's metadata."""
     csv_path, parquet_path = directory / REGISTER_CSV, directory / REGISTER_PARQUET
     for path in (csv_path, parquet_path):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     pa_csv.write_csv(table, str(csv_path))
+    if record is not None:
+        table = table.replace_schema_metadata({RECORD_KEY: record})
     pq.write_table(table, str(parquet_path))
     for path in (csv_path, parquet_path):
         os.chmod(path, 0o600)
@@ -245,16 +262,11 @@ def write_claims(
             workers=workers,
             progress=progress,
         )
-        files = write_exports(register_table(register, valuation, progress), tmp)
-        doc = claims_document(
-            register,
-            valuation,
-            built.root,
-            as_of=as_of,
-            exchange=exchange,
-            notes=notes,
-            files=files,
+        facts = claims_document(
+            register, valuation, built.root, as_of=as_of, exchange=exchange, notes=notes, files={}
         )
+        files = write_exports(register_table(register, valuation, progress), tmp, record_of(facts))
+        doc = {**facts, "files": files}
         claims_path = tmp / "claims.json"
         claims_path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         os.chmod(claims_path, 0o644)
@@ -341,6 +353,8 @@ class Claims:
     root: RootDocument
     totals: dict[str, int]
     prices: dict[str, Decimal] | None
+    sha256: str
+    """claims.json's own SHA-256 (the plan records it: `claims.sha256`)."""
 
 
 def read_claims(directory: Path) -> Claims:
@@ -381,7 +395,34 @@ def read_claims(directory: Path) -> Claims:
             raise InvalidProof(
                 "files", f"{export}: its sha256 is not the one {path} records (edited or missing)"
             )
-    return Claims(directory, doc, root, totals, prices)
+    _check_record(directory / REGISTER_PARQUET, safejson.load_path(path, what="claims"), bad)
+    return Claims(directory, doc, root, totals, prices, sha256_file(path))
+
+
+def _check_record(
+    parquet: Path, raw: dict[str, Any], bad: Callable[[str, str], InvalidProof]
+) -> None:
+    """claims.json's unbound facts (source commitment, valuation, exchange, dates, notes)
+    must be the ones the register recorded when it was written (`record_of`)."""
+    try:
+        metadata = pq.read_schema(parquet).metadata or {}
+    except (OSError, pa.ArrowException):
+        raise bad("record", f"{parquet} cannot be read as Parquet") from None
+    record = metadata.get(RECORD_KEY)
+    if record is None:
+        raise bad("record", f"{parquet} holds no record of claims.json ({RECORD_KEY.decode()})")
+    if record != record_of(raw):
+        try:
+            kept = json.loads(record)
+        except ValueError:
+            kept = {}
+        kept = kept if isinstance(kept, dict) else {}
+        changed = [k for k in RECORD_FIELDS if kept.get(k) != raw.get(k)]
+        raise bad(
+            "record",
+            f"{', '.join(changed) or 'its facts'} differ from what {parquet.name} recorded when "
+            "the register was written (claims.json edited since)",
+        )
 
 
 def _check_values(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,11 @@ from attestations.document.canonical import canonical_json
 from attestations.encoding import AssetSpec
 from attestations.proofs import RootDocument
 from verifier.base.errors import InputError
+from verifier.insolvency import consistency
 from verifier.insolvency.claims_files import Claims, sha256_file
+from verifier.insolvency.consistency import ratio_of
 from verifier.insolvency.estate import Estate
 from verifier.insolvency.rules import REMAINDER_RULE, Allocation, DistributionPlan
-from verifier.reconcile.numbers import floor_ratio, percent_of
 
 PLAN_FORMAT = "por-plan-v1"
 PLAN_JSON = "plan.json"
@@ -122,11 +122,7 @@ def write_exports(table: pa.Table, directory: Path) -> dict[str, str]:
 
 def _ratio(distributable: int, total: int) -> dict[str, str] | None:
     """D/T exactly ("n/d", lowest terms) and as a percentage floored to 2 decimals."""
-    ratio = floor_ratio(distributable, total)
-    if ratio is None:
-        return None
-    exact = Fraction(distributable, total)
-    return {"exact": f"{exact.numerator}/{exact.denominator}", "percent": percent_of(ratio)}
+    return ratio_of(distributable, total)
 
 
 def _remainder(allocation: Allocation) -> dict[str, Any]:
@@ -205,50 +201,11 @@ def _estate(estate: Estate) -> dict[str, Any]:
 
 
 def rules_text(plan: DistributionPlan, estate: Estate) -> list[str]:
-    """The rule of this plan in plain sentences (docs/spec/por-insolvency-v1.md states it)."""
-    text = [
-        "Each asset is shared on its own: T is the total of the customers' claims, A what "
-        "the estate holds of it, and D = min(A, T) is distributed; one asset's surplus never "
-        "pays another asset's claims"
-        + (
-            " except through the fiat pool, as this plan's policy sells it."
-            if plan.policy != "in-kind"
-            else "."
-        ),
-        "A customer with claim x receives floor(x * D / T) base units, plus one unit if they "
-        "are among the first R = D - (sum of those floors) customers ordered by the "
-        "remainder (x * D) mod T, largest first, then by the claim-tree leaf hash "
-        "(lowercase hex), smallest first.",
-        "The cutoff is the remainder and leaf hash of the R-th customer: a customer receives "
-        "the extra unit if their remainder is larger, or equal with a leaf hash no larger.",
-    ]
-    if plan.policy == "in-kind":
-        text.append(
-            "Policy in-kind: everything is paid in kind; the estate's fiat is not distributed "
-            "by this plan and an asset's surplus stays in the estate."
-        )
-    elif plan.policy == "fiat":
-        text.append(
-            f"Policy fiat: every asset is valued at the valuation date in {estate.currency} "
-            f"minor units (floor(A * price * 10^{estate.currency_decimals} / 10^decimals) per "
-            "asset) and pooled with the estate's fiat less costs and priority deductions; a "
-            "customer's claim is the floor of the sum of their claims' values; the pool is "
-            "shared by the same rule."
-        )
-    else:
-        text.append(
-            "Policy mixed: every asset is paid in kind by the rule; what that leaves unpaid is "
-            "valued at the valuation date (one floor over the customer's assets) and topped "
-            "up from the fiat pool (the estate's fiat less costs and priority deductions"
-            + (", plus each asset's surplus sold" if plan.sell_surplus else "")
-            + ") by the same rule."
-        )
-    if plan.fiat is not None:
-        text.append(
-            "Costs and priority deductions come out of the fiat pool only; a pool they exceed "
-            "is empty, and they are never taken from assets paid in kind."
-        )
-    return text
+    """The rule of this plan in plain sentences (consistency.rules_text: verify regenerates
+    it from the plan and compares)."""
+    return consistency.rules_text(
+        plan.policy, plan.sell_surplus, estate.currency, estate.currency_decimals
+    )
 
 
 def plan_document(
@@ -271,6 +228,8 @@ def plan_document(
             "as_of": claims.doc.as_of,
             "customers": claims.doc.customers,
             "totals": {code: str(units) for code, units in claims.totals.items()},
+            "root": claims.doc.root,
+            "sha256": claims.sha256,
         },
         "valuation": None
         if estate.currency is None

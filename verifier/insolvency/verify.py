@@ -17,23 +17,28 @@ Every check runs and is reported by name (`CHECKS`); the bundle is valid when al
   plan figures         the plan's figures agree: per asset D = min(available, T) (0 when
                        sold), distributed total = D, surplus = available - D, ratio = D/T;
                        the fiat pool = cash + sold - deductions, its D = min(pool, claims)
+  plan consistency     every other figure the plan derives recomputes from its own inputs
+                       (consistency.py): the claims root it carries, the estate, the policy,
+                       the prices, the distribution root's columns and sums, the rule's text
   distribution proof   the distribution proof verifies to the plan's distribution root
   distribution rule    per asset, the distribution is the rule applied to the claim with the
                        plan's D, T and cutoff (fiat: the claim's value at the plan's prices)
-  distribution totals  the distribution tree's root sums equal the plan's totals per asset
+  distribution totals  the distribution tree's root sums equal the plan's totals and each
+                       pool's distributed total, for every column (in kind and the currency)
   account              both proofs carry the same account id
 
-Pure apart from `make_bundle` and the loaders, which read files; nothing is written here.
+plan.json is read by plan_schema.py first (every key, type and bound: exit 3 naming the
+key); amounts are shown in whole units with the decimals of the proofs' root documents
+(bound by their commitments), never the plan's. Pure apart from `make_bundle` and the
+loaders, which read files; nothing is written here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +47,7 @@ from attestations.encoding import account_hash, leaf_hash
 from attestations.proofs import (
     InclusionProof,
     VerifiedProof,
+    format_units,
     parse_proof,
     parse_root_document,
     verify_proof,
@@ -49,13 +55,12 @@ from attestations.proofs import (
 from attestations.store import TreeStore
 from verifier.base import safejson
 from verifier.base.errors import InputError, InvalidProof, PorError, UsageError
-from verifier.insolvency import rules
-from verifier.reconcile.numbers import floor_ratio, percent_of
+from verifier.insolvency import consistency, rules
+from verifier.insolvency.plan_schema import PlanFile, Remainder, read_plan
 
 BUNDLE_FORMAT = "por-insolvency-proof-v1"
 PLAN_FORMAT = "por-plan-v1"
 BUNDLE_KEYS = frozenset({"insolvency_proof", "plan_id", "claim", "distribution"})
-_PRICE = re.compile(r"(0|[1-9][0-9]{0,39})(\.[0-9]{1,40})?")
 CHECKS = (
     "bundle",
     "plan_id",
@@ -63,6 +68,7 @@ CHECKS = (
     "claim leaf",
     "claims totals",
     "plan figures",
+    "plan consistency",
     "distribution proof",
     "distribution rule",
     "distribution totals",
@@ -143,86 +149,64 @@ class AssetFigures:
     cutoff: rules.Cutoff | None
 
 
-def _need(obj: Any, key: str, where: str) -> Any:
-    if not isinstance(obj, Mapping):
-        raise InputError(f"{where} is not an object", key=where)
-    if key not in obj:
-        raise InputError("missing key", key=f"{where}.{key}")
-    return obj[key]
+def _cutoff(remainder: Remainder) -> rules.Cutoff | None:
+    c = remainder.cutoff
+    return None if c is None else rules.Cutoff(int(c.remainder), c.leaf_hash)
 
 
-def _int(value: Any, where: str) -> int:
-    text = value if isinstance(value, str) else None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if text is None or not text.isascii() or not text.isdigit() or len(text) > 80:
-        raise InputError("expected a non-negative integer string", key=where, value=str(value))
-    return int(text)
+def checked(plan: Mapping[str, Any] | PlanFile) -> PlanFile:
+    """The plan read by its schema (`InputError` naming the key for a malformed one)."""
+    return plan if isinstance(plan, PlanFile) else read_plan(plan)
 
 
-def _cutoff(value: Any, where: str) -> rules.Cutoff | None:
-    if value is None:
-        return None
-    remainder = _int(_need(value, "remainder", where), f"{where}.remainder")
-    leaf = _need(value, "leaf_hash", where)
-    if not isinstance(leaf, str) or len(leaf) != 64:
-        raise InputError("expected 64 hex digits", key=f"{where}.leaf_hash", value=str(leaf))
-    return rules.Cutoff(remainder=remainder, leaf_hash=leaf)
-
-
-def _price(value: Any, code: str) -> Decimal:
-    """A price as the plan states it: a plain decimal string, taken exactly."""
-    text = value if isinstance(value, str) else ""
-    if not _PRICE.fullmatch(text):
-        raise InputError(
-            "expected a decimal price string", key=f"valuation.prices.{code}", value=str(value)
-        )
-    return Decimal(text)
-
-
-def plan_figures(plan: Mapping[str, Any]) -> dict[str, AssetFigures]:
+def plan_figures(plan: Mapping[str, Any] | PlanFile) -> dict[str, AssetFigures]:
     """The per-asset figures of a plan; `InputError` naming the key for a malformed one."""
-    if _need(plan, "plan", "plan") != PLAN_FORMAT:
-        raise InputError(f"not a {PLAN_FORMAT} document", key="plan", value=str(plan.get("plan")))
-    assets = _need(plan, "assets", "plan")
-    if not isinstance(assets, list):
-        raise InputError("expected a list", key="assets")
-    out = {}
-    for i, a in enumerate(assets):
-        where = f"assets[{i}]"
-        code = _need(a, "code", where)
-        if not isinstance(code, str):
-            raise InputError("expected a string", key=f"{where}.code", value=str(code))
-        if code in out:
-            raise InputError("asset listed twice", key=f"{where}.code", value=code)
-        remainder = _need(a, "remainder", where)
-        out[code] = AssetFigures(
-            code=code,
-            decimals=_int(_need(a, "decimals", where), f"{where}.decimals"),
-            total=_int(_need(a, "total_claims", where), f"{where}.total_claims"),
-            available=_int(_need(a, "available", where), f"{where}.available"),
-            distributable=_int(_need(a, "distributable", where), f"{where}.distributable"),
-            distributed=_int(_need(a, "distributed_total", where), f"{where}.distributed_total"),
-            in_kind=_need(a, "in_kind", where) is not False,
-            cutoff=_cutoff(
-                _need(remainder, "cutoff", f"{where}.remainder"), f"{where}.remainder.cutoff"
-            ),
+    doc = checked(plan)
+    out: dict[str, AssetFigures] = {}
+    for i, a in enumerate(doc.assets):
+        if a.code in out:
+            raise InputError("asset listed twice", key=f"assets[{i}].code", value=a.code)
+        out[a.code] = AssetFigures(
+            code=a.code,
+            decimals=a.decimals,
+            total=int(a.total_claims),
+            available=int(a.available),
+            distributable=int(a.distributable),
+            distributed=int(a.distributed_total),
+            in_kind=a.in_kind,
+            cutoff=_cutoff(a.remainder),
         )
     return out
 
 
 def load_plan(path: Path) -> dict[str, Any]:
-    """plan.json, read strictly (duplicate keys, floats refused) and shape-checked."""
+    """plan.json, read strictly (duplicate keys, floats refused) and checked key by key
+    (plan_schema.py: types and bounds); exit 3 naming the file and the key."""
     plan = safejson.load_path(path, what="plan", strict_keys=True)
     if not isinstance(plan, dict):
         raise InputError("the plan is not a JSON object", file=str(path))
     try:
         plan_figures(plan)
-        for key in ("plan_id", "claims", "distribution"):
-            _need(plan, key, "plan")
     except InputError as exc:
-        raise InputError(exc.message, file=str(path)) from None
+        raise in_file(exc, path) from None
     return plan
+
+
+def in_file(exc: InputError, path: Path | str) -> InputError:
+    """`exc` (which names the key) naming the file too."""
+    named = InputError(exc.message, file=str(path))
+    named.key = exc.key
+    return named
+
+
+def plan_alone_problems(plan: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a plan on its own (no bundle): its id, its figures, its
+    consistency. `por publish --plan` and `por insolvency payouts` refuse a plan with any."""
+    doc = checked(plan)
+    out = []
+    if compute_plan_id(plan) != doc.plan_id:
+        out.append("plan_id: the plan's id does not recompute from its content")
+    return out + consistency.plan_problems(doc)
 
 
 # ----------------------------------------------------------------------------- the bundle
@@ -231,34 +215,37 @@ def load_plan(path: Path) -> dict[str, Any]:
 def make_bundle(plan_path: Path, claims_dir: Path, account_id: str) -> dict[str, Any]:
     """One customer's bundle: their claim proof (D/tree) and distribution proof (P/tree),
     each verified against its tree's root first, and the trees checked to be the plan's."""
-    plan = load_plan(plan_path)
+    plan = checked(load_plan(plan_path))
     plan_dir = plan_path.parent
-    claims = _need(plan, "claims", "plan")
-    distribution = _need(plan, "distribution", "plan")
     with TreeStore(claims_dir / "tree") as store:
-        if store.root.commitment.hex() != _need(claims, "commitment", "claims"):
+        if store.root.commitment.hex() != plan.claims.commitment:
             raise UsageError(
                 f"--claims {claims_dir}: its claims tree (commitment "
                 f"{store.root.commitment.hex()}) is not the one the plan {plan_path} names "
-                f"({claims.get('commitment')})"
+                f"({plan.claims.commitment})"
             )
-        claim, _ = store.checked_proof(account_id)
+        claim, _ = _proof_of(store, account_id, claims_dir / "tree")
     with TreeStore(plan_dir / "tree") as store:
-        root = _need(distribution, "root", "distribution")
-        if store.root.commitment.hex() != (
-            root.get("commitment") if isinstance(root, dict) else None
-        ):
+        if store.root.commitment.hex() != plan.distribution.root.get("commitment"):
             raise InputError(
                 f"the distribution tree in {plan_dir / 'tree'} is not the one plan.json names",
                 file=str(plan_path),
             )
-        dist, _ = store.checked_proof(account_id)
+        dist, _ = _proof_of(store, account_id, plan_dir / "tree")
     return {
         "insolvency_proof": BUNDLE_FORMAT,
-        "plan_id": plan["plan_id"],
+        "plan_id": plan.plan_id,
         "claim": claim.to_json(),
         "distribution": dist.to_json(),
     }
+
+
+def _proof_of(store: TreeStore, account_id: str, tree: Path) -> Any:
+    """The account's checked proof; an account the tree does not hold names the tree."""
+    try:
+        return store.checked_proof(account_id)
+    except InputError as exc:
+        raise InputError(f"{tree}: {exc.message}") from None
 
 
 def _tree(data: Any, **published: Any) -> tuple[InclusionProof | None, VerifiedProof | None, str]:
@@ -277,17 +264,25 @@ def _amounts(v: VerifiedProof) -> dict[str, int]:
     return {a.code: n for a, n in zip(v.assets, v.balances, strict=True)}
 
 
-def _shown(amounts: Mapping[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(amounts.items())) or "nothing"
+def _shown(amounts: Mapping[str, int], decimals: Mapping[str, int]) -> str:
+    """Amounts in whole units, every digit (the decimals are the proofs' own)."""
+    return (
+        ", ".join(
+            f"{k} {format_units(v, decimals[k]) if k in decimals else v}"
+            for k, v in sorted(amounts.items())
+        )
+        or "nothing"
+    )
 
 
 def expected_distribution(
-    plan: Mapping[str, Any], claim: Mapping[str, int], claim_leaf_hash: str
+    plan: Mapping[str, Any] | PlanFile, claim: Mapping[str, int], claim_leaf_hash: str
 ) -> dict[str, int]:
     """What the rule gives this customer, by asset of the distribution tree: in kind per
     asset; the fiat pool by the claim's value (or, for a mixed plan, by the value left
     unpaid in kind) at the plan's prices."""
-    figures = plan_figures(plan)
+    doc = checked(plan)
+    figures = plan_figures(doc)
     out: dict[str, int] = {}
     in_kind: dict[str, int] = {}
     for code, f in figures.items():
@@ -297,149 +292,110 @@ def expected_distribution(
         )
         if f.in_kind:
             out[code] = in_kind[code]
-    fiat = plan.get("fiat")
-    if isinstance(fiat, Mapping):
-        valuation = _need(plan, "valuation", "plan")
-        prices = _need(valuation, "prices", "valuation")
-        currency_decimals = _int(_need(fiat, "decimals", "fiat"), "fiat.decimals")
+    fiat = doc.fiat
+    if fiat is not None:
+        prices = {} if doc.valuation is None else doc.valuation.prices
         unpaid = {code: claim.get(code, 0) - in_kind[code] for code in figures}
         owed = [code for code in sorted(unpaid) if unpaid[code]]
+        for code in owed:
+            if code not in prices:
+                raise InputError("no price for an asset the fiat pool values", key=code)
         rates = [
-            rules.minor_per_unit(
-                _price(_need(prices, code, "valuation.prices"), code),
-                figures[code].decimals,
-                currency_decimals,
-            )
+            rules.minor_per_unit(Decimal(prices[code]), figures[code].decimals, fiat.decimals)
             for code in owed
         ]
         value = rules.values([[unpaid[code]] for code in owed], rates)[0] if owed else 0
-        remainder = _need(fiat, "remainder", "fiat")
-        out[str(_need(fiat, "currency", "fiat"))] = rules.share(
+        out[fiat.currency] = rules.share(
             value,
-            _int(_need(fiat, "distributable", "fiat"), "fiat.distributable"),
-            _int(_need(fiat, "claims_value", "fiat"), "fiat.claims_value"),
+            int(fiat.distributable),
+            int(fiat.claims_value),
             claim_leaf_hash,
-            _cutoff(_need(remainder, "cutoff", "fiat.remainder"), "fiat.remainder.cutoff"),
+            _cutoff(fiat.remainder),
         )
     return out
 
 
-def _ratio_problem(where: str, ratio: Any, distributable: int, total: int) -> str | None:
-    """The published recovery ratio must be D/T: exactly ("n/d" in lowest terms) and as a
-    percentage floored to two decimals (null when T is 0)."""
-    expected = None
-    if total:
-        exact = Fraction(distributable, total)
-        expected = {
-            "exact": f"{exact.numerator}/{exact.denominator}",
-            "percent": percent_of(floor_ratio(distributable, total) or Decimal(0)),
-        }
-    if ratio != expected:
-        return f"{where}: ratio {ratio!r} is not D/T ({expected!r})"
-    return None
-
-
-def _asset_problems(plan: Mapping[str, Any], figures: Mapping[str, AssetFigures]) -> list[str]:
-    problems = []
-    for i, (code, f) in enumerate(figures.items()):
-        raw = plan["assets"][i]
-        wanted = min(f.available, f.total) if f.in_kind else 0
-        if f.distributable != wanted:
-            problems.append(f"{code}: distributable {f.distributable} is not {wanted}")
-        if f.distributed != f.distributable:
-            problems.append(f"{code}: distributed total {f.distributed} is not D")
-        if "surplus" in raw and str(raw["surplus"]) != str(f.available - f.distributable):
-            problems.append(f"{code}: surplus {raw['surplus']!r} is not available - D")
-        ratio = _ratio_problem(code, raw.get("ratio"), f.distributable, f.total)
-        if ratio:
-            problems.append(ratio)
-    return problems
-
-
-def _fiat_problems(plan: Mapping[str, Any]) -> list[str]:
-    fiat = plan.get("fiat")
-    if not isinstance(fiat, Mapping):
-        return []
-    sold = sum(_int(a.get("sold_value", "0"), "sold_value") for a in plan["assets"])
-    figures = {
-        k: _int(_need(fiat, k, "fiat"), f"fiat.{k}")
-        for k in ("cash", "sold", "deductions", "pool", "claims_value", "distributable")
-    }
-    distributed = _int(_need(fiat, "distributed_total", "fiat"), "fiat.distributed_total")
-    problems = []
-    if figures["sold"] != sold:
-        problems.append(f"fiat: sold {figures['sold']} is not the assets' sold values {sold}")
-    pool = max(0, figures["cash"] + figures["sold"] - figures["deductions"])
-    if figures["pool"] != pool:
-        problems.append(f"fiat: pool {figures['pool']} is not cash + sold - deductions ({pool})")
-    wanted = min(figures["pool"], figures["claims_value"])
-    if figures["distributable"] != wanted or distributed != wanted:
-        problems.append(f"fiat: distributable and distributed total must be {wanted}")
-    ratio = _ratio_problem("fiat", fiat.get("ratio"), wanted, figures["claims_value"])
-    if ratio:
-        problems.append(ratio)
-    return problems
-
-
-def _check_figures(
-    out: Verification, plan: Mapping[str, Any], figures: Mapping[str, AssetFigures]
-) -> None:
-    """The plan's own figures agree with each other (a customer sees every pool's totals)."""
-    problems = _asset_problems(plan, figures) + _fiat_problems(plan)
-    out.add(
-        "plan figures",
-        not problems,
-        "per asset: D = min(available, T) (0 when sold), distributed total = D, surplus = "
-        "available - D, ratio = D/T; the fiat pool likewise"
-        if not problems
-        else "; ".join(problems),
-    )
-
-
 def _check_claim_totals(
-    out: Verification,
-    plan: Mapping[str, Any],
-    figures: Mapping[str, AssetFigures],
-    proof: InclusionProof,
+    out: Verification, plan: PlanFile, figures: Mapping[str, AssetFigures], proof: InclusionProof
 ) -> None:
-    totals = _need(plan["claims"], "totals", "claims")
     sums = {a.code: s for a, s in zip(proof.assets, proof.root.sums, strict=True)}
-    bad = [
+    totals = plan.claims.totals
+    bad = sorted(
         code
-        for code, f in figures.items()
-        if sums.get(code) is None or str(sums[code]) != totals.get(code) or f.total != sums[code]
-    ]
+        for code in set(figures) | set(sums) | set(totals)
+        if sums.get(code) is None
+        or totals.get(code) != str(sums[code])
+        or code not in figures
+        or figures[code].total != sums[code]
+    )
     out.add(
         "claims totals",
         not bad,
-        f"the claims tree's root sums equal the plan's totals ({_shown(sums)})"
+        f"the claims tree's root sums equal the plan's totals ({_shown(sums, out.decimals)})"
         if not bad
-        else f"differ for {', '.join(bad)}: the claims root sums {_shown(sums)}",
+        else f"differ for {', '.join(bad)}: the claims root sums {_shown(sums, out.decimals)}",
     )
 
 
-def _check_distribution_totals(
-    out: Verification,
-    plan: Mapping[str, Any],
-    figures: Mapping[str, AssetFigures],
-    proof: InclusionProof,
-) -> None:
-    totals = _need(plan["distribution"], "totals", "distribution")
+def _pool_totals(plan: PlanFile) -> dict[str, int]:
+    """What each column of the distribution tree must add up to: every asset paid in kind
+    its distributed total, the currency the fiat pool's."""
+    pools = {a.code: int(a.distributed_total) for a in plan.assets if a.in_kind}
+    if plan.fiat is not None:
+        pools[plan.fiat.currency] = int(plan.fiat.distributed_total)
+    return pools
+
+
+def _check_distribution_totals(out: Verification, plan: PlanFile, proof: InclusionProof) -> None:
+    """Every column of the distribution tree (each asset in kind and the currency): its root
+    sum is the plan's total and the pool's distributed total, and no column is missing or
+    extra (a forged plan paying everyone half, or a phantom creditor, cannot pass)."""
+    totals = plan.distribution.totals
     sums = dict(zip((a.code for a in proof.assets), proof.root.sums, strict=True))
-    codes = sorted(set(sums) | set(totals))
+    pools = _pool_totals(plan)
+    codes = sorted(set(sums) | set(totals) | set(pools))
     bad = [
         c
         for c in codes
-        if str(sums.get(c)) != totals.get(c)
-        or (c in figures and figures[c].in_kind and sums.get(c) != figures[c].distributed)
+        if sums.get(c) is None or totals.get(c) != str(sums[c]) or pools.get(c) != sums[c]
     ]
     out.add(
         "distribution totals",
         not bad,
-        f"the distribution tree's root sums equal the plan's totals ({_shown(sums)})"
+        f"the distribution tree's root sums equal the plan's totals and distributed totals "
+        f"({_shown(sums, out.decimals)})"
         if not bad
-        else f"differ for {', '.join(bad)}",
+        else f"differ for {', '.join(bad)}: the distribution root sums "
+        f"{_shown(sums, out.decimals)}, the pools distribute {_shown(pools, out.decimals)}",
     )
+
+
+def _check_rule(
+    out: Verification, plan: PlanFile, claim: InclusionProof, dist: VerifiedProof
+) -> None:
+    """The customer's distribution, per column, is the rule applied to their claim."""
+    leaf = claim.leaves[0]
+    own_hash = leaf_hash(leaf.salt, account_hash(claim.account_id), leaf.balances).hex()
+    out.distribution = _amounts(dist)
+    try:
+        out.expected = expected_distribution(plan, out.claim, own_hash)
+    except InputError as exc:  # e.g. no price for an asset the pool values
+        out.add("distribution rule", False, f"the rule cannot be applied: {exc.message}")
+        return
+    codes = sorted(set(out.expected) | set(out.distribution))
+    wrong = [c for c in codes if out.expected.get(c, 0) != out.distribution.get(c, 0)]
+    out.add(
+        "distribution rule",
+        not wrong,
+        f"the rule applied to the claim gives {_shown(out.expected, out.decimals)}"
+        if not wrong
+        else f"for {', '.join(wrong)} the rule gives {_shown(out.expected, out.decimals)}, "
+        f"the distribution holds {_shown(out.distribution, out.decimals)}",
+    )
+
+
+def _problems_check(out: Verification, name: str, problems: list[str], passed: str) -> None:
+    out.add(name, not problems, passed if not problems else "; ".join(problems))
 
 
 # Long on purpose: every check in order, each recorded whatever the others found (the same
@@ -448,38 +404,34 @@ def verify_bundle(bundle: Any, plan: Mapping[str, Any]) -> Verification:
     """Every check of `bundle` against `plan` (a loaded plan.json); never raises for a bad
     bundle (each failure is a failed check), `InputError` for a malformed plan."""
     out = Verification()
-    figures = plan_figures(plan)
-    out.decimals = {code: f.decimals for code, f in figures.items()}
+    doc = checked(plan)
+    figures = plan_figures(doc)
     if not isinstance(bundle, Mapping) or bundle.get("insolvency_proof") != BUNDLE_FORMAT:
         out.add("bundle", False, f"not a {BUNDLE_FORMAT} bundle")
         return out
     extra = sorted(set(bundle) - BUNDLE_KEYS)
-    plan_id = plan.get("plan_id")
-    same_plan = bundle.get("plan_id") == plan_id and not extra
+    same_plan = bundle.get("plan_id") == doc.plan_id and not extra
     out.add(
         "bundle",
         same_plan,
-        f"a {BUNDLE_FORMAT} bundle for plan {plan_id}"
+        f"a {BUNDLE_FORMAT} bundle for plan {doc.plan_id}"
         if same_plan
         else f"unknown keys {extra}"
         if extra
-        else f"the bundle is for plan {bundle.get('plan_id')!r}, this plan is {plan_id}",
+        else f"the bundle is for plan {bundle.get('plan_id')!r}, this plan is {doc.plan_id}",
     )
     recomputed = compute_plan_id(plan)
     out.add(
         "plan_id",
-        recomputed == plan_id,
+        recomputed == doc.plan_id,
         "recomputed from the plan's canonical JSON"
-        if recomputed == plan_id
-        else f"the plan's canonical JSON hashes to {recomputed}, the plan states {plan_id}",
+        if recomputed == doc.plan_id
+        else f"the plan's canonical JSON hashes to {recomputed}, the plan states {doc.plan_id}",
     )
-    claims = _need(plan, "claims", "plan")
-    commitment = str(_need(claims, "commitment", "claims"))
-    try:
-        published_claims = bytes.fromhex(commitment)
-    except ValueError:
-        raise InputError("not hex", key="claims.commitment", value=commitment) from None
-    claim_proof, claim_v, why = _tree(bundle.get("claim"), published_commitment=published_claims)
+    commitment = doc.claims.commitment
+    claim_proof, claim_v, why = _tree(
+        bundle.get("claim"), published_commitment=bytes.fromhex(commitment)
+    )
     out.add(
         "claim proof",
         claim_v is not None,
@@ -494,13 +446,26 @@ def verify_bundle(bundle: Any, plan: Mapping[str, Any]) -> Verification:
     if claim_v is not None and claim_proof is not None:
         out.account_id = claim_v.account_id
         out.claim = _amounts(claim_v)
-        _check_claim_totals(out, plan, figures, claim_proof)
+        out.decimals.update({a.code: a.decimals for a in claim_v.assets})
+        _check_claim_totals(out, doc, figures, claim_proof)
     else:
         out.add("claims totals", False, "not checked: the claim proof does not verify")
-    _check_figures(out, plan, figures)
-    root = _need(_need(plan, "distribution", "plan"), "root", "distribution")
+    _problems_check(
+        out,
+        "plan figures",
+        consistency.figure_problems(doc),
+        "per asset: D = min(available, T) (0 when sold), distributed total = D, surplus = "
+        "available - D, ratio = D/T; the fiat pool likewise",
+    )
+    _problems_check(
+        out,
+        "plan consistency",
+        consistency.consistency_problems(doc),
+        "every derived figure recomputes from the plan's own inputs: the claims root, the "
+        "estate, the policy and prices, the distribution root's columns and sums, the rule",
+    )
     try:
-        published_root = parse_root_document(root)
+        published_root = parse_root_document(doc.distribution.root)
     except InvalidProof as exc:
         raise InputError(
             f"not a por-mst-v1 root document ({exc.message})", key="distribution.root"
@@ -513,25 +478,14 @@ def verify_bundle(bundle: Any, plan: Mapping[str, Any]) -> Verification:
         if dist_v is not None
         else why,
     )
+    if dist_v is not None:
+        out.decimals.update({a.code: a.decimals for a in dist_v.assets})
     if claim_v is not None and claim_proof is not None and one_leaf and dist_v is not None:
-        leaf = claim_proof.leaves[0]
-        own_hash = leaf_hash(leaf.salt, account_hash(claim_proof.account_id), leaf.balances).hex()
-        out.expected = expected_distribution(plan, out.claim, own_hash)
-        out.distribution = _amounts(dist_v)
-        codes = sorted(set(out.expected) | set(out.distribution))
-        wrong = [c for c in codes if out.expected.get(c, 0) != out.distribution.get(c, 0)]
-        out.add(
-            "distribution rule",
-            not wrong,
-            f"the rule applied to the claim gives {_shown(out.expected)}"
-            if not wrong
-            else f"for {', '.join(wrong)} the rule gives {_shown(out.expected)}, the distribution "
-            f"holds {_shown(out.distribution)}",
-        )
+        _check_rule(out, doc, claim_proof, dist_v)
     else:
         out.add("distribution rule", False, "not checked: a proof does not verify")
     if dist_v is not None and dist_proof is not None:
-        _check_distribution_totals(out, plan, figures, dist_proof)
+        _check_distribution_totals(out, doc, dist_proof)
     else:
         out.add("distribution totals", False, "not checked: the distribution proof does not verify")
     same = claim_v is not None and dist_v is not None and claim_v.account_id == dist_v.account_id
@@ -553,7 +507,7 @@ def verify_files(proof_path: Path, plan_path: Path) -> Verification:
     try:
         return verify_bundle(bundle, plan)
     except InputError as exc:
-        raise InputError(exc.message, file=str(plan_path)) from None
+        raise in_file(exc, plan_path) from None
 
 
 def failure(v: Verification) -> PorError:
@@ -568,11 +522,14 @@ __all__ = [
     "CHECKS",
     "Check",
     "Verification",
+    "checked",
     "compute_plan_id",
     "expected_distribution",
     "failure",
+    "in_file",
     "load_plan",
     "make_bundle",
+    "plan_alone_problems",
     "plan_figures",
     "verify_bundle",
     "verify_files",

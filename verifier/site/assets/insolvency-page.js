@@ -32,11 +32,10 @@
     return window.PorVerify.formatReadable(units, decimals);
   }
 
-  function decimalsOf(code) {
-    var a = (plan.assets || []).filter(function (x) { return x.code === code; })[0];
-    if (a) return Number(a.decimals);
-    if (plan.fiat && plan.fiat.currency === code) return Number(plan.fiat.decimals);
-    return 0;
+  /** An asset's decimals as the proofs' root documents state them (bound by their
+   * commitments; the plan's are checked against them), never the plan's own. */
+  function decimalsOf(v, code) {
+    return v.decimals && Object.prototype.hasOwnProperty.call(v.decimals, code) ? v.decimals[code] : 0;
   }
 
   function table(head, rows, numeric) {
@@ -94,7 +93,7 @@
       return all.indexOf(c) === i;
     }).sort();
     var rows = codes.map(function (code) {
-      var d = decimalsOf(code);
+      var d = decimalsOf(v, code);
       var claim = v.claim[code];
       var got = v.distribution[code] || 0n;
       if (v.fiat_basis && v.fiat_basis.currency === code) {
