@@ -22,7 +22,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,9 +45,12 @@ from verifier.inputs.file_schemas import (
 )
 from verifier.inputs.prices import Currency, load_prices
 from verifier.insolvency.rules import POLICIES, Policy
+from verifier.reconcile.numbers import EXACT
 from verifier.reserve.statement import load_statement
 
 SCHEMA_FILE = "por-estate.schema.json"
+MAX_UNITS = 1 << 128
+"""No amount of an estate reaches 2**128 base (or minor) units: a tree sum could not hold it."""
 _CODE = re.compile(r"[A-Z0-9._-]{1,16}")
 _POLICY = re.compile("|".join(re.escape(p) for p in POLICIES))
 _KIND = re.compile("cost|priority")
@@ -168,10 +171,18 @@ def sha256_of(path: Path) -> str:
 
 def exact_units(amount: Decimal, decimals: int, *, file: str, key: str) -> int:
     """Whole units to base units, exactly; more digits than `decimals` is refused."""
-    scaled = amount.scaleb(decimals)
+    with localcontext(EXACT):  # the default 28 digits rounded a 31-digit amount silently
+        scaled = amount.scaleb(decimals)
     if scaled != scaled.to_integral_value():
         raise InputError(
             f"has more than {decimals} decimal places: not a whole number of base units",
+            file=file,
+            key=key,
+            value=format(amount, "f"),
+        )
+    if scaled >= MAX_UNITS:
+        raise InputError(
+            "reaches 2**128 base units: beyond what a por-mst-v1 tree can hold",
             file=file,
             key=key,
             value=format(amount, "f"),
@@ -341,13 +352,14 @@ def _reserve_of_statement(path: Path, currency: str, decimals: int, text: str) -
             value=statement.currency,
         )
     total = Decimal(0)
-    for row in statement.cash:
-        if not row.on_trust:
-            continue
-        rate = Decimal(1) if row.currency == currency else statement.fx.get(row.currency)
-        if rate is None:
-            raise InputError(f"no [fx] rate for {row.currency}", file=str(path), key=row.key)
-        total += row.amount * rate
+    with localcontext(EXACT):  # exact sums and products (an inexact one is an error)
+        for row in statement.cash:
+            if not row.on_trust:
+                continue
+            rate = Decimal(1) if row.currency == currency else statement.fx.get(row.currency)
+            if rate is None:
+                raise InputError(f"no [fx] rate for {row.currency}", file=str(path), key=row.key)
+            total += row.amount * rate
     return total
 
 

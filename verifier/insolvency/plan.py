@@ -125,6 +125,42 @@ def read_claim_leaves(claims: Claims, progress: Progress = _no_progress) -> Clai
         return ClaimLeaves(store.meta.assets, account_ids, leaf_hashes, columns)
 
 
+def _check_counts(claims: Claims, leaves: ClaimLeaves) -> None:
+    """claims.json's customer counts must be the claims tree's: one leaf per customer, and
+    per asset the leaves with a non-zero claim (an edited count is refused)."""
+    path = str(claims.directory / "claims.json")
+    if claims.doc.customers != len(leaves.leaf_hashes):
+        raise InvalidProof(
+            "customers",
+            f"{path}: 'customers' is {claims.doc.customers}, the claims tree has "
+            f"{len(leaves.leaf_hashes)} leaves",
+        )
+    for i, (entry, column) in enumerate(zip(claims.doc.assets, leaves.columns, strict=True)):
+        held = sum(1 for x in column if x)
+        if entry.customers != held:
+            raise InvalidProof(
+                "customers",
+                f"{path}: assets[{i}].customers of {entry.code} is {entry.customers}, the claims "
+                f"tree has {held} customers with a claim in it",
+            )
+
+
+def _check_prices(leaves: ClaimLeaves, estate: Estate) -> None:
+    """fiat and mixed value every claimed asset: a price of 0 would value a claim at nothing
+    and pay its customers nothing from the pool, so it is refused (docs/insolvency.md)."""
+    if estate.policy == "in-kind":
+        return
+    for asset, column in zip(leaves.assets, leaves.columns, strict=True):
+        if estate.prices.get(asset.code) == 0 and any(column):
+            raise InputError(
+                f"a price of 0 for {asset.code}, which customers claim: policy {estate.policy} "
+                "would value their claims at nothing",
+                file=estate.path,
+                key=f"valuation.prices.{asset.code}",
+                value="0",
+            )
+
+
 def compute_plan(leaves: ClaimLeaves, estate: Estate) -> DistributionPlan:
     """The rule applied to the claims and the estate (pure past this point)."""
     decimals = estate.currency_decimals
@@ -146,14 +182,21 @@ def compute_plan(leaves: ClaimLeaves, estate: Estate) -> DistributionPlan:
     )
 
 
-def _balances(columns: list[list[int]]) -> np.ndarray[Any, Any]:
+def _balances(
+    columns: list[list[int]], specs: tuple[AssetSpec, ...], estate: Estate
+) -> np.ndarray[Any, Any]:
     """Shape (accounts, assets, 2) '>u8' (hi, lo) halves, as Liabilities holds them."""
     count = len(columns[0]) if columns else 0
     out = np.zeros((count, len(columns), 2), dtype=">u8")
     for a, column in enumerate(columns):
         top = max(column, default=0)
-        if top >= MAX_SUM:
-            raise InputError("a distribution reaches 2**128")
+        if top >= MAX_SUM or sum(column) >= MAX_SUM:
+            raise InputError(
+                f"the distribution of {specs[a].code} reaches 2**128 base units (a por-mst-v1 "
+                "tree cannot hold it): the valuation's prices and decimals are too large",
+                file=estate.path,
+                key="valuation" if specs[a].code == estate.currency else f"assets.{specs[a].code}",
+            )
         if top < 1 << 64:  # the common case at numpy speed
             out[:, a, 1] = np.array(column, dtype=np.uint64)
             continue
@@ -204,7 +247,9 @@ def make_plan(
     _check_out(out_dir, claims_dir, estate_path, force)
     claims = read_claims(claims_dir)
     leaves = read_claim_leaves(claims, progress)
+    _check_counts(claims, leaves)
     estate = read_estate(estate_path, leaves.assets, policy)
+    _check_prices(leaves, estate)
     plan = compute_plan(leaves, estate)
     dist_id = attestation_id or f"{claims.doc.attestation_id}/distribution"
     specs, columns = distribution_assets(plan, estate)
@@ -213,7 +258,7 @@ def make_plan(
     try:
         os.chmod(tmp, 0o700)
         built = build_tree(
-            Liabilities(specs, leaves.account_ids, _balances(columns)),
+            Liabilities(specs, leaves.account_ids, _balances(columns, specs, estate)),
             tmp / "tree",
             attestation_id=dist_id,
             as_of=claims.doc.as_of,
