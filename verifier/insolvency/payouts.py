@@ -225,8 +225,9 @@ def _text(value: str, key: str, name: str, number: int, limit: int) -> str:
 
 
 def _units(value: str, key: str, name: str, number: int, *, positive: bool) -> int:
-    """A canonical decimal integer of base units: digits only, no sign, no leading zero."""
-    text = value.strip()
+    """A canonical decimal integer of base units: digits only (no blank around them, as
+    spec §4.1 says: " 1" was once read as 1), no sign, no leading zero."""
+    text = value
     if not text.isascii() or not text.isdigit() or (len(text) > 1 and text[0] == "0"):
         raise InputError(
             f"{key} must be an integer number of base units (digits only)",
@@ -271,37 +272,69 @@ def read_paid(data: bytes, name: str, assets: Mapping[str, int]) -> list[Payment
     return payments
 
 
-def read_distributions(
-    data: bytes, name: str, assets: Mapping[str, int]
-) -> dict[tuple[str, str], int]:
-    """The plan's ``distributions.csv``: (account, asset) -> distribution units. A row the
-    plan could not have written (an unknown asset, a repeated pair, a distribution above the
-    claim) is refused naming its line: the file was changed after the plan."""
+@dataclass(frozen=True, slots=True)
+class DistributionFile:
+    """The plan's ``distributions.csv`` read whole: what is due, and its sums to check
+    against the plan (payouts_files.py)."""
+
+    due: dict[tuple[str, str], int]
+    """(account, asset) -> distribution units, for the assets paid."""
+    claimed: dict[str, int]
+    """Per asset (and the currency): Σ claim_units."""
+    distributed: dict[str, int]
+    """Per asset (and the currency): Σ distribution_units."""
+    accounts: int
+    """Distinct accounts listed."""
+
+
+def read_distribution_file(
+    data: bytes, name: str, assets: Mapping[str, int], sold: Sequence[str] = ()
+) -> DistributionFile:
+    """The plan's ``distributions.csv``. `assets` are what the plan pays; `sold` the assets
+    sold into the fiat pool (policy fiat: their rows carry the claim and a distribution of
+    0). A row the plan could not have written (an unknown asset, a repeated pair, a
+    distribution above the claim, a sold asset paid) is refused naming its line: the file
+    was changed after the plan."""
     what = "distributions file"
     lines = _lines(data, name, what)
     order = _header(lines, name, DISTRIBUTION_COLUMNS, what)
     due: dict[tuple[str, str], int] = {}
+    seen: set[tuple[str, str]] = set()
+    claimed: dict[str, int] = {}
+    distributed: dict[str, int] = {}
     for number, text in lines:
         row = _fields(text, name, number, len(DISTRIBUTION_COLUMNS), what)
         account, asset, claim, dist = (row[i] for i in order)
         account = _text(account, "account_id", name, number, MAX_ID_BYTES)
-        if asset not in assets:
+        if asset not in assets and asset not in sold:
             raise InputError("asset is not in the plan", file=name, line=number, value=asset)
         claim_units = _units(claim, "claim_units", name, number, positive=False)
         units = _units(dist, "distribution_units", name, number, positive=False)
-        if units > claim_units:
+        if units > claim_units or (asset in sold and units):
             raise InputError(
-                "distribution_units exceed claim_units (the rule never pays more than a claim)",
+                "distribution_units exceed claim_units, or pay an asset that was sold (the "
+                "rule never pays more than a claim)",
                 file=name,
                 line=number,
                 value=text,
             )
-        if (account, asset) in due:
+        if (account, asset) in seen:
             raise InputError(
                 "account and asset listed twice", file=name, line=number, value=f"{account} {asset}"
             )
-        due[(account, asset)] = units
-    return due
+        seen.add((account, asset))
+        claimed[asset] = claimed.get(asset, 0) + claim_units
+        distributed[asset] = distributed.get(asset, 0) + units
+        if asset in assets:
+            due[(account, asset)] = units
+    return DistributionFile(due, claimed, distributed, len({a for a, _ in seen}))
+
+
+def read_distributions(
+    data: bytes, name: str, assets: Mapping[str, int]
+) -> dict[tuple[str, str], int]:
+    """(account, asset) -> units due, from ``distributions.csv`` (`read_distribution_file`)."""
+    return read_distribution_file(data, name, assets).due
 
 
 # ----------------------------------------------------------------------------- reconciling
@@ -394,8 +427,10 @@ __all__ = [
     "STATUSES",
     "AccountAsset",
     "AssetPayouts",
+    "DistributionFile",
     "Payment",
     "PayoutResult",
+    "read_distribution_file",
     "read_distributions",
     "read_paid",
     "reconcile",
