@@ -100,3 +100,22 @@ def test_paid_amounts_are_digits_only(
     paid = _paid(tmp_path, f'alice,BTC,"{units}",tx1\n')
     res = por("insolvency", "payouts", "--plan", in_kind["P"], "--paid", paid, "--no-store")
     assert res.rc == 3 and "line 2" in res.err and "digits only" in res.err, res.err
+
+
+def test_history_lists_payout_runs(por: Any, in_kind: dict[str, Path], tmp_path: Path) -> None:
+    """`por history` listed reconciliation runs only: payout runs now appear in its text,
+    its JSON (`payout_runs`) and its page (a Payouts table)."""
+    db = tmp_path / "por.db"
+    paid = _paid(tmp_path, "alice,BTC,100000000,tx1\nalice,BTC,5,tx2\n")
+    res = por("insolvency", "payouts", "--plan", in_kind["P"], "--paid", paid, "--db", db)
+    assert res.rc == 1, res.err  # alice overpaid by 5 sat
+    res = por("history", "--db", db, "--json")
+    assert res.rc == 0, res.err
+    (run,) = res.json()["payout_runs"]
+    assert run["payments"] == 2 and run["consistent"] is False and run["exit_code"] == 1
+    assert run["accounts"]["overpaid"] == 1
+    res = por("history", "--db", db, "--html", tmp_path / "h.html")
+    assert res.rc == 0, res.err
+    assert "payout run 1" in res.out and "NOT consistent" in res.out
+    page = (tmp_path / "h.html").read_text()
+    assert "<h2>Payouts</h2>" in page and run["plan_id"][:19] in page

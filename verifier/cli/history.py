@@ -114,8 +114,10 @@ def history_cmd(
     from verifier.history.view import (
         history_json,
         parse_since,
+        read_payouts,
         read_runs,
         render_history_html,
+        render_payouts,
         render_table,
         select_asset,
     )
@@ -124,12 +126,15 @@ def history_cmd(
     start = parse_since(since) if since else None
     store = _open_store(config_file, db, create=False)
     runs = select_asset(read_runs(store, start), asset.upper() if asset else None)
+    payouts = read_payouts(store, start)  # por insolvency payouts runs (issue 15)
     if html_file is not None:
-        write_html(html_file, render_history_html(runs, store.describe()))
+        write_html(html_file, render_history_html(runs, store.describe(), payouts))
     if as_json:
-        print_json(history_json(runs, store.describe()))
-    elif runs:
-        render_table(runs, out)
+        print_json(history_json(runs, store.describe(), payouts))
+    else:
+        if runs:
+            render_table(runs, out)
+        render_payouts(payouts, out)
     if not runs:  # a note, not an error: a new installation has no runs yet
         which = " matching --since/--asset" if since or asset else " yet"
         missing = "" if store.exists() else " (the database does not exist)"

@@ -8,7 +8,9 @@ self-contained file (inline SVG, no script, no external URL) in the pages' share
 (verifier/report/templates/history.html): coverage per asset over time and eligible vs
 required reserve over time (verifier/report/charts.py `line_chart`), with failed runs
 marked on the time axis and listed in the table, and each run's ``[stress]`` scenario
-outcomes (a line per run in the terminal, a Scenarios table on the page). The terminal
+outcomes (a line per run in the terminal, a Scenarios table on the page) and the payout
+runs of `por insolvency payouts` (verifier/history/payouts.py; a line each, a JSON list
+`payout_runs`, a Payouts table on the page). The terminal
 table (`render_table`) and the page show the same figures the same way
 (verifier/report/figures.py): coverage with two decimals rounded down (`pct`), the reserve
 as eligible / required in whole units of the currency (`money`), both with thousands
@@ -29,6 +31,7 @@ from rich.table import Table
 
 from verifier.base.errors import InputError
 from verifier.base.logs import mask
+from verifier.history.payouts import PayoutRun, payout_runs
 from verifier.history.records import RunRecord
 from verifier.history.store import Store
 from verifier.report.figures import money, pct
@@ -103,11 +106,62 @@ def shown_error(run: RunRecord) -> str | None:
     return None if run.error is None else mask(run.error)
 
 
-def history_json(runs: Sequence[RunRecord], database: str) -> dict[str, Any]:
+def read_payouts(store: Store, since: str | None = None) -> list[PayoutRun]:
+    """Stored `por insolvency payouts` runs, oldest first (as the reconciliation runs)."""
+    runs = payout_runs(store)
+    return [p for p in reversed(runs) if since is None or p.started_at >= since]
+
+
+def payout_rows(payouts: Sequence[PayoutRun]) -> list[dict[str, Any]]:
+    """One row per payout run: the plan, the paid file, the verdict and the accounts by
+    status (the document's `accounts`), for the JSON, the terminal and the page."""
+    rows = []
+    for p in payouts:
+        accounts = p.document.get("accounts") if isinstance(p.document, dict) else None
+        counts = accounts if isinstance(accounts, dict) else {}
+        rows.append(
+            {
+                "id": p.id,
+                "started_at": p.started_at,
+                "plan_id": p.plan_id,
+                "exchange": p.exchange,
+                "paid_file": p.paid_file,
+                "payments": p.payments,
+                "consistent": p.consistent,
+                "exit_code": p.exit_code,
+                "accounts": {str(k): v for k, v in counts.items() if isinstance(v, int)},
+            }
+        )
+    return rows
+
+
+def payout_line(row: dict[str, Any]) -> str:
+    """'payout run 3 (plan sha256:ab12…): 5 payments, consistent; 2 paid, 1 unpaid'."""
+    counts = ", ".join(f"{n:,} {status}" for status, n in row["accounts"].items() if n)
+    verdict = "consistent" if row["consistent"] else "NOT consistent"
+    return (
+        f"payout run {row['id']} {str(row['started_at'])[:19].replace('T', ' ')} (plan "
+        f"{str(row['plan_id'])[:19]}…): {row['payments']:,} payments, {verdict}"
+        + (f"; {counts}" if counts else "")
+    )
+
+
+def render_payouts(payouts: Sequence[PayoutRun], console: Console) -> None:
+    """The payout runs, a line each, after the reconciliation runs' table."""
+    from verifier.base.console import print_wrapped
+
+    for row in payout_rows(payouts):
+        print_wrapped(console, printable(payout_line(row)), subsequent="  ")
+
+
+def history_json(
+    runs: Sequence[RunRecord], database: str, payouts: Sequence[PayoutRun] = ()
+) -> dict[str, Any]:
     return {
         "format": HISTORY_FORMAT,
         "database": database,
         "runs": [{**r.to_json(), "error": shown_error(r)} for r in runs],
+        "payout_runs": payout_rows(payouts),
         "summary": {
             "runs": len(runs),
             "failed": sum(1 for r in runs if r.status == "failed"),
@@ -200,7 +254,9 @@ def _reserve(r: RunRecord) -> str:
 # ----------------------------------------------------------------------------- HTML
 
 
-def render_history_html(runs: Sequence[RunRecord], database: str) -> str:
+def render_history_html(
+    runs: Sequence[RunRecord], database: str, payouts: Sequence[PayoutRun] = ()
+) -> str:
     """The self-contained HTML page of `por history --html` (template history.html)."""
     from verifier.report.charts import line_chart
     from verifier.report.html import REPORT_CSP, render_page  # the pages' shared layout
@@ -257,4 +313,5 @@ def render_history_html(runs: Sequence[RunRecord], database: str) -> str:
         assets=assets,
         rows=rows,
         stress_rows=stress_rows(runs),
+        payout_rows=payout_rows(payouts),
     )
