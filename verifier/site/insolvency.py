@@ -10,7 +10,8 @@ site_insolvency.html), where a customer drops their por-insolvency-proof-v1 bund
 
 Invariants: as every page of the site, no inline script or style (the plan is JSON in a
 ``<script type="application/json">`` element, escaped by Jinja's ``tojson``), every string
-escaped; a plan whose id does not recompute is refused (exit 3) before anything is written.
+escaped; a plan whose id does not recompute, or that is not consistent with itself
+(verifier/insolvency/consistency.py), is refused (exit 3) before anything is written.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from typing import Any
 from attestations.proofs import format_units
 from verifier.base import safejson
 from verifier.base.errors import InputError, InvalidProof
-from verifier.insolvency.verify import compute_plan_id, load_plan, plan_figures
+from verifier.insolvency.verify import (
+    compute_plan_id,
+    load_plan,
+    plan_alone_problems,
+    plan_figures,
+)
 from verifier.reconcile.numbers import floor_ratio, percent_of
 from verifier.report.figures import units
 from verifier.report.html import render_page
@@ -69,6 +75,11 @@ def load_plan_file(path: Path) -> PlanFile:
         raise InvalidProof(
             "plan_id",
             f"{path}: the plan's id does not recompute from its content; refusing to publish it",
+        )
+    problems = plan_alone_problems(doc)  # every figure the page shows is checked first
+    if problems:
+        raise InvalidProof(
+            "plan consistency", f"{path}: {'; '.join(problems)}; refusing to publish it"
         )
     return PlanFile(data=safejson.read_input(path, what="plan"), doc=doc)
 
@@ -144,8 +155,10 @@ def render_insolvency(
         nav=nav,
         active=PAGE,
         scripts=SCRIPTS,
-        title=f"Insolvency distribution: {plan.get('exchange') or attestation.get('exchange')}",
-        exchange=plan.get("exchange") or attestation.get("exchange"),
+        # the signed attestation's name: the plan's `exchange` is bound by nothing a
+        # customer can check, so the page does not show it (spec §3.2)
+        title=f"Insolvency distribution: {attestation.get('exchange')}",
+        exchange=attestation.get("exchange"),
         plan=plan,
         policy=plan.get("policy"),
         claims_commitment=claims_commitment,

@@ -19,7 +19,7 @@ site's Content-Security-Policy forbids both): the embedded root document is JSON
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -217,14 +217,19 @@ def render_verify(bundle: AttestationBundle, nav: Any = NAV) -> str:
     )
 
 
-def render_scenarios(bundle: AttestationBundle, stress: Mapping[str, Any]) -> str:
+def render_scenarios(
+    bundle: AttestationBundle,
+    stress: Mapping[str, Any],
+    nav: Sequence[tuple[str, str]] = SCENARIOS_NAV,
+) -> str:
     """The scenarios page (``scenarios.html``; verifier/stress/templates/site_scenarios.html):
-    what a scenario is, each scenario's outcome and charts, the sweep."""
+    what a scenario is, each scenario's outcome and charts, the sweep. `nav` is the site's
+    (with --plan it lists the insolvency page too)."""
     return render_stress_page(
         "site_scenarios.html",
         csp=META_CSP,
         stylesheet="assets/style.css",
-        nav=SCENARIOS_NAV,
+        nav=nav,
         active="scenarios.html",
         title=f"Incident scenarios: {bundle.attestation.get('exchange')}",
         v=stress_view(stress),
@@ -256,7 +261,7 @@ def render_pages(
             "verify.html": render_verify(bundle, nav),
         }
         if stress is not None:
-            pages["scenarios.html"] = render_scenarios(bundle, stress)
+            pages["scenarios.html"] = render_scenarios(bundle, stress, nav)
         if plan is not None:
             pages[INSOLVENCY_PAGE] = render_insolvency(bundle.attestation, plan, nav)
         return pages
