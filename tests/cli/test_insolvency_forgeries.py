@@ -76,7 +76,10 @@ def _leaves(bundles: dict[str, dict[str, Any]]) -> dict[str, tuple[str, dict[str
         leaf = claim["leaves"][0]
         balances = [int(v) for v in leaf["balances"]]
         digest = leaf_hash(bytes.fromhex(leaf["salt"]), account_hash(account), balances).hex()
-        out[account] = (digest, dict(zip((a["code"] for a in claim["assets"]), balances)))
+        out[account] = (
+            digest,
+            dict(zip((a["code"] for a in claim["assets"]), balances, strict=True)),
+        )
     return out
 
 
@@ -143,7 +146,9 @@ def _rule(plan: dict[str, Any], leaves: dict[str, tuple[str, dict[str, int]]]) -
                 for x in plan["assets"]
             ]
             rates = [
-                rules.minor_per_unit(rules.Decimal(prices[x["code"]]), x["decimals"], fiat["decimals"])
+                rules.minor_per_unit(
+                    rules.Decimal(prices[x["code"]]), x["decimals"], fiat["decimals"]
+                )
                 for x in plan["assets"]
             ]
             values.append(rules.values(left, rates)[0])
@@ -178,7 +183,9 @@ def _all_fail(
     _same_in_js([{"bundle": b, "plan": plan} for b in bundles.values()], tmp)
 
 
-def test_a_phantom_creditor_paying_everyone_half_fails(por: Any, built: Path, tmp_path: Path) -> None:
+def test_a_phantom_creditor_paying_everyone_half_fails(
+    por: Any, built: Path, tmp_path: Path
+) -> None:
     """The tester's forge.py: the fiat pool's claims doubled (a phantom creditor), every
     customer paid half by the rule, the tree rebuilt; verify passed for every customer."""
     world = _make(por, built, tmp_path, FIAT)
@@ -197,16 +204,6 @@ def test_a_phantom_creditor_paying_everyone_half_fails(por: Any, built: Path, tm
         failed = set(verify_bundle(bundle, plan).failed)
         assert {"plan consistency", "distribution totals"} <= failed, failed
     _same_in_js([{"bundle": b, "plan": plan} for b in forged.values()], tmp_path)
-
-
-# (policy, what, change to the plan before every share is recomputed by the rule)
-CONSISTENT_FORGERIES: list[tuple[str, str, Any]] = [
-    ("fiat", "BTC sold for nothing", lambda p: _sold_for_nothing(p)),
-    ("fiat", "more cash", lambda p: _more_cash(p)),
-    ("mixed", "more BTC available", lambda p: _more_btc(p)),
-    ("in-kind", "more BTC available", lambda p: _more_btc(p)),
-    ("mixed", "larger deductions", lambda p: _deduct(p)),
-]
 
 
 def _sold_for_nothing(plan: dict[str, Any]) -> None:
@@ -233,6 +230,16 @@ def _deduct(plan: dict[str, Any]) -> None:
     fiat = plan["fiat"]
     fiat["deductions"] = str(int(fiat["deductions"]) + 50000)
     fiat["pool"] = str(max(0, int(fiat["cash"]) + int(fiat["sold"]) - int(fiat["deductions"])))
+
+
+# (policy, what, change to the plan before every share is recomputed by the rule)
+CONSISTENT_FORGERIES: list[tuple[str, str, Any]] = [
+    ("fiat", "BTC sold for nothing", _sold_for_nothing),
+    ("fiat", "more cash", _more_cash),
+    ("mixed", "more BTC available", _more_btc),
+    ("in-kind", "more BTC available", _more_btc),
+    ("mixed", "larger deductions", _deduct),
+]
 
 
 @pytest.mark.parametrize("policy,what", [(p, w) for p, w, _ in CONSISTENT_FORGERIES])
@@ -301,9 +308,7 @@ def test_every_field_of_the_plan_is_checked(world: dict[str, Any], tmp_path: Pat
             cases.append({"bundle": bundle, "plan": plan})
         if not caught:
             undetected.append(name)
-    unexplained = [
-        n for n in undetected if n not in allowed and not n.endswith(".remainder.units")
-    ]
+    unexplained = [n for n in undetected if n not in allowed and not n.endswith(".remainder.units")]
     assert not unexplained, unexplained
     # prices the rule does not use for these customers (assets paid in full, in-kind)
     assert all(

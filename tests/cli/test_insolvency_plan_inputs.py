@@ -74,9 +74,7 @@ def test_the_plan_binds_the_claims_document(por: Any, claims: Path, tmp_path: Pa
     assert plan["claims"]["root"] == json.loads((claims / "claims.json").read_text())["root"]
 
 
-def test_a_zero_price_of_a_claimed_asset_is_refused(
-    por: Any, claims: Path, tmp_path: Path
-) -> None:
+def test_a_zero_price_of_a_claimed_asset_is_refused(por: Any, claims: Path, tmp_path: Path) -> None:
     (tmp_path / "estate.toml").write_text(MIXED.replace('USDT = "1"', 'USDT = "0"'))
     res = _plan(por, claims, tmp_path / "estate.toml", tmp_path / "P")
     assert res.rc == 3 and "valuation.prices.USDT" in res.err, res.err

@@ -315,7 +315,11 @@ def _plan_summary(doc: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
 def _print_plan(summary: dict[str, Any]) -> None:
     from attestations.proofs import format_units
-    from verifier.report.figures import units
+
+    def units(text: str, decimals: int) -> str:
+        """Every digit (ETH 3.000000000000000001, never rounded to 8), thousands grouped."""
+        whole, _, frac = text.partition(".")
+        return f"{int(whole):,}" + (f".{frac}" if frac else "")
 
     table = Table(title=f"Distribution plan ({summary['policy']})")
     for name in ("asset", "claims", "available", "distributed", "ratio", "paid"):
@@ -379,9 +383,10 @@ def _print_plan(summary: dict[str, Any]) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="The bundle to write (0600: it holds the customer's salts; give it to them only).",
 )
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
 @JSON_OPTION
 def proof_cmd(
-    plan_dir: Path, claims_dir: Path, account_id: str, out_file: Path, as_json: bool
+    plan_dir: Path, claims_dir: Path, account_id: str, out_file: Path, force: bool, as_json: bool
 ) -> int:
     """Administrator: one customer's proof bundle (por-insolvency-proof-v1).
 
@@ -399,6 +404,8 @@ def proof_cmd(
         guard_output(out_file, [(what, path)], flag="--out")
         if out_file.absolute().is_relative_to(path.absolute()):
             raise UsageError(f"--out {out_file} lies inside the {what} {path}; choose another")
+    if (out_file.exists() or out_file.is_symlink()) and not force:
+        raise UsageError(f"--out {out_file} exists (use --force to replace it)")
     plan_path = plan_dir / "plan.json"
     bundle = make_bundle(plan_path, claims_dir, account_id)
     from verifier.insolvency.verify import load_plan
