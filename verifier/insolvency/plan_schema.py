@@ -194,7 +194,33 @@ def read_plan(raw: Any, file: str | None = None) -> PlanFile:
     """`raw` (decoded plan.json) checked key by key; `InputError` naming the key (exit 3)."""
     if not isinstance(raw, dict):
         raise InputError("the plan is not a JSON object", file=file)
+    _valid_text(raw, "", file)
     return validate(PlanFile, raw, file)
+
+
+def _valid_text(node: Any, key: str, file: str | None) -> None:
+    """Every key and string is valid Unicode (a JSON escape can hold a lone surrogate,
+    which no message and no hash can encode): `InputError` naming the key."""
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for name, value in items:
+        where = f"{key}[{name}]" if isinstance(name, int) else f"{key}.{name}" if key else str(name)
+        for text in (name, value):
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InputError(
+                        "a string with a lone surrogate is not valid Unicode",
+                        file=file,
+                        key=where.encode("utf-8", "backslashreplace").decode(),
+                    ) from None
+        _valid_text(value, where, file)
 
 
 __all__ = ["MAX_UNITS", "PLAN_FORMAT", "PlanFile", "read_plan"]
