@@ -55,7 +55,7 @@ def test_the_demo_runs_the_insolvency_path(tmp_path: Path) -> None:
         "1. claims register",
         "the hot BTC wallet drained",
         "3. plan (mixed)",
-        "10 checks passed",
+        "11 checks passed",
         "5. payouts",
         "consistent; stored as payout run 1",
     ):
