@@ -634,6 +634,18 @@ def all_targets(world: Path) -> dict[str, Target]:
             examples=40,
         )
     )
+    # issue 16: the streamed reader and out-of-core build get the same hostile inputs
+    targets.append(
+        Target(
+            "liabilities build --out-of-core (csv)",
+            (*build_args, "--out-of-core"),
+            ("liab",),
+            {"input": Slot("csv", "liab/sample.csv"), "assets": Slot("toml", "liab/assets.toml")},
+            tuple(build_flags + M.csv_cases("input", csv)),
+            examples=20,
+            fuzz_options=False,
+        )
+    )
     jsonl = data("liab/sample.jsonl")
     jsonl_cases = M.jsonl_cases("input", jsonl)
     jsonl_cases.append(
@@ -666,6 +678,21 @@ def all_targets(world: Path) -> dict[str, Target]:
             },
             tuple(jsonl_cases),
             examples=30,
+            fuzz_options=False,
+            subprocess_baseline=False,
+        )
+    )
+    targets.append(
+        Target(
+            "liabilities build --out-of-core (jsonl)",
+            (*build_args, "--out-of-core"),
+            ("liab",),
+            {
+                "input": Slot("jsonl", "liab/sample.jsonl"),
+                "assets": Slot("toml", "liab/assets.toml"),
+            },
+            tuple(jsonl_cases),
+            examples=15,
             fuzz_options=False,
             subprocess_baseline=False,
         )
@@ -1913,6 +1940,8 @@ NEW_PROOF_TARGETS = _new_proof_targets()
 TARGET_NAMES = (
     "liabilities build (csv)",
     "liabilities build (jsonl)",
+    "liabilities build --out-of-core (csv)",
+    "liabilities build --out-of-core (jsonl)",
     "liabilities proof",
     "liabilities proof --all",
     "liabilities proof --all --out",
