@@ -252,6 +252,7 @@ def audit_tree(
                     workers=workers or default_workers(),
                     progress=progress,
                     check_order=check_order,
+                    order_rule=meta.leaf_order,
                 )
                 del leaf_balances
                 if not np.array_equal(perm, stored_perm):
@@ -268,6 +269,14 @@ def audit_tree(
                             "index", f"{index_file}: an entry's account hash is wrong"
                         )
                 leaves_recomputed = True
+                checks.append(
+                    "the leaf order derives from the secret: "
+                    + (
+                        "ascending salts"
+                        if meta.leaf_order == "salt"
+                        else "the Philox shuffle of a tree built before leaf_order (2026-12-05)"
+                    )
+                )
                 checks.append(
                     f"every leaf recomputed from account id, derived salt and balances "
                     f"({meta.leaves} leaves), every padding leaf from its derived salt"

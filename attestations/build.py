@@ -76,6 +76,12 @@ from verifier.base import safejson
 from verifier.base.errors import InputError, SumOverflow
 
 STORE_VERSION = 1
+LEAF_ORDERS = ("salt", "shuffle")
+"""How a stored tree's leaves are ordered (meta.json ``leaf_order``; docs/spec/por-mst-v1.md
+§5.1): ``salt``, every leaf in ascending order of its salt, which `build_tree` writes; or
+``shuffle``, the Philox permutation of por's releases before 2026-12-05, whose trees carry no
+``leaf_order`` key. The audit derives the order the tree declares, so a tree built (and its
+root published) by an earlier release still audits."""
 SECRET_BYTES = 32
 POOL_THRESHOLD = 1 << 14  # below this many leaves, forking costs more than it saves
 SPLIT_BLOCK = 1 << 18  # accounts split per numpy pass: bounds the temporaries
@@ -403,6 +409,13 @@ def account_order(
     return order.astype(np.int64, copy=False)
 
 
+def legacy_leaf_shuffle(secret: bytes, size: int) -> npt.NDArray[np.int64]:
+    """The ``shuffle`` leaf order of earlier releases: a Philox permutation of the `size`
+    positions keyed by the master secret. Kept only so their trees still audit."""
+    gen = np.random.Generator(np.random.Philox(key=derive_seed(secret, b"shuffle") >> 128))
+    return gen.permutation(size).astype(np.int64)
+
+
 def leaf_order(
     salts: npt.NDArray[np.uint8],
     pad_salts: npt.NDArray[np.uint8],
@@ -471,6 +484,7 @@ def compute_tree(
     workers: int = 0,
     progress: Progress = _no_progress,
     check_order: Callable[[npt.NDArray[np.int64]], None] | None = None,
+    order_rule: str = "salt",
 ) -> tuple[bytes, npt.NDArray[np.uint8], npt.NDArray[np.int64], int]:
     """Hash everything: returns (root record, account hashes (n, 32), perm, height).
 
@@ -516,12 +530,15 @@ def compute_tree(
                 done += n
                 progress("hash accounts, derive salts", done, count)
         progress("order leaves", 0, 1)
-        perm = leaf_order(
-            np.frombuffer(salts, dtype=np.uint8).reshape(-1, SALT_LEN),
-            pad_salts,
-            np.frombuffer(acct_hash, dtype=np.uint8).reshape(-1, HASH_LEN),
-            parts,
-        )
+        if order_rule == "shuffle":  # a tree of an earlier release (LEAF_ORDERS)
+            perm = legacy_leaf_shuffle(secret, size)
+        else:
+            perm = leaf_order(
+                np.frombuffer(salts, dtype=np.uint8).reshape(-1, SALT_LEN),
+                pad_salts,
+                np.frombuffer(acct_hash, dtype=np.uint8).reshape(-1, HASH_LEN),
+                parts,
+            )
         progress("order leaves", 1, 1)
         if check_order is not None:
             check_order(perm)
@@ -788,6 +805,7 @@ def finish_tree(
     meta = {
         "store_version": STORE_VERSION,
         "format": FORMAT,
+        "leaf_order": "salt",
         "attestation_id": attestation_id,
         "as_of": as_of,
         "assets": [{"code": a.code, "decimals": a.decimals} for a in liabilities.assets],

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from attestations.build import STORE_VERSION, index_dtype, read_secret
+from attestations.build import LEAF_ORDERS, STORE_VERSION, index_dtype, read_secret
 from attestations.encoding import (
     FORMAT,
     HASH_LEN,
@@ -81,6 +81,9 @@ class TreeMeta:
     record_width: int
     secret_file: str
     input_sha256: str | None
+    leaf_order: str = "salt"
+    """``salt`` or ``shuffle`` (`attestations.build.LEAF_ORDERS`); absent in meta.json:
+    ``shuffle``, a tree of an earlier release."""
 
 
 def _sums(record: bytes, assets: int) -> tuple[int, ...]:
@@ -156,6 +159,9 @@ def _parse_meta(raw: Any, meta_path: Path) -> TreeMeta:
     input_sha256 = raw.get("input_sha256")
     if input_sha256 is not None and not isinstance(input_sha256, str):
         raise damaged("input_sha256", "must be a string", input_sha256)
+    leaf_order = raw.get("leaf_order", "shuffle")
+    if leaf_order not in LEAF_ORDERS:
+        raise damaged("leaf_order", f"must be one of {', '.join(LEAF_ORDERS)}", leaf_order)
     return TreeMeta(
         attestation_id=text("attestation_id"),
         as_of=text("as_of"),
@@ -168,6 +174,7 @@ def _parse_meta(raw: Any, meta_path: Path) -> TreeMeta:
         record_width=width,
         secret_file=text("secret_file"),
         input_sha256=input_sha256,
+        leaf_order=leaf_order,
     )
 
 
