@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from attestations.build import totals
 from attestations.encoding import MAX_SUM, AssetSpec
 from attestations.proofs import format_units
 from verifier.inputs.liabilities_lines import Source
@@ -131,8 +132,12 @@ def excluded_summary(
         hit = np.flatnonzero(is_negative & (asset_index == a))
         if not len(hit):
             continue
-        # hi/lo hold the low 128 bits of the two's complement: |v| = 2**128 - that
-        total = -sum(MAX_SUM - ((int(hi[r]) << 64) | int(lo[r])) for r in hit.tolist())
+        # hi/lo hold the low 128 bits of the two's complement: |v| = 2**128 - that, i.e.
+        # ~v + 1 on the 128-bit halves (with the carry), summed exactly by limbs
+        mag_lo = ~lo[hit] + np.uint64(1)
+        mag_hi = ~hi[hit] + (mag_lo == 0).astype(np.uint64)
+        magnitudes = np.stack([mag_hi, mag_lo], axis=1).reshape(-1, 1, 2)
+        total = -totals(magnitudes)[0]
         per_asset[spec.code] = {
             "rows": len(hit),
             "total_base_units": str(total),
