@@ -76,6 +76,7 @@ def test_site_files_and_manifest(site: Path, attestation: tuple[Path, dict[str, 
         "report.json",
         "assets/style.css",
         "assets/verify.js",
+        "assets/check-page.js",
         "assets/verify-page.js",
     }
     on_disk = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
@@ -103,7 +104,12 @@ def test_pages_are_self_contained_and_strict(site: Path) -> None:
             assert url == "data:," or not re.match(r"[a-z]+:|//", url), url
         assert '<meta name="viewport"' in text
         assert EVIL not in text
-    for asset in ("assets/style.css", "assets/verify.js", "assets/verify-page.js"):
+    for asset in (
+        "assets/style.css",
+        "assets/verify.js",
+        "assets/check-page.js",
+        "assets/verify-page.js",
+    ):
         text = (site / asset).read_text()
         assert "http://" not in text and "https://" not in text
         assert "fetch(" not in text and "XMLHttpRequest" not in text

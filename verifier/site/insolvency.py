@@ -37,8 +37,9 @@ from verifier.site.files import META_CSP
 
 PAGE = "insolvency.html"
 NAV_ENTRY = (PAGE, "Insolvency distribution")
-SCRIPTS = ("verify.js", "insolvency.js", "insolvency-page.js")
-"""Scripts of the page, from verifier/site/assets (verify.js is shared with verify.html)."""
+SCRIPTS = ("verify.js", "check-page.js", "insolvency.js", "insolvency-page.js")
+"""Scripts of the page, from verifier/site/assets (verify.js and check-page.js are shared with
+verify.html)."""
 ASSET_FILES = ("insolvency.js", "insolvency-page.js")
 """Scripts this page adds to the site's assets/."""
 

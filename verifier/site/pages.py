@@ -36,7 +36,7 @@ from verifier.site.insolvency import render_insolvency
 from verifier.site.shape import check_numbers, check_report_shape
 from verifier.stress.html import render_stress_page, stress_view
 
-ASSET_FILES = ("verify.js", "verify-page.js")
+ASSET_FILES = ("verify.js", "check-page.js", "verify-page.js")
 """Scripts copied verbatim from verifier/site/assets into SITE/assets/."""
 NAV = (("index.html", "Attestation"), ("verify.html", "Check my proof"))
 SCENARIOS_NAV = (*NAV, ("scenarios.html", "Scenarios"))

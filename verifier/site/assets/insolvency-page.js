@@ -2,31 +2,16 @@
  * The insolvency distribution page (insolvency.html): reads a dropped, chosen or pasted
  * por-insolvency-proof-v1 bundle and checks it with PorInsolvency (insolvency.js) against
  * the plan embedded in the page. Shows the customer's claim and distribution per asset,
- * the rule as applied to them, and every check by name. Nothing leaves the page; every
+ * the rule as applied to them, and every check by name. The reading, drag and drop and
+ * result region are check-page.js's (window.PorPage). Nothing leaves the page; every
  * string from the bundle is inserted with textContent, never as HTML.
  */
 (function () {
   "use strict";
 
-  var MAX_BYTES = 5 * 1024 * 1024;
+  var el = window.PorPage.el;
+  var show = window.PorPage.show;
   var plan = null;
-  var form, fileInput, textArea, result, drop, clearButton;
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    (children || []).forEach(function (c) {
-      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
-    });
-    return node;
-  }
-
-  function show(nodes, state) {
-    result.textContent = "";
-    result.setAttribute("data-state", state);
-    nodes.forEach(function (n) { result.appendChild(n); });
-    result.focus();
-  }
 
   function readable(units, decimals) {
     return window.PorVerify.formatReadable(units, decimals);
@@ -138,72 +123,18 @@
     ], "invalid");
   }
 
-  function verifyText(text) {
-    if (!text.trim()) {
-      show([el("p", { class: "bad", id: "verdict" }, ["Drop, choose or paste a proof bundle first."])], "empty");
-      return Promise.resolve();
-    }
-    show([el("p", { id: "verdict" }, ["Checking…"])], "busy");
-    return window.PorInsolvency.verifyBundleText(text, plan)
-      .then(function (v) { if (v.valid) showValid(v); else showInvalid(v); })
-      .catch(function (err) {
-        show([el("h2", { class: "verdict bad", id: "verdict" }, ["Could not check the bundle"]),
-          el("p", {}, [String(err && err.message || err)])], "error");
-      });
-  }
-
-  function readFile(file) {
-    if (!file) return;
-    if (file.size > MAX_BYTES) {
-      show([el("h2", { class: "verdict bad", id: "verdict" }, ["This file is too large to be a proof bundle"])], "invalid");
-      return;
-    }
-    file.text().then(function (text) {
-      textArea.value = text;
-      return verifyText(text);
+  window.PorPage.ready(function () {
+    plan = window.PorPage.start({
+      form: "bundle-form",
+      file: "bundle-file",
+      text: "bundle-text",
+      data: "por-plan",
+      check: function (text) { return window.PorInsolvency.verifyBundleText(text, plan); },
+      render: function (v) { if (v.valid) showValid(v); else showInvalid(v); },
+      empty: "Drop, choose or paste a proof bundle first.",
+      tooLarge: "This file is too large to be a proof bundle",
+      failed: "Could not check the bundle",
+      missing: "The published plan is missing from this page.",
     });
-  }
-
-  function init() {
-    form = document.getElementById("bundle-form");
-    fileInput = document.getElementById("bundle-file");
-    textArea = document.getElementById("bundle-text");
-    result = document.getElementById("result");
-    drop = document.getElementById("drop");
-    clearButton = document.getElementById("clear-button");
-    try {
-      plan = JSON.parse(document.getElementById("por-plan").textContent);
-    } catch (err) {
-      show([el("p", { class: "bad" }, ["The published plan is missing from this page."])], "error");
-      return;
-    }
-    form.addEventListener("submit", function (ev) {
-      ev.preventDefault();
-      verifyText(textArea.value);
-    });
-    fileInput.addEventListener("change", function () { readFile(fileInput.files[0]); });
-    clearButton.addEventListener("click", function () {
-      textArea.value = "";
-      fileInput.value = "";
-      result.textContent = "";
-      result.removeAttribute("data-state");
-      textArea.focus();
-    });
-    ["dragenter", "dragover"].forEach(function (name) {
-      drop.addEventListener(name, function (ev) { ev.preventDefault(); drop.classList.add("over"); });
-    });
-    ["dragleave", "drop"].forEach(function (name) {
-      drop.addEventListener(name, function () { drop.classList.remove("over"); });
-    });
-    drop.addEventListener("drop", function (ev) {
-      ev.preventDefault();
-      if (ev.dataTransfer && ev.dataTransfer.files.length) readFile(ev.dataTransfer.files[0]);
-    });
-    window.addEventListener("dragover", function (ev) { ev.preventDefault(); });
-    window.addEventListener("drop", function (ev) { ev.preventDefault(); });
-    document.body.setAttribute("data-ready", "true");
-  }
-
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  });
 })();

@@ -1,13 +1,13 @@
 /*
  * The proof-check page (verify.html): reads a dropped, chosen or pasted proof file and
  * verifies it with PorVerify (verify.js) against the root document embedded in the page.
+ * The reading, drag and drop and result region are check-page.js's (window.PorPage).
  * Everything happens in this page: no fetch, no upload, no storage. Every string that
  * comes from the proof is inserted with textContent, never as HTML.
  */
 (function () {
   "use strict";
 
-  var MAX_BYTES = 5 * 1024 * 1024;
   var EXPLAIN = {
     json: "The text is not a JSON document. Use the proof file exactly as your exchange gave it.",
     format: "This is not a por-mst-v1 inclusion proof.",
@@ -26,17 +26,9 @@
       "localhost), or use the command-line tool.",
   };
 
+  var el = window.PorPage.el;
+  var show = window.PorPage.show;
   var published = null;
-  var form, fileInput, textArea, result, drop, clearButton;
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    (children || []).forEach(function (c) {
-      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
-    });
-    return node;
-  }
 
   function dl(pairs) {
     var list = el("dl");
@@ -45,13 +37,6 @@
       list.appendChild(el("dd", p[2] ? { class: p[2] } : {}, [p[1]]));
     });
     return list;
-  }
-
-  function show(nodes, state) {
-    result.textContent = "";
-    result.setAttribute("data-state", state);
-    nodes.forEach(function (n) { result.appendChild(n); });
-    result.focus();
   }
 
   function showValid(v) {
@@ -134,73 +119,18 @@
     ], "invalid");
   }
 
-  function verifyText(text) {
-    if (!text.trim()) {
-      show([el("p", { class: "bad", id: "verdict" }, ["Drop, choose or paste a proof file first."])], "empty");
-      return Promise.resolve();
-    }
-    show([el("p", { id: "verdict" }, ["Checking…"])], "busy");
-    return window.PorVerify.checkProofText(text, { publishedRoot: published })
-      .then(function (v) { if (v.valid) showValid(v); else showInvalid(v); })
-      .catch(function (err) {
-        show([el("h2", { class: "verdict bad", id: "verdict" }, ["Could not check the proof"]),
-          el("p", {}, [String(err && err.message || err)])], "error");
-      });
-  }
-
-  function readFile(file) {
-    if (!file) return;
-    if (file.size > MAX_BYTES) {
-      show([el("h2", { class: "verdict bad", id: "verdict" }, ["This file is too large to be a proof"])], "invalid");
-      return;
-    }
-    file.text().then(function (text) {
-      textArea.value = text;
-      return verifyText(text);
+  window.PorPage.ready(function () {
+    published = window.PorPage.start({
+      form: "proof-form",
+      file: "proof-file",
+      text: "proof-text",
+      data: "por-published-root",
+      check: function (text) { return window.PorVerify.checkProofText(text, { publishedRoot: published }); },
+      render: function (v) { if (v.valid) showValid(v); else showInvalid(v); },
+      empty: "Drop, choose or paste a proof file first.",
+      tooLarge: "This file is too large to be a proof",
+      failed: "Could not check the proof",
+      missing: "The published root document is missing from this page.",
     });
-  }
-
-  function init() {
-    form = document.getElementById("proof-form");
-    fileInput = document.getElementById("proof-file");
-    textArea = document.getElementById("proof-text");
-    result = document.getElementById("result");
-    drop = document.getElementById("drop");
-    clearButton = document.getElementById("clear-button");
-    try {
-      published = JSON.parse(document.getElementById("por-published-root").textContent);
-    } catch (err) {
-      show([el("p", { class: "bad" }, ["The published root document is missing from this page."])], "error");
-      return;
-    }
-    form.addEventListener("submit", function (ev) {
-      ev.preventDefault();
-      verifyText(textArea.value);
-    });
-    fileInput.addEventListener("change", function () { readFile(fileInput.files[0]); });
-    clearButton.addEventListener("click", function () {
-      textArea.value = "";
-      fileInput.value = "";
-      result.textContent = "";
-      result.removeAttribute("data-state");
-      textArea.focus();
-    });
-    ["dragenter", "dragover"].forEach(function (name) {
-      drop.addEventListener(name, function (ev) { ev.preventDefault(); drop.classList.add("over"); });
-    });
-    ["dragleave", "drop"].forEach(function (name) {
-      drop.addEventListener(name, function () { drop.classList.remove("over"); });
-    });
-    drop.addEventListener("drop", function (ev) {
-      ev.preventDefault();
-      if (ev.dataTransfer && ev.dataTransfer.files.length) readFile(ev.dataTransfer.files[0]);
-    });
-    // a file dropped outside the drop zone must not make the browser navigate to it
-    window.addEventListener("dragover", function (ev) { ev.preventDefault(); });
-    window.addEventListener("drop", function (ev) { ev.preventDefault(); });
-    document.body.setAttribute("data-ready", "true");
-  }
-
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  });
 })();
