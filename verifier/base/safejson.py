@@ -23,13 +23,14 @@ line. Numbers with a fraction or exponent are `Decimal` when `parse_float=Decima
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
 import sys
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, BinaryIO
 
 from verifier.base.errors import InputError
 
@@ -166,6 +167,30 @@ MAX_INPUT_BYTES = 1 << 30
 """Largest JSON or TOML input file read whole (1 GiB); larger ones are refused, not read."""
 
 
+def open_regular(path: Any, *, what: str) -> BinaryIO:
+    """`path` opened for reading in binary, refused unless it is a regular file.
+
+    A plain ``open()`` of a FIFO blocks until some writer opens it, before any check can
+    run; so the file is opened with ``O_NONBLOCK`` (which never blocks the open, and means
+    nothing to a regular file's reads), checked with ``fstat`` on the descriptor itself (no
+    swap between a check and the open), and only then handed out as a file object. A
+    FIFO, socket or device is an `InputError` "not a regular file" naming the
+    file; `OSError` (missing, unreadable, a directory) is left to the caller, which names `what`.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):  # as open() says it: callers name a directory as such
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{what} is not a regular file", file=str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_input(path: Any, *, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
     """The bytes of an input file, at most `limit` of them.
 
@@ -174,10 +199,8 @@ def read_input(path: Any, *, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
     """
     name = str(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, what=what) as handle:
             info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise InputError(f"{what} is not a regular file", file=name)
             if info.st_size > limit:
                 raise InputError(f"{what} is larger than {limit:,} bytes; refused", file=name)
             # read(n) would allocate n bytes up front: read what the file holds, plus one

@@ -23,8 +23,9 @@ from typing import Any
 import click
 
 from verifier.base.console import err, out, print_json
-from verifier.base.errors import EXIT_OK, EXIT_SHORTFALL, InputError, UsageError
+from verifier.base.errors import EXIT_OK, EXIT_SHORTFALL, InputError, PorError, UsageError
 from verifier.base.outdir import guard_file
+from verifier.base.safejson import open_regular
 from verifier.cli.history import _open_store
 from verifier.cli.options import JSON_OPTION, load_json, now
 
@@ -83,8 +84,9 @@ def _statement(statement_file: Path | None, config_file: Path | None) -> tuple[A
         return None, None
     statement = load_statement(path)
     try:
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:  # read a moment ago: gone now; the warning is then skipped
+        with open_regular(path, what="reserve statement") as handle:  # never a FIFO's wait
+            digest = hashlib.sha256(handle.read()).hexdigest()
+    except (OSError, PorError):  # read a moment ago: gone now; the warning is then skipped
         digest = None
     return statement, digest
 

@@ -43,6 +43,7 @@ from verifier.base.console import plural
 from verifier.base.errors import EXIT_INFRA, InputError, PorError, StoreError, UsageError
 from verifier.base.logs import mask_document, register_secret
 from verifier.base.redact import mask_text, mask_url
+from verifier.base.safejson import open_regular
 from verifier.history.alerts import (
     Alert,
     Webhook,
@@ -112,8 +113,9 @@ class RunResult:
 
 def _config_hash(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        with open_regular(path, what="config file") as handle:  # never blocks on a FIFO
+            return hashlib.sha256(handle.read()).hexdigest()
+    except (OSError, PorError):
         return None
 
 

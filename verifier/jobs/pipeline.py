@@ -26,6 +26,7 @@ from typing import Any
 from attestations.proofs import RootDocument, check_root_document, parse_root_document
 from verifier.base import safejson, safetoml
 from verifier.base.errors import InputError, InvalidProof, StoreError
+from verifier.base.safejson import open_regular
 from verifier.holdings.snapshot import Snapshot, take_snapshot
 from verifier.inputs.config_values import PorConfig
 from verifier.inputs.prices import Price, load_prices
@@ -51,7 +52,7 @@ def _now() -> str:
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open_regular(path, what="input file") as handle:  # a FIFO swapped in: refused
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
