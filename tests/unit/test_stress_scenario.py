@@ -86,3 +86,46 @@ def test_duplicate_ids_and_empty_files_refused(tmp_path: Path) -> None:
     path.write_text(HEAD + 'kind = "loss"\nkind = "loss"\n')
     with pytest.raises(InputError):
         load_scenarios(path)
+
+
+SHOCK = '[[scenarios.shocks]]\nkind = "loss"\nclass = "hot"\n'
+
+
+def _scenario(sid: str, title: str, description: str) -> str:
+    """A one-scenario file; TOML escapes (\\n, \\u001b) written as they are."""
+    return f'[[scenarios]]\nid = "{sid}"\ntitle = "{title}"\ndescription = "{description}"\n'
+
+
+@pytest.mark.parametrize(
+    ("sid", "title", "description", "key", "says"),
+    [
+        ("a\\n", "t", "d", "scenarios[0].id", "not a scenario id"),
+        ("a\\u001b", "t", "d", "scenarios[0].id", "not a scenario id"),
+        ("a", "t\\nforged row", "d", "scenarios[0].title", "U\\+000A"),
+        ("a", "t\\u001b[31mred", "d", "scenarios[0].title", "U\\+001B"),
+        ("a", "t\\u202eevil", "d", "scenarios[0].title", "U\\+202E"),
+        ("a", "t\\tx", "d", "scenarios[0].title", "U\\+0009"),
+        ("a", "t", "one\\n\\u001b[2Jcleared", "scenarios[0].description", "line 2.*U\\+001B"),
+        ("a", "t", "one\\rtwo", "scenarios[0].description", "U\\+000D"),
+        ("a", "t", "tab\\there", "scenarios[0].description", "U\\+0009"),
+    ],
+)
+def test_control_characters_refused_in_id_title_description(
+    sid: str, title: str, description: str, key: str, says: str, tmp_path: Path
+) -> None:
+    """As exchange.name (chains.challenge.line_problem): an id and a title are one line of
+    visible characters; a description may break lines, and holds nothing else of the kind
+    (an ESC would rewrite a terminal, a line break in a title forge a table row)."""
+    text = _scenario(sid, title, description) + SHOCK
+    with pytest.raises(InputError, match=says) as info:
+        parse_scenarios(safetoml.loads(text, source="s.toml"), "s.toml")
+    assert info.value.key == key and info.value.exit_code == 3
+    (tmp_path / "s.toml").write_text(text)
+    assert problems("scenarios", tmp_path / "s.toml")  # as `por config check` reads it
+
+
+def test_a_description_keeps_its_line_breaks() -> None:
+    text = _scenario("a", "Plain title, with – dashes", "First.\\n\\nSecond\\r\\nthird.") + SHOCK
+    (scenario,) = parse_scenarios(safetoml.loads(text, source="s"), "s").scenarios
+    assert scenario.title == "Plain title, with – dashes"
+    assert scenario.description == "First.\n\nSecond\nthird."

@@ -20,8 +20,10 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError
 
 from attestations.encoding import ASSET_CODE_RE
+from chains.challenge import line_problem
 from verifier.base import safetoml
 from verifier.base.errors import InputError
+from verifier.inputs.config_schema import _LINE_REFUSED as LINE_REFUSED
 from verifier.inputs.file_schemas import (
     Amount,
     Check,
@@ -166,20 +168,35 @@ MAX_DESCRIPTION = 4000
 text would bury every page that shows it)."""
 
 
-def _bounded(limit: int) -> Any:
+def _bounded(limit: int, *, one_line: bool) -> Any:
+    """Text of 1 to `limit` characters, with no control, invisible or bidirectional
+    character — the rule of ``exchange.name`` (chains.challenge.line_problem): a title
+    is printed in terminals, where an ESC would recolour or rewrite the screen, and in
+    tables, where a line break forges a row. `one_line` False (a description): line
+    breaks (``\n``; a CRLF file's ``\r\n`` is read as one) are allowed, nothing else."""
+
     def check(value: object) -> str:
         if not isinstance(value, str) or not value.strip():
             raise fault("must be a non-empty string", value)
-        text = value.strip()
+        text = value.strip() if one_line else value.replace("\r\n", "\n").strip()
         if len(text) > limit:
             raise fault(f"at most {limit} characters (this one has {len(text)})", text[:40])
+        lines = [text] if one_line else text.split("\n")
+        for number, line in enumerate(lines, 1):
+            problem = line_problem(line) if line else None
+            if problem is not None:
+                where = "" if one_line else f"line {number}: "
+                kind = "one line" if one_line else "lines of text"
+                raise fault(f"must be {kind}: {where}{problem.split(':')[0]}", text[:40])
         return text
 
-    return Check(check, {"type": "string", "minLength": 1, "maxLength": limit, "pattern": r"\S"})
+    line_chars = rf"[^{LINE_REFUSED}]"
+    shape = rf"^{line_chars}+$" if one_line else rf"^(?:{line_chars}|\n)+$"
+    return Check(check, {"type": "string", "minLength": 1, "maxLength": limit, "pattern": shape})
 
 
-Title = Annotated[str, _bounded(MAX_TITLE)]
-Description = Annotated[str, _bounded(MAX_DESCRIPTION)]
+Title = Annotated[str, _bounded(MAX_TITLE, one_line=True)]
+Description = Annotated[str, _bounded(MAX_DESCRIPTION, one_line=False)]
 
 
 class ScenarioRow(FileModel):
