@@ -127,3 +127,77 @@ def readable_text(text: Any) -> str:
     if text is None:
         return ""
     return _NUMBER_IN_TEXT.sub(lambda m: _readable_number(m.group(1), m.group(2)), str(text))
+
+
+def base_units(value: Any, decimals: Any) -> str:
+    """An integer of base units (a document's string) in whole units for reading, by
+    `units`' rule (``80479936``, 8 -> ``0.80479936``); not an integer: shown as it is."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return "" if value is None else str(value)
+    if not re.fullmatch(r"-?[0-9]{1,80}", str(value)):
+        return str(value)
+    places = decimals if isinstance(decimals, int) and 0 <= decimals <= 80 else 0
+    with localcontext(_SHOWN):
+        return units(Decimal(int(value)).scaleb(-places), places)
+
+
+def mixed_wallet_rows(doc: Mapping[str, Any]) -> list[list[str]]:
+    """A row per asset of each mixed wallet (segregation ``mixed``, or named in
+    ``concentration.mixed_wallets``): wallet key, label, asset, customer coins, the
+    exchange's own coins — in whole units, from the report's ``customer_units`` and
+    ``own_units`` (a mixed wallet's own coins back no customer)."""
+    conc = doc.get("concentration")
+    named = conc.get("mixed_wallets") if isinstance(conc, Mapping) else None
+    mixed = {str(w) for w in named} if isinstance(named, list) else set()
+    assets = doc.get("assets")
+    decimals = {
+        str(a.get("code")): a.get("decimals")
+        for a in (assets if isinstance(assets, list) else [])
+        if isinstance(a, Mapping)
+    }
+    rows: list[list[str]] = []
+    wallets = doc.get("wallets")
+    for w in wallets if isinstance(wallets, list) else []:
+        if not isinstance(w, Mapping):
+            continue
+        if w.get("segregation") != "mixed" and str(w.get("wallet")) not in mixed:
+            continue
+        customer, own = w.get("customer_units"), w.get("own_units")
+        customer = customer if isinstance(customer, Mapping) else {}
+        own = own if isinstance(own, Mapping) else {}
+        for code in sorted({*map(str, customer), *map(str, own)}):
+            places = decimals.get(code)
+            rows.append(
+                [
+                    str(w.get("wallet") or ""),
+                    str(w.get("label") or ""),
+                    code,
+                    base_units(customer.get(code, "0"), places),
+                    base_units(own.get(code, "0"), places),
+                ]
+            )
+    return rows
+
+
+def largest_vendor(conc: Any, currency: str = "") -> str | None:
+    """``concentration.largest_vendor`` in words: the vendor id, its name (from
+    ``by_vendor``), its value (followed by `currency` when given) and its share (None: no
+    vendor declared)."""
+    if not isinstance(conc, Mapping) or not isinstance(conc.get("largest_vendor"), Mapping):
+        return None
+    top = conc["largest_vendor"]
+    vendor = top.get("vendor")
+    if vendor is None:
+        return None
+    by_vendor = conc.get("by_vendor")
+    name = next(
+        (
+            r.get("name")
+            for r in (by_vendor if isinstance(by_vendor, list) else [])
+            if isinstance(r, Mapping) and r.get("vendor") == vendor
+        ),
+        None,
+    )
+    named = f"{vendor} ({name})" if name and name != vendor else str(vendor)
+    value = f"{money(top.get('value'))} {currency}".rstrip()
+    return f"{readable_text(named)}: {value} ({pct(top.get('share'))})"

@@ -44,6 +44,8 @@ from verifier.report.charts import (
 from verifier.report.figures import (
     component_credit,
     decimal_or_none,
+    largest_vendor,
+    mixed_wallet_rows,
     money,
     number,
     pct,
@@ -381,6 +383,8 @@ def _concentration_view(doc: Mapping[str, Any]) -> dict[str, Any] | None:
         else f"{largest.get('wallet')} ({largest.get('label') or 'no label'}): "
         f"{money(_s(largest.get('value')))} ({pct(largest.get('share'))})",
         "mixed": [str(w) for w in _list(conc.get("mixed_wallets"))],
+        "mixed_rows": mixed_wallet_rows(doc),
+        "largest_vendor": largest_vendor(conc),
         "total": money(_s(conc.get("total"))),
     }
 

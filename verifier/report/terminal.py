@@ -21,7 +21,14 @@ from rich.text import Text
 
 from verifier.base.console import plural, print_table, print_wrapped
 from verifier.holdings.ownership import duration
-from verifier.report.figures import component_credit, money, pct, readable_text
+from verifier.report.figures import (
+    component_credit,
+    largest_vendor,
+    mixed_wallet_rows,
+    money,
+    pct,
+    readable_text,
+)
 
 
 def _text(value: Any) -> Text:
@@ -65,7 +72,7 @@ def render_terminal(report_doc: Mapping[str, Any], console: Console) -> None:
     if reserve:
         _render_reserve(reserve, console)
     _render_combined(doc.get("combined", {}), currency, console)
-    _render_concentration(doc.get("concentration"), console)
+    _render_concentration(doc, console)
     _render_proofs(doc, console)
     for warning in doc.get("warnings", []):
         print_wrapped(console, f"warning: {warning}", subsequent="  ", style="yellow")
@@ -333,9 +340,11 @@ def _render_reserve(reserve: Mapping[str, Any], console: Console) -> None:
         print_table(console, check_table)
 
 
-def _render_concentration(conc: Any, console: Console) -> None:
+def _render_concentration(doc: Mapping[str, Any], console: Console) -> None:
     """Customer holdings by vendor (value, share, notified), then by custodian, then the
-    largest wallet and the mixed wallets: where one failure would hit hardest."""
+    largest wallet, the largest vendor and each mixed wallet's own and customer coins:
+    where one failure would hit hardest."""
+    conc = doc.get("concentration")
     if not isinstance(conc, Mapping) or not conc.get("by_vendor"):
         return
     currency = str(conc.get("currency", ""))
@@ -389,14 +398,41 @@ def _render_concentration(conc: Any, console: Console) -> None:
             + f" {money(largest.get('value'))} {currency} ({pct(largest.get('share'))})",
             subsequent="  ",
         )
-    mixed = conc.get("mixed_wallets") or []
-    if mixed:
-        print_wrapped(
-            console,
-            "Mixed wallets (own and customer coins): " + ", ".join(str(w) for w in mixed),
-            subsequent="  ",
-            style="yellow",
-        )
+    top = largest_vendor(conc, currency)
+    if top is not None:
+        print_wrapped(console, f"Largest vendor: {top}", subsequent="  ")
+    _render_mixed(doc, conc, console)
+
+
+def _render_mixed(doc: Mapping[str, Any], conc: Mapping[str, Any], console: Console) -> None:
+    """Each mixed wallet's customer and own coins per asset (its own coins back no one)."""
+    rows = mixed_wallet_rows(doc)
+    if not rows:
+        mixed = conc.get("mixed_wallets") or []
+        if mixed:
+            print_wrapped(
+                console,
+                "Mixed wallets (own and customer coins): " + ", ".join(str(w) for w in mixed),
+                subsequent="  ",
+                style="yellow",
+            )
+        return
+    table = Table(
+        title="Mixed wallets: customer and own coins (own back no customer)",
+        title_justify="left",
+        title_style="yellow",
+    )
+    for column, justify in (
+        ("wallet", "left"),
+        ("label", "left"),
+        ("asset", "left"),
+        ("customer", "right"),
+        ("own", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(_text(cell) for cell in row))
+    print_table(console, table)
 
 
 def _str_or_none(value: Any) -> str | None:
