@@ -111,7 +111,7 @@ def test_default_note_when_the_document_has_none() -> None:
 def test_all_made_whole_and_sweep_only() -> None:
     doc = _doc()
     doc["scenarios"] = doc["scenarios"][:1]
-    assert "Every customer made whole in all 1 scenario" in _text(render_stress_html(doc))
+    assert "Every customer made whole in the one scenario" in _text(render_stress_html(doc))
     doc["scenarios"] = []
     doc["sweep"]["wallets"] = doc["sweep"]["wallets"] * 5  # 15 entries: the chart shows 12
     text = _text(render_stress_html(doc))

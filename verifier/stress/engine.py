@@ -32,6 +32,7 @@ from fractions import Fraction
 
 from verifier.base.errors import InputError
 from verifier.reconcile.numbers import EXACT, floor_ratio, unit_value
+from verifier.report.figures import money
 from verifier.reserve.money import fmt_decimal, money_context, round_down
 from verifier.reserve.statement_model import InsurancePolicy
 from verifier.stress.base import AssetBase, StressBase, WalletBase
@@ -494,6 +495,46 @@ def _gate_refusal(base: StressBase, policy: InsurancePolicy) -> str | None:
     return f"failed the reserve evaluation's {gate} gate ({reason}): pays nothing"
 
 
+def event_label(event: str) -> str:
+    """An event as a note names it: the default event (a scenario's shocks without an
+    ``event`` key are one occurrence) is "the whole scenario"."""
+    return "the whole scenario" if event == "scenario" else f"event {event}"
+
+
+def _claim_note(
+    event: str,
+    covered: Decimal,
+    deductible: Decimal,
+    left: Decimal,
+    claim: Decimal,
+    policy: InsurancePolicy,
+    currency: str,
+) -> str | None:
+    """Why an event's claim is less than its covered loss (None: it is all of it), in
+    words a reader can check: the deductible against the covered loss, the limit left."""
+    if claim == covered:
+        return None
+    event = event_label(event)
+    if covered == 0:
+        return f"{event}: no loss this policy covers"
+    if covered <= deductible:
+        return (
+            f"{event}: the covered loss {money(covered)} {currency} is within the "
+            f"deductible {money(deductible)}: nothing to claim"
+        )
+    kind = "per-occurrence" if policy.limit_type == "per_occurrence" else "aggregate"
+    if claim < covered - deductible:
+        return (
+            f"{event}: covered loss {money(covered)} {currency} less the deductible "
+            f"{money(deductible)}, capped at the {kind} limit left {money(left)}: claims "
+            f"{money(claim)}"
+        )
+    return (
+        f"{event}: covered loss {money(covered)} {currency} less the deductible "
+        f"{money(deductible)}: claims {money(claim)}"
+    )
+
+
 def insurance_claims(
     base: StressBase,
     market: Shocked,
@@ -539,6 +580,9 @@ def insurance_claims(
             if policy.limit_type == "per_occurrence":
                 left = limit
             claim = min(left, max(ZERO, covered - deductible))
+            why = _claim_note(event, covered, deductible, left, claim, policy, base.currency)
+            if why is not None:
+                notes.append(why)
             left -= claim
             claims.append((event, covered, claim))
         total = sum((c for _, _, c in claims), ZERO)

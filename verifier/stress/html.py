@@ -33,6 +33,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from attestations.proofs import format_units
+from verifier.base.console import plural
 from verifier.reconcile.numbers import EXACT
 from verifier.report.charts import BAD, OK, PALETTE, round_ticks
 from verifier.report.charts import _p as share_of_width
@@ -40,6 +41,7 @@ from verifier.report.charts import _svg as chart_open
 from verifier.report.charts import _x_axis as value_axis
 from verifier.report.figures import decimal_or_none, money, number, pct, units
 from verifier.report.html import REPORT_CSP, stylesheet
+from verifier.stress.terminal import not_backing_lines, payer_reasons
 
 STRESS_FORMAT = "por-stress-v1"
 DEFAULT_NOTE = (
@@ -64,7 +66,8 @@ _ROW_H = 44
 _BASE_FIGURES = (
     ("liabilities", "liabilities"),
     ("holdings before", "holdings_before"),
-    ("lost", "loss_units"),
+    ("lost (customer backing)", "loss_units"),
+    ("own coins lost (backed no customer)", "own_loss_units"),
     ("bought back", "paid_units"),
     ("uncovered", "uncovered_units"),
 )
@@ -313,18 +316,45 @@ def _asset_rows(s: Mapping[str, Any]) -> dict[str, list[list[Any]]]:
     return {"asset_rows": rows, "price_rows": prices, "base_rows": base}
 
 
-def _payer_rows(s: Mapping[str, Any]) -> list[list[Any]]:
+def _reasons(p: Mapping[str, Any], currency: str) -> list[str]:
+    """The terminal's reasons (notes, each claim's figures), or the notes as they are when
+    the payer's shape is not the engine's."""
+    try:
+        return payer_reasons(p, currency)
+    except (ArithmeticError, TypeError, ValueError, AttributeError):
+        return [str(n) for n in _list(p.get("notes"))]
+
+
+def _pays(p: Mapping[str, Any]) -> str:
+    """When the payer pays: "pays nothing" when it paid nothing (its period says nothing
+    then), else its period ("period not stated" when the statement gives none)."""
+    if _dec(p.get("paid")) <= 0:
+        return "pays nothing"
+    days = _days(p.get("days"))
+    return "period not stated" if days == "not stated" else days
+
+
+def _payer_rows(s: Mapping[str, Any], currency: str) -> list[list[Any]]:
     return [
         [
             p.get("order"),
             [str(p.get("name")), str(p.get("kind"))],
             money(p.get("available")),
             money(p.get("paid")),
-            _days(p.get("days")),
-            [str(n) for n in _list(p.get("notes"))],
+            _pays(p),
+            _reasons(p, currency),
         ]
         for p in _maps(s.get("payers"))
     ]
+
+
+def _not_backing(s: Mapping[str, Any]) -> list[str]:
+    """The terminal's "not customer backing" lines (own, custodial, unproven losses the loss
+    table leaves out): why "Wallets lost" shows more than "lost"."""
+    try:
+        return not_backing_lines(s)
+    except (ArithmeticError, KeyError, TypeError, ValueError, AttributeError):
+        return []
 
 
 def _wallet_rows(s: Mapping[str, Any]) -> list[list[Any]]:
@@ -346,15 +376,17 @@ def _wallet_rows(s: Mapping[str, Any]) -> list[list[Any]]:
 
 
 def _event_text(event: Mapping[str, Any]) -> str:
-    terms = [
-        f"{k} {money(v) if k.endswith('value') else v}"
-        for k, v in event.items()
-        if k not in {"id", "event"} and not isinstance(v, Mapping | list)
-    ]
+    """An event in words: "One event (the whole scenario): a hack, 1 address hit"."""
+    name = event.get("id") or event.get("event")
+    shown = "One event (the whole scenario)" if name == "scenario" else f"Event {name}"
     perils = [str(p) for p in _list(event.get("perils"))]
+    terms = []
     if perils:
-        terms.insert(0, f"peril {', '.join(perils)}")
-    return f"{event.get('id') or event.get('event')}: {', '.join(terms)}"
+        terms.append(("peril " if len(perils) == 1 else "perils ") + ", ".join(perils))
+    hit = _int(event.get("wallets"))
+    if hit is not None:
+        terms.append(f"{plural(hit, 'address', 'addresses')} hit")
+    return f"{shown}: {', '.join(terms)}" if terms else shown
 
 
 def _note_rest(shown: str, note: Any) -> str | None:
@@ -394,7 +426,8 @@ def scenario_view(s: Mapping[str, Any], currency: str) -> dict[str, Any]:
         **_asset_rows(s),
         "payer_chart": payer_chart,
         "payer_legend": payer_legend,
-        "payers": _payer_rows(s),
+        "payers": _payer_rows(s, currency),
+        "not_backing": _not_backing(s),
         "wallets": _wallet_rows(s),
     }
 

@@ -16,8 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from attestations.proofs import format_units
-from verifier.base.console import print_table, print_wrapped
+from verifier.base.console import plural, print_table, print_wrapped
 from verifier.report.figures import money, pct, units
+from verifier.stress.engine import event_label
 
 
 def _whole(units_text: str, decimals: int) -> str:
@@ -66,6 +67,8 @@ def not_backing_lines(scenario: Mapping[str, Any]) -> list[str]:
         rest = int(w["units"]) - int(w["customer_units"])
         if rest > 0:
             why = w.get("counted_as") or "not counted"
+            if int(w["customer_units"]) > 0 and int(w.get("own_units") or 0) >= rest:
+                why = "the exchange's own coins beside customers'"  # a mixed wallet
             amount = _whole(str(rest), decimals.get(w["asset"], 0))
             parts.append(f"{w['asset']} {amount} in {w['label']} ({why})")
     out = []
@@ -83,6 +86,28 @@ def not_backing_lines(scenario: Mapping[str, Any]) -> list[str]:
                 "same-type own coins) would fail"
             )
     return out
+
+
+def payer_reasons(payer: Mapping[str, Any], currency: str) -> list[str]:
+    """A payer's notes, and for a policy its claims in figures (``event scenario: covered
+    96,575,923.80, claims 0.00``) unless a note already explains each; for a payer that
+    pays nothing and says nothing else, that it has nothing to pay with. Shared with the
+    pages (verifier/stress/html.py)."""
+    notes = [str(n) for n in payer.get("notes") or []]
+    claims = [c for c in payer.get("claims") or [] if isinstance(c, Mapping)]
+    for c in claims:
+        label = event_label(str(c.get("event")))
+        if not any(n.startswith(f"{label}:") for n in notes):
+            notes.append(
+                f"{label}: covered loss {money(c.get('covered'))} {currency}, "
+                f"claims {money(c.get('claim'))}"
+            )
+    if not notes and Decimal(str(payer.get("paid") or 0)) <= 0:
+        if payer.get("kind") == "insurance" and not claims:
+            notes.append("no loss to claim for")
+        elif Decimal(str(payer.get("available") or 0)) <= 0:
+            notes.append("nothing available to pay")
+    return notes
 
 
 def verdict_line(scenario: Mapping[str, Any], currency: str) -> str:
@@ -112,13 +137,15 @@ def render_stress(doc: Mapping[str, Any], console: Console) -> None:
         console.print()
         print_table(console, scenario_table(scenario, currency))
         for payer in scenario["payers"]:
-            if Decimal(payer["paid"]) > 0 or payer["notes"]:
+            # a policy or guarantee that pays nothing is listed too, with why
+            if Decimal(payer["paid"]) > 0 or payer["notes"] or payer["kind"] != "surplus":
                 line = (
                     f"{payer['order']}. {payer['kind']} {payer['name']}: paid "
                     f"{money(payer['paid'])} of {money(payer['available'])} {currency}"
                 )
-                if payer["notes"]:
-                    line += f" ({'; '.join(payer['notes'])})"
+                reasons = payer_reasons(payer, currency)
+                if reasons:
+                    line += f" ({'; '.join(reasons)})"
                 print_wrapped(console, line, indent="  ", subsequent="     ")
         for line in not_backing_lines(scenario):
             print_wrapped(console, line, indent="  ", subsequent="    ")
@@ -148,7 +175,7 @@ def render_stress(doc: Mapping[str, Any], console: Console) -> None:
     if doc["scenarios"]:
         print_wrapped(
             console,
-            f"{len(made)} of {len(doc['scenarios'])} scenarios: every "
+            f"{len(made)} of {plural(len(doc['scenarios']), 'scenario')}: every "
             f"customer made whole"
             + ("" if len(made) == len(doc["scenarios"]) else " — SHORTFALL UNDER STRESS"),
         )
