@@ -270,7 +270,7 @@ def test_history_shows_each_runs_scenarios(tmp_path: Path) -> None:
     run_once(options, _fake(held))
     run_once(options, _fake(held))
     runs = Store(f"sqlite:///{tmp_path / 'por.db'}").runs()
-    assert stress_line(runs[0]).startswith("run 1 scenarios: 1 of 1 made whole; ghost not ")
+    assert stress_line(runs[0]).startswith("run 1 scenarios: 1 of 2 made whole; ghost not ")
     assert "hot-btc short by JPY 5,000.00" in stress_line(runs[1])
     doc = history_json(runs, "db")
     assert doc["runs"][1]["stress"][0] == {

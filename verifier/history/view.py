@@ -216,9 +216,11 @@ def _uncovered(value: Decimal | None, currency: str | None) -> str:
 def stress_line(r: RunRecord) -> str:
     """A run's scenario outcomes on one line: "run 5 scenarios: 1 of 2 made whole;
     bybit-2025 short by JPY 1,234.00" (errors said as "not evaluated")."""
-    evaluated = [o for o in r.stress if o.error is None]
-    whole = sum(1 for o in evaluated if o.made_whole)
-    parts = [f"{whole} of {len(evaluated)} made whole"] if evaluated else []
+    # "of" every scenario the file names (an errored one included: "1 of 2 made whole;
+    # ghost not evaluated"); the file's own error is no scenario
+    scenarios = [o for o in r.stress if o.scenario_id is not None]
+    whole = sum(1 for o in scenarios if o.error is None and o.made_whole)
+    parts = [f"{whole} of {len(scenarios)} made whole"] if scenarios else []
     for o in r.stress:
         if o.error is not None:
             what = o.scenario_id or "the scenario file"
