@@ -13,7 +13,7 @@ from rich.table import Table
 
 from verifier.base.console import out, print_json, print_table, progress_bar
 from verifier.base.errors import EXIT_OK
-from verifier.cli.options import JSON_OPTION, MAX_SAMPLE_ACCOUNTS
+from verifier.cli.options import JSON_OPTION, MAX_SAMPLE_ACCOUNTS, WORKERS_OPTION
 
 
 @click.group()
@@ -44,12 +44,7 @@ def bench() -> None:
     type=click.IntRange(1, 64),
     help="Leaves per account (as liabilities build --split).",
 )
-@click.option(
-    "--workers",
-    default=0,
-    type=click.IntRange(0, 64),
-    help="Worker processes (default: one per core).",
-)
+@WORKERS_OPTION
 @click.option(
     "--proofs",
     "proof_count",

@@ -8,60 +8,17 @@ the config), then reads past runs (verifier/history/view.py) or upgrades the sch
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import Any
 
 import click
 
 from verifier.base.console import err, out, print_json
 from verifier.base.errors import EXIT_OK
-from verifier.cli.options import JSON_OPTION
+from verifier.cli.options import JSON_OPTION, db_options, open_store
 
 log = logging.getLogger(__name__)
-
-
-DB_OPTIONS = [
-    click.option(
-        "--config",
-        "config_file",
-        type=click.Path(path_type=Path),
-        default=None,
-        envvar="POR_CONFIG",
-        show_envvar=True,
-        help="por.toml, to find [database] url or por.db beside it (default $POR_CONFIG, "
-        "then ./por.toml).",
-    ),
-    click.option(
-        "--db",
-        default=None,
-        help="A SQLite file or a postgresql://user@host/db URL, not a libpq keyword DSN "
-        "(default: $POR_DATABASE_URL, then the config's).",
-    ),
-]
-
-
-def _db_options(func: Any) -> Any:
-    for option in reversed(DB_OPTIONS):
-        func = option(func)
-    return func
-
-
-def _open_store(config_file: Path | None, db: str | None, *, create: bool) -> Any:
-    """The history database of `por db upgrade` (`create`) or `por history` (never creates)."""
-    from verifier.history.db_url import database_url
-    from verifier.history.store import Store
-    from verifier.inputs.config import load_config
-
-    configured = None
-    env_db = os.environ.get("POR_DATABASE_URL")
-    # as every --config: the flag, then POR_CONFIG (click), then ./por.toml
-    if config_file is None and db is None and not env_db and Path("por.toml").is_file():
-        log.debug("config: ./por.toml (no --config, POR_CONFIG, --db or POR_DATABASE_URL)")
-        config_file = Path("por.toml")
-    if config_file is not None and db is None and not os.environ.get("POR_DATABASE_URL"):
-        configured = load_config(config_file).database.url
-    return Store(database_url(db, os.environ, configured, config_file), create=create)
+_open_store = open_store
+"""The name verifier/cli/stress.py imports from here (the store's code is options.py's)."""
 
 
 @click.group("db")
@@ -70,13 +27,13 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@_db_options
+@db_options
 @click.option("--revision", default="head", show_default=True, help="Target schema revision.")
 @JSON_OPTION
 def db_upgrade(config_file: Path | None, db: str | None, revision: str, as_json: bool) -> int:
     """Create the schema, or upgrade a database from an older por to this one's schema.
     Exit 4 for a file that is not a por database (nothing is written to it)."""
-    store = _open_store(config_file, db, create=True)
+    store = open_store(config_file, db, create=True)
     before, after = store.upgrade(revision)
     doc = {"database": store.describe(), "from": before, "to": after}
     if as_json:
@@ -89,7 +46,7 @@ def db_upgrade(config_file: Path | None, db: str | None, revision: str, as_json:
 
 
 @click.command("history")
-@_db_options
+@db_options
 @click.option("--since", default=None, help="From this ISO 8601 time, or a look-back: 24h, 7d.")
 @click.option("--asset", default=None, help="Only this asset's coverage.")
 @click.option(
@@ -124,7 +81,7 @@ def history_cmd(
     from verifier.report.html import write_html
 
     start = parse_since(since) if since else None
-    store = _open_store(config_file, db, create=False)
+    store = open_store(config_file, db, create=False)
     runs = select_asset(read_runs(store, start), asset.upper() if asset else None)
     payouts = read_payouts(store, start)  # por insolvency payouts runs (issue 15)
     if html_file is not None:

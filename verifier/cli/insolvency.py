@@ -19,10 +19,15 @@ from verifier.base.errors import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_SHORTFALL,
-    InputError,
     UsageError,
 )
-from verifier.cli.options import JSON_OPTION
+from verifier.cli.options import (
+    JSON_OPTION,
+    WORKERS_OPTION,
+    check_text,
+    db_options,
+    open_store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +89,7 @@ def insolvency() -> None:
     help="The source tree's master secret, if not where its build put it.",
 )
 @click.option("--force", is_flag=True, help="Replace a non-empty claims directory.")
-@click.option(
-    "--workers",
-    default=0,
-    type=click.IntRange(0, 64),
-    help="Worker processes (default: one per core).",
-)
+@WORKERS_OPTION
 @JSON_OPTION
 def claims_cmd(
     tree_dir: Path,
@@ -117,12 +117,8 @@ def claims_cmd(
     from verifier.insolvency.claims import check_commencement, read_register, read_valuation
     from verifier.insolvency.claims_files import write_claims
 
-    for name, text in (("--attestation-id", attestation_id), ("--exchange", exchange)):
-        if text is not None:
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                raise InputError(f"{name} is not valid UTF-8 text", key=name) from None
+    check_text("--attestation-id", attestation_id)
+    check_text("--exchange", exchange)
     guard_output(
         out_dir,
         [("source tree", tree_dir), ("prices file", prices_file), ("secret file", secret_file)],
@@ -269,13 +265,7 @@ def plan_cmd(
     (private). Nothing is left in OUT on error."""
     from verifier.insolvency.plan import make_plan
 
-    if attestation_id is not None:
-        try:
-            attestation_id.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InputError(
-                "--attestation-id is not valid UTF-8 text", key="--attestation-id"
-            ) from None
+    check_text("--attestation-id", attestation_id)
     with progress_bar(True) as progress:
         result = make_plan(
             claims_dir,
@@ -500,21 +490,7 @@ def _print_verification(result: Any) -> None:
     help="CSV of payments made: account_id,asset,units,reference (units: base units; "
     "reference: the transaction id or bank reference).",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    envvar="POR_CONFIG",
-    show_envvar=True,
-    help="por.toml, to find [database] url or por.db beside it.",
-)
-@click.option(
-    "--db",
-    default=None,
-    help="History database: a SQLite file or a postgresql:// URL (default: "
-    "$POR_DATABASE_URL, then the config's).",
-)
+@db_options
 @click.option("--no-store", is_flag=True, help="Reconcile only; store nothing.")
 @JSON_OPTION
 def payouts_cmd(
@@ -540,10 +516,9 @@ def payouts_cmd(
     run_id = None
     database = None
     if not no_store:
-        from verifier.cli.history import _open_store
         from verifier.history.payouts import record_payouts
 
-        store = _open_store(config_file, db, create=True)
+        store = open_store(config_file, db, create=True)
         database = store.describe()
         run_id = record_payouts(
             store, result, paid_file=str(paid_file), exchange=exchange, exit_code=code

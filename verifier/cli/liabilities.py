@@ -17,8 +17,15 @@ from rich.table import Table
 
 from verifier.base.atomic import write_atomic
 from verifier.base.console import err, out, plural, print_json, print_table, progress_bar
-from verifier.base.errors import EXIT_OK, InputError, UsageError
-from verifier.cli.options import JSON_OPTION, MAX_SAMPLE_ACCOUNTS, check_as_of, now
+from verifier.base.errors import EXIT_OK, UsageError
+from verifier.cli.options import (
+    JSON_OPTION,
+    MAX_SAMPLE_ACCOUNTS,
+    WORKERS_OPTION,
+    check_as_of,
+    check_text,
+    now,
+)
 
 
 @click.group()
@@ -75,12 +82,7 @@ def _size(path: Path) -> int:
 )
 @click.option("--sum-duplicates", is_flag=True, help="Add up repeated (account, asset) rows.")
 @click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
-@click.option(
-    "--workers",
-    default=0,
-    type=click.IntRange(0, 64),
-    help="Worker processes (default: one per core).",
-)
+@WORKERS_OPTION
 @click.option(
     "--out-of-core",
     is_flag=True,
@@ -114,12 +116,7 @@ def liabilities_build(
     from verifier.inputs.liabilities import read_liabilities
     from verifier.inputs.liabilities_stream import STREAM_ABOVE, stream_build
 
-    try:
-        attestation_id.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InputError(
-            "--attestation-id is not valid UTF-8 text", key="--attestation-id"
-        ) from None
+    check_text("--attestation-id", attestation_id)
     # before anything is read or replaced: --force must never delete an input
     guard_output(
         out_dir,
@@ -438,12 +435,7 @@ def _all_proofs(tree_dir: Path, out_dir: Path, secret_file: Path | None, as_json
     help="Audit without the master secret (an auditor who was not given it): every node is "
     "recomputed from the stored leaves, the leaves themselves are not.",
 )
-@click.option(
-    "--workers",
-    default=0,
-    type=click.IntRange(0, 64),
-    help="Worker processes (default: one per core).",
-)
+@WORKERS_OPTION
 @JSON_OPTION
 def liabilities_audit(
     tree_dir: Path, secret_file: Path | None, no_secret: bool, workers: int, as_json: bool

@@ -2,6 +2,8 @@
 
 `JSON_OPTION` (every command), `CONFIG_OPTION` (every command that reads the exchange's
 por.toml), `heights` (--btc-height/--eth-block of snapshot, reconcile and attest),
+`WORKERS_OPTION`, `db_options`/`open_store` (the history database's --config/--db and the
+store they name), `check_text` (an option value that must be UTF-8 text),
 `MAX_SAMPLE_ACCOUNTS` (sample, bench, demo), `check_as_of`/`now` (ISO 8601 times),
 `load_json` (a bounded JSON file) and `report_error` (how a `PorError` reaches the user:
 used by the entry point in main.py and by `reconcile` for a stored run's error).
@@ -83,6 +85,74 @@ def heights(func: F) -> F:
     for option in reversed(HEIGHT_OPTIONS):
         func = option(func)
     return func
+
+
+WORKERS_OPTION = click.option(
+    "--workers",
+    default=0,
+    type=click.IntRange(0, 64),
+    help="Worker processes (default: one per core).",
+)
+"""--workers of the commands that hash a tree in processes (liabilities build and audit,
+insolvency claims, bench): 0 is one per core."""
+
+DB_OPTIONS = [
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path),
+        default=None,
+        envvar="POR_CONFIG",
+        show_envvar=True,
+        help="por.toml, to find [database] url or por.db beside it (default $POR_CONFIG, "
+        "then ./por.toml).",
+    ),
+    click.option(
+        "--db",
+        default=None,
+        help="A SQLite file or a postgresql://user@host/db URL, not a libpq keyword DSN "
+        "(default: $POR_DATABASE_URL, then the config's).",
+    ),
+]
+
+
+def db_options(func: F) -> F:
+    """Decorate a command with --config and --db, the history database's (open_store)."""
+    for option in reversed(DB_OPTIONS):
+        func = option(func)
+    return func
+
+
+def open_store(config_file: Path | None, db: str | None, *, create: bool) -> Any:
+    """The history database named by --db, $POR_DATABASE_URL, the config's [database] url
+    or por.db beside the config: created by `create` (db upgrade, insolvency payouts),
+    never otherwise (history, stress)."""
+    import os
+
+    from verifier.history.db_url import database_url
+    from verifier.history.store import Store
+    from verifier.inputs.config import load_config
+
+    configured = None
+    env_db = os.environ.get("POR_DATABASE_URL")
+    # as every --config: the flag, then POR_CONFIG (click), then ./por.toml
+    if config_file is None and db is None and not env_db and Path("por.toml").is_file():
+        log.debug("config: ./por.toml (no --config, POR_CONFIG, --db or POR_DATABASE_URL)")
+        config_file = Path("por.toml")
+    if config_file is not None and db is None and not os.environ.get("POR_DATABASE_URL"):
+        configured = load_config(config_file).database.url
+    return Store(database_url(db, os.environ, configured, config_file), create=create)
+
+
+def check_text(option: str, value: str | None) -> None:
+    """Exit 3 naming `option` when its value is not valid UTF-8 text (a lone surrogate from
+    the shell), before the value is bound into an id or written to a file."""
+    if value is None:
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{option} is not valid UTF-8 text", key=option) from None
 
 
 MAX_SAMPLE_ACCOUNTS = 1_000_000_000
