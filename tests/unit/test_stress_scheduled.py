@@ -353,7 +353,12 @@ def test_config_check_reads_the_scenario_file(tmp_path: Path) -> None:
 
     assert about_stress() == [("stress.scenarios", str(tmp_path / "por.toml"))]  # no such file
     (tmp_path / "scenarios.toml").write_text(SCENARIOS)
-    assert about_stress() == []
+    # this por.toml has no wallets: the label "hot" and the vendor "nobody" select nothing
+    # (tests/unit/test_scenario_file_checks.py: a config that has them passes)
+    assert about_stress() == [
+        ("scenarios[0].shocks[0].label", str(tmp_path / "scenarios.toml")),
+        ("scenarios[1].shocks[0].vendor", str(tmp_path / "scenarios.toml")),
+    ]
     (tmp_path / "scenarios.toml").write_text("[[scenarios]]\nid = 1\n")
     found = about_stress()
     assert found and all(f == str(tmp_path / "scenarios.toml") for _, f in found)

@@ -29,6 +29,7 @@ from typing import Any
 from chains.base import Chain
 from verifier.base import safetoml
 from verifier.base.errors import InputError, PorError
+from verifier.base.redact import mask_text
 from verifier.inputs.config import config_problems
 from verifier.inputs.config_errors import unknown_key_help
 from verifier.inputs.config_values import BitcoinConfig, EthereumConfig
@@ -200,7 +201,10 @@ def _file_problems(path: Path, raw: Any, readers: Readers) -> list[Problem]:
         ("stress", "scenarios", "scenarios"),
     ):
         if (file := named(section, name)) is not None:
-            problems += [problem_of(e) for e in file_schemas.problems(kind, file)]
+            found = [problem_of(e) for e in file_schemas.problems(kind, file)]
+            if kind == "scenarios" and not found:
+                found = scenario_selector_problems(raw, file)
+            problems += found
     if (root := named("liabilities", "root")) is not None:
         try:
             readers.root(root)
@@ -216,6 +220,64 @@ def _file_problems(path: Path, raw: Any, readers: Readers) -> list[Problem]:
         except InputError as exc:
             problems.append(fail(path, "attest.key_file", bare_message(exc), str(key_file)))
     return problems
+
+
+_SELECTORS = ("wallet", "label", "vendor", "custodian")
+"""The loss selectors that name something of por.toml (a wallet key, a wallet's label,
+vendor or custodian): checked offline against the config."""
+
+
+def _wallet_names(raw: Any) -> dict[str, set[str]]:
+    """{selector: the values por.toml's wallets give it} (``wallet``: their keys)."""
+    names: dict[str, set[str]] = {key: set() for key in _SELECTORS}
+    for chain in ("bitcoin", "ethereum"):
+        table = raw.get(chain) if isinstance(raw, dict) else None
+        wallets = table.get("wallets") if isinstance(table, dict) else None
+        for i, wallet in enumerate(wallets if isinstance(wallets, list) else ()):
+            names["wallet"].add(f"{chain}.wallets[{i}]")
+            for key in ("label", "vendor", "custodian"):
+                value = wallet.get(key) if isinstance(wallet, dict) else None
+                if isinstance(value, str):
+                    names[key].add(value)
+    return names
+
+
+def scenario_selector_problems(raw: Any, file: Path) -> list[Problem]:
+    """A problem for each loss shock of the ``[stress]`` scenario file that names a wallet,
+    label, vendor or custodian no wallet of por.toml has: every scheduled run would store
+    that scenario as an error ("selects no wallet"), so it is a problem now, not a note.
+    (Selectors together — vendor and class — are checked by each run, against balances.)"""
+    import difflib
+
+    try:
+        doc = safetoml.load_path(file, what="scenario file")
+    except InputError:
+        return []  # read and reported by the schema check
+    names = _wallet_names(raw)
+    out: list[Problem] = []
+    scenarios = doc.get("scenarios")
+    for i, scenario in enumerate(scenarios if isinstance(scenarios, list) else []):
+        shocks = scenario.get("shocks") if isinstance(scenario, dict) else None
+        for j, shock in enumerate(shocks if isinstance(shocks, list) else []):
+            if not isinstance(shock, dict) or shock.get("kind") != "loss":
+                continue
+            for key in _SELECTORS:
+                value = shock.get(key)
+                if not isinstance(value, str) or value in names[key]:
+                    continue
+                known = ", ".join(sorted(names[key])) or "none"
+                close = difflib.get_close_matches(value, sorted(names[key]), n=1, cutoff=0.6)
+                out.append(
+                    Problem(
+                        str(file),
+                        f"scenarios[{i}].shocks[{j}].{key}",
+                        f"no wallet of por.toml has this {key} (known: {known})",
+                        mask_text(value),
+                        None,
+                        close[0] if close else None,
+                    )
+                )
+    return out
 
 
 def _pack_problems(path: Path, raw: Any, readers: Readers) -> list[Problem]:

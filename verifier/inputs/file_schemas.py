@@ -204,9 +204,16 @@ def _message(model: type[BaseModel], error: Mapping[str, Any]) -> tuple[str, str
 def input_errors(
     model: type[BaseModel], exc: ValidationError, file: str | None
 ) -> list[InputError]:
-    """Every error of a failed validation as an `InputError` naming the file and the key."""
+    """Every error of a failed validation as an `InputError` naming the file and the key.
+
+    A list whose every item failed also reports itself "too short" (pydantic counts the
+    items left after validation): that echo is dropped, as the items' own errors say it."""
+    errors = exc.errors(include_url=False)
+    below = {tuple(e["loc"][:n]) for e in errors for n in range(len(e["loc"]))}
     out = []
-    for error in exc.errors(include_url=False):
+    for error in errors:
+        if error["type"] == "too_short" and tuple(error["loc"]) in below:
+            continue
         message, value = _message(model, error)
         extra = (error.get("ctx") or {}).get("key")
         out.append(InputError(message, file=file, key=key_of(error["loc"], extra), value=value))

@@ -342,15 +342,27 @@ def _shock(row: ShockRow, key: str, file: str) -> Shock:
     return Shock(key=key, kind=row.kind, fields=fields, file=file)
 
 
+def _first_of(problems: list[InputError]) -> InputError:
+    """The first problem, saying how many more there are (a scheduled run stores one line:
+    "… (and 3 more problems in this file)"; `por config check` lists every one)."""
+    first = problems[0]
+    if len(problems) > 1:
+        more = len(problems) - 1
+        first.message += f" (and {more} more problem{'' if more == 1 else 's'} in this file)"
+        first.args = (first.message,)
+    return first
+
+
 def parse_scenarios(raw: Mapping[str, Any], path: str = "<scenarios>") -> ScenarioFile:
-    """A decoded scenario file as values; the first problem raised (exit 3)."""
+    """A decoded scenario file as values; the first problem raised (exit 3), with the
+    number of the others."""
     try:
         doc = ScenarioFileModel.model_validate(raw)
     except ValidationError as exc:
-        raise input_errors(ScenarioFileModel, exc, path)[0] from None
+        raise _first_of(input_errors(ScenarioFileModel, exc, path)) from None
     problems = file_problems(doc, path)
     if problems:
-        raise problems[0]
+        raise _first_of(problems)
     return ScenarioFile(
         path=path,
         scenarios=tuple(
