@@ -26,6 +26,7 @@ import pytest
 import site_builder as builder
 from chromium_fixtures import need_chromium
 
+from tests.cli.insolvency_world import ACCOUNTS, MIXED, make_world
 from verifier.cli.main import main
 from verifier.insolvency.verify import verify_bundle
 from verifier.site.publish import build_site
@@ -34,26 +35,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDTHS = {"phone": 390, "desktop": 1280}
-ACCOUNTS = ("alice", "bob", "carol", "dave", "erin")
-ESTATE = """policy = "mixed"
-exchange = "Example Exchange"
-
-[valuation]
-date = 2025-07-01
-currency = "USD"
-decimals = 2
-prices = { BTC = "100000", ETH = "2500.5", USDT = "1" }
-
-[assets.BTC]
-on_chain = "15"
-[assets.ETH]
-on_chain = "340282366923"
-[assets.USDT]
-on_chain = "0"
-
-[fiat]
-reserve = "1000"
-"""
+ESTATE = MIXED.replace('policy = "mixed"\n', 'policy = "mixed"\nexchange = "Example Exchange"\n')
 OVERFLOWING = """() => [...document.querySelectorAll('table, .scroll, td, th, dd, pre, .result, p, li')]
   .filter(e => e.scrollWidth > e.clientWidth + 1)
   .map(e => `${e.tagName.toLowerCase()}.${e.className} ${e.scrollWidth}>${e.clientWidth} `
@@ -75,21 +57,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "--attestation-id", "example-2025-06", "--out", work / "tree",
         "--as-of", "2025-06-30T00:00:00Z", "--workers", "1",
     )  # fmt: skip
-    _por(
-        "insolvency", "claims", "--tree", work / "tree", "--as-of", "2025-06-30",
-        "--out", work / "D", "--workers", "1",
-    )  # fmt: skip
-    (work / "estate.toml").write_text(ESTATE)
-    _por("insolvency", "plan", "--claims", work / "D", "--estate", work / "estate.toml",
-         "--out", work / "P")  # fmt: skip
-    bundles = {}
-    for account in ACCOUNTS:
-        path = work / "bundles" / f"{account}.json"
-        _por(
-            "insolvency", "proof", "--plan", work / "P", "--claims", work / "D",
-            "--account", account, "--out", path,
-        )  # fmt: skip
-        bundles[account] = json.loads(path.read_text())
+    made = make_world(_por, work / "tree", work, ESTATE)
+    bundles = {a: json.loads((made["bundles"] / f"{a}.json").read_text()) for a in ACCOUNTS}
     att_dir, _ = builder.make_attestation_dir(work / "att")
     build_site(att_dir, work / "site", plan=work / "P" / "plan.json")
     plan = json.loads((work / "P" / "plan.json").read_text())

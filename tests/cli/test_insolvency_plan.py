@@ -14,63 +14,28 @@ one more. ETH is held in full (surplus), USDT not at all.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import stat
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli.insolvency_world import (
+    IN_KIND,
+    MIXED,
+    make_claims,
+    minimal_mst,
+    por_fixture_runner,
+)
 from verifier.insolvency.plan_doc import plan_id
 
-AS_OF_DATE = "2025-06-30"
-ESTATE = """policy = "in-kind"
-exchange = "Example"
-
-[assets.BTC]
-on_chain = "15"
-[assets.ETH]
-on_chain = "340282366923"
-[assets.USDT]
-on_chain = "0"
-"""
-MIXED = """policy = "mixed"
-
-[valuation]
-date = 2025-07-01
-currency = "USD"
-decimals = 2
-prices = { BTC = "100000", ETH = "2500.5", USDT = "1" }
-
-[assets.BTC]
-on_chain = "15"
-[assets.ETH]
-on_chain = "340282366923"
-[assets.USDT]
-on_chain = "0"
-
-[fiat]
-reserve = "1000"
-"""
-
-_MM = Path(__file__).resolve().parents[1] / "conformance" / "minimal_mst.py"
-_spec = importlib.util.spec_from_file_location("_plan_minimal_mst", _MM)
-assert _spec is not None and _spec.loader is not None
-mm = importlib.util.module_from_spec(_spec)
-sys.modules["_plan_minimal_mst"] = mm
-_spec.loader.exec_module(mm)
+ESTATE = IN_KIND
+mm = minimal_mst()
 
 
 @pytest.fixture
 def claims(por, built: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "claims"
-    res = por(
-        "insolvency", "claims", "--tree", built, "--as-of", AS_OF_DATE, "--out", out,
-        "--workers", "1",
-    )  # fmt: skip
-    assert res.rc == 0, res.err
-    return out
+    return make_claims(por_fixture_runner(por), built, tmp_path / "claims")
 
 
 def _plan(por, claims: Path, tmp_path: Path, text: str = ESTATE, *extra: object):

@@ -14,77 +14,29 @@ with the plan id recomputed as a forger would (the check the figure feeds fails)
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli.insolvency_world import (
+    ACCOUNTS,
+    AS_OF_DATE,
+    IN_KIND,
+    MIXED,
+    make_world,
+    minimal_mst,
+    por_fixture_runner,
+)
 from verifier.insolvency.verify import CHECKS, compute_plan_id, verify_bundle
 
-AS_OF_DATE = "2025-06-30"
-IN_KIND = """policy = "in-kind"
-exchange = "Example"
-
-[assets.BTC]
-on_chain = "15"
-[assets.ETH]
-on_chain = "340282366923"
-[assets.USDT]
-on_chain = "0"
-"""
-MIXED = """policy = "mixed"
-
-[valuation]
-date = 2025-07-01
-currency = "USD"
-decimals = 2
-prices = { BTC = "100000", ETH = "2500.5", USDT = "1" }
-
-[assets.BTC]
-on_chain = "15"
-[assets.ETH]
-on_chain = "340282366923"
-[assets.USDT]
-on_chain = "0"
-
-[fiat]
-reserve = "1000"
-"""
-ACCOUNTS = ("alice", "bob", "carol", "dave", "erin")
-
-_MM = Path(__file__).resolve().parents[1] / "conformance" / "minimal_mst.py"
-_spec = importlib.util.spec_from_file_location("_verify_minimal_mst", _MM)
-assert _spec is not None and _spec.loader is not None
-mm = importlib.util.module_from_spec(_spec)
-sys.modules["_verify_minimal_mst"] = mm
-_spec.loader.exec_module(mm)
+mm = minimal_mst()
 
 
 def _make(por, built: Path, tmp_path: Path, estate: str) -> dict[str, Path]:
-    claims = tmp_path / "D"
-    res = por(
-        "insolvency", "claims", "--tree", built, "--as-of", AS_OF_DATE, "--out", claims,
-        "--workers", "1",
-    )  # fmt: skip
-    assert res.rc == 0, res.err
-    (tmp_path / "estate.toml").write_text(estate)
-    res = por(
-        "insolvency", "plan", "--claims", claims, "--estate", tmp_path / "estate.toml",
-        "--out", tmp_path / "P",
-    )  # fmt: skip
-    assert res.rc == 0, res.err
-    bundles = tmp_path / "bundles"
-    for account in ACCOUNTS:
-        res = por(
-            "insolvency", "proof", "--plan", tmp_path / "P", "--claims", claims,
-            "--account", account, "--out", bundles / f"{account}.json",
-        )  # fmt: skip
-        assert res.rc == 0, res.err
-    return {"D": claims, "P": tmp_path / "P", "bundles": bundles}
+    return make_world(por_fixture_runner(por), built, tmp_path, estate)
 
 
 @pytest.fixture

@@ -26,21 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from postgres_fixtures import db_url, pg_server  # noqa: F401
 
+from tests.cli.insolvency_world import IN_KIND, make_world
 from verifier.cli.main import main
 from verifier.history.payouts import payout_accounts, payout_runs
 from verifier.history.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
-ESTATE = """policy = "in-kind"
-exchange = "Example"
-
-[assets.BTC]
-on_chain = "15"
-[assets.ETH]
-on_chain = "340282366923"
-[assets.USDT]
-on_chain = "0"
-"""
 HALF_PAID = """account_id,asset,units,reference
 alice,BTC,60000000,tx-batch-1
 alice,BTC,40000000,tx-a2
@@ -66,22 +57,17 @@ def _run(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]
 def plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     for name in ("sample.csv", "assets.toml"):
         shutil.copy(ROOT / "fixtures" / "liabilities" / name, tmp_path / name)
-    steps = (
-        ("liabilities", "build", tmp_path / "sample.csv", "--assets", tmp_path / "assets.toml",
-         "--attestation-id", "ex-2025-06", "--out", tmp_path / "tree",
-         "--as-of", "2025-06-30T00:00:00Z", "--workers", "1"),
-        ("insolvency", "claims", "--tree", tmp_path / "tree", "--as-of", "2025-06-30",
-         "--out", tmp_path / "D", "--workers", "1"),
+
+    def run(*args: Any) -> None:
+        code, _, err = _run(capsys, *args)
+        assert code == 0, (args, err)
+
+    run(
+        "liabilities", "build", tmp_path / "sample.csv", "--assets", tmp_path / "assets.toml",
+        "--attestation-id", "ex-2025-06", "--out", tmp_path / "tree",
+        "--as-of", "2025-06-30T00:00:00Z", "--workers", "1",
     )  # fmt: skip
-    for args in steps:
-        assert _run(capsys, *args)[0] == 0
-    (tmp_path / "estate.toml").write_text(ESTATE)
-    code, _, err = _run(
-        capsys, "insolvency", "plan", "--claims", tmp_path / "D",
-        "--estate", tmp_path / "estate.toml", "--out", tmp_path / "P",
-    )  # fmt: skip
-    assert code == 0, err
-    return tmp_path / "P"
+    return make_world(run, tmp_path / "tree", tmp_path, IN_KIND, accounts=())["P"]
 
 
 def _payouts(capsys: Any, plan: Path, paid: Path, db: str) -> tuple[int, dict[str, Any], str]:
