@@ -831,9 +831,15 @@ def all_targets(world: Path) -> dict[str, Target]:
         Target(
             "liabilities proof --from",
             (
-                "liabilities", "proof", "--from", "{container}", "--account", "alice",
-                "-o", "{work}/p.json",
-            ),  # fmt: skip
+                "liabilities",
+                "proof",
+                "--from",
+                "{container}",
+                "--account",
+                "alice",
+                "-o",
+                "{work}/p.json",
+            ),
             ("container",),
             {"container": Slot("bin", "container/proofs.arrow")},
             (
