@@ -49,7 +49,24 @@ def _exported(tmp_path: Path) -> set[str]:
     options = RunOptions(config_file=tmp_path / "por.toml", env={})
     *_, snap = _scrape(options, [_epoch_report(), NodeUnavailable("down")])
     text = generate_latest(registry(lambda: snap)).decode()
-    return {name for name, _, _ in samples(text)}
+    return {name for name, _, _ in samples(text)} | _exported_by_stress(tmp_path / "stress")
+
+
+def _exported_by_stress(work: Path) -> set[str]:
+    """The por_stress_* samples of a real run with ``[stress]`` (one scenario made whole, one
+    that cannot be evaluated: tests/unit/test_stress_scheduled.py's harness)."""
+    import stress_fixture as fx
+    from test_stress_scheduled import _fake, _world
+
+    from verifier.history.schedule import run_once
+
+    work.mkdir()
+    options, held = _world(work)
+    metrics = work / "por.prom"
+    options = RunOptions(config_file=options.config_file, env={}, metrics_file=metrics)
+    held.append(110 * fx.BTC)
+    run_once(options, _fake(held))
+    return {name for name, _, _ in samples(metrics.read_text()) if name.startswith("por_stress")}
 
 
 def rule_expressions() -> list[tuple[str, str]]:
@@ -134,6 +151,8 @@ def test_every_metric_in_the_rules_and_dashboard_is_exported(tmp_path: Path) -> 
         "por_pinned_height",
         "por_ownership_proof_age_seconds",
         "por_runs_total",
+        "por_stress_made_whole",
+        "por_stress_errors",
     } <= shown
 
 
