@@ -17,8 +17,6 @@ from verifier.base.errors import EXIT_OK
 from verifier.cli.options import JSON_OPTION, db_options, open_store
 
 log = logging.getLogger(__name__)
-_open_store = open_store
-"""The name verifier/cli/stress.py imports from here (the store's code is options.py's)."""
 
 
 @click.group("db")

@@ -26,8 +26,7 @@ from verifier.base.console import err, out, print_json
 from verifier.base.errors import EXIT_OK, EXIT_SHORTFALL, InputError, PorError, UsageError
 from verifier.base.outdir import guard_file
 from verifier.base.safejson import open_regular
-from verifier.cli.history import _open_store
-from verifier.cli.options import JSON_OPTION, load_json, now
+from verifier.cli.options import JSON_OPTION, load_json, now, open_store
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def _report_from_file(path: Path) -> dict[str, Any]:
 
 
 def _report_from_db(config_file: Path | None, db: str | None) -> tuple[dict[str, Any], str]:
-    store = _open_store(config_file, db, create=False)
+    store = open_store(config_file, db, create=False)
     if not store.ensure_readable():
         raise InputError(f"no reconciliation yet: {store.describe()} holds no runs")
     run = store.last_success()
