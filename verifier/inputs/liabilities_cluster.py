@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import operator
 import os
 import re
@@ -199,26 +200,26 @@ def connect(spec: str) -> Iterator[Any]:
             f"--cluster {spec!r}: expected local:N (1..256 workers) or tcp://HOST:PORT"
         )
     try:
-        import dask  # noqa: F401 - present check only
-        from distributed import Client, LocalCluster
+        # typed as Any: distributed ships no complete type information
+        distributed: Any = importlib.import_module("distributed")
     except ImportError:
         raise UsageError(
             "--cluster needs Dask, an optional extra: pip install 'por[cluster]'"
         ) from None
-    cluster = None
+    cluster: Any = None
     try:
         if match["n"] is not None:
-            cluster = LocalCluster(
+            cluster = distributed.LocalCluster(
                 n_workers=int(match["n"]),
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                silence_logs=40,
+                silence_logs=50,
             )
-            client = Client(cluster)
+            client = distributed.Client(cluster)
         else:
-            client = Client(match["url"], timeout="15s")
-    except (OSError, TimeoutError) as exc:
+            client = distributed.Client(match["url"], timeout="15s")
+    except (OSError, TimeoutError, RuntimeError) as exc:  # RuntimeError: a worker did not start
         if cluster is not None:
             cluster.close()
         raise ClusterUnavailable(
