@@ -89,6 +89,13 @@ def _size(path: Path) -> int:
     help="Stream the input and build on disk in bounded memory (same tree; automatic for "
     "inputs over 2 GiB).",
 )
+@click.option(
+    "--cluster",
+    default=None,
+    metavar="ADDRESS",
+    help="Build on Dask: tcp://HOST:8786 (a running scheduler) or local:N (N worker "
+    "processes here); the same tree. Needs the 'cluster' extra.",
+)
 @JSON_OPTION
 def liabilities_build(
     input_file: Path,
@@ -103,9 +110,12 @@ def liabilities_build(
     force: bool,
     workers: int,
     out_of_core: bool,
+    cluster: str | None,
     as_json: bool,
 ) -> int:
     """Build the Merkle sum tree of INPUT (CSV or JSON Lines: account_id,asset,amount).
+
+    INPUT may be a directory of partitions (*.csv, *.jsonl), each account in one partition.
 
     Writes OUT/root.json (public), the tree files for O(log n) proofs, and the master
     secret (mode 0600, never in public output). Nothing is left in OUT on error.
@@ -127,8 +137,26 @@ def liabilities_build(
     assets = read_assets(assets_file)
     # streamed: the same tree in bounded memory (verifier/inputs/liabilities_stream.py)
     streamed = out_of_core or _size(input_file) > STREAM_ABOVE
+    if cluster is not None and out_of_core:
+        raise UsageError("--cluster and --out-of-core do not go together")
     with progress_bar(True) as progress:
-        if streamed:
+        if cluster is not None or input_file.is_dir():
+            result, data = _partitioned_build(
+                input_file,
+                assets,
+                out_dir,
+                cluster=cluster,
+                attestation_id=attestation_id,
+                as_of=as_of,
+                split=split,
+                secret_file=secret_file,
+                force=force,
+                negative=negative,
+                sum_duplicates=sum_duplicates,
+                workers=workers,
+                progress=progress,
+            )
+        elif streamed:
             result, data = stream_build(
                 input_file,
                 assets,
@@ -194,6 +222,25 @@ def liabilities_build(
             rows = plural(int(data.excluded["rows"]), "row", thousands=True)
             out.print(f"excluded (negative): {rows}, see root.json")
     return EXIT_OK
+
+
+def _partitioned_build(
+    input_path: Path, assets: Any, out_dir: Path, *, cluster: str | None, workers: int, **kw: Any
+) -> tuple[Any, Any]:
+    """A directory of partitions or a --cluster build (verifier/inputs/liabilities_cluster.py):
+    on the cluster, or read here into one input for the one-machine build."""
+    from attestations.build import build_tree
+    from verifier.inputs.liabilities_cluster import cluster_build, read_partitions
+
+    if cluster is not None:
+        return cluster_build(input_path, assets, out_dir, cluster=cluster, **kw)
+    data = read_partitions(
+        input_path,
+        assets,
+        negative=kw.pop("negative"),
+        sum_duplicates=kw.pop("sum_duplicates"),
+    )
+    return build_tree(data, out_dir, workers=workers, **kw), data
 
 
 def _totals(assets: Sequence[Any], sums: Sequence[int]) -> dict[str, str]:

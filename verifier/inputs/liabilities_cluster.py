@@ -1,0 +1,495 @@
+"""Build the liabilities tree on a Dask cluster: `por liabilities build … --cluster ADDRESS`.
+
+Where it sits: the cluster twin of `read_liabilities` + `attestations.build.build_tree` (and
+of liabilities_stream.py's streamed build). The input is one liabilities file or a
+directory of partitions (CSV, JSON Lines; `partition_files`), each account in one
+partition, as a warehouse export partitioned by account. The scheduler spreads the work
+units of attestations/build_parts.py over the workers; this client keeps the master
+secret, computes the salts, writes the tree directory and installs it like `build_tree`:
+root, commitment, every level, index and proof are the same bytes as the one-machine build
+of the same rows and secret (tests/unit/test_build_cluster.py).
+
+  1. workers read and check their partitions (the file reader of verifier/inputs/
+     liabilities.py) and cut each one's accounts into B account-hash ranges;
+  2. per range, a worker orders its accounts by account hash: the tree's rows are the
+     ranges one after the other, so the client learns each range's first row, and gets
+     its ids and account hashes (accounts.arrow and index.bin are the client's files);
+  3. the client derives the salts (HMAC under the master secret) of each range and sends
+     them to the worker that holds the range, which splits the balances, hashes the leaves
+     and cuts them into B order buckets by salt; the client sends the padding salts;
+  4. per order bucket, a worker sorts its leaves by salt; from the counts, the client knows
+     each bucket's first position; the worker hashes every node of its positions' subtrees
+     and returns the level slices; the client writes them, hashes the few nodes over two
+     buckets up to the root, and installs the directory.
+
+Trust model (docs/liabilities.md "On a cluster"): the master secret never leaves the client
+(not in argv, not to the scheduler, not to a worker). A worker sees the rows of the
+partitions it reads, the salts of the leaves it hashes, and the split seed
+(`derive_seed(secret, "split")`, which says nothing about salts or order): the same as
+it would learn by reading those partitions, plus their salts. Use TLS
+(`tls://` scheduler addresses, Dask's security settings) between machines one does not
+trust the network of.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import operator
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from attestations.build import (
+    BuildResult,
+    Liabilities,
+    Progress,
+    _no_progress,
+    binary_ids,
+    check_request,
+    finish_tree,
+    index_dtype,
+    make_temp_dir,
+    open_secret,
+    pad_salt_blocks,
+)
+from attestations.build_parts import (
+    Accounts,
+    account_bucket,
+    bucket_totals,
+    by_account_hash,
+    leaf_buckets,
+    missing_nodes,
+    order_bucket,
+    padding_buckets,
+    subtree_slices,
+)
+from attestations.encoding import MAX_SUM, SALT_LEN, AssetSpec, derive_seed, tree_height
+from attestations.hashing import hmac_varlen
+from attestations.levels import record_width
+from attestations.proofs import format_units
+from verifier.base.errors import InputError, PorError, SumOverflow, UsageError
+from verifier.inputs.liabilities import read_liabilities
+
+PARTITION_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+PAD_BLOCK = 1 << 20
+MAX_BUCKET_BITS = 8
+
+
+class ClusterUnavailable(PorError):
+    """The scheduler cannot be reached, or the cluster failed (exit 4)."""
+
+
+def partition_files(path: Path) -> list[Path]:
+    """The partitions of an input: the file itself, or a directory's data files by name.
+
+    Names starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc`` files of warehouse exports)
+    are skipped; any other file that is not CSV or JSON Lines is refused."""
+    if not path.is_dir():
+        return [path]
+    files = []
+    for entry in sorted(path.iterdir()):
+        if entry.name.startswith(("_", ".")) or entry.is_dir():
+            continue
+        if entry.suffix.lower() not in PARTITION_SUFFIXES:
+            raise InputError(
+                "not a liabilities partition (.csv, .jsonl or .ndjson expected)", file=str(entry)
+            )
+        files.append(entry)
+    if not files:
+        raise InputError("the input directory holds no partitions", file=str(path))
+    return files
+
+
+def partitions_sha256(digests: list[tuple[str, str]]) -> str:
+    """One input hash for a directory: SHA-256 of its ``sha256sum`` listing (by name)."""
+    listing = "".join(f"{digest}  {name}\n" for name, digest in sorted(digests))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def merge_excluded(parts: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The `--negative exclude` summaries of the partitions added into one."""
+    present = [p for p in parts if p]
+    if not present:
+        return None
+    assets: dict[str, Any] = {}
+    for part in present:
+        for code, entry in part["assets"].items():
+            seen = assets.setdefault(code, {"rows": 0, "total_base_units": 0})
+            seen["rows"] += entry["rows"]
+            seen["total_base_units"] += int(entry["total_base_units"])
+    merged = dict(present[0])
+    merged["rows"] = sum(int(p["rows"]) for p in present)
+    merged["assets"] = assets
+    return merged
+
+
+def read_partitions(
+    path: Path,
+    assets: tuple[AssetSpec, ...],
+    *,
+    negative: str = "error",
+    sum_duplicates: bool = False,
+    progress: Progress = _no_progress,
+) -> Liabilities:
+    """A directory of partitions read on this machine into one `Liabilities` (the
+    one-machine build of the same input a cluster build must equal)."""
+    files = partition_files(path)
+    if len(files) == 1 and files[0] == path:
+        return read_liabilities(path, assets, negative=negative, sum_duplicates=sum_duplicates)
+    parts = [
+        read_liabilities(f, assets, negative=negative, sum_duplicates=sum_duplicates) for f in files
+    ]
+    pieces = [
+        by_account_hash(p.account_ids, p.balances, f.name, 0)[0]
+        for p, f in zip(parts, files, strict=True)
+    ]
+    whole = account_bucket(pieces)  # refuses an account in two partitions
+    return Liabilities(
+        assets=assets,
+        account_ids=whole.ids,
+        balances=whole.balances,
+        excluded=_finish_excluded(merge_excluded([p.excluded for p in parts]), assets),
+        input_sha256=partitions_sha256(
+            [(f.name, str(p.input_sha256)) for p, f in zip(parts, files, strict=True)]
+        ),
+        stats={"rows": sum(int(p.stats.get("rows", 0)) for p in parts)},
+    )
+
+
+def _finish_excluded(
+    merged: dict[str, Any] | None, assets: tuple[AssetSpec, ...]
+) -> dict[str, Any] | None:
+    """Totals back to the strings of `excluded_summary`, assets in the asset-list order."""
+    if merged is None:
+        return None
+    per_asset = {}
+    for spec in assets:
+        entry = merged["assets"].get(spec.code)
+        if entry is not None:
+            total = int(entry["total_base_units"])
+            per_asset[spec.code] = {
+                "rows": entry["rows"],
+                "total_base_units": str(total),
+                "total": format_units(total, spec.decimals),
+            }
+    return {**merged, "assets": per_asset}
+
+
+# ----------------------------------------------------------------------------- the cluster
+
+
+CLUSTER_FORM = re.compile(r"^(local:(?P<n>[0-9]{1,3})|(?P<url>(tcp|tls)://[^\s]+))$")
+
+
+@contextlib.contextmanager
+def connect(spec: str) -> Iterator[Any]:
+    """A Dask client: ``local:N`` starts N worker processes here; ``tcp://HOST:PORT`` (or
+    ``tls://``) joins a running scheduler. Exit 2 without Dask or on a bad form, 4 when
+    the scheduler cannot be reached."""
+    match = CLUSTER_FORM.match(spec)
+    if match is None or (match["n"] is not None and not 1 <= int(match["n"]) <= 256):
+        raise UsageError(
+            f"--cluster {spec!r}: expected local:N (1..256 workers) or tcp://HOST:PORT"
+        )
+    try:
+        # typed as Any: distributed ships no complete type information
+        distributed: Any = importlib.import_module("distributed")
+    except ImportError:
+        raise UsageError(
+            "--cluster needs Dask, an optional extra: pip install 'por[cluster]'"
+        ) from None
+    cluster: Any = None
+    try:
+        if match["n"] is not None:
+            cluster = distributed.LocalCluster(
+                n_workers=int(match["n"]),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=50,
+            )
+            client = distributed.Client(cluster)
+        else:
+            client = distributed.Client(match["url"], timeout="15s")
+    except (OSError, TimeoutError, RuntimeError) as exc:  # RuntimeError: a worker did not start
+        if cluster is not None:
+            cluster.close()
+        raise ClusterUnavailable(
+            f"cannot reach the Dask scheduler {spec}: {type(exc).__name__}"
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _read_part(
+    path: str, assets: tuple[AssetSpec, ...], negative: str, sum_duplicates: bool, bits: int
+) -> tuple[list[Accounts], dict[str, Any]]:
+    """On a worker: one partition read, checked and cut into account-hash ranges."""
+    data = read_liabilities(Path(path), assets, negative=negative, sum_duplicates=sum_duplicates)
+    meta = {
+        "name": Path(path).name,
+        "sha256": data.input_sha256,
+        "excluded": data.excluded,
+        "rows": int(data.stats.get("rows", 0)),
+    }
+    return by_account_hash(data.account_ids, data.balances, Path(path).name, bits), meta
+
+
+def _ids_and_totals(accounts: Accounts) -> tuple[pa.Array, Any, list[int]]:
+    return accounts.ids, accounts.hashes, bucket_totals(accounts)
+
+
+def _slices_and_leaves(rows: Any, start: int, assets: int) -> tuple[list[Any], Any]:
+    return subtree_slices(rows, start, assets), np.asarray(rows["leaf"], dtype="<u8")
+
+
+def cluster_build(
+    path: Path,
+    assets: tuple[AssetSpec, ...],
+    out_dir: Path,
+    *,
+    cluster: str,
+    attestation_id: str,
+    as_of: str,
+    split: int = 1,
+    secret_file: Path | None = None,
+    force: bool = False,
+    negative: str = "error",
+    sum_duplicates: bool = False,
+    progress: Progress = _no_progress,
+) -> tuple[BuildResult, Liabilities]:
+    """Build on the cluster `cluster` names; the result and the input's summary."""
+    files = partition_files(path)
+    for f in files:
+        if not f.is_file():
+            raise InputError("liabilities file not found", file=str(f))
+    check_request(out_dir, attestation_id=attestation_id, split=split, force=force)
+    with connect(cluster) as client:
+        workers = max(1, len(client.scheduler_info()["workers"]))
+        bits = min(MAX_BUCKET_BITS, (4 * workers - 1).bit_length())
+        secret, new_secret = open_secret(out_dir, secret_file)
+        tmp, tree_dir = make_temp_dir(out_dir)
+        try:
+            job = _Job(client, assets, tree_dir, secret, split, bits, progress)
+            shell = job.read(files, negative, sum_duplicates)
+            root_record, height = job.tree()
+            result = finish_tree(
+                tmp,
+                out_dir,
+                root_record=root_record,
+                liabilities=shell,
+                accounts=job.count,
+                attestation_id=attestation_id,
+                as_of=as_of,
+                height=height,
+                parts=split,
+                secret=secret,
+                secret_file=secret_file,
+                new_secret=new_secret,
+            )
+        except SumOverflow as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise InputError(f"a tree sum reaches 2**128 ({exc.message})") from exc
+        except (OSError, TimeoutError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ClusterUnavailable(f"the cluster failed: {type(exc).__name__}: {exc}") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return result, shell
+
+
+class _Job:
+    """One cluster build: the futures on the workers and the files the client writes."""
+
+    def __init__(
+        self,
+        client: Any,
+        assets: tuple[AssetSpec, ...],
+        tree_dir: Path,
+        secret: bytes,
+        parts: int,
+        bits: int,
+        progress: Progress,
+    ) -> None:
+        self.client, self.assets, self.tree_dir = client, assets, tree_dir
+        self.secret, self.parts, self.bits, self.progress = secret, parts, bits, progress
+        self.width = record_width(len(assets))
+        self.count = 0
+
+    def read(self, files: list[Path], negative: str, sum_duplicates: bool) -> Liabilities:
+        """Steps 1 and 2: partitions read on the workers, account ranges ordered."""
+        submit, ranges = self.client.submit, range(1 << self.bits)
+        reads = [
+            submit(_read_part, str(f), self.assets, negative, sum_duplicates, self.bits)
+            for f in files
+        ]
+        metas = self.client.gather([submit(operator.itemgetter(1), r) for r in reads])
+        self.progress("read and check partitions", len(files), len(files))
+        pieces = [submit(operator.itemgetter(0), r) for r in reads]
+        self.buckets = [
+            submit(account_bucket, [submit(operator.getitem, p, h) for p in pieces]) for h in ranges
+        ]
+        self.first_rows: list[int] = []
+        sums = [0] * len(self.assets)
+        ids_writer = _AccountsFile(self.tree_dir / "accounts.arrow")
+        hashes = []
+        self.salts = []
+        infos = [submit(_ids_and_totals, bucket) for bucket in self.buckets]
+        for h, info in enumerate(infos):
+            ids, acct_hashes, bucket_sums = info.result()
+            info.release()
+            self.first_rows.append(self.count)
+            self.count += len(ids)
+            for a, total in enumerate(bucket_sums):
+                sums[a] += total
+            ids_writer.write(ids)
+            hashes.append(acct_hashes)
+            offsets, data = binary_ids(ids)
+            self.salts.append(hmac_varlen(self.secret, offsets, data, self.parts))
+            self.progress("order accounts, derive salts", h + 1, 1 << self.bits)
+        ids_writer.close()
+        for total, spec in zip(sums, self.assets, strict=True):
+            if total >= MAX_SUM:
+                raise InputError(f"the total of {spec.code} reaches 2**128", value=str(total))
+        if self.count == 0:
+            raise InputError("no accounts to commit (every row was excluded?)")
+        self.hashes = np.concatenate(hashes)
+        return Liabilities(
+            assets=self.assets,
+            account_ids=pa.array([], pa.string()),
+            balances=np.zeros((0, len(self.assets), 2), ">u8"),
+            excluded=_finish_excluded(merge_excluded([m["excluded"] for m in metas]), self.assets),
+            input_sha256=(
+                metas[0]["sha256"]
+                if len(metas) == 1
+                else partitions_sha256([(m["name"], m["sha256"]) for m in metas])
+            ),
+            stats={"rows": sum(m["rows"] for m in metas)},
+        )
+
+    def tree(self) -> tuple[bytes, int]:
+        """Steps 3 and 4: leaves, order buckets, subtrees; the root record and the height."""
+        submit, getitem, buckets = self.client.submit, operator.getitem, range(1 << self.bits)
+        real = self.count * self.parts
+        height = tree_height(real)
+        seed = derive_seed(self.secret, b"split")
+        leaves = [
+            submit(
+                leaf_buckets,
+                bucket,
+                self.client.scatter(salts),
+                first_row=first,
+                parts=self.parts,
+                seed=seed,
+                bits=self.bits,
+            )
+            for bucket, salts, first in zip(self.buckets, self.salts, self.first_rows, strict=True)
+        ]
+        del self.salts
+        padding = []
+        done = 0
+        for block in pad_salt_blocks(self.secret, (1 << height) - real, block=PAD_BLOCK):
+            salts = np.frombuffer(block, dtype=np.uint8).reshape(-1, SALT_LEN)
+            padding.append(
+                submit(
+                    padding_buckets,
+                    self.client.scatter(salts),
+                    done,
+                    real,
+                    len(self.assets),
+                    self.bits,
+                )
+            )
+            done += len(salts)
+        ordered = [
+            submit(order_bucket, [submit(getitem, piece, s) for piece in leaves + padding])
+            for s in buckets
+        ]
+        counts = self.client.gather([submit(len, o) for o in ordered])
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
+        levels = _LevelFiles(self.tree_dir, height, self.width)
+        where = np.empty(real, dtype=np.uint64)
+        covered: list[list[tuple[int, int]]] = [[] for _ in range(height + 1)]
+        with open(self.tree_dir / "positions.bin", "wb") as positions:
+            positions.truncate(8 << height)
+            work = [
+                submit(_slices_and_leaves, o, start, len(self.assets))
+                for o, start in zip(ordered, starts, strict=True)
+            ]
+            for n, (future, start) in enumerate(zip(work, starts, strict=True)):
+                slices, leaf_ids = future.result()
+                future.release()
+                for level, first, records in slices:
+                    levels.write(level, first, records)
+                    covered[level].append((first, first + len(records) // self.width))
+                os.pwrite(positions.fileno(), leaf_ids.tobytes(), start * 8)
+                account = leaf_ids < real
+                where[leaf_ids[account].astype(np.int64)] = np.flatnonzero(account) + start
+                self.progress("hash leaves and subtrees", n + 1, len(work))
+        root = missing_nodes(covered, height, len(self.assets), levels.read, levels.write_array)
+        levels.close()
+        self._write_index(where)
+        return root, height
+
+    def _write_index(self, where: Any) -> None:
+        index = np.empty(self.count, dtype=index_dtype(self.parts))
+        index["hash"] = self.hashes.view("V32").reshape(-1)
+        index["row"] = np.arange(self.count, dtype=np.uint64)
+        index["pos"] = where.reshape(self.count, self.parts)
+        index.tofile(self.tree_dir / "index.bin")
+
+
+class _AccountsFile:
+    """accounts.arrow written range by range (account ids by row)."""
+
+    def __init__(self, path: Path) -> None:
+        self.sink = pa.OSFile(str(path), "wb")
+        self.writer = pa.ipc.new_file(self.sink, pa.schema([("account_id", pa.string())]))
+
+    def write(self, ids: pa.Array) -> None:
+        if len(ids):
+            self.writer.write_batch(pa.record_batch([ids.cast(pa.string())], names=["account_id"]))
+
+    def close(self) -> None:
+        self.writer.close()
+        self.sink.close()
+
+
+class _LevelFiles:
+    """The level files, preallocated, written and read at record offsets."""
+
+    def __init__(self, tree_dir: Path, height: int, width: int) -> None:
+        self.width = width
+        self.fds = []
+        for k in range(height + 1):
+            path = tree_dir / f"level-{k:02d}.bin"
+            with open(path, "wb") as handle:
+                handle.truncate((1 << (height - k)) * width)
+            self.fds.append(os.open(path, os.O_RDWR))
+
+    def write(self, level: int, first: int, records: bytes) -> None:
+        os.pwrite(self.fds[level], records, first * self.width)
+
+    def write_array(self, level: int, first: int, records: Any) -> None:
+        self.write(level, first, records.tobytes())
+
+    def read(self, level: int, first: int, count: int) -> Any:
+        raw = os.pread(self.fds[level], count * self.width, first * self.width)
+        return np.frombuffer(raw, dtype=np.uint8).reshape(count, self.width).copy()
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
