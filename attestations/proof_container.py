@@ -382,7 +382,11 @@ class ProofContainer:
             self._reader = pa.ipc.open_file(pa.memory_map(str(path)))
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise self._damaged(f"not a readable Arrow IPC file ({type(exc).__name__})") from None
-        schema = self._reader.schema
+        try:  # a flipped byte in the footer's field names is not UTF-8
+            schema = self._reader.schema
+            schema.names  # noqa: B018 - decoded here, where a damaged name is named
+        except (pa.ArrowException, UnicodeDecodeError, ValueError) as exc:
+            raise self._damaged(f"its schema cannot be read ({type(exc).__name__})") from None
         meta = self._metadata(schema)
         expected = container_schema(self.root, self.split, self.accounts)
         for field in expected:
@@ -460,7 +464,17 @@ class ProofContainer:
     def proof_text(self, account_id: str) -> str:
         """The account's proof as `por liabilities proof DIR ID` prints it, verified."""
         row, batch, j = self.find(account_id)
-        return self.row_text(row, batch, j)
+        text = self.row_text(row, batch, j)
+        # the row was found by its account_hash column and verified for the id it holds:
+        # a row whose id is another account's (rows swapped, a hash column edited) would
+        # hand one customer another's salts and balances
+        held = batch.column("account_id")[j].as_py()
+        if held != account_id:
+            raise self._damaged(
+                f"row {row} is filed under {account_id!r}'s account hash but holds the proof "
+                f"of {held!r}"
+            )
+        return text
 
     def row_text(self, row: int, batch: pa.RecordBatch, j: int) -> str:
         """Row `row` (at `j` in `batch`) as proof text, verified against the root document."""
@@ -562,7 +576,12 @@ class _Lazy(Sequence[bytes]):
 
 def _value(array: pa.Array, i: int, column: str) -> Any:
     """One non-null value of a column (a null is a damaged row)."""
-    value = array[i].as_py()
+    try:
+        value = array[i].as_py()
+    except (IndexError, pa.ArrowException, ValueError) as exc:  # a buffer shorter than declared
+        raise InvalidProof(
+            "proofs container", f"column {column!r} cannot be read ({type(exc).__name__})"
+        ) from None
     if value is None:
         raise InvalidProof("proofs container", f"a null value in column {column!r}")
     return value

@@ -186,6 +186,32 @@ def test_a_changed_salt_is_refused_naming_the_row(container):
     assert ProofContainer(path).proof_text("user-8")  # the other rows still verify
 
 
+def test_a_row_filed_under_another_accounts_hash_is_refused(container):
+    # Two rows swapped but for their account_hash column: each still verifies for the id it
+    # holds, so only comparing the id asked for with the id found stops user-7 being handed
+    # user-8's salts and balances (an outside tester got exit 0 and the other proof).
+    _, path = container
+    opened = ProofContainer(path)
+    a, _, _ = opened.find("user-7")
+    b, _, _ = opened.find("user-8")
+
+    def change(table, schema):
+        order = list(range(table.num_rows))
+        order[a], order[b] = b, a
+        for name in table.column_names:
+            if name != "account_hash":
+                index = table.schema.get_field_index(name)
+                column = table.column(name).take(pa.array(order))
+                table = table.set_column(index, schema.field(name), column)
+        return table, schema
+
+    _rewrite(path, change)
+    with pytest.raises(InvalidProof) as caught:
+        ProofContainer(path).proof_text("user-7")
+    assert "holds the proof of 'user-8'" in caught.value.message
+    assert caught.value.exit_code == 3
+
+
 def test_a_sibling_index_outside_its_level_is_refused_naming_the_row(container):
     _, path = container
     row, _, _ = ProofContainer(path).find("user-3")
