@@ -27,7 +27,7 @@ $(VENV)/.installed-runtime: pyproject.toml setup.py attestations/_sha256batch.c 
 # libssl-dev from .ci/system-deps); a build that cannot compile it warns and goes on.
 $(VENV)/.installed-test: pyproject.toml setup.py attestations/_sha256batch.c | $(BIN)/python
 	@bash .ci/system-deps
-	$(PIP) install -e '.[test,postgres]'  # CI and make test: every extra
+	$(PIP) install -e '.[test,postgres,cluster]'  # CI and make test: every extra
 	@touch $@ $(VENV)/.installed-runtime
 
 # Real local nodes (anvil, bcoin) and solc-js, exactly as locked; no install scripts run.
