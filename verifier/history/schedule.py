@@ -42,6 +42,7 @@ from verifier.base.atomic import write_atomic
 from verifier.base.console import plural
 from verifier.base.errors import EXIT_INFRA, InputError, PorError, StoreError, UsageError
 from verifier.base.logs import mask_document, register_secret
+from verifier.base.outdir import guard_file
 from verifier.base.redact import mask_text, mask_url
 from verifier.base.safejson import open_regular
 from verifier.history.alerts import (
@@ -332,21 +333,19 @@ def _refuse_overwriting_inputs(options: RunOptions, config: PorConfig | None, st
     """`--html` and `--metrics-file` must not replace the config, the database or any file
     the config names (a typo must not turn por.db into an HTML page): `UsageError`, exit 2,
     before anything runs."""
-    inputs: dict[Path, str] = {}
-    for path in _paths(config):
-        inputs.setdefault(path, f"input {path} (named in the config)")
-    inputs[options.config_file] = f"the config file {options.config_file}"
+    # the config and the database first: the config's own path is among the paths it holds,
+    # and the message names the first match
+    inputs: list[tuple[str, Path | None]] = [("config file", options.config_file)]
     if store.path is not None and store.path.name:
         for suffix in ("", "-wal", "-shm", "-journal"):
-            inputs[store.path.with_name(store.path.name + suffix)] = f"the database {store.path}"
+            inputs.append(("database", store.path.with_name(store.path.name + suffix)))
+    inputs += [("input (named in the config)", path) for path in _paths(config)]
     seen: dict[Path, str] = {}
     for flag, target in (("--html", options.html_file), ("--metrics-file", options.metrics_file)):
         if target is None:
             continue
+        guard_file(target, inputs, flag=flag)
         resolved = target.resolve()
-        for path, what in inputs.items():
-            if path.resolve() == resolved:
-                raise UsageError(f"{flag} {target} is {what}: refusing to overwrite it")
         if resolved in seen:
             raise UsageError(f"{flag} {target} is also {seen[resolved]}'s file")
         seen[resolved] = flag
