@@ -51,7 +51,7 @@ class AuditResult:
     checks: tuple[str, ...]
 
 
-def _no_progress(phase: str, done: int, total: int) -> None:
+def no_progress(phase: str, done: int, total: int) -> None:
     return None
 
 
@@ -130,7 +130,7 @@ def audit_tree(
     require_secret: bool = False,
     skip_secret: bool = False,
     workers: int = 0,
-    progress: Any = _no_progress,
+    progress: Any = no_progress,
 ) -> AuditResult:
     """Audit a tree directory; raises `InvalidProof` at the first discrepancy.
 

@@ -90,7 +90,7 @@ Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): called as work advances; `done` is cumulative."""
 
 
-def _no_progress(phase: str, done: int, total: int) -> None:
+def no_progress(phase: str, done: int, total: int) -> None:
     return None
 
 
@@ -187,13 +187,13 @@ def split_stream(seed: int) -> Callable[[npt.NDArray[Any], int], npt.NDArray[Any
         view = out.reshape(count, parts, assets, 2)
         for start in range(0, count, SPLIT_BLOCK):
             stop = min(count, start + SPLIT_BLOCK)
-            _split_block(gen, balances[start:stop], view[start:stop], parts)
+            split_block(gen, balances[start:stop], view[start:stop], parts)
         return out
 
     return split
 
 
-def _split_block(
+def split_block(
     gen: np.random.Generator, balances: npt.NDArray[Any], view: npt.NDArray[Any], parts: int
 ) -> None:
     """Split one block of rows into `view` (rows, parts, assets, 2), drawing from `gen`."""
@@ -482,7 +482,7 @@ def compute_tree(
     sink: Callable[[int, int, npt.NDArray[np.uint8]], None],
     tree_dir: Path | None = None,
     workers: int = 0,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
     check_order: Callable[[npt.NDArray[np.int64]], None] | None = None,
     order_rule: str = "salt",
 ) -> tuple[bytes, npt.NDArray[np.uint8], npt.NDArray[np.int64], int]:
@@ -657,7 +657,7 @@ def build_tree(
     secret_file: Path | None = None,
     force: bool = False,
     workers: int = 0,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> BuildResult:
     """Build the tree and store it in `out_dir` (atomically: temp dir, then rename)."""
     if liabilities.count == 0:

@@ -33,8 +33,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from attestations.build import _split_block, account_order, binary_ids, totals
-from attestations.build_stream import _salt_order
+from attestations.build import account_order, binary_ids, split_block, totals
+from attestations.build_stream import salt_order
 from attestations.encoding import HASH_LEN, TAG_ACCOUNT
 from attestations.hashing import hash_varlen
 from attestations.levels import leaf_records, pad_records, parent_level
@@ -122,7 +122,7 @@ def split_from(seed: int, first_row: int, balances: npt.NDArray[Any], parts: int
     if skip % 4:
         gen.integers(0, 2**64, size=skip % 4, dtype=np.uint64)
     out = np.empty((count * parts, assets, 2), dtype=">u8")
-    _split_block(gen, balances, out.reshape(count, parts, assets, 2), parts)
+    split_block(gen, balances, out.reshape(count, parts, assets, 2), parts)
     return out
 
 
@@ -165,7 +165,7 @@ def order_bucket(pieces: Sequence[npt.NDArray[Any]]) -> npt.NDArray[Any]:
         return np.zeros(0, leaf_dtype(0))
     rows = np.concatenate(pieces)
     rows = rows[np.argsort(rows["leaf"], kind="stable")]  # ascending leaf ids first
-    return rows[_salt_order(rows)]
+    return rows[salt_order(rows)]
 
 
 Slice = tuple[int, int, bytes]

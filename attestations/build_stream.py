@@ -43,12 +43,12 @@ from attestations.build import (
     BuildResult,
     Liabilities,
     Progress,
-    _no_progress,
     binary_ids,
     check_request,
     finish_tree,
     index_dtype,
     make_temp_dir,
+    no_progress,
     open_secret,
     pad_salt_blocks,
     split_stream,
@@ -79,7 +79,7 @@ class StreamedTree:
         secret_file: Path | None = None,
         force: bool = False,
         expected_accounts: int = 0,
-        progress: Progress = _no_progress,
+        progress: Progress = no_progress,
     ) -> None:
         """`liabilities` carries the assets, exclusions and input hash (its columns empty)."""
         check_request(out_dir, attestation_id=attestation_id, split=split, force=force)
@@ -229,7 +229,7 @@ class StreamedTree:
                 path = self.work / f"order-{b:04d}.bin"
                 rows = np.fromfile(path, dtype=self.leaf_type)
                 path.unlink()
-                rows = rows[_salt_order(rows)]
+                rows = rows[salt_order(rows)]
                 leaves = rows["leaf"]
                 leaves.astype("<u8").tofile(positions)
                 here = np.arange(position, position + len(rows), dtype=np.uint64)
@@ -258,7 +258,7 @@ class StreamedTree:
             os.close(fd)
 
 
-def _salt_order(rows: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+def salt_order(rows: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
     """The order of a bucket's leaves by salt; equal salts by leaf id (spec §5.1)."""
     salts = np.frombuffer(rows["salt"].tobytes(), dtype=np.uint8).reshape(-1, SALT_LEN)
     prefix = np.ascontiguousarray(salts[:, :8]).view(">u8").reshape(-1).astype(np.uint64)

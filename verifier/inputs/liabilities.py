@@ -78,7 +78,7 @@ def _tune_allocator(input_bytes: int) -> None:
         libc.mallopt(-1, threshold)  # M_TRIM_THRESHOLD
 
 
-def _no_progress(phase: str, done: int, total: int) -> None:
+def no_progress(phase: str, done: int, total: int) -> None:
     return None
 
 
@@ -88,7 +88,7 @@ def read_liabilities(
     *,
     negative: str = "error",
     sum_duplicates: bool = False,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> Liabilities:
     """Read, validate and aggregate a liabilities file into one row per account.
 

@@ -51,12 +51,12 @@ from attestations.build import (
     BuildResult,
     Liabilities,
     Progress,
-    _no_progress,
     binary_ids,
     check_request,
     finish_tree,
     index_dtype,
     make_temp_dir,
+    no_progress,
     open_secret,
     pad_salt_blocks,
 )
@@ -137,7 +137,7 @@ def read_partitions(
     *,
     negative: str = "error",
     sum_duplicates: bool = False,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> Liabilities:
     """A directory of partitions read on this machine into one `Liabilities` (the
     one-machine build of the same input a cluster build must equal)."""
@@ -268,7 +268,7 @@ def cluster_build(
     force: bool = False,
     negative: str = "error",
     sum_duplicates: bool = False,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> tuple[BuildResult, Liabilities]:
     """Build on the cluster `cluster` names; the result and the input's summary."""
     files = partition_files(path)

@@ -82,7 +82,7 @@ ROW_SCHEMA = pa.schema(
 )
 
 
-def _no_progress(phase: str, done: int, total: int) -> None:
+def no_progress(phase: str, done: int, total: int) -> None:
     return None
 
 
@@ -136,7 +136,7 @@ def stream_build(
     force: bool = False,
     negative: str = "error",
     sum_duplicates: bool = False,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
     batch_bytes: int = BATCH_BYTES,
 ) -> tuple[BuildResult, Liabilities]:
     """Read, check and build in one streamed pass plus one pass over the buckets.
@@ -332,7 +332,7 @@ class _Reading:
         id_values, account_rows = dictionary(source, ids_column, "account id")
         asset_index = asset_indices(source, asset_values, asset_rows, self.assets)
         hi, lo, is_negative = convert_amounts(
-            source, self.pool, amounts, asset_index, self.assets, _no_progress, check_totals=False
+            source, self.pool, amounts, asset_index, self.assets, no_progress, check_totals=False
         )
         check_account_ids(source, id_values, account_rows)
         if is_negative.any():

@@ -45,7 +45,7 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
 
 
-def _no_progress(phase: str, done: int, total: int) -> None:
+def no_progress(phase: str, done: int, total: int) -> None:
     return None
 
 
@@ -233,7 +233,7 @@ def read_register(
     *,
     secret_file: Path | None = None,
     workers: int = 0,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> Register:
     """Audit the tree at `tree_dir` with its secret, then read every customer's claim."""
     from attestations.audit import audit_tree

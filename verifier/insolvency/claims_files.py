@@ -79,7 +79,7 @@ NOT_COVERED = (
 Progress = Callable[[str, int, int], None]
 
 
-def _no_progress(phase: str, done: int, total: int) -> None:
+def no_progress(phase: str, done: int, total: int) -> None:
     return None
 
 
@@ -87,7 +87,7 @@ def _no_progress(phase: str, done: int, total: int) -> None:
 
 
 def register_table(
-    register: Register, valuation: Valuation | None, progress: Progress = _no_progress
+    register: Register, valuation: Valuation | None, progress: Progress = no_progress
 ) -> pa.Table:
     """The register rows, sorted by account_id then asset (UTF-8 byte order)."""
     parts = []
@@ -239,7 +239,7 @@ def write_claims(
     notes: Sequence[str] = (),
     force: bool = False,
     workers: int = 0,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Build the claims directory `out_dir` atomically; returns claims.json's document."""
     if out_dir.exists() and not out_dir.is_dir():

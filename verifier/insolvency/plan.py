@@ -55,7 +55,7 @@ from verifier.insolvency.rules import DistributionPlan, PoolAsset, minor_per_uni
 Progress = Callable[[str, int, int], None]
 
 
-def _no_progress(phase: str, done: int, total: int) -> None:
+def no_progress(phase: str, done: int, total: int) -> None:
     return None
 
 
@@ -96,7 +96,7 @@ def _column(hi: np.ndarray[Any, Any], lo: np.ndarray[Any, Any]) -> list[int]:
     return [(h << 64) | low for h, low in zip(hi.tolist(), lo.tolist(), strict=True)]
 
 
-def read_claim_leaves(claims: Claims, progress: Progress = _no_progress) -> ClaimLeaves:
+def read_claim_leaves(claims: Claims, progress: Progress = no_progress) -> ClaimLeaves:
     """Every customer's leaf hash and claims from D/tree (invariants 1 and 2)."""
     tree_dir = claims.directory / "tree"
     with TreeStore(tree_dir) as store:
@@ -241,7 +241,7 @@ def make_plan(
     policy: str | None = None,
     attestation_id: str | None = None,
     force: bool = False,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> PlanResult:
     """Read D and the estate, compute the plan, write P atomically; return plan.json's doc."""
     _check_out(out_dir, claims_dir, estate_path, force)
