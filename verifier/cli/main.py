@@ -9,8 +9,9 @@ exactly one JSON document on stdout.
 The commands live one group per module beside this one (liabilities, proofs, reconcile,
 attest, history, bench, demo, reserve, site, challenge, config, init, keys, insolvency,
 stress)
-and know nothing of the root: `COMMANDS` at the bottom adds them to it. Their shared options are in
-options.py, the help's sections by role in roles.py.
+and know nothing of the root: `COMMANDS` names each one's "module:attr", and only the command
+being run is imported (lazy.py; `por --version` and `por --help` import none of them). Their
+shared options are in options.py, the help's sections by role in roles.py.
 """
 
 from __future__ import annotations
@@ -37,27 +38,45 @@ from verifier.base.errors import (
     UsageError,
 )
 from verifier.base.redact import mask_text
-from verifier.cli.attest import attest_cmd, verify_cmd
-from verifier.cli.bench import bench
-from verifier.cli.challenge import challenge_cmd
-from verifier.cli.config import config_group
-from verifier.cli.demo import demo
-from verifier.cli.history import db_group, history_cmd
-from verifier.cli.init import init
-from verifier.cli.insolvency import insolvency
-from verifier.cli.keys import keys
-from verifier.cli.liabilities import liabilities
+from verifier.cli.lazy import LazyCommands
 from verifier.cli.options import report_error
-from verifier.cli.proofs import verify_ownership_cmd, verify_proof_cmd
-from verifier.cli.reconcile import reconcile_cmd, snapshot_cmd
-from verifier.cli.reserve import reserve
-from verifier.cli.roles import RoleGroup
-from verifier.cli.site import publish, serve
-from verifier.cli.stress import stress_cmd
+from verifier.cli.roles import ENTRY_HELP, RoleGroup
 
 log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- root group
+
+
+COMMANDS: dict[str, str] = {
+    # customer
+    "verify-proof": "verifier.cli.proofs:verify_proof_cmd",
+    # exchange
+    "init": "verifier.cli.init:init",
+    "keys": "verifier.cli.keys:keys",
+    "challenge": "verifier.cli.challenge:challenge_cmd",
+    "liabilities": "verifier.cli.liabilities:liabilities",
+    "snapshot": "verifier.cli.reconcile:snapshot_cmd",
+    "reserve": "verifier.cli.reserve:reserve",
+    "reconcile": "verifier.cli.reconcile:reconcile_cmd",
+    "attest": "verifier.cli.attest:attest_cmd",
+    "publish": "verifier.cli.site:publish",
+    # auditor
+    "verify": "verifier.cli.attest:verify_cmd",
+    "verify-ownership": "verifier.cli.proofs:verify_ownership_cmd",
+    # risk
+    "stress": "verifier.cli.stress:stress_cmd",
+    # administrator
+    "insolvency": "verifier.cli.insolvency:insolvency",
+    # operations
+    "history": "verifier.cli.history:history_cmd",
+    "db": "verifier.cli.history:db_group",
+    "serve": "verifier.cli.site:serve",
+    "config": "verifier.cli.config:config_group",
+    "demo": "verifier.cli.demo:demo",
+    "bench": "verifier.cli.bench:bench",
+}
+"""Every command of `por` -> where it is defined ("module:attr"), in the order of
+roles.ROLES (which sections the help). The module is imported when the command runs."""
 
 
 VERSION_FORMAT = "por-version-v1"
@@ -126,6 +145,8 @@ def _root_json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
 
 @click.group(
     cls=RootGroup,
+    commands=LazyCommands(COMMANDS),
+    entry_help=ENTRY_HELP,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option(
@@ -205,39 +226,6 @@ def _configure_logging(
         "format": form,
         "explicit": logs.explicit(verbose, quiet, level, os.environ),
     }
-
-
-COMMANDS: tuple[click.Command, ...] = (
-    # customer
-    verify_proof_cmd,
-    # exchange
-    init,
-    keys,
-    challenge_cmd,
-    liabilities,
-    snapshot_cmd,
-    reserve,
-    reconcile_cmd,
-    attest_cmd,
-    publish,
-    # auditor
-    verify_cmd,
-    verify_ownership_cmd,
-    # risk
-    stress_cmd,
-    # administrator
-    insolvency,
-    # operations
-    history_cmd,
-    db_group,
-    serve,
-    config_group,
-    demo,
-    bench,
-)
-"""Every command of `por`, in the order of roles.ROLES (which sections the help)."""
-for _command in COMMANDS:
-    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
