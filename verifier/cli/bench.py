@@ -1,7 +1,7 @@
-"""`por bench liabilities|snapshot`: the benchmarks behind docs/performance.md.
+"""`por bench liabilities|split|snapshot`: the benchmarks behind docs/performance.md.
 
-The timed work is verifier/tools/bench.py and verifier/tools/bench_snapshot.py; this
-module parses the options and prints their figures.
+The timed work is verifier/tools/bench.py, verifier/tools/bench_split.py and
+verifier/tools/bench_snapshot.py; this module parses the options and prints their figures.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from rich.table import Table
 
 from verifier.base.console import out, print_json, print_table, progress_bar
 from verifier.base.errors import EXIT_OK
-from verifier.cli.options import JSON_OPTION, MAX_SAMPLE_ACCOUNTS, WORKERS_OPTION
+from verifier.cli.options import JSON_OPTION, MAX_SAMPLE_ACCOUNTS, WORKERS_OPTION, check_text
 
 
 @click.group()
@@ -59,6 +59,32 @@ def bench() -> None:
     default=None,
     help="Keep the work directory here instead of a temp dir.",
 )
+@click.option(
+    "--whole-process/--no-whole-process",
+    default=True,
+    show_default=True,
+    help="Also time `por liabilities build` in its own process (the issue's headline ratio).",
+)
+@click.option(
+    "--openssl-speed/--no-openssl-speed",
+    default=True,
+    show_default=True,
+    help="Also price the build's hash calls with `openssl speed -evp sha256 -multi N`.",
+)
+@click.option(
+    "--openssl",
+    "openssl_binary",
+    default="openssl",
+    show_default=True,
+    help="The openssl program for the openssl speed floor (a name on PATH or a path).",
+)
+@click.option(
+    "--openssl-seconds",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 60),
+    help="Seconds `openssl speed` runs per message size (3: its own default).",
+)
 @JSON_OPTION
 def bench_liabilities(
     accounts: int,
@@ -67,10 +93,17 @@ def bench_liabilities(
     workers: int,
     proof_count: int,
     keep: Path | None,
+    whole_process: bool,
+    openssl_speed: bool,
+    openssl_binary: str,
+    openssl_seconds: int,
     as_json: bool,
 ) -> int:
-    """Time build, proofs, verification and audit against a bare hashlib floor."""
+    """Time build, proofs, verification and audit against a bare hashlib floor, and the
+    whole `por liabilities build` process against the OpenSSL two-core floors."""
     from verifier.tools.bench import render, run_liabilities_bench
+
+    check_text("--openssl", openssl_binary)
 
     with progress_bar() as progress:
         result = run_liabilities_bench(
@@ -81,6 +114,56 @@ def bench_liabilities(
             proof_count=proof_count,
             keep=keep,
             progress=progress,
+            whole_process=whole_process,
+            openssl=openssl_binary if openssl_speed else None,
+            openssl_seconds=openssl_seconds,
+        )
+    if as_json:
+        print_json(result)
+    else:
+        render(result)
+    return EXIT_OK
+
+
+@bench.command("split")
+@click.option(
+    "--accounts",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(1, MAX_SAMPLE_ACCOUNTS),
+    help="Single-asset (BTC) customers in the input.",
+)
+@click.option(
+    "--bitmex-generator",
+    "generator",
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+    default=None,
+    help="BitMEX's generate_liabilities.py (not part of por): run on the same input, "
+    "alternating with ours, for the ratio.",
+)
+@click.option(
+    "--runs",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Runs of each program.",
+)
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the work directory here instead of a temp dir.",
+)
+@JSON_OPTION
+def bench_split(
+    accounts: int, generator: Path | None, runs: int, keep: Path | None, as_json: bool
+) -> int:
+    """Time `liabilities build --split 2` against BitMEX's generator, same input, alternating."""
+    from verifier.tools.bench_split import render, run_split_bench
+
+    with progress_bar() as progress:
+        result = run_split_bench(
+            accounts=accounts, generator=generator, runs=runs, keep=keep, progress=progress
         )
     if as_json:
         print_json(result)

@@ -13,6 +13,12 @@ where the extension is built). The calls are:
 Measured in the same run, on the same machine. Peak memory is the largest sum of the
 proportional set size (PSS, so pages shared between the forked workers count once) over
 the process and its children, sampled every 0.1 s.
+
+The issue's headline figure is the WHOLE PROCESS: `por liabilities build` run on the same
+sample as a user runs it (a separate process: interpreter start, imports, read, build,
+write; verifier/tools/bench_process.py), timed with its peak RSS, right before the two
+OpenSSL floors, and divided by each: the extension's, and `openssl speed -evp sha256 -multi
+N` priced for the same calls (verifier/tools/bench_openssl.py).
 """
 
 from __future__ import annotations
@@ -45,9 +51,16 @@ from attestations.store import TreeStore
 from verifier.base.console import out, plural
 from verifier.inputs.assets import read_assets
 from verifier.inputs.liabilities import read_liabilities
+from verifier.tools.bench_openssl import openssl_floor
+from verifier.tools.bench_process import por_argv, run_timed
 from verifier.tools.sample import assets_toml, sample_assets, write_sample
 
 BATCH = 1 << 17
+TARGET_RATIO = 4
+"""Issue 16: whole-process build of 1M x 3 at most this many times the OpenSSL two-core floor."""
+TARGET_PEAK_BYTES = 1 << 30
+"""Issue 16: ... with a peak of at most 1 GiB."""
+AS_OF = "2026-11-21T00:00:00Z"
 
 
 class PeakMemory:
@@ -222,9 +235,14 @@ def run_liabilities_bench(
     proof_count: int = 1000,
     keep: Path | None = None,
     progress: Any = None,
+    whole_process: bool = True,
+    openssl: str | None = "openssl",
+    openssl_seconds: int = 3,
 ) -> dict[str, Any]:
-    """Run the whole benchmark and return its figures (seconds, rates, bytes)."""
+    """Run the whole benchmark and return its figures (seconds, rates, bytes). `openssl`:
+    the program for the `openssl speed` floor, None to skip it."""
     progress = progress or (lambda *a: None)
+    load_start = os.getloadavg()
     work = keep or Path(tempfile.mkdtemp(prefix="por-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -240,10 +258,17 @@ def run_liabilities_bench(
         progress("hashlib floor (single core)", 0, 1)
         floor = hash_floor(built.id_lengths, accounts, split, asset_count)
         progress("hashlib floor (single core)", 1, 1)
+        # the whole process and both OpenSSL floors back to back, so they share the load
+        process = _whole_process(work, split, workers, progress) if whole_process else None
         progress("OpenSSL floor (two cores)", 0, 1)
         floor2 = native_floor(built.id_lengths, accounts, split, asset_count)
         progress("OpenSSL floor (two cores)", 1, 1)
         floor2_s = floor2["seconds"] if floor2 else 0.0
+        speed = _speed_floor(
+            built.id_lengths, accounts, split, asset_count, openssl, openssl_seconds, progress
+        )
+        speed_s = speed.get("seconds", 0.0)
+        process_s = process["seconds"] if process else 0.0
         usage_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         usage_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         read_s, build_s, result = built.read_s, built.build_s, built.result
@@ -253,6 +278,7 @@ def run_liabilities_bench(
             "workers": workers or default_workers(),
             "hashing": hashing.backend_info(),
             "load_average": [round(x, 2) for x in os.getloadavg()],
+            "load_average_start": [round(x, 2) for x in load_start],
             "accounts": accounts,
             "assets": asset_count,
             "split": split,
@@ -281,7 +307,16 @@ def run_liabilities_bench(
                 "build_tree": _ratio(build_s, floor2_s),
                 "build_total": _ratio(read_s + build_s, floor2_s),
                 "audit": _ratio(audit_s, floor2_s),
+                "whole_process": _ratio(process_s, floor2_s),
             },
+            "whole_process": process,
+            "floor_openssl_speed": speed,
+            "ratio_to_openssl_speed": {  # none where openssl was skipped
+                "build_tree": _ratio(build_s, speed_s),
+                "build_total": _ratio(read_s + build_s, speed_s),
+                "whole_process": _ratio(process_s, speed_s),
+            },
+            "headline": _headline(process, floor2_s, speed_s),
             "peak_memory_bytes": {
                 "build": built.peak_memory,
                 "audit": audit_memory.peak,
@@ -305,6 +340,76 @@ def _generate(work: Path, accounts: int, asset_count: int, progress: Any) -> int
         rows: int = pool.submit(write_sample, work / "liabilities.csv", accounts, assets).result()
     progress("generate sample (untimed)", 1, 1)
     return rows
+
+
+def _whole_process(work: Path, split: int, workers: int, progress: Any) -> dict[str, Any]:
+    """`por -q liabilities build` of the sample in its own process, as a user runs it."""
+    tree = work / "tree-process"
+    argv = [
+        *por_argv(),
+        "-q",
+        "liabilities",
+        "build",
+        str(work / "liabilities.csv"),
+        "--assets",
+        str(work / "assets.toml"),
+        "--attestation-id",
+        "bench",
+        "--as-of",
+        AS_OF,
+        "--out",
+        str(tree),
+        "--force",
+        "--secret-file",
+        str(work / "process-secret.key"),
+        "--split",
+        str(split),
+        *(["--workers", str(workers)] if workers else []),
+    ]
+    progress("por liabilities build (whole process)", 0, 1)
+    timed = run_timed(argv, label="por liabilities build (whole process)")
+    progress("por liabilities build (whole process)", 1, 1)
+    shutil.rmtree(tree, ignore_errors=True)  # its figures are taken; free the disk
+    return {
+        "command": "por -q liabilities build liabilities.csv --assets assets.toml "
+        f"--attestation-id bench --as-of {AS_OF} --out tree --force --secret-file secret.key "
+        f"--split {split}" + (f" --workers {workers}" if workers else ""),
+        **timed.to_json(),
+    }
+
+
+def _speed_floor(
+    id_lengths: dict[int, int],
+    accounts: int,
+    split: int,
+    assets: int,
+    openssl: str | None,
+    seconds: int,
+    progress: Any,
+) -> dict[str, Any]:
+    """`openssl speed` priced for the build's calls, on as many processes as the build's
+    two-core floor uses threads; {"skipped": why} when not measured."""
+    if openssl is None:
+        return {"skipped": "not asked (--no-openssl-speed)"}
+    progress("openssl speed floor", 0, 1)
+    groups = floor_groups(id_lengths, accounts, split, assets)
+    floor = openssl_floor(groups, processes=default_workers(), binary=openssl, seconds=seconds)
+    progress("openssl speed floor", 1, 1)
+    return floor
+
+
+def _headline(process: dict[str, Any] | None, floor2_s: float, speed_s: float) -> dict[str, Any]:
+    """Issue 16's target in one place: the whole process against both two-core floors."""
+    if process is None:
+        return {"skipped": "not asked (--no-whole-process)"}
+    return {
+        "whole_process_seconds": process["seconds"],
+        "peak_rss_bytes": process["peak_rss_bytes"],
+        "ratio_to_openssl_2core": _ratio(process["seconds"], floor2_s),
+        "ratio_to_openssl_speed": _ratio(process["seconds"], speed_s),
+        "target_ratio": TARGET_RATIO,
+        "target_peak_bytes": TARGET_PEAK_BYTES,
+    }
 
 
 @dataclass(frozen=True)
@@ -334,7 +439,7 @@ def _timed_build(work: Path, tree_dir: Path, split: int, workers: int, progress:
             data,
             tree_dir,
             attestation_id="bench",
-            as_of="2026-11-21T00:00:00Z",
+            as_of=AS_OF,
             split=split,
             workers=workers,
             progress=progress,
@@ -407,6 +512,7 @@ def render(result: dict[str, Any]) -> None:
             f"build_total {ratios['build_total']} ×, build_tree {ratios['build_tree']} ×, "
             f"audit {ratios['audit']} × that floor"
         )
+    _render_headline(result)
     hashing_info = result["hashing"]
     out.print(
         f"hashing: {hashing_info['backend']} "
@@ -421,6 +527,36 @@ def render(result: dict[str, Any]) -> None:
     out.print(
         f"peak memory (PSS, all processes): build {peak['build'] / 2**20:,.0f} MiB, "
         f"audit {peak['audit'] / 2**20:,.0f} MiB"
+    )
+
+
+def _render_headline(result: dict[str, Any]) -> None:
+    """The whole process against both floors, with the issue's targets beside them."""
+    speed = result.get("floor_openssl_speed") or {}
+    if "skipped" in speed:
+        out.print(f"openssl speed floor: skipped: {speed['skipped']}")
+    elif speed:
+        out.print(
+            f"openssl speed floor ({speed['processes']} processes): {speed['seconds']:.3f} s "
+            f"for {speed['calls']:,} calls"
+        )
+    head = result.get("headline") or {}
+    if "skipped" in head or not head:
+        out.print(f"whole process: {head.get('skipped', 'not measured')}")
+        return
+    ratios = [
+        f"{head[key]:.2f} × the {name}" if head[key] else f"no ratio to the {name} (not measured)"
+        for key, name in (
+            ("ratio_to_openssl_2core", "OpenSSL two-core floor"),
+            ("ratio_to_openssl_speed", "openssl speed floor"),
+        )
+    ]
+    out.print(
+        f"[bold]whole process[/bold] (por liabilities build, own process): "
+        f"{head['whole_process_seconds']:.3f} s = {'; '.join(ratios)} "
+        f"(target ≤ {head['target_ratio']} ×); peak RSS "
+        f"{head['peak_rss_bytes'] / 2**20:,.0f} MiB (target ≤ "
+        f"{head['target_peak_bytes'] / 2**20:,.0f} MiB)"
     )
 
 
