@@ -868,6 +868,55 @@ def all_targets(world: Path) -> dict[str, Target]:
             post="proofs-verify",
         )
     )
+    # issue 16: the caller pins the tree (--root root.json / --commitment HEX)
+    targets.append(
+        Target(
+            "liabilities proof --from --root",
+            (
+                "liabilities",
+                "proof",
+                "--from",
+                "{container}",
+                "--account",
+                "alice",
+                "--root",
+                "{root}",
+                "-o",
+                "{work}/p.json",
+            ),
+            ("container", "tree"),
+            {
+                "container": Slot("bin", "container/proofs.arrow"),
+                "root": Slot("json", "tree/root.json"),
+            },
+            (
+                *M.json_cases("root", data("tree/root.json"), deep=False)[::2],
+                *[
+                    _labelled("--commitment=zz", ("drop", "--root"), ("set", "--commitment", "zz")),
+                    _labelled(
+                        "--commitment=empty", ("drop", "--root"), ("set", "--commitment", "")
+                    ),
+                    _labelled(
+                        "--commitment=0*64",
+                        ("drop", "--root"),
+                        ("set", "--commitment", "0" * 64),
+                        expect={3},
+                    ),
+                    _labelled(
+                        "--commitment=5000", ("drop", "--root"), ("set", "--commitment", M.HUGE)
+                    ),
+                    _labelled(
+                        "--root and --commitment", ("set", "--commitment", "0" * 64), expect={2}
+                    ),
+                    _labelled("--root with --all", ("flag", "--all"), expect={2}),
+                    _set("--root", "{work}/container/proofs.arrow", expect={3}),
+                    _set("--root", "{work}/missing.json", expect={3}),
+                ],
+            ),
+            examples=20,
+            post="proofs-verify",
+        )
+    )
     targets.append(
         Target(
             "liabilities audit",
@@ -1952,6 +2001,7 @@ TARGET_NAMES = (
     "liabilities proof --all",
     "liabilities proof --all --out",
     "liabilities proof --from",
+    "liabilities proof --from --root",
     "liabilities audit",
     "stress",
     "insolvency claims",

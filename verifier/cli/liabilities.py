@@ -298,6 +298,20 @@ def _totals(assets: Sequence[Any], sums: Sequence[int]) -> dict[str, str]:
     "needed; verified against the root document the container carries).",
 )
 @click.option(
+    "--root",
+    "root_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The exchange's published root.json: refuse (exit 3) a proof of any other tree, "
+    "e.g. from a swapped container (as for `por verify-proof --root`).",
+)
+@click.option(
+    "--commitment",
+    "commitment_hex",
+    default=None,
+    help="The published commitment (64 hex digits): refuse (exit 3) a proof of any other tree.",
+)
+@click.option(
     "--secret-file",
     type=click.Path(path_type=Path),
     default=None,
@@ -314,6 +328,8 @@ def liabilities_proof(
     layout: str,
     out_dir: Path | None,
     from_file: Path | None,
+    root_file: Path | None,
+    commitment_hex: str | None,
     secret_file: Path | None,
     as_json: bool,
 ) -> int:
@@ -324,11 +340,18 @@ def liabilities_proof(
     damaged tree, a wrong secret) is refused with exit 3 and nothing is written.
     --all --out FILE writes every proof into one container (docs/liabilities.md); --from
     FILE --account ID prints one proof from it, as this command prints it from the tree.
+    --root root.json or --commitment HEX (what the exchange published) pins the tree: a
+    proof of any other tree (a swapped container or directory) is refused with exit 3.
     """
+    from verifier.cli.proof_pins import check_pin, read_pin
+
     tree_dir, account_id = _proof_operands(args, tree_opt, account_opt, from_file)
+    pin = read_pin(root_file, commitment_hex)
     if all_accounts:
         if account_id is not None or output is not None or from_file is not None:
             raise UsageError("--all takes no ACCOUNT_ID, -o or --from; use --out FILE")
+        if pin.kind is not None:
+            raise UsageError("--root and --commitment pin one proof; not with --all")
         if out_dir is not None and out_path is not None:
             raise UsageError("--out-dir and --out exclude each other")
         if tree_dir is None:
@@ -349,10 +372,12 @@ def liabilities_proof(
         if secret_file is not None:
             raise UsageError("--from needs no --secret-file: the container holds the salts")
         proof, text, sources = _proof_from_container(from_file, account_id)
+        check_pin(proof, pin, from_file)
     elif tree_dir is None:
         raise UsageError("give a tree DIR (or --tree DIR, or --from FILE)")
     else:
         proof, text, sources = _proof_from_tree(tree_dir, account_id, secret_file, output)
+        check_pin(proof, pin, tree_dir)
     if output is None:
         sys.stdout.write(text)
         return EXIT_OK
@@ -367,6 +392,7 @@ def liabilities_proof(
                 "file": str(output),
                 "leaves": len(proof["leaves"]),
                 "commitment": proof["commitment"],
+                "pinned": pin.kind,
             }
         )
     else:
