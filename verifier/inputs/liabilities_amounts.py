@@ -14,14 +14,22 @@ on the Arrow column it read. Invariants:
 
 No Python object per row on the usual path: Arrow casts, numpy checks the limbs. Python
 integers appear only on the error path and for the rare amounts over `SHORT_AMOUNT`.
+
+Two backends, same units and same refusals (tests/unit/test_amounts_native.py compares
+them): the native extension `verifier.inputs._amounts` (verifier/inputs/_amounts.c, built
+by setup.py when a C compiler is present) parses every row in one pass with the GIL
+released; without it, or with `POR_NATIVE=0`, Arrow's regex and decimal casts do the work.
+`backend_info()` says which one is in use.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections import deque
 from concurrent.futures import Executor, Future
-from typing import TypeAlias
+from types import ModuleType
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +52,33 @@ Rows: TypeAlias = npt.NDArray[np.int64]
 Limbs: TypeAlias = npt.NDArray[np.uint64]
 """256-bit two's-complement values, one row each: little-endian u64 x 4."""
 
+# the native parser's row statuses (verifier/inputs/_amounts.c holds the same numbers)
+OK, EMPTY, SYNTAX, PLACES, BIG, BIG_NEGATIVE = range(6)
+
+
+def _load_native() -> ModuleType | None:
+    if os.environ.get("POR_NATIVE", "1").strip() == "0":
+        return None
+    try:
+        from verifier.inputs import _amounts  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    module: ModuleType = _amounts
+    return module
+
+
+NATIVE: ModuleType | None = _load_native()
+"""The loaded amount parser, or None when it is missing or POR_NATIVE=0."""
+
+
+def backend_info() -> dict[str, Any]:
+    """What `por --version --json` and `por bench` report about the amount parsing."""
+    if NATIVE is not None:
+        return {"backend": "native"}
+    if os.environ.get("POR_NATIVE", "1").strip() == "0":
+        return {"backend": "python", "reason": "POR_NATIVE=0"}
+    return {"backend": "python", "reason": "extension verifier.inputs._amounts not built"}
+
 
 def convert_amounts(
     source: Source,
@@ -63,6 +98,8 @@ def convert_amounts(
     `check_totals=False` leaves the per-asset totals to the caller (the streamed reader
     adds them up across batches).
     """
+    if NATIVE is not None:
+        return _convert_native(source, amounts, asset_index, assets, progress, check_totals)
     exact, pending = _checked_text(source, pool, amounts, asset_index, assets, progress)
     rows = len(amounts)
     hi = np.zeros(rows, dtype=np.uint64)
@@ -84,6 +121,113 @@ def convert_amounts(
         is_negative[where] = neg
         del where, limbs, neg
     return hi, lo, is_negative
+
+
+def _convert_native(
+    source: Source,
+    amounts: pa.ChunkedArray,
+    asset_index: npt.NDArray[np.int16],
+    assets: tuple[AssetSpec, ...],
+    progress: Progress,
+    check_totals: bool,
+) -> tuple[Limbs, Limbs, npt.NDArray[np.bool_]]:
+    """`convert_amounts` through the native parser: one pass per Arrow chunk, the GIL
+    released; the per-asset totals are added up in the same pass."""
+    rows = len(amounts)
+    hi = np.empty(rows, dtype=np.uint64)
+    lo = np.empty(rows, dtype=np.uint64)
+    is_negative = np.empty(rows, dtype=bool)
+    status = np.empty(rows, dtype=np.uint8)
+    totals = np.zeros((len(assets), 3), dtype=np.uint64)  # lo, hi, overflowed
+    decimals = bytes(spec.decimals for spec in assets)
+    which = np.ascontiguousarray(asset_index, dtype=np.int16)
+    progress("validate", 1, 5)
+    refused = 0
+    start = 0
+    for chunk in amounts.chunks:
+        end = start + len(chunk)
+        if chunk.null_count:  # the callers refuse missing amounts first; never guessed
+            raise source.error("missing amount", start + _first_null(chunk))
+        if len(chunk):
+            _, offsets, data = chunk.buffers()
+            wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
+            refused += NATIVE.convert(  # type: ignore[union-attr]
+                offsets,
+                b"" if data is None else data,
+                chunk.offset,
+                len(chunk),
+                wide,
+                which[start:end],
+                decimals,
+                hi[start:end],
+                lo[start:end],
+                is_negative[start:end].view(np.uint8),
+                status[start:end],
+                totals,
+            )
+        start = end
+    progress("validate", 2, 5)
+    if refused or (check_totals and totals[:, 2].any()):
+        raise _native_refusal(
+            source,
+            amounts,
+            status,
+            which,
+            assets,
+            hi,
+            lo,
+            is_negative,
+            totals if check_totals else None,
+        )
+    return hi, lo, is_negative
+
+
+def _first_null(chunk: pa.Array) -> int:
+    row = first(chunk.is_null().to_numpy(zero_copy_only=False))
+    assert row is not None
+    return row
+
+
+def _native_refusal(
+    source: Source,
+    amounts: pa.ChunkedArray,
+    status: npt.NDArray[np.uint8],
+    asset_index: npt.NDArray[np.int16],
+    assets: tuple[AssetSpec, ...],
+    hi: Limbs,
+    lo: Limbs,
+    is_negative: npt.NDArray[np.bool_],
+    totals: npt.NDArray[np.uint64] | None,
+) -> InputError:
+    """The error the Arrow path raises for the same column (error path only), in its
+    order: an empty amount, then one not a decimal number, then a refused amount over
+    `SHORT_AMOUNT` characters, then asset by asset: too many places, 2**128 or more, the
+    asset's total."""
+    row = first(status == EMPTY)
+    if row is not None:
+        return source.error("empty amount", row)
+    row = first(status == SYNTAX)
+    if row is not None:
+        return source.error("amount is not a decimal number", row, amounts[row].as_py())
+    refused = status >= PLACES
+    long = pc.greater(pc.binary_length(amounts), SHORT_AMOUNT).to_numpy(zero_copy_only=False)
+    row = first(refused & long)
+    if row is None:
+        for a in range(len(assets)):
+            of_asset = asset_index == a
+            row = first(of_asset & (status == PLACES))
+            if row is None:
+                row = first(of_asset & refused)
+            if row is None and totals is not None and totals[a, 2]:
+                where = np.flatnonzero(of_asset)
+                _check_total(source, where, hi[where], lo[where], is_negative[where], assets[a])
+            if row is not None:
+                break
+    assert row is not None
+    spec, text = assets[int(asset_index[row])], amounts[row].as_py()
+    if status[row] == PLACES:
+        return source.error(_too_many_places(spec.decimals, spec.code), row, text)
+    return source.error(_too_big(status[row] == BIG_NEGATIVE), row, text)
 
 
 def _checked_text(
@@ -158,7 +302,7 @@ def _checked_range(
             amounts[int(where[bad])].as_py(),
         )
     if check_total:
-        _check_total(source, where, limbs, neg, spec)
+        _check_total(source, where, limbs[:, 1], limbs[:, 0], neg, spec)
     return neg
 
 
@@ -260,15 +404,15 @@ def _shorten_amounts(
 def _check_total(
     source: Source,
     where: Rows,
-    limbs: Limbs,
+    hi: Limbs,
+    lo: Limbs,
     negative: npt.NDArray[np.bool_],
     spec: AssetSpec,
 ) -> None:
-    """The asset's total (of its non-negative rows) must stay below 2**128."""
+    """The asset's total (of its non-negative rows, `where` in the file) must stay below
+    2**128; `hi` and `lo` are the halves of those rows' amounts."""
     if negative.any():
-        lo, hi = limbs[~negative, 0], limbs[~negative, 1]
-    else:
-        lo, hi = limbs[:, 0], limbs[:, 1]
+        lo, hi = lo[~negative], hi[~negative]
     mask, shift = np.uint64(0xFFFFFFFF), np.uint64(32)
     total = 0
     for weight, column in ((0, lo), (64, hi)):
