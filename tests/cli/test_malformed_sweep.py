@@ -1771,6 +1771,7 @@ def all_targets(world: Path) -> dict[str, Target]:
                 "1",
                 "--workers",
                 "1",
+                "--no-openssl-speed",  # its 3 s per message size; the flag still parses
                 "--keep",
                 "{work}/bench/keep",
             ),
@@ -1782,11 +1783,39 @@ def all_targets(world: Path) -> dict[str, Target]:
                 + [_set("--split", v) for v in ("0", "65")]
                 + [_set("--proofs", v) for v in ("0", "10")]
                 + [_set("--workers", v) for v in ("65", "-1")]
+                + [_set("--openssl-seconds", v) for v in ("0", "61", "abc", M.HUGE)]
                 + [
                     _set("--keep", "{work}/bench"),
                     _set("--keep", "{work}/file"),
                     _set("--keep", "/proc/sweep/keep", infra=True),
                 ]
+            ),
+            examples=10,
+        )
+    )
+    targets.append(
+        Target(
+            "bench split",
+            (
+                "bench",
+                "split",
+                "--accounts",
+                "3",
+                "--runs",
+                "1",
+                "--keep",
+                "{work}/bench/split",
+            ),
+            ("bench",),
+            {},
+            tuple(
+                [_set("--accounts", v) for v in ("0", "-1", "abc", M.HUGE)]
+                + [_set("--runs", v) for v in ("0", "101", "abc")]
+                + [
+                    _set("--bitmex-generator", v)
+                    for v in ("{work}/nope.py", "{work}/bench", "", "a\x00b")
+                ]
+                + [_set("--keep", "{work}/file"), _set("--keep", "/proc/sweep/split", infra=True)]
             ),
             examples=10,
         )
@@ -2039,6 +2068,7 @@ TARGET_NAMES = (
     "publish",
     "serve (start-up)",
     "bench liabilities",
+    "bench split",
     "bench snapshot",
     "demo (flags)",
     "config check",
