@@ -19,11 +19,14 @@ import subprocess
 import sys
 import zlib
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv
 import pyarrow.ipc
+import pyarrow.parquet
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -174,6 +177,40 @@ def test_local_cluster_equals_the_one_machine_build(tmp_path, split) -> None:
     assert_same_tree(tmp_path / "local", tmp_path / "dir")
 
 
+def test_parquet_partitions_in_a_hive_layout_give_the_csv_root(tmp_path) -> None:
+    """The same rows as CSV partitions and as Parquet ones (decimal128 amounts, nested
+    key=value directories): the one-machine tree, on the cluster and read here."""
+    whole, parts, secret = write_inputs(tmp_path, 2000, 4)
+    hive = tmp_path / "hive"
+    for n, part in enumerate(sorted(parts.glob("*.csv"))):
+        table = pa.csv.read_csv(
+            part,
+            convert_options=pa.csv.ConvertOptions(
+                column_types={c: pa.string() for c in ("account_id", "asset", "amount")}
+            ),
+        )
+        amounts = [Decimal(v) for v in table.column("amount").to_pylist()]
+        table = table.set_column(2, "amount", pa.array(amounts, pa.decimal128(38, 18)))
+        (hive / f"day={n % 2}" / f"n={n}").mkdir(parents=True)
+        pyarrow.parquet.write_table(table, hive / f"day={n % 2}" / f"n={n}" / "part-0.parquet")
+    build_local(whole, tmp_path / "local", secret, 2)
+    cluster_build(
+        hive,
+        ASSETS,
+        tmp_path / "dist",
+        cluster="local:2",
+        attestation_id="c",
+        as_of=AS_OF,
+        split=2,
+        secret_file=secret,
+        negative="exclude",
+    )
+    assert_same_tree(tmp_path / "local", tmp_path / "dist")
+    data = read_partitions(hive, ASSETS, negative="exclude")
+    build_tree(data, tmp_path / "dir", attestation_id="c", as_of=AS_OF, split=2, secret_file=secret)
+    assert_same_tree(tmp_path / "local", tmp_path / "dir")
+
+
 def test_an_account_in_two_partitions_is_refused_naming_both(tmp_path) -> None:
     _, parts, secret = write_inputs(tmp_path, 50, 2)
     shutil.copy(parts / "part-000.csv", parts / "part-009.csv")
@@ -224,7 +261,22 @@ def test_a_directory_without_partitions_is_refused(tmp_path, content, message) -
         read_partitions(tmp_path / "in", ASSETS)
 
 
-@pytest.mark.parametrize("spec", ["bogus", "local:0", "local:x", "http://h:1", "tcp://"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "bogus",
+        "local:0",
+        "local:x",
+        "local:99999",
+        "http://h:1",
+        "tcp://",
+        "tcp://h:99999",
+        "tcp://h:x",
+        "tcp://h:1/path",
+        "tcp://:8786",
+        "tls://[::1",
+    ],
+)
 def test_a_bad_cluster_address_is_a_usage_error(spec) -> None:
     with pytest.raises(UsageError), connect(spec):
         pass

@@ -40,6 +40,9 @@ import operator
 import os
 import re
 import shutil
+import socket
+import stat
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,10 +80,18 @@ from attestations.levels import record_width
 from attestations.proofs import format_units
 from verifier.base.errors import InputError, PorError, SumOverflow, UsageError
 from verifier.inputs.liabilities import read_liabilities
+from verifier.inputs.liabilities_parquet import PARQUET_SUFFIXES, read_parquet
 
-PARTITION_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+PARTITION_KINDS = {
+    ".csv": "CSV",
+    ".jsonl": "JSON Lines",
+    ".ndjson": "JSON Lines",
+    ".parquet": "Parquet",
+}
 PAD_BLOCK = 1 << 20
 MAX_BUCKET_BITS = 8
+DASK_PORT = 8786  # the scheduler's default port, as Dask's own client assumes
+PROBE_SECONDS = 10
 
 
 class ClusterUnavailable(PorError):
@@ -88,24 +99,80 @@ class ClusterUnavailable(PorError):
 
 
 def partition_files(path: Path) -> list[Path]:
-    """The partitions of an input: the file itself, or a directory's data files by name.
+    """The partitions of an input: the file itself, or a directory's data files by path.
 
-    Names starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc`` files of warehouse exports)
-    are skipped; any other file that is not CSV or JSON Lines is refused."""
+    Subdirectories are read too (a hive layout, ``year=2026/part-0.parquet``; the key in
+    the directory name is not a column), symbolic links followed; a directory reached twice
+    (a link loop, two links to one directory) is refused, as data left out or counted twice
+    would be. Names starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc`` files of warehouse
+    exports) are skipped; anything else must be a regular file of one format for the whole
+    input: CSV, JSON Lines or Parquet."""
     if not path.is_dir():
         return [path]
-    files = []
-    for entry in sorted(path.iterdir()):
-        if entry.name.startswith(("_", ".")) or entry.is_dir():
-            continue
-        if entry.suffix.lower() not in PARTITION_SUFFIXES:
-            raise InputError(
-                "not a liabilities partition (.csv, .jsonl or .ndjson expected)", file=str(entry)
-            )
-        files.append(entry)
+    files: list[Path] = []
+    _walk(path, files, set())
     if not files:
         raise InputError("the input directory holds no partitions", file=str(path))
+    kinds = {PARTITION_KINDS[f.suffix.lower()]: f for f in files}
+    if len(kinds) > 1:
+        (one, a), (other, b) = list(kinds.items())[:2]
+        raise InputError(
+            f"partitions of two formats ({a} is {one}, {b} is {other}): "
+            "a directory input holds one format",
+            file=str(path),
+        )
     return files
+
+
+def _walk(directory: Path, files: list[Path], seen: set[tuple[int, int]]) -> None:
+    try:
+        info = directory.stat()
+        entries = sorted(directory.iterdir())
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the directory: {exc.strerror or exc}", file=str(directory)
+        ) from None
+    if (info.st_dev, info.st_ino) in seen:
+        raise InputError("directory reached twice (a symbolic link loop?)", file=str(directory))
+    seen.add((info.st_dev, info.st_ino))
+    for entry in entries:
+        if entry.name.startswith(("_", ".")):
+            continue
+        try:
+            mode = entry.stat().st_mode
+        except OSError as exc:  # a dangling link, a link loop (ELOOP)
+            raise InputError(
+                f"cannot read partition: {exc.strerror or exc}", file=str(entry)
+            ) from None
+        if stat.S_ISDIR(mode):
+            _walk(entry, files, seen)
+        elif not stat.S_ISREG(mode):  # never opened: reading a FIFO would wait forever
+            raise InputError("not a regular file (a FIFO, socket or device?)", file=str(entry))
+        elif entry.suffix.lower() not in PARTITION_KINDS:
+            raise InputError(
+                "not a liabilities partition (.csv, .jsonl, .ndjson or .parquet expected)",
+                file=str(entry),
+            )
+        else:
+            files.append(entry)
+
+
+def partition_name(root: Path, file: Path) -> str:
+    """A partition's name in messages and the input hash: its path under the directory."""
+    return file.name if file == root else file.relative_to(root).as_posix()
+
+
+def read_partition(
+    path: Path,
+    assets: tuple[AssetSpec, ...],
+    *,
+    negative: str = "error",
+    sum_duplicates: bool = False,
+    progress: Progress = no_progress,
+) -> Liabilities:
+    """One partition (or input file) read and checked by the reader of its format."""
+    reader = read_parquet if path.suffix.lower() in PARQUET_SUFFIXES else read_liabilities
+    return reader(path, assets, negative=negative, sum_duplicates=sum_duplicates, progress=progress)
 
 
 def partitions_sha256(digests: list[tuple[str, str]]) -> str:
@@ -143,13 +210,16 @@ def read_partitions(
     one-machine build of the same input a cluster build must equal)."""
     files = partition_files(path)
     if len(files) == 1 and files[0] == path:
-        return read_liabilities(path, assets, negative=negative, sum_duplicates=sum_duplicates)
+        return read_partition(
+            path, assets, negative=negative, sum_duplicates=sum_duplicates, progress=progress
+        )
+    names = [partition_name(path, f) for f in files]
     parts = [
-        read_liabilities(f, assets, negative=negative, sum_duplicates=sum_duplicates) for f in files
+        read_partition(f, assets, negative=negative, sum_duplicates=sum_duplicates) for f in files
     ]
     pieces = [
-        by_account_hash(p.account_ids, p.balances, f.name, 0)[0]
-        for p, f in zip(parts, files, strict=True)
+        by_account_hash(p.account_ids, p.balances, name, 0)[0]
+        for p, name in zip(parts, names, strict=True)
     ]
     whole = account_bucket(pieces)  # refuses an account in two partitions
     return Liabilities(
@@ -158,7 +228,7 @@ def read_partitions(
         balances=whole.balances,
         excluded=_finish_excluded(merge_excluded([p.excluded for p in parts]), assets),
         input_sha256=partitions_sha256(
-            [(f.name, str(p.input_sha256)) for p, f in zip(parts, files, strict=True)]
+            [(name, str(p.input_sha256)) for p, name in zip(parts, names, strict=True)]
         ),
         stats={"rows": sum(int(p.stats.get("rows", 0)) for p in parts)},
     )
@@ -175,6 +245,12 @@ def _finish_excluded(
         entry = merged["assets"].get(spec.code)
         if entry is not None:
             total = int(entry["total_base_units"])
+            if total <= -MAX_SUM:  # each partition's is capped; their sum must be too
+                raise InputError(
+                    f"the total of the {spec.code} rows excluded as negative, over all "
+                    "partitions, reaches 2**128 base units in magnitude",
+                    value=str(total),
+                )
             per_asset[spec.code] = {
                 "rows": entry["rows"],
                 "total_base_units": str(total),
@@ -218,6 +294,7 @@ def connect(spec: str) -> Iterator[Any]:
             )
             client = distributed.Client(cluster)
         else:
+            _probe(spec, match["url"])
             client = distributed.Client(match["url"], timeout="15s")
     except (OSError, TimeoutError, RuntimeError) as exc:  # RuntimeError: a worker did not start
         if cluster is not None:
@@ -233,18 +310,40 @@ def connect(spec: str) -> Iterator[Any]:
             cluster.close()
 
 
+def _probe(spec: str, url: str) -> None:
+    """One TCP connection to the scheduler's port first: Dask's client retries a refused
+    connection until its timeout, and "nothing listens there" deserves an answer at once."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname, parts.port or DASK_PORT
+    except ValueError:  # a port that is not a number in 0..65535
+        host = None
+    if not host or parts.path or parts.query or parts.fragment:
+        raise UsageError(f"--cluster {spec!r}: expected tcp://HOST:PORT (or tls://HOST:PORT)")
+    try:
+        socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+    except (OSError, UnicodeError) as exc:  # refused, no route, unknown host, timed out
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ClusterUnavailable(f"cannot reach the Dask scheduler {spec}: {reason}") from None
+
+
 def _read_part(
-    path: str, assets: tuple[AssetSpec, ...], negative: str, sum_duplicates: bool, bits: int
+    path: str,
+    name: str,
+    assets: tuple[AssetSpec, ...],
+    negative: str,
+    sum_duplicates: bool,
+    bits: int,
 ) -> tuple[list[Accounts], dict[str, Any]]:
     """On a worker: one partition read, checked and cut into account-hash ranges."""
-    data = read_liabilities(Path(path), assets, negative=negative, sum_duplicates=sum_duplicates)
+    data = read_partition(Path(path), assets, negative=negative, sum_duplicates=sum_duplicates)
     meta = {
-        "name": Path(path).name,
+        "name": name,
         "sha256": data.input_sha256,
         "excluded": data.excluded,
         "rows": int(data.stats.get("rows", 0)),
     }
-    return by_account_hash(data.account_ids, data.balances, Path(path).name, bits), meta
+    return by_account_hash(data.account_ids, data.balances, name, bits), meta
 
 
 def _ids_and_totals(accounts: Accounts) -> tuple[pa.Array, Any, list[int]]:
@@ -283,7 +382,9 @@ def cluster_build(
         tmp, tree_dir = make_temp_dir(out_dir)
         try:
             job = _Job(client, assets, tree_dir, secret, split, bits, progress)
-            shell = job.read(files, negative, sum_duplicates)
+            shell = job.read(
+                files, [partition_name(path, f) for f in files], negative, sum_duplicates
+            )
             root_record, height = job.tree()
             result = finish_tree(
                 tmp,
@@ -329,12 +430,14 @@ class _Job:
         self.width = record_width(len(assets))
         self.count = 0
 
-    def read(self, files: list[Path], negative: str, sum_duplicates: bool) -> Liabilities:
+    def read(
+        self, files: list[Path], names: list[str], negative: str, sum_duplicates: bool
+    ) -> Liabilities:
         """Steps 1 and 2: partitions read on the workers, account ranges ordered."""
         submit, ranges = self.client.submit, range(1 << self.bits)
         reads = [
-            submit(_read_part, str(f), self.assets, negative, sum_duplicates, self.bits)
-            for f in files
+            submit(_read_part, str(f), name, self.assets, negative, sum_duplicates, self.bits)
+            for f, name in zip(files, names, strict=True)
         ]
         metas = self.client.gather([submit(operator.itemgetter(1), r) for r in reads])
         self.progress("read and check partitions", len(files), len(files))
