@@ -103,6 +103,7 @@ def version_document() -> dict[str, Any]:
     from verifier.history.alerts import ALERT_FORMAT
     from verifier.history.schedule import RUN_FORMAT
     from verifier.history.view import HISTORY_FORMAT
+    from verifier.inputs import native
     from verifier.report.document import REPORT_FORMAT
 
     return {
@@ -112,6 +113,9 @@ def version_document() -> dict[str, Any]:
         "python": platform.python_version(),
         # which SHA-256 the tree build uses: "native" (libcrypto) or "python" (hashlib)
         "hashing": hashing.backend_info(),
+        # which amount parser reads liabilities: "native" (verifier/inputs/_amounts.c) or
+        # "python" (Arrow's casts), with the reason when it is not native
+        "amounts": native.amounts_info(),
         "formats": {
             "liabilities_tree": TREE_FORMAT,
             "proofs_container": CONTAINER_FORMAT,

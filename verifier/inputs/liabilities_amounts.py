@@ -19,12 +19,11 @@ Two backends, same units and same refusals (tests/unit/test_amounts_native.py co
 them): the native extension `verifier.inputs._amounts` (verifier/inputs/_amounts.c, built
 by setup.py when a C compiler is present) parses every row in one pass with the GIL
 released; without it, or with `POR_NATIVE=0`, Arrow's regex and decimal casts do the work.
-`backend_info()` says which one is in use.
+`backend_info()` says which one is in use (verifier/inputs/native.py loads the extension).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections import deque
 from concurrent.futures import Executor, Future
@@ -38,6 +37,7 @@ import pyarrow.compute as pc
 
 from attestations.encoding import MAX_SUM, AssetSpec
 from verifier.base.errors import InputError
+from verifier.inputs import native
 from verifier.inputs.liabilities_columns import Progress, first
 from verifier.inputs.liabilities_lines import Source
 
@@ -56,28 +56,14 @@ Limbs: TypeAlias = npt.NDArray[np.uint64]
 OK, EMPTY, SYNTAX, PLACES, BIG, BIG_NEGATIVE = range(6)
 
 
-def _load_native() -> ModuleType | None:
-    if os.environ.get("POR_NATIVE", "1").strip() == "0":
-        return None
-    try:
-        from verifier.inputs import _amounts  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    module: ModuleType = _amounts
-    return module
-
-
-NATIVE: ModuleType | None = _load_native()
-"""The loaded amount parser, or None when it is missing or POR_NATIVE=0."""
+NATIVE: ModuleType | None = native.AMOUNTS
+"""The loaded amount parser (verifier/inputs/native.py), or None when it is missing or
+POR_NATIVE=0; the tests set it to run either path."""
 
 
 def backend_info() -> dict[str, Any]:
-    """What `por --version --json` and `por bench` report about the amount parsing."""
-    if NATIVE is not None:
-        return {"backend": "native"}
-    if os.environ.get("POR_NATIVE", "1").strip() == "0":
-        return {"backend": "python", "reason": "POR_NATIVE=0"}
-    return {"backend": "python", "reason": "extension verifier.inputs._amounts not built"}
+    """Which amount parser `convert_amounts` uses, and why (`native.amounts_info`)."""
+    return native.amounts_info(NATIVE)
 
 
 def convert_amounts(
@@ -98,6 +84,7 @@ def convert_amounts(
     `check_totals=False` leaves the per-asset totals to the caller (the streamed reader
     adds them up across batches).
     """
+    native.notice_slow_path(len(amounts), NATIVE)
     if NATIVE is not None:
         return _convert_native(source, amounts, asset_index, assets, progress, check_totals)
     exact, pending = _checked_text(source, pool, amounts, asset_index, assets, progress)
