@@ -259,3 +259,37 @@ def test_read_liabilities_same_on_both_paths(tmp_path: Path) -> None:
     # i = 7, 14 ... 497 (i = 0 writes -0, which is zero, not negative): 71 rows, -7 * (1 + ... + 71)
     assert results[0][2] is not None and results[0][2]["rows"] == 71
     assert results[0][2]["assets"]["ETH"]["total_base_units"] == "-17892"
+
+
+# ----------------------------------------------------------------------------- the notice
+
+
+def test_slow_path_notice_once_past_a_million_rows(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from verifier.inputs import native as native_info
+
+    monkeypatch.setattr(native_info, "_seen", {"rows": 0, "told": 0})
+    with caplog.at_level("WARNING", logger="verifier.inputs.native"):
+        native_info.notice_slow_path(native_info.NOTICE_ROWS - 1, None)
+        assert caplog.records == []
+        native_info.notice_slow_path(1, None)
+        native_info.notice_slow_path(5_000_000, None)  # once per process
+    assert len(caplog.records) == 1
+    assert "pure-Python path in use for" in caplog.text
+    assert "amount parsing (" in caplog.text
+
+
+def test_no_notice_when_both_are_native(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from attestations import hashing
+    from verifier.inputs import native as native_info
+
+    if native is None or hashing.native_module() is None:
+        pytest.skip("native extensions not built")
+    monkeypatch.setattr(hashing, "NATIVE", hashing.native_module())
+    monkeypatch.setattr(native_info, "_seen", {"rows": 0, "told": 0})
+    with caplog.at_level("WARNING", logger="verifier.inputs.native"):
+        native_info.notice_slow_path(3_000_000, native)
+    assert caplog.records == []

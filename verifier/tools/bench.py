@@ -49,6 +49,7 @@ from attestations.encoding import tree_height
 from attestations.proofs import parse_proof, verify_proof
 from attestations.store import TreeStore
 from verifier.base.console import out, plural
+from verifier.inputs import native
 from verifier.inputs.assets import read_assets
 from verifier.inputs.liabilities import read_liabilities
 from verifier.tools.bench_openssl import openssl_floor
@@ -277,6 +278,7 @@ def run_liabilities_bench(
             "machine": machine(),
             "workers": workers or default_workers(),
             "hashing": hashing.backend_info(),
+            "amounts": native.amounts_info(),
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "load_average_start": [round(x, 2) for x in load_start],
             "accounts": accounts,
@@ -517,7 +519,9 @@ def render(result: dict[str, Any]) -> None:
     out.print(
         f"hashing: {hashing_info['backend']} "
         f"({hashing_info.get('openssl') or hashing_info.get('reason')}); "
-        f"load average {' '.join(str(x) for x in result['load_average'])}"
+        f"amounts: {result['amounts']['backend']}"
+        + (f" ({result['amounts']['reason']})" if "reason" in result["amounts"] else "")
+        + f"; load average {' '.join(str(x) for x in result['load_average'])}"
     )
     out.print(
         f"proof: {result['proof_ms_each']} ms each; "
