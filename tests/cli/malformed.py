@@ -305,7 +305,8 @@ class Case:
     """missing, dir, loop (a symlink to itself), devnull and devzero (symlinks to /dev/null
     and /dev/zero), file (a file where a directory belongs)."""
     files: tuple[tuple[str, str, bytes], ...] = ()
-    """Inside a directory slot: (relative path, write | delete | dir, data)."""
+    """Inside a directory slot: (relative path, write | delete | dir | fifo | link, data);
+    a link points to `data`."""
     edits: tuple[tuple[str, ...], ...] = ()
     """Argument edits: (set, --opt, value), (drop, --opt), (flag, --opt), (pos, i, value)."""
     infra: bool = False
@@ -1249,6 +1250,10 @@ def prepare(target: Target, case: Case, world: Path, work: Path) -> None:
             inner.chmod(mode)  # a secret stays 0600: refused for its content, not its mode
         elif op == "dir":
             inner.mkdir()
+        elif op == "fifo":
+            os.mkfifo(inner)
+        elif op == "link":  # data: where the link points (relative to its directory)
+            inner.symlink_to(data.decode())
 
 
 def argv_for(target: Target, case: Case, work: Path, as_json: bool) -> list[str]:

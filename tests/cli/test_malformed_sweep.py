@@ -252,12 +252,45 @@ def _site_builder() -> Any:
     return module
 
 
+def _partitions(liab: Path) -> None:
+    """issue 16: sample.csv's rows as CSV partitions (liab/parts) and as Parquet ones in a
+    hive layout (liab/pq), and Parquet files por must refuse (liab/bad-pq)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    header, *rows = (liab / "sample.csv").read_text().splitlines()
+    cut: dict[int, list[str]] = {}
+    for row in rows:
+        cut.setdefault(len(row.split(",")[0]) % 2, []).append(row)
+    (liab / "parts").mkdir()
+    (liab / "parts" / "_SUCCESS").write_text("")
+    for n, part in sorted(cut.items()):
+        (liab / "parts" / f"part-{n}.csv").write_text("\n".join([header, *part]) + "\n")
+        where = liab / "pq" / f"day={n + 1}"
+        where.mkdir(parents=True)
+        columns = list(zip(*(r.split(",") for r in part), strict=True))
+        names = header.split(",")
+        table = {name: pa.array(list(c)) for name, c in zip(names, columns, strict=True)}
+        pq.write_table(pa.table(table), where / "part-0.parquet")
+    (liab / "bad-pq").mkdir()
+    one = {"account_id": pa.array(["zed"]), "asset": pa.array(["BTC"])}
+    for name, amount in (
+        ("float", pa.array([1.5])),
+        ("int", pa.array([150])),
+        ("null", pa.array([None], pa.string())),
+        ("digits", pa.array(["0.000000001"])),
+    ):
+        pq.write_table(pa.table({**one, "amount": amount}), liab / "bad-pq" / f"{name}.parquet")
+    pq.write_table(pa.table(one), liab / "bad-pq" / "schema.parquet")
+
+
 def build_world(base: Path) -> None:
     """The valid inputs of every command, made once per session (through `por` itself)."""
     liab = base / "liab"
     liab.mkdir()
     for name in ("sample.csv", "sample.jsonl", "assets.toml"):
         shutil.copy(FIXTURES / "liabilities" / name, liab / name)
+    _partitions(liab)
     _por(
         "liabilities", "build", str(liab / "sample.csv"), "--assets", str(liab / "assets.toml"),
         "--attestation-id", M.ATTESTATION, "--out", str(base / "tree"), "--as-of", M.AS_OF,
@@ -549,6 +582,118 @@ def _reconcile_config_cases(name: str, base: bytes) -> list[Case]:
     return out
 
 
+def _partition_targets(world: Path, build_args: tuple[str, ...]) -> list[Target]:
+    """issue 16: a directory of CSV partitions, Parquet partitions in a hive layout, and
+    --cluster (a scheduler at 127.0.0.1 port 1, where nothing listens: exit 4 once the
+    input and the address pass)."""
+    three, usage = frozenset({3}), frozenset({2})
+    liab = world / "liab"
+    part0 = (liab / "parts" / "part-0.csv").read_bytes()
+
+    def in_dir(root: Path) -> list[Case]:  # the per-file cases (deep nesting is for JSON)
+        return [c for c in M.dir_cases("input", root) if c.content is None]
+
+    bad = {p.stem: p.read_bytes() for p in sorted((liab / "bad-pq").iterdir())}
+    directory_cases = [
+        Case(
+            "input:empty-directory",
+            slot="input",
+            files=(("part-0.csv", "delete", b""), ("part-1.csv", "delete", b"")),
+            expect=three,
+        ),
+        Case(
+            "input:mixed-suffixes",
+            slot="input",
+            files=(("part-2.jsonl", "write", (liab / "sample.jsonl").read_bytes()),),
+            expect=three,
+        ),
+        Case("input:unknown-suffix", slot="input", files=(("notes.txt", "write", b"x\n"),)),
+        Case("input:fifo-partition", slot="input", files=(("part-2.csv", "fifo", b""),)),
+        Case("input:symlink-loop-dir", slot="input", files=(("back", "link", b"."),)),
+        Case("input:symlink-loop-file", slot="input", files=(("x.csv", "link", b"x.csv"),)),
+        Case("input:dangling-link", slot="input", files=(("y.csv", "link", b"gone.csv"),)),
+        Case("input:account-twice", slot="input", files=(("part-2.csv", "write", part0),)),
+        Case(
+            "input:garbage-partition", slot="input", files=(("part-2.csv", "write", b"\x00\xff"),)
+        ),
+    ]
+    directory_cases = [
+        c if c.expect else Case(c.label, slot=c.slot, files=c.files, expect=three)
+        for c in directory_cases
+    ]
+    parquet_cases = [
+        *[
+            Case(
+                f"input:{name}.parquet",
+                slot="input",
+                files=((f"day=1/{name}.parquet", "write", data),),
+                expect=three,
+            )
+            for name, data in bad.items()
+        ],
+        Case(
+            "input:parquet-garbage",
+            slot="input",
+            files=(("day=1/part-0.parquet", "write", b"PAR1" + M.BIG.encode() + b"PAR1"),),
+            expect=three,
+        ),
+        Case(
+            "input:parquet-beside-csv",
+            slot="input",
+            files=(("day=1/x.csv", "write", part0),),
+            expect=three,
+        ),
+        Case("input:hive-loop", slot="input", files=(("day=1/up", "link", b".."),), expect=three),
+    ]
+    cluster_flags = [
+        *[
+            _labelled(f"--cluster={v!r}", ("set", "--cluster", v), expect=usage)
+            for v in (
+                "", "bogus", "local:0", "local:99999", "local:-1", "local:", "local:1.5",
+                "tcp://", "tcp://h:99999", "tcp://h:x", "tcp://h:1/path", "tcp://:8786",
+                "http://h:1", "tls://[::1", "a\x00b",
+            )
+        ],
+        _labelled("--cluster --out-of-core", ("flag", "--out-of-core"), expect=usage),
+    ]  # fmt: skip
+    parts = {"input": Slot("dir", "liab/parts"), "assets": Slot("toml", "liab/assets.toml")}
+    return [
+        Target(
+            "liabilities build (directory)",
+            build_args,
+            ("liab",),
+            parts,
+            tuple(in_dir(liab / "parts") + directory_cases),
+            examples=20,
+            fuzz_options=False,
+            subprocess_baseline=False,
+        ),
+        Target(
+            "liabilities build (parquet directory)",
+            build_args,
+            ("liab",),
+            {"input": Slot("dir", "liab/pq"), "assets": Slot("toml", "liab/assets.toml")},
+            tuple(in_dir(liab / "pq") + parquet_cases),
+            examples=20,
+            fuzz_options=False,
+            subprocess_baseline=False,
+        ),
+        Target(
+            "liabilities build --cluster",
+            (*build_args, "--cluster", M.CLOSED.replace("http://", "tcp://")),
+            ("liab",),
+            parts,
+            # what is refused before the scheduler is reached; a worker's refusal needs one
+            tuple(cluster_flags + directory_cases[:-2]),
+            infra=True,
+            valid=frozenset({4}),
+            examples=10,
+            fuzz_options=False,
+            subprocess_baseline=False,
+        ),
+    ]
+
+
 def all_targets(world: Path) -> dict[str, Target]:
     def data(rel: str) -> bytes:
         return (world / rel).read_bytes()
@@ -697,6 +842,7 @@ def all_targets(world: Path) -> dict[str, Target]:
             subprocess_baseline=False,
         )
     )
+    targets += _partition_targets(world, build_args)
 
     # ------------------------------------------------------------------ proof / audit
     tree_cases = M.dir_cases(
@@ -2026,6 +2172,9 @@ TARGET_NAMES = (
     "liabilities build (jsonl)",
     "liabilities build --out-of-core (csv)",
     "liabilities build --out-of-core (jsonl)",
+    "liabilities build (directory)",
+    "liabilities build (parquet directory)",
+    "liabilities build --cluster",
     "liabilities proof",
     "liabilities proof --all",
     "liabilities proof --all --out",

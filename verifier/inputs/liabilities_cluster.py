@@ -117,7 +117,8 @@ def partition_files(path: Path) -> list[Path]:
     if len(kinds) > 1:
         (one, a), (other, b) = list(kinds.items())[:2]
         raise InputError(
-            f"partitions of two formats ({a} is {one}, {b} is {other}): "
+            f"partitions of two formats ({partition_name(path, a)} is {one}, "
+            f"{partition_name(path, b)} is {other}): "
             "a directory input holds one format",
             file=str(path),
         )
