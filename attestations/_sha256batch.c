@@ -2,9 +2,10 @@
  *
  * Where it sits: the native half of attestations/hashing.py, which chooses it when it is
  * importable and falls back to hashlib otherwise; both give the same bytes (the tests
- * compare them). One call hashes a whole batch: a level of nodes, a batch of leaves,
- * the account hashes or the salts of an account range. The GIL is released around every
- * loop, so two Python threads hash on two cores.
+ * compare them). One call hashes a whole batch: a level of nodes, a batch of leaves
+ * (gathered by leaf order from the account columns in the same pass), the account hashes
+ * or the salts of an account range. The GIL is released around every loop, so two
+ * Python threads hash on two cores.
  *
  * Nothing here knows the tree format: the caller passes the tag byte and the row widths
  * (docs/spec/por-mst-v1.md and attestations/encoding.py own the byte layouts).
@@ -370,6 +371,96 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ leaf_level */
+
+PyDoc_STRVAR(leaf_level_doc,
+"leaf_level(out, index, salts, hashes, balances, pad_salts, parts, assets)\n\n"
+"Level-0 records of por-mst-v1 gathered and hashed in one pass. For each k, j = index[k]\n"
+"(native int64): an account leaf when j < real = len(salts) / 32, written as\n"
+"SHA-256(0x00 || salts[j] || hashes[j / parts] || balances[j]) || balances[j]; a padding\n"
+"leaf when real <= j < real + len(pad_salts) / 32, written as\n"
+"SHA-256(0x02 || pad_salts[j - real]) || zero sums. Rows: salts, hashes and pad_salts 32\n"
+"bytes, balances 16 x assets bytes (enc(v)); len(hashes) must be 32 x real / parts,\n"
+"len(out) len(index) / 8 x (32 + 16 x assets). An index out of range raises ValueError\n"
+"(nothing is read outside the buffers). Releases the GIL.");
+
+static PyObject *leaf_level(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *out_obj;
+    Py_buffer index, salts, hashes, balances, pads;
+    Py_ssize_t parts, assets;
+    if (!PyArg_ParseTuple(args, "Oy*y*y*y*y*nn", &out_obj, &index, &salts, &hashes,
+                          &balances, &pads, &parts, &assets))
+        return NULL;
+    Py_buffer out = {0};
+    PyObject *result = NULL;
+    Py_ssize_t count = index.len / (Py_ssize_t)sizeof(int64_t);
+    Py_ssize_t real = salts.len / DIGEST, padding = pads.len / DIGEST;
+    Py_ssize_t width = DIGEST + 16 * assets, enc = 16 * assets;
+    if (parts < 1 || parts > 65536 || assets < 0 || assets > 255) {
+        PyErr_SetString(PyExc_ValueError, "parts must be 1..65536 and assets 0..255");
+        goto done;
+    }
+    if (index.len % (Py_ssize_t)sizeof(int64_t) || salts.len % DIGEST || pads.len % DIGEST ||
+        real % parts || hashes.len != (real / parts) * DIGEST ||
+        mul_size(real, enc) != balances.len) {
+        PyErr_SetString(PyExc_ValueError,
+                        "index, salts, hashes, balances or pad_salts have the wrong length");
+        goto done;
+    }
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) goto done;
+    if (mul_size(count, width) != out.len) {
+        PyErr_Format(PyExc_ValueError, "out holds %zd bytes, not %zd x %zd", out.len, count,
+                     width);
+        goto done;
+    }
+    Py_ssize_t bad = -1;
+    {
+        const unsigned char *idx = index.buf, *salt = salts.buf, *hash = hashes.buf;
+        const unsigned char *bal = balances.buf, *pad = pads.buf;
+        unsigned char *dst = out.buf;
+        static const unsigned char leaf_tag = 0x00, pad_tag = 0x02;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t k = 0; k < count; k++) {
+            int64_t j;
+            memcpy(&j, idx + k * sizeof j, sizeof j);
+            unsigned char *record = dst + k * width;
+            SHA256_CTX ctx;
+            SHA256_Init(&ctx);
+            if (j >= 0 && j < real) {
+                SHA256_Update(&ctx, &leaf_tag, 1);
+                SHA256_Update(&ctx, salt + j * DIGEST, DIGEST);
+                SHA256_Update(&ctx, hash + (j / parts) * DIGEST, DIGEST);
+                SHA256_Update(&ctx, bal + j * enc, (size_t)enc);
+                SHA256_Final(record, &ctx);
+                memcpy(record + DIGEST, bal + j * enc, (size_t)enc);
+            } else if (j >= real && j - real < padding) {
+                SHA256_Update(&ctx, &pad_tag, 1);
+                SHA256_Update(&ctx, pad + (j - real) * DIGEST, DIGEST);
+                SHA256_Final(record, &ctx);
+                memset(record + DIGEST, 0, (size_t)enc);
+            } else {
+                bad = k;
+                break;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    if (bad >= 0) {
+        PyErr_Format(PyExc_ValueError, "index entry %zd is out of range", bad);
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    if (out.obj) PyBuffer_Release(&out);
+    PyBuffer_Release(&index);
+    PyBuffer_Release(&salts);
+    PyBuffer_Release(&hashes);
+    PyBuffer_Release(&balances);
+    PyBuffer_Release(&pads);
+    return result;
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -377,6 +468,7 @@ static PyMethodDef methods[] = {
     {"hash_varlen", hash_varlen, METH_VARARGS, hash_varlen_doc},
     {"hmac_varlen", hmac_varlen, METH_VARARGS, hmac_varlen_doc},
     {"node_level", node_level, METH_VARARGS, node_level_doc},
+    {"leaf_level", leaf_level, METH_VARARGS, leaf_level_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -14,11 +14,17 @@ Where it sits: validated liabilities (`Liabilities`, columnar) come in from
 Everything but root.json is private to the exchange. The directory is written under a
 temporary name beside the target and renamed into place only when complete.
 
-How the work is split (two cores here): phase A hashes account ids and derives salts by
-account range; phase B builds whole subtrees (leaves, then every level up to the subtree
-root) by position range, each writing its slices of the level files; the parent hashes the
-few levels above the subtrees. Workers are forked, so they read the inputs without copies
-and write results into shared anonymous memory.
+How the work is split (two cores here), all on the input's rows as they came (nothing is
+copied into account order first; `Ordered` maps the input's numbering to the tree's):
+phase A hashes account ids by input row range, then derives the salts while the account
+order is sorted (attestations/ordering.py: numpy sorts release the GIL); the leaf order is
+sorted from the salts; phase B builds whole subtrees (leaves gathered from the input's
+columns and hashed in one native pass, then every level up to the subtree root) by
+position range, each writing its slices of the level files, while one more thread writes
+accounts.arrow, index.bin and positions.bin; the parent hashes the few levels above the
+subtrees. Workers are threads over the native hashing (GIL released), or forked processes
+on the pure-Python path, which read the inputs without copies and write results into
+shared anonymous memory.
 
 Invariants:
   1. Leaf id = account row * split + part, accounts numbered in account-hash order
@@ -30,16 +36,16 @@ Invariants:
      secret, so a build is reproducible from the secret and the input.
   3. Nothing secret is written to root.json, logs or error messages.
 
-It stays one module: it is the hot path of the tree build, and the forked workers of both
-phases read the module-level `_CTX` that `compute_tree` fills before forking, so the
-phases, their workers and the steps that install the directory read best side by side.
+It stays one module: it is the hot path of the tree build, and the workers of both phases
+read the module-level `_CTX` that `hash_and_order` and `hash_subtrees` fill before forking,
+so the phases, their workers and the steps that install the directory read best side by
+side.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
-import itertools
 import json
 import mmap
 import multiprocessing
@@ -49,6 +55,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +77,8 @@ from attestations.encoding import (
     tree_height,
 )
 from attestations.hashing import NATIVE, hash_varlen, hmac_varlen, set_thread_default
-from attestations.levels import leaf_records, pad_records, parent_level, record_width, split_sums
+from attestations.levels import leaf_level, parent_level, record_width, split_sums
+from attestations.ordering import account_order, leaf_order
 from attestations.proofs import RootDocument, SumNode
 from verifier.base import safejson
 from verifier.base.errors import InputError, SumOverflow
@@ -267,44 +275,23 @@ def _cut_point(
 _CTX: dict[str, Any] = {}
 
 
-def _phase_accounts(bounds: tuple[int, int]) -> int:
-    """Account hashes and salts for account rows [a, b) (attestations/hashing.py batches)."""
-    a, b = bounds
+def _phase_accounts(task: tuple[str, int, int]) -> int:
+    """Account hashes ("hash") or salts ("salt") of input rows [a, b), into the shared maps
+    (attestations/hashing.py batches). Split in two kinds so the account order can be
+    sorted while the salts are still being derived."""
+    kind, a, b = task
     ctx = _CTX
     offsets: npt.NDArray[np.int64] = ctx["offsets"][a : b + 1]
     data: npt.NDArray[np.uint8] = ctx["data"]
     parts: int = ctx["parts"]
     threads: int = ctx["hash_threads"]
-    hashes = hash_varlen(TAG_ACCOUNT, offsets, data, threads=threads)
-    salts = hmac_varlen(ctx["secret"], offsets, data, parts, threads=threads)
-    ctx["acct_hash"][a * HASH_LEN : b * HASH_LEN] = hashes.tobytes()
-    ctx["salts"][a * parts * SALT_LEN : b * parts * SALT_LEN] = salts.tobytes()
+    if kind == "hash":
+        hashes = hash_varlen(TAG_ACCOUNT, offsets, data, threads=threads)
+        ctx["acct_hash"][a * HASH_LEN : b * HASH_LEN] = hashes.tobytes()
+    else:
+        salts = hmac_varlen(ctx["secret"], offsets, data, parts, threads=threads)
+        ctx["salts"][a * parts * SALT_LEN : b * parts * SALT_LEN] = salts.tobytes()
     return b - a
-
-
-def _subtree_leaves(a: int, b: int) -> npt.NDArray[np.uint8]:
-    """Level-0 records for positions [a, b)."""
-    ctx = _CTX
-    assets: int = ctx["assets"]
-    parts: int = ctx["parts"]
-    real_count: int = ctx["real"]
-    ids = ctx["perm"][a:b]
-    is_real = ids < real_count
-    real_at = np.flatnonzero(is_real)
-    pad_at = np.flatnonzero(~is_real)
-    real_ids = ids[real_at]
-    salts = np.frombuffer(ctx["salts"], dtype=np.uint8).reshape(-1, SALT_LEN)[real_ids]
-    hashes = np.frombuffer(ctx["acct_hash"], dtype=np.uint8).reshape(-1, HASH_LEN)[
-        real_ids // parts
-    ]
-    encoded = ctx["leaf_balances"][real_ids].view(np.uint8).reshape(len(real_ids), 16 * assets)
-    out = np.empty((b - a, record_width(assets)), dtype=np.uint8)
-    out[real_at] = leaf_records(salts, hashes, encoded)
-    if len(pad_at):
-        pad_numbers = (ids[pad_at] - real_count).astype(np.int64)
-        pad_salts = ctx["pad_salts"][pad_numbers]
-        out[pad_at] = pad_records(pad_salts, assets)
-    return out
 
 
 def _phase_subtree(bounds: tuple[int, int]) -> bytes:
@@ -312,7 +299,15 @@ def _phase_subtree(bounds: tuple[int, int]) -> bytes:
     a, b = bounds
     ctx = _CTX
     assets: int = ctx["assets"]
-    level = _subtree_leaves(a, b)
+    level = leaf_level(
+        ctx["leaf_at"][a:b],
+        ctx["salts_rows"],
+        ctx["hashes_rows"],
+        ctx["leaf_balances"],
+        ctx["pad_salts"],
+        ctx["parts"],
+        assets,
+    )
     sink: Callable[[int, int, npt.NDArray[np.uint8]], None] = ctx["sink"]
     sink(0, a, level)
     k = 0
@@ -327,7 +322,7 @@ def _write_sink(level: int, first: int, records: npt.NDArray[np.uint8]) -> None:
     path = _CTX["tree_dir"] / f"level-{level:02d}.bin"
     fd = os.open(path, os.O_WRONLY)
     try:
-        os.pwrite(fd, records.tobytes(), first * records.shape[1])
+        os.pwrite(fd, records.data, first * records.shape[1])  # no copy (C-contiguous)
     finally:
         os.close(fd)
 
@@ -375,40 +370,6 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def account_order(
-    hashes: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]
-) -> npt.NDArray[np.int64]:
-    """Account rows in ascending order of account hash (docs/spec/por-mst-v1.md §5.1).
-
-    The build numbers accounts this way, so the split, the account index and every private
-    file are the same whatever the order of the input's rows, and an external sort by
-    account hash (the streamed build) numbers them alike. Sorted on the first 8 bytes; runs
-    of equal prefixes are ordered by the whole hash. Two ids with one hash (a SHA-256
-    collision) are refused: their proofs could not be told apart.
-    """
-    keys = _salt_prefix(hashes)
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    same = np.flatnonzero(ordered[1:] == ordered[:-1])
-    del keys, ordered
-    if len(same):
-        breaks = np.flatnonzero(np.diff(same) > 1)
-        starts = np.concatenate([same[:1], same[breaks + 1]]).tolist()
-        ends = (np.concatenate([same[breaks], same[-1:]]) + 2).tolist()
-        for a, b in zip(starts, ends, strict=True):
-            run = sorted(order[a:b].tolist(), key=lambda row: hashes[row].tobytes())
-            for first, second in itertools.pairwise(run):
-                if hashes[first].tobytes() == hashes[second].tobytes():
-                    raise InputError(
-                        "two account ids have the same account hash (SHA-256 collision)",
-                        value=bytes(data[offsets[second] : offsets[second + 1]]).decode(
-                            "utf-8", "replace"
-                        ),
-                    )
-            order[a:b] = run
-    return order.astype(np.int64, copy=False)
-
-
 def legacy_leaf_shuffle(secret: bytes, size: int) -> npt.NDArray[np.int64]:
     """The ``shuffle`` leaf order of earlier releases: a Philox permutation of the `size`
     positions keyed by the master secret. Kept only so their trees still audit."""
@@ -416,59 +377,163 @@ def legacy_leaf_shuffle(secret: bytes, size: int) -> npt.NDArray[np.int64]:
     return gen.permutation(size).astype(np.int64)
 
 
-def leaf_order(
-    salts: npt.NDArray[np.uint8],
-    pad_salts: npt.NDArray[np.uint8],
-    account_hashes: npt.NDArray[np.uint8],
-    parts: int,
-) -> npt.NDArray[np.int64]:
-    """The leaf order (docs/spec/por-mst-v1.md §5.1): the leaf id at every position.
+@dataclass(frozen=True)
+class Ordered:
+    """Phase A's hashes and the two orders, in the input's row numbering.
 
-    Every leaf, account or padding, is placed in ascending order of its 32-byte salt
-    (compared as bytes); salts are secret, so the order is a secret permutation, and one
-    that an external sort can produce chunk by chunk. Leaf ids: account leaves
-    ``row * parts + part`` (`salts` in that order), then padding leaves (`pad_salts`).
-    Sorted on the salts' first 8 bytes; the rare equal prefixes (about one pair in 2**11
-    trees at 100M leaves) are ordered by the spec's full key (`_break_ties`).
+    Input leaf ``j = i * parts + p`` is part p of input row i; ``j >= real`` is padding leaf
+    ``j - real``. The tree's leaf ids number accounts by account hash instead (invariant 1):
+    `leaf_ids` maps one numbering to the other, so nothing is copied into account order
+    before the leaves are hashed.
     """
-    keys = np.concatenate([_salt_prefix(salts), _salt_prefix(pad_salts)])
-    perm = np.argsort(keys, kind="stable")
-    ordered = keys[perm]
-    del keys
-    same = np.flatnonzero(ordered[1:] == ordered[:-1])  # position i ties with i + 1
-    del ordered
-    if len(same):
-        _break_ties(perm, same, salts, pad_salts, account_hashes, parts)
-    return perm.astype(np.int64, copy=False)
+
+    parts: int
+    height: int
+    hashes: npt.NDArray[np.uint8]
+    """(accounts, 32) account hashes, input row order."""
+    salts: npt.NDArray[np.uint8]
+    """(real, 32) salts, input leaf order."""
+    pad_salts: npt.NDArray[np.uint8]
+    order: npt.NDArray[np.int64]
+    """Input row of every account row (account order)."""
+    leaf_at: npt.NDArray[np.int64]
+    """Input leaf at every position (the leaf order)."""
+
+    @property
+    def real(self) -> int:
+        return len(self.salts)
+
+    def leaf_numbers(self) -> npt.NDArray[np.int64]:
+        """The leaf id of every input leaf, padding included (size entries)."""
+        rank = np.empty(len(self.order), dtype=np.int64)
+        rank[self.order] = np.arange(len(self.order), dtype=np.int64)
+        if self.parts > 1:
+            rank = (rank[:, None] * self.parts + np.arange(self.parts)).reshape(-1)
+        return np.concatenate([rank, np.arange(self.real, 1 << self.height, dtype=np.int64)])
+
+    def leaf_ids(self) -> npt.NDArray[np.int64]:
+        """The leaf id at every position (positions.bin, the audit's `check_order`)."""
+        return self.leaf_numbers()[self.leaf_at]
+
+    def positions(self) -> npt.NDArray[np.int64]:
+        """(accounts, parts): the positions of every account row's leaves (the index)."""
+        where = np.empty(len(self.leaf_at), dtype=np.int64)
+        where[self.leaf_at] = np.arange(len(self.leaf_at), dtype=np.int64)
+        return where[: self.real].reshape(-1, self.parts)[self.order]
 
 
-def _salt_prefix(salts: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
-    """The first 8 bytes of each salt as a big-endian integer (so integer order = byte order)."""
-    return np.ascontiguousarray(salts[:, :8]).view(">u8").reshape(-1).astype(np.uint64)
+def _input_leaves(
+    perm: npt.NDArray[np.int64], order: npt.NDArray[np.int64], parts: int, real: int
+) -> npt.NDArray[np.int64]:
+    """The input leaf of every leaf id in `perm` (the inverse of `Ordered.leaf_numbers`)."""
+    row, part = np.divmod(np.minimum(perm, max(real - 1, 0)), parts)
+    return np.where(perm < real, order[row] * parts + part, perm)
 
 
-def _break_ties(
-    perm: npt.NDArray[Any],
-    same: npt.NDArray[np.int64],
-    salts: npt.NDArray[np.uint8],
-    pad_salts: npt.NDArray[np.uint8],
-    account_hashes: npt.NDArray[np.uint8],
+def hash_and_order(
+    *,
+    secret: bytes,
     parts: int,
-) -> None:
-    """Order each run of equal salt prefixes by the full key, in place: the whole salt, then
-    account leaves before padding leaves, then (account hash, part) or the padding number."""
-    real = len(salts)
+    offsets: npt.NDArray[np.int64],
+    data: npt.NDArray[np.uint8],
+    workers: int,
+    progress: Progress,
+    order_rule: str = "salt",
+    sort_accounts: bool = True,
+    on_account_order: Callable[[npt.NDArray[np.int64]], None] | None = None,
+) -> Ordered:
+    """Phase A and both orders: account hashes, then the account order (sorted while the
+    salts are derived), then the leaf order. Without `sort_accounts` the rows are taken as
+    already numbered (the audit: a stored tree's ids). `on_account_order` runs as soon as
+    the account order is known (the build starts writing accounts.arrow there)."""
+    count = len(offsets) - 1
+    real = count * parts
+    height = tree_height(real)
+    size = 1 << height
+    pad_salts = np.frombuffer(derive_pad_salts(secret, size - real), dtype=np.uint8).reshape(
+        -1, SALT_LEN
+    )
+    acct_hash = mmap.mmap(-1, max(1, count * HASH_LEN))
+    salt_map = mmap.mmap(-1, max(1, real * SALT_LEN))
+    hashes = np.frombuffer(acct_hash, dtype=np.uint8)[: count * HASH_LEN].reshape(-1, HASH_LEN)
+    salts = np.frombuffer(salt_map, dtype=np.uint8)[: real * SALT_LEN].reshape(-1, SALT_LEN)
+    pooled = workers > 1 and size >= POOL_THRESHOLD
+    _CTX.update(
+        secret=secret,
+        parts=parts,
+        offsets=offsets,
+        data=data,
+        acct_hash=acct_hash,
+        salts=salt_map,
+        # a pool's tasks each hash on one core; without one a batch uses every core
+        hash_threads=1 if pooled else workers,
+    )
+    step = max(1, -(-count // 32))
+    tasks = [("hash", a, b) for a, b in _ranges(count, step)]
+    first_salt = len(tasks)
+    tasks += [("salt", a, b) for a, b in _ranges(count, max(1, step // 2))]
+    order = np.arange(count, dtype=np.int64)
+    with _pool(workers, size) as pool:
+        done = 0
+        for i, n in enumerate(_run(pool, _phase_accounts, tasks)):
+            if i == first_salt - 1:  # every account hash is in: sort while the salts go on
+                if sort_accounts:
+                    order = account_order(hashes, offsets, data)
+                if on_account_order is not None:
+                    on_account_order(order)
+            if i >= first_salt:
+                done += n
+                progress("hash accounts, derive salts", done, count)
+    progress("order leaves", 0, 1)
+    if order_rule == "shuffle":  # a tree of an earlier release (LEAF_ORDERS)
+        leaf_at = _input_leaves(legacy_leaf_shuffle(secret, size), order, parts, real)
+    else:
+        leaf_at = leaf_order(salts, pad_salts, hashes, parts)
+    progress("order leaves", 1, 1)
+    return Ordered(parts, height, hashes, salts, pad_salts, order, leaf_at)
 
-    def key(leaf: int) -> tuple[bytes, int, bytes, int]:
-        if leaf < real:
-            return (salts[leaf].tobytes(), 0, account_hashes[leaf // parts].tobytes(), leaf % parts)
-        return (pad_salts[leaf - real].tobytes(), 1, b"", leaf - real)
 
-    breaks = np.flatnonzero(np.diff(same) > 1)
-    starts = np.concatenate([same[:1], same[breaks + 1]]).tolist()
-    ends = (np.concatenate([same[breaks], same[-1:]]) + 2).tolist()
-    for a, b in zip(starts, ends, strict=True):
-        perm[a:b] = sorted(perm[a:b].tolist(), key=key)
+def hash_subtrees(
+    ordered: Ordered,
+    leaf_balances: npt.NDArray[Any],
+    *,
+    assets: int,
+    sink: Callable[[int, int, npt.NDArray[np.uint8]], None],
+    tree_dir: Path | None,
+    workers: int,
+    progress: Progress,
+) -> bytes:
+    """Phase B: every leaf and node, written through `sink`; returns the root record.
+
+    `leaf_balances` are (real, assets, 2) '>u8' in input leaf order. Subtrees of at most 64
+    tasks keep two workers balanced and memory bounded; the parent hashes the few levels
+    above them.
+    """
+    height = ordered.height
+    size = 1 << height
+    sub_height = max(0, height - 6)
+    _CTX.update(
+        assets=assets,
+        leaf_at=ordered.leaf_at,
+        salts_rows=ordered.salts,
+        hashes_rows=ordered.hashes,
+        pad_salts=ordered.pad_salts,
+        leaf_balances=leaf_balances,
+        sink=sink,
+        tree_dir=tree_dir,
+    )
+    with _pool(workers, size) as pool:
+        roots = []
+        for i, root in enumerate(_run(pool, _phase_subtree, _ranges(size, 1 << sub_height))):
+            roots.append(root)
+            progress("hash leaves and subtrees", (i + 1) << sub_height, size)
+    level = np.frombuffer(b"".join(roots), dtype=np.uint8).reshape(len(roots), -1)
+    k = sub_height
+    while level.shape[0] > 1:
+        k += 1
+        level = parent_level(level, assets)
+        sink(k, 0, level)
+    return level.tobytes()
 
 
 def compute_tree(
@@ -488,78 +553,39 @@ def compute_tree(
 ) -> tuple[bytes, npt.NDArray[np.uint8], npt.NDArray[np.int64], int]:
     """Hash everything: returns (root record, account hashes (n, 32), perm, height).
 
-    Shared by the build (sink writes level files) and the audit (sink compares them, and
-    `check_order` sees the leaf order before any leaf is hashed). The order comes from the
-    salts, so phase A (accounts, salts) ends before phase B (subtrees) starts: a forked
-    pool is started per phase, after what its workers read is in place.
+    The audit's entry (the sink compares level files, and `check_order` sees the leaf order
+    before any leaf is hashed): `offsets`/`data` are the ids numbered as the tree numbers
+    them (accounts.arrow) and `leaf_balances` are by leaf id, so input leaf = leaf id. The
+    build calls `hash_and_order` and `hash_subtrees` itself, on the ids in input order.
     """
-    count = len(offsets) - 1
-    real = count * parts
-    height = tree_height(real)
-    size = 1 << height
     workers = workers or default_workers()
-    pad_salts = np.frombuffer(derive_pad_salts(secret, size - real), dtype=np.uint8).reshape(
-        -1, SALT_LEN
-    )
-    acct_hash = mmap.mmap(-1, count * HASH_LEN)
-    salts = mmap.mmap(-1, real * SALT_LEN)
     _CTX.clear()
-    _CTX.update(
-        secret=secret,
-        assets=assets,
-        parts=parts,
-        offsets=offsets,
-        data=data,
-        leaf_balances=leaf_balances,
-        real=real,
-        pad_salts=pad_salts,
-        acct_hash=acct_hash,
-        salts=salts,
-        sink=sink,
-        tree_dir=tree_dir,
-        # a pool's tasks each hash on one core; without one a batch uses every core
-        hash_threads=1 if workers > 1 and size >= POOL_THRESHOLD else workers,
-    )
     try:
-        # subtrees: at most 64 tasks, so two workers stay balanced and memory stays bounded
-        sub_height = max(0, height - 6)
-        tasks = _ranges(size, 1 << sub_height)
-        with _pool(workers, size) as pool:
-            done = 0
-            for n in _run(pool, _phase_accounts, _ranges(count, max(1, -(-count // 64)))):
-                done += n
-                progress("hash accounts, derive salts", done, count)
-        progress("order leaves", 0, 1)
-        if order_rule == "shuffle":  # a tree of an earlier release (LEAF_ORDERS)
-            perm = legacy_leaf_shuffle(secret, size)
-        else:
-            perm = leaf_order(
-                np.frombuffer(salts, dtype=np.uint8).reshape(-1, SALT_LEN),
-                pad_salts,
-                np.frombuffer(acct_hash, dtype=np.uint8).reshape(-1, HASH_LEN),
-                parts,
-            )
-        progress("order leaves", 1, 1)
+        ordered = hash_and_order(
+            secret=secret,
+            parts=parts,
+            offsets=offsets,
+            data=data,
+            workers=workers,
+            progress=progress,
+            order_rule=order_rule,
+            sort_accounts=False,
+        )
+        perm = ordered.leaf_at  # the rows are the tree's own: input leaf = leaf id
         if check_order is not None:
             check_order(perm)
-        _CTX["perm"] = perm
-        with _pool(workers, size) as pool:
-            roots = []
-            for i, root in enumerate(_run(pool, _phase_subtree, tasks)):
-                roots.append(root)
-                progress("hash leaves and subtrees", (i + 1) << sub_height, size)
-        level = np.frombuffer(b"".join(roots), dtype=np.uint8).reshape(len(roots), -1)
-        k = sub_height
-        while level.shape[0] > 1:
-            k += 1
-            level = parent_level(level, assets)
-            sink(k, 0, level)
-        hashes = np.frombuffer(acct_hash, dtype=np.uint8).reshape(count, HASH_LEN).copy()
-        return level.tobytes(), hashes, perm, height
+        root = hash_subtrees(
+            ordered,
+            leaf_balances,
+            assets=assets,
+            sink=sink,
+            tree_dir=tree_dir,
+            workers=workers,
+            progress=progress,
+        )
+        return root, ordered.hashes, perm, ordered.height
     finally:
         _CTX.clear()
-        acct_hash.close()
-        salts.close()
 
 
 # ----------------------------------------------------------------------------- build
@@ -668,42 +694,42 @@ def build_tree(
             raise InputError(f"the total of {asset.code} reaches 2**128", value=str(total))
     secret, new_secret = open_secret(out_dir, secret_file)
     tmp, tree_dir = make_temp_dir(out_dir)
+    background = _Background(POOL_KIND == "threads")
+    _CTX.clear()
     try:
-        assets = len(liabilities.assets)
-        parts = split
-        progress("split balances", 0, 1)
-        account_ids, balances = _in_account_order(liabilities, workers)
-        leaf_balances = split_balances(balances, parts, derive_seed(secret, b"split"))
-        del balances
-        progress("split balances", 1, 1)
-        real = liabilities.count * parts
-        height = tree_height(real)
-        width = record_width(assets)
+        assets, parts = len(liabilities.assets), split
+        workers = workers or default_workers()
+        height = tree_height(liabilities.count * parts)
         for k in range(height + 1):
             with open(tree_dir / f"level-{k:02d}.bin", "wb") as handle:
-                handle.truncate((1 << (height - k)) * width)
-        offsets, data = binary_ids(account_ids)
-        root_record, hashes, perm, height = compute_tree(
+                handle.truncate((1 << (height - k)) * record_width(assets))
+        offsets, data = binary_ids(liabilities.account_ids)
+        ordered = hash_and_order(
             secret=secret,
-            assets=assets,
             parts=parts,
             offsets=offsets,
             data=data,
-            leaf_balances=leaf_balances,
+            workers=workers,
+            progress=progress,
+            on_account_order=lambda order: background.submit(
+                _write_accounts, tree_dir, liabilities.account_ids, order
+            ),
+        )
+        progress("split balances", 0, 1)
+        leaf_balances = _leaf_balances(liabilities.balances, ordered, derive_seed(secret, b"split"))
+        progress("split balances", 1, 1)
+        background.submit(_write_index, tree_dir, ordered)
+        root_record = hash_subtrees(
+            ordered,
+            leaf_balances,
+            assets=assets,
             sink=_write_sink,
             tree_dir=tree_dir,
             workers=workers,
             progress=progress,
         )
         progress("write index", 0, 1)
-        _write_index(tree_dir, hashes, perm, parts, liabilities.count)
-        accounts_table = pa.table({"account_id": account_ids})
-        with (
-            pa.OSFile(str(tree_dir / "accounts.arrow"), "wb") as sink_file,
-            pa.ipc.new_file(sink_file, accounts_table.schema) as writer,
-        ):
-            writer.write_table(accounts_table)
-        perm.astype("<u8").tofile(tree_dir / "positions.bin")
+        background.wait()
         result = finish_tree(
             tmp,
             out_dir,
@@ -719,13 +745,65 @@ def build_tree(
             new_secret=new_secret,
         )
         progress("write index", 1, 1)
-    except SumOverflow as exc:
+    except BaseException as exc:
+        background.wait(quiet=True)  # nothing may still write into tmp once it is removed
         shutil.rmtree(tmp, ignore_errors=True)
-        raise InputError(f"a tree sum reaches 2**128 ({exc.message})") from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, SumOverflow):
+            raise InputError(f"a tree sum reaches 2**128 ({exc.message})") from exc
         raise
+    finally:
+        _CTX.clear()
     return result
+
+
+class _Background:
+    """Writes that need no hashing (accounts.arrow, the index, positions.bin), run on one
+    thread beside the hashing, as soon as what they need is known. Inline when the hashing
+    forks its workers: a process with a running thread must not fork."""
+
+    def __init__(self, threaded: bool) -> None:
+        self._executor = ThreadPoolExecutor(1, "por-write") if threaded else None
+        self._futures: list[Future[None]] = []
+
+    def submit(self, func: Callable[..., None], *args: Any) -> None:
+        if self._executor is None:
+            func(*args)
+        else:
+            self._futures.append(self._executor.submit(func, *args))
+
+    def wait(self, *, quiet: bool = False) -> None:
+        """Wait for every write; raise the first one's error unless `quiet`."""
+        try:
+            for future in self._futures:
+                if quiet:
+                    future.exception()
+                else:
+                    future.result()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+
+
+def _leaf_balances(balances: npt.NDArray[Any], ordered: Ordered, seed: int) -> npt.NDArray[Any]:
+    """(real, assets, 2) leaf balances in input leaf order. The split draws its random
+    stream in account order (invariant 2), so a split build splits the balances in account
+    order and gathers each leaf back to its input leaf."""
+    if ordered.parts == 1:
+        return balances
+    split = split_balances(balances[ordered.order], ordered.parts, seed)
+    return split[ordered.leaf_numbers()[: ordered.real]]
+
+
+def _write_accounts(tree_dir: Path, account_ids: pa.Array, order: npt.NDArray[np.int64]) -> None:
+    """accounts.arrow: the account ids by account row (Arrow IPC)."""
+    if not np.array_equal(order, np.arange(len(order))):
+        account_ids = account_ids.take(pa.array(order))
+    table = pa.table({"account_id": account_ids})
+    with (
+        pa.OSFile(str(tree_dir / "accounts.arrow"), "wb") as sink_file,
+        pa.ipc.new_file(sink_file, table.schema) as writer,
+    ):
+        writer.write_table(table)
 
 
 def check_request(out_dir: Path, *, attestation_id: str, split: int, force: bool) -> None:
@@ -853,22 +931,15 @@ def index_dtype(parts: int) -> np.dtype[Any]:
     return np.dtype([("hash", "V32"), ("row", "<u8"), ("pos", "<u8", (parts,))])
 
 
-def _write_index(
-    tree_dir: Path,
-    hashes: npt.NDArray[np.uint8],
-    perm: npt.NDArray[np.int64],
-    parts: int,
-    count: int,
-) -> None:
-    """Accounts sorted by account hash (first 8 bytes, ties kept stable), with leaf positions."""
-    real = count * parts
-    where = np.empty(len(perm), dtype=np.int64)
-    where[perm] = np.arange(len(perm), dtype=np.int64)
-    positions = where[:real].reshape(count, parts)
-    prefix = hashes[:, :8].copy().view(">u8").reshape(-1)
-    order = np.argsort(prefix, kind="stable")
-    records = np.empty(count, dtype=index_dtype(parts))
-    records["hash"] = hashes[order].view("V32").reshape(-1)
-    records["row"] = order
-    records["pos"] = positions[order]
+def _write_index(tree_dir: Path, ordered: Ordered) -> None:
+    """index.bin (accounts by account hash, with their leaf positions) and positions.bin (the
+    leaf id at every position). Account rows are in account-hash order, so the index is in
+    row order."""
+    count = len(ordered.order)
+    records = np.empty(count, dtype=index_dtype(ordered.parts))
+    records["hash"] = ordered.hashes.view("V32").reshape(-1)[ordered.order]
+    records["row"] = np.arange(count, dtype=np.uint64)
+    records["pos"] = ordered.positions()
     records.tofile(tree_dir / "index.bin")
+    del records
+    ordered.leaf_ids().astype("<u8").tofile(tree_dir / "positions.bin")

@@ -294,3 +294,17 @@ def native_node_level(
 
     _parallel(count // 2, _threads(threads), work)
     return out, min(bad) if bad else -1
+
+
+def native_leaf_level(
+    index: I64, salts: U8, hashes: U8, balances: U8, pad_salts: U8, parts: int, asset_count: int
+) -> U8 | None:
+    """Level-0 records of the leaves `index` names, gathered and hashed in one native pass
+    (attestations/levels.py `leaf_level` says what the records are), or None without the
+    extension. One call, one thread: the build hands each subtree to its own thread."""
+    if NATIVE is None:
+        return None
+    index = np.ascontiguousarray(index, dtype=np.int64)
+    out = np.empty((len(index), DIGEST + 16 * asset_count), dtype=np.uint8)
+    NATIVE.leaf_level(out, index, salts, hashes, balances, pad_salts, parts, asset_count)
+    return out

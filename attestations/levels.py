@@ -10,7 +10,9 @@ Invariants:
   2. Parent sums are computed with an explicit carry; a component reaching 2**128 raises
      `SumOverflow` naming the parent's position — never a silent wrap.
   3. Hashing is one batch call per level or leaf batch (attestations/hashing.py: native
-     libcrypto on both cores when built, else one `hashlib.sha256` call per node).
+     libcrypto on both cores when built, else one `hashlib.sha256` call per node); the
+     leaves of a range of positions are gathered from the account columns in the same
+     native pass (`leaf_level`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from attestations.encoding import HASH_LEN, SUM_LEN, TAG_LEAF, TAG_NODE, TAG_PAD
-from attestations.hashing import hash_rows_into, native_node_level
+from attestations.hashing import hash_rows_into, native_leaf_level, native_node_level
 from verifier.base.errors import SumOverflow
 
 U8 = npt.NDArray[np.uint8]
@@ -96,4 +98,40 @@ def pad_records(pad_salts: U8, asset_count: int) -> U8:
     count = pad_salts.shape[0]
     out = np.zeros((count, record_width(asset_count)), dtype=np.uint8)
     hash_rows_into(out, TAG_PAD, [pad_salts])
+    return out
+
+
+def leaf_level(
+    index: npt.NDArray[np.int64],
+    salts: U8,
+    account_hashes: U8,
+    encoded: U8,
+    pad_salts: U8,
+    parts: int,
+    asset_count: int,
+) -> U8:
+    """Records of the leaves at consecutive positions, `index[k]` naming the leaf at the k-th.
+
+    ``j = index[k] < len(salts)``: an account leaf, with salt ``salts[j]``, account hash
+    ``account_hashes[j // parts]`` and sums ``encoded[j]`` (enc(v), 16 bytes per asset);
+    otherwise the padding leaf with salt ``pad_salts[j - len(salts)]``. The extension gathers
+    and hashes in one pass (no gathered copies); the numpy gathers below are its reference.
+    """
+    salts = np.ascontiguousarray(salts, dtype=np.uint8).reshape(-1, HASH_LEN)
+    account_hashes = np.ascontiguousarray(account_hashes, dtype=np.uint8).reshape(-1, HASH_LEN)
+    encoded = np.ascontiguousarray(encoded).view(np.uint8).reshape(len(salts), -1)
+    pad_salts = np.ascontiguousarray(pad_salts, dtype=np.uint8).reshape(-1, HASH_LEN)
+    native = native_leaf_level(index, salts, account_hashes, encoded, pad_salts, parts, asset_count)
+    if native is not None:
+        return native
+    real = len(salts)
+    if len(index) and (int(index.min()) < 0 or int(index.max()) >= real + len(pad_salts)):
+        raise ValueError("a leaf index is out of range")
+    is_real = index < real
+    real_at, pad_at = np.flatnonzero(is_real), np.flatnonzero(~is_real)
+    ids = index[real_at]
+    out = np.empty((len(index), record_width(asset_count)), dtype=np.uint8)
+    out[real_at] = leaf_records(salts[ids], account_hashes[ids // parts], encoded[ids])
+    if len(pad_at):
+        out[pad_at] = pad_records(pad_salts[index[pad_at] - real], asset_count)
     return out
