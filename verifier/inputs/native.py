@@ -80,9 +80,14 @@ def notice_slow_path(rows: int, amounts: ModuleType | None) -> None:
         if info["backend"] != "native"
     ]
     if slow:
+        fix = (
+            "unset POR_NATIVE to use the native extensions"
+            if all("POR_NATIVE=0" in why for why in slow)
+            else "reinstall por with a C compiler and libssl-dev to build the native extensions"
+        )
         log.warning(
             "pure-Python path in use for %s: same results, several times slower at this "
-            "size; reinstall with a C compiler (and libssl-dev) to build the native "
-            "extensions (`por --version --json` shows which are active)",
+            "size; %s (`por --version --json` shows which are active)",
             " and ".join(slow),
+            fix,
         )
