@@ -133,8 +133,8 @@ def _build_wheel(source: Path, out: Path) -> Path:
 
 
 def _wheel_files(wheel: Path, *, extensions: bool = False) -> set[str]:
-    """The wheel's package files; compiled extensions (setup.py's optional native hashing,
-    absent where no compiler or libssl-dev is) only when `extensions`."""
+    """The wheel's package files; compiled extensions (setup.py's optional native hashing
+    and amount parser, absent where no compiler is) only when `extensions`."""
     with zipfile.ZipFile(wheel) as archive:
         names = [n for n in archive.namelist() if not n.endswith("/")]
     return {
@@ -192,9 +192,12 @@ def test_the_wheel_ships_every_file_of_the_three_packages(source: Path, wheel: P
     assert set(RUNTIME_DATA) <= shipped
     assert {name.split("/", 1)[0] for name in shipped} == set(PACKAGES)
     built = _wheel_files(wheel, extensions=True) - shipped
-    assert {n.split(".", 1)[0] for n in built} <= {"attestations/_sha256batch"}, built
+    names = {n.split(".", 1)[0] for n in built}
+    assert names <= {"attestations/_sha256batch", "verifier/inputs/_amounts"}, built
+    if shutil.which("cc"):
+        assert "verifier/inputs/_amounts" in names, "a compiler is here, yet no amount parser"
     if shutil.which("cc") and Path("/usr/include/openssl/sha.h").exists():
-        assert built, "a compiler and libssl-dev are here, yet the wheel has no native hashing"
+        assert "attestations/_sha256batch" in names, "compiler and libssl-dev, no native hashing"
 
 
 def test_a_new_subpackage_or_data_file_is_shipped_without_a_config_change(
