@@ -90,6 +90,10 @@ def test_with_a_generator_runs_alternate_and_give_a_ratio(
             assert run["load_average_1m"] >= 0
     assert doc["ratio"] == round(doc["bitmex"]["median_seconds"] / doc["ours"]["median_seconds"], 2)
     assert doc["no_ratio_reason"] is None and doc["target_ratio"] == 10
+    assert doc["pair_ratios"] == [
+        round(b["seconds"] / a["seconds"], 2)
+        for a, b in zip(doc["ours"]["runs"], doc["bitmex"]["runs"], strict=True)
+    ]
     assert doc["bitmex"]["script"] == str(generator)
     # the fake saw the --min-split 2 and 40 accounts, twice; its big output was removed
     assert (keep / "fake-calls.txt").read_text() == "2 40\n2 40\n"
@@ -129,7 +133,7 @@ def test_the_runs_alternate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(bench_split, "_run_bitmex", fake("bitmex", 12.5))
     result = bench_split.run_split_bench(accounts=5, generator=tmp_path / "g.py", runs=3)
     assert calls == ["ours", "bitmex"] * 3
-    assert result["ratio"] == 12.5
+    assert result["ratio"] == 12.5 and result["pair_ratios"] == [12.5] * 3
 
 
 @pytest.mark.parametrize(
