@@ -112,18 +112,22 @@ def read_liabilities(
 
     progress("validate", 0, 5)
     ids_column = table.column("account_id")
-    asset_values, asset_rows = dictionary(source, table.column("asset"), "asset")
+    asset_column = table.column("asset")
     amounts = table.column("amount")
     del table
-    if amounts.null_count:
-        row = first(amounts.is_null().to_numpy(zero_copy_only=False))
-        assert row is not None
-        raise source.error("missing amount", row)
-    # Both cores: Arrow kernels release the GIL, so the account dictionary (the costliest
-    # step) is built while the amounts are checked and converted.
+    # Both cores: Arrow kernels and the native amount parser release the GIL, so the
+    # account dictionary (the costliest step: the critical path) starts first and is built
+    # while the assets and amounts are checked and converted. Refusals keep their order:
+    # its own are raised only once the asset and amount checks have passed.
     with ThreadPoolExecutor(max_workers=2) as pool:
         accounts_task = pool.submit(dictionary, source, ids_column, "account id")
         del ids_column
+        asset_values, asset_rows = dictionary(source, asset_column, "asset")
+        del asset_column
+        if amounts.null_count:
+            row = first(amounts.is_null().to_numpy(zero_copy_only=False))
+            assert row is not None
+            raise source.error("missing amount", row)
         asset_index = asset_indices(source, asset_values, asset_rows, assets)
         del asset_rows
         hi, lo, is_negative = convert_amounts(source, pool, amounts, asset_index, assets, progress)
