@@ -330,8 +330,54 @@ def parse_root_document(data: Any) -> RootDocument:
         height=height,
         root=root,
         commitment=commit,
-        excluded=_mapping(excluded, "excluded") if excluded is not None else None,
+        excluded=_excluded(excluded, assets) if excluded is not None else None,
     )
+
+
+_NEGATIVE_DECIMAL = re.compile(r"-[1-9][0-9]*")
+MAX_EXCLUDED_ROWS = 2**64 - 1
+
+
+def _excluded(value: Any, assets: tuple[AssetSpec, ...]) -> Mapping[str, Any]:
+    """The informative `excluded` member, checked like every other figure of the document:
+    per listed asset a row count and an exact negative total whose magnitude stays below
+    2**128 (the cap of every sum), its whole-unit spelling, and rows adding up."""
+    obj = _mapping(value, "excluded")
+    if "reason" in obj:
+        _text(obj["reason"], "excluded.reason", 1024)
+    rows = _small_int(_need(obj, "rows", "excluded"), "excluded.rows", 0, MAX_EXCLUDED_ROWS)
+    decimals = {a.code: a.decimals for a in assets}
+    counted = 0
+    for code, entry in _mapping(_need(obj, "assets", "excluded"), "excluded.assets").items():
+        if code not in decimals:
+            raise InvalidProof(
+                "fields", f"excluded.assets: {_shown(code)} is not one of the document's assets"
+            )
+        where = f"excluded.assets.{code}"
+        item = _mapping(entry, where)
+        counted += _small_int(_need(item, "rows", where), f"{where}.rows", 1, MAX_EXCLUDED_ROWS)
+        raw = _need(item, "total_base_units", where)
+        if not isinstance(raw, str) or not _NEGATIVE_DECIMAL.fullmatch(raw) or len(raw) > 41:
+            raise InvalidProof(
+                "fields",
+                f"{where}.total_base_units: not a canonical negative decimal string above "
+                f"-2**128: {_shown(raw)}",
+            )
+        total = int(raw)
+        if total <= -MAX_SUM:
+            raise InvalidProof("fields", f"{where}.total_base_units: {_shown(raw)} reaches 2**128")
+        expected = format_units(total, decimals[code])
+        if _need(item, "total", where) != expected:
+            raise InvalidProof(
+                "fields",
+                f"{where}.total: {_shown(item['total'])} is not total_base_units in whole "
+                f"units ({expected!r})",
+            )
+    if counted != rows:
+        raise InvalidProof(
+            "fields", f"excluded.rows: {rows} is not the sum of the assets' rows ({counted})"
+        )
+    return obj
 
 
 def parse_proof(data: Any) -> InclusionProof:

@@ -136,7 +136,7 @@ def test_largest_amounts_in_long_spellings_are_exact(tmp_path):
 
 
 def test_excluded_totals_stay_exact_for_long_negative_amounts(tmp_path):
-    units = MAX - 1
+    units = MAX // 2 - 1  # 2 * units + 1 = 2**128 - 1: the largest total there is
     long_negative = f"-{'0' * 100}{units // 10**8}.{units % 10**8:08d}{'0' * 100}"
     path = write(
         tmp_path / "l.csv",
@@ -149,7 +149,7 @@ def test_excluded_totals_stay_exact_for_long_negative_amounts(tmp_path):
     assert data.excluded["rows"] == 3  # -0 (however spelled) is zero, not negative
     btc = data.excluded["assets"]["BTC"]
     assert btc["rows"] == 3
-    assert int(btc["total_base_units"]) == -(2 * units + 1)
+    assert int(btc["total_base_units"]) == -(2 * units + 1) == -(MAX - 1)
     assert balances_of(data) == {
         "d": {"BTC": 0, "ETH": 0, "PTS": 0, "X36": 0},
         "e": {"BTC": 200_000_000, "ETH": 0, "PTS": 0, "X36": 0},
@@ -637,20 +637,21 @@ def test_cli_build_refuses_with_file_line_and_value(
 
 def test_cli_build_long_spellings_give_exact_totals(build):
     units = MAX - 1
+    half = MAX // 2 - 1  # two excluded rows of it stay below 2**128 in magnitude
     content = (
         HEADER
         + f"a,BTC,1.{'0' * 500}\n"
         + f"b,BTC,{'0' * 300}1.5\n"
         + f"c,PTS,{'0' * 50}{units}.{'0' * 50}\n"
-        + f"d,ETH,-{'0' * 60}{units // 10**18}.{units % 10**18:018d}\n"
-        + f"e,ETH,-{'0' * 60}{units // 10**18}.{units % 10**18:018d}\n"
+        + f"d,ETH,-{'0' * 60}{half // 10**18}.{half % 10**18:018d}\n"
+        + f"e,ETH,-{'0' * 60}{half // 10**18}.{half % 10**18:018d}\n"
     )
     rc, stdout, stderr, out = build("long.csv", content, "--negative", "exclude", "--json")
     assert rc == 0, stderr
     doc = json.loads(stdout)
     assert doc["totals"]["BTC"] == "2.5"
     assert doc["totals"]["PTS"] == str(units)
-    assert doc["excluded"]["assets"]["ETH"]["total_base_units"] == str(-2 * units)
+    assert doc["excluded"]["assets"]["ETH"]["total_base_units"] == str(-2 * half)
     assert os.path.exists(out / "root.json")
 
 

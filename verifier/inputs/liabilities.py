@@ -147,7 +147,7 @@ def read_liabilities(
     excluded = None
     kept_rows = None
     if is_negative.any():
-        excluded = excluded_summary(is_negative, asset_index, hi, lo, assets)
+        excluded = excluded_summary(is_negative, asset_index, hi, lo, assets, source=source)
         kept_rows = np.flatnonzero(~is_negative)
     del is_negative
     account_index, unique_ids = account_rows, id_values

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from attestations.build import totals
 from attestations.encoding import MAX_SUM, AssetSpec
 from attestations.proofs import format_units
+from verifier.base.errors import InputError
 from verifier.inputs.liabilities_lines import Source
 
 MAX_ACCOUNT_ID_BYTES = 256
@@ -125,29 +126,65 @@ def excluded_summary(
     hi: Units,
     lo: Units,
     assets: tuple[AssetSpec, ...],
+    *,
+    source: Source | None = None,
+    carried: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What ``--negative exclude`` drops: rows and exact totals per asset, for the report."""
+    """What ``--negative exclude`` drops: rows and exact totals per asset, for the report.
+
+    `carried` is the summary of the rows before these (the streamed reader's earlier
+    batches), added in. Each total is capped like every other sum: its magnitude stays
+    below 2**128, else `InputError` naming `source`'s file, the row where it gets there and
+    the running total.
+    """
+    before: dict[str, Any] = {} if carried is None else carried["assets"]
     per_asset: dict[str, Any] = {}
     for a, spec in enumerate(assets):
         hit = np.flatnonzero(is_negative & (asset_index == a))
+        old = before.get(spec.code)
         if not len(hit):
+            if old is not None:
+                per_asset[spec.code] = old
             continue
         # hi/lo hold the low 128 bits of the two's complement: |v| = 2**128 - that, i.e.
         # ~v + 1 on the 128-bit halves (with the carry), summed exactly by limbs
         mag_lo = ~lo[hit] + np.uint64(1)
         mag_hi = ~hi[hit] + (mag_lo == 0).astype(np.uint64)
         magnitudes = np.stack([mag_hi, mag_lo], axis=1).reshape(-1, 1, 2)
-        total = -totals(magnitudes)[0]
+        start = 0 if old is None else -int(old["total_base_units"])
+        magnitude = start + totals(magnitudes)[0]
+        if magnitude >= MAX_SUM:
+            raise _excluded_too_big(source, spec, hit, mag_hi, mag_lo, start)
+        total = -magnitude
         per_asset[spec.code] = {
-            "rows": len(hit),
+            "rows": len(hit) + (0 if old is None else int(old["rows"])),
             "total_base_units": str(total),
             "total": format_units(total, spec.decimals),
         }
     return {
         "reason": "negative balances dropped by --negative exclude",
-        "rows": int(is_negative.sum()),
+        "rows": int(is_negative.sum()) + (0 if carried is None else int(carried["rows"])),
         "assets": per_asset,
     }
+
+
+def _excluded_too_big(
+    source: Source | None, spec: AssetSpec, hit: Rows, mag_hi: Units, mag_lo: Units, start: int
+) -> InputError:
+    """The refusal of an excluded total reaching 2**128 in magnitude, at the row where the
+    running total gets there (error path only: one Python integer per excluded row)."""
+    message = (
+        f"the total of the {spec.code} rows excluded as negative reaches 2**128 base units "
+        "in magnitude at this row (every total stays below 2**128)"
+    )
+    running = start
+    for row, high, low in zip(hit.tolist(), mag_hi.tolist(), mag_lo.tolist(), strict=True):
+        running += (high << 64) | low
+        if running >= MAX_SUM:
+            if source is None:
+                return InputError(message, value=str(-running))
+            return source.error(message, row, str(-running))
+    raise AssertionError("unreachable: the excluded total crossed 2**128 somewhere")
 
 
 def keep_rows(

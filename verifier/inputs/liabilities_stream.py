@@ -44,7 +44,6 @@ from attestations.build import BuildResult, Liabilities, account_order, binary_i
 from attestations.build_stream import StreamedTree
 from attestations.encoding import MAX_SUM, TAG_ACCOUNT, AssetSpec
 from attestations.hashing import hash_varlen
-from attestations.proofs import format_units
 from verifier.base.errors import InputError
 from verifier.inputs.liabilities import _open, _tune_allocator
 from verifier.inputs.liabilities_amounts import convert_amounts
@@ -344,7 +343,9 @@ class _Reading:
                     row,
                     amounts[row].as_py(),
                 )
-            self._exclude(excluded_summary(is_negative, asset_index, hi, lo, self.assets))
+            self.excluded = excluded_summary(
+                is_negative, asset_index, hi, lo, self.assets, source=source, carried=self.excluded
+            )
         kept = np.flatnonzero(~is_negative)
         self._check_totals(source, asset_index, hi, lo, kept, amounts)
         offsets, data = binary_ids(id_values)
@@ -363,29 +364,6 @@ class _Reading:
         self.buckets.add(prefix[account_rows[kept]], table)
         self.rows += rows
         self.kept += len(kept)
-
-    def _exclude(self, summary: dict[str, Any]) -> None:
-        """Add one batch's exclusions to the file's (rows and exact totals per asset)."""
-        if self.excluded is None:
-            self.excluded = summary
-            return
-        self.excluded["rows"] += summary["rows"]
-        per_asset = self.excluded["assets"]
-        for code, entry in summary["assets"].items():
-            if code not in per_asset:
-                per_asset[code] = entry
-                continue
-            total = int(per_asset[code]["total_base_units"]) + int(entry["total_base_units"])
-            decimals = next(a.decimals for a in self.assets if a.code == code)
-            per_asset[code] = {
-                "rows": per_asset[code]["rows"] + entry["rows"],
-                "total_base_units": str(total),
-                "total": format_units(total, decimals),
-            }
-        # the whole-file summary lists assets in the asset list's order
-        self.excluded["assets"] = {
-            a.code: per_asset[a.code] for a in self.assets if a.code in per_asset
-        }
 
     def _check_totals(
         self,
