@@ -32,10 +32,13 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import hashlib
 import json
+import mmap
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,6 +64,7 @@ from attestations.proofs import (
     verify_proof,
 )
 from attestations.store import TreeStore
+from attestations.tree_files import AccountIds, RowsSeen, read_array, read_records
 from verifier.base import safejson
 from verifier.base.errors import InputError, InvalidProof, NotFound, PorError, SumOverflow
 from verifier.base.outdir import guard_output
@@ -134,64 +138,150 @@ def _fixed(values: npt.NDArray[Any], size: int) -> pa.Array:
     )
 
 
+# ----------------------------------------------------------------------------- the tree
+
+
+class _Levels:
+    """The level files mapped read-only, as the dictionaries of the path columns.
+
+    The writer never reads the dictionaries through the maps: `_Sink` copies them file to
+    file. Only level 0 is read through its map (each batch's own leaves), and its pages are
+    given back after every batch (`release`), so what is resident is one batch's pages.
+    """
+
+    def __init__(self, tree_dir: Path, height: int, width: int) -> None:
+        self.width = width
+        self.maps: list[mmap.mmap] = []
+        self.fds: list[int] = []
+        try:
+            for k in range(height + 1):
+                fd = os.open(tree_dir / f"level-{k:02d}.bin", os.O_RDONLY)
+                self.fds.append(fd)
+                self.maps.append(mmap.mmap(fd, 0, access=mmap.ACCESS_READ))
+        except BaseException:
+            self.close()
+            raise
+        self.buffers = [pa.py_buffer(m) for m in self.maps]
+        self.spans = [(b.address, b.address + b.size) for b in self.buffers]
+
+    def dictionary(self, level: int) -> pa.Array:
+        buffer = self.buffers[level]
+        return pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(self.width), buffer.size // self.width, [None, buffer]
+        )
+
+    def locate(self, address: int, size: int) -> tuple[int, int] | None:
+        """(level, file offset) of memory inside one of the maps, else None."""
+        for level, (low, high) in enumerate(self.spans):
+            if low <= address and address + size <= high:
+                return level, address - low
+        return None
+
+    def leaves(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+        """Level-0 records at `positions` (a copy; the map's pages are then given back)."""
+        level0 = np.frombuffer(self.buffers[0], dtype=np.uint8).reshape(-1, self.width)
+        records = level0[positions]
+        self.maps[0].madvise(mmap.MADV_DONTNEED)
+        return records
+
+    def close(self) -> None:
+        self.buffers = []
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+
+
+class _Sink:
+    """The container's file for `pa.PythonFile`. A buffer that lies in a mapped level file
+    (a dictionary: a whole level) is copied from that file by the kernel
+    (`os.copy_file_range`), never through memory; everything else is written as given."""
+
+    def __init__(self, fd: int, levels: _Levels) -> None:
+        self.fd, self.levels, self.position, self.closed = fd, levels, 0, False
+
+    def write(self, data: Any) -> int:
+        where = None
+        if isinstance(data, pa.Buffer):
+            where = self.levels.locate(data.address, data.size)
+        if where is not None:
+            level, offset = where
+            _copy_range(self.levels.fds[level], self.fd, offset, data.size)
+            size = int(data.size)
+        else:
+            view = memoryview(data).cast("B")
+            size, done = len(view), 0
+            while done < size:
+                done += os.write(self.fd, view[done:])
+        self.position += size
+        return size
+
+    def tell(self) -> int:
+        return self.position
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _copy_range(source: int, target: int, offset: int, count: int) -> None:
+    """`count` bytes of `source` from `offset` appended to `target` (at its position)."""
+    end = offset + count
+    try:
+        while offset < end:
+            moved = os.copy_file_range(source, target, end - offset, offset)
+            if moved <= 0:
+                raise OSError(5, "a tree file ended early")
+            offset += moved
+    except (AttributeError, OSError) as exc:  # no copy_file_range here: through a buffer
+        if isinstance(exc, OSError) and exc.errno not in (
+            errno.EXDEV,
+            errno.EINVAL,
+            errno.ENOSYS,
+            errno.EOPNOTSUPP,
+        ):
+            raise
+        while offset < end:
+            chunk = os.pread(source, min(1 << 23, end - offset), offset)
+            if not chunk:
+                raise OSError(5, "a tree file ended early") from None
+            os.write(target, chunk)
+            offset += len(chunk)
+
+
 # ----------------------------------------------------------------------------- checks
 
 
-def _salts(work: dict[str, Any], a: int, b: int) -> None:
-    """Salts of index entries [a, b) into `work["salts"]`, in proof order (by leaf index)."""
-    parts: int = work["split"]
-    offsets, data = binary_ids(work["ids"].slice(a, b - a))
-    salts = hmac_varlen(work["secret"], offsets, data, parts)
-    if parts > 1:  # part p's salt goes where part p's leaf falls in index order
-        order = np.argsort(work["index"][a:b]["pos"], axis=1, kind="stable")
-        by_part = salts.reshape(b - a, parts, SALT_LEN)
-        salts = np.take_along_axis(by_part, order[:, :, None], axis=1).reshape(-1, SALT_LEN)
-    work["salts"][a * parts : b * parts] = salts
-
-
-def _check_leaves(work: dict[str, Any], a: int, b: int) -> int:
-    """The leaves of index entries [a, b) recomputed from salt, account hash and stored
-    balances and compared with level 0: the first entry that differs, or -1."""
-    parts: int = work["split"]
-    index = work["index"][a:b]
-    positions = np.sort(index["pos"].astype(np.int64), axis=1).reshape(-1)
-    stored = work["levels"][0][positions]
-    own = np.ascontiguousarray(index["hash"]).view(np.uint8).reshape(-1, HASH_LEN)
-    hashes = np.repeat(own, parts, axis=0) if parts > 1 else own
-    salts = work["salts"][a * parts : b * parts]
-    again = leaf_records(salts, hashes, np.ascontiguousarray(stored[:, HASH_LEN:]))
-    wrong = np.flatnonzero((again != stored).any(axis=1))
-    return a + int(wrong[0]) // parts if len(wrong) else -1
-
-
-def _check_tree(work: dict[str, Any], assets: int) -> tuple[str, int, int] | None:
-    """Every account leaf, then every node: ("leaf", entry, 0) or ("node", level, position)
-    of the first that does not recompute, or None."""
-    total = len(work["index"])
-    for a in range(0, total, BATCH):
-        bad = _check_leaves(work, a, min(a + BATCH, total))
-        if bad >= 0:
-            return "leaf", bad, 0
-    found = _check_nodes(work["levels"], assets)
-    return None if found is None else ("node", *found)
-
-
-def _check_nodes(levels: list[npt.NDArray[np.uint8]], assets: int) -> tuple[int, int] | None:
+def _check_nodes(
+    tree_dir: Path, height: int, width: int, assets: int, stop: threading.Event
+) -> tuple[int, int] | None:
     """Every node recomputed from its children, subtree by subtree then the top, and
-    compared with the stored levels: the first (level, position) that differs, or None."""
-    height = len(levels) - 1
+    compared with the stored levels (read in ranges): the first (level, position) that
+    differs, or None. Stops early (None) when `stop` is set."""
+
+    def stored(level: int, first: int, count: int) -> npt.NDArray[np.uint8]:
+        return read_records(tree_dir / f"level-{level:02d}.bin", first, count, width)
+
     low = min(height, SUBTREE.bit_length() - 1)
     for start in range(0, 1 << height, SUBTREE):
-        current = np.asarray(levels[0][start : start + SUBTREE])
+        if stop.is_set():
+            return None
+        current = stored(0, start, SUBTREE)
         for level in range(1, low + 1):
             first = start >> level
-            found = _compare_parent(current, levels[level], first, level, assets)
+            found = _compare_parent(
+                current, stored(level, first, len(current) // 2), first, level, assets
+            )
             if isinstance(found, tuple):
                 return found
             current = found
-    current = np.asarray(levels[low])
+    current = stored(low, 0, 1 << (height - low))
     for level in range(low + 1, height + 1):
-        found = _compare_parent(current, levels[level], 0, level, assets)
+        found = _compare_parent(current, stored(level, 0, len(current) // 2), 0, level, assets)
         if isinstance(found, tuple):
             return found
         current = found
@@ -205,14 +295,49 @@ def _compare_parent(
     level: int,
     assets: int,
 ) -> npt.NDArray[np.uint8] | tuple[int, int]:
-    """The parents of `children` if they equal the stored ones from `first` on, else the
+    """The parents of `children` if they equal the stored ones (from `first` on), else the
     (level, position) of the first that does not (a sum reaching 2**128 included)."""
     try:
         parents = parent_level(children, assets, first_parent=first)
     except SumOverflow:
         return level, first
-    wrong = np.flatnonzero((parents != stored[first : first + len(parents)]).any(axis=1))
+    if parents.shape != stored.shape:
+        return level, first + len(stored)  # the stored level ends early
+    wrong = np.flatnonzero((parents != stored).any(axis=1))
     return (level, first + int(wrong[0])) if len(wrong) else parents
+
+
+class _Batch:
+    """One batch of index entries [a, b): its rows' ids, salts (in proof order, by leaf
+    index) and stored leaves, with every leaf recomputed and compared."""
+
+    def __init__(self, store: TreeStore, ids: AccountIds, levels: _Levels, a: int, b: int) -> None:
+        meta = store.meta
+        parts = meta.split
+        where = store.dir / "tree" / "index.bin"
+        self.entries = read_array(where, store._index_dtype, a, b - a)
+        # range checks on the stored unsigned values before they are used (bulk_index's)
+        if int(self.entries["row"].max(initial=0)) >= meta.accounts:
+            raise InvalidProof("index", f"{where}: an entry names a row beyond the accounts")
+        if int(self.entries["pos"].max(initial=0)) >= 1 << meta.height:
+            raise InvalidProof("index", f"{where}: an entry points outside the leaves")
+        self.ids = ids.take(self.entries["row"])
+        ids.release()
+        offsets, data = binary_ids(self.ids)
+        salts = hmac_varlen(store.secret, offsets, data, parts)
+        if parts > 1:  # part p's salt goes where part p's leaf falls in index order
+            order = np.argsort(self.entries["pos"], axis=1, kind="stable")
+            by_part = salts.reshape(b - a, parts, SALT_LEN)
+            salts = np.take_along_axis(by_part, order[:, :, None], axis=1).reshape(-1, SALT_LEN)
+        self.salts = salts
+        self.positions = np.sort(self.entries["pos"].astype(np.int64), axis=1).reshape(-1)
+        self.stored = levels.leaves(self.positions)
+        own = np.ascontiguousarray(self.entries["hash"]).view(np.uint8).reshape(-1, HASH_LEN)
+        hashes = np.repeat(own, parts, axis=0) if parts > 1 else own
+        again = leaf_records(salts, hashes, np.ascontiguousarray(self.stored[:, HASH_LEN:]))
+        wrong = np.flatnonzero((again != self.stored).any(axis=1))
+        self.bad = int(wrong[0]) // parts if len(wrong) else -1
+        """The first entry (in the batch) whose leaf does not recompute, or -1."""
 
 
 # ----------------------------------------------------------------------------- writing
@@ -228,22 +353,28 @@ def write_container(
 
     `out` may not be, hold or lie in the tree or the secret (`guard_output`); an existing
     file is replaced only when the new one is complete. A tree whose leaves or nodes do not
-    recompute is an `InvalidProof` and nothing is written.
+    recompute is an `InvalidProof` and nothing is written; the temporary file is removed
+    however the writing ends.
     """
     guard_output(out, [("tree directory", tree_dir), ("secret file", secret_file)], flag="--out")
     if out.is_dir():
         raise InputError("--out names a directory; the container is one file", file=str(out))
     with TreeStore(tree_dir, secret_file=secret_file) as store:
-        work = _prepare(store)
+        ids = AccountIds(store.dir / "tree" / "accounts.arrow", store.meta.accounts)
+        ids.validate()
+        store.secret  # noqa: B018 - read (and refused if unusable) before any file is made
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
         except OSError as exc:
             raise PorError(f"cannot write {out}: {exc.strerror or exc}") from None
-        os.close(fd)
         tmp = Path(tmp_name)
         try:
-            _write_checked(store, work, tmp, progress)
+            try:
+                _write_checked(store, ids, fd, progress)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.chmod(tmp, 0o600)
             ProofContainer(tmp).check_ends(name=out)
             os.replace(tmp, out)
@@ -255,60 +386,48 @@ def write_container(
         return ContainerResult(out, store.meta.accounts, out.stat().st_size)
 
 
-def _prepare(store: TreeStore) -> dict[str, Any]:
-    """The validated index, the ids in index order and the mapped levels."""
-    meta = store.meta
-    index = store.bulk_index()
-    return {
-        "index": index,
-        "ids": store.account_ids().take(pa.array(index["row"].astype(np.int64))),
-        "levels": [
-            np.memmap(store.dir / "tree" / f"level-{k:02d}.bin", dtype=np.uint8, mode="r").reshape(
-                -1, meta.record_width
-            )
-            for k in range(meta.height + 1)
-        ],
-        "secret": store.secret,
-        "split": meta.split,
-        "salts": np.empty((meta.accounts * meta.split, SALT_LEN), dtype=np.uint8),
-    }
+def _write_checked(store: TreeStore, ids: AccountIds, fd: int, progress: Progress) -> None:
+    """The file written batch by batch (each batch's leaves checked first) while a thread
+    checks every node; then the index's coverage and the root.
 
-
-def _write_checked(store: TreeStore, work: dict[str, Any], tmp: Path, progress: Progress) -> None:
-    """The salts, then the file written while a thread checks every leaf and node.
-
-    The hashing releases the GIL (attestations/hashing.py, native), as does Arrow's
-    writing, so the check and the write share the two cores.
+    The hashing releases the GIL (attestations/hashing.py, native), as do Arrow's writing
+    and the file reads, so the node check and the writing share the two cores.
     """
-    total = store.meta.accounts
-    for a in range(0, total, BATCH):
-        _salts(work, a, min(a + BATCH, total))
-        progress("derive salts", min(a + BATCH, total), total)
-    with ThreadPoolExecutor(1, "por-tree-check") as pool:
-        check = pool.submit(_check_tree, work, len(store.meta.assets))
-        _write_batches(store, work, tmp, progress)
-        progress("check leaves and nodes", 0, 1)
-        found = check.result()
-        progress("check leaves and nodes", 1, 1)
-    if found is not None and found[0] == "leaf":
-        raise _damaged_leaf(store, work, found[1])
+    meta = store.meta
+    tree_dir = store.dir / "tree"
+    levels = _Levels(tree_dir, meta.height, meta.record_width)
+    stop = threading.Event()
+    try:
+        with ThreadPoolExecutor(1, "por-tree-check") as pool:
+            check = pool.submit(
+                _check_nodes, tree_dir, meta.height, meta.record_width, len(meta.assets), stop
+            )
+            try:
+                _write_batches(store, ids, levels, fd, progress)
+            except BaseException:
+                stop.set()
+                raise
+            progress("check leaves and nodes", 0, 1)
+            found = check.result()
+            progress("check leaves and nodes", 1, 1)
+    finally:
+        levels.close()
     if found is not None:
-        _, level, position = found
+        level, position = found
         raise InvalidProof(
             "tree",
-            f"{store.dir / 'tree' / f'level-{level:02d}.bin'}: node at level {level}, "
+            f"{tree_dir / f'level-{level:02d}.bin'}: node at level {level}, "
             f"position {position} does not recompute from its children; no proof written. "
             f"Run `por liabilities audit {store.dir}`",
         )
-    root = work["levels"][store.meta.height][0].tobytes()
-    if root != store.root.root.hash + enc(store.root.root.sums):
+    root = read_records(tree_dir / f"level-{meta.height:02d}.bin", 0, 1, meta.record_width)
+    if root.tobytes() != store.root.root.hash + enc(store.root.root.sums):
         raise InvalidProof(
             "tree", f"the stored tree's root differs from {store.root_path}; no proof written"
         )
 
 
-def _damaged_leaf(store: TreeStore, work: dict[str, Any], entry: int) -> InvalidProof:
-    account = work["ids"][entry].as_py()
+def _damaged_leaf(store: TreeStore, account: str) -> InvalidProof:
     return InvalidProof(
         "proof",
         f"the leaf of account {account!r} in {store.dir} does not recompute from its salt, "
@@ -318,27 +437,35 @@ def _damaged_leaf(store: TreeStore, work: dict[str, Any], entry: int) -> Invalid
     )
 
 
-def _write_batches(store: TreeStore, work: dict[str, Any], tmp: Path, progress: Progress) -> None:
-    """Every row, batch by batch: sibling columns as indices into the whole levels."""
+def _write_batches(
+    store: TreeStore, ids: AccountIds, levels: _Levels, fd: int, progress: Progress
+) -> None:
+    """Every row, batch by batch: sibling columns as indices into the whole levels (the
+    dictionaries, written once, file to file by `_Sink`)."""
     meta = store.meta
     schema = container_schema(store.root, meta.split, meta.accounts)
-    parts, width, levels = meta.split, meta.record_width, work["levels"]
-    dictionaries = [_fixed(levels[k], width) for k in range(meta.height)]
+    parts, width = meta.split, meta.record_width
+    dictionaries = [levels.dictionary(k) for k in range(meta.height)]
+    rows_seen = RowsSeen(meta.accounts)
 
     def per_leaf(values: pa.Array) -> pa.Array:
         return pa.FixedSizeListArray.from_arrays(values, parts)
 
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+    sink = pa.PythonFile(_Sink(fd, levels), mode="w")
+    with pa.ipc.new_file(sink, schema) as writer:
         for a in range(0, meta.accounts, BATCH):
             b = min(a + BATCH, meta.accounts)
-            entries = work["index"][a:b]
-            positions = np.sort(entries["pos"].astype(np.int64), axis=1).reshape(-1)
+            batch = _Batch(store, ids, levels, a, b)
+            if batch.bad >= 0:
+                raise _damaged_leaf(store, batch.ids[batch.bad].as_py())
+            rows_seen.add(batch.entries["row"])
+            positions = batch.positions
             columns = [
-                work["ids"].slice(a, b - a).cast(pa.string()),
-                _fixed(entries["hash"], HASH_LEN),
+                batch.ids.cast(pa.string()),
+                _fixed(batch.entries["hash"], HASH_LEN),
                 per_leaf(pa.array(positions.astype(np.uint64))),
-                per_leaf(_fixed(work["salts"][a * parts : b * parts], SALT_LEN)),
-                per_leaf(_fixed(levels[0][positions][:, HASH_LEN:], width - HASH_LEN)),
+                per_leaf(_fixed(batch.salts, SALT_LEN)),
+                per_leaf(_fixed(batch.stored[:, HASH_LEN:], width - HASH_LEN)),
             ]
             for level in range(meta.height):
                 kind = schema.field(f"path_{level:02d}").type.value_type.index_type
@@ -346,8 +473,9 @@ def _write_batches(store: TreeStore, work: dict[str, Any], tmp: Path, progress: 
                 columns.append(per_leaf(pa.DictionaryArray.from_arrays(picks, dictionaries[level])))
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
             progress("write proofs", b, meta.accounts)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
+    if not rows_seen.all():
+        where = store.dir / "tree" / "index.bin"
+        raise InvalidProof("index", f"{where}: an account is missing (another listed twice)")
 
 
 # ----------------------------------------------------------------------------- reading
