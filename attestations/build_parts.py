@@ -200,23 +200,21 @@ def missing_nodes(
 
     `covered[k]` lists the (first, end) node ranges of level k already written;
     `read(level, first, count)` and `write(level, first, records)` reach the level files."""
-    root = b""
     for k in range(1, height + 1):
-        have = np.zeros(1 << (height - k), dtype=bool)
-        for first, end in covered[k]:
-            have[first:end] = True
-        for run_first, run_end in _runs(np.flatnonzero(~have)):
+        for run_first, run_end in _gaps(covered[k], 1 << (height - k)):
             children = read(k - 1, 2 * run_first, 2 * (run_end - run_first))
             write(k, run_first, parent_level(children, assets, first_parent=run_first))
-        if k == height:
-            root = read(k, 0, 1).tobytes()
-    return root if height else read(0, 0, 1).tobytes()
+    return read(height, 0, 1).tobytes()
 
 
-def _runs(indices: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
-    if not len(indices):
-        return []
-    cuts = np.flatnonzero(np.diff(indices) > 1)
-    starts = np.concatenate([indices[:1], indices[cuts + 1]]).tolist()
-    ends = (np.concatenate([indices[cuts], indices[-1:]]) + 1).tolist()
-    return list(zip(starts, ends, strict=True))
+def _gaps(ranges: Sequence[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    """The runs of [0, size) that no (first, end) range covers: work and memory by the
+    number of ranges (a few per bucket), not by the level's size."""
+    out, at = [], 0
+    for first, end in sorted(ranges):
+        if first > at:
+            out.append((at, first))
+        at = max(at, end)
+    if at < size:
+        out.append((at, size))
+    return out

@@ -37,11 +37,12 @@ else:
     pytest.importorskip("distributed")
 
 from attestations.build import build_tree, split_balances
-from attestations.build_parts import split_from, subtree_slices
+from attestations.build_parts import _gaps, split_from, subtree_slices
 from attestations.encoding import AssetSpec
 from attestations.levels import parent_level
 from attestations.store import TreeStore
 from verifier.base.errors import InputError, UsageError
+from verifier.inputs import liabilities_cluster
 from verifier.inputs.liabilities import read_liabilities
 from verifier.inputs.liabilities_cluster import (
     ClusterUnavailable,
@@ -148,6 +149,20 @@ def test_subtree_slices_are_the_nodes_of_their_positions(height, data) -> None:
         assert got.tobytes() == levels[level][first : first + len(got)].tobytes()
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 64), st.lists(st.tuples(st.integers(0, 64), st.integers(0, 64)), max_size=8))
+def test_gaps_are_the_uncovered_runs(size, pairs) -> None:
+    ranges = [(min(a, b, size), min(max(a, b), size)) for a, b in pairs]
+    have = np.zeros(size, dtype=bool)
+    for first, end in ranges:
+        have[first:end] = True
+    got = np.ones(size, dtype=bool)
+    for first, end in _gaps(ranges, size):
+        assert first < end
+        got[first:end] = False
+    assert (got == have).all()
+
+
 # ----------------------------------------------------------------------------- local:N
 
 
@@ -209,6 +224,37 @@ def test_parquet_partitions_in_a_hive_layout_give_the_csv_root(tmp_path) -> None
     data = read_partitions(hive, ASSETS, negative="exclude")
     build_tree(data, tmp_path / "dir", attestation_id="c", as_of=AS_OF, split=2, secret_file=secret)
     assert_same_tree(tmp_path / "local", tmp_path / "dir")
+
+
+def test_many_small_buckets_give_the_same_tree(tmp_path, monkeypatch) -> None:
+    """Buckets sized by the input (what bounds the client's memory): 32 of them here, many
+    empty or holding one account, still the one-machine tree."""
+    whole, parts, secret = write_inputs(tmp_path, 600, 3)
+    monkeypatch.setattr(liabilities_cluster, "ROWS_PER_BUCKET", 16)
+    assert liabilities_cluster.bucket_bits(liabilities_cluster.partition_files(parts), 1) > 5
+    monkeypatch.setattr(liabilities_cluster, "MAX_BUCKET_BITS", 5)
+    build_local(whole, tmp_path / "local", secret, 2)
+    cluster_build(
+        parts,
+        ASSETS,
+        tmp_path / "dist",
+        cluster="local:1",
+        attestation_id="c",
+        as_of=AS_OF,
+        split=2,
+        secret_file=secret,
+        negative="exclude",
+    )
+    assert_same_tree(tmp_path / "local", tmp_path / "dist")
+
+
+def test_bucket_count_follows_the_input_size(tmp_path) -> None:
+    sizes = {1: 3, 64 << 20: 3, 1 << 30: 5, 1 << 40: 9}  # 2 workers: at least 8 buckets
+    for size, bits in sizes.items():
+        path = tmp_path / "sparse.csv"
+        with open(path, "wb") as f:
+            f.truncate(size)
+        assert liabilities_cluster.bucket_bits([path], 2) == bits, size
 
 
 def test_an_account_in_two_partitions_is_refused_naming_both(tmp_path) -> None:

@@ -42,6 +42,7 @@ import re
 import shutil
 import socket
 import stat
+import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from attestations.build import (
     BuildResult,
@@ -89,7 +91,9 @@ PARTITION_KINDS = {
     ".parquet": "Parquet",
 }
 PAD_BLOCK = 1 << 20
-MAX_BUCKET_BITS = 8
+MAX_BUCKET_BITS = 9
+ROWS_PER_BUCKET = 1 << 20  # input rows an account bucket is cut for (estimated)
+BYTES_PER_ROW = 32  # a CSV row of the sample is 38 bytes: fewer rows than estimated
 DASK_PORT = 8786  # the scheduler's default port, as Dask's own client assumes
 PROBE_SECONDS = 10
 
@@ -347,8 +351,30 @@ def _read_part(
     return by_account_hash(data.account_ids, data.balances, name, bits), meta
 
 
-def _ids_and_totals(accounts: Accounts) -> tuple[pa.Array, Any, list[int]]:
-    return accounts.ids, accounts.hashes, bucket_totals(accounts)
+def bucket_bits(files: list[Path], workers: int) -> int:
+    """2**bits buckets: at least four a worker, and few enough rows in each that what the
+    client holds at a time (one bucket's ids, salts, level slices and index rows) does not
+    grow with the input. Rows are estimated before reading: a Parquet footer's count, else
+    one row per `BYTES_PER_ROW` bytes of text (an over-estimate: more buckets, not bigger)."""
+    rows = 0
+    for f in files:
+        try:
+            if f.suffix.lower() in PARQUET_SUFFIXES:
+                rows += pq.ParquetFile(f).metadata.num_rows
+            else:
+                rows += f.stat().st_size // BYTES_PER_ROW
+        except (OSError, pa.ArrowException):
+            continue  # the reader names what is wrong with it
+    by_size = max(0, -(-rows // ROWS_PER_BUCKET) - 1).bit_length()
+    return min(MAX_BUCKET_BITS, max((4 * workers - 1).bit_length(), by_size))
+
+
+def _ids_and_totals(accounts: Accounts) -> tuple[pa.Array, list[int]]:
+    return accounts.ids, bucket_totals(accounts)
+
+
+def _hashes(accounts: Accounts) -> Any:
+    return accounts.hashes
 
 
 def _slices_and_leaves(rows: Any, start: int, assets: int) -> tuple[list[Any], Any]:
@@ -378,7 +404,7 @@ def cluster_build(
     check_request(out_dir, attestation_id=attestation_id, split=split, force=force)
     with connect(cluster) as client:
         workers = max(1, len(client.scheduler_info()["workers"]))
-        bits = min(MAX_BUCKET_BITS, (4 * workers - 1).bit_length())
+        bits = bucket_bits(files, workers)
         secret, new_secret = open_secret(out_dir, secret_file)
         tmp, tree_dir = make_temp_dir(out_dir)
         try:
@@ -449,28 +475,40 @@ class _Job:
         self.first_rows: list[int] = []
         sums = [0] * len(self.assets)
         ids_writer = _AccountsFile(self.tree_dir / "accounts.arrow")
-        hashes = []
-        self.salts = []
+        seed = derive_seed(self.secret, b"split")
+        self.leaves = []
         infos = [submit(_ids_and_totals, bucket) for bucket in self.buckets]
         for h, info in enumerate(infos):
-            ids, acct_hashes, bucket_sums = info.result()
+            ids, bucket_sums = info.result()
             info.release()
             self.first_rows.append(self.count)
-            self.count += len(ids)
             for a, total in enumerate(bucket_sums):
                 sums[a] += total
             ids_writer.write(ids)
-            hashes.append(acct_hashes)
             offsets, data = binary_ids(ids)
-            self.salts.append(hmac_varlen(self.secret, offsets, data, self.parts))
+            salts = hmac_varlen(self.secret, offsets, data, self.parts)
+            # sent at once: the client keeps no salt (nor id) of a finished bucket
+            self.leaves.append(
+                submit(
+                    leaf_buckets,
+                    self.buckets[h],
+                    self.client.scatter(salts),
+                    first_row=self.count,
+                    parts=self.parts,
+                    seed=seed,
+                    bits=self.bits,
+                )
+            )
+            self.count += len(ids)
+            del ids, offsets, data, salts
             self.progress("order accounts, derive salts", h + 1, 1 << self.bits)
         ids_writer.close()
+        self.first_rows.append(self.count)
         for total, spec in zip(sums, self.assets, strict=True):
             if total >= MAX_SUM:
                 raise InputError(f"the total of {spec.code} reaches 2**128", value=str(total))
         if self.count == 0:
             raise InputError("no accounts to commit (every row was excluded?)")
-        self.hashes = np.concatenate(hashes)
         return Liabilities(
             assets=self.assets,
             account_ids=pa.array([], pa.string()),
@@ -489,20 +527,6 @@ class _Job:
         submit, getitem, buckets = self.client.submit, operator.getitem, range(1 << self.bits)
         real = self.count * self.parts
         height = tree_height(real)
-        seed = derive_seed(self.secret, b"split")
-        leaves = [
-            submit(
-                leaf_buckets,
-                bucket,
-                self.client.scatter(salts),
-                first_row=first,
-                parts=self.parts,
-                seed=seed,
-                bits=self.bits,
-            )
-            for bucket, salts, first in zip(self.buckets, self.salts, self.first_rows, strict=True)
-        ]
-        del self.salts
         padding = []
         done = 0
         for block in pad_salt_blocks(self.secret, (1 << height) - real, block=PAD_BLOCK):
@@ -519,16 +543,17 @@ class _Job:
             )
             done += len(salts)
         ordered = [
-            submit(order_bucket, [submit(getitem, piece, s) for piece in leaves + padding])
+            submit(order_bucket, [submit(getitem, piece, s) for piece in self.leaves + padding])
             for s in buckets
         ]
         counts = self.client.gather([submit(len, o) for o in ordered])
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
         levels = _LevelFiles(self.tree_dir, height, self.width)
-        where = np.empty(real, dtype=np.uint64)
         covered: list[list[tuple[int, int]]] = [[] for _ in range(height + 1)]
-        with open(self.tree_dir / "positions.bin", "wb") as positions:
+        spill = tempfile.TemporaryDirectory(prefix="positions-", dir=self.tree_dir)
+        with spill, open(self.tree_dir / "positions.bin", "wb") as positions:
             positions.truncate(8 << height)
+            where = _Positions(Path(spill.name), self.first_rows, self.parts)
             work = [
                 submit(_slices_and_leaves, o, start, len(self.assets))
                 for o, start in zip(ordered, starts, strict=True)
@@ -540,20 +565,59 @@ class _Job:
                     levels.write(level, first, records)
                     covered[level].append((first, first + len(records) // self.width))
                 os.pwrite(positions.fileno(), leaf_ids.tobytes(), start * 8)
-                account = leaf_ids < real
-                where[leaf_ids[account].astype(np.int64)] = np.flatnonzero(account) + start
+                where.add(leaf_ids, start, real)
                 self.progress("hash leaves and subtrees", n + 1, len(work))
-        root = missing_nodes(covered, height, len(self.assets), levels.read, levels.write_array)
-        levels.close()
-        self._write_index(where)
+                del slices, leaf_ids
+            where.close()
+            root = missing_nodes(covered, height, len(self.assets), levels.read, levels.write_array)
+            levels.close()
+            self._write_index(where)
         return root, height
 
-    def _write_index(self, where: Any) -> None:
-        index = np.empty(self.count, dtype=index_dtype(self.parts))
-        index["hash"] = self.hashes.view("V32").reshape(-1)
-        index["row"] = np.arange(self.count, dtype=np.uint64)
-        index["pos"] = where.reshape(self.count, self.parts)
-        index.tofile(self.tree_dir / "index.bin")
+    def _write_index(self, where: _Positions) -> None:
+        """index.bin account bucket by account bucket (rows are in account-hash order)."""
+        with open(self.tree_dir / "index.bin", "wb") as out:
+            for h, bucket in enumerate(self.buckets):
+                hashes = self.client.submit(_hashes, bucket).result()
+                first, end = self.first_rows[h], self.first_rows[h + 1]
+                index = np.empty(end - first, dtype=index_dtype(self.parts))
+                index["hash"] = np.ascontiguousarray(hashes).view("V32").reshape(-1)
+                index["row"] = np.arange(first, end, dtype=np.uint64)
+                index["pos"] = where.bucket(h).reshape(end - first, self.parts)
+                out.write(index.tobytes())
+                self.progress("write the index", h + 1, len(self.buckets))
+
+
+class _Positions:
+    """Each account leaf's position, spilled to one file per account bucket as the order
+    buckets come back (in any order of leaf), read back one account bucket at a time."""
+
+    def __init__(self, directory: Path, first_rows: list[int], parts: int) -> None:
+        self.parts = parts
+        self.bounds = np.asarray(first_rows, dtype=np.uint64) * np.uint64(parts)
+        self.paths = [directory / f"{h}.bin" for h in range(len(first_rows) - 1)]
+        self.files = [open(path, "wb") for path in self.paths]  # noqa: SIM115 (closed in close)
+
+    def add(self, leaf_ids: Any, start: int, real: int) -> None:
+        account = np.flatnonzero(leaf_ids < real)
+        pairs = np.empty(len(account), dtype=[("leaf", "<u8"), ("pos", "<u8")])
+        pairs["leaf"] = leaf_ids[account]
+        pairs["pos"] = account + start
+        owner = np.searchsorted(self.bounds, pairs["leaf"], side="right") - 1
+        for h in np.unique(owner).tolist():
+            self.files[h].write(pairs[owner == h].tobytes())
+
+    def close(self) -> None:
+        for handle in self.files:
+            handle.close()
+
+    def bucket(self, h: int) -> Any:
+        """Positions of bucket h's leaves in leaf-id order; its spill file is removed."""
+        pairs = np.fromfile(self.paths[h], dtype=[("leaf", "<u8"), ("pos", "<u8")])
+        self.paths[h].unlink()
+        out = np.empty(int(self.bounds[h + 1] - self.bounds[h]), dtype=np.uint64)
+        out[(pairs["leaf"] - self.bounds[h]).astype(np.int64)] = pairs["pos"]
+        return out
 
 
 class _AccountsFile:
