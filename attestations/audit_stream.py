@@ -47,7 +47,7 @@ from attestations.hashing import hash_varlen, hmac_varlen
 from attestations.levels import leaf_records, pad_records, parent_level
 from attestations.store import TreeStore
 from attestations.tree_files import CHUNK, AccountIds, RowsSeen, blocks, read_array, read_records
-from verifier.base.errors import InvalidProof
+from verifier.base.errors import InvalidProof, StoreError
 
 STREAM_ABOVE = 1 << 22
 """Leaves (2**height) above which `audit_tree` streams by default (see docs/performance.md)."""
@@ -156,12 +156,19 @@ class _Buckets:
 def _work_dir(directory: Path) -> Iterator[Path]:
     """A private (0700) temporary directory beside the tree, else in $TMPDIR; always removed.
     It holds salts: never anywhere others can read."""
+    place = directory.resolve()
     try:
-        work = Path(tempfile.mkdtemp(prefix=f".{directory.name}.audit-", dir=directory.parent))
+        work = Path(tempfile.mkdtemp(prefix=f".{place.name}.audit-", dir=place.parent))
     except OSError:  # a tree on read-only storage
         work = Path(tempfile.mkdtemp(prefix="por-audit-"))
     try:
         yield work
+    except OSError as exc:  # a full disk, most likely: say where and how much it needs
+        raise StoreError(
+            f"the audit's work files in {work}: {exc.strerror or exc}; the out-of-core audit "
+            "needs about 72 bytes per leaf of free space beside the tree (or in $TMPDIR when "
+            "that is read-only)"
+        ) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

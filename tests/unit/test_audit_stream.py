@@ -21,7 +21,7 @@ from attestations import audit_stream, tree_files
 from attestations.audit import audit_tree
 from attestations.build import Liabilities, build_tree
 from attestations.encoding import AssetSpec
-from verifier.base.errors import InvalidProof, PorError
+from verifier.base.errors import InvalidProof, PorError, StoreError
 
 ASSETS = (AssetSpec("BTC", 8), AssetSpec("ETH", 18))
 
@@ -216,3 +216,22 @@ def test_account_ids_by_rows(tmp_path_factory, count, batch, rows, span):
     assert ids.slice(a, b).to_pylist() == values[a:b]
     ids.release()
     assert ids.slice(0, count).to_pylist() == values  # re-read after the pages went back
+
+
+def test_a_full_disk_is_a_store_error_naming_the_work_files(tmp_path, small, monkeypatch):
+    tree = make_tree(tmp_path, 29)
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(audit_stream._Buckets, "add", full)
+    with pytest.raises(StoreError, match=r"No space left on device.*72 bytes per leaf"):
+        audit_tree(tree, out_of_core=True)
+    assert not list(tmp_path.glob(".*audit-*"))
+
+
+def test_a_tree_given_as_dot(tmp_path, small, monkeypatch):
+    tree = make_tree(tmp_path, 13)
+    monkeypatch.chdir(tree)
+    assert audit_tree(Path("."), out_of_core=True).leaves_recomputed
+    assert sorted(p.name for p in tree.iterdir()) == ["root.json", "tree"]
