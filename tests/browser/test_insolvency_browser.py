@@ -12,12 +12,8 @@ $POR_ARTIFACTS/insolvency (or a temporary directory) and their paths printed.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +21,7 @@ from typing import Any
 import pytest
 import site_builder as builder
 from chromium_fixtures import need_chromium
+from page_checks import WIDTHS, artefacts_dir, assert_fits, open_page, serve_directory
 
 from tests.cli.insolvency_world import ACCOUNTS, MIXED, make_world
 from verifier.cli.main import main
@@ -34,12 +31,8 @@ from verifier.site.publish import build_site
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-WIDTHS = {"phone": 390, "desktop": 1280}
 ESTATE = MIXED.replace('policy = "mixed"\n', 'policy = "mixed"\nexchange = "Example Exchange"\n')
-OVERFLOWING = """() => [...document.querySelectorAll('table, .scroll, td, th, dd, pre, .result, p, li')]
-  .filter(e => e.scrollWidth > e.clientWidth + 1)
-  .map(e => `${e.tagName.toLowerCase()}.${e.className} ${e.scrollWidth}>${e.clientWidth} `
-    + JSON.stringify(e.textContent.trim().slice(0, 40)))"""
+BOXES = "table, .scroll, td, th, dd, pre, .result, p, li"
 
 
 def _por(*args: Any) -> None:
@@ -67,39 +60,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def base_url(world: dict[str, Any]) -> Iterator[str]:
-    handler = functools.partial(_Quiet, directory=str(world["site"]))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+    with serve_directory(world["site"]) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    env = os.environ.get("POR_ARTIFACTS")
-    path = Path(env) / "insolvency" if env else tmp_path_factory.mktemp("insolvency-shots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return artefacts_dir(tmp_path_factory, "insolvency", "insolvency-shots")
 
 
 def _open(browser: Any, url: str, width: int) -> tuple[Any, Any, list[str]]:
-    context = browser.new_context(
-        viewport={"width": width, "height": 900}, is_mobile=width < 500, has_touch=width < 500
-    )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url, wait_until="load")
+    context, page, errors = open_page(browser, url, width)
     page.wait_for_selector("body[data-ready=true]", state="attached")
     return context, page, errors
 
@@ -113,10 +84,7 @@ def _paste(page: Any, bundle: Any) -> str:
 
 
 def _fits(page: Any, width: int, what: str) -> None:
-    scroll, inner = page.evaluate("() => [document.scrollingElement.scrollWidth, innerWidth]")
-    assert inner == width and scroll <= inner, f"{what}: {scroll}px wide at {inner}px"
-    offenders = page.evaluate(OVERFLOWING)
-    assert offenders == [], f"{what} at {width}px: boxes scroll sideways: {offenders}"
+    assert_fits(page, width, what, BOXES)
 
 
 def test_the_site_publishes_the_plan_and_the_page(world: dict[str, Any]) -> None:

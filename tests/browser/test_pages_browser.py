@@ -14,11 +14,7 @@ printed, for a person to look at.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import os
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +23,14 @@ from typing import Any
 import pytest
 import site_builder as builder
 from chromium_fixtures import need_chromium
+from page_checks import (
+    WIDTHS,
+    artefacts_dir,
+    assert_chart_text_readable,
+    assert_fits,
+    open_page,
+    serve_directory,
+)
 
 from verifier.history.records import Coverage, RunRecord
 from verifier.history.view import render_history_html
@@ -36,7 +40,6 @@ from verifier.site.publish import build_site
 pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).resolve().parent
-WIDTHS = {"phone": 390, "desktop": 1280}
 
 
 def _run(n: int, when: str, status: str, ratios: dict[str, str], **over: Any) -> RunRecord:
@@ -113,37 +116,17 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def base_url(pages: Path) -> Iterator[str]:
-    handler = functools.partial(_Quiet, directory=str(pages))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+    with serve_directory(pages) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    env = os.environ.get("POR_ARTIFACTS")
-    path = Path(env) / "pages" if env else tmp_path_factory.mktemp("pages-screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return artefacts_dir(tmp_path_factory, "pages", "pages-screenshots")
 
 
-# every table, .scroll box and cell wider inside than its box (scrollWidth > clientWidth + 1),
-# named by tag, class and the start of its text
-OVERFLOWING = """() => [...document.querySelectorAll('table, .scroll, td, th, dd, pre, .result')]
-  .filter(e => e.scrollWidth > e.clientWidth + 1)
-  .map(e => `${e.tagName.toLowerCase()}.${e.className} ${e.scrollWidth}>${e.clientWidth} `
-    + JSON.stringify(e.textContent.trim().slice(0, 40)))"""
+# every table, .scroll box and cell that must not be wider inside than its box
+BOXES = "table, .scroll, td, th, dd, pre, .result"
 
 SITE_PAGES = ("site/index.html", "site/verify.html")
 PAGES = ("report.html", "report-sample.html", "history.html", *SITE_PAGES)
@@ -163,16 +146,8 @@ def test_page_fits_the_viewport(
     browser: Any, base_url: str, artefacts: Path, name: str, width_name: str
 ) -> None:
     width = WIDTHS[width_name]
-    context = browser.new_context(
-        viewport={"width": width, "height": 900},
-        is_mobile=width_name == "phone",
-        has_touch=width_name == "phone",
-    )
+    context, page, errors = open_page(browser, f"{base_url}/{name}", width)
     try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{base_url}/{name}", wait_until="load")
         viewport = page.eval_on_selector_all(
             'meta[name="viewport"]', "metas => metas.map(m => m.content)"
         )
@@ -180,20 +155,8 @@ def test_page_fits_the_viewport(
         shot = artefacts / f"{name.replace('/', '-').removesuffix('.html')}-{width}.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
-        scroll, inner = page.evaluate(
-            "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
-        )
-        assert inner == width
-        assert scroll <= inner, f"{name} is {scroll}px wide at {inner}px: it scrolls sideways"
-        # nor does any box inside it: a table wider than its .scroll box hides columns
-        offenders = page.evaluate(OVERFLOWING)
-        assert offenders == [], f"{name} at {width}px: boxes scroll sideways: {offenders}"
-        # chart text keeps its size on a phone (a scaled-down SVG made it 6 px)
-        smallest = page.evaluate(
-            "() => Math.min(999, ...[...document.querySelectorAll('svg text')]"
-            ".map(t => t.getBoundingClientRect().height).filter(h => h > 0))"
-        )
-        assert smallest >= 11, f"{name}: chart text {smallest}px tall at {width}px"
+        assert_fits(page, width, name, BOXES)
+        assert_chart_text_readable(page, width, name)
         assert page.evaluate("() => window.__xss === undefined")
         assert errors == []
     finally:

@@ -7,10 +7,7 @@ look at)."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,13 @@ from typing import Any
 import pytest
 import site_builder as builder
 from chromium_fixtures import need_chromium
+from page_checks import (
+    WIDTHS,
+    assert_chart_text_readable,
+    assert_fits,
+    open_page,
+    serve_directory,
+)
 
 from verifier.site.publish import build_site
 from verifier.stress.html import render_stress_html
@@ -25,12 +29,8 @@ from verifier.stress.html import render_stress_html
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-WIDTHS = {"phone": 390, "desktop": 1280}
 PAGES = ("stress.html", "site/scenarios.html")
-OVERFLOWING = """() => [...document.querySelectorAll('table, .scroll, td, th, dd, pre')]
-  .filter(e => e.scrollWidth > e.clientWidth + 1)
-  .map(e => `${e.tagName.toLowerCase()}.${e.className} ${e.scrollWidth}>${e.clientWidth} `
-    + JSON.stringify(e.textContent.trim().slice(0, 40)))"""
+BOXES = "table, .scroll, td, th, dd, pre"
 
 
 @pytest.fixture(scope="module")
@@ -46,24 +46,10 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 @pytest.fixture(scope="module")
 def base_url(pages: Path) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(pages))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serve_directory(pages) as url:
+        yield url
 
 
 @pytest.mark.parametrize("width_name", sorted(WIDTHS))
@@ -72,30 +58,14 @@ def test_scenarios_page_fits(
     browser: Any, base_url: str, pages: Path, name: str, width_name: str
 ) -> None:
     width = WIDTHS[width_name]
-    context = browser.new_context(
-        viewport={"width": width, "height": 900},
-        is_mobile=width_name == "phone",
-        has_touch=width_name == "phone",
-    )
+    context, page, errors = open_page(browser, f"{base_url}/{name}", width)
     try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{base_url}/{name}", wait_until="load")
         shot = pages / f"{name.replace('/', '-').removesuffix('.html')}-{width}.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
         assert "a model of one event, not a prediction" in page.inner_text("main")
-        scroll, inner = page.evaluate(
-            "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
-        )
-        assert scroll <= inner == width, f"{name} is {scroll}px wide at {inner}px"
-        assert page.evaluate(OVERFLOWING) == []
-        smallest = page.evaluate(
-            "() => Math.min(999, ...[...document.querySelectorAll('svg text')]"
-            ".map(t => t.getBoundingClientRect().height).filter(h => h > 0))"
-        )
-        assert smallest >= 11, f"{name}: chart text {smallest}px tall at {width}px"
+        assert_fits(page, width, name, BOXES)
+        assert_chart_text_readable(page, width, name)
         assert errors == []
     finally:
         context.close()
