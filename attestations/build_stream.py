@@ -47,7 +47,6 @@ from attestations.build import (
     check_request,
     finish_tree,
     index_dtype,
-    make_temp_dir,
     no_progress,
     open_secret,
     pad_salt_blocks,
@@ -57,6 +56,7 @@ from attestations.build import (
 from attestations.encoding import MAX_SUM, SALT_LEN, TAG_ACCOUNT, derive_seed, tree_height
 from attestations.hashing import hash_varlen, hmac_varlen
 from attestations.levels import leaf_records, pad_records, parent_level, record_width
+from verifier.base.atomic import private_dir
 from verifier.base.errors import InputError, SumOverflow
 
 BUCKET_LEAVES = 1 << 20  # leaves per order bucket aimed at (about 100 MB at 3 assets)
@@ -92,7 +92,24 @@ class StreamedTree:
         self.secret_file = secret_file
         self.progress = progress
         self.secret, self.new_secret = open_secret(out_dir, secret_file)
-        self.tmp, self.tree_dir = make_temp_dir(out_dir)
+        # every file opened is listed in `_opened` (what `_close_files` closes)
+        self.buckets: list[BinaryIO] = []
+        self._opened: list[Any] = []
+        # build.make_temp_dir's layout (.NAME.tmp-*/tree/), made so that no SIGTERM can
+        # leave the directory behind before this `try` holds its name
+        self.tmp = private_dir(out_dir.parent, f".{out_dir.name}.tmp-")
+        try:
+            self.tree_dir = self.tmp / "tree"
+            self.tree_dir.mkdir(mode=0o700)
+            self._open_files(expected_accounts, split)
+        except BaseException:  # a refused file or SIGTERM (Terminated) before we return
+            self._close_files()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+
+    def _open_files(self, expected_accounts: int, split: int) -> None:
+        """The work directory, the order buckets, index.bin and accounts.arrow; the caller
+        removes the temp dir should this fail halfway (it has no object to `abandon` yet)."""
         self.work = self.tmp / "work"
         self.work.mkdir(mode=0o700)
         self.count = 0
@@ -103,13 +120,15 @@ class StreamedTree:
         )
         bits = max(0, (max(1, expected_accounts * split) - 1).bit_length() - 20)
         self.bucket_bits = min(bits, MAX_BUCKETS.bit_length() - 1)
-        self.buckets: list[BinaryIO] = [
-            open(self.work / f"order-{b:04d}.bin", "wb")  # noqa: SIM115 - closed in finish
-            for b in range(1 << self.bucket_bits)
-        ]
+        for b in range(1 << self.bucket_bits):
+            # appended one by one: each open file is in the list the cleanup closes
+            self.buckets.append(open(self.work / f"order-{b:04d}.bin", "wb"))  # noqa: SIM115
+            self._opened.append(self.buckets[-1])
         self.index = open(self.tree_dir / "index.bin", "wb")  # noqa: SIM115
+        self._opened.append(self.index)
         self.index_type = index_dtype(split)
         self.accounts_file = pa.OSFile(str(self.tree_dir / "accounts.arrow"), "wb")
+        self._opened.append(self.accounts_file)
         self.accounts_writer = pa.ipc.new_file(
             self.accounts_file, pa.schema([("account_id", pa.string())])
         )
@@ -205,10 +224,14 @@ class StreamedTree:
 
     def abandon(self) -> None:
         """Remove everything written so far (a refused input or an interrupted build)."""
-        for handle in [*self.buckets, self.index]:
-            handle.close()
-        self.accounts_file.close()
+        self._close_files()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _close_files(self) -> None:
+        # (a file opened but not yet listed when a signal lands is only an open descriptor:
+        # the directory goes all the same, and the descriptor with the process)
+        for handle in self._opened:
+            handle.close()
 
     def _padding(self, real: int, height: int) -> None:
         """Padding leaves (ids real, real + 1, ...) into the order buckets."""

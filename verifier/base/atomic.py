@@ -9,6 +9,12 @@ crash never leaves an empty one, and a failure leaves the old one as it was.
 Two writers differ on purpose and do not use this: verifier/inputs/keys.py creates a
 secret key exclusively (``O_EXCL``, linked so it never clobbers), and verifier/jobs/attest.py
 swaps a whole directory.
+
+SIGTERM and SIGHUP become `Terminated` in the main thread (verifier/cli/main.py installs the
+handler, which calls `stop_signal`), so a write in progress unwinds through its cleanup.
+One window would remain: a temporary path made (inside `tempfile.mkstemp`/`mkdtemp`) before
+the caller holds its name to remove it. `private_file` and `private_dir` close it: while
+they make the path a stop signal is held, and raised only once the path is removed again.
 """
 
 from __future__ import annotations
@@ -16,11 +22,95 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from verifier.base.errors import PorError
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP (what `timeout`, a scheduler or systemd sends, and a closed
+    terminal), raised in the main thread as Ctrl-C raises KeyboardInterrupt: the command
+    unwinds, so every `finally` and `with` removes its temporary directory or file and an
+    existing output stays as it was. A BaseException, so no `except Exception` swallows it;
+    the CLI turns it into exit 128 + signal (143 for SIGTERM, 129 for SIGHUP)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Hold:
+    """Stop signals held while a temporary path is being made. Only the main thread holds
+    (a Python signal handler runs nowhere else), so no lock is needed."""
+
+    depth = 0
+    """Calls of `_make_held` in progress."""
+    pending: int | None = None
+    """A stop signal that arrived meanwhile, raised as soon as the hold ends."""
+
+
+_HOLD = _Hold()
+
+
+def stop_signal(signum: int) -> None:
+    """What the SIGTERM/SIGHUP handler calls: raise `Terminated` now, or, while a temporary
+    path is being made, as soon as it is made and can be removed."""
+    if _HOLD.depth:
+        _HOLD.pending = signum
+        return
+    raise Terminated(signum)
+
+
+def clear_pending() -> None:
+    """Forget a held signal (the CLI calls it when a command ends; tests run many)."""
+    _HOLD.pending = None
+
+
+def _make_held(make: Callable[[], Path], remove: Callable[[Path], None]) -> Path:
+    """`make()` with stop signals held; a signal that came meanwhile is raised after
+    `remove`-ing what was made."""
+    if threading.current_thread() is not threading.main_thread():
+        return make()
+    made: Path | None = None
+    _HOLD.depth += 1
+    try:
+        made = make()
+    finally:
+        _HOLD.depth -= 1
+        if not _HOLD.depth and _HOLD.pending is not None:
+            signum, _HOLD.pending = _HOLD.pending, None
+            if made is not None:
+                remove(made)
+            raise Terminated(signum)  # the signal outranks whatever make() raised
+    return made
+
+
+def private_dir(parent: Path, prefix: str) -> Path:
+    """A new 0700 directory ``PREFIX<random>`` in `parent` (created), as `tempfile.mkdtemp`
+    makes it, which no stop signal can leave behind unnamed: the caller removes it from
+    here on (``try`` right after the call; no function call in between)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    return _make_held(
+        lambda: Path(tempfile.mkdtemp(prefix=prefix, dir=parent)),
+        lambda path: shutil.rmtree(path, ignore_errors=True),
+    )
+
+
+def private_file(parent: Path, prefix: str) -> Path:
+    """A new empty 0600 file ``PREFIX<random>`` in `parent` (created), as
+    `tempfile.mkstemp` makes it, closed; as `private_dir`, the caller removes it from here on."""
+    parent.mkdir(parents=True, exist_ok=True)
+
+    def make() -> Path:
+        fd, name = tempfile.mkstemp(prefix=prefix, dir=parent)
+        os.close(fd)
+        return Path(name)
+
+    return _make_held(make, lambda path: path.unlink(missing_ok=True))
 
 
 def write_atomic(
@@ -46,11 +136,10 @@ def write_atomic(
         (exit 4) "cannot write PATH: reason" naming `path`, never the temporary name the
         user never gave.
     """
-    tmp: str | None = None
+    tmp: Path | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
+        tmp = private_file(path.parent, f".{path.name}.")
+        with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
@@ -61,7 +150,7 @@ def write_atomic(
     except BaseException as exc:
         if tmp is not None:
             with contextlib.suppress(OSError):  # read-only: even this unlink fails
-                Path(tmp).unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             if error is not None:
                 raise error(exc) from None

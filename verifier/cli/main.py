@@ -21,12 +21,17 @@ import importlib.metadata
 import logging
 import os
 import platform
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import click
 
+from verifier.base.atomic import Terminated, clear_pending, stop_signal
 from verifier.base.console import err, print_json
 from verifier.base.errors import (
     EXIT_INFRA,
@@ -203,8 +208,9 @@ def cli(
     other exchanges' published proofs.
 
     Exit codes: 0 ok; 1 shortfall; 2 usage; 3 invalid input, proof or signature;
-    4 node or infrastructure failure. No command prints a Python traceback unless given
-    --debug (anywhere on the command line) or POR_DEBUG=1.
+    4 node or infrastructure failure; 143 stopped by SIGTERM, 129 by SIGHUP, 130 by
+    Ctrl-C, each leaving no temporary or half-written file. No command prints a Python
+    traceback unless given --debug (anywhere on the command line) or POR_DEBUG=1.
 
     Logs go to stderr (never a secret), results to stdout; the log options come before
     the command: por -v --log-format json reconcile ...
@@ -246,11 +252,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     _default_logging()
     stdout, sys.stdout = sys.stdout, _ClosedPipeGuard(sys.stdout)
     try:
-        return _main(args, as_json)
+        with _stop_signals_raise():
+            return _main(args, as_json)
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated as exc:
+        return _terminated(exc.signum, as_json)
     except (RecursionError, MemoryError) as exc:
+        if _STOP.signum is not None:
+            return _terminated(_STOP.signum, as_json)
         if debug:
             raise
         if isinstance(exc, RecursionError):
@@ -259,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report_error(PorError("out of memory; refused"), as_json)
         return EXIT_INFRA
     except Exception as exc:
+        if _STOP.signum is not None:  # a library turned our Terminated into its own error
+            return _terminated(_STOP.signum, as_json)
         if debug:
             raise
         # a bug of ours, not the user's input: say so without a traceback (and without
@@ -273,6 +286,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INFRA
     finally:
         sys.stdout = stdout
+
+
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (SIGINT): 128 + 2, as a shell reports it. SIGTERM gives 143 and SIGHUP 129."""
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class _Stop:
+    """The stop signal received during the current `main` call, if any."""
+
+    signum: int | None = None
+
+
+_STOP = _Stop()
+
+
+def _terminated(signum: int, as_json: bool) -> int:
+    """The ending of a command stopped by SIGTERM/SIGHUP: one line, exit 128 + signal.
+
+    Also when the `Terminated` our handler raised came back as another exception: numpy's
+    `tofile` into a file object, for one, turns an exception raised during its call into
+    a TypeError; the cleanup ran all the same (every cleanup catches BaseException)."""
+    message = "terminated" if signum == signal.SIGTERM else "hangup"
+    err.print(message, markup=False)
+    code = 128 + signum
+    if as_json:  # still one document on stdout, as for every other ending
+        print_json({"format": "por-error-v1", "error": "Terminated", "message": message,
+                    "exit_code": code})  # fmt: skip
+    return code
+
+
+@contextmanager
+def _stop_signals_raise() -> Iterator[None]:
+    """While a command runs, SIGTERM and SIGHUP raise `Terminated` in the main thread
+    (at once, or once a temporary path being made can be removed: atomic.stop_signal);
+    the previous handlers are back afterwards (tests call `main` in-process). Only the
+    first signal raises: a second one arriving while the first unwinds must not cut its
+    cleanup short (SIGKILL remains for a process that does not stop). Commands that
+    stop gracefully (`reconcile --every`, `serve`) install their own handlers over these.
+    Python runs handlers in the main thread only, so outside it nothing is installed."""
+    _STOP.signum = None
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if _STOP.signum is None:
+            _STOP.signum = signum
+            stop_signal(signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, before in previous.items():
+            if before is not None:  # None: set outside Python, cannot be put back
+                signal.signal(signum, before)
+        clear_pending()
 
 
 class _ClosedPipeGuard:
@@ -343,6 +414,8 @@ def _main(args: list[str], as_json: bool) -> int:
         err.print("aborted")
         return EXIT_USAGE
     except click.ClickException as exc:
+        if _STOP.signum is not None:  # as in `main`: a Terminated in another guise
+            return _terminated(_STOP.signum, as_json)
         # click quotes bad values verbatim; a URL given to the wrong option may hold a password
         context = getattr(exc, "ctx", None)
         if context is not None:
@@ -352,16 +425,18 @@ def _main(args: list[str], as_json: bool) -> int:
         if as_json:
             print_json(UsageError(message).to_json())
         return EXIT_USAGE
-    except PorError as exc:
-        report_error(exc, as_json)
-        return exc.exit_code
-    except OSError as exc:
+    except (PorError, OSError) as exc:
+        if _STOP.signum is not None:
+            return _terminated(_STOP.signum, as_json)
+        if isinstance(exc, PorError):
+            report_error(exc, as_json)
+            return exc.exit_code
         message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
         report_error(PorError(f"system error: {message}"), as_json)
         return EXIT_INFRA
     except KeyboardInterrupt:
         err.print("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
     return int(result) if isinstance(result, int) else EXIT_OK
 
 
