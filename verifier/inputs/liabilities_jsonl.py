@@ -21,7 +21,14 @@ import pyarrow.json as pa_json
 
 from verifier.base import safejson
 from verifier.base.errors import InputError
-from verifier.inputs.liabilities_lines import COLUMNS, Source, line_at, not_utf8
+from verifier.inputs.liabilities_lines import (
+    COLUMNS,
+    READ_BLOCK_BYTES,
+    Source,
+    first_long_line,
+    line_at,
+    not_utf8,
+)
 
 
 def read_jsonl_table(source: Source) -> pa.Table:
@@ -31,6 +38,7 @@ def read_jsonl_table(source: Source) -> pa.Table:
     try:
         table = pa_json.read_json(
             source.path,
+            read_options=pa_json.ReadOptions(block_size=READ_BLOCK_BYTES),
             parse_options=pa_json.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="error"
             ),
@@ -40,7 +48,7 @@ def read_jsonl_table(source: Source) -> pa.Table:
         # 3M rows.
         table.validate(full=True)
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
-        raise _diagnose(source, exc) from exc
+        raise (first_long_line(source.path) or _diagnose(source, exc)) from exc
     return table
 
 

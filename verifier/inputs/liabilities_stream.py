@@ -59,15 +59,20 @@ from verifier.inputs.liabilities_columns import (
     merge_duplicates,
 )
 from verifier.inputs.liabilities_csv import _diagnose as _diagnose_csv
-from verifier.inputs.liabilities_csv import csv_options
+from verifier.inputs.liabilities_csv import check_one_row_per_line, csv_options
 from verifier.inputs.liabilities_jsonl import _diagnose as _diagnose_jsonl
 from verifier.inputs.liabilities_jsonl import _refuse_null_rows, check_one_object_per_line
-from verifier.inputs.liabilities_lines import COLUMNS, Source, bare_cr_error, scan_file
+from verifier.inputs.liabilities_lines import (
+    COLUMNS,
+    READ_BLOCK_BYTES,
+    Source,
+    bare_cr_error,
+    scan_file,
+)
 
 STREAM_ABOVE = 2 << 30
 """Inputs larger than this (bytes) are built out of core even without --out-of-core."""
 BATCH_BYTES = 8 << 20  # Arrow's streaming reader holds about ten blocks (measured)
-MIN_BATCH_BYTES = 1 << 10  # Arrow needs the header and any one row within one block
 BUCKET_ROWS = 1 << 21  # rows per account bucket aimed at
 MAX_BUCKETS = 256
 ROW_SCHEMA = pa.schema(
@@ -104,10 +109,12 @@ def _settle_lines(source: Source) -> None:
     exact re-read of `Source.line_of`. Error path only: one pass over the file."""
     if source.rows != -2:
         return
+    # as the whole-file reader: a file that is not one row per line is refused as such,
+    # before any column fault (whose line could not be trusted)
     if source.kind == "jsonl":
-        # as the whole-file reader: a file that is not one object per line is refused as
-        # such, before any column fault (whose line could not be trusted)
         check_one_object_per_line(source)
+    else:
+        check_one_row_per_line(source, counted=False)
     marks = (b"\n\n", b"\n\r\n", b"\n ", b"\n\t", b"\r\n ", b"\r\n\t")
     previous = b""
     with source.path.open("rb") as handle:
@@ -188,6 +195,8 @@ def stream_build(
         source.rows = rows
         if source.kind == "jsonl" and not source.simple:
             check_one_object_per_line(source)
+        if source.kind == "csv":
+            check_one_row_per_line(source)
         if reading.kept == 0:
             raise InputError("no rows left after excluding negative amounts", file=str(path))
         tree.liabilities = _with_exclusions(shell, reading.excluded, rows)
@@ -215,15 +224,18 @@ def _with_exclusions(shell: Liabilities, excluded: dict[str, Any] | None, rows: 
 
 def _batches(source: Source, batch_bytes: int) -> Iterator[pa.RecordBatch]:
     """The file's rows as record batches of three string columns (errors name a line)."""
+    # Arrow's block is never below READ_BLOCK_BYTES, which holds any line the scan let
+    # through wherever it starts; a smaller batch_bytes (tests) cuts its batches instead
+    block = max(batch_bytes, READ_BLOCK_BYTES)
     if source.kind == "csv":
         read, parse, convert = csv_options(source)
-        read.block_size = max(batch_bytes, MIN_BATCH_BYTES)
+        read.block_size = block
         try:
             reader = pa_csv.open_csv(
                 source.path, read_options=read, parse_options=parse, convert_options=convert
             )
             for batch in reader:
-                yield batch
+                yield from _cut(batch, batch_bytes)
         except (pa.ArrowInvalid, pa.ArrowException) as exc:
             raise _diagnose_csv(source, exc) from exc
         return
@@ -232,16 +244,26 @@ def _batches(source: Source, batch_bytes: int) -> Iterator[pa.RecordBatch]:
     try:
         json_reader = pa_json.open_json(
             source.path,
-            read_options=pa_json.ReadOptions(block_size=max(batch_bytes, MIN_BATCH_BYTES)),
+            read_options=pa_json.ReadOptions(block_size=block),
             parse_options=pa_json.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="error"
             ),
         )
         for batch in json_reader:
             batch.validate(full=True)  # Arrow's JSON reader passes invalid UTF-8 through
-            yield batch
+            yield from _cut(batch, batch_bytes)
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
         raise _diagnose_jsonl(source, exc) from exc
+
+
+def _cut(batch: pa.RecordBatch, batch_bytes: int) -> Iterator[pa.RecordBatch]:
+    """`batch` in slices of about `batch_bytes` of values (at least one row each)."""
+    if batch_bytes >= READ_BLOCK_BYTES or batch.num_rows <= 1:
+        yield batch
+        return
+    step = max(1, batch.num_rows * batch_bytes // max(1, batch.nbytes))
+    for start in range(0, batch.num_rows, step):
+        yield batch.slice(start, step)
 
 
 class _Buckets:
