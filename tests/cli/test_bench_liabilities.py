@@ -77,3 +77,24 @@ def test_parts_skipped_with_their_reason(capsys: pytest.CaptureFixture[str]) -> 
 @pytest.mark.parametrize("seconds", ["0", "61", "x"])
 def test_openssl_seconds_out_of_range_is_a_usage_error(seconds: str) -> None:
     assert main([*BASE, "--openssl-seconds", seconds]) == 2
+
+
+def test_rounds_alternate_and_give_medians(
+    fake_openssl: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*BASE, "--openssl", fake_openssl, "--runs", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    runs = doc["whole_process"]["runs"]
+    assert len(runs) == 2
+    assert doc["whole_process"]["seconds"] == round(
+        (runs[0]["seconds"] + runs[1]["seconds"]) / 2, 3
+    )
+    assert doc["whole_process"]["peak_rss_bytes"] == max(r["peak_rss_bytes"] for r in runs)
+    assert doc["floor_openssl_speed"]["runs_seconds"] == [307e-6, 307e-6]
+    head = doc["headline"]
+    assert head["round_ratios_to_openssl_speed"] == [round(r["seconds"] / 307e-6, 3) for r in runs]
+    assert len(head["round_ratios_to_openssl_2core"]) == 2
+    if doc["floor_openssl_2core"]:
+        assert len(doc["floor_openssl_2core"]["runs_seconds"]) == 2
+    assert main([*BASE, "--openssl", fake_openssl, "--runs", "2"]) == 0
+    assert "round by round:" in capsys.readouterr().out

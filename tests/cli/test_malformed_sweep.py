@@ -765,6 +765,20 @@ def all_targets(world: Path) -> dict[str, Target]:
             expect=frozenset({3}),
         )
     )
+    # issue 16: one maximum line length on every reader (verifier/inputs/liabilities_lines.py):
+    # a row of exactly MAX_LINE_BYTES (a zero-padded amount) is read, one byte more refused
+    from verifier.inputs.liabilities_lines import MAX_LINE_BYTES
+
+    for label, extra, expect in (("at-limit", 0, {0}), ("limit+1", 1, {3})):
+        zeros = b"0" * (MAX_LINE_BYTES - len(b"zed,BTC,1") + extra)
+        build_flags.append(
+            Case(
+                f"input:line={label}",
+                slot="input",
+                content=csv + b"zed,BTC," + zeros + b"1\n",
+                expect=frozenset(expect),
+            )
+        )
     targets.append(
         Target(
             "liabilities build (csv)",
@@ -810,6 +824,19 @@ def all_targets(world: Path) -> dict[str, Target]:
                 + json.dumps({"account_id": "zed", "asset": "BTC", "amount": value}).encode()
                 + b"\n",
                 expect=frozenset({3}),
+            )
+        )
+    for label, extra, expect in (("at-limit", 0, {0}), ("limit+1", 1, {3})):
+        short = len(json.dumps({"account_id": "zed", "asset": "BTC", "amount": "1"}))
+        amount = "0" * (MAX_LINE_BYTES - short + extra) + "1"
+        jsonl_cases.append(
+            Case(
+                f"input:line={label}",
+                slot="input",
+                content=jsonl
+                + json.dumps({"account_id": "zed", "asset": "BTC", "amount": amount}).encode()
+                + b"\n",
+                expect=frozenset(expect),
             )
         )
     targets.append(
@@ -1930,6 +1957,7 @@ def all_targets(world: Path) -> dict[str, Target]:
                 + [_set("--proofs", v) for v in ("0", "10")]
                 + [_set("--workers", v) for v in ("65", "-1")]
                 + [_set("--openssl-seconds", v) for v in ("0", "61", "abc", M.HUGE)]
+                + [_set("--runs", v) for v in ("0", "21", "abc")]
                 + [
                     _set("--keep", "{work}/bench"),
                     _set("--keep", "{work}/file"),

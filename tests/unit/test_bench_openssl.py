@@ -77,11 +77,11 @@ def test_every_call_priced_at_its_block_count(tmp_path: Path) -> None:
     floor = openssl_floor(groups, processes=2, binary=binary)
     assert floor["calls"] == 16
     assert floor["seconds"] == 31e-6
-    assert [r["blocks"] for r in floor["runs"]] == [1, 2, 3]
-    assert [r["calls_per_second"] for r in floor["runs"]] == [1_000_000, 500_000, 333_333]
+    assert [r["blocks"] for r in floor["sizes"]] == [1, 2, 3]
+    assert [r["calls_per_second"] for r in floor["sizes"]] == [1_000_000, 500_000, 333_333]
     # each block count is measured at the size with the most calls in it (6 beats 33; 73,
     # 96 and 97 tie, and the first is taken)
-    assert [r["bytes"] for r in floor["runs"]] == [6, 73, 129]
+    assert [r["bytes"] for r in floor["sizes"]] == [6, 73, 129]
     assert "-elapsed" in floor["command"] and "-multi 2" in floor["command"]
 
 
@@ -94,7 +94,7 @@ def test_unmeasured_block_counts_are_interpolated(
     groups = [("a", 10_000, 10), ("b", 1_000, 100), ("c", 10_000, 150)]
     binary = fake_openssl(tmp_path, "B * 1000000 / BL")
     floor = openssl_floor(groups, processes=1, binary=binary)
-    assert [r["blocks"] for r in floor["runs"]] == [1, 3]
+    assert [r["blocks"] for r in floor["sizes"]] == [1, 3]
     # 10,000 × 1 µs + 1,000 × 2 µs + 10,000 × 3 µs = 0.042 s
     assert floor["seconds"] == 0.042
     assert floor["calls"] == 21_000
@@ -123,5 +123,5 @@ def test_no_calls_is_skipped() -> None:
 def test_the_real_openssl_gives_a_floor() -> None:
     floor = openssl_floor([("padding hash", 1_000_000, 33)], processes=2, seconds=1)
     assert "skipped" not in floor, floor
-    assert floor["runs"][0]["calls_per_second"] > 0
+    assert floor["sizes"][0]["calls_per_second"] > 0
     assert floor["seconds"] > 0

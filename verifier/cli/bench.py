@@ -85,6 +85,13 @@ def bench() -> None:
     type=click.IntRange(1, 60),
     help="Seconds `openssl speed` runs per message size (3: its own default).",
 )
+@click.option(
+    "--runs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 20),
+    help="Rounds of the whole process and both OpenSSL floors, one after the other.",
+)
 @JSON_OPTION
 def bench_liabilities(
     accounts: int,
@@ -97,6 +104,7 @@ def bench_liabilities(
     openssl_speed: bool,
     openssl_binary: str,
     openssl_seconds: int,
+    runs: int,
     as_json: bool,
 ) -> int:
     """Time build, proofs, verification and audit against a bare hashlib floor, and the
@@ -117,6 +125,7 @@ def bench_liabilities(
             whole_process=whole_process,
             openssl=openssl_binary if openssl_speed else None,
             openssl_seconds=openssl_seconds,
+            runs=runs,
         )
     if as_json:
         print_json(result)

@@ -53,7 +53,7 @@ from verifier.inputs import native
 from verifier.inputs.assets import read_assets
 from verifier.inputs.liabilities import read_liabilities
 from verifier.tools.bench_openssl import openssl_floor
-from verifier.tools.bench_process import por_argv, run_timed
+from verifier.tools.bench_process import median, por_argv, run_timed
 from verifier.tools.sample import assets_toml, sample_assets, write_sample
 
 BATCH = 1 << 17
@@ -239,9 +239,11 @@ def run_liabilities_bench(
     whole_process: bool = True,
     openssl: str | None = "openssl",
     openssl_seconds: int = 3,
+    runs: int = 1,
 ) -> dict[str, Any]:
     """Run the whole benchmark and return its figures (seconds, rates, bytes). `openssl`:
-    the program for the `openssl speed` floor, None to skip it."""
+    the program for the `openssl speed` floor, None to skip it; `runs`: rounds of the whole
+    process and both OpenSSL floors, one after the other (medians and each round's ratio)."""
     progress = progress or (lambda *a: None)
     load_start = os.getloadavg()
     work = keep or Path(tempfile.mkdtemp(prefix="por-bench-"))
@@ -259,16 +261,16 @@ def run_liabilities_bench(
         progress("hashlib floor (single core)", 0, 1)
         floor = hash_floor(built.id_lengths, accounts, split, asset_count)
         progress("hashlib floor (single core)", 1, 1)
-        # the whole process and both OpenSSL floors back to back, so they share the load
-        process = _whole_process(work, split, workers, progress) if whole_process else None
-        progress("OpenSSL floor (two cores)", 0, 1)
-        floor2 = native_floor(built.id_lengths, accounts, split, asset_count)
-        progress("OpenSSL floor (two cores)", 1, 1)
+        shape = (built.id_lengths, accounts, split, asset_count)
+        rounds = [
+            _round(work, shape, workers, whole_process, openssl, openssl_seconds, progress)
+            for _ in range(runs)
+        ]
+        process = _merge_process(rounds) if whole_process else None
+        floor2 = _merge_floor(rounds, "floor_openssl_2core")
+        speed = _merge_floor(rounds, "floor_openssl_speed")
         floor2_s = floor2["seconds"] if floor2 else 0.0
-        speed = _speed_floor(
-            built.id_lengths, accounts, split, asset_count, openssl, openssl_seconds, progress
-        )
-        speed_s = speed.get("seconds", 0.0)
+        speed_s = speed.get("seconds", 0.0) if speed else 0.0
         process_s = process["seconds"] if process else 0.0
         usage_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         usage_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
@@ -318,7 +320,7 @@ def run_liabilities_bench(
                 "build_total": _ratio(read_s + build_s, speed_s),
                 "whole_process": _ratio(process_s, speed_s),
             },
-            "headline": _headline(process, floor2_s, speed_s),
+            "headline": _headline(process, floor2_s, speed_s, rounds),
             "peak_memory_bytes": {
                 "build": built.peak_memory,
                 "audit": audit_memory.peak,
@@ -400,15 +402,68 @@ def _speed_floor(
     return floor
 
 
-def _headline(process: dict[str, Any] | None, floor2_s: float, speed_s: float) -> dict[str, Any]:
-    """Issue 16's target in one place: the whole process against both two-core floors."""
+def _round(
+    work: Path,
+    shape: tuple[dict[int, int], int, int, int],
+    workers: int,
+    whole_process: bool,
+    openssl: str | None,
+    openssl_seconds: int,
+    progress: Any,
+) -> dict[str, Any]:
+    """One round: the whole process, then both OpenSSL floors, back to back so the three
+    share the machine's load."""
+    id_lengths, accounts, split, assets = shape
+    process = _whole_process(work, split, workers, progress) if whole_process else None
+    progress("OpenSSL floor (two cores)", 0, 1)
+    floor2 = native_floor(id_lengths, accounts, split, assets)
+    progress("OpenSSL floor (two cores)", 1, 1)
+    speed = _speed_floor(id_lengths, accounts, split, assets, openssl, openssl_seconds, progress)
+    return {"whole_process": process, "floor_openssl_2core": floor2, "floor_openssl_speed": speed}
+
+
+def _merge_process(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every round's whole-process run; seconds = their median, peak = the largest."""
+    runs = [r["whole_process"] for r in rounds]
+    return {
+        "command": runs[0]["command"],
+        "seconds": round(median([r["seconds"] for r in runs]), 3),
+        "peak_rss_bytes": max(r["peak_rss_bytes"] for r in runs),
+        "runs": [{k: v for k, v in r.items() if k != "command"} for r in runs],
+    }
+
+
+def _merge_floor(rounds: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    """A floor as the first round gave it, its seconds the median of every round's (a
+    skipped or missing floor as the first round said)."""
+    first = rounds[0][key]
+    if first is None or "skipped" in first:
+        return first
+    each = [r[key]["seconds"] for r in rounds if r[key] and "seconds" in r[key]]
+    return {**first, "seconds": round(median(each), 6), "runs_seconds": each}
+
+
+def _headline(
+    process: dict[str, Any] | None, floor2_s: float, speed_s: float, rounds: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Issue 16's target in one place: the whole process against both two-core floors, as
+    medians and round by round (a round's three figures were taken in the same seconds)."""
     if process is None:
         return {"skipped": "not asked (--no-whole-process)"}
+
+    def pairs(key: str) -> list[float | None]:
+        return [
+            _ratio(r["whole_process"]["seconds"], (r[key] or {}).get("seconds", 0.0))
+            for r in rounds
+        ]
+
     return {
         "whole_process_seconds": process["seconds"],
         "peak_rss_bytes": process["peak_rss_bytes"],
         "ratio_to_openssl_2core": _ratio(process["seconds"], floor2_s),
         "ratio_to_openssl_speed": _ratio(process["seconds"], speed_s),
+        "round_ratios_to_openssl_2core": pairs("floor_openssl_2core"),
+        "round_ratios_to_openssl_speed": pairs("floor_openssl_speed"),
         "target_ratio": TARGET_RATIO,
         "target_peak_bytes": TARGET_PEAK_BYTES,
     }
@@ -557,11 +612,29 @@ def _render_headline(result: dict[str, Any]) -> None:
     ]
     out.print(
         f"[bold]whole process[/bold] (por liabilities build, own process): "
-        f"{head['whole_process_seconds']:.3f} s = {'; '.join(ratios)} "
+        f"{head['whole_process_seconds']:.3f} s (median of {len(result['whole_process']['runs'])}) "
+        f"= {'; '.join(ratios)} "
         f"(target ≤ {head['target_ratio']} ×); peak RSS "
         f"{head['peak_rss_bytes'] / 2**20:,.0f} MiB (target ≤ "
         f"{head['target_peak_bytes'] / 2**20:,.0f} MiB)"
     )
+    if len(head["round_ratios_to_openssl_2core"]) > 1:
+        out.print(
+            "round by round: "
+            + "; ".join(
+                f"{_fmt(a)} × / {_fmt(b)} ×"
+                for a, b in zip(
+                    head["round_ratios_to_openssl_2core"],
+                    head["round_ratios_to_openssl_speed"],
+                    strict=True,
+                )
+            )
+            + " (two-core floor / openssl speed floor)"
+        )
+
+
+def _fmt(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}"
 
 
 def _ratio(seconds: float, floor: float) -> float | None:  # float-ok: timings, not money

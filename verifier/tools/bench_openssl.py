@@ -62,7 +62,7 @@ def openssl_floor(
     seconds: int = 1,
 ) -> dict[str, Any]:
     """The floor for `groups` ((kind, calls, message bytes), as bench.floor_groups gives
-    them): {"seconds", "calls", "runs": [...]} or {"skipped": reason}."""
+    them): {"seconds", "calls", "sizes": [...]} or {"skipped": reason}."""
     path = shutil.which(binary)
     if path is None:
         return {"skipped": f"no openssl program ({binary!r} not found on PATH)"}
@@ -114,7 +114,7 @@ def _priced(
         "calls": calls,
         "seconds": round(total, 6),  # µs: a tiny sample's floor is not 0
         "processes": processes,
-        "runs": runs,
+        "sizes": runs,
         "command": " ".join(speed_argv(path, "B", processes, seconds)),
         "how": "openssl speed per SHA-256 block count of the build's calls, scaled to their "
         "number; unmeasured block counts interpolated linearly",
