@@ -23,12 +23,6 @@ from verifier.inputs.liabilities_stream import stream_build
 
 ASSETS = (AssetSpec("BTC", 8),)
 
-# The in-memory reader runs the check once verifier/inputs/liabilities.py `_read` calls
-# check_one_row_per_line for CSV (asked of its owner; strict: remove this mark then).
-NEEDS_READ_HOOK = pytest.mark.xfail(
-    strict=True, reason="liabilities._read does not call check_one_row_per_line yet"
-)
-
 
 def outcome(run):
     try:
@@ -132,7 +126,7 @@ def boundary_file(path: Path) -> int:
 
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(c, marks=NEEDS_READ_HOOK) for c in ("interior", "boundary", "unclosed")],
+    ["interior", "boundary", "unclosed"],
 )
 def test_in_memory_refuses_as_streamed(tmp_path, case):
     path = tmp_path / "in.csv"

@@ -54,7 +54,7 @@ from verifier.inputs.liabilities_columns import (
     keep_rows,
     merge_duplicates,
 )
-from verifier.inputs.liabilities_csv import read_csv_table
+from verifier.inputs.liabilities_csv import check_one_row_per_line, read_csv_table
 from verifier.inputs.liabilities_jsonl import check_one_object_per_line, read_jsonl_table
 from verifier.inputs.liabilities_lines import Source, bare_cr_error, detect, scan_file
 
@@ -227,4 +227,6 @@ def _read(source: Source) -> tuple[pa.Table, str]:
     source.rows = table.num_rows
     if source.kind == "jsonl" and not source.simple:
         check_one_object_per_line(source)
+    if source.kind == "csv":  # free when rows and lines match one to one (the usual file)
+        check_one_row_per_line(source)
     return table, scan.sha256
