@@ -12,6 +12,12 @@ store (`attestations.store.TreeStore`) already checks meta.json, root.json, the 
 and every file's size; the audit then checks the contents. A secret file that is present
 but unreadable, malformed or not this tree's is an error; only a missing one may be
 skipped, and only when the caller allows it (`require_secret=False`).
+
+Two ways to the same result: in memory (`_check_in_memory`: the leaf order and every
+leaf's balances held whole: 2.5 GiB at 10M accounts x 3) or out of core
+(attestations/audit_stream.py: the files read in ranges, salts spilled to a private work
+directory; bounded by a bucket of leaves plus one byte a leaf). `audit_tree` streams a tree
+in salt order above `STREAM_ABOVE` leaves (measured: docs/performance.md).
 """
 
 from __future__ import annotations

@@ -17,10 +17,17 @@ account of a tree).
 Every proof written is valid without walking each path (n log n hashes): the writer
 recomputes each account's leaf from its derived salt, id and balances, and every node of
 the tree from its children (n hashes, what the build does), and compares them with the
-level files and root.json's root; any difference refuses the whole file. The salts and the
-leaf check run on every core (forked workers writing salts into shared memory), the node
-check runs in the workers while the parent writes, and the file appears under its name
-only when both are done (temporary name, fsync, rename; mode 0600: salts are private).
+level files and root.json's root; any difference refuses the whole file. The file appears
+under its name only when all is checked (temporary name, fsync, rename; mode 0600: salts
+are private); the temporary file is removed however the writing ends.
+
+Memory is bounded by a batch, not by the tree (issue 16: 100M accounts): each batch's index
+entries, ids (attestations/tree_files.py), salts and own leaves are read and derived for
+that batch (its leaves checked before it is written), the node check reads the levels in
+subtrees on a second thread (the hashing releases the GIL), and the level dictionaries,
+which Arrow writes once with the first batch, are copied from the level files into the
+container by the kernel (`_Sink`, `os.copy_file_range`) instead of through memory; the
+bytes are those of an ordinary Arrow writer (tested).
 
 Reading back (`ProofContainer`) trusts nothing: the schema, the embedded root document and
 its commitment are checked on opening, and every proof it returns is verified against
@@ -78,6 +85,8 @@ BATCH = 65_536
 """Rows per record batch: the unit of writing and of a lookup's last search."""
 SUBTREE = 1 << 16
 """Leaves per node-check task (the check of one subtree's nodes)."""
+WINDOW = 1 << 26
+"""Bytes of level 0 mapped at once to read a batch's own leaves (a multiple of the page)."""
 
 Progress = Callable[[str, int, int], None]
 
@@ -178,11 +187,31 @@ class _Levels:
         return None
 
     def leaves(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-        """Level-0 records at `positions` (a copy; the map's pages are then given back)."""
-        level0 = np.frombuffer(self.buffers[0], dtype=np.uint8).reshape(-1, self.width)
-        records = level0[positions]
-        self.maps[0].madvise(mmap.MADV_DONTNEED)
-        return records
+        """Level-0 records at `positions`, through one short-lived map per `WINDOW` bytes of
+        the file: a fault maps its neighbours too (the kernel's fault-around), so random
+        reads through one map of the whole level would keep all of it resident."""
+        width = self.width
+        out = np.empty((len(positions), width), dtype=np.uint8)
+        offsets = positions.astype(np.int64) * width
+        window = offsets // WINDOW
+        order = np.argsort(window, kind="stable")
+        ends = np.cumsum(np.bincount(window[order] - int(window.min(initial=0)))).tolist()
+        size = self.buffers[0].size
+        start = 0
+        for end in ends:
+            if end == start:
+                continue
+            picked = order[start:end]
+            base = int(window[picked[0]]) * WINDOW
+            length = min(size, base + WINDOW + width) - base
+            shift = -base % width  # where the first whole record of the window starts
+            with mmap.mmap(self.fds[0], length, access=mmap.ACCESS_READ, offset=base) as view:
+                count = (length - shift) // width
+                records = np.frombuffer(view, np.uint8, count * width, shift).reshape(-1, width)
+                out[picked] = records[(offsets[picked] - base - shift) // width]
+                del records  # before the map closes
+            start = end
+        return out
 
     def close(self) -> None:
         self.buffers = []

@@ -134,3 +134,31 @@ def test_an_interrupted_write_leaves_nothing(tmp_path, monkeypatch, where):
 
 def _raising(*args: object) -> None:
     raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("window", [4096, 8192, 1 << 26])
+def test_leaves_through_windows(tmp_path, monkeypatch, window):
+    """A batch's own leaves read through short-lived windows (records across their edges)."""
+    monkeypatch.setattr(pc, "WINDOW", window)
+    rng = np.random.default_rng(window)
+    level0 = rng.integers(0, 256, size=(5000, 80), dtype=np.uint8)
+    level0.tofile(tmp_path / "level-00.bin")
+    np.zeros((2500, 80), np.uint8).tofile(tmp_path / "level-01.bin")
+    levels = pc._Levels(tmp_path, 1, 80)
+    try:
+        for seed in range(10):
+            positions = np.random.default_rng(seed).integers(0, 5000, 777)
+            assert np.array_equal(levels.leaves(positions), level0[positions])
+        assert np.array_equal(levels.leaves(np.array([4999, 0])), level0[[4999, 0]])
+    finally:
+        levels.close()
+
+
+def test_whole_tree_through_small_windows(tmp_path, monkeypatch):
+    monkeypatch.setattr(pc, "WINDOW", 4096)
+    monkeypatch.setattr(pc, "BATCH", 13)
+    tree = _tree(tmp_path, 150, 2)
+    write_container(tree, tmp_path / "w.arrow", None, _quiet)
+    monkeypatch.setattr(pc, "WINDOW", 1 << 26)
+    write_container(tree, tmp_path / "big.arrow", None, _quiet)
+    assert (tmp_path / "w.arrow").read_bytes() == (tmp_path / "big.arrow").read_bytes()
