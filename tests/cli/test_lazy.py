@@ -22,8 +22,7 @@ COMMAND_MODULES = sorted({target.partition(":")[0] for target in COMMANDS.values
 
 
 def _modules_after(*args: str) -> tuple[int, set[str]]:
-    """Run `por ARGS` in a fresh interpreter; its exit code and the verifier/attestations/
-    chains modules it imported, plus the heavy libraries named in HEAVY."""
+    """Run `por ARGS` in a fresh interpreter; its exit code and every module it imported."""
     code = (
         "import sys\n"
         "from verifier.cli.main import main\n"
