@@ -8,7 +8,6 @@ verify-ownership: an exchange's published address-ownership signatures, row by r
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -167,33 +166,20 @@ def _verify_por(
     from attestations.proofs import (
         PROOF_KEYS,
         parse_proof,
-        parse_root_document,
         unknown_keys,
         verify_proof,
     )
+    from verifier.cli.proof_pins import read_pin
 
-    if root_file is not None and commitment_hex is not None:
-        raise UsageError("give --root or --commitment, not both")
+    pin = read_pin(root_file, commitment_hex)
     raw = load_json(proof_file, "proof file")
-    published_root = None
-    published_commitment = None
-    if root_file is not None:
-        try:
-            published_root = parse_root_document(load_json(root_file, "root document"))
-        except InvalidProof as exc:
-            raise InputError(f"root document: {exc.message}", file=str(root_file)) from exc
-    if commitment_hex is not None:
-        text = commitment_hex.strip().lower()
-        if not re.fullmatch(r"[0-9a-f]{64}", text):
-            raise InputError("--commitment must be 64 hex digits", value=commitment_hex)
-        published_commitment = bytes.fromhex(text)
     try:
         proof = parse_proof(raw)
         warnings = [f"ignored unknown key {k!r}" for k in unknown_keys(raw, PROOF_KEYS)]
         result = verify_proof(
             proof,
-            published_root=published_root,
-            published_commitment=published_commitment,
+            published_root=pin.root,
+            published_commitment=pin.commitment,
             warnings=warnings,
         )
     except InvalidProof as exc:
