@@ -40,10 +40,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.ipc
 import pyarrow.json as pa_json
 
-from attestations.build import BuildResult, Liabilities, account_order, binary_ids, totals
+from attestations.build import BuildResult, Liabilities, binary_ids, totals
 from attestations.build_stream import StreamedTree
 from attestations.encoding import MAX_SUM, TAG_ACCOUNT, AssetSpec
 from attestations.hashing import hash_varlen
+from attestations.ordering import account_order
 from verifier.base.errors import InputError
 from verifier.inputs.liabilities import _open, _tune_allocator
 from verifier.inputs.liabilities_amounts import convert_amounts
