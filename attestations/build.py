@@ -286,11 +286,10 @@ def _phase_accounts(task: tuple[str, int, int]) -> int:
     parts: int = ctx["parts"]
     threads: int = ctx["hash_threads"]
     if kind == "hash":
-        hashes = hash_varlen(TAG_ACCOUNT, offsets, data, threads=threads)
-        ctx["acct_hash"][a * HASH_LEN : b * HASH_LEN] = hashes.tobytes()
+        hash_varlen(TAG_ACCOUNT, offsets, data, threads=threads, out=ctx["hashes_rows"][a:b])
     else:
-        salts = hmac_varlen(ctx["secret"], offsets, data, parts, threads=threads)
-        ctx["salts"][a * parts * SALT_LEN : b * parts * SALT_LEN] = salts.tobytes()
+        salts = ctx["salts_rows"][a * parts : b * parts]
+        hmac_varlen(ctx["secret"], offsets, data, parts, threads=threads, out=salts)
     return b - a
 
 
@@ -422,6 +421,16 @@ class Ordered:
         return where[: self.real].reshape(-1, self.parts)[self.order]
 
 
+def _shared_rows(rows: int, pooled: bool) -> npt.NDArray[np.uint8]:
+    """(rows, 32) bytes the workers fill: shared anonymous memory for forked workers, else
+    a plain array (private memory, which numpy backs with huge pages: the leaves read it
+    at random)."""
+    if pooled and POOL_KIND == "fork":
+        shared = mmap.mmap(-1, max(1, rows * 32))
+        return np.frombuffer(shared, dtype=np.uint8)[: rows * 32].reshape(rows, 32)
+    return np.empty((rows, 32), dtype=np.uint8)
+
+
 def _input_leaves(
     perm: npt.NDArray[np.int64], order: npt.NDArray[np.int64], parts: int, real: int
 ) -> npt.NDArray[np.int64]:
@@ -453,18 +462,16 @@ def hash_and_order(
     pad_salts = np.frombuffer(derive_pad_salts(secret, size - real), dtype=np.uint8).reshape(
         -1, SALT_LEN
     )
-    acct_hash = mmap.mmap(-1, max(1, count * HASH_LEN))
-    salt_map = mmap.mmap(-1, max(1, real * SALT_LEN))
-    hashes = np.frombuffer(acct_hash, dtype=np.uint8)[: count * HASH_LEN].reshape(-1, HASH_LEN)
-    salts = np.frombuffer(salt_map, dtype=np.uint8)[: real * SALT_LEN].reshape(-1, SALT_LEN)
     pooled = workers > 1 and size >= POOL_THRESHOLD
+    hashes = _shared_rows(count, pooled)
+    salts = _shared_rows(real, pooled)
     _CTX.update(
         secret=secret,
         parts=parts,
         offsets=offsets,
         data=data,
-        acct_hash=acct_hash,
-        salts=salt_map,
+        hashes_rows=hashes,
+        salts_rows=salts,
         # a pool's tasks each hash on one core; without one a batch uses every core
         hash_threads=1 if pooled else workers,
     )
@@ -517,6 +524,7 @@ def hash_subtrees(
         leaf_at=ordered.leaf_at,
         salts_rows=ordered.salts,
         hashes_rows=ordered.hashes,
+        parts=ordered.parts,
         pad_salts=ordered.pad_salts,
         leaf_balances=leaf_balances,
         sink=sink,

@@ -194,6 +194,15 @@ def hash_rows(prefix: bytes, columns: Sequence[U8], *, threads: int | None = Non
 # ----------------------------------------------------------------------------- variable rows
 
 
+def _out(out: U8 | None, rows: int) -> U8:
+    """`out` checked to be a C-contiguous (rows, 32) uint8 array, or a new one."""
+    if out is None:
+        return np.empty((rows, DIGEST), dtype=np.uint8)
+    if out.dtype != np.uint8 or out.shape != (rows, DIGEST) or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous ({rows}, 32) uint8 array")
+    return out
+
+
 def _ids(offsets: I64, data: U8, a: int, b: int) -> list[bytes]:
     base = int(offsets[a])
     blob = data[base : int(offsets[b])].tobytes()
@@ -201,11 +210,14 @@ def _ids(offsets: I64, data: U8, a: int, b: int) -> list[bytes]:
     return [blob[rel[i] : rel[i + 1]] for i in range(b - a)]
 
 
-def hash_varlen(prefix: bytes, offsets: I64, data: U8, *, threads: int | None = None) -> U8:
-    """(n, 32) digests of prefix || data[offsets[i]:offsets[i+1]] (Arrow binary layout)."""
+def hash_varlen(
+    prefix: bytes, offsets: I64, data: U8, *, threads: int | None = None, out: U8 | None = None
+) -> U8:
+    """(n, 32) digests of prefix || data[offsets[i]:offsets[i+1]] (Arrow binary layout),
+    into `out` when given (a C-contiguous (n, 32) uint8 array)."""
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     count = len(offsets) - 1
-    out = np.empty((max(count, 0), DIGEST), dtype=np.uint8)
+    out = _out(out, max(count, 0))
     if count <= 0:
         return out
     if NATIVE is None:
@@ -248,14 +260,21 @@ def _python_hmac(key: bytes, ids: list[bytes], parts: int) -> bytes:
 
 
 def hmac_varlen(
-    key: bytes, offsets: I64, data: U8, parts: int = 1, *, threads: int | None = None
+    key: bytes,
+    offsets: I64,
+    data: U8,
+    parts: int = 1,
+    *,
+    threads: int | None = None,
+    out: U8 | None = None,
 ) -> U8:
-    """(n * parts, 32): HMAC-SHA256(key, id_i || u32be(p)) at row i * parts + p."""
+    """(n * parts, 32): HMAC-SHA256(key, id_i || u32be(p)) at row i * parts + p, into `out`
+    when given."""
     if not 1 <= parts <= 65536:
         raise ValueError("parts must be 1..65536")
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     count = len(offsets) - 1
-    out = np.empty((max(count, 0) * parts, DIGEST), dtype=np.uint8)
+    out = _out(out, max(count, 0) * parts)
     if count <= 0:
         return out
     if NATIVE is None:
