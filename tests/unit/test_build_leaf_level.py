@@ -140,3 +140,22 @@ def test_native_refuses_mismatched_buffers() -> None:
     for args in bad_calls:
         with pytest.raises(ValueError):
             native.leaf_level(*args)
+
+
+def test_hashes_and_salts_into_a_given_array(backend: str) -> None:
+    """Phase A writes into the build's own arrays (`out=`): the same bytes as a new array;
+    an array of the wrong shape, type or layout is refused."""
+    ids = [b"alice", b"bob", b"", b"x" * 300]
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in ids])]).astype(np.int64)
+    data = np.frombuffer(b"".join(ids), np.uint8)
+    rows = np.full((6, 32), 1, np.uint8)
+    hashing.hash_varlen(b"\x04", offsets, data, out=rows[1:5])
+    assert rows[1:5].tobytes() == hashing.hash_varlen(b"\x04", offsets, data).tobytes()
+    assert rows[0].tobytes() == rows[5].tobytes() == bytes([1]) * 32  # nothing else touched
+    salts = np.empty((8, 32), np.uint8)
+    hashing.hmac_varlen(b"k" * 32, offsets, data, 2, out=salts)
+    assert salts.tobytes() == hashing.hmac_varlen(b"k" * 32, offsets, data, 2).tobytes()
+    strided = np.empty((8, 32), np.uint8)[::2]
+    for bad in (np.empty((3, 32), np.uint8), np.empty((4, 32), np.int8), strided):
+        with pytest.raises(ValueError, match="out must be"):
+            hashing.hash_varlen(b"\x04", offsets, data, out=bad)
