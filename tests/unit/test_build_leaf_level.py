@@ -9,6 +9,8 @@ is refused (ValueError), never read past.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -156,6 +158,7 @@ def test_hashes_and_salts_into_a_given_array(backend: str) -> None:
     hashing.hmac_varlen(b"k" * 32, offsets, data, 2, out=salts)
     assert salts.tobytes() == hashing.hmac_varlen(b"k" * 32, offsets, data, 2).tobytes()
     strided = np.empty((8, 32), np.uint8)[::2]
-    for bad in (np.empty((3, 32), np.uint8), np.empty((4, 32), np.int8), strided):
+    bads: list[Any] = [np.empty((3, 32), np.uint8), np.empty((4, 32), np.int8), strided]
+    for bad in bads:
         with pytest.raises(ValueError, match="out must be"):
             hashing.hash_varlen(b"\x04", offsets, data, out=bad)
