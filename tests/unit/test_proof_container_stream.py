@@ -136,11 +136,12 @@ def _raising(*args: object) -> None:
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("window", [4096, 8192, 1 << 26])
-def test_leaves_through_windows(tmp_path, monkeypatch, window):
-    """A batch's own leaves read through short-lived windows (records across their edges)."""
-    monkeypatch.setattr(pc, "WINDOW", window)
-    rng = np.random.default_rng(window)
+@pytest.mark.parametrize(("whole", "gap"), [(0, 0), (0, 8), (0, 10_000), (1 << 28, 8)])
+def test_leaves_by_pread_or_map(tmp_path, monkeypatch, whole, gap):
+    """A batch's own leaves, by runs of preads (any gap) or through the map: the same."""
+    monkeypatch.setattr(pc, "MAP_WHOLE", whole)
+    monkeypatch.setattr(pc, "GAP", gap)
+    rng = np.random.default_rng(gap)
     level0 = rng.integers(0, 256, size=(5000, 80), dtype=np.uint8)
     level0.tofile(tmp_path / "level-00.bin")
     np.zeros((2500, 80), np.uint8).tofile(tmp_path / "level-01.bin")
@@ -149,16 +150,17 @@ def test_leaves_through_windows(tmp_path, monkeypatch, window):
         for seed in range(10):
             positions = np.random.default_rng(seed).integers(0, 5000, 777)
             assert np.array_equal(levels.leaves(positions), level0[positions])
-        assert np.array_equal(levels.leaves(np.array([4999, 0])), level0[[4999, 0]])
+        for picked in ([4999, 0], [7, 7, 7], [0], [4999, 4998, 4997]):
+            assert np.array_equal(levels.leaves(np.array(picked)), level0[picked])
     finally:
         levels.close()
 
 
-def test_whole_tree_through_small_windows(tmp_path, monkeypatch):
-    monkeypatch.setattr(pc, "WINDOW", 4096)
+def test_whole_tree_by_pread(tmp_path, monkeypatch):
+    monkeypatch.setattr(pc, "MAP_WHOLE", 0)
     monkeypatch.setattr(pc, "BATCH", 13)
     tree = _tree(tmp_path, 150, 2)
     write_container(tree, tmp_path / "w.arrow", None, _quiet)
-    monkeypatch.setattr(pc, "WINDOW", 1 << 26)
+    monkeypatch.setattr(pc, "MAP_WHOLE", 1 << 28)
     write_container(tree, tmp_path / "big.arrow", None, _quiet)
     assert (tmp_path / "w.arrow").read_bytes() == (tmp_path / "big.arrow").read_bytes()
