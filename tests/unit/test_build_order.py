@@ -39,6 +39,22 @@ def test_sort_prefixes_is_a_stable_argsort(keys: list[int]) -> None:
     assert same.tolist() == np.flatnonzero(ordered[1:] == ordered[:-1]).tolist()
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(key, max_size=300))
+def test_sort_prefixes_on_two_threads(keys: list[int]) -> None:
+    """The two-thread sort (one thread per half of the key space) gives the same order."""
+    from attestations import ordering
+
+    array = np.array(keys, dtype=np.uint64)
+    saved = ordering.PARALLEL_SORT_MIN
+    ordering.PARALLEL_SORT_MIN = 0
+    try:
+        order, _ = sort_prefixes(array)
+    finally:
+        ordering.PARALLEL_SORT_MIN = saved
+    assert order.tolist() == np.argsort(array, kind="stable").tolist()
+
+
 def test_sort_prefixes_by_hand() -> None:
     # 4 rows: 2 index bits; rows 0 and 2 differ only in those bits, rows 1 and 3 are equal
     keys = np.array([0b111, 9 << 8, 0b100, 9 << 8], dtype=np.uint64)
