@@ -27,6 +27,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from verifier.base.errors import PorError
 
@@ -54,6 +55,7 @@ class _Hold:
 
 
 _HOLD = _Hold()
+_Made = TypeVar("_Made")
 
 
 def stop_signal(signum: int) -> None:
@@ -70,12 +72,12 @@ def clear_pending() -> None:
     _HOLD.pending = None
 
 
-def _make_held(make: Callable[[], Path], remove: Callable[[Path], None]) -> Path:
+def _make_held(make: Callable[[], _Made], remove: Callable[[_Made], None]) -> _Made:
     """`make()` with stop signals held; a signal that came meanwhile is raised after
     `remove`-ing what was made."""
     if threading.current_thread() is not threading.main_thread():
         return make()
-    made: Path | None = None
+    made: _Made | None = None
     _HOLD.depth += 1
     try:
         made = make()
@@ -105,12 +107,27 @@ def private_file(parent: Path, prefix: str) -> Path:
     `tempfile.mkstemp` makes it, closed; as `private_dir`, the caller removes it from here on."""
     parent.mkdir(parents=True, exist_ok=True)
 
-    def make() -> Path:
+    def make() -> Path:  # closed inside the hold: no call between making and returning it
         fd, name = tempfile.mkstemp(prefix=prefix, dir=parent)
         os.close(fd)
         return Path(name)
 
     return _make_held(make, lambda path: path.unlink(missing_ok=True))
+
+
+def private_file_fd(parent: Path, prefix: str) -> tuple[int, Path]:
+    """`private_file` left open: (its descriptor, opened for writing, and its path)."""
+    parent.mkdir(parents=True, exist_ok=True)
+
+    def make() -> tuple[int, Path]:
+        fd, name = tempfile.mkstemp(prefix=prefix, dir=parent)
+        return fd, Path(name)
+
+    def remove(made: tuple[int, Path]) -> None:
+        os.close(made[0])
+        made[1].unlink(missing_ok=True)
+
+    return _make_held(make, remove)
 
 
 def write_atomic(
