@@ -244,7 +244,7 @@ class _Sink:
             _copy_range(self.levels.fds[level], self.fd, offset, data.size)
             size = int(data.size)
         else:
-            view = data.reshape(-1).data  # one flat byte view to read into
+            view = memoryview(data).cast("B")
             size, done = len(view), 0
             while done < size:
                 done += os.write(self.fd, view[done:])
