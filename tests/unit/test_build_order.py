@@ -142,3 +142,27 @@ def test_input_order_build_equals_account_order_build(tmp_path) -> None:  # type
                 }
             )
         assert trees[0] == trees[1]
+
+
+def test_a_collision_stops_the_build_and_leaves_nothing(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two ids with one account hash (forced here: every id hashes alike) are refused while
+    the salts are still being derived; the background writes are waited for and the temp
+    directory removed."""
+    import pyarrow as pa
+
+    from attestations import build
+
+    def same_hash(prefix, offsets, data, *, threads=None, out=None):  # type: ignore[no-untyped-def]
+        out[:] = 7
+        return out
+
+    monkeypatch.setattr(build, "hash_varlen", same_hash)
+    n = 20_000
+    data = Liabilities(
+        assets=(AssetSpec("BTC", 8),),
+        account_ids=pa.array([f"u{i}" for i in range(n)]),
+        balances=np.ones((n, 1, 2), dtype=">u8"),
+    )
+    with pytest.raises(InputError, match="same account hash"):
+        build_tree(data, tmp_path / "t", attestation_id="c", as_of="x", workers=2)
+    assert list(tmp_path.iterdir()) == []
