@@ -136,31 +136,32 @@ def _raising(*args: object) -> None:
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize(("whole", "gap"), [(0, 0), (0, 8), (0, 10_000), (1 << 28, 8)])
-def test_leaves_by_pread_or_map(tmp_path, monkeypatch, whole, gap):
-    """A batch's own leaves, by runs of preads (any gap) or through the map: the same."""
-    monkeypatch.setattr(pc, "MAP_WHOLE", whole)
-    monkeypatch.setattr(pc, "GAP", gap)
-    rng = np.random.default_rng(gap)
-    level0 = rng.integers(0, 256, size=(5000, 80), dtype=np.uint8)
-    level0.tofile(tmp_path / "level-00.bin")
-    np.zeros((2500, 80), np.uint8).tofile(tmp_path / "level-01.bin")
-    levels = pc._Levels(tmp_path, 1, 80)
-    try:
-        for seed in range(10):
-            positions = np.random.default_rng(seed).integers(0, 5000, 777)
-            assert np.array_equal(levels.leaves(positions), level0[positions])
-        for picked in ([4999, 0], [7, 7, 7], [0], [4999, 4998, 4997]):
-            assert np.array_equal(levels.leaves(np.array(picked)), level0[picked])
-    finally:
-        levels.close()
-
-
-def test_whole_tree_by_pread(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("count", "split", "slots", "batch"), [(150, 2, 7, 13), (300, 1, 64, 5)])
+def test_own_leaves_gathered_out_of_core(tmp_path, monkeypatch, count, split, slots, batch):
+    """Above MAP_WHOLE a batch's own leaves come from the sequential gather (spill files
+    by position, then by slot): the same bytes, and the work directory goes."""
+    monkeypatch.setattr(pc, "BATCH", batch)
+    tree = _tree(tmp_path, count, split)
+    (tmp_path / "out").mkdir()
+    write_container(tree, tmp_path / "out" / "map.arrow", None, _quiet)
     monkeypatch.setattr(pc, "MAP_WHOLE", 0)
-    monkeypatch.setattr(pc, "BATCH", 13)
-    tree = _tree(tmp_path, 150, 2)
-    write_container(tree, tmp_path / "w.arrow", None, _quiet)
-    monkeypatch.setattr(pc, "MAP_WHOLE", 1 << 28)
-    write_container(tree, tmp_path / "big.arrow", None, _quiet)
-    assert (tmp_path / "w.arrow").read_bytes() == (tmp_path / "big.arrow").read_bytes()
+    monkeypatch.setattr(pc, "SLOTS", slots)
+    write_container(tree, tmp_path / "out" / "gathered.arrow", None, _quiet)
+    out = tmp_path / "out"
+    assert (out / "map.arrow").read_bytes() == (out / "gathered.arrow").read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["gathered.arrow", "map.arrow"]
+
+
+def test_gathered_leaves_still_checked(tmp_path, monkeypatch):
+    """A changed leaf is refused on the gathered path too, and nothing is left behind."""
+    monkeypatch.setattr(pc, "MAP_WHOLE", 0)
+    monkeypatch.setattr(pc, "SLOTS", 16)
+    tree = _tree(tmp_path, 100)
+    level = tree / "tree" / "level-00.bin"
+    data = bytearray(level.read_bytes())
+    data[77 * 64 + 40] ^= 1
+    level.write_bytes(bytes(data))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(InvalidProof, match="does not recompute"):
+        write_container(tree, tmp_path / "out" / "p.arrow", None, _quiet)
+    assert list((tmp_path / "out").iterdir()) == []
