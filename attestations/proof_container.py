@@ -23,7 +23,9 @@ are private); the temporary file is removed however the writing ends.
 
 Memory is bounded by a batch, not by the tree (issue 16: 100M accounts): each batch's index
 entries, ids (attestations/tree_files.py), salts and own leaves are read and derived for
-that batch (its leaves checked before it is written), the node check reads the levels in
+that batch (its leaves checked before it is written; above a 256 MiB level 0 the own leaves
+are gathered beforehand by sequential reads through a private work directory beside the
+output, about 100 bytes a leaf, `_OwnLeaves`), the node check reads the levels in
 subtrees on a second thread (the hashing releases the GIL), and the level dictionaries,
 which Arrow writes once with the first batch, are copied from the level files into the
 container by the kernel (`_Sink`, `os.copy_file_range`) instead of through memory; the
