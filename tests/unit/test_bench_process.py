@@ -14,16 +14,27 @@ from verifier.tools.bench_process import BenchFailed, median, por_argv, run_time
 
 
 def test_peak_rss_is_the_child_s_own() -> None:
-    """A child that touches 200 MiB has a peak above that; one that does nothing, far below."""
+    """A child that touches 200 MiB has a peak above that; one that does nothing, far below,
+    even spawned from a process that has touched 400 MiB (Linux gives a program exec'd
+    straight from it that process's peak: the launcher is what keeps them apart)."""
     big = run_timed(
         [sys.executable, "-c", "b = bytearray(200 << 20); b[::4096] = b'x' * len(b[::4096])"],
         label="big",
     )
+    ballast = bytearray(400 << 20)
+    ballast[::4096] = b"x" * len(ballast[::4096])
     small = run_timed([sys.executable, "-c", "pass"], label="small")
+    del ballast
     assert big.peak_rss_bytes > 200 << 20
     assert small.peak_rss_bytes < 100 << 20
     assert big.seconds > 0 and big.load_before >= 0
     assert set(big.to_json()) == {"seconds", "peak_rss_bytes", "load_average_1m"}
+
+
+def test_a_missing_program_is_exit_4_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(BenchFailed) as caught:
+        run_timed([str(tmp_path / "no-such-program")], label="the program")
+    assert caught.value.message.startswith("the program exited 1: FileNotFoundError")
 
 
 def test_a_failing_program_is_exit_4_naming_it(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@
 (verifier/tools/bench_split.py) time `por liabilities build` as a separate process —
 interpreter start, imports, read, build, write — and `por bench split` times BitMEX's
 generator the same way. One run gives its wall time, its exit code and its peak resident
-set size from `wait4` (Linux folds the peak of the child's own reaped children into it, so
-a forked worker counts; the largest of them, not their sum). The 1-minute load average is
+set size from `wait4`, taken by a small launcher process (see _LAUNCHER for why; Linux
+folds the peak of the program's own reaped children into it, so a forked worker counts:
+the largest of them, not their sum). The 1-minute load average is
 taken just before each run: other work on the machine is part of every figure.
 """
 
@@ -13,10 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,31 +59,59 @@ def por_argv() -> list[str]:
     return [sys.executable, "-c", "from verifier.cli.main import entrypoint; entrypoint()"]
 
 
+# Started by a small launcher, not by us: Linux sets a new program's peak RSS to the peak
+# of the memory it was exec'd from, and a child spawned from the benchmark (which holds a
+# whole tree) would report the benchmark's peak (measured: `python -c pass` spawned after
+# touching 600 MiB reported 614 MiB, 13 MiB before). The launcher is a fresh interpreter,
+# so the program it spawns starts from the launcher's few MiB; it times the program and
+# writes "seconds ru_maxrss" to the file in argv[1].
+_LAUNCHER = """
+import os, sys, time
+started = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - started
+with open(sys.argv[1], "w") as out:
+    out.write(f"{seconds!r} {usage.ru_maxrss}")
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run_timed(
     argv: Sequence[str], *, label: str, cwd: Path | None = None, stdout: Path | None = None
 ) -> Timed:
     """Run `argv` to its end and time it; stdout goes to `stdout` (or nowhere), stderr is
     kept aside for the message when the program fails (BenchFailed, naming `label`)."""
-    with tempfile.TemporaryFile() as err, contextlib.ExitStack() as stack:
+    with (
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory(prefix="por-bench-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         out = stack.enter_context(stdout.open("wb")) if stdout else subprocess.DEVNULL
+        figures = Path(tmp) / "figures"
         load = os.getloadavg()[0]
-        started = time.perf_counter()
+        launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(figures), *argv]
         proc = subprocess.Popen(  # noqa: S603 - por itself, or the program the user named
-            argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+            launcher,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,  # its own process group: an interrupt stops both
         )
         try:
-            # wait4, not proc.wait(): it also returns the child's resource usage
-            _, status, usage = os.wait4(proc.pid, 0)
+            code = proc.wait()
         except BaseException:
-            proc.kill()  # interrupted (Ctrl-C, SIGTERM): leave no child running
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # Ctrl-C, SIGTERM: leave nothing running
             proc.wait()
             raise
-        seconds = time.perf_counter() - started
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-        if code != 0:
+        if code != 0 or not figures.is_file():
             err.seek(0)
             raise BenchFailed(f"{label} exited {code}: {_last_line(err.read())}")
-    return Timed(seconds, usage.ru_maxrss * 1024, load)
+        seconds, maxrss = figures.read_text().split()
+    return Timed(float(seconds), int(maxrss) * 1024, load)  # float-ok: seconds
 
 
 def _last_line(data: bytes) -> str:
