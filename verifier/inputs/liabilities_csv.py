@@ -69,7 +69,11 @@ def csv_options(
         pa_csv.ReadOptions(column_names=names, skip_rows=1, block_size=READ_BLOCK_BYTES),
         pa_csv.ParseOptions(newlines_in_values=False),
         pa_csv.ConvertOptions(
-            column_types={c: pa.string() for c in COLUMNS},
+            column_types={
+                **{c: pa.string() for c in COLUMNS},
+                # read dictionary-encoded: dictionary() then only unifies (0.002 s, not 0.05-0.2)
+                "asset": pa.dictionary(pa.int32(), pa.string()),
+            },
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
