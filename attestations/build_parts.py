@@ -33,11 +33,12 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from attestations.build import account_order, binary_ids, split_block, totals
+from attestations.build import binary_ids, split_block, totals
 from attestations.build_stream import salt_order
 from attestations.encoding import HASH_LEN, TAG_ACCOUNT
 from attestations.hashing import hash_varlen
 from attestations.levels import leaf_records, pad_records, parent_level
+from attestations.ordering import account_order
 from verifier.base.errors import InputError
 
 U8 = npt.NDArray[np.uint8]
