@@ -53,7 +53,6 @@ import multiprocessing.pool
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -81,6 +80,7 @@ from attestations.levels import leaf_level, parent_level, record_width, split_su
 from attestations.ordering import account_order, leaf_order
 from attestations.proofs import RootDocument, SumNode
 from verifier.base import safejson
+from verifier.base.atomic import private_dir
 from verifier.base.errors import InputError, SumOverflow
 
 STORE_VERSION = 1
@@ -678,7 +678,11 @@ def _install_dir(tmp: Path, out_dir: Path) -> None:
             old.rename(out_dir)
         raise
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:  # interrupted half-way: finish, else .NAME.old-PID stays
+            shutil.rmtree(old, ignore_errors=True)
+            raise
 
 
 def build_tree(
@@ -839,11 +843,15 @@ def open_secret(out_dir: Path, secret_file: Path | None) -> tuple[bytes, bool]:
 
 def make_temp_dir(out_dir: Path) -> tuple[Path, Path]:
     """(a private temp dir beside `out_dir`, its tree/ subdirectory), both 0700."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    os.chmod(tmp, 0o700)
-    tree_dir = tmp / "tree"
-    tree_dir.mkdir(mode=0o700)
+    # made with stop signals held: a SIGTERM cannot land between creating it and knowing it
+    tmp = private_dir(out_dir.parent, f".{out_dir.name}.tmp-")
+    try:
+        os.chmod(tmp, 0o700)
+        tree_dir = tmp / "tree"
+        tree_dir.mkdir(mode=0o700)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return tmp, tree_dir
 
 
@@ -919,8 +927,12 @@ def finish_tree(
         else:
             secret_file.parent.mkdir(parents=True, exist_ok=True)
             staged = secret_file.with_name(f".{secret_file.name}.tmp-{os.getpid()}")
-            write_private(staged, secret.hex().encode() + b"\n")
-            staged.rename(secret_file)
+            try:
+                write_private(staged, secret.hex().encode() + b"\n")
+                staged.rename(secret_file)
+            except BaseException:  # a signal or a full disk: no half-written secret left
+                staged.unlink(missing_ok=True)
+                raise
     _install_dir(tmp, out_dir)
     return BuildResult(
         root=root,

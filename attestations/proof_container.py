@@ -47,7 +47,6 @@ import json
 import mmap
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -76,6 +75,7 @@ from attestations.proofs import (
 from attestations.store import TreeStore
 from attestations.tree_files import AccountIds, RowsSeen, blocks, read_array, read_records
 from verifier.base import safejson
+from verifier.base.atomic import private_dir, private_file_fd
 from verifier.base.errors import InputError, InvalidProof, NotFound, PorError, SumOverflow
 from verifier.base.outdir import guard_output
 
@@ -482,12 +482,10 @@ def write_container(
         ids = AccountIds(store.dir / "tree" / "accounts.arrow", store.meta.accounts)
         ids.validate()
         store.secret  # noqa: B018 - read (and refused if unusable) before any file is made
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        try:  # made with stop signals held: no SIGTERM between creating it and knowing it
+            fd, tmp = private_file_fd(out.parent, f".{out.name}.")
         except OSError as exc:
             raise PorError(f"cannot write {out}: {exc.strerror or exc}") from None
-        tmp = Path(tmp_name)
         try:
             try:
                 _write_checked(store, ids, fd, out.parent, progress)
@@ -521,7 +519,7 @@ def _write_checked(
     work = None
     try:
         if levels.buffers[0].size > MAP_WHOLE:
-            work = Path(tempfile.mkdtemp(prefix=".por-proofs-work-", dir=beside))
+            work = private_dir(beside, ".por-proofs-work-")
             levels.own = _OwnLeaves(store, work, progress)
         with ThreadPoolExecutor(1, "por-tree-check") as pool:
             check = pool.submit(

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -292,11 +294,6 @@ def test_streamed_tree_interrupted_while_starting_leaves_nothing(tmp_path):
     assert list(work.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attestations/build.py make_temp_dir (H2's) calls tempfile.mkdtemp itself: a "
-    "signal inside it leaves the directory; the change (atomic.private_dir) is in H3's report",
-)
 @pytest.mark.usefixtures("signal_inside_mktemp")
 def test_in_memory_build_temp_dir_made_under_hold(tmp_path):
     from attestations import build
@@ -306,12 +303,6 @@ def test_in_memory_build_temp_dir_made_under_hold(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attestations/proof_container.py write_container (H5's) calls tempfile.mkstemp "
-    "itself: a signal inside it leaves the file; the change (atomic.private_file_fd) is in "
-    "H3's report",
-)
 def test_container_temp_file_made_under_hold(tmp_path, monkeypatch):
     src = tmp_path / "l.csv"
     src.write_text("account_id,asset,amount\nalice,BTC,1.5\nbob,BTC,2\n")
@@ -356,3 +347,87 @@ def test_a_terminated_turned_into_another_error_is_still_143(monkeypatch, capsys
     assert cli_main.main(["--version", "--json"]) == 143
     out = capsys.readouterr().out
     assert '"exit_code": 143' in out and "internal error" not in out
+
+
+def _two_accounts() -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    from attestations.build import Liabilities
+    from attestations.encoding import AssetSpec
+
+    balances = np.array([[[0, 5]], [[0, 7]]], dtype=">u8")  # (hi, lo) halves: 5 and 7
+    return Liabilities(
+        assets=(AssetSpec("BTC", 8),), account_ids=pa.array(["alice", "bob"]), balances=balances
+    )
+
+
+def test_new_secret_beside_the_tree_interrupted_while_staged_leaves_nothing(tmp_path, monkeypatch):
+    """The new secret written outside the tree goes through a staged file: a signal between
+    writing and renaming it removes the staged file (and the temp tree), not just the tree."""
+    from attestations import build
+
+    real = build.write_private
+
+    def write_private(path: Path, data: bytes) -> None:
+        real(path, data)
+        if path.name.startswith(".s.key.tmp-"):
+            raise atomic.Terminated(signal.SIGTERM)
+
+    monkeypatch.setattr(build, "write_private", write_private)
+    keys, work = tmp_path / "keys", tmp_path / "work"
+    with pytest.raises(atomic.Terminated):
+        build.build_tree(_two_accounts(), work / "tree", attestation_id="x", as_of=AS_OF,
+                         secret_file=keys / "s.key")  # fmt: skip
+    assert list(keys.iterdir()) == []
+    assert list(work.iterdir()) == []
+
+
+def test_removing_the_old_tree_interrupted_still_removes_it(tmp_path, monkeypatch):
+    """--force over an existing tree: the old one is renamed aside and removed; a signal
+    during that removal finishes it before unwinding (no ``.tree.old-PID`` left), and the
+    new tree is in place."""
+    from attestations import build
+
+    out = tmp_path / "tree"
+    build.build_tree(_two_accounts(), out, attestation_id="x", as_of=AS_OF)
+    real = shutil.rmtree
+    calls: list[str] = []
+
+    def rmtree(path: Any, *args: Any, **kwargs: Any) -> None:
+        calls.append(Path(path).name)
+        if len(calls) == 1 and ".old-" in Path(path).name:
+            real(Path(path) / "tree", *args, **kwargs)  # half-way through, then the signal
+            raise atomic.Terminated(signal.SIGTERM)
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr(build.shutil, "rmtree", rmtree)
+    with pytest.raises(atomic.Terminated):
+        build.build_tree(_two_accounts(), out, attestation_id="y", as_of=AS_OF, force=True)
+    assert calls[0].startswith(".tree.old-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]
+    assert json.loads((out / "root.json").read_text())["attestation_id"] == "y"
+
+
+@pytest.mark.usefixtures("signal_inside_mktemp")
+def test_attestation_temp_dir_made_under_hold(tmp_path):
+    from verifier.jobs.attest import write_attestation_dir
+
+    with pytest.raises(atomic.Terminated):
+        write_attestation_dir(tmp_path / "att", {}, {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_attestation_dir_keeps_the_mode_of_a_plain_mkdir(tmp_path):
+    """private_dir makes 0700; the attestation is public, so its directory gets 0777 & ~umask
+    as before (the mode probe leaves nothing)."""
+    from verifier.jobs import attest
+
+    made = atomic.private_dir(tmp_path, ".a.tmp-")
+    old = os.umask(0o027)
+    try:
+        attest._public_mode(made)
+    finally:
+        os.umask(old)
+    assert oct(made.stat().st_mode & 0o777) == "0o750"
+    assert list(made.iterdir()) == []

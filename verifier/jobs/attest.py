@@ -32,6 +32,7 @@ from attestations.document.model import ChainEntry, PriceQuote, RulePackRef, Wal
 from attestations.document.sign import build_attestation, sign_attestation
 from chains.base import OwnershipCheck
 from verifier.base import safejson
+from verifier.base.atomic import private_dir
 from verifier.base.errors import PorError, StoreError, UsageError
 from verifier.inputs.config_values import PorConfig
 from verifier.inputs.keys import load_signing_key
@@ -219,14 +220,14 @@ def write_attestation_dir(out_dir: Path, doc: Mapping[str, Any], report: Mapping
     check_attestation_dir(out_dir)
     target = Path(os.path.realpath(out_dir))  # a symlinked --out: replace what it points at
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp-{secrets.token_hex(6)}")
-        tmp.mkdir()  # mode 0777 & ~umask, as a plain mkdir of the directory would have
+        # made with stop signals held: a SIGTERM cannot land between creating and knowing it
+        tmp = private_dir(target.parent, f".{target.name}.tmp-")
     except OSError as exc:
         raise StoreError(
             f"{out_dir}: cannot write the attestation ({exc.strerror}); nothing changed"
         ) from None
     try:
+        _public_mode(tmp)
         write_attestation(tmp, doc)  # verifies the document first; atomic, fsynced files
         _write_file(tmp / "report.json", (json.dumps(report, indent=2) + "\n").encode())
         _write_file(tmp / "report.html", render_html(dict(report)).encode("utf-8"))
@@ -246,6 +247,17 @@ def write_attestation_dir(out_dir: Path, doc: Mapping[str, Any], report: Mapping
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _public_mode(directory: Path) -> None:
+    """Give `directory` (made 0700) the mode a plain mkdir would have, 0777 & ~umask: the
+    attestation is public. The umask is read from a probe directory, not os.umask, which
+    would change it for every thread meanwhile."""
+    probe = directory / ".mode"
+    probe.mkdir()
+    mode = probe.stat().st_mode & 0o777
+    probe.rmdir()
+    os.chmod(directory, mode)
 
 
 # not verifier.base.atomic.write_atomic: the files go into a fresh temporary directory that
