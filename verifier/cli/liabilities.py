@@ -115,7 +115,9 @@ def liabilities_build(
 ) -> int:
     """Build the Merkle sum tree of INPUT (CSV or JSON Lines: account_id,asset,amount).
 
-    INPUT may be a directory of partitions (*.csv, *.jsonl), each account in one partition.
+    INPUT may be a directory of partitions (*.csv, *.jsonl, *.parquet; nested key=value
+    directories too), each account in one partition. A single .parquet file is a
+    one-partition input.
 
     Writes OUT/root.json (public), the tree files for O(log n) proofs, and the master
     secret (mode 0600, never in public output). Nothing is left in OUT on error.
@@ -140,7 +142,7 @@ def liabilities_build(
     if cluster is not None and out_of_core:
         raise UsageError("--cluster and --out-of-core do not go together")
     with progress_bar(True) as progress:
-        if cluster is not None or input_file.is_dir():
+        if cluster is not None or input_file.is_dir() or input_file.suffix.lower() == ".parquet":
             result, data = _partitioned_build(
                 input_file,
                 assets,
