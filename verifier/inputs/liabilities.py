@@ -32,6 +32,7 @@ Each JSON Lines row must be one object on one line.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -92,24 +93,52 @@ def read_liabilities(
 ) -> Liabilities:
     """Read, validate and aggregate a liabilities file into one row per account.
 
-    The steps, in the order their refusals come: the file (`_open`, `_read`), the assets,
-    the amounts, the account ids, negative amounts (refused, or excluded with
-    `negative="exclude"`), duplicate (account, asset) rows (refused, or summed with
-    `sum_duplicates`), then the balance matrix. Each column is dropped (``del``) as soon as
-    no later step needs it: at 50M rows each one is hundreds of MB.
+    The steps, in the order their refusals come: the file (`_open`, `_read`), then
+    `validate_rows`: the assets, the amounts, the account ids, negative amounts (refused,
+    or excluded with `negative="exclude"`), duplicate (account, asset) rows (refused, or
+    summed with `sum_duplicates`), then the balance matrix.
+    """
+    source, size = _open(path, negative)
+    _tune_allocator(size)
+
+    def read() -> tuple[pa.Table, str]:
+        progress("read input", 0, 1)
+        table, input_sha256 = _read(source)
+        progress("read input", 1, 1)
+        if table.num_rows == 0:
+            raise InputError("empty file: a header but no rows", file=str(path))
+        return table, input_sha256
+
+    return validate_rows(source, read, assets, negative, sum_duplicates, progress)
+
+
+Read = Callable[[], tuple[pa.Table, str]]
+"""Reads the input: (its rows as the three string columns of `COLUMNS`, at least one row;
+the input's SHA-256). `validate_rows` calls it, so it holds the only reference to the table."""
+
+
+def validate_rows(
+    source: Source,
+    read: Read,
+    assets: tuple[AssetSpec, ...],
+    negative: str,
+    sum_duplicates: bool,
+    progress: Progress,
+) -> Liabilities:
+    """The rows `read` returns, checked and aggregated into one row per account: what
+    every reader shares after its own read (CSV, JSON Lines; Parquet in
+    verifier/inputs/liabilities_parquet.py), so the same rows give the same refusals, in the
+    same order, and the same balances whatever the format.
+
+    Each column is dropped (``del``) as soon as no later step needs it: at 50M rows each one
+    is hundreds of MB. That is why the table comes from `read` and not as an argument: a
+    caller's reference would keep every column alive to the end.
     """
     # Longer than a screen on purpose: it is the list of steps, and it owns every column's
     # lifetime. A step split further would hold its columns as arguments, and this frame's
     # `del` could no longer free them before the next step allocates.
-    source, size = _open(path, negative)
-    _tune_allocator(size)
-    progress("read input", 0, 1)
-    table, input_sha256 = _read(source)
-    progress("read input", 1, 1)
+    table, input_sha256 = read()
     rows = table.num_rows
-    if rows == 0:
-        raise InputError("empty file: a header but no rows", file=str(path))
-
     progress("validate", 0, 5)
     ids_column = table.column("account_id")
     asset_column = table.column("asset")
@@ -153,7 +182,7 @@ def read_liabilities(
     account_index, unique_ids = account_rows, id_values
     if kept_rows is not None:
         if not len(kept_rows):
-            raise InputError("no rows left after excluding negative amounts", file=str(path))
+            raise InputError("no rows left after excluding negative amounts", file=str(source.path))
         account_index, unique_ids, asset_index, hi, lo = keep_rows(
             kept_rows, account_rows, id_values, asset_index, hi, lo
         )

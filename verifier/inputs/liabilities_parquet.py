@@ -3,9 +3,9 @@
 Where it sits: beside the CSV and JSON Lines reader (verifier/inputs/liabilities.py), for
 the partitions of a directory input and the cluster build (liabilities_cluster.py). The
 Parquet columns are turned into the three string columns the CSV reader produces, then
-checked and converted by the same steps (liabilities_amounts.py, liabilities_columns.py),
-so the same rows give the same accounts and balances — and the same tree — whatever the
-format. Refusals name the file and the row (1-based, as the rows are stored).
+checked and converted by the same function (`validate_rows` of liabilities.py), so the
+same rows give the same accounts and balances — and the same tree — whatever the format.
+Refusals name the file and the row (1-based, as the rows are stored).
 
 Column types (docs/liabilities.md "Parquet partitions"):
 
@@ -26,12 +26,10 @@ Other columns (the partition keys of a hive layout, audit fields) are not read.
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -39,19 +37,8 @@ import pyarrow.parquet as pq
 from attestations.build import Liabilities
 from attestations.encoding import AssetSpec
 from verifier.base.errors import InputError
-from verifier.inputs.liabilities_amounts import convert_amounts
-from verifier.inputs.liabilities_columns import (
-    Progress,
-    asset_indices,
-    balance_matrix,
-    cell_keys,
-    check_account_ids,
-    dictionary,
-    excluded_summary,
-    first,
-    keep_rows,
-    merge_duplicates,
-)
+from verifier.inputs.liabilities import validate_rows
+from verifier.inputs.liabilities_columns import Progress, first
 from verifier.inputs.liabilities_lines import COLUMNS, Source
 
 PARQUET_SUFFIXES = (".parquet",)
@@ -89,10 +76,15 @@ def read_parquet(
     if negative not in {"error", "exclude"}:
         raise InputError("--negative must be 'error' or 'exclude'", value=negative)
     source = ParquetSource(path=path, kind="parquet")
-    progress("read input", 0, 1)
-    table = parquet_table(source)
-    progress("read input", 1, 1)
-    return _checked(source, table, file_sha256(path), assets, negative, sum_duplicates, progress)
+
+    def read() -> tuple[pa.Table, str]:
+        progress("read input", 0, 1)
+        table = parquet_table(source)
+        progress("read input", 1, 1)
+        return table, file_sha256(path)
+
+    # the steps after the read are the CSV reader's own: same refusals, same balances
+    return validate_rows(source, read, assets, negative, sum_duplicates, progress)
 
 
 def file_sha256(path: Path) -> str:
@@ -215,78 +207,3 @@ def plain_decimals(name: str, values: pa.ChunkedArray) -> pa.ChunkedArray:
         negative, pc.binary_join_element_wise("-", plain, ""), plain
     )
     return signed
-
-
-def _checked(
-    source: ParquetSource,
-    table: pa.Table,
-    input_sha256: str,
-    assets: tuple[AssetSpec, ...],
-    negative: str,
-    sum_duplicates: bool,
-    progress: Progress,
-) -> Liabilities:
-    """The steps of `read_liabilities` after its read, on the Parquet rows (same order of
-    refusals, same balances)."""
-    # a copy of read_liabilities' sequence: it owns every column's lifetime there, and
-    # its reader is tied to text files (verifier/inputs/liabilities.py)
-    rows = table.num_rows
-    progress("validate", 0, 5)
-    ids_column = table.column("account_id")
-    asset_values, asset_rows = dictionary(source, table.column("asset"), "asset")
-    amounts = table.column("amount")
-    del table
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        accounts_task = pool.submit(dictionary, source, ids_column, "account id")
-        del ids_column
-        asset_index = asset_indices(source, asset_values, asset_rows, assets)
-        del asset_rows
-        hi, lo, is_negative = convert_amounts(source, pool, amounts, asset_index, assets, progress)
-        id_values, account_rows = accounts_task.result()
-    check_account_ids(source, id_values, account_rows)
-    progress("validate", 3, 5)
-    if is_negative.any() and negative == "error":
-        row = first(is_negative)
-        assert row is not None
-        raise source.error(
-            "negative amount (use --negative exclude to drop such rows)",
-            row,
-            amounts[row].as_py(),
-        )
-    del amounts
-    excluded = None
-    kept_rows = None
-    if is_negative.any():
-        excluded = excluded_summary(is_negative, asset_index, hi, lo, assets)
-        kept_rows = np.flatnonzero(~is_negative)
-    del is_negative
-    account_index, unique_ids = account_rows, id_values
-    if kept_rows is not None:
-        if not len(kept_rows):
-            raise InputError("no rows left after excluding negative amounts", file=str(source.path))
-        account_index, unique_ids, asset_index, hi, lo = keep_rows(
-            kept_rows, account_rows, id_values, asset_index, hi, lo
-        )
-    del account_rows, id_values
-    count, width = len(unique_ids), len(assets)
-    progress("validate", 4, 5)
-    key = cell_keys(account_index, asset_index, count, width)
-    del account_index, asset_index
-    merge_duplicates(
-        source, key, hi, lo, unique_ids, assets, kept_rows, sum_duplicates=sum_duplicates
-    )
-    balances = balance_matrix(key, hi, lo, count, width)
-    del key, hi, lo
-    progress("validate", 5, 5)
-    return Liabilities(
-        assets=assets,
-        account_ids=unique_ids,
-        balances=balances,
-        excluded=excluded,
-        input_sha256=input_sha256,
-        stats={
-            "rows": rows,
-            "accounts": count,
-            "excluded_rows": 0 if kept_rows is None else rows - len(kept_rows),
-        },
-    )
