@@ -62,6 +62,7 @@ test: lint typecheck unit
 
 bench: $(VENV)/.installed-runtime
 	$(BIN)/por bench liabilities --accounts 1000000 --assets 3
+	$(BIN)/por bench split --accounts 1000000   # add --bitmex-generator PATH for the ratio
 
 clean:
 	rm -rf $(VENV) node_modules demo-out .pytest_cache .mypy_cache .ruff_cache
