@@ -51,6 +51,19 @@ def test_version_and_help_import_no_command_beyond_the_one_asked(args):
     assert not {m for m in modules if m.split(".")[0] in HEAVY}, "a heavy library was imported"
 
 
+def test_version_json_imports_no_format_module():
+    """`por --version --json` reads the format names from verifier/cli/formats.py; only the
+    two backend modules (hashing, native: numpy) are imported for what it reports of them."""
+    rc, modules = _modules_after("--version", "--json")
+    assert rc == 0
+    from verifier.cli.formats import SOURCES
+
+    defining = {source.partition(":")[0] for source in SOURCES.values()}
+    assert not defining & modules, "a module defining a format was imported"
+    assert not {m for m in modules if m.split(".")[0] in (*HEAVY, "pyarrow", "pydantic")}
+    assert not {m for m in COMMAND_MODULES if m in modules}
+
+
 def test_liabilities_build_imports_only_what_it_runs(tmp_path):
     src = tmp_path / "l.csv"
     src.write_text("account_id,asset,amount\nalice,BTC,1.5\nbob,BTC,2\n")
@@ -71,6 +84,10 @@ def test_liabilities_build_imports_only_what_it_runs(tmp_path):
         or m in {"verifier.inputs.config_schema", "verifier.inputs.config"}
     )
     assert heavy == [] and unwanted == []
+    # the assets file is read by plain code; pydantic (its schema, for the messages of a
+    # faulty file and for `por config check`) is imported only when a file is refused
+    assert not {m for m in modules if m.split(".")[0] in ("pydantic", "pydantic_core")}
+    assert "verifier.inputs.file_schemas" not in modules
 
 
 def test_the_written_down_help_lines_are_what_the_commands_say():
