@@ -17,7 +17,6 @@ shared options are in options.py, the help's sections by role in roles.py.
 from __future__ import annotations
 
 import gc
-import importlib.metadata
 import logging
 import os
 import platform
@@ -98,6 +97,13 @@ class RootGroup(RoleGroup):
         return super().parse_args(ctx, args)
 
 
+def _version() -> str:
+    # importlib.metadata (email, zipfile...: ~20 ms) only when a version is asked for
+    import importlib.metadata
+
+    return importlib.metadata.version("por")
+
+
 def version_document() -> dict[str, Any]:
     """`por --version --json`: the tool, the Python running it, the hashing and amount
     backends, and the format of every document it reads or writes (formats.FORMATS, held
@@ -111,7 +117,7 @@ def version_document() -> dict[str, Any]:
     return {
         "format": VERSION_FORMAT,
         "name": "por",
-        "version": importlib.metadata.version("por"),
+        "version": _version(),
         "python": platform.python_version(),
         # which SHA-256 the tree build uses: "native" (libcrypto) or "python" (hashlib)
         "hashing": hashing.backend_info(),
@@ -128,7 +134,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     if ctx.meta.get("por.json"):
         print_json(version_document())
     else:
-        click.echo(f"por {importlib.metadata.version('por')}")
+        click.echo(f"por {_version()}")
     ctx.exit(EXIT_OK)
 
 
