@@ -257,7 +257,8 @@ def merge_duplicates(
         later = row_of(int(order[first_dup + 1]))
         earlier = row_of(int(order[first_dup]))
         raise source.error(
-            f"duplicate (account, asset) row; first seen on line {source.line_of(earlier)} "
+            f"duplicate (account, asset) row; first seen on "
+            f"{'row' if source.kind == 'parquet' else 'line'} {source.line_of(earlier)} "
             "(use --sum-duplicates to add them up)",
             later,
             f"{unique_ids[int(key[order[first_dup + 1]]) // width].as_py()},"
