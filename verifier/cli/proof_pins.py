@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from attestations.proofs import RootDocument, parse_proof, parse_root_document, verify_proof
+from verifier.base import safejson
 from verifier.base.errors import InputError, InvalidProof, UsageError
-from verifier.cli.options import load_json
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,16 @@ def read_pin(root_file: Path | None, commitment_hex: str | None) -> Pin:
     """The pin from --root FILE / --commitment HEX, read before any work is done.
 
     Both at once is a usage error (exit 2), as for `por verify-proof`; an unreadable or
-    malformed root document, or a commitment that is not 64 hex digits, is exit 3.
+    malformed root document, or a commitment that is not 64 hex digits, is exit 3. The
+    root document is read with duplicate keys refused, as the attestation is: a lenient
+    reader keeps the last of two "commitment"s, another reader the first.
     """
     if root_file is not None and commitment_hex is not None:
         raise UsageError("give --root or --commitment, not both")
     if root_file is not None:
         try:
-            return Pin(root=parse_root_document(load_json(root_file, "root document")))
+            raw = safejson.load_path(root_file, what="root document", strict_keys=True)
+            return Pin(root=parse_root_document(raw))
         except InvalidProof as exc:
             raise InputError(f"root document: {exc.message}", file=str(root_file)) from None
     if commitment_hex is not None:
