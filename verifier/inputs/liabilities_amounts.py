@@ -84,6 +84,12 @@ def convert_amounts(
     `check_totals=False` leaves the per-asset totals to the caller (the streamed reader
     adds them up across batches).
     """
+    if not (pa.types.is_string(amounts.type) or pa.types.is_large_string(amounts.type)):
+        # both parsers read a plain string column's buffers: a dictionary chunk would be
+        # misread (native) or fail in a kernel (Arrow); readers decode theirs first
+        raise InputError(
+            f"amount column of type {amounts.type}: expected plain strings", file=str(source.path)
+        )
     native.notice_slow_path(len(amounts), NATIVE)
     if NATIVE is not None:
         return _convert_native(source, amounts, asset_index, assets, progress, check_totals)

@@ -12,7 +12,8 @@ Column types (docs/liabilities.md "Parquet partitions"):
   account_id  string (also large_string, dictionary); an integer id is taken as its
               decimal text (the id a CSV export of the same row would hold)
   asset       string
-  amount      a decimal string, as in CSV; or decimal128/decimal256(p, s), converted
+  amount      a decimal string, as in CSV (also large_string, and a dictionary of either:
+              decoded first); or decimal128/decimal256(p, s) (or a dictionary of them), converted
               exactly: written out in plain decimal notation with its s places, so a
               non-zero digit beyond the asset's decimals is refused as in CSV and
               trailing zeros are fine. Integer amounts are refused: whether 5 means 5 BTC
@@ -119,6 +120,7 @@ def parquet_table(source: ParquetSource) -> pa.Table:
     try:
         table = handle.read(columns=list(COLUMNS))
         table.validate(full=True)  # e.g. invalid UTF-8 in a string column
+        table = _decoded_amounts(table)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"damaged Parquet file ({_reason(exc)})", file=name) from None
     if table.num_rows == 0:
@@ -142,8 +144,25 @@ def _is_text(kind: pa.DataType) -> bool:
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
+def _decoded_amounts(table: pa.Table) -> pa.Table:
+    """The table with a dictionary-encoded amount column (pyarrow writes one for a
+    categorical column) decoded to its values: the amount parsers read plain strings only,
+    and a null among the dictionary's values becomes a null row the caller refuses."""
+    kind = table.schema.field("amount").type
+    if not pa.types.is_dictionary(kind):
+        return table
+    where = table.schema.get_field_index("amount")
+    return table.set_column(where, "amount", table.column(where).cast(kind.value_type))
+
+
 def _check_type(name: str, column: str, kind: pa.DataType) -> None:
-    """Refuse a column type that could not be read exactly, saying what to export instead."""
+    """Refuse a column type that could not be read exactly, saying what to export instead.
+
+    A dictionary-encoded amount column is judged by its values' type (a dictionary of
+    floats is refused as floats are); the other columns may be dictionaries of strings."""
+    if column == "amount" and pa.types.is_dictionary(kind):
+        _check_type(name, column, kind.value_type)
+        return
     if _is_text(kind):
         return
     if column == "account_id" and pa.types.is_integer(kind):
