@@ -171,6 +171,9 @@ def run_split_bench(
 ) -> dict[str, Any]:
     """Write the input, run both programs `runs` times alternating; return the figures."""
     progress = progress or (lambda *a: None)
+    # the generator runs in a work directory of its own: a relative path would name nothing
+    # there (the CLI has refused a missing path or a directory, exit 2 naming the option)
+    generator = None if generator is None else generator.resolve()
     work = keep or Path(tempfile.mkdtemp(prefix="por-bench-split-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
