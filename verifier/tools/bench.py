@@ -49,6 +49,7 @@ from attestations.encoding import tree_height
 from attestations.proofs import parse_proof, verify_proof
 from attestations.store import TreeStore
 from verifier.base.console import out, plural
+from verifier.base.errors import UsageError
 from verifier.inputs import native
 from verifier.inputs.assets import read_assets
 from verifier.inputs.liabilities import read_liabilities
@@ -227,6 +228,28 @@ def machine() -> dict[str, Any]:
     }
 
 
+def keep_dir(keep: Path, benchmark: str) -> Path:
+    """The --keep work directory of `por bench <benchmark>`, created or reused.
+
+    A path that exists and is not a directory, or a directory that holds anything and was
+    not kept by an earlier run of the same benchmark (it carries its marker file), is a
+    usage error (exit 2) naming --keep: the benchmark writes its inputs and a tree there,
+    and must never overwrite a file of the user's. A marked directory is reused as it is
+    (the run rewrites its own files; nothing else in it is touched)."""
+    marker = f".por-bench-{benchmark}"
+    if keep.exists() or keep.is_symlink():
+        if not keep.is_dir():
+            raise UsageError(f"--keep {keep} exists and is not a directory (give a directory)")
+        if not (keep / marker).is_file() and any(keep.iterdir()):
+            raise UsageError(
+                f"--keep {keep} is a directory that holds files and was not kept by "
+                f"`por bench {benchmark}`: refusing to write into it (give a new or empty one)"
+            )
+    keep.mkdir(parents=True, exist_ok=True)
+    (keep / marker).write_text(f"work directory kept by `por bench {benchmark} --keep`\n")
+    return keep
+
+
 def run_liabilities_bench(
     *,
     accounts: int,
@@ -246,8 +269,7 @@ def run_liabilities_bench(
     process and both OpenSSL floors, one after the other (medians and each round's ratio)."""
     progress = progress or (lambda *a: None)
     load_start = os.getloadavg()
-    work = keep or Path(tempfile.mkdtemp(prefix="por-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = keep_dir(keep, "liabilities") if keep else Path(tempfile.mkdtemp(prefix="por-bench-"))
     try:
         rows = _generate(work, accounts, asset_count, progress)
         tree_dir = work / "tree"

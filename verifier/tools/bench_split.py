@@ -34,7 +34,7 @@ import pyarrow.csv as pa_csv
 
 from attestations import hashing
 from attestations.encoding import AssetSpec
-from verifier.tools.bench import machine
+from verifier.tools.bench import keep_dir, machine
 from verifier.tools.bench_process import BenchFailed, Timed, median, por_argv, run_timed
 from verifier.tools.sample import sample_table
 
@@ -174,8 +174,7 @@ def run_split_bench(
     # the generator runs in a work directory of its own: a relative path would name nothing
     # there (the CLI has refused a missing path or a directory, exit 2 naming the option)
     generator = None if generator is None else generator.resolve()
-    work = keep or Path(tempfile.mkdtemp(prefix="por-bench-split-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = keep_dir(keep, "split") if keep else Path(tempfile.mkdtemp(prefix="por-bench-split-"))
     try:
         progress("write the input in both formats (untimed)", 0, 1)
         inputs = write_inputs(work, accounts)
