@@ -79,6 +79,7 @@ from attestations.hashing import NATIVE, hash_varlen, hmac_varlen, set_thread_de
 from attestations.levels import leaf_level, parent_level, record_width, split_sums
 from attestations.ordering import account_order, leaf_order
 from attestations.proofs import RootDocument, SumNode
+from attestations.workers import forked_pool
 from verifier.base import safejson
 from verifier.base.atomic import private_dir
 from verifier.base.errors import InputError, SumOverflow
@@ -342,11 +343,12 @@ def _pool(workers: int, size: int) -> Iterator[Any]:
     if workers <= 1 or size < POOL_THRESHOLD:
         yield None
         return
-    if POOL_KIND == "threads":
-        # each task hashes on its own thread: the pool already keeps every core busy
-        pool: Any = multiprocessing.pool.ThreadPool(workers, set_thread_default, (1,))
-    else:
-        pool = multiprocessing.get_context("fork").Pool(workers)
+    if POOL_KIND != "threads":
+        with forked_pool(workers) as forked:  # attestations/workers.py: why not a plain Pool
+            yield forked
+        return
+    # each task hashes on its own thread: the pool already keeps every core busy
+    pool = multiprocessing.pool.ThreadPool(workers, set_thread_default, (1,))
     try:
         yield pool
     finally:

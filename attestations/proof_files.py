@@ -13,7 +13,6 @@ so no account id can choose where its proof lands.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import shutil
@@ -25,6 +24,7 @@ from typing import Any
 from attestations.build import default_workers
 from attestations.encoding import account_hash
 from attestations.store import TreeStore
+from attestations.workers import forked_pool
 from verifier.base.errors import InputError
 from verifier.base.outdir import guard_output
 
@@ -109,7 +109,7 @@ def _write_into(store: TreeStore, tmp: Path, progress: Callable[[str, int, int],
     count = 0
     workers = default_workers()
     if workers > 1 and total > FORK_ABOVE:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with forked_pool(workers) as pool:  # attestations/workers.py: signals, no hang
             for lines in pool.imap(_write_proof_batch, batches):
                 manifest += lines
                 count += len(lines)

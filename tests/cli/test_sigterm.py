@@ -431,3 +431,102 @@ def test_attestation_dir_keeps_the_mode_of_a_plain_mkdir(tmp_path):
         os.umask(old)
     assert oct(made.stat().st_mode & 0o777) == "0o750"
     assert list(made.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- forked pools
+# Without the native hashing (POR_NATIVE=0) the build hashes in forked worker processes
+# (attestations/workers.py). An outside tester found two faults there: the workers inherited
+# the SIGTERM handler, so every such build printed their tracebacks, even one that succeeded;
+# and a SIGTERM to the whole process group (systemd, docker, `timeout` in a shell) hung the
+# build for good (2 in 8 tries): the pool wrote into a pipe whose lock a dead worker held,
+# or replaced the killed workers by new ones that ignored the signal.
+
+
+def _por_group(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", ENTRY, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group, as a service manager starts it
+    )
+
+
+def _python_path_env() -> dict[str, str]:
+    return {**os.environ, "POR_NATIVE": "0"}
+
+
+def test_forked_build_prints_no_worker_traceback(sample, tmp_path):
+    csv, assets = sample
+    proc = subprocess.run(
+        [sys.executable, "-c", ENTRY, "-q", "liabilities", "build", str(csv), "--assets",
+         str(assets), "--attestation-id", "x", "--as-of", AS_OF, "--out", str(tmp_path / "t")],
+        check=False, capture_output=True, text=True, env=_python_path_env(),
+        timeout=GENEROUS * 3,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Terminated" not in proc.stderr
+
+
+@pytest.mark.parametrize("moment", ["temp dir made", "levels being written"])
+def test_group_sigterm_stops_a_forked_build(sample, tmp_path, moment):
+    csv, assets = sample
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = _por_group(
+        "-q", "liabilities", "build", str(csv), "--assets", str(assets),
+        "--attestation-id", "x", "--as-of", AS_OF, "--out", str(work / "tree"),
+        env=_python_path_env(),
+    )  # fmt: skip
+    pattern = ".tree.tmp-*" if moment == "temp dir made" else ".tree.tmp-*/tree/level-00.bin"
+    deadline = time.monotonic() + GENEROUS
+    while not any(work.glob(pattern)):
+        if proc.poll() is not None:
+            pytest.fail(f"ended (exit {proc.returncode}) first: {proc.communicate()[1][-2000:]}")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("no temporary output appeared")
+        time.sleep(0.002)
+    os.killpg(proc.pid, signal.SIGTERM)  # the parent and every worker, as systemd does
+    rc, out_text, err = _stopped(proc)
+    with contextlib.suppress(ProcessLookupError):  # nothing of the group may be left
+        os.killpg(proc.pid, 0)
+        time.sleep(2)
+        os.killpg(proc.pid, 0)
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("a worker of the stopped build was still running")
+    assert rc == 143, err
+    assert err.strip().splitlines()[-1] == "terminated"
+    assert "Traceback" not in err and out_text == ""
+    assert sorted(p.name for p in work.iterdir()) == []
+
+
+def test_abandoned_pool_leaves_no_worker_and_starts_none(tmp_path):
+    """An exception inside `forked_pool`: the workers are killed, none is started in their
+    place, and the pool's own finaliser (which would write into its pipes) does not run."""
+    import multiprocessing
+
+    from attestations.workers import forked_pool
+
+    with pytest.raises(RuntimeError), forked_pool(2) as pool:
+        assert sorted(pool.map(abs, [-1, -2, -3])) == [1, 2, 3]
+        raise RuntimeError("stop")
+    time.sleep(0.5)  # a worker handler still running would have started new workers
+    assert multiprocessing.active_children() == []
+    assert not pool._terminate.still_active()
+
+
+def test_pool_workers_ignore_stop_signals():
+    """Only the parent decides when its workers stop: a group SIGTERM must not kill one
+    in the middle of writing a result into the pool's pipe."""
+    from attestations.workers import forked_pool
+
+    with forked_pool(1) as pool:
+        handlers = pool.apply(_worker_handlers)
+    assert handlers == [int(signal.SIG_IGN)] * 3
+
+
+def _worker_handlers() -> list[int]:
+    return [int(signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]

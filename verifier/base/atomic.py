@@ -49,7 +49,7 @@ class _Hold:
     (a Python signal handler runs nowhere else), so no lock is needed."""
 
     depth = 0
-    """Calls of `_make_held` in progress."""
+    """Calls of `make_held` in progress."""
     pending: int | None = None
     """A stop signal that arrived meanwhile, raised as soon as the hold ends."""
 
@@ -72,7 +72,7 @@ def clear_pending() -> None:
     _HOLD.pending = None
 
 
-def _make_held(make: Callable[[], _Made], remove: Callable[[_Made], None]) -> _Made:
+def make_held(make: Callable[[], _Made], remove: Callable[[_Made], None]) -> _Made:
     """`make()` with stop signals held; a signal that came meanwhile is raised after
     `remove`-ing what was made."""
     if threading.current_thread() is not threading.main_thread():
@@ -96,7 +96,7 @@ def private_dir(parent: Path, prefix: str) -> Path:
     makes it, which no stop signal can leave behind unnamed: the caller removes it from
     here on (``try`` right after the call; no function call in between)."""
     parent.mkdir(parents=True, exist_ok=True)
-    return _make_held(
+    return make_held(
         lambda: Path(tempfile.mkdtemp(prefix=prefix, dir=parent)),
         lambda path: shutil.rmtree(path, ignore_errors=True),
     )
@@ -112,7 +112,7 @@ def private_file(parent: Path, prefix: str) -> Path:
         os.close(fd)
         return Path(name)
 
-    return _make_held(make, lambda path: path.unlink(missing_ok=True))
+    return make_held(make, lambda path: path.unlink(missing_ok=True))
 
 
 def private_file_fd(parent: Path, prefix: str) -> tuple[int, Path]:
@@ -127,7 +127,7 @@ def private_file_fd(parent: Path, prefix: str) -> tuple[int, Path]:
         os.close(made[0])
         made[1].unlink(missing_ok=True)
 
-    return _make_held(make, remove)
+    return make_held(make, remove)
 
 
 def write_atomic(

@@ -326,7 +326,16 @@ def _stop_signals_raise() -> Iterator[None]:
         yield
         return
 
+    owner = os.getpid()
+
     def handler(signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            # a forked child that kept this handler (a worker pool of a library): it must
+            # not unwind the command's stack a second time, print a traceback or hold a
+            # pipe's lock; it ends as the signal's default action ends a process
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         if _STOP.signum is None:
             _STOP.signum = signum
             stop_signal(signum)
