@@ -200,7 +200,7 @@ def _check_in_memory(
                 "secret",
                 f"the leaf order derived from the secret file {store.secret_path} is not "
                 f"the tree's ({tree_dir / 'positions.bin'}): a wrong secret file, or "
-                "positions.bin was changed",
+                "positions.bin or accounts.arrow (the ids the salts derive from) was changed",
             )
 
     if secret is not None:

@@ -363,7 +363,7 @@ def _check_leaves(
                 "secret",
                 f"the leaf order derived from the secret file {store.secret_path} is not "
                 f"the tree's ({tree_dir / 'positions.bin'}): a wrong secret file, or "
-                "positions.bin was changed",
+                "positions.bin or accounts.arrow (the ids the salts derive from) was changed",
             )
         for first in range(0, len(rows), SUBTREE):
             piece = rows[first : first + SUBTREE]

@@ -57,7 +57,10 @@ def bench() -> None:
     "--keep",
     type=click.Path(path_type=Path),
     default=None,
-    help="Keep the work directory here instead of a temp dir.",
+    help=(
+        "Keep the work directory here instead of a temp dir (a new or empty directory, "
+        "or one an earlier run of this benchmark kept)."
+    ),
 )
 @click.option(
     "--whole-process/--no-whole-process",
@@ -161,7 +164,10 @@ def bench_liabilities(
     "--keep",
     type=click.Path(path_type=Path),
     default=None,
-    help="Keep the work directory here instead of a temp dir.",
+    help=(
+        "Keep the work directory here instead of a temp dir (a new or empty directory, "
+        "or one an earlier run of this benchmark kept)."
+    ),
 )
 @JSON_OPTION
 def bench_split(
