@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from attestations.build import Liabilities
 from attestations.encoding import AssetSpec
 from verifier.base.errors import InputError
-from verifier.inputs.liabilities import validate_rows
+from verifier.inputs.liabilities import no_progress, validate_rows
 from verifier.inputs.liabilities_columns import Progress, first
 from verifier.inputs.liabilities_lines import COLUMNS, Source
 
@@ -59,10 +59,6 @@ class ParquetSource(Source):
             file=str(self.path),
             value=None if value is None else str(value),
         )
-
-
-def no_progress(phase: str, done: int, total: int) -> None:
-    return None
 
 
 def read_parquet(
