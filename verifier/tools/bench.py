@@ -465,8 +465,11 @@ def _merge_floor(rounds: list[dict[str, Any]], key: str) -> dict[str, Any] | Non
     return {**first, "seconds": round(median(each), 6), "runs_seconds": each}
 
 
-def _headline(
-    process: dict[str, Any] | None, floor2_s: float, speed_s: float, rounds: list[dict[str, Any]]
+def _headline(  # float-ok: seconds and ratios of timings, not money
+    process: dict[str, Any] | None,
+    floor2_s: float,  # float-ok: seconds
+    speed_s: float,  # float-ok: seconds
+    rounds: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Issue 16's target in one place: the whole process against both two-core floors, as
     medians and round by round (a round's three figures were taken in the same seconds)."""
@@ -655,7 +658,7 @@ def _render_headline(result: dict[str, Any]) -> None:
         )
 
 
-def _fmt(ratio: float | None) -> str:
+def _fmt(ratio: float | None) -> str:  # float-ok: a timing ratio
     return "-" if ratio is None else f"{ratio:.2f}"
 
 

@@ -107,7 +107,7 @@ def _priced(
     calls = 0
     for count, sizes in calls_by_blocks.items():
         n = sum(sizes.values())
-        each = float(np.interp(count, measured, price))  # flat past the measured ends
+        each = float(np.interp(count, measured, price))  # float-ok: seconds; flat past the ends
         total += n * each
         calls += n
     return {
