@@ -632,17 +632,6 @@ def totals(balances: npt.NDArray[Any]) -> list[int]:
     return out
 
 
-def _in_account_order(liabilities: Liabilities, workers: int) -> tuple[pa.Array, Any]:
-    """(account ids, balances) with the accounts in `account_order` (rows renumbered)."""
-    offsets, data = binary_ids(liabilities.account_ids)
-    hashes = hash_varlen(TAG_ACCOUNT, offsets, data, threads=workers or default_workers())
-    order = account_order(hashes, offsets, data)
-    del hashes, offsets, data
-    if np.array_equal(order, np.arange(len(order))):
-        return liabilities.account_ids, liabilities.balances
-    return liabilities.account_ids.take(pa.array(order)), liabilities.balances[order]
-
-
 def _prepare_out_dir(out_dir: Path, force: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("output path exists and is not a directory", file=str(out_dir))

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from attestations.build import Liabilities, build_tree
 from attestations.encoding import AssetSpec
 from attestations.ordering import account_order, sort_prefixes, tie_runs
+from tests.unit.account_order_helper import in_account_order
 from verifier.base.errors import InputError
 
 # keys that tie often: a few high parts, low bits free or fixed
@@ -107,7 +108,6 @@ def test_input_order_build_equals_account_order_build(tmp_path) -> None:  # type
     sizes (workers=2 takes the thread pool above the pool threshold)."""
     import pyarrow as pa
 
-    from attestations import build
 
     n = 20_000
     rng = np.random.default_rng(11)
@@ -119,7 +119,7 @@ def test_input_order_build_equals_account_order_build(tmp_path) -> None:  # type
     secret.write_text("cd" * 32 + "\n")
     secret.chmod(0o600)
     shuffled = Liabilities(assets=assets, account_ids=ids, balances=balances)
-    ordered_ids, ordered_balances = build._in_account_order(shuffled, 1)
+    ordered_ids, ordered_balances = in_account_order(shuffled, 1)
     in_order = Liabilities(assets=assets, account_ids=ordered_ids, balances=ordered_balances)
     for split, workers in ((1, 2), (2, 1)):
         trees = []

@@ -14,11 +14,12 @@ import pyarrow as pa
 import pyarrow.ipc
 import pytest
 
-from attestations import build, build_stream
+from attestations import build_stream
 from attestations.build import Liabilities, build_tree, pad_salt_blocks
 from attestations.build_stream import StreamedTree
 from attestations.encoding import AssetSpec, derive_pad_salts
 from attestations.store import TreeStore
+from tests.unit.account_order_helper import in_account_order
 from verifier.base.errors import InputError
 
 ASSETS = (AssetSpec("BTC", 8), AssetSpec("ETH", 18), AssetSpec("USDT", 6))
@@ -35,7 +36,7 @@ def sample(count: int, seed: int) -> Liabilities:
 
 
 def streamed(data: Liabilities, out, secret, split: int, chunk: int, expected: int) -> None:
-    ids, balances = build._in_account_order(data, 1)
+    ids, balances = in_account_order(data, 1)
     shell = Liabilities(
         assets=data.assets,
         account_ids=pa.array([], pa.string()),
