@@ -478,6 +478,11 @@ def _root_option_hint(exc: click.ClickException, args: list[str]) -> str | None:
 
 
 def entrypoint() -> None:
+    # por does no linear algebra, but numpy starts OpenBLAS's thread pool on import, and
+    # its threads spin for a while after: measured ~0.15 CPU-s of a 1M-account build taken
+    # from the core the build hashes and parses on. One BLAS thread means no pool. Set only
+    # here, for the `por` process and what it starts; a user's own value is kept.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     code = main()
     # the process ends here: spare the interpreter's last garbage collection over every
     # object the imports made (~0.1-0.2 s with web3 loaded), which a service stopping on
