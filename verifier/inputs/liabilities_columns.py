@@ -100,6 +100,9 @@ def check_account_ids(
     """No account id may be empty, longer than `MAX_ACCOUNT_ID_BYTES` or hold a NUL (it could
     not be named on a command line, e.g. to cut its proof). Checked on the distinct ids."""
     lengths = pc.binary_length(id_values).to_numpy(zero_copy_only=False)
+    nul = pc.match_substring(id_values, "\x00").to_numpy(zero_copy_only=False)
+    if not ((lengths == 0) | (lengths > MAX_ACCOUNT_ID_BYTES) | nul).any():
+        return  # the usual file: no row lookups (each is a gather over every row)
     row = first((lengths == 0)[account_rows])
     if row is not None:
         raise source.error("empty account id", row)
@@ -110,8 +113,6 @@ def check_account_ids(
             row,
             id_values[int(account_rows[row])].as_py(),
         )
-    # checked on the distinct ids, so only a file that has one pays for the row lookup
-    nul = pc.match_substring(id_values, "\x00").to_numpy(zero_copy_only=False)
     if nul.any():
         row = first(nul[account_rows])
         assert row is not None
