@@ -122,6 +122,11 @@ def liabilities_build(
     Writes OUT/root.json (public), the tree files for O(log n) proofs, and the master
     secret (mode 0600, never in public output). Nothing is left in OUT on error.
     """
+    from verifier.inputs.liabilities_lines import prefetch_scan
+
+    if cluster is None and not out_of_core:
+        prefetch_scan(input_file)  # read-only; runs beside the imports below
+
     from attestations.build import build_tree
     from verifier.base.outdir import guard_output
     from verifier.inputs.assets import read_assets

@@ -57,7 +57,13 @@ from verifier.inputs.liabilities_columns import (
 )
 from verifier.inputs.liabilities_csv import check_one_row_per_line, read_csv_table
 from verifier.inputs.liabilities_jsonl import check_one_object_per_line, read_jsonl_table
-from verifier.inputs.liabilities_lines import Source, bare_cr_error, detect, scan_file
+from verifier.inputs.liabilities_lines import (
+    Source,
+    bare_cr_error,
+    detect,
+    prefetched_scan,
+    scan_file,
+)
 
 # Return freed memory to the system promptly. A build at exchange scale frees large columns
 # as it goes; Arrow's default pool (mimalloc) and glibc's dynamic mmap threshold keep such
@@ -241,7 +247,7 @@ def _read(source: Source) -> tuple[pa.Table, str]:
     """
     with ThreadPoolExecutor(max_workers=2) as pool:
         # hashing the file and parsing it both release the GIL
-        scanning = pool.submit(scan_file, source.path)
+        scanning = prefetched_scan(source.path) or pool.submit(scan_file, source.path)
         try:
             table = read_csv_table(source) if source.kind == "csv" else read_jsonl_table(source)
         except InputError:

@@ -46,6 +46,7 @@ from attestations.encoding import MAX_SUM, TAG_ACCOUNT, AssetSpec
 from attestations.hashing import hash_varlen
 from attestations.ordering import account_order
 from verifier.base.errors import InputError
+from verifier.inputs import liabilities_lines
 from verifier.inputs.liabilities import _open, _tune_allocator
 from verifier.inputs.liabilities_amounts import convert_amounts
 from verifier.inputs.liabilities_columns import (
@@ -71,7 +72,7 @@ from verifier.inputs.liabilities_lines import (
     scan_file,
 )
 
-STREAM_ABOVE = 2 << 30
+STREAM_ABOVE = liabilities_lines.STREAM_ABOVE
 """Inputs larger than this (bytes) are built out of core even without --out-of-core."""
 BATCH_BYTES = 8 << 20  # Arrow's streaming reader holds about ten blocks (measured)
 BUCKET_ROWS = 1 << 21  # rows per account bucket aimed at
