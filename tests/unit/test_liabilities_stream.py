@@ -195,3 +195,38 @@ def test_jsonl_object_over_two_lines_is_named_as_such(tmp_path):
         stream_build(path, ASSETS, tmp_path / "out", attestation_id="s", as_of="t", batch_bytes=1)
     assert str(streamed.value) == str(whole.value)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (
+            '{"account_id":null,"asset":"BTC","amount":"1"}',
+            '{"account_id":"b","asset":"DOGE","amount":"1"}',
+        ),
+        (
+            '{"account_id":null,"asset":"BTC","amount":"1"}',
+            '{"account_id":"b","asset":"BTC","amount":"x"}',
+        ),
+        (
+            '{"account_id":"","asset":"BTC","amount":"1"}',
+            '{"account_id":"b","asset":"DOGE","amount":"1"}',
+        ),
+        (
+            '{"account_id":"a","asset":"BTC","amount":"-1"}',
+            '{"account_id":"b","asset":"DOGE","amount":"1"}',
+        ),
+    ],
+)
+def test_two_faults_in_one_batch_give_the_whole_file_readers_refusal(tmp_path, first, second):
+    """Within a batch the streamed reader checks in the whole-file reader's order (assets,
+    amounts, then account ids, then signs), so a file with two faults in one batch is
+    refused with the same one (faults in different batches: the earlier batch's)."""
+    path = tmp_path / "in.jsonl"
+    path.write_text(f'{{"account_id":"z","asset":"BTC","amount":"1"}}\n{first}\n{second}\n')
+    with pytest.raises(InputError) as whole:
+        read_liabilities(path, ASSETS)
+    with pytest.raises(InputError) as streamed:
+        stream_build(path, ASSETS, tmp_path / "out", attestation_id="s", as_of="t")
+    assert str(streamed.value) == str(whole.value)
+    assert streamed.value.line == whole.value.line == 3

@@ -352,11 +352,12 @@ class _Reading:
             row = first(amounts.is_null().to_numpy(zero_copy_only=False))
             assert row is not None
             raise source.error("missing amount", row)
-        id_values, account_rows = dictionary(source, ids_column, "account id")
         asset_index = asset_indices(source, asset_values, asset_rows, self.assets)
         hi, lo, is_negative = convert_amounts(
             source, self.pool, amounts, asset_index, self.assets, no_progress, check_totals=False
         )
+        # after the assets and amounts, as the whole-file reader raises its refusals
+        id_values, account_rows = dictionary(source, ids_column, "account id")
         check_account_ids(source, id_values, account_rows)
         if is_negative.any():
             if self.negative == "error":
