@@ -19,13 +19,13 @@ $(BIN)/python:
 	$(PIP) install --upgrade pip
 
 # Stamps re-run the install whenever pyproject.toml changes.
-$(VENV)/.installed-runtime: pyproject.toml setup.py attestations/_sha256batch.c verifier/inputs/_amounts.c | $(BIN)/python
+$(VENV)/.installed-runtime: pyproject.toml setup.py attestations/_sha256batch.c verifier/inputs/_amounts.c verifier/inputs/_ids.c | $(BIN)/python
 	$(PIP) install -e .
 	@touch $@
 
 # setup.py builds the native hashing extension in place (attestations/_sha256batch.c,
 # libssl-dev from .ci/system-deps); a build that cannot compile it warns and goes on.
-$(VENV)/.installed-test: pyproject.toml setup.py attestations/_sha256batch.c verifier/inputs/_amounts.c | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml setup.py attestations/_sha256batch.c verifier/inputs/_amounts.c verifier/inputs/_ids.c | $(BIN)/python
 	@bash .ci/system-deps
 	$(PIP) install -e '.[test,postgres,cluster]'  # CI and make test: every extra
 	@touch $@ $(VENV)/.installed-runtime
@@ -51,7 +51,7 @@ system-deps:
 # The liabilities tree tests run a second time on the pure-Python hashing and amount
 # parsing (POR_NATIVE=0), so both backends are held to the same vectors; only those, to
 # keep CI time down.
-TREE_TESTS := -k "tree or build or proof or audit or liabilit or store or conformance or native_hash or amounts_native" tests/unit tests/conformance
+TREE_TESTS := -k "tree or build or proof or audit or liabilit or store or conformance or native_hash or amounts_native or ids_native" tests/unit tests/conformance
 
 unit: $(VENV)/.installed-test node_modules/.installed system-deps
 	$(BIN)/python -c 'from attestations import hashing; print("hashing backend:", hashing.backend_info())'

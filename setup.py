@@ -1,8 +1,9 @@
-"""Build the optional native extensions: batch SHA-256 (attestations/_sha256batch.c) and
-amount parsing (verifier/inputs/_amounts.c).
+"""Build the optional native extensions: batch SHA-256 (attestations/_sha256batch.c),
+amount parsing (verifier/inputs/_amounts.c) and the account dictionary
+(verifier/inputs/_ids.c).
 
 Everything else about the package lives in pyproject.toml; this file exists only because
-extension modules whose build may fail need a build_ext that catches the failure. Both are
+extension modules whose build may fail need a build_ext that catches the failure. All are
 optional: without a C compiler, Python headers or libssl-dev's headers, `pip install .`
 and `pip wheel .` still succeed with a warning, and por uses its pure-Python paths (same
 results, slower; `por --version --json` says which are native). POR_NATIVE_BUILD=0 skips
@@ -35,6 +36,7 @@ WHY_NATIVE = {
         "a C compiler and libssl-dev",
     ),
     "verifier.inputs._amounts": ("amount parsing", "Arrow's casts", "a C compiler"),
+    "verifier.inputs._ids": ("account dictionary", "Arrow's dictionary_encode", "a C compiler"),
 }
 
 
@@ -122,6 +124,12 @@ setup(
         Extension(
             "verifier.inputs._amounts",
             sources=["verifier/inputs/_amounts.c"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        ),
+        Extension(
+            "verifier.inputs._ids",
+            sources=["verifier/inputs/_ids.c"],
             extra_compile_args=["-O2"],
             optional=True,
         ),

@@ -193,9 +193,14 @@ def test_the_wheel_ships_every_file_of_the_three_packages(source: Path, wheel: P
     assert {name.split("/", 1)[0] for name in shipped} == set(PACKAGES)
     built = _wheel_files(wheel, extensions=True) - shipped
     names = {n.split(".", 1)[0] for n in built}
-    assert names <= {"attestations/_sha256batch", "verifier/inputs/_amounts"}, built
+    assert names <= {
+        "attestations/_sha256batch",
+        "verifier/inputs/_amounts",
+        "verifier/inputs/_ids",
+    }, built
     if shutil.which("cc"):
         assert "verifier/inputs/_amounts" in names, "a compiler is here, yet no amount parser"
+        assert "verifier/inputs/_ids" in names, "a compiler is here, yet no account dictionary"
     if shutil.which("cc") and Path("/usr/include/openssl/sha.h").exists():
         assert "attestations/_sha256batch" in names, "compiler and libssl-dev, no native hashing"
 

@@ -11,7 +11,9 @@ one as soon as its step is done; the steps here keep no column longer than they 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, TypeAlias, cast
 
 import numpy as np
@@ -23,6 +25,7 @@ from attestations.build import totals
 from attestations.encoding import MAX_SUM, AssetSpec
 from attestations.proofs import format_units
 from verifier.base.errors import InputError
+from verifier.inputs import native
 from verifier.inputs.liabilities_lines import Source
 
 MAX_ACCOUNT_ID_BYTES = 256
@@ -44,12 +47,23 @@ def first(mask: npt.NDArray[np.bool_]) -> int | None:
 def dictionary(
     source: Source, column: pa.ChunkedArray, label: str
 ) -> tuple[pa.Array, npt.NDArray[np.int32]]:
-    """(distinct values, value index per row) of a string column, dictionary-encoded once."""
+    """(distinct values, value index per row) of a string column, dictionary-encoded once.
+
+    Values come in first-occurrence order, as Arrow's dictionary_encode gives them; a plain
+    string column (the account ids) is encoded by the native encoder when it is loaded
+    (verifier/inputs/_ids.c: chunk by chunk, no combined copy), else by Arrow.
+    """
     if pa.types.is_dictionary(column.type):
         column = pa.table({"c": column}).unify_dictionaries().column("c")
         chunks = [c for c in column.chunks if len(c)] or list(column.chunks)
         values = chunks[0].dictionary if chunks else pa.array([], pa.string())
         indices = [c.indices for c in chunks]
+    elif (
+        native.IDS is not None
+        and len(column)
+        and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type))
+    ):
+        return _native_dictionary(native.IDS, source, column, label)
     else:
         encoded = column.combine_chunks().dictionary_encode()
         values, indices = encoded.dictionary, [encoded.indices]
@@ -64,6 +78,43 @@ def dictionary(
         np.concatenate([i.to_numpy(zero_copy_only=False) for i in indices])
         if indices
         else np.zeros(0, np.int32)
+    )
+    return values, rows
+
+
+def _native_dictionary(
+    ids: ModuleType, source: Source, column: pa.ChunkedArray, label: str
+) -> tuple[pa.Array, npt.NDArray[np.int32]]:
+    """`dictionary` of a non-empty string or large_string column by the native encoder."""
+    at = 0
+    for chunk in column.chunks:  # the first missing value, as the Arrow path names it
+        if chunk.null_count:
+            row = first(chunk.is_null().to_numpy(zero_copy_only=False))
+            assert row is not None
+            raise source.error(f"missing {label}", at + row)
+        at += len(chunk)
+    wide = pa.types.is_large_string(column.type)
+    rows = np.empty(len(column), np.int32)
+    # a fresh secret seed per column: collisions cannot be crafted into the file
+    encoder = ids.Encoder(len(column) // 2, int.from_bytes(os.urandom(8), "little"))
+    at = 0
+    try:
+        for chunk in column.chunks:
+            _, offsets, data = chunk.buffers()
+            if len(chunk):
+                part = rows[at : at + len(chunk)]
+                encoder.add(offsets, data or b"", chunk.offset, len(chunk), wide, part)
+            at += len(chunk)
+        value_offsets, value_bytes = encoder.values(wide)
+    except OverflowError:
+        raise InputError(
+            f"more than {ids.LIMIT} distinct {label}s (or their bytes over 2**31 - 1)",
+            file=str(source.path),
+        ) from None
+    values = pa.Array.from_buffers(
+        column.type,
+        encoder.distinct,
+        [None, pa.py_buffer(value_offsets), pa.py_buffer(value_bytes)],
     )
     return values, rows
 

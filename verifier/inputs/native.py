@@ -1,12 +1,15 @@
 """Which native extensions are in use, and the notice when a large input runs without them.
 
 Where it sits: beside the liabilities reader (verifier/inputs/liabilities_amounts.py uses
-`AMOUNTS`); `por --version --json` and `por bench` report `native_info()`. Two optional C
-extensions speed up a liabilities build, each with a pure-Python path giving the same
-results: the batch SHA-256 (attestations/hashing.py, attestations/_sha256batch.c) and the
-amount parser (verifier/inputs/_amounts.c, loaded here). pip hides setup.py's warning when
-one fails to build, so the reader says it where a user looks: one WARNING line on stderr
-(silenced by ``-q``) the first time a process converts `NOTICE_ROWS` rows without one.
+`AMOUNTS`, verifier/inputs/liabilities_columns.py `IDS`); `por --version --json` and `por
+bench` report `native_info()`. Three optional C extensions speed up a liabilities build,
+each with a fallback giving the same results: the batch SHA-256 (attestations/hashing.py,
+attestations/_sha256batch.c), the amount parser (verifier/inputs/_amounts.c, loaded here)
+and the account dictionary (verifier/inputs/_ids.c, loaded here; its fallback is Arrow's
+dictionary_encode, about 1.5-2x slower, so it is not in the notice below). pip hides
+setup.py's warning when one fails to build, so the reader says it where a user looks: one
+WARNING line on stderr (silenced by ``-q``) the first time a process converts
+`NOTICE_ROWS` rows without one.
 Light on purpose: no pyarrow import, so `por --version` stays fast.
 """
 
@@ -45,6 +48,30 @@ AMOUNTS: ModuleType | None = _load_amounts()
 """The loaded amount parser, or None when it is missing or POR_NATIVE=0."""
 
 
+def _load_ids() -> ModuleType | None:
+    if _disabled():
+        return None
+    try:
+        from verifier.inputs import _ids  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    module: ModuleType = _ids
+    return module
+
+
+IDS: ModuleType | None = _load_ids()
+"""The loaded account dictionary encoder, or None when it is missing or POR_NATIVE=0."""
+
+
+def ids_info(module: ModuleType | None = IDS) -> dict[str, Any]:
+    """What `por --version --json` and `por bench` report about the account dictionary."""
+    if module is not None:
+        return {"backend": "native"}
+    if _disabled():
+        return {"backend": "python", "reason": "POR_NATIVE=0"}
+    return {"backend": "python", "reason": "extension verifier.inputs._ids not built"}
+
+
 def amounts_info(module: ModuleType | None = AMOUNTS) -> dict[str, Any]:
     """What `por --version --json` and `por bench` report about the amount parsing."""
     if module is not None:
@@ -55,8 +82,9 @@ def amounts_info(module: ModuleType | None = AMOUNTS) -> dict[str, Any]:
 
 
 def native_info() -> dict[str, dict[str, Any]]:
-    """Both extensions: {"hashing": ..., "amounts": ...}, each with its backend and why."""
-    return {"hashing": hashing.backend_info(), "amounts": amounts_info()}
+    """The three extensions: {"hashing": ..., "amounts": ..., "ids": ...}, each with its
+    backend and why."""
+    return {"hashing": hashing.backend_info(), "amounts": amounts_info(), "ids": ids_info()}
 
 
 _seen = {"rows": 0, "told": 0}
