@@ -946,11 +946,16 @@ def _write_index(tree_dir: Path, ordered: Ordered) -> None:
     """index.bin (accounts by account hash, with their leaf positions) and positions.bin (the
     leaf id at every position). Account rows are in account-hash order, so the index is in
     row order."""
-    count = len(ordered.order)
-    records = np.empty(count, dtype=index_dtype(ordered.parts))
-    records["hash"] = ordered.hashes.view("V32").reshape(-1)[ordered.order]
-    records["row"] = np.arange(count, dtype=np.uint64)
-    records["pos"] = ordered.positions()
-    records.tofile(tree_dir / "index.bin")
-    del records
+    count, parts = len(ordered.order), ordered.parts
+    # The records as rows of 8-byte words, the same bytes as `index_dtype(parts)` (packed:
+    # hash 4 words, row 1, pos `parts`); the hashes gathered by `np.take` of whole rows,
+    # cheaper than assigning the "V32" field (measured 0.021 against 0.035 s at 1M,
+    # on the write thread the end of the build waits for).
+    words = np.empty((count, 5 + parts), dtype="<u8")
+    assert words.itemsize * words.shape[1] == index_dtype(parts).itemsize
+    words[:, :4] = np.take(ordered.hashes.view("<u8").reshape(-1, 4), ordered.order, axis=0)
+    words[:, 4] = np.arange(count, dtype=np.uint64)
+    words[:, 5:] = ordered.positions()
+    words.tofile(tree_dir / "index.bin")
+    del words
     ordered.leaf_ids().astype("<u8").tofile(tree_dir / "positions.bin")
