@@ -15,8 +15,11 @@
  * rows from the column).
  *
  * The table: open addressing with linear probing, 64-bit slots holding a 32-bit hash tag
- * and the value's index + 1, at most half full; the slots of a batch of rows are
- * prefetched before any of them is probed (the table does not fit the cache).
+ * and the value's index + 1, at most half full, on huge pages where the kernel gives them;
+ * the slots of a batch of rows are prefetched before any of them is probed (the table
+ * does not fit the cache), and a value's pointer and length share one cache line. In the
+ * 1M x 3 build (the amount parser beside it) the last two took the step from 0.19-0.21 s
+ * to 0.09-0.22 s (0.09 when the kernel has huge pages at hand).
  *
  * Hostile input: every offset is checked against the buffer it indexes before a byte is
  * read; more distinct values than `limit` (at most 2**31 - 1, the largest int32 index)
@@ -30,6 +33,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 typedef unsigned __int128 u128;
 
@@ -86,12 +90,32 @@ static inline uint64_t hash_bytes(const uint8_t *p, int64_t n, const uint64_t *k
 }
 
 typedef struct {
+    const uint8_t *ptr;   /* a distinct value's bytes (inside a held data buffer) */
+    int64_t len;          /* ... and its length: one cache line for both */
+} Entry;
+
+/* The slots: anonymous memory, on huge pages where the kernel allows it (madvise mode):
+ * the probes land at random in tens of MB, and 4 KiB pages miss the TLB on nearly all. */
+static uint64_t *slots_alloc(uint64_t count) {
+    size_t bytes = (size_t)count * sizeof(uint64_t);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (bytes >= (2u << 20)) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+static void slots_free(uint64_t *slots, uint64_t count) {
+    if (slots) munmap(slots, (size_t)count * sizeof(uint64_t));
+}
+
+typedef struct {
     PyObject_HEAD
     uint64_t *slots;      /* tag | (index + 1); 0 = empty */
     uint64_t mask;        /* slots - 1 */
     int64_t distinct, cap, limit;
-    const uint8_t **ptr;  /* per distinct value: its bytes (inside a held data buffer) */
-    int64_t *len;         /* ... its length */
+    Entry *entry;         /* per distinct value: where its bytes are */
     uint64_t *hash;       /* ... its full hash, so that growing re-reads no string */
     uint64_t key[3];
     Py_buffer *held;      /* the data buffers `ptr` points into, released on dealloc */
@@ -101,27 +125,25 @@ typedef struct {
 
 static int grow_values(Encoder *t) {
     int64_t cap = t->cap * 2;
-    const uint8_t **ptr = realloc(t->ptr, (size_t)cap * sizeof *ptr);
-    if (ptr) t->ptr = ptr;
-    int64_t *len = realloc(t->len, (size_t)cap * sizeof *len);
-    if (len) t->len = len;
+    Entry *entry = realloc(t->entry, (size_t)cap * sizeof *entry);
+    if (entry) t->entry = entry;
     uint64_t *hash = realloc(t->hash, (size_t)cap * sizeof *hash);
     if (hash) t->hash = hash;
-    if (!ptr || !len || !hash) return -1;
+    if (!entry || !hash) return -1;
     t->cap = cap;
     return 0;
 }
 
 static int grow_slots(Encoder *t) {
     uint64_t size = (t->mask + 1) * 2, mask = size - 1;
-    uint64_t *slots = calloc(size, sizeof *slots);
+    uint64_t *slots = slots_alloc(size);
     if (!slots) return -1;
     for (int64_t u = 0; u < t->distinct; u++) {
         uint64_t h = t->hash[u], i = h & mask;
         while (slots[i]) i = (i + 1) & mask;
         slots[i] = (h & TAG) | (uint64_t)(u + 1);
     }
-    free(t->slots);
+    slots_free(t->slots, t->mask + 1);
     t->slots = slots;
     t->mask = mask;
     return 0;
@@ -168,8 +190,8 @@ static int encode(Encoder *t, const uint8_t *offsets, int wide, const uint8_t *d
                     if (t->distinct >= t->limit) return TOO_MANY;
                     if (t->distinct >= t->cap && grow_values(t) < 0) return NO_MEMORY;
                     int64_t u = t->distinct++;
-                    t->ptr[u] = p;
-                    t->len[u] = n;
+                    t->entry[u].ptr = p;
+                    t->entry[u].len = n;
                     t->hash[u] = h;
                     t->slots[i] = tag | (uint64_t)(u + 1);
                     out[r] = (int32_t)u;
@@ -180,7 +202,8 @@ static int encode(Encoder *t, const uint8_t *offsets, int wide, const uint8_t *d
                 }
                 if ((v & TAG) == tag) {
                     int64_t u = (int64_t)(v & 0xFFFFFFFFull) - 1;
-                    if (t->len[u] == n && memcmp(t->ptr[u], p, (size_t)n) == 0) {
+                    const Entry *known = &t->entry[u];
+                    if (known->len == n && memcmp(known->ptr, p, (size_t)n) == 0) {
                         out[r] = (int32_t)u;
                         break;
                     }
@@ -217,13 +240,12 @@ static PyObject *encoder_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     t->mask = size - 1;
     t->limit = limit;
     t->cap = expected > 16 ? expected : 16;
-    t->slots = calloc(size, sizeof *t->slots);
-    t->ptr = malloc((size_t)t->cap * sizeof *t->ptr);
-    t->len = malloc((size_t)t->cap * sizeof *t->len);
+    t->slots = slots_alloc(size);
+    t->entry = malloc((size_t)t->cap * sizeof *t->entry);
     t->hash = malloc((size_t)t->cap * sizeof *t->hash);
     uint64_t state = seed;
     for (int i = 0; i < 3; i++) t->key[i] = splitmix(&state) | 1;
-    if (!t->slots || !t->ptr || !t->len || !t->hash) {
+    if (!t->slots || !t->entry || !t->hash) {
         Py_DECREF(t);
         return PyErr_NoMemory();
     }
@@ -231,9 +253,8 @@ static PyObject *encoder_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 }
 
 static void encoder_dealloc(Encoder *t) {
-    free(t->slots);
-    free(t->ptr);
-    free(t->len);
+    slots_free(t->slots, t->mask + 1);
+    free(t->entry);
     free(t->hash);
     for (Py_ssize_t i = 0; i < t->nheld; i++) PyBuffer_Release(&t->held[i]);
     PyMem_Free(t->held);
@@ -324,7 +345,7 @@ static PyObject *encoder_values(Encoder *t, PyObject *args) {
     if (!usable(t)) return NULL;
     if (!PyArg_ParseTuple(args, "p", &wide)) return NULL;
     int64_t total = 0;
-    for (int64_t u = 0; u < t->distinct; u++) total += t->len[u];
+    for (int64_t u = 0; u < t->distinct; u++) total += t->entry[u].len;
     if (!wide && total > INT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "distinct values over 2**31 - 1 bytes");
         return NULL;
@@ -348,8 +369,8 @@ static PyObject *encoder_values(Encoder *t, PyObject *args) {
             memcpy(o + 4 * u, &at32, 4);
         }
         if (u == t->distinct) break;
-        memcpy(d + at, t->ptr[u], (size_t)t->len[u]);
-        at += t->len[u];
+        memcpy(d + at, t->entry[u].ptr, (size_t)t->entry[u].len);
+        at += t->entry[u].len;
     }
     Py_END_ALLOW_THREADS
     return Py_BuildValue("(NN)", offsets, bytes);
