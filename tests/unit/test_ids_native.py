@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -60,12 +61,12 @@ def _encode(
     return values, rows.tolist()
 
 
-def _chunked(ids: list[str | None], cuts: list[int], wide: bool, pad: int) -> pa.ChunkedArray:
+def _chunked(ids: Sequence[str | None], cuts: list[int], wide: bool, pad: int) -> pa.ChunkedArray:
     """`ids` as chunks cut at `cuts`, each a slice (offset `pad`) of a longer array."""
     kind = pa.large_string() if wide else pa.string()
     bounds = sorted({0, len(ids), *cuts})
     chunks = [
-        pa.array(["x"] * pad + ids[a:b] + ["y"], kind).slice(pad, b - a)
+        pa.array(["x"] * pad + list(ids[a:b]) + ["y"], kind).slice(pad, b - a)
         for a, b in itertools.pairwise(bounds)
     ]
     return pa.chunked_array(chunks, kind)
