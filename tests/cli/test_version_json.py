@@ -19,6 +19,8 @@ def test_version_json_is_one_document(por):
         assert doc["version"] == importlib.metadata.version("por")
         assert doc["python"] == platform.python_version()
         assert doc["hashing"]["backend"] in {"native", "python"}
+        assert doc["amounts"]["backend"] in {"native", "python"}
+        assert doc["ids"]["backend"] in {"native", "python"}
         assert doc["formats"]["liabilities_tree"] == "por-mst-v1"
         assert doc["formats"]["run"] == "por-run-v1"
         assert doc["formats"]["attestation"] == "por-attestation-v1"

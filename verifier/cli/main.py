@@ -124,6 +124,9 @@ def version_document() -> dict[str, Any]:
         # which amount parser reads liabilities: "native" (verifier/inputs/_amounts.c) or
         # "python" (Arrow's casts), with the reason when it is not native
         "amounts": native.amounts_info(),
+        # which account dictionary the reader uses: "native" (verifier/inputs/_ids.c) or
+        # "python" (Arrow's dictionary_encode), with the reason when it is not native
+        "ids": native.ids_info(),
         "formats": dict(FORMATS),
     }
 

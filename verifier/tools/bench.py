@@ -303,6 +303,7 @@ def run_liabilities_bench(
             "workers": workers or default_workers(),
             "hashing": hashing.backend_info(),
             "amounts": native.amounts_info(),
+            "ids": native.ids_info(),
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "load_average_start": [round(x, 2) for x in load_start],
             "accounts": accounts,
@@ -601,6 +602,7 @@ def render(result: dict[str, Any]) -> None:
         f"({hashing_info.get('openssl') or hashing_info.get('reason')}); "
         f"amounts: {result['amounts']['backend']}"
         + (f" ({result['amounts']['reason']})" if "reason" in result["amounts"] else "")
+        + f"; ids: {result['ids']['backend']}"
         + f"; load average {' '.join(str(x) for x in result['load_average'])}"
     )
     out.print(
