@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from verifier.inputs import liabilities_stream
+from verifier.inputs import liabilities_lines, liabilities_stream
 
 AS_OF = "2025-06-30T00:00:00Z"
 
@@ -77,7 +77,7 @@ def test_large_inputs_stream_without_the_flag(por, inputs, tmp_path, monkeypatch
         called.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(liabilities_stream, "STREAM_ABOVE", 10)
+    monkeypatch.setattr(liabilities_lines, "STREAM_ABOVE", 10)
     monkeypatch.setattr(liabilities_stream, "stream_build", spy)
     res = build(por, inputs, tmp_path / "t", tmp_path / "secret.key")
     assert res.rc == 0 and called == [inputs["sample.csv"]]

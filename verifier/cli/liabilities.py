@@ -122,16 +122,15 @@ def liabilities_build(
     Writes OUT/root.json (public), the tree files for O(log n) proofs, and the master
     secret (mode 0600, never in public output). Nothing is left in OUT on error.
     """
-    from verifier.inputs.liabilities_lines import prefetch_scan
+    from verifier.inputs import liabilities_lines
 
     if cluster is None and not out_of_core:
-        prefetch_scan(input_file)  # read-only; runs beside the imports below
+        liabilities_lines.prefetch_scan(input_file)  # read-only; runs beside the imports below
 
     from attestations.build import build_tree
     from verifier.base.outdir import guard_output
     from verifier.inputs.assets import read_assets
     from verifier.inputs.liabilities import read_liabilities
-    from verifier.inputs.liabilities_stream import STREAM_ABOVE, stream_build
 
     check_text("--attestation-id", attestation_id)
     # before anything is read or replaced: --force must never delete an input
@@ -143,7 +142,7 @@ def liabilities_build(
     as_of = check_as_of(as_of) if as_of else now()
     assets = read_assets(assets_file)
     # streamed: the same tree in bounded memory (verifier/inputs/liabilities_stream.py)
-    streamed = out_of_core or _size(input_file) > STREAM_ABOVE
+    streamed = out_of_core or _size(input_file) > liabilities_lines.STREAM_ABOVE
     if cluster is not None and out_of_core:
         raise UsageError("--cluster and --out-of-core do not go together")
     with progress_bar(True) as progress:
@@ -164,6 +163,8 @@ def liabilities_build(
                 progress=progress,
             )
         elif streamed:
+            from verifier.inputs.liabilities_stream import stream_build
+
             result, data = stream_build(
                 input_file,
                 assets,

@@ -2,8 +2,9 @@ r"""Read a liabilities file in chunks straight into an out-of-core tree build: `
 
 Where it sits: the bounded-memory twin of `read_liabilities` (verifier/inputs/liabilities.py)
 followed by `build_tree`; `por liabilities build --out-of-core` (and inputs over
-`STREAM_ABOVE` bytes) take it. Memory holds one batch of rows or one bucket of accounts,
-never the whole input, so 100M accounts build in a few GiB (docs/performance.md).
+`STREAM_ABOVE` bytes, verifier/inputs/liabilities_lines.py) take it. Memory holds one
+batch of rows or one bucket of accounts, never the whole input, so 100M accounts build in
+a few GiB (docs/performance.md).
 
   1. Batches. Arrow's streaming CSV (or JSON Lines) reader yields about `BATCH_BYTES` of
      rows at a time; each batch goes through the very checks of the whole-file reader
@@ -46,7 +47,6 @@ from attestations.encoding import MAX_SUM, TAG_ACCOUNT, AssetSpec
 from attestations.hashing import hash_varlen
 from attestations.ordering import account_order
 from verifier.base.errors import InputError
-from verifier.inputs import liabilities_lines
 from verifier.inputs.liabilities import _open, _tune_allocator
 from verifier.inputs.liabilities_amounts import convert_amounts
 from verifier.inputs.liabilities_columns import (
@@ -72,8 +72,6 @@ from verifier.inputs.liabilities_lines import (
     scan_file,
 )
 
-STREAM_ABOVE = liabilities_lines.STREAM_ABOVE
-"""Inputs larger than this (bytes) are built out of core even without --out-of-core."""
 BATCH_BYTES = 8 << 20  # Arrow's streaming reader holds about ten blocks (measured)
 BUCKET_ROWS = 1 << 21  # rows per account bucket aimed at
 MAX_BUCKETS = 256
