@@ -51,6 +51,11 @@ def test_whole_process_against_both_floors(
         assert head["ratio_to_openssl_2core"] == round(process["seconds"] / floor2["seconds"], 3)
     assert head["ratio_to_openssl_speed"] == doc["ratio_to_openssl_speed"]["whole_process"]
     assert head["ratio_to_openssl_speed"] == round(process["seconds"] / 307e-6, 3)
+    # the same command again at once, beside the headline (not instead of it)
+    repeat = doc["whole_process_repeat"]
+    assert repeat["seconds"] > 0 and repeat["command"] == process["command"]
+    assert head["repeat_seconds"] == repeat["seconds"]
+    assert head["repeat_ratio_to_openssl_speed"] == round(repeat["seconds"] / 307e-6, 3)
 
 
 def test_text_names_the_headline(fake_openssl: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,13 +63,14 @@ def test_text_names_the_headline(fake_openssl: str, capsys: pytest.CaptureFixtur
     text = capsys.readouterr().out
     assert "whole process" in text and "target ≤ 4 ×" in text
     assert "openssl speed floor (" in text and "for 307 calls" in text
+    assert "the same command again at once:" in text
 
 
 def test_parts_skipped_with_their_reason(capsys: pytest.CaptureFixture[str]) -> None:
     args = [*BASE, "--no-whole-process", "--openssl", "/nonexistent/openssl", "--json"]
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["whole_process"] is None
+    assert doc["whole_process"] is None and doc["whole_process_repeat"] is None
     assert "--no-whole-process" in doc["headline"]["skipped"]
     assert "not found" in doc["floor_openssl_speed"]["skipped"]
     assert doc["ratio_to_openssl_speed"]["whole_process"] is None
@@ -93,6 +99,11 @@ def test_rounds_alternate_and_give_medians(
     assert doc["floor_openssl_speed"]["runs_seconds"] == [307e-6, 307e-6]
     head = doc["headline"]
     assert head["round_ratios_to_openssl_speed"] == [round(r["seconds"] / 307e-6, 3) for r in runs]
+    again = doc["whole_process_repeat"]["runs"]
+    assert len(again) == 2
+    assert head["round_repeat_ratios_to_openssl_speed"] == [
+        round(r["seconds"] / 307e-6, 3) for r in again
+    ]
     assert len(head["round_ratios_to_openssl_2core"]) == 2
     if doc["floor_openssl_2core"]:
         assert len(doc["floor_openssl_2core"]["runs_seconds"]) == 2
