@@ -351,6 +351,6 @@ def test_ids_info_says_which_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     assert native.ids_info(SimpleNamespace()) == {"backend": "native"}  # type: ignore[arg-type]
     monkeypatch.setenv("POR_NATIVE", "0")
     assert native.ids_info(None) == {"backend": "python", "reason": "POR_NATIVE=0"}
-    assert native._load_ids() is None
+    assert native._load("_ids") is None
     monkeypatch.setenv("POR_NATIVE", "1")
     assert "not built" in native.ids_info(None)["reason"]

@@ -15,6 +15,7 @@ Light on purpose: no pyarrow import, so `por --version` stays fast.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -33,52 +34,40 @@ def _disabled() -> bool:
     return os.environ.get("POR_NATIVE", "1").strip() == "0"
 
 
-def _load_amounts() -> ModuleType | None:
+def _load(name: str) -> ModuleType | None:
+    """verifier.inputs.`name`, or None when it was not built or POR_NATIVE=0."""
     if _disabled():
         return None
     try:
-        from verifier.inputs import _amounts  # type: ignore[attr-defined]
+        return importlib.import_module(f"verifier.inputs.{name}")
     except ImportError:
         return None
-    module: ModuleType = _amounts
-    return module
 
 
-AMOUNTS: ModuleType | None = _load_amounts()
-"""The loaded amount parser, or None when it is missing or POR_NATIVE=0."""
-
-
-def _load_ids() -> ModuleType | None:
-    if _disabled():
-        return None
-    try:
-        from verifier.inputs import _ids  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    module: ModuleType = _ids
-    return module
-
-
-IDS: ModuleType | None = _load_ids()
-"""The loaded account dictionary encoder, or None when it is missing or POR_NATIVE=0."""
-
-
-def ids_info(module: ModuleType | None = IDS) -> dict[str, Any]:
-    """What `por --version --json` and `por bench` report about the account dictionary."""
+def _info(module: ModuleType | None, name: str) -> dict[str, Any]:
+    """{"backend": "native"}, or "python" with the reason the extension `name` is not used."""
     if module is not None:
         return {"backend": "native"}
     if _disabled():
         return {"backend": "python", "reason": "POR_NATIVE=0"}
-    return {"backend": "python", "reason": "extension verifier.inputs._ids not built"}
+    return {"backend": "python", "reason": f"extension verifier.inputs.{name} not built"}
+
+
+AMOUNTS: ModuleType | None = _load("_amounts")
+"""The loaded amount parser, or None when it is missing or POR_NATIVE=0."""
+
+IDS: ModuleType | None = _load("_ids")
+"""The loaded account dictionary encoder, or None when it is missing or POR_NATIVE=0."""
 
 
 def amounts_info(module: ModuleType | None = AMOUNTS) -> dict[str, Any]:
     """What `por --version --json` and `por bench` report about the amount parsing."""
-    if module is not None:
-        return {"backend": "native"}
-    if _disabled():
-        return {"backend": "python", "reason": "POR_NATIVE=0"}
-    return {"backend": "python", "reason": "extension verifier.inputs._amounts not built"}
+    return _info(module, "_amounts")
+
+
+def ids_info(module: ModuleType | None = IDS) -> dict[str, Any]:
+    """What `por --version --json` and `por bench` report about the account dictionary."""
+    return _info(module, "_ids")
 
 
 def native_info() -> dict[str, dict[str, Any]]:
