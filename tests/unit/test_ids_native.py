@@ -12,12 +12,15 @@ not built (no compiler). `make test` runs this file a second time with POR_NATIV
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -354,3 +357,50 @@ def test_ids_info_says_which_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     assert native._load("_ids") is None
     monkeypatch.setenv("POR_NATIVE", "1")
     assert "not built" in native.ids_info(None)["reason"]
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int8, ">i4", np.uint8])
+def test_out_must_be_native_int32(dtype: Any) -> None:
+    offsets = np.array([0, 1, 2], np.int32).tobytes()
+    out = np.zeros(8, dtype)
+    with pytest.raises(ValueError, match=r"int32|shorter"):
+        _ids.Encoder(4, 1).add(offsets, b"ab", 0, 2, False, out)
+    assert not out.any()  # nothing written
+
+
+@needs_native
+def test_add_while_values_copies_is_refused_not_a_crash() -> None:
+    """values() copies with the GIL released; an add() from another thread meanwhile would
+    grow what it copies (an outside tester crashed the process so). Either call may win;
+    the other is refused with RuntimeError, and the values are never torn."""
+    count = 300_000
+    first = pa.array([f"a{i:07d}-{'x' * 40}" for i in range(count)])
+    more = pa.array([f"b{i:07d}" for i in range(count)])
+    for trial in range(4):
+        encoder = _ids.Encoder(16, trial)
+        encoder.add(*first.buffers()[1:], 0, count, False, np.zeros(count, np.int32))
+        got: dict[str, object] = {}
+        started = threading.Event()
+
+        def copy(
+            encoder: Any = encoder, got: dict[str, object] = got, started: Any = started
+        ) -> None:
+            started.set()
+            try:
+                got["values"] = encoder.values(False)
+            except RuntimeError as exc:
+                got["values"] = exc
+
+        thread = threading.Thread(target=copy)
+        thread.start()
+        started.wait()
+        with contextlib.suppress(RuntimeError):  # the other thread was copying
+            encoder.add(*more.buffers()[1:], 0, count, False, np.zeros(count, np.int32))
+        thread.join()
+        values = got["values"]
+        if not isinstance(values, RuntimeError):
+            assert isinstance(values, tuple)
+            ends = np.frombuffer(values[0], np.int32)
+            assert len(ends) - 1 in {count, 2 * count}
+            assert ends[-1] == len(values[1])

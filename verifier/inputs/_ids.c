@@ -261,6 +261,16 @@ static void encoder_dealloc(Encoder *t) {
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
+/* A buffer of native-order 4-byte signed integers, aligned: what `out` must be. */
+static int native_int32(const Py_buffer *b) {
+    if (b->itemsize != 4 || ((uintptr_t)b->buf & 3) != 0) return 0;
+    const char *f = b->format == NULL ? "B" : b->format;
+    const uint16_t probe = 1;
+    int little = *(const uint8_t *)&probe == 1;
+    if (*f == '@' || *f == '=' || (*f == '<' && little) || (*f == '>' && !little)) f++;
+    return strcmp(f, "i") == 0 || strcmp(f, "l") == 0;
+}
+
 static int usable(Encoder *t) {
     if (t->busy) {
         PyErr_SetString(PyExc_RuntimeError, "Encoder used by two threads at once");
@@ -284,15 +294,27 @@ static PyObject *encoder_add(Encoder *t, PyObject *args) {
     Py_buffer off, data, out;
     Py_ssize_t start, count;
     int wide;
+    PyObject *out_obj;
     if (!usable(t)) return NULL;
-    if (!PyArg_ParseTuple(args, "y*y*nnpw*", &off, &data, &start, &count, &wide, &out))
+    if (!PyArg_ParseTuple(args, "y*y*nnpO", &off, &data, &start, &count, &wide, &out_obj))
         return NULL;
+    /* with its format, so that only an int32 array is written into */
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&off);
+        PyBuffer_Release(&data);
+        if (PyErr_ExceptionMatches(PyExc_BufferError)) { /* read-only or not contiguous */
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "out must be a writable contiguous int32 array");
+        }
+        return NULL;
+    }
     Py_ssize_t width = wide ? 8 : 4;
     const char *problem = NULL;
     if (start < 0 || count < 0) problem = "negative start or count";
     else if (off.len / width - 1 < start || off.len / width - 1 - start < count)
         problem = "offsets shorter than the rows"; /* written not to overflow */
     else if (out.len / 4 < count) problem = "out shorter than the rows";
+    else if (!native_int32(&out)) problem = "out must be an aligned native int32 array";
     if (problem == NULL && t->nheld == t->capheld) {
         Py_ssize_t cap = t->capheld ? t->capheld * 2 : 16;
         Py_buffer *held = PyMem_Realloc(t->held, (size_t)cap * sizeof *held);
@@ -359,6 +381,7 @@ static PyObject *encoder_values(Encoder *t, PyObject *args) {
         return NULL;
     }
     char *o = PyBytes_AS_STRING(offsets), *d = PyBytes_AS_STRING(bytes);
+    t->busy = 1; /* an add() on another thread meanwhile would grow what is being copied */
     Py_BEGIN_ALLOW_THREADS
     int64_t at = 0;
     for (int64_t u = 0; u <= t->distinct; u++) {
@@ -373,6 +396,7 @@ static PyObject *encoder_values(Encoder *t, PyObject *args) {
         at += t->entry[u].len;
     }
     Py_END_ALLOW_THREADS
+    t->busy = 0;
     return Py_BuildValue("(NN)", offsets, bytes);
 }
 
