@@ -77,3 +77,44 @@ def test_nothing_but_a_readable_regular_file_is_prefetched(tmp_path: Path, kind:
     prefetch_scan(path)
     assert str(path) not in liabilities_lines._PREFETCHED
     assert prefetched_scan(path) is None
+
+
+def test_a_rewrite_in_place_with_its_mtime_put_back_is_scanned_again(tmp_path: Path) -> None:
+    """cp -p, rsync --inplace -t, touch -r keep device, inode, size and mtime; the ctime
+    still moves (an outside tester's repro recorded the old file's hash for the new rows)."""
+    path = tmp_path / "l.csv"
+    _write(path, 50)
+    st = path.stat()
+    prefetch_scan(path)
+    liabilities_lines._PREFETCHED[str(path)][1].result(timeout=30)
+    time.sleep(0.02)
+    body = path.read_bytes().replace(b"a1,", b"b1,", 1)  # same size
+    with path.open("r+b") as handle:  # in place: same inode
+        handle.write(body)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # mtime put back
+    assert path.stat().st_mtime_ns == st.st_mtime_ns and path.stat().st_size == st.st_size
+    data = read_liabilities(path, ASSETS)
+    assert data.input_sha256 == hashlib.sha256(body).hexdigest()
+    assert "b1" in data.account_ids.to_pylist()
+
+
+def test_a_file_changed_while_it_is_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan (hash, lines) and Arrow's parse read the file apart; a write in between
+    would pair one file's hash with another's rows."""
+    from verifier.inputs import liabilities
+
+    path = tmp_path / "l.csv"
+    _write(path, 50)
+    real = liabilities.read_csv_table  # type: ignore[attr-defined]
+
+    def read_then_append(source: object) -> object:
+        table = real(source)  # type: ignore[arg-type]
+        with path.open("a") as handle:
+            handle.write("late,BTC,1\n")
+        return table
+
+    monkeypatch.setattr(liabilities, "read_csv_table", read_then_append)
+    with pytest.raises(InputError, match="changed while it was read"):
+        read_liabilities(path, ASSETS)

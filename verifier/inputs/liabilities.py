@@ -60,7 +60,9 @@ from verifier.inputs.liabilities_jsonl import check_one_object_per_line, read_js
 from verifier.inputs.liabilities_lines import (
     Source,
     bare_cr_error,
+    changed_while_read,
     detect,
+    file_identity,
     prefetched_scan,
     scan_file,
 )
@@ -245,6 +247,9 @@ def _read(source: Source) -> tuple[pa.Table, str]:
     A bare ``\\r`` anywhere in the file is refused first: it explains (and would have
     misplaced) whatever the reader tripped on.
     """
+    # the scan (maybe started early) and Arrow's parse read the file apart: equal
+    # identities at both ends show both read the same bytes
+    before = file_identity(source.path)
     with ThreadPoolExecutor(max_workers=2) as pool:
         # hashing the file and parsing it both release the GIL
         scanning = prefetched_scan(source.path) or pool.submit(scan_file, source.path)
@@ -256,6 +261,8 @@ def _read(source: Source) -> tuple[pa.Table, str]:
                 raise bare_cr_error(source.path, bare_cr) from None
             raise
         scan = scanning.result()
+    if before is None or file_identity(source.path) != before:
+        raise changed_while_read(source.path)
     if scan.bare_cr is not None:
         raise bare_cr_error(source.path, scan.bare_cr)
     source.physical_lines = scan.lines

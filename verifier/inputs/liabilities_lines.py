@@ -190,11 +190,16 @@ def scan_file(path: Path) -> Scan:
     return Scan(digest.hexdigest(), lines, bare_cr)
 
 
-_PREFETCHED: dict[str, tuple[tuple[int, int, int, int], Future[Scan]]] = {}
+_PREFETCHED: dict[str, tuple[Identity, Future[Scan]]] = {}
 
 
-def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+Identity = tuple[int, int, int, int, int]
+
+
+def _identity(st: os.stat_result) -> Identity:
+    # ctime too: a file rewritten in place with its mtime put back (cp -p, rsync --inplace
+    # -t, touch -r) keeps device, inode, size and mtime; no call can set its ctime back
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def prefetch_scan(path: Path) -> None:
@@ -229,17 +234,30 @@ def prefetch_scan(path: Path) -> None:
     threading.Thread(target=run, name="por-scan", daemon=True).start()
 
 
+def file_identity(path: Path) -> Identity | None:
+    """The file's (device, inode, size, mtime, ctime), or None when it cannot be stat'ed:
+    equal before and after a read, the file did not change while it was read."""
+    try:
+        return _identity(os.stat(path))
+    except OSError:
+        return None
+
+
+def changed_while_read(path: Path) -> InputError:
+    return InputError(
+        "the file changed while it was read (its size or times moved); read it again once "
+        "nothing writes to it",
+        file=str(path),
+    )
+
+
 def prefetched_scan(path: Path) -> Future[Scan] | None:
     """The scan `prefetch_scan` started for `path`, if the file is still the one it
-    scanned (same device, inode, size and modification time); else None."""
+    scanned (same device, inode, size, modification and change times); else None."""
     entry = _PREFETCHED.pop(str(path), None)
     if entry is None:
         return None
-    try:
-        same = _identity(os.stat(path)) == entry[0]
-    except OSError:
-        same = False
-    return entry[1] if same else None
+    return entry[1] if file_identity(path) == entry[0] else None
 
 
 class LineLengths:
