@@ -42,13 +42,13 @@ line number. Every reader — in memory, streamed, each directory partition — 
 longer line up front, naming it (`scan_file`), and reads every line up to it.
 """
 READ_BLOCK_BYTES = MAX_LINE_BYTES + (64 << 10)
+"""Arrow's block for the CSV and JSON readers: a line of `MAX_LINE_BYTES` with its line end
+(and a byte order mark) fits in one, so Arrow reads it wherever it starts. Measured as fast
+as Arrow's default of 1 MiB on 1M x 3 rows (2 MiB was slower)."""
 STREAM_ABOVE = 2 << 30
 """Inputs larger than this (bytes) are built out of core even without --out-of-core
 (verifier/inputs/liabilities_stream.py; here so that `prefetch_scan` knows it without
 importing the streamed reader)."""
-"""Arrow's block for the CSV and JSON readers: a line of `MAX_LINE_BYTES` with its line end
-(and a byte order mark) fits in one, so Arrow reads it wherever it starts. Measured as fast
-as Arrow's default of 1 MiB on 1M x 3 rows (2 MiB was slower)."""
 
 
 @dataclass
