@@ -225,6 +225,12 @@ def _open(path: Path, negative: str) -> tuple[Source, int]:
     `InputError` for a missing, unreadable or empty file, or an unknown `negative`."""
     name = str(path)
     if not path.is_file():
+        if path.exists():  # a FIFO, socket, device or /dev/stdin from a pipe
+            raise InputError(
+                "liabilities file is not a regular file (a FIFO, socket, device or "
+                "directory?): give a file",
+                file=name,
+            )
         raise InputError("liabilities file not found", file=name)
     if negative not in {"error", "exclude"}:
         raise InputError("--negative must be 'error' or 'exclude'", value=negative)
