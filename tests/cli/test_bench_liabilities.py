@@ -56,6 +56,10 @@ def test_whole_process_against_both_floors(
     assert repeat["seconds"] > 0 and repeat["command"] == process["command"]
     assert head["repeat_seconds"] == repeat["seconds"]
     assert head["repeat_ratio_to_openssl_speed"] == round(repeat["seconds"] / 307e-6, 3)
+    assert (
+        doc["ratio_to_openssl_speed"]["whole_process_repeat"]
+        == (head["repeat_ratio_to_openssl_speed"])
+    )
 
 
 def test_text_names_the_headline(fake_openssl: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,6 +78,8 @@ def test_parts_skipped_with_their_reason(capsys: pytest.CaptureFixture[str]) -> 
     assert "--no-whole-process" in doc["headline"]["skipped"]
     assert "not found" in doc["floor_openssl_speed"]["skipped"]
     assert doc["ratio_to_openssl_speed"]["whole_process"] is None
+    assert doc["ratio_to_openssl_2core"]["whole_process"] is None  # not 0.0: not measured
+    assert doc["ratio_to_openssl_2core"]["whole_process_repeat"] is None
     assert main([*BASE, "--no-whole-process", "--no-openssl-speed"]) == 0
     text = capsys.readouterr().out
     assert "openssl speed floor: skipped: not asked (--no-openssl-speed)" in text
@@ -104,6 +110,7 @@ def test_rounds_alternate_and_give_medians(
     assert head["round_repeat_ratios_to_openssl_speed"] == [
         round(r["seconds"] / 307e-6, 3) for r in again
     ]
+    assert len(head["round_repeat_ratios_to_openssl_2core"]) == 2
     assert len(head["round_ratios_to_openssl_2core"]) == 2
     if doc["floor_openssl_2core"]:
         assert len(doc["floor_openssl_2core"]["runs_seconds"]) == 2

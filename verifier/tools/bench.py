@@ -295,6 +295,7 @@ def run_liabilities_bench(
         floor2_s = floor2["seconds"] if floor2 else 0.0
         speed_s = speed.get("seconds", 0.0) if speed else 0.0
         process_s = process["seconds"] if process else 0.0
+        repeat_s = repeat["seconds"] if repeat else 0.0
         usage_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         usage_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         read_s, build_s, result = built.read_s, built.build_s, built.result
@@ -336,6 +337,7 @@ def run_liabilities_bench(
                 "build_total": _ratio(read_s + build_s, floor2_s),
                 "audit": _ratio(audit_s, floor2_s),
                 "whole_process": _ratio(process_s, floor2_s),
+                "whole_process_repeat": _ratio(repeat_s, floor2_s),
             },
             "whole_process": process,
             "whole_process_repeat": repeat,
@@ -344,6 +346,7 @@ def run_liabilities_bench(
                 "build_tree": _ratio(build_s, speed_s),
                 "build_total": _ratio(read_s + build_s, speed_s),
                 "whole_process": _ratio(process_s, speed_s),
+                "whole_process_repeat": _ratio(repeat_s, speed_s),
             },
             "headline": _headline(process, repeat, floor2_s, speed_s, rounds),
             "peak_memory_bytes": {
@@ -516,6 +519,9 @@ def _headline(  # float-ok: seconds and ratios of timings, not money
         "repeat_seconds": again,
         "repeat_ratio_to_openssl_2core": _ratio(again, floor2_s),
         "repeat_ratio_to_openssl_speed": _ratio(again, speed_s),
+        "round_repeat_ratios_to_openssl_2core": pairs(
+            "floor_openssl_2core", "whole_process_repeat"
+        ),
         "round_repeat_ratios_to_openssl_speed": pairs(
             "floor_openssl_speed", "whole_process_repeat"
         ),
@@ -687,12 +693,17 @@ def _render_headline(result: dict[str, Any]) -> None:
             )
             + " (two-core floor / openssl speed floor)"
         )
+    again = [
+        f"{head[key]:.2f} × the {name}" if head[key] else f"no ratio to the {name} (not measured)"
+        for key, name in (
+            ("repeat_ratio_to_openssl_2core", "OpenSSL two-core floor"),
+            ("repeat_ratio_to_openssl_speed", "openssl speed floor"),
+        )
+    ]
     out.print(
-        f"the same command again at once: {head['repeat_seconds']:.3f} s = "
-        f"{_fmt(head['repeat_ratio_to_openssl_2core'])} × / "
-        f"{_fmt(head['repeat_ratio_to_openssl_speed'])} × (memory the first run freed is "
-        "still backed; on a VM that returns free memory to its host the first run pays for "
-        "fresh memory: docs/performance.md)"
+        f"the same command again at once: {head['repeat_seconds']:.3f} s = {'; '.join(again)} "
+        "(memory the first run freed is still backed; on a VM that returns free memory to "
+        "its host the first run pays for fresh memory: docs/performance.md)"
     )
 
 
@@ -701,4 +712,5 @@ def _fmt(ratio: float | None) -> str:  # float-ok: a timing ratio
 
 
 def _ratio(seconds: float, floor: float) -> float | None:  # float-ok: timings, not money
-    return round(seconds / floor, 3) if floor > 0 else None
+    """seconds / floor; None when either was not measured (0)."""
+    return round(seconds / floor, 3) if floor > 0 and seconds > 0 else None
