@@ -369,6 +369,15 @@ def bucket_bits(files: list[Path], workers: int) -> int:
     return min(MAX_BUCKET_BITS, max((4 * workers - 1).bit_length(), by_size))
 
 
+def _send(client: Any, data: Any) -> Any:
+    """`data` on the cluster under a key of its own. Dask's default key is the hash of the
+    contents, so every empty bucket's salts (an empty array) got the same key: the future
+    of one, dropped once its task was submitted, released the key the others' tasks still
+    waited on, and the build ended "FutureCancelledError: lost dependencies" on inputs of a
+    few accounts (most buckets empty)."""
+    return client.scatter(data, hash=False)
+
+
 def _ids_and_totals(accounts: Accounts) -> tuple[pa.Array, list[int]]:
     return accounts.ids, bucket_totals(accounts)
 
@@ -492,7 +501,7 @@ class _Job:
                 submit(
                     leaf_buckets,
                     self.buckets[h],
-                    self.client.scatter(salts),
+                    _send(self.client, salts),
                     first_row=self.count,
                     parts=self.parts,
                     seed=seed,
@@ -534,7 +543,7 @@ class _Job:
             padding.append(
                 submit(
                     padding_buckets,
-                    self.client.scatter(salts),
+                    _send(self.client, salts),
                     done,
                     real,
                     len(self.assets),
