@@ -230,3 +230,185 @@ def test_two_faults_in_one_batch_give_the_whole_file_readers_refusal(tmp_path, f
         stream_build(path, ASSETS, tmp_path / "out", attestation_id="s", as_of="t")
     assert str(streamed.value) == str(whole.value)
     assert streamed.value.line == whole.value.line == 3
+
+
+# --- several faults in one file: which one each reader names --------------------------------
+
+BIG = "2000000000000000000000000000000"  # 2e30 BTC = 2e38 base units: two of them reach 2**128
+
+
+def fault(kind: str, tag: str) -> list[str]:
+    """The lines of one fault of `kind`, its account ids marked by `tag` (so two faults of a
+    file never make a third, such as a duplicate, between them). The per-asset faults sit
+    in other assets than the total (BTC) so that the order between assets is tested."""
+    return {
+        "negative": [f"{tag}-n,ETH,-1"],
+        "places": [f"{tag}-p,USDT,0.0000001"],
+        "unknown asset": [f"{tag}-u,DOGE,1"],
+        "duplicate": [f"{tag}-d,ETH,1", f"{tag}-d,ETH,2"],
+        "empty id": [f",USDT,{len(tag)}"],
+        "long id": [tag * 300 + ",BTC,1"],
+        "nul id": [f"{tag}\x00,BTC,1"],
+        "not a number": [f"{tag}-s,ETH,1e5"],
+        "empty amount": [f"{tag}-e,USDT,"],
+        "fields": [f"{tag}-f,BTC,1,9"],
+        "total": [f"{tag}-t1,BTC,{BIG}", f"{tag}-t2,BTC,{BIG}"],
+        "huge": [f"{tag}-h,ETH," + "9" * 80],
+    }[kind]
+
+
+KINDS = [  # BAD's kinds, a NUL in an id, and an asset's total
+    "duplicate",
+    "empty amount",
+    "empty id",
+    "fields",
+    "huge",
+    "long id",
+    "negative",
+    "not a number",
+    "nul id",
+    "places",
+    "total",
+    "unknown asset",
+]
+PAIRS = [(a, b) for a in KINDS for b in KINDS if a != b]
+
+
+def batch_of_rows(path, batch_bytes):
+    """Which batch each data row of `path` falls in when streamed by `batch_bytes`."""
+    from verifier.inputs.liabilities import _open
+    from verifier.inputs.liabilities_stream import _batches
+
+    # the same rows, the wrong field count made parsable (that fault is met at the parse,
+    # before any batch), so that the batches are cut as the real run cuts them
+    clean = path.with_name("clean.csv")
+    clean.write_text(path.read_text(encoding="utf-8").replace(",1,9\n", ",1;9\n"))
+    source, _ = _open(clean, "error")
+    source.rows = -2
+    out = []
+    for number, batch in enumerate(_batches(source, batch_bytes)):
+        out += [number] * batch.num_rows
+    clean.unlink()
+    return out
+
+
+def refusal(call):
+    with pytest.raises(InputError) as caught:
+        call()
+    return str(caught.value), caught.value.line
+
+
+def streamed(path, tmp_path, batch_bytes, **kw):
+    out = tmp_path / "out"
+    return refusal(
+        lambda: stream_build(
+            path, ASSETS, out, attestation_id="s", as_of="t", batch_bytes=batch_bytes, **kw
+        )
+    )
+
+
+@pytest.mark.parametrize("negative", ["error", "exclude"])
+@pytest.mark.parametrize("first_kind, second_kind", PAIRS)
+def test_two_faults_in_one_later_batch(tmp_path, first_kind, second_kind, negative):
+    """Both faults in one batch after clean ones (running totals carried in): the streamed
+    reader names what the whole-file reader names, message, line and value."""
+    one, two = fault(first_kind, "a"), fault(second_kind, "b")
+    before = rows(30)
+    path = write_csv(tmp_path / "in.csv", [*before, *one, *two, *rows(2)])
+    faulty = range(len(before), len(before) + len(one) + len(two))  # their rows
+    for batch_bytes in (300, 600, 1200, 2400, 1 << 20):
+        where = batch_of_rows(path, batch_bytes)
+        if len({where[r] for r in faulty}) == 1:
+            break
+    assert len({where[r] for r in faulty}) == 1  # the layout this test is about
+    whole = refusal(lambda: read_liabilities(path, ASSETS, negative=negative))
+    assert streamed(path, tmp_path, batch_bytes, negative=negative) == whole
+
+
+@pytest.mark.parametrize("first_kind, second_kind", PAIRS)
+def test_two_faults_in_different_batches(tmp_path, first_kind, second_kind):
+    """Faults in different batches: the earlier batch's fault is named (what the whole-file
+    reader names for the file without the later fault), except that a duplicate row is
+    only seen once every batch is read, and that a parse fault (here a wrong field count)
+    is met when its read block is parsed, before the batches cut from that block."""
+    one, two = fault(first_kind, "a"), fault(second_kind, "b")
+    before, between = rows(20), rows(20)
+    path = write_csv(tmp_path / "in.csv", [*before, *one, *between, *two, *rows(2)])
+    where = batch_of_rows(path, 90)
+    last_of_one = len(before) + len(one) - 1
+    assert where[last_of_one] < where[last_of_one + len(between) + 1]  # the layout tested
+    if first_kind == "duplicate" or second_kind == "fields":
+        expected = refusal(lambda: read_liabilities(path, ASSETS))
+    else:
+        alone = write_csv(tmp_path / "alone.csv", [*before, *one, *between])
+        expected = refusal(lambda: read_liabilities(alone, ASSETS))
+        expected = (expected[0].replace("alone.csv", "in.csv"), expected[1])
+        alone.unlink()
+    assert streamed(path, tmp_path, 90) == expected
+
+
+DUPLICATES = [  # (account, asset) keys repeated in an order unlike the key order
+    "zeta,BTC,1",
+    "alpha,ETH,1",
+    "mid,BTC,1",
+    "alpha,BTC,1",
+    "mid,BTC,2",  # line 6: the earliest repeat (of line 4)
+    "zeta,BTC,3",
+    "alpha,ETH,2",
+    "mid,BTC,3",
+]
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 90, 1 << 20])
+def test_the_first_repeat_in_the_file_is_named(tmp_path, batch_bytes):
+    """One rule on both paths: the earliest line repeating an (account, asset) of an
+    earlier line, named with the line of its first occurrence — not the first in key or
+    bucket order (many accounts spread over several buckets)."""
+    filler = [f"acct-{i:05d},USDT,1" for i in range(3000)]
+    path = write_csv(tmp_path / "in.csv", [*filler[:1500], *DUPLICATES, *filler[1500:]])
+    whole = refusal(lambda: read_liabilities(path, ASSETS))
+    assert whole == (
+        f"{path}: line 1506: duplicate (account, asset) row; first seen on line 1504 "
+        "(use --sum-duplicates to add them up): 'mid,BTC'",
+        1506,
+    )
+    assert streamed(path, tmp_path, batch_bytes) == whole
+
+
+def test_the_first_repeat_across_buckets(tmp_path, monkeypatch):
+    """Several buckets, each with its own repeats: the smallest line across them wins."""
+    import verifier.inputs.liabilities_stream as stream
+
+    monkeypatch.setattr(stream, "BUCKET_ROWS", 4)  # many buckets for a small file
+    lines = [f"k{i},BTC,1" for i in range(200)] + [f"k{i},BTC,2" for i in range(199, -1, -1)]
+    path = write_csv(tmp_path / "in.csv", lines)
+    whole = refusal(lambda: read_liabilities(path, ASSETS))
+    assert whole[1] == 202 and "first seen on line 201" in whole[0]  # k199, repeated first
+    assert streamed(path, tmp_path, 90) == whole
+
+
+def test_summed_duplicates_reaching_2_128_name_the_first_in_the_file():
+    """--sum-duplicates: of two keys whose sums reach 2**128, the one whose running sum gets
+    there first in the input, named at its first row. (Through a file this refusal is never
+    met: the asset's total, checked before, bounds every group's sum; the rule is tested on
+    the keys directly.)"""
+    import numpy as np
+
+    from verifier.inputs.liabilities_columns import find_duplicates
+
+    half = 1 << 127  # two of these reach 2**128
+    # input rows 10..14: key 1 at rows 10, 13 (reaches at 13); key 5 at 11, 12 (at 12), so
+    # key order (key 1 first) and file order disagree
+    key = np.array([1, 5, 5, 1, 3], dtype=np.int64)
+    units = np.array([half, half, half, half, 7], dtype=object)
+    hi = np.array([int(u) >> 64 for u in units], dtype=np.uint64)
+    lo = np.array([int(u) & (2**64 - 1) for u in units], dtype=np.uint64)
+    ids = pa.array(["a", "b", "c"])
+    rows_in = np.arange(10, 15, dtype=np.int64)
+    found = find_duplicates(key, hi, lo, ids, ASSETS, rows_in, sum_duplicates=True)
+    assert found is not None
+    assert (found.at, found.first_seen, found.value, found.summed) == (12, 11, "b", True)
+    # as refused duplicates: the earliest repeat (row 12, of row 11), not key 1's
+    found = find_duplicates(key, hi, lo, ids, ASSETS, rows_in, sum_duplicates=False)
+    assert found is not None
+    assert (found.at, found.first_seen, found.value) == (12, 11, "b,USDT")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeAlias, cast
 
@@ -276,6 +277,38 @@ def cell_keys(
     return key
 
 
+@dataclass(frozen=True)
+class DuplicateFault:
+    """A repeated (account, asset) key found but not raised yet, so that readers which look
+    at the keys in parts (the streamed reader's buckets) can name the same one as a reader
+    that sees them all: the fault met first reading the file top to bottom, i.e. the
+    smallest `at`.
+
+    Refused duplicates: `at` is the row that repeats a key seen on an earlier row (the
+    earliest such row of the file), `first_seen` that earlier row. Summed duplicates
+    reaching 2**128: `at` is the row where the group's running sum gets there, and the
+    refusal names the group's first row (`first_seen`), as it always has.
+    """
+
+    at: int
+    first_seen: int
+    value: str
+    summed: bool
+
+    def error(self, source: Source) -> InputError:
+        if self.summed:
+            return source.error(
+                "summed duplicate rows reach 2**128 base units", self.first_seen, self.value
+            )
+        unit = "row" if source.kind == "parquet" else "line"
+        return source.error(
+            f"duplicate (account, asset) row; first seen on {unit} "
+            f"{source.line_of(self.first_seen)} (use --sum-duplicates to add them up)",
+            self.at,
+            self.value,
+        )
+
+
 def merge_duplicates(
     source: Source,
     key: npt.NDArray[np.int64],
@@ -289,47 +322,84 @@ def merge_duplicates(
 ) -> None:
     """Refuse a repeated (account, asset) row, naming both lines; or, with
     `sum_duplicates`, give every member of a repeated key the group's exact total (in
-    `hi` and `lo`, in place) so that whichever write of the group lands last is right."""
+    `hi` and `lo`, in place) so that whichever write of the group lands last is right.
+    Of several faults, the one `find_duplicates` names."""
+    fault = find_duplicates(
+        key, hi, lo, unique_ids, assets, kept_rows, sum_duplicates=sum_duplicates
+    )
+    if fault is not None:
+        raise fault.error(source)
+
+
+def find_duplicates(
+    key: npt.NDArray[np.int64],
+    hi: Units,
+    lo: Units,
+    unique_ids: pa.Array,
+    assets: tuple[AssetSpec, ...],
+    kept_rows: Rows | None,
+    *,
+    sum_duplicates: bool,
+) -> DuplicateFault | None:
+    """`merge_duplicates` without the raise: the fault met first in the file (smallest
+    `DuplicateFault.at`), or None once every repeated key is summed (`sum_duplicates`) or
+    when no key repeats. `kept_rows` (the input row of each row of `key`, ascending; None:
+    the identity) numbers the rows."""
     count, width = len(unique_ids), len(assets)
     seen = np.zeros(count * width, dtype=bool)
     seen[key] = True
     has_duplicates = int(np.count_nonzero(seen)) != len(key)
     del seen
     if not has_duplicates:
-        return
+        return None
 
     def row_of(i: int) -> int:  # the input row of kept row i
         return int(kept_rows[i]) if kept_rows is not None else i
 
+    def named(i: int) -> str:  # the key of kept row i, as the refusal shows it
+        return f"{unique_ids[int(key[i]) // width].as_py()},{assets[int(key[i]) % width].code}"
+
+    # stable: a group's members stay in input order, its first member the first occurrence
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
     duplicate = sorted_key[1:] == sorted_key[:-1]
-    if not sum_duplicates:
-        first_dup = int(np.flatnonzero(duplicate)[0])
-        later = row_of(int(order[first_dup + 1]))
-        earlier = row_of(int(order[first_dup]))
-        raise source.error(
-            f"duplicate (account, asset) row; first seen on "
-            f"{'row' if source.kind == 'parquet' else 'line'} {source.line_of(earlier)} "
-            "(use --sum-duplicates to add them up)",
-            later,
-            f"{unique_ids[int(key[order[first_dup + 1]]) // width].as_py()},"
-            f"{assets[int(key[order[first_dup + 1]]) % width].code}",
-        )
-    # add up only the repeated keys, exactly, with Python integers
     starts = np.flatnonzero(np.concatenate(([True], ~duplicate)))
+    if not sum_duplicates:
+        repeats = np.flatnonzero(duplicate) + 1  # every member but a group's first
+        at = int(repeats[np.argmin(order[repeats])])  # the earliest repeat in the file
+        start = int(starts[np.searchsorted(starts, at, side="right") - 1])
+        later, earlier = int(order[at]), int(order[start])
+        return DuplicateFault(row_of(later), row_of(earlier), named(later), summed=False)
+    # add up only the repeated keys, exactly, with Python integers
     ends = np.append(starts[1:], len(sorted_key))
+    fault: DuplicateFault | None = None
     for g in np.flatnonzero(ends - starts > 1).tolist():
         members = order[starts[g] : ends[g]]
         total = sum((int(hi[m]) << 64) | int(lo[m]) for m in members.tolist())
         if total >= MAX_SUM:
-            raise source.error(
-                "summed duplicate rows reach 2**128 base units",
-                row_of(int(members[0])),
-                unique_ids[int(key[int(members[0])]) // width].as_py(),
-            )
+            crossing = _summed_crossing(members, hi, lo)
+            if fault is None or row_of(crossing) < fault.at:
+                head = int(members[0])
+                fault = DuplicateFault(
+                    row_of(crossing),
+                    row_of(head),
+                    unique_ids[int(key[head]) // width].as_py(),
+                    summed=True,
+                )
+            continue
         hi[members] = total >> 64
         lo[members] = total & ((1 << 64) - 1)
+    return fault
+
+
+def _summed_crossing(members: Rows, hi: Units, lo: Units) -> int:
+    """The member (in input order) at which a group's running sum reaches 2**128."""
+    running = 0
+    for m in members.tolist():
+        running += (int(hi[m]) << 64) | int(lo[m])
+        if running >= MAX_SUM:
+            return int(m)
+    raise AssertionError("unreachable: the group's sum reaches 2**128 somewhere")
 
 
 def balance_matrix(

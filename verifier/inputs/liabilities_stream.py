@@ -10,20 +10,33 @@ a few GiB (docs/performance.md).
      rows at a time; each batch goes through the very checks of the whole-file reader
      (liabilities_columns.py, liabilities_amounts.py) with its rows numbered from the
      file's start, so a refusal names the same file, line and value. Per asset, the
-     running total across batches must stay below 2**128 (named at the row that crosses).
+     running total across batches must stay below 2**128 (named at the row that crosses),
+     checked inside the batch's amount conversion as the whole-file reader checks its
+     totals (`_Reading._amounts`).
      Each kept row — account id, input row, asset, amount (hi, lo) — is appended to one of
      B bucket files by the top bits of its account hash (account ids are hashed once per
      distinct id per batch).
   2. Buckets, in ascending hash order. Each bucket's rows are grouped into accounts ordered
      by account hash (`attestations.build.account_order`), duplicates refused (naming both
-     lines) or summed, and the balance matrix handed to `attestations.build_stream` — so the
-     accounts arrive in the order `build_tree` numbers them, and the tree, the index and
-     every proof are byte-identical to the whole-file build of the same rows (tested).
+     lines; of all the buckets' repeats, the one earliest in the file) or summed, and the
+     balance matrix handed to `attestations.build_stream` — so the accounts arrive in the
+     order `build_tree` numbers them, and the tree, the index and every proof are
+     byte-identical to the whole-file build of the same rows (tested).
 
-What differs from the whole-file reader: when a file has several faults, the first one met
-in the file's order is named (the whole-file reader names faults by kind first: assets,
-then amounts, then ids); and every row passes through a bucket file on disk (about 50 bytes
-a row, in the build's private temp dir, removed as it is read).
+Which fault is named when a file has several: the whole-file reader checks by kind (the
+parse, then assets, amounts with each asset's total, account ids, signs, and duplicates
+last), and so does each batch here. So faults that all sit in one batch get the whole-file
+reader's refusal (message, line and value; tested for every pair of kinds). Faults in
+different batches: the earliest faulty batch's is named, with two exceptions. A parse fault
+(wrong field count, invalid UTF-8, a quoted field over a line end) is met when Arrow parses
+its read block (`READ_BLOCK_BYTES` or more, cut into batches afterwards), so it comes
+before the faults of every batch of its block, after those of earlier blocks. A duplicate
+(account, asset) row is seen only once every batch is read, so it is named only in a file
+without any other fault, and then as the whole-file reader names it: the earliest line
+that repeats a key of an earlier line (`liabilities_columns.find_duplicates`).
+
+What else differs from the whole-file reader: every row passes through a bucket file on
+disk (about 50 bytes a row, in the build's private temp dir, removed as it is read).
 """
 
 from __future__ import annotations
@@ -43,13 +56,15 @@ import pyarrow.json as pa_json
 
 from attestations.build import BuildResult, Liabilities, binary_ids, totals
 from attestations.build_stream import StreamedTree
-from attestations.encoding import MAX_SUM, TAG_ACCOUNT, AssetSpec
+from attestations.encoding import TAG_ACCOUNT, AssetSpec
 from attestations.hashing import hash_varlen
 from attestations.ordering import account_order
+from attestations.proofs import format_units
 from verifier.base.errors import InputError
 from verifier.inputs.liabilities import _open, _tune_allocator
 from verifier.inputs.liabilities_amounts import convert_amounts
 from verifier.inputs.liabilities_columns import (
+    DuplicateFault,
     Progress,
     asset_indices,
     balance_matrix,
@@ -57,8 +72,8 @@ from verifier.inputs.liabilities_columns import (
     check_account_ids,
     dictionary,
     excluded_summary,
+    find_duplicates,
     first,
-    merge_duplicates,
 )
 from verifier.inputs.liabilities_csv import _diagnose as _diagnose_csv
 from verifier.inputs.liabilities_csv import check_one_row_per_line, csv_options
@@ -200,10 +215,16 @@ def stream_build(
         if reading.kept == 0:
             raise InputError("no rows left after excluding negative amounts", file=str(path))
         tree.liabilities = _with_exclusions(shell, reading.excluded, rows)
+        fault: DuplicateFault | None = None  # the earliest in the file of every bucket's
         for number, table in buckets.tables():
-            ids, balances = _accounts(source, table, assets, sum_duplicates)
-            tree.add(ids, balances)
+            ids, balances, found = _accounts(source, table, assets, sum_duplicates, fault is None)
+            if found is not None and (fault is None or found.at < fault.at):
+                fault = found
+            if fault is None:
+                tree.add(ids, balances)
             progress("group accounts", number + 1, buckets.count)
+        if fault is not None:
+            raise fault.error(source)
         return tree.finish(), tree.liabilities
     except BaseException:
         buckets.close()
@@ -351,9 +372,7 @@ class _Reading:
             assert row is not None
             raise source.error("missing amount", row)
         asset_index = asset_indices(source, asset_values, asset_rows, self.assets)
-        hi, lo, is_negative = convert_amounts(
-            source, self.pool, amounts, asset_index, self.assets, no_progress, check_totals=False
-        )
+        hi, lo, is_negative = self._amounts(amounts, asset_index)
         # after the assets and amounts, as the whole-file reader raises its refusals
         id_values, account_rows = dictionary(source, ids_column, "account id")
         check_account_ids(source, id_values, account_rows)
@@ -370,7 +389,6 @@ class _Reading:
                 is_negative, asset_index, hi, lo, self.assets, source=source, carried=self.excluded
             )
         kept = np.flatnonzero(~is_negative)
-        self._check_totals(source, asset_index, hi, lo, kept, amounts)
         offsets, data = binary_ids(id_values)
         hashes = hash_varlen(TAG_ACCOUNT, offsets, data)
         prefix = np.ascontiguousarray(hashes[:, :8]).view(">u8").reshape(-1).astype(np.uint64)
@@ -388,43 +406,63 @@ class _Reading:
         self.rows += rows
         self.kept += len(kept)
 
-    def _check_totals(
-        self,
-        source: Source,
-        asset_index: npt.NDArray[np.int16],
-        hi: npt.NDArray[np.uint64],
-        lo: npt.NDArray[np.uint64],
-        kept: npt.NDArray[np.int64],
-        amounts: pa.ChunkedArray,
-    ) -> None:
-        """Each asset's running total (of kept rows) across batches stays below 2**128."""
-        for a, spec in enumerate(self.assets):
-            rows = kept[asset_index[kept] == a]
-            if not len(rows):
-                continue
-            column = np.zeros((len(rows), 1, 2), dtype=np.uint64)
-            column[:, 0, 0], column[:, 0, 1] = hi[rows], lo[rows]
-            batch_total = totals(column)[0]
-            if self.totals[a] + batch_total < MAX_SUM:
-                self.totals[a] += batch_total
-                continue
-            running = self.totals[a]  # error path: the row where the total crosses
-            for row, h, v in zip(rows.tolist(), hi[rows].tolist(), lo[rows].tolist(), strict=True):
-                running += (h << 64) | v
-                if running >= MAX_SUM:
-                    raise source.error(
-                        f"the total of {spec.code} reaches 2**128 base units at this row",
-                        row,
-                        str(running),
-                    )
+    def _amounts(
+        self, amounts: pa.ChunkedArray, asset_index: npt.NDArray[np.int16]
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+        """`convert_amounts` of the batch with the running totals checked inside it, where
+        the whole-file reader checks its totals: each asset's right after that asset's
+        amounts, before the next asset's and before any account id or sign.
+
+        The totals of the earlier batches enter as one leading row per asset holding that
+        total (below 2**128, so a valid amount, never named): the running total then
+        reaches 2**128 at the same row, with the same value, as the whole file's total.
+        """
+        carried = [a for a, total in enumerate(self.totals) if total]
+        source = _Shifted(
+            path=self.source.path,
+            kind=self.source.kind,
+            parent=self.source,
+            base=self.rows - len(carried),
+        )
+        if carried:
+            lead = pa.array(
+                [format_units(self.totals[a], self.assets[a].decimals) for a in carried],
+                amounts.type,
+            )
+            amounts = pa.chunked_array([lead, *amounts.chunks], amounts.type)
+            asset_index = np.concatenate([np.array(carried, np.int16), asset_index])
+        hi, lo, is_negative = convert_amounts(
+            source, self.pool, amounts, asset_index, self.assets, no_progress
+        )
+        skip = len(carried)
+        hi, lo, is_negative, asset_index = (
+            hi[skip:],
+            lo[skip:],
+            is_negative[skip:],
+            asset_index[skip:],
+        )
+        for a in range(len(self.assets)):
+            rows = np.flatnonzero((asset_index == a) & ~is_negative)
+            if len(rows):
+                column = np.stack([hi[rows], lo[rows]], axis=1).reshape(-1, 1, 2)
+                self.totals[a] += totals(column)[0]
+        return hi, lo, is_negative
 
 
 def _accounts(
-    source: Source, table: pa.Table, assets: tuple[AssetSpec, ...], sum_duplicates: bool
-) -> tuple[pa.Array, npt.NDArray[Any]]:
-    """One bucket's rows as accounts in account-hash order: (ids, balance matrix)."""
+    source: Source,
+    table: pa.Table,
+    assets: tuple[AssetSpec, ...],
+    sum_duplicates: bool,
+    matrix: bool,
+) -> tuple[pa.Array, npt.NDArray[Any], DuplicateFault | None]:
+    """One bucket's rows as accounts in account-hash order: (ids, balance matrix, the
+    bucket's duplicate fault met first in the file or None). The caller names the earliest
+    fault of all buckets; the matrix (an empty one when `matrix` is false, or with a
+    fault) is only built while none was found."""
+    empty = np.zeros((0, len(assets), 2), ">u8")
     if table.num_rows == 0:
-        return pa.array([], pa.string()), np.zeros((0, len(assets), 2), ">u8")
+        return pa.array([], pa.string()), empty, None
     id_values, account_rows = dictionary(source, table.column("account_id"), "account id")
     offsets, data = binary_ids(id_values)
     order = account_order(hash_varlen(TAG_ACCOUNT, offsets, data), offsets, data)
@@ -437,7 +475,9 @@ def _accounts(
     input_rows = table.column("row").to_numpy()
     count, width = len(unique_ids), len(assets)
     key = cell_keys(rank[account_rows], asset_index, count, width)
-    merge_duplicates(
-        source, key, hi, lo, unique_ids, assets, input_rows, sum_duplicates=sum_duplicates
+    fault = find_duplicates(
+        key, hi, lo, unique_ids, assets, input_rows, sum_duplicates=sum_duplicates
     )
-    return unique_ids, balance_matrix(key, hi, lo, count, width)
+    if fault is not None or not matrix:
+        return unique_ids, empty, fault
+    return unique_ids, balance_matrix(key, hi, lo, count, width), None
