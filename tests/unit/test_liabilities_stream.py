@@ -281,8 +281,9 @@ def batch_of_rows(path, batch_bytes):
 
     # the same rows, the wrong field count made parsable (that fault is met at the parse,
     # before any batch), so that the batches are cut as the real run cuts them
-    clean = path.with_name("clean.csv")
-    clean.write_text(path.read_text(encoding="utf-8").replace(",1,9\n", ",1;9\n"))
+    clean = path.with_name("clean" + path.suffix)
+    text = path.read_text(encoding="utf-8")
+    clean.write_text(text.replace(",1,9\n", ",1;9\n").replace(', "extra": "9"}', "}"))
     source, _ = _open(clean, "error")
     source.rows = -2
     out = []
@@ -290,6 +291,15 @@ def batch_of_rows(path, batch_bytes):
         out += [number] * batch.num_rows
     clean.unlink()
     return out
+
+
+def one_later_batch(path, faulty):
+    """A batch size that puts the rows `faulty` in one batch after a clean one."""
+    for batch_bytes in range(200, 5000, 100):
+        where = batch_of_rows(path, batch_bytes)
+        if len({where[r] for r in faulty}) == 1 and where[faulty[0]] > 0:
+            return batch_bytes
+    raise AssertionError("no batch size gives the layout the test is about")
 
 
 def refusal(call):
@@ -315,12 +325,7 @@ def test_two_faults_in_one_later_batch(tmp_path, first_kind, second_kind, negati
     one, two = fault(first_kind, "a"), fault(second_kind, "b")
     before = rows(30)
     path = write_csv(tmp_path / "in.csv", [*before, *one, *two, *rows(2)])
-    faulty = range(len(before), len(before) + len(one) + len(two))  # their rows
-    for batch_bytes in (300, 600, 1200, 2400, 1 << 20):
-        where = batch_of_rows(path, batch_bytes)
-        if len({where[r] for r in faulty}) == 1:
-            break
-    assert len({where[r] for r in faulty}) == 1  # the layout this test is about
+    batch_bytes = one_later_batch(path, range(len(before), len(before) + len(one) + len(two)))
     whole = refusal(lambda: read_liabilities(path, ASSETS, negative=negative))
     assert streamed(path, tmp_path, batch_bytes, negative=negative) == whole
 
@@ -412,3 +417,28 @@ def test_summed_duplicates_reaching_2_128_name_the_first_in_the_file():
     found = find_duplicates(key, hi, lo, ids, ASSETS, rows_in, sum_duplicates=False)
     assert found is not None
     assert (found.at, found.first_seen, found.value) == (12, 11, "b,USDT")
+
+
+def as_jsonl(line: str) -> str:
+    """A CSV fault line as a JSON Lines row: a fourth field becomes an unknown key."""
+    import json
+
+    fields = line.split(",")
+    row = dict(zip(("account_id", "asset", "amount", "extra"), fields, strict=False))
+    return json.dumps(row)
+
+
+@pytest.mark.parametrize("other", [k for k in KINDS if k != "duplicate"] + ["duplicate"])
+@pytest.mark.parametrize("null_first", [True, False])
+def test_null_id_and_another_fault_in_jsonl(tmp_path, other, null_first):
+    """JSON Lines, where an account id can be null: a null id and a fault of every other
+    kind in one batch (after clean batches) give the whole-file reader's refusal."""
+    null = ['{"account_id": null, "asset": "BTC", "amount": "1"}']
+    faults = [as_jsonl(line) for line in fault(other, "b")]
+    pair = [*null, *faults] if null_first else [*faults, *null]
+    before = [as_jsonl(line.replace('"', "")) for line in rows(30)]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join([*before, *pair]) + "\n", encoding="utf-8")
+    batch_bytes = one_later_batch(path, range(len(before), len(before) + len(pair)))
+    whole = refusal(lambda: read_liabilities(path, ASSETS))
+    assert streamed(path, tmp_path, batch_bytes) == whole
