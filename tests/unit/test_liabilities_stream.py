@@ -442,3 +442,23 @@ def test_null_id_and_another_fault_in_jsonl(tmp_path, other, null_first):
     batch_bytes = one_later_batch(path, range(len(before), len(before) + len(pair)))
     whole = refusal(lambda: read_liabilities(path, ASSETS))
     assert streamed(path, tmp_path, batch_bytes) == whole
+
+
+def test_a_file_changed_while_it_is_streamed_is_refused(tmp_path, monkeypatch):
+    """The scan (hash, lines) and the batches read the file one after the other; a write
+    in between would pair one file's hash with another's rows."""
+    from verifier.inputs import liabilities_stream
+
+    path = write_csv(tmp_path / "in.csv", rows(40))
+    real = liabilities_stream._batches
+
+    def batches_then_append(source, batch_bytes):
+        yield from real(source, batch_bytes)
+        with path.open("a") as handle:
+            handle.write("late,BTC,1\n")
+
+    monkeypatch.setattr(liabilities_stream, "_batches", batches_then_append)
+    with pytest.raises(InputError, match="changed while it was read"):
+        stream_build(path, ASSETS, tmp_path / "out", attestation_id="s", as_of="t")
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]

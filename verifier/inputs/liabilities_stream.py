@@ -84,6 +84,8 @@ from verifier.inputs.liabilities_lines import (
     READ_BLOCK_BYTES,
     Source,
     bare_cr_error,
+    changed_while_read,
+    file_identity,
     scan_file,
 )
 
@@ -167,6 +169,7 @@ def stream_build(
     source, size = _open(path, negative)
     _tune_allocator(size)
     progress("scan input", 0, 1)
+    before = file_identity(path)  # the scan and the batches read the file one after another
     scan = scan_file(path)
     if scan.bare_cr is not None:
         raise bare_cr_error(path, scan.bare_cr)
@@ -203,6 +206,8 @@ def stream_build(
             for number, batch in enumerate(_batches(source, batch_bytes)):
                 reading.add(batch)
                 progress("read and check input", min(size, (number + 1) * batch_bytes), size)
+        if before is None or file_identity(path) != before:
+            raise changed_while_read(path)
         buckets.close()
         rows = reading.rows
         if rows == 0:
