@@ -15,6 +15,16 @@ handler, which calls `stop_signal`), so a write in progress unwinds through its 
 One window would remain: a temporary path made (inside `tempfile.mkstemp`/`mkdtemp`) before
 the caller holds its name to remove it. `private_file` and `private_dir` close it: while
 they make the path a stop signal is held, and raised only once the path is removed again.
+
+A raised `Terminated` can also be lost: C code that calls the handler and then clears
+whatever error it got. CPython's constant folding does (``_PyAST_Compile`` folds
+``2**64 - 1``; the power checks for signals; ``make_const`` clears every error but
+KeyboardInterrupt), and every import compiles from source when no ``.pyc`` can be used
+(PYTHONDONTWRITEBYTECODE=1): about 1 SIGTERM in 25 sent during a build's imports was
+ignored and the build ended exit 0. So the signal raised is remembered for the command, and
+an audit hook (`stop_checkpoints`) raises it again at the next checkpoint: code about to run
+(``exec``, ``compile``: the import after the lost one) or a rename about to install an
+output, unless an exception is being handled there (a cleanup's rename).
 """
 
 from __future__ import annotations
@@ -23,9 +33,10 @@ import contextlib
 import errno
 import os
 import shutil
+import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -52,10 +63,21 @@ class _Hold:
     """Calls of `make_held` in progress."""
     pending: int | None = None
     """A stop signal that arrived meanwhile, raised as soon as the hold ends."""
+    raised: int | None = None
+    """The stop signal raised as `Terminated` in this command: raised again at the next
+    checkpoint, should C code have swallowed it."""
+    raised_in = 0
+    """The process it was raised in (a child forked since is not stopped by it)."""
+    armed = False
+    """A command runs under `stop_checkpoints` (the hook does nothing otherwise)."""
+    hooked = False
+    """`stop_checkpoints` added its audit hook (once a process: hooks cannot be removed)."""
 
 
 _HOLD = _Hold()
 _Made = TypeVar("_Made")
+CHECKPOINTS = frozenset({"exec", "compile", "os.rename", "os.replace"})
+"""Audit events at which a swallowed stop signal is raised again."""
 
 
 def stop_signal(signum: int) -> None:
@@ -64,12 +86,45 @@ def stop_signal(signum: int) -> None:
     if _HOLD.depth:
         _HOLD.pending = signum
         return
+    _raised(signum)
     raise Terminated(signum)
 
 
+def _raised(signum: int) -> None:
+    _HOLD.raised, _HOLD.raised_in = signum, os.getpid()
+
+
 def clear_pending() -> None:
-    """Forget a held signal (the CLI calls it when a command ends; tests run many)."""
+    """Forget a held or raised signal (the CLI calls it when a command ends; tests run many)."""
     _HOLD.pending = None
+    _HOLD.raised = None
+
+
+@contextlib.contextmanager
+def stop_checkpoints() -> Iterator[None]:
+    """While a command runs (the CLI's stop handlers installed): a stop signal raised as
+    `Terminated` and swallowed is raised again at the next checkpoint (module docstring)."""
+    if not _HOLD.hooked:
+        sys.addaudithook(_checkpoint)
+        _HOLD.hooked = True
+    _HOLD.raised, _HOLD.armed = None, True
+    try:
+        yield
+    finally:
+        _HOLD.raised, _HOLD.armed = None, False
+
+
+def _checkpoint(event: str, _args: tuple[object, ...]) -> None:
+    if _HOLD.raised is None or not _HOLD.armed or event not in CHECKPOINTS or _HOLD.depth:
+        return  # the fast path: called for every audit event of the process
+    if threading.current_thread() is not threading.main_thread():
+        return
+    # code handling an exception (an ``except``, or a ``finally`` or ``__exit__`` that an
+    # exception unwinds through) may be the cleanup of that very Terminated, or of what a
+    # library turned it into: never cut it short; the next checkpoint outside one raises
+    if sys.exc_info()[1] is not None or os.getpid() != _HOLD.raised_in:
+        return
+    raise Terminated(_HOLD.raised)
 
 
 def make_held(make: Callable[[], _Made], remove: Callable[[_Made], None]) -> _Made:
@@ -87,6 +142,7 @@ def make_held(make: Callable[[], _Made], remove: Callable[[_Made], None]) -> _Ma
             signum, _HOLD.pending = _HOLD.pending, None
             if made is not None:
                 remove(made)
+            _raised(signum)
             raise Terminated(signum)  # the signal outranks whatever make() raised
     return made
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import click
 
-from verifier.base.atomic import Terminated, clear_pending, stop_signal
+from verifier.base.atomic import Terminated, clear_pending, stop_checkpoints, stop_signal
 from verifier.base.console import err, print_json
 from verifier.base.errors import (
     EXIT_INFRA,
@@ -345,7 +345,8 @@ def _stop_signals_raise() -> Iterator[None]:
 
     previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
-        yield
+        with stop_checkpoints():  # a Terminated that C code swallowed is raised again
+            yield
     finally:
         for signum, before in previous.items():
             if before is not None:  # None: set outside Python, cannot be put back
