@@ -665,13 +665,7 @@ def _render_headline(result: dict[str, Any]) -> None:
     if "skipped" in head or not head:
         out.print(f"whole process: {head.get('skipped', 'not measured')}")
         return
-    ratios = [
-        f"{head[key]:.2f} × the {name}" if head[key] else f"no ratio to the {name} (not measured)"
-        for key, name in (
-            ("ratio_to_openssl_2core", "OpenSSL two-core floor"),
-            ("ratio_to_openssl_speed", "openssl speed floor"),
-        )
-    ]
+    ratios = _against_floors(head, "ratio_to")
     out.print(
         f"[bold]whole process[/bold] (por liabilities build, own process): "
         f"{head['whole_process_seconds']:.3f} s (median of {len(result['whole_process']['runs'])}) "
@@ -693,18 +687,23 @@ def _render_headline(result: dict[str, Any]) -> None:
             )
             + " (two-core floor / openssl speed floor)"
         )
-    again = [
-        f"{head[key]:.2f} × the {name}" if head[key] else f"no ratio to the {name} (not measured)"
-        for key, name in (
-            ("repeat_ratio_to_openssl_2core", "OpenSSL two-core floor"),
-            ("repeat_ratio_to_openssl_speed", "openssl speed floor"),
-        )
-    ]
+    again = _against_floors(head, "repeat_ratio_to")
     out.print(
         f"the same command again at once: {head['repeat_seconds']:.3f} s = {'; '.join(again)} "
         "(memory the first run freed is still backed; on a VM that returns free memory to "
         "its host the first run pays for fresh memory: docs/performance.md)"
     )
+
+
+def _against_floors(head: dict[str, Any], prefix: str) -> list[str]:
+    """ "R × the <floor>" for both floors of the headline's `prefix`_* ratios."""
+    return [
+        f"{head[key]:.2f} × the {name}" if head[key] else f"no ratio to the {name} (not measured)"
+        for key, name in (
+            (f"{prefix}_openssl_2core", "OpenSSL two-core floor"),
+            (f"{prefix}_openssl_speed", "openssl speed floor"),
+        )
+    ]
 
 
 def _fmt(ratio: float | None) -> str:  # float-ok: a timing ratio
